@@ -1,0 +1,120 @@
+//! The committed contract artifacts (`contracts/*/out/`), found in this checkout.
+//!
+//! EVM contracts come as typed alloy bindings generated from the artifact JSON (ABI + bytecode);
+//! Starknet contracts as [`StarknetArtifact`]s (Sierra JSON + the class hashes recorded by
+//! `contracts/build`).
+
+use std::path::{Path, PathBuf};
+
+use eyre::{Result, WrapErr, eyre};
+use serde::Deserialize;
+use starknet_rust::core::types::{Felt, FlattenedSierraClass, contract::SierraClass};
+
+/// Typed bindings for the Solidity contracts in `contracts/evm/out/`.
+pub mod evm {
+    #![allow(missing_docs, unreachable_pub)]
+    alloy::sol!(
+        #[sol(rpc)]
+        MessagingProbe,
+        "../contracts/evm/out/MessagingProbe.json"
+    );
+
+    alloy::sol! {
+        /// The messaging contract's L1 interface (Starknet core's `StarknetMessaging`, or devnet's
+        /// `MockStarknetMessaging`, which adds `mockSendMessageFromL2`).
+        #[sol(rpc)]
+        interface IStarknetMessaging {
+            event LogMessageToL1(uint256 indexed fromAddress, address indexed toAddress, uint256[] payload);
+            event LogMessageToL2(address indexed fromAddress, uint256 indexed toAddress, uint256 indexed selector, uint256[] payload, uint256 nonce, uint256 fee);
+            event ConsumedMessageToL1(uint256 indexed fromAddress, address indexed toAddress, uint256[] payload);
+            function sendMessageToL2(uint256 toAddress, uint256 selector, uint256[] calldata payload) external payable returns (bytes32, uint256);
+            function consumeMessageFromL2(uint256 fromAddress, uint256[] calldata payload) external returns (bytes32);
+            function l1ToL2Messages(bytes32 msgHash) external view returns (uint256);
+            function l2ToL1Messages(bytes32 msgHash) external view returns (uint256);
+            function l1ToL2MessageNonce() external view returns (uint256);
+        }
+    }
+}
+
+/// The `contracts/` folder: `$XROUTE_CONTRACTS`, else the one of this checkout.
+pub fn contracts_dir() -> PathBuf {
+    std::env::var_os("XROUTE_CONTRACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts"))
+}
+
+/// A Cairo contract as `contracts/build` left it in `contracts/starknet/out/`. Read at run time
+/// (not embedded) so that `contracts/build` can build the kit before the first artifact exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StarknetArtifact {
+    name: &'static str,
+}
+
+/// `<name>.class.json`: what `contracts/build` recorded next to the Sierra.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassMeta {
+    /// The contract module.
+    pub contract: String,
+    /// Its source, relative to `contracts/starknet/`.
+    pub source: String,
+    /// sha256 of the source.
+    pub source_sha256: String,
+    /// The Cairo compiler that produced the Sierra.
+    pub compiler: String,
+    /// sha256 of the Sierra JSON.
+    pub sierra_sha256: String,
+    /// The Sierra class hash.
+    pub class_hash: Felt,
+    /// The CASM hash (HashVersion::V2) devnet checks on declare.
+    pub compiled_class_hash: Felt,
+}
+
+/// `contracts/starknet/src/messaging_probe.cairo`.
+pub const MESSAGING_PROBE: StarknetArtifact = StarknetArtifact { name: "messaging_probe" };
+
+/// Every Starknet artifact the kit knows.
+pub const STARKNET_ARTIFACTS: &[StarknetArtifact] = &[MESSAGING_PROBE];
+
+impl StarknetArtifact {
+    /// The artifact's name (the source file's stem).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn read(&self, suffix: &str) -> Result<String> {
+        let path = contracts_dir().join(format!("starknet/out/{}{suffix}", self.name));
+        std::fs::read_to_string(&path)
+            .wrap_err_with(|| format!("reading {} (run contracts/build)", path.display()))
+    }
+
+    /// The Sierra JSON, as the compiler wrote it.
+    pub fn sierra_json(&self) -> Result<String> {
+        self.read(".sierra.json")
+    }
+
+    /// The recorded metadata.
+    pub fn meta(&self) -> Result<ClassMeta> {
+        serde_json::from_str(&self.read(".class.json")?)
+            .wrap_err_with(|| format!("{}.class.json does not parse", self.name))
+    }
+
+    /// The class in the flattened form a declare transaction carries.
+    pub fn flattened(&self) -> Result<FlattenedSierraClass> {
+        let class: SierraClass = serde_json::from_str(&self.sierra_json()?)
+            .wrap_err_with(|| format!("{}.sierra.json is not a Sierra class", self.name))?;
+        class
+            .flatten()
+            .map_err(|e| eyre!("flattening {}.sierra.json: {e}", self.name))
+    }
+
+    /// The class hash, computed from the Sierra.
+    pub fn class_hash(&self) -> Result<Felt> {
+        Ok(self.flattened()?.class_hash())
+    }
+
+    /// The compiled class hash recorded by `contracts/build`.
+    pub fn compiled_class_hash(&self) -> Result<Felt> {
+        Ok(self.meta()?.compiled_class_hash)
+    }
+}

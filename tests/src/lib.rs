@@ -1,0 +1,22 @@
+//! xroute-tests: the test kit that runs xroute against real local chains, and the integration tests.
+//!
+//! The kit starts the real binaries the bootstrap installed (`scripts/bootstrap`): [`Anvil`] for
+//! Ethereum, [`StarknetDevnet`] for Starknet and Starknet-family appchains, and [`LocalNet`], which
+//! wires devnets to the anvil through devnet's postman (`devnet_postmanLoad`) so that native L1 ⇄ L2
+//! messaging works. Every process gets a free port, a log file that is printed when a test fails,
+//! and is killed on drop (also on panic, and when the test process itself dies). Nothing here is a
+//! mock: the kit only starts, wires and talks to real nodes.
+//!
+//! What it is not: production code. The router never depends on this crate.
+
+pub mod anvil;
+pub mod artifacts;
+pub mod devnet;
+pub mod localnet;
+pub mod process;
+pub mod rpc;
+pub mod tools;
+
+pub use anvil::Anvil;
+pub use devnet::{DevnetAccount, StarknetDevnet};
+pub use localnet::{LocalNet, StarknetChain};

@@ -1,0 +1,65 @@
+//! The local network of DESIGN.md: one anvil as Ethereum L1 and any number of starknet-devnets,
+//! each wired to the anvil by its own postman with its own messaging contract.
+
+use alloy::primitives::Address;
+use eyre::{Result, WrapErr};
+
+use crate::{
+    anvil::{Anvil, AnvilOptions},
+    devnet::{DevnetOptions, StarknetDevnet},
+};
+
+/// The anvil dev account the test kit itself sends L1 transactions from.
+pub const L1_KIT_ACCOUNT: usize = 0;
+
+/// A devnet and the L1 messaging contract its postman plays state updates against.
+#[derive(Debug)]
+pub struct StarknetChain {
+    /// The devnet.
+    pub devnet: StarknetDevnet,
+    /// Its `MockStarknetMessaging` on the anvil.
+    pub messaging: Address,
+    /// The anvil account its postman sends from.
+    pub postman_account: usize,
+}
+
+/// Anvil plus Starknet devnets, messaging-connected. Everything is killed on drop.
+#[derive(Debug)]
+pub struct LocalNet {
+    /// Ethereum L1.
+    pub l1: Anvil,
+    /// Starknet-family chains, in start order (index 0 is Starknet, later ones appchains).
+    pub starknets: Vec<StarknetChain>,
+}
+
+impl LocalNet {
+    /// Starts anvil and `devnets` starknet-devnets and runs `devnet_postmanLoad` for each.
+    ///
+    /// Each devnet's postman sends its L1 transactions from its own anvil account (9, 8, …), so
+    /// flushes of different devnets never race on one nonce, and the kit's own account
+    /// ([`L1_KIT_ACCOUNT`]) stays free for tests.
+    pub async fn start(devnets: usize) -> Result<Self> {
+        let l1 = Anvil::start_with(AnvilOptions::default()).await?;
+        let mut starknets = Vec::with_capacity(devnets);
+        for i in 0..devnets {
+            let devnet = StarknetDevnet::start_with(DevnetOptions {
+                seed: i as u32,
+                ..DevnetOptions::default()
+            })
+            .await?;
+            let postman_account = 9 - i;
+            let key = format!("{:#x}", l1.signer(postman_account)?.to_bytes());
+            let messaging = devnet
+                .postman_load(l1.endpoint(), Some(&key))
+                .await
+                .wrap_err_with(|| format!("postmanLoad for devnet {i}"))?;
+            starknets.push(StarknetChain { devnet, messaging, postman_account });
+        }
+        Ok(Self { l1, starknets })
+    }
+
+    /// The first devnet (Starknet).
+    pub fn starknet(&self) -> &StarknetChain {
+        &self.starknets[0]
+    }
+}
