@@ -51,7 +51,10 @@ pub fn felt_from_u256(what: &'static str, value: U256) -> Result<Felt> {
     if felt.to_bytes_be() == bytes {
         Ok(felt)
     } else {
-        Err(Error::NotAFelt { what, value: format!("{value:#x}") })
+        Err(Error::NotAFelt {
+            what,
+            value: format!("{value:#x}"),
+        })
     }
 }
 
@@ -67,7 +70,11 @@ mod tests {
 
     fn vectors() -> Value {
         let path = std::env::var("XROUTE_VECTORS").unwrap_or_else(|_| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/public.json").to_string()
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/vectors/public.json"
+            )
+            .to_string()
         });
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("reading test vectors {path}: {e} (set XROUTE_VECTORS)"));
@@ -121,9 +128,16 @@ mod tests {
     #[test]
     fn felt_from_u256_rejects_words_at_or_above_the_prime() {
         let prime = U256::from(1u8) << 251 | U256::from(17u8) << 192 | U256::from(1u8);
-        assert_eq!(felt_from_u256("w", prime - U256::from(1u8)).unwrap(), Felt::MAX);
+        assert_eq!(
+            felt_from_u256("w", prime - U256::from(1u8)).unwrap(),
+            Felt::MAX
+        );
         let err = felt_from_u256("payload[3]", prime).unwrap_err();
-        assert!(err.to_string().starts_with("payload[3]: 0x8000000000000110"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("payload[3]: 0x8000000000000110"),
+            "{err}"
+        );
         assert!(felt_from_u256("w", U256::MAX).is_err());
     }
 }

@@ -79,19 +79,29 @@ impl Anvil {
                 let client = client.clone();
                 let endpoint = endpoint.clone();
                 async move {
-                    rpc::call(&client, &endpoint, "eth_chainId", Value::Array(vec![])).await.is_ok()
+                    rpc::call(&client, &endpoint, "eth_chainId", Value::Array(vec![]))
+                        .await
+                        .is_ok()
                 }
             })
             .await?;
         let chain_id = rpc::call(&client, &endpoint, "eth_chainId", Value::Array(vec![])).await?;
         let chain_id = u64::from_str_radix(
-            chain_id.as_str().unwrap_or_default().trim_start_matches("0x"),
+            chain_id
+                .as_str()
+                .unwrap_or_default()
+                .trim_start_matches("0x"),
             16,
         )
         .wrap_err_with(|| format!("anvil answered eth_chainId with {chain_id}"))?;
         let keys = read_keys(&config_out)?;
         let _ = std::fs::remove_file(&config_out);
-        Ok(Self { process, endpoint, chain_id, keys })
+        Ok(Self {
+            process,
+            endpoint,
+            chain_id,
+            keys,
+        })
     }
 
     /// The HTTP JSON-RPC endpoint.
@@ -106,10 +116,13 @@ impl Anvil {
 
     /// The funded dev account `index` (anvil's mnemonic accounts; 10 of them).
     pub fn signer(&self, index: usize) -> Result<PrivateKeySigner> {
-        self.keys
-            .get(index)
-            .cloned()
-            .ok_or_else(|| eyre!("anvil has {} dev accounts, not {}", self.keys.len(), index + 1))
+        self.keys.get(index).cloned().ok_or_else(|| {
+            eyre!(
+                "anvil has {} dev accounts, not {}",
+                self.keys.len(),
+                index + 1
+            )
+        })
     }
 
     /// The address of dev account `index`.
@@ -119,9 +132,15 @@ impl Anvil {
 
     /// A provider that signs with dev account `index`.
     pub fn provider(&self, index: usize) -> Result<DynProvider> {
-        let url = self.endpoint.parse().wrap_err("anvil endpoint is not a URL")?;
+        let url = self
+            .endpoint
+            .parse()
+            .wrap_err("anvil endpoint is not a URL")?;
         let wallet = EthereumWallet::from(self.signer(index)?);
-        Ok(ProviderBuilder::new().wallet(wallet).connect_http(url).erased())
+        Ok(ProviderBuilder::new()
+            .wallet(wallet)
+            .connect_http(url)
+            .erased())
     }
 
     /// The process id (for tests that kill or inspect it).

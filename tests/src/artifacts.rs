@@ -71,7 +71,9 @@ pub struct ClassMeta {
 }
 
 /// `contracts/starknet/src/messaging_probe.cairo`.
-pub const MESSAGING_PROBE: StarknetArtifact = StarknetArtifact { name: "messaging_probe" };
+pub const MESSAGING_PROBE: StarknetArtifact = StarknetArtifact {
+    name: "messaging_probe",
+};
 
 /// Every Starknet artifact the kit knows.
 pub const STARKNET_ARTIFACTS: &[StarknetArtifact] = &[MESSAGING_PROBE];

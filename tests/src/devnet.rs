@@ -17,9 +17,7 @@ use starknet_rust::{
         },
         utils::get_selector_from_name,
     },
-    providers::{
-        JsonRpcClient, Provider, ProviderError, Url, jsonrpc::HttpTransport,
-    },
+    providers::{JsonRpcClient, Provider, ProviderError, Url, jsonrpc::HttpTransport},
     signers::{LocalWallet, SigningKey},
 };
 
@@ -48,7 +46,11 @@ pub struct DevnetOptions {
 
 impl Default for DevnetOptions {
     fn default() -> Self {
-        Self { seed: 0, chain_id: None, accounts: 4 }
+        Self {
+            seed: 0,
+            chain_id: None,
+            accounts: 4,
+        }
     }
 }
 
@@ -141,12 +143,26 @@ impl StarknetDevnet {
             .await?;
         let url: Url = format!("{base}/rpc").parse()?;
         let provider = JsonRpcClient::new(HttpTransport::new(url.clone()));
-        let chain_id = provider.chain_id().await.wrap_err("starknet_chainId on devnet")?;
-        let accounts = rpc::call(&http, url.as_str(), "devnet_getPredeployedAccounts", json!({}))
-            .await?;
+        let chain_id = provider
+            .chain_id()
+            .await
+            .wrap_err("starknet_chainId on devnet")?;
+        let accounts = rpc::call(
+            &http,
+            url.as_str(),
+            "devnet_getPredeployedAccounts",
+            json!({}),
+        )
+        .await?;
         let accounts: Vec<PredeployedAccount> = serde_json::from_value(accounts)
             .wrap_err("devnet_getPredeployedAccounts answer does not parse")?;
-        Ok(Self { process, url, chain_id, accounts, http })
+        Ok(Self {
+            process,
+            url,
+            chain_id,
+            accounts,
+            http,
+        })
     }
 
     /// The JSON-RPC endpoint (`…/rpc`).
@@ -172,7 +188,11 @@ impl StarknetDevnet {
     /// An account for predeployed account `index`.
     pub fn account(&self, index: usize) -> Result<DevnetAccount> {
         let predeployed = self.accounts.get(index).ok_or_else(|| {
-            eyre!("devnet has {} predeployed accounts, not {}", self.accounts.len(), index + 1)
+            eyre!(
+                "devnet has {} predeployed accounts, not {}",
+                self.accounts.len(),
+                index + 1
+            )
         })?;
         let signer = LocalWallet::from(SigningKey::from_secret_scalar(predeployed.private_key));
         Ok(SingleOwnerAccount::new(
@@ -214,8 +234,13 @@ impl StarknetDevnet {
     /// `devnet_postmanFlush`: L1 → L2 messages become L1-handler transactions on L2, and L2 → L1
     /// messages of new blocks are written to the L1 messaging contract.
     pub async fn flush(&self) -> Result<FlushReport> {
-        let result =
-            rpc::call(&self.http, self.url.as_str(), "devnet_postmanFlush", json!({})).await?;
+        let result = rpc::call(
+            &self.http,
+            self.url.as_str(),
+            "devnet_postmanFlush",
+            json!({}),
+        )
+        .await?;
         serde_json::from_value(result.clone())
             .wrap_err_with(|| format!("devnet_postmanFlush answer does not parse: {result}"))
     }
@@ -225,14 +250,20 @@ impl StarknetDevnet {
     pub async fn declare(&self, index: usize, artifact: &StarknetArtifact) -> Result<Felt> {
         let class_hash = artifact.class_hash()?;
         let provider = self.provider();
-        match provider.get_class(BlockId::Tag(BlockTag::Latest), class_hash).await {
+        match provider
+            .get_class(BlockId::Tag(BlockTag::Latest), class_hash)
+            .await
+        {
             Ok(_) => return Ok(class_hash),
             Err(ProviderError::StarknetError(StarknetError::ClassHashNotFound)) => {}
             Err(e) => return Err(e).wrap_err("starknet_getClass"),
         }
         let account = self.account(index)?;
         let result = account
-            .declare_v3(Arc::new(artifact.flattened()?), artifact.compiled_class_hash()?)
+            .declare_v3(
+                Arc::new(artifact.flattened()?),
+                artifact.compiled_class_hash()?,
+            )
             .send()
             .await
             .map_err(|e| eyre!("declaring {}: {e}", artifact.name()))?;
@@ -290,7 +321,11 @@ impl StarknetDevnet {
         calldata: Vec<Felt>,
     ) -> Result<Felt> {
         let account = self.account(index)?;
-        let call = Call { to: contract, selector: get_selector_from_name(function)?, calldata };
+        let call = Call {
+            to: contract,
+            selector: get_selector_from_name(function)?,
+            calldata,
+        };
         let result = account
             .execute_v3(vec![call])
             .send()
@@ -303,7 +338,12 @@ impl StarknetDevnet {
     }
 
     /// Calls the view `function` of `contract` at the latest block.
-    pub async fn call(&self, contract: Felt, function: &str, calldata: Vec<Felt>) -> Result<Vec<Felt>> {
+    pub async fn call(
+        &self,
+        contract: Felt,
+        function: &str,
+        calldata: Vec<Felt>,
+    ) -> Result<Vec<Felt>> {
         let call = FunctionCall {
             contract_address: contract,
             entry_point_selector: get_selector_from_name(function)?,

@@ -53,7 +53,11 @@ impl LocalNet {
                 .postman_load(l1.endpoint(), Some(&key))
                 .await
                 .wrap_err_with(|| format!("postmanLoad for devnet {i}"))?;
-            starknets.push(StarknetChain { devnet, messaging, postman_account });
+            starknets.push(StarknetChain {
+                devnet,
+                messaging,
+                postman_account,
+            });
         }
         Ok(Self { l1, starknets })
     }

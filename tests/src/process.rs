@@ -40,7 +40,11 @@ impl ManagedProcess {
             .wrap_err_with(|| format!("creating log file {}", log_path.display()))?;
         let log_err = log.try_clone()?;
         let mut command = Command::new(program);
-        command.args(args).stdin(Stdio::null()).stdout(log).stderr(log_err);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err);
         // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
         unsafe {
             command.pre_exec(|| {
@@ -50,10 +54,15 @@ impl ManagedProcess {
                 Ok(())
             });
         }
-        let child = command
-            .spawn()
-            .wrap_err_with(|| format!("starting {name}: {} {}", program.display(), args.join(" ")))?;
-        Ok(Self { name: name.to_string(), child, log_path, keep_log: false })
+        let child = command.spawn().wrap_err_with(|| {
+            format!("starting {name}: {} {}", program.display(), args.join(" "))
+        })?;
+        Ok(Self {
+            name: name.to_string(),
+            child,
+            log_path,
+            keep_log: false,
+        })
     }
 
     /// The process id.

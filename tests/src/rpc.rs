@@ -4,7 +4,12 @@ use eyre::{Result, WrapErr, bail};
 use serde_json::{Value, json};
 
 /// Calls `method` with `params` on `url` and returns the `result`, or the node's error as text.
-pub async fn call(client: &reqwest::Client, url: &str, method: &str, params: Value) -> Result<Value> {
+pub async fn call(
+    client: &reqwest::Client,
+    url: &str,
+    method: &str,
+    params: Value,
+) -> Result<Value> {
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
     let response: Value = client
         .post(url)

@@ -10,7 +10,9 @@ pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XROUTE_TOOLS") {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache/xroute/tools")
 }
 
@@ -29,10 +31,18 @@ fn tool(env: &str, relative: &str, name: &str) -> Result<PathBuf> {
 
 /// The anvil binary (Foundry 1.7.1).
 pub fn anvil() -> Result<PathBuf> {
-    tool("XROUTE_ANVIL", "npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil", "anvil")
+    tool(
+        "XROUTE_ANVIL",
+        "npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil",
+        "anvil",
+    )
 }
 
 /// The starknet-devnet binary (0.10.1).
 pub fn devnet() -> Result<PathBuf> {
-    tool("XROUTE_DEVNET", "devnet/bin/starknet-devnet", "starknet-devnet")
+    tool(
+        "XROUTE_DEVNET",
+        "devnet/bin/starknet-devnet",
+        "starknet-devnet",
+    )
 }

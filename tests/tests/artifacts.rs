@@ -2,6 +2,9 @@
 //! from, and those must match the sources in the tree. (`contracts/build --check` goes further and
 //! recompiles; CI runs both.)
 
+// Integration tests: helpers outside #[test] fns may unwrap and panic too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -38,7 +41,10 @@ fn evm_artifacts_match_their_sources() {
     }
     let want = hex::encode(hasher.finalize());
     let artifacts = files_with_extension(&contracts().join("evm/out"), ".json");
-    assert!(!artifacts.is_empty(), "no EVM artifacts: run contracts/build");
+    assert!(
+        !artifacts.is_empty(),
+        "no EVM artifacts: run contracts/build"
+    );
     for artifact in artifacts {
         let json: Value = serde_json::from_slice(&std::fs::read(&artifact).unwrap()).unwrap();
         assert_eq!(
@@ -47,7 +53,11 @@ fn evm_artifacts_match_their_sources() {
             "{} is stale against contracts/evm/src: run contracts/build",
             artifact.display()
         );
-        assert!(json["bytecode"].as_str().is_some_and(|b| b.len() > 2), "{}", artifact.display());
+        assert!(
+            json["bytecode"].as_str().is_some_and(|b| b.len() > 2),
+            "{}",
+            artifact.display()
+        );
     }
 }
 
@@ -59,10 +69,15 @@ fn starknet_artifacts_match_their_sources() {
         .iter()
         .map(|p| p.file_stem().unwrap().to_str().unwrap().to_string())
         .collect();
-    let mut embedded: Vec<String> =
-        STARKNET_ARTIFACTS.iter().map(|a| a.name().to_string()).collect();
+    let mut embedded: Vec<String> = STARKNET_ARTIFACTS
+        .iter()
+        .map(|a| a.name().to_string())
+        .collect();
     embedded.sort();
-    assert_eq!(names, embedded, "every Cairo source has an artifact the kit knows");
+    assert_eq!(
+        names, embedded,
+        "every Cairo source has an artifact the kit knows"
+    );
 
     for artifact in STARKNET_ARTIFACTS {
         let meta = artifact.meta().unwrap();
@@ -75,7 +90,16 @@ fn starknet_artifacts_match_their_sources() {
             meta.source
         );
         let on_disk = artifact.sierra_json().unwrap().into_bytes();
-        assert_eq!(meta.sierra_sha256, sha256_hex(&on_disk), "{}.class.json records another Sierra", artifact.name());
-        assert_eq!(meta.class_hash, artifact.class_hash().unwrap(), "recorded class hash");
+        assert_eq!(
+            meta.sierra_sha256,
+            sha256_hex(&on_disk),
+            "{}.class.json records another Sierra",
+            artifact.name()
+        );
+        assert_eq!(
+            meta.class_hash,
+            artifact.class_hash().unwrap(),
+            "recorded class hash"
+        );
     }
 }

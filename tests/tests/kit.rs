@@ -1,5 +1,8 @@
 //! The kit's process handling: children die with their handle, logs are kept in files.
 
+// Integration tests: helpers outside #[test] fns may unwrap and panic too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::time::Duration;
 
 use xroute_tests::process::ManagedProcess;
@@ -7,7 +10,7 @@ use xroute_tests::process::ManagedProcess;
 fn alive(pid: u32) -> bool {
     // A zombie still has a /proc entry; its state is Z.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| !stat.split_whitespace().nth(2).is_some_and(|s| s == "Z"))
+        .map(|stat| stat.split_whitespace().nth(2).is_none_or(|s| s != "Z"))
         .unwrap_or(false)
 }
 
@@ -16,7 +19,10 @@ fn a_dropped_process_is_killed_and_its_log_removed() {
     let mut process = ManagedProcess::spawn(
         "sleeper",
         std::path::Path::new("/bin/sh"),
-        &["-c".to_string(), "echo hello from the child; exec sleep 600".to_string()],
+        &[
+            "-c".to_string(),
+            "echo hello from the child; exec sleep 600".to_string(),
+        ],
     )
     .unwrap();
     let pid = process.pid();
@@ -35,7 +41,10 @@ fn an_exited_process_is_reported_with_its_log() {
     let mut process = ManagedProcess::spawn(
         "failing",
         std::path::Path::new("/bin/sh"),
-        &["-c".to_string(), "echo cannot bind port >&2; exit 3".to_string()],
+        &[
+            "-c".to_string(),
+            "echo cannot bind port >&2; exit 3".to_string(),
+        ],
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(300));

@@ -1,6 +1,9 @@
 //! The first real round trip: our Solidity and Cairo probes exchange messages through a real anvil
 //! and a real starknet-devnet, with devnet's postman playing the Starknet state updates.
 
+// Integration tests: helpers outside #[test] fns may unwrap and panic too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use alloy::{
     primitives::{Address, U256},
     sol_types::SolEvent,
@@ -35,12 +38,17 @@ async fn l1_to_l2_message_is_executed_by_the_l1_handler() -> Result<()> {
 
     // The handler takes `payload: Array<felt252>`, serialized as [len, items…].
     let items = [Felt::from(7u8), Felt::from_hex("0x1234abcd")?];
-    let l1_payload: Vec<U256> =
-        std::iter::once(U256::from(items.len())).chain(items.iter().map(|f| felt_to_u256(*f))).collect();
+    let l1_payload: Vec<U256> = std::iter::once(U256::from(items.len()))
+        .chain(items.iter().map(|f| felt_to_u256(*f)))
+        .collect();
     let selector = get_selector_from_name("receive_from_l1")?;
     let nonce = messaging.l1ToL2MessageNonce().call().await?;
     let receipt = l1_probe
-        .sendToL2(felt_to_u256(l2_probe), felt_to_u256(selector), l1_payload.clone())
+        .sendToL2(
+            felt_to_u256(l2_probe),
+            felt_to_u256(selector),
+            l1_payload.clone(),
+        )
         .value(U256::from(L2_FEE_WEI))
         .send()
         .await?
@@ -56,21 +64,40 @@ async fn l1_to_l2_message_is_executed_by_the_l1_handler() -> Result<()> {
         .find_map(|log| MessagingProbe::SentToL2::decode_log(&log.inner).ok())
         .ok_or_else(|| eyre::eyre!("no SentToL2 event in {receipt:?}"))?;
     assert_eq!(sent.nonce, nonce);
-    let l1_payload_felts: Vec<Felt> =
-        l1_payload.iter().map(|w| Felt::from_bytes_be(&w.to_be_bytes::<32>())).collect();
-    let expected = l1_to_l2_message_hash(*l1_probe.address(), l2_probe, selector, nonce, &l1_payload_felts);
+    let l1_payload_felts: Vec<Felt> = l1_payload
+        .iter()
+        .map(|w| Felt::from_bytes_be(&w.to_be_bytes::<32>()))
+        .collect();
+    let expected = l1_to_l2_message_hash(
+        *l1_probe.address(),
+        l2_probe,
+        selector,
+        nonce,
+        &l1_payload_felts,
+    );
     assert_eq!(sent.msgHash, expected);
-    assert_eq!(messaging.l1ToL2Messages(expected).call().await?, U256::from(L2_FEE_WEI + 1));
+    assert_eq!(
+        messaging.l1ToL2Messages(expected).call().await?,
+        U256::from(L2_FEE_WEI + 1)
+    );
 
     // Before the state update the L2 contract has seen nothing.
-    assert_eq!(sn.devnet.call(l2_probe, "received_count", vec![]).await?, vec![Felt::ZERO]);
+    assert_eq!(
+        sn.devnet.call(l2_probe, "received_count", vec![]).await?,
+        vec![Felt::ZERO]
+    );
 
     let report = sn.devnet.flush().await?;
     assert_eq!(report.messages_to_l2.len(), 1, "{report:?}");
     assert_eq!(report.generated_l2_transactions.len(), 1, "{report:?}");
-    sn.devnet.wait_for_success(report.generated_l2_transactions[0]).await?;
+    sn.devnet
+        .wait_for_success(report.generated_l2_transactions[0])
+        .await?;
 
-    assert_eq!(sn.devnet.call(l2_probe, "received_count", vec![]).await?, vec![Felt::ONE]);
+    assert_eq!(
+        sn.devnet.call(l2_probe, "received_count", vec![]).await?,
+        vec![Felt::ONE]
+    );
     let last = sn.devnet.call(l2_probe, "last_received", vec![]).await?;
     let mut want = vec![address_felt(*l1_probe.address()), Felt::from(items.len())];
     want.extend(items);
@@ -79,7 +106,10 @@ async fn l1_to_l2_message_is_executed_by_the_l1_handler() -> Result<()> {
     // A second state update does not deliver the message again.
     let again = sn.devnet.flush().await?;
     assert!(again.generated_l2_transactions.is_empty(), "{again:?}");
-    assert_eq!(sn.devnet.call(l2_probe, "received_count", vec![]).await?, vec![Felt::ONE]);
+    assert_eq!(
+        sn.devnet.call(l2_probe, "received_count", vec![]).await?,
+        vec![Felt::ONE]
+    );
     Ok(())
 }
 
@@ -95,15 +125,25 @@ async fn l2_to_l1_message_is_consumed_exactly_once() -> Result<()> {
     let payload = [Felt::from(3u8), Felt::from_hex("0xdeadbeef")?, Felt::MAX];
     let mut calldata = vec![address_felt(*l1_probe.address()), Felt::from(payload.len())];
     calldata.extend(payload);
-    sn.devnet.invoke(0, l2_probe, "send_to_l1", calldata).await?;
+    sn.devnet
+        .invoke(0, l2_probe, "send_to_l1", calldata)
+        .await?;
 
     let hash = l2_to_l1_message_hash(l2_probe, *l1_probe.address(), &payload);
-    assert_eq!(messaging.l2ToL1Messages(hash).call().await?, U256::ZERO, "not before the state update");
+    assert_eq!(
+        messaging.l2ToL1Messages(hash).call().await?,
+        U256::ZERO,
+        "not before the state update"
+    );
 
     let report = sn.devnet.flush().await?;
     assert_eq!(report.messages_to_l1.len(), 1, "{report:?}");
     assert_eq!(report.messages_to_l1[0].payload, payload);
-    assert_eq!(messaging.l2ToL1Messages(hash).call().await?, U256::from(1), "consumable on L1");
+    assert_eq!(
+        messaging.l2ToL1Messages(hash).call().await?,
+        U256::from(1),
+        "consumable on L1"
+    );
 
     let words: Vec<U256> = payload.iter().map(|f| felt_to_u256(*f)).collect();
     let receipt = l1_probe
@@ -120,12 +160,24 @@ async fn l2_to_l1_message_is_consumed_exactly_once() -> Result<()> {
         .find_map(|log| MessagingProbe::ConsumedFromL2::decode_log(&log.inner).ok())
         .ok_or_else(|| eyre::eyre!("no ConsumedFromL2 event in {receipt:?}"))?;
     assert_eq!(consumed.msgHash, hash);
-    assert_eq!(messaging.l2ToL1Messages(hash).call().await?, U256::ZERO, "slot cleared");
+    assert_eq!(
+        messaging.l2ToL1Messages(hash).call().await?,
+        U256::ZERO,
+        "slot cleared"
+    );
     assert_eq!(l1_probe.consumedCount().call().await?, U256::from(1));
 
-    let second = l1_probe.consumeFromL2(felt_to_u256(l2_probe), words).send().await;
-    let error = second.expect_err("a second consume must revert").to_string();
-    assert!(error.contains("INVALID_MESSAGE_TO_CONSUME"), "unexpected error: {error}");
+    let second = l1_probe
+        .consumeFromL2(felt_to_u256(l2_probe), words)
+        .send()
+        .await;
+    let error = second
+        .expect_err("a second consume must revert")
+        .to_string();
+    assert!(
+        error.contains("INVALID_MESSAGE_TO_CONSUME"),
+        "unexpected error: {error}"
+    );
     assert_eq!(l1_probe.consumedCount().call().await?, U256::from(1));
     Ok(())
 }

@@ -38,11 +38,15 @@ fn main() -> Result<()> {
     let casm = read(&args.casm)?;
     let class: SierraClass = serde_json::from_slice(&sierra)
         .wrap_err_with(|| format!("{} is not a Sierra class", args.sierra.display()))?;
-    let class_hash = class.flatten().map_err(|e| eyre!("flattening: {e}"))?.class_hash();
+    let class_hash = class
+        .flatten()
+        .map_err(|e| eyre!("flattening: {e}"))?
+        .class_hash();
     let compiled: CompiledClass = serde_json::from_slice(&casm)
         .wrap_err_with(|| format!("{} is not a CASM class", args.casm.display()))?;
-    let compiled_class_hash =
-        compiled.class_hash().map_err(|e| eyre!("hashing {}: {e}", args.casm.display()))?;
+    let compiled_class_hash = compiled
+        .class_hash()
+        .map_err(|e| eyre!("hashing {}: {e}", args.casm.display()))?;
     let name = args
         .source
         .file_stem()

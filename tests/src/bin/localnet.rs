@@ -54,8 +54,15 @@ async fn main() -> Result<()> {
         println!("{summary}");
     } else {
         println!("xroute local network is up (Ctrl-C stops it)");
-        println!("  L1 anvil      {}  chain id {}", net.l1.endpoint(), net.l1.chain_id());
-        println!("                dev account {}", summary["l1"]["account"].as_str().unwrap_or(""));
+        println!(
+            "  L1 anvil      {}  chain id {}",
+            net.l1.endpoint(),
+            net.l1.chain_id()
+        );
+        println!(
+            "                dev account {}",
+            summary["l1"]["account"].as_str().unwrap_or("")
+        );
         for chain in summary["starknets"].as_array().into_iter().flatten() {
             println!(
                 "  {:<13} {}  chain id {}",
@@ -67,7 +74,10 @@ async fn main() -> Result<()> {
                 "                L1 messaging contract {}",
                 chain["l1_messaging_contract"].as_str().unwrap_or("")
             );
-            println!("                account {}", chain["account"].as_str().unwrap_or(""));
+            println!(
+                "                account {}",
+                chain["account"].as_str().unwrap_or("")
+            );
         }
     }
 
