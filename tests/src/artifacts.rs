@@ -19,6 +19,12 @@ pub mod evm {
         "../contracts/evm/out/MessagingProbe.json"
     );
 
+    alloy::sol!(
+        #[sol(rpc)]
+        AttestationVerifier,
+        "../contracts/evm/out/AttestationVerifier.json"
+    );
+
     alloy::sol! {
         /// The messaging contract's L1 interface (Starknet core's `StarknetMessaging`, or devnet's
         /// `MockStarknetMessaging`, which adds `mockSendMessageFromL2`).

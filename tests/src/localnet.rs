@@ -42,8 +42,11 @@ impl LocalNet {
         let l1 = Anvil::start_with(AnvilOptions::default()).await?;
         let mut starknets = Vec::with_capacity(devnets);
         for i in 0..devnets {
+            // Devnet 0 keeps Starknet's chain id; each appchain gets its own.
+            let chain_id = (i > 0).then(|| format!("XROUTE_APPCHAIN_{i}"));
             let devnet = StarknetDevnet::start_with(DevnetOptions {
                 seed: i as u32,
+                chain_id,
                 ..DevnetOptions::default()
             })
             .await?;
