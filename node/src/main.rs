@@ -1,16 +1,13 @@
 //! xroute: the router node and its command line.
 //!
-//! Today the binary answers `--version` and `--help`; the router (`xroute run`), its status
-//! commands and the proofs CLI land with the issues that build them (see README).
+//! Today: `xroute proofs <kind>`, the protocol hash and proof calculator scripts call (see
+//! `xroute proofs --help`). The router itself (`xroute run`) and its status commands land with
+//! the issues that build them (see README).
 
-use clap::Parser;
+mod cli;
 
-/// xroute: a cross-rollup messaging router with Ethereum as the hub.
-#[derive(Parser)]
-#[command(name = "xroute", version, about)]
-struct Cli {}
+use std::process::ExitCode;
 
-fn main() -> eyre::Result<()> {
-    let _cli = Cli::parse();
-    Ok(())
+fn main() -> ExitCode {
+    cli::main()
 }

@@ -180,7 +180,7 @@ impl Envelope {
 
     /// Decodes the canonical byte encoding.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        if bytes.len() % 32 != 0 {
+        if !bytes.len().is_multiple_of(32) {
             return Err(Error::Malformed {
                 what: "envelope",
                 reason: format!(

@@ -50,7 +50,6 @@ impl AccountProof {
             balance: self.balance,
             storage_root: self.storage_hash,
             code_hash: self.code_hash,
-            ..TrieAccount::default()
         };
         verify_proof(
             state_root,

@@ -143,6 +143,18 @@ impl Anvil {
             .erased())
     }
 
+    /// Mines one (empty) block.
+    pub async fn mine(&self) -> Result<()> {
+        rpc::call(
+            &reqwest::Client::new(),
+            &self.endpoint,
+            "evm_mine",
+            Value::Array(vec![]),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// The process id (for tests that kill or inspect it).
     pub fn pid(&self) -> u32 {
         self.process.pid()

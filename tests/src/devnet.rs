@@ -232,7 +232,8 @@ impl StarknetDevnet {
     }
 
     /// `devnet_postmanFlush`: L1 → L2 messages become L1-handler transactions on L2, and L2 → L1
-    /// messages of new blocks are written to the L1 messaging contract.
+    /// messages of new blocks are written to the L1 messaging contract. Fails when L1 has no new
+    /// block since the last flush; [`crate::LocalNet::flush`] takes care of that.
     pub async fn flush(&self) -> Result<FlushReport> {
         let result = rpc::call(
             &self.http,

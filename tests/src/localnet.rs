@@ -6,7 +6,7 @@ use eyre::{Result, WrapErr};
 
 use crate::{
     anvil::{Anvil, AnvilOptions},
-    devnet::{DevnetOptions, StarknetDevnet},
+    devnet::{DevnetOptions, FlushReport, StarknetDevnet},
 };
 
 /// The anvil dev account the test kit itself sends L1 transactions from.
@@ -68,5 +68,22 @@ impl LocalNet {
     /// The first devnet (Starknet).
     pub fn starknet(&self) -> &StarknetChain {
         &self.starknets[0]
+    }
+
+    /// Plays one state update of devnet `index` in both directions (`devnet_postmanFlush`).
+    ///
+    /// devnet 0.10.1's postman asks L1 for logs from the block after the last one it read up to
+    /// the latest, and fails (`BlockOutOfRangeError`) when L1 has no new block since its last
+    /// flush; mining one empty L1 block first makes every flush valid.
+    pub async fn flush(&self, index: usize) -> Result<FlushReport> {
+        let chain = self.starknets.get(index).ok_or_else(|| {
+            eyre::eyre!(
+                "the local network has {} devnets, not {}",
+                self.starknets.len(),
+                index + 1
+            )
+        })?;
+        self.l1.mine().await?;
+        chain.devnet.flush().await
     }
 }

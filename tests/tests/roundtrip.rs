@@ -87,7 +87,7 @@ async fn l1_to_l2_message_is_executed_by_the_l1_handler() -> Result<()> {
         vec![Felt::ZERO]
     );
 
-    let report = sn.devnet.flush().await?;
+    let report = net.flush(0).await?;
     assert_eq!(report.messages_to_l2.len(), 1, "{report:?}");
     assert_eq!(report.generated_l2_transactions.len(), 1, "{report:?}");
     sn.devnet
@@ -104,7 +104,7 @@ async fn l1_to_l2_message_is_executed_by_the_l1_handler() -> Result<()> {
     assert_eq!(last, want, "L2 storage holds the sender and payload");
 
     // A second state update does not deliver the message again.
-    let again = sn.devnet.flush().await?;
+    let again = net.flush(0).await?;
     assert!(again.generated_l2_transactions.is_empty(), "{again:?}");
     assert_eq!(
         sn.devnet.call(l2_probe, "received_count", vec![]).await?,
@@ -136,7 +136,7 @@ async fn l2_to_l1_message_is_consumed_exactly_once() -> Result<()> {
         "not before the state update"
     );
 
-    let report = sn.devnet.flush().await?;
+    let report = net.flush(0).await?;
     assert_eq!(report.messages_to_l1.len(), 1, "{report:?}");
     assert_eq!(report.messages_to_l1[0].payload, payload);
     assert_eq!(

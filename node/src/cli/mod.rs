@@ -1,0 +1,75 @@
+//! The command line: argument parsing with one-line errors, and dispatch.
+
+mod parse;
+mod proofs;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, error::ContextKind, error::ErrorKind};
+
+/// Exit code for bad input (a missing flag, bad hex, a wrong length, a felt ≥ the prime).
+pub(crate) const EXIT_USAGE: u8 = 2;
+/// Exit code for valid input whose check failed (a proof that does not verify).
+pub(crate) const EXIT_FAILED: u8 = 1;
+
+/// xroute: a cross-rollup messaging router with Ethereum as the hub.
+#[derive(Parser)]
+#[command(name = "xroute", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compute protocol hashes and check proofs; prints the result alone on stdout as 0x-hex.
+    Proofs(proofs::ProofsArgs),
+}
+
+/// Parses arguments and runs the command.
+pub(crate) fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
+    match cli.command {
+        Command::Proofs(args) => proofs::run(args),
+    }
+}
+
+/// Prints a clap error as one line naming the argument, or help/version as clap renders them.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            return if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+        ErrorKind::MissingRequiredArgument => {
+            let missing = match err.get(ContextKind::InvalidArg) {
+                Some(clap::error::ContextValue::Strings(args)) => args
+                    .iter()
+                    .map(|a| a.split_whitespace().next().unwrap_or(a).to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                Some(other) => other.to_string(),
+                None => "an argument".to_string(),
+            };
+            eprintln!("error: missing required argument {missing}");
+        }
+        _ => {
+            let rendered = err.render().to_string();
+            let first = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("error: invalid arguments");
+            eprintln!("{}", first.trim_end());
+        }
+    }
+    ExitCode::from(EXIT_USAGE)
+}
