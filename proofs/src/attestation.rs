@@ -576,12 +576,12 @@ mod tests {
         let d = domain(31337, Address::repeat_byte(9));
         let signed = Signed::<BatchClaim>::sign(&keys[0], &d, batch.claim).unwrap();
         assert_eq!(signed.signer(&d).unwrap(), keys[0].address());
-        for i in 0..items.len() {
+        for (i, item) in items.iter().enumerate() {
             let inc = batch.inclusion(i).unwrap();
             let claim = inc.verify(&batch.claim).unwrap();
             assert_eq!(
                 (claim.message_id, claim.stage, claim.block_number),
-                (items[i].0, items[i].1, 100)
+                (item.0, item.1, 100)
             );
         }
         let mut inc = batch.inclusion(5).unwrap();
