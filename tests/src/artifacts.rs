@@ -21,6 +21,12 @@ pub mod evm {
 
     alloy::sol!(
         #[sol(rpc)]
+        EnvelopeCodec,
+        "../contracts/evm/out/EnvelopeCodec.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
         AttestationVerifier,
         "../contracts/evm/out/AttestationVerifier.json"
     );
@@ -81,8 +87,11 @@ pub const MESSAGING_PROBE: StarknetArtifact = StarknetArtifact {
     name: "messaging_probe",
 };
 
+/// `contracts/starknet/src/hash_probe.cairo`.
+pub const HASH_PROBE: StarknetArtifact = StarknetArtifact { name: "hash_probe" };
+
 /// Every Starknet artifact the kit knows.
-pub const STARKNET_ARTIFACTS: &[StarknetArtifact] = &[MESSAGING_PROBE];
+pub const STARKNET_ARTIFACTS: &[StarknetArtifact] = &[HASH_PROBE, MESSAGING_PROBE];
 
 impl StarknetArtifact {
     /// The artifact's name (the source file's stem).
