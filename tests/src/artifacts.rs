@@ -20,6 +20,18 @@ pub mod evm {
     );
 
     alloy::sol!(
+        #[sol(rpc, all_derives)]
+        Hub,
+        "../contracts/evm/out/Hub.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        SampleApp,
+        "../contracts/evm/out/SampleApp.json"
+    );
+
+    alloy::sol!(
         #[sol(rpc)]
         EnvelopeCodec,
         "../contracts/evm/out/EnvelopeCodec.json"
@@ -87,11 +99,18 @@ pub const MESSAGING_PROBE: StarknetArtifact = StarknetArtifact {
     name: "messaging_probe",
 };
 
+/// `contracts/starknet/src/endpoint.cairo`: the xroute Endpoint of Starknet-family chains.
+pub const ENDPOINT: StarknetArtifact = StarknetArtifact { name: "endpoint" };
+
+/// `contracts/starknet/src/sample_app.cairo`.
+pub const SAMPLE_APP: StarknetArtifact = StarknetArtifact { name: "sample_app" };
+
 /// `contracts/starknet/src/hash_probe.cairo`.
 pub const HASH_PROBE: StarknetArtifact = StarknetArtifact { name: "hash_probe" };
 
 /// Every Starknet artifact the kit knows.
-pub const STARKNET_ARTIFACTS: &[StarknetArtifact] = &[HASH_PROBE, MESSAGING_PROBE];
+pub const STARKNET_ARTIFACTS: &[StarknetArtifact] =
+    &[ENDPOINT, HASH_PROBE, MESSAGING_PROBE, SAMPLE_APP];
 
 impl StarknetArtifact {
     /// The artifact's name (the source file's stem).

@@ -15,8 +15,10 @@ pub mod devnet;
 pub mod localnet;
 pub mod process;
 pub mod rpc;
+pub mod stack;
 pub mod tools;
 
 pub use anvil::Anvil;
 pub use devnet::{DevnetAccount, StarknetDevnet};
 pub use localnet::{LocalNet, StarknetChain};
+pub use stack::XrouteStack;

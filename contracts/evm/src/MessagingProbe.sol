@@ -1,19 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity 0.8.30;
 
-/// @notice The part of Starknet's core messaging contract (StarknetMessaging) the probe calls.
-interface IStarknetMessaging {
-    function sendMessageToL2(uint256 toAddress, uint256 selector, uint256[] calldata payload)
-        external
-        payable
-        returns (bytes32, uint256);
-
-    function consumeMessageFromL2(uint256 fromAddress, uint256[] calldata payload) external returns (bytes32);
-
-    function l2ToL1Messages(bytes32 msgHash) external view returns (uint256);
-
-    function l1ToL2Messages(bytes32 msgHash) external view returns (uint256);
-}
+import {IStarknetMessaging} from "./IStarknetMessaging.sol";
 
 /// @title MessagingProbe
 /// @notice The smallest L1 contract that exercises Starknet's native messaging in both directions:

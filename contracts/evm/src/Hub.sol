@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity 0.8.30;
+
+import {Envelope} from "./Envelope.sol";
+import {IStarknetMessaging} from "./IStarknetMessaging.sol";
+import {IXrouteReceiver} from "./IXrouteReceiver.sol";
+
+/// @title Hub
+/// @notice xroute's L1 hub. A message leaves its rollup through that rollup's native messaging
+/// (proven by the rollup's own proof system), is consumed here, and is forwarded by its envelope's
+/// destination: to an L1 app directly, or into a Starknet-family rollup through its messaging
+/// contract. L1 apps send with `send`. Every envelope id is processed at most once.
+contract Hub {
+    /// @dev The Starknet field prime: every word sent to a Starknet-family chain must be below it.
+    uint256 internal constant FELT_PRIME = 0x800000000000011000000000000000000000000000000000000000000000001;
+
+    enum Family {
+        Unregistered,
+        Starknet
+    }
+
+    struct Domain {
+        Family family;
+        IStarknetMessaging messaging;
+        uint256 endpoint;
+    }
+
+    /// @notice One message of a batch relay.
+    struct Relay {
+        uint32 srcDomain;
+        uint256 endpoint;
+        uint256[] words;
+        uint256 fee;
+    }
+
+    /// @notice This chain's xroute domain id.
+    uint32 public immutable localDomain;
+    /// @notice Selector of the endpoints' L1 handler, `receive_message`.
+    uint256 public immutable receiveSelector;
+    address public owner;
+    /// @notice Nonce of the next message an L1 app sends.
+    uint64 public nonce;
+    mapping(uint32 => Domain) public domains;
+    /// @notice Envelope ids this hub has processed (sent from L1 or consumed from a rollup).
+    mapping(bytes32 => bool) public processed;
+
+    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
+    event DomainRegistered(uint32 indexed domain, Family family, address messaging, uint256 endpoint);
+    event MessageSent(
+        bytes32 indexed id, uint32 indexed dstDomain, address indexed sender, uint64 nonce, bytes32 recipient, uint256[] words
+    );
+    event MessageReceived(bytes32 indexed id, uint32 indexed srcDomain, uint32 indexed dstDomain);
+    event MessageDelivered(bytes32 indexed id, address indexed recipient);
+    event MessageForwarded(bytes32 indexed id, uint32 indexed dstDomain, bytes32 l2MessageHash, uint256 l2Nonce);
+
+    error NotOwner(address caller);
+    error UnknownDomain(uint32 domain);
+    error NotStarknetDomain(uint32 domain);
+    error UnknownEndpoint(uint32 domain, uint256 endpoint);
+    error WrongSourceDomain(uint32 declared, uint32 relayedFrom);
+    error AlreadyProcessed(bytes32 id);
+    error BadRecipient(bytes32 recipient);
+    error WordNotAFelt(uint256 index, uint256 word);
+    error FeeMismatch(uint256 expected, uint256 paid);
+
+    modifier onlyOwner() {
+        if (msg.sender != owner) revert NotOwner(msg.sender);
+        _;
+    }
+
+    constructor(uint32 localDomain_, uint256 receiveSelector_) {
+        localDomain = localDomain_;
+        receiveSelector = receiveSelector_;
+        owner = msg.sender;
+        emit OwnershipTransferred(address(0), msg.sender);
+    }
+
+    function transferOwnership(address newOwner) external onlyOwner {
+        emit OwnershipTransferred(owner, newOwner);
+        owner = newOwner;
+    }
+
+    /// @notice Registers (or updates) a Starknet-family domain: its messaging contract on L1 and
+    /// its xroute endpoint on L2. An appchain joins with this call and a config block.
+    function registerStarknetDomain(uint32 domain, IStarknetMessaging messaging, uint256 endpoint) external onlyOwner {
+        if (domain == localDomain) revert UnknownDomain(domain);
+        domains[domain] = Domain({family: Family.Starknet, messaging: messaging, endpoint: endpoint});
+        emit DomainRegistered(domain, Family.Starknet, address(messaging), endpoint);
+    }
+
+    /// @notice Sends a message from an L1 app. For a Starknet-family destination, msg.value pays
+    /// the L2 fee (0 < fee ≤ 1 ether, as the messaging contract requires).
+    function send(uint32 dstDomain, bytes32 recipient, uint256[] calldata payload)
+        external
+        payable
+        returns (bytes32 id)
+    {
+        uint64 n = nonce++;
+        Envelope.Header memory h = Envelope.Header({
+            srcDomain: localDomain,
+            nonce: n,
+            sender: bytes32(uint256(uint160(msg.sender))),
+            dstDomain: dstDomain,
+            recipient: recipient
+        });
+        uint256[] memory words = Envelope.encode(h, payload);
+        id = Envelope.id(words);
+        processed[id] = true;
+        emit MessageSent(id, dstDomain, msg.sender, n, recipient, words);
+        _forward(id, h, words, payload, msg.value);
+    }
+
+    /// @notice Consumes a message the Starknet-family domain `srcDomain` proved to L1 (sent by its
+    /// endpoint to this hub) and forwards it. msg.value pays the next leg's L2 fee, if any.
+    function relayFromStarknet(uint32 srcDomain, uint256 endpoint, uint256[] calldata words)
+        external
+        payable
+        returns (bytes32 id)
+    {
+        return _relay(srcDomain, endpoint, words, msg.value);
+    }
+
+    /// @notice Relays several messages in one transaction; the fees must add up to msg.value. One
+    /// failing message reverts the batch (a relayer then falls back to single relays).
+    function relayBatchFromStarknet(Relay[] calldata relays) external payable returns (bytes32[] memory ids) {
+        uint256 total;
+        for (uint256 i = 0; i < relays.length; i++) {
+            total += relays[i].fee;
+        }
+        if (total != msg.value) revert FeeMismatch(total, msg.value);
+        ids = new bytes32[](relays.length);
+        for (uint256 i = 0; i < relays.length; i++) {
+            ids[i] = _relay(relays[i].srcDomain, relays[i].endpoint, relays[i].words, relays[i].fee);
+        }
+    }
+
+    function _relay(uint32 srcDomain, uint256 endpoint, uint256[] calldata words, uint256 fee)
+        internal
+        returns (bytes32 id)
+    {
+        Domain storage src = domains[srcDomain];
+        if (src.family != Family.Starknet) revert NotStarknetDomain(srcDomain);
+        if (endpoint != src.endpoint) revert UnknownEndpoint(srcDomain, endpoint);
+        (Envelope.Header memory h, uint256[] calldata payload) = Envelope.decode(words);
+        if (h.srcDomain != srcDomain) revert WrongSourceDomain(h.srcDomain, srcDomain);
+        id = Envelope.id(words);
+        if (processed[id]) revert AlreadyProcessed(id);
+        processed[id] = true;
+        // Reverts unless the rollup's state update made this message consumable by this hub.
+        src.messaging.consumeMessageFromL2(endpoint, words);
+        emit MessageReceived(id, srcDomain, h.dstDomain);
+        _forward(id, h, words, payload, fee);
+    }
+
+    function _forward(
+        bytes32 id,
+        Envelope.Header memory h,
+        uint256[] memory words,
+        uint256[] memory payload,
+        uint256 fee
+    ) internal {
+        if (h.dstDomain == localDomain) {
+            if (fee != 0) revert FeeMismatch(0, fee);
+            if (uint256(h.recipient) >> 160 != 0) revert BadRecipient(h.recipient);
+            address recipient = address(uint160(uint256(h.recipient)));
+            if (recipient.code.length == 0) revert BadRecipient(h.recipient);
+            IXrouteReceiver(recipient).onMessage(h.srcDomain, h.sender, payload);
+            emit MessageDelivered(id, recipient);
+            return;
+        }
+        Domain storage dst = domains[h.dstDomain];
+        if (dst.family != Family.Starknet) revert UnknownDomain(h.dstDomain);
+        for (uint256 i = 0; i < words.length; i++) {
+            if (words[i] >= FELT_PRIME) revert WordNotAFelt(i, words[i]);
+        }
+        (bytes32 l2Hash, uint256 l2Nonce) = dst.messaging.sendMessageToL2{value: fee}(dst.endpoint, receiveSelector, words);
+        emit MessageForwarded(id, h.dstDomain, l2Hash, l2Nonce);
+    }
+}

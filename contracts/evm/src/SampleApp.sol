@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity 0.8.30;
+
+import {IXrouteReceiver} from "./IXrouteReceiver.sol";
+
+interface IHubSend {
+    function send(uint32 dstDomain, bytes32 recipient, uint256[] calldata payload) external payable returns (bytes32);
+}
+
+/// @title SampleApp
+/// @notice The L1 sample app of the tests and the demo: sends through the Hub, and keeps a count
+/// and the last payload per (source domain, sender) of what it receives.
+contract SampleApp is IXrouteReceiver {
+    address public immutable hub;
+    uint256 public totalReceived;
+    mapping(uint32 => mapping(bytes32 => uint256)) public receivedFrom;
+    mapping(uint32 => mapping(bytes32 => uint256[])) internal lastPayloads;
+
+    event Received(uint32 indexed srcDomain, bytes32 indexed sender, uint256 count, uint256[] payload);
+
+    error OnlyHub(address caller);
+
+    constructor(address hub_) {
+        hub = hub_;
+    }
+
+    function onMessage(uint32 srcDomain, bytes32 sender, uint256[] calldata payload) external {
+        if (msg.sender != hub) revert OnlyHub(msg.sender);
+        uint256 count = ++receivedFrom[srcDomain][sender];
+        totalReceived += 1;
+        lastPayloads[srcDomain][sender] = payload;
+        emit Received(srcDomain, sender, count, payload);
+    }
+
+    function lastPayload(uint32 srcDomain, bytes32 sender) external view returns (uint256[] memory) {
+        return lastPayloads[srcDomain][sender];
+    }
+
+    /// @notice Sends `payload` to `recipient` on `dstDomain`; msg.value pays the L2 fee, if any.
+    function send(uint32 dstDomain, bytes32 recipient, uint256[] calldata payload) external payable returns (bytes32) {
+        return IHubSend(hub).send{value: msg.value}(dstDomain, recipient, payload);
+    }
+}
