@@ -1,4 +1,480 @@
 //! xroute-config: the router's typed TOML configuration and its validation.
 //!
-//! A placeholder until the first relay issue defines the sections (chains, keys, store, API);
-//! nothing in it is used yet.
+//! A config file has sections per subsystem: `[node]` (store and API), `[relay]` (retries), and
+//! one `[[chains]]` block per chain, tagged by `family` (`evm` or `starknet`). An appchain joins
+//! with one more `[[chains]]` block. Unknown fields are errors; after parsing, [`Config::validate`]
+//! checks what types cannot (unique domains, one hub chain, key files present, sane bounds), and
+//! every error names the file and the field. Secrets are never printed: keys are read from files,
+//! and RPC URLs print without path or query ([`RpcUrl`]).
+//!
+//! Not here: reading keys, connecting to chains; the node does that with what this crate checked.
+
+mod error;
+
+use std::{
+    collections::HashSet,
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use alloy_primitives::{Address, U256};
+use serde::{Deserialize, Deserializer, Serialize};
+
+pub use error::{ConfigError, Result};
+
+/// The whole configuration of one router.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Store and API.
+    pub node: NodeConfig,
+    /// Retry policy.
+    #[serde(default)]
+    pub relay: RelayConfig,
+    /// The chains this router watches and relays on.
+    pub chains: Vec<ChainConfig>,
+}
+
+/// `[node]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// The sled store's folder (created if missing); relative paths are relative to the config file.
+    pub store: PathBuf,
+    /// Where the HTTP API listens.
+    #[serde(default = "default_api")]
+    pub api: SocketAddr,
+}
+
+fn default_api() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7300))
+}
+
+/// `[relay]`: retries with exponential backoff and jitter, then `Parked`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelayConfig {
+    /// Attempts of one step before the message is parked.
+    pub max_attempts: u32,
+    /// First backoff, milliseconds.
+    pub backoff_initial_ms: u64,
+    /// Backoff ceiling, milliseconds.
+    pub backoff_max_ms: u64,
+    /// How often each chain is polled, milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            backoff_initial_ms: 500,
+            backoff_max_ms: 60_000,
+            poll_interval_ms: 1_000,
+        }
+    }
+}
+
+/// One `[[chains]]` block, by chain family (the `family` key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "family", rename_all = "lowercase")]
+pub enum ChainConfig {
+    /// Ethereum and EVM rollups (alloy).
+    Evm(EvmChain),
+    /// Starknet and Starknet-family appchains (starknet-rs).
+    Starknet(StarknetChain),
+}
+
+/// An EVM chain. The one with `hub` set is the L1 hub chain.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvmChain {
+    /// A name for logs and the API.
+    pub name: String,
+    /// The xroute domain id.
+    pub domain: u32,
+    /// JSON-RPC endpoint.
+    pub rpc: RpcUrl,
+    /// Blocks to wait before a log counts.
+    #[serde(default = "default_evm_confirmations")]
+    pub confirmations: u64,
+    /// The xroute Hub contract, on the hub chain.
+    #[serde(default, deserialize_with = "optional_address")]
+    pub hub: Option<Address>,
+    /// File holding the 0x-hex secp256k1 key relay transactions are signed with.
+    pub signer_key_file: PathBuf,
+}
+
+fn default_evm_confirmations() -> u64 {
+    1
+}
+
+/// Which `StarknetMessaging` storage layout the chain's L1 messaging contract uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MessagingLayout {
+    /// The layout Starknet mainnet and devnet 0.10's mock use.
+    #[default]
+    Current,
+    /// The first StarknetMessaging.
+    V1,
+}
+
+/// A Starknet-family chain.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StarknetChain {
+    /// A name for logs and the API.
+    pub name: String,
+    /// The xroute domain id.
+    pub domain: u32,
+    /// JSON-RPC endpoint (RPC spec 0.10).
+    pub rpc: RpcUrl,
+    /// Blocks to wait before an event counts.
+    #[serde(default)]
+    pub confirmations: u64,
+    /// The xroute Endpoint contract.
+    pub endpoint: Felt,
+    /// The chain's messaging contract on L1 (Starknet core contract or an appchain's own).
+    #[serde(deserialize_with = "address")]
+    pub l1_messaging: Address,
+    /// Its storage layout, for storage proofs.
+    #[serde(default)]
+    pub messaging_layout: MessagingLayout,
+    /// The account relay transactions are sent from.
+    pub account: Felt,
+    /// File holding the account's 0x-hex signing key.
+    pub account_key_file: PathBuf,
+}
+
+// By hand rather than `#[serde(tag)]`: serde's internally tagged enums buffer the block and lose
+// the failing field's name; here the error says which key of the block is wrong.
+impl<'de> Deserialize<'de> for ChainConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut table = toml::Table::deserialize(d)?;
+        let family = match table.remove("family") {
+            Some(toml::Value::String(f)) => f,
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "family: expected \"evm\" or \"starknet\", got {other}"
+                )));
+            }
+            None => {
+                return Err(D::Error::custom(
+                    "missing field `family` (\"evm\" or \"starknet\")",
+                ));
+            }
+        };
+        fn block<T: serde::de::DeserializeOwned, E: Error>(
+            table: toml::Table,
+        ) -> std::result::Result<T, E> {
+            serde_path_to_error::deserialize(toml::Value::Table(table))
+                .map_err(|e| E::custom(format!("{}: {}", e.path(), e.inner())))
+        }
+        match family.as_str() {
+            "evm" => block(table).map(Self::Evm),
+            "starknet" => block(table).map(Self::Starknet),
+            other => Err(D::Error::custom(format!(
+                "family: unknown variant `{other}`, expected `evm` or `starknet`"
+            ))),
+        }
+    }
+}
+
+/// A 20-byte 0x-hex address, with an error a person can act on.
+fn address<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Address, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse()
+        .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a 20-byte 0x-hex address")))
+}
+
+fn optional_address<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Address>, D::Error> {
+    address(d).map(Some)
+}
+
+impl ChainConfig {
+    /// The chain's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Evm(c) => &c.name,
+            Self::Starknet(c) => &c.name,
+        }
+    }
+
+    /// The chain's domain id.
+    pub fn domain(&self) -> u32 {
+        match self {
+            Self::Evm(c) => c.domain,
+            Self::Starknet(c) => c.domain,
+        }
+    }
+}
+
+/// A Starknet field element, written as 0x-hex or decimal in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Felt(pub U256);
+
+/// 2^251 + 17·2^192 + 1.
+fn felt_prime() -> U256 {
+    (U256::from(1u8) << 251usize) + (U256::from(17u8) << 192usize) + U256::from(1u8)
+}
+
+impl<'de> Deserialize<'de> for Felt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let v: U256 = s
+            .parse()
+            .map_err(|e| serde::de::Error::custom(format!("{s:?} is not a number: {e}")))?;
+        if v >= felt_prime() {
+            return Err(serde::de::Error::custom(format!(
+                "{s} is not below the Starknet field prime"
+            )));
+        }
+        Ok(Self(v))
+    }
+}
+
+/// An RPC endpoint URL. Printing it shows scheme, host and port only: API keys live in paths and
+/// queries, and logs must not carry them.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct RpcUrl(String);
+
+impl RpcUrl {
+    /// The full URL, for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn parts(&self) -> Option<(&str, &str)> {
+        let (scheme, rest) = self.0.split_once("://")?;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        let host = authority.rsplit('@').next()?;
+        Some((scheme, host))
+    }
+}
+
+impl<'de> Deserialize<'de> for RpcUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let url = Self(s.clone());
+        match url.parts() {
+            Some((scheme, host))
+                if ["http", "https", "ws", "wss"].contains(&scheme) && !host.is_empty() =>
+            {
+                Ok(url)
+            }
+            _ => Err(serde::de::Error::custom(format!(
+                "{:?} is not an http(s):// or ws(s):// URL with a host",
+                Self(s).to_string()
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for RpcUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.parts() {
+            Some((scheme, host)) => {
+                let hidden =
+                    self.0.len() > scheme.len() + 3 + host.len() + 1 || self.0.contains('@');
+                write!(f, "{scheme}://{host}{}", if hidden { "/…" } else { "" })
+            }
+            None => f.write_str("<invalid url>"),
+        }
+    }
+}
+
+impl fmt::Debug for RpcUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RpcUrl({self})")
+    }
+}
+
+impl Config {
+    /// Reads, parses and validates `path`. Relative paths inside are resolved against the file's
+    /// folder.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let mut config = Self::parse(path, &text)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    /// Parses TOML text (no validation); `path` only names the source in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+                format!("line {line}, column {column}: ")
+            });
+            ConfigError::Parse {
+                path: path.into(),
+                message: format!(
+                    "{}{}",
+                    at.unwrap_or_default(),
+                    e.message().trim_end().replace('\n', "; ")
+                ),
+            }
+        })
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut self.node.store);
+        for chain in &mut self.chains {
+            match chain {
+                ChainConfig::Evm(c) => resolve(&mut c.signer_key_file),
+                ChainConfig::Starknet(c) => resolve(&mut c.account_key_file),
+            }
+        }
+    }
+
+    /// The hub chain (the EVM chain with `hub` set).
+    pub fn hub_chain(&self) -> Option<&EvmChain> {
+        self.chains.iter().find_map(|c| match c {
+            ChainConfig::Evm(e) if e.hub.is_some() => Some(e),
+            _ => None,
+        })
+    }
+
+    /// Checks what the types cannot; `path` names the file in errors.
+    pub fn validate(&self, path: &Path) -> Result<()> {
+        let invalid = |field: String, problem: String| ConfigError::Invalid {
+            path: path.into(),
+            field,
+            problem,
+        };
+        if self.chains.is_empty() {
+            return Err(invalid(
+                "chains".into(),
+                "no chain is configured; add [[chains]] blocks".into(),
+            ));
+        }
+        let mut domains = HashSet::new();
+        let mut names = HashSet::new();
+        for (i, chain) in self.chains.iter().enumerate() {
+            if !domains.insert(chain.domain()) {
+                return Err(invalid(
+                    format!("chains[{i}].domain"),
+                    format!("domain {} is used by another chain", chain.domain()),
+                ));
+            }
+            if chain.name().trim().is_empty() {
+                return Err(invalid(
+                    format!("chains[{i}].name"),
+                    "must not be empty".into(),
+                ));
+            }
+            if !names.insert(chain.name().to_string()) {
+                return Err(invalid(
+                    format!("chains[{i}].name"),
+                    format!("{:?} is used by another chain", chain.name()),
+                ));
+            }
+            let key = match chain {
+                ChainConfig::Evm(c) => ("signer_key_file", &c.signer_key_file),
+                ChainConfig::Starknet(c) => ("account_key_file", &c.account_key_file),
+            };
+            if !key.1.is_file() {
+                return Err(invalid(
+                    format!("chains[{i}].{}", key.0),
+                    format!("{} is not a readable file", key.1.display()),
+                ));
+            }
+        }
+        let hubs = self
+            .chains
+            .iter()
+            .filter(|c| matches!(c, ChainConfig::Evm(e) if e.hub.is_some()))
+            .count();
+        if hubs != 1 {
+            return Err(invalid(
+                "chains".into(),
+                format!("exactly one evm chain must set `hub` (the L1 hub chain); {hubs} do"),
+            ));
+        }
+        let r = &self.relay;
+        if r.max_attempts == 0 {
+            return Err(invalid(
+                "relay.max_attempts".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if r.backoff_initial_ms == 0 || r.backoff_initial_ms > r.backoff_max_ms {
+            return Err(invalid(
+                "relay.backoff_initial_ms".into(),
+                format!(
+                    "must be between 1 and relay.backoff_max_ms ({})",
+                    r.backoff_max_ms
+                ),
+            ));
+        }
+        if r.poll_interval_ms == 0 {
+            return Err(invalid(
+                "relay.poll_interval_ms".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rpc_urls_print_without_secrets() {
+        let url: RpcUrl = serde_json_like("https://eth-mainnet.example.com/v2/SECRETKEY?x=1");
+        assert_eq!(url.to_string(), "https://eth-mainnet.example.com/…");
+        assert!(!format!("{url:?}").contains("SECRET"));
+        assert_eq!(
+            url.expose(),
+            "https://eth-mainnet.example.com/v2/SECRETKEY?x=1"
+        );
+        let url: RpcUrl = serde_json_like("http://user:pw@127.0.0.1:8545");
+        assert_eq!(url.to_string(), "http://127.0.0.1:8545/…");
+        let url: RpcUrl = serde_json_like("http://127.0.0.1:8545");
+        assert_eq!(url.to_string(), "http://127.0.0.1:8545");
+    }
+
+    fn serde_json_like(s: &str) -> RpcUrl {
+        #[derive(Deserialize)]
+        struct W {
+            u: RpcUrl,
+        }
+        toml::from_str::<W>(&format!("u = {s:?}")).unwrap().u
+    }
+
+    #[test]
+    fn felts_are_bounded() {
+        #[derive(Deserialize, Debug)]
+        struct W {
+            #[allow(dead_code)]
+            f: Felt,
+        }
+        assert!(
+            toml::from_str::<W>(
+                "f = \"0x800000000000011000000000000000000000000000000000000000000000001\""
+            )
+            .is_err()
+        );
+        assert!(toml::from_str::<W>("f = \"0x1234\"").is_ok());
+    }
+}

@@ -1,0 +1,99 @@
+//! Every example parses and validates; every invalid fixture fails with an error that names what
+//! is wrong (each fixture's first line: `# expect: <text the error must contain>`).
+
+// Integration tests: helpers outside #[test] fns may unwrap and panic too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+
+use xroute_config::{ChainConfig, Config, MessagingLayout};
+
+fn files(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no .toml in {}", dir.display());
+    files
+}
+
+#[test]
+fn every_example_loads() {
+    for path in files("examples") {
+        let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.hub_chain().is_some(), "{}", path.display());
+    }
+}
+
+#[test]
+fn the_local_example_describes_the_local_network() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/local.toml");
+    let config = Config::load(&path).unwrap();
+    let domains: Vec<u32> = config.chains.iter().map(ChainConfig::domain).collect();
+    assert_eq!(domains, [1, 2, 3]);
+    assert_eq!(config.hub_chain().unwrap().name, "ethereum");
+    assert!(
+        config.node.store.starts_with(path.parent().unwrap()),
+        "store resolved against the file"
+    );
+    match &config.chains[2] {
+        ChainConfig::Starknet(c) => {
+            assert_eq!(
+                c.messaging_layout,
+                MessagingLayout::Current,
+                "the default layout"
+            );
+            assert_eq!(c.confirmations, 0);
+            assert!(
+                c.account_key_file.is_absolute()
+                    || c.account_key_file.starts_with(path.parent().unwrap())
+            );
+        }
+        other => panic!("chain 3 is {other:?}"),
+    }
+    // Printing the config never shows a key file's content, and URLs print redacted.
+    let printed = format!("{config:?}");
+    assert!(
+        !printed.contains("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+    );
+}
+
+#[test]
+fn every_invalid_fixture_is_refused_with_its_reason() {
+    for path in files("tests/invalid") {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expect = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+            .unwrap_or_else(|| panic!("{} has no `# expect:` line", path.display()));
+        let err = match Config::load(&path) {
+            Ok(_) => panic!("{} was accepted", path.display()),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains(expect),
+            "{}: error {err:?} should contain {expect:?}",
+            path.display()
+        );
+        assert!(
+            err.starts_with(&path.display().to_string()),
+            "the error names the file: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "one line: {err:?}");
+    }
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let err = Config::load(Path::new("/nonexistent/xroute.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("/nonexistent/xroute.toml: cannot read"),
+        "{err}"
+    );
+}
