@@ -169,14 +169,32 @@ fn recover(index: usize, signature: &Signature, digest: B256) -> Result<Address>
         })
 }
 
-impl Signed<Claim> {
-    /// Signs `claim` for `domain`.
-    pub fn sign(signer: &PrivateKeySigner, domain: &Eip712Domain, claim: Claim) -> Result<Self> {
+/// Something routers sign as EIP-712 typed data.
+pub trait Signable: Copy {
+    /// The EIP-712 digest for `domain`.
+    fn signing_hash(&self, domain: &Eip712Domain) -> B256;
+}
+
+impl Signable for Claim {
+    fn signing_hash(&self, domain: &Eip712Domain) -> B256 {
+        Claim::signing_hash(self, domain)
+    }
+}
+
+impl Signable for BatchClaim {
+    fn signing_hash(&self, domain: &Eip712Domain) -> B256 {
+        BatchClaim::signing_hash(self, domain)
+    }
+}
+
+impl<T: Signable> Signed<T> {
+    /// Signs `body` for `domain`.
+    pub fn sign(signer: &PrivateKeySigner, domain: &Eip712Domain, body: T) -> Result<Self> {
         Ok(Self {
             version: ATTESTATION_VERSION,
             domain_separator: domain.separator(),
-            body: claim,
-            signature: sign_digest(signer, claim.signing_hash(domain))?,
+            body,
+            signature: sign_digest(signer, body.signing_hash(domain))?,
         })
     }
 
@@ -435,28 +453,6 @@ impl BatchInclusion {
             block_number: batch.block_number,
             block_hash: batch.block_hash,
         })
-    }
-}
-
-impl Signed<BatchClaim> {
-    /// Signs `batch` for `domain`.
-    pub fn sign(
-        signer: &PrivateKeySigner,
-        domain: &Eip712Domain,
-        batch: BatchClaim,
-    ) -> Result<Self> {
-        Ok(Self {
-            version: ATTESTATION_VERSION,
-            domain_separator: domain.separator(),
-            body: batch,
-            signature: sign_digest(signer, batch.signing_hash(domain))?,
-        })
-    }
-
-    /// Checks version and domain, and returns who signed.
-    pub fn signer(&self, domain: &Eip712Domain) -> Result<Address> {
-        check_envelope(self.version, self.domain_separator, domain)?;
-        recover(0, &self.signature, self.body.signing_hash(domain))
     }
 }
 

@@ -27,6 +27,70 @@ pub(crate) struct ProofsArgs {
     kind: Kind,
 }
 
+/// The fields of a retryable ticket, as flags.
+#[derive(Args)]
+struct RetryableArgs {
+    /// L2 chain id.
+    #[arg(long, value_parser = parse::u64_number)]
+    chain_id: u64,
+    /// Inbox message number.
+    #[arg(long, value_parser = parse::number)]
+    message_number: U256,
+    /// The aliased L1 sender.
+    #[arg(long, value_parser = parse::address)]
+    sender: Address,
+    /// L1 base fee.
+    #[arg(long, value_parser = parse::number)]
+    l1_base_fee: U256,
+    /// Deposit.
+    #[arg(long, value_parser = parse::number)]
+    deposit: U256,
+    /// Max fee per L2 gas.
+    #[arg(long, value_parser = parse::number)]
+    max_fee_per_gas: U256,
+    /// L2 gas limit.
+    #[arg(long, value_parser = parse::u64_number)]
+    gas_limit: u64,
+    /// Destination (0x0000…0000 for contract creation).
+    #[arg(long, value_parser = parse::address)]
+    to: Address,
+    /// L2 call value.
+    #[arg(long, value_parser = parse::number)]
+    l2_call_value: U256,
+    /// Call value refund address.
+    #[arg(long, value_parser = parse::address)]
+    call_value_refund_address: Address,
+    /// Max submission cost.
+    #[arg(long, value_parser = parse::number)]
+    max_submission_cost: U256,
+    /// Excess fee refund address.
+    #[arg(long, value_parser = parse::address)]
+    excess_fee_refund_address: Address,
+    /// Calldata, 0x-hex.
+    #[arg(long, value_parser = parse::hex_bytes)]
+    data: Bytes,
+}
+
+impl From<RetryableArgs> for RetryableTicket {
+    fn from(a: RetryableArgs) -> Self {
+        Self {
+            chain_id: a.chain_id,
+            message_number: a.message_number,
+            from: a.sender,
+            l1_base_fee: a.l1_base_fee,
+            deposit: a.deposit,
+            max_fee_per_gas: a.max_fee_per_gas,
+            gas_limit: a.gas_limit,
+            to: a.to,
+            l2_call_value: a.l2_call_value,
+            call_value_refund_address: a.call_value_refund_address,
+            max_submission_cost: a.max_submission_cost,
+            excess_fee_refund_address: a.excess_fee_refund_address,
+            data: a.data,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Kind {
     /// Starknet L1 → L2 message hash (key of l1ToL2Messages).
@@ -81,47 +145,7 @@ enum Kind {
         chain_id: Felt,
     },
     /// Arbitrum retryable ticket id (the L2 hash of its submission).
-    ArbitrumRetryableId {
-        /// L2 chain id.
-        #[arg(long, value_parser = parse::u64_number)]
-        chain_id: u64,
-        /// Inbox message number.
-        #[arg(long, value_parser = parse::number)]
-        message_number: U256,
-        /// The aliased L1 sender.
-        #[arg(long, value_parser = parse::address)]
-        sender: Address,
-        /// L1 base fee.
-        #[arg(long, value_parser = parse::number)]
-        l1_base_fee: U256,
-        /// Deposit.
-        #[arg(long, value_parser = parse::number)]
-        deposit: U256,
-        /// Max fee per L2 gas.
-        #[arg(long, value_parser = parse::number)]
-        max_fee_per_gas: U256,
-        /// L2 gas limit.
-        #[arg(long, value_parser = parse::u64_number)]
-        gas_limit: u64,
-        /// Destination (0x0000…0000 for contract creation).
-        #[arg(long, value_parser = parse::address)]
-        to: Address,
-        /// L2 call value.
-        #[arg(long, value_parser = parse::number)]
-        l2_call_value: U256,
-        /// Call value refund address.
-        #[arg(long, value_parser = parse::address)]
-        call_value_refund_address: Address,
-        /// Max submission cost.
-        #[arg(long, value_parser = parse::number)]
-        max_submission_cost: U256,
-        /// Excess fee refund address.
-        #[arg(long, value_parser = parse::address)]
-        excess_fee_refund_address: Address,
-        /// Calldata, 0x-hex.
-        #[arg(long, value_parser = parse::hex_bytes)]
-        data: Bytes,
-    },
+    ArbitrumRetryableId(RetryableArgs),
     /// Arbitrum L2 → L1 send hash (as in ArbSys's L2ToL1Tx event).
     ArbitrumSendHash {
         /// L2 caller.
@@ -241,37 +265,8 @@ fn compute(kind: Kind) -> Outcome {
                 json!({ "kind": "l1-handler-tx", "transaction_hash": h, "chain_id": hex(chain_id) }),
             )
         }
-        Kind::ArbitrumRetryableId {
-            chain_id,
-            message_number,
-            sender,
-            l1_base_fee,
-            deposit,
-            max_fee_per_gas,
-            gas_limit,
-            to,
-            l2_call_value,
-            call_value_refund_address,
-            max_submission_cost,
-            excess_fee_refund_address,
-            data,
-        } => {
-            let id = RetryableTicket {
-                chain_id,
-                message_number,
-                from: sender,
-                l1_base_fee,
-                deposit,
-                max_fee_per_gas,
-                gas_limit,
-                to,
-                l2_call_value,
-                call_value_refund_address,
-                max_submission_cost,
-                excess_fee_refund_address,
-                data,
-            }
-            .id();
+        Kind::ArbitrumRetryableId(args) => {
+            let id = RetryableTicket::from(args).id();
             Outcome::Done(
                 id.to_string(),
                 json!({ "kind": "arbitrum-retryable-id", "ticket_id": id }),
