@@ -131,6 +131,11 @@ impl Anvil {
     }
 
     /// A provider that signs with dev account `index`.
+    ///
+    /// It asks the node for the pending nonce before every transaction. alloy's default filler
+    /// caches nonces and prepares gas and nonce concurrently, so a transaction whose gas
+    /// estimation fails (an expected revert in a test) still consumes a cached nonce, and the next
+    /// transaction then waits forever behind the gap. Send from one account sequentially.
     pub fn provider(&self, index: usize) -> Result<DynProvider> {
         let url = self
             .endpoint
@@ -138,6 +143,10 @@ impl Anvil {
             .wrap_err("anvil endpoint is not a URL")?;
         let wallet = EthereumWallet::from(self.signer(index)?);
         Ok(ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_simple_nonce_management()
+            .fetch_chain_id()
             .wallet(wallet)
             .connect_http(url)
             .erased())
