@@ -26,15 +26,19 @@ pub fn depth(size: u64) -> usize {
     }
 }
 
+/// The level above `level`: pairs hashed, a last node without a sibling hashed with zero.
+fn parent_level(level: &[B256]) -> Vec<B256> {
+    level
+        .chunks(2)
+        .map(|pair| hash_pair(&pair[0], pair.get(1).unwrap_or(&B256::ZERO)))
+        .collect()
+}
+
 /// All levels of the tree, leaves first, root last.
 fn levels(leaves: &[B256]) -> Vec<Vec<B256>> {
     let mut levels = vec![leaves.to_vec()];
-    while levels.last().is_some_and(|l| l.len() > 1) {
-        let below = levels.last().map(Vec::as_slice).unwrap_or_default();
-        let above = below
-            .chunks(2)
-            .map(|pair| hash_pair(&pair[0], pair.get(1).unwrap_or(&B256::ZERO)))
-            .collect();
+    while let Some(top) = levels.last().filter(|l| l.len() > 1) {
+        let above = parent_level(top);
         levels.push(above);
     }
     levels
@@ -42,20 +46,26 @@ fn levels(leaves: &[B256]) -> Vec<Vec<B256>> {
 
 /// The root of `leaves` (the zero word for no leaves).
 pub fn root(leaves: &[B256]) -> B256 {
-    if leaves.is_empty() {
-        return B256::ZERO;
+    if leaves.len() <= 1 {
+        return leaves.first().copied().unwrap_or(B256::ZERO);
     }
-    let mut level = leaves.to_vec();
+    let mut level = parent_level(leaves);
     while level.len() > 1 {
-        let next_len = level.len().div_ceil(2);
-        for i in 0..next_len {
-            let left = level[2 * i];
-            let right = level.get(2 * i + 1).copied().unwrap_or(B256::ZERO);
-            level[i] = hash_pair(&left, &right);
-        }
-        level.truncate(next_len);
+        level = parent_level(&level);
     }
     level[0]
+}
+
+fn siblings(levels: &[Vec<B256>], index: usize) -> Vec<B256> {
+    let height = levels.len().saturating_sub(1);
+    (0..height)
+        .map(|level| {
+            levels[level]
+                .get((index >> level) ^ 1)
+                .copied()
+                .unwrap_or(B256::ZERO)
+        })
+        .collect()
 }
 
 /// The inclusion proof of leaf `index`.
@@ -68,22 +78,14 @@ pub fn proof(leaves: &[B256], index: u64) -> Result<Vec<B256>> {
             size,
         });
     }
-    Ok(proofs(leaves).swap_remove(index as usize))
+    Ok(siblings(&levels(leaves), index as usize))
 }
 
 /// Inclusion proofs of every leaf, building the tree once.
 pub fn proofs(leaves: &[B256]) -> Vec<Vec<B256>> {
     let levels = levels(leaves);
-    let height = levels.len().saturating_sub(1);
     (0..leaves.len())
-        .map(|index| {
-            (0..height)
-                .map(|level| {
-                    let sibling = (index >> level) ^ 1;
-                    levels[level].get(sibling).copied().unwrap_or(B256::ZERO)
-                })
-                .collect()
-        })
+        .map(|index| siblings(&levels, index))
         .collect()
 }
 

@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use xroute_proofs::{
     arbitrum::{L2ToL1Send, RetryableTicket, outbox_root_from_proof},
     envelope::Envelope,
-    starknet::{Felt, l1_handler_tx_hash, l1_to_l2_message_hash, l2_to_l1_message_hash},
+    starknet::{
+        Felt, felt_to_u256, l1_handler_tx_hash, l1_to_l2_message_hash, l2_to_l1_message_hash,
+    },
     storage::AccountProof,
 };
 
@@ -25,6 +27,26 @@ pub(crate) struct ProofsArgs {
     json: bool,
     #[command(subcommand)]
     kind: Kind,
+}
+
+/// The fields of an L1 → L2 message, as flags.
+#[derive(Args)]
+struct L1ToL2Args {
+    /// L1 sender address.
+    #[arg(long, value_parser = parse::address)]
+    from: Address,
+    /// L2 recipient contract (felt).
+    #[arg(long, value_parser = parse::felt)]
+    to: Felt,
+    /// L1-handler selector (felt).
+    #[arg(long, value_parser = parse::felt)]
+    selector: Felt,
+    /// Message nonce (felt).
+    #[arg(long, value_parser = parse::felt)]
+    nonce: Felt,
+    /// Payload felts, comma-separated (empty for none).
+    #[arg(long, value_parser = parse::felts, default_value = "")]
+    payload: List<Felt>,
 }
 
 /// The fields of a retryable ticket, as flags.
@@ -94,23 +116,7 @@ impl From<RetryableArgs> for RetryableTicket {
 #[derive(Subcommand)]
 enum Kind {
     /// Starknet L1 → L2 message hash (key of l1ToL2Messages).
-    StarknetL1ToL2 {
-        /// L1 sender address.
-        #[arg(long, value_parser = parse::address)]
-        from: Address,
-        /// L2 recipient contract (felt).
-        #[arg(long, value_parser = parse::felt)]
-        to: Felt,
-        /// L1-handler selector (felt).
-        #[arg(long, value_parser = parse::felt)]
-        selector: Felt,
-        /// Message nonce.
-        #[arg(long, value_parser = parse::number)]
-        nonce: U256,
-        /// Payload felts, comma-separated (empty for none).
-        #[arg(long, value_parser = parse::felts, default_value = "")]
-        payload: List<Felt>,
-    },
+    StarknetL1ToL2(L1ToL2Args),
     /// Starknet L2 → L1 message hash (key of l2ToL1Messages).
     StarknetL2ToL1 {
         /// L2 sender contract (felt).
@@ -125,21 +131,8 @@ enum Kind {
     },
     /// Hash of the L1-handler transaction that executes an L1 → L2 message on Starknet.
     L1HandlerTx {
-        /// L1 sender address.
-        #[arg(long, value_parser = parse::address)]
-        from: Address,
-        /// L2 recipient contract (felt).
-        #[arg(long, value_parser = parse::felt)]
-        to: Felt,
-        /// L1-handler selector (felt).
-        #[arg(long, value_parser = parse::felt)]
-        selector: Felt,
-        /// Message nonce (felt).
-        #[arg(long, value_parser = parse::felt)]
-        nonce: Felt,
-        /// Payload felts, comma-separated (empty for none).
-        #[arg(long, value_parser = parse::felts, default_value = "")]
-        payload: List<Felt>,
+        #[command(flatten)]
+        message: L1ToL2Args,
         /// Chain id: a felt, SN_MAIN or SN_SEPOLIA.
         #[arg(long, value_parser = parse::chain_id)]
         chain_id: Felt,
@@ -229,14 +222,14 @@ fn hex(word: impl std::fmt::LowerHex) -> String {
 
 fn compute(kind: Kind) -> Outcome {
     match kind {
-        Kind::StarknetL1ToL2 {
-            from,
-            to,
-            selector,
-            nonce,
-            payload,
-        } => {
-            let h = l1_to_l2_message_hash(from, to, selector, nonce, &payload.0);
+        Kind::StarknetL1ToL2(m) => {
+            let h = l1_to_l2_message_hash(
+                m.from,
+                m.to,
+                m.selector,
+                felt_to_u256(m.nonce),
+                &m.payload.0,
+            );
             Outcome::Done(
                 h.to_string(),
                 json!({ "kind": "starknet-l1-to-l2", "message_hash": h }),
@@ -250,15 +243,16 @@ fn compute(kind: Kind) -> Outcome {
             )
         }
         Kind::L1HandlerTx {
-            from,
-            to,
-            selector,
-            nonce,
-            payload,
+            message: m,
             chain_id,
         } => {
             let h = hex(l1_handler_tx_hash(
-                from, to, selector, nonce, &payload.0, chain_id,
+                m.from,
+                m.to,
+                m.selector,
+                m.nonce,
+                &m.payload.0,
+                chain_id,
             ));
             Outcome::Done(
                 h.clone(),
