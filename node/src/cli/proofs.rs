@@ -49,6 +49,46 @@ struct L1ToL2Args {
     payload: List<Felt>,
 }
 
+/// The fields of an ArbSys L2 → L1 send, as flags.
+#[derive(Args)]
+struct SendArgs {
+    /// L2 caller.
+    #[arg(long, value_parser = parse::address)]
+    caller: Address,
+    /// L1 destination.
+    #[arg(long, value_parser = parse::address)]
+    destination: Address,
+    /// L2 block number.
+    #[arg(long, value_parser = parse::number)]
+    arb_block_num: U256,
+    /// L1 block number.
+    #[arg(long, value_parser = parse::number)]
+    eth_block_num: U256,
+    /// L2 timestamp.
+    #[arg(long, value_parser = parse::number)]
+    timestamp: U256,
+    /// Call value.
+    #[arg(long, value_parser = parse::number)]
+    value: U256,
+    /// Calldata, 0x-hex.
+    #[arg(long, value_parser = parse::hex_bytes)]
+    data: Bytes,
+}
+
+impl From<SendArgs> for L2ToL1Send {
+    fn from(a: SendArgs) -> Self {
+        Self {
+            caller: a.caller,
+            destination: a.destination,
+            arb_block_num: a.arb_block_num,
+            eth_block_num: a.eth_block_num,
+            timestamp: a.timestamp,
+            value: a.value,
+            data: a.data,
+        }
+    }
+}
+
 /// The fields of a retryable ticket, as flags.
 #[derive(Args)]
 struct RetryableArgs {
@@ -140,29 +180,7 @@ enum Kind {
     /// Arbitrum retryable ticket id (the L2 hash of its submission).
     ArbitrumRetryableId(RetryableArgs),
     /// Arbitrum L2 → L1 send hash (as in ArbSys's L2ToL1Tx event).
-    ArbitrumSendHash {
-        /// L2 caller.
-        #[arg(long, value_parser = parse::address)]
-        caller: Address,
-        /// L1 destination.
-        #[arg(long, value_parser = parse::address)]
-        destination: Address,
-        /// L2 block number.
-        #[arg(long, value_parser = parse::number)]
-        arb_block_num: U256,
-        /// L1 block number.
-        #[arg(long, value_parser = parse::number)]
-        eth_block_num: U256,
-        /// L2 timestamp.
-        #[arg(long, value_parser = parse::number)]
-        timestamp: U256,
-        /// Call value.
-        #[arg(long, value_parser = parse::number)]
-        value: U256,
-        /// Calldata, 0x-hex.
-        #[arg(long, value_parser = parse::hex_bytes)]
-        data: Bytes,
-    },
+    ArbitrumSendHash(SendArgs),
     /// The outbox root a send's Merkle proof leads to (Outbox.calculateMerkleRoot).
     ArbitrumOutboxRoot {
         /// The send hash.
@@ -266,25 +284,8 @@ fn compute(kind: Kind) -> Outcome {
                 json!({ "kind": "arbitrum-retryable-id", "ticket_id": id }),
             )
         }
-        Kind::ArbitrumSendHash {
-            caller,
-            destination,
-            arb_block_num,
-            eth_block_num,
-            timestamp,
-            value,
-            data,
-        } => {
-            let h = L2ToL1Send {
-                caller,
-                destination,
-                arb_block_num,
-                eth_block_num,
-                timestamp,
-                value,
-                data,
-            }
-            .hash();
+        Kind::ArbitrumSendHash(args) => {
+            let h = L2ToL1Send::from(args).hash();
             Outcome::Done(
                 h.to_string(),
                 json!({ "kind": "arbitrum-send-hash", "send_hash": h }),
