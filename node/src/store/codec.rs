@@ -1,0 +1,46 @@
+//! The one place where stored bytes become records and back (JSON: readable with any sled tool,
+//! and tolerant of added optional fields).
+
+use xroute_proofs::envelope::MessageId;
+
+use super::{Cursor, MessageRecord, Result, StoreError};
+
+pub(super) fn encode(record: &MessageRecord) -> Result<Vec<u8>> {
+    serde_json::to_vec(record).map_err(|e| StoreError::Corrupt {
+        what: "message record",
+        key: record.id.to_string(),
+        reason: format!("cannot encode: {e}"),
+    })
+}
+
+pub(super) fn decode(id: &MessageId, bytes: &[u8]) -> Result<MessageRecord> {
+    let record: MessageRecord = serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what: "message record",
+        key: id.to_string(),
+        reason: e.to_string(),
+    })?;
+    if record.id != *id {
+        return Err(StoreError::Corrupt {
+            what: "message record",
+            key: id.to_string(),
+            reason: format!("holds message {}", record.id),
+        });
+    }
+    Ok(record)
+}
+
+pub(super) fn encode_cursor(cursor: &Cursor) -> Result<Vec<u8>> {
+    serde_json::to_vec(cursor).map_err(|e| StoreError::Corrupt {
+        what: "cursor",
+        key: String::new(),
+        reason: format!("cannot encode: {e}"),
+    })
+}
+
+pub(super) fn decode_cursor(chain: &str, bytes: &[u8]) -> Result<Cursor> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what: "cursor",
+        key: chain.to_string(),
+        reason: e.to_string(),
+    })
+}

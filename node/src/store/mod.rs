@@ -1,0 +1,227 @@
+//! The router's message store, on sled.
+//!
+//! One sled tree per record kind, each key-prefixed by a schema version so a later layout can live
+//! beside this one: `messages_v1` (message id → [`MessageRecord`]), `status_v1` (stage byte ‖ id →
+//! empty: the index behind `xroute messages --status`), `cursor_v1` (chain name → [`Cursor`]).
+//! Encoding and decoding happen in one place ([`codec`]); a record that does not decode is a typed
+//! error naming its key, never a panic. A stage change updates the record and the status index in
+//! one transaction, and only from the stage the caller expects, so a transition is persisted
+//! exactly once before its side effect runs, and replaying a step after a crash is harmless.
+
+mod codec;
+mod error;
+mod types;
+
+use std::path::Path;
+
+use sled::{
+    Transactional,
+    transaction::{ConflictableTransactionError, TransactionError},
+};
+
+pub use error::{Result, StoreError};
+pub use types::{Cursor, MessageRecord, RelayAttempt, SourceRef, Stage, Transition};
+use xroute_proofs::envelope::MessageId;
+
+const MESSAGES: &str = "messages_v1";
+const STATUS: &str = "status_v1";
+const CURSORS: &str = "cursor_v1";
+
+/// The sled-backed store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: sled::Db,
+    messages: sled::Tree,
+    status: sled::Tree,
+    cursors: sled::Tree,
+}
+
+fn status_key(stage: Stage, id: &MessageId) -> [u8; 33] {
+    let mut key = [0u8; 33];
+    key[0] = stage as u8;
+    key[1..].copy_from_slice(id.0.as_slice());
+    key
+}
+
+impl Store {
+    /// Opens (or creates) the store in `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let db = sled::open(path).map_err(|source| StoreError::Open {
+            path: path.into(),
+            source,
+        })?;
+        Ok(Self {
+            messages: db.open_tree(MESSAGES)?,
+            status: db.open_tree(STATUS)?,
+            cursors: db.open_tree(CURSORS)?,
+            db,
+        })
+    }
+
+    /// Records a newly seen message in stage [`Stage::Sent`]. Idempotent: seeing the same message
+    /// again (a re-scan after restart) leaves the stored record as it is and returns `false`.
+    pub fn insert_new(&self, record: &MessageRecord) -> Result<bool> {
+        let key = record.id.0;
+        let value = codec::encode(record)?;
+        let index = status_key(record.stage, &record.id);
+        let inserted = (&self.messages, &self.status)
+            .transaction(|(messages, status)| {
+                if messages.get(key.as_slice())?.is_some() {
+                    return Ok(false);
+                }
+                messages.insert(key.as_slice(), value.as_slice())?;
+                status.insert(index.as_slice(), &[][..])?;
+                Ok(true)
+            })
+            .map_err(flatten)?;
+        Ok(inserted)
+    }
+
+    /// The record of `id`.
+    pub fn get(&self, id: &MessageId) -> Result<Option<MessageRecord>> {
+        self.messages
+            .get(id.0.as_slice())?
+            .map(|bytes| codec::decode(id, &bytes))
+            .transpose()
+    }
+
+    /// Moves `id` from stage `from` to `to`, applying `update` to the record, in one transaction
+    /// with the status index. Fails with [`StoreError::StageMismatch`] (and changes nothing) when
+    /// the message is not in `from`, so two racing steps cannot both win.
+    pub fn transition(
+        &self,
+        id: &MessageId,
+        from: Stage,
+        to: Stage,
+        at_ms: u64,
+        note: &str,
+        update: impl Fn(&mut MessageRecord),
+    ) -> Result<MessageRecord> {
+        if !from.can_move_to(to) {
+            return Err(StoreError::IllegalTransition { id: *id, from, to });
+        }
+        let key = id.0;
+        let result = (&self.messages, &self.status).transaction(|(messages, status)| {
+            let bytes =
+                messages
+                    .get(key.as_slice())?
+                    .ok_or(ConflictableTransactionError::Abort(
+                        StoreError::UnknownMessage(*id),
+                    ))?;
+            let mut record =
+                codec::decode(id, &bytes).map_err(ConflictableTransactionError::Abort)?;
+            if record.stage != from {
+                return Err(ConflictableTransactionError::Abort(
+                    StoreError::StageMismatch {
+                        id: *id,
+                        expected: from,
+                        found: record.stage,
+                    },
+                ));
+            }
+            update(&mut record);
+            record.stage = to;
+            record.history.push(Transition {
+                from,
+                to,
+                at_ms,
+                note: note.to_string(),
+            });
+            let value = codec::encode(&record).map_err(ConflictableTransactionError::Abort)?;
+            messages.insert(key.as_slice(), value)?;
+            status.remove(status_key(from, id).as_slice())?;
+            status.insert(status_key(to, id).as_slice(), &[][..])?;
+            Ok(record)
+        });
+        result.map_err(flatten)
+    }
+
+    /// Updates a record without changing its stage (attempt counters, relay transactions).
+    pub fn update(
+        &self,
+        id: &MessageId,
+        update: impl Fn(&mut MessageRecord),
+    ) -> Result<MessageRecord> {
+        let key = id.0;
+        self.messages
+            .transaction(|messages| {
+                let bytes =
+                    messages
+                        .get(key.as_slice())?
+                        .ok_or(ConflictableTransactionError::Abort(
+                            StoreError::UnknownMessage(*id),
+                        ))?;
+                let mut record =
+                    codec::decode(id, &bytes).map_err(ConflictableTransactionError::Abort)?;
+                let stage = record.stage;
+                update(&mut record);
+                record.stage = stage;
+                messages.insert(
+                    key.as_slice(),
+                    codec::encode(&record).map_err(ConflictableTransactionError::Abort)?,
+                )?;
+                Ok(record)
+            })
+            .map_err(flatten)
+    }
+
+    /// Ids of messages in `stage`, in id order, at most `limit`.
+    pub fn ids_in(&self, stage: Stage, limit: usize) -> Result<Vec<MessageId>> {
+        self.status
+            .scan_prefix([stage as u8])
+            .take(limit)
+            .map(|entry| {
+                let (key, _) = entry?;
+                let bytes: [u8; 32] =
+                    key.get(1..)
+                        .and_then(|k| k.try_into().ok())
+                        .ok_or_else(|| StoreError::Corrupt {
+                            what: "status index key",
+                            key: hex(&key),
+                            reason: "not 33 bytes".into(),
+                        })?;
+                Ok(MessageId(bytes.into()))
+            })
+            .collect()
+    }
+
+    /// How many messages are in `stage`.
+    pub fn count_in(&self, stage: Stage) -> usize {
+        self.status.scan_prefix([stage as u8]).count()
+    }
+
+    /// The indexing cursor of `chain`.
+    pub fn cursor(&self, chain: &str) -> Result<Option<Cursor>> {
+        self.cursors
+            .get(chain.as_bytes())?
+            .map(|bytes| codec::decode_cursor(chain, &bytes))
+            .transpose()
+    }
+
+    /// Saves the indexing cursor of `chain`.
+    pub fn set_cursor(&self, chain: &str, cursor: &Cursor) -> Result<()> {
+        self.cursors
+            .insert(chain.as_bytes(), codec::encode_cursor(cursor)?)?;
+        Ok(())
+    }
+
+    /// Writes everything to disk (on shutdown, and before reporting a step done).
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+fn flatten(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => StoreError::Sled(e),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,152 @@
+//! What the store keeps: one record per message, moving only forward through the lifecycle of
+//! DESIGN.md, plus an indexing cursor per chain.
+
+use alloy_primitives::B256;
+use serde::{Deserialize, Serialize};
+use xroute_proofs::envelope::{Envelope, MessageId};
+
+/// Where a message is in its lifecycle. The byte value orders the status index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum Stage {
+    /// Seen on the source chain after its confirmations.
+    Sent = 1,
+    /// The hub-side proof exists, checked with a storage proof.
+    Proven = 2,
+    /// A quorum of routers signed that it is proven.
+    Attested = 3,
+    /// A relay transaction for the current hop is in flight.
+    Relaying = 4,
+    /// The current hop is mined and final.
+    Relayed = 5,
+    /// The destination endpoint executed it.
+    Delivered = 6,
+    /// Stopped with a reason; an operator retries or drops it.
+    Parked = 7,
+    /// Dropped by an operator, with a reason. Final.
+    Dropped = 8,
+}
+
+impl Stage {
+    /// Whether the lifecycle allows `self → to`. Messages move forward, a relayed hop can start
+    /// the next hop (`Relayed → Proven`), any live stage can be parked, and a parked message can be
+    /// retried from `Sent` or dropped.
+    pub fn can_move_to(self, to: Stage) -> bool {
+        use Stage::*;
+        match (self, to) {
+            (Delivered | Dropped, _) => false,
+            (Parked, Sent | Dropped) => true,
+            (Parked, _) => false,
+            (_, Parked) => true,
+            (Sent, Proven) | (Proven, Attested) | (Proven, Relaying) | (Attested, Relaying) => true,
+            (Relaying, Relaying) | (Relaying, Relayed) | (Relaying, Proven) => true,
+            (Relayed, Proven) | (Relayed, Delivered) => true,
+            _ => false,
+        }
+    }
+
+    /// All stages, in index order.
+    pub const ALL: [Stage; 8] = [
+        Stage::Sent,
+        Stage::Proven,
+        Stage::Attested,
+        Stage::Relaying,
+        Stage::Relayed,
+        Stage::Delivered,
+        Stage::Parked,
+        Stage::Dropped,
+    ];
+}
+
+/// One recorded stage change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    /// From.
+    pub from: Stage,
+    /// To.
+    pub to: Stage,
+    /// When, milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// Why (a parked reason, the proof block, the relay tx).
+    pub note: String,
+}
+
+/// A relay transaction this router sent for a hop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayAttempt {
+    /// Hop index.
+    pub hop: u8,
+    /// The chain it was sent on.
+    pub chain: String,
+    /// Its hash.
+    pub tx_hash: B256,
+    /// The sender's nonce (EVM) or account nonce (Starknet).
+    pub nonce: u64,
+    /// When it was sent.
+    pub sent_at_ms: u64,
+}
+
+/// Where the message was seen on its source chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRef {
+    /// Source chain name.
+    pub chain: String,
+    /// Block number.
+    pub block_number: u64,
+    /// Block hash (reorg detection).
+    pub block_hash: B256,
+    /// The sending transaction.
+    pub tx_hash: B256,
+}
+
+/// Everything the router knows about one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// The envelope id.
+    pub id: MessageId,
+    /// The envelope.
+    pub envelope: Envelope,
+    /// Where it was seen.
+    pub source: SourceRef,
+    /// Current stage.
+    pub stage: Stage,
+    /// Current hop (0 = source → hub).
+    pub hop: u8,
+    /// Failed attempts of the current step.
+    pub attempts: u32,
+    /// Earliest time of the next attempt (backoff), ms since the epoch.
+    pub next_attempt_at_ms: u64,
+    /// Why it is parked or dropped.
+    pub reason: Option<String>,
+    /// Relay transactions sent.
+    pub relays: Vec<RelayAttempt>,
+    /// Every stage change.
+    pub history: Vec<Transition>,
+}
+
+impl MessageRecord {
+    /// A fresh record in stage `Sent`.
+    pub fn new(envelope: Envelope, source: SourceRef, at_ms: u64) -> Self {
+        Self {
+            id: envelope.id(),
+            envelope,
+            source,
+            stage: Stage::Sent,
+            hop: 0,
+            attempts: 0,
+            next_attempt_at_ms: at_ms,
+            reason: None,
+            relays: Vec::new(),
+            history: Vec::new(),
+        }
+    }
+}
+
+/// How far a chain has been indexed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Last fully processed block.
+    pub block_number: u64,
+    /// Its hash, to detect a reorg below the cursor.
+    pub block_hash: B256,
+}
