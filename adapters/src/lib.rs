@@ -1,13 +1,15 @@
 //! xroute-adapters: the chain side of a router.
 //!
 //! One [`ChainAdapter`] trait, implemented once per chain family: [`starknet`] (Starknet and
-//! Starknet-family appchains, on the starknet-rs family) today; the EVM family (alloy) next. An
+//! Starknet-family appchains, on the starknet-rs family) and [`evm`] (Ethereum as the hub chain, on
+//! alloy; Arbitrum-flavoured rollups join it as the same family). An
 //! adapter reads the chain: its head and the head it treats as final (head minus the configured
 //! confirmations), the xroute messages sent in a block range, whether a message was delivered.
 //! Submitting transactions and proofs come with the pipeline. Adapters never decide a message's
 //! stage; the pipeline does, from what they report.
 
 mod error;
+pub mod evm;
 pub mod starknet;
 
 pub use error::{AdapterError, Result};

@@ -75,18 +75,24 @@ impl AccountProof {
             .ok_or_else(|| {
                 Error::ProofMismatch(format!("the answer holds no proof for slot {slot}"))
             })?;
-        let expected = (entry.value != U256::ZERO).then(|| alloy_rlp::encode(entry.value));
-        verify_proof(
-            self.storage_hash,
-            Nibbles::unpack(keccak256(slot)),
-            expected,
-            &entry.proof,
-        )
-        .map_err(|e| Error::TrieProof {
-            what: "storage proof",
-            root: self.storage_hash,
-            reason: e.to_string(),
-        })?;
+        let key = Nibbles::unpack(keccak256(slot));
+        let check = |expected: Option<Vec<u8>>| {
+            verify_proof(self.storage_hash, key, expected, &entry.proof).map_err(|e| {
+                Error::TrieProof {
+                    what: "storage proof",
+                    root: self.storage_hash,
+                    reason: e.to_string(),
+                }
+            })
+        };
+        if entry.value != U256::ZERO {
+            check(Some(alloy_rlp::encode(entry.value)))?;
+        } else {
+            // Ethereum clients delete a zeroed slot from the trie, so zero is usually proven by
+            // absence; anvil keeps a leaf holding RLP(0). Both mean zero.
+            check(None)
+                .or_else(|absent| check(Some(alloy_rlp::encode(U256::ZERO))).map_err(|_| absent))?;
+        }
         Ok(entry.value)
     }
 

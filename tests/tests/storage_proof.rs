@@ -176,6 +176,12 @@ async fn an_l2_to_l1_message_is_proven_by_a_storage_proof() -> Result<()> {
     }
     // A wrong claimed value fails too, and so does another block's root.
     let mut bad = proof.clone();
+    bad.storage_proof[0].value = U256::ZERO;
+    assert!(
+        matches!(bad.verify_slot(root, slot), Err(Error::TrieProof { .. })),
+        "claiming zero for a set slot fails"
+    );
+    let mut bad = proof.clone();
     bad.storage_proof[0].value = U256::from(2);
     assert!(matches!(
         bad.verify_slot(root, slot),

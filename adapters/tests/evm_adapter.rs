@@ -1,0 +1,167 @@
+//! The EVM adapter against a real anvil with the xroute contracts and a devnet: Hub sends are
+//! found and checked, and an L2 → L1 message is proven through a storage proof against a header
+//! whose hash the adapter recomputes.
+
+// Integration tests: helpers outside #[test] fns may unwrap and panic too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use alloy::primitives::{B256, U256};
+use eyre::Result;
+use starknet_rust::core::types::Felt;
+use xroute_adapters::{AdapterError, BlockRef, ChainAdapter, evm::EvmAdapter};
+use xroute_proofs::{
+    envelope::Envelope,
+    starknet::{felt_to_u256, l2_to_l1_message_hash},
+    storage::MessagingLayout,
+};
+use xroute_tests::{
+    LocalNet, XrouteStack,
+    artifacts::evm::{Hub, SampleApp},
+    localnet::L1_KIT_ACCOUNT,
+    stack::L1_DOMAIN,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_hub_sends_and_proves_l2_to_l1_messages() -> Result<()> {
+    let net = LocalNet::start(1).await?;
+    let stack = XrouteStack::deploy(&net).await?;
+    let sn = stack.starknets[0];
+    let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let adapter = EvmAdapter::new(
+        "ethereum",
+        L1_DOMAIN,
+        net.l1.endpoint().parse()?,
+        stack.hub,
+        0,
+    );
+    let start = adapter.head().await?.number;
+
+    // An L1 app's send is found as a checked envelope.
+    SampleApp::new(stack.l1_app, &l1)
+        .send(sn.domain, sn.app.to_bytes_be().into(), vec![U256::from(42)])
+        .value(U256::from(1_000_000_000_000u64))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let sent = adapter
+        .sent_messages(start, adapter.head().await?.number)
+        .await?;
+    assert_eq!(sent.len(), 1);
+    let want = Envelope {
+        src_domain: L1_DOMAIN,
+        nonce: 0,
+        sender: B256::left_padding_from(stack.l1_app.as_slice()),
+        dst_domain: sn.domain,
+        recipient: sn.app.to_bytes_be().into(),
+        payload: vec![B256::with_last_byte(42)],
+    };
+    assert_eq!(sent[0].envelope, want);
+    assert!(
+        adapter.is_delivered(&want.id()).await?,
+        "the Hub processed (forwarded) it"
+    );
+
+    // A Starknet → L1 message: not proven before the state update, proven after, and 0 again
+    // once the Hub consumed it.
+    let devnet = &net.starknets[0].devnet;
+    let l1_app = Felt::from_bytes_be_slice(stack.l1_app.as_slice());
+    devnet
+        .invoke(
+            0,
+            sn.app,
+            "send",
+            vec![Felt::from(L1_DOMAIN), l1_app, Felt::ONE, Felt::from(77u8)],
+        )
+        .await?;
+    let e = Envelope {
+        src_domain: sn.domain,
+        nonce: 0,
+        sender: sn.app.to_bytes_be().into(),
+        dst_domain: L1_DOMAIN,
+        recipient: l1_app.to_bytes_be().into(),
+        payload: vec![B256::with_last_byte(77)],
+    };
+    let h = l2_to_l1_message_hash(sn.endpoint, stack.hub, &e.to_felts()?);
+    let layout = MessagingLayout::current();
+    let messaging = net.starknets[0].messaging;
+    let before = adapter.finalized_head().await?;
+    assert_eq!(
+        adapter
+            .proven_l2_to_l1(messaging, &layout, h, before)
+            .await?,
+        U256::ZERO
+    );
+    net.flush(0).await?;
+    let after = adapter.finalized_head().await?;
+    assert_eq!(
+        adapter
+            .proven_l2_to_l1(messaging, &layout, h, after)
+            .await?,
+        U256::from(1)
+    );
+    assert_eq!(
+        adapter
+            .proven_l2_to_l1(messaging, &layout, h, before)
+            .await?,
+        U256::ZERO,
+        "history is provable too"
+    );
+
+    let words: Vec<U256> = e
+        .to_words()
+        .iter()
+        .map(|w| U256::from_be_bytes(w.0))
+        .collect();
+    let receipt = Hub::new(stack.hub, &l1)
+        .relayFromStarknet(sn.domain, felt_to_u256(sn.endpoint), words)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(receipt.status());
+    let consumed = adapter.finalized_head().await?;
+    assert_eq!(
+        adapter
+            .proven_l2_to_l1(messaging, &layout, h, consumed)
+            .await?,
+        U256::ZERO
+    );
+    assert!(adapter.is_delivered(&e.id()).await?);
+
+    // A block reference whose hash is not the header's is refused, whatever the node says.
+    let forged = BlockRef {
+        number: after.number,
+        hash: [7u8; 32],
+    };
+    let err = adapter
+        .proven_l2_to_l1(messaging, &layout, h, forged)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            AdapterError::BadData {
+                what: "block header",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // The wrong layout proves an empty slot, not the message.
+    assert_eq!(
+        adapter
+            .proven_l2_to_l1(
+                messaging,
+                &MessagingLayout {
+                    l2_to_l1_tag: "other".into(),
+                    ..layout.clone()
+                },
+                h,
+                after
+            )
+            .await?,
+        U256::ZERO
+    );
+    Ok(())
+}
