@@ -15,6 +15,11 @@ pub mod starknet;
 pub use error::{AdapterError, Result};
 use xroute_proofs::envelope::{Envelope, MessageId};
 
+/// Lowercase hex of `bytes`, no prefix (for error messages).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A block, by number and hash (the hash detects reorgs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BlockRef {

@@ -16,7 +16,7 @@ use xroute_proofs::{
     storage::{AccountProof, MessagingLayout},
 };
 
-use crate::{AdapterError, BlockRef, ChainAdapter, Result, SentMessage};
+use crate::{AdapterError, BlockRef, ChainAdapter, Result, SentMessage, hex};
 
 sol! {
     #[sol(rpc)]
@@ -128,10 +128,6 @@ impl EvmAdapter {
             .verify_slot_of(messaging, root, slot)
             .map_err(|e| self.bad("storage proof", None, e.to_string()))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[async_trait]

@@ -14,7 +14,7 @@ use starknet_rust::{
 };
 use xroute_proofs::envelope::{Envelope, MessageId};
 
-use crate::{AdapterError, BlockRef, ChainAdapter, Result, SentMessage};
+use crate::{AdapterError, BlockRef, ChainAdapter, Result, SentMessage, hex};
 
 /// Events fetched per `starknet_getEvents` page.
 const EVENTS_PAGE: u64 = 512;
@@ -120,10 +120,6 @@ impl StarknetAdapter {
         }
         Ok(envelope)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[async_trait]

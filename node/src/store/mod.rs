@@ -102,14 +102,7 @@ impl Store {
         }
         let key = id.0;
         let result = (&self.messages, &self.status).transaction(|(messages, status)| {
-            let bytes =
-                messages
-                    .get(key.as_slice())?
-                    .ok_or(ConflictableTransactionError::Abort(
-                        StoreError::UnknownMessage(*id),
-                    ))?;
-            let mut record =
-                codec::decode(id, &bytes).map_err(ConflictableTransactionError::Abort)?;
+            let mut record = load(messages, id)?;
             if record.stage != from {
                 return Err(ConflictableTransactionError::Abort(
                     StoreError::StageMismatch {
@@ -145,14 +138,7 @@ impl Store {
         let key = id.0;
         self.messages
             .transaction(|messages| {
-                let bytes =
-                    messages
-                        .get(key.as_slice())?
-                        .ok_or(ConflictableTransactionError::Abort(
-                            StoreError::UnknownMessage(*id),
-                        ))?;
-                let mut record =
-                    codec::decode(id, &bytes).map_err(ConflictableTransactionError::Abort)?;
+                let mut record = load(messages, id)?;
                 let stage = record.stage;
                 update(&mut record);
                 record.stage = stage;
@@ -210,6 +196,19 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
+}
+
+/// Reads and decodes `id`'s record inside a transaction.
+fn load(
+    messages: &sled::transaction::TransactionalTree,
+    id: &MessageId,
+) -> std::result::Result<MessageRecord, ConflictableTransactionError<StoreError>> {
+    let bytes = messages
+        .get(id.0.as_slice())?
+        .ok_or(ConflictableTransactionError::Abort(
+            StoreError::UnknownMessage(*id),
+        ))?;
+    codec::decode(id, &bytes).map_err(ConflictableTransactionError::Abort)
 }
 
 fn flatten(e: TransactionError<StoreError>) -> StoreError {
