@@ -52,8 +52,21 @@ pub trait ChainAdapter: Send + Sync {
     /// The latest block.
     async fn head(&self) -> Result<BlockRef>;
 
+    /// How many blocks deep a block must be before the router treats it as final.
+    fn confirmations(&self) -> u64;
+
     /// The latest block the router treats as final: `head − confirmations`.
-    async fn finalized_head(&self) -> Result<BlockRef>;
+    async fn finalized_head(&self) -> Result<BlockRef> {
+        let head = self.head().await?;
+        let number = head.number.saturating_sub(self.confirmations());
+        if number == head.number {
+            return Ok(head);
+        }
+        Ok(BlockRef {
+            number,
+            hash: self.block_hash(number).await?,
+        })
+    }
 
     /// The hash of block `number` (reorg checks against a stored cursor).
     async fn block_hash(&self, number: u64) -> Result<[u8; 32]>;

@@ -140,28 +140,20 @@ impl ChainAdapter for EvmAdapter {
         self.domain
     }
 
-    async fn head(&self) -> Result<BlockRef> {
-        let number = self
-            .provider
-            .get_block_number()
-            .await
-            .map_err(|e| self.rpc_error("eth_blockNumber", e))?;
-        Ok(BlockRef {
-            number,
-            hash: self.block_hash(number).await?,
-        })
+    fn confirmations(&self) -> u64 {
+        self.confirmations
     }
 
-    async fn finalized_head(&self) -> Result<BlockRef> {
-        let number = self
+    async fn head(&self) -> Result<BlockRef> {
+        let block = self
             .provider
-            .get_block_number()
+            .get_block_by_number(BlockNumberOrTag::Latest)
             .await
-            .map_err(|e| self.rpc_error("eth_blockNumber", e))?;
-        let number = number.saturating_sub(self.confirmations);
+            .map_err(|e| self.rpc_error("eth_getBlockByNumber", e))?
+            .ok_or_else(|| self.rpc_error("eth_getBlockByNumber", "no latest block"))?;
         Ok(BlockRef {
-            number,
-            hash: self.block_hash(number).await?,
+            number: block.header.number,
+            hash: block.header.hash.0,
         })
     }
 

@@ -132,6 +132,10 @@ impl ChainAdapter for StarknetAdapter {
         self.domain
     }
 
+    fn confirmations(&self) -> u64 {
+        self.confirmations
+    }
+
     async fn head(&self) -> Result<BlockRef> {
         let head = self
             .provider
@@ -141,18 +145,6 @@ impl ChainAdapter for StarknetAdapter {
         Ok(BlockRef {
             number: head.block_number,
             hash: head.block_hash.to_bytes_be(),
-        })
-    }
-
-    async fn finalized_head(&self) -> Result<BlockRef> {
-        let head = self.head().await?;
-        let number = head.number.saturating_sub(self.confirmations);
-        if number == head.number {
-            return Ok(head);
-        }
-        Ok(BlockRef {
-            number,
-            hash: self.block_hash(number).await?,
         })
     }
 
