@@ -62,6 +62,20 @@ async fn finds_hub_sends_and_proves_l2_to_l1_messages() -> Result<()> {
         "the Hub processed (forwarded) it"
     );
 
+    // With confirmations, the final block is that many below the head, with its own hash.
+    let deep = EvmAdapter::new(
+        "ethereum",
+        L1_DOMAIN,
+        net.l1.endpoint().parse()?,
+        stack.hub,
+        2,
+    );
+    let head = deep.head().await?;
+    let fin = deep.finalized_head().await?;
+    assert_eq!(fin.number, head.number - 2);
+    assert_eq!(fin.hash, deep.block_hash(head.number - 2).await?);
+    assert_ne!(fin.hash, head.hash);
+
     // A Starknet → L1 message: not proven before the state update, proven after, and 0 again
     // once the Hub consumed it.
     let devnet = &net.starknets[0].devnet;
