@@ -26,7 +26,7 @@ const input = {
     evmVersion: 'cancun',
     // No metadata hash: the bytecode then depends only on the source and these settings.
     metadata: { bytecodeHash: 'none' },
-    outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] } },
+    outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object', 'storageLayout'] } },
   },
 };
 const output = JSON.parse(solc.compile(JSON.stringify(input)));
@@ -50,6 +50,8 @@ for (const [file, contracts] of Object.entries(output.contracts)) {
       abi: c.abi,
       bytecode: '0x' + c.evm.bytecode.object,
       deployedBytecode: '0x' + c.evm.deployedBytecode.object,
+      // Routers read some slots with storage proofs (Hub.outbound); tests derive them from here.
+      storage: (c.storageLayout?.storage || []).map((v) => ({ label: v.label, slot: v.slot, offset: v.offset })),
     };
     fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(artifact, null, 1) + '\n');
     console.error(`  ${file} -> ${name}.json`);

@@ -26,6 +26,18 @@ fn word(f: Felt) -> B256 {
     B256::from(f.to_bytes_be())
 }
 
+/// The Hub's `MessageSent` in an L1 receipt.
+fn hub_sent(receipt: &alloy::rpc::types::TransactionReceipt) -> Hub::MessageSent {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| l.log_decode::<Hub::MessageSent>().ok())
+        .expect("MessageSent")
+        .inner
+        .data
+}
+
 fn words(e: &Envelope) -> Vec<U256> {
     e.to_words()
         .iter()
@@ -140,6 +152,24 @@ async fn messages_cross_through_the_hub_in_every_direction() -> Result<()> {
         .get_receipt()
         .await?;
     assert!(receipt.status());
+    let sent = hub_sent(&receipt);
+    assert_eq!(hub.outbound(sent.id).call().await?, U256::from(L2_FEE + 1));
+    // Nothing reaches Starknet before a router forwards it.
+    assert!(net.flush(0).await?.generated_l2_transactions.is_empty());
+    let receipt = hub
+        .relayFromL1(sent.words.clone())
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(receipt.status());
+    assert_eq!(hub.outbound(sent.id).call().await?, U256::ZERO);
+    assert!(hub.processed(sent.id).call().await?);
+    let err = hub.relayFromL1(sent.words.clone()).call().await.unwrap_err();
+    assert!(matches!(
+        err.as_decoded_interface_error::<Hub::HubErrors>(),
+        Some(Hub::HubErrors::NotPending(_))
+    ));
     let report = net.flush(0).await?;
     assert_eq!(report.generated_l2_transactions.len(), 1);
     net.starknets[0]
@@ -241,14 +271,18 @@ async fn bad_messages_revert_with_typed_errors_and_the_endpoint_trusts_only_the_
         .await
         .unwrap_err();
     assert!(matches!(decode(err), Some(Hub::HubErrors::UnknownDomain(e)) if e.domain == 99));
-    // A word ≥ 2^251 toward Starknet.
+    // A word ≥ 2^251 toward Starknet: the Hub records it, and refuses to forward it.
     let big = U256::from(1) << 252;
-    let err = l1_app
+    let receipt = l1_app
         .send(sn.domain, word(sn.app), vec![U256::from(1), big])
         .value(U256::from(L2_FEE))
-        .call()
-        .await
-        .unwrap_err();
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(receipt.status());
+    let sent = hub_sent(&receipt);
+    let err = hub.relayFromL1(sent.words).call().await.unwrap_err();
     assert!(
         matches!(decode(err), Some(Hub::HubErrors::WordNotAFelt(e)) if e.index == U256::from(5) && e.word == big)
     );

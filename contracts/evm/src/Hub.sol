@@ -41,8 +41,12 @@ contract Hub {
     /// @notice Nonce of the next message an L1 app sends.
     uint64 public nonce;
     mapping(uint32 => Domain) public domains;
-    /// @notice Envelope ids this hub has processed (sent from L1 or consumed from a rollup).
+    /// @notice Envelope ids this hub has processed: delivered to an L1 app, or forwarded into a
+    /// rollup's inbox. Set once; a replay reverts.
     mapping(bytes32 => bool) public processed;
+    /// @notice Messages L1 apps sent toward a rollup that no router has forwarded yet: id → the
+    /// fee the app escrowed + 1 (0 = not pending). Routers read it with a storage proof.
+    mapping(bytes32 => uint256) public outbound;
 
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
     event DomainRegistered(uint32 indexed domain, Family family, address messaging, uint256 endpoint);
@@ -62,6 +66,7 @@ contract Hub {
     error BadRecipient(bytes32 recipient);
     error WordNotAFelt(uint256 index, uint256 word);
     error FeeMismatch(uint256 expected, uint256 paid);
+    error NotPending(bytes32 id);
 
     modifier onlyOwner() {
         if (msg.sender != owner) revert NotOwner(msg.sender);
@@ -88,13 +93,16 @@ contract Hub {
         emit DomainRegistered(domain, Family.Starknet, address(messaging), endpoint);
     }
 
-    /// @notice Sends a message from an L1 app. For a Starknet-family destination, msg.value pays
-    /// the L2 fee (0 < fee ≤ 1 ether, as the messaging contract requires).
+    /// @notice Sends a message from an L1 app. To an L1 recipient it is delivered at once. Toward
+    /// a rollup it is recorded in `outbound` with msg.value escrowed as (part of) the L2 fee, and a
+    /// router forwards it with `relayFromL1`: the router checks it first (a word that is not a
+    /// felt, an undeployed recipient) and parks what cannot arrive, instead of paying for it.
     function send(uint32 dstDomain, bytes32 recipient, uint256[] calldata payload)
         external
         payable
         returns (bytes32 id)
     {
+        if (dstDomain != localDomain && domains[dstDomain].family != Family.Starknet) revert UnknownDomain(dstDomain);
         uint64 n = nonce++;
         Envelope.Header memory h = Envelope.Header({
             srcDomain: localDomain,
@@ -105,9 +113,27 @@ contract Hub {
         });
         uint256[] memory words = Envelope.encode(h, payload);
         id = Envelope.id(words);
-        processed[id] = true;
         emit MessageSent(id, dstDomain, msg.sender, n, recipient, words);
-        _forward(id, h, words, payload, msg.value);
+        if (dstDomain == localDomain) {
+            processed[id] = true;
+            _forward(id, h, words, payload, msg.value);
+        } else {
+            outbound[id] = msg.value + 1;
+        }
+    }
+
+    /// @notice Forwards a message an L1 app sent toward a rollup. The fee paid to the rollup's
+    /// messaging contract is the app's escrow plus msg.value.
+    function relayFromL1(uint256[] calldata words) external payable returns (bytes32 id) {
+        (Envelope.Header memory h, uint256[] calldata payload) = Envelope.decode(words);
+        if (h.srcDomain != localDomain) revert WrongSourceDomain(h.srcDomain, localDomain);
+        id = Envelope.id(words);
+        uint256 escrow = outbound[id];
+        if (escrow == 0) revert NotPending(id);
+        if (processed[id]) revert AlreadyProcessed(id);
+        outbound[id] = 0;
+        processed[id] = true;
+        _forward(id, h, words, payload, escrow - 1 + msg.value);
     }
 
     /// @notice Consumes a message the Starknet-family domain `srcDomain` proved to L1 (sent by its
