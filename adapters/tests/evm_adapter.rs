@@ -57,10 +57,31 @@ async fn finds_hub_sends_and_proves_l2_to_l1_messages() -> Result<()> {
         payload: vec![B256::with_last_byte(42)],
     };
     assert_eq!(sent[0].envelope, want);
+    let id = want.id();
+    assert!(!adapter.is_delivered(&id).await?, "waiting for a router");
+    // Hub.outbound[id], read by storage proof at the head (this pins HUB_OUTBOUND_SLOT to the
+    // getter), is the escrowed fee + 1 until a router forwards it, then 0.
+    let head = adapter.head().await?;
+    let escrow = U256::from(1_000_000_000_001u64);
+    assert_eq!(adapter.proven_outbound(&id, head).await?, escrow);
+    let hub = xroute_tests::artifacts::evm::Hub::new(stack.hub, &l1);
+    assert_eq!(hub.outbound(id.0).call().await?, escrow);
+    let words: Vec<U256> = want
+        .to_words()
+        .iter()
+        .map(|w| U256::from_be_bytes(w.0))
+        .collect();
     assert!(
-        adapter.is_delivered(&want.id()).await?,
-        "the Hub processed (forwarded) it"
+        hub.relayFromL1(words)
+            .send()
+            .await?
+            .get_receipt()
+            .await?
+            .status()
     );
+    assert!(adapter.is_delivered(&id).await?, "the Hub forwarded it");
+    let head = adapter.head().await?;
+    assert_eq!(adapter.proven_outbound(&id, head).await?, U256::ZERO);
 
     // With confirmations, the final block is that many below the head, with its own hash.
     let deep = EvmAdapter::new(

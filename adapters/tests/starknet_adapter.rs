@@ -97,6 +97,28 @@ async fn finds_sent_messages_and_sees_deliveries() -> Result<()> {
         payload: vec![alloy::primitives::B256::with_last_byte(5)],
     };
     assert!(!adapter.is_delivered(&delivered.id()).await?);
+    // What a router checks before forwarding: the recipient exists, and the L2 fee of the leg.
+    assert!(adapter.is_deployed(sn.app).await?);
+    assert!(!adapter.is_deployed(Felt::from(0x1234u32)).await?);
+    let fee = adapter
+        .quote_message_fee(stack.hub.into_array(), &delivered.to_felts()?)
+        .await?;
+    assert!(fee > 0, "the L1 handler costs something");
+    // A router forwards it (the test plays the router here).
+    let words = delivered
+        .to_words()
+        .iter()
+        .map(|w| alloy::primitives::U256::from_be_bytes(w.0))
+        .collect();
+    let hub = xroute_tests::artifacts::evm::Hub::new(stack.hub, net.l1.provider(0)?);
+    assert!(
+        hub.relayFromL1(words)
+            .send()
+            .await?
+            .get_receipt()
+            .await?
+            .status()
+    );
     let report = net.flush(0).await?;
     devnet
         .wait_for_success(report.generated_l2_transactions[0])

@@ -63,6 +63,9 @@ pub struct RelayConfig {
     pub backoff_max_ms: u64,
     /// How often each chain is polled, milliseconds.
     pub poll_interval_ms: u64,
+    /// A relay transaction not mined after this long is replaced with higher gas prices,
+    /// milliseconds.
+    pub bump_after_ms: u64,
 }
 
 impl Default for RelayConfig {
@@ -72,6 +75,7 @@ impl Default for RelayConfig {
             backoff_initial_ms: 500,
             backoff_max_ms: 60_000,
             poll_interval_ms: 1_000,
+            bump_after_ms: 30_000,
         }
     }
 }
@@ -429,6 +433,15 @@ impl Config {
             return Err(invalid(
                 "relay.poll_interval_ms".into(),
                 "must be at least 1".into(),
+            ));
+        }
+        if r.bump_after_ms < r.poll_interval_ms {
+            return Err(invalid(
+                "relay.bump_after_ms".into(),
+                format!(
+                    "must be at least relay.poll_interval_ms ({})",
+                    r.poll_interval_ms
+                ),
             ));
         }
         Ok(())

@@ -3,4 +3,6 @@
 //! Today: the message store ([`store`]), the sled-backed record of every message's lifecycle. The
 //! pipeline, adapters wiring, p2p and API build on it in the issues that follow.
 
+pub mod api;
+pub mod pipeline;
 pub mod store;

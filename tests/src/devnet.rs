@@ -321,20 +321,41 @@ impl StarknetDevnet {
         function: &str,
         calldata: Vec<Felt>,
     ) -> Result<Felt> {
+        self.invoke_many(index, vec![(contract, function, calldata)])
+            .await
+    }
+
+    /// Invokes several `(contract, function, calldata)` calls in one transaction (a multicall)
+    /// from account `index` and waits until it succeeded; returns the transaction hash.
+    pub async fn invoke_many(
+        &self,
+        index: usize,
+        calls: Vec<(Felt, &str, Vec<Felt>)>,
+    ) -> Result<Felt> {
         let account = self.account(index)?;
-        let call = Call {
-            to: contract,
-            selector: get_selector_from_name(function)?,
-            calldata,
-        };
+        let what = calls
+            .iter()
+            .map(|(c, f, _)| format!("{f} on {c:#x}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let calls = calls
+            .into_iter()
+            .map(|(to, function, calldata)| {
+                Ok(Call {
+                    to,
+                    selector: get_selector_from_name(function)?,
+                    calldata,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let result = account
-            .execute_v3(vec![call])
+            .execute_v3(calls)
             .send()
             .await
-            .map_err(|e| eyre!("invoking {function} on {contract:#x}: {e}"))?;
+            .map_err(|e| eyre!("invoking {what}: {e}"))?;
         self.wait_for_success(result.transaction_hash)
             .await
-            .wrap_err_with(|| format!("invoking {function} on {contract:#x}"))?;
+            .wrap_err_with(|| format!("invoking {what}"))?;
         Ok(result.transaction_hash)
     }
 

@@ -14,6 +14,7 @@ pub mod artifacts;
 pub mod devnet;
 pub mod localnet;
 pub mod process;
+pub mod router;
 pub mod rpc;
 pub mod stack;
 pub mod tools;

@@ -104,6 +104,41 @@ impl ManagedProcess {
         Ok(())
     }
 
+    /// Kills the process with SIGKILL (no chance to clean up) and reaps it.
+    pub fn kill(&mut self) -> Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Sends SIGINT (Ctrl-C) and waits up to `timeout` for the process to exit; returns its exit
+    /// code (`None` if a signal ended it).
+    pub async fn interrupt(&mut self, timeout: Duration) -> Result<Option<i32>> {
+        let pid = libc::pid_t::try_from(self.child.id())?;
+        // SAFETY: kill(2) with a pid we own.
+        if unsafe { libc::kill(pid, libc::SIGINT) } != 0 {
+            bail!(
+                "SIGINT to {}: {}",
+                self.name,
+                std::io::Error::last_os_error()
+            );
+        }
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status.code());
+            }
+            if start.elapsed() > timeout {
+                bail!(
+                    "{} still running {timeout:?} after SIGINT; log:\n{}",
+                    self.name,
+                    self.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Polls `probe` until it succeeds, the process exits, or `timeout` passes.
     pub async fn wait_ready<F, Fut>(&mut self, timeout: Duration, mut probe: F) -> Result<()>
     where

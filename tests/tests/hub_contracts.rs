@@ -165,7 +165,11 @@ async fn messages_cross_through_the_hub_in_every_direction() -> Result<()> {
     assert!(receipt.status());
     assert_eq!(hub.outbound(sent.id).call().await?, U256::ZERO);
     assert!(hub.processed(sent.id).call().await?);
-    let err = hub.relayFromL1(sent.words.clone()).call().await.unwrap_err();
+    let err = hub
+        .relayFromL1(sent.words.clone())
+        .call()
+        .await
+        .unwrap_err();
     assert!(matches!(
         err.as_decoded_interface_error::<Hub::HubErrors>(),
         Some(Hub::HubErrors::NotPending(_))

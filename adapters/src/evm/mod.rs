@@ -1,14 +1,18 @@
-//! The EVM family, read side: the L1 hub chain's Hub events, and the check that makes a message
-//! `Proven`: `l2ToL1Messages[h]` of a rollup's messaging contract, read through an `eth_getProof`
-//! storage proof against the state root of a header whose hash the adapter recomputes itself.
+//! The EVM family: the L1 hub chain's Hub events; the checks that make a message `Proven`
+//! (`l2ToL1Messages[h]` of a rollup's messaging contract, or the Hub's own `outbound[id]` for a
+//! message an L1 app sent), each read through an `eth_getProof` storage proof against the state
+//! root of a header whose hash the adapter recomputes itself; the Hub's relay calls and what
+//! their reverts mean; and sending ([`submit`]).
+
+pub mod submit;
 
 use alloy::{
     eips::BlockNumberOrTag,
-    primitives::{Address, B256, U256},
+    primitives::{Address, B256, Bytes, U256, keccak256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::Filter,
     sol,
-    sol_types::SolEvent,
+    sol_types::{SolCall, SolEvent, SolInterface},
 };
 use async_trait::async_trait;
 use xroute_proofs::{
@@ -23,6 +27,98 @@ sol! {
     interface IHub {
         event MessageSent(bytes32 indexed id, uint32 indexed dstDomain, address indexed sender, uint64 nonce, bytes32 recipient, uint256[] words);
         function processed(bytes32 id) external view returns (bool);
+        function outbound(bytes32 id) external view returns (uint256);
+        function relayFromStarknet(uint32 srcDomain, uint256 endpoint, uint256[] calldata words) external payable returns (bytes32 id);
+        function relayFromL1(uint256[] calldata words) external payable returns (bytes32 id);
+
+        error NotOwner(address caller);
+        error UnknownDomain(uint32 domain);
+        error NotStarknetDomain(uint32 domain);
+        error UnknownEndpoint(uint32 domain, uint256 endpoint);
+        error WrongSourceDomain(uint32 declared, uint32 relayedFrom);
+        error AlreadyProcessed(bytes32 id);
+        error BadRecipient(bytes32 recipient);
+        error WordNotAFelt(uint256 index, uint256 word);
+        error FeeMismatch(uint256 expected, uint256 paid);
+        error NotPending(bytes32 id);
+    }
+}
+
+/// Storage slot of the Hub's `outbound` mapping (solc's layout; `contracts/evm/out/Hub.json`
+/// lists it, and a test reads the slot through a proof against the getter).
+pub const HUB_OUTBOUND_SLOT: u64 = 3;
+
+/// Calldata of `Hub.relayFromStarknet(src_domain, endpoint, words)`.
+pub fn relay_from_starknet_call(src_domain: u32, endpoint: U256, words: &[B256]) -> Bytes {
+    IHub::relayFromStarknetCall {
+        srcDomain: src_domain,
+        endpoint,
+        words: words.iter().map(|w| U256::from_be_bytes(w.0)).collect(),
+    }
+    .abi_encode()
+    .into()
+}
+
+/// Calldata of `Hub.relayFromL1(words)`.
+pub fn relay_from_l1_call(words: &[B256]) -> Bytes {
+    IHub::relayFromL1Call {
+        words: words.iter().map(|w| U256::from_be_bytes(w.0)).collect(),
+    }
+    .abi_encode()
+    .into()
+}
+
+/// What a Hub revert means for the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HubRevert {
+    /// The hop already happened (`AlreadyProcessed`, `NotPending`): nothing to pay for.
+    AlreadyDone(String),
+    /// The message can never pass as it is (bad recipient, unknown domain, a non-felt word…):
+    /// park it with this reason.
+    Permanent(String),
+    /// Anything else (not consumable yet, out of gas, an unknown error): retry later.
+    Transient(String),
+}
+
+/// Classifies a revert of a Hub relay call.
+pub fn classify_hub_revert(revert: &submit::Revert) -> HubRevert {
+    use IHub::IHubErrors as E;
+    let Ok(error) = E::abi_decode(&revert.data) else {
+        let reason = alloy::sol_types::decode_revert_reason(&revert.data)
+            .unwrap_or_else(|| revert.message.clone());
+        return HubRevert::Transient(reason);
+    };
+    match error {
+        E::AlreadyProcessed(e) => HubRevert::AlreadyDone(format!("AlreadyProcessed({})", e.id)),
+        E::NotPending(e) => HubRevert::AlreadyDone(format!("NotPending({})", e.id)),
+        E::UnknownDomain(e) => HubRevert::Permanent(format!(
+            "the Hub does not know destination domain {}",
+            e.domain
+        )),
+        E::NotStarknetDomain(e) => HubRevert::Permanent(format!(
+            "the Hub has no Starknet-family source domain {}",
+            e.domain
+        )),
+        E::UnknownEndpoint(e) => HubRevert::Permanent(format!(
+            "endpoint {:#x} is not the Hub's endpoint of domain {}",
+            e.endpoint, e.domain
+        )),
+        E::WrongSourceDomain(e) => HubRevert::Permanent(format!(
+            "the envelope says source domain {}, relayed from {}",
+            e.declared, e.relayedFrom
+        )),
+        E::BadRecipient(e) => {
+            HubRevert::Permanent(format!("recipient {} is not a contract on L1", e.recipient))
+        }
+        E::WordNotAFelt(e) => HubRevert::Permanent(format!(
+            "word {} ({:#x}) is not a Starknet felt",
+            e.index, e.word
+        )),
+        E::FeeMismatch(e) => HubRevert::Transient(format!(
+            "fee mismatch: expected {}, paid {}",
+            e.expected, e.paid
+        )),
+        E::NotOwner(e) => HubRevert::Transient(format!("NotOwner({})", e.caller)),
     }
 }
 
@@ -112,21 +208,51 @@ impl EvmAdapter {
         message_hash: B256,
         block: BlockRef,
     ) -> Result<U256> {
+        self.proven_slot(messaging, layout.l2_to_l1_slot(message_hash), block)
+            .await
+    }
+
+    /// The Hub's `outbound[id]` at `block`, by storage proof: the escrowed fee + 1 while an L1
+    /// app's message waits for a router, 0 before it was sent and after it was forwarded.
+    pub async fn proven_outbound(&self, id: &MessageId, block: BlockRef) -> Result<U256> {
+        let mut key = [0u8; 64];
+        key[..32].copy_from_slice(id.0.as_slice());
+        key[32..].copy_from_slice(&U256::from(HUB_OUTBOUND_SLOT).to_be_bytes::<32>());
+        self.proven_slot(self.hub, keccak256(key), block).await
+    }
+
+    /// Storage slot `slot` of `contract` at `block`, checked by `eth_getProof` against the state
+    /// root of `block`'s recomputed header.
+    pub async fn proven_slot(
+        &self,
+        contract: Address,
+        slot: B256,
+        block: BlockRef,
+    ) -> Result<U256> {
         let root = self.verified_state_root(block).await?;
-        let slot = layout.l2_to_l1_slot(message_hash);
         let answer: serde_json::Value = self
             .provider
             .raw_request(
                 "eth_getProof".into(),
-                (messaging, [slot], format!("{:#x}", block.number)),
+                (contract, [slot], format!("{:#x}", block.number)),
             )
             .await
             .map_err(|e| self.rpc_error("eth_getProof", e))?;
         let proof: AccountProof = serde_json::from_value(answer)
             .map_err(|e| self.bad("eth_getProof answer", None, e.to_string()))?;
         proof
-            .verify_slot_of(messaging, root, slot)
+            .verify_slot_of(contract, root, slot)
             .map_err(|e| self.bad("storage proof", None, e.to_string()))
+    }
+
+    /// The Hub's address.
+    pub fn hub(&self) -> Address {
+        self.hub
+    }
+
+    /// The provider (to build an [`submit::EvmSubmitter`] on the same connection).
+    pub fn provider(&self) -> &DynProvider {
+        &self.provider
     }
 }
 

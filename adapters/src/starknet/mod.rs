@@ -5,12 +5,12 @@ use async_trait::async_trait;
 use starknet_rust::{
     core::{
         types::{
-            AddressFilter, BlockId, BlockTag, EventFilter, Felt, FunctionCall,
-            MaybePreConfirmedBlockWithTxHashes,
+            AddressFilter, BlockId, BlockTag, EthAddress, EventFilter, Felt, FunctionCall,
+            MaybePreConfirmedBlockWithTxHashes, MsgFromL1, StarknetError,
         },
         utils::{get_selector_from_name, starknet_keccak},
     },
-    providers::{JsonRpcClient, Provider, Url, jsonrpc::HttpTransport},
+    providers::{JsonRpcClient, Provider, ProviderError, Url, jsonrpc::HttpTransport},
 };
 use xroute_proofs::envelope::{Envelope, MessageId};
 
@@ -56,6 +56,45 @@ impl StarknetAdapter {
             what,
             tx: format!("{tx:#x}"),
             reason: reason.into(),
+        }
+    }
+
+    /// The Endpoint's address.
+    pub fn endpoint(&self) -> Felt {
+        self.endpoint
+    }
+
+    /// The L2 fee (wei) the chain asks for executing `receive_message(words)` on the Endpoint when
+    /// `from_l1` sends it: what the Hub must pay `sendMessageToL2`. An error here usually means the
+    /// L1 handler itself would fail.
+    pub async fn quote_message_fee(&self, from_l1: [u8; 20], words: &[Felt]) -> Result<u128> {
+        let selector = get_selector_from_name("receive_message")
+            .map_err(|e| self.rpc_error("receive_message selector", e))?;
+        let from_address = EthAddress::from_bytes(from_l1);
+        let message = MsgFromL1 {
+            from_address,
+            to_address: self.endpoint,
+            entry_point_selector: selector,
+            payload: words.to_vec(),
+        };
+        let estimate = self
+            .provider
+            .estimate_message_fee(message, BlockId::Tag(BlockTag::Latest))
+            .await
+            .map_err(|e| self.rpc_error("starknet_estimateMessageFee", e))?;
+        Ok(estimate.overall_fee)
+    }
+
+    /// Whether a contract is deployed at `address` (a recipient must be, or the L1 handler fails).
+    pub async fn is_deployed(&self, address: Felt) -> Result<bool> {
+        match self
+            .provider
+            .get_class_hash_at(BlockId::Tag(BlockTag::Latest), address)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(ProviderError::StarknetError(StarknetError::ContractNotFound)) => Ok(false),
+            Err(e) => Err(self.rpc_error("starknet_getClassHashAt", e)),
         }
     }
 

@@ -1,7 +1,9 @@
 //! The command line: argument parsing with one-line errors, and dispatch.
 
+mod client;
 mod parse;
 mod proofs;
+mod run;
 
 use std::process::ExitCode;
 
@@ -22,8 +24,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the router: index, prove, relay, serve the HTTP API (Ctrl-C drains and flushes).
+    Run(run::RunArgs),
+    /// Show one message of a running router.
+    Status(client::StatusArgs),
+    /// List a running router's messages.
+    Messages(client::MessagesArgs),
+    /// Start a parked message over.
+    Retry(client::RetryArgs),
+    /// Drop a parked message for good, with a reason.
+    Drop(client::DropArgs),
     /// Compute protocol hashes and check proofs; prints the result alone on stdout as 0x-hex.
-    Proofs(proofs::ProofsArgs),
+    Proofs(Box<proofs::ProofsArgs>),
 }
 
 /// Parses arguments and runs the command.
@@ -33,7 +45,12 @@ pub(crate) fn main() -> ExitCode {
         Err(err) => return usage_error(&err),
     };
     match cli.command {
-        Command::Proofs(args) => proofs::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Status(args) => client::status(args),
+        Command::Messages(args) => client::messages(args),
+        Command::Retry(args) => client::retry(args),
+        Command::Drop(args) => client::drop(args),
+        Command::Proofs(args) => proofs::run(*args),
     }
 }
 

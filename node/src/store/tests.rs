@@ -180,6 +180,11 @@ fn everything_survives_a_reopen() {
                     tx_hash: B256::repeat_byte(9),
                     nonce: 3,
                     sent_at_ms: 6,
+                    raw: vec![0x02, 0xaa].into(),
+                    gas_limit: 21_000,
+                    max_fee_per_gas: 7,
+                    max_priority_fee_per_gas: 1,
+                    value: alloy_primitives::U256::from(5u8),
                 })
             })
             .unwrap();

@@ -1,7 +1,7 @@
 //! What the store keeps: one record per message, moving only forward through the lifecycle of
 //! DESIGN.md, plus an indexing cursor per chain.
 
-use alloy_primitives::B256;
+use alloy_primitives::{B256, Bytes, U256};
 use serde::{Deserialize, Serialize};
 use xroute_proofs::envelope::{Envelope, MessageId};
 
@@ -39,6 +39,9 @@ impl Stage {
             (Parked, _) => false,
             (_, Parked) => true,
             (Sent, Proven) | (Proven, Attested) | (Proven, Relaying) | (Attested, Relaying) => true,
+            // The hop was already made (by another relayer, or by a transaction this router
+            // sent before a crash): nothing to pay for.
+            (Proven, Relayed) => true,
             (Relaying, Relaying) | (Relaying, Relayed) | (Relaying, Proven) => true,
             (Relayed, Proven) | (Relayed, Delivered) => true,
             _ => false,
@@ -84,6 +87,21 @@ pub struct RelayAttempt {
     pub nonce: u64,
     /// When it was sent.
     pub sent_at_ms: u64,
+    /// The signed transaction (EIP-2718 bytes), to re-broadcast it unchanged after a restart.
+    #[serde(default)]
+    pub raw: Bytes,
+    /// Its gas limit.
+    #[serde(default)]
+    pub gas_limit: u64,
+    /// Its max fee per gas, wei (a bump starts from it).
+    #[serde(default)]
+    pub max_fee_per_gas: u128,
+    /// Its priority fee per gas, wei.
+    #[serde(default)]
+    pub max_priority_fee_per_gas: u128,
+    /// The value it carried (the next leg's L2 fee), wei.
+    #[serde(default)]
+    pub value: U256,
 }
 
 /// Where the message was seen on its source chain.

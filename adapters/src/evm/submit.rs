@@ -1,0 +1,375 @@
+//! Sending transactions on an EVM chain: a local nonce manager, gas estimation, EIP-1559 fees and
+//! the gas-price bump of a stuck transaction.
+//!
+//! The router must record a relay before its side effect, so sending is split in two under one
+//! nonce lock: [`EvmSubmitter::lock`] hands out a [`NonceLease`]; [`NonceLease::sign`] builds and
+//! signs the transaction (its hash and raw bytes are known before anything leaves the process);
+//! the caller persists them; [`NonceLease::broadcast`] sends and, only if the node accepted the
+//! transaction, moves the nonce on. A transaction the node refused, or a crash between signing and
+//! sending, leaves no nonce gap: the next lease reuses the nonce, and a persisted raw transaction
+//! can be re-broadcast unchanged.
+
+use alloy::{
+    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
+    eips::eip2718::Encodable2718,
+    network::TxSignerSync,
+    primitives::{Address, B256, Bytes, TxKind, U256},
+    providers::{DynProvider, Provider},
+    rpc::types::TransactionRequest,
+    signers::local::PrivateKeySigner,
+    transports::{RpcError, TransportErrorKind},
+};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::{AdapterError, Result};
+
+/// A transaction's gas parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fees {
+    /// Gas limit.
+    pub gas_limit: u64,
+    /// EIP-1559 max fee per gas, wei.
+    pub max_fee_per_gas: u128,
+    /// EIP-1559 priority fee per gas, wei.
+    pub max_priority_fee_per_gas: u128,
+}
+
+impl Fees {
+    /// The fees of a replacement for a stuck transaction: both prices up by a quarter (nodes
+    /// require at least a tenth to replace a transaction), at least the current market `floor`.
+    pub fn bumped(&self, floor: Option<Fees>) -> Fees {
+        let up = |v: u128| v.saturating_add(v / 4).max(v.saturating_add(1));
+        let mut out = Fees {
+            gas_limit: self.gas_limit,
+            max_fee_per_gas: up(self.max_fee_per_gas),
+            max_priority_fee_per_gas: up(self.max_priority_fee_per_gas),
+        };
+        if let Some(floor) = floor {
+            out.max_fee_per_gas = out.max_fee_per_gas.max(floor.max_fee_per_gas);
+            out.max_priority_fee_per_gas = out
+                .max_priority_fee_per_gas
+                .max(floor.max_priority_fee_per_gas);
+        }
+        out.max_priority_fee_per_gas = out.max_priority_fee_per_gas.min(out.max_fee_per_gas);
+        out
+    }
+}
+
+/// A signed transaction, not yet (or not known to be) sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedTx {
+    /// Its hash.
+    pub hash: B256,
+    /// The sender's nonce it uses.
+    pub nonce: u64,
+    /// The EIP-2718 bytes, for `eth_sendRawTransaction` (and a re-broadcast after a restart).
+    pub raw: Bytes,
+    /// Its gas parameters (a bump starts from them).
+    pub fees: Fees,
+}
+
+/// The outcome of a mined transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mined {
+    /// Block number.
+    pub block_number: u64,
+    /// Block hash.
+    pub block_hash: B256,
+    /// Whether it succeeded (`status = 1`).
+    pub success: bool,
+    /// Gas used.
+    pub gas_used: u64,
+}
+
+/// Why a call would revert: its revert data, when the node returned it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revert {
+    /// ABI-encoded error data (empty when the node gave only a message).
+    pub data: Bytes,
+    /// The node's message.
+    pub message: String,
+}
+
+/// What [`EvmSubmitter::estimate`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Estimate {
+    /// The call succeeds with these fees.
+    Ok(Fees),
+    /// The call reverts.
+    Reverts(Revert),
+}
+
+/// Sends transactions from one key on one chain. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct EvmSubmitter {
+    chain: String,
+    provider: DynProvider,
+    signer: PrivateKeySigner,
+    chain_id: u64,
+    /// The next nonce to use; `None` until read from the chain (and after a node refused a
+    /// transaction for its nonce).
+    next_nonce: Mutex<Option<u64>>,
+}
+
+/// The right to send the next transaction of an [`EvmSubmitter`], held across sign → persist →
+/// broadcast.
+#[derive(Debug)]
+pub struct NonceLease<'a> {
+    submitter: &'a EvmSubmitter,
+    next: MutexGuard<'a, Option<u64>>,
+}
+
+impl EvmSubmitter {
+    /// A submitter for chain `name` signing with `signer`; reads the chain id once.
+    pub async fn new(name: &str, provider: DynProvider, signer: PrivateKeySigner) -> Result<Self> {
+        let chain_id = provider
+            .get_chain_id()
+            .await
+            .map_err(|e| AdapterError::Rpc {
+                chain: name.to_string(),
+                method: "eth_chainId",
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            chain: name.to_string(),
+            provider,
+            signer,
+            chain_id,
+            next_nonce: Mutex::new(None),
+        })
+    }
+
+    /// The sending address.
+    pub fn address(&self) -> Address {
+        self.signer.address()
+    }
+
+    fn rpc_error(&self, method: &'static str, e: impl std::fmt::Display) -> AdapterError {
+        AdapterError::Rpc {
+            chain: self.chain.clone(),
+            method,
+            message: e.to_string(),
+        }
+    }
+
+    /// Gas limit (with a fifth of headroom) and current EIP-1559 fees for calling `to` with `data`
+    /// and `value` from this key, or the revert that call would hit.
+    pub async fn estimate(&self, to: Address, data: &Bytes, value: U256) -> Result<Estimate> {
+        let request = TransactionRequest::default()
+            .from(self.address())
+            .to(to)
+            .input(data.clone().into())
+            .value(value);
+        let gas = match self.provider.estimate_gas(request).await {
+            Ok(gas) => gas,
+            Err(e) => {
+                if let Some(revert) = as_revert(&e) {
+                    return Ok(Estimate::Reverts(revert));
+                }
+                return Err(self.rpc_error("eth_estimateGas", e));
+            }
+        };
+        let market = self.market_fees().await?;
+        Ok(Estimate::Ok(Fees {
+            gas_limit: gas.saturating_add(gas / 5),
+            ..market
+        }))
+    }
+
+    /// The node's current EIP-1559 fee suggestion (gas limit 0).
+    pub async fn market_fees(&self) -> Result<Fees> {
+        let fees = self
+            .provider
+            .estimate_eip1559_fees()
+            .await
+            .map_err(|e| self.rpc_error("eth_feeHistory", e))?;
+        Ok(Fees {
+            gas_limit: 0,
+            max_fee_per_gas: fees.max_fee_per_gas,
+            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+        })
+    }
+
+    /// Takes the nonce lock. Hold the lease only as long as sign → persist → broadcast takes.
+    pub async fn lock(&self) -> NonceLease<'_> {
+        NonceLease {
+            submitter: self,
+            next: self.next_nonce.lock().await,
+        }
+    }
+
+    /// Re-sends an already signed transaction (after a restart, or while it is pending). A node
+    /// that already has it, or already mined its nonce, is not an error: [`Self::receipt`] tells
+    /// what became of it.
+    pub async fn rebroadcast(&self, tx: &SignedTx) -> Result<()> {
+        match self.provider.send_raw_transaction(&tx.raw).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_known_or_used(&e) => Ok(()),
+            Err(e) => Err(self.rpc_error("eth_sendRawTransaction", e)),
+        }
+    }
+
+    /// The receipt of `hash`, once mined.
+    pub async fn receipt(&self, hash: B256) -> Result<Option<Mined>> {
+        let receipt = self
+            .provider
+            .get_transaction_receipt(hash)
+            .await
+            .map_err(|e| self.rpc_error("eth_getTransactionReceipt", e))?;
+        Ok(receipt.and_then(|r| {
+            Some(Mined {
+                block_number: r.block_number?,
+                block_hash: r.block_hash?,
+                success: r.status(),
+                gas_used: r.gas_used,
+            })
+        }))
+    }
+
+    /// The nonce of the next transaction the chain would mine from this key.
+    pub async fn mined_nonce(&self) -> Result<u64> {
+        self.provider
+            .get_transaction_count(self.address())
+            .latest()
+            .await
+            .map_err(|e| self.rpc_error("eth_getTransactionCount", e))
+    }
+}
+
+impl NonceLease<'_> {
+    /// The nonce the next signed transaction gets (read from the chain's pending count the first
+    /// time).
+    pub async fn nonce(&mut self) -> Result<u64> {
+        if let Some(n) = *self.next {
+            return Ok(n);
+        }
+        let s = self.submitter;
+        let n = s
+            .provider
+            .get_transaction_count(s.address())
+            .pending()
+            .await
+            .map_err(|e| s.rpc_error("eth_getTransactionCount", e))?;
+        *self.next = Some(n);
+        Ok(n)
+    }
+
+    /// Signs a call of `to` with `data` and `value` at `fees`, with `nonce` (a replacement reuses
+    /// a stuck transaction's nonce) or the lease's next nonce. Nothing is sent.
+    pub async fn sign(
+        &mut self,
+        to: Address,
+        data: Bytes,
+        value: U256,
+        fees: Fees,
+        nonce: Option<u64>,
+    ) -> Result<SignedTx> {
+        let nonce = match nonce {
+            Some(n) => n,
+            None => self.nonce().await?,
+        };
+        let s = self.submitter;
+        let mut tx = TxEip1559 {
+            chain_id: s.chain_id,
+            nonce,
+            gas_limit: fees.gas_limit,
+            max_fee_per_gas: fees.max_fee_per_gas,
+            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+            to: TxKind::Call(to),
+            value,
+            access_list: Default::default(),
+            input: data,
+        };
+        let signature = s
+            .signer
+            .sign_transaction_sync(&mut tx)
+            .map_err(|e| s.rpc_error("sign transaction", e))?;
+        let envelope = TxEnvelope::from(tx.into_signed(signature));
+        Ok(SignedTx {
+            hash: *envelope.tx_hash(),
+            nonce,
+            raw: envelope.encoded_2718().into(),
+            fees,
+        })
+    }
+
+    /// Sends `tx`. If the node accepts it (or already has it) and it used the lease's next nonce,
+    /// the nonce moves on. If the node refuses it, the nonce stays, except that a nonce the chain
+    /// already used makes the lease re-read it next time.
+    pub async fn broadcast(&mut self, tx: &SignedTx) -> Result<()> {
+        let s = self.submitter;
+        match s.provider.send_raw_transaction(&tx.raw).await {
+            Ok(_) => {}
+            Err(e) if is_known_or_used(&e) && !is_nonce_too_low(&e) => {}
+            Err(e) => {
+                if is_nonce_too_low(&e) {
+                    *self.next = None;
+                }
+                return Err(s.rpc_error("eth_sendRawTransaction", e));
+            }
+        }
+        if *self.next == Some(tx.nonce) {
+            *self.next = Some(tx.nonce + 1);
+        }
+        Ok(())
+    }
+}
+
+fn as_revert(e: &RpcError<TransportErrorKind>) -> Option<Revert> {
+    let payload = e.as_error_resp()?;
+    let message = payload.message.to_string();
+    let data = payload.as_revert_data();
+    let is_revert = data.is_some() || message.contains("revert");
+    is_revert.then(|| Revert {
+        data: data.unwrap_or_default(),
+        message,
+    })
+}
+
+fn message_of(e: &RpcError<TransportErrorKind>) -> String {
+    e.as_error_resp()
+        .map(|p| p.message.to_lowercase())
+        .unwrap_or_else(|| e.to_string().to_lowercase())
+}
+
+fn is_nonce_too_low(e: &RpcError<TransportErrorKind>) -> bool {
+    message_of(e).contains("nonce too low")
+}
+
+fn is_known_or_used(e: &RpcError<TransportErrorKind>) -> bool {
+    let m = message_of(e);
+    m.contains("already known") || m.contains("already imported") || is_nonce_too_low(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bump_raises_both_prices_by_at_least_a_tenth_and_respects_the_floor() {
+        let fees = Fees {
+            gas_limit: 100_000,
+            max_fee_per_gas: 1_000,
+            max_priority_fee_per_gas: 100,
+        };
+        let bumped = fees.bumped(None);
+        assert_eq!(bumped.max_fee_per_gas, 1_250);
+        assert_eq!(bumped.max_priority_fee_per_gas, 125);
+        assert_eq!(bumped.gas_limit, 100_000);
+        let floor = Fees {
+            gas_limit: 0,
+            max_fee_per_gas: 5_000,
+            max_priority_fee_per_gas: 7_000,
+        };
+        let bumped = fees.bumped(Some(floor));
+        assert_eq!(bumped.max_fee_per_gas, 5_000);
+        assert_eq!(bumped.max_priority_fee_per_gas, 5_000);
+        // Zero prices still move.
+        let zero = Fees {
+            gas_limit: 1,
+            max_fee_per_gas: 0,
+            max_priority_fee_per_gas: 0,
+        };
+        assert_eq!(zero.bumped(None).max_fee_per_gas, 1);
+    }
+}

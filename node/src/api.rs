@@ -1,0 +1,288 @@
+//! The router's HTTP API (axum), read by `xroute status`, `xroute messages`, `xroute retry`,
+//! `xroute drop` and the demo's live table.
+//!
+//! - `GET /health` → `{"status":"ok"}`
+//! - `GET /stats` → messages per stage
+//! - `GET /messages?status=<stage>&limit=<n>` → message summaries (every live stage when no
+//!   status is given)
+//! - `GET /messages/{id}` → one message with its relays and history
+//! - `POST /messages/{id}/retry` → a parked message starts over
+//! - `POST /messages/{id}/drop` with `{"reason": "…"}` → a parked message is dropped
+//!
+//! Errors are `{"error": "…"}` with 400 (bad input, naming it), 404 (unknown id) or 409 (the
+//! message is not in a stage that allows it).
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::{Deserialize, Serialize};
+use xroute_proofs::envelope::MessageId;
+
+use crate::{
+    pipeline::Pipeline,
+    store::{MessageRecord, Stage, StoreError, Transition},
+};
+
+/// Most messages one `GET /messages` returns.
+pub const MAX_LIMIT: usize = 10_000;
+
+/// A message as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MessageView {
+    /// Envelope id.
+    pub id: String,
+    /// Stage, lowercase.
+    pub stage: String,
+    /// "source → destination" chain names.
+    pub route: String,
+    /// Source domain.
+    pub src_domain: u32,
+    /// Destination domain.
+    pub dst_domain: u32,
+    /// Source nonce.
+    pub nonce: u64,
+    /// Sender word.
+    pub sender: String,
+    /// Recipient word.
+    pub recipient: String,
+    /// Payload length in words.
+    pub payload_words: usize,
+    /// Failed attempts of the current step.
+    pub attempts: u32,
+    /// Why it is parked or dropped, or the last retried error.
+    pub reason: Option<String>,
+    /// Source transaction.
+    pub source_tx: String,
+    /// Relay transactions, oldest first.
+    pub relays: Vec<RelayView>,
+    /// Stage changes, oldest first.
+    pub history: Vec<Transition>,
+}
+
+/// A relay transaction as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RelayView {
+    /// Chain.
+    pub chain: String,
+    /// Hash.
+    pub tx_hash: String,
+    /// Nonce.
+    pub nonce: u64,
+    /// When sent (ms since the epoch).
+    pub sent_at_ms: u64,
+    /// L2 fee carried, wei (decimal).
+    pub value: String,
+}
+
+/// Lowercase name of a stage.
+pub fn stage_name(stage: Stage) -> String {
+    format!("{stage:?}").to_lowercase()
+}
+
+/// Parses a stage name (any case).
+pub fn parse_stage(s: &str) -> Option<Stage> {
+    Stage::ALL
+        .into_iter()
+        .find(|st| stage_name(*st) == s.to_lowercase())
+}
+
+fn view(pipeline: &Pipeline, r: &MessageRecord) -> MessageView {
+    let chains = pipeline.chains();
+    let name = |d: u32| {
+        chains
+            .name_of(d)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("domain {d}"))
+    };
+    MessageView {
+        id: r.id.to_string(),
+        stage: stage_name(r.stage),
+        route: format!(
+            "{} → {}",
+            name(r.envelope.src_domain),
+            name(r.envelope.dst_domain)
+        ),
+        src_domain: r.envelope.src_domain,
+        dst_domain: r.envelope.dst_domain,
+        nonce: r.envelope.nonce,
+        sender: r.envelope.sender.to_string(),
+        recipient: r.envelope.recipient.to_string(),
+        payload_words: r.envelope.payload.len(),
+        attempts: r.attempts,
+        reason: r.reason.clone(),
+        source_tx: r.source.tx_hash.to_string(),
+        relays: r
+            .relays
+            .iter()
+            .map(|a| RelayView {
+                chain: a.chain.clone(),
+                tx_hash: a.tx_hash.to_string(),
+                nonce: a.nonce,
+                sent_at_ms: a.sent_at_ms,
+                value: a.value.to_string(),
+            })
+            .collect(),
+        history: r.history.clone(),
+    }
+}
+
+/// An API error: status and message.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UnknownMessage(id) => {
+                ApiError(StatusCode::NOT_FOUND, format!("no message {id}"))
+            }
+            StoreError::StageMismatch {
+                id,
+                expected,
+                found,
+            } => ApiError(
+                StatusCode::CONFLICT,
+                format!(
+                    "message {id} is {}, not {}: only parked messages can be retried or dropped",
+                    stage_name(found),
+                    stage_name(expected)
+                ),
+            ),
+            other => ApiError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+        }
+    }
+}
+
+fn parse_id(s: &str) -> Result<MessageId, ApiError> {
+    s.parse().map_err(|_| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("message id {s:?} is not 32 bytes of 0x-hex"),
+        )
+    })
+}
+
+/// The API's routes over `pipeline`.
+pub fn router(pipeline: Arc<Pipeline>) -> Router {
+    Router::new()
+        .route(
+            "/health",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .route("/stats", get(stats))
+        .route("/messages", get(list))
+        .route("/messages/{id}", get(one))
+        .route("/messages/{id}/retry", post(retry))
+        .route("/messages/{id}/drop", post(drop_message))
+        .with_state(pipeline)
+}
+
+async fn stats(State(p): State<Arc<Pipeline>>) -> Json<serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for stage in Stage::ALL {
+        out.insert(stage_name(stage), p.store().count_in(stage).into());
+    }
+    Json(out.into())
+}
+
+/// `GET /messages` query.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list(
+    State(p): State<Arc<Pipeline>>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Vec<MessageView>>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("limit must be between 1 and {MAX_LIMIT}, got {limit}"),
+        ));
+    }
+    let stages = match q.status.as_deref() {
+        Some(s) => vec![parse_stage(s).ok_or_else(|| {
+            let names: Vec<String> = Stage::ALL.into_iter().map(stage_name).collect();
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("status {s:?} is not one of {}", names.join(", ")),
+            )
+        })?],
+        None => Stage::ALL.to_vec(),
+    };
+    let mut out = Vec::new();
+    for stage in stages {
+        for id in p.store().ids_in(stage, limit - out.len())? {
+            if let Some(r) = p.store().get(&id)? {
+                out.push(view(&p, &r));
+            }
+        }
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(Json(out))
+}
+
+async fn one(
+    State(p): State<Arc<Pipeline>>,
+    Path(id): Path<String>,
+) -> Result<Json<MessageView>, ApiError> {
+    let id = parse_id(&id)?;
+    let r = p.store().get(&id)?.ok_or(StoreError::UnknownMessage(id))?;
+    Ok(Json(view(&p, &r)))
+}
+
+async fn retry(
+    State(p): State<Arc<Pipeline>>,
+    Path(id): Path<String>,
+) -> Result<Json<MessageView>, ApiError> {
+    let id = parse_id(&id)?;
+    let r = p.retry(&id)?;
+    tracing::info!(%id, "operator retried a parked message");
+    Ok(Json(view(&p, &r)))
+}
+
+/// `POST /messages/{id}/drop` body.
+#[derive(Debug, Deserialize)]
+pub struct DropBody {
+    reason: String,
+}
+
+async fn drop_message(
+    State(p): State<Arc<Pipeline>>,
+    Path(id): Path<String>,
+    body: Result<Json<DropBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<MessageView>, ApiError> {
+    let id = parse_id(&id)?;
+    let Json(body) = body.map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("body must be {{\"reason\": \"…\"}}: {}", e.body_text()),
+        )
+    })?;
+    if body.reason.trim().is_empty() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "reason must not be empty".into(),
+        ));
+    }
+    let r = p.drop_message(&id, body.reason.trim())?;
+    tracing::warn!(%id, reason = body.reason.trim(), "operator dropped a message");
+    Ok(Json(view(&p, &r)))
+}

@@ -1,0 +1,135 @@
+//! `xroute run --config FILE`: the router. Indexes, proves, relays; serves the HTTP API; on
+//! Ctrl-C (or SIGTERM) finishes the tick in progress, flushes the store and exits 0.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
+
+use clap::Args;
+use tokio::sync::watch;
+use xroute::{
+    api,
+    pipeline::{Chains, Pipeline},
+    store::Store,
+};
+use xroute_config::Config;
+
+use super::{EXIT_FAILED, EXIT_USAGE};
+
+/// `xroute run` arguments.
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    /// The router's TOML config (see config/examples/local.toml).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Listen address of the HTTP API (overrides `node.api`).
+    #[arg(long, value_name = "ADDR")]
+    api: Option<SocketAddr>,
+}
+
+pub(crate) fn run(args: RunArgs) -> ExitCode {
+    init_tracing();
+    let mut config = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    if let Some(api) = args.api {
+        config.node.api = api;
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("router stopped: {e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default: info for xroute, warn for the rest).
+pub(crate) fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,xroute=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+async fn serve(config: Config) -> eyre::Result<()> {
+    use eyre::WrapErr;
+    let store = Store::open(&config.node.store)
+        .wrap_err_with(|| format!("opening the store at {}", config.node.store.display()))?;
+    let chains = Chains::connect(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.node.api)
+        .await
+        .wrap_err_with(|| format!("cannot listen on {} (node.api)", config.node.api))?;
+    let pipeline = Arc::new(Pipeline::new(store, chains, config.relay.clone()));
+    tracing::info!(
+        api = %config.node.api,
+        store = %config.node.store.display(),
+        relayer = %pipeline.chains().hub.submitter.address(),
+        chains = pipeline.chains().adapters().len(),
+        "router started"
+    );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut pipeline_task = tokio::spawn(pipeline.clone().run(stop_rx.clone()));
+    let mut api_stop = stop_rx.clone();
+    let mut api_task = tokio::spawn(async move {
+        axum::serve(listener, api::router(pipeline))
+            .with_graceful_shutdown(async move {
+                let _ = api_stop.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    let signal = shutdown_signal();
+    tokio::select! {
+        () = signal => {
+            tracing::info!("shutting down: finishing the current tick");
+            let _ = stop_tx.send(true);
+        }
+        done = &mut pipeline_task => {
+            let _ = stop_tx.send(true);
+            let _ = (&mut api_task).await;
+            return match done {
+                Ok(Ok(())) => Err(eyre::eyre!("the pipeline stopped on its own")),
+                Ok(Err(e)) => Err(e).wrap_err("the pipeline failed"),
+                Err(e) => Err(eyre::eyre!("the pipeline task died: {e}")),
+            };
+        }
+        done = &mut api_task => {
+            let _ = stop_tx.send(true);
+            let _ = (&mut pipeline_task).await;
+            return Err(eyre::eyre!("the HTTP API stopped: {done:?}"));
+        }
+    }
+    pipeline_task
+        .await
+        .map_err(|e| eyre::eyre!("the pipeline task died: {e}"))??;
+    api_task
+        .await
+        .map_err(|e| eyre::eyre!("the API task died: {e}"))??;
+    tracing::info!("router stopped cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,283 @@
+//! The pipeline: the message lifecycle of DESIGN.md as an explicit state machine.
+//!
+//! Every tick the router indexes each chain from its persisted cursor ([`scan`]), then moves each
+//! live message one step ([`step`]). A step returns an [`Outcome`]; a stage change is persisted
+//! (a compare-and-set in the store) before its side effect, and every step first looks at the
+//! chain, so repeating one after a crash is harmless:
+//!
+//! - `Sent → Proven`: the hub-side fact is read with a storage proof against a finalized L1
+//!   header: `l2ToL1Messages[h] ≥ 1` on the source rollup's messaging contract, or the Hub's
+//!   `outbound[id] ≥ 1` for a message an L1 app sent.
+//! - `Proven → Relaying`: checks that the message can arrive (destination known, words are felts,
+//!   recipient deployed), quotes the next leg's L2 fee, estimates gas (a revert that can never
+//!   pass parks the message), signs, **persists the signed transaction**, then broadcasts it.
+//! - `Relaying → Relayed`: the relay transaction is mined and final; a stuck one is re-sent with
+//!   higher gas prices under the same nonce; a reverted one is retried, unless the Hub already
+//!   processed the id.
+//! - `Relayed → Delivered`: the destination endpoint (or, for L1, the Hub) reports it delivered.
+//!
+//! Failures retry with exponential backoff and jitter; after `relay.max_attempts` the message is
+//! `Parked` with its reason until an operator retries or drops it.
+
+pub mod chains;
+mod scan;
+mod step;
+
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use futures::StreamExt;
+use tokio::sync::watch;
+use xroute_adapters::{AdapterError, BlockRef, ChainAdapter};
+use xroute_config::RelayConfig;
+use xroute_proofs::envelope::MessageId;
+
+pub use chains::Chains;
+
+use crate::store::{MessageRecord, Stage, Store, StoreError};
+
+/// Messages stepped at once (relay transactions still go out one at a time, under the nonce lock).
+const CONCURRENCY: usize = 8;
+/// Messages per stage looked at per tick.
+const PER_TICK: usize = 2048;
+
+/// What stops the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The configuration cannot be used as it is.
+    #[error("config: {0}")]
+    Config(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A chain failed.
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
+}
+
+/// What one step of one message came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The step moved the message (already persisted).
+    Done,
+    /// Nothing to do yet (not proven, not mined, not final).
+    NotReady,
+    /// The step failed; try again after a backoff.
+    Retry(String),
+    /// The message cannot go on as it is; an operator must act.
+    Park(String),
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The backoff before attempt `attempts + 1`: exponential from `initial`, capped at `max`, with
+/// jitter in its upper half (so routers and messages that failed together do not retry together).
+pub fn backoff_ms(relay: &RelayConfig, attempts: u32) -> u64 {
+    let exp = attempts.saturating_sub(1).min(32);
+    let base = relay
+        .backoff_initial_ms
+        .saturating_mul(1u64 << exp)
+        .min(relay.backoff_max_ms);
+    let half = base / 2;
+    half + rand::random_range(0..=base - half)
+}
+
+/// What a tick knows about L1 that every step shares.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tick {
+    /// The L1 block the router treats as final.
+    pub l1_final: BlockRef,
+    /// Now.
+    pub now_ms: u64,
+}
+
+/// One router's pipeline.
+#[derive(Debug)]
+pub struct Pipeline {
+    store: Store,
+    chains: Chains,
+    relay: RelayConfig,
+}
+
+impl Pipeline {
+    /// A pipeline over `store` and `chains`.
+    pub fn new(store: Store, chains: Chains, relay: RelayConfig) -> Self {
+        Self {
+            store,
+            chains,
+            relay,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The chains.
+    pub fn chains(&self) -> &Chains {
+        &self.chains
+    }
+
+    /// Ticks every `relay.poll_interval_ms` until `shutdown` turns true; the tick in progress
+    /// finishes (no step is cut between its persist and its side effect), then the store is
+    /// flushed.
+    pub async fn run(
+        self: Arc<Self>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), PipelineError> {
+        let interval = Duration::from_millis(self.relay.poll_interval_ms);
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            if let Err(e) = self.tick().await {
+                tracing::warn!(error = %e, "tick failed; next tick retries");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        self.store.flush()?;
+        tracing::info!("pipeline drained; store flushed");
+        Ok(())
+    }
+
+    /// One round: index every chain, then move every live message one step.
+    pub async fn tick(&self) -> Result<(), PipelineError> {
+        for adapter in self.chains.adapters() {
+            if let Err(e) = scan::scan(&self.store, adapter).await {
+                tracing::warn!(chain = adapter.name(), error = %e, "indexing failed; retrying next tick");
+            }
+        }
+        let tick = Tick {
+            l1_final: self.chains.hub.adapter.finalized_head().await?,
+            now_ms: now_ms(),
+        };
+        for stage in [Stage::Sent, Stage::Proven, Stage::Relaying, Stage::Relayed] {
+            let ids = self.store.ids_in(stage, PER_TICK)?;
+            futures::stream::iter(ids)
+                .map(|id| self.advance(id, stage, tick))
+                .buffer_unordered(CONCURRENCY)
+                .collect::<Vec<()>>()
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Steps message `id` (expected in `stage`) and applies the outcome; errors are the message's,
+    /// not the tick's.
+    async fn advance(&self, id: MessageId, stage: Stage, tick: Tick) {
+        let record = match self.store.get(&id) {
+            Ok(Some(r)) if r.stage == stage => r,
+            Ok(_) => return, // moved on since the index was read
+            Err(e) => {
+                tracing::error!(%id, error = %e, "cannot read message");
+                return;
+            }
+        };
+        if record.next_attempt_at_ms > tick.now_ms {
+            return;
+        }
+        let outcome = match self.step(&record, tick).await {
+            Ok(o) => o,
+            Err(step::StepError::Store(StoreError::StageMismatch { .. })) => return,
+            Err(e) => Outcome::Retry(e.to_string()),
+        };
+        if let Err(e) = self.apply(&record, outcome, tick) {
+            tracing::error!(%id, error = %e, "cannot record a step");
+        }
+    }
+
+    fn apply(
+        &self,
+        record: &MessageRecord,
+        outcome: Outcome,
+        tick: Tick,
+    ) -> Result<(), StoreError> {
+        let id = record.id;
+        match outcome {
+            Outcome::Done | Outcome::NotReady => Ok(()),
+            Outcome::Park(reason) => self.park(&id, reason, tick.now_ms),
+            Outcome::Retry(reason) => {
+                // Re-read: the step may have moved the message (Proven → Relaying) before failing.
+                let Some(current) = self.store.get(&id)? else {
+                    return Ok(());
+                };
+                let attempts = current.attempts + 1;
+                if attempts >= self.relay.max_attempts {
+                    let reason = format!("gave up after {attempts} attempts: {reason}");
+                    return self.park(&id, reason, tick.now_ms);
+                }
+                let next = tick.now_ms + backoff_ms(&self.relay, attempts);
+                tracing::info!(%id, stage = ?current.stage, attempts, %reason, "step failed; retrying after backoff");
+                let set = |r: &mut MessageRecord| {
+                    r.attempts = attempts;
+                    r.next_attempt_at_ms = next;
+                    r.reason = Some(reason.clone());
+                };
+                if current.stage == Stage::Relaying {
+                    // The hop has to be made again, from a fresh estimate.
+                    self.store.transition(
+                        &id,
+                        Stage::Relaying,
+                        Stage::Proven,
+                        tick.now_ms,
+                        &reason,
+                        set,
+                    )?;
+                } else {
+                    self.store.update(&id, set)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn park(&self, id: &MessageId, reason: String, now: u64) -> Result<(), StoreError> {
+        let Some(current) = self.store.get(id)? else {
+            return Ok(());
+        };
+        tracing::warn!(%id, stage = ?current.stage, %reason, "message parked");
+        self.store
+            .transition(id, current.stage, Stage::Parked, now, &reason, |r| {
+                r.reason = Some(reason.clone());
+            })?;
+        Ok(())
+    }
+
+    /// `xroute retry`: a parked message starts over from `Sent` (every step re-checks the chain,
+    /// so nothing already done is done twice).
+    pub fn retry(&self, id: &MessageId) -> Result<MessageRecord, StoreError> {
+        self.store.transition(
+            id,
+            Stage::Parked,
+            Stage::Sent,
+            now_ms(),
+            "retried by operator",
+            |r| {
+                r.attempts = 0;
+                r.next_attempt_at_ms = 0;
+                r.reason = None;
+            },
+        )
+    }
+
+    /// `xroute drop`: a parked message is dropped for good, with the operator's reason.
+    pub fn drop_message(&self, id: &MessageId, reason: &str) -> Result<MessageRecord, StoreError> {
+        let note = format!("dropped by operator: {reason}");
+        self.store
+            .transition(id, Stage::Parked, Stage::Dropped, now_ms(), &note, |r| {
+                r.reason = Some(note.clone());
+            })
+    }
+}

@@ -1,0 +1,79 @@
+//! Indexing: each chain from its persisted cursor up to its finalized head, in bounded ranges.
+//! A message found twice (a re-scan after a restart or a reorg rewind) is stored once.
+
+use alloy_primitives::B256;
+use xroute_adapters::ChainAdapter;
+
+use super::{PipelineError, now_ms};
+use crate::store::{Cursor, MessageRecord, SourceRef, Store};
+
+/// Blocks per `sent_messages` call.
+const RANGE: u64 = 1_000;
+/// How far back indexing restarts when the block under the cursor changed hash (a reorg).
+const REORG_REWIND: u64 = 64;
+
+/// Indexes `adapter`'s chain up to its finalized head; returns how many new messages it stored.
+pub(crate) async fn scan(
+    store: &Store,
+    adapter: &dyn ChainAdapter,
+) -> Result<usize, PipelineError> {
+    let name = adapter.name();
+    let finalized = adapter.finalized_head().await?;
+    let mut from = match store.cursor(name)? {
+        None => 0,
+        Some(cursor) => {
+            let hash = adapter.block_hash(cursor.block_number).await?;
+            if hash == cursor.block_hash.0 {
+                cursor.block_number + 1
+            } else {
+                let back = cursor.block_number.saturating_sub(REORG_REWIND);
+                tracing::warn!(
+                    chain = name,
+                    block = cursor.block_number,
+                    "block under the cursor changed (reorg); re-indexing from {back}"
+                );
+                back
+            }
+        }
+    };
+    let mut stored = 0;
+    while from <= finalized.number {
+        let to = (from + RANGE - 1).min(finalized.number);
+        for sent in adapter.sent_messages(from, to).await? {
+            let record = MessageRecord::new(
+                sent.envelope,
+                SourceRef {
+                    chain: name.to_string(),
+                    block_number: sent.block.number,
+                    block_hash: B256::from(sent.block.hash),
+                    tx_hash: B256::from(sent.tx_hash),
+                },
+                now_ms(),
+            );
+            if store.insert_new(&record)? {
+                stored += 1;
+                tracing::info!(
+                    chain = name,
+                    id = %record.id,
+                    dst = record.envelope.dst_domain,
+                    block = record.source.block_number,
+                    "message sent"
+                );
+            }
+        }
+        let hash = if to == finalized.number {
+            finalized.hash
+        } else {
+            adapter.block_hash(to).await?
+        };
+        store.set_cursor(
+            name,
+            &Cursor {
+                block_number: to,
+                block_hash: B256::from(hash),
+            },
+        )?;
+        from = to + 1;
+    }
+    Ok(stored)
+}

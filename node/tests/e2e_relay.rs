@@ -1,0 +1,542 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! End to end: real anvil + two devnets (Starknet, and an L3 appchain with its own messaging
+//! contract), the contracts of `contracts/`, and the `xroute` binary as a process. The test plays
+//! the provers and sequencers by flushing devnet's postman in a loop; everything else is the
+//! router's own work. Each test checks the outcome on chain: app storage, the messaging
+//! contract's slots, the relayer's receipts.
+
+use std::{collections::HashSet, path::Path, sync::Arc, time::Duration};
+
+use alloy::{
+    consensus::Transaction as _,
+    eips::BlockNumberOrTag,
+    network::TransactionResponse,
+    primitives::{B256, U256},
+    providers::Provider,
+};
+use eyre::{Result, WrapErr, bail};
+use rand::Rng;
+use starknet_rust::core::types::Felt;
+use tempfile::TempDir;
+use xroute_proofs::{
+    envelope::{Envelope, MessageId},
+    starknet::l2_to_l1_message_hash,
+};
+use xroute_tests::{
+    LocalNet, XrouteStack,
+    artifacts::evm::{Hub, IStarknetMessaging, SampleApp},
+    localnet::L1_KIT_ACCOUNT,
+    process::free_port,
+    router::{Flusher, RouterOptions, RouterProcess, write_config},
+    stack::L1_DOMAIN,
+};
+
+const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
+
+fn word(f: Felt) -> B256 {
+    B256::from(f.to_bytes_be())
+}
+
+fn felt(w: B256) -> Felt {
+    Felt::from_bytes_be(&w.0)
+}
+
+/// A local network with the stack deployed, one router running, and the postman flushing.
+struct Env {
+    net: Arc<LocalNet>,
+    stack: XrouteStack,
+    router: RouterProcess,
+    flusher: Flusher,
+    _dir: TempDir,
+}
+
+impl Env {
+    async fn start() -> Result<Self> {
+        let net = Arc::new(LocalNet::start(2).await?);
+        let stack = XrouteStack::deploy(&net).await?;
+        let dir = tempfile::tempdir()?;
+        let port = free_port()?;
+        let config = write_config(dir.path(), &net, &stack, port, &RouterOptions::default())?;
+        let router = RouterProcess::start(Path::new(XROUTE), &config, port).await?;
+        let flusher = Flusher::start(net.clone(), Duration::from_millis(300));
+        Ok(Self {
+            net,
+            stack,
+            router,
+            flusher,
+            _dir: dir,
+        })
+    }
+
+    /// Sends `payloads` from the sample app of devnet `chain` to `recipient` on `dst`, several per
+    /// transaction; returns the ids, computed from the endpoint's nonce (which also checks that
+    /// the router stores messages under the id the protocol defines).
+    async fn send_from_starknet(
+        &self,
+        chain: usize,
+        dst: u32,
+        recipient: B256,
+        payloads: &[Vec<Felt>],
+    ) -> Result<Vec<MessageId>> {
+        let d = self.stack.starknets[chain];
+        let devnet = &self.net.starknets[chain].devnet;
+        let mut nonce = devnet.call(d.endpoint, "next_nonce", vec![]).await?[0];
+        let mut ids = Vec::new();
+        for chunk in payloads.chunks(10) {
+            let mut calls = Vec::new();
+            for payload in chunk {
+                let mut calldata =
+                    vec![Felt::from(dst), felt(recipient), Felt::from(payload.len())];
+                calldata.extend_from_slice(payload);
+                calls.push((d.app, "send", calldata));
+                let envelope = Envelope {
+                    src_domain: d.domain,
+                    nonce: u64::try_from(nonce.to_biguint()).unwrap(),
+                    sender: word(d.app),
+                    dst_domain: dst,
+                    recipient,
+                    payload: payload.iter().map(|f| word(*f)).collect(),
+                };
+                ids.push(envelope.id());
+                nonce += Felt::ONE;
+            }
+            devnet.invoke_many(0, calls).await?;
+        }
+        Ok(ids)
+    }
+
+    /// Sends from the L1 sample app (escrowing `fee` toward the L2 leg); returns the id the Hub
+    /// emitted.
+    async fn send_from_l1(
+        &self,
+        dst: u32,
+        recipient: B256,
+        payload: Vec<U256>,
+        fee: u64,
+    ) -> Result<MessageId> {
+        let l1 = self.net.l1.provider(L1_KIT_ACCOUNT)?;
+        let app = SampleApp::new(self.stack.l1_app, &l1);
+        let receipt = app
+            .send(dst, recipient, payload)
+            .value(U256::from(fee))
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        if !receipt.status() {
+            bail!("L1 send reverted");
+        }
+        let sent = receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|l| l.log_decode::<Hub::MessageSent>().ok())
+            .ok_or_else(|| eyre::eyre!("no MessageSent in the L1 receipt"))?;
+        Ok(MessageId(sent.inner.data.id))
+    }
+
+    async fn message(&self, id: &MessageId) -> Result<serde_json::Value> {
+        self.router.get(&format!("/messages/{id}")).await
+    }
+
+    /// Waits until every id is in `stage` (fails at once if one lands in another final stage).
+    async fn wait_for(&mut self, ids: &[MessageId], stage: &str, timeout: Duration) -> Result<()> {
+        let start = std::time::Instant::now();
+        let mut pending: HashSet<MessageId> = ids.iter().copied().collect();
+        while !pending.is_empty() {
+            self.router.check_running()?;
+            self.flusher.check()?;
+            let mut done = Vec::new();
+            for id in &pending {
+                let m = self.message(id).await?;
+                let found = m["stage"].as_str().unwrap_or("");
+                if found == stage {
+                    done.push(*id);
+                } else if ["delivered", "parked", "dropped"].contains(&found) {
+                    bail!("message {id} is {found}, expected {stage}: {m:#}");
+                }
+            }
+            for id in done {
+                pending.remove(&id);
+            }
+            if start.elapsed() > timeout {
+                let sample: Vec<_> = pending.iter().take(3).collect();
+                let mut detail = String::new();
+                for id in sample {
+                    detail.push_str(&format!("{:#}\n", self.message(id).await?));
+                }
+                bail!(
+                    "{} message(s) not {stage} after {timeout:?}, e.g.:\n{detail}\nrouter log:\n{}",
+                    pending.len(),
+                    self.router.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Ok(())
+    }
+
+    fn l1_app(&self) -> Result<SampleApp::SampleAppInstance<alloy::providers::DynProvider>> {
+        Ok(SampleApp::new(
+            self.stack.l1_app,
+            self.net.l1.provider(L1_KIT_ACCOUNT)?,
+        ))
+    }
+
+    async fn total_received_on(&self, chain: usize) -> Result<u64> {
+        let d = self.stack.starknets[chain];
+        let out = self.net.starknets[chain]
+            .devnet
+            .call(d.app, "total_received", vec![])
+            .await?;
+        Ok(u64::try_from(out[0].to_biguint())?)
+    }
+
+    /// Every transaction the router's L1 account sent, with its success flag, from the chain.
+    async fn relay_receipts(&self) -> Result<Vec<(B256, bool)>> {
+        let relayer = self.net.l1.address(RouterOptions::default().l1_account)?;
+        let l1 = self.net.l1.provider(L1_KIT_ACCOUNT)?;
+        let head = l1.get_block_number().await?;
+        let mut out = Vec::new();
+        for n in 0..=head {
+            let block = l1
+                .get_block_by_number(BlockNumberOrTag::Number(n))
+                .full()
+                .await?
+                .ok_or_else(|| eyre::eyre!("no block {n}"))?;
+            for tx in block.transactions.txns() {
+                if tx.from() == relayer {
+                    let receipt = l1
+                        .get_transaction_receipt(tx.tx_hash())
+                        .await?
+                        .ok_or_else(|| eyre::eyre!("no receipt"))?;
+                    assert_eq!(
+                        tx.to(),
+                        Some(self.stack.hub),
+                        "the router only calls the Hub"
+                    );
+                    out.push((tx.tx_hash(), receipt.status()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `xroute <args> --api URL` as a process: (exit code, stdout, stderr).
+    fn cli(&self, args: &[&str]) -> Result<(i32, String, String)> {
+        let out = std::process::Command::new(XROUTE)
+            .args(args)
+            .args(["--api", &self.router.api])
+            .output()
+            .wrap_err("running xroute")?;
+        Ok((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into(),
+            String::from_utf8_lossy(&out.stderr).into(),
+        ))
+    }
+}
+
+const DELIVERY: Duration = Duration::from_secs(180);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn starknet_app_to_l1_app_is_delivered_and_consumed_once() -> Result<()> {
+    let mut env = Env::start().await?;
+    let sn = env.stack.starknets[0];
+    let l1_app = env.stack.l1_app;
+    let recipient = B256::left_padding_from(l1_app.as_slice());
+    let payload = vec![Felt::from(7u8), Felt::from(8u8)];
+    let ids = env
+        .send_from_starknet(0, L1_DOMAIN, recipient, std::slice::from_ref(&payload))
+        .await?;
+    env.wait_for(&ids, "delivered", DELIVERY).await?;
+
+    let app = env.l1_app()?;
+    let sender = word(sn.app);
+    assert_eq!(
+        app.receivedFrom(sn.domain, sender).call().await?,
+        U256::from(1)
+    );
+    assert_eq!(
+        app.lastPayload(sn.domain, sender).call().await?,
+        vec![U256::from(7), U256::from(8)]
+    );
+    assert_eq!(app.totalReceived().call().await?, U256::from(1));
+    // Consumed exactly once: the L2→L1 slot went 1 → 0, and one relay transaction, successful.
+    let envelope = Envelope {
+        src_domain: sn.domain,
+        nonce: 0,
+        sender,
+        dst_domain: L1_DOMAIN,
+        recipient,
+        payload: payload.iter().map(|f| word(*f)).collect(),
+    };
+    assert_eq!(envelope.id(), ids[0]);
+    let hash = l2_to_l1_message_hash(sn.endpoint, env.stack.hub, &envelope.to_felts()?);
+    let messaging =
+        IStarknetMessaging::new(env.net.starknets[0].messaging, env.net.l1.provider(0)?);
+    assert_eq!(messaging.l2ToL1Messages(hash).call().await?, U256::ZERO);
+    let receipts = env.relay_receipts().await?;
+    assert_eq!(receipts.len(), 1, "one relay transaction: {receipts:?}");
+    assert!(receipts[0].1);
+
+    // The CLI reads it from the running router.
+    let (code, out, err) = env.cli(&["status", &ids[0].to_string()])?;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("stage     delivered"), "{out}");
+    assert!(
+        out.contains("storage proof"),
+        "the history shows the proof: {out}"
+    );
+    assert!(
+        out.contains(&receipts[0].0.to_string()),
+        "the relay tx is listed: {out}"
+    );
+    let (code, out, _) = env.cli(&["messages", "--status", "delivered"])?;
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(&ids[0].to_string()) && out.contains("starknet → ethereum"),
+        "{out}"
+    );
+
+    // Ctrl-C drains and exits cleanly.
+    assert_eq!(env.router.interrupt().await?, Some(0));
+    env.flusher.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn l1_app_to_starknet_app_is_delivered() -> Result<()> {
+    let mut env = Env::start().await?;
+    let sn = env.stack.starknets[0];
+    // The app escrows nothing: the router quotes the L2 fee and pays it.
+    let payload = vec![U256::from(11), U256::from(12), U256::from(13)];
+    let id = env
+        .send_from_l1(sn.domain, word(sn.app), payload, 0)
+        .await?;
+    env.wait_for(&[id], "delivered", DELIVERY).await?;
+
+    let devnet = &env.net.starknets[0].devnet;
+    let l1_sender = Felt::from_bytes_be_slice(env.stack.l1_app.as_slice());
+    let from = vec![Felt::from(L1_DOMAIN), l1_sender];
+    assert_eq!(
+        devnet.call(sn.app, "received_from", from.clone()).await?,
+        vec![Felt::ONE]
+    );
+    assert_eq!(
+        devnet.call(sn.app, "last_payload", from).await?,
+        vec![
+            Felt::THREE,
+            Felt::from(11u8),
+            Felt::from(12u8),
+            Felt::from(13u8)
+        ]
+    );
+    let hub = Hub::new(env.stack.hub, env.net.l1.provider(0)?);
+    assert_eq!(
+        hub.outbound(id.0).call().await?,
+        U256::ZERO,
+        "forwarded once"
+    );
+    assert!(hub.processed(id.0).call().await?);
+    let m = env.message(&id).await?;
+    let fee: U256 = m["relays"][0]["value"].as_str().unwrap().parse()?;
+    assert!(fee > U256::ZERO, "the router paid the L2 fee: {m:#}");
+    let receipts = env.relay_receipts().await?;
+    assert_eq!(receipts.len(), 1);
+    assert!(receipts[0].1);
+    env.flusher.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn starknet_app_to_appchain_app_crosses_two_hops() -> Result<()> {
+    let mut env = Env::start().await?;
+    let sn = env.stack.starknets[0];
+    let app3 = env.stack.starknets[1];
+    let ids = env
+        .send_from_starknet(0, app3.domain, word(app3.app), &[vec![Felt::from(99u8)]])
+        .await?;
+    env.wait_for(&ids, "delivered", DELIVERY).await?;
+    let appchain = &env.net.starknets[1].devnet;
+    let from = vec![Felt::from(sn.domain), sn.app];
+    assert_eq!(
+        appchain
+            .call(app3.app, "received_from", from.clone())
+            .await?,
+        vec![Felt::ONE]
+    );
+    assert_eq!(
+        appchain.call(app3.app, "last_payload", from).await?,
+        vec![Felt::ONE, Felt::from(99u8)]
+    );
+    let m = env.message(&ids[0]).await?;
+    assert_eq!(m["route"], "starknet → appchain1");
+    let receipts = env.relay_receipts().await?;
+    assert_eq!(receipts.len(), 1, "one L1 transaction carries both hops");
+    env.flusher.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_messages_survive_two_sigkills_exactly_once() -> Result<()> {
+    let mut env = Env::start().await?;
+    let sn = env.stack.starknets[0];
+    let app3 = env.stack.starknets[1];
+    let l1_recipient = B256::left_padding_from(env.stack.l1_app.as_slice());
+    let mut rng = rand::rng();
+    let mut ids = Vec::new();
+    let (mut to_l1, mut to_sn, mut to_app3) = (0u64, 0u64, 0u64);
+    let mut in_flight_at_kill = Vec::new();
+    for round in 0..4 {
+        // 50 per round: 20 Starknet → L1, 15 L1 → Starknet, 15 Starknet → appchain.
+        let payloads: Vec<Vec<Felt>> = (0..20).map(|i| vec![Felt::from(round * 100 + i)]).collect();
+        ids.extend(
+            env.send_from_starknet(0, L1_DOMAIN, l1_recipient, &payloads)
+                .await?,
+        );
+        to_l1 += 20;
+        for i in 0..15u64 {
+            ids.push(
+                env.send_from_l1(sn.domain, word(sn.app), vec![U256::from(i)], 0)
+                    .await?,
+            );
+        }
+        to_sn += 15;
+        let payloads: Vec<Vec<Felt>> = (0..15).map(|i| vec![Felt::from(i), Felt::TWO]).collect();
+        ids.extend(
+            env.send_from_starknet(0, app3.domain, word(app3.app), &payloads)
+                .await?,
+        );
+        to_app3 += 15;
+        if round == 1 || round == 3 {
+            tokio::time::sleep(Duration::from_millis(rng.random_range(50..600))).await;
+            let stats = env.router.stats().await?;
+            let delivered = stats["delivered"].as_u64().unwrap_or(0);
+            in_flight_at_kill.push(ids.len() as u64 - delivered);
+            env.router.kill_and_restart().await?;
+        }
+    }
+    assert_eq!(ids.len(), 200);
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 200);
+    // The kills hit a router with work in flight, not an idle one.
+    eprintln!("messages not yet delivered at each SIGKILL: {in_flight_at_kill:?}");
+    assert!(
+        in_flight_at_kill.iter().any(|n| *n > 0),
+        "{in_flight_at_kill:?}"
+    );
+    env.wait_for(&ids, "delivered", Duration::from_secs(600))
+        .await?;
+
+    // Recipient counts equal messages sent.
+    assert_eq!(
+        env.l1_app()?.totalReceived().call().await?,
+        U256::from(to_l1)
+    );
+    assert_eq!(env.total_received_on(0).await?, to_sn);
+    assert_eq!(env.total_received_on(1).await?, to_app3);
+    // One successful relay per message; no reverted (duplicate) relay transaction.
+    let receipts = env.relay_receipts().await?;
+    let reverted: Vec<_> = receipts.iter().filter(|r| !r.1).collect();
+    assert!(
+        reverted.is_empty(),
+        "reverted relay transactions: {reverted:?}"
+    );
+    assert_eq!(receipts.len(), 200);
+    let stats = env.router.stats().await?;
+    assert_eq!(stats["delivered"], 200, "{stats}");
+    env.flusher.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_messages_are_parked_with_their_reason_and_the_rest_keep_flowing() -> Result<()> {
+    let mut env = Env::start().await?;
+    let sn = env.stack.starknets[0];
+    let l1_recipient = B256::left_padding_from(env.stack.l1_app.as_slice());
+
+    let unknown_domain = env
+        .send_from_starknet(0, 99, l1_recipient, &[vec![Felt::ONE]])
+        .await?[0];
+    let not_a_contract = B256::left_padding_from(&[0xde, 0xad]);
+    let bad_l1_recipient = env
+        .send_from_starknet(0, L1_DOMAIN, not_a_contract, &[vec![Felt::TWO]])
+        .await?[0];
+    let undeployed = env
+        .send_from_l1(
+            sn.domain,
+            B256::left_padding_from(&[0x12, 0x34]),
+            vec![U256::from(1)],
+            0,
+        )
+        .await?;
+    let big = U256::from(1) << 252;
+    let not_a_felt = env
+        .send_from_l1(sn.domain, word(sn.app), vec![U256::from(1), big], 0)
+        .await?;
+    // Good messages around them.
+    let mut good = env
+        .send_from_starknet(0, L1_DOMAIN, l1_recipient, &[vec![Felt::THREE]])
+        .await?;
+    good.push(
+        env.send_from_l1(sn.domain, word(sn.app), vec![U256::from(5)], 0)
+            .await?,
+    );
+
+    env.wait_for(&good, "delivered", DELIVERY).await?;
+    let bad = [unknown_domain, bad_l1_recipient, undeployed, not_a_felt];
+    env.wait_for(&bad, "parked", DELIVERY).await?;
+
+    let expect = [
+        (unknown_domain, "unknown destination domain 99"),
+        (bad_l1_recipient, "is not a contract on L1"),
+        (undeployed, "is not deployed on starknet"),
+        (not_a_felt, "is not a Starknet field element"),
+    ];
+    for (id, reason) in expect {
+        let (code, out, err) = env.cli(&["status", &id.to_string()])?;
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("stage     parked"), "{out}");
+        assert!(
+            out.contains(reason),
+            "status of {id} should say {reason:?}:\n{out}"
+        );
+    }
+    // Nothing was paid for the parked ones: the only relay transactions are the good ones'.
+    let receipts = env.relay_receipts().await?;
+    assert_eq!(receipts.len(), 2, "{receipts:?}");
+    assert!(receipts.iter().all(|r| r.1));
+    assert_eq!(env.l1_app()?.totalReceived().call().await?, U256::from(1));
+
+    // The operator drops one and retries another; retry re-runs the checks (still unknown).
+    let (code, out, err) = env.cli(&["drop", &not_a_felt.to_string(), "--reason", "app bug"])?;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("stage     dropped") && out.contains("app bug"),
+        "{out}"
+    );
+    let (code, _, err) = env.cli(&["drop", &not_a_felt.to_string(), "--reason", "again"])?;
+    assert_eq!(code, 1);
+    assert!(err.contains("is dropped, not parked"), "{err}");
+    let (code, out, err) = env.cli(&["retry", &unknown_domain.to_string()])?;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("stage     sent"), "{out}");
+    env.wait_for(&[unknown_domain], "parked", DELIVERY).await?;
+    let m = env.message(&unknown_domain).await?;
+    let notes: Vec<&str> = m["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["note"].as_str().unwrap())
+        .collect();
+    assert!(notes.contains(&"retried by operator"), "{notes:?}");
+    // Bad CLI input names what is wrong.
+    let (code, _, err) = env.cli(&["status", "0x1234"])?;
+    assert_eq!(code, 2);
+    assert!(err.contains("is not a message id"), "{err}");
+    let (code, _, err) = env.cli(&["messages", "--status", "lost"])?;
+    assert_eq!(code, 2);
+    assert!(err.contains("--status"), "{err}");
+    env.flusher.stop().await?;
+    Ok(())
+}

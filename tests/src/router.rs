@@ -1,0 +1,238 @@
+//! Runs the `xroute` binary as a process against a [`LocalNet`] + [`XrouteStack`]: writes its
+//! config and key files, starts it, waits for its API, kills and restarts it, and reads its API.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use eyre::{Result, WrapErr, bail};
+use serde_json::Value;
+
+use crate::{LocalNet, XrouteStack, process::ManagedProcess, stack::STARKNET_DOMAIN};
+
+/// How the kit configures a router.
+#[derive(Debug, Clone)]
+pub struct RouterOptions {
+    /// The anvil dev account the router relays from (not the kit's 0, not the postmen's 9, 8…).
+    pub l1_account: usize,
+    /// L1 confirmations.
+    pub l1_confirmations: u64,
+    /// `[relay]` values.
+    pub poll_interval_ms: u64,
+    /// `[relay] max_attempts`.
+    pub max_attempts: u32,
+    /// `[relay] backoff_initial_ms`.
+    pub backoff_initial_ms: u64,
+}
+
+impl Default for RouterOptions {
+    fn default() -> Self {
+        Self {
+            l1_account: 1,
+            l1_confirmations: 1,
+            poll_interval_ms: 200,
+            max_attempts: 6,
+            backoff_initial_ms: 200,
+        }
+    }
+}
+
+/// Writes `dir/router.toml` (+ key files) for a router over `net` and `stack`, with its store in
+/// `dir/store` and its API on `api_port`; returns the config path.
+pub fn write_config(
+    dir: &Path,
+    net: &LocalNet,
+    stack: &XrouteStack,
+    api_port: u16,
+    options: &RouterOptions,
+) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+    let l1_key = format!("{:#x}\n", net.l1.signer(options.l1_account)?.to_bytes());
+    std::fs::write(dir.join("l1.key"), l1_key)?;
+    let mut toml = format!(
+        "# Written by the xroute test kit for a local network.\n\
+         [node]\nstore = \"store\"\napi = \"127.0.0.1:{api_port}\"\n\n\
+         [relay]\nmax_attempts = {}\nbackoff_initial_ms = {}\nbackoff_max_ms = 5000\n\
+         poll_interval_ms = {}\nbump_after_ms = 30000\n\n\
+         [[chains]]\nfamily = \"evm\"\nname = \"ethereum\"\ndomain = 1\nrpc = \"{}\"\n\
+         confirmations = {}\nhub = \"{}\"\nsigner_key_file = \"l1.key\"\n",
+        options.max_attempts,
+        options.backoff_initial_ms,
+        options.poll_interval_ms,
+        net.l1.endpoint(),
+        options.l1_confirmations,
+        stack.hub,
+    );
+    for (i, (chain, deployed)) in net.starknets.iter().zip(&stack.starknets).enumerate() {
+        let name = if i == 0 {
+            "starknet".to_string()
+        } else {
+            format!("appchain{i}")
+        };
+        let account = chain.devnet.predeployed_accounts()[0].clone();
+        let key_file = format!("{name}.key");
+        std::fs::write(dir.join(&key_file), format!("{:#x}\n", account.private_key))?;
+        toml.push_str(&format!(
+            "\n[[chains]]\nfamily = \"starknet\"\nname = \"{name}\"\ndomain = {}\nrpc = \"{}\"\n\
+             confirmations = 0\nendpoint = \"{:#x}\"\nl1_messaging = \"{}\"\n\
+             messaging_layout = \"current\"\naccount = \"{:#x}\"\naccount_key_file = \"{key_file}\"\n",
+            deployed.domain,
+            chain.devnet.rpc_url(),
+            deployed.endpoint,
+            chain.messaging,
+            account.address,
+        ));
+        debug_assert_eq!(deployed.domain, STARKNET_DOMAIN + i as u32);
+    }
+    let path = dir.join("router.toml");
+    std::fs::write(&path, toml)?;
+    Ok(path)
+}
+
+/// A running `xroute run`.
+#[derive(Debug)]
+pub struct RouterProcess {
+    process: ManagedProcess,
+    binary: PathBuf,
+    config: PathBuf,
+    /// The API's base URL.
+    pub api: String,
+}
+
+impl RouterProcess {
+    /// Starts `binary run --config config` and waits until `GET /health` answers.
+    pub async fn start(binary: &Path, config: &Path, api_port: u16) -> Result<Self> {
+        let process = Self::spawn(binary, config).await?;
+        let mut router = Self {
+            process,
+            binary: binary.into(),
+            config: config.into(),
+            api: format!("http://127.0.0.1:{api_port}"),
+        };
+        router.wait_ready().await?;
+        Ok(router)
+    }
+
+    async fn spawn(binary: &Path, config: &Path) -> Result<ManagedProcess> {
+        ManagedProcess::spawn(
+            "xroute",
+            binary,
+            &[
+                "run".into(),
+                "--config".into(),
+                config.display().to_string(),
+            ],
+        )
+    }
+
+    async fn wait_ready(&mut self) -> Result<()> {
+        let url = format!("{}/health", self.api);
+        self.process
+            .wait_ready(Duration::from_secs(60), || {
+                let url = url.clone();
+                async move {
+                    reqwest::get(&url)
+                        .await
+                        .is_ok_and(|r| r.status().is_success())
+                }
+            })
+            .await
+    }
+
+    /// SIGKILL, then a fresh process on the same config and store.
+    pub async fn kill_and_restart(&mut self) -> Result<()> {
+        self.process.kill()?;
+        self.process = Self::spawn(&self.binary, &self.config).await?;
+        self.wait_ready().await
+    }
+
+    /// SIGINT; returns the exit code.
+    pub async fn interrupt(&mut self) -> Result<Option<i32>> {
+        self.process.interrupt(Duration::from_secs(30)).await
+    }
+
+    /// Fails if the router exited.
+    pub fn check_running(&mut self) -> Result<()> {
+        self.process.check_running()
+    }
+
+    /// The router's log so far (the tail).
+    pub fn log_tail(&self) -> String {
+        self.process.log_tail()
+    }
+
+    /// `GET path` on the API, as JSON.
+    pub async fn get(&self, path: &str) -> Result<Value> {
+        let resp = reqwest::get(format!("{}{path}", self.api)).await?;
+        Ok(resp.json().await?)
+    }
+
+    /// Messages per stage (`GET /stats`).
+    pub async fn stats(&self) -> Result<Value> {
+        self.get("/stats").await
+    }
+}
+
+/// Plays state updates of every devnet in a loop (what a real network's provers and sequencers
+/// do on their own), until dropped.
+#[derive(Debug)]
+pub struct Flusher {
+    stop: Arc<AtomicBool>,
+    task: Option<tokio::task::JoinHandle<Result<()>>>,
+}
+
+impl Flusher {
+    /// Flushes every devnet of `net` every `every`.
+    pub fn start(net: Arc<LocalNet>, every: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = tokio::spawn(async move {
+            while !flag.load(Ordering::Relaxed) {
+                for i in 0..net.starknets.len() {
+                    net.flush(i)
+                        .await
+                        .wrap_err_with(|| format!("flushing devnet {i}"))?;
+                }
+                tokio::time::sleep(every).await;
+            }
+            Ok(())
+        });
+        Self {
+            stop,
+            task: Some(task),
+        }
+    }
+
+    /// Stops the loop and reports whether every flush succeeded.
+    pub async fn stop(mut self) -> Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.task.take() {
+            Some(task) => task.await?,
+            None => Ok(()),
+        }
+    }
+
+    /// Fails if the loop already stopped with an error.
+    pub fn check(&self) -> Result<()> {
+        if let Some(task) = &self.task
+            && task.is_finished()
+        {
+            bail!("the flush loop stopped early");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
