@@ -34,11 +34,7 @@ use xroute_tests::{
 const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
 
 fn word(f: Felt) -> B256 {
-    B256::from(f.to_bytes_be())
-}
-
-fn felt(w: B256) -> Felt {
-    Felt::from_bytes_be(&w.0)
+    XrouteStack::felt_word(f)
 }
 
 /// A local network with the stack deployed, one router running, and the postman flushing.
@@ -68,9 +64,6 @@ impl Env {
         })
     }
 
-    /// Sends `payloads` from the sample app of devnet `chain` to `recipient` on `dst`, several per
-    /// transaction; returns the ids, computed from the endpoint's nonce (which also checks that
-    /// the router stores messages under the id the protocol defines).
     async fn send_from_starknet(
         &self,
         chain: usize,
@@ -78,35 +71,11 @@ impl Env {
         recipient: B256,
         payloads: &[Vec<Felt>],
     ) -> Result<Vec<MessageId>> {
-        let d = self.stack.starknets[chain];
-        let devnet = &self.net.starknets[chain].devnet;
-        let mut nonce = devnet.call(d.endpoint, "next_nonce", vec![]).await?[0];
-        let mut ids = Vec::new();
-        for chunk in payloads.chunks(10) {
-            let mut calls = Vec::new();
-            for payload in chunk {
-                let mut calldata =
-                    vec![Felt::from(dst), felt(recipient), Felt::from(payload.len())];
-                calldata.extend_from_slice(payload);
-                calls.push((d.app, "send", calldata));
-                let envelope = Envelope {
-                    src_domain: d.domain,
-                    nonce: u64::try_from(nonce.to_biguint()).unwrap(),
-                    sender: word(d.app),
-                    dst_domain: dst,
-                    recipient,
-                    payload: payload.iter().map(|f| word(*f)).collect(),
-                };
-                ids.push(envelope.id());
-                nonce += Felt::ONE;
-            }
-            devnet.invoke_many(0, calls).await?;
-        }
-        Ok(ids)
+        self.stack
+            .send_from_starknet(&self.net, chain, dst, recipient, payloads)
+            .await
     }
 
-    /// Sends from the L1 sample app (escrowing `fee` toward the L2 leg); returns the id the Hub
-    /// emitted.
     async fn send_from_l1(
         &self,
         dst: u32,
@@ -114,25 +83,9 @@ impl Env {
         payload: Vec<U256>,
         fee: u64,
     ) -> Result<MessageId> {
-        let l1 = self.net.l1.provider(L1_KIT_ACCOUNT)?;
-        let app = SampleApp::new(self.stack.l1_app, &l1);
-        let receipt = app
-            .send(dst, recipient, payload)
-            .value(U256::from(fee))
-            .send()
-            .await?
-            .get_receipt()
-            .await?;
-        if !receipt.status() {
-            bail!("L1 send reverted");
-        }
-        let sent = receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|l| l.log_decode::<Hub::MessageSent>().ok())
-            .ok_or_else(|| eyre::eyre!("no MessageSent in the L1 receipt"))?;
-        Ok(MessageId(sent.inner.data.id))
+        self.stack
+            .send_from_l1(&self.net, dst, recipient, payload, fee)
+            .await
     }
 
     async fn message(&self, id: &MessageId) -> Result<serde_json::Value> {

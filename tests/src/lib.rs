@@ -7,7 +7,8 @@
 //! and is killed on drop (also on panic, and when the test process itself dies). Nothing here is a
 //! mock: the kit only starts, wires and talks to real nodes.
 //!
-//! What it is not: production code. The router never depends on this crate.
+//! What it is not: production code. The router's own code never depends on this crate; only
+//! `xroute demo` (the `demo` feature of the `xroute` crate) uses it to start the local network.
 
 pub mod anvil;
 pub mod artifacts;

@@ -2,10 +2,13 @@
 //! and on every devnet an Endpoint and a sample app, each devnet registered on the Hub as a
 //! Starknet-family domain.
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::{Address, B256, U256};
 use eyre::{Result, WrapErr, ensure};
 use starknet_rust::core::{types::Felt, utils::get_selector_from_name};
-use xroute_proofs::starknet::felt_to_u256;
+use xroute_proofs::{
+    envelope::{Envelope, MessageId},
+    starknet::felt_to_u256,
+};
 
 use crate::{
     LocalNet,
@@ -85,6 +88,81 @@ impl XrouteStack {
             l1_app: *l1_app.address(),
             starknets,
         })
+    }
+
+    /// Sends `payloads` from the sample app of devnet `chain` to `recipient` on domain `dst`, up
+    /// to ten per transaction, from the devnet's account 0. Returns the ids, computed from the
+    /// endpoint's nonce: whoever indexes the messages must store them under the same ids.
+    pub async fn send_from_starknet(
+        &self,
+        net: &LocalNet,
+        chain: usize,
+        dst: u32,
+        recipient: B256,
+        payloads: &[Vec<Felt>],
+    ) -> Result<Vec<MessageId>> {
+        let d = self.starknets[chain];
+        let devnet = &net.starknets[chain].devnet;
+        let mut nonce =
+            u64::try_from(devnet.call(d.endpoint, "next_nonce", vec![]).await?[0].to_biguint())?;
+        let mut ids = Vec::with_capacity(payloads.len());
+        for chunk in payloads.chunks(10) {
+            let mut calls = Vec::with_capacity(chunk.len());
+            for payload in chunk {
+                let mut calldata = vec![
+                    Felt::from(dst),
+                    Felt::from_bytes_be(&recipient.0),
+                    Felt::from(payload.len()),
+                ];
+                calldata.extend_from_slice(payload);
+                calls.push((d.app, "send", calldata));
+                let envelope = Envelope {
+                    src_domain: d.domain,
+                    nonce,
+                    sender: Self::felt_word(d.app),
+                    dst_domain: dst,
+                    recipient,
+                    payload: payload.iter().map(|f| Self::felt_word(*f)).collect(),
+                };
+                ids.push(envelope.id());
+                nonce += 1;
+            }
+            devnet.invoke_many(0, calls).await?;
+        }
+        Ok(ids)
+    }
+
+    /// Sends from the L1 sample app (from the kit's account), escrowing `fee` wei toward the L2
+    /// leg; returns the id the Hub emitted.
+    pub async fn send_from_l1(
+        &self,
+        net: &LocalNet,
+        dst: u32,
+        recipient: B256,
+        payload: Vec<U256>,
+        fee: u64,
+    ) -> Result<MessageId> {
+        let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+        let receipt = SampleApp::new(self.l1_app, &l1)
+            .send(dst, recipient, payload)
+            .value(U256::from(fee))
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        ensure!(receipt.status(), "the L1 send reverted");
+        let sent = receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|l| l.log_decode::<Hub::MessageSent>().ok())
+            .ok_or_else(|| eyre::eyre!("no MessageSent in the L1 receipt"))?;
+        Ok(MessageId(sent.inner.data.id))
+    }
+
+    /// A felt as the 32-byte word the envelope carries.
+    pub fn felt_word(f: Felt) -> B256 {
+        B256::from(f.to_bytes_be())
     }
 
     /// An L1 address as the 32-byte word the envelope carries.

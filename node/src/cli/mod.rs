@@ -1,6 +1,8 @@
 //! The command line: argument parsing with one-line errors, and dispatch.
 
 mod client;
+#[cfg(feature = "demo")]
+mod demo;
 mod parse;
 mod proofs;
 mod run;
@@ -34,6 +36,9 @@ enum Command {
     Retry(client::RetryArgs),
     /// Drop a parked message for good, with a reason.
     Drop(client::DropArgs),
+    /// Start the local network, one router and messages over every route; show them cross.
+    #[cfg(feature = "demo")]
+    Demo(demo::DemoArgs),
     /// Compute protocol hashes and check proofs; prints the result alone on stdout as 0x-hex.
     Proofs(Box<proofs::ProofsArgs>),
 }
@@ -50,6 +55,8 @@ pub(crate) fn main() -> ExitCode {
         Command::Messages(args) => client::messages(args),
         Command::Retry(args) => client::retry(args),
         Command::Drop(args) => client::drop(args),
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => demo::run(args),
         Command::Proofs(args) => proofs::run(*args),
     }
 }

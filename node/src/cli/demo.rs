@@ -1,0 +1,323 @@
+//! `xroute demo`: the local network of DESIGN.md (anvil + Starknet devnet + an appchain devnet,
+//! started by the test kit), the contracts deployed, one router (this binary, `xroute run`, as a
+//! child process), and messages over each route, shown moving through the lifecycle in a live
+//! table. The postman is flushed in a loop to play the provers and sequencers.
+//!
+//! Interactive (default): after delivery the network keeps running for `xroute status` /
+//! `xroute messages` until Ctrl-C, which stops the router (drained) and every node.
+//! `--json`: headless; waits for delivery, prints a JSON summary, exits non-zero if any message
+//! was not delivered.
+
+use std::{
+    collections::BTreeMap,
+    io::{IsTerminal, Write},
+    path::PathBuf,
+    process::ExitCode,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use alloy::primitives::{B256, U256};
+use clap::Args;
+use eyre::{Result, WrapErr};
+use serde_json::{Value, json};
+use starknet_rust::core::types::Felt;
+use xroute::api::MessageView;
+use xroute_proofs::envelope::MessageId;
+use xroute_tests::{
+    LocalNet, XrouteStack,
+    process::free_port,
+    router::{Flusher, RouterOptions, RouterProcess, write_config},
+    stack::L1_DOMAIN,
+};
+
+use super::{EXIT_FAILED, EXIT_USAGE};
+
+/// `xroute demo` arguments.
+#[derive(Args)]
+pub(crate) struct DemoArgs {
+    /// Messages to send, spread over the three routes (Starknet → L1, L1 → Starknet,
+    /// Starknet → appchain).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=5000))]
+    messages: u32,
+    /// Headless: wait for delivery, print a JSON summary, exit non-zero unless all delivered.
+    #[arg(long)]
+    json: bool,
+    /// Give up waiting for delivery after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout_secs: u64,
+    /// Keep the router's config and store here (default: a temporary folder).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: DemoArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    if let Some(dir) = &args.dir
+        && dir.exists()
+        && !dir.is_dir()
+    {
+        eprintln!("error: --dir: {} is not a folder", dir.display());
+        return ExitCode::from(EXIT_USAGE);
+    }
+    match runtime.block_on(demo(args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(EXIT_FAILED),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// The three routes of the local network, in send order.
+const ROUTES: [&str; 3] = [
+    "starknet → ethereum",
+    "ethereum → starknet",
+    "starknet → appchain1",
+];
+
+async fn demo(args: DemoArgs) -> Result<bool> {
+    let say = |m: &str| eprintln!("[demo] {m}");
+    say("starting anvil (L1) and two starknet-devnets (Starknet, appchain)…");
+    let net = Arc::new(LocalNet::start(2).await?);
+    let stack = XrouteStack::deploy(&net).await?;
+    say(&format!(
+        "Hub {} deployed; Starknet and the appchain registered",
+        stack.hub
+    ));
+    let temp = tempfile::tempdir()?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    let port = free_port()?;
+    let config = write_config(&dir, &net, &stack, port, &RouterOptions::default())?;
+    let exe = std::env::current_exe().wrap_err("finding the xroute binary")?;
+    let mut router = RouterProcess::start(&exe, &config, port).await?;
+    say(&format!(
+        "router up: API {} (config {})",
+        router.api,
+        config.display()
+    ));
+    let flusher = Flusher::start(net.clone(), Duration::from_millis(500));
+
+    let started = Instant::now();
+    let mut ids: Vec<(MessageId, &str)> = Vec::new();
+    let sn = stack.starknets[0];
+    let app3 = stack.starknets[1];
+    let l1_app = B256::left_padding_from(stack.l1_app.as_slice());
+    for i in 0..args.messages {
+        let route = ROUTES[i as usize % 3];
+        let id = match i % 3 {
+            0 => {
+                stack
+                    .send_from_starknet(&net, 0, L1_DOMAIN, l1_app, &[vec![Felt::from(i)]])
+                    .await?[0]
+            }
+            1 => {
+                stack
+                    .send_from_l1(
+                        &net,
+                        sn.domain,
+                        XrouteStack::felt_word(sn.app),
+                        vec![U256::from(i)],
+                        0,
+                    )
+                    .await?
+            }
+            _ => {
+                stack
+                    .send_from_starknet(
+                        &net,
+                        0,
+                        app3.domain,
+                        XrouteStack::felt_word(app3.app),
+                        &[vec![Felt::from(i)]],
+                    )
+                    .await?[0]
+            }
+        };
+        ids.push((id, route));
+    }
+    say(&format!("sent {} message(s)", ids.len()));
+
+    let live = !args.json && std::io::stdout().is_terminal();
+    let deadline = started + Duration::from_secs(args.timeout_secs);
+    let views = loop {
+        router.check_running()?;
+        flusher.check()?;
+        let mut views = Vec::with_capacity(ids.len());
+        for (id, _) in &ids {
+            let v = router.get(&format!("/messages/{id}")).await?;
+            // Not indexed yet: shown as waiting.
+            views.push(serde_json::from_value::<MessageView>(v).ok());
+        }
+        if !args.json {
+            print_table(&ids, &views, started, live);
+        }
+        let settled = views.iter().all(|v| {
+            v.as_ref()
+                .is_some_and(|v| ["delivered", "parked", "dropped"].contains(&v.stage.as_str()))
+        });
+        if settled || Instant::now() > deadline {
+            break views;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let gas = relay_gas(&net, &ids, &views).await?;
+    let summary = summarize(&ids, &views, &gas, started.elapsed());
+    let all_delivered = summary["delivered"] == summary["sent"];
+    if args.json {
+        println!("{summary}");
+    } else {
+        println!(
+            "\n{} of {} delivered in {:.1}s.",
+            summary["delivered"],
+            summary["sent"],
+            started.elapsed().as_secs_f64()
+        );
+        println!(
+            "Try: xroute messages --api {}   ·   xroute status <id> --api {}",
+            router.api, router.api
+        );
+        println!("Ctrl-C stops the router and every node.");
+        tokio::signal::ctrl_c().await?;
+    }
+    say("stopping: router first (drains and flushes its store), then the nodes");
+    match router.interrupt().await {
+        Ok(Some(0)) => {}
+        Ok(code) => say(&format!("the router exited with {code:?}")),
+        Err(e) => say(&format!("stopping the router: {e:#}")),
+    }
+    // A terminal's Ctrl-C reaches the nodes too; a flush failing now is expected.
+    let flushed = flusher.stop().await;
+    if args.json {
+        flushed?;
+    }
+    drop(net);
+    Ok(all_delivered)
+}
+
+fn print_table(
+    ids: &[(MessageId, &str)],
+    views: &[Option<MessageView>],
+    started: Instant,
+    live: bool,
+) {
+    let mut out = String::new();
+    if live {
+        out.push_str("\x1b[2J\x1b[H");
+    }
+    out.push_str(&format!(
+        "xroute demo · {:.1}s · stages: sent → proven → relaying → relayed → delivered\n\n",
+        started.elapsed().as_secs_f64()
+    ));
+    out.push_str(&format!(
+        "{:<20} {:<22} {:<10} {}\n",
+        "ID", "ROUTE", "STAGE", "LAST STEP"
+    ));
+    for ((id, route), view) in ids.iter().zip(views) {
+        let short = format!("{}…", &id.to_string()[..18]);
+        let (stage, note) = match view {
+            Some(v) => (
+                v.stage.clone(),
+                v.reason
+                    .clone()
+                    .or_else(|| v.history.last().map(|t| t.note.clone()))
+                    .unwrap_or_else(|| "seen on the source chain".into()),
+            ),
+            None => (
+                "—".into(),
+                "waiting for the source chain's confirmations".into(),
+            ),
+        };
+        let note: String = note.chars().take(90).collect();
+        out.push_str(&format!("{short:<20} {route:<22} {stage:<10} {note}\n"));
+    }
+    if !live {
+        out.push('\n');
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+}
+
+/// Gas used by each message's successful relay transaction (from the L1 receipts), by route.
+async fn relay_gas(
+    net: &LocalNet,
+    ids: &[(MessageId, &str)],
+    views: &[Option<MessageView>],
+) -> Result<BTreeMap<String, Vec<u64>>> {
+    use alloy::providers::Provider;
+    let l1 = net.l1.provider(0)?;
+    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for ((_, route), view) in ids.iter().zip(views) {
+        for relay in view.iter().flat_map(|v| &v.relays) {
+            let hash: B256 = relay.tx_hash.parse()?;
+            if let Some(receipt) = l1.get_transaction_receipt(hash).await?
+                && receipt.status()
+            {
+                out.entry(route.to_string())
+                    .or_default()
+                    .push(receipt.gas_used);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn summarize(
+    ids: &[(MessageId, &str)],
+    views: &[Option<MessageView>],
+    gas: &BTreeMap<String, Vec<u64>>,
+    took: Duration,
+) -> Value {
+    let mut routes: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
+    let (mut delivered, mut parked) = (0u64, 0u64);
+    for ((_, route), view) in ids.iter().zip(views) {
+        let entry = routes.entry(route).or_default();
+        entry.0 += 1;
+        match view.as_ref().map(|v| v.stage.as_str()) {
+            Some("delivered") => {
+                entry.1 += 1;
+                delivered += 1;
+            }
+            Some("parked") => {
+                entry.2 += 1;
+                parked += 1;
+            }
+            _ => {}
+        }
+    }
+    let per_route: serde_json::Map<String, Value> = routes
+        .into_iter()
+        .map(|(route, (s, d, p))| {
+            let used = gas.get(route).cloned().unwrap_or_default();
+            let mean = (!used.is_empty()).then(|| used.iter().sum::<u64>() / used.len() as u64);
+            let entry = json!({
+                "sent": s,
+                "delivered": d,
+                "parked": p,
+                "relay_transactions": used.len(),
+                "relay_gas_mean": mean,
+                "relay_gas_max": used.iter().max(),
+            });
+            (route.to_string(), entry)
+        })
+        .collect();
+    json!({
+        "sent": ids.len(),
+        "delivered": delivered,
+        "parked": parked,
+        "not_delivered": ids.len() as u64 - delivered,
+        "seconds": (took.as_secs_f64() * 10.0).round() / 10.0,
+        "routes": per_route,
+    })
+}
