@@ -40,8 +40,6 @@ use crate::store::{MessageRecord, Stage, Store, StoreError};
 
 /// Messages stepped at once (relay transactions still go out one at a time, under the nonce lock).
 const CONCURRENCY: usize = 8;
-/// Messages per stage looked at per tick.
-const PER_TICK: usize = 2048;
 
 /// What stops the pipeline.
 #[derive(Debug, thiserror::Error)]
@@ -163,8 +161,11 @@ impl Pipeline {
             l1_final: self.chains.hub.adapter.finalized_head().await?,
             now_ms: now_ms(),
         };
-        for stage in [Stage::Sent, Stage::Proven, Stage::Relaying, Stage::Relayed] {
-            let ids = self.store.ids_in(stage, PER_TICK)?;
+        // In-flight relays first: after a restart their persisted transactions are re-broadcast
+        // before any new transaction takes a nonce.
+        for stage in [Stage::Relaying, Stage::Relayed, Stage::Sent, Stage::Proven] {
+            // Every message of the stage, so a backlog that is not ready cannot starve the rest.
+            let ids = self.store.ids_in(stage, usize::MAX)?;
             futures::stream::iter(ids)
                 .map(|id| self.advance(id, stage, tick))
                 .buffer_unordered(CONCURRENCY)

@@ -1,0 +1,145 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The crash window the lifecycle is built around, reproduced exactly with the library: the relay
+//! transaction is signed and persisted (`Relaying`), and the process dies before broadcasting
+//! it. A new pipeline on the same store must send those same bytes, not a second transaction.
+
+use std::sync::Arc;
+
+use alloy::{
+    primitives::{B256, U256},
+    providers::Provider,
+};
+use xroute::{
+    pipeline::{Chains, Pipeline},
+    store::{MessageRecord, RelayAttempt, SourceRef, Stage, Store},
+};
+use xroute_adapters::evm::{relay_from_l1_call, submit::Estimate};
+use xroute_config::Config;
+use xroute_proofs::envelope::Envelope;
+use xroute_tests::{
+    LocalNet, XrouteStack,
+    process::free_port,
+    router::{RouterOptions, write_config},
+    stack::L1_DOMAIN,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persisted_but_unsent_relay_is_sent_unchanged_after_a_restart() {
+    let net = Arc::new(LocalNet::start(1).await.unwrap());
+    let stack = XrouteStack::deploy(&net).await.unwrap();
+    let sn = stack.starknets[0];
+    let id = stack
+        .send_from_l1(
+            &net,
+            sn.domain,
+            XrouteStack::felt_word(sn.app),
+            vec![U256::from(4)],
+            10u64.pow(15),
+        )
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let options = RouterOptions {
+        l1_confirmations: 0,
+        ..RouterOptions::default()
+    };
+    let path = write_config(dir.path(), &net, &stack, free_port().unwrap(), &options).unwrap();
+    let config = Config::load(&path).unwrap();
+
+    // "Before the crash": the message is proven, its relay signed and persisted, never sent.
+    let hub = stack.hub;
+    let signed = {
+        let store = Store::open(&config.node.store).unwrap();
+        let chains = Chains::connect(&config).await.unwrap();
+        let l1 = net.l1.provider(0).unwrap();
+        let head = l1.get_block_number().await.unwrap();
+        // The envelope as the Hub emitted it (nonce 0: the Hub's first L1 send).
+        let envelope = Envelope {
+            src_domain: L1_DOMAIN,
+            nonce: 0,
+            sender: B256::left_padding_from(stack.l1_app.as_slice()),
+            dst_domain: sn.domain,
+            recipient: XrouteStack::felt_word(sn.app),
+            payload: vec![B256::with_last_byte(4)],
+        };
+        assert_eq!(envelope.id(), id);
+        let source = SourceRef {
+            chain: "ethereum".into(),
+            block_number: head,
+            block_hash: B256::ZERO,
+            tx_hash: B256::ZERO,
+        };
+        store
+            .insert_new(&MessageRecord::new(envelope.clone(), source, 0))
+            .unwrap();
+        store
+            .transition(&id, Stage::Sent, Stage::Proven, 1, "test", |_| {})
+            .unwrap();
+        let submitter = &chains.hub.submitter;
+        let call = relay_from_l1_call(&envelope.to_words());
+        let Estimate::Ok(fees) = submitter.estimate(hub, &call, U256::ZERO).await.unwrap() else {
+            panic!("the relay must not revert");
+        };
+        let mut lease = submitter.lock().await;
+        let tx = lease.sign(hub, call, U256::ZERO, fees, None).await.unwrap();
+        let attempt = RelayAttempt {
+            hop: 0,
+            chain: "ethereum".into(),
+            tx_hash: tx.hash,
+            nonce: tx.nonce,
+            sent_at_ms: xroute::pipeline::now_ms(),
+            raw: tx.raw.clone(),
+            gas_limit: fees.gas_limit,
+            max_fee_per_gas: fees.max_fee_per_gas,
+            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+            value: U256::ZERO,
+        };
+        store
+            .transition(&id, Stage::Proven, Stage::Relaying, 2, "test", |r| {
+                r.relays.push(attempt.clone())
+            })
+            .unwrap();
+        store.flush().unwrap();
+        tx
+        // The process "dies" here: store, chains and lease dropped, nothing broadcast.
+    };
+    let l1 = net.l1.provider(0).unwrap();
+    assert!(
+        l1.get_transaction_receipt(signed.hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // After the restart.
+    let store = Store::open(&config.node.store).unwrap();
+    let chains = Chains::connect(&config).await.unwrap();
+    let relayer = chains.hub.submitter.address();
+    let pipeline = Pipeline::new(store, chains, config.relay.clone());
+    for _ in 0..20 {
+        pipeline.tick().await.unwrap();
+        if pipeline.store().get(&id).unwrap().unwrap().stage == Stage::Relayed {
+            break;
+        }
+        net.l1.mine().await.unwrap();
+    }
+    let record = pipeline.store().get(&id).unwrap().unwrap();
+    assert_eq!(record.stage, Stage::Relayed, "{record:#?}");
+    assert_eq!(
+        record.relays.len(),
+        1,
+        "no second transaction: {:?}",
+        record.relays
+    );
+    let receipt = l1
+        .get_transaction_receipt(signed.hash)
+        .await
+        .unwrap()
+        .expect("the persisted tx was mined");
+    assert!(receipt.status());
+    assert_eq!(
+        l1.get_transaction_count(relayer).await.unwrap(),
+        signed.nonce + 1,
+        "exactly one transaction from the relayer"
+    );
+}
