@@ -1,6 +1,8 @@
 //! The Starknet family: Starknet and appchains that run the same execution environment (devnet,
 //! Madara/Katana-style), through the xroute Endpoint contract (`contracts/starknet/src/endpoint.cairo`).
 
+pub mod submit;
+
 use async_trait::async_trait;
 use starknet_rust::{
     core::{

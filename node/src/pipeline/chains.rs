@@ -7,7 +7,7 @@ use alloy::{primitives::Address, signers::local::PrivateKeySigner};
 use xroute_adapters::{
     ChainAdapter,
     evm::{EvmAdapter, submit::EvmSubmitter},
-    starknet::StarknetAdapter,
+    starknet::{StarknetAdapter, submit::StarknetSubmitter},
 };
 use xroute_config::{ChainConfig, Config};
 use xroute_proofs::storage::MessagingLayout;
@@ -28,6 +28,9 @@ pub struct HubChain {
 pub struct Rollup {
     /// Reads, fee quotes, delivery checks.
     pub adapter: StarknetAdapter,
+    /// The router's account there (checked at startup; the first relay's routes send nothing on
+    /// Starknet, the sequencer executes the L1 handlers).
+    pub submitter: StarknetSubmitter,
     /// Its messaging contract on L1.
     pub l1_messaging: Address,
     /// That contract's storage layout.
@@ -71,11 +74,18 @@ impl Chains {
                     hub = Some(HubChain { adapter, submitter });
                 }
                 ChainConfig::Starknet(c) => {
-                    let url = c
+                    let url: starknet_rust::providers::Url = c
                         .rpc
                         .expose()
                         .parse()
                         .map_err(|e| PipelineError::Config(format!("chains[{i}].rpc: {e}")))?;
+                    let account = xroute_proofs::starknet::felt_from_u256("account", c.account.0)
+                        .map_err(|e| {
+                        PipelineError::Config(format!("chains[{i}].account: {e}"))
+                    })?;
+                    let key = read_felt_key(&c.account_key_file)?;
+                    let submitter =
+                        StarknetSubmitter::new(&c.name, url.clone(), account, key).await?;
                     let endpoint =
                         xroute_proofs::starknet::felt_from_u256("endpoint", c.endpoint.0).map_err(
                             |e| PipelineError::Config(format!("chains[{i}].endpoint: {e}")),
@@ -90,6 +100,7 @@ impl Chains {
                         c.domain,
                         Rollup {
                             adapter,
+                            submitter,
                             l1_messaging: c.l1_messaging,
                             layout,
                         },
@@ -134,6 +145,19 @@ fn read_evm_key(path: &Path) -> Result<PrivateKeySigner, PipelineError> {
     text.trim().parse().map_err(|_| {
         PipelineError::Config(format!(
             "key file {} does not hold a 0x-hex secp256k1 key",
+            path.display()
+        ))
+    })
+}
+
+/// Reads a 0x-hex Starknet key (a felt) from `path`. The error names the file, never the key.
+fn read_felt_key(path: &Path) -> Result<starknet_rust::core::types::Felt, PipelineError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        PipelineError::Config(format!("cannot read key file {}: {e}", path.display()))
+    })?;
+    starknet_rust::core::types::Felt::from_hex(text.trim()).map_err(|_| {
+        PipelineError::Config(format!(
+            "key file {} does not hold a 0x-hex Starknet key",
             path.display()
         ))
     })
