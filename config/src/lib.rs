@@ -34,6 +34,56 @@ pub struct Config {
     pub relay: RelayConfig,
     /// The chains this router watches and relays on.
     pub chains: Vec<ChainConfig>,
+    /// The router network; without it the router works alone.
+    #[serde(default)]
+    pub p2p: Option<P2pConfig>,
+}
+
+/// `[p2p]`: libp2p gossip of attestations, relay claims and heartbeats with the other routers of
+/// a configured set.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pConfig {
+    /// libp2p listen multiaddr, e.g. `/ip4/0.0.0.0/tcp/7400`.
+    pub listen: String,
+    /// The node's libp2p key (its peer id); created on first start. `xroute p2p-key --file F`
+    /// creates one and prints its peer id.
+    pub key_file: PathBuf,
+    /// File holding the 0x-hex secp256k1 key this router signs attestations with.
+    pub attestation_key_file: PathBuf,
+    /// Peers to dial: multiaddrs ending in `/p2p/<peer id>`.
+    #[serde(default)]
+    pub bootnodes: Vec<String>,
+    /// Attestations needed for a quorum certificate (t of n).
+    pub threshold: usize,
+    /// Relay failover window: the k-th ranked router relays a hop only after k × this, if no
+    /// claim or relay was seen.
+    #[serde(default = "default_relay_window")]
+    pub relay_window_ms: u64,
+    /// Heartbeat period; a router not heard from for 3 periods counts as down.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_ms: u64,
+    /// The router set (this router included).
+    pub routers: Vec<RouterMember>,
+}
+
+fn default_relay_window() -> u64 {
+    5_000
+}
+
+fn default_heartbeat() -> u64 {
+    1_000
+}
+
+/// One router of the set.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterMember {
+    /// Its attestation address (what its signatures recover to).
+    #[serde(deserialize_with = "address")]
+    pub address: Address,
+    /// Its libp2p peer id.
+    pub peer_id: String,
 }
 
 /// `[node]`.
@@ -347,6 +397,10 @@ impl Config {
                 ChainConfig::Starknet(c) => resolve(&mut c.account_key_file),
             }
         }
+        if let Some(p2p) = &mut self.p2p {
+            resolve(&mut p2p.key_file);
+            resolve(&mut p2p.attestation_key_file);
+        }
     }
 
     /// The hub chain (the EVM chain with `hub` set).
@@ -434,6 +488,39 @@ impl Config {
                 "relay.poll_interval_ms".into(),
                 "must be at least 1".into(),
             ));
+        }
+        if let Some(p) = &self.p2p {
+            let n = p.routers.len();
+            if p.threshold == 0 || p.threshold > n {
+                return Err(invalid(
+                    "p2p.threshold".into(),
+                    format!("must be between 1 and the number of routers ({n})"),
+                ));
+            }
+            let mut seen = HashSet::new();
+            for (i, m) in p.routers.iter().enumerate() {
+                if !seen.insert(m.address) {
+                    return Err(invalid(
+                        format!("p2p.routers[{i}].address"),
+                        format!("{} is listed twice", m.address),
+                    ));
+                }
+            }
+            if !p.attestation_key_file.is_file() {
+                return Err(invalid(
+                    "p2p.attestation_key_file".into(),
+                    format!(
+                        "{} is not a readable file",
+                        p.attestation_key_file.display()
+                    ),
+                ));
+            }
+            if p.relay_window_ms == 0 || p.heartbeat_ms == 0 {
+                return Err(invalid(
+                    "p2p.relay_window_ms".into(),
+                    "relay_window_ms and heartbeat_ms must be at least 1".into(),
+                ));
+            }
         }
         if r.bump_after_ms < r.poll_interval_ms {
             return Err(invalid(

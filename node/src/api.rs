@@ -8,6 +8,8 @@
 //! - `GET /messages/{id}` → one message with its relays and history
 //! - `POST /messages/{id}/retry` → a parked message starts over
 //! - `POST /messages/{id}/drop` with `{"reason": "…"}` → a parked message is dropped
+//! - `GET /peers` → the router set with heartbeat views and divergence, and every p2p peer with
+//!   its accepted/rejected counters (404 for a router without `[p2p]`)
 //!
 //! Errors are `{"error": "…"}` with 400 (bad input, naming it), 404 (unknown id) or 409 (the
 //! message is not in a stage that allows it).
@@ -63,6 +65,9 @@ pub struct MessageView {
     pub relays: Vec<RelayView>,
     /// Stage changes, oldest first.
     pub history: Vec<Transition>,
+    /// The quorum certificate's signers (attestation addresses), in a router network.
+    #[serde(default)]
+    pub certificate_signers: Option<Vec<String>>,
 }
 
 /// A relay transaction as the API shows it.
@@ -129,6 +134,10 @@ fn view(pipeline: &Pipeline, r: &MessageRecord) -> MessageView {
             })
             .collect(),
         history: r.history.clone(),
+        certificate_signers: pipeline.network().and_then(|n| {
+            let qc = n.certificate(&r.id).ok().flatten()?;
+            Some(n.signers(&qc).iter().map(|a| a.to_string()).collect())
+        }),
     }
 }
 
@@ -186,7 +195,20 @@ pub fn router(pipeline: Arc<Pipeline>) -> Router {
         .route("/messages/{id}", get(one))
         .route("/messages/{id}/retry", post(retry))
         .route("/messages/{id}/drop", post(drop_message))
+        .route("/peers", get(peers))
         .with_state(pipeline)
+}
+
+async fn peers(
+    State(p): State<Arc<Pipeline>>,
+) -> Result<Json<crate::network::PeersView>, ApiError> {
+    match p.network() {
+        Some(n) => Ok(Json(n.peers().await)),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "this router runs alone: its config has no [p2p] section".into(),
+        )),
+    }
 }
 
 async fn stats(State(p): State<Arc<Pipeline>>) -> Json<serde_json::Value> {

@@ -4,5 +4,7 @@
 //! pipeline, adapters wiring, p2p and API build on it in the issues that follow.
 
 pub mod api;
+pub mod network;
+pub mod p2p;
 pub mod pipeline;
 pub mod store;

@@ -10,6 +10,13 @@ use std::{
     time::Duration,
 };
 
+use alloy::{
+    consensus::Transaction as _,
+    eips::BlockNumberOrTag,
+    network::TransactionResponse,
+    primitives::{Address, B256},
+    providers::Provider,
+};
 use eyre::{Result, WrapErr, bail};
 use serde_json::Value;
 
@@ -28,6 +35,97 @@ pub struct RouterOptions {
     pub max_attempts: u32,
     /// `[relay] backoff_initial_ms`.
     pub backoff_initial_ms: u64,
+    /// `[p2p]`, for a router of a network.
+    pub network: Option<NetworkPlan>,
+}
+
+/// One router of a planned network.
+#[derive(Debug, Clone)]
+pub struct NetworkMember {
+    /// Attestation address.
+    pub address: Address,
+    /// Attestation key (0x-hex).
+    pub attestation_key: String,
+    /// libp2p peer id.
+    pub peer_id: String,
+    /// libp2p TCP port on 127.0.0.1.
+    pub p2p_port: u16,
+    /// The folder holding its config, keys and store.
+    pub dir: PathBuf,
+}
+
+/// A router's `[p2p]` section: the whole set, and which member it is.
+#[derive(Debug, Clone)]
+pub struct NetworkPlan {
+    /// Every member.
+    pub members: Vec<NetworkMember>,
+    /// This router's index in `members`.
+    pub me: usize,
+    /// t of n.
+    pub threshold: usize,
+    /// Failover window.
+    pub relay_window_ms: u64,
+}
+
+impl NetworkPlan {
+    /// Plans `n` routers under `base`: a folder each, a libp2p key made by `xroute p2p-key`
+    /// (`binary`), a fresh attestation key, a free port.
+    pub fn members(binary: &Path, base: &Path, n: usize) -> Result<Vec<NetworkMember>> {
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let dir = base.join(format!("router-{i}"));
+            std::fs::create_dir_all(&dir)?;
+            let key = dir.join("p2p.key");
+            let output = std::process::Command::new(binary)
+                .args(["p2p-key", "--file"])
+                .arg(&key)
+                .output()
+                .wrap_err("running xroute p2p-key")?;
+            if !output.status.success() {
+                bail!(
+                    "xroute p2p-key: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            let signer = alloy::signers::local::PrivateKeySigner::random();
+            out.push(NetworkMember {
+                address: signer.address(),
+                attestation_key: format!("{:#x}", signer.to_bytes()),
+                peer_id: String::from_utf8_lossy(&output.stdout).trim().to_string(),
+                p2p_port: crate::process::free_port()?,
+                dir,
+            });
+        }
+        Ok(out)
+    }
+
+    fn toml(&self, dir: &Path) -> Result<String> {
+        let me = &self.members[self.me];
+        std::fs::write(dir.join("attest.key"), format!("{}\n", me.attestation_key))?;
+        let bootnodes: Vec<String> = self
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != self.me)
+            .map(|(_, m)| format!("\"/ip4/127.0.0.1/tcp/{}/p2p/{}\"", m.p2p_port, m.peer_id))
+            .collect();
+        let mut toml = format!(
+            "\n[p2p]\nlisten = \"/ip4/127.0.0.1/tcp/{}\"\nkey_file = \"p2p.key\"\n\
+             attestation_key_file = \"attest.key\"\nbootnodes = [{}]\nthreshold = {}\n\
+             relay_window_ms = {}\nheartbeat_ms = 500\n",
+            me.p2p_port,
+            bootnodes.join(", "),
+            self.threshold,
+            self.relay_window_ms,
+        );
+        for m in &self.members {
+            toml.push_str(&format!(
+                "\n[[p2p.routers]]\naddress = \"{}\"\npeer_id = \"{}\"\n",
+                m.address, m.peer_id
+            ));
+        }
+        Ok(toml)
+    }
 }
 
 impl Default for RouterOptions {
@@ -38,6 +136,7 @@ impl Default for RouterOptions {
             poll_interval_ms: 200,
             max_attempts: 6,
             backoff_initial_ms: 200,
+            network: None,
         }
     }
 }
@@ -88,6 +187,9 @@ pub fn write_config(
             account.address,
         ));
         debug_assert_eq!(deployed.domain, STARKNET_DOMAIN + i as u32);
+    }
+    if let Some(plan) = &options.network {
+        toml.push_str(&plan.toml(dir)?);
     }
     let path = dir.join("router.toml");
     std::fs::write(&path, toml)?;
@@ -154,6 +256,16 @@ impl RouterProcess {
     /// SIGINT; returns the exit code.
     pub async fn interrupt(&mut self) -> Result<Option<i32>> {
         self.process.interrupt(Duration::from_secs(30)).await
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGSTOP`, `libc::SIGCONT`) to the router.
+    pub fn signal(&self, signal: i32) -> Result<()> {
+        self.process.signal(signal)
+    }
+
+    /// SIGKILL, without a restart.
+    pub fn kill(&mut self) -> Result<()> {
+        self.process.kill()
     }
 
     /// Fails if the router exited.
@@ -235,4 +347,41 @@ impl Drop for Flusher {
             task.abort();
         }
     }
+}
+
+/// Every transaction any of `relayers` sent on L1, as (hash, sender, succeeded), read from the
+/// chain's blocks and receipts (not from any router's logs). Fails if one went anywhere but `hub`.
+pub async fn relay_transactions(
+    net: &LocalNet,
+    relayers: &[Address],
+    hub: Address,
+) -> Result<Vec<(B256, Address, bool)>> {
+    let l1 = net.l1.provider(crate::localnet::L1_KIT_ACCOUNT)?;
+    let head = l1.get_block_number().await?;
+    let mut out = Vec::new();
+    for n in 0..=head {
+        let block = l1
+            .get_block_by_number(BlockNumberOrTag::Number(n))
+            .full()
+            .await?
+            .ok_or_else(|| eyre::eyre!("no block {n}"))?;
+        for tx in block.transactions.txns() {
+            if relayers.contains(&tx.from()) {
+                let receipt = l1
+                    .get_transaction_receipt(tx.tx_hash())
+                    .await?
+                    .ok_or_else(|| eyre::eyre!("no receipt for {}", tx.tx_hash()))?;
+                if tx.to() != Some(hub) {
+                    bail!(
+                        "relayer {} sent {} to {:?}, not the Hub",
+                        tx.from(),
+                        tx.tx_hash(),
+                        tx.to()
+                    );
+                }
+                out.push((tx.tx_hash(), tx.from(), receipt.status()));
+            }
+        }
+    }
+    Ok(out)
 }

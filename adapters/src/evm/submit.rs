@@ -139,6 +139,11 @@ impl EvmSubmitter {
         })
     }
 
+    /// The chain id transactions are signed for.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
     /// The sending address.
     pub fn address(&self) -> Address {
         self.signer.address()

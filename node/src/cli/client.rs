@@ -194,6 +194,9 @@ fn print_message(v: &serde_json::Value, json: bool) -> Result<(), Failure> {
             r.tx_hash, r.chain, r.nonce, r.value
         );
     }
+    if let Some(signers) = &m.certificate_signers {
+        println!("certified by {}", signers.join(", "));
+    }
     for t in &m.history {
         println!("history   {:?} → {:?}: {}", t.from, t.to, t.note);
     }
@@ -292,5 +295,75 @@ pub(crate) fn drop(args: DropArgs) -> ExitCode {
         )
         .await?;
         print_message(&v, args.api.json)
+    })
+}
+
+/// `xroute peers` arguments.
+#[derive(Args)]
+pub(crate) struct PeersArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+pub(crate) fn peers(args: PeersArgs) -> ExitCode {
+    block_on(async move {
+        let base = base_url(&args.api)?;
+        let v = request(&base, reqwest::Method::GET, "/peers", None).await?;
+        if args.api.json {
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            return Ok(());
+        }
+        println!("peer id   {}", v["peer_id"].as_str().unwrap_or(""));
+        println!("threshold {}", v["threshold"]);
+        println!(
+            "{:<44} {:<5} {:<6} {:>8}  VIEW",
+            "ROUTER", "ME", "LIVE", "LAST HB"
+        );
+        for r in v["routers"].as_array().into_iter().flatten() {
+            let views: Vec<String> = r["chains"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    format!(
+                        "{} {}/{}",
+                        c["chain"].as_str().unwrap_or("?"),
+                        c["head"],
+                        c["finalized"]
+                    )
+                })
+                .collect();
+            let ago = r["last_heartbeat_ms_ago"]
+                .as_u64()
+                .map(|ms| format!("{ms} ms"))
+                .unwrap_or_else(|| "—".into());
+            println!(
+                "{:<44} {:<5} {:<6} {:>8}  {}{}",
+                r["address"].as_str().unwrap_or(""),
+                r["me"].as_bool().unwrap_or(false),
+                r["live"].as_bool().unwrap_or(false),
+                ago,
+                views.join(", "),
+                r["divergent"]
+                    .as_str()
+                    .map(|d| format!("  DIVERGENT: {d}"))
+                    .unwrap_or_default()
+            );
+        }
+        println!(
+            "\n{:<54} {:<9} {:>8} {:>8}  BANNED",
+            "P2P PEER", "CONNECTED", "ACCEPTED", "REJECTED"
+        );
+        for c in v["connections"].as_array().into_iter().flatten() {
+            println!(
+                "{:<54} {:<9} {:>8} {:>8}  {}",
+                c["peer_id"].as_str().unwrap_or(""),
+                c["connected"],
+                c["accepted"],
+                c["rejected"],
+                c["banned"]
+            );
+        }
+        Ok(())
     })
 }

@@ -36,6 +36,10 @@ enum Command {
     Retry(client::RetryArgs),
     /// Drop a parked message for good, with a reason.
     Drop(client::DropArgs),
+    /// List a running router's network: the router set, heartbeats, p2p peers.
+    Peers(client::PeersArgs),
+    /// Create a libp2p node key file (if missing) and print its peer id.
+    P2pKey(P2pKeyArgs),
     /// Start the local network, one router and messages over every route; show them cross.
     #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
@@ -55,6 +59,8 @@ pub(crate) fn main() -> ExitCode {
         Command::Messages(args) => client::messages(args),
         Command::Retry(args) => client::retry(args),
         Command::Drop(args) => client::drop(args),
+        Command::Peers(args) => client::peers(args),
+        Command::P2pKey(args) => p2p_key(args),
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args),
         Command::Proofs(args) => proofs::run(*args),
@@ -96,4 +102,25 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         }
     }
     ExitCode::from(EXIT_USAGE)
+}
+
+/// `xroute p2p-key` arguments.
+#[derive(clap::Args)]
+struct P2pKeyArgs {
+    /// The key file (created with mode 0600 if missing; an existing one is only read).
+    #[arg(long, value_name = "FILE")]
+    file: std::path::PathBuf,
+}
+
+fn p2p_key(args: P2pKeyArgs) -> ExitCode {
+    match xroute::p2p::load_or_create_key(&args.file) {
+        Ok(key) => {
+            println!("{}", key.public().to_peer_id());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
 }

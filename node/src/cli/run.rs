@@ -73,7 +73,20 @@ async fn serve(config: Config) -> eyre::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.node.api)
         .await
         .wrap_err_with(|| format!("cannot listen on {} (node.api)", config.node.api))?;
-    let pipeline = Arc::new(Pipeline::new(store, chains, config.relay.clone()));
+    let mut pipeline = Pipeline::new(store.clone(), chains, config.relay.clone());
+    let mut network_tasks = None;
+    if let Some(p2p) = &config.p2p {
+        let chain_id = pipeline.chains().hub.submitter.chain_id();
+        let hub = pipeline.chains().hub.adapter.hub();
+        let (network, inbound) = join_network(p2p, store, chain_id, hub)?;
+        pipeline = pipeline.with_network(network.clone());
+        network_tasks = Some((network, inbound));
+    }
+    let pipeline = Arc::new(pipeline);
+    if let Some((network, inbound)) = network_tasks {
+        tokio::spawn(network.clone().run_inbound(inbound));
+        tokio::spawn(network.run_heartbeats(pipeline.clone()));
+    }
     tracing::info!(
         api = %config.node.api,
         store = %config.node.store.display(),
@@ -132,4 +145,72 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// Starts the p2p node and joins the router network of `[p2p]`.
+fn join_network(
+    p2p: &xroute_config::P2pConfig,
+    store: Store,
+    chain_id: u64,
+    hub: alloy::primitives::Address,
+) -> eyre::Result<(
+    Arc<xroute::network::Network>,
+    tokio::sync::mpsc::Receiver<xroute::p2p::Inbound>,
+)> {
+    use eyre::WrapErr;
+    use xroute::{network::*, p2p};
+    let listen = p2p
+        .listen
+        .parse()
+        .wrap_err_with(|| format!("p2p.listen: {:?} is not a multiaddr", p2p.listen))?;
+    let bootnodes = p2p
+        .bootnodes
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            b.parse()
+                .wrap_err_with(|| format!("p2p.bootnodes[{i}]: {b:?} is not a multiaddr"))
+        })
+        .collect::<eyre::Result<Vec<_>>>()?;
+    let members = p2p
+        .routers
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let peer = m.peer_id.parse().wrap_err_with(|| {
+                format!("p2p.routers[{i}].peer_id: {:?} is not a peer id", m.peer_id)
+            })?;
+            Ok((m.address, peer))
+        })
+        .collect::<eyre::Result<Vec<_>>>()?;
+    let text = std::fs::read_to_string(&p2p.attestation_key_file)
+        .wrap_err_with(|| format!("reading {}", p2p.attestation_key_file.display()))?;
+    let signer = text.trim().parse().map_err(|_| {
+        eyre::eyre!(
+            "p2p.attestation_key_file: {} does not hold a 0x-hex secp256k1 key",
+            p2p.attestation_key_file.display()
+        )
+    })?;
+    let key = p2p::load_or_create_key(&p2p.key_file)?;
+    let (handle, inbound) = p2p::spawn(
+        key,
+        p2p::P2pSettings {
+            listen,
+            bootnodes,
+            max_connections: 64,
+            heartbeat: std::time::Duration::from_millis(500),
+        },
+    )?;
+    let settings = NetworkSettings {
+        signer,
+        members,
+        threshold: p2p.threshold,
+        relay_window_ms: p2p.relay_window_ms,
+        heartbeat_ms: p2p.heartbeat_ms,
+    };
+    let domain = xroute_proofs::attestation::domain(chain_id, hub);
+    let network =
+        Network::new(handle, store, settings, domain).map_err(|e| eyre::eyre!("p2p: {e}"))?;
+    tracing::info!(attester = %network.me(), "joined the router network");
+    Ok((Arc::new(network), inbound))
 }

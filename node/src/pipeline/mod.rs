@@ -36,7 +36,10 @@ use xroute_proofs::envelope::MessageId;
 
 pub use chains::Chains;
 
-use crate::store::{MessageRecord, Stage, Store, StoreError};
+use crate::{
+    network::Network,
+    store::{MessageRecord, Stage, Store, StoreError},
+};
 
 /// Messages stepped at once (relay transactions still go out one at a time, under the nonce lock).
 const CONCURRENCY: usize = 8;
@@ -103,6 +106,7 @@ pub struct Pipeline {
     store: Store,
     chains: Chains,
     relay: RelayConfig,
+    network: Option<Arc<Network>>,
 }
 
 impl Pipeline {
@@ -112,7 +116,20 @@ impl Pipeline {
             store,
             chains,
             relay,
+            network: None,
         }
+    }
+
+    /// Joins a router network: messages then need a quorum certificate (`Attested`) before a
+    /// relay, and relays follow the assignment.
+    pub fn with_network(mut self, network: Arc<Network>) -> Self {
+        self.network = Some(network);
+        self
+    }
+
+    /// The router network, if joined.
+    pub fn network(&self) -> Option<&Arc<Network>> {
+        self.network.as_ref()
     }
 
     /// The store.
@@ -163,7 +180,13 @@ impl Pipeline {
         };
         // In-flight relays first: after a restart their persisted transactions are re-broadcast
         // before any new transaction takes a nonce.
-        for stage in [Stage::Relaying, Stage::Relayed, Stage::Sent, Stage::Proven] {
+        for stage in [
+            Stage::Relaying,
+            Stage::Relayed,
+            Stage::Sent,
+            Stage::Proven,
+            Stage::Attested,
+        ] {
             // Every message of the stage, so a backlog that is not ready cannot starve the rest.
             let ids = self.store.ids_in(stage, usize::MAX)?;
             futures::stream::iter(ids)

@@ -35,6 +35,7 @@ impl Pipeline {
             Stage::Proven => self.step_proven(record, tick).await,
             Stage::Relaying => self.step_relaying(record, tick).await,
             Stage::Relayed => self.step_relayed(record, tick).await,
+            Stage::Attested => self.step_attested(record, tick).await,
             _ => Ok(Outcome::NotReady),
         }
     }
@@ -104,16 +105,94 @@ impl Pipeline {
             "{what} = {value} at L1 block {} (storage proof)",
             tick.l1_final.number
         );
-        self.store
-            .transition(&id, Stage::Sent, Stage::Proven, tick.now_ms, &note, |r| {
-                r.attempts = 0;
-                r.reason = None;
-            })?;
+        let proven =
+            self.store
+                .transition(&id, Stage::Sent, Stage::Proven, tick.now_ms, &note, |r| {
+                    r.attempts = 0;
+                    r.reason = None;
+                })?;
+        if let Some(network) = &self.network {
+            network.attest(&proven)?;
+        }
         tracing::info!(%id, block = tick.l1_final.number, "message proven");
         Ok(Outcome::Done)
     }
 
     async fn step_proven(&self, record: &MessageRecord, tick: Tick) -> StepResult {
+        let Some(network) = &self.network else {
+            return self.relay(record, Stage::Proven, tick).await;
+        };
+        let id = record.id;
+        if self.chains.hub.adapter.is_delivered(&id).await? {
+            self.store.transition(
+                &id,
+                Stage::Proven,
+                Stage::Relayed,
+                tick.now_ms,
+                "the Hub already processed it (another router relayed)",
+                |r| r.reason = None,
+            )?;
+            return Ok(Outcome::Done);
+        }
+        let Some(qc) = network.certificate(&id)? else {
+            network.republish(record)?;
+            return Ok(Outcome::NotReady);
+        };
+        let signers = network.signers(&qc);
+        let note = format!(
+            "quorum certificate: {} of the set signed ({})",
+            signers.len(),
+            signers
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        self.store.transition(
+            &id,
+            Stage::Proven,
+            Stage::Attested,
+            tick.now_ms,
+            &note,
+            |_| {},
+        )?;
+        tracing::info!(%id, signers = signers.len(), "message attested");
+        Ok(Outcome::Done)
+    }
+
+    async fn step_attested(&self, record: &MessageRecord, tick: Tick) -> StepResult {
+        let Some(network) = &self.network else {
+            return self.relay(record, Stage::Attested, tick).await;
+        };
+        let id = record.id;
+        if self.chains.hub.adapter.is_delivered(&id).await? {
+            self.store.transition(
+                &id,
+                Stage::Attested,
+                Stage::Relayed,
+                tick.now_ms,
+                "the Hub already processed it (another router relayed)",
+                |r| r.reason = None,
+            )?;
+            return Ok(Outcome::Done);
+        }
+        let attested_at = record
+            .history
+            .iter()
+            .rev()
+            .find(|t| t.to == Stage::Attested)
+            .map(|t| t.at_ms)
+            .unwrap_or(tick.now_ms);
+        if let Err(why) = network.my_turn(record, attested_at, tick.now_ms) {
+            tracing::trace!(%id, %why, "not this router's turn");
+            return Ok(Outcome::NotReady);
+        }
+        self.relay(record, Stage::Attested, tick).await
+    }
+
+    /// Makes the current hop from stage `from` (Proven alone, Attested in a network): checks,
+    /// fee quote, estimate, sign, persist, broadcast.
+    async fn relay(&self, record: &MessageRecord, from: Stage, tick: Tick) -> StepResult {
         if let Some(reason) = self.unknown_destination(record) {
             return Ok(Outcome::Park(reason));
         }
@@ -181,7 +260,7 @@ impl Pipeline {
                     HubRevert::AlreadyDone(why) => {
                         self.store.transition(
                             &id,
-                            Stage::Proven,
+                            from,
                             Stage::Relayed,
                             tick.now_ms,
                             &format!("hop already made ({why})"),
@@ -196,22 +275,19 @@ impl Pipeline {
                 });
             }
         };
+        if let Some(network) = &self.network {
+            network.claim(record);
+        }
         let mut lease = hub.submitter.lock().await;
         let tx = lease.sign(to, call, value, fees, None).await?;
         let attempt = attempt_of(record, &tx, value, tick.now_ms, hub.adapter.name());
         let note = format!("relay tx {} (nonce {})", tx.hash, tx.nonce);
         // Persisted before it leaves: after a crash the same bytes are re-sent, never a second
         // transaction for the hop.
-        self.store.transition(
-            &id,
-            Stage::Proven,
-            Stage::Relaying,
-            tick.now_ms,
-            &note,
-            |r| {
+        self.store
+            .transition(&id, from, Stage::Relaying, tick.now_ms, &note, |r| {
                 r.relays.push(attempt.clone());
-            },
-        )?;
+            })?;
         if let Err(e) = lease.broadcast(&tx).await {
             drop(lease);
             return Ok(Outcome::Retry(format!("relay tx {} refused: {e}", tx.hash)));

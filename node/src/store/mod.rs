@@ -21,11 +21,16 @@ use sled::{
 
 pub use error::{Result, StoreError};
 pub use types::{Cursor, MessageRecord, RelayAttempt, SourceRef, Stage, Transition};
-use xroute_proofs::envelope::MessageId;
+use xroute_proofs::{
+    attestation::{Claim, QuorumCertificate, Signed},
+    envelope::MessageId,
+};
 
 const MESSAGES: &str = "messages_v1";
 const STATUS: &str = "status_v1";
 const CURSORS: &str = "cursor_v1";
+const ATTESTATIONS: &str = "attestations_v1";
+const CERTIFICATES: &str = "certificates_v1";
 
 /// The sled-backed store.
 #[derive(Debug, Clone)]
@@ -34,6 +39,8 @@ pub struct Store {
     messages: sled::Tree,
     status: sled::Tree,
     cursors: sled::Tree,
+    attestations: sled::Tree,
+    certificates: sled::Tree,
 }
 
 fn status_key(stage: Stage, id: &MessageId) -> [u8; 33] {
@@ -54,6 +61,8 @@ impl Store {
             messages: db.open_tree(MESSAGES)?,
             status: db.open_tree(STATUS)?,
             cursors: db.open_tree(CURSORS)?,
+            attestations: db.open_tree(ATTESTATIONS)?,
+            certificates: db.open_tree(CERTIFICATES)?,
             db,
         })
     }
@@ -189,6 +198,70 @@ impl Store {
         self.cursors
             .insert(chain.as_bytes(), codec::encode_cursor(cursor)?)?;
         Ok(())
+    }
+
+    /// Keeps `signer`'s attestation of message `id` (`attestations_v1`: id ‖ signer → JSON).
+    /// Returns `false` if that signer's attestation was already stored.
+    pub fn put_attestation(
+        &self,
+        id: &MessageId,
+        signer: &alloy_primitives::Address,
+        attestation: &Signed<Claim>,
+    ) -> Result<bool> {
+        let mut key = [0u8; 52];
+        key[..32].copy_from_slice(id.0.as_slice());
+        key[32..].copy_from_slice(signer.as_slice());
+        let value = serde_json::to_vec(attestation).map_err(|e| StoreError::Corrupt {
+            what: "attestation",
+            key: hex(&key),
+            reason: e.to_string(),
+        })?;
+        Ok(self
+            .attestations
+            .compare_and_swap(key.as_slice(), None as Option<&[u8]>, Some(value))?
+            .is_ok())
+    }
+
+    /// Every stored attestation of message `id`.
+    pub fn attestations(&self, id: &MessageId) -> Result<Vec<Signed<Claim>>> {
+        self.attestations
+            .scan_prefix(id.0.as_slice())
+            .map(|entry| {
+                let (key, value) = entry?;
+                serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
+                    what: "attestation",
+                    key: hex(&key),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Keeps the quorum certificate of message `id` (`certificates_v1`); the first one stays.
+    pub fn put_certificate(&self, id: &MessageId, qc: &QuorumCertificate) -> Result<bool> {
+        let value = serde_json::to_vec(qc).map_err(|e| StoreError::Corrupt {
+            what: "certificate",
+            key: id.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(self
+            .certificates
+            .compare_and_swap(id.0.as_slice(), None as Option<&[u8]>, Some(value))?
+            .is_ok())
+    }
+
+    /// The quorum certificate of message `id`, if one was formed.
+    pub fn certificate(&self, id: &MessageId) -> Result<Option<QuorumCertificate>> {
+        self.certificates
+            .get(id.0.as_slice())?
+            .map(|v| {
+                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                    what: "certificate",
+                    key: id.to_string(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
     }
 
     /// Writes everything to disk (on shutdown, and before reporting a step done).

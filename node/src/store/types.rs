@@ -41,7 +41,7 @@ impl Stage {
             (Sent, Proven) | (Proven, Attested) | (Proven, Relaying) | (Attested, Relaying) => true,
             // The hop was already made (by another relayer, or by a transaction this router
             // sent before a crash): nothing to pay for.
-            (Proven, Relayed) => true,
+            (Proven, Relayed) | (Attested, Relayed) => true,
             (Relaying, Relaying) | (Relaying, Relayed) | (Relaying, Proven) => true,
             (Relayed, Proven) | (Relayed, Delivered) => true,
             _ => false,

@@ -1,0 +1,514 @@
+//! The router network's logic on top of [`crate::p2p`]: who is in the set, what their gossip
+//! means, and who relays.
+//!
+//! - **Attest**: when this router's own storage proof takes a message to `Proven`, it signs an
+//!   EIP-712 claim ("message M, sent in block B of its source chain, is proven") and gossips it.
+//!   Attestations of the set's members are kept in sled; `threshold` of them for the same claim
+//!   form a [`QuorumCertificate`], verified and persisted. `Attested` requires it.
+//! - **Validate**: gossip is accepted only from a configured peer whose mapped attestation address
+//!   matches what the message says (the signer of an attestation, the router of a claim or
+//!   heartbeat). Everything else is rejected, which penalises the sending peer.
+//! - **Assign**: per hop, live routers (heard from within three heartbeats) are ranked by
+//!   rendezvous hashing of (message id, router address). The first relays at once; the k-th only
+//!   after k × `relay_window_ms`, and only if no other router claimed the hop recently and the
+//!   Hub has not processed it. Claims are gossiped before a relay transaction is sent.
+//! - **Heartbeats** carry each router's head and finalized head per chain; a router whose
+//!   finalized block hash differs from ours at the same height is logged and flagged in the API.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use alloy::{dyn_abi::Eip712Domain, signers::local::PrivateKeySigner};
+use alloy_primitives::{Address, B256, keccak256};
+use libp2p::PeerId;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use xroute_proofs::{
+    attestation::{Claim, QuorumCertificate, RouterSet, Signed, Stage as AttestedStage},
+    envelope::MessageId,
+};
+
+use crate::{
+    p2p::{
+        Inbound, P2pHandle, PeerInfo, Verdict,
+        wire::{ChainView, Gossip, Heartbeat, RelayClaim},
+    },
+    pipeline::{Pipeline, now_ms},
+    store::{MessageRecord, Store, StoreError},
+};
+
+/// How long a heartbeat may lag behind our clock before it is stale (ignored).
+const STALE_MS: u64 = 60_000;
+/// How often an attestation is re-gossiped while its message waits for a certificate.
+pub const REPUBLISH_MS: u64 = 5_000;
+/// Finalized heights remembered per chain for divergence checks.
+const VIEW_HISTORY: usize = 512;
+
+/// What the network settings say (already parsed and checked).
+#[derive(Debug, Clone)]
+pub struct NetworkSettings {
+    /// This router's attestation key.
+    pub signer: PrivateKeySigner,
+    /// The set: (attestation address, peer id).
+    pub members: Vec<(Address, PeerId)>,
+    /// t of n.
+    pub threshold: usize,
+    /// Failover window.
+    pub relay_window_ms: u64,
+    /// Heartbeat period.
+    pub heartbeat_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Seen {
+    heartbeat: Heartbeat,
+    received_ms: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    claims: HashMap<MessageId, RelayClaim>,
+    heartbeats: HashMap<Address, Seen>,
+    divergent: HashMap<Address, String>,
+    own_finalized: HashMap<String, BTreeMap<u64, B256>>,
+    last_published: HashMap<MessageId, u64>,
+}
+
+/// One router's membership in the network.
+#[derive(Debug)]
+pub struct Network {
+    p2p: P2pHandle,
+    store: Store,
+    me: Address,
+    signer: PrivateKeySigner,
+    domain: Eip712Domain,
+    set: RouterSet,
+    by_peer: HashMap<PeerId, Address>,
+    members: Vec<(Address, PeerId)>,
+    relay_window_ms: u64,
+    heartbeat_ms: u64,
+    state: Mutex<State>,
+}
+
+/// A router of the set as `GET /peers` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouterView {
+    /// Attestation address.
+    pub address: Address,
+    /// Peer id.
+    pub peer_id: String,
+    /// This router.
+    pub me: bool,
+    /// Heard from within three heartbeats.
+    pub live: bool,
+    /// Milliseconds since its last heartbeat.
+    pub last_heartbeat_ms_ago: Option<u64>,
+    /// Its last view of every chain.
+    pub chains: Vec<ChainView>,
+    /// Why its view differs from ours, if it does.
+    pub divergent: Option<String>,
+}
+
+/// `GET /peers`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeersView {
+    /// This router's peer id.
+    pub peer_id: String,
+    /// Its p2p listen addresses.
+    pub listen: Vec<String>,
+    /// Quorum threshold.
+    pub threshold: usize,
+    /// The router set.
+    pub routers: Vec<RouterView>,
+    /// Every peer the p2p layer knows (configured or not), with its counters.
+    pub connections: Vec<PeerInfo>,
+}
+
+impl Network {
+    /// Joins the network through `p2p`, as the router signing with `settings.signer`, for the Hub
+    /// on chain `chain_id` (the EIP-712 domain).
+    pub fn new(
+        p2p: P2pHandle,
+        store: Store,
+        settings: NetworkSettings,
+        domain: Eip712Domain,
+    ) -> Result<Self, String> {
+        let addresses: Vec<Address> = settings.members.iter().map(|(a, _)| *a).collect();
+        let set = RouterSet::new(addresses, settings.threshold).map_err(|e| e.to_string())?;
+        let me = settings.signer.address();
+        if !set.contains(&me) {
+            return Err(format!(
+                "this router's attestation address {me} is not in p2p.routers"
+            ));
+        }
+        if let Some((_, peer)) = settings.members.iter().find(|(a, _)| *a == me)
+            && *peer != p2p.peer_id()
+        {
+            return Err(format!(
+                "p2p.routers lists peer id {peer} for this router ({me}), but its key file is \
+                 peer {}",
+                p2p.peer_id()
+            ));
+        }
+        Ok(Self {
+            by_peer: settings.members.iter().map(|(a, p)| (*p, *a)).collect(),
+            members: settings.members,
+            p2p,
+            store,
+            me,
+            signer: settings.signer,
+            domain,
+            set,
+            relay_window_ms: settings.relay_window_ms,
+            heartbeat_ms: settings.heartbeat_ms,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    /// This router's attestation address.
+    pub fn me(&self) -> Address {
+        self.me
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The claim every router signs for `record`: bound to its source block, which every
+    /// router sees identically, so the signatures aggregate.
+    pub fn claim_of(record: &MessageRecord) -> Claim {
+        Claim {
+            message_id: record.id,
+            stage: AttestedStage::Proven,
+            domain: record.envelope.src_domain,
+            block_number: record.source.block_number,
+            block_hash: record.source.block_hash,
+        }
+    }
+
+    /// Signs and gossips this router's attestation of `record` (after its own proof), and keeps
+    /// it. Safe to call again: the same bytes are re-gossiped.
+    pub fn attest(&self, record: &MessageRecord) -> Result<(), StoreError> {
+        let claim = Self::claim_of(record);
+        let signed = match Signed::sign(&self.signer, &self.domain, claim) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(id = %record.id, error = %e, "cannot sign an attestation");
+                return Ok(());
+            }
+        };
+        self.store.put_attestation(&record.id, &self.me, &signed)?;
+        self.try_certify(&record.id)?;
+        self.p2p.publish(Gossip::Attestation(signed));
+        self.state().last_published.insert(record.id, now_ms());
+        Ok(())
+    }
+
+    /// Re-gossips our attestation of `record` if it was last sent over [`REPUBLISH_MS`] ago
+    /// (peers that were away catch up).
+    pub fn republish(&self, record: &MessageRecord) -> Result<(), StoreError> {
+        let due = self
+            .state()
+            .last_published
+            .get(&record.id)
+            .is_none_or(|t| now_ms().saturating_sub(*t) >= REPUBLISH_MS);
+        if due {
+            self.attest(record)?;
+        }
+        Ok(())
+    }
+
+    /// The certificate of `id`, if a quorum signed.
+    pub fn certificate(&self, id: &MessageId) -> Result<Option<QuorumCertificate>, StoreError> {
+        self.store.certificate(id)
+    }
+
+    /// The signers of a certificate.
+    pub fn signers(&self, qc: &QuorumCertificate) -> Vec<Address> {
+        qc.verify(&self.set, &self.domain).unwrap_or_default()
+    }
+
+    fn try_certify(&self, id: &MessageId) -> Result<(), StoreError> {
+        if self.store.certificate(id)?.is_some() {
+            return Ok(());
+        }
+        let attestations = self.store.attestations(id)?;
+        // Group by claim: only identical claims aggregate.
+        let mut by_claim: HashMap<Claim, Vec<Signed<Claim>>> = HashMap::new();
+        for a in attestations {
+            by_claim.entry(a.body).or_default().push(a);
+        }
+        for (claim, atts) in by_claim {
+            if atts.len() < self.set.threshold() {
+                continue;
+            }
+            let qc = QuorumCertificate::from_attestations(claim, &self.domain, &atts);
+            match qc.verify(&self.set, &self.domain) {
+                Ok(signers) => {
+                    if self.store.put_certificate(id, &qc)? {
+                        tracing::info!(%id, signers = signers.len(), "quorum certificate formed");
+                    }
+                    return Ok(());
+                }
+                Err(e) => tracing::warn!(%id, error = %e, "attestations do not form a quorum"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates received gossip, reports the verdict to the p2p layer and keeps what is valid.
+    pub async fn run_inbound(self: Arc<Self>, mut inbound: mpsc::Receiver<Inbound>) {
+        while let Some(message) = inbound.recv().await {
+            let verdict = match self.validate(&message) {
+                Ok(v) => v,
+                Err(reason) => {
+                    tracing::debug!(peer = %message.from, %reason, "gossip rejected");
+                    Verdict::Reject
+                }
+            };
+            self.p2p.verdict(&message, verdict).await;
+        }
+    }
+
+    fn validate(&self, message: &Inbound) -> Result<Verdict, String> {
+        let author = message.author.ok_or("unsigned gossip")?;
+        let member = *self
+            .by_peer
+            .get(&author)
+            .ok_or_else(|| format!("peer {author} is not in the router set"))?;
+        let now = now_ms();
+        match &message.gossip {
+            Gossip::Attestation(signed) => {
+                let signer = signed
+                    .signer(&self.domain)
+                    .map_err(|e| format!("attestation: {e}"))?;
+                if signer != member {
+                    return Err(format!(
+                        "attestation signed by {signer}, published by {member}'s peer"
+                    ));
+                }
+                if !self.set.contains(&signer) {
+                    return Err(format!("{signer} is not in the router set"));
+                }
+                if signed.body.stage != AttestedStage::Proven {
+                    return Err("only Proven claims are gossiped".into());
+                }
+                let id = signed.body.message_id;
+                if !self
+                    .store
+                    .put_attestation(&id, &signer, signed)
+                    .map_err(|e| e.to_string())?
+                {
+                    return Ok(Verdict::Ignore); // a replay
+                }
+                self.try_certify(&id).map_err(|e| e.to_string())?;
+                Ok(Verdict::Accept)
+            }
+            Gossip::BatchAttestation(_) => Err("batch attestations are not accepted yet".into()),
+            Gossip::Claim(claim) => {
+                if claim.router != member {
+                    return Err(format!(
+                        "claim for {}, published by {member}'s peer",
+                        claim.router
+                    ));
+                }
+                if claim.at_ms + STALE_MS < now {
+                    return Ok(Verdict::Ignore);
+                }
+                self.state().claims.insert(claim.message_id, *claim);
+                Ok(Verdict::Accept)
+            }
+            Gossip::Heartbeat(hb) => {
+                if hb.router != member {
+                    return Err(format!(
+                        "heartbeat for {}, published by {member}'s peer",
+                        hb.router
+                    ));
+                }
+                if hb.at_ms + STALE_MS < now || hb.at_ms > now + STALE_MS {
+                    return Ok(Verdict::Ignore);
+                }
+                self.heard(hb.clone(), now);
+                Ok(Verdict::Accept)
+            }
+        }
+    }
+
+    fn heard(&self, hb: Heartbeat, now: u64) {
+        let mut state = self.state();
+        let mut divergence = None;
+        for view in &hb.chains {
+            if let Some(ours) = state
+                .own_finalized
+                .get(&view.chain)
+                .and_then(|m| m.get(&view.finalized))
+                && *ours != view.finalized_hash
+            {
+                divergence = Some(format!(
+                    "{} block {}: {} has {}, we have {ours}",
+                    view.chain, view.finalized, hb.router, view.finalized_hash
+                ));
+            }
+        }
+        match divergence {
+            Some(d) => {
+                if state.divergent.get(&hb.router) != Some(&d) {
+                    tracing::warn!(router = %hb.router, divergence = %d, "a router sees a different chain");
+                }
+                state.divergent.insert(hb.router, d);
+            }
+            None => {
+                state.divergent.remove(&hb.router);
+            }
+        }
+        state.heartbeats.insert(
+            hb.router,
+            Seen {
+                heartbeat: hb,
+                received_ms: now,
+            },
+        );
+    }
+
+    fn live(&self, router: &Address, now: u64) -> bool {
+        *router == self.me
+            || self
+                .state()
+                .heartbeats
+                .get(router)
+                .is_some_and(|s| now.saturating_sub(s.received_ms) <= 3 * self.heartbeat_ms)
+    }
+
+    /// Rendezvous score of `router` for message `id` (higher relays first).
+    fn score(id: &MessageId, router: &Address) -> B256 {
+        let mut buf = [0u8; 52];
+        buf[..32].copy_from_slice(id.0.as_slice());
+        buf[32..].copy_from_slice(router.as_slice());
+        keccak256(buf)
+    }
+
+    /// This router's rank for `id` among live routers (0 = relays first).
+    pub fn rank(&self, id: &MessageId, now: u64) -> usize {
+        let mine = Self::score(id, &self.me);
+        self.members
+            .iter()
+            .filter(|(a, _)| *a != self.me && self.live(a, now))
+            .filter(|(a, _)| Self::score(id, a) > mine)
+            .count()
+    }
+
+    /// Whether this router should relay `record`'s current hop now, given when it became
+    /// attested here; `Err` says why not (for logs).
+    pub fn my_turn(
+        &self,
+        record: &MessageRecord,
+        attested_at: u64,
+        now: u64,
+    ) -> Result<(), String> {
+        if let Some(claim) = self.state().claims.get(&record.id)
+            && claim.router != self.me
+            && claim.hop == record.hop
+            && now.saturating_sub(claim.at_ms) < 2 * self.relay_window_ms
+        {
+            return Err(format!("{} claimed the hop", claim.router));
+        }
+        let rank = self.rank(&record.id, now) as u64;
+        let at = attested_at + rank * self.relay_window_ms;
+        if now < at {
+            return Err(format!("rank {rank}: acts at {at}"));
+        }
+        Ok(())
+    }
+
+    /// Gossips that this router relays `record`'s hop now.
+    pub fn claim(&self, record: &MessageRecord) {
+        let claim = RelayClaim {
+            message_id: record.id,
+            hop: record.hop,
+            router: self.me,
+            at_ms: now_ms(),
+        };
+        self.state().claims.insert(record.id, claim);
+        self.p2p.publish(Gossip::Claim(claim));
+    }
+
+    /// Publishes a heartbeat every `heartbeat_ms` with this router's view of every chain.
+    pub async fn run_heartbeats(self: Arc<Self>, pipeline: Arc<Pipeline>) {
+        let chains = pipeline.chains();
+        let mut tick = tokio::time::interval(Duration::from_millis(self.heartbeat_ms));
+        loop {
+            tick.tick().await;
+            let mut views = Vec::new();
+            for adapter in chains.adapters() {
+                let (Ok(head), Ok(fin)) = (adapter.head().await, adapter.finalized_head().await)
+                else {
+                    continue;
+                };
+                views.push(ChainView {
+                    chain: adapter.name().to_string(),
+                    head: head.number,
+                    finalized: fin.number,
+                    finalized_hash: B256::from(fin.hash),
+                });
+            }
+            {
+                let mut state = self.state();
+                for v in &views {
+                    let history = state.own_finalized.entry(v.chain.clone()).or_default();
+                    history.insert(v.finalized, v.finalized_hash);
+                    while history.len() > VIEW_HISTORY {
+                        history.pop_first();
+                    }
+                }
+            }
+            self.p2p.publish(Gossip::Heartbeat(Heartbeat {
+                router: self.me,
+                at_ms: now_ms(),
+                chains: views,
+            }));
+        }
+    }
+
+    /// What `GET /peers` shows.
+    pub async fn peers(&self) -> PeersView {
+        let now = now_ms();
+        let connections = self.p2p.peers().await;
+        let listen = self
+            .p2p
+            .listen_addrs()
+            .await
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        let state = self.state();
+        let routers = self
+            .members
+            .iter()
+            .map(|(address, peer)| {
+                let seen = state.heartbeats.get(address);
+                RouterView {
+                    address: *address,
+                    peer_id: peer.to_string(),
+                    me: *address == self.me,
+                    live: *address == self.me
+                        || seen.is_some_and(|s| {
+                            now.saturating_sub(s.received_ms) <= 3 * self.heartbeat_ms
+                        }),
+                    last_heartbeat_ms_ago: seen.map(|s| now.saturating_sub(s.received_ms)),
+                    chains: seen.map(|s| s.heartbeat.chains.clone()).unwrap_or_default(),
+                    divergent: state.divergent.get(address).cloned(),
+                }
+            })
+            .collect();
+        PeersView {
+            peer_id: self.p2p.peer_id().to_string(),
+            listen,
+            threshold: self.set.threshold(),
+            routers,
+            connections,
+        }
+    }
+}

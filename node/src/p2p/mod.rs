@@ -1,0 +1,470 @@
+//! The router's libp2p node: TCP + noise + yamux, identify, ping, connection limits, and
+//! gossipsub with application validation (STYLE.md #8, #9).
+//!
+//! One task owns the `Swarm`; the node talks to it through a cloneable [`P2pHandle`] over a
+//! bounded channel, and receives gossip on a bounded channel. Every received message waits for
+//! the node's verdict ([`Verdict`]): accepted messages are forwarded to the mesh, rejected ones
+//! are dropped and count against the peer that sent them (a lower gossipsub application score;
+//! past [`BAN_AFTER`] rejections the peer is blacklisted and disconnected). Message ids are
+//! content-addressed (sha256 of the bytes), so a replay of the same bytes is a duplicate.
+
+pub mod wire;
+
+use std::{collections::HashMap, path::Path, time::Duration};
+
+use futures::StreamExt;
+use libp2p::{
+    Multiaddr, PeerId, Swarm, connection_limits,
+    gossipsub::{self, IdentTopic, MessageAcceptance, MessageAuthenticity},
+    identify,
+    identity::Keypair,
+    multiaddr::Protocol,
+    noise, ping,
+    swarm::{NetworkBehaviour, SwarmEvent},
+    tcp, yamux,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::{mpsc, oneshot};
+
+use wire::{Gossip, MAX_GOSSIP_BYTES, WireError, topics};
+
+/// Rejected messages after which a peer is blacklisted and disconnected.
+pub const BAN_AFTER: u32 = 8;
+/// Commands and inbound messages buffered between the swarm task and the node.
+const CHANNEL: usize = 4096;
+
+/// What can go wrong starting the p2p node.
+#[derive(Debug, thiserror::Error)]
+pub enum P2pError {
+    /// The node key file.
+    #[error("p2p key file {path}: {reason}")]
+    Key {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Building or starting the swarm.
+    #[error("p2p: {0}")]
+    Swarm(String),
+}
+
+/// The node's verdict on one received gossip message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid: keep it and forward it.
+    Accept,
+    /// Invalid: drop it and penalise the sender.
+    Reject,
+    /// Not useful (a duplicate, stale): drop it, no penalty.
+    Ignore,
+}
+
+/// A received gossip message waiting for its verdict.
+#[derive(Debug)]
+pub struct Inbound {
+    /// The peer that forwarded it to us.
+    pub from: PeerId,
+    /// The peer that signed it (gossipsub's author).
+    pub author: Option<PeerId>,
+    /// Its content-addressed id (for the verdict).
+    pub id: gossipsub::MessageId,
+    /// The decoded message.
+    pub gossip: Gossip,
+}
+
+/// A peer as the p2p layer sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerInfo {
+    /// Its peer id.
+    pub peer_id: String,
+    /// Connected now.
+    pub connected: bool,
+    /// Its address, if known.
+    pub address: Option<String>,
+    /// Messages of it we accepted.
+    pub accepted: u64,
+    /// Messages of it we rejected.
+    pub rejected: u32,
+    /// Blacklisted (past [`BAN_AFTER`] rejections).
+    pub banned: bool,
+}
+
+enum Command {
+    Publish(Gossip),
+    Verdict(gossipsub::MessageId, PeerId, Verdict),
+    Peers(oneshot::Sender<Vec<PeerInfo>>),
+    ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
+}
+
+/// The node's side of the p2p task.
+#[derive(Debug, Clone)]
+pub struct P2pHandle {
+    commands: mpsc::Sender<Command>,
+    peer_id: PeerId,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+impl P2pHandle {
+    /// This node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// Gossips `message` on its topic. Never blocks the caller: when the swarm task is this far
+    /// behind, the message is dropped (callers re-publish what matters).
+    pub fn publish(&self, message: Gossip) {
+        if self.commands.try_send(Command::Publish(message)).is_err() {
+            tracing::debug!("p2p command queue full; a gossip message was dropped");
+        }
+    }
+
+    /// Reports the verdict on a received message.
+    pub async fn verdict(&self, inbound: &Inbound, verdict: Verdict) {
+        let _ = self
+            .commands
+            .send(Command::Verdict(inbound.id.clone(), inbound.from, verdict))
+            .await;
+    }
+
+    /// The peers the swarm knows, with their counters.
+    pub async fn peers(&self) -> Vec<PeerInfo> {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Peers(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// The addresses the node listens on (with the port the OS picked).
+    pub async fn listen_addrs(&self) -> Vec<Multiaddr> {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::ListenAddrs(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    gossipsub: gossipsub::Behaviour,
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    limits: connection_limits::Behaviour,
+}
+
+/// Loads the node key from `path` (libp2p protobuf encoding), creating an ed25519 key there
+/// (mode 0600) if the file does not exist.
+pub fn load_or_create_key(path: &Path) -> Result<Keypair, P2pError> {
+    let err = |reason: String| P2pError::Key {
+        path: path.display().to_string(),
+        reason,
+    };
+    if path.exists() {
+        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        return Keypair::from_protobuf_encoding(&bytes)
+            .map_err(|e| err(format!("not a libp2p key: {e}")));
+    }
+    let key = Keypair::generate_ed25519();
+    let bytes = key.to_protobuf_encoding().map_err(|e| err(e.to_string()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    }
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| err(e.to_string()))?;
+        std::io::Write::write_all(&mut file, &bytes).map_err(|e| err(e.to_string()))?;
+    }
+    Ok(key)
+}
+
+/// What the p2p node needs.
+#[derive(Debug, Clone)]
+pub struct P2pSettings {
+    /// Listen address.
+    pub listen: Multiaddr,
+    /// Peers to dial (with `/p2p/<peer id>`), re-dialled while disconnected.
+    pub bootnodes: Vec<Multiaddr>,
+    /// Most established connections.
+    pub max_connections: u32,
+    /// Gossipsub heartbeat.
+    pub heartbeat: Duration,
+}
+
+/// Starts the swarm task; returns the handle and the stream of received gossip.
+pub fn spawn(
+    key: Keypair,
+    settings: P2pSettings,
+) -> Result<(P2pHandle, mpsc::Receiver<Inbound>), P2pError> {
+    let peer_id = key.public().to_peer_id();
+    let swarm_err = |e: String| P2pError::Swarm(e);
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .validate_messages()
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .message_id_fn(|m: &gossipsub::Message| {
+            gossipsub::MessageId::from(hex::encode(Sha256::digest(&m.data)))
+        })
+        .max_transmit_size(MAX_GOSSIP_BYTES + 4096)
+        .heartbeat_interval(settings.heartbeat)
+        .duplicate_cache_time(Duration::from_secs(30))
+        .build()
+        .map_err(|e| swarm_err(e.to_string()))?;
+    let mut gossipsub =
+        gossipsub::Behaviour::new(MessageAuthenticity::Signed(key.clone()), gossip_config)
+            .map_err(|e| swarm_err(e.to_string()))?;
+    let mut params = gossipsub::PeerScoreParams {
+        app_specific_weight: 1.0,
+        ..Default::default()
+    };
+    for topic in topics::ALL {
+        let t = gossipsub::TopicScoreParams {
+            invalid_message_deliveries_weight: -10.0,
+            invalid_message_deliveries_decay: 0.9,
+            ..Default::default()
+        };
+        params.topics.insert(IdentTopic::new(topic).hash(), t);
+    }
+    let thresholds = gossipsub::PeerScoreThresholds {
+        gossip_threshold: -20.0,
+        publish_threshold: -40.0,
+        graylist_threshold: -80.0,
+        ..Default::default()
+    };
+    gossipsub
+        .with_peer_score(params, thresholds)
+        .map_err(swarm_err)?;
+    for topic in topics::ALL {
+        gossipsub
+            .subscribe(&IdentTopic::new(topic))
+            .map_err(|e| swarm_err(e.to_string()))?;
+    }
+    let identify =
+        identify::Behaviour::new(identify::Config::new("/xroute/1.0.0".into(), key.public()));
+    let limits = connection_limits::Behaviour::new(
+        connection_limits::ConnectionLimits::default()
+            .with_max_established(Some(settings.max_connections))
+            .with_max_established_per_peer(Some(2)),
+    );
+    let behaviour = Behaviour {
+        gossipsub,
+        identify,
+        ping: ping::Behaviour::default(),
+        limits,
+    };
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| swarm_err(e.to_string()))?
+        .with_behaviour(|_| behaviour)
+        .map_err(|e| swarm_err(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(120)))
+        .build();
+    swarm
+        .listen_on(settings.listen.clone())
+        .map_err(|e| swarm_err(format!("listening on {}: {e}", settings.listen)))?;
+    let (cmd_tx, cmd_rx) = mpsc::channel(CHANNEL);
+    let (in_tx, in_rx) = mpsc::channel(CHANNEL);
+    let task = SwarmTask {
+        swarm,
+        bootnodes: settings.bootnodes,
+        inbound: in_tx,
+        stats: HashMap::new(),
+    };
+    tokio::spawn(task.run(cmd_rx));
+    Ok((
+        P2pHandle {
+            commands: cmd_tx,
+            peer_id,
+        },
+        in_rx,
+    ))
+}
+
+#[derive(Default)]
+struct PeerStats {
+    accepted: u64,
+    rejected: u32,
+    banned: bool,
+    address: Option<Multiaddr>,
+}
+
+struct SwarmTask {
+    swarm: Swarm<Behaviour>,
+    bootnodes: Vec<Multiaddr>,
+    inbound: mpsc::Sender<Inbound>,
+    stats: HashMap<PeerId, PeerStats>,
+}
+
+fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    addr.iter().find_map(|p| match p {
+        Protocol::P2p(id) => Some(id),
+        _ => None,
+    })
+}
+
+impl SwarmTask {
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut redial = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(c) => self.command(c),
+                    None => break, // the node is shutting down
+                },
+                event = self.swarm.select_next_some() => self.event(event),
+                _ = redial.tick() => self.redial(),
+            }
+        }
+        tracing::info!("p2p stopped");
+    }
+
+    fn redial(&mut self) {
+        for addr in self.bootnodes.clone() {
+            let Some(peer) = peer_of(&addr) else { continue };
+            if peer == *self.swarm.local_peer_id() || self.swarm.is_connected(&peer) {
+                continue;
+            }
+            if self.stats.get(&peer).is_some_and(|s| s.banned) {
+                continue;
+            }
+            if let Err(e) = self.swarm.dial(addr.clone()) {
+                tracing::debug!(%addr, error = %e, "dial failed");
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Publish(gossip) => {
+                let topic = IdentTopic::new(gossip.topic());
+                match self
+                    .swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .publish(topic, gossip.encode())
+                {
+                    Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
+                    Err(e) => tracing::debug!(error = %e, "publish failed"),
+                }
+            }
+            Command::Verdict(id, from, verdict) => self.verdict(&id, from, verdict),
+            Command::Peers(reply) => {
+                let mut peers: Vec<PeerInfo> = self
+                    .stats
+                    .iter()
+                    .map(|(id, s)| PeerInfo {
+                        peer_id: id.to_string(),
+                        connected: self.swarm.is_connected(id),
+                        address: s.address.as_ref().map(|a| a.to_string()),
+                        accepted: s.accepted,
+                        rejected: s.rejected,
+                        banned: s.banned,
+                    })
+                    .collect();
+                peers.sort_by(|a, b| a.peer_id.cmp(&b.peer_id));
+                let _ = reply.send(peers);
+            }
+            Command::ListenAddrs(reply) => {
+                let _ = reply.send(self.swarm.listeners().cloned().collect());
+            }
+        }
+    }
+
+    fn verdict(&mut self, id: &gossipsub::MessageId, from: PeerId, verdict: Verdict) {
+        let acceptance = match verdict {
+            Verdict::Accept => MessageAcceptance::Accept,
+            Verdict::Reject => MessageAcceptance::Reject,
+            Verdict::Ignore => MessageAcceptance::Ignore,
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(id, &from, acceptance);
+        let stats = self.stats.entry(from).or_default();
+        match verdict {
+            Verdict::Accept => stats.accepted += 1,
+            Verdict::Ignore => {}
+            Verdict::Reject => {
+                stats.rejected += 1;
+                let score = -10.0 * f64::from(stats.rejected);
+                let banned = stats.rejected >= BAN_AFTER && !stats.banned;
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .set_application_score(&from, score);
+                if banned {
+                    if let Some(s) = self.stats.get_mut(&from) {
+                        s.banned = true;
+                    }
+                    tracing::warn!(peer = %from, "peer sent too much invalid gossip: blacklisted and disconnected");
+                    self.swarm.behaviour_mut().gossipsub.blacklist_peer(&from);
+                    let _ = self.swarm.disconnect_peer_id(from);
+                }
+            }
+        }
+    }
+
+    fn event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.received(propagation_source, message_id, message),
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                if self.stats.get(&peer_id).is_some_and(|s| s.banned) {
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                    return;
+                }
+                let stats = self.stats.entry(peer_id).or_default();
+                stats.address = Some(endpoint.get_remote_address().clone());
+                tracing::debug!(peer = %peer_id, "connected");
+            }
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, peer_id = %self.swarm.local_peer_id(), "p2p listening");
+            }
+            _ => {}
+        }
+    }
+
+    fn received(&mut self, from: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
+        let topic = message.topic.as_str();
+        match Gossip::decode(topic, &message.data) {
+            Ok(gossip) => {
+                let inbound = Inbound {
+                    from,
+                    author: message.source,
+                    id: id.clone(),
+                    gossip,
+                };
+                if self.inbound.try_send(inbound).is_err() {
+                    // The node is this far behind: drop without penalty.
+                    self.verdict(&id, from, Verdict::Ignore);
+                }
+            }
+            Err(e) => {
+                let reason: WireError = e;
+                tracing::debug!(peer = %from, %reason, "invalid gossip");
+                self.verdict(&id, from, Verdict::Reject);
+            }
+        }
+    }
+}

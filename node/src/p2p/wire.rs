@@ -1,0 +1,180 @@
+//! What routers gossip, and its one encoding (JSON, versioned by topic). Decoding untrusted bytes
+//! is bounded by [`MAX_GOSSIP_BYTES`] and never panics.
+
+use alloy_primitives::{Address, B256};
+use serde::{Deserialize, Serialize};
+use xroute_proofs::{
+    attestation::{BatchClaim, Claim, Signed},
+    envelope::MessageId,
+};
+
+/// Versioned topic names (one place; a new layout gets a new version).
+pub mod topics {
+    /// Signed attestations and batch attestations.
+    pub const ATTESTATIONS: &str = "/xroute/1/attestations";
+    /// Relay claims: "I am relaying this hop".
+    pub const CLAIMS: &str = "/xroute/1/claims";
+    /// Heads per chain.
+    pub const HEARTBEATS: &str = "/xroute/1/heartbeats";
+    /// All of them.
+    pub const ALL: [&str; 3] = [ATTESTATIONS, CLAIMS, HEARTBEATS];
+}
+
+/// Largest gossip message accepted or sent (bytes). A batch attestation of 1,000 ids is ~80 KiB.
+pub const MAX_GOSSIP_BYTES: usize = 256 * 1024;
+
+/// One router's signed statement that one message is proven.
+pub type Attestation = Signed<Claim>;
+
+/// Many messages proven on one domain at one block, under one signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchAttestation {
+    /// The signed batch claim (Merkle root of the leaves).
+    pub signed: Signed<BatchClaim>,
+    /// The leaves' message ids, in leaf order (stage: Proven); the root is recomputed from them.
+    pub message_ids: Vec<MessageId>,
+}
+
+/// "I am relaying this hop now."
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayClaim {
+    /// The message.
+    pub message_id: MessageId,
+    /// The hop.
+    pub hop: u8,
+    /// The claiming router's attestation address.
+    pub router: Address,
+    /// When (ms since the epoch).
+    pub at_ms: u64,
+}
+
+/// One chain's heads as a router sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainView {
+    /// Chain name.
+    pub chain: String,
+    /// Latest block number.
+    pub head: u64,
+    /// Finalized block number.
+    pub finalized: u64,
+    /// Finalized block hash.
+    pub finalized_hash: B256,
+}
+
+/// A router's periodic "alive, and this is what I see".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// The router's attestation address.
+    pub router: Address,
+    /// When (ms since the epoch).
+    pub at_ms: u64,
+    /// Its view per chain.
+    pub chains: Vec<ChainView>,
+}
+
+/// Everything that travels on the topics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Gossip {
+    /// On [`topics::ATTESTATIONS`].
+    Attestation(Attestation),
+    /// On [`topics::ATTESTATIONS`].
+    BatchAttestation(BatchAttestation),
+    /// On [`topics::CLAIMS`].
+    Claim(RelayClaim),
+    /// On [`topics::HEARTBEATS`].
+    Heartbeat(Heartbeat),
+}
+
+/// Why gossip bytes were refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// Too large.
+    #[error("{size} bytes is over the {MAX_GOSSIP_BYTES}-byte bound")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+    },
+    /// Not a gossip message.
+    #[error("not an xroute gossip message: {0}")]
+    Malformed(String),
+    /// A message on the wrong topic.
+    #[error("a {kind} does not belong on {topic}")]
+    WrongTopic {
+        /// The message kind.
+        kind: &'static str,
+        /// The topic.
+        topic: String,
+    },
+}
+
+impl Gossip {
+    /// The topic this message travels on.
+    pub fn topic(&self) -> &'static str {
+        match self {
+            Self::Attestation(_) | Self::BatchAttestation(_) => topics::ATTESTATIONS,
+            Self::Claim(_) => topics::CLAIMS,
+            Self::Heartbeat(_) => topics::HEARTBEATS,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Attestation(_) => "attestation",
+            Self::BatchAttestation(_) => "batch attestation",
+            Self::Claim(_) => "relay claim",
+            Self::Heartbeat(_) => "heartbeat",
+        }
+    }
+
+    /// Encodes for the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Decodes bytes received on `topic`.
+    pub fn decode(topic: &str, bytes: &[u8]) -> Result<Self, WireError> {
+        if bytes.len() > MAX_GOSSIP_BYTES {
+            return Err(WireError::TooLarge { size: bytes.len() });
+        }
+        let gossip: Self =
+            serde_json::from_slice(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
+        if gossip.topic() != topic {
+            return Err(WireError::WrongTopic {
+                kind: gossip.kind(),
+                topic: topic.to_string(),
+            });
+        }
+        Ok(gossip)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_bytes_are_typed_errors_never_panics() {
+        assert!(matches!(
+            Gossip::decode(topics::CLAIMS, b"\xff\x00garbage"),
+            Err(WireError::Malformed(_))
+        ));
+        let big = vec![b' '; MAX_GOSSIP_BYTES + 1];
+        assert!(matches!(
+            Gossip::decode(topics::CLAIMS, &big),
+            Err(WireError::TooLarge { .. })
+        ));
+        let claim = Gossip::Claim(RelayClaim {
+            message_id: MessageId(B256::repeat_byte(1)),
+            hop: 0,
+            router: Address::repeat_byte(2),
+            at_ms: 3,
+        });
+        let bytes = claim.encode();
+        assert_eq!(Gossip::decode(topics::CLAIMS, &bytes).unwrap(), claim);
+        assert!(matches!(
+            Gossip::decode(topics::HEARTBEATS, &bytes),
+            Err(WireError::WrongTopic { .. })
+        ));
+    }
+}
