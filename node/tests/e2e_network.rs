@@ -214,3 +214,255 @@ async fn four_routers_threshold_three_relay_three_hundred_messages_exactly_once(
     env.flusher.stop().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dead_router_s_hops_are_taken_over() -> Result<()> {
+    let mut env = NetEnv::start(4, 3, 2_000).await?;
+    let ids = env.send_mixed(60, 2).await?;
+    // Let the stream start, then kill router 0 while work is in flight.
+    loop {
+        let stats = env.routers[1].stats().await?;
+        if stats["delivered"].as_u64().unwrap_or(0) >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let in_flight = 60
+        - env.routers[1].stats().await?["delivered"]
+            .as_u64()
+            .unwrap_or(0);
+    env.routers[0].kill()?;
+    let killed_at = std::time::Instant::now();
+    for r in 1..4 {
+        env.wait_delivered(r, &ids, Duration::from_secs(300))
+            .await?;
+    }
+    let took = killed_at.elapsed();
+    eprintln!("{in_flight} messages in flight at the kill; all delivered {took:?} after it");
+    assert!(in_flight > 0);
+    assert!(took < Duration::from_secs(120), "takeover took {took:?}");
+    assert_eq!(env.total_received().await?, (20, 20, 20));
+    let txs = relay_transactions(&env.net, &env.relayers()?, env.stack.hub).await?;
+    let ok = txs.iter().filter(|t| t.2).count();
+    let reverted = txs.len() - ok;
+    eprintln!("relay transactions: {ok} successful, {reverted} reverted");
+    assert_eq!(ok, 60);
+    assert!(
+        reverted <= 2,
+        "a takeover may race at most a couple of hops: {reverted}"
+    );
+    // The survivors see router 0 down.
+    let peers = env.routers[1].get("/peers").await?;
+    let dead = env.members[0].address.to_string();
+    let row = peers["routers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"].as_str().unwrap().eq_ignore_ascii_case(&dead))
+        .unwrap();
+    assert_eq!(row["live"], false, "{peers:#}");
+    env.flusher.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_router_cut_off_catches_up_and_the_others_keep_quorum() -> Result<()> {
+    let mut env = NetEnv::start(4, 3, 2_000).await?;
+    // Router 3 stops answering anything (its sockets stay open, nothing is read): for the others
+    // its p2p is gone.
+    env.routers[3].signal(libc::SIGSTOP)?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let ids = env.send_mixed(30, 3).await?;
+    for r in 0..3 {
+        env.wait_delivered(r, &ids, Duration::from_secs(300))
+            .await?;
+    }
+    // Quorum without router 3: its signature is in no certificate.
+    let absent = env.members[3].address.to_string();
+    let m = env.routers[0].get(&format!("/messages/{}", ids[0])).await?;
+    let signers: Vec<&str> = m["certificate_signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        signers.len() >= 3 && !signers.contains(&absent.as_str()),
+        "{m:#}"
+    );
+    // Back: it catches up on every message, without paying for any.
+    env.routers[3].signal(libc::SIGCONT)?;
+    env.wait_delivered(3, &ids, Duration::from_secs(300))
+        .await?;
+    let txs = relay_transactions(&env.net, &env.relayers()?, env.stack.hub).await?;
+    assert_eq!(txs.len(), 30, "{txs:?}");
+    assert!(txs.iter().all(|t| t.2));
+    let router3 = env.net.l1.address(4)?;
+    assert!(txs.iter().all(|t| t.1 != router3));
+    assert_eq!(env.total_received().await?, (10, 10, 10));
+    env.flusher.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering() -> Result<()> {
+    use xroute::p2p::{
+        self, P2pSettings, Verdict,
+        wire::{Gossip, Heartbeat, MAX_GOSSIP_BYTES, RelayClaim, topics},
+    };
+    use xroute_proofs::attestation::{Claim, Signed, Stage};
+
+    let mut env = NetEnv::start(4, 3, 2_000).await?;
+    // The rogue: the same libp2p stack, its own key, a frame bound large enough to send
+    // oversized messages, dialling every router.
+    let key = libp2p::identity::Keypair::generate_ed25519();
+    let rogue_peer = key.public().to_peer_id().to_string();
+    let bootnodes = env
+        .members
+        .iter()
+        .map(|m| format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", m.p2p_port, m.peer_id).parse())
+        .collect::<Result<Vec<_>, _>>()?;
+    let (rogue, mut inbound) = p2p::spawn(
+        key,
+        P2pSettings {
+            listen: "/ip4/127.0.0.1/tcp/0".parse()?,
+            bootnodes,
+            max_connections: 16,
+            heartbeat: Duration::from_millis(500),
+            max_frame: 4 * MAX_GOSSIP_BYTES,
+        },
+    )?;
+    // It hears honest gossip (to replay it) and accepts everything, like a careless peer.
+    let captured = Arc::new(tokio::sync::Mutex::new(Vec::<Gossip>::new()));
+    let sink = captured.clone();
+    let listener_handle = rogue.clone();
+    tokio::spawn(async move {
+        while let Some(m) = inbound.recv().await {
+            sink.lock().await.push(m.gossip.clone());
+            listener_handle.verdict(&m, Verdict::Accept).await;
+        }
+    });
+    loop {
+        let connected = rogue.peers().await.iter().filter(|p| p.connected).count();
+        if connected == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await; // mesh forms
+
+    let ids = env.send_mixed(30, 4).await?;
+    // Wait for one honest attestation to replay and tamper with.
+    let honest = loop {
+        let found = captured.lock().await.iter().find_map(|g| match g {
+            Gossip::Attestation(a) => Some(*a),
+            _ => None,
+        });
+        if let Some(a) = found {
+            break a;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let domain = xroute_proofs::attestation::domain(env.net.l1.chain_id(), env.stack.hub);
+    let stranger = alloy::signers::local::PrivateKeySigner::random();
+    for (i, id) in ids.iter().enumerate() {
+        // An attestation whose body was changed after signing (a forged signature).
+        let mut forged = honest;
+        forged.body.block_number += 1 + i as u64;
+        rogue.publish(Gossip::Attestation(forged));
+        // A valid signature by a key outside the set.
+        let claim = Claim {
+            message_id: *id,
+            stage: Stage::Proven,
+            domain: 2,
+            block_number: 1,
+            block_hash: B256::ZERO,
+        };
+        rogue.publish(Gossip::Attestation(Signed::sign(
+            &stranger, &domain, claim,
+        )?));
+        // A relay claim in router 0's name for every hop (would stall the others if believed).
+        rogue.publish(Gossip::Claim(RelayClaim {
+            message_id: *id,
+            hop: 0,
+            router: env.members[0].address,
+            at_ms: xroute::pipeline::now_ms(),
+        }));
+    }
+    // A heartbeat in router 1's name, garbage on every topic, oversized messages, replays.
+    rogue.publish(Gossip::Heartbeat(Heartbeat {
+        router: env.members[1].address,
+        at_ms: xroute::pipeline::now_ms(),
+        chains: vec![],
+    }));
+    for topic in topics::ALL {
+        rogue.publish_raw(topic, b"\x00\xffnot json".to_vec());
+        let mut big = b"{\"kind\":\"heartbeat\",\"pad\":\"".to_vec();
+        big.resize(MAX_GOSSIP_BYTES + 1_000, b'a');
+        rogue.publish_raw(topic, big);
+        rogue.publish_raw(topic, vec![b'x'; 2 * MAX_GOSSIP_BYTES]);
+    }
+    rogue.publish(Gossip::Attestation(honest)); // a replay under the rogue's own name
+
+    for r in 0..4 {
+        env.wait_delivered(r, &ids, Duration::from_secs(300))
+            .await?;
+    }
+    // Nothing of it counted: certificates are signed by the set only, one relay per message.
+    let set: HashSet<String> = env.members.iter().map(|m| m.address.to_string()).collect();
+    for id in &ids {
+        let m = env.routers[2].get(&format!("/messages/{id}")).await?;
+        for s in m["certificate_signers"].as_array().unwrap() {
+            assert!(set.contains(s.as_str().unwrap()), "{m:#}");
+        }
+    }
+    let txs = relay_transactions(&env.net, &env.relayers()?, env.stack.hub).await?;
+    assert_eq!(txs.len(), 30);
+    assert!(txs.iter().all(|t| t.2));
+    // Every router rejected the rogue's messages and banned it.
+    for r in 0..4 {
+        let peers = env.routers[r].get("/peers").await?;
+        let row = peers["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["peer_id"] == rogue_peer.as_str())
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            row["rejected"].as_u64().unwrap_or(0) >= u64::from(p2p::BAN_AFTER),
+            "router {r}: {peers:#}"
+        );
+        assert_eq!(row["banned"], true, "router {r}: {row:#}");
+        // (Its "accepted" count is honest gossip it forwarded before the ban; what it authored
+        // is checked by its effects: certificates above, views and delivery below.)
+        let forged_view = peers["routers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| {
+                x["address"]
+                    .as_str()
+                    .unwrap()
+                    .eq_ignore_ascii_case(&env.members[1].address.to_string())
+            })
+            .unwrap();
+        if r != 1 {
+            assert!(
+                !forged_view["chains"].as_array().unwrap().is_empty(),
+                "the forged empty heartbeat replaced router 1's view at router {r}: {forged_view:#}"
+            );
+        }
+        // Honest peers are not penalised.
+        let honest_rejected: u64 = peers["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["peer_id"] != rogue_peer.as_str())
+            .map(|c| c["rejected"].as_u64().unwrap_or(0))
+            .sum();
+        assert_eq!(honest_rejected, 0, "router {r}: {peers:#}");
+    }
+    env.flusher.stop().await?;
+    Ok(())
+}

@@ -199,6 +199,7 @@ fn join_network(
             bootnodes,
             max_connections: 64,
             heartbeat: std::time::Duration::from_millis(500),
+            max_frame: p2p::default_max_frame(),
         },
     )?;
     let settings = NetworkSettings {

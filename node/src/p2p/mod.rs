@@ -93,6 +93,7 @@ pub struct PeerInfo {
 
 enum Command {
     Publish(Gossip),
+    PublishRaw(&'static str, Vec<u8>),
     Verdict(gossipsub::MessageId, PeerId, Verdict),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
@@ -123,6 +124,11 @@ impl P2pHandle {
         if self.commands.try_send(Command::Publish(message)).is_err() {
             tracing::debug!("p2p command queue full; a gossip message was dropped");
         }
+    }
+
+    /// Gossips raw bytes on `topic` (tools and tests that speak the protocol badly on purpose).
+    pub fn publish_raw(&self, topic: &'static str, bytes: Vec<u8>) {
+        let _ = self.commands.try_send(Command::PublishRaw(topic, bytes));
     }
 
     /// Reports the verdict on a received message.
@@ -201,6 +207,13 @@ pub struct P2pSettings {
     pub max_connections: u32,
     /// Gossipsub heartbeat.
     pub heartbeat: Duration,
+    /// Largest gossipsub frame sent or received (a router uses [`default_max_frame`]).
+    pub max_frame: usize,
+}
+
+/// The frame bound routers use: the largest valid gossip message plus gossipsub's envelope.
+pub fn default_max_frame() -> usize {
+    MAX_GOSSIP_BYTES + 4096
 }
 
 /// Starts the swarm task; returns the handle and the stream of received gossip.
@@ -216,7 +229,7 @@ pub fn spawn(
         .message_id_fn(|m: &gossipsub::Message| {
             gossipsub::MessageId::from(hex::encode(Sha256::digest(&m.data)))
         })
-        .max_transmit_size(MAX_GOSSIP_BYTES + 4096)
+        .max_transmit_size(settings.max_frame)
         .heartbeat_interval(settings.heartbeat)
         .duplicate_cache_time(Duration::from_secs(30))
         .build()
@@ -361,6 +374,12 @@ impl SwarmTask {
                 {
                     Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
                     Err(e) => tracing::debug!(error = %e, "publish failed"),
+                }
+            }
+            Command::PublishRaw(topic, bytes) => {
+                let topic = IdentTopic::new(topic);
+                if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(topic, bytes) {
+                    tracing::debug!(error = %e, "raw publish failed");
                 }
             }
             Command::Verdict(id, from, verdict) => self.verdict(&id, from, verdict),

@@ -65,8 +65,11 @@ pub enum Outcome {
     Done,
     /// Nothing to do yet (not proven, not mined, not final).
     NotReady,
-    /// The step failed; try again after a backoff.
+    /// The step failed; try again after a backoff. A failed relay (reverted, or its nonce
+    /// taken) goes back to `Proven` to be made again from a fresh estimate.
     Retry(String),
+    /// The step could not run (an RPC error): the same step again after a backoff, stage kept.
+    Backoff(String),
     /// The message cannot go on as it is; an operator must act.
     Park(String),
 }
@@ -215,7 +218,9 @@ impl Pipeline {
         let outcome = match self.step(&record, tick).await {
             Ok(o) => o,
             Err(step::StepError::Store(StoreError::StageMismatch { .. })) => return,
-            Err(e) => Outcome::Retry(e.to_string()),
+            // A chain or store error says nothing about the message: try the same step again
+            // later (a relay in flight stays in flight).
+            Err(e) => Outcome::Backoff(e.to_string()),
         };
         if let Err(e) = self.apply(&record, outcome, tick) {
             tracing::error!(%id, error = %e, "cannot record a step");
@@ -228,11 +233,12 @@ impl Pipeline {
         outcome: Outcome,
         tick: Tick,
     ) -> Result<(), StoreError> {
+        let redo_hop = matches!(outcome, Outcome::Retry(_));
         let id = record.id;
         match outcome {
             Outcome::Done | Outcome::NotReady => Ok(()),
             Outcome::Park(reason) => self.park(&id, reason, tick.now_ms),
-            Outcome::Retry(reason) => {
+            Outcome::Retry(reason) | Outcome::Backoff(reason) => {
                 // Re-read: the step may have moved the message (Proven → Relaying) before failing.
                 let Some(current) = self.store.get(&id)? else {
                     return Ok(());
@@ -249,7 +255,7 @@ impl Pipeline {
                     r.next_attempt_at_ms = next;
                     r.reason = Some(reason.clone());
                 };
-                if current.stage == Stage::Relaying {
+                if current.stage == Stage::Relaying && redo_hop {
                     // The hop has to be made again, from a fresh estimate.
                     self.store.transition(
                         &id,

@@ -196,6 +196,19 @@ impl Pipeline {
         if let Some(reason) = self.unknown_destination(record) {
             return Ok(Outcome::Park(reason));
         }
+        if self.chains.hub.adapter.is_delivered(&record.id).await? {
+            // Made already (by this router before a failure it could not see through, or by
+            // another relayer): checks and fee quotes no longer apply.
+            self.store.transition(
+                &record.id,
+                from,
+                Stage::Relayed,
+                tick.now_ms,
+                "the Hub already processed it",
+                |r| r.reason = None,
+            )?;
+            return Ok(Outcome::Done);
+        }
         let env = &record.envelope;
         let hub = &self.chains.hub;
         let id = record.id;
