@@ -63,12 +63,20 @@ pub struct P2pConfig {
     /// Heartbeat period; a router not heard from for 3 periods counts as down.
     #[serde(default = "default_heartbeat")]
     pub heartbeat_ms: u64,
+    /// Sign the messages proven in one tick with one batch attestation (a Merkle root) instead of
+    /// one signature each.
+    #[serde(default = "default_true")]
+    pub batch_attestations: bool,
     /// The router set (this router included).
     pub routers: Vec<RouterMember>,
 }
 
 fn default_relay_window() -> u64 {
     5_000
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_heartbeat() -> u64 {

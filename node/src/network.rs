@@ -24,17 +24,19 @@ use std::{
 use alloy::{dyn_abi::Eip712Domain, signers::local::PrivateKeySigner};
 use alloy_primitives::{Address, B256, keccak256};
 use libp2p::PeerId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use xroute_proofs::{
-    attestation::{Claim, QuorumCertificate, RouterSet, Signed, Stage as AttestedStage},
+    attestation::{
+        Batch, BatchClaim, BatchInclusion, Claim, RouterSet, Signed, Stage as AttestedStage,
+    },
     envelope::MessageId,
 };
 
 use crate::{
     p2p::{
         Inbound, P2pHandle, PeerInfo, Verdict,
-        wire::{ChainView, Gossip, Heartbeat, RelayClaim},
+        wire::{BatchAttestation, ChainView, Gossip, Heartbeat, RelayClaim},
     },
     pipeline::{Pipeline, now_ms},
     store::{MessageRecord, Store, StoreError},
@@ -46,6 +48,31 @@ const STALE_MS: u64 = 60_000;
 pub const REPUBLISH_MS: u64 = 5_000;
 /// Finalized heights remembered per chain for divergence checks.
 const VIEW_HISTORY: usize = 512;
+
+/// One router's evidence that a message is proven: its own attestation of the message, or its
+/// batch attestation with the message's inclusion proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Evidence {
+    /// A signed single claim.
+    Single(Signed<Claim>),
+    /// A signed batch claim and where the message is in it.
+    Batch {
+        /// The batch signature.
+        signed: Signed<BatchClaim>,
+        /// The message's leaf and proof.
+        inclusion: BatchInclusion,
+    },
+}
+
+/// A message's quorum certificate: evidence from at least `threshold` distinct routers of the set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Certificate {
+    /// The message.
+    pub message_id: MessageId,
+    /// One piece of evidence per signer.
+    pub evidence: Vec<Evidence>,
+}
 
 /// What the network settings say (already parsed and checked).
 #[derive(Debug, Clone)]
@@ -61,6 +88,9 @@ pub struct NetworkSettings {
     /// Heartbeat period.
     pub heartbeat_ms: u64,
 }
+
+/// Most messages in one batch attestation (keeps it well under the gossip size bound).
+pub const MAX_BATCH: usize = 1_000;
 
 #[derive(Debug, Clone)]
 struct Seen {
@@ -91,6 +121,7 @@ pub struct Network {
     relay_window_ms: u64,
     heartbeat_ms: u64,
     state: Mutex<State>,
+    certified: Option<mpsc::UnboundedSender<(MessageId, u64)>>,
 }
 
 /// A router of the set as `GET /peers` shows it.
@@ -165,7 +196,14 @@ impl Network {
             relay_window_ms: settings.relay_window_ms,
             heartbeat_ms: settings.heartbeat_ms,
             state: Mutex::new(State::default()),
+            certified: None,
         })
+    }
+
+    /// Reports every certificate formed here as (message, ms since the epoch) (benchmarks).
+    pub fn with_certificate_hook(mut self, hook: mpsc::UnboundedSender<(MessageId, u64)>) -> Self {
+        self.certified = Some(hook);
+        self
     }
 
     /// This router's attestation address.
@@ -200,11 +238,75 @@ impl Network {
                 return Ok(());
             }
         };
-        self.store.put_attestation(&record.id, &self.me, &signed)?;
+        self.store
+            .put_attestation(&record.id, &self.me, &Evidence::Single(signed))?;
         self.try_certify(&record.id)?;
         self.p2p.publish(Gossip::Attestation(signed));
         self.state().last_published.insert(record.id, now_ms());
         Ok(())
+    }
+
+    /// Signs and gossips one batch attestation for `records` (all proven by this router at the
+    /// L1 block `l1_block`, on the hub chain `hub_domain`), in batches of at most [`MAX_BATCH`].
+    /// One signature instead of one per message: what a burst needs.
+    pub fn attest_batch(
+        &self,
+        records: &[MessageRecord],
+        hub_domain: u32,
+        l1_block: (u64, B256),
+    ) -> Result<(), StoreError> {
+        for chunk in records.chunks(MAX_BATCH) {
+            let ids: Vec<MessageId> = chunk.iter().map(|r| r.id).collect();
+            let items = ids.iter().map(|id| (*id, AttestedStage::Proven)).collect();
+            let batch = match Batch::new(items, hub_domain, l1_block.0, l1_block.1) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot build a batch");
+                    continue;
+                }
+            };
+            let signed = match Signed::sign(&self.signer, &self.domain, batch.claim) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot sign a batch attestation");
+                    continue;
+                }
+            };
+            let now = now_ms();
+            for (i, id) in ids.iter().enumerate() {
+                let Ok(inclusion) = batch.inclusion(i) else {
+                    continue;
+                };
+                self.store
+                    .put_attestation(id, &self.me, &Evidence::Batch { signed, inclusion })?;
+                self.try_certify(id)?;
+                self.state().last_published.insert(*id, now);
+            }
+            self.p2p.publish(Gossip::BatchAttestation(BatchAttestation {
+                signed,
+                message_ids: ids,
+            }));
+        }
+        Ok(())
+    }
+
+    /// The signer of `evidence` for message `id`, if it is valid evidence of `id` being proven.
+    fn evidence_signer(&self, id: &MessageId, evidence: &Evidence) -> Result<Address, String> {
+        match evidence {
+            Evidence::Single(signed) => {
+                if signed.body.message_id != *id || signed.body.stage != AttestedStage::Proven {
+                    return Err("the claim is not \"this message is proven\"".into());
+                }
+                signed.signer(&self.domain).map_err(|e| e.to_string())
+            }
+            Evidence::Batch { signed, inclusion } => {
+                let claim = inclusion.verify(&signed.body).map_err(|e| e.to_string())?;
+                if claim.message_id != *id || claim.stage != AttestedStage::Proven {
+                    return Err("the inclusion is not of this message as proven".into());
+                }
+                signed.signer(&self.domain).map_err(|e| e.to_string())
+            }
+        }
     }
 
     /// Re-gossips our attestation of `record` if it was last sent over [`REPUBLISH_MS`] ago
@@ -222,38 +324,49 @@ impl Network {
     }
 
     /// The certificate of `id`, if a quorum signed.
-    pub fn certificate(&self, id: &MessageId) -> Result<Option<QuorumCertificate>, StoreError> {
+    pub fn certificate(&self, id: &MessageId) -> Result<Option<Certificate>, StoreError> {
         self.store.certificate(id)
     }
 
-    /// The signers of a certificate.
-    pub fn signers(&self, qc: &QuorumCertificate) -> Vec<Address> {
-        qc.verify(&self.set, &self.domain).unwrap_or_default()
+    /// The distinct set members whose evidence in `certificate` checks out.
+    pub fn signers(&self, certificate: &Certificate) -> Vec<Address> {
+        let mut out: Vec<Address> = Vec::new();
+        for e in &certificate.evidence {
+            if let Ok(signer) = self.evidence_signer(&certificate.message_id, e)
+                && self.set.contains(&signer)
+                && !out.contains(&signer)
+            {
+                out.push(signer);
+            }
+        }
+        out
     }
 
     fn try_certify(&self, id: &MessageId) -> Result<(), StoreError> {
-        if self.store.certificate(id)?.is_some() {
+        // Evidence is checked before it is stored (signer, set membership, inclusion), one key
+        // per signer: counting keys is enough to know whether a quorum may exist.
+        if self.store.attestation_count(id) < self.set.threshold()
+            || self.store.certificate::<Certificate>(id)?.is_some()
+        {
             return Ok(());
         }
-        let attestations = self.store.attestations(id)?;
-        // Group by claim: only identical claims aggregate.
-        let mut by_claim: HashMap<Claim, Vec<Signed<Claim>>> = HashMap::new();
-        for a in attestations {
-            by_claim.entry(a.body).or_default().push(a);
+        // Checked when stored: the key's signer is the evidence's.
+        let evidence: Vec<(Address, Evidence)> = self.store.attestations(id)?;
+        let (signers, kept): (Vec<Address>, Vec<Evidence>) = evidence
+            .into_iter()
+            .filter(|(signer, _)| self.set.contains(signer))
+            .unzip();
+        if signers.len() < self.set.threshold() {
+            return Ok(());
         }
-        for (claim, atts) in by_claim {
-            if atts.len() < self.set.threshold() {
-                continue;
-            }
-            let qc = QuorumCertificate::from_attestations(claim, &self.domain, &atts);
-            match qc.verify(&self.set, &self.domain) {
-                Ok(signers) => {
-                    if self.store.put_certificate(id, &qc)? {
-                        tracing::info!(%id, signers = signers.len(), "quorum certificate formed");
-                    }
-                    return Ok(());
-                }
-                Err(e) => tracing::warn!(%id, error = %e, "attestations do not form a quorum"),
+        let certificate = Certificate {
+            message_id: *id,
+            evidence: kept,
+        };
+        if self.store.put_certificate(id, &certificate)? {
+            tracing::debug!(%id, signers = signers.len(), "quorum certificate formed");
+            if let Some(hook) = &self.certified {
+                let _ = hook.send((*id, now_ms()));
             }
         }
         Ok(())
@@ -299,7 +412,7 @@ impl Network {
                 let id = signed.body.message_id;
                 if !self
                     .store
-                    .put_attestation(&id, &signer, signed)
+                    .put_attestation(&id, &signer, &Evidence::Single(*signed))
                     .map_err(|e| e.to_string())?
                 {
                     return Ok(Verdict::Ignore); // a replay
@@ -307,7 +420,52 @@ impl Network {
                 self.try_certify(&id).map_err(|e| e.to_string())?;
                 Ok(Verdict::Accept)
             }
-            Gossip::BatchAttestation(_) => Err("batch attestations are not accepted yet".into()),
+            Gossip::BatchAttestation(b) => {
+                let signer = b
+                    .signed
+                    .signer(&self.domain)
+                    .map_err(|e| format!("batch attestation: {e}"))?;
+                if signer != member {
+                    return Err(format!(
+                        "batch attestation signed by {signer}, published by {member}'s peer"
+                    ));
+                }
+                if b.message_ids.len() > MAX_BATCH {
+                    return Err(format!("{} ids in one batch", b.message_ids.len()));
+                }
+                let items = b
+                    .message_ids
+                    .iter()
+                    .map(|id| (*id, AttestedStage::Proven))
+                    .collect();
+                let body = b.signed.body;
+                let batch = Batch::new(items, body.domain, body.block_number, body.block_hash)
+                    .map_err(|e| format!("batch: {e}"))?;
+                if batch.claim != body {
+                    return Err("the ids do not hash to the signed root".into());
+                }
+                let mut new = false;
+                for (i, id) in b.message_ids.iter().enumerate() {
+                    let inclusion = batch.inclusion(i).map_err(|e| e.to_string())?;
+                    let evidence = Evidence::Batch {
+                        signed: b.signed,
+                        inclusion,
+                    };
+                    if self
+                        .store
+                        .put_attestation(id, &signer, &evidence)
+                        .map_err(|e| e.to_string())?
+                    {
+                        new = true;
+                        self.try_certify(id).map_err(|e| e.to_string())?;
+                    }
+                }
+                Ok(if new {
+                    Verdict::Accept
+                } else {
+                    Verdict::Ignore
+                })
+            }
             Gossip::Claim(claim) => {
                 if claim.router != member {
                     return Err(format!(

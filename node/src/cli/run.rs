@@ -79,7 +79,7 @@ async fn serve(config: Config) -> eyre::Result<()> {
         let chain_id = pipeline.chains().hub.submitter.chain_id();
         let hub = pipeline.chains().hub.adapter.hub();
         let (network, inbound) = join_network(p2p, store, chain_id, hub)?;
-        pipeline = pipeline.with_network(network.clone());
+        pipeline = pipeline.with_network(network.clone(), p2p.batch_attestations);
         network_tasks = Some((network, inbound));
     }
     let pipeline = Arc::new(pipeline);

@@ -110,6 +110,9 @@ pub struct Pipeline {
     chains: Chains,
     relay: RelayConfig,
     network: Option<Arc<Network>>,
+    batch_attestations: bool,
+    /// Messages this tick proved, waiting for one batch attestation.
+    fresh: std::sync::Mutex<Vec<MessageRecord>>,
 }
 
 impl Pipeline {
@@ -120,14 +123,52 @@ impl Pipeline {
             chains,
             relay,
             network: None,
+            batch_attestations: false,
+            fresh: std::sync::Mutex::new(Vec::new()),
         }
     }
 
     /// Joins a router network: messages then need a quorum certificate (`Attested`) before a
     /// relay, and relays follow the assignment.
-    pub fn with_network(mut self, network: Arc<Network>) -> Self {
+    pub fn with_network(mut self, network: Arc<Network>, batch_attestations: bool) -> Self {
         self.network = Some(network);
+        self.batch_attestations = batch_attestations;
         self
+    }
+
+    /// Queues a freshly proven message for this tick's batch attestation, or attests it alone.
+    fn attest(&self, record: MessageRecord) -> Result<(), StoreError> {
+        let Some(network) = &self.network else {
+            return Ok(());
+        };
+        if self.batch_attestations {
+            self.fresh
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(record);
+            return Ok(());
+        }
+        network.attest(&record)
+    }
+
+    /// Attests what this tick proved: one signature for all of it when there is more than one.
+    fn attest_fresh(&self, tick: Tick) -> Result<(), StoreError> {
+        let Some(network) = &self.network else {
+            return Ok(());
+        };
+        let fresh = std::mem::take(&mut *self.fresh.lock().unwrap_or_else(|p| p.into_inner()));
+        match fresh.as_slice() {
+            [] => Ok(()),
+            [one] => network.attest(one),
+            many => network.attest_batch(
+                many,
+                self.chains.hub_domain(),
+                (
+                    tick.l1_final.number,
+                    alloy_primitives::B256::from(tick.l1_final.hash),
+                ),
+            ),
+        }
     }
 
     /// The router network, if joined.
@@ -197,6 +238,9 @@ impl Pipeline {
                 .buffer_unordered(CONCURRENCY)
                 .collect::<Vec<()>>()
                 .await;
+            if stage == Stage::Sent {
+                self.attest_fresh(tick)?;
+            }
         }
         Ok(())
     }

@@ -111,9 +111,7 @@ impl Pipeline {
                     r.attempts = 0;
                     r.reason = None;
                 })?;
-        if let Some(network) = &self.network {
-            network.attest(&proven)?;
-        }
+        self.attest(proven)?;
         tracing::info!(%id, block = tick.l1_final.number, "message proven");
         Ok(Outcome::Done)
     }

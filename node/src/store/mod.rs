@@ -21,10 +21,7 @@ use sled::{
 
 pub use error::{Result, StoreError};
 pub use types::{Cursor, MessageRecord, RelayAttempt, SourceRef, Stage, Transition};
-use xroute_proofs::{
-    attestation::{Claim, QuorumCertificate, Signed},
-    envelope::MessageId,
-};
+use xroute_proofs::envelope::MessageId;
 
 const MESSAGES: &str = "messages_v1";
 const STATUS: &str = "status_v1";
@@ -202,11 +199,11 @@ impl Store {
 
     /// Keeps `signer`'s attestation of message `id` (`attestations_v1`: id ‖ signer → JSON).
     /// Returns `false` if that signer's attestation was already stored.
-    pub fn put_attestation(
+    pub fn put_attestation<T: serde::Serialize>(
         &self,
         id: &MessageId,
         signer: &alloy_primitives::Address,
-        attestation: &Signed<Claim>,
+        attestation: &T,
     ) -> Result<bool> {
         let mut key = [0u8; 52];
         key[..32].copy_from_slice(id.0.as_slice());
@@ -222,23 +219,37 @@ impl Store {
             .is_ok())
     }
 
-    /// Every stored attestation of message `id`.
-    pub fn attestations(&self, id: &MessageId) -> Result<Vec<Signed<Claim>>> {
+    /// Every stored attestation of message `id`, with the signer it was stored under.
+    pub fn attestations<T: serde::de::DeserializeOwned>(
+        &self,
+        id: &MessageId,
+    ) -> Result<Vec<(alloy_primitives::Address, T)>> {
         self.attestations
             .scan_prefix(id.0.as_slice())
             .map(|entry| {
                 let (key, value) = entry?;
-                serde_json::from_slice(&value).map_err(|e| StoreError::Corrupt {
+                let corrupt = |reason: String| StoreError::Corrupt {
                     what: "attestation",
                     key: hex(&key),
-                    reason: e.to_string(),
-                })
+                    reason,
+                };
+                let signer = key
+                    .get(32..52)
+                    .map(alloy_primitives::Address::from_slice)
+                    .ok_or_else(|| corrupt("key is not id ‖ signer".into()))?;
+                let value = serde_json::from_slice(&value).map_err(|e| corrupt(e.to_string()))?;
+                Ok((signer, value))
             })
             .collect()
     }
 
+    /// How many routers' attestations of message `id` are stored (one key per signer).
+    pub fn attestation_count(&self, id: &MessageId) -> usize {
+        self.attestations.scan_prefix(id.0.as_slice()).count()
+    }
+
     /// Keeps the quorum certificate of message `id` (`certificates_v1`); the first one stays.
-    pub fn put_certificate(&self, id: &MessageId, qc: &QuorumCertificate) -> Result<bool> {
+    pub fn put_certificate<T: serde::Serialize>(&self, id: &MessageId, qc: &T) -> Result<bool> {
         let value = serde_json::to_vec(qc).map_err(|e| StoreError::Corrupt {
             what: "certificate",
             key: id.to_string(),
@@ -251,7 +262,7 @@ impl Store {
     }
 
     /// The quorum certificate of message `id`, if one was formed.
-    pub fn certificate(&self, id: &MessageId) -> Result<Option<QuorumCertificate>> {
+    pub fn certificate<T: serde::de::DeserializeOwned>(&self, id: &MessageId) -> Result<Option<T>> {
         self.certificates
             .get(id.0.as_slice())?
             .map(|v| {
