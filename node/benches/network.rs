@@ -202,25 +202,44 @@ async fn node(args: &[String]) {
     let mut certified_us = vec![0u64; m];
     let mut done = 0;
     let deadline = Instant::now() + Duration::from_secs(900);
+    let mut last_progress = Instant::now();
     while done < m && Instant::now() < deadline {
-        match tokio::time::timeout(Duration::from_secs(5), certified.recv()).await {
+        match tokio::time::timeout(Duration::from_secs(1), certified.recv()).await {
             Ok(Some((id, _ms))) => {
                 if let Some(k) = index.get(&id)
                     && certified_us[*k] == 0
                 {
                     certified_us[*k] = now_us();
                     done += 1;
+                    last_progress = Instant::now();
                 }
             }
             Ok(None) => break,
-            Err(_) => {
-                // Re-gossip what is still uncertified (a message lost in a full queue).
-                for (k, r) in records.iter().enumerate() {
-                    if certified_us[k] == 0 {
-                        network.republish(r).expect("republish");
+            Err(_) if last_progress.elapsed() > Duration::from_secs(30) => {
+                // Nothing for 30 s: re-gossip what is still uncertified, as the pipeline does
+                // for a message stuck in Proven (gossip dropped by a full queue is not retried).
+                let stuck: Vec<MessageRecord> = records
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, _)| certified_us[*k] == 0)
+                    .map(|(_, r)| r.clone())
+                    .collect();
+                eprintln!(
+                    "router {i}: {} uncertified after 30 s quiet; re-gossiping",
+                    stuck.len()
+                );
+                if batch {
+                    network
+                        .attest_batch(&stuck, 1, (7, B256::repeat_byte(7)))
+                        .expect("attest");
+                } else {
+                    for r in &stuck {
+                        network.attest(r).expect("attest");
                     }
                 }
+                last_progress = Instant::now();
             }
+            Err(_) => {}
         }
     }
     // Stay a moment so the others get our last gossip.

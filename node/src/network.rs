@@ -670,3 +670,165 @@ impl Network {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use libp2p::identity::Keypair;
+    use xroute_proofs::attestation::Batch;
+
+    use super::*;
+    use crate::p2p::{self, P2pSettings};
+
+    struct Member {
+        key: PrivateKeySigner,
+        peer: PeerId,
+    }
+
+    fn member() -> Member {
+        Member {
+            key: PrivateKeySigner::random(),
+            peer: Keypair::generate_ed25519().public().to_peer_id(),
+        }
+    }
+
+    fn inbound(author: PeerId, gossip: Gossip) -> Inbound {
+        Inbound {
+            from: author,
+            author: Some(author),
+            id: libp2p::gossipsub::MessageId::from("x"),
+            gossip,
+        }
+    }
+
+    fn claim(id: u8) -> Claim {
+        Claim {
+            message_id: MessageId(B256::repeat_byte(id)),
+            stage: AttestedStage::Proven,
+            domain: 2,
+            block_number: 9,
+            block_hash: B256::repeat_byte(0xbb),
+        }
+    }
+
+    /// What a set member, not an outsider, can send wrongly; and what is right.
+    #[tokio::test]
+    async fn gossip_from_members_is_checked_against_what_it_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (a, b, me) = (member(), member(), member());
+        let key = Keypair::generate_ed25519();
+        let my_peer = key.public().to_peer_id();
+        let (handle, _inbound) = p2p::spawn(
+            key,
+            P2pSettings {
+                listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+                bootnodes: vec![],
+                max_connections: 4,
+                heartbeat: Duration::from_secs(1),
+                max_frame: p2p::default_max_frame(),
+            },
+        )
+        .unwrap();
+        let domain = xroute_proofs::attestation::domain(1, Address::repeat_byte(1));
+        let network = Network::new(
+            handle,
+            store,
+            NetworkSettings {
+                signer: me.key.clone(),
+                members: vec![
+                    (a.key.address(), a.peer),
+                    (b.key.address(), b.peer),
+                    (me.key.address(), my_peer),
+                ],
+                threshold: 2,
+                relay_window_ms: 1000,
+                heartbeat_ms: 1000,
+            },
+            domain.clone(),
+        )
+        .unwrap();
+        let sign = |who: &Member, c: Claim| Signed::sign(&who.key, &domain, c).unwrap();
+
+        // A's own attestation: accepted once, a replay ignored.
+        let good = Gossip::Attestation(sign(&a, claim(1)));
+        assert_eq!(
+            network.validate(&inbound(a.peer, good.clone())),
+            Ok(Verdict::Accept)
+        );
+        assert_eq!(
+            network.validate(&inbound(a.peer, good)),
+            Ok(Verdict::Ignore)
+        );
+        // A publishing B's signature, or a body changed after signing.
+        let bs = Gossip::Attestation(sign(&b, claim(2)));
+        assert!(network.validate(&inbound(a.peer, bs)).is_err());
+        let mut forged = sign(&a, claim(3));
+        forged.body.block_number += 1;
+        assert!(
+            network
+                .validate(&inbound(a.peer, Gossip::Attestation(forged)))
+                .is_err()
+        );
+        // An outsider, even with a valid signature of a member.
+        let outsider = Keypair::generate_ed25519().public().to_peer_id();
+        let again = Gossip::Attestation(sign(&a, claim(4)));
+        assert!(network.validate(&inbound(outsider, again)).is_err());
+        // A batch whose ids do not hash to the signed root.
+        let ids: Vec<MessageId> = (10..14).map(|i| MessageId(B256::repeat_byte(i))).collect();
+        let batch = Batch::new(
+            ids.iter().map(|i| (*i, AttestedStage::Proven)).collect(),
+            1,
+            5,
+            B256::repeat_byte(5),
+        )
+        .unwrap();
+        let signed = Signed::sign(&a.key, &domain, batch.claim).unwrap();
+        let mut tampered = ids.clone();
+        tampered.swap(0, 1);
+        let bad = Gossip::BatchAttestation(BatchAttestation {
+            signed,
+            message_ids: tampered,
+        });
+        assert!(network.validate(&inbound(a.peer, bad)).is_err());
+        let ok = Gossip::BatchAttestation(BatchAttestation {
+            signed,
+            message_ids: ids.clone(),
+        });
+        assert_eq!(network.validate(&inbound(a.peer, ok)), Ok(Verdict::Accept));
+        // With B's batch too, the threshold (2) is met for every id of the batch.
+        let signed_b = Signed::sign(&b.key, &domain, batch.claim).unwrap();
+        let ok_b = Gossip::BatchAttestation(BatchAttestation {
+            signed: signed_b,
+            message_ids: ids.clone(),
+        });
+        assert_eq!(
+            network.validate(&inbound(b.peer, ok_b)),
+            Ok(Verdict::Accept)
+        );
+        for id in &ids {
+            let cert = network.certificate(id).unwrap().expect("certified");
+            let mut signers = network.signers(&cert);
+            signers.sort();
+            let mut want = vec![a.key.address(), b.key.address()];
+            want.sort();
+            assert_eq!(signers, want);
+        }
+        // A claim or heartbeat in another router's name; a stale heartbeat.
+        let claim_for_b = Gossip::Claim(RelayClaim {
+            message_id: ids[0],
+            hop: 0,
+            router: b.key.address(),
+            at_ms: now_ms(),
+        });
+        assert!(network.validate(&inbound(a.peer, claim_for_b)).is_err());
+        let stale = Gossip::Heartbeat(Heartbeat {
+            router: a.key.address(),
+            at_ms: now_ms() - 10 * STALE_MS,
+            chains: vec![],
+        });
+        assert_eq!(
+            network.validate(&inbound(a.peer, stale)),
+            Ok(Verdict::Ignore)
+        );
+    }
+}

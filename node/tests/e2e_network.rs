@@ -35,6 +35,15 @@ struct NetEnv {
 
 impl NetEnv {
     async fn start(n: usize, threshold: usize, relay_window_ms: u64) -> Result<Self> {
+        Self::start_with(n, threshold, relay_window_ms, true).await
+    }
+
+    async fn start_with(
+        n: usize,
+        threshold: usize,
+        relay_window_ms: u64,
+        batch_attestations: bool,
+    ) -> Result<Self> {
         let net = Arc::new(LocalNet::start(2).await?);
         let stack = XrouteStack::deploy(&net).await?;
         let dir = tempfile::tempdir()?;
@@ -49,6 +58,7 @@ impl NetEnv {
                     me: i,
                     threshold,
                     relay_window_ms,
+                    batch_attestations,
                 }),
                 ..RouterOptions::default()
             };
@@ -217,7 +227,8 @@ async fn four_routers_threshold_three_relay_three_hundred_messages_exactly_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dead_router_s_hops_are_taken_over() -> Result<()> {
-    let mut env = NetEnv::start(4, 3, 2_000).await?;
+    // One signature per message here (the other tests batch them).
+    let mut env = NetEnv::start_with(4, 3, 2_000, false).await?;
     let ids = env.send_mixed(60, 2).await?;
     // Let the stream start, then kill router 0 while work is in flight.
     loop {
@@ -352,24 +363,41 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
     tokio::time::sleep(Duration::from_secs(2)).await; // mesh forms
 
     let ids = env.send_mixed(30, 4).await?;
-    // Wait for one honest attestation to replay and tamper with.
-    let honest = loop {
-        let found = captured.lock().await.iter().find_map(|g| match g {
+    // Wait for honest attestations (single or batch) to replay and tamper with.
+    let started = std::time::Instant::now();
+    let (honest, honest_batch) = loop {
+        let seen = captured.lock().await.clone();
+        let single = seen.iter().find_map(|g| match g {
             Gossip::Attestation(a) => Some(*a),
             _ => None,
         });
-        if let Some(a) = found {
-            break a;
+        let batch = seen.iter().find_map(|g| match g {
+            Gossip::BatchAttestation(b) => Some(b.clone()),
+            _ => None,
+        });
+        if single.is_some() || batch.is_some() {
+            break (single, batch);
         }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the rogue heard no attestation"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    // A batch whose ids were changed after signing.
+    if let Some(mut b) = honest_batch {
+        b.message_ids.reverse();
+        b.message_ids.push(MessageId(B256::repeat_byte(9)));
+        rogue.publish(Gossip::BatchAttestation(b));
+    }
     let domain = xroute_proofs::attestation::domain(env.net.l1.chain_id(), env.stack.hub);
     let stranger = alloy::signers::local::PrivateKeySigner::random();
     for (i, id) in ids.iter().enumerate() {
         // An attestation whose body was changed after signing (a forged signature).
-        let mut forged = honest;
-        forged.body.block_number += 1 + i as u64;
-        rogue.publish(Gossip::Attestation(forged));
+        if let Some(mut forged) = honest {
+            forged.body.block_number += 1 + i as u64;
+            rogue.publish(Gossip::Attestation(forged));
+        }
         // A valid signature by a key outside the set.
         let claim = Claim {
             message_id: *id,
@@ -402,7 +430,9 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
         rogue.publish_raw(topic, big);
         rogue.publish_raw(topic, vec![b'x'; 2 * MAX_GOSSIP_BYTES]);
     }
-    rogue.publish(Gossip::Attestation(honest)); // a replay under the rogue's own name
+    if let Some(honest) = honest {
+        rogue.publish(Gossip::Attestation(honest)); // a replay under the rogue's own name
+    }
 
     for r in 0..4 {
         env.wait_delivered(r, &ids, Duration::from_secs(300))

@@ -65,6 +65,8 @@ pub struct NetworkPlan {
     pub threshold: usize,
     /// Failover window.
     pub relay_window_ms: u64,
+    /// `p2p.batch_attestations`.
+    pub batch_attestations: bool,
 }
 
 impl NetworkPlan {
@@ -112,11 +114,12 @@ impl NetworkPlan {
         let mut toml = format!(
             "\n[p2p]\nlisten = \"/ip4/127.0.0.1/tcp/{}\"\nkey_file = \"p2p.key\"\n\
              attestation_key_file = \"attest.key\"\nbootnodes = [{}]\nthreshold = {}\n\
-             relay_window_ms = {}\nheartbeat_ms = 500\n",
+             relay_window_ms = {}\nheartbeat_ms = 500\nbatch_attestations = {}\n",
             me.p2p_port,
             bootnodes.join(", "),
             self.threshold,
             self.relay_window_ms,
+            self.batch_attestations,
         );
         for m in &self.members {
             toml.push_str(&format!(
