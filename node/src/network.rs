@@ -27,9 +27,7 @@ use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use xroute_proofs::{
-    attestation::{
-        Batch, BatchClaim, BatchInclusion, Claim, RouterSet, Signed, Stage as AttestedStage,
-    },
+    attestation::{Batch, BatchClaim, Claim, RouterSet, Signed, Stage as AttestedStage},
     envelope::MessageId,
 };
 
@@ -49,29 +47,39 @@ pub const REPUBLISH_MS: u64 = 5_000;
 /// Finalized heights remembered per chain for divergence checks.
 const VIEW_HISTORY: usize = 512;
 
-/// One router's evidence that a message is proven: its own attestation of the message, or its
-/// batch attestation with the message's inclusion proof.
+/// One router's evidence that a message is proven: its own attestation of the message, or a
+/// reference to its batch attestation (kept once in the store) and the message's leaf index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Evidence {
     /// A signed single claim.
     Single(Signed<Claim>),
-    /// A signed batch claim and where the message is in it.
+    /// Leaf `index` of the batch with Merkle root `root` this signer signed.
     Batch {
-        /// The batch signature.
-        signed: Signed<BatchClaim>,
-        /// The message's leaf and proof.
-        inclusion: BatchInclusion,
+        /// The batch's root.
+        root: B256,
+        /// The message's leaf index.
+        index: u32,
     },
 }
 
-/// A message's quorum certificate: evidence from at least `threshold` distinct routers of the set.
+/// A batch attestation as stored once per (root, signer).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredBatch {
+    /// The signature over the batch claim.
+    pub signed: Signed<BatchClaim>,
+    /// The leaves' messages, in order.
+    pub message_ids: Vec<MessageId>,
+}
+
+/// A message's quorum certificate: the set members whose evidence (kept in the store, checked
+/// when stored and again by [`Network::signers`]) says it is proven; at least `threshold`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Certificate {
     /// The message.
     pub message_id: MessageId,
-    /// One piece of evidence per signer.
-    pub evidence: Vec<Evidence>,
+    /// Distinct signers.
+    pub signers: Vec<Address>,
 }
 
 /// What the network settings say (already parsed and checked).
@@ -273,12 +281,20 @@ impl Network {
                 }
             };
             let now = now_ms();
+            self.store.put_batch(
+                &batch.claim.root,
+                &self.me,
+                &StoredBatch {
+                    signed,
+                    message_ids: ids.clone(),
+                },
+            )?;
             for (i, id) in ids.iter().enumerate() {
-                let Ok(inclusion) = batch.inclusion(i) else {
-                    continue;
+                let evidence = Evidence::Batch {
+                    root: batch.claim.root,
+                    index: i as u32,
                 };
-                self.store
-                    .put_attestation(id, &self.me, &Evidence::Batch { signed, inclusion })?;
+                self.store.put_attestation(id, &self.me, &evidence)?;
                 self.try_certify(id)?;
                 self.state().last_published.insert(*id, now);
             }
@@ -290,23 +306,51 @@ impl Network {
         Ok(())
     }
 
-    /// The signer of `evidence` for message `id`, if it is valid evidence of `id` being proven.
-    fn evidence_signer(&self, id: &MessageId, evidence: &Evidence) -> Result<Address, String> {
-        match evidence {
+    /// Checks `signer`'s stored `evidence` that message `id` is proven.
+    fn check_evidence(
+        &self,
+        id: &MessageId,
+        signer: &Address,
+        evidence: &Evidence,
+    ) -> Result<(), String> {
+        let recovered = match evidence {
             Evidence::Single(signed) => {
                 if signed.body.message_id != *id || signed.body.stage != AttestedStage::Proven {
                     return Err("the claim is not \"this message is proven\"".into());
                 }
-                signed.signer(&self.domain).map_err(|e| e.to_string())
+                signed.signer(&self.domain).map_err(|e| e.to_string())?
             }
-            Evidence::Batch { signed, inclusion } => {
-                let claim = inclusion.verify(&signed.body).map_err(|e| e.to_string())?;
-                if claim.message_id != *id || claim.stage != AttestedStage::Proven {
-                    return Err("the inclusion is not of this message as proven".into());
+            Evidence::Batch { root, index } => {
+                let stored: StoredBatch = self
+                    .store
+                    .batch(root, signer)
+                    .map_err(|e| e.to_string())?
+                    .ok_or("the batch it points to is not stored")?;
+                let items = stored
+                    .message_ids
+                    .iter()
+                    .map(|m| (*m, AttestedStage::Proven))
+                    .collect();
+                let body = stored.signed.body;
+                let batch = Batch::new(items, body.domain, body.block_number, body.block_hash)
+                    .map_err(|e| e.to_string())?;
+                let claim = batch
+                    .inclusion(*index as usize)
+                    .and_then(|inc| inc.verify(&body))
+                    .map_err(|e| e.to_string())?;
+                if claim.message_id != *id {
+                    return Err("the leaf is another message".into());
                 }
-                signed.signer(&self.domain).map_err(|e| e.to_string())
+                stored
+                    .signed
+                    .signer(&self.domain)
+                    .map_err(|e| e.to_string())?
             }
+        };
+        if recovered != *signer {
+            return Err(format!("signed by {recovered}, stored as {signer}'s"));
         }
+        Ok(())
     }
 
     /// Re-gossips our attestation of `record` if it was last sent over [`REPUBLISH_MS`] ago
@@ -328,15 +372,17 @@ impl Network {
         self.store.certificate(id)
     }
 
-    /// The distinct set members whose evidence in `certificate` checks out.
+    /// The distinct set members of `certificate` whose stored evidence checks out now.
     pub fn signers(&self, certificate: &Certificate) -> Vec<Address> {
-        let mut out: Vec<Address> = Vec::new();
-        for e in &certificate.evidence {
-            if let Ok(signer) = self.evidence_signer(&certificate.message_id, e)
-                && self.set.contains(&signer)
-                && !out.contains(&signer)
-            {
-                out.push(signer);
+        let id = &certificate.message_id;
+        let stored: Vec<(Address, Evidence)> = self.store.attestations(id).unwrap_or_default();
+        let mut out = Vec::new();
+        for signer in &certificate.signers {
+            let ok = stored.iter().any(|(s, e)| {
+                s == signer && self.set.contains(s) && self.check_evidence(id, s, e).is_ok()
+            });
+            if ok && !out.contains(signer) {
+                out.push(*signer);
             }
         }
         out
@@ -350,21 +396,23 @@ impl Network {
         {
             return Ok(());
         }
-        // Checked when stored: the key's signer is the evidence's.
-        let evidence: Vec<(Address, Evidence)> = self.store.attestations(id)?;
-        let (signers, kept): (Vec<Address>, Vec<Evidence>) = evidence
+        // Checked when stored: one key per signer, the key's signer is the evidence's.
+        let signers: Vec<Address> = self
+            .store
+            .attestations::<Evidence>(id)?
             .into_iter()
-            .filter(|(signer, _)| self.set.contains(signer))
-            .unzip();
+            .map(|(signer, _)| signer)
+            .filter(|signer| self.set.contains(signer))
+            .collect();
         if signers.len() < self.set.threshold() {
             return Ok(());
         }
         let certificate = Certificate {
             message_id: *id,
-            evidence: kept,
+            signers,
         };
         if self.store.put_certificate(id, &certificate)? {
-            tracing::debug!(%id, signers = signers.len(), "quorum certificate formed");
+            tracing::debug!(%id, signers = certificate.signers.len(), "quorum certificate formed");
             if let Some(hook) = &self.certified {
                 let _ = hook.send((*id, now_ms()));
             }
@@ -433,6 +481,14 @@ impl Network {
                 if b.message_ids.len() > MAX_BATCH {
                     return Err(format!("{} ids in one batch", b.message_ids.len()));
                 }
+                if self
+                    .store
+                    .batch::<StoredBatch>(&b.signed.body.root, &signer)
+                    .map_err(|e| e.to_string())?
+                    .is_some()
+                {
+                    return Ok(Verdict::Ignore); // a replay
+                }
                 let items = b
                     .message_ids
                     .iter()
@@ -444,12 +500,21 @@ impl Network {
                 if batch.claim != body {
                     return Err("the ids do not hash to the signed root".into());
                 }
+                self.store
+                    .put_batch(
+                        &body.root,
+                        &signer,
+                        &StoredBatch {
+                            signed: b.signed,
+                            message_ids: b.message_ids.clone(),
+                        },
+                    )
+                    .map_err(|e| e.to_string())?;
                 let mut new = false;
                 for (i, id) in b.message_ids.iter().enumerate() {
-                    let inclusion = batch.inclusion(i).map_err(|e| e.to_string())?;
                     let evidence = Evidence::Batch {
-                        signed: b.signed,
-                        inclusion,
+                        root: body.root,
+                        index: i as u32,
                     };
                     if self
                         .store

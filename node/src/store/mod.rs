@@ -28,6 +28,7 @@ const STATUS: &str = "status_v1";
 const CURSORS: &str = "cursor_v1";
 const ATTESTATIONS: &str = "attestations_v1";
 const CERTIFICATES: &str = "certificates_v1";
+const BATCHES: &str = "batches_v1";
 
 /// The sled-backed store.
 #[derive(Debug, Clone)]
@@ -38,6 +39,7 @@ pub struct Store {
     cursors: sled::Tree,
     attestations: sled::Tree,
     certificates: sled::Tree,
+    batches: sled::Tree,
 }
 
 fn status_key(stage: Stage, id: &MessageId) -> [u8; 33] {
@@ -60,6 +62,7 @@ impl Store {
             cursors: db.open_tree(CURSORS)?,
             attestations: db.open_tree(ATTESTATIONS)?,
             certificates: db.open_tree(CERTIFICATES)?,
+            batches: db.open_tree(BATCHES)?,
             db,
         })
     }
@@ -243,6 +246,45 @@ impl Store {
             .collect()
     }
 
+    /// Keeps `signer`'s batch attestation with Merkle root `root` (`batches_v1`: root ‖ signer →
+    /// JSON), once.
+    pub fn put_batch<T: serde::Serialize>(
+        &self,
+        root: &alloy_primitives::B256,
+        signer: &alloy_primitives::Address,
+        batch: &T,
+    ) -> Result<bool> {
+        let key = batch_key(root, signer);
+        let value = serde_json::to_vec(batch).map_err(|e| StoreError::Corrupt {
+            what: "batch attestation",
+            key: hex(&key),
+            reason: e.to_string(),
+        })?;
+        Ok(self
+            .batches
+            .compare_and_swap(key.as_slice(), None as Option<&[u8]>, Some(value))?
+            .is_ok())
+    }
+
+    /// `signer`'s batch attestation with root `root`, if stored.
+    pub fn batch<T: serde::de::DeserializeOwned>(
+        &self,
+        root: &alloy_primitives::B256,
+        signer: &alloy_primitives::Address,
+    ) -> Result<Option<T>> {
+        let key = batch_key(root, signer);
+        self.batches
+            .get(key.as_slice())?
+            .map(|v| {
+                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                    what: "batch attestation",
+                    key: hex(&key),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+
     /// How many routers' attestations of message `id` are stored (one key per signer).
     pub fn attestation_count(&self, id: &MessageId) -> usize {
         self.attestations.scan_prefix(id.0.as_slice()).count()
@@ -293,6 +335,13 @@ fn load(
             StoreError::UnknownMessage(*id),
         ))?;
     codec::decode(id, &bytes).map_err(ConflictableTransactionError::Abort)
+}
+
+fn batch_key(root: &alloy_primitives::B256, signer: &alloy_primitives::Address) -> [u8; 52] {
+    let mut key = [0u8; 52];
+    key[..32].copy_from_slice(root.as_slice());
+    key[32..].copy_from_slice(signer.as_slice());
+    key
 }
 
 fn flatten(e: TransactionError<StoreError>) -> StoreError {
