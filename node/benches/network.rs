@@ -108,6 +108,13 @@ fn cpu_and_rss() -> (u64, u64) {
 
 /// A router process: `--node i n m mode ports store`.
 async fn node(args: &[String]) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
     let i: usize = args[0].parse().expect("index");
     let n: usize = args[1].parse().expect("n");
     let m: usize = args[2].parse().expect("messages");
@@ -166,10 +173,16 @@ async fn node(args: &[String]) {
     );
     tokio::spawn(network.clone().run_inbound(inbound));
     // Ready once connected to every other router and the mesh had a heartbeat to form.
+    let waiting = Instant::now();
     loop {
         let connected = handle.peers().await.iter().filter(|p| p.connected).count();
         if connected >= n - 1 {
             break;
+        }
+        if waiting.elapsed() > Duration::from_secs(20) {
+            eprintln!("router {i}: connected to {connected} of {}", n - 1);
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            continue;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -29,10 +29,17 @@ use tokio::sync::{mpsc, oneshot};
 
 use wire::{Gossip, MAX_GOSSIP_BYTES, WireError, topics};
 
-/// Rejected messages after which a peer is blacklisted and disconnected.
+/// Rejected messages after which a peer is blacklisted and disconnected (earlier if its
+/// gossipsub score reaches the graylist threshold).
 pub const BAN_AFTER: u32 = 8;
-/// Commands and inbound messages buffered between the swarm task and the node.
+/// Gossipsub score at which a peer's messages are ignored; we disconnect it there too.
+const GRAYLIST: f64 = -80.0;
+/// Commands buffered between the node and the swarm task.
 const CHANNEL: usize = 4096;
+/// Received messages buffered for validation. A burst of single attestations from every router
+/// arrives faster than signatures are checked; what overflows is dropped (and only re-gossip
+/// brings it back), so the buffer holds a burst of tens of thousands.
+const INBOUND: usize = 1 << 16;
 
 /// What can go wrong starting the p2p node.
 #[derive(Debug, thiserror::Error)]
@@ -231,7 +238,16 @@ pub fn spawn(
         })
         .max_transmit_size(settings.max_frame)
         .heartbeat_interval(settings.heartbeat)
+        // A router set is tens of routers: keep every router in the mesh rather than prune and
+        // re-graft (which gossipsub scores as misbehaviour once the set outgrows its defaults).
+        .mesh_n_low(6)
+        .mesh_n(12)
+        .mesh_n_high(64)
         .duplicate_cache_time(Duration::from_secs(30))
+        // Attestations stay useful for minutes: a busy router sends them late rather than drop
+        // them (gossipsub's defaults drop a forward after 1 s in the queue).
+        .publish_queue_duration(Duration::from_secs(30))
+        .forward_queue_duration(Duration::from_secs(30))
         .build()
         .map_err(|e| swarm_err(e.to_string()))?;
     let mut gossipsub =
@@ -242,7 +258,15 @@ pub fn spawn(
         ..Default::default()
     };
     for topic in topics::ALL {
+        // Our topics are bursty (a batch, then quiet): gossipsub's default mesh-delivery
+        // penalties (P3/P3b, expecting 20 messages per window) would graylist honest, idle
+        // peers, so they are off; invalid messages (P4) weigh heavily.
         let t = gossipsub::TopicScoreParams {
+            topic_weight: 1.0,
+            time_in_mesh_weight: 0.01,
+            time_in_mesh_quantum: Duration::from_secs(1),
+            mesh_message_deliveries_weight: 0.0,
+            mesh_failure_penalty_weight: 0.0,
             invalid_message_deliveries_weight: -10.0,
             invalid_message_deliveries_decay: 0.9,
             ..Default::default()
@@ -252,7 +276,7 @@ pub fn spawn(
     let thresholds = gossipsub::PeerScoreThresholds {
         gossip_threshold: -20.0,
         publish_threshold: -40.0,
-        graylist_threshold: -80.0,
+        graylist_threshold: GRAYLIST,
         ..Default::default()
     };
     gossipsub
@@ -292,7 +316,7 @@ pub fn spawn(
         .listen_on(settings.listen.clone())
         .map_err(|e| swarm_err(format!("listening on {}: {e}", settings.listen)))?;
     let (cmd_tx, cmd_rx) = mpsc::channel(CHANNEL);
-    let (in_tx, in_rx) = mpsc::channel(CHANNEL);
+    let (in_tx, in_rx) = mpsc::channel(INBOUND);
     let task = SwarmTask {
         swarm,
         bootnodes: settings.bootnodes,
@@ -422,11 +446,21 @@ impl SwarmTask {
             Verdict::Reject => {
                 stats.rejected += 1;
                 let score = -10.0 * f64::from(stats.rejected);
-                let banned = stats.rejected >= BAN_AFTER && !stats.banned;
+                let rejected = stats.rejected;
+                let already = stats.banned;
                 self.swarm
                     .behaviour_mut()
                     .gossipsub
                     .set_application_score(&from, score);
+                // Past the bound, or graylisted by gossipsub's own score (then it would stop
+                // handing us the peer's messages, and the count would stop short of the bound).
+                let graylisted = self
+                    .swarm
+                    .behaviour()
+                    .gossipsub
+                    .peer_score(&from)
+                    .is_some_and(|s| s <= GRAYLIST);
+                let banned = !already && (rejected >= BAN_AFTER || graylisted);
                 if banned {
                     if let Some(s) = self.stats.get_mut(&from) {
                         s.banned = true;
