@@ -247,6 +247,9 @@ pub fn spawn(
         // Attestations stay useful for minutes: a busy router sends them late rather than drop
         // them (gossipsub's defaults drop a forward after 1 s in the queue).
         .publish_queue_duration(Duration::from_secs(30))
+        // A burst of single attestations is thousands of messages per peer at once; the default
+        // per-connection queue (5,000) drops the rest.
+        .connection_handler_queue_len(1 << 16)
         .forward_queue_duration(Duration::from_secs(30))
         .build()
         .map_err(|e| swarm_err(e.to_string()))?;
