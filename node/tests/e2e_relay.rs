@@ -7,13 +7,7 @@
 
 use std::{collections::HashSet, path::Path, sync::Arc, time::Duration};
 
-use alloy::{
-    consensus::Transaction as _,
-    eips::BlockNumberOrTag,
-    network::TransactionResponse,
-    primitives::{B256, U256},
-    providers::Provider,
-};
+use alloy::primitives::{B256, U256};
 use eyre::{Result, WrapErr, bail};
 use rand::Rng;
 use starknet_rust::core::types::Felt;
@@ -27,7 +21,7 @@ use xroute_tests::{
     artifacts::evm::{Hub, IStarknetMessaging, SampleApp},
     localnet::L1_KIT_ACCOUNT,
     process::free_port,
-    router::{Flusher, RouterOptions, RouterProcess, write_config},
+    router::{Flusher, RouterOptions, RouterProcess, relay_transactions, write_config},
     stack::L1_DOMAIN,
 };
 
@@ -148,31 +142,8 @@ impl Env {
     /// Every transaction the router's L1 account sent, with its success flag, from the chain.
     async fn relay_receipts(&self) -> Result<Vec<(B256, bool)>> {
         let relayer = self.net.l1.address(RouterOptions::default().l1_account)?;
-        let l1 = self.net.l1.provider(L1_KIT_ACCOUNT)?;
-        let head = l1.get_block_number().await?;
-        let mut out = Vec::new();
-        for n in 0..=head {
-            let block = l1
-                .get_block_by_number(BlockNumberOrTag::Number(n))
-                .full()
-                .await?
-                .ok_or_else(|| eyre::eyre!("no block {n}"))?;
-            for tx in block.transactions.txns() {
-                if tx.from() == relayer {
-                    let receipt = l1
-                        .get_transaction_receipt(tx.tx_hash())
-                        .await?
-                        .ok_or_else(|| eyre::eyre!("no receipt"))?;
-                    assert_eq!(
-                        tx.to(),
-                        Some(self.stack.hub),
-                        "the router only calls the Hub"
-                    );
-                    out.push((tx.tx_hash(), receipt.status()));
-                }
-            }
-        }
-        Ok(out)
+        let txs = relay_transactions(&self.net, &[relayer], self.stack.hub).await?;
+        Ok(txs.into_iter().map(|(hash, _, ok)| (hash, ok)).collect())
     }
 
     /// `xroute <args> --api URL` as a process: (exit code, stdout, stderr).

@@ -117,21 +117,13 @@ impl Pipeline {
     }
 
     async fn step_proven(&self, record: &MessageRecord, tick: Tick) -> StepResult {
+        if self.hop_already_made(record, Stage::Proven, tick).await? {
+            return Ok(Outcome::Done);
+        }
         let Some(network) = &self.network else {
             return self.relay(record, Stage::Proven, tick).await;
         };
         let id = record.id;
-        if self.chains.hub.adapter.is_delivered(&id).await? {
-            self.store.transition(
-                &id,
-                Stage::Proven,
-                Stage::Relayed,
-                tick.now_ms,
-                "the Hub already processed it (another router relayed)",
-                |r| r.reason = None,
-            )?;
-            return Ok(Outcome::Done);
-        }
         let Some(qc) = network.certificate(&id)? else {
             network.republish(record)?;
             return Ok(Outcome::NotReady);
@@ -159,21 +151,13 @@ impl Pipeline {
     }
 
     async fn step_attested(&self, record: &MessageRecord, tick: Tick) -> StepResult {
+        if self.hop_already_made(record, Stage::Attested, tick).await? {
+            return Ok(Outcome::Done);
+        }
         let Some(network) = &self.network else {
             return self.relay(record, Stage::Attested, tick).await;
         };
         let id = record.id;
-        if self.chains.hub.adapter.is_delivered(&id).await? {
-            self.store.transition(
-                &id,
-                Stage::Attested,
-                Stage::Relayed,
-                tick.now_ms,
-                "the Hub already processed it (another router relayed)",
-                |r| r.reason = None,
-            )?;
-            return Ok(Outcome::Done);
-        }
         let attested_at = record
             .history
             .iter()
@@ -188,24 +172,34 @@ impl Pipeline {
         self.relay(record, Stage::Attested, tick).await
     }
 
+    /// Whether the Hub already processed the message (made by this router before a failure it
+    /// could not see through, or by another relayer); if so, moves it `from → Relayed`, since
+    /// checks, fee quotes and relays no longer apply.
+    async fn hop_already_made(
+        &self,
+        record: &MessageRecord,
+        from: Stage,
+        tick: Tick,
+    ) -> Result<bool, StepError> {
+        if !self.chains.hub.adapter.is_delivered(&record.id).await? {
+            return Ok(false);
+        }
+        self.store.transition(
+            &record.id,
+            from,
+            Stage::Relayed,
+            tick.now_ms,
+            "the Hub already processed it",
+            |r| r.reason = None,
+        )?;
+        Ok(true)
+    }
+
     /// Makes the current hop from stage `from` (Proven alone, Attested in a network): checks,
     /// fee quote, estimate, sign, persist, broadcast.
     async fn relay(&self, record: &MessageRecord, from: Stage, tick: Tick) -> StepResult {
         if let Some(reason) = self.unknown_destination(record) {
             return Ok(Outcome::Park(reason));
-        }
-        if self.chains.hub.adapter.is_delivered(&record.id).await? {
-            // Made already (by this router before a failure it could not see through, or by
-            // another relayer): checks and fee quotes no longer apply.
-            self.store.transition(
-                &record.id,
-                from,
-                Stage::Relayed,
-                tick.now_ms,
-                "the Hub already processed it",
-                |r| r.reason = None,
-            )?;
-            return Ok(Outcome::Done);
         }
         let env = &record.envelope;
         let hub = &self.chains.hub;
