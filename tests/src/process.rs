@@ -196,8 +196,22 @@ impl Drop for ManagedProcess {
     }
 }
 
-/// A TCP port that was free a moment ago on 127.0.0.1. Callers retry on a lost race.
+/// A TCP port that was free a moment ago on 127.0.0.1, picked below the kernel's ephemeral range
+/// (`net.ipv4.ip_local_port_range`, 32768–60999 by default). Ports from the ephemeral range
+/// (what binding port 0 returns) are also what every outgoing RPC connection takes, so a port
+/// planned for a node that starts later was sometimes taken by a client socket in between.
 pub fn free_port() -> Result<u16> {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Spread processes apart, then walk up from there.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 600) as u16 * 20;
+    for _ in 0..2_000 {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % 12_000;
+        let port = 20_000 + (base - 20_000 + offset) % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").wrap_err("binding 127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }

@@ -317,7 +317,7 @@ pub fn spawn(
         .build();
     swarm
         .listen_on(settings.listen.clone())
-        .map_err(|e| swarm_err(format!("listening on {}: {e}", settings.listen)))?;
+        .map_err(|e| swarm_err(format!("listening on {}: {e:?}", settings.listen)))?;
     let (cmd_tx, cmd_rx) = mpsc::channel(CHANNEL);
     let (in_tx, in_rx) = mpsc::channel(INBOUND);
     let task = SwarmTask {
