@@ -258,6 +258,12 @@ pub fn spawn(
             .map_err(|e| swarm_err(e.to_string()))?;
     let mut params = gossipsub::PeerScoreParams {
         app_specific_weight: 1.0,
+        // Gossipsub's default IP-colocation penalty (P6: more than 10 peers on one IP cost
+        // surplus² × 5) is a Sybil defence for open networks. Routers are a configured set,
+        // identified by peer id and attestation key, and several may share a host or a NAT: at 14
+        // routers on one IP it pushed every peer below the publish threshold and emptied the
+        // mesh, so no certificate formed. Strangers are rejected by the application instead.
+        ip_colocation_factor_weight: 0.0,
         ..Default::default()
     };
     for topic in topics::ALL {
