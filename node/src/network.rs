@@ -35,7 +35,7 @@ use xroute_proofs::{
 use crate::{
     p2p::{
         Inbound, P2pHandle, PeerInfo, Verdict,
-        wire::{BatchAttestation, ChainView, Gossip, Heartbeat, RelayClaim},
+        wire::{BatchAttestation, ChainView, Gossip, Heartbeat, RelayClaim, Want},
     },
     pipeline::{Pipeline, now_ms},
     store::{MessageRecord, Store, StoreError},
@@ -43,8 +43,16 @@ use crate::{
 
 /// How long a heartbeat may lag behind our clock before it is stale (ignored).
 const STALE_MS: u64 = 60_000;
-/// How often an attestation is re-gossiped while its message waits for a certificate.
+/// How long a message may wait for its certificate after our attestation went out before this
+/// router asks the set for the attestations it misses (a [`Want`]; they were lost to a full
+/// queue, or sent while we were away). Each further ask waits twice as long, up to
+/// [`REPUBLISH_MAX_MS`]: when the whole set is behind, asking for everything every few seconds
+/// would only add to the load. Also the least time between two answers for one attestation.
 pub const REPUBLISH_MS: u64 = 5_000;
+/// The longest wait between two asks for one message.
+pub const REPUBLISH_MAX_MS: u64 = 60_000;
+/// Catch-up bookkeeping untouched this long is forgotten (the message left `Proven`).
+const FORGET_MS: u64 = 600_000;
 /// Finalized heights remembered per chain for divergence checks.
 const VIEW_HISTORY: usize = 512;
 
@@ -113,7 +121,30 @@ struct State {
     heartbeats: HashMap<Address, Seen>,
     divergent: HashMap<Address, String>,
     own_finalized: HashMap<String, BTreeMap<u64, B256>>,
-    last_published: HashMap<MessageId, u64>,
+    /// Messages without a certificate here: when our attestation went out or we last asked for
+    /// the others', and how many times.
+    published: HashMap<MessageId, Published>,
+    /// Messages to ask the set for at the next [`Network::flush_wants`].
+    wants: Vec<MessageId>,
+    /// When we last answered a [`Want`] with our attestation (by message id, or batch root).
+    answered: HashMap<B256, u64>,
+    /// When the bookkeeping above was last pruned.
+    pruned_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Published {
+    at_ms: u64,
+    times: u32,
+}
+
+impl Published {
+    fn due(&self, now: u64) -> bool {
+        let wait = REPUBLISH_MS
+            .saturating_mul(1 << self.times.saturating_sub(1).min(16))
+            .min(REPUBLISH_MAX_MS);
+        now.saturating_sub(self.at_ms) >= wait
+    }
 }
 
 /// One router's membership in the network.
@@ -250,8 +281,12 @@ impl Network {
         self.store
             .put_attestation(&record.id, &self.me, &Evidence::Single(signed))?;
         self.try_certify(&record.id)?;
-        self.p2p.publish(Gossip::Attestation(signed));
-        self.state().last_published.insert(record.id, now_ms());
+        // Not queued (the p2p task is far behind): `catch_up` sends it later.
+        if self.store.certificate::<Certificate>(&record.id)?.is_none()
+            && self.p2p.publish(Gossip::Attestation(signed))
+        {
+            self.published(&[record.id], now_ms());
+        }
         Ok(())
     }
 
@@ -281,7 +316,6 @@ impl Network {
                     continue;
                 }
             };
-            let now = now_ms();
             self.store.put_batch(
                 &batch.claim.root,
                 &self.me,
@@ -297,14 +331,91 @@ impl Network {
                 };
                 self.store.put_attestation(id, &self.me, &evidence)?;
                 self.try_certify(id)?;
-                self.state().last_published.insert(*id, now);
             }
-            self.p2p.publish(Gossip::BatchAttestation(BatchAttestation {
+            // Not queued (the p2p task is far behind): `catch_up` sends it later.
+            if self.p2p.publish(Gossip::BatchAttestation(BatchAttestation {
                 signed,
-                message_ids: ids,
-            }));
+                message_ids: ids.clone(),
+            })) {
+                self.published(&ids, now_ms());
+            }
         }
         Ok(())
+    }
+
+    /// Notes that our attestations of `ids` were gossiped, or others' asked for, at `now`.
+    fn published(&self, ids: &[MessageId], now: u64) {
+        let mut state = self.state();
+        for id in ids {
+            let entry = state.published.entry(*id).or_insert(Published {
+                at_ms: now,
+                times: 0,
+            });
+            entry.at_ms = now;
+            entry.times = entry.times.saturating_add(1);
+        }
+        if now.saturating_sub(state.pruned_ms) >= REPUBLISH_MAX_MS {
+            state.pruned_ms = now;
+            let fresh = |at: u64| now.saturating_sub(at) < FORGET_MS;
+            state.published.retain(|_, p| fresh(p.at_ms));
+            state.answered.retain(|_, at| fresh(*at));
+        }
+    }
+
+    /// Our own attestation of `id` as gossip (a batch attestation if it was one), and the key
+    /// it is answered under (the message id, or the batch root).
+    fn own_gossip(&self, id: &MessageId) -> Result<Option<(B256, Gossip)>, StoreError> {
+        Ok(match self.store.attestation::<Evidence>(id, &self.me)? {
+            None => None,
+            Some(Evidence::Single(signed)) => Some((id.0, Gossip::Attestation(signed))),
+            Some(Evidence::Batch { root, .. }) => self
+                .store
+                .batch::<StoredBatch>(&root, &self.me)?
+                .map(|stored| {
+                    (
+                        root,
+                        Gossip::BatchAttestation(BatchAttestation {
+                            signed: stored.signed,
+                            message_ids: stored.message_ids,
+                        }),
+                    )
+                }),
+        })
+    }
+
+    /// Sends the set what it asked for: our attestation of each id in `want`, each (or its
+    /// batch) at most once per [`REPUBLISH_MS`], however many routers ask.
+    fn answer(&self, want: &Want) -> Result<(), StoreError> {
+        let now = now_ms();
+        for id in &want.ids {
+            let Some((key, gossip)) = self.own_gossip(id)? else {
+                continue;
+            };
+            let recent = self
+                .state()
+                .answered
+                .get(&key)
+                .is_some_and(|at| now.saturating_sub(*at) < REPUBLISH_MS);
+            if !recent && self.p2p.publish(gossip) {
+                self.state().answered.insert(key, now);
+            }
+        }
+        Ok(())
+    }
+
+    /// Gossips the attestation requests collected since the last call (the pipeline calls this
+    /// once per tick).
+    pub fn flush_wants(&self) {
+        let wants = std::mem::take(&mut self.state().wants);
+        let now = now_ms();
+        for ids in wants.chunks(MAX_BATCH) {
+            tracing::debug!(count = ids.len(), "asking the set for missing attestations");
+            self.p2p.publish(Gossip::Want(Want {
+                router: self.me,
+                ids: ids.to_vec(),
+                at_ms: now,
+            }));
+        }
     }
 
     /// Checks `signer`'s stored `evidence` that message `id` is proven.
@@ -354,16 +465,36 @@ impl Network {
         Ok(())
     }
 
-    /// Re-gossips our attestation of `record` if it was last sent over [`REPUBLISH_MS`] ago
-    /// (peers that were away catch up).
-    pub fn republish(&self, record: &MessageRecord) -> Result<(), StoreError> {
-        let due = self
-            .state()
-            .last_published
-            .get(&record.id)
-            .is_none_or(|t| now_ms().saturating_sub(*t) >= REPUBLISH_MS);
-        if due {
-            self.attest(record)?;
+    /// Catches `record` up while it waits for its certificate (the pipeline calls this every
+    /// tick): our attestation goes out if it never did (the p2p queue was full, or the router
+    /// restarted), and once it has waited [`REPUBLISH_MS`] (doubling) the set is asked for what we
+    /// miss. Nothing is signed again; a batch attestation stays one message.
+    pub fn catch_up(&self, record: &MessageRecord) -> Result<(), StoreError> {
+        let id = record.id;
+        let now = now_ms();
+        if self.store.certificate::<Certificate>(&id)?.is_some() {
+            self.state().published.remove(&id);
+            return Ok(());
+        }
+        let entry = self.state().published.get(&id).copied();
+        if entry.is_some_and(|p| !p.due(now)) {
+            return Ok(());
+        }
+        if entry.is_some() {
+            self.state().wants.push(id);
+            self.published(&[id], now);
+            return Ok(());
+        }
+        let Some((_, gossip)) = self.own_gossip(&id)? else {
+            return self.attest(record);
+        };
+        tracing::debug!(%id, "gossiping our attestation again");
+        let ids = match &gossip {
+            Gossip::BatchAttestation(b) => b.message_ids.clone(),
+            _ => vec![id],
+        };
+        if self.p2p.publish(gossip) {
+            self.published(&ids, now);
         }
         Ok(())
     }
@@ -413,6 +544,7 @@ impl Network {
             signers,
         };
         if self.store.put_certificate(id, &certificate)? {
+            self.state().published.remove(id);
             tracing::debug!(%id, signers = certificate.signers.len(), "quorum certificate formed");
             if let Some(hook) = &self.certified {
                 let _ = hook.send((*id, now_ms()));
@@ -444,6 +576,15 @@ impl Network {
         let now = now_ms();
         match &message.gossip {
             Gossip::Attestation(signed) => {
+                // A replay costs a store lookup, not a signature recovery: evidence is stored
+                // under its checked signer, who must be the publishing peer's member.
+                if self
+                    .store
+                    .has_attestation(&signed.body.message_id, &member)
+                    .map_err(|e| e.to_string())?
+                {
+                    return Ok(Verdict::Ignore);
+                }
                 let signer = signed
                     .signer(&self.domain)
                     .map_err(|e| format!("attestation: {e}"))?;
@@ -531,6 +672,22 @@ impl Network {
                 } else {
                     Verdict::Ignore
                 })
+            }
+            Gossip::Want(want) => {
+                if want.router != member {
+                    return Err(format!(
+                        "attestation request for {}, published by {member}'s peer",
+                        want.router
+                    ));
+                }
+                if want.ids.len() > MAX_BATCH {
+                    return Err(format!("{} ids in one attestation request", want.ids.len()));
+                }
+                if want.at_ms + STALE_MS < now {
+                    return Ok(Verdict::Ignore);
+                }
+                self.answer(want).map_err(|e| e.to_string())?;
+                Ok(Verdict::Accept)
             }
             Gossip::Claim(claim) => {
                 if claim.router != member {
@@ -872,6 +1029,19 @@ mod tests {
             want.sort();
             assert_eq!(signers, want);
         }
+        // An attestation request in another router's name, or longer than a batch.
+        let want_for_b = Gossip::Want(Want {
+            router: b.key.address(),
+            ids: ids.clone(),
+            at_ms: now_ms(),
+        });
+        assert!(network.validate(&inbound(a.peer, want_for_b)).is_err());
+        let too_many = Gossip::Want(Want {
+            router: a.key.address(),
+            ids: vec![ids[0]; MAX_BATCH + 1],
+            at_ms: now_ms(),
+        });
+        assert!(network.validate(&inbound(a.peer, too_many)).is_err());
         // A claim or heartbeat in another router's name; a stale heartbeat.
         let claim_for_b = Gossip::Claim(RelayClaim {
             message_id: ids[0],

@@ -6,7 +6,8 @@
 //! the node's verdict ([`Verdict`]): accepted messages are forwarded to the mesh, rejected ones
 //! are dropped and count against the peer that sent them (a lower gossipsub application score;
 //! past [`BAN_AFTER`] rejections the peer is blacklisted and disconnected). Message ids are
-//! content-addressed (sha256 of the bytes), so a replay of the same bytes is a duplicate.
+//! content-addressed (sha256 of the signed message, see [`message_id`]), so a replay of the same
+//! message is a duplicate.
 
 pub mod wire;
 
@@ -34,6 +35,10 @@ use wire::{Gossip, MAX_GOSSIP_BYTES, WireError, topics};
 pub const BAN_AFTER: u32 = 8;
 /// Gossipsub score at which a peer's messages are ignored; we disconnect it there too.
 const GRAYLIST: f64 = -80.0;
+/// How long gossipsub remembers a message id (receiving it again is a no-op). The node dedups by
+/// content itself (a known attestation is ignored before any signature check), so this only
+/// spares the work of the mesh's echoes.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(60);
 /// Commands buffered between the node and the swarm task.
 const CHANNEL: usize = 4096;
 /// Received messages buffered for validation. A burst of single attestations from every router
@@ -126,11 +131,13 @@ impl P2pHandle {
     }
 
     /// Gossips `message` on its topic. Never blocks the caller: when the swarm task is this far
-    /// behind, the message is dropped (callers re-publish what matters).
-    pub fn publish(&self, message: Gossip) {
-        if self.commands.try_send(Command::Publish(message)).is_err() {
+    /// behind, the message is dropped and `false` returned (callers re-publish what matters).
+    pub fn publish(&self, message: Gossip) -> bool {
+        let queued = self.commands.try_send(Command::Publish(message)).is_ok();
+        if !queued {
             tracing::debug!("p2p command queue full; a gossip message was dropped");
         }
+        queued
     }
 
     /// Gossips raw bytes on `topic` (tools and tests that speak the protocol badly on purpose).
@@ -233,9 +240,7 @@ pub fn spawn(
     let gossip_config = gossipsub::ConfigBuilder::default()
         .validate_messages()
         .validation_mode(gossipsub::ValidationMode::Strict)
-        .message_id_fn(|m: &gossipsub::Message| {
-            gossipsub::MessageId::from(hex::encode(Sha256::digest(&m.data)))
-        })
+        .message_id_fn(message_id)
         .max_transmit_size(settings.max_frame)
         .heartbeat_interval(settings.heartbeat)
         // A router set is tens of routers: keep every router in the mesh rather than prune and
@@ -243,7 +248,7 @@ pub fn spawn(
         .mesh_n_low(6)
         .mesh_n(12)
         .mesh_n_high(64)
-        .duplicate_cache_time(Duration::from_secs(30))
+        .duplicate_cache_time(DUPLICATE_WINDOW)
         // Attestations stay useful for minutes: a busy router sends them late rather than drop
         // them (gossipsub's defaults drop a forward after 1 s in the queue).
         .publish_queue_duration(Duration::from_secs(30))
@@ -355,6 +360,24 @@ struct SwarmTask {
     bootnodes: Vec<Multiaddr>,
     inbound: mpsc::Sender<Inbound>,
     stats: HashMap<PeerId, PeerStats>,
+}
+
+/// A message's id: sha256 over everything its author signed (author, sequence number, topic,
+/// data). Content-addressed: every forwarded copy, and a replay of the same signed message, has
+/// the same id and is a duplicate. A router's re-gossip of an attestation is a new message (a new
+/// sequence number), so it is not refused as already published, which an id over the data alone
+/// would do for as long as gossipsub remembers it; the node ignores it cheaply where it is known.
+fn message_id(m: &gossipsub::Message) -> gossipsub::MessageId {
+    let mut hash = Sha256::new();
+    let source = m.source.map(|p| p.to_bytes()).unwrap_or_default();
+    hash.update((source.len() as u32).to_be_bytes());
+    hash.update(&source);
+    hash.update(m.sequence_number.unwrap_or(0).to_be_bytes());
+    let topic = m.topic.as_str().as_bytes();
+    hash.update((topic.len() as u32).to_be_bytes());
+    hash.update(topic);
+    hash.update(&m.data);
+    gossipsub::MessageId::from(hex::encode(hash.finalize()))
 }
 
 fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
@@ -502,6 +525,15 @@ impl SwarmTask {
             }
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, peer_id = %self.swarm.local_peer_id(), "p2p listening");
+            }
+            // Peers can no longer reach us (we still dial them): say so loudly.
+            SwarmEvent::ListenerClosed {
+                addresses, reason, ..
+            } => {
+                tracing::error!(?addresses, ?reason, "p2p listener closed");
+            }
+            SwarmEvent::ListenerError { error, .. } => {
+                tracing::error!(%error, "p2p listener failed");
             }
             _ => {}
         }

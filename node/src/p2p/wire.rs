@@ -10,7 +10,7 @@ use xroute_proofs::{
 
 /// Versioned topic names (one place; a new layout gets a new version).
 pub mod topics {
-    /// Signed attestations and batch attestations.
+    /// Signed attestations and batch attestations, and requests for them.
     pub const ATTESTATIONS: &str = "/xroute/1/attestations";
     /// Relay claims: "I am relaying this hop".
     pub const CLAIMS: &str = "/xroute/1/claims";
@@ -33,6 +33,18 @@ pub struct BatchAttestation {
     pub signed: Signed<BatchClaim>,
     /// The leaves' message ids, in leaf order (stage: Proven); the root is recomputed from them.
     pub message_ids: Vec<MessageId>,
+}
+
+/// "I have no certificate of these messages yet: send me your attestations of them." Answered
+/// by every router holding its own attestation, at most once per id per re-gossip period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Want {
+    /// The asking router's attestation address.
+    pub router: Address,
+    /// What it misses (at most `network::MAX_BATCH`).
+    pub ids: Vec<MessageId>,
+    /// When (ms since the epoch).
+    pub at_ms: u64,
 }
 
 /// "I am relaying this hop now."
@@ -80,6 +92,8 @@ pub enum Gossip {
     Attestation(Attestation),
     /// On [`topics::ATTESTATIONS`].
     BatchAttestation(BatchAttestation),
+    /// On [`topics::ATTESTATIONS`].
+    Want(Want),
     /// On [`topics::CLAIMS`].
     Claim(RelayClaim),
     /// On [`topics::HEARTBEATS`].
@@ -112,7 +126,9 @@ impl Gossip {
     /// The topic this message travels on.
     pub fn topic(&self) -> &'static str {
         match self {
-            Self::Attestation(_) | Self::BatchAttestation(_) => topics::ATTESTATIONS,
+            Self::Attestation(_) | Self::BatchAttestation(_) | Self::Want(_) => {
+                topics::ATTESTATIONS
+            }
             Self::Claim(_) => topics::CLAIMS,
             Self::Heartbeat(_) => topics::HEARTBEATS,
         }
@@ -122,6 +138,7 @@ impl Gossip {
         match self {
             Self::Attestation(_) => "attestation",
             Self::BatchAttestation(_) => "batch attestation",
+            Self::Want(_) => "attestation request",
             Self::Claim(_) => "relay claim",
             Self::Heartbeat(_) => "heartbeat",
         }

@@ -242,6 +242,9 @@ impl Pipeline {
                 self.attest_fresh(tick)?;
             }
         }
+        if let Some(network) = &self.network {
+            network.flush_wants();
+        }
         Ok(())
     }
 

@@ -125,7 +125,7 @@ impl Pipeline {
         };
         let id = record.id;
         let Some(qc) = network.certificate(&id)? else {
-            network.republish(record)?;
+            network.catch_up(record)?;
             return Ok(Outcome::NotReady);
         };
         let signers = network.signers(&qc);

@@ -208,9 +208,7 @@ impl Store {
         signer: &alloy_primitives::Address,
         attestation: &T,
     ) -> Result<bool> {
-        let mut key = [0u8; 52];
-        key[..32].copy_from_slice(id.0.as_slice());
-        key[32..].copy_from_slice(signer.as_slice());
+        let key = attestation_key(id, signer);
         let value = serde_json::to_vec(attestation).map_err(|e| StoreError::Corrupt {
             what: "attestation",
             key: hex(&key),
@@ -285,6 +283,36 @@ impl Store {
             .transpose()
     }
 
+    /// `signer`'s attestation of message `id`, if stored.
+    pub fn attestation<T: serde::de::DeserializeOwned>(
+        &self,
+        id: &MessageId,
+        signer: &alloy_primitives::Address,
+    ) -> Result<Option<T>> {
+        let key = attestation_key(id, signer);
+        self.attestations
+            .get(key.as_slice())?
+            .map(|v| {
+                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                    what: "attestation",
+                    key: hex(&key),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+
+    /// Whether `signer`'s attestation of message `id` is stored (a replay check that costs no
+    /// signature recovery).
+    pub fn has_attestation(
+        &self,
+        id: &MessageId,
+        signer: &alloy_primitives::Address,
+    ) -> Result<bool> {
+        let key = attestation_key(id, signer);
+        Ok(self.attestations.contains_key(key.as_slice())?)
+    }
+
     /// How many routers' attestations of message `id` are stored (one key per signer).
     pub fn attestation_count(&self, id: &MessageId) -> usize {
         self.attestations.scan_prefix(id.0.as_slice()).count()
@@ -337,6 +365,11 @@ fn load(
     codec::decode(id, &bytes).map_err(ConflictableTransactionError::Abort)
 }
 
+fn attestation_key(id: &MessageId, signer: &alloy_primitives::Address) -> [u8; 52] {
+    batch_key(&id.0, signer)
+}
+
+/// `root ‖ signer` (also `id ‖ signer` of an attestation).
 fn batch_key(root: &alloy_primitives::B256, signer: &alloy_primitives::Address) -> [u8; 52] {
     let mut key = [0u8; 52];
     key[..32].copy_from_slice(root.as_slice());

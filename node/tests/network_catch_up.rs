@@ -1,0 +1,187 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Attestation catch-up over real libp2p sockets on 127.0.0.1, with real sled stores: a router
+//! that missed the others' attestations (gossiped before it joined) asks the set for them
+//! (`Want`) and forms its certificates; gossip it already holds costs nothing more.
+
+use std::{sync::Arc, time::Duration};
+
+use alloy::signers::local::PrivateKeySigner;
+use alloy_primitives::{Address, B256};
+use libp2p::{PeerId, identity::Keypair};
+use xroute::{
+    network::{Network, NetworkSettings, REPUBLISH_MS},
+    p2p::{self, P2pSettings},
+    store::{MessageRecord, SourceRef, Stage, Store},
+};
+use xroute_proofs::envelope::{Envelope, MessageId};
+
+fn record(k: u64) -> MessageRecord {
+    let envelope = Envelope {
+        src_domain: 2,
+        nonce: k,
+        sender: B256::with_last_byte(1),
+        dst_domain: 1,
+        recipient: B256::with_last_byte(2),
+        payload: vec![B256::with_last_byte(k as u8)],
+    };
+    let mut r = MessageRecord::new(
+        envelope,
+        SourceRef {
+            chain: "starknet".into(),
+            block_number: 7,
+            block_hash: B256::repeat_byte(7),
+            tx_hash: B256::ZERO,
+        },
+        0,
+    );
+    r.stage = Stage::Proven;
+    r
+}
+
+struct Router {
+    network: Arc<Network>,
+    handle: p2p::P2pHandle,
+    _dir: tempfile::TempDir,
+}
+
+fn start(
+    i: usize,
+    keys: &[(PrivateKeySigner, Keypair)],
+    ports: &[u16],
+    bootnodes: &[usize],
+) -> Router {
+    let members: Vec<(Address, PeerId)> = keys
+        .iter()
+        .map(|(s, k)| (s.address(), k.public().to_peer_id()))
+        .collect();
+    let bootnodes = bootnodes
+        .iter()
+        .map(|j| {
+            format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", ports[*j], members[*j].1)
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let (handle, inbound) = p2p::spawn(
+        keys[i].1.clone(),
+        P2pSettings {
+            listen: format!("/ip4/127.0.0.1/tcp/{}", ports[i]).parse().unwrap(),
+            bootnodes,
+            max_connections: 16,
+            heartbeat: Duration::from_millis(200),
+            max_frame: p2p::default_max_frame(),
+        },
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let network = Arc::new(
+        Network::new(
+            handle.clone(),
+            Store::open(dir.path()).unwrap(),
+            NetworkSettings {
+                signer: keys[i].0.clone(),
+                members,
+                threshold: 2,
+                relay_window_ms: 1_000,
+                heartbeat_ms: 1_000,
+            },
+            xroute_proofs::attestation::domain(31337, Address::repeat_byte(0x42)),
+        )
+        .unwrap(),
+    );
+    tokio::spawn(network.clone().run_inbound(inbound));
+    Router {
+        network,
+        handle,
+        _dir: dir,
+    }
+}
+
+fn certified(r: &Router, ids: &[MessageId]) -> usize {
+    ids.iter()
+        .filter(|id| r.network.certificate(id).unwrap().is_some())
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_that_missed_the_attestations_asks_for_them_and_certifies() {
+    let keys: Vec<(PrivateKeySigner, Keypair)> = (0..2)
+        .map(|_| (PrivateKeySigner::random(), Keypair::generate_ed25519()))
+        .collect();
+    let ports: Vec<u16> = (0..2)
+        .map(|_| xroute_tests::process::free_port().unwrap())
+        .collect();
+    let singles: Vec<MessageRecord> = (0..5).map(record).collect();
+    let batched: Vec<MessageRecord> = (5..25).map(record).collect();
+    let all: Vec<MessageId> = singles.iter().chain(&batched).map(|r| r.id).collect();
+
+    // Router A proves and attests alone: its gossip reaches no one.
+    let a = start(0, &keys, &ports, &[]);
+    for r in &singles {
+        a.network.attest(r).unwrap();
+    }
+    a.network
+        .attest_batch(&batched, 1, (9, B256::repeat_byte(9)))
+        .unwrap();
+    assert_eq!(certified(&a, &all), 0, "one signature is not a quorum of 2");
+
+    // Router B joins later and proves the same messages; its attestations reach A, which
+    // certifies, but A's went out before B listened.
+    let b = start(1, &keys, &ports, &[0]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while b.handle.peers().await.iter().all(|p| !p.connected) {
+        assert!(tokio::time::Instant::now() < deadline, "B never connected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await; // subscriptions exchanged
+    for r in &singles {
+        b.network.attest(r).unwrap();
+    }
+    b.network
+        .attest_batch(&batched, 1, (9, B256::repeat_byte(9)))
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while certified(&a, &all) < all.len() {
+        assert!(tokio::time::Instant::now() < deadline, "A never certified");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(certified(&b, &all), 0, "B has only its own signatures");
+
+    // B runs its pipeline ticks: nothing is asked before REPUBLISH_MS, then the set is asked
+    // and A answers with what it stored (five singles and one batch).
+    let started = tokio::time::Instant::now();
+    let deadline = started + Duration::from_millis(REPUBLISH_MS) + Duration::from_secs(20);
+    while certified(&b, &all) < all.len() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B certified only {} of {}",
+            certified(&b, &all),
+            all.len()
+        );
+        for r in singles.iter().chain(&batched) {
+            b.network.catch_up(r).unwrap();
+        }
+        b.network.flush_wants();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(REPUBLISH_MS - 1_000),
+        "asked before the attestations had a chance to arrive"
+    );
+    for id in &all {
+        let cert = b.network.certificate(id).unwrap().unwrap();
+        let mut signers = b.network.signers(&cert);
+        signers.sort();
+        let mut want = vec![keys[0].0.address(), keys[1].0.address()];
+        want.sort();
+        assert_eq!(signers, want, "{id}");
+    }
+    // Nothing A sent was rejected by B.
+    let seen_by_b = b.handle.peers().await;
+    let from_a = seen_by_b
+        .iter()
+        .find(|p| p.peer_id == keys[0].1.public().to_peer_id().to_string())
+        .expect("A is B's peer");
+    assert_eq!(from_a.rejected, 0);
+    assert!(from_a.accepted >= 6, "A's 5 singles and its batch");
+}
