@@ -123,7 +123,7 @@ struct State {
     own_finalized: HashMap<String, BTreeMap<u64, B256>>,
     /// Messages without a certificate here: when our attestation went out or we last asked for
     /// the others', and how many times.
-    published: HashMap<MessageId, Published>,
+    waiting: HashMap<MessageId, Waiting>,
     /// Messages to ask the set for at the next [`Network::flush_wants`].
     wants: Vec<MessageId>,
     /// When we last answered a [`Want`] with our attestation (by message id, or batch root).
@@ -133,12 +133,12 @@ struct State {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Published {
+struct Waiting {
     at_ms: u64,
     times: u32,
 }
 
-impl Published {
+impl Waiting {
     fn due(&self, now: u64) -> bool {
         let wait = REPUBLISH_MS
             .saturating_mul(1 << self.times.saturating_sub(1).min(16))
@@ -285,7 +285,7 @@ impl Network {
         if self.store.certificate::<Certificate>(&record.id)?.is_none()
             && self.p2p.publish(Gossip::Attestation(signed))
         {
-            self.published(&[record.id], now_ms());
+            self.note_sent(&[record.id], now_ms());
         }
         Ok(())
     }
@@ -337,17 +337,17 @@ impl Network {
                 signed,
                 message_ids: ids.clone(),
             })) {
-                self.published(&ids, now_ms());
+                self.note_sent(&ids, now_ms());
             }
         }
         Ok(())
     }
 
     /// Notes that our attestations of `ids` were gossiped, or others' asked for, at `now`.
-    fn published(&self, ids: &[MessageId], now: u64) {
+    fn note_sent(&self, ids: &[MessageId], now: u64) {
         let mut state = self.state();
         for id in ids {
-            let entry = state.published.entry(*id).or_insert(Published {
+            let entry = state.waiting.entry(*id).or_insert(Waiting {
                 at_ms: now,
                 times: 0,
             });
@@ -357,48 +357,71 @@ impl Network {
         if now.saturating_sub(state.pruned_ms) >= REPUBLISH_MAX_MS {
             state.pruned_ms = now;
             let fresh = |at: u64| now.saturating_sub(at) < FORGET_MS;
-            state.published.retain(|_, p| fresh(p.at_ms));
+            state.waiting.retain(|_, p| fresh(p.at_ms));
             state.answered.retain(|_, at| fresh(*at));
         }
     }
 
-    /// Our own attestation of `id` as gossip (a batch attestation if it was one), and the key
-    /// it is answered under (the message id, or the batch root).
-    fn own_gossip(&self, id: &MessageId) -> Result<Option<(B256, Gossip)>, StoreError> {
+    /// Our own attestation of `id` as gossip (a batch attestation if it was one).
+    fn own_gossip(&self, id: &MessageId) -> Result<Option<Gossip>, StoreError> {
         Ok(match self.store.attestation::<Evidence>(id, &self.me)? {
             None => None,
-            Some(Evidence::Single(signed)) => Some((id.0, Gossip::Attestation(signed))),
+            Some(Evidence::Single(signed)) => Some(Gossip::Attestation(signed)),
             Some(Evidence::Batch { root, .. }) => self
                 .store
                 .batch::<StoredBatch>(&root, &self.me)?
                 .map(|stored| {
-                    (
-                        root,
-                        Gossip::BatchAttestation(BatchAttestation {
-                            signed: stored.signed,
-                            message_ids: stored.message_ids,
-                        }),
-                    )
+                    Gossip::BatchAttestation(BatchAttestation {
+                        signed: stored.signed,
+                        message_ids: stored.message_ids,
+                    })
                 }),
         })
     }
 
     /// Sends the set what it asked for: our attestation of each id in `want`, each (or its
-    /// batch) at most once per [`REPUBLISH_MS`], however many routers ask.
+    /// batch, loaded once) at most once per [`REPUBLISH_MS`], however many routers ask. Stops
+    /// when the p2p queue is full: the asker asks again.
     fn answer(&self, want: &Want) -> Result<(), StoreError> {
         let now = now_ms();
+        let answerable = |key: &B256| {
+            self.state()
+                .answered
+                .get(key)
+                .is_none_or(|at| now.saturating_sub(*at) >= REPUBLISH_MS)
+        };
+        let mut roots = std::collections::BTreeSet::new();
         for id in &want.ids {
-            let Some((key, gossip)) = self.own_gossip(id)? else {
+            match self.store.attestation::<Evidence>(id, &self.me)? {
+                None => {}
+                Some(Evidence::Batch { root, .. }) => {
+                    roots.insert(root);
+                }
+                Some(Evidence::Single(signed)) => {
+                    if !answerable(&id.0) {
+                        continue;
+                    }
+                    if !self.p2p.publish(Gossip::Attestation(signed)) {
+                        return Ok(());
+                    }
+                    self.state().answered.insert(id.0, now);
+                }
+            }
+        }
+        for root in roots {
+            if !answerable(&root) {
+                continue;
+            }
+            let Some(stored) = self.store.batch::<StoredBatch>(&root, &self.me)? else {
                 continue;
             };
-            let recent = self
-                .state()
-                .answered
-                .get(&key)
-                .is_some_and(|at| now.saturating_sub(*at) < REPUBLISH_MS);
-            if !recent && self.p2p.publish(gossip) {
-                self.state().answered.insert(key, now);
+            if !self.p2p.publish(Gossip::BatchAttestation(BatchAttestation {
+                signed: stored.signed,
+                message_ids: stored.message_ids,
+            })) {
+                return Ok(());
             }
+            self.state().answered.insert(root, now);
         }
         Ok(())
     }
@@ -472,20 +495,21 @@ impl Network {
     pub fn catch_up(&self, record: &MessageRecord) -> Result<(), StoreError> {
         let id = record.id;
         let now = now_ms();
-        if self.store.certificate::<Certificate>(&id)?.is_some() {
-            self.state().published.remove(&id);
+        // Called for every waiting message every tick: the cheap check first.
+        let entry = self.state().waiting.get(&id).copied();
+        if entry.is_some_and(|p| !p.due(now)) {
             return Ok(());
         }
-        let entry = self.state().published.get(&id).copied();
-        if entry.is_some_and(|p| !p.due(now)) {
+        if self.store.certificate::<Certificate>(&id)?.is_some() {
+            self.state().waiting.remove(&id);
             return Ok(());
         }
         if entry.is_some() {
             self.state().wants.push(id);
-            self.published(&[id], now);
+            self.note_sent(&[id], now);
             return Ok(());
         }
-        let Some((_, gossip)) = self.own_gossip(&id)? else {
+        let Some(gossip) = self.own_gossip(&id)? else {
             return self.attest(record);
         };
         tracing::debug!(%id, "gossiping our attestation again");
@@ -493,9 +517,10 @@ impl Network {
             Gossip::BatchAttestation(b) => b.message_ids.clone(),
             _ => vec![id],
         };
-        if self.p2p.publish(gossip) {
-            self.published(&ids, now);
-        }
+        // Noted even if the queue is full: then the others ask for it, rather than every
+        // message of a batch loading and queueing the batch again here.
+        self.p2p.publish(gossip);
+        self.note_sent(&ids, now);
         Ok(())
     }
 
@@ -544,7 +569,7 @@ impl Network {
             signers,
         };
         if self.store.put_certificate(id, &certificate)? {
-            self.state().published.remove(id);
+            self.state().waiting.remove(id);
             tracing::debug!(%id, signers = certificate.signers.len(), "quorum certificate formed");
             if let Some(hook) = &self.certified {
                 let _ = hook.send((*id, now_ms()));
