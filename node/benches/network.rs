@@ -111,7 +111,10 @@ async fn node(args: &[String]) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // As `xroute run`: gossipsub's per-message queue-full warnings would swamp it.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("warn,libp2p_gossipsub=error")
+                }),
         )
         .with_writer(std::io::stderr)
         .try_init();
@@ -219,6 +222,7 @@ async fn node(args: &[String]) {
     let deadline = Instant::now() + Duration::from_secs(1800);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_report = Instant::now();
     while done < m && Instant::now() < deadline {
         tokio::select! {
             got = certified.recv() => match got {
@@ -241,6 +245,10 @@ async fn node(args: &[String]) {
                     }
                 }
                 network.flush_wants();
+                if last_report.elapsed() >= Duration::from_secs(30) {
+                    eprintln!("router {i}: {done} of {m} certified");
+                    last_report = Instant::now();
+                }
             }
         }
     }

@@ -17,7 +17,7 @@
 //!   finalized block hash differs from ours at the same height is logged and flagged in the API.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -35,7 +35,7 @@ use xroute_proofs::{
 use crate::{
     p2p::{
         Inbound, P2pHandle, PeerInfo, Verdict,
-        wire::{BatchAttestation, ChainView, Gossip, Heartbeat, RelayClaim, Want},
+        wire::{BatchAttestation, ChainView, Gossip, Heartbeat, RelayClaim, Want, Wanted},
     },
     pipeline::{Pipeline, now_ms},
     store::{MessageRecord, Store, StoreError},
@@ -124,8 +124,8 @@ struct State {
     /// Messages without a certificate here: when our attestation went out or we last asked for
     /// the others', and how many times.
     waiting: HashMap<MessageId, Waiting>,
-    /// Messages to ask the set for at the next [`Network::flush_wants`].
-    wants: Vec<MessageId>,
+    /// Messages due to be asked for at the next [`Network::flush_wants`].
+    wants: BTreeSet<MessageId>,
     /// When we last answered a [`Want`] with our attestation (by message id, or batch root).
     answered: HashMap<B256, u64>,
     /// When the bookkeeping above was last pruned.
@@ -157,6 +157,8 @@ pub struct Network {
     domain: Eip712Domain,
     set: RouterSet,
     by_peer: HashMap<PeerId, Address>,
+    /// Each router's bit in a [`Want`]: its position in address order.
+    bit: HashMap<Address, u32>,
     members: Vec<(Address, PeerId)>,
     relay_window_ms: u64,
     heartbeat_ms: u64,
@@ -224,7 +226,20 @@ impl Network {
                 p2p.peer_id()
             ));
         }
+        if settings.members.len() > 64 {
+            return Err(format!(
+                "p2p.routers lists {} routers; a set has at most 64",
+                settings.members.len()
+            ));
+        }
+        let mut sorted: Vec<Address> = settings.members.iter().map(|(a, _)| *a).collect();
+        sorted.sort();
         Ok(Self {
+            bit: sorted
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (*a, i as u32))
+                .collect(),
             by_peer: settings.members.iter().map(|(a, p)| (*p, *a)).collect(),
             members: settings.members,
             p2p,
@@ -384,14 +399,18 @@ impl Network {
     /// when the p2p queue is full: the asker asks again.
     fn answer(&self, want: &Want) -> Result<(), StoreError> {
         let now = now_ms();
+        let mine = self.bit.get(&self.me).map_or(0, |b| 1u64 << b);
         let answerable = |key: &B256| {
             self.state()
                 .answered
                 .get(key)
                 .is_none_or(|at| now.saturating_sub(*at) >= REPUBLISH_MS)
         };
-        let mut roots = std::collections::BTreeSet::new();
-        for id in &want.ids {
+        let mut roots = BTreeSet::new();
+        for Wanted { id, have } in &want.wanted {
+            if have & mine != 0 {
+                continue; // it has ours
+            }
             match self.store.attestation::<Evidence>(id, &self.me)? {
                 None => {}
                 Some(Evidence::Batch { root, .. }) => {
@@ -426,18 +445,43 @@ impl Network {
         Ok(())
     }
 
-    /// Gossips the attestation requests collected since the last call (the pipeline calls this
-    /// once per tick).
+    /// Asks the set for the attestations found missing since the last call (the pipeline calls
+    /// this once per tick): at most [`MAX_BATCH`] ids per call, the lowest first, so that the
+    /// answers to one round fit the peers' queues and routers missing the same messages ask for
+    /// the same ones (each is answered once for all). The rest stay due for the next call.
     pub fn flush_wants(&self) {
-        let wants = std::mem::take(&mut self.state().wants);
+        let ids: Vec<MessageId> = {
+            let mut state = self.state();
+            let ids = state.wants.iter().take(MAX_BATCH).copied().collect();
+            state.wants.clear();
+            ids
+        };
+        if ids.is_empty() {
+            return;
+        }
         let now = now_ms();
-        for ids in wants.chunks(MAX_BATCH) {
-            tracing::debug!(count = ids.len(), "asking the set for missing attestations");
-            self.p2p.publish(Gossip::Want(Want {
-                router: self.me,
-                ids: ids.to_vec(),
-                at_ms: now,
-            }));
+        let mut wanted = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let signers = match self.store.attestation_signers(id) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(%id, error = %e, "cannot read attestations");
+                    continue;
+                }
+            };
+            let have = signers
+                .iter()
+                .filter_map(|s| self.bit.get(s))
+                .fold(0u64, |mask, b| mask | 1 << b);
+            wanted.push(Wanted { id: *id, have });
+        }
+        tracing::debug!(count = ids.len(), "asking the set for missing attestations");
+        if self.p2p.publish(Gossip::Want(Want {
+            router: self.me,
+            wanted,
+            at_ms: now,
+        })) {
+            self.note_sent(&ids, now);
         }
     }
 
@@ -505,8 +549,7 @@ impl Network {
             return Ok(());
         }
         if entry.is_some() {
-            self.state().wants.push(id);
-            self.note_sent(&[id], now);
+            self.state().wants.insert(id);
             return Ok(());
         }
         let Some(gossip) = self.own_gossip(&id)? else {
@@ -705,8 +748,11 @@ impl Network {
                         want.router
                     ));
                 }
-                if want.ids.len() > MAX_BATCH {
-                    return Err(format!("{} ids in one attestation request", want.ids.len()));
+                if want.wanted.len() > MAX_BATCH {
+                    return Err(format!(
+                        "{} ids in one attestation request",
+                        want.wanted.len()
+                    ));
                 }
                 if want.at_ms + STALE_MS < now {
                     return Ok(Verdict::Ignore);
@@ -1055,15 +1101,16 @@ mod tests {
             assert_eq!(signers, want);
         }
         // An attestation request in another router's name, or longer than a batch.
+        let wanted: Vec<Wanted> = ids.iter().map(|id| Wanted { id: *id, have: 0 }).collect();
         let want_for_b = Gossip::Want(Want {
             router: b.key.address(),
-            ids: ids.clone(),
+            wanted: wanted.clone(),
             at_ms: now_ms(),
         });
         assert!(network.validate(&inbound(a.peer, want_for_b)).is_err());
         let too_many = Gossip::Want(Want {
             router: a.key.address(),
-            ids: vec![ids[0]; MAX_BATCH + 1],
+            wanted: vec![wanted[0]; MAX_BATCH + 1],
             at_ms: now_ms(),
         });
         assert!(network.validate(&inbound(a.peer, too_many)).is_err());

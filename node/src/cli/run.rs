@@ -57,7 +57,11 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
 /// Logs to stderr; `RUST_LOG` filters (default: info for xroute, warn for the rest).
 pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,xroute=info"));
+        // gossipsub logs a multi-kilobyte warning per message and peer when a send queue is
+        // full (gigabytes in a burst, and the logging then costs more than the gossip).
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("warn,xroute=info,libp2p_gossipsub=error")
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -35,16 +35,26 @@ pub struct BatchAttestation {
     pub message_ids: Vec<MessageId>,
 }
 
-/// "I have no certificate of these messages yet: send me your attestations of them." Answered
-/// by every router holding its own attestation, at most once per id per re-gossip period.
+/// "I have no certificate of these messages yet: send me the attestations I lack." Answered by
+/// each router whose own attestation the asker lacks, at most once per id per re-gossip period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Want {
     /// The asking router's attestation address.
     pub router: Address,
     /// What it misses (at most `network::MAX_BATCH`).
-    pub ids: Vec<MessageId>,
+    pub wanted: Vec<Wanted>,
     /// When (ms since the epoch).
     pub at_ms: u64,
+}
+
+/// One message of a [`Want`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wanted {
+    /// The message.
+    pub id: MessageId,
+    /// Bit i set: the asker holds the attestation of the i-th router of the set, routers ordered
+    /// by attestation address (a set has at most 64 routers).
+    pub have: u64,
 }
 
 /// "I am relaying this hop now."

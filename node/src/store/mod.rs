@@ -313,6 +313,24 @@ impl Store {
         Ok(self.attestations.contains_key(key.as_slice())?)
     }
 
+    /// The signers whose attestations of message `id` are stored (keys only, nothing decoded).
+    pub fn attestation_signers(&self, id: &MessageId) -> Result<Vec<alloy_primitives::Address>> {
+        self.attestations
+            .scan_prefix(id.0.as_slice())
+            .keys()
+            .map(|key| {
+                let key = key?;
+                key.get(32..52)
+                    .map(alloy_primitives::Address::from_slice)
+                    .ok_or_else(|| StoreError::Corrupt {
+                        what: "attestation",
+                        key: hex(&key),
+                        reason: "key is not id ‖ signer".into(),
+                    })
+            })
+            .collect()
+    }
+
     /// How many routers' attestations of message `id` are stored (one key per signer).
     pub fn attestation_count(&self, id: &MessageId) -> usize {
         self.attestations.scan_prefix(id.0.as_slice()).count()
