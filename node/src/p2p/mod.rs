@@ -273,6 +273,14 @@ pub fn spawn(
         // routers on one IP it pushed every peer below the publish threshold and emptied the
         // mesh, so no certificate formed. Strangers are rejected by the application instead.
         ip_colocation_factor_weight: 0.0,
+        // Gossipsub also scores overload as misbehaviour: every message that does not fit a
+        // full send queue is a "slow peer" point (−0.2 each), and IWANTs answered late are
+        // broken promises (P7, −10 × count²). In a burst every honest router earns thousands of
+        // them, falls below the graylist threshold, and its gossip is ignored: at 8 routers a
+        // single-attestation burst stalled at 81% with the CPU idle. Routers are a configured set;
+        // what they send is judged by the application (P4, the application score, the ban).
+        slow_peer_weight: 0.0,
+        behaviour_penalty_weight: 0.0,
         ..Default::default()
     };
     for topic in topics::ALL {
