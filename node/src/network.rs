@@ -296,9 +296,10 @@ impl Network {
         self.store
             .put_attestation(&record.id, &self.me, &Evidence::Single(signed))?;
         self.try_certify(&record.id)?;
-        // Not queued (the p2p task is far behind): `catch_up` sends it later.
-        if self.store.certificate::<Certificate>(&record.id)?.is_none()
-            && self.p2p.publish(Gossip::Attestation(signed))
+        // Gossiped even when we hold a certificate already: others may lack ours. Not queued
+        // (the p2p task is far behind): `catch_up` sends it later.
+        if self.p2p.publish(Gossip::Attestation(signed))
+            && self.store.certificate::<Certificate>(&record.id)?.is_none()
         {
             self.note_sent(&[record.id], now_ms());
         }

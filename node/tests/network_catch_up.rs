@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Attestation catch-up over real libp2p sockets on 127.0.0.1, with real sled stores: a router
-//! that missed the others' attestations (gossiped before it joined) asks the set for them
-//! (`Want`) and forms its certificates; gossip it already holds costs nothing more.
+//! that missed the others' attestations (gossiped to the set before it joined) asks the set for
+//! them (`Want`) and forms its certificates.
 
 use std::{sync::Arc, time::Duration};
 
@@ -105,18 +105,28 @@ fn certified(r: &Router, ids: &[MessageId]) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_router_that_missed_the_attestations_asks_for_them_and_certifies() {
-    let keys: Vec<(PrivateKeySigner, Keypair)> = (0..2)
+    let keys: Vec<(PrivateKeySigner, Keypair)> = (0..3)
         .map(|_| (PrivateKeySigner::random(), Keypair::generate_ed25519()))
         .collect();
-    let ports: Vec<u16> = (0..2)
+    let ports: Vec<u16> = (0..3)
         .map(|_| xroute_tests::process::free_port().unwrap())
         .collect();
     let singles: Vec<MessageRecord> = (0..5).map(record).collect();
     let batched: Vec<MessageRecord> = (5..25).map(record).collect();
     let all: Vec<MessageId> = singles.iter().chain(&batched).map(|r| r.id).collect();
 
-    // Router A proves and attests alone: its gossip reaches no one.
-    let a = start(0, &keys, &ports, &[]);
+    // Routers A and C are up; A proves and attests, and its gossip reaches C only.
+    let c = start(2, &keys, &ports, &[]);
+    let a = start(0, &keys, &ports, &[2]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while a.handle.peers().await.iter().all(|p| !p.connected) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "A never connected to C"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await; // subscriptions exchanged
     for r in &singles {
         a.network.attest(r).unwrap();
     }
@@ -124,6 +134,19 @@ async fn a_router_that_missed_the_attestations_asks_for_them_and_certifies() {
         .attest_batch(&batched, 1, (9, B256::repeat_byte(9)))
         .unwrap();
     assert_eq!(certified(&a, &all), 0, "one signature is not a quorum of 2");
+    let a_peer = keys[0].1.public().to_peer_id().to_string();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let at_c = c.handle.peers().await;
+        if at_c.iter().any(|p| p.peer_id == a_peer && p.accepted >= 6) {
+            break; // C holds A's 5 singles and its batch
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "C never got A's gossip"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Router B joins later and proves the same messages; its attestations reach A, which
     // certifies, but A's went out before B listened.

@@ -41,6 +41,10 @@ const GRAYLIST: f64 = -80.0;
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(60);
 /// Gossipsub messages queued per connection.
 const PEER_QUEUE: usize = 8192;
+/// How long gossip that found no subscribed peer is kept to be published again.
+const HOLD_UNSENT: Duration = Duration::from_secs(30);
+/// Most such gossip kept (the oldest goes first).
+const MAX_UNSENT: usize = 4096;
 /// Commands buffered between the node and the swarm task.
 const CHANNEL: usize = 4096;
 /// Received messages buffered for validation. A burst of single attestations from every router
@@ -348,6 +352,7 @@ pub fn spawn(
         bootnodes: settings.bootnodes,
         inbound: in_tx,
         stats: HashMap::new(),
+        unsent: std::collections::VecDeque::new(),
     };
     tokio::spawn(task.run(cmd_rx));
     Ok((
@@ -372,6 +377,9 @@ struct SwarmTask {
     bootnodes: Vec<Multiaddr>,
     inbound: mpsc::Sender<Inbound>,
     stats: HashMap<PeerId, PeerStats>,
+    /// Gossip published while no peer was subscribed to its topic (at startup, or while cut
+    /// off): published again when a peer subscribes, for up to [`HOLD_UNSENT`].
+    unsent: std::collections::VecDeque<(std::time::Instant, Gossip)>,
 }
 
 /// A message's id: sha256 over everything its author signed (author, sequence number, topic,
@@ -415,6 +423,36 @@ impl SwarmTask {
         tracing::info!("p2p stopped");
     }
 
+    /// Publishes `gossip` (first sent at `at`), holding it if no peer is subscribed yet.
+    fn publish(&mut self, gossip: Gossip, at: std::time::Instant) {
+        let topic = IdentTopic::new(gossip.topic());
+        match self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic, gossip.encode())
+        {
+            Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                if self.unsent.len() >= MAX_UNSENT {
+                    self.unsent.pop_front();
+                }
+                self.unsent.push_back((at, gossip));
+            }
+            Err(e) => tracing::debug!(error = %e, "publish failed"),
+        }
+    }
+
+    /// Publishes again what found no subscribed peer (a peer has just subscribed).
+    fn publish_unsent(&mut self) {
+        let held = std::mem::take(&mut self.unsent);
+        for (at, gossip) in held {
+            if at.elapsed() < HOLD_UNSENT {
+                self.publish(gossip, at);
+            }
+        }
+    }
+
     fn redial(&mut self) {
         for addr in self.bootnodes.clone() {
             let Some(peer) = peer_of(&addr) else { continue };
@@ -432,18 +470,7 @@ impl SwarmTask {
 
     fn command(&mut self, command: Command) {
         match command {
-            Command::Publish(gossip) => {
-                let topic = IdentTopic::new(gossip.topic());
-                match self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .publish(topic, gossip.encode())
-                {
-                    Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
-                    Err(e) => tracing::debug!(error = %e, "publish failed"),
-                }
-            }
+            Command::Publish(gossip) => self.publish(gossip, std::time::Instant::now()),
             Command::PublishRaw(topic, bytes) => {
                 let topic = IdentTopic::new(topic);
                 if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(topic, bytes) {
@@ -524,6 +551,9 @@ impl SwarmTask {
                 message_id,
                 message,
             })) => self.received(propagation_source, message_id, message),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed {
+                ..
+            })) if !self.unsent.is_empty() => self.publish_unsent(),
             SwarmEvent::ConnectionEstablished {
                 peer_id, endpoint, ..
             } => {
