@@ -54,7 +54,8 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
     }
 }
 
-/// Logs to stderr; `RUST_LOG` filters (default: info for xroute, warn for the rest).
+/// Logs to stderr; `RUST_LOG` filters (default: info for xroute, error for gossipsub, warn for
+/// the rest).
 pub(crate) fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         // gossipsub logs a multi-kilobyte warning per message and peer when a send queue is
