@@ -209,15 +209,13 @@ impl Store {
         attestation: &T,
     ) -> Result<bool> {
         let key = attestation_key(id, signer);
-        let value = serde_json::to_vec(attestation).map_err(|e| StoreError::Corrupt {
-            what: "attestation",
-            key: hex(&key),
-            reason: e.to_string(),
-        })?;
-        Ok(self
-            .attestations
-            .compare_and_swap(key.as_slice(), None as Option<&[u8]>, Some(value))?
-            .is_ok())
+        put_once(
+            &self.attestations,
+            "attestation",
+            &key,
+            || hex(&key),
+            attestation,
+        )
     }
 
     /// Every stored attestation of message `id`, with the signer it was stored under.
@@ -253,15 +251,13 @@ impl Store {
         batch: &T,
     ) -> Result<bool> {
         let key = batch_key(root, signer);
-        let value = serde_json::to_vec(batch).map_err(|e| StoreError::Corrupt {
-            what: "batch attestation",
-            key: hex(&key),
-            reason: e.to_string(),
-        })?;
-        Ok(self
-            .batches
-            .compare_and_swap(key.as_slice(), None as Option<&[u8]>, Some(value))?
-            .is_ok())
+        put_once(
+            &self.batches,
+            "batch attestation",
+            &key,
+            || hex(&key),
+            batch,
+        )
     }
 
     /// `signer`'s batch attestation with root `root`, if stored.
@@ -271,16 +267,7 @@ impl Store {
         signer: &alloy_primitives::Address,
     ) -> Result<Option<T>> {
         let key = batch_key(root, signer);
-        self.batches
-            .get(key.as_slice())?
-            .map(|v| {
-                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                    what: "batch attestation",
-                    key: hex(&key),
-                    reason: e.to_string(),
-                })
-            })
-            .transpose()
+        get_json(&self.batches, "batch attestation", &key, || hex(&key))
     }
 
     /// `signer`'s attestation of message `id`, if stored.
@@ -290,16 +277,7 @@ impl Store {
         signer: &alloy_primitives::Address,
     ) -> Result<Option<T>> {
         let key = attestation_key(id, signer);
-        self.attestations
-            .get(key.as_slice())?
-            .map(|v| {
-                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                    what: "attestation",
-                    key: hex(&key),
-                    reason: e.to_string(),
-                })
-            })
-            .transpose()
+        get_json(&self.attestations, "attestation", &key, || hex(&key))
     }
 
     /// Whether `signer`'s attestation of message `id` is stored (a replay check that costs no
@@ -338,29 +316,20 @@ impl Store {
 
     /// Keeps the quorum certificate of message `id` (`certificates_v1`); the first one stays.
     pub fn put_certificate<T: serde::Serialize>(&self, id: &MessageId, qc: &T) -> Result<bool> {
-        let value = serde_json::to_vec(qc).map_err(|e| StoreError::Corrupt {
-            what: "certificate",
-            key: id.to_string(),
-            reason: e.to_string(),
-        })?;
-        Ok(self
-            .certificates
-            .compare_and_swap(id.0.as_slice(), None as Option<&[u8]>, Some(value))?
-            .is_ok())
+        put_once(
+            &self.certificates,
+            "certificate",
+            id.0.as_slice(),
+            || id.to_string(),
+            qc,
+        )
     }
 
     /// The quorum certificate of message `id`, if one was formed.
     pub fn certificate<T: serde::de::DeserializeOwned>(&self, id: &MessageId) -> Result<Option<T>> {
-        self.certificates
-            .get(id.0.as_slice())?
-            .map(|v| {
-                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                    what: "certificate",
-                    key: id.to_string(),
-                    reason: e.to_string(),
-                })
-            })
-            .transpose()
+        get_json(&self.certificates, "certificate", id.0.as_slice(), || {
+            id.to_string()
+        })
     }
 
     /// Writes everything to disk (on shutdown, and before reporting a step done).
@@ -400,6 +369,42 @@ fn flatten(e: TransactionError<StoreError>) -> StoreError {
         TransactionError::Abort(e) => e,
         TransactionError::Storage(e) => StoreError::Sled(e),
     }
+}
+
+/// Writes `value` as JSON under `key` unless the key is taken; `false` if it was.
+fn put_once<T: serde::Serialize>(
+    tree: &sled::Tree,
+    what: &'static str,
+    key: &[u8],
+    name: impl FnOnce() -> String,
+    value: &T,
+) -> Result<bool> {
+    let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+        what,
+        key: name(),
+        reason: e.to_string(),
+    })?;
+    Ok(tree
+        .compare_and_swap(key, None as Option<&[u8]>, Some(bytes))?
+        .is_ok())
+}
+
+/// The JSON value under `key`, if any.
+fn get_json<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    what: &'static str,
+    key: &[u8],
+    name: impl FnOnce() -> String,
+) -> Result<Option<T>> {
+    tree.get(key)?
+        .map(|v| {
+            serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                what,
+                key: name(),
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
 }
 
 fn hex(bytes: &[u8]) -> String {
