@@ -56,6 +56,12 @@ const FORGET_MS: u64 = 600_000;
 /// Finalized heights remembered per chain for divergence checks.
 const VIEW_HISTORY: usize = 512;
 
+/// The batch of `ids` (all `Proven`) as `body` describes it: its root is recomputed.
+fn batch_of(ids: &[MessageId], body: &BatchClaim) -> Result<Batch, String> {
+    let items = ids.iter().map(|id| (*id, AttestedStage::Proven)).collect();
+    Batch::new(items, body.domain, body.block_number, body.block_hash).map_err(|e| e.to_string())
+}
+
 /// One router's evidence that a message is proven: its own attestation of the message, or a
 /// reference to its batch attestation (kept once in the store) and the message's leaf index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,16 +389,21 @@ impl Network {
         Ok(match self.store.attestation::<Evidence>(id, &self.me)? {
             None => None,
             Some(Evidence::Single(signed)) => Some(Gossip::Attestation(signed)),
-            Some(Evidence::Batch { root, .. }) => self
-                .store
-                .batch::<StoredBatch>(&root, &self.me)?
-                .map(|stored| {
-                    Gossip::BatchAttestation(BatchAttestation {
-                        signed: stored.signed,
-                        message_ids: stored.message_ids,
-                    })
-                }),
+            Some(Evidence::Batch { root, .. }) => self.own_batch_gossip(&root)?,
         })
+    }
+
+    /// Our stored batch attestation with root `root`, as gossip.
+    fn own_batch_gossip(&self, root: &B256) -> Result<Option<Gossip>, StoreError> {
+        Ok(self
+            .store
+            .batch::<StoredBatch>(root, &self.me)?
+            .map(|stored| {
+                Gossip::BatchAttestation(BatchAttestation {
+                    signed: stored.signed,
+                    message_ids: stored.message_ids,
+                })
+            }))
     }
 
     /// Sends the set what it asked for: our attestation of each id in `want`, each (or its
@@ -432,13 +443,10 @@ impl Network {
             if !answerable(&root) {
                 continue;
             }
-            let Some(stored) = self.store.batch::<StoredBatch>(&root, &self.me)? else {
+            let Some(gossip) = self.own_batch_gossip(&root)? else {
                 continue;
             };
-            if !self.p2p.publish(Gossip::BatchAttestation(BatchAttestation {
-                signed: stored.signed,
-                message_ids: stored.message_ids,
-            })) {
+            if !self.p2p.publish(gossip) {
                 return Ok(());
             }
             self.state().answered.insert(root, now);
@@ -506,14 +514,8 @@ impl Network {
                     .batch(root, signer)
                     .map_err(|e| e.to_string())?
                     .ok_or("the batch it points to is not stored")?;
-                let items = stored
-                    .message_ids
-                    .iter()
-                    .map(|m| (*m, AttestedStage::Proven))
-                    .collect();
                 let body = stored.signed.body;
-                let batch = Batch::new(items, body.domain, body.block_number, body.block_hash)
-                    .map_err(|e| e.to_string())?;
+                let batch = batch_of(&stored.message_ids, &body)?;
                 let claim = batch
                     .inclusion(*index as usize)
                     .and_then(|inc| inc.verify(&body))
@@ -700,14 +702,8 @@ impl Network {
                 {
                     return Ok(Verdict::Ignore); // a replay
                 }
-                let items = b
-                    .message_ids
-                    .iter()
-                    .map(|id| (*id, AttestedStage::Proven))
-                    .collect();
                 let body = b.signed.body;
-                let batch = Batch::new(items, body.domain, body.block_number, body.block_hash)
-                    .map_err(|e| format!("batch: {e}"))?;
+                let batch = batch_of(&b.message_ids, &body).map_err(|e| format!("batch: {e}"))?;
                 if batch.claim != body {
                     return Err("the ids do not hash to the signed root".into());
                 }
