@@ -97,6 +97,31 @@ fn start(
     }
 }
 
+/// Waits until `r` is connected and subscriptions are exchanged, then attests `singles` one by
+/// one and `batched` as one batch.
+async fn connected_then_attest(
+    r: &Router,
+    name: &str,
+    singles: &[MessageRecord],
+    batched: &[MessageRecord],
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while r.handle.peers().await.iter().all(|p| !p.connected) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} never connected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await; // subscriptions exchanged
+    for record in singles {
+        r.network.attest(record).unwrap();
+    }
+    r.network
+        .attest_batch(batched, 1, (9, B256::repeat_byte(9)))
+        .unwrap();
+}
+
 fn certified(r: &Router, ids: &[MessageId]) -> usize {
     ids.iter()
         .filter(|id| r.network.certificate(id).unwrap().is_some())
@@ -118,21 +143,7 @@ async fn a_router_that_missed_the_attestations_asks_for_them_and_certifies() {
     // Routers A and C are up; A proves and attests, and its gossip reaches C only.
     let c = start(2, &keys, &ports, &[]);
     let a = start(0, &keys, &ports, &[2]);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while a.handle.peers().await.iter().all(|p| !p.connected) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "A never connected to C"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await; // subscriptions exchanged
-    for r in &singles {
-        a.network.attest(r).unwrap();
-    }
-    a.network
-        .attest_batch(&batched, 1, (9, B256::repeat_byte(9)))
-        .unwrap();
+    connected_then_attest(&a, "A", &singles, &batched).await;
     assert_eq!(certified(&a, &all), 0, "one signature is not a quorum of 2");
     let a_peer = keys[0].1.public().to_peer_id().to_string();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -151,18 +162,7 @@ async fn a_router_that_missed_the_attestations_asks_for_them_and_certifies() {
     // Router B joins later and proves the same messages; its attestations reach A, which
     // certifies, but A's went out before B listened.
     let b = start(1, &keys, &ports, &[0]);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while b.handle.peers().await.iter().all(|p| !p.connected) {
-        assert!(tokio::time::Instant::now() < deadline, "B never connected");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await; // subscriptions exchanged
-    for r in &singles {
-        b.network.attest(r).unwrap();
-    }
-    b.network
-        .attest_batch(&batched, 1, (9, B256::repeat_byte(9)))
-        .unwrap();
+    connected_then_attest(&b, "B", &singles, &batched).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while certified(&a, &all) < all.len() {
         assert!(tokio::time::Instant::now() < deadline, "A never certified");
