@@ -216,6 +216,7 @@ async fn node(args: &[String]) {
             proven_us[index[&r.id]] = now_us();
             network.attest(r).expect("attest");
         }
+        network.flush(); // as the pipeline's tick ends
     }
     let mut certified_us = vec![0u64; m];
     let mut done = 0;
@@ -244,7 +245,7 @@ async fn node(args: &[String]) {
                         network.catch_up(r).expect("catch up");
                     }
                 }
-                network.flush_wants();
+                network.flush();
                 if last_report.elapsed() >= Duration::from_secs(30) {
                     eprintln!("router {i}: {done} of {m} certified");
                     last_report = Instant::now();

@@ -35,7 +35,10 @@ use xroute_proofs::{
 use crate::{
     p2p::{
         Inbound, P2pHandle, PeerInfo, Verdict,
-        wire::{BatchAttestation, ChainView, Gossip, Heartbeat, RelayClaim, Want, Wanted},
+        wire::{
+            Attestation, BatchAttestation, ChainView, Gossip, Heartbeat, MAX_BUNDLE, RelayClaim,
+            Want, Wanted,
+        },
     },
     pipeline::{Pipeline, now_ms},
     store::{MessageRecord, Store, StoreError},
@@ -130,8 +133,10 @@ struct State {
     /// Messages without a certificate here: when our attestation went out or we last asked for
     /// the others', and how many times.
     waiting: HashMap<MessageId, Waiting>,
-    /// Messages due to be asked for at the next [`Network::flush_wants`].
+    /// Messages due to be asked for at the next [`Network::flush`].
     wants: BTreeSet<MessageId>,
+    /// Our single attestations due to be gossiped at the next [`Network::flush`].
+    outbox: Vec<Attestation>,
     /// When we last answered a [`Want`] with our attestation (by message id, or batch root).
     answered: HashMap<B256, u64>,
     /// When the bookkeeping above was last pruned.
@@ -288,8 +293,9 @@ impl Network {
         }
     }
 
-    /// Signs and gossips this router's attestation of `record` (after its own proof), and keeps
-    /// it. Safe to call again: the same bytes are re-gossiped.
+    /// Signs and keeps this router's attestation of `record` (after its own proof); it is
+    /// gossiped at the next [`Network::flush`], with the others of the tick. Safe to call again:
+    /// the signature is deterministic.
     pub fn attest(&self, record: &MessageRecord) -> Result<(), StoreError> {
         let claim = Self::claim_of(record);
         let signed = match Signed::sign(&self.signer, &self.domain, claim) {
@@ -302,11 +308,9 @@ impl Network {
         self.store
             .put_attestation(&record.id, &self.me, &Evidence::Single(signed))?;
         self.try_certify(&record.id)?;
-        // Gossiped even when we hold a certificate already: others may lack ours. Not queued
-        // (the p2p task is far behind): `catch_up` sends it later.
-        if self.p2p.publish(Gossip::Attestation(signed))
-            && self.store.certificate::<Certificate>(&record.id)?.is_none()
-        {
+        // Gossiped even when we hold a certificate already: others may lack ours.
+        self.state().outbox.push(signed);
+        if self.store.certificate::<Certificate>(&record.id)?.is_none() {
             self.note_sent(&[record.id], now_ms());
         }
         Ok(())
@@ -384,25 +388,14 @@ impl Network {
         }
     }
 
-    /// Our own attestation of `id` as gossip (a batch attestation if it was one).
-    fn own_gossip(&self, id: &MessageId) -> Result<Option<Gossip>, StoreError> {
-        Ok(match self.store.attestation::<Evidence>(id, &self.me)? {
-            None => None,
-            Some(Evidence::Single(signed)) => Some(Gossip::Attestation(signed)),
-            Some(Evidence::Batch { root, .. }) => self.own_batch_gossip(&root)?,
-        })
-    }
-
-    /// Our stored batch attestation with root `root`, as gossip.
-    fn own_batch_gossip(&self, root: &B256) -> Result<Option<Gossip>, StoreError> {
+    /// Our stored batch attestation with root `root`.
+    fn own_batch(&self, root: &B256) -> Result<Option<BatchAttestation>, StoreError> {
         Ok(self
             .store
             .batch::<StoredBatch>(root, &self.me)?
-            .map(|stored| {
-                Gossip::BatchAttestation(BatchAttestation {
-                    signed: stored.signed,
-                    message_ids: stored.message_ids,
-                })
+            .map(|stored| BatchAttestation {
+                signed: stored.signed,
+                message_ids: stored.message_ids,
             }))
     }
 
@@ -419,6 +412,7 @@ impl Network {
                 .is_none_or(|at| now.saturating_sub(*at) >= REPUBLISH_MS)
         };
         let mut roots = BTreeSet::new();
+        let mut singles = Vec::new();
         for Wanted { id, have } in &want.wanted {
             if have & mine != 0 {
                 continue; // it has ours
@@ -428,25 +422,36 @@ impl Network {
                 Some(Evidence::Batch { root, .. }) => {
                     roots.insert(root);
                 }
-                Some(Evidence::Single(signed)) => {
-                    if !answerable(&id.0) {
-                        continue;
-                    }
-                    if !self.p2p.publish(Gossip::Attestation(signed)) {
-                        return Ok(());
-                    }
-                    self.state().answered.insert(id.0, now);
-                }
+                Some(Evidence::Single(signed)) if answerable(&id.0) => singles.push(signed),
+                Some(Evidence::Single(_)) => {} // sent moments ago, for another asker
+            }
+        }
+        tracing::debug!(
+            asker = %want.router,
+            wanted = want.wanted.len(),
+            singles = singles.len(),
+            batches = roots.len(),
+            "answering a request for attestations"
+        );
+        for bundle in singles.chunks(MAX_BUNDLE) {
+            if !self.p2p.publish(Gossip::Attestations {
+                attestations: bundle.to_vec(),
+            }) {
+                return Ok(());
+            }
+            let mut state = self.state();
+            for signed in bundle {
+                state.answered.insert(signed.body.message_id.0, now);
             }
         }
         for root in roots {
             if !answerable(&root) {
                 continue;
             }
-            let Some(gossip) = self.own_batch_gossip(&root)? else {
+            let Some(batch) = self.own_batch(&root)? else {
                 continue;
             };
-            if !self.p2p.publish(gossip) {
+            if !self.p2p.publish(Gossip::BatchAttestation(batch)) {
                 return Ok(());
             }
             self.state().answered.insert(root, now);
@@ -454,11 +459,36 @@ impl Network {
         Ok(())
     }
 
-    /// Asks the set for the attestations found missing since the last call (the pipeline calls
-    /// this once per tick): at most [`MAX_BATCH`] ids per call, the lowest first, so that the
-    /// answers to one round fit the peers' queues and routers missing the same messages ask for
-    /// the same ones (each is answered once for all). The rest stay due for the next call.
-    pub fn flush_wants(&self) {
+    /// Gossips what the tick produced (the pipeline calls this at the end of every tick): our
+    /// new single attestations, up to [`MAX_BUNDLE`] to a message, then the request for what we
+    /// miss.
+    pub fn flush(&self) {
+        self.flush_outbox();
+        self.flush_wants();
+    }
+
+    /// Gossips our queued single attestations. What does not fit the p2p queue stays for the next
+    /// call.
+    fn flush_outbox(&self) {
+        let outbox = std::mem::take(&mut self.state().outbox);
+        for (i, bundle) in outbox.chunks(MAX_BUNDLE).enumerate() {
+            if !self.p2p.publish(Gossip::Attestations {
+                attestations: bundle.to_vec(),
+            }) {
+                let mut state = self.state();
+                let newer = std::mem::take(&mut state.outbox);
+                state.outbox = outbox[i * MAX_BUNDLE..].to_vec();
+                state.outbox.extend(newer);
+                return;
+            }
+        }
+    }
+
+    /// Asks the set for the attestations found missing since the last call: at most
+    /// [`MAX_BATCH`] ids per call, the lowest first, so that the answers to one round fit the
+    /// peers' queues and routers missing the same messages ask for the same ones (each is
+    /// answered once for all). The rest stay due for the next call.
+    fn flush_wants(&self) {
         let ids: Vec<MessageId> = {
             let mut state = self.state();
             let ids = state.wants.iter().take(MAX_BATCH).copied().collect();
@@ -555,18 +585,23 @@ impl Network {
             self.state().wants.insert(id);
             return Ok(());
         }
-        let Some(gossip) = self.own_gossip(&id)? else {
-            return self.attest(record);
-        };
         tracing::debug!(%id, "gossiping our attestation again");
-        let ids = match &gossip {
-            Gossip::BatchAttestation(b) => b.message_ids.clone(),
-            _ => vec![id],
-        };
-        // Noted even if the queue is full: then the others ask for it, rather than every
-        // message of a batch loading and queueing the batch again here.
-        self.p2p.publish(gossip);
-        self.note_sent(&ids, now);
+        match self.store.attestation::<Evidence>(&id, &self.me)? {
+            None => self.attest(record)?,
+            Some(Evidence::Single(signed)) => {
+                self.state().outbox.push(signed);
+                self.note_sent(&[id], now);
+            }
+            Some(Evidence::Batch { root, .. }) => {
+                if let Some(batch) = self.own_batch(&root)? {
+                    let ids = batch.message_ids.clone();
+                    // Noted even if the queue is full: then the others ask for it, rather than
+                    // every message of the batch loading and queueing it again here.
+                    self.p2p.publish(Gossip::BatchAttestation(batch));
+                    self.note_sent(&ids, now);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -646,40 +681,52 @@ impl Network {
             .ok_or_else(|| format!("peer {author} is not in the router set"))?;
         let now = now_ms();
         match &message.gossip {
-            Gossip::Attestation(signed) => {
-                // A replay costs a store lookup, not a signature recovery: evidence is stored
-                // under its checked signer, who must be the publishing peer's member.
-                if self
-                    .store
-                    .has_attestation(&signed.body.message_id, &member)
-                    .map_err(|e| e.to_string())?
-                {
-                    return Ok(Verdict::Ignore);
-                }
-                let signer = signed
-                    .signer(&self.domain)
-                    .map_err(|e| format!("attestation: {e}"))?;
-                if signer != member {
+            Gossip::Attestations {
+                attestations: bundle,
+            } => {
+                if bundle.is_empty() || bundle.len() > MAX_BUNDLE {
                     return Err(format!(
-                        "attestation signed by {signer}, published by {member}'s peer"
+                        "{} attestations in one message (1 to {MAX_BUNDLE})",
+                        bundle.len()
                     ));
                 }
-                if !self.set.contains(&signer) {
-                    return Err(format!("{signer} is not in the router set"));
+                let mut new = false;
+                for (i, signed) in bundle.iter().enumerate() {
+                    let id = signed.body.message_id;
+                    // A replay costs a store lookup, not a signature recovery: evidence is stored
+                    // under its checked signer, who must be the publishing peer's member.
+                    if self
+                        .store
+                        .has_attestation(&id, &member)
+                        .map_err(|e| e.to_string())?
+                    {
+                        continue;
+                    }
+                    let signer = signed
+                        .signer(&self.domain)
+                        .map_err(|e| format!("attestation {i}: {e}"))?;
+                    if signer != member {
+                        return Err(format!(
+                            "attestation {i} signed by {signer}, published by {member}'s peer"
+                        ));
+                    }
+                    if signed.body.stage != AttestedStage::Proven {
+                        return Err(format!("attestation {i}: only Proven claims are gossiped"));
+                    }
+                    if self
+                        .store
+                        .put_attestation(&id, &signer, &Evidence::Single(*signed))
+                        .map_err(|e| e.to_string())?
+                    {
+                        new = true;
+                        self.try_certify(&id).map_err(|e| e.to_string())?;
+                    }
                 }
-                if signed.body.stage != AttestedStage::Proven {
-                    return Err("only Proven claims are gossiped".into());
-                }
-                let id = signed.body.message_id;
-                if !self
-                    .store
-                    .put_attestation(&id, &signer, &Evidence::Single(*signed))
-                    .map_err(|e| e.to_string())?
-                {
-                    return Ok(Verdict::Ignore); // a replay
-                }
-                self.try_certify(&id).map_err(|e| e.to_string())?;
-                Ok(Verdict::Accept)
+                Ok(if new {
+                    Verdict::Accept
+                } else {
+                    Verdict::Ignore // all replays
+                })
             }
             Gossip::BatchAttestation(b) => {
                 let signer = b
@@ -1034,7 +1081,9 @@ mod tests {
         let sign = |who: &Member, c: Claim| Signed::sign(&who.key, &domain, c).unwrap();
 
         // A's own attestation: accepted once, a replay ignored.
-        let good = Gossip::Attestation(sign(&a, claim(1)));
+        let good = Gossip::Attestations {
+            attestations: vec![sign(&a, claim(1))],
+        };
         assert_eq!(
             network.validate(&inbound(a.peer, good.clone())),
             Ok(Verdict::Accept)
@@ -1044,19 +1093,58 @@ mod tests {
             Ok(Verdict::Ignore)
         );
         // A publishing B's signature, or a body changed after signing.
-        let bs = Gossip::Attestation(sign(&b, claim(2)));
+        let bs = Gossip::Attestations {
+            attestations: vec![sign(&b, claim(2))],
+        };
         assert!(network.validate(&inbound(a.peer, bs)).is_err());
         let mut forged = sign(&a, claim(3));
         forged.body.block_number += 1;
         assert!(
             network
-                .validate(&inbound(a.peer, Gossip::Attestation(forged)))
+                .validate(&inbound(
+                    a.peer,
+                    Gossip::Attestations {
+                        attestations: vec![forged]
+                    }
+                ))
                 .is_err()
         );
         // An outsider, even with a valid signature of a member.
         let outsider = Keypair::generate_ed25519().public().to_peer_id();
-        let again = Gossip::Attestation(sign(&a, claim(4)));
+        let again = Gossip::Attestations {
+            attestations: vec![sign(&a, claim(4))],
+        };
         assert!(network.validate(&inbound(outsider, again)).is_err());
+        // Bundles: empty, over the bound, or with another member's signature among A's.
+        let none = Gossip::Attestations {
+            attestations: vec![],
+        };
+        assert!(network.validate(&inbound(a.peer, none)).is_err());
+        let over = Gossip::Attestations {
+            attestations: vec![sign(&a, claim(5)); MAX_BUNDLE + 1],
+        };
+        assert!(network.validate(&inbound(a.peer, over)).is_err());
+        let mixed = Gossip::Attestations {
+            attestations: vec![sign(&a, claim(6)), sign(&b, claim(7))],
+        };
+        assert!(network.validate(&inbound(a.peer, mixed)).is_err());
+        // A bundle with one known and two new attestations: the new ones are kept.
+        let bundle = Gossip::Attestations {
+            attestations: vec![sign(&a, claim(1)), sign(&a, claim(8)), sign(&a, claim(9))],
+        };
+        assert_eq!(
+            network.validate(&inbound(a.peer, bundle)),
+            Ok(Verdict::Accept)
+        );
+        for c in [8, 9] {
+            let id = claim(c).message_id;
+            assert!(
+                network
+                    .store
+                    .has_attestation(&id, &a.key.address())
+                    .unwrap()
+            );
+        }
         // A batch whose ids do not hash to the signed root.
         let ids: Vec<MessageId> = (10..14).map(|i| MessageId(B256::repeat_byte(i))).collect();
         let batch = Batch::new(

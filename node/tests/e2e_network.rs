@@ -368,7 +368,7 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
     let (honest, honest_batch) = loop {
         let seen = captured.lock().await.clone();
         let single = seen.iter().find_map(|g| match g {
-            Gossip::Attestation(a) => Some(*a),
+            Gossip::Attestations { attestations: a } => a.first().copied(),
             _ => None,
         });
         let batch = seen.iter().find_map(|g| match g {
@@ -396,7 +396,9 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
         // An attestation whose body was changed after signing (a forged signature).
         if let Some(mut forged) = honest {
             forged.body.block_number += 1 + i as u64;
-            rogue.publish(Gossip::Attestation(forged));
+            rogue.publish(Gossip::Attestations {
+                attestations: vec![forged],
+            });
         }
         // A valid signature by a key outside the set.
         let claim = Claim {
@@ -406,9 +408,9 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
             block_number: 1,
             block_hash: B256::ZERO,
         };
-        rogue.publish(Gossip::Attestation(Signed::sign(
-            &stranger, &domain, claim,
-        )?));
+        rogue.publish(Gossip::Attestations {
+            attestations: vec![Signed::sign(&stranger, &domain, claim)?],
+        });
         // A relay claim in router 0's name for every hop (would stall the others if believed).
         rogue.publish(Gossip::Claim(RelayClaim {
             message_id: *id,
@@ -431,7 +433,9 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
         rogue.publish_raw(topic, vec![b'x'; 2 * MAX_GOSSIP_BYTES]);
     }
     if let Some(honest) = honest {
-        rogue.publish(Gossip::Attestation(honest)); // a replay under the rogue's own name
+        rogue.publish(Gossip::Attestations {
+            attestations: vec![honest],
+        }); // a replay under the rogue's own name
     }
 
     for r in 0..4 {

@@ -26,6 +26,12 @@ pub const MAX_GOSSIP_BYTES: usize = 256 * 1024;
 /// One router's signed statement that one message is proven.
 pub type Attestation = Signed<Claim>;
 
+/// Most attestations in one [`Gossip::Attestations`] message (~120 KiB of JSON, under
+/// [`MAX_GOSSIP_BYTES`]). Each keeps its own signature; they travel together because a burst of
+/// one gossip message per attestation costs every router a gossipsub signature check, an id and
+/// a queue slot for each copy the mesh delivers, and overflows the queues.
+pub const MAX_BUNDLE: usize = 256;
+
 /// Many messages proven on one domain at one block, under one signature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchAttestation {
@@ -98,8 +104,11 @@ pub struct Heartbeat {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Gossip {
-    /// On [`topics::ATTESTATIONS`].
-    Attestation(Attestation),
+    /// On [`topics::ATTESTATIONS`]: one router's own attestations, 1 to [`MAX_BUNDLE`].
+    Attestations {
+        /// Each with its own signature, all by the publishing router.
+        attestations: Vec<Attestation>,
+    },
     /// On [`topics::ATTESTATIONS`].
     BatchAttestation(BatchAttestation),
     /// On [`topics::ATTESTATIONS`].
@@ -136,7 +145,7 @@ impl Gossip {
     /// The topic this message travels on.
     pub fn topic(&self) -> &'static str {
         match self {
-            Self::Attestation(_) | Self::BatchAttestation(_) | Self::Want(_) => {
+            Self::Attestations { .. } | Self::BatchAttestation(_) | Self::Want(_) => {
                 topics::ATTESTATIONS
             }
             Self::Claim(_) => topics::CLAIMS,
@@ -146,7 +155,7 @@ impl Gossip {
 
     fn kind(&self) -> &'static str {
         match self {
-            Self::Attestation(_) => "attestation",
+            Self::Attestations { .. } => "attestations",
             Self::BatchAttestation(_) => "batch attestation",
             Self::Want(_) => "attestation request",
             Self::Claim(_) => "relay claim",
@@ -156,7 +165,11 @@ impl Gossip {
 
     /// Encodes for the wire.
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        serde_json::to_vec(self).unwrap_or_else(|e| {
+            // Only a type that JSON cannot express gets here (a bug, caught by the tests).
+            tracing::error!(kind = self.kind(), error = %e, "cannot encode gossip");
+            Vec::new()
+        })
     }
 
     /// Decodes bytes received on `topic`.
@@ -203,5 +216,37 @@ mod tests {
             Gossip::decode(topics::HEARTBEATS, &bytes),
             Err(WireError::WrongTopic { .. })
         ));
+    }
+
+    #[test]
+    fn a_full_bundle_of_attestations_fits_one_message() {
+        let key = alloy::signers::local::PrivateKeySigner::random();
+        let domain = xroute_proofs::attestation::domain(u64::MAX, Address::repeat_byte(0xff));
+        let bundle: Vec<Attestation> = (0..MAX_BUNDLE)
+            .map(|i| {
+                let claim = Claim {
+                    message_id: MessageId(B256::repeat_byte(0xee)),
+                    stage: xroute_proofs::attestation::Stage::Proven,
+                    domain: u32::MAX,
+                    block_number: u64::MAX - i as u64,
+                    block_hash: B256::repeat_byte(0xdd),
+                };
+                Signed::sign(&key, &domain, claim).unwrap()
+            })
+            .collect();
+        let gossip = Gossip::Attestations {
+            attestations: bundle,
+        };
+        let bytes = gossip.encode();
+        assert!(
+            bytes.len() <= MAX_GOSSIP_BYTES,
+            "{} attestations are {} bytes",
+            MAX_BUNDLE,
+            bytes.len()
+        );
+        assert_eq!(
+            Gossip::decode(topics::ATTESTATIONS, &bytes).unwrap(),
+            gossip
+        );
     }
 }

@@ -243,7 +243,7 @@ impl Pipeline {
             }
         }
         if let Some(network) = &self.network {
-            network.flush_wants();
+            network.flush();
         }
         Ok(())
     }
