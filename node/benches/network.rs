@@ -253,8 +253,6 @@ async fn node(args: &[String]) {
             }
         }
     }
-    // Stay a moment so the others get our last gossip.
-    tokio::time::sleep(Duration::from_secs(3)).await;
     let (cpu_ms, peak_rss_kb) = cpu_and_rss();
     let report = Report {
         proven_us,
@@ -263,6 +261,9 @@ async fn node(args: &[String]) {
         peak_rss_kb,
     };
     println!("{}", serde_json::to_string(&report).expect("json"));
+    // Stay in the set until every router is done: the others may still ask for our attestations
+    // (a router that left early would strand them below the threshold).
+    let _ = tokio::task::spawn_blocking(|| std::io::stdin().read_line(&mut String::new())).await;
 }
 
 struct Row {
@@ -326,15 +327,26 @@ fn run(n: usize, m: usize, mode: &str) -> Row {
             .write_all(b"go\n")
             .expect("go");
     }
-    let reports: Vec<Report> = readers
-        .iter_mut()
-        .map(|r| {
-            let mut line = String::new();
-            r.read_line(&mut line).expect("report");
-            serde_json::from_str(&line).expect("report json")
-        })
-        .collect();
+    // Each router reports when it holds every certificate (or gives up), then keeps serving the
+    // others until told to stop: read the reports side by side, then stop them all.
+    let reports: Vec<Report> = std::thread::scope(|s| {
+        let readers: Vec<_> = readers
+            .iter_mut()
+            .map(|r| {
+                s.spawn(move || {
+                    let mut line = String::new();
+                    r.read_line(&mut line).expect("report");
+                    serde_json::from_str::<Report>(&line).expect("report json")
+                })
+            })
+            .collect();
+        readers
+            .into_iter()
+            .map(|h| h.join().expect("report reader"))
+            .collect()
+    });
     for mut c in children {
+        let _ = c.stdin.as_mut().expect("stdin").write_all(b"stop\n");
         let _ = c.wait();
     }
     let complete = reports
