@@ -160,13 +160,33 @@ fn check_envelope(version: u16, separator: B256, domain: &Eip712Domain) -> Resul
     Ok(())
 }
 
+/// The address whose key made `signature` over `digest`.
+///
+/// Recovery is what a router spends its CPU on (one per attestation received), so it uses
+/// libsecp256k1 rather than the pure-Rust k256 that signs (ADR 0003). It accepts exactly what
+/// alloy's k256 recovery accepts: r and s in 1..n, a high s taken as its low twin (n − s, the
+/// other parity), as the EVM's `ecrecover` also accepts it.
 fn recover(index: usize, signature: &Signature, digest: B256) -> Result<Address> {
-    signature
-        .recover_address_from_prehash(&digest)
-        .map_err(|e| Error::BadSignature {
-            index,
-            reason: e.to_string(),
-        })
+    use secp256k1::{
+        Message, Secp256k1, VerifyOnly,
+        ecdsa::{RecoverableSignature, RecoveryId},
+    };
+    static CONTEXT: std::sync::OnceLock<Secp256k1<VerifyOnly>> = std::sync::OnceLock::new();
+    let bad = |reason: String| Error::BadSignature { index, reason };
+    let signature = signature.normalized_s();
+    let mut compact = [0u8; 64];
+    compact[..32].copy_from_slice(&signature.r().to_be_bytes::<32>());
+    compact[32..].copy_from_slice(&signature.s().to_be_bytes::<32>());
+    let id = RecoveryId::try_from(i32::from(signature.v())).map_err(|e| bad(e.to_string()))?;
+    let recoverable =
+        RecoverableSignature::from_compact(&compact, id).map_err(|e| bad(e.to_string()))?;
+    let key = CONTEXT
+        .get_or_init(Secp256k1::verification_only)
+        .recover_ecdsa(Message::from_digest(digest.0), &recoverable)
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(Address::from_raw_public_key(
+        &key.serialize_uncompressed()[1..],
+    ))
 }
 
 /// Something routers sign as EIP-712 typed data.
@@ -478,6 +498,76 @@ mod tests {
 
     fn set(keys: &[PrivateKeySigner], t: usize) -> RouterSet {
         RouterSet::new(keys.iter().map(|k| k.address()).collect(), t).unwrap()
+    }
+
+    /// The reference: what alloy recovers with k256.
+    fn k256_recover(signature: &Signature, digest: B256) -> Option<Address> {
+        signature.recover_address_from_prehash(&digest).ok()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn recovery_agrees_with_k256(key in proptest::array::uniform32(1u8..), digest: [u8; 32]) {
+            let signer = PrivateKeySigner::from_bytes(&B256::from(key)).unwrap();
+            let digest = B256::from(digest);
+            let signature = signer.sign_hash_sync(&digest).unwrap();
+            proptest::prop_assert_eq!(recover(0, &signature, digest).ok(), Some(signer.address()));
+            proptest::prop_assert_eq!(k256_recover(&signature, digest), Some(signer.address()));
+            // Its high-s twin (same r, s' = n - s, the other parity) recovers the same signer.
+            let twin = Signature::new(
+                signature.r(),
+                alloy_primitives::U256::from_be_bytes(SECP256K1_ORDER) - signature.s(),
+                !signature.v(),
+            );
+            proptest::prop_assert_eq!(recover(0, &twin, digest).ok(), Some(signer.address()));
+            proptest::prop_assert_eq!(k256_recover(&twin, digest), Some(signer.address()));
+        }
+
+        #[test]
+        fn arbitrary_signatures_recover_as_k256_does(
+            r: [u8; 32],
+            s: [u8; 32],
+            v: bool,
+            digest: [u8; 32],
+        ) {
+            let signature = Signature::new(
+                alloy_primitives::U256::from_be_bytes(r),
+                alloy_primitives::U256::from_be_bytes(s),
+                v,
+            );
+            let digest = B256::from(digest);
+            proptest::prop_assert_eq!(
+                recover(0, &signature, digest).ok(),
+                k256_recover(&signature, digest)
+            );
+        }
+    }
+
+    /// The order n of secp256k1's group.
+    const SECP256K1_ORDER: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xfe, 0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36,
+        0x41, 0x41,
+    ];
+
+    #[test]
+    fn edge_signatures_are_refused_as_k256_refuses_them() {
+        let n = alloy_primitives::U256::from_be_bytes(SECP256K1_ORDER);
+        let digest = B256::repeat_byte(7);
+        let one = alloy_primitives::U256::from(1);
+        for (r, s) in [
+            (alloy_primitives::U256::ZERO, one),
+            (one, alloy_primitives::U256::ZERO),
+            (n, one),
+            (one, n),
+            (alloy_primitives::U256::MAX, one),
+        ] {
+            for v in [false, true] {
+                let signature = Signature::new(r, s, v);
+                assert!(recover(0, &signature, digest).is_err(), "r={r} s={s}");
+                assert_eq!(k256_recover(&signature, digest), None, "r={r} s={s}");
+            }
+        }
     }
 
     #[test]
