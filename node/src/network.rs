@@ -1041,9 +1041,17 @@ mod tests {
         }
     }
 
-    /// What a set member, not an outsider, can send wrongly; and what is right.
-    #[tokio::test]
-    async fn gossip_from_members_is_checked_against_what_it_claims() {
+    /// A router (`me`) of a set of three with threshold 2, on a real sled store and a real
+    /// (unconnected) libp2p swarm. The directory must outlive the network.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        network: Network,
+        a: Member,
+        b: Member,
+        domain: Eip712Domain,
+    }
+
+    fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let (a, b, me) = (member(), member(), member());
@@ -1078,6 +1086,25 @@ mod tests {
             domain.clone(),
         )
         .unwrap();
+        Fixture {
+            _dir: dir,
+            network,
+            a,
+            b,
+            domain,
+        }
+    }
+
+    /// What a set member, not an outsider, can send wrongly; and what is right.
+    #[tokio::test]
+    async fn gossip_from_members_is_checked_against_what_it_claims() {
+        let Fixture {
+            _dir,
+            network,
+            a,
+            b,
+            domain,
+        } = fixture();
         let sign = |who: &Member, c: Claim| Signed::sign(&who.key, &domain, c).unwrap();
 
         // A's own attestation: accepted once, a replay ignored.
@@ -1215,6 +1242,79 @@ mod tests {
         assert_eq!(
             network.validate(&inbound(a.peer, stale)),
             Ok(Verdict::Ignore)
+        );
+    }
+
+    /// A member whose finalized block differs from ours at a height we know is shown as
+    /// divergent in `GET /peers`, and no longer once it agrees.
+    #[tokio::test]
+    async fn a_member_with_another_finalized_block_is_shown_as_divergent() {
+        let Fixture {
+            _dir,
+            network,
+            a,
+            b,
+            ..
+        } = fixture();
+        let ours = B256::repeat_byte(0x11);
+        network
+            .state()
+            .own_finalized
+            .entry("starknet".into())
+            .or_default()
+            .insert(40, ours);
+        let heartbeat = |router: Address, finalized: u64, hash: B256| {
+            Gossip::Heartbeat(Heartbeat {
+                router,
+                at_ms: now_ms(),
+                chains: vec![ChainView {
+                    chain: "starknet".into(),
+                    head: finalized + 2,
+                    finalized,
+                    finalized_hash: hash,
+                }],
+            })
+        };
+        let other = B256::repeat_byte(0x22);
+        let view_of = |peers: &PeersView, who: Address| {
+            peers
+                .routers
+                .iter()
+                .find(|r| r.address == who)
+                .cloned()
+                .expect("a member")
+        };
+        assert_eq!(
+            network.validate(&inbound(a.peer, heartbeat(a.key.address(), 40, other))),
+            Ok(Verdict::Accept)
+        );
+        // B is at a height we never saw finalized: nothing to compare, not divergent.
+        assert_eq!(
+            network.validate(&inbound(b.peer, heartbeat(b.key.address(), 41, other))),
+            Ok(Verdict::Accept)
+        );
+        let peers = network.peers().await;
+        let seen_a = view_of(&peers, a.key.address());
+        let why = seen_a.divergent.expect("A diverges");
+        assert!(why.contains("starknet block 40"), "{why}");
+        assert!(
+            why.contains(&other.to_string()) && why.contains(&ours.to_string()),
+            "{why}"
+        );
+        assert!(seen_a.live);
+        assert_eq!(seen_a.chains[0].finalized_hash, other);
+        let seen_b = view_of(&peers, b.key.address());
+        assert!(seen_b.live && seen_b.divergent.is_none());
+
+        // A's next heartbeat agrees with us.
+        assert_eq!(
+            network.validate(&inbound(a.peer, heartbeat(a.key.address(), 40, ours))),
+            Ok(Verdict::Accept)
+        );
+        assert!(
+            view_of(&network.peers().await, a.key.address())
+                .divergent
+                .is_none()
         );
     }
 }
