@@ -604,3 +604,32 @@ impl SwarmTask {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// The key is made once, private to the owner, and the same peer id comes back on every
+    /// start; a file that is not a key is an error naming it, and is left as it was.
+    #[test]
+    fn node_key_is_created_once_and_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys/node.key");
+        let made = load_or_create_key(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let again = load_or_create_key(&path).unwrap();
+        assert_eq!(made.public().to_peer_id(), again.public().to_peer_id());
+
+        let garbage = dir.path().join("garbage.key");
+        std::fs::write(&garbage, b"not a key").unwrap();
+        let err = load_or_create_key(&garbage).unwrap_err().to_string();
+        assert!(
+            err.contains("garbage.key") && err.contains("not a libp2p key"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&garbage).unwrap(), b"not a key");
+    }
+}
