@@ -1012,13 +1012,16 @@ mod tests {
 
     struct Member {
         key: PrivateKeySigner,
+        node_key: Keypair,
         peer: PeerId,
     }
 
     fn member() -> Member {
+        let node_key = Keypair::generate_ed25519();
         Member {
             key: PrivateKeySigner::random(),
-            peer: Keypair::generate_ed25519().public().to_peer_id(),
+            peer: node_key.public().to_peer_id(),
+            node_key,
         }
     }
 
@@ -1051,14 +1054,19 @@ mod tests {
         domain: Eip712Domain,
     }
 
-    fn fixture() -> Fixture {
+    const WINDOW_MS: u64 = 1000;
+
+    fn domain() -> Eip712Domain {
+        xroute_proofs::attestation::domain(1, Address::repeat_byte(1))
+    }
+
+    /// `me`'s router in the set `members` (threshold 2), with its own sled store and an
+    /// unconnected libp2p swarm.
+    fn network_of(me: &Member, members: &[&Member]) -> (tempfile::TempDir, Network) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let (a, b, me) = (member(), member(), member());
-        let key = Keypair::generate_ed25519();
-        let my_peer = key.public().to_peer_id();
         let (handle, _inbound) = p2p::spawn(
-            key,
+            me.node_key.clone(),
             P2pSettings {
                 listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
                 bootnodes: vec![],
@@ -1068,30 +1076,31 @@ mod tests {
             },
         )
         .unwrap();
-        let domain = xroute_proofs::attestation::domain(1, Address::repeat_byte(1));
         let network = Network::new(
             handle,
             store,
             NetworkSettings {
                 signer: me.key.clone(),
-                members: vec![
-                    (a.key.address(), a.peer),
-                    (b.key.address(), b.peer),
-                    (me.key.address(), my_peer),
-                ],
+                members: members.iter().map(|m| (m.key.address(), m.peer)).collect(),
                 threshold: 2,
-                relay_window_ms: 1000,
+                relay_window_ms: WINDOW_MS,
                 heartbeat_ms: 1000,
             },
-            domain.clone(),
+            domain(),
         )
         .unwrap();
+        (dir, network)
+    }
+
+    fn fixture() -> Fixture {
+        let (a, b, me) = (member(), member(), member());
+        let (dir, network) = network_of(&me, &[&a, &b, &me]);
         Fixture {
             _dir: dir,
             network,
             a,
             b,
-            domain,
+            domain: domain(),
         }
     }
 
@@ -1316,5 +1325,83 @@ mod tests {
                 .divergent
                 .is_none()
         );
+    }
+
+    fn record(nonce: u64, hop: u8) -> MessageRecord {
+        let envelope = xroute_proofs::envelope::Envelope {
+            src_domain: 2,
+            nonce,
+            sender: B256::with_last_byte(1),
+            dst_domain: 1,
+            recipient: B256::with_last_byte(2),
+            payload: vec![],
+        };
+        let source = crate::store::SourceRef {
+            chain: "starknet".into(),
+            block_number: 10,
+            block_hash: B256::repeat_byte(3),
+            tx_hash: B256::repeat_byte(4),
+        };
+        let mut record = MessageRecord::new(envelope, source, 0);
+        record.hop = hop;
+        record
+    }
+
+    /// Every router of a set ranks the same hop differently (exactly one is first), the work is
+    /// spread over all of them, the k-th waits k windows, and a fresh claim by another router
+    /// holds the others back until it is two windows old.
+    #[tokio::test]
+    async fn relay_assignment_has_one_first_router_per_hop_and_bounded_takeover() {
+        let members: Vec<Member> = (0..4).map(|_| member()).collect();
+        let all: Vec<&Member> = members.iter().collect();
+        let routers: Vec<(tempfile::TempDir, Network)> =
+            members.iter().map(|m| network_of(m, &all)).collect();
+        let mut first = [0usize; 4];
+        for nonce in 0..400 {
+            let id = record(nonce, 0).id;
+            let mut ranks: Vec<usize> = routers.iter().map(|(_, n)| n.rank(&id)).collect();
+            first[ranks.iter().position(|r| *r == 0).unwrap()] += 1;
+            ranks.sort();
+            assert_eq!(ranks, vec![0, 1, 2, 3], "message {id}");
+        }
+        assert!(
+            first.iter().all(|n| *n >= 50),
+            "first relayer counts {first:?}"
+        );
+
+        let t0 = now_ms();
+        let hop = record(7, 1);
+        let by_rank = |rank: usize| {
+            routers
+                .iter()
+                .position(|(_, n)| n.rank(&hop.id) == rank)
+                .unwrap()
+        };
+        for rank in 0..4 {
+            let n = &routers[by_rank(rank)].1;
+            let at = t0 + rank as u64 * WINDOW_MS;
+            if rank > 0 {
+                assert!(n.my_turn(&hop, t0, at - 1).is_err(), "rank {rank} early");
+            }
+            assert_eq!(n.my_turn(&hop, t0, at), Ok(()), "rank {rank} on time");
+        }
+
+        // The first router claims the hop; the second hears it in its window and holds back.
+        let (claimant, second) = (by_rank(0), by_rank(1));
+        routers[claimant].1.claim(&hop);
+        let claimed = *routers[claimant].1.state().claims.get(&hop.id).unwrap();
+        assert_eq!(claimed.router, members[claimant].key.address());
+        let heard = routers[second]
+            .1
+            .validate(&inbound(members[claimant].peer, Gossip::Claim(claimed)));
+        assert_eq!(heard, Ok(Verdict::Accept));
+        let n = &routers[second].1;
+        let why = n.my_turn(&hop, t0, claimed.at_ms + WINDOW_MS).unwrap_err();
+        assert!(why.contains("claimed the hop"), "{why}");
+        // Two windows without the relay: the claimant is taken for dead.
+        assert_eq!(n.my_turn(&hop, t0, claimed.at_ms + 2 * WINDOW_MS), Ok(()));
+        // A claim for the previous hop does not hold back the next one.
+        let next = record(7, 2);
+        assert_eq!(n.my_turn(&next, t0, claimed.at_ms + WINDOW_MS), Ok(()));
     }
 }
