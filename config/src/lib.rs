@@ -60,6 +60,11 @@ pub struct P2pConfig {
     /// claim or relay was seen.
     #[serde(default = "default_relay_window")]
     pub relay_window_ms: u64,
+    /// How long a router waits between gossiping its claim of a hop and relaying it, so that
+    /// claims two routers send at about the same moment reach both and only the first relays.
+    /// Longer than gossip latency plus clock skew between the routers; shorter than the window.
+    #[serde(default = "default_claim_settle")]
+    pub claim_settle_ms: u64,
     /// Heartbeat period; a router not heard from for 3 periods counts as down.
     #[serde(default = "default_heartbeat")]
     pub heartbeat_ms: u64,
@@ -73,6 +78,10 @@ pub struct P2pConfig {
 
 fn default_relay_window() -> u64 {
     5_000
+}
+
+fn default_claim_settle() -> u64 {
+    1_000
 }
 
 fn default_true() -> bool {
@@ -527,6 +536,15 @@ impl Config {
                 return Err(invalid(
                     "p2p.relay_window_ms".into(),
                     "relay_window_ms and heartbeat_ms must be at least 1".into(),
+                ));
+            }
+            if p.claim_settle_ms >= p.relay_window_ms {
+                return Err(invalid(
+                    "p2p.claim_settle_ms".into(),
+                    format!(
+                        "{} must be shorter than p2p.relay_window_ms ({})",
+                        p.claim_settle_ms, p.relay_window_ms
+                    ),
                 ));
             }
         }

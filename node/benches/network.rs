@@ -167,6 +167,7 @@ async fn node(args: &[String]) {
                 members,
                 threshold: threshold(n),
                 relay_window_ms: 5_000,
+                claim_settle_ms: 1_000,
                 heartbeat_ms: 1_000,
             },
             domain,

@@ -11,7 +11,10 @@
 //! - **Assign**: per hop, the routers of the set are ranked by rendezvous hashing of (message
 //!   id, router address); every router computes the same order. The first relays at once; the
 //!   k-th only after k × `relay_window_ms`, and only if no other router claimed the hop recently
-//!   and the Hub has not processed it. Claims are gossiped before a relay transaction is sent.
+//!   and the Hub has not processed it. A router gossips its claim, waits `claim_settle_ms`, and
+//!   sends the relay transaction only if no router claimed the hop before it: two routers that
+//!   claim at about the same moment (a first router whose certificate came late, and the second,
+//!   whose window just ran out) agree on which one relays. See [`Network::turn`].
 //!   Liveness (heartbeats) is shown, not used for ranking: see [`Network::rank`].
 //! - **Heartbeats** carry each router's head and finalized head per chain; a router whose
 //!   finalized block hash differs from ours at the same height is logged and flagged in the API.
@@ -111,12 +114,25 @@ pub struct NetworkSettings {
     pub threshold: usize,
     /// Failover window.
     pub relay_window_ms: u64,
+    /// How long a router waits between gossiping its claim and relaying.
+    pub claim_settle_ms: u64,
     /// Heartbeat period.
     pub heartbeat_ms: u64,
 }
 
 /// Most messages in one batch attestation (keeps it well under the gossip size bound).
 pub const MAX_BATCH: usize = 1_000;
+
+/// What a router does about a hop now: see [`Network::turn`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Turn {
+    /// Not now; why (for logs).
+    Wait(String),
+    /// Gossip a claim of the hop, then wait for it to settle.
+    Claim,
+    /// Send the relay transaction.
+    Relay,
+}
 
 #[derive(Debug, Clone)]
 struct Seen {
@@ -126,7 +142,10 @@ struct Seen {
 
 #[derive(Debug, Default)]
 struct State {
-    claims: HashMap<MessageId, RelayClaim>,
+    /// Relay claims heard or made, at most one per router and message (the newest).
+    claims: HashMap<MessageId, Vec<RelayClaim>>,
+    /// When expired claims were last dropped.
+    claims_pruned_ms: u64,
     heartbeats: HashMap<Address, Seen>,
     divergent: HashMap<Address, String>,
     own_finalized: HashMap<String, BTreeMap<u64, B256>>,
@@ -172,6 +191,7 @@ pub struct Network {
     bit: HashMap<Address, u32>,
     members: Vec<(Address, PeerId)>,
     relay_window_ms: u64,
+    claim_settle_ms: u64,
     heartbeat_ms: u64,
     state: Mutex<State>,
     certified: Option<mpsc::UnboundedSender<(MessageId, u64)>>,
@@ -260,6 +280,7 @@ impl Network {
             domain,
             set,
             relay_window_ms: settings.relay_window_ms,
+            claim_settle_ms: settings.claim_settle_ms,
             heartbeat_ms: settings.heartbeat_ms,
             state: Mutex::new(State::default()),
             certified: None,
@@ -811,10 +832,10 @@ impl Network {
                         claim.router
                     ));
                 }
-                if claim.at_ms + STALE_MS < now {
+                if claim.at_ms + STALE_MS < now || claim.at_ms > now + STALE_MS {
                     return Ok(Verdict::Ignore);
                 }
-                self.state().claims.insert(claim.message_id, *claim);
+                self.note_claim(*claim);
                 Ok(Verdict::Accept)
             }
             Gossip::Heartbeat(hb) => {
@@ -882,37 +903,76 @@ impl Network {
     /// load) would both rank themselves first and pay twice, which the tests saw. A dead
     /// router costs its successors one window instead.
     pub fn rank(&self, id: &MessageId) -> usize {
-        let mine = Self::score(id, &self.me);
+        self.rank_of(id, &self.me)
+    }
+
+    /// What this router does about `record`'s current hop now, given when the message became
+    /// attested here:
+    /// - another router's claim of the hop younger than two windows, and none of ours: wait
+    ///   (the claimant relays; if it dies, its claim expires);
+    /// - no claim of ours, and `rank × relay_window_ms` has not passed since `attested_at`:
+    ///   wait for the routers ranked before us;
+    /// - no claim of ours otherwise: [`Turn::Claim`];
+    /// - our claim, and another router's claim came first: wait (it relays). Claims are ordered
+    ///   by time, then by rank;
+    /// - our claim, `claim_settle_ms` old: [`Turn::Relay`].
+    ///
+    /// Why this never pays twice: a router relays at `t + settle` having heard every claim made
+    /// before `t + settle - latency`; a claim it has not heard was made after `t`, so it comes
+    /// second, and its router, deciding at its own claim time + settle, has heard ours by then.
+    /// This holds while gossip latency plus clock skew between routers stays under
+    /// `claim_settle_ms`.
+    pub fn turn(&self, record: &MessageRecord, attested_at: u64, now: u64) -> Turn {
+        let fresh = |c: &&RelayClaim| {
+            c.hop == record.hop && now.saturating_sub(c.at_ms) < 2 * self.relay_window_ms
+        };
+        let state = self.state();
+        let claims: Vec<&RelayClaim> = state
+            .claims
+            .get(&record.id)
+            .map(|cs| cs.iter().filter(fresh).collect())
+            .unwrap_or_default();
+        let rank = self.rank(&record.id);
+        let mine = claims.iter().find(|c| c.router == self.me);
+        let others = claims.iter().filter(|c| c.router != self.me);
+        match mine {
+            None => {
+                if let Some(other) = others.clone().next() {
+                    return Turn::Wait(format!("{} claimed the hop", other.router));
+                }
+                let at = attested_at + rank as u64 * self.relay_window_ms;
+                if now < at {
+                    return Turn::Wait(format!("rank {rank}: acts at {at}"));
+                }
+                Turn::Claim
+            }
+            Some(mine) => {
+                let ours = (mine.at_ms, rank);
+                if let Some(first) = others
+                    .clone()
+                    .find(|c| (c.at_ms, self.rank_of(&record.id, &c.router)) < ours)
+                {
+                    return Turn::Wait(format!("{} claimed the hop first", first.router));
+                }
+                let at = mine.at_ms + self.claim_settle_ms;
+                if now < at {
+                    return Turn::Wait(format!("claimed; relays at {at}"));
+                }
+                Turn::Relay
+            }
+        }
+    }
+
+    /// `router`'s rank for `id` (0 = relays first).
+    fn rank_of(&self, id: &MessageId, router: &Address) -> usize {
+        let theirs = Self::score(id, router);
         self.members
             .iter()
-            .filter(|(a, _)| *a != self.me && Self::score(id, a) > mine)
+            .filter(|(a, _)| a != router && Self::score(id, a) > theirs)
             .count()
     }
 
-    /// Whether this router should relay `record`'s current hop now, given when it became
-    /// attested here; `Err` says why not (for logs).
-    pub fn my_turn(
-        &self,
-        record: &MessageRecord,
-        attested_at: u64,
-        now: u64,
-    ) -> Result<(), String> {
-        if let Some(claim) = self.state().claims.get(&record.id)
-            && claim.router != self.me
-            && claim.hop == record.hop
-            && now.saturating_sub(claim.at_ms) < 2 * self.relay_window_ms
-        {
-            return Err(format!("{} claimed the hop", claim.router));
-        }
-        let rank = self.rank(&record.id) as u64;
-        let at = attested_at + rank * self.relay_window_ms;
-        if now < at {
-            return Err(format!("rank {rank}: acts at {at}"));
-        }
-        Ok(())
-    }
-
-    /// Gossips that this router relays `record`'s hop now.
+    /// Gossips that this router will relay `record`'s hop once the claim has settled.
     pub fn claim(&self, record: &MessageRecord) {
         let claim = RelayClaim {
             message_id: record.id,
@@ -920,8 +980,29 @@ impl Network {
             router: self.me,
             at_ms: now_ms(),
         };
-        self.state().claims.insert(record.id, claim);
+        self.note_claim(claim);
         self.p2p.publish(Gossip::Claim(claim));
+    }
+
+    /// Keeps `claim` (replacing an older one of the same router for the message), and now and
+    /// then drops the claims too old to matter.
+    fn note_claim(&self, claim: RelayClaim) {
+        let expired = 2 * self.relay_window_ms;
+        let mut state = self.state();
+        let claims = state.claims.entry(claim.message_id).or_default();
+        match claims.iter_mut().find(|c| c.router == claim.router) {
+            Some(c) if c.at_ms < claim.at_ms => *c = claim,
+            Some(_) => {}
+            None => claims.push(claim),
+        }
+        let now = now_ms();
+        if now.saturating_sub(state.claims_pruned_ms) >= expired {
+            state.claims_pruned_ms = now;
+            state.claims.retain(|_, cs| {
+                cs.retain(|c| now.saturating_sub(c.at_ms) < expired);
+                !cs.is_empty()
+            });
+        }
     }
 
     /// Publishes a heartbeat every `heartbeat_ms` with this router's view of every chain.
@@ -1055,6 +1136,7 @@ mod tests {
     }
 
     const WINDOW_MS: u64 = 1000;
+    const SETTLE_MS: u64 = 200;
 
     fn domain() -> Eip712Domain {
         xroute_proofs::attestation::domain(1, Address::repeat_byte(1))
@@ -1084,6 +1166,7 @@ mod tests {
                 members: members.iter().map(|m| (m.key.address(), m.peer)).collect(),
                 threshold: 2,
                 relay_window_ms: WINDOW_MS,
+                claim_settle_ms: SETTLE_MS,
                 heartbeat_ms: 1000,
             },
             domain(),
@@ -1348,8 +1431,9 @@ mod tests {
     }
 
     /// Every router of a set ranks the same hop differently (exactly one is first), the work is
-    /// spread over all of them, the k-th waits k windows, and a fresh claim by another router
-    /// holds the others back until it is two windows old.
+    /// spread over all of them, the k-th waits k windows, a fresh claim by another router holds
+    /// the others back until it is two windows old, and of two routers that claim at the same
+    /// moment only the better ranked one relays.
     #[tokio::test]
     async fn relay_assignment_has_one_first_router_per_hop_and_bounded_takeover() {
         let members: Vec<Member> = (0..4).map(|_| member()).collect();
@@ -1377,31 +1461,93 @@ mod tests {
                 .position(|(_, n)| n.rank(&hop.id) == rank)
                 .unwrap()
         };
+        let wait = |turn: Turn| match turn {
+            Turn::Wait(why) => why,
+            other => panic!("expected to wait, got {other:?}"),
+        };
         for rank in 0..4 {
             let n = &routers[by_rank(rank)].1;
             let at = t0 + rank as u64 * WINDOW_MS;
             if rank > 0 {
-                assert!(n.my_turn(&hop, t0, at - 1).is_err(), "rank {rank} early");
+                wait(n.turn(&hop, t0, at - 1));
             }
-            assert_eq!(n.my_turn(&hop, t0, at), Ok(()), "rank {rank} on time");
+            assert_eq!(n.turn(&hop, t0, at), Turn::Claim, "rank {rank} on time");
         }
+        let hear = |to: usize, claim: RelayClaim| {
+            let from = members.iter().find(|m| m.key.address() == claim.router);
+            let verdict = routers[to]
+                .1
+                .validate(&inbound(from.unwrap().peer, Gossip::Claim(claim)));
+            assert_eq!(verdict, Ok(Verdict::Accept));
+        };
+        let claim_of = |who: usize| routers[who].1.state().claims[&hop.id][0];
 
-        // The first router claims the hop; the second hears it in its window and holds back.
-        let (claimant, second) = (by_rank(0), by_rank(1));
-        routers[claimant].1.claim(&hop);
-        let claimed = *routers[claimant].1.state().claims.get(&hop.id).unwrap();
-        assert_eq!(claimed.router, members[claimant].key.address());
-        let heard = routers[second]
-            .1
-            .validate(&inbound(members[claimant].peer, Gossip::Claim(claimed)));
-        assert_eq!(heard, Ok(Verdict::Accept));
+        // The first router claims the hop; it relays once the claim has settled.
+        let (first, second) = (by_rank(0), by_rank(1));
+        routers[first].1.claim(&hop);
+        let claimed = claim_of(first);
+        assert_eq!(claimed.router, members[first].key.address());
+        let n = &routers[first].1;
+        let why = wait(n.turn(&hop, t0, claimed.at_ms + SETTLE_MS - 1));
+        assert!(why.contains("claimed; relays at"), "{why}");
+        assert_eq!(n.turn(&hop, t0, claimed.at_ms + SETTLE_MS), Turn::Relay);
+        // The second hears it in its window and holds back.
+        hear(second, claimed);
         let n = &routers[second].1;
-        let why = n.my_turn(&hop, t0, claimed.at_ms + WINDOW_MS).unwrap_err();
+        let why = wait(n.turn(&hop, t0, claimed.at_ms + WINDOW_MS));
         assert!(why.contains("claimed the hop"), "{why}");
         // Two windows without the relay: the claimant is taken for dead.
-        assert_eq!(n.my_turn(&hop, t0, claimed.at_ms + 2 * WINDOW_MS), Ok(()));
+        assert_eq!(n.turn(&hop, t0, claimed.at_ms + 2 * WINDOW_MS), Turn::Claim);
         // A claim for the previous hop does not hold back the next one.
         let next = record(7, 2);
-        assert_eq!(n.my_turn(&next, t0, claimed.at_ms + WINDOW_MS), Ok(()));
+        assert_eq!(n.turn(&next, t0, claimed.at_ms + WINDOW_MS), Turn::Claim);
+
+        // Races: two routers claim before hearing each other; once the claims have crossed,
+        // exactly one relays, whatever order they arrived in.
+        let race = |nonce: u64, at: [(usize, u64); 2], winner: usize| {
+            let hop = record(nonce, 1);
+            let by_rank = |rank: usize| {
+                routers
+                    .iter()
+                    .position(|(_, n)| n.rank(&hop.id) == rank)
+                    .unwrap()
+            };
+            let claims: Vec<(usize, RelayClaim)> = at
+                .iter()
+                .map(|(rank, at_ms)| {
+                    let who = by_rank(*rank);
+                    let claim = RelayClaim {
+                        message_id: hop.id,
+                        hop: hop.hop,
+                        router: members[who].key.address(),
+                        at_ms: *at_ms,
+                    };
+                    routers[who].1.note_claim(claim);
+                    (who, claim)
+                })
+                .collect();
+            hear(claims[0].0, claims[1].1);
+            hear(claims[1].0, claims[0].1);
+            let settled = claims[0].1.at_ms.max(claims[1].1.at_ms) + SETTLE_MS;
+            for (rank, _) in at {
+                let turn = routers[by_rank(rank)].1.turn(&hop, t0, settled);
+                if rank == winner {
+                    assert_eq!(turn, Turn::Relay, "rank {rank}");
+                } else {
+                    let why = wait(turn);
+                    assert!(why.contains("claimed the hop first"), "{why}");
+                }
+            }
+            // Each router keeps both claims; hearing one again changes nothing.
+            hear(claims[0].0, claims[1].1);
+            assert_eq!(routers[claims[0].0].1.state().claims[&hop.id].len(), 2);
+        };
+        let now = now_ms();
+        // The first router's certificate came late: it claims in the same millisecond as the
+        // third, whose window ran out. The better ranked one relays.
+        race(8, [(2, now), (0, now)], 0);
+        // The first router was frozen past the second's window: the second claimed and
+        // relayed long before the first, waking up, claimed without having heard it.
+        race(9, [(1, now), (0, now + 3 * SETTLE_MS)], 1);
     }
 }

@@ -83,6 +83,7 @@ fn start(
                 members,
                 threshold: 2,
                 relay_window_ms: 1_000,
+                claim_settle_ms: 250,
                 heartbeat_ms: 1_000,
             },
             xroute_proofs::attestation::domain(31337, Address::repeat_byte(0x42)),

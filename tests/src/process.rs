@@ -61,7 +61,7 @@ impl ManagedProcess {
             name: name.to_string(),
             child,
             log_path,
-            keep_log: false,
+            keep_log: std::env::var_os("XROUTE_KEEP_LOGS").is_some_and(|v| !v.is_empty()),
         })
     }
 
@@ -75,7 +75,8 @@ impl ManagedProcess {
         &self.log_path
     }
 
-    /// Keeps the log file after drop (it is removed otherwise, unless the drop happens in a panic).
+    /// Keeps the log file after drop (it is removed otherwise, unless the drop happens in a panic
+    /// or `XROUTE_KEEP_LOGS` is set).
     pub fn keep_log(&mut self) {
         self.keep_log = true;
     }

@@ -212,6 +212,7 @@ fn join_network(
         members,
         threshold: p2p.threshold,
         relay_window_ms: p2p.relay_window_ms,
+        claim_settle_ms: p2p.claim_settle_ms,
         heartbeat_ms: p2p.heartbeat_ms,
     };
     let domain = xroute_proofs::attestation::domain(chain_id, hub);

@@ -12,7 +12,10 @@ use xroute_adapters::{
 use xroute_proofs::starknet::{felt_to_u256, l2_to_l1_message_hash};
 
 use super::{Outcome, Pipeline, Tick};
-use crate::store::{MessageRecord, RelayAttempt, Stage, StoreError};
+use crate::{
+    network::Turn,
+    store::{MessageRecord, RelayAttempt, Stage, StoreError},
+};
 
 /// The most a relay pays toward an L2 leg: Starknet's `sendMessageToL2` caps the fee at 1 ether.
 const MAX_L2_FEE: u128 = 1_000_000_000_000_000_000;
@@ -165,11 +168,18 @@ impl Pipeline {
             .find(|t| t.to == Stage::Attested)
             .map(|t| t.at_ms)
             .unwrap_or(tick.now_ms);
-        if let Err(why) = network.my_turn(record, attested_at, tick.now_ms) {
-            tracing::trace!(%id, %why, "not this router's turn");
-            return Ok(Outcome::NotReady);
+        match network.turn(record, attested_at, tick.now_ms) {
+            Turn::Wait(why) => {
+                tracing::trace!(%id, %why, "not this router's turn");
+                Ok(Outcome::NotReady)
+            }
+            Turn::Claim => {
+                network.claim(record);
+                tracing::debug!(%id, hop = record.hop, "claimed the hop");
+                Ok(Outcome::NotReady)
+            }
+            Turn::Relay => self.relay(record, Stage::Attested, tick).await,
         }
-        self.relay(record, Stage::Attested, tick).await
     }
 
     /// Whether the Hub already processed the message (made by this router before a failure it
@@ -280,9 +290,6 @@ impl Pipeline {
                 });
             }
         };
-        if let Some(network) = &self.network {
-            network.claim(record);
-        }
         let mut lease = hub.submitter.lock().await;
         let tx = lease.sign(to, call, value, fees, None).await?;
         let attempt = attempt_of(record, &tx, value, tick.now_ms, hub.adapter.name());
