@@ -984,6 +984,24 @@ impl Network {
         self.p2p.publish(Gossip::Claim(claim));
     }
 
+    /// Gossips our claim of `record`'s hop again once it is a window old (or if we have none, as
+    /// after a restart): while our relay transaction waits for a block, the others keep seeing
+    /// a fresh claim and do not relay the hop a second time. Claims expire after two windows,
+    /// which an L1 block time can exceed.
+    pub fn hold_claim(&self, record: &MessageRecord, now: u64) {
+        let held = self.state().claims.get(&record.id).is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c.router == self.me
+                    && c.hop == record.hop
+                    && now.saturating_sub(c.at_ms) < self.relay_window_ms
+            })
+        });
+        if !held {
+            tracing::debug!(id = %record.id, hop = record.hop, "claiming the hop again");
+            self.claim(record);
+        }
+    }
+
     /// Keeps `claim` (replacing an older one of the same router for the message), and now and
     /// then drops the claims too old to matter.
     fn note_claim(&self, claim: RelayClaim) {

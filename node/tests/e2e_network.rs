@@ -277,6 +277,43 @@ async fn a_dead_router_s_hops_are_taken_over() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_relay_waiting_for_an_l1_block_is_not_taken_over() -> Result<()> {
+    // A claim not renewed expires after two windows (4 s here); the L1 makes a block every 6 s,
+    // so relay transactions wait in the pool longer than that.
+    let mut env = NetEnv::start(4, 3, 2_000).await?;
+    let ids = env.send_mixed(30, 4).await?;
+    env.net.set_l1_block_time(6).await?;
+    for r in 0..4 {
+        env.wait_delivered(r, &ids, Duration::from_secs(400))
+            .await?;
+    }
+    assert_eq!(env.total_received().await?, (10, 10, 10));
+    let txs = relay_transactions(&env.net, &env.relayers()?, env.stack.hub).await?;
+    let reverted: Vec<_> = txs.iter().filter(|t| !t.2).collect();
+    assert!(reverted.is_empty(), "reverted relays: {reverted:?}");
+    assert_eq!(txs.len(), 30, "relay transactions sent = hops needed");
+    // No router took a hop over while its relayer's transaction waited for a block: none got as
+    // far as its own relay attempt (a fee quote and estimate that found the hop made). On anvil
+    // the estimate sees pending transactions and stops the second relay; a node estimating on
+    // the latest block would not.
+    let mut takeovers = Vec::new();
+    for (r, router) in env.routers.iter().enumerate() {
+        for id in &ids {
+            let m = router.get(&format!("/messages/{id}")).await?;
+            for t in m["history"].as_array().into_iter().flatten() {
+                let note = t["note"].as_str().unwrap_or("");
+                if note.starts_with("hop already made") {
+                    takeovers.push(format!("router {r}, {id}: {note}"));
+                }
+            }
+        }
+    }
+    assert!(takeovers.is_empty(), "takeovers: {takeovers:#?}");
+    env.flusher.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_router_cut_off_catches_up_and_the_others_keep_quorum() -> Result<()> {
     let mut env = NetEnv::start(4, 3, 2_000).await?;
     // Router 3 stops answering anything (its sockets stay open, nothing is read): for the others

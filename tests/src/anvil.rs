@@ -9,7 +9,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use eyre::{Result, WrapErr, eyre};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::{process::ManagedProcess, rpc, tools};
 
@@ -162,6 +162,34 @@ impl Anvil {
         )
         .await?;
         Ok(())
+    }
+
+    /// Stops mining a block per transaction and mines one every `seconds` instead, as a real
+    /// L1 does: transactions then wait in the pool for the next block.
+    pub async fn set_block_time(&self, seconds: u64) -> Result<()> {
+        let client = reqwest::Client::new();
+        rpc::call(&client, &self.endpoint, "evm_setAutomine", json!([false])).await?;
+        rpc::call(
+            &client,
+            &self.endpoint,
+            "evm_setIntervalMining",
+            json!([seconds]),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The latest block number.
+    pub async fn block_number(&self) -> Result<u64> {
+        let n = rpc::call(
+            &reqwest::Client::new(),
+            &self.endpoint,
+            "eth_blockNumber",
+            json!([]),
+        )
+        .await?;
+        let hex = n.as_str().ok_or_else(|| eyre!("eth_blockNumber: {n}"))?;
+        Ok(u64::from_str_radix(hex.trim_start_matches("0x"), 16)?)
     }
 
     /// The process id (for tests that kill or inspect it).

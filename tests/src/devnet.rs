@@ -64,7 +64,7 @@ pub struct PredeployedAccount {
 }
 
 /// What one `devnet_postmanFlush` did.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct FlushReport {
     /// L2 → L1 messages written to the L1 messaging contract.
     pub messages_to_l1: Vec<FlushedMessageToL1>,

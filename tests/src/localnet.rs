@@ -1,6 +1,11 @@
 //! The local network of DESIGN.md: one anvil as Ethereum L1 and any number of starknet-devnets,
 //! each wired to the anvil by its own postman with its own messaging contract.
 
+use std::sync::{
+    Mutex,
+    atomic::{AtomicBool, Ordering},
+};
+
 use alloy::primitives::Address;
 use eyre::{Result, WrapErr};
 
@@ -30,6 +35,10 @@ pub struct LocalNet {
     pub l1: Anvil,
     /// Starknet-family chains, in start order (index 0 is Starknet, later ones appchains).
     pub starknets: Vec<StarknetChain>,
+    /// Set by [`LocalNet::set_l1_block_time`]: flushes no longer mine L1 blocks.
+    interval_mining: AtomicBool,
+    /// Per devnet, the L1 block its last flush saw (with interval mining).
+    flushed_at: Mutex<Vec<Option<u64>>>,
 }
 
 impl LocalNet {
@@ -62,7 +71,12 @@ impl LocalNet {
                 postman_account,
             });
         }
-        Ok(Self { l1, starknets })
+        Ok(Self {
+            flushed_at: Mutex::new(vec![None; starknets.len()]),
+            l1,
+            starknets,
+            interval_mining: AtomicBool::new(false),
+        })
     }
 
     /// The first devnet (Starknet).
@@ -83,7 +97,30 @@ impl LocalNet {
                 index + 1
             )
         })?;
-        self.l1.mine().await?;
-        chain.devnet.flush().await
+        if !self.interval_mining.load(Ordering::SeqCst) {
+            self.l1.mine().await?;
+            return chain.devnet.flush().await;
+        }
+        // The L1 makes its own blocks now: flush only once it made one since the last flush.
+        let block = self.l1.block_number().await?;
+        let last = self
+            .flushed_at
+            .lock()
+            .map_err(|_| eyre::eyre!("poisoned"))?[index];
+        if last.is_some_and(|b| b >= block) {
+            return Ok(FlushReport::default());
+        }
+        let report = chain.devnet.flush().await?;
+        self.flushed_at
+            .lock()
+            .map_err(|_| eyre::eyre!("poisoned"))?[index] = Some(block);
+        Ok(report)
+    }
+
+    /// Gives the L1 a block time of `seconds` (no block per transaction any more), as on a real
+    /// network: relay transactions then wait in the pool, and flushes stop mining blocks.
+    pub async fn set_l1_block_time(&self, seconds: u64) -> Result<()> {
+        self.interval_mining.store(true, Ordering::SeqCst);
+        self.l1.set_block_time(seconds).await
     }
 }

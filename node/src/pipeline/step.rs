@@ -311,6 +311,11 @@ impl Pipeline {
     async fn step_relaying(&self, record: &MessageRecord, tick: Tick) -> StepResult {
         let hub = &self.chains.hub;
         let id = record.id;
+        // Until the Hub shows the hop made, the others must not take it over: our claim stays
+        // fresh however long the transaction waits for a block.
+        if let Some(network) = &self.network {
+            network.hold_claim(record, tick.now_ms);
+        }
         let attempts: Vec<&RelayAttempt> = record
             .relays
             .iter()
