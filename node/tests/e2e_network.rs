@@ -278,9 +278,10 @@ async fn a_dead_router_s_hops_are_taken_over() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_relay_waiting_for_an_l1_block_is_not_taken_over() -> Result<()> {
-    // A claim not renewed expires after two windows (4 s here); the L1 makes a block every 6 s,
-    // so relay transactions wait in the pool longer than that.
-    let mut env = NetEnv::start(4, 3, 2_000).await?;
+    // A claim not renewed expires after two windows (3 s here); the L1 makes a block every 6 s,
+    // so relay transactions often wait in the pool longer than that. (Slow: devnet's postman
+    // sends each L2 -> L1 message in its own L1 transaction and waits for its block.)
+    let mut env = NetEnv::start(4, 3, 1_500).await?;
     let ids = env.send_mixed(30, 4).await?;
     env.net.set_l1_block_time(6).await?;
     for r in 0..4 {
