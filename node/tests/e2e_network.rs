@@ -159,6 +159,32 @@ impl NetEnv {
         Ok(())
     }
 
+    /// Waits until every router reports `ids` (sent by [`Self::send_mixed`]) delivered, then
+    /// checks from the chains that each was received once and cost exactly one relay
+    /// transaction, none reverted; returns the relay transactions.
+    async fn delivered_exactly_once(
+        &mut self,
+        ids: &[MessageId],
+        timeout: Duration,
+    ) -> Result<Vec<(B256, Address, bool)>> {
+        for r in 0..self.routers.len() {
+            self.wait_delivered(r, ids, timeout).await?;
+        }
+        // Received on L1 (from Starknet), on Starknet (from L1), on the appchain.
+        let per = (ids.len() / 3) as u64;
+        let from_l1 = ids.len() as u64 - 2 * per;
+        assert_eq!(self.total_received().await?, (per, from_l1, per));
+        let txs = relay_transactions(&self.net, &self.relayers()?, self.stack.hub).await?;
+        let reverted: Vec<_> = txs.iter().filter(|t| !t.2).collect();
+        assert!(reverted.is_empty(), "reverted relays: {reverted:?}");
+        assert_eq!(
+            txs.len(),
+            ids.len(),
+            "relay transactions sent = hops needed"
+        );
+        Ok(txs)
+    }
+
     async fn total_received(&self) -> Result<(u64, u64, u64)> {
         let l1 = SampleApp::new(self.stack.l1_app, self.net.l1.provider(L1_KIT_ACCOUNT)?)
             .totalReceived()
@@ -182,16 +208,9 @@ async fn four_routers_threshold_three_relay_three_hundred_messages_exactly_once(
     let mut env = NetEnv::start(4, 3, 4_000).await?;
     let ids = env.send_mixed(300, 1).await?;
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 300);
-    for r in 0..4 {
-        env.wait_delivered(r, &ids, Duration::from_secs(600))
-            .await?;
-    }
-    // Exactly once, from the chains.
-    assert_eq!(env.total_received().await?, (100, 100, 100));
-    let txs = relay_transactions(&env.net, &env.relayers()?, env.stack.hub).await?;
-    let reverted: Vec<_> = txs.iter().filter(|t| !t.2).collect();
-    assert!(reverted.is_empty(), "reverted relays: {reverted:?}");
-    assert_eq!(txs.len(), 300, "relay transactions sent = hops needed");
+    let txs = env
+        .delivered_exactly_once(&ids, Duration::from_secs(600))
+        .await?;
     // The work was shared: rendezvous hashing spreads the hops over the routers.
     let by_router: Vec<usize> = env
         .relayers()?
@@ -284,15 +303,8 @@ async fn a_relay_waiting_for_an_l1_block_is_not_taken_over() -> Result<()> {
     let mut env = NetEnv::start(4, 3, 1_500).await?;
     let ids = env.send_mixed(30, 4).await?;
     env.net.set_l1_block_time(6).await?;
-    for r in 0..4 {
-        env.wait_delivered(r, &ids, Duration::from_secs(400))
-            .await?;
-    }
-    assert_eq!(env.total_received().await?, (10, 10, 10));
-    let txs = relay_transactions(&env.net, &env.relayers()?, env.stack.hub).await?;
-    let reverted: Vec<_> = txs.iter().filter(|t| !t.2).collect();
-    assert!(reverted.is_empty(), "reverted relays: {reverted:?}");
-    assert_eq!(txs.len(), 30, "relay transactions sent = hops needed");
+    env.delivered_exactly_once(&ids, Duration::from_secs(400))
+        .await?;
     // No router took a hop over while its relayer's transaction waited for a block: none got as
     // far as its own relay attempt (a fee quote and estimate that found the hop made). On anvil
     // the estimate sees pending transactions and stops the second relay; a node estimating on
