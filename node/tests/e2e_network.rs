@@ -136,7 +136,7 @@ impl NetEnv {
         let mut pending: HashSet<MessageId> = ids.iter().copied().collect();
         while !pending.is_empty() {
             self.routers[r].check_running()?;
-            self.flusher.check()?;
+            self.flusher.check().await?;
             let delivered = self.routers[r]
                 .get("/messages?status=delivered&limit=10000")
                 .await?;

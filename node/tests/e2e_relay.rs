@@ -92,7 +92,7 @@ impl Env {
         let mut pending: HashSet<MessageId> = ids.iter().copied().collect();
         while !pending.is_empty() {
             self.router.check_running()?;
-            self.flusher.check()?;
+            self.flusher.check().await?;
             let mut done = Vec::new();
             for id in &pending {
                 let m = self.message(id).await?;

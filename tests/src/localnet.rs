@@ -111,9 +111,13 @@ impl LocalNet {
             return Ok(FlushReport::default());
         }
         let report = chain.devnet.flush().await?;
+        // The postman waits for its own L1 transactions, so the L1 may have moved on during the
+        // flush, and devnet has read up to that block: note the block after the flush (at worst
+        // a flush waits one block longer; flushing with no new block fails).
+        let after = self.l1.block_number().await?;
         self.flushed_at
             .lock()
-            .map_err(|_| eyre::eyre!("poisoned"))?[index] = Some(block);
+            .map_err(|_| eyre::eyre!("poisoned"))?[index] = Some(after);
         Ok(report)
     }
 

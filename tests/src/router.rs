@@ -332,11 +332,10 @@ impl Flusher {
         }
     }
 
-    /// Fails if the loop already stopped with an error.
-    pub fn check(&self) -> Result<()> {
-        if let Some(task) = &self.task
-            && task.is_finished()
-        {
+    /// Fails, with the flush's error, if the loop already stopped.
+    pub async fn check(&mut self) -> Result<()> {
+        if let Some(task) = self.task.take_if(|t| t.is_finished()) {
+            task.await??;
             bail!("the flush loop stopped early");
         }
         Ok(())

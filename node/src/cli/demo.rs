@@ -106,7 +106,7 @@ async fn demo(args: DemoArgs) -> Result<bool> {
         router.api,
         config.display()
     ));
-    let flusher = Flusher::start(net.clone(), Duration::from_millis(500));
+    let mut flusher = Flusher::start(net.clone(), Duration::from_millis(500));
 
     let started = Instant::now();
     let mut ids: Vec<(MessageId, &str)> = Vec::new();
@@ -152,7 +152,7 @@ async fn demo(args: DemoArgs) -> Result<bool> {
     let deadline = started + Duration::from_secs(args.timeout_secs);
     let views = loop {
         router.check_running()?;
-        flusher.check()?;
+        flusher.check().await?;
         let mut views = Vec::with_capacity(ids.len());
         for (id, _) in &ids {
             let v = router.get(&format!("/messages/{id}")).await?;
