@@ -924,7 +924,7 @@ impl Network {
     /// `claim_settle_ms`.
     pub fn turn(&self, record: &MessageRecord, attested_at: u64, now: u64) -> Turn {
         let fresh = |c: &&RelayClaim| {
-            c.hop == record.hop && now.saturating_sub(c.at_ms) < 2 * self.relay_window_ms
+            c.hop == record.hop && now.saturating_sub(c.at_ms) < self.claim_ttl_ms()
         };
         let state = self.state();
         let claims: Vec<&RelayClaim> = state
@@ -961,6 +961,11 @@ impl Network {
                 Turn::Relay
             }
         }
+    }
+
+    /// How long a claim holds the other routers back: two windows.
+    fn claim_ttl_ms(&self) -> u64 {
+        2 * self.relay_window_ms
     }
 
     /// `router`'s rank for `id` (0 = relays first).
@@ -1005,7 +1010,7 @@ impl Network {
     /// Keeps `claim` (replacing an older one of the same router for the message), and now and
     /// then drops the claims too old to matter.
     fn note_claim(&self, claim: RelayClaim) {
-        let expired = 2 * self.relay_window_ms;
+        let expired = self.claim_ttl_ms();
         let mut state = self.state();
         let claims = state.claims.entry(claim.message_id).or_default();
         match claims.iter_mut().find(|c| c.router == claim.router) {
