@@ -1,18 +1,40 @@
-//! xroute-adapters: the chain side of a router.
+//! xroute-adapters: everything a router knows about one chain family, behind one trait.
 //!
-//! One [`ChainAdapter`] trait, implemented once per chain family: [`starknet`] (Starknet and
-//! Starknet-family appchains, on the starknet-rs family) and [`evm`] (Ethereum as the hub chain, on
-//! alloy; Arbitrum-flavoured rollups join it as the same family). An
-//! adapter reads the chain: its head and the head it treats as final (head minus the configured
-//! confirmations), the xroute messages sent in a block range, whether a message was delivered.
-//! Submitting transactions and proofs come with the pipeline. Adapters never decide a message's
-//! stage; the pipeline does, from what they report.
+//! The pipeline asks every chain the same questions through [`ChainAdapter`]: what was sent in a
+//! block range; for a message leaving the chain, what proves it on L1 and which L1 call consumes
+//! it ([`Exit`]); for a message entering it, whether it can arrive and what the entry costs
+//! ([`Entry`]); whether it was delivered; and whether delivery needs a follow-up call on the chain
+//! itself. Transactions go through the chain's [`Submitter`], so a router can send on any chain.
+//! The L1 hub chain is an adapter like the others: its exit is the Hub's `outbound[id]`, its
+//! "delivered" is the Hub's `processed[id]`, and it alone offers [`L1State`] (storage proofs
+//! against L1 headers whose hashes it recomputes), which the others' exits are proven with.
+//!
+//! Families: [`evm`] (the L1 hub chain on alloy; EVM rollups join it as the same family) and
+//! [`starknet`] (Starknet and Starknet-family appchains on the starknet-rs family). A family is a
+//! module here plus a `[[chains]]` block; [`build_adapter`] turns the block into an adapter.
+//! Transports ([`transport`]) put a timeout on every request and retry transient failures, so a
+//! hung node costs a bounded wait. Key files are read in one place ([`keys`]). Test doubles for
+//! the traits live behind the `test-utils` feature ([`testing`]).
+//!
+//! Adapters never decide a message's stage: the pipeline does, from what they report.
 
 mod error;
 pub mod evm;
+mod factory;
+pub mod hub;
+pub mod keys;
 pub mod starknet;
+pub mod submit;
+#[cfg(feature = "test-utils")]
+pub mod testing;
+pub mod transport;
 
-pub use error::{AdapterError, Result};
+use alloy::primitives::{Address, B256, Bytes, U256};
+use async_trait::async_trait;
+pub use error::{AdapterError, ErrorKind, Result, Source};
+pub use factory::build_adapter;
+use serde::{Deserialize, Serialize};
+pub use submit::{Estimate, Fees, Lease, Mined, Revert, SignedTx, Submitter};
 use xroute_proofs::envelope::{Envelope, MessageId};
 
 /// Lowercase hex of `bytes`, no prefix (for error messages).
@@ -40,40 +62,173 @@ pub struct SentMessage {
     pub tx_hash: [u8; 32],
 }
 
-/// What the router needs from one chain.
-#[async_trait::async_trait]
-pub trait ChainAdapter: Send + Sync {
-    /// The chain's configured name.
-    fn name(&self) -> &str;
+/// What every chain is, whatever its family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainInfo {
+    /// The configured name (logs, the API, the store's cursors).
+    pub name: String,
+    /// The xroute domain id.
+    pub domain: u32,
+    /// How many blocks deep a block must be before the router treats it as final.
+    pub confirmations: u64,
+}
 
-    /// The chain's xroute domain id.
-    fn domain(&self) -> u32;
+/// A transaction to send on one chain: a call of contract `to` (the chain's address of it, as 32
+/// bytes: an EVM address is left-padded, a Starknet address is its felt) with `data` and `value`.
+/// Built by the adapter that knows the contract, sent by the chain's [`Submitter`]; the pipeline
+/// only sets the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Call {
+    /// The contract called.
+    pub to: B256,
+    /// The call's data: ABI calldata on an EVM chain; the selector then the calldata felts, as
+    /// 32-byte words, on a Starknet-family chain.
+    pub data: Bytes,
+    /// Native value sent along (wei on an EVM chain).
+    pub value: U256,
+}
+
+impl Call {
+    /// A call of the EVM contract `to`.
+    pub fn evm(to: Address, data: Bytes, value: U256) -> Self {
+        Self {
+            to: to.into_word(),
+            data,
+            value,
+        }
+    }
+
+    /// The EVM address of `to` (its low 20 bytes).
+    pub fn evm_to(&self) -> Address {
+        Address::from_word(self.to)
+    }
+}
+
+/// For a message leaving a chain: whether L1 can consume it yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// L1 does not show it consumable yet (the state update, or the challenge period, is ahead).
+    NotYet,
+    /// Proven on L1: `proof` says by what (for the message's history); `call` (an L1 call,
+    /// value 0) consumes it and forwards it toward its destination; `prepaid` is what the sender
+    /// already paid toward the destination's entry fee.
+    Ready {
+        /// What proves it, for the history ("l2ToL1Messages[h] = 1 at L1 block 40 (storage proof)").
+        proof: String,
+        /// The L1 call that consumes it.
+        call: Call,
+        /// Paid by the sender toward the entry fee (wei).
+        prepaid: U256,
+    },
+    /// It can never leave as it is (a word that is not a felt on a Starknet chain): park it.
+    Never(String),
+}
+
+/// For a message entering a chain: whether it can arrive, and at what cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// It cannot arrive (an undeployed recipient, a word that is not a felt): park it.
+    Refused(String),
+    /// It can arrive; forwarding it into the chain costs `fee` (wei, paid on L1 with the call).
+    Accepted {
+        /// The entry fee, with headroom.
+        fee: U256,
+    },
+}
+
+/// L1 state as proven facts: what exits and entries read from the hub chain.
+#[async_trait]
+pub trait L1State: Send + Sync + std::fmt::Debug {
+    /// The Hub contract on L1.
+    fn hub(&self) -> Address;
+
+    /// L1's chain id (the EIP-712 domain of router attestations).
+    async fn chain_id(&self) -> Result<u64>;
+
+    /// Storage slot `slot` of `contract` at block `at`, checked by a storage proof against the
+    /// state root of `at`'s header, whose hash is recomputed.
+    async fn proven_slot(&self, contract: Address, slot: B256, at: BlockRef) -> Result<U256>;
+}
+
+/// What an exit or an entry is judged against: L1, at the block the router treats as final.
+#[derive(Debug, Clone, Copy)]
+pub struct L1<'a> {
+    /// The hub chain's proofs.
+    pub state: &'a dyn L1State,
+    /// L1's finalized block.
+    pub finalized: BlockRef,
+}
+
+/// What the router needs from one chain. Every family implements it once.
+#[async_trait]
+pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
+    /// Name, domain and confirmation depth.
+    fn info(&self) -> &ChainInfo;
 
     /// The latest block.
     async fn head(&self) -> Result<BlockRef>;
 
-    /// How many blocks deep a block must be before the router treats it as final.
-    fn confirmations(&self) -> u64;
-
-    /// The latest block the router treats as final: `head − confirmations`.
-    async fn finalized_head(&self) -> Result<BlockRef> {
-        let head = self.head().await?;
-        let number = head.number.saturating_sub(self.confirmations());
-        if number == head.number {
-            return Ok(head);
-        }
-        Ok(BlockRef {
-            number,
-            hash: self.block_hash(number).await?,
-        })
-    }
-
     /// The hash of block `number` (reorg checks against a stored cursor).
     async fn block_hash(&self, number: u64) -> Result<[u8; 32]>;
 
-    /// xroute messages the endpoint sent in blocks `from..=to`, in chain order.
+    /// xroute messages the chain's endpoint sent in blocks `from..=to`, in chain order.
     async fn sent_messages(&self, from: u64, to: u64) -> Result<Vec<SentMessage>>;
 
-    /// Whether the endpoint on this chain has delivered message `id`.
+    /// For `envelope`, leaving this chain: what proves it on L1 and the L1 call that consumes it.
+    async fn exit(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Exit>;
+
+    /// For `envelope`, entering this chain from L1: whether it can arrive and what the entry costs.
+    async fn entry(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Entry>;
+
+    /// Whether this chain's endpoint has delivered message `id`. On the hub chain: whether the
+    /// Hub processed it (delivered to an L1 app, or forwarded to its next hop).
     async fn is_delivered(&self, id: &MessageId) -> Result<bool>;
+
+    /// After the L1 leg was made: a call on this chain that the delivery still needs now (a
+    /// manual redeem where an automatic one failed), if any.
+    async fn follow_up(&self, _envelope: &Envelope) -> Result<Option<Call>> {
+        Ok(None)
+    }
+
+    /// Sends transactions on this chain from the router's account (none when the chain is
+    /// configured without one).
+    fn submitter(&self) -> Option<&dyn Submitter>;
+
+    /// This chain as L1 (the hub chain only): storage proofs against its verified headers.
+    fn as_l1(&self) -> Option<&dyn L1State> {
+        None
+    }
 }
+
+/// What every [`ChainAdapter`] offers on top of its methods.
+pub trait ChainAdapterExt: ChainAdapter {
+    /// The chain's configured name.
+    fn name(&self) -> &str {
+        &self.info().name
+    }
+
+    /// The chain's domain.
+    fn domain(&self) -> u32 {
+        self.info().domain
+    }
+
+    /// The latest block the router treats as final: `head − confirmations`.
+    fn finalized_head(&self) -> impl std::future::Future<Output = Result<BlockRef>> + Send
+    where
+        Self: Sync,
+    {
+        async move {
+            let head = self.head().await?;
+            let number = head.number.saturating_sub(self.info().confirmations);
+            if number == head.number {
+                return Ok(head);
+            }
+            Ok(BlockRef {
+                number,
+                hash: self.block_hash(number).await?,
+            })
+        }
+    }
+}
+
+impl<T: ChainAdapter + ?Sized> ChainAdapterExt for T {}

@@ -8,7 +8,7 @@
 use alloy::primitives::{B256, U256};
 use eyre::Result;
 use starknet_rust::core::types::Felt;
-use xroute_adapters::{AdapterError, BlockRef, ChainAdapter, evm::EvmAdapter};
+use xroute_adapters::{AdapterError, BlockRef, ChainAdapter, ChainAdapterExt, evm::EvmAdapter};
 use xroute_proofs::{
     envelope::Envelope,
     starknet::{felt_to_u256, l2_to_l1_message_hash},
@@ -33,7 +33,7 @@ async fn finds_hub_sends_and_proves_l2_to_l1_messages() -> Result<()> {
         net.l1.endpoint().parse()?,
         stack.hub,
         0,
-    );
+    )?;
     let start = adapter.head().await?.number;
 
     // An L1 app's send is found as a checked envelope.
@@ -90,7 +90,7 @@ async fn finds_hub_sends_and_proves_l2_to_l1_messages() -> Result<()> {
         net.l1.endpoint().parse()?,
         stack.hub,
         2,
-    );
+    )?;
     let head = deep.head().await?;
     let fin = deep.finalized_head().await?;
     assert_eq!(fin.number, head.number - 2);

@@ -8,9 +8,10 @@ use alloy::{
     providers::Provider,
 };
 use eyre::Result;
-use xroute_adapters::evm::{
-    HubRevert, classify_hub_revert, relay_from_l1_call,
-    submit::{Estimate, EvmSubmitter, Fees},
+use xroute_adapters::{
+    Revert, Submitter,
+    evm::submit::{Estimate, EvmSubmitter, Fees},
+    hub::{classify_revert, relay_from_l1},
 };
 use xroute_tests::{Anvil, LocalNet, XrouteStack};
 
@@ -107,13 +108,24 @@ async fn a_relay_that_would_revert_is_classified_before_sending() -> Result<()> 
         recipient: Default::default(),
         payload: vec![],
     };
-    let call = relay_from_l1_call(&envelope.to_words());
-    let Estimate::Reverts(revert) = submitter.estimate(stack.hub, &call, U256::ZERO).await? else {
+    let call = relay_from_l1(stack.hub, &envelope.to_words());
+    let Estimate::Reverts(revert) = submitter
+        .estimate(stack.hub, &call.data, U256::ZERO)
+        .await?
+    else {
         panic!("relaying an unknown message must revert");
     };
     assert_eq!(
-        classify_hub_revert(&revert),
-        HubRevert::AlreadyDone(format!("NotPending({})", envelope.id()))
+        classify_revert(&revert.data, &revert.message),
+        Revert::AlreadyDone(format!("NotPending({})", envelope.id()))
+    );
+    // The same through the chain-independent trait: the submitter reads the Hub's errors.
+    assert_eq!(
+        Submitter::estimate(&submitter, &call).await?,
+        xroute_adapters::Estimate::Reverts(Revert::AlreadyDone(format!(
+            "NotPending({})",
+            envelope.id()
+        )))
     );
     assert_eq!(submitter.mined_nonce().await?, 0, "nothing was sent");
     Ok(())

@@ -6,7 +6,7 @@
 
 use eyre::Result;
 use starknet_rust::core::types::Felt;
-use xroute_adapters::{ChainAdapter, starknet::StarknetAdapter};
+use xroute_adapters::{ChainAdapter, ChainAdapterExt, starknet::StarknetAdapter};
 use xroute_proofs::envelope::{Envelope, MessageId};
 use xroute_tests::{
     LocalNet, XrouteStack, artifacts::evm::SampleApp, localnet::L1_KIT_ACCOUNT, stack::L1_DOMAIN,
@@ -24,7 +24,7 @@ async fn finds_sent_messages_and_sees_deliveries() -> Result<()> {
         devnet.rpc_url().clone(),
         sn.endpoint,
         0,
-    );
+    )?;
     let start = adapter.head().await?.number;
 
     let l1_app = Felt::from_bytes_be_slice(stack.l1_app.as_slice());
@@ -140,7 +140,8 @@ async fn rpc_errors_name_the_chain_and_method() {
         "http://127.0.0.1:9/rpc".parse().unwrap(),
         Felt::ONE,
         0,
-    );
+    )
+    .unwrap();
     let err = adapter.head().await.unwrap_err().to_string();
     assert!(
         err.starts_with("offline: starknet_blockHashAndNumber failed"),

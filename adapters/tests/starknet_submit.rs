@@ -52,7 +52,7 @@ async fn invokes_from_the_configured_account() -> Result<()> {
     let InvokeStatus::Succeeded { block } = status else {
         panic!("invoke did not succeed: {status:?}");
     };
-    let adapter = StarknetAdapter::new("starknet", sn.domain, rpc.clone(), sn.endpoint, 0);
+    let adapter = StarknetAdapter::new("starknet", sn.domain, rpc.clone(), sn.endpoint, 0)?;
     let sent = adapter.sent_messages(block, block).await?;
     assert_eq!(sent.len(), 1);
     assert_eq!(

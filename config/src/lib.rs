@@ -81,7 +81,12 @@ fn default_relay_window() -> u64 {
 }
 
 fn default_claim_settle() -> u64 {
-    1_000
+    P2pConfig::DEFAULT_CLAIM_SETTLE_MS
+}
+
+impl P2pConfig {
+    /// `claim_settle_ms` when the file does not set it.
+    pub const DEFAULT_CLAIM_SETTLE_MS: u64 = 1_000;
 }
 
 fn default_true() -> bool {
@@ -175,6 +180,9 @@ pub struct EvmChain {
     pub hub: Option<Address>,
     /// File holding the 0x-hex secp256k1 key relay transactions are signed with.
     pub signer_key_file: PathBuf,
+    /// Timeouts and retries of this chain's RPC.
+    #[serde(default)]
+    pub transport: TransportConfig,
 }
 
 fn default_evm_confirmations() -> u64 {
@@ -217,6 +225,34 @@ pub struct StarknetChain {
     pub account: Felt,
     /// File holding the account's 0x-hex signing key.
     pub account_key_file: PathBuf,
+    /// Timeouts and retries of this chain's RPC.
+    #[serde(default)]
+    pub transport: TransportConfig,
+}
+
+/// `[chains.transport]`: how the router talks to one chain's RPC node. Every request has a
+/// timeout, so a node that accepts the connection and never answers costs one timeout per try
+/// instead of stalling the router; timeouts, refused connections, 5xx answers and rate limits are
+/// retried after a pause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransportConfig {
+    /// The longest wait for one answer, milliseconds.
+    pub timeout_ms: u64,
+    /// Tries after the first one of a request that failed for a transient reason.
+    pub retries: u32,
+    /// The pause before a retry, milliseconds (a node's own `Retry-After` wins).
+    pub retry_backoff_ms: u64,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 10_000,
+            retries: 2,
+            retry_backoff_ms: 250,
+        }
+    }
 }
 
 // By hand rather than `#[serde(tag)]`: serde's internally tagged enums buffer the block and lose
@@ -283,6 +319,27 @@ impl ChainConfig {
             Self::Starknet(c) => c.domain,
         }
     }
+
+    /// The chain's RPC endpoint.
+    pub fn rpc(&self) -> &RpcUrl {
+        match self {
+            Self::Evm(c) => &c.rpc,
+            Self::Starknet(c) => &c.rpc,
+        }
+    }
+
+    /// Timeouts and retries of the chain's RPC.
+    pub fn transport(&self) -> &TransportConfig {
+        match self {
+            Self::Evm(c) => &c.transport,
+            Self::Starknet(c) => &c.transport,
+        }
+    }
+
+    /// Whether this is the L1 hub chain (an EVM chain with `hub` set).
+    pub fn is_hub(&self) -> bool {
+        matches!(self, Self::Evm(e) if e.hub.is_some())
+    }
 }
 
 /// A Starknet field element, written as 0x-hex or decimal in the file.
@@ -316,6 +373,22 @@ impl<'de> Deserialize<'de> for Felt {
 pub struct RpcUrl(String);
 
 impl RpcUrl {
+    /// `url`, if it is an http(s):// or ws(s):// URL with a host.
+    pub fn new(url: impl Into<String>) -> std::result::Result<Self, String> {
+        let url = Self(url.into());
+        match url.parts() {
+            Some((scheme, host))
+                if ["http", "https", "ws", "wss"].contains(&scheme) && !host.is_empty() =>
+            {
+                Ok(url)
+            }
+            _ => Err(format!(
+                "{:?} is not an http(s):// or ws(s):// URL with a host",
+                url.to_string()
+            )),
+        }
+    }
+
     /// The full URL, for connecting.
     pub fn expose(&self) -> &str {
         &self.0
@@ -331,19 +404,7 @@ impl RpcUrl {
 
 impl<'de> Deserialize<'de> for RpcUrl {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        let url = Self(s.clone());
-        match url.parts() {
-            Some((scheme, host))
-                if ["http", "https", "ws", "wss"].contains(&scheme) && !host.is_empty() =>
-            {
-                Ok(url)
-            }
-            _ => Err(serde::de::Error::custom(format!(
-                "{:?} is not an http(s):// or ws(s):// URL with a host",
-                Self(s).to_string()
-            ))),
-        }
+        Self::new(String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 
@@ -423,7 +484,7 @@ impl Config {
     /// The hub chain (the EVM chain with `hub` set).
     pub fn hub_chain(&self) -> Option<&EvmChain> {
         self.chains.iter().find_map(|c| match c {
-            ChainConfig::Evm(e) if e.hub.is_some() => Some(e),
+            ChainConfig::Evm(e) if c.is_hub() => Some(e),
             _ => None,
         })
     }
@@ -473,11 +534,27 @@ impl Config {
                 ));
             }
         }
-        let hubs = self
-            .chains
-            .iter()
-            .filter(|c| matches!(c, ChainConfig::Evm(e) if e.hub.is_some()))
-            .count();
+        for (i, chain) in self.chains.iter().enumerate() {
+            let t = chain.transport();
+            if t.timeout_ms == 0 {
+                return Err(invalid(
+                    format!("chains[{i}].transport.timeout_ms"),
+                    "must be at least 1".into(),
+                ));
+            }
+            if t.retries > 10 {
+                return Err(invalid(
+                    format!("chains[{i}].transport.retries"),
+                    format!(
+                        "{} is too many: a node that never answers would hold every request for \
+                         {} timeouts (at most 10)",
+                        t.retries,
+                        t.retries + 1
+                    ),
+                ));
+            }
+        }
+        let hubs = self.chains.iter().filter(|c| c.is_hub()).count();
         if hubs != 1 {
             return Err(invalid(
                 "chains".into(),

@@ -169,6 +169,7 @@ async fn node(args: &[String]) {
                 relay_window_ms: 5_000,
                 claim_settle_ms: 1_000,
                 heartbeat_ms: 1_000,
+                batch_attestations: true,
             },
             domain,
         )

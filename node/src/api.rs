@@ -27,9 +27,17 @@ use serde::{Deserialize, Serialize};
 use xroute_proofs::envelope::MessageId;
 
 use crate::{
+    network::{Network, PeersView},
     pipeline::Pipeline,
     store::{MessageRecord, Stage, StoreError, Transition},
 };
+
+/// What the handlers read: the pipeline (store, chains) and, in a router network, the network.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pipeline: Arc<Pipeline>,
+    network: Option<Arc<Network>>,
+}
 
 /// Most messages one `GET /messages` returns.
 pub const MAX_LIMIT: usize = 10_000;
@@ -97,8 +105,8 @@ pub fn parse_stage(s: &str) -> Option<Stage> {
         .find(|st| stage_name(*st) == s.to_lowercase())
 }
 
-fn view(pipeline: &Pipeline, r: &MessageRecord) -> MessageView {
-    let chains = pipeline.chains();
+fn view(app: &AppState, r: &MessageRecord) -> MessageView {
+    let chains = app.pipeline.chains();
     let name = |d: u32| {
         chains
             .name_of(d)
@@ -134,9 +142,10 @@ fn view(pipeline: &Pipeline, r: &MessageRecord) -> MessageView {
             })
             .collect(),
         history: r.history.clone(),
-        certificate_signers: pipeline.network().and_then(|n| {
+        certificate_signers: app.network.as_ref().and_then(|n| {
             let qc = n.certificate(&r.id).ok().flatten()?;
-            Some(n.signers(&qc).iter().map(|a| a.to_string()).collect())
+            let signers = n.signers(&qc).ok()?;
+            Some(signers.iter().map(|a| a.to_string()).collect())
         }),
     }
 }
@@ -183,8 +192,8 @@ fn parse_id(s: &str) -> Result<MessageId, ApiError> {
     })
 }
 
-/// The API's routes over `pipeline`.
-pub fn router(pipeline: Arc<Pipeline>) -> Router {
+/// The API's routes over `pipeline` and, for a router of a network, `network`.
+pub fn router(pipeline: Arc<Pipeline>, network: Option<Arc<Network>>) -> Router {
     Router::new()
         .route(
             "/health",
@@ -196,13 +205,11 @@ pub fn router(pipeline: Arc<Pipeline>) -> Router {
         .route("/messages/{id}/retry", post(retry))
         .route("/messages/{id}/drop", post(drop_message))
         .route("/peers", get(peers))
-        .with_state(pipeline)
+        .with_state(AppState { pipeline, network })
 }
 
-async fn peers(
-    State(p): State<Arc<Pipeline>>,
-) -> Result<Json<crate::network::PeersView>, ApiError> {
-    match p.network() {
+async fn peers(State(app): State<AppState>) -> Result<Json<PeersView>, ApiError> {
+    match &app.network {
         Some(n) => Ok(Json(n.peers().await)),
         None => Err(ApiError(
             StatusCode::NOT_FOUND,
@@ -211,10 +218,13 @@ async fn peers(
     }
 }
 
-async fn stats(State(p): State<Arc<Pipeline>>) -> Json<serde_json::Value> {
+async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {
     let mut out = serde_json::Map::new();
     for stage in Stage::ALL {
-        out.insert(stage_name(stage), p.store().count_in(stage).into());
+        out.insert(
+            stage_name(stage),
+            app.pipeline.store().count_in(stage).into(),
+        );
     }
     Json(out.into())
 }
@@ -227,7 +237,7 @@ pub struct ListQuery {
 }
 
 async fn list(
-    State(p): State<Arc<Pipeline>>,
+    State(app): State<AppState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Vec<MessageView>>, ApiError> {
     let limit = q.limit.unwrap_or(100);
@@ -247,11 +257,12 @@ async fn list(
         })?],
         None => Stage::ALL.to_vec(),
     };
+    let store = app.pipeline.store();
     let mut out = Vec::new();
     for stage in stages {
-        for id in p.store().ids_in(stage, limit - out.len())? {
-            if let Some(r) = p.store().get(&id)? {
-                out.push(view(&p, &r));
+        for id in store.ids_in(stage, limit - out.len())? {
+            if let Some(r) = store.get(&id)? {
+                out.push(view(&app, &r));
             }
         }
         if out.len() >= limit {
@@ -262,22 +273,26 @@ async fn list(
 }
 
 async fn one(
-    State(p): State<Arc<Pipeline>>,
+    State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<MessageView>, ApiError> {
     let id = parse_id(&id)?;
-    let r = p.store().get(&id)?.ok_or(StoreError::UnknownMessage(id))?;
-    Ok(Json(view(&p, &r)))
+    let r = app
+        .pipeline
+        .store()
+        .get(&id)?
+        .ok_or(StoreError::UnknownMessage(id))?;
+    Ok(Json(view(&app, &r)))
 }
 
 async fn retry(
-    State(p): State<Arc<Pipeline>>,
+    State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<MessageView>, ApiError> {
     let id = parse_id(&id)?;
-    let r = p.retry(&id)?;
+    let r = app.pipeline.retry(&id)?;
     tracing::info!(%id, "operator retried a parked message");
-    Ok(Json(view(&p, &r)))
+    Ok(Json(view(&app, &r)))
 }
 
 /// `POST /messages/{id}/drop` body.
@@ -287,7 +302,7 @@ pub struct DropBody {
 }
 
 async fn drop_message(
-    State(p): State<Arc<Pipeline>>,
+    State(app): State<AppState>,
     Path(id): Path<String>,
     body: Result<Json<DropBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<MessageView>, ApiError> {
@@ -304,7 +319,7 @@ async fn drop_message(
             "reason must not be empty".into(),
         ));
     }
-    let r = p.drop_message(&id, body.reason.trim())?;
+    let r = app.pipeline.drop_message(&id, body.reason.trim())?;
     tracing::warn!(%id, reason = body.reason.trim(), "operator dropped a message");
-    Ok(Json(view(&p, &r)))
+    Ok(Json(view(&app, &r)))
 }

@@ -1,10 +1,19 @@
 //! xroute, the router node as a library: what the `xroute` binary runs.
 //!
-//! Today: the message store ([`store`]), the sled-backed record of every message's lifecycle. The
-//! pipeline, adapters wiring, p2p and API build on it in the issues that follow.
+//! - [`store`]: the sled store of every message's lifecycle, cursors, attestations and
+//!   certificates.
+//! - [`pipeline`]: the lifecycle as a state machine over the chains' adapters
+//!   (`xroute_adapters::ChainAdapter`), and the [`pipeline::Coordinator`] it works with a router
+//!   set through.
+//! - [`network`]: the router set on top of [`p2p`] (attestations, certificates, catch-up, gossip
+//!   validation, heartbeats, relay assignment and claims); it is the pipeline's coordinator in a
+//!   network.
+//! - [`api`]: the HTTP API; [`tasks`]: the named critical tasks a router runs.
 
 pub mod api;
 pub mod network;
 pub mod p2p;
 pub mod pipeline;
 pub mod store;
+pub mod tasks;
+pub mod time;

@@ -1,8 +1,8 @@
 //! xroute: the router node and its command line.
 //!
-//! Today: `xroute proofs <kind>`, the protocol hash and proof calculator scripts call (see
-//! `xroute proofs --help`). The router itself (`xroute run`) and its status commands land with
-//! the issues that build them (see README).
+//! `xroute run --config FILE` runs the router (see `xroute --help` for the rest: `status`,
+//! `messages`, `retry`, `drop`, `peers`, `p2p-key`, `proofs`). The library half of this crate
+//! (`xroute::…`) holds what the commands run.
 
 mod cli;
 

@@ -35,6 +35,8 @@ use xroute_proofs::{
     envelope::MessageId,
 };
 
+use xroute_adapters::{BlockRef, ChainAdapter, ChainAdapterExt};
+
 use crate::{
     p2p::{
         Inbound, P2pHandle, PeerInfo, Verdict,
@@ -43,8 +45,9 @@ use crate::{
             Want, Wanted,
         },
     },
-    pipeline::{Pipeline, now_ms},
+    pipeline::{Coordinator, Gate, Turn as PipelineTurn},
     store::{MessageRecord, Store, StoreError},
+    time::now_ms,
 };
 
 /// How long a heartbeat may lag behind our clock before it is stale (ignored).
@@ -118,6 +121,8 @@ pub struct NetworkSettings {
     pub claim_settle_ms: u64,
     /// Heartbeat period.
     pub heartbeat_ms: u64,
+    /// Sign what one tick proved with one batch attestation instead of one signature each.
+    pub batch_attestations: bool,
 }
 
 /// Most messages in one batch attestation (keeps it well under the gossip size bound).
@@ -193,6 +198,7 @@ pub struct Network {
     relay_window_ms: u64,
     claim_settle_ms: u64,
     heartbeat_ms: u64,
+    batch_attestations: bool,
     state: Mutex<State>,
     certified: Option<mpsc::UnboundedSender<(MessageId, u64)>>,
 }
@@ -282,6 +288,7 @@ impl Network {
             relay_window_ms: settings.relay_window_ms,
             claim_settle_ms: settings.claim_settle_ms,
             heartbeat_ms: settings.heartbeat_ms,
+            batch_attestations: settings.batch_attestations,
             state: Mutex::new(State::default()),
             certified: None,
         })
@@ -632,9 +639,9 @@ impl Network {
     }
 
     /// The distinct set members of `certificate` whose stored evidence checks out now.
-    pub fn signers(&self, certificate: &Certificate) -> Vec<Address> {
+    pub fn signers(&self, certificate: &Certificate) -> Result<Vec<Address>, StoreError> {
         let id = &certificate.message_id;
-        let stored: Vec<(Address, Evidence)> = self.store.attestations(id).unwrap_or_default();
+        let stored: Vec<(Address, Evidence)> = self.store.attestations(id)?;
         let mut out = Vec::new();
         for signer in &certificate.signers {
             let ok = stored.iter().any(|(s, e)| {
@@ -644,7 +651,7 @@ impl Network {
                 out.push(*signer);
             }
         }
-        out
+        Ok(out)
     }
 
     fn try_certify(&self, id: &MessageId) -> Result<(), StoreError> {
@@ -1029,13 +1036,12 @@ impl Network {
     }
 
     /// Publishes a heartbeat every `heartbeat_ms` with this router's view of every chain.
-    pub async fn run_heartbeats(self: Arc<Self>, pipeline: Arc<Pipeline>) {
-        let chains = pipeline.chains();
+    pub async fn run_heartbeats(self: Arc<Self>, chains: Vec<Arc<dyn ChainAdapter>>) {
         let mut tick = tokio::time::interval(Duration::from_millis(self.heartbeat_ms));
         loop {
             tick.tick().await;
             let mut views = Vec::new();
-            for adapter in chains.adapters() {
+            for adapter in &chains {
                 let (Ok(head), Ok(fin)) = (adapter.head().await, adapter.finalized_head().await)
                 else {
                     continue;
@@ -1103,6 +1109,64 @@ impl Network {
             routers,
             connections,
         }
+    }
+}
+
+impl Coordinator for Network {
+    fn proven(
+        &self,
+        records: &[MessageRecord],
+        hub_domain: u32,
+        l1: BlockRef,
+    ) -> Result<(), StoreError> {
+        match records {
+            [] => Ok(()),
+            [one] => self.attest(one),
+            many if self.batch_attestations => {
+                self.attest_batch(many, hub_domain, (l1.number, B256::from(l1.hash)))
+            }
+            many => many.iter().try_for_each(|r| self.attest(r)),
+        }
+    }
+
+    fn gate(&self, record: &MessageRecord) -> Result<Gate, StoreError> {
+        let Some(qc) = self.certificate(&record.id)? else {
+            self.catch_up(record)?;
+            return Ok(Gate::Closed);
+        };
+        let signers = self.signers(&qc)?;
+        if signers.len() < self.set.threshold() {
+            tracing::warn!(id = %record.id, signers = signers.len(), "a stored certificate no longer holds a quorum");
+            return Ok(Gate::Closed);
+        }
+        Ok(Gate::Certified(format!(
+            "quorum certificate: {} of the set signed ({})",
+            signers.len(),
+            signers
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+
+    fn turn(&self, record: &MessageRecord, attested_at: u64, now: u64) -> PipelineTurn {
+        match Network::turn(self, record, attested_at, now) {
+            Turn::Wait(why) => PipelineTurn::Wait(why),
+            Turn::Claim => {
+                self.claim(record);
+                PipelineTurn::Claimed
+            }
+            Turn::Relay => PipelineTurn::Relay,
+        }
+    }
+
+    fn relaying(&self, record: &MessageRecord, now: u64) {
+        self.hold_claim(record, now);
+    }
+
+    fn flush(&self) {
+        Network::flush(self);
     }
 }
 
@@ -1191,6 +1255,7 @@ mod tests {
                 relay_window_ms: WINDOW_MS,
                 claim_settle_ms: SETTLE_MS,
                 heartbeat_ms: 1000,
+                batch_attestations: true,
             },
             domain(),
         )
@@ -1321,7 +1386,7 @@ mod tests {
         );
         for id in &ids {
             let cert = network.certificate(id).unwrap().expect("certified");
-            let mut signers = network.signers(&cert);
+            let mut signers = network.signers(&cert).unwrap();
             signers.sort();
             let mut want = vec![a.key.address(), b.key.address()];
             want.sort();

@@ -1,27 +1,24 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! `xroute demo --json`, as a user runs it: real nodes, a router child process, a JSON summary.
+//! The headless demo (`xroute-demo --json`, what `scripts/demo --json` runs), with this crate's
+//! `xroute` binary as its router: real nodes, a router child process, a JSON summary.
 
-use std::process::Command;
+use std::time::Duration;
 
-#[test]
-fn the_headless_demo_delivers_every_message_and_summarizes_per_route() {
+use xroute_tests::demo::{DemoOptions, run};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_headless_demo_delivers_every_message_and_summarizes_per_route() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_xroute"))
-        .args([
-            "demo",
-            "--messages",
-            "7",
-            "--json",
-            "--timeout-secs",
-            "300",
-            "--dir",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (delivered, summary) = run(DemoOptions {
+        messages: 7,
+        json: true,
+        timeout: Duration::from_secs(300),
+        dir: Some(dir.path().to_path_buf()),
+        xroute: env!("CARGO_BIN_EXE_xroute").into(),
+    })
+    .await
+    .unwrap();
+    assert!(delivered, "{summary}");
     assert_eq!(summary["sent"], 7, "{summary}");
     assert_eq!(summary["delivered"], 7, "{summary}");
     assert_eq!(summary["parked"], 0);
@@ -32,14 +29,4 @@ fn the_headless_demo_delivers_every_message_and_summarizes_per_route() {
     // The router it ran kept its store and config where asked.
     assert!(dir.path().join("router.toml").is_file());
     assert!(dir.path().join("store").is_dir());
-}
-
-#[test]
-fn bad_demo_arguments_name_the_argument() {
-    let out = Command::new(env!("CARGO_BIN_EXE_xroute"))
-        .args(["demo", "--messages", "0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--messages"));
 }

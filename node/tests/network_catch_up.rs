@@ -85,6 +85,7 @@ fn start(
                 relay_window_ms: 1_000,
                 claim_settle_ms: 250,
                 heartbeat_ms: 1_000,
+                batch_attestations: true,
             },
             xroute_proofs::attestation::domain(31337, Address::repeat_byte(0x42)),
         )
@@ -195,7 +196,7 @@ async fn a_router_that_missed_the_attestations_asks_for_them_and_certifies() {
     );
     for id in &all {
         let cert = b.network.certificate(id).unwrap().unwrap();
-        let mut signers = b.network.signers(&cert);
+        let mut signers = b.network.signers(&cert).unwrap();
         signers.sort();
         let mut want = vec![keys[0].0.address(), keys[1].0.address()];
         want.sort();

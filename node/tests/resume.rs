@@ -13,7 +13,7 @@ use xroute::{
     pipeline::{Chains, Pipeline},
     store::{MessageRecord, RelayAttempt, SourceRef, Stage, Store},
 };
-use xroute_adapters::evm::{relay_from_l1_call, submit::Estimate};
+use xroute_adapters::{Estimate, hub::relay_from_l1};
 use xroute_config::Config;
 use xroute_proofs::envelope::Envelope;
 use xroute_tests::{
@@ -75,13 +75,13 @@ async fn a_persisted_but_unsent_relay_is_sent_unchanged_after_a_restart() {
         store
             .transition(&id, Stage::Sent, Stage::Proven, 1, "test", |_| {})
             .unwrap();
-        let submitter = &chains.hub.submitter;
-        let call = relay_from_l1_call(&envelope.to_words());
-        let Estimate::Ok(fees) = submitter.estimate(hub, &call, U256::ZERO).await.unwrap() else {
+        let submitter = chains.l1_submitter().unwrap();
+        let call = relay_from_l1(hub, &envelope.to_words());
+        let Estimate::Ok(fees) = submitter.estimate(&call).await.unwrap() else {
             panic!("the relay must not revert");
         };
-        let mut lease = submitter.lock().await;
-        let tx = lease.sign(hub, call, U256::ZERO, fees, None).await.unwrap();
+        let mut lease = submitter.lease().await;
+        let tx = lease.sign(&call, fees).await.unwrap();
         let attempt = RelayAttempt {
             hop: 0,
             chain: "ethereum".into(),
@@ -114,7 +114,7 @@ async fn a_persisted_but_unsent_relay_is_sent_unchanged_after_a_restart() {
     // After the restart.
     let store = Store::open(&config.node.store).unwrap();
     let chains = Chains::connect(&config).await.unwrap();
-    let relayer = chains.hub.submitter.address();
+    let relayer = alloy::primitives::Address::from_word(chains.l1_submitter().unwrap().sender());
     let pipeline = Pipeline::new(store, chains, config.relay.clone());
     for _ in 0..20 {
         pipeline.tick().await.unwrap();

@@ -7,11 +7,16 @@
 //! and is killed on drop (also on panic, and when the test process itself dies). Nothing here is a
 //! mock: the kit only starts, wires and talks to real nodes.
 //!
-//! What it is not: production code. The router's own code never depends on this crate; only
-//! `xroute demo` (the `demo` feature of the `xroute` crate) uses it to start the local network.
+//! [`demo`] (the `xroute-demo` binary, what `scripts/demo` runs) starts the local network, one
+//! router and messages over every route. [`router`] writes a router's config by serialising the
+//! real `xroute_config::Config` and runs `xroute` as a process.
+//!
+//! What it is not: production code. The router (`xroute`) never depends on this crate; its tests
+//! do.
 
 pub mod anvil;
 pub mod artifacts;
+pub mod demo;
 pub mod devnet;
 pub mod localnet;
 pub mod process;

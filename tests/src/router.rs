@@ -20,6 +20,12 @@ use alloy::{
 use eyre::{Result, WrapErr, bail};
 use serde_json::Value;
 
+use xroute_config::{
+    ChainConfig, Config, EvmChain, Felt, MessagingLayout, NodeConfig, P2pConfig, RelayConfig,
+    RouterMember, RpcUrl, StarknetChain, TransportConfig,
+};
+use xroute_proofs::starknet::felt_to_u256;
+
 use crate::{LocalNet, XrouteStack, process::ManagedProcess, stack::STARKNET_DOMAIN};
 
 /// How the kit configures a router.
@@ -35,6 +41,10 @@ pub struct RouterOptions {
     pub max_attempts: u32,
     /// `[relay] backoff_initial_ms`.
     pub backoff_initial_ms: u64,
+    /// The L1 RPC the router uses instead of the anvil's own (a proxy in front of it).
+    pub l1_rpc: Option<String>,
+    /// `[chains.transport]` of every chain (the defaults when `None`).
+    pub transport: Option<TransportConfig>,
     /// `[p2p]`, for a router of a network.
     pub network: Option<NetworkPlan>,
 }
@@ -101,33 +111,36 @@ impl NetworkPlan {
         Ok(out)
     }
 
-    fn toml(&self, dir: &Path) -> Result<String> {
+    /// The `[p2p]` section of member `me`; writes its attestation key file into `dir`.
+    fn section(&self, dir: &Path) -> Result<P2pConfig> {
         let me = &self.members[self.me];
         std::fs::write(dir.join("attest.key"), format!("{}\n", me.attestation_key))?;
-        let bootnodes: Vec<String> = self
+        let bootnodes = self
             .members
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != self.me)
-            .map(|(_, m)| format!("\"/ip4/127.0.0.1/tcp/{}/p2p/{}\"", m.p2p_port, m.peer_id))
+            .map(|(_, m)| format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", m.p2p_port, m.peer_id))
             .collect();
-        let mut toml = format!(
-            "\n[p2p]\nlisten = \"/ip4/127.0.0.1/tcp/{}\"\nkey_file = \"p2p.key\"\n\
-             attestation_key_file = \"attest.key\"\nbootnodes = [{}]\nthreshold = {}\n\
-             relay_window_ms = {}\nheartbeat_ms = 500\nbatch_attestations = {}\n",
-            me.p2p_port,
-            bootnodes.join(", "),
-            self.threshold,
-            self.relay_window_ms,
-            self.batch_attestations,
-        );
-        for m in &self.members {
-            toml.push_str(&format!(
-                "\n[[p2p.routers]]\naddress = \"{}\"\npeer_id = \"{}\"\n",
-                m.address, m.peer_id
-            ));
-        }
-        Ok(toml)
+        Ok(P2pConfig {
+            listen: format!("/ip4/127.0.0.1/tcp/{}", me.p2p_port),
+            key_file: "p2p.key".into(),
+            attestation_key_file: "attest.key".into(),
+            bootnodes,
+            threshold: self.threshold,
+            relay_window_ms: self.relay_window_ms,
+            claim_settle_ms: P2pConfig::DEFAULT_CLAIM_SETTLE_MS,
+            heartbeat_ms: 500,
+            batch_attestations: self.batch_attestations,
+            routers: self
+                .members
+                .iter()
+                .map(|m| RouterMember {
+                    address: m.address,
+                    peer_id: m.peer_id.clone(),
+                })
+                .collect(),
+        })
     }
 }
 
@@ -139,37 +152,39 @@ impl Default for RouterOptions {
             poll_interval_ms: 200,
             max_attempts: 6,
             backoff_initial_ms: 200,
+            l1_rpc: None,
+            transport: None,
             network: None,
         }
     }
 }
 
-/// Writes `dir/router.toml` (+ key files) for a router over `net` and `stack`, with its store in
-/// `dir/store` and its API on `api_port`; returns the config path.
-pub fn write_config(
+/// The config of a router over `net` and `stack`, with its store in `dir/store` and its API on
+/// `api_port`; writes its key files into `dir` (the config's paths are relative to `dir`).
+pub fn router_config(
     dir: &Path,
     net: &LocalNet,
     stack: &XrouteStack,
     api_port: u16,
     options: &RouterOptions,
-) -> Result<PathBuf> {
+) -> Result<Config> {
     std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
     let l1_key = format!("{:#x}\n", net.l1.signer(options.l1_account)?.to_bytes());
     std::fs::write(dir.join("l1.key"), l1_key)?;
-    let mut toml = format!(
-        "# Written by the xroute test kit for a local network.\n\
-         [node]\nstore = \"store\"\napi = \"127.0.0.1:{api_port}\"\n\n\
-         [relay]\nmax_attempts = {}\nbackoff_initial_ms = {}\nbackoff_max_ms = 5000\n\
-         poll_interval_ms = {}\nbump_after_ms = 30000\n\n\
-         [[chains]]\nfamily = \"evm\"\nname = \"ethereum\"\ndomain = 1\nrpc = \"{}\"\n\
-         confirmations = {}\nhub = \"{}\"\nsigner_key_file = \"l1.key\"\n",
-        options.max_attempts,
-        options.backoff_initial_ms,
-        options.poll_interval_ms,
-        net.l1.endpoint(),
-        options.l1_confirmations,
-        stack.hub,
-    );
+    let url = |u: String| RpcUrl::new(u).map_err(|e| eyre::eyre!(e));
+    let transport = options.transport.unwrap_or_default();
+    let mut chains = vec![ChainConfig::Evm(EvmChain {
+        name: "ethereum".into(),
+        domain: 1,
+        rpc: url(options
+            .l1_rpc
+            .clone()
+            .unwrap_or_else(|| net.l1.endpoint().to_string()))?,
+        confirmations: options.l1_confirmations,
+        hub: Some(stack.hub),
+        signer_key_file: "l1.key".into(),
+        transport,
+    })];
     for (i, (chain, deployed)) in net.starknets.iter().zip(&stack.starknets).enumerate() {
         let name = if i == 0 {
             "starknet".to_string()
@@ -179,23 +194,58 @@ pub fn write_config(
         let account = chain.devnet.predeployed_accounts()[0].clone();
         let key_file = format!("{name}.key");
         std::fs::write(dir.join(&key_file), format!("{:#x}\n", account.private_key))?;
-        toml.push_str(&format!(
-            "\n[[chains]]\nfamily = \"starknet\"\nname = \"{name}\"\ndomain = {}\nrpc = \"{}\"\n\
-             confirmations = 0\nendpoint = \"{:#x}\"\nl1_messaging = \"{}\"\n\
-             messaging_layout = \"current\"\naccount = \"{:#x}\"\naccount_key_file = \"{key_file}\"\n",
-            deployed.domain,
-            chain.devnet.rpc_url(),
-            deployed.endpoint,
-            chain.messaging,
-            account.address,
-        ));
         debug_assert_eq!(deployed.domain, STARKNET_DOMAIN + i as u32);
+        chains.push(ChainConfig::Starknet(StarknetChain {
+            name,
+            domain: deployed.domain,
+            rpc: url(chain.devnet.rpc_url().to_string())?,
+            confirmations: 0,
+            endpoint: Felt(felt_to_u256(deployed.endpoint)),
+            l1_messaging: chain.messaging,
+            messaging_layout: MessagingLayout::Current,
+            account: Felt(felt_to_u256(account.address)),
+            account_key_file: key_file.into(),
+            transport,
+        }));
     }
-    if let Some(plan) = &options.network {
-        toml.push_str(&plan.toml(dir)?);
-    }
+    let p2p = options
+        .network
+        .as_ref()
+        .map(|plan| plan.section(dir))
+        .transpose()?;
+    Ok(Config {
+        node: NodeConfig {
+            store: "store".into(),
+            api: std::net::SocketAddr::from(([127, 0, 0, 1], api_port)),
+        },
+        relay: RelayConfig {
+            max_attempts: options.max_attempts,
+            backoff_initial_ms: options.backoff_initial_ms,
+            backoff_max_ms: 5000,
+            poll_interval_ms: options.poll_interval_ms,
+            bump_after_ms: 30_000,
+        },
+        chains,
+        p2p,
+    })
+}
+
+/// Writes `dir/router.toml` (+ key files) for a router over `net` and `stack` (see
+/// [`router_config`]); returns the config path.
+pub fn write_config(
+    dir: &Path,
+    net: &LocalNet,
+    stack: &XrouteStack,
+    api_port: u16,
+    options: &RouterOptions,
+) -> Result<PathBuf> {
+    let config = router_config(dir, net, stack, api_port, options)?;
+    let text = toml::to_string(&config).wrap_err("writing the router config as TOML")?;
     let path = dir.join("router.toml");
-    std::fs::write(&path, toml)?;
+    std::fs::write(
+        &path,
+        format!("# Written by the xroute test kit for a local network.\n{text}"),
+    )?;
     Ok(path)
 }
 

@@ -1,175 +1,98 @@
-//! The EVM family: the L1 hub chain's Hub events; the checks that make a message `Proven`
-//! (`l2ToL1Messages[h]` of a rollup's messaging contract, or the Hub's own `outbound[id]` for a
-//! message an L1 app sent), each read through an `eth_getProof` storage proof against the state
-//! root of a header whose hash the adapter recomputes itself; the Hub's relay calls and what
-//! their reverts mean; and sending ([`submit`]).
+//! The EVM family, on alloy. Today: the L1 hub chain ([`EvmAdapter`]), whose messages are the Hub's
+//! `MessageSent` events, whose exit is the Hub's own `outbound[id]` (read by a storage proof
+//! against a header whose hash the adapter recomputes) consumed by `relayFromL1`, and whose
+//! "delivered" is the Hub's `processed[id]`. It is also [`L1State`] for every other chain's exit.
+//! EVM rollups (an EVM chain without `hub`) join this family with their L1 bridge contracts
+//! configured (the Arbitrum issue). Sending: [`submit`].
 
 pub mod submit;
 
 use alloy::{
     eips::BlockNumberOrTag,
-    primitives::{Address, B256, Bytes, U256, keccak256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    primitives::{Address, B256, U256},
+    providers::{DynProvider, Provider},
     rpc::types::Filter,
-    sol,
-    sol_types::{SolCall, SolEvent, SolInterface},
+    sol_types::SolEvent,
 };
 use async_trait::async_trait;
+use xroute_config::EvmChain;
 use xroute_proofs::{
     envelope::{Envelope, MessageId},
     storage::{AccountProof, MessagingLayout},
 };
 
-use crate::{AdapterError, BlockRef, ChainAdapter, Result, SentMessage, hex};
+use crate::{
+    AdapterError, BlockRef, ChainAdapter, ChainInfo, Entry, Exit, L1, L1State, Result, SentMessage,
+    Submitter, hex,
+    hub::{self, Hub},
+    keys, transport,
+};
+use submit::EvmSubmitter;
 
-sol! {
-    #[sol(rpc)]
-    interface IHub {
-        event MessageSent(bytes32 indexed id, uint32 indexed dstDomain, address indexed sender, uint64 nonce, bytes32 recipient, uint256[] words);
-        function processed(bytes32 id) external view returns (bool);
-        function outbound(bytes32 id) external view returns (uint256);
-        function relayFromStarknet(uint32 srcDomain, uint256 endpoint, uint256[] calldata words) external payable returns (bytes32 id);
-        function relayFromL1(uint256[] calldata words) external payable returns (bytes32 id);
-
-        error NotOwner(address caller);
-        error UnknownDomain(uint32 domain);
-        error NotStarknetDomain(uint32 domain);
-        error UnknownEndpoint(uint32 domain, uint256 endpoint);
-        error WrongSourceDomain(uint32 declared, uint32 relayedFrom);
-        error AlreadyProcessed(bytes32 id);
-        error BadRecipient(bytes32 recipient);
-        error WordNotAFelt(uint256 index, uint256 word);
-        error FeeMismatch(uint256 expected, uint256 paid);
-        error NotPending(bytes32 id);
-    }
-}
-
-/// Storage slot of the Hub's `outbound` mapping (solc's layout; `contracts/evm/out/Hub.json`
-/// lists it, and a test reads the slot through a proof against the getter).
-pub const HUB_OUTBOUND_SLOT: u64 = 3;
-
-/// Calldata of `Hub.relayFromStarknet(src_domain, endpoint, words)`.
-pub fn relay_from_starknet_call(src_domain: u32, endpoint: U256, words: &[B256]) -> Bytes {
-    IHub::relayFromStarknetCall {
-        srcDomain: src_domain,
-        endpoint,
-        words: words.iter().map(|w| U256::from_be_bytes(w.0)).collect(),
-    }
-    .abi_encode()
-    .into()
-}
-
-/// Calldata of `Hub.relayFromL1(words)`.
-pub fn relay_from_l1_call(words: &[B256]) -> Bytes {
-    IHub::relayFromL1Call {
-        words: words.iter().map(|w| U256::from_be_bytes(w.0)).collect(),
-    }
-    .abi_encode()
-    .into()
-}
-
-/// What a Hub revert means for the message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HubRevert {
-    /// The hop already happened (`AlreadyProcessed`, `NotPending`): nothing to pay for.
-    AlreadyDone(String),
-    /// The message can never pass as it is (bad recipient, unknown domain, a non-felt word…):
-    /// park it with this reason.
-    Permanent(String),
-    /// Anything else (not consumable yet, out of gas, an unknown error): retry later.
-    Transient(String),
-}
-
-/// Classifies a revert of a Hub relay call.
-pub fn classify_hub_revert(revert: &submit::Revert) -> HubRevert {
-    use IHub::IHubErrors as E;
-    let Ok(error) = E::abi_decode(&revert.data) else {
-        let reason = alloy::sol_types::decode_revert_reason(&revert.data)
-            .unwrap_or_else(|| revert.message.clone());
-        return HubRevert::Transient(reason);
-    };
-    match error {
-        E::AlreadyProcessed(e) => HubRevert::AlreadyDone(format!("AlreadyProcessed({})", e.id)),
-        E::NotPending(e) => HubRevert::AlreadyDone(format!("NotPending({})", e.id)),
-        E::UnknownDomain(e) => HubRevert::Permanent(format!(
-            "the Hub does not know destination domain {}",
-            e.domain
-        )),
-        E::NotStarknetDomain(e) => HubRevert::Permanent(format!(
-            "the Hub has no Starknet-family source domain {}",
-            e.domain
-        )),
-        E::UnknownEndpoint(e) => HubRevert::Permanent(format!(
-            "endpoint {:#x} is not the Hub's endpoint of domain {}",
-            e.endpoint, e.domain
-        )),
-        E::WrongSourceDomain(e) => HubRevert::Permanent(format!(
-            "the envelope says source domain {}, relayed from {}",
-            e.declared, e.relayedFrom
-        )),
-        E::BadRecipient(e) => {
-            HubRevert::Permanent(format!("recipient {} is not a contract on L1", e.recipient))
-        }
-        E::WordNotAFelt(e) => HubRevert::Permanent(format!(
-            "word {} ({:#x}) is not a Starknet felt",
-            e.index, e.word
-        )),
-        E::FeeMismatch(e) => HubRevert::Transient(format!(
-            "fee mismatch: expected {}, paid {}",
-            e.expected, e.paid
-        )),
-        E::NotOwner(e) => HubRevert::Transient(format!("NotOwner({})", e.caller)),
-    }
-}
-
-/// The hub chain's adapter.
-#[derive(Debug, Clone)]
+/// An EVM chain's adapter. Today the L1 hub chain: the chain whose contract `hub` is xroute's Hub.
+#[derive(Debug)]
 pub struct EvmAdapter {
-    name: String,
-    domain: u32,
+    info: ChainInfo,
     hub: Address,
-    confirmations: u64,
     provider: DynProvider,
+    submitter: Option<EvmSubmitter>,
 }
 
 impl EvmAdapter {
-    /// An adapter for chain `name` (domain `domain`) at `rpc`, reading the Hub at `hub`, treating
-    /// blocks `confirmations` deep as final.
+    /// Connects to the hub chain of `config` (`hub` set): its RPC with the configured timeouts,
+    /// its relayer key, its chain id.
+    pub async fn connect(config: &EvmChain, hub: Address) -> Result<Self> {
+        let provider =
+            transport::evm_provider(&config.name, config.rpc.expose(), &config.transport)?;
+        let signer = keys::secp256k1(
+            &format!("chains.{}.signer_key_file", config.name),
+            &config.signer_key_file,
+        )?;
+        let submitter = EvmSubmitter::new(&config.name, provider.clone(), signer).await?;
+        Ok(Self {
+            info: ChainInfo {
+                name: config.name.clone(),
+                domain: config.domain,
+                confirmations: config.confirmations,
+            },
+            hub,
+            provider,
+            submitter: Some(submitter),
+        })
+    }
+
+    /// A read-only adapter for chain `name` (domain `domain`) at `rpc` (default timeouts),
+    /// reading the Hub at `hub`, treating blocks `confirmations` deep as final.
     pub fn new(
         name: &str,
         domain: u32,
         rpc: alloy::transports::http::reqwest::Url,
         hub: Address,
         confirmations: u64,
-    ) -> Self {
-        let provider = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .connect_http(rpc)
-            .erased();
-        Self {
-            name: name.to_string(),
-            domain,
+    ) -> Result<Self> {
+        let provider = transport::evm_provider(name, rpc.as_str(), &Default::default())?;
+        Ok(Self {
+            info: ChainInfo {
+                name: name.to_string(),
+                domain,
+                confirmations,
+            },
             hub,
-            confirmations,
             provider,
-        }
+            submitter: None,
+        })
     }
 
-    fn rpc_error(&self, method: &'static str, e: impl std::fmt::Display) -> AdapterError {
-        AdapterError::Rpc {
-            chain: self.name.clone(),
-            method,
-            message: e.to_string(),
-        }
+    fn rpc_error(
+        &self,
+        method: &'static str,
+        e: alloy::transports::TransportError,
+    ) -> AdapterError {
+        AdapterError::rpc(&self.info.name, method, e)
     }
 
     fn bad(&self, what: &'static str, tx: Option<B256>, reason: impl Into<String>) -> AdapterError {
-        AdapterError::BadData {
-            chain: self.name.clone(),
-            what,
-            tx: tx.map(|t| t.to_string()).unwrap_or_default(),
-            reason: reason.into(),
-        }
+        AdapterError::bad(&self.info.name, what, tx.map(|t| t.to_string()), reason)
     }
 
     /// The state root of `block`, after checking that the header the node returns for its number
@@ -181,7 +104,11 @@ impl EvmAdapter {
             .await
             .map_err(|e| self.rpc_error("eth_getBlockByNumber", e))?
             .ok_or_else(|| {
-                self.rpc_error("eth_getBlockByNumber", format!("no block {}", block.number))
+                AdapterError::unavailable(
+                    &self.info.name,
+                    "eth_getBlockByNumber",
+                    format!("no block {}", block.number),
+                )
             })?;
         let computed = found.header.inner.hash_slow();
         if computed.0 != block.hash {
@@ -215,20 +142,45 @@ impl EvmAdapter {
     /// The Hub's `outbound[id]` at `block`, by storage proof: the escrowed fee + 1 while an L1
     /// app's message waits for a router, 0 before it was sent and after it was forwarded.
     pub async fn proven_outbound(&self, id: &MessageId, block: BlockRef) -> Result<U256> {
-        let mut key = [0u8; 64];
-        key[..32].copy_from_slice(id.0.as_slice());
-        key[32..].copy_from_slice(&U256::from(HUB_OUTBOUND_SLOT).to_be_bytes::<32>());
-        self.proven_slot(self.hub, keccak256(key), block).await
+        self.proven_slot(self.hub, hub::outbound_key(id.0), block)
+            .await
+    }
+
+    /// The Hub's address.
+    pub fn hub(&self) -> Address {
+        self.hub
+    }
+
+    /// The provider.
+    pub fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
+    /// The relayer, if the chain has a signer.
+    pub fn evm_submitter(&self) -> Option<&EvmSubmitter> {
+        self.submitter.as_ref()
+    }
+}
+
+#[async_trait]
+impl L1State for EvmAdapter {
+    fn hub(&self) -> Address {
+        self.hub
+    }
+
+    async fn chain_id(&self) -> Result<u64> {
+        if let Some(s) = &self.submitter {
+            return Ok(s.chain_id());
+        }
+        self.provider
+            .get_chain_id()
+            .await
+            .map_err(|e| self.rpc_error("eth_chainId", e))
     }
 
     /// Storage slot `slot` of `contract` at `block`, checked by `eth_getProof` against the state
     /// root of `block`'s recomputed header.
-    pub async fn proven_slot(
-        &self,
-        contract: Address,
-        slot: B256,
-        block: BlockRef,
-    ) -> Result<U256> {
+    async fn proven_slot(&self, contract: Address, slot: B256, block: BlockRef) -> Result<U256> {
         let root = self.verified_state_root(block).await?;
         let answer: serde_json::Value = self
             .provider
@@ -244,30 +196,12 @@ impl EvmAdapter {
             .verify_slot_of(contract, root, slot)
             .map_err(|e| self.bad("storage proof", None, e.to_string()))
     }
-
-    /// The Hub's address.
-    pub fn hub(&self) -> Address {
-        self.hub
-    }
-
-    /// The provider (to build an [`submit::EvmSubmitter`] on the same connection).
-    pub fn provider(&self) -> &DynProvider {
-        &self.provider
-    }
 }
 
 #[async_trait]
 impl ChainAdapter for EvmAdapter {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn domain(&self) -> u32 {
-        self.domain
-    }
-
-    fn confirmations(&self) -> u64 {
-        self.confirmations
+    fn info(&self) -> &ChainInfo {
+        &self.info
     }
 
     async fn head(&self) -> Result<BlockRef> {
@@ -276,7 +210,13 @@ impl ChainAdapter for EvmAdapter {
             .get_block_by_number(BlockNumberOrTag::Latest)
             .await
             .map_err(|e| self.rpc_error("eth_getBlockByNumber", e))?
-            .ok_or_else(|| self.rpc_error("eth_getBlockByNumber", "no latest block"))?;
+            .ok_or_else(|| {
+                AdapterError::unavailable(
+                    &self.info.name,
+                    "eth_getBlockByNumber",
+                    "no latest block",
+                )
+            })?;
         Ok(BlockRef {
             number: block.header.number,
             hash: block.header.hash.0,
@@ -289,14 +229,20 @@ impl ChainAdapter for EvmAdapter {
             .get_block_by_number(BlockNumberOrTag::Number(number))
             .await
             .map_err(|e| self.rpc_error("eth_getBlockByNumber", e))?
-            .ok_or_else(|| self.rpc_error("eth_getBlockByNumber", format!("no block {number}")))?;
+            .ok_or_else(|| {
+                AdapterError::unavailable(
+                    &self.info.name,
+                    "eth_getBlockByNumber",
+                    format!("no block {number}"),
+                )
+            })?;
         Ok(block.header.hash.0)
     }
 
     async fn sent_messages(&self, from: u64, to: u64) -> Result<Vec<SentMessage>> {
         let filter = Filter::new()
             .address(self.hub)
-            .event_signature(IHub::MessageSent::SIGNATURE_HASH)
+            .event_signature(Hub::MessageSent::SIGNATURE_HASH)
             .from_block(from)
             .to_block(to);
         let logs = self
@@ -310,7 +256,7 @@ impl ChainAdapter for EvmAdapter {
             let (Some(number), Some(hash)) = (log.block_number, log.block_hash) else {
                 continue; // pending
             };
-            let event = IHub::MessageSent::decode_log(&log.inner)
+            let event = Hub::MessageSent::decode_log(&log.inner)
                 .map_err(|e| self.bad("MessageSent event", tx, e.to_string()))?;
             let words: Vec<B256> = event.words.iter().map(|w| B256::from(*w)).collect();
             let envelope = Envelope::from_words(&words)
@@ -326,7 +272,7 @@ impl ChainAdapter for EvmAdapter {
                     ),
                 ));
             }
-            if envelope.src_domain != self.domain
+            if envelope.src_domain != self.info.domain
                 || envelope.dst_domain != event.dstDomain
                 || envelope.nonce != event.nonce
             {
@@ -348,13 +294,45 @@ impl ChainAdapter for EvmAdapter {
         Ok(out)
     }
 
+    /// An L1 app's message leaves L1 for its rollup once the Hub holds it in `outbound[id]`
+    /// (escrowed fee + 1); `relayFromL1` forwards it, and the escrow counts toward the entry fee.
+    async fn exit(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Exit> {
+        let id = envelope.id();
+        let value = self.proven_outbound(&id, l1.finalized).await?;
+        if value.is_zero() {
+            return Ok(Exit::NotYet);
+        }
+        Ok(Exit::Ready {
+            proof: format!(
+                "Hub.outbound[id] = {value} at L1 block {} (storage proof)",
+                l1.finalized.number
+            ),
+            call: hub::relay_from_l1(self.hub, &envelope.to_words()),
+            prepaid: value.saturating_sub(U256::from(1)),
+        })
+    }
+
+    /// An L1-bound message is delivered by the Hub itself in the relay transaction: whether the
+    /// recipient can take it is the Hub's check (`BadRecipient`), read from the relay's estimate.
+    async fn entry(&self, _envelope: &Envelope, _l1: &L1<'_>) -> Result<Entry> {
+        Ok(Entry::Accepted { fee: U256::ZERO })
+    }
+
     /// On the hub chain, "delivered" means the Hub processed the id: an L1-bound message is
     /// delivered to its app in the same transaction; any other was forwarded to its next hop.
     async fn is_delivered(&self, id: &MessageId) -> Result<bool> {
-        IHub::new(self.hub, &self.provider)
+        Hub::new(self.hub, &self.provider)
             .processed(id.0)
             .call()
             .await
-            .map_err(|e| self.rpc_error("Hub.processed", e))
+            .map_err(|e| AdapterError::rpc(&self.info.name, "Hub.processed", e))
+    }
+
+    fn submitter(&self) -> Option<&dyn Submitter> {
+        self.submitter.as_ref().map(|s| s as &dyn Submitter)
+    }
+
+    fn as_l1(&self) -> Option<&dyn L1State> {
+        Some(self)
     }
 }

@@ -1,5 +1,5 @@
 //! Sending transactions on an EVM chain: a local nonce manager, gas estimation, EIP-1559 fees and
-//! the gas-price bump of a stuck transaction.
+//! the gas-price bump of a stuck transaction; the chain's [`Submitter`].
 //!
 //! The router must record a relay before its side effect, so sending is split in two under one
 //! nonce lock: [`EvmSubmitter::lock`] hands out a [`NonceLease`]; [`NonceLease::sign`] builds and
@@ -10,8 +10,8 @@
 //! can be re-broadcast unchanged.
 
 use alloy::{
-    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
-    eips::eip2718::Encodable2718,
+    consensus::{SignableTransaction, Transaction as _, TxEip1559, TxEnvelope},
+    eips::eip2718::{Decodable2718, Encodable2718},
     network::TxSignerSync,
     primitives::{Address, B256, Bytes, TxKind, U256},
     providers::{DynProvider, Provider},
@@ -19,71 +19,15 @@ use alloy::{
     signers::local::PrivateKeySigner,
     transports::{RpcError, TransportErrorKind},
 };
+use async_trait::async_trait;
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::{AdapterError, Result};
-
-/// A transaction's gas parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fees {
-    /// Gas limit.
-    pub gas_limit: u64,
-    /// EIP-1559 max fee per gas, wei.
-    pub max_fee_per_gas: u128,
-    /// EIP-1559 priority fee per gas, wei.
-    pub max_priority_fee_per_gas: u128,
-}
-
-impl Fees {
-    /// The fees of a replacement for a stuck transaction: both prices up by a quarter (nodes
-    /// require at least a tenth to replace a transaction), at least the current market `floor`.
-    pub fn bumped(&self, floor: Option<Fees>) -> Fees {
-        let up = |v: u128| v.saturating_add(v / 4).max(v.saturating_add(1));
-        let mut out = Fees {
-            gas_limit: self.gas_limit,
-            max_fee_per_gas: up(self.max_fee_per_gas),
-            max_priority_fee_per_gas: up(self.max_priority_fee_per_gas),
-        };
-        if let Some(floor) = floor {
-            out.max_fee_per_gas = out.max_fee_per_gas.max(floor.max_fee_per_gas);
-            out.max_priority_fee_per_gas = out
-                .max_priority_fee_per_gas
-                .max(floor.max_priority_fee_per_gas);
-        }
-        out.max_priority_fee_per_gas = out.max_priority_fee_per_gas.min(out.max_fee_per_gas);
-        out
-    }
-}
-
-/// A signed transaction, not yet (or not known to be) sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedTx {
-    /// Its hash.
-    pub hash: B256,
-    /// The sender's nonce it uses.
-    pub nonce: u64,
-    /// The EIP-2718 bytes, for `eth_sendRawTransaction` (and a re-broadcast after a restart).
-    pub raw: Bytes,
-    /// Its gas parameters (a bump starts from them).
-    pub fees: Fees,
-}
-
-/// The outcome of a mined transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mined {
-    /// Block number.
-    pub block_number: u64,
-    /// Block hash.
-    pub block_hash: B256,
-    /// Whether it succeeded (`status = 1`).
-    pub success: bool,
-    /// Gas used.
-    pub gas_used: u64,
-}
+pub use crate::submit::{Fees, Mined, SignedTx};
+use crate::{AdapterError, Call, Lease, Result, Revert, Submitter, submit};
 
 /// Why a call would revert: its revert data, when the node returned it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Revert {
+pub struct RawRevert {
     /// ABI-encoded error data (empty when the node gave only a message).
     pub data: Bytes,
     /// The node's message.
@@ -96,8 +40,12 @@ pub enum Estimate {
     /// The call succeeds with these fees.
     Ok(Fees),
     /// The call reverts.
-    Reverts(Revert),
+    Reverts(RawRevert),
 }
+
+/// Reads a revert of a call on this chain: what it means for the message (the hub chain reads
+/// the Hub's errors, [`crate::hub::classify_revert`]).
+pub type RevertReader = fn(data: &[u8], message: &str) -> Revert;
 
 /// Sends transactions from one key on one chain. Cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -109,6 +57,7 @@ pub struct EvmSubmitter {
     /// The next nonce to use; `None` until read from the chain (and after a node refused a
     /// transaction for its nonce).
     next_nonce: Mutex<Option<u64>>,
+    reverts: RevertReader,
 }
 
 /// The right to send the next transaction of an [`EvmSubmitter`], held across sign → persist →
@@ -120,23 +69,27 @@ pub struct NonceLease<'a> {
 }
 
 impl EvmSubmitter {
-    /// A submitter for chain `name` signing with `signer`; reads the chain id once.
+    /// A submitter for chain `name` signing with `signer`; reads the chain id once. Reverts are
+    /// read as the Hub's ([`Self::with_reverts`] for other contracts).
     pub async fn new(name: &str, provider: DynProvider, signer: PrivateKeySigner) -> Result<Self> {
         let chain_id = provider
             .get_chain_id()
             .await
-            .map_err(|e| AdapterError::Rpc {
-                chain: name.to_string(),
-                method: "eth_chainId",
-                message: e.to_string(),
-            })?;
+            .map_err(|e| AdapterError::rpc(name, "eth_chainId", e))?;
         Ok(Self {
             chain: name.to_string(),
             provider,
             signer,
             chain_id,
             next_nonce: Mutex::new(None),
+            reverts: crate::hub::classify_revert,
         })
+    }
+
+    /// Reads reverts with `reverts`.
+    pub fn with_reverts(mut self, reverts: RevertReader) -> Self {
+        self.reverts = reverts;
+        self
     }
 
     /// The chain id transactions are signed for.
@@ -149,12 +102,8 @@ impl EvmSubmitter {
         self.signer.address()
     }
 
-    fn rpc_error(&self, method: &'static str, e: impl std::fmt::Display) -> AdapterError {
-        AdapterError::Rpc {
-            chain: self.chain.clone(),
-            method,
-            message: e.to_string(),
-        }
+    fn rpc_error(&self, method: &'static str, e: RpcError<TransportErrorKind>) -> AdapterError {
+        AdapterError::rpc(&self.chain, method, e)
     }
 
     /// Gas limit (with a fifth of headroom) and current EIP-1559 fees for calling `to` with `data`
@@ -288,7 +237,7 @@ impl NonceLease<'_> {
         let signature = s
             .signer
             .sign_transaction_sync(&mut tx)
-            .map_err(|e| s.rpc_error("sign transaction", e))?;
+            .map_err(|e| AdapterError::signing(&s.chain, "a transaction", e))?;
         let envelope = TxEnvelope::from(tx.into_signed(signature));
         Ok(SignedTx {
             hash: *envelope.tx_hash(),
@@ -320,12 +269,12 @@ impl NonceLease<'_> {
     }
 }
 
-fn as_revert(e: &RpcError<TransportErrorKind>) -> Option<Revert> {
+fn as_revert(e: &RpcError<TransportErrorKind>) -> Option<RawRevert> {
     let payload = e.as_error_resp()?;
     let message = payload.message.to_string();
     let data = payload.as_revert_data();
     let is_revert = data.is_some() || message.contains("revert");
-    is_revert.then(|| Revert {
+    is_revert.then(|| RawRevert {
         data: data.unwrap_or_default(),
         message,
     })
@@ -346,35 +295,92 @@ fn is_known_or_used(e: &RpcError<TransportErrorKind>) -> bool {
     m.contains("already known") || m.contains("already imported") || is_nonce_too_low(e)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The call of a signed transaction (a replacement re-signs the same call).
+fn call_of(chain: &str, tx: &SignedTx) -> Result<Call> {
+    let envelope = TxEnvelope::decode_2718(&mut tx.raw.as_ref()).map_err(|e| {
+        AdapterError::bad(
+            chain,
+            "stored transaction",
+            Some(tx.hash.to_string()),
+            e.to_string(),
+        )
+    })?;
+    let to = envelope.to().ok_or_else(|| {
+        AdapterError::bad(
+            chain,
+            "stored transaction",
+            Some(tx.hash.to_string()),
+            "it creates a contract",
+        )
+    })?;
+    Ok(Call::evm(to, envelope.input().clone(), envelope.value()))
+}
 
-    #[test]
-    fn a_bump_raises_both_prices_by_at_least_a_tenth_and_respects_the_floor() {
-        let fees = Fees {
-            gas_limit: 100_000,
-            max_fee_per_gas: 1_000,
-            max_priority_fee_per_gas: 100,
-        };
-        let bumped = fees.bumped(None);
-        assert_eq!(bumped.max_fee_per_gas, 1_250);
-        assert_eq!(bumped.max_priority_fee_per_gas, 125);
-        assert_eq!(bumped.gas_limit, 100_000);
-        let floor = Fees {
-            gas_limit: 0,
-            max_fee_per_gas: 5_000,
-            max_priority_fee_per_gas: 7_000,
-        };
-        let bumped = fees.bumped(Some(floor));
-        assert_eq!(bumped.max_fee_per_gas, 5_000);
-        assert_eq!(bumped.max_priority_fee_per_gas, 5_000);
-        // Zero prices still move.
-        let zero = Fees {
-            gas_limit: 1,
-            max_fee_per_gas: 0,
-            max_priority_fee_per_gas: 0,
-        };
-        assert_eq!(zero.bumped(None).max_fee_per_gas, 1);
+#[async_trait]
+impl Submitter for EvmSubmitter {
+    fn sender(&self) -> B256 {
+        self.address().into_word()
+    }
+
+    async fn estimate(&self, call: &Call) -> Result<submit::Estimate> {
+        Ok(
+            match EvmSubmitter::estimate(self, call.evm_to(), &call.data, call.value).await? {
+                Estimate::Ok(fees) => submit::Estimate::Ok(fees),
+                Estimate::Reverts(r) => {
+                    submit::Estimate::Reverts((self.reverts)(&r.data, &r.message))
+                }
+            },
+        )
+    }
+
+    async fn lease(&self) -> Box<dyn Lease + '_> {
+        Box::new(self.lock().await)
+    }
+
+    async fn rebroadcast(&self, tx: &SignedTx) -> Result<()> {
+        EvmSubmitter::rebroadcast(self, tx).await
+    }
+
+    async fn receipt(&self, hash: B256) -> Result<Option<Mined>> {
+        EvmSubmitter::receipt(self, hash).await
+    }
+
+    async fn mined_nonce(&self) -> Result<u64> {
+        EvmSubmitter::mined_nonce(self).await
+    }
+}
+
+#[async_trait]
+impl Lease for NonceLease<'_> {
+    async fn sign(&mut self, call: &Call, fees: Fees) -> Result<SignedTx> {
+        NonceLease::sign(
+            self,
+            call.evm_to(),
+            call.data.clone(),
+            call.value,
+            fees,
+            None,
+        )
+        .await
+    }
+
+    async fn replace(&mut self, stuck: &SignedTx) -> Result<SignedTx> {
+        let s = self.submitter;
+        let call = call_of(&s.chain, stuck)?;
+        let market = s.market_fees().await.ok();
+        let fees = stuck.fees.bumped(market);
+        NonceLease::sign(
+            self,
+            call.evm_to(),
+            call.data,
+            call.value,
+            fees,
+            Some(stuck.nonce),
+        )
+        .await
+    }
+
+    async fn broadcast(&mut self, tx: &SignedTx) -> Result<()> {
+        NonceLease::broadcast(self, tx).await
     }
 }

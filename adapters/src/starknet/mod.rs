@@ -1,8 +1,20 @@
 //! The Starknet family: Starknet and appchains that run the same execution environment (devnet,
-//! Madara/Katana-style), through the xroute Endpoint contract (`contracts/starknet/src/endpoint.cairo`).
+//! Madara/Katana-style), through the xroute Endpoint contract
+//! (`contracts/starknet/src/endpoint.cairo`).
+//!
+//! - Sent: the Endpoint's `MessageSent` events.
+//! - Exit: the chain's L2 → L1 message (from the Endpoint to the Hub) is consumable on L1 once the
+//!   chain's messaging contract there counts it (`l2ToL1Messages[h] ≥ 1`, read by a storage proof
+//!   on L1); the Hub consumes it with `relayFromStarknet`.
+//! - Entry: every envelope word must be a felt and the recipient must be deployed; the fee is
+//!   what the chain asks for executing the Endpoint's `receive_message` L1 handler
+//!   (`starknet_estimateMessageFee`), with headroom, paid with the L1 relay.
+//! - Delivered: the Endpoint's `is_delivered(id)`.
+//! - Sending: [`submit`] (the router's account contract).
 
 pub mod submit;
 
+use alloy::primitives::{Address, U256};
 use async_trait::async_trait;
 use starknet_rust::{
     core::{
@@ -12,53 +24,102 @@ use starknet_rust::{
         },
         utils::{get_selector_from_name, starknet_keccak},
     },
-    providers::{JsonRpcClient, Provider, ProviderError, Url, jsonrpc::HttpTransport},
+    providers::{JsonRpcClient, Provider, ProviderError},
 };
-use xroute_proofs::envelope::{Envelope, MessageId};
+use xroute_config::StarknetChain;
+use xroute_proofs::{
+    envelope::{Envelope, MessageId},
+    starknet::{felt_from_u256, felt_to_u256, l2_to_l1_message_hash},
+    storage::MessagingLayout,
+};
 
-use crate::{AdapterError, BlockRef, ChainAdapter, Result, SentMessage, hex};
+use crate::{
+    AdapterError, BlockRef, ChainAdapter, ChainInfo, Entry, Exit, L1, Result, SentMessage,
+    Submitter, hex, hub, keys,
+    transport::{self, RetryingHttp},
+};
+use submit::StarknetSubmitter;
 
 /// Events fetched per `starknet_getEvents` page.
 const EVENTS_PAGE: u64 = 512;
+/// The most a relay pays toward a Starknet leg: `sendMessageToL2` caps the fee at 1 ether.
+const MAX_L2_FEE: u128 = 1_000_000_000_000_000_000;
+
+/// The RPC client of a Starknet-family chain.
+pub type StarknetClient = JsonRpcClient<RetryingHttp>;
 
 /// A Starknet-family chain's adapter.
 #[derive(Debug)]
 pub struct StarknetAdapter {
-    name: String,
-    domain: u32,
+    info: ChainInfo,
     endpoint: Felt,
-    confirmations: u64,
-    provider: JsonRpcClient<HttpTransport>,
+    /// The chain's messaging contract on L1 and its storage layout (what an exit is proven by).
+    l1_messaging: Option<(Address, MessagingLayout)>,
+    provider: StarknetClient,
+    submitter: Option<StarknetSubmitter>,
 }
 
 impl StarknetAdapter {
-    /// An adapter for the chain `name` (domain `domain`) at `rpc`, reading the Endpoint at
-    /// `endpoint`, treating blocks `confirmations` deep as final.
-    pub fn new(name: &str, domain: u32, rpc: Url, endpoint: Felt, confirmations: u64) -> Self {
-        Self {
-            name: name.to_string(),
-            domain,
+    /// Connects to the chain of `config`: its RPC with the configured timeouts, and the router's
+    /// account there (its key read, its contract checked).
+    pub async fn connect(config: &StarknetChain) -> Result<Self> {
+        let field = |f: &str| format!("chains.{}.{f}", config.name);
+        let felt = |f: &str, v: U256| {
+            felt_from_u256("", v).map_err(|e| AdapterError::config(field(f), e.to_string()))
+        };
+        let endpoint = felt("endpoint", config.endpoint.0)?;
+        let account = felt("account", config.account.0)?;
+        let key = keys::felt(&field("account_key_file"), &config.account_key_file)?;
+        let rpc = config.rpc.expose();
+        let provider = transport::starknet_client(&config.name, rpc, &config.transport)?;
+        let signing = transport::starknet_client(&config.name, rpc, &config.transport)?;
+        let submitter = StarknetSubmitter::connect(&config.name, signing, account, key).await?;
+        let layout = match config.messaging_layout {
+            xroute_config::MessagingLayout::Current => MessagingLayout::current(),
+            xroute_config::MessagingLayout::V1 => MessagingLayout::v1(),
+        };
+        Ok(Self {
+            info: ChainInfo {
+                name: config.name.clone(),
+                domain: config.domain,
+                confirmations: config.confirmations,
+            },
             endpoint,
-            confirmations,
-            provider: JsonRpcClient::new(HttpTransport::new(rpc)),
-        }
+            l1_messaging: Some((config.l1_messaging, layout)),
+            provider,
+            submitter: Some(submitter),
+        })
     }
 
-    fn rpc_error(&self, method: &'static str, e: impl std::fmt::Display) -> AdapterError {
-        AdapterError::Rpc {
-            chain: self.name.clone(),
-            method,
-            message: e.to_string(),
-        }
+    /// A read-only adapter for the chain `name` (domain `domain`) at `rpc` (default timeouts),
+    /// reading the Endpoint at `endpoint`, treating blocks `confirmations` deep as final. It sends
+    /// nothing and proves no exit.
+    pub fn new(
+        name: &str,
+        domain: u32,
+        rpc: starknet_rust::providers::Url,
+        endpoint: Felt,
+        confirmations: u64,
+    ) -> Result<Self> {
+        Ok(Self {
+            info: ChainInfo {
+                name: name.to_string(),
+                domain,
+                confirmations,
+            },
+            endpoint,
+            l1_messaging: None,
+            provider: transport::starknet_client(name, rpc.as_str(), &Default::default())?,
+            submitter: None,
+        })
+    }
+
+    fn rpc_error(&self, method: &'static str, e: ProviderError) -> AdapterError {
+        AdapterError::rpc(&self.info.name, method, e)
     }
 
     fn bad(&self, what: &'static str, tx: Felt, reason: impl Into<String>) -> AdapterError {
-        AdapterError::BadData {
-            chain: self.name.clone(),
-            what,
-            tx: format!("{tx:#x}"),
-            reason: reason.into(),
-        }
+        AdapterError::bad(&self.info.name, what, Some(format!("{tx:#x}")), reason)
     }
 
     /// The Endpoint's address.
@@ -66,17 +127,19 @@ impl StarknetAdapter {
         self.endpoint
     }
 
+    /// The router's account on this chain, if configured.
+    pub fn starknet_submitter(&self) -> Option<&StarknetSubmitter> {
+        self.submitter.as_ref()
+    }
+
     /// The L2 fee (wei) the chain asks for executing `receive_message(words)` on the Endpoint when
     /// `from_l1` sends it: what the Hub must pay `sendMessageToL2`. An error here usually means the
     /// L1 handler itself would fail.
     pub async fn quote_message_fee(&self, from_l1: [u8; 20], words: &[Felt]) -> Result<u128> {
-        let selector = get_selector_from_name("receive_message")
-            .map_err(|e| self.rpc_error("receive_message selector", e))?;
-        let from_address = EthAddress::from_bytes(from_l1);
         let message = MsgFromL1 {
-            from_address,
+            from_address: EthAddress::from_bytes(from_l1),
             to_address: self.endpoint,
-            entry_point_selector: selector,
+            entry_point_selector: selector("receive_message")?,
             payload: words.to_vec(),
         };
         let estimate = self
@@ -142,13 +205,13 @@ impl StarknetAdapter {
                 ),
             ));
         }
-        if envelope.src_domain != self.domain {
+        if envelope.src_domain != self.info.domain {
             return Err(self.bad(
                 "envelope",
                 tx,
                 format!(
                     "source domain {} on chain domain {}",
-                    envelope.src_domain, self.domain
+                    envelope.src_domain, self.info.domain
                 ),
             ));
         }
@@ -163,18 +226,17 @@ impl StarknetAdapter {
     }
 }
 
+/// The selector of entry point `name`.
+fn selector(name: &str) -> Result<Felt> {
+    get_selector_from_name(name).map_err(|e| {
+        AdapterError::config(name.to_string(), format!("not an entry point name: {e}"))
+    })
+}
+
 #[async_trait]
 impl ChainAdapter for StarknetAdapter {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn domain(&self) -> u32 {
-        self.domain
-    }
-
-    fn confirmations(&self) -> u64 {
-        self.confirmations
+    fn info(&self) -> &ChainInfo {
+        &self.info
     }
 
     async fn head(&self) -> Result<BlockRef> {
@@ -197,10 +259,13 @@ impl ChainAdapter for StarknetAdapter {
             .map_err(|e| self.rpc_error("starknet_getBlockWithTxHashes", e))?;
         match block {
             MaybePreConfirmedBlockWithTxHashes::Block(b) => Ok(b.block_hash.to_bytes_be()),
-            MaybePreConfirmedBlockWithTxHashes::PreConfirmedBlock(_) => Err(self.rpc_error(
-                "starknet_getBlockWithTxHashes",
-                format!("block {number} is not closed yet"),
-            )),
+            MaybePreConfirmedBlockWithTxHashes::PreConfirmedBlock(_) => {
+                Err(AdapterError::unavailable(
+                    &self.info.name,
+                    "starknet_getBlockWithTxHashes",
+                    format!("block {number} is not closed yet"),
+                ))
+            }
         }
     }
 
@@ -243,13 +308,73 @@ impl ChainAdapter for StarknetAdapter {
         Ok(out)
     }
 
+    async fn exit(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Exit> {
+        let felts = match envelope.to_felts() {
+            Ok(f) => f,
+            Err(e) => return Ok(Exit::Never(e.to_string())),
+        };
+        let Some((messaging, layout)) = &self.l1_messaging else {
+            return Err(AdapterError::config(
+                format!("chains.{}.l1_messaging", self.info.name),
+                "this adapter was built without the chain's L1 messaging contract",
+            ));
+        };
+        let hub = l1.state.hub();
+        let hash = l2_to_l1_message_hash(self.endpoint, hub, &felts);
+        let value = l1
+            .state
+            .proven_slot(*messaging, layout.l2_to_l1_slot(hash), l1.finalized)
+            .await?;
+        if value.is_zero() {
+            return Ok(Exit::NotYet);
+        }
+        Ok(Exit::Ready {
+            proof: format!(
+                "l2ToL1Messages[{hash}] of {messaging} = {value} at L1 block {} (storage proof)",
+                l1.finalized.number
+            ),
+            call: hub::relay_from_starknet(
+                hub,
+                self.info.domain,
+                felt_to_u256(self.endpoint),
+                &envelope.to_words(),
+            ),
+            prepaid: U256::ZERO,
+        })
+    }
+
+    async fn entry(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Entry> {
+        let felts = match envelope.to_felts() {
+            Ok(f) => f,
+            Err(e) => {
+                return Ok(Entry::Refused(format!(
+                    "cannot go to {}: {e}",
+                    self.info.name
+                )));
+            }
+        };
+        let recipient = felts[2];
+        if !self.is_deployed(recipient).await? {
+            return Ok(Entry::Refused(format!(
+                "recipient {recipient:#x} is not deployed on {}",
+                self.info.name
+            )));
+        }
+        let quote = self
+            .quote_message_fee(l1.state.hub().into_array(), &felts)
+            .await?;
+        // Headroom for an L2 gas price that moves before the sequencer picks it up.
+        let fee = quote.saturating_mul(3).div_ceil(2).clamp(1, MAX_L2_FEE);
+        Ok(Entry::Accepted {
+            fee: U256::from(fee),
+        })
+    }
+
     async fn is_delivered(&self, id: &MessageId) -> Result<bool> {
-        let selector = get_selector_from_name("is_delivered")
-            .map_err(|e| self.rpc_error("is_delivered", e))?;
         let (high, low) = id.0.split_at(16);
         let call = FunctionCall {
             contract_address: self.endpoint,
-            entry_point_selector: selector,
+            entry_point_selector: selector("is_delivered")?,
             calldata: vec![
                 Felt::from_bytes_be_slice(low),
                 Felt::from_bytes_be_slice(high),
@@ -268,5 +393,72 @@ impl ChainAdapter for StarknetAdapter {
                 format!("{} felts", other.len()),
             )),
         }
+    }
+
+    fn submitter(&self) -> Option<&dyn Submitter> {
+        self.submitter.as_ref().map(|s| s as &dyn Submitter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The entry points the router calls exist in the committed Endpoint artifact with the inputs
+    /// the router passes.
+    #[test]
+    fn the_endpoint_artifact_has_the_entry_points_the_router_calls() {
+        let sierra: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../contracts/starknet/out/endpoint.sierra.json"
+        ))
+        .unwrap();
+        let abi = &sierra["abi"];
+        let abi: Vec<serde_json::Value> = match abi {
+            serde_json::Value::String(s) => serde_json::from_str(s).unwrap(),
+            other => serde_json::from_value(other.clone()).unwrap(),
+        };
+        let mut functions = Vec::new();
+        let mut stack = abi.clone();
+        while let Some(item) = stack.pop() {
+            if let Some(items) = item["items"].as_array() {
+                stack.extend(items.iter().cloned());
+            }
+            if item["type"] == "function" || item["type"] == "l1_handler" {
+                let inputs: Vec<String> = item["inputs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["type"].as_str().unwrap().to_string())
+                    .collect();
+                functions.push((item["name"].as_str().unwrap().to_string(), inputs));
+            }
+        }
+        let find = |name: &str| {
+            functions
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, inputs)| inputs.clone())
+                .unwrap_or_else(|| panic!("no {name} in {functions:?}"))
+        };
+        assert_eq!(find("is_delivered"), ["core::integer::u256"]);
+        let receive = find("receive_message");
+        assert_eq!(
+            receive.first().map(String::as_str),
+            Some("core::felt252"),
+            "from_address first"
+        );
+        // `decode_sent` reads the event's data in this order.
+        let sent = abi
+            .iter()
+            .find(|i| i["name"] == "endpoint::endpoint::Endpoint::MessageSent")
+            .unwrap();
+        let members: Vec<&str> = sent["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            members,
+            ["id", "dst_domain", "nonce", "sender", "recipient", "words"]
+        );
     }
 }

@@ -1,8 +1,6 @@
 //! The command line: argument parsing with one-line errors, and dispatch.
 
 mod client;
-#[cfg(feature = "demo")]
-mod demo;
 mod parse;
 mod proofs;
 mod run;
@@ -40,9 +38,6 @@ enum Command {
     Peers(client::PeersArgs),
     /// Create a libp2p node key file (if missing) and print its peer id.
     P2pKey(P2pKeyArgs),
-    /// Start the local network, one router and messages over every route; show them cross.
-    #[cfg(feature = "demo")]
-    Demo(demo::DemoArgs),
     /// Compute protocol hashes and check proofs; prints the result alone on stdout as 0x-hex.
     Proofs(Box<proofs::ProofsArgs>),
 }
@@ -61,8 +56,6 @@ pub(crate) fn main() -> ExitCode {
         Command::Drop(args) => client::drop(args),
         Command::Peers(args) => client::peers(args),
         Command::P2pKey(args) => p2p_key(args),
-        #[cfg(feature = "demo")]
-        Command::Demo(args) => demo::run(args),
         Command::Proofs(args) => proofs::run(*args),
     }
 }

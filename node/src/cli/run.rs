@@ -7,8 +7,11 @@ use clap::Args;
 use tokio::sync::watch;
 use xroute::{
     api,
+    network::Network,
+    p2p::Inbound,
     pipeline::{Chains, Pipeline},
     store::Store,
+    tasks::{Ended, Tasks},
 };
 use xroute_config::Config;
 
@@ -78,66 +81,105 @@ async fn serve(config: Config) -> eyre::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.node.api)
         .await
         .wrap_err_with(|| format!("cannot listen on {} (node.api)", config.node.api))?;
-    let mut pipeline = Pipeline::new(store.clone(), chains, config.relay.clone());
-    let mut network_tasks = None;
+    let mut tasks = Tasks::default();
+    let mut pipeline = Pipeline::new(store.clone(), chains.clone(), config.relay.clone());
+    let mut network = None;
     if let Some(p2p) = &config.p2p {
-        let chain_id = pipeline.chains().hub.submitter.chain_id();
-        let hub = pipeline.chains().hub.adapter.hub();
-        let (network, inbound) = join_network(p2p, store, chain_id, hub)?;
-        pipeline = pipeline.with_network(network.clone(), p2p.batch_attestations);
-        network_tasks = Some((network, inbound));
+        let l1 = chains
+            .hub()
+            .as_l1()
+            .ok_or_else(|| eyre::eyre!("the hub chain cannot serve as L1"))?;
+        let domain = xroute_proofs::attestation::domain(l1.chain_id().await?, l1.hub());
+        let (joined, inbound) = join_network(p2p, store, domain, &mut tasks)?;
+        pipeline = pipeline.with_coordinator(joined.clone());
+        tasks.spawn("gossip validation", {
+            let network = joined.clone();
+            async move {
+                network.run_inbound(inbound).await;
+                Err("the p2p layer stopped handing over gossip".to_string())
+            }
+        });
+        tasks.spawn("heartbeats", {
+            let network = joined.clone();
+            let adapters = chains.adapters();
+            async move {
+                network.run_heartbeats(adapters).await;
+                Ok(())
+            }
+        });
+        network = Some(joined);
     }
     let pipeline = Arc::new(pipeline);
-    if let Some((network, inbound)) = network_tasks {
-        tokio::spawn(network.clone().run_inbound(inbound));
-        tokio::spawn(network.run_heartbeats(pipeline.clone()));
-    }
     tracing::info!(
         api = %config.node.api,
         store = %config.node.store.display(),
-        relayer = %pipeline.chains().hub.submitter.address(),
-        chains = pipeline.chains().adapters().len(),
+        relayer = %chains.l1_submitter()?.sender(),
+        chains = chains.adapters().len(),
         "router started"
     );
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut pipeline_task = tokio::spawn(pipeline.clone().run(stop_rx.clone()));
-    let mut api_stop = stop_rx.clone();
-    let mut api_task = tokio::spawn(async move {
-        axum::serve(listener, api::router(pipeline))
-            .with_graceful_shutdown(async move {
-                let _ = api_stop.wait_for(|stop| *stop).await;
-            })
-            .await
+    tasks.spawn("pipeline", {
+        let pipeline = pipeline.clone();
+        let stop = stop_rx.clone();
+        async move { pipeline.run(stop).await.map_err(|e| e.to_string()) }
     });
-    let signal = shutdown_signal();
+    tasks.spawn("api", {
+        let mut stop = stop_rx.clone();
+        let app = api::router(pipeline.clone(), network.clone());
+        async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                })
+                .await
+                .map_err(|e| e.to_string())
+        }
+    });
     tokio::select! {
-        () = signal => {
+        () = shutdown_signal() => {
             tracing::info!("shutting down: finishing the current tick");
             let _ = stop_tx.send(true);
         }
-        done = &mut pipeline_task => {
+        exit = tasks.next_exit() => {
             let _ = stop_tx.send(true);
-            let _ = (&mut api_task).await;
-            return match done {
-                Ok(Ok(())) => Err(eyre::eyre!("the pipeline stopped on its own")),
-                Ok(Err(e)) => Err(e).wrap_err("the pipeline failed"),
-                Err(e) => Err(eyre::eyre!("the pipeline task died: {e}")),
-            };
-        }
-        done = &mut api_task => {
-            let _ = stop_tx.send(true);
-            let _ = (&mut pipeline_task).await;
-            return Err(eyre::eyre!("the HTTP API stopped: {done:?}"));
+            let exit = exit.ok_or_else(|| eyre::eyre!("no task was running"))?;
+            tracing::error!("{exit}; stopping the router");
+            drain(&mut tasks).await;
+            return Err(exit.into());
         }
     }
-    pipeline_task
-        .await
-        .map_err(|e| eyre::eyre!("the pipeline task died: {e}"))??;
-    api_task
-        .await
-        .map_err(|e| eyre::eyre!("the API task died: {e}"))??;
+    // The pipeline finishes its tick and flushes the store; the API closes; then the rest stops.
+    while tasks
+        .running()
+        .iter()
+        .any(|t| *t == "pipeline" || *t == "api")
+    {
+        let Some(exit) = tasks.next_exit().await else {
+            break;
+        };
+        if exit.ended != Ended::Returned {
+            tracing::error!("{exit}");
+            drain(&mut tasks).await;
+            return Err(exit.into());
+        }
+    }
+    tasks.shutdown().await;
     tracing::info!("router stopped cleanly");
     Ok(())
+}
+
+/// After a critical task ended: the pipeline gets a moment to finish its tick (its steps persist
+/// before they act, so cutting it is safe), then everything stops.
+async fn drain(tasks: &mut Tasks) {
+    let wait = async {
+        while tasks.running().contains(&"pipeline") {
+            if tasks.next_exit().await.is_none() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), wait).await;
+    tasks.shutdown().await;
 }
 
 async fn shutdown_signal() {
@@ -152,18 +194,16 @@ async fn shutdown_signal() {
     }
 }
 
-/// Starts the p2p node and joins the router network of `[p2p]`.
+/// Starts the p2p node (its swarm as the critical task `p2p`) and joins the router network of
+/// `[p2p]`.
 fn join_network(
     p2p: &xroute_config::P2pConfig,
     store: Store,
-    chain_id: u64,
-    hub: alloy::primitives::Address,
-) -> eyre::Result<(
-    Arc<xroute::network::Network>,
-    tokio::sync::mpsc::Receiver<xroute::p2p::Inbound>,
-)> {
+    domain: alloy::dyn_abi::Eip712Domain,
+    tasks: &mut Tasks,
+) -> eyre::Result<(Arc<Network>, tokio::sync::mpsc::Receiver<Inbound>)> {
     use eyre::WrapErr;
-    use xroute::{network::*, p2p};
+    use xroute::{network::NetworkSettings, p2p};
     let listen = p2p
         .listen
         .parse()
@@ -188,16 +228,10 @@ fn join_network(
             Ok((m.address, peer))
         })
         .collect::<eyre::Result<Vec<_>>>()?;
-    let text = std::fs::read_to_string(&p2p.attestation_key_file)
-        .wrap_err_with(|| format!("reading {}", p2p.attestation_key_file.display()))?;
-    let signer = text.trim().parse().map_err(|_| {
-        eyre::eyre!(
-            "p2p.attestation_key_file: {} does not hold a 0x-hex secp256k1 key",
-            p2p.attestation_key_file.display()
-        )
-    })?;
+    let signer =
+        xroute_adapters::keys::secp256k1("p2p.attestation_key_file", &p2p.attestation_key_file)?;
     let key = p2p::load_or_create_key(&p2p.key_file)?;
-    let (handle, inbound) = p2p::spawn(
+    let (handle, inbound, swarm) = p2p::start(
         key,
         p2p::P2pSettings {
             listen,
@@ -207,6 +241,10 @@ fn join_network(
             max_frame: p2p::default_max_frame(),
         },
     )?;
+    tasks.spawn("p2p", async move {
+        swarm.await;
+        Err("the swarm stopped".to_string())
+    });
     let settings = NetworkSettings {
         signer,
         members,
@@ -214,8 +252,8 @@ fn join_network(
         relay_window_ms: p2p.relay_window_ms,
         claim_settle_ms: p2p.claim_settle_ms,
         heartbeat_ms: p2p.heartbeat_ms,
+        batch_attestations: p2p.batch_attestations,
     };
-    let domain = xroute_proofs::attestation::domain(chain_id, hub);
     let network =
         Network::new(handle, store, settings, domain).map_err(|e| eyre::eyre!("p2p: {e}"))?;
     tracing::info!(attester = %network.me(), "joined the router network");

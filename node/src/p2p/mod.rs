@@ -237,11 +237,25 @@ pub fn default_max_frame() -> usize {
     MAX_GOSSIP_BYTES + 4096
 }
 
-/// Starts the swarm task; returns the handle and the stream of received gossip.
+/// The swarm task: runs until every [`P2pHandle`] is dropped.
+pub type SwarmFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Starts the swarm task on the runtime; returns the handle and the stream of received gossip.
 pub fn spawn(
     key: Keypair,
     settings: P2pSettings,
 ) -> Result<(P2pHandle, mpsc::Receiver<Inbound>), P2pError> {
+    let (handle, inbound, task) = start(key, settings)?;
+    tokio::spawn(task);
+    Ok((handle, inbound))
+}
+
+/// Builds the swarm and listens; returns the handle, the stream of received gossip and the swarm
+/// task for the caller to run (a router runs it as a named critical task).
+pub fn start(
+    key: Keypair,
+    settings: P2pSettings,
+) -> Result<(P2pHandle, mpsc::Receiver<Inbound>, SwarmFuture), P2pError> {
     let peer_id = key.public().to_peer_id();
     let swarm_err = |e: String| P2pError::Swarm(e);
     let gossip_config = gossipsub::ConfigBuilder::default()
@@ -354,13 +368,13 @@ pub fn spawn(
         stats: HashMap::new(),
         unsent: std::collections::VecDeque::new(),
     };
-    tokio::spawn(task.run(cmd_rx));
     Ok((
         P2pHandle {
             commands: cmd_tx,
             peer_id,
         },
         in_rx,
+        Box::pin(task.run(cmd_rx)),
     ))
 }
 

@@ -1,164 +1,121 @@
-//! The router's chains, built from the configuration: the L1 hub chain (reads, proofs, relay
-//! transactions) and the Starknet-family rollups (reads, fee quotes, delivery checks).
+//! The router's chains, built from the configuration through [`build_adapter`]: the L1 hub chain
+//! (the chain `hub` is set on) and every other chain, by domain. The pipeline knows them only as
+//! [`ChainAdapter`]s.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{collections::BTreeMap, sync::Arc};
 
-use alloy::{primitives::Address, signers::local::PrivateKeySigner};
 use xroute_adapters::{
-    ChainAdapter,
-    evm::{EvmAdapter, submit::EvmSubmitter},
-    starknet::{StarknetAdapter, submit::StarknetSubmitter},
+    AdapterError, BlockRef, ChainAdapter, ChainAdapterExt, L1, Submitter, build_adapter,
 };
-use xroute_config::{ChainConfig, Config};
-use xroute_proofs::storage::MessagingLayout;
+use xroute_config::Config;
 
 use super::PipelineError;
 
-/// The L1 hub chain.
-#[derive(Debug)]
-pub struct HubChain {
-    /// Reads and storage proofs.
-    pub adapter: EvmAdapter,
-    /// Relay transactions.
-    pub submitter: EvmSubmitter,
-}
-
-/// A Starknet-family chain whose messages cross through the Hub.
-#[derive(Debug)]
-pub struct Rollup {
-    /// Reads, fee quotes, delivery checks.
-    pub adapter: StarknetAdapter,
-    /// The router's account there (checked at startup; the first relay's routes send nothing on
-    /// Starknet, the sequencer executes the L1 handlers).
-    pub submitter: StarknetSubmitter,
-    /// Its messaging contract on L1.
-    pub l1_messaging: Address,
-    /// That contract's storage layout.
-    pub layout: MessagingLayout,
-}
-
 /// Every chain of one router.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Chains {
-    /// L1.
-    pub hub: HubChain,
-    /// Rollups by domain.
-    pub rollups: BTreeMap<u32, Rollup>,
+    hub: u32,
+    by_domain: BTreeMap<u32, Arc<dyn ChainAdapter>>,
 }
 
 impl Chains {
-    /// Connects to every configured chain (reads the hub key file; checks the chain id answers).
+    /// Connects to every configured chain (reads its keys, checks its account and chain id).
     pub async fn connect(config: &Config) -> Result<Self, PipelineError> {
+        let mut by_domain = BTreeMap::new();
         let mut hub = None;
-        let mut rollups = BTreeMap::new();
-        for (i, chain) in config.chains.iter().enumerate() {
-            match chain {
-                ChainConfig::Evm(c) => {
-                    let Some(hub_address) = c.hub else {
-                        return Err(PipelineError::Config(format!(
-                            "chains[{i}] ({}): an EVM chain without `hub` is not supported yet \
-                             (EVM rollups land with the Arbitrum issue)",
-                            c.name
-                        )));
-                    };
-                    let url = c
-                        .rpc
-                        .expose()
-                        .parse()
-                        .map_err(|e| PipelineError::Config(format!("chains[{i}].rpc: {e}")))?;
-                    let adapter =
-                        EvmAdapter::new(&c.name, c.domain, url, hub_address, c.confirmations);
-                    let signer = read_evm_key(&c.signer_key_file)?;
-                    let submitter =
-                        EvmSubmitter::new(&c.name, adapter.provider().clone(), signer).await?;
-                    hub = Some(HubChain { adapter, submitter });
-                }
-                ChainConfig::Starknet(c) => {
-                    let url: starknet_rust::providers::Url = c
-                        .rpc
-                        .expose()
-                        .parse()
-                        .map_err(|e| PipelineError::Config(format!("chains[{i}].rpc: {e}")))?;
-                    let account = xroute_proofs::starknet::felt_from_u256("account", c.account.0)
-                        .map_err(|e| {
-                        PipelineError::Config(format!("chains[{i}].account: {e}"))
-                    })?;
-                    let key = read_felt_key(&c.account_key_file)?;
-                    let submitter =
-                        StarknetSubmitter::new(&c.name, url.clone(), account, key).await?;
-                    let endpoint =
-                        xroute_proofs::starknet::felt_from_u256("endpoint", c.endpoint.0).map_err(
-                            |e| PipelineError::Config(format!("chains[{i}].endpoint: {e}")),
-                        )?;
-                    let adapter =
-                        StarknetAdapter::new(&c.name, c.domain, url, endpoint, c.confirmations);
-                    let layout = match c.messaging_layout {
-                        xroute_config::MessagingLayout::Current => MessagingLayout::current(),
-                        xroute_config::MessagingLayout::V1 => MessagingLayout::v1(),
-                    };
-                    rollups.insert(
-                        c.domain,
-                        Rollup {
-                            adapter,
-                            submitter,
-                            l1_messaging: c.l1_messaging,
-                            layout,
-                        },
-                    );
-                }
+        for chain in &config.chains {
+            let adapter = build_adapter(chain).await?;
+            if chain.is_hub() {
+                hub = Some(chain.domain());
             }
+            by_domain.insert(chain.domain(), adapter);
         }
         let hub = hub.ok_or_else(|| PipelineError::Config("no hub chain configured".into()))?;
-        Ok(Self { hub, rollups })
+        Self::new(hub, by_domain)
     }
 
-    /// Every chain's adapter, hub first.
-    pub fn adapters(&self) -> Vec<&dyn ChainAdapter> {
-        let mut out: Vec<&dyn ChainAdapter> = vec![&self.hub.adapter];
-        out.extend(
-            self.rollups
-                .values()
-                .map(|r| &r.adapter as &dyn ChainAdapter),
-        );
-        out
+    /// The chains `by_domain`, with `hub` the L1 hub chain's domain. The hub chain must serve as
+    /// L1 (storage proofs) and have a relayer.
+    pub fn new(
+        hub: u32,
+        by_domain: BTreeMap<u32, Arc<dyn ChainAdapter>>,
+    ) -> Result<Self, PipelineError> {
+        let Some(adapter) = by_domain.get(&hub) else {
+            return Err(PipelineError::Config(format!(
+                "no chain has the hub domain {hub}"
+            )));
+        };
+        if adapter.as_l1().is_none() {
+            return Err(PipelineError::Config(format!(
+                "chain {} is the hub chain, but its family cannot serve as L1",
+                adapter.name()
+            )));
+        }
+        if adapter.submitter().is_none() {
+            return Err(PipelineError::Config(format!(
+                "chain {} is the hub chain, but has no relayer key",
+                adapter.name()
+            )));
+        }
+        Ok(Self { hub, by_domain })
+    }
+
+    /// The L1 hub chain.
+    pub fn hub(&self) -> &Arc<dyn ChainAdapter> {
+        // Checked in `new`.
+        &self.by_domain[&self.hub]
     }
 
     /// The hub chain's domain.
     pub fn hub_domain(&self) -> u32 {
-        self.hub.adapter.domain()
+        self.hub
+    }
+
+    /// The relayer on L1 (checked in `new`).
+    pub fn l1_submitter(&self) -> Result<&dyn Submitter, AdapterError> {
+        self.hub().submitter().ok_or_else(|| {
+            AdapterError::config(
+                format!("chains.{}.signer_key_file", self.hub().name()),
+                "the hub chain has no relayer",
+            )
+        })
+    }
+
+    /// L1 at its finalized block `finalized`, for exits and entries.
+    pub fn l1(&self, finalized: BlockRef) -> Result<L1<'_>, AdapterError> {
+        let state = self.hub().as_l1().ok_or_else(|| {
+            AdapterError::config(
+                format!("chains.{}", self.hub().name()),
+                "the hub chain cannot serve as L1",
+            )
+        })?;
+        Ok(L1 { state, finalized })
+    }
+
+    /// The chain of `domain`, if configured.
+    pub fn get(&self, domain: u32) -> Option<&Arc<dyn ChainAdapter>> {
+        self.by_domain.get(&domain)
+    }
+
+    /// The chain named `name`, if configured.
+    pub fn by_name(&self, name: &str) -> Option<&Arc<dyn ChainAdapter>> {
+        self.by_domain.values().find(|c| c.name() == name)
+    }
+
+    /// Every chain, hub first.
+    pub fn adapters(&self) -> Vec<Arc<dyn ChainAdapter>> {
+        let mut out = vec![self.hub().clone()];
+        out.extend(
+            self.by_domain
+                .iter()
+                .filter(|(d, _)| **d != self.hub)
+                .map(|(_, c)| c.clone()),
+        );
+        out
     }
 
     /// The name of `domain`'s chain, if configured.
     pub fn name_of(&self, domain: u32) -> Option<&str> {
-        if domain == self.hub_domain() {
-            return Some(self.hub.adapter.name());
-        }
-        self.rollups.get(&domain).map(|r| r.adapter.name())
+        self.get(domain).map(|c| c.name())
     }
-}
-
-/// Reads a 0x-hex secp256k1 key from `path`. The error names the file, never the key.
-fn read_evm_key(path: &Path) -> Result<PrivateKeySigner, PipelineError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        PipelineError::Config(format!("cannot read key file {}: {e}", path.display()))
-    })?;
-    text.trim().parse().map_err(|_| {
-        PipelineError::Config(format!(
-            "key file {} does not hold a 0x-hex secp256k1 key",
-            path.display()
-        ))
-    })
-}
-
-/// Reads a 0x-hex Starknet key (a felt) from `path`. The error names the file, never the key.
-fn read_felt_key(path: &Path) -> Result<starknet_rust::core::types::Felt, PipelineError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        PipelineError::Config(format!("cannot read key file {}: {e}", path.display()))
-    })?;
-    starknet_rust::core::types::Felt::from_hex(text.trim()).map_err(|_| {
-        PipelineError::Config(format!(
-            "key file {} does not hold a 0x-hex Starknet key",
-            path.display()
-        ))
-    })
 }

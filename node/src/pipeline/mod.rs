@@ -1,45 +1,48 @@
-//! The pipeline: the message lifecycle of DESIGN.md as an explicit state machine.
+//! The pipeline: the message lifecycle of DESIGN.md as an explicit state machine, over chains it
+//! knows only through [`xroute_adapters::ChainAdapter`] and a router set it knows only through
+//! [`Coordinator`].
 //!
 //! Every tick the router indexes each chain from its persisted cursor ([`scan`]), then moves each
 //! live message one step ([`step`]). A step returns an [`Outcome`]; a stage change is persisted
 //! (a compare-and-set in the store) before its side effect, and every step first looks at the
 //! chain, so repeating one after a crash is harmless:
 //!
-//! - `Sent → Proven`: the hub-side fact is read with a storage proof against a finalized L1
-//!   header: `l2ToL1Messages[h] ≥ 1` on the source rollup's messaging contract, or the Hub's
-//!   `outbound[id] ≥ 1` for a message an L1 app sent.
-//! - `Proven → Relaying`: checks that the message can arrive (destination known, words are felts,
-//!   recipient deployed), quotes the next leg's L2 fee, estimates gas (a revert that can never
-//!   pass parks the message), signs, **persists the signed transaction**, then broadcasts it.
+//! - `Sent → Proven`: the source chain's exit is proven on L1 (a storage proof against a
+//!   finalized L1 header: a rollup's `l2ToL1Messages[h] ≥ 1`, the Hub's `outbound[id] ≥ 1` for an
+//!   L1 app's message).
+//! - `Proven → Attested` in a router network: a quorum certificate ([`Coordinator::gate`]); then
+//!   the relay assignment says whose turn it is ([`Coordinator::turn`]).
+//! - `Proven`/`Attested → Relaying`: the destination's entry says the message can arrive and what
+//!   it costs; the source's exit gives the L1 call; the estimate reads a revert that can never
+//!   pass as a reason to park; the transaction is signed, **persisted**, then broadcast.
 //! - `Relaying → Relayed`: the relay transaction is mined and final; a stuck one is re-sent with
-//!   higher gas prices under the same nonce; a reverted one is retried, unless the Hub already
-//!   processed the id.
-//! - `Relayed → Delivered`: the destination endpoint (or, for L1, the Hub) reports it delivered.
+//!   higher fees under the same nonce; a reverted one is retried, unless the Hub already processed
+//!   the id.
+//! - `Relayed → Delivered`: the destination reports it delivered; until then, a follow-up call
+//!   the destination asks for is sent on the destination chain, persisted first like a relay.
 //!
 //! Failures retry with exponential backoff and jitter; after `relay.max_attempts` the message is
 //! `Parked` with its reason until an operator retries or drops it.
 
 pub mod chains;
+mod coordinator;
 mod scan;
 mod step;
+#[cfg(test)]
+mod tests;
 
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{sync::Arc, time::Duration};
 
+pub use chains::Chains;
+pub use coordinator::{Alone, Coordinator, Gate, Turn};
 use futures::StreamExt;
 use tokio::sync::watch;
-use xroute_adapters::{AdapterError, BlockRef, ChainAdapter};
+use xroute_adapters::{AdapterError, BlockRef, ChainAdapterExt};
 use xroute_config::RelayConfig;
 use xroute_proofs::envelope::MessageId;
 
-pub use chains::Chains;
-
-use crate::{
-    network::Network,
-    store::{MessageRecord, Stage, Store, StoreError},
-};
+use crate::store::{MessageRecord, Stage, Store, StoreError};
+pub use crate::time::now_ms;
 
 /// Messages stepped at once (relay transactions still go out one at a time, under the nonce lock).
 const CONCURRENCY: usize = 8;
@@ -74,14 +77,6 @@ pub enum Outcome {
     Park(String),
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// The backoff before attempt `attempts + 1`: exponential from `initial`, capped at `max`, with
 /// jitter in its upper half (so routers and messages that failed together do not retry together).
 pub fn backoff_ms(relay: &RelayConfig, attempts: u32) -> u64 {
@@ -109,71 +104,38 @@ pub struct Pipeline {
     store: Store,
     chains: Chains,
     relay: RelayConfig,
-    network: Option<Arc<Network>>,
-    batch_attestations: bool,
-    /// Messages this tick proved, waiting for one batch attestation.
+    coordinator: Arc<dyn Coordinator>,
+    /// Messages this tick proved, handed to the coordinator once the `Sent` stage is done.
     fresh: std::sync::Mutex<Vec<MessageRecord>>,
 }
 
 impl Pipeline {
-    /// A pipeline over `store` and `chains`.
+    /// A pipeline over `store` and `chains`, for a router that works alone.
     pub fn new(store: Store, chains: Chains, relay: RelayConfig) -> Self {
         Self {
             store,
             chains,
             relay,
-            network: None,
-            batch_attestations: false,
+            coordinator: Arc::new(Alone),
             fresh: std::sync::Mutex::new(Vec::new()),
         }
     }
 
-    /// Joins a router network: messages then need a quorum certificate (`Attested`) before a
-    /// relay, and relays follow the assignment.
-    pub fn with_network(mut self, network: Arc<Network>, batch_attestations: bool) -> Self {
-        self.network = Some(network);
-        self.batch_attestations = batch_attestations;
+    /// Works with a router set through `coordinator`: messages then need what it says
+    /// (a quorum certificate, the relay assignment) before a relay.
+    pub fn with_coordinator(mut self, coordinator: Arc<dyn Coordinator>) -> Self {
+        self.coordinator = coordinator;
         self
     }
 
-    /// Queues a freshly proven message for this tick's batch attestation, or attests it alone.
-    fn attest(&self, record: MessageRecord) -> Result<(), StoreError> {
-        let Some(network) = &self.network else {
-            return Ok(());
-        };
-        if self.batch_attestations {
-            self.fresh
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(record);
-            return Ok(());
-        }
-        network.attest(&record)
-    }
-
-    /// Attests what this tick proved: one signature for all of it when there is more than one.
+    /// Hands what this tick proved to the coordinator.
     fn attest_fresh(&self, tick: Tick) -> Result<(), StoreError> {
-        let Some(network) = &self.network else {
-            return Ok(());
-        };
         let fresh = std::mem::take(&mut *self.fresh.lock().unwrap_or_else(|p| p.into_inner()));
-        match fresh.as_slice() {
-            [] => Ok(()),
-            [one] => network.attest(one),
-            many => network.attest_batch(
-                many,
-                self.chains.hub_domain(),
-                (
-                    tick.l1_final.number,
-                    alloy_primitives::B256::from(tick.l1_final.hash),
-                ),
-            ),
+        if fresh.is_empty() {
+            return Ok(());
         }
-    }
-
-    /// The router network, if joined.
-    pub fn network(&self) -> Option<&Arc<Network>> {
-        self.network.as_ref()
+        self.coordinator
+            .proven(&fresh, self.chains.hub_domain(), tick.l1_final)
     }
 
     /// The store.
@@ -214,12 +176,12 @@ impl Pipeline {
     /// One round: index every chain, then move every live message one step.
     pub async fn tick(&self) -> Result<(), PipelineError> {
         for adapter in self.chains.adapters() {
-            if let Err(e) = scan::scan(&self.store, adapter).await {
+            if let Err(e) = scan::scan(&self.store, adapter.as_ref()).await {
                 tracing::warn!(chain = adapter.name(), error = %e, "indexing failed; retrying next tick");
             }
         }
         let tick = Tick {
-            l1_final: self.chains.hub.adapter.finalized_head().await?,
+            l1_final: self.chains.hub().finalized_head().await?,
             now_ms: now_ms(),
         };
         // In-flight relays first: after a restart their persisted transactions are re-broadcast
@@ -242,9 +204,7 @@ impl Pipeline {
                 self.attest_fresh(tick)?;
             }
         }
-        if let Some(network) = &self.network {
-            network.flush();
-        }
+        self.coordinator.flush();
         Ok(())
     }
 

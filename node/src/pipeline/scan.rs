@@ -2,7 +2,7 @@
 //! A message found twice (a re-scan after a restart or a reorg rewind) is stored once.
 
 use alloy_primitives::B256;
-use xroute_adapters::ChainAdapter;
+use xroute_adapters::{ChainAdapter, ChainAdapterExt};
 
 use super::{PipelineError, now_ms};
 use crate::store::{Cursor, MessageRecord, SourceRef, Store};

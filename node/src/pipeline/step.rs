@@ -1,26 +1,19 @@
-//! One step of one message, per stage. Each step reads the chain before acting, so running it
-//! again after a crash finds the work done and moves on.
+//! One step of one message, per stage. Each step reads the chains before acting, so running it
+//! again after a crash finds the work done and moves on. Nothing here knows a chain family: the
+//! source's exit, the destination's entry and every transaction come from the adapters.
 
-use alloy::primitives::{Bytes, U256};
+use std::sync::Arc;
+
+use alloy::primitives::U256;
 use xroute_adapters::{
-    AdapterError, ChainAdapter,
-    evm::{
-        HubRevert, classify_hub_revert, relay_from_l1_call, relay_from_starknet_call,
-        submit::{Estimate, Fees, SignedTx},
-    },
-};
-use xroute_proofs::starknet::{felt_to_u256, l2_to_l1_message_hash};
-
-use super::{Outcome, Pipeline, Tick};
-use crate::{
-    network::Turn,
-    store::{MessageRecord, RelayAttempt, Stage, StoreError},
+    AdapterError, Call, ChainAdapter, ChainAdapterExt, Entry, Estimate, Exit, Fees, Revert,
+    SignedTx, Submitter,
 };
 
-/// The most a relay pays toward an L2 leg: Starknet's `sendMessageToL2` caps the fee at 1 ether.
-const MAX_L2_FEE: u128 = 1_000_000_000_000_000_000;
+use super::{Gate, Outcome, Pipeline, Tick, Turn};
+use crate::store::{MessageRecord, RelayAttempt, Stage, StoreError};
 
-/// Why a step could not finish (retried with backoff).
+/// Why a step could not finish (the same step again after a backoff).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum StepError {
     #[error(transparent)]
@@ -30,6 +23,12 @@ pub(crate) enum StepError {
 }
 
 type StepResult = Result<Outcome, StepError>;
+
+/// A chain as the pipeline holds it.
+type Chain = Arc<dyn ChainAdapter>;
+
+/// The note of a hop the Hub processed before this router's relay of it was known to be final.
+const HUB_PROCESSED: &str = "the Hub already processed it";
 
 impl Pipeline {
     pub(super) async fn step(&self, record: &MessageRecord, tick: Tick) -> StepResult {
@@ -43,124 +42,78 @@ impl Pipeline {
         }
     }
 
-    /// Whether this router can take the message to its destination at all.
-    fn unknown_destination(&self, record: &MessageRecord) -> Option<String> {
-        let dst = record.envelope.dst_domain;
-        (dst != self.chains.hub_domain() && !self.chains.rollups.contains_key(&dst)).then(|| {
-            format!("unknown destination domain {dst}: no chain with this domain is configured")
-        })
+    /// The source and destination chains of `record`, or why the message cannot go on.
+    fn ends(&self, record: &MessageRecord) -> Result<(&Chain, &Chain), String> {
+        let env = &record.envelope;
+        let dst = self.chains.get(env.dst_domain).ok_or_else(|| {
+            format!(
+                "unknown destination domain {}: no chain with this domain is configured",
+                env.dst_domain
+            )
+        })?;
+        let src = self
+            .chains
+            .get(env.src_domain)
+            .ok_or_else(|| format!("unknown source domain {}", env.src_domain))?;
+        Ok((src, dst))
     }
 
     async fn step_sent(&self, record: &MessageRecord, tick: Tick) -> StepResult {
-        if let Some(reason) = self.unknown_destination(record) {
-            return Ok(Outcome::Park(reason));
-        }
-        let hub = &self.chains.hub.adapter;
-        let id = record.id;
-        if hub.is_delivered(&id).await? {
+        let (src, _) = match self.ends(record) {
+            Ok(ends) => ends,
+            Err(reason) => return Ok(Outcome::Park(reason)),
+        };
+        if self.hop_made(record, Stage::Sent, tick).await? {
             // Already through the Hub (delivered at once to an L1 app, or relayed before).
-            self.store.transition(
-                &id,
-                Stage::Sent,
-                Stage::Proven,
-                tick.now_ms,
-                "the Hub already processed it",
-                |r| r.reason = None,
-            )?;
-            self.store.transition(
-                &id,
-                Stage::Proven,
-                Stage::Relayed,
-                tick.now_ms,
-                "the Hub already processed it",
-                |_| {},
-            )?;
             return Ok(Outcome::Done);
         }
-        let env = &record.envelope;
-        let (value, what) = if env.src_domain == self.chains.hub_domain() {
-            (
-                hub.proven_outbound(&id, tick.l1_final).await?,
-                "Hub.outbound[id]".to_string(),
-            )
-        } else {
-            let Some(src) = self.chains.rollups.get(&env.src_domain) else {
-                return Ok(Outcome::Park(format!(
-                    "unknown source domain {}",
-                    env.src_domain
-                )));
-            };
-            let felts = match env.to_felts() {
-                Ok(f) => f,
-                Err(e) => return Ok(Outcome::Park(e.to_string())),
-            };
-            let hash = l2_to_l1_message_hash(src.adapter.endpoint(), hub.hub(), &felts);
-            (
-                hub.proven_l2_to_l1(src.l1_messaging, &src.layout, hash, tick.l1_final)
-                    .await?,
-                format!("l2ToL1Messages[{hash}] of {}", src.l1_messaging),
-            )
+        let l1 = self.chains.l1(tick.l1_final)?;
+        let proof = match src.exit(&record.envelope, &l1).await? {
+            Exit::NotYet => return Ok(Outcome::NotReady),
+            Exit::Never(reason) => return Ok(Outcome::Park(reason)),
+            Exit::Ready { proof, .. } => proof,
         };
-        if value.is_zero() {
-            return Ok(Outcome::NotReady);
-        }
-        let note = format!(
-            "{what} = {value} at L1 block {} (storage proof)",
-            tick.l1_final.number
-        );
+        let id = record.id;
         let proven =
             self.store
-                .transition(&id, Stage::Sent, Stage::Proven, tick.now_ms, &note, |r| {
+                .transition(&id, Stage::Sent, Stage::Proven, tick.now_ms, &proof, |r| {
                     r.attempts = 0;
                     r.reason = None;
                 })?;
-        self.attest(proven)?;
+        self.fresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(proven);
         tracing::info!(%id, block = tick.l1_final.number, "message proven");
         Ok(Outcome::Done)
     }
 
     async fn step_proven(&self, record: &MessageRecord, tick: Tick) -> StepResult {
-        if self.hop_already_made(record, Stage::Proven, tick).await? {
+        if self.hop_made(record, Stage::Proven, tick).await? {
             return Ok(Outcome::Done);
         }
-        let Some(network) = &self.network else {
-            return self.relay(record, Stage::Proven, tick).await;
-        };
-        let id = record.id;
-        let Some(qc) = network.certificate(&id)? else {
-            network.catch_up(record)?;
-            return Ok(Outcome::NotReady);
-        };
-        let signers = network.signers(&qc);
-        let note = format!(
-            "quorum certificate: {} of the set signed ({})",
-            signers.len(),
-            signers
-                .iter()
-                .map(|a| a.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        self.store.transition(
-            &id,
-            Stage::Proven,
-            Stage::Attested,
-            tick.now_ms,
-            &note,
-            |_| {},
-        )?;
-        tracing::info!(%id, signers = signers.len(), "message attested");
-        Ok(Outcome::Done)
+        match self.coordinator.gate(record)? {
+            Gate::Open => self.relay(record, Stage::Proven, tick).await,
+            Gate::Closed => Ok(Outcome::NotReady),
+            Gate::Certified(note) => {
+                self.store.transition(
+                    &record.id,
+                    Stage::Proven,
+                    Stage::Attested,
+                    tick.now_ms,
+                    &note,
+                    |_| {},
+                )?;
+                tracing::info!(id = %record.id, %note, "message attested");
+                Ok(Outcome::Done)
+            }
+        }
     }
 
     async fn step_attested(&self, record: &MessageRecord, tick: Tick) -> StepResult {
-        if self.hop_already_made(record, Stage::Attested, tick).await? {
+        if self.hop_made(record, Stage::Attested, tick).await? {
             return Ok(Outcome::Done);
         }
-        let Some(network) = &self.network else {
-            return self.relay(record, Stage::Attested, tick).await;
-        };
-        let id = record.id;
         let attested_at = record
             .history
             .iter()
@@ -168,131 +121,101 @@ impl Pipeline {
             .find(|t| t.to == Stage::Attested)
             .map(|t| t.at_ms)
             .unwrap_or(tick.now_ms);
-        match network.turn(record, attested_at, tick.now_ms) {
+        match self.coordinator.turn(record, attested_at, tick.now_ms) {
             Turn::Wait(why) => {
-                tracing::trace!(%id, %why, "not this router's turn");
+                tracing::trace!(id = %record.id, %why, "not this router's turn");
                 Ok(Outcome::NotReady)
             }
-            Turn::Claim => {
-                network.claim(record);
-                tracing::debug!(%id, hop = record.hop, "claimed the hop");
+            Turn::Claimed => {
+                tracing::debug!(id = %record.id, hop = record.hop, "claimed the hop");
                 Ok(Outcome::NotReady)
             }
             Turn::Relay => self.relay(record, Stage::Attested, tick).await,
         }
     }
 
-    /// Whether the Hub already processed the message (made by this router before a failure it
-    /// could not see through, or by another relayer); if so, moves it `from → Relayed`, since
-    /// checks, fee quotes and relays no longer apply.
-    async fn hop_already_made(
+    /// Whether the Hub already processed the message (this router's relay, sent before a failure
+    /// it could not see through, or another relayer's); if so, it moves on to `Relayed`.
+    async fn hop_made(
         &self,
         record: &MessageRecord,
         from: Stage,
         tick: Tick,
     ) -> Result<bool, StepError> {
-        if !self.chains.hub.adapter.is_delivered(&record.id).await? {
+        if !self.chains.hub().is_delivered(&record.id).await? {
             return Ok(false);
         }
-        self.store.transition(
-            &record.id,
-            from,
-            Stage::Relayed,
-            tick.now_ms,
-            "the Hub already processed it",
-            |r| r.reason = None,
-        )?;
+        self.mark_hop_made(record, from, tick, HUB_PROCESSED)?;
         Ok(true)
     }
 
-    /// Makes the current hop from stage `from` (Proven alone, Attested in a network): checks,
-    /// fee quote, estimate, sign, persist, broadcast.
-    async fn relay(&self, record: &MessageRecord, from: Stage, tick: Tick) -> StepResult {
-        if let Some(reason) = self.unknown_destination(record) {
-            return Ok(Outcome::Park(reason));
-        }
-        let env = &record.envelope;
-        let hub = &self.chains.hub;
-        let id = record.id;
-        // The L2 fee of the next leg, when the destination is a rollup.
-        let mut fee = 0u128;
-        if let Some(dst) = self.chains.rollups.get(&env.dst_domain) {
-            let felts = match env.to_felts() {
-                Ok(f) => f,
-                Err(e) => {
-                    return Ok(Outcome::Park(format!(
-                        "cannot go to {}: {e}",
-                        dst.adapter.name()
-                    )));
-                }
-            };
-            let recipient = felts[2];
-            if !dst.adapter.is_deployed(recipient).await? {
-                return Ok(Outcome::Park(format!(
-                    "recipient {recipient:#x} is not deployed on {}",
-                    dst.adapter.name()
-                )));
-            }
-            let quote = dst
-                .adapter
-                .quote_message_fee(hub.adapter.hub().into_array(), &felts)
-                .await?;
-            // Headroom for an L2 gas price that moves before the sequencer picks it up.
-            fee = quote.saturating_mul(3).div_ceil(2).clamp(1, MAX_L2_FEE);
-        }
-        let words = env.to_words();
-        let (call, value) = if env.src_domain == self.chains.hub_domain() {
-            let escrow = hub
-                .adapter
-                .proven_outbound(&id, tick.l1_final)
-                .await?
-                .saturating_sub(U256::from(1));
-            (
-                relay_from_l1_call(&words),
-                U256::from(fee).saturating_sub(escrow),
-            )
+    /// Records that the current hop was made, from stage `from`, with `note`. A message still
+    /// `Sent` passes `Proven` on the way (its proof is the Hub's own record).
+    fn mark_hop_made(
+        &self,
+        record: &MessageRecord,
+        from: Stage,
+        tick: Tick,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        let id = &record.id;
+        let from = if from == Stage::Sent {
+            self.store
+                .transition(id, Stage::Sent, Stage::Proven, tick.now_ms, note, |r| {
+                    r.reason = None
+                })?;
+            Stage::Proven
         } else {
-            let Some(src) = self.chains.rollups.get(&env.src_domain) else {
-                return Ok(Outcome::Park(format!(
-                    "unknown source domain {}",
-                    env.src_domain
-                )));
-            };
-            (
-                relay_from_starknet_call(
-                    env.src_domain,
-                    felt_to_u256(src.adapter.endpoint()),
-                    &words,
-                ),
-                U256::from(fee),
-            )
+            from
         };
-        let to = hub.adapter.hub();
-        let fees = match hub.submitter.estimate(to, &call, value).await? {
+        self.store
+            .transition(id, from, Stage::Relayed, tick.now_ms, note, |r| {
+                r.reason = None
+            })?;
+        Ok(())
+    }
+
+    /// Makes the current hop from stage `from` (`Proven` alone, `Attested` in a network): the
+    /// destination's entry, the source's exit call, the estimate, then sign, persist, broadcast.
+    async fn relay(&self, record: &MessageRecord, from: Stage, tick: Tick) -> StepResult {
+        let (src, dst) = match self.ends(record) {
+            Ok(ends) => ends,
+            Err(reason) => return Ok(Outcome::Park(reason)),
+        };
+        let env = &record.envelope;
+        let l1 = self.chains.l1(tick.l1_final)?;
+        let fee = match dst.entry(env, &l1).await? {
+            Entry::Refused(reason) => return Ok(Outcome::Park(reason)),
+            Entry::Accepted { fee } => fee,
+        };
+        let (mut call, prepaid) = match src.exit(env, &l1).await? {
+            Exit::Ready { call, prepaid, .. } => (call, prepaid),
+            Exit::NotYet => {
+                return Ok(Outcome::Retry(format!(
+                    "L1 block {} no longer shows it consumable",
+                    tick.l1_final.number
+                )));
+            }
+            Exit::Never(reason) => return Ok(Outcome::Park(reason)),
+        };
+        call.value = fee.saturating_sub(prepaid);
+        let submitter = self.chains.l1_submitter()?;
+        let fees = match submitter.estimate(&call).await? {
             Estimate::Ok(fees) => fees,
-            Estimate::Reverts(revert) => {
-                return Ok(match classify_hub_revert(&revert) {
-                    HubRevert::AlreadyDone(why) => {
-                        self.store.transition(
-                            &id,
-                            from,
-                            Stage::Relayed,
-                            tick.now_ms,
-                            &format!("hop already made ({why})"),
-                            |r| r.reason = None,
-                        )?;
-                        Outcome::Done
-                    }
-                    HubRevert::Permanent(why) => Outcome::Park(why),
-                    HubRevert::Transient(why) => {
-                        Outcome::Retry(format!("relay would revert: {why}"))
-                    }
-                });
+            Estimate::Reverts(Revert::AlreadyDone(why)) => {
+                self.mark_hop_made(record, from, tick, &format!("hop already made ({why})"))?;
+                return Ok(Outcome::Done);
+            }
+            Estimate::Reverts(Revert::Permanent(why)) => return Ok(Outcome::Park(why)),
+            Estimate::Reverts(Revert::Transient(why)) => {
+                return Ok(Outcome::Retry(format!("relay would revert: {why}")));
             }
         };
-        let mut lease = hub.submitter.lock().await;
-        let tx = lease.sign(to, call, value, fees, None).await?;
-        let attempt = attempt_of(record, &tx, value, tick.now_ms, hub.adapter.name());
+        let hub = self.chains.hub();
+        let id = record.id;
+        let mut lease = submitter.lease().await;
+        let tx = lease.sign(&call, fees).await?;
+        let attempt = attempt_of(record, &tx, call.value, tick.now_ms, hub.name());
         let note = format!("relay tx {} (nonce {})", tx.hash, tx.nonce);
         // Persisted before it leaves: after a crash the same bytes are re-sent, never a second
         // transaction for the hop.
@@ -304,31 +227,29 @@ impl Pipeline {
             drop(lease);
             return Ok(Outcome::Retry(format!("relay tx {} refused: {e}", tx.hash)));
         }
-        tracing::info!(%id, tx = %tx.hash, nonce = tx.nonce, %value, "relay sent");
+        tracing::info!(%id, tx = %tx.hash, nonce = tx.nonce, value = %call.value, "relay sent");
         Ok(Outcome::Done)
     }
 
     async fn step_relaying(&self, record: &MessageRecord, tick: Tick) -> StepResult {
-        let hub = &self.chains.hub;
+        let hub = self.chains.hub();
         let id = record.id;
-        // Until the Hub shows the hop made, the others must not take it over: our claim stays
-        // fresh however long the transaction waits for a block.
-        if let Some(network) = &self.network {
-            network.hold_claim(record, tick.now_ms);
-        }
+        // Until the Hub shows the hop made, the others must not take it over.
+        self.coordinator.relaying(record, tick.now_ms);
         let attempts: Vec<&RelayAttempt> = record
             .relays
             .iter()
             .rev()
-            .filter(|a| a.hop == record.hop)
+            .filter(|a| a.hop == record.hop && a.chain == hub.name())
             .collect();
         let Some(last) = attempts.first().copied() else {
             return Ok(Outcome::Retry(
                 "relaying without a recorded transaction".into(),
             ));
         };
+        let submitter = self.chains.l1_submitter()?;
         for attempt in &attempts {
-            let Some(mined) = hub.submitter.receipt(attempt.tx_hash).await? else {
+            let Some(mined) = submitter.receipt(attempt.tx_hash).await? else {
                 continue;
             };
             if mined.block_number > tick.l1_final.number {
@@ -353,19 +274,12 @@ impl Pipeline {
                 tracing::info!(%id, tx = %attempt.tx_hash, block = mined.block_number, "relay final");
                 return Ok(Outcome::Done);
             }
-            if hub.adapter.is_delivered(&id).await? {
+            if hub.is_delivered(&id).await? {
                 let note = format!(
                     "relay tx {} reverted; the Hub had already processed it",
                     attempt.tx_hash
                 );
-                self.store.transition(
-                    &id,
-                    Stage::Relaying,
-                    Stage::Relayed,
-                    tick.now_ms,
-                    &note,
-                    |_| {},
-                )?;
+                self.mark_hop_made(record, Stage::Relaying, tick, &note)?;
                 return Ok(Outcome::Done);
             }
             return Ok(Outcome::Retry(format!(
@@ -374,9 +288,9 @@ impl Pipeline {
             )));
         }
         // Not mined (yet).
-        if hub.submitter.mined_nonce().await? > last.nonce {
+        if submitter.mined_nonce().await? > last.nonce {
             // Its nonce went to a transaction we do not know of (a receipt race resolves next tick).
-            if hub.adapter.is_delivered(&id).await? {
+            if hub.is_delivered(&id).await? {
                 return Ok(Outcome::NotReady);
             }
             return Ok(Outcome::Retry(format!(
@@ -384,56 +298,131 @@ impl Pipeline {
                 last.nonce
             )));
         }
+        self.resend_or_bump(record, last, submitter, tick).await
+    }
+
+    /// A sent transaction not mined yet: re-sent unchanged (idempotent; after a restart this is
+    /// the first time the node sees it) until `relay.bump_after_ms`, then replaced under the same
+    /// nonce with higher fees, the replacement persisted before it is sent.
+    async fn resend_or_bump(
+        &self,
+        record: &MessageRecord,
+        last: &RelayAttempt,
+        submitter: &dyn Submitter,
+        tick: Tick,
+    ) -> StepResult {
+        let id = record.id;
         if tick.now_ms.saturating_sub(last.sent_at_ms) < self.relay.bump_after_ms {
-            // Idempotent: after a restart this is the first time the node sees it.
-            if let Err(e) = hub.submitter.rebroadcast(&signed_of(last)).await {
+            if let Err(e) = submitter.rebroadcast(&signed_of(last)).await {
                 tracing::debug!(%id, error = %e, "re-broadcast failed");
             }
             return Ok(Outcome::NotReady);
         }
-        let market = hub.submitter.market_fees().await.ok();
-        let fees = fees_of(last).bumped(market);
-        let mut lease = hub.submitter.lock().await;
-        let tx = lease
-            .sign(
-                hub.adapter.hub(),
-                last.raw_input()?,
-                last.value,
-                fees,
-                Some(last.nonce),
-            )
-            .await?;
-        let attempt = attempt_of(record, &tx, last.value, tick.now_ms, hub.adapter.name());
+        let mut lease = submitter.lease().await;
+        let tx = lease.replace(&signed_of(last)).await?;
+        let attempt = attempt_of(record, &tx, last.value, tick.now_ms, &last.chain);
         self.store.update(&id, |r| r.relays.push(attempt.clone()))?;
         lease.broadcast(&tx).await?;
-        tracing::info!(%id, tx = %tx.hash, nonce = tx.nonce, max_fee = fees.max_fee_per_gas, "stuck relay replaced with higher gas prices");
+        tracing::info!(%id, tx = %tx.hash, nonce = tx.nonce, max_fee = tx.fees.max_fee_per_gas, "stuck transaction replaced with higher fees");
         Ok(Outcome::NotReady)
     }
 
     async fn step_relayed(&self, record: &MessageRecord, tick: Tick) -> StepResult {
         let id = record.id;
-        let dst = record.envelope.dst_domain;
-        let delivered = if dst == self.chains.hub_domain() {
-            self.chains.hub.adapter.is_delivered(&id).await?
-        } else if let Some(rollup) = self.chains.rollups.get(&dst) {
-            rollup.adapter.is_delivered(&id).await?
-        } else {
-            return Ok(Outcome::Park(format!("unknown destination domain {dst}")));
+        let (_, dst) = match self.ends(record) {
+            Ok(ends) => ends,
+            Err(reason) => return Ok(Outcome::Park(reason)),
         };
-        if !delivered {
-            return Ok(Outcome::NotReady);
+        if !dst.is_delivered(&id).await? {
+            return match dst.follow_up(&record.envelope).await? {
+                None => Ok(Outcome::NotReady),
+                Some(call) => self.follow_up(record, dst, call, tick).await,
+            };
         }
-        let chain = self.chains.name_of(dst).unwrap_or("?");
         self.store.transition(
             &id,
             Stage::Relayed,
             Stage::Delivered,
             tick.now_ms,
-            &format!("delivered on {chain}"),
+            &format!("delivered on {}", dst.name()),
             |r| r.reason = None,
         )?;
-        tracing::info!(%id, chain, "message delivered");
+        tracing::info!(%id, chain = dst.name(), "message delivered");
         Ok(Outcome::Done)
+    }
+
+    /// Sends (or watches) the follow-up `call` the destination asks for, on the destination:
+    /// persisted before it is sent, one at a time, re-sent or replaced while it waits.
+    async fn follow_up(
+        &self,
+        record: &MessageRecord,
+        dst: &Chain,
+        call: Call,
+        tick: Tick,
+    ) -> StepResult {
+        let Some(submitter) = dst.submitter() else {
+            return Ok(Outcome::Park(format!(
+                "{} asks for a follow-up transaction, and this router has no account there",
+                dst.name()
+            )));
+        };
+        let sent: Vec<&RelayAttempt> = record
+            .relays
+            .iter()
+            .rev()
+            .filter(|a| a.hop == record.hop && a.chain == dst.name())
+            .collect();
+        if let Some(last) = sent.first().copied() {
+            for attempt in &sent {
+                if let Some(mined) = submitter.receipt(attempt.tx_hash).await? {
+                    if mined.success {
+                        // Executed: the endpoint reports the delivery once the chain shows it.
+                        return Ok(Outcome::NotReady);
+                    }
+                    return self
+                        .send_follow_up(record, dst, submitter, call, tick)
+                        .await;
+                }
+            }
+            if submitter.mined_nonce().await? > last.nonce {
+                // Its nonce went elsewhere: the call goes again.
+                return self
+                    .send_follow_up(record, dst, submitter, call, tick)
+                    .await;
+            }
+            return self.resend_or_bump(record, last, submitter, tick).await;
+        }
+        self.send_follow_up(record, dst, submitter, call, tick)
+            .await
+    }
+
+    async fn send_follow_up(
+        &self,
+        record: &MessageRecord,
+        dst: &Chain,
+        submitter: &dyn Submitter,
+        call: Call,
+        tick: Tick,
+    ) -> StepResult {
+        let id = record.id;
+        let fees = match submitter.estimate(&call).await? {
+            Estimate::Ok(fees) => fees,
+            Estimate::Reverts(Revert::AlreadyDone(_)) => return Ok(Outcome::NotReady),
+            Estimate::Reverts(Revert::Permanent(why)) => return Ok(Outcome::Park(why)),
+            Estimate::Reverts(Revert::Transient(why)) => {
+                return Ok(Outcome::Backoff(format!(
+                    "follow-up on {} would revert: {why}",
+                    dst.name()
+                )));
+            }
+        };
+        let mut lease = submitter.lease().await;
+        let tx = lease.sign(&call, fees).await?;
+        let attempt = attempt_of(record, &tx, call.value, tick.now_ms, dst.name());
+        self.store.update(&id, |r| r.relays.push(attempt.clone()))?;
+        lease.broadcast(&tx).await?;
+        tracing::info!(%id, chain = dst.name(), tx = %tx.hash, "follow-up sent");
+        Ok(Outcome::NotReady)
     }
 }
 
@@ -458,34 +447,15 @@ fn attempt_of(
     }
 }
 
-fn fees_of(a: &RelayAttempt) -> Fees {
-    Fees {
-        gas_limit: a.gas_limit,
-        max_fee_per_gas: a.max_fee_per_gas,
-        max_priority_fee_per_gas: a.max_priority_fee_per_gas,
-    }
-}
-
 fn signed_of(a: &RelayAttempt) -> SignedTx {
     SignedTx {
         hash: a.tx_hash,
         nonce: a.nonce,
         raw: a.raw.clone(),
-        fees: fees_of(a),
-    }
-}
-
-impl RelayAttempt {
-    /// The calldata of the recorded transaction (a replacement re-signs the same call).
-    fn raw_input(&self) -> Result<Bytes, StepError> {
-        use alloy::{consensus::TxEnvelope, eips::eip2718::Decodable2718};
-        let envelope =
-            TxEnvelope::decode_2718(&mut self.raw.as_ref()).map_err(|e| StoreError::Corrupt {
-                what: "relay transaction",
-                key: self.tx_hash.to_string(),
-                reason: e.to_string(),
-            })?;
-        use alloy::consensus::Transaction;
-        Ok(envelope.input().clone())
+        fees: Fees {
+            gas_limit: a.gas_limit,
+            max_fee_per_gas: a.max_fee_per_gas,
+            max_priority_fee_per_gas: a.max_priority_fee_per_gas,
+        },
     }
 }

@@ -1,79 +1,71 @@
-//! `xroute demo`: the local network of DESIGN.md (anvil + Starknet devnet + an appchain devnet,
-//! started by the test kit), the contracts deployed, one router (this binary, `xroute run`, as a
-//! child process), and messages over each route, shown moving through the lifecycle in a live
-//! table. The postman is flushed in a loop to play the provers and sequencers.
+//! The demo (`xroute-demo`, what `scripts/demo` runs): the local network of DESIGN.md (anvil +
+//! Starknet devnet + an appchain devnet, started by this kit), the contracts deployed, one router
+//! (the `xroute` binary, `xroute run`, as a child process), and messages over each route, shown
+//! moving through the lifecycle in a live table. The postman is flushed in a loop to play the
+//! provers and sequencers.
 //!
 //! Interactive (default): after delivery the network keeps running for `xroute status` /
 //! `xroute messages` until Ctrl-C, which stops the router (drained) and every node.
-//! `--json`: headless; waits for delivery, prints a JSON summary, exits non-zero if any message
-//! was not delivered.
+//! Headless (`json`): waits for delivery and returns a JSON summary (sent, delivered, parked,
+//! relay gas per route).
 
 use std::{
     collections::BTreeMap,
     io::{IsTerminal, Write},
     path::PathBuf,
-    process::ExitCode,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use alloy::primitives::{B256, U256};
-use clap::Args;
-use eyre::{Result, WrapErr};
+use eyre::Result;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use starknet_rust::core::types::Felt;
-use xroute::api::MessageView;
 use xroute_proofs::envelope::MessageId;
-use xroute_tests::{
+
+use crate::{
     LocalNet, XrouteStack,
     process::free_port,
     router::{Flusher, RouterOptions, RouterProcess, write_config},
     stack::L1_DOMAIN,
 };
 
-use super::{EXIT_FAILED, EXIT_USAGE};
-
-/// `xroute demo` arguments.
-#[derive(Args)]
-pub(crate) struct DemoArgs {
+/// What the demo does.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
     /// Messages to send, spread over the three routes (Starknet → L1, L1 → Starknet,
     /// Starknet → appchain).
-    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=5000))]
-    messages: u32,
-    /// Headless: wait for delivery, print a JSON summary, exit non-zero unless all delivered.
-    #[arg(long)]
-    json: bool,
-    /// Give up waiting for delivery after this many seconds.
-    #[arg(long, default_value_t = 600)]
-    timeout_secs: u64,
+    pub messages: u32,
+    /// Headless: no table, no waiting for Ctrl-C; the summary is returned.
+    pub json: bool,
+    /// Give up waiting for delivery after this long.
+    pub timeout: Duration,
     /// Keep the router's config and store here (default: a temporary folder).
-    #[arg(long, value_name = "DIR")]
-    dir: Option<PathBuf>,
+    pub dir: Option<PathBuf>,
+    /// The `xroute` binary the router runs as.
+    pub xroute: PathBuf,
 }
 
-pub(crate) fn run(args: DemoArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    if let Some(dir) = &args.dir
-        && dir.exists()
-        && !dir.is_dir()
-    {
-        eprintln!("error: --dir: {} is not a folder", dir.display());
-        return ExitCode::from(EXIT_USAGE);
-    }
-    match runtime.block_on(demo(args)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(EXIT_FAILED),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(EXIT_FAILED)
-        }
-    }
+/// A message as the router's API shows it (the fields the demo reads).
+#[derive(Debug, Clone, Deserialize)]
+struct MessageView {
+    stage: String,
+    reason: Option<String>,
+    #[serde(default)]
+    relays: Vec<RelayView>,
+    #[serde(default)]
+    history: Vec<Step>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct RelayView {
+    tx_hash: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Step {
+    note: String,
 }
 
 /// The three routes of the local network, in send order.
@@ -83,7 +75,8 @@ const ROUTES: [&str; 3] = [
     "starknet → appchain1",
 ];
 
-async fn demo(args: DemoArgs) -> Result<bool> {
+/// Runs the demo; returns whether every message was delivered, and the summary.
+pub async fn run(args: DemoOptions) -> Result<(bool, Value)> {
     let say = |m: &str| eprintln!("[demo] {m}");
     say("starting anvil (L1) and two starknet-devnets (Starknet, appchain)…");
     let net = Arc::new(LocalNet::start(2).await?);
@@ -99,8 +92,7 @@ async fn demo(args: DemoArgs) -> Result<bool> {
         .unwrap_or_else(|| temp.path().to_path_buf());
     let port = free_port()?;
     let config = write_config(&dir, &net, &stack, port, &RouterOptions::default())?;
-    let exe = std::env::current_exe().wrap_err("finding the xroute binary")?;
-    let mut router = RouterProcess::start(&exe, &config, port).await?;
+    let mut router = RouterProcess::start(&args.xroute, &config, port).await?;
     say(&format!(
         "router up: API {} (config {})",
         router.api,
@@ -149,7 +141,7 @@ async fn demo(args: DemoArgs) -> Result<bool> {
     say(&format!("sent {} message(s)", ids.len()));
 
     let live = !args.json && std::io::stdout().is_terminal();
-    let deadline = started + Duration::from_secs(args.timeout_secs);
+    let deadline = started + args.timeout;
     let views = loop {
         router.check_running()?;
         flusher.check().await?;
@@ -174,9 +166,7 @@ async fn demo(args: DemoArgs) -> Result<bool> {
     let gas = relay_gas(&net, &ids, &views).await?;
     let summary = summarize(&ids, &views, &gas, started.elapsed());
     let all_delivered = summary["delivered"] == summary["sent"];
-    if args.json {
-        println!("{summary}");
-    } else {
+    if !args.json {
         println!(
             "\n{} of {} delivered in {:.1}s.",
             summary["delivered"],
@@ -202,7 +192,7 @@ async fn demo(args: DemoArgs) -> Result<bool> {
         flushed?;
     }
     drop(net);
-    Ok(all_delivered)
+    Ok((all_delivered, summary))
 }
 
 fn print_table(

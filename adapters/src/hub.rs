@@ -1,0 +1,158 @@
+//! xroute's L1 Hub contract, as the router calls it: bindings generated from the committed
+//! artifact (`contracts/evm/out/Hub.json`, built by `contracts/build`), the calls that consume a
+//! message on L1, and what the Hub's reverts mean ([`classify_revert`]). Every family's exit
+//! builds its L1 call here; the hub chain's submitter reads reverts with it.
+
+use alloy::{
+    primitives::{Address, B256, Bytes, U256, keccak256},
+    sol_types::{SolCall, SolInterface},
+};
+
+use crate::{Call, Revert};
+
+mod bindings {
+    #![allow(missing_docs, unreachable_pub)]
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        Hub,
+        "../contracts/evm/out/Hub.json"
+    );
+}
+pub use bindings::Hub;
+
+// Rebuild this crate when the artifact changes (the `sol!` above reads it, untracked).
+const _: &[u8] = include_bytes!("../../contracts/evm/out/Hub.json");
+
+/// Storage slot of the Hub's `outbound` mapping (solc's layout, recorded in the artifact's
+/// `storage`; a unit test compares, and an integration test reads it by proof).
+pub const OUTBOUND_SLOT: u64 = 3;
+
+/// The storage key of `outbound[id]`.
+pub fn outbound_key(id: B256) -> B256 {
+    let mut key = [0u8; 64];
+    key[..32].copy_from_slice(id.as_slice());
+    key[32..].copy_from_slice(&U256::from(OUTBOUND_SLOT).to_be_bytes::<32>());
+    keccak256(key)
+}
+
+fn words(words: &[B256]) -> Vec<U256> {
+    words.iter().map(|w| U256::from_be_bytes(w.0)).collect()
+}
+
+/// `Hub.relayFromStarknet(src_domain, endpoint, words)`: consumes a Starknet-family chain's
+/// message on L1 and forwards it.
+pub fn relay_from_starknet(
+    hub: Address,
+    src_domain: u32,
+    endpoint: U256,
+    envelope: &[B256],
+) -> Call {
+    let data = Hub::relayFromStarknetCall {
+        srcDomain: src_domain,
+        endpoint,
+        words: words(envelope),
+    }
+    .abi_encode();
+    Call::evm(hub, Bytes::from(data), U256::ZERO)
+}
+
+/// `Hub.relayFromL1(words)`: forwards an L1 app's message (waiting in `outbound`) into its rollup.
+pub fn relay_from_l1(hub: Address, envelope: &[B256]) -> Call {
+    let data = Hub::relayFromL1Call {
+        words: words(envelope),
+    }
+    .abi_encode();
+    Call::evm(hub, Bytes::from(data), U256::ZERO)
+}
+
+/// What a Hub revert means for the message: `data` is the revert data, `message` the node's text.
+pub fn classify_revert(data: &[u8], message: &str) -> Revert {
+    use Hub::HubErrors as E;
+    let Ok(error) = E::abi_decode(data) else {
+        let reason = alloy::sol_types::decode_revert_reason(data)
+            .filter(|r| !r.trim().is_empty())
+            .unwrap_or_else(|| message.to_string());
+        return Revert::Transient(reason);
+    };
+    match error {
+        E::AlreadyProcessed(e) => Revert::AlreadyDone(format!("AlreadyProcessed({})", e.id)),
+        E::NotPending(e) => Revert::AlreadyDone(format!("NotPending({})", e.id)),
+        E::UnknownDomain(e) => Revert::Permanent(format!(
+            "the Hub does not know destination domain {}",
+            e.domain
+        )),
+        E::NotStarknetDomain(e) => Revert::Permanent(format!(
+            "the Hub has no Starknet-family source domain {}",
+            e.domain
+        )),
+        E::UnknownEndpoint(e) => Revert::Permanent(format!(
+            "endpoint {:#x} is not the Hub's endpoint of domain {}",
+            e.endpoint, e.domain
+        )),
+        E::WrongSourceDomain(e) => Revert::Permanent(format!(
+            "the envelope says source domain {}, relayed from {}",
+            e.declared, e.relayedFrom
+        )),
+        E::BadRecipient(e) => {
+            Revert::Permanent(format!("recipient {} is not a contract on L1", e.recipient))
+        }
+        E::WordNotAFelt(e) => Revert::Permanent(format!(
+            "word {} ({:#x}) is not a Starknet felt",
+            e.index, e.word
+        )),
+        E::EnvelopeLength(_)
+        | E::EnvelopeReservedBits(_)
+        | E::EnvelopeTruncated(_)
+        | E::EnvelopeVersion(_) => {
+            Revert::Permanent(format!("the Hub refuses the envelope: {error:?}"))
+        }
+        E::FeeMismatch(e) => Revert::Transient(format!(
+            "fee mismatch: expected {}, paid {}",
+            e.expected, e.paid
+        )),
+        E::NotOwner(e) => Revert::Transient(format!("NotOwner({})", e.caller)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::sol_types::SolError;
+
+    use super::*;
+
+    #[test]
+    fn the_outbound_slot_is_the_one_the_artifact_records() {
+        let artifact: serde_json::Value =
+            serde_json::from_str(include_str!("../../contracts/evm/out/Hub.json")).unwrap();
+        let slot = artifact["storage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["label"] == "outbound")
+            .map(|v| v["slot"].as_str().unwrap().parse::<u64>().unwrap());
+        assert_eq!(slot, Some(OUTBOUND_SLOT));
+    }
+
+    #[test]
+    fn reverts_are_classified_by_the_hub_error() {
+        let id = B256::repeat_byte(7);
+        let done = Hub::AlreadyProcessed { id }.abi_encode();
+        assert!(
+            matches!(classify_revert(&done, ""), Revert::AlreadyDone(r) if r.contains("AlreadyProcessed"))
+        );
+        let bad = Hub::BadRecipient { recipient: id }.abi_encode();
+        assert!(
+            matches!(classify_revert(&bad, ""), Revert::Permanent(r) if r.contains("not a contract on L1"))
+        );
+        let fee = Hub::FeeMismatch {
+            expected: U256::from(2),
+            paid: U256::from(1),
+        }
+        .abi_encode();
+        assert!(matches!(classify_revert(&fee, ""), Revert::Transient(_)));
+        assert_eq!(
+            classify_revert(&[], "out of gas"),
+            Revert::Transient("out of gas".into())
+        );
+    }
+}

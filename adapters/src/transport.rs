@@ -1,0 +1,282 @@
+//! RPC transports with a timeout on every request and retries of transient failures, per chain
+//! (`[chains.transport]`), as layers under the providers rather than code in every call.
+//!
+//! - EVM (alloy): a reqwest client with the request timeout, under alloy's
+//!   [`RetryBackoffLayer`] with a policy that also retries timeouts, refused connections and 5xx
+//!   answers; below it a layer that turns reqwest's errors into ones that say what happened
+//!   (timed out, connection failed) without the URL, which may carry an API key.
+//! - Starknet (starknet-rs): [`RetryingHttp`], a [`JsonRpcTransport`] around starknet-rs's HTTP
+//!   transport with the same timeout, retries and redaction.
+//!
+//! A node that accepts connections and never answers costs `(retries + 1) × timeout` per request,
+//! after which the call fails with [`crate::ErrorKind::Timeout`] and the router moves on.
+
+use std::{
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use alloy::{
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::client::ClientBuilder,
+    transports::{
+        TransportError, TransportErrorKind, TransportFut,
+        http::Http,
+        layers::{RateLimitRetryPolicy, RetryBackoffLayer},
+    },
+};
+use alloy_json_rpc::{RequestPacket, ResponsePacket};
+use async_trait::async_trait;
+use serde::{Serialize, de::DeserializeOwned};
+use starknet_rust::providers::{
+    JsonRpcClient, ProviderRequestData, Url,
+    jsonrpc::{
+        HttpTransport, HttpTransportError, JsonRpcMethod, JsonRpcResponse, JsonRpcTransport,
+    },
+};
+use tower::{Layer, Service};
+use xroute_config::TransportConfig;
+
+use crate::{AdapterError, Result};
+
+/// The reqwest client of one chain: every request times out after `transport.timeout_ms`.
+fn http_client(chain: &str, transport: &TransportConfig) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_millis(transport.timeout_ms))
+        .connect_timeout(Duration::from_millis(transport.timeout_ms))
+        .build()
+        .map_err(|e| AdapterError::config(chain, format!("cannot build an HTTP client: {e}")))
+}
+
+/// A failed HTTP exchange, said without the URL.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HttpFailure {
+    /// No answer within the timeout.
+    #[error("timed out: no answer within the request timeout")]
+    TimedOut,
+    /// The connection could not be made or broke.
+    #[error("connection failed: {0}")]
+    Connection(String),
+    /// Anything else reqwest reports.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl HttpFailure {
+    fn of(e: reqwest::Error) -> Self {
+        let e = e.without_url();
+        if e.is_timeout() {
+            Self::TimedOut
+        } else if e.is_connect() || e.is_request() {
+            let mut message = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                message = format!("{message}: {s}");
+                source = s.source();
+            }
+            Self::Connection(message)
+        } else {
+            Self::Other(e.to_string())
+        }
+    }
+
+    fn is_transient(&self) -> bool {
+        matches!(self, Self::TimedOut | Self::Connection(_))
+    }
+}
+
+/// The layer under the retries: reqwest errors become [`HttpFailure`]s.
+#[derive(Debug, Clone, Copy)]
+struct Redact;
+
+impl<S> Layer<S> for Redact {
+    type Service = RedactService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RedactService { inner }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct RedactService<S> {
+    inner: S,
+}
+
+impl<S> Service<RequestPacket> for RedactService<S>
+where
+    S: Service<
+            RequestPacket,
+            Response = ResponsePacket,
+            Error = TransportError,
+            Future = TransportFut<'static>,
+        > + Send
+        + 'static,
+{
+    type Response = ResponsePacket;
+    type Error = TransportError;
+    type Future = TransportFut<'static>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: RequestPacket) -> Self::Future {
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            future.await.map_err(|e| match e {
+                TransportError::Transport(TransportErrorKind::Custom(custom)) => {
+                    match custom.downcast::<reqwest::Error>() {
+                        Ok(r) => TransportErrorKind::custom(HttpFailure::of(*r)),
+                        Err(other) => TransportError::Transport(TransportErrorKind::Custom(other)),
+                    }
+                }
+                other => other,
+            })
+        })
+    }
+}
+
+/// Whether alloy's retry layer should try `error` again: rate limits (alloy's own policy),
+/// timeouts, broken connections and 5xx answers.
+fn transient(error: &TransportError) -> bool {
+    match error {
+        TransportError::Transport(TransportErrorKind::Custom(custom)) => custom
+            .downcast_ref::<HttpFailure>()
+            .is_some_and(HttpFailure::is_transient),
+        TransportError::Transport(TransportErrorKind::HttpError(http)) => http.status >= 500,
+        _ => false,
+    }
+}
+
+/// An alloy provider for `url` with `transport`'s timeout and retries.
+pub fn evm_provider(chain: &str, url: &str, transport: &TransportConfig) -> Result<DynProvider> {
+    let url: Url = url
+        .parse()
+        .map_err(|e| AdapterError::config(chain, format!("rpc: not a URL: {e}")))?;
+    let http = Http::with_client(http_client(chain, transport)?, url);
+    let is_local = http.guess_local();
+    let retry = RetryBackoffLayer::new_with_policy(
+        transport.retries,
+        transport.retry_backoff_ms,
+        u64::MAX,
+        RateLimitRetryPolicy::default().or(transient),
+    );
+    let client = ClientBuilder::default()
+        .layer(retry)
+        .layer(Redact)
+        .transport(http, is_local);
+    Ok(ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .connect_client(client)
+        .erased())
+}
+
+/// starknet-rs's HTTP transport with a request timeout and retries of transient failures.
+#[derive(Debug, Clone)]
+pub struct RetryingHttp {
+    inner: HttpTransport,
+    retries: u32,
+    backoff: Duration,
+}
+
+/// Why a Starknet RPC request failed, without the URL.
+#[derive(Debug, thiserror::Error)]
+pub enum StarknetTransportError {
+    /// The HTTP exchange failed (after the retries).
+    #[error("{failure} (after {tries} tries)")]
+    Http {
+        /// What happened.
+        failure: HttpFailure,
+        /// Tries made.
+        tries: u32,
+    },
+    /// The request or the answer is not the JSON-RPC expected.
+    #[error("{0}")]
+    Json(String),
+    /// Anything else the transport reports.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl RetryingHttp {
+    /// A transport for `url` with `transport`'s timeout and retries.
+    pub fn new(chain: &str, url: &str, transport: &TransportConfig) -> Result<Self> {
+        let url: Url = url
+            .parse()
+            .map_err(|e| AdapterError::config(chain, format!("rpc: not a URL: {e}")))?;
+        Ok(Self {
+            inner: HttpTransport::new_with_client(url, http_client(chain, transport)?),
+            retries: transport.retries,
+            backoff: Duration::from_millis(transport.retry_backoff_ms),
+        })
+    }
+
+    async fn retry<T, F, Fut>(&self, mut send: F) -> std::result::Result<T, StarknetTransportError>
+    where
+        F: FnMut() -> Fut + Send,
+        Fut: std::future::Future<Output = std::result::Result<T, HttpTransportError>> + Send,
+        T: Send,
+    {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let failure = match send().await {
+                Ok(v) => return Ok(v),
+                Err(HttpTransportError::Reqwest(e)) => HttpFailure::of(e),
+                Err(HttpTransportError::Json(e)) => {
+                    return Err(StarknetTransportError::Json(e.to_string()));
+                }
+                Err(other) => return Err(StarknetTransportError::Other(other.to_string())),
+            };
+            if !failure.is_transient() || tries > self.retries {
+                return Err(StarknetTransportError::Http { failure, tries });
+            }
+            tokio::time::sleep(self.backoff).await;
+        }
+    }
+}
+
+#[async_trait]
+impl JsonRpcTransport for RetryingHttp {
+    type Error = StarknetTransportError;
+
+    async fn send_request<P, R>(
+        &self,
+        method: JsonRpcMethod,
+        params: P,
+    ) -> std::result::Result<JsonRpcResponse<R>, Self::Error>
+    where
+        P: Serialize + Send + Sync,
+        R: DeserializeOwned + Send,
+    {
+        let params = serde_json::to_value(&params)
+            .map_err(|e| StarknetTransportError::Json(e.to_string()))?;
+        self.retry(|| {
+            self.inner
+                .send_request::<&serde_json::Value, R>(method, &params)
+        })
+        .await
+    }
+
+    async fn send_requests<R>(
+        &self,
+        requests: R,
+    ) -> std::result::Result<Vec<JsonRpcResponse<serde_json::Value>>, Self::Error>
+    where
+        R: AsRef<[ProviderRequestData]> + Send + Sync,
+    {
+        self.retry(|| self.inner.send_requests(requests.as_ref()))
+            .await
+    }
+}
+
+/// A starknet-rs client for `url` with `transport`'s timeout and retries.
+pub fn starknet_client(
+    chain: &str,
+    url: &str,
+    transport: &TransportConfig,
+) -> Result<JsonRpcClient<RetryingHttp>> {
+    Ok(JsonRpcClient::new(RetryingHttp::new(
+        chain, url, transport,
+    )?))
+}
