@@ -1,1 +1,450 @@
-//! placeholder
+//! Test doubles of the adapter traits (feature `test-utils`): a chain and a submitter whose
+//! answers a test scripts, so the pipeline's every outcome can be tested without starting a node.
+//! They keep what was asked of them (signed, broadcast and re-broadcast transactions) for the
+//! test to check. Real chains are tested with the real nodes (see `tests/`).
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use async_trait::async_trait;
+use xroute_proofs::envelope::{Envelope, MessageId};
+
+use crate::{
+    AdapterError, BlockRef, Call, ChainAdapter, ChainInfo, Entry, ErrorKind, Estimate, Exit, Fees,
+    L1, L1State, Lease, Mined, Result, SentMessage, SignedTx, Submitter,
+};
+
+/// The fees a [`FakeSubmitter`] estimates unless told otherwise.
+pub const FEES: Fees = Fees {
+    gas_limit: 100_000,
+    max_fee_per_gas: 1_000,
+    max_priority_fee_per_gas: 10,
+};
+
+/// The Hub address a hub [`FakeChain`] reports.
+pub const FAKE_HUB: Address = Address::repeat_byte(0x11);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A failure a fake answers with instead of its script.
+fn failure(chain: &str, method: &'static str, kind: ErrorKind) -> AdapterError {
+    match kind {
+        ErrorKind::BadAnswer => AdapterError::bad(chain, "answer", None, "scripted bad answer"),
+        ErrorKind::Config => AdapterError::config(chain, "scripted config error"),
+        ErrorKind::Signing => AdapterError::unavailable(chain, method, "scripted signing failure"),
+        ErrorKind::Timeout => AdapterError::Rpc {
+            chain: chain.to_string(),
+            method,
+            kind,
+            source: "timed out: no answer within the request timeout (after 3 tries)".into(),
+        },
+        other => AdapterError::Rpc {
+            chain: chain.to_string(),
+            method,
+            kind: other,
+            source: format!("scripted {other}").into(),
+        },
+    }
+}
+
+#[derive(Debug, Default)]
+struct ChainState {
+    head: u64,
+    sent: Vec<SentMessage>,
+    exits: HashMap<MessageId, Exit>,
+    entries: HashMap<MessageId, Entry>,
+    delivered: HashSet<MessageId>,
+    follow_ups: HashMap<MessageId, Call>,
+    failing: Option<ErrorKind>,
+}
+
+/// A scripted chain. By default: head 10, nothing sent, every exit `NotYet`, every entry accepted
+/// for free, nothing delivered, no follow-up.
+#[derive(Debug)]
+pub struct FakeChain {
+    info: ChainInfo,
+    hub: bool,
+    state: Mutex<ChainState>,
+    submitter: Arc<FakeSubmitter>,
+}
+
+impl FakeChain {
+    /// The L1 hub chain `name` of domain `domain` (it serves as [`L1State`]).
+    pub fn hub(name: &str, domain: u32) -> Arc<Self> {
+        Self::new(name, domain, true)
+    }
+
+    /// Another chain.
+    pub fn rollup(name: &str, domain: u32) -> Arc<Self> {
+        Self::new(name, domain, false)
+    }
+
+    fn new(name: &str, domain: u32, hub: bool) -> Arc<Self> {
+        Arc::new(Self {
+            info: ChainInfo {
+                name: name.to_string(),
+                domain,
+                confirmations: 0,
+            },
+            hub,
+            state: Mutex::new(ChainState {
+                head: 10,
+                ..ChainState::default()
+            }),
+            submitter: Arc::new(FakeSubmitter::new(name)),
+        })
+    }
+
+    fn check(&self, method: &'static str) -> Result<MutexGuard<'_, ChainState>> {
+        let state = lock(&self.state);
+        match state.failing {
+            Some(kind) => Err(failure(&self.info.name, method, kind)),
+            None => Ok(state),
+        }
+    }
+
+    /// The chain's submitter.
+    pub fn fake_submitter(&self) -> &Arc<FakeSubmitter> {
+        &self.submitter
+    }
+
+    /// Moves the head to `number`.
+    pub fn set_head(&self, number: u64) {
+        lock(&self.state).head = number;
+    }
+
+    /// The head.
+    pub fn head_number(&self) -> u64 {
+        lock(&self.state).head
+    }
+
+    /// `message` was sent in block `block`.
+    pub fn send(&self, envelope: Envelope, block: u64) {
+        lock(&self.state).sent.push(SentMessage {
+            envelope,
+            block: BlockRef {
+                number: block,
+                hash: block_hash(block),
+            },
+            tx_hash: keccak256(block.to_be_bytes()).0,
+        });
+    }
+
+    /// What the exit of message `id` is from now on.
+    pub fn set_exit(&self, id: MessageId, exit: Exit) {
+        lock(&self.state).exits.insert(id, exit);
+    }
+
+    /// What the entry of message `id` is from now on.
+    pub fn set_entry(&self, id: MessageId, entry: Entry) {
+        lock(&self.state).entries.insert(id, entry);
+    }
+
+    /// Message `id` is delivered here (on a hub chain: the Hub processed it).
+    pub fn deliver(&self, id: MessageId) {
+        lock(&self.state).delivered.insert(id);
+    }
+
+    /// The delivery of message `id` needs `call` on this chain (until it is delivered).
+    pub fn set_follow_up(&self, id: MessageId, call: Call) {
+        lock(&self.state).follow_ups.insert(id, call);
+    }
+
+    /// Every call of the chain fails with `kind` (a node that times out, a rate limit…) until
+    /// `None`.
+    pub fn fail_with(&self, kind: Option<ErrorKind>) {
+        lock(&self.state).failing = kind;
+        lock(&self.submitter.state).failing = kind;
+    }
+}
+
+/// The hash a [`FakeChain`] gives block `number`.
+pub fn block_hash(number: u64) -> [u8; 32] {
+    keccak256(number.to_le_bytes()).0
+}
+
+#[async_trait]
+impl L1State for FakeChain {
+    fn hub(&self) -> Address {
+        FAKE_HUB
+    }
+
+    async fn chain_id(&self) -> Result<u64> {
+        Ok(1)
+    }
+
+    async fn proven_slot(&self, _: Address, _: B256, _: BlockRef) -> Result<U256> {
+        drop(self.check("eth_getProof")?);
+        Ok(U256::ZERO)
+    }
+}
+
+#[async_trait]
+impl ChainAdapter for FakeChain {
+    fn info(&self) -> &ChainInfo {
+        &self.info
+    }
+
+    async fn head(&self) -> Result<BlockRef> {
+        let number = self.check("head")?.head;
+        Ok(BlockRef {
+            number,
+            hash: block_hash(number),
+        })
+    }
+
+    async fn block_hash(&self, number: u64) -> Result<[u8; 32]> {
+        drop(self.check("block_hash")?);
+        Ok(block_hash(number))
+    }
+
+    async fn sent_messages(&self, from: u64, to: u64) -> Result<Vec<SentMessage>> {
+        Ok(self
+            .check("sent_messages")?
+            .sent
+            .iter()
+            .filter(|m| (from..=to).contains(&m.block.number))
+            .cloned()
+            .collect())
+    }
+
+    async fn exit(&self, envelope: &Envelope, _: &L1<'_>) -> Result<Exit> {
+        Ok(self
+            .check("exit")?
+            .exits
+            .get(&envelope.id())
+            .cloned()
+            .unwrap_or(Exit::NotYet))
+    }
+
+    async fn entry(&self, envelope: &Envelope, _: &L1<'_>) -> Result<Entry> {
+        Ok(self
+            .check("entry")?
+            .entries
+            .get(&envelope.id())
+            .cloned()
+            .unwrap_or(Entry::Accepted { fee: U256::ZERO }))
+    }
+
+    async fn is_delivered(&self, id: &MessageId) -> Result<bool> {
+        Ok(self.check("is_delivered")?.delivered.contains(id))
+    }
+
+    async fn follow_up(&self, envelope: &Envelope) -> Result<Option<Call>> {
+        Ok(self
+            .check("follow_up")?
+            .follow_ups
+            .get(&envelope.id())
+            .cloned())
+    }
+
+    fn submitter(&self) -> Option<&dyn Submitter> {
+        Some(self.submitter.as_ref())
+    }
+
+    fn as_l1(&self) -> Option<&dyn L1State> {
+        self.hub.then_some(self as &dyn L1State)
+    }
+}
+
+#[derive(Debug, Default)]
+struct SubmitterState {
+    estimates: VecDeque<Estimate>,
+    next_nonce: Option<u64>,
+    mined_nonce: u64,
+    signed: Vec<(SignedTx, Call)>,
+    broadcast: Vec<B256>,
+    rebroadcast: Vec<B256>,
+    refuse_next: bool,
+    receipts: HashMap<B256, Mined>,
+    failing: Option<ErrorKind>,
+}
+
+/// A scripted submitter: estimates [`FEES`] unless told otherwise, signs deterministically,
+/// accepts broadcasts unless told to refuse one, mines nothing until told to.
+#[derive(Debug)]
+pub struct FakeSubmitter {
+    chain: String,
+    state: Mutex<SubmitterState>,
+    lease: tokio::sync::Mutex<()>,
+}
+
+impl FakeSubmitter {
+    fn new(chain: &str) -> Self {
+        Self {
+            chain: chain.to_string(),
+            state: Mutex::new(SubmitterState::default()),
+            lease: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn check(&self, method: &'static str) -> Result<MutexGuard<'_, SubmitterState>> {
+        let state = lock(&self.state);
+        match state.failing {
+            Some(kind) => Err(failure(&self.chain, method, kind)),
+            None => Ok(state),
+        }
+    }
+
+    /// The next estimate answers `estimate` (then back to [`FEES`]).
+    pub fn next_estimate(&self, estimate: Estimate) {
+        lock(&self.state).estimates.push_back(estimate);
+    }
+
+    /// The next broadcast is refused (as a node refuses an underpriced transaction).
+    pub fn refuse_next_broadcast(&self) {
+        lock(&self.state).refuse_next = true;
+    }
+
+    /// Transaction `hash` is mined in block `block`, successfully or not.
+    pub fn mine(&self, hash: B256, block: u64, success: bool) {
+        let mut state = lock(&self.state);
+        let nonce = state
+            .signed
+            .iter()
+            .find(|(tx, _)| tx.hash == hash)
+            .map(|(tx, _)| tx.nonce);
+        if let Some(n) = nonce {
+            state.mined_nonce = state.mined_nonce.max(n + 1);
+        }
+        state.receipts.insert(
+            hash,
+            Mined {
+                block_number: block,
+                block_hash: B256::from(block_hash(block)),
+                success,
+                gas_used: 50_000,
+            },
+        );
+    }
+
+    /// Another transaction of the account took the next nonce (mined elsewhere).
+    pub fn take_nonce(&self) {
+        let mut state = lock(&self.state);
+        state.mined_nonce += 1;
+        let mined = state.mined_nonce;
+        if state.next_nonce.is_some_and(|n| n < mined) {
+            state.next_nonce = Some(mined);
+        }
+    }
+
+    /// Every transaction signed so far, with its call, oldest first.
+    pub fn signed(&self) -> Vec<(SignedTx, Call)> {
+        lock(&self.state).signed.clone()
+    }
+
+    /// The hashes the node accepted from `broadcast`, in order.
+    pub fn broadcasts(&self) -> Vec<B256> {
+        lock(&self.state).broadcast.clone()
+    }
+
+    /// The hashes sent again with `rebroadcast`, in order.
+    pub fn rebroadcasts(&self) -> Vec<B256> {
+        lock(&self.state).rebroadcast.clone()
+    }
+}
+
+#[async_trait]
+impl Submitter for FakeSubmitter {
+    fn sender(&self) -> B256 {
+        keccak256(self.chain.as_bytes())
+    }
+
+    async fn estimate(&self, _: &Call) -> Result<Estimate> {
+        let mut state = self.check("estimate")?;
+        Ok(state.estimates.pop_front().unwrap_or(Estimate::Ok(FEES)))
+    }
+
+    async fn lease(&self) -> Box<dyn Lease + '_> {
+        Box::new(FakeLease {
+            submitter: self,
+            _lock: self.lease.lock().await,
+        })
+    }
+
+    async fn rebroadcast(&self, tx: &SignedTx) -> Result<()> {
+        self.check("rebroadcast")?.rebroadcast.push(tx.hash);
+        Ok(())
+    }
+
+    async fn receipt(&self, hash: B256) -> Result<Option<Mined>> {
+        Ok(self.check("receipt")?.receipts.get(&hash).copied())
+    }
+
+    async fn mined_nonce(&self) -> Result<u64> {
+        Ok(self.check("mined_nonce")?.mined_nonce)
+    }
+}
+
+struct FakeLease<'a> {
+    submitter: &'a FakeSubmitter,
+    _lock: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl FakeLease<'_> {
+    fn make(&self, call: &Call, fees: Fees, nonce: u64) -> Result<SignedTx> {
+        let mut state = self.submitter.check("sign")?;
+        let mut preimage = call.to.to_vec();
+        preimage.extend_from_slice(&call.data);
+        preimage.extend_from_slice(&nonce.to_be_bytes());
+        preimage.extend_from_slice(&fees.max_fee_per_gas.to_be_bytes());
+        let tx = SignedTx {
+            hash: keccak256(&preimage),
+            nonce,
+            raw: Bytes::from(preimage),
+            fees,
+        };
+        state.signed.push((tx.clone(), call.clone()));
+        Ok(tx)
+    }
+}
+
+#[async_trait]
+impl Lease for FakeLease<'_> {
+    async fn sign(&mut self, call: &Call, fees: Fees) -> Result<SignedTx> {
+        let nonce = {
+            let state = self.submitter.check("nonce")?;
+            state.next_nonce.unwrap_or(state.mined_nonce)
+        };
+        self.make(call, fees, nonce)
+    }
+
+    async fn replace(&mut self, stuck: &SignedTx) -> Result<SignedTx> {
+        let call = lock(&self.submitter.state)
+            .signed
+            .iter()
+            .find(|(tx, _)| tx.hash == stuck.hash)
+            .map(|(_, call)| call.clone())
+            .ok_or_else(|| {
+                AdapterError::bad(
+                    &self.submitter.chain,
+                    "stored transaction",
+                    Some(stuck.hash.to_string()),
+                    "never signed here",
+                )
+            })?;
+        self.make(&call, stuck.fees.bumped(None), stuck.nonce)
+    }
+
+    async fn broadcast(&mut self, tx: &SignedTx) -> Result<()> {
+        let mut state = self.submitter.check("broadcast")?;
+        if std::mem::take(&mut state.refuse_next) {
+            return Err(AdapterError::unavailable(
+                &self.submitter.chain,
+                "eth_sendRawTransaction",
+                "replacement transaction underpriced",
+            ));
+        }
+        state.broadcast.push(tx.hash);
+        let next = state.next_nonce.unwrap_or(state.mined_nonce);
+        if tx.nonce == next {
+            state.next_nonce = Some(next + 1);
+        }
+        Ok(())
+    }
+}

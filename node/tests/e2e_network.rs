@@ -371,7 +371,7 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
         self, P2pSettings, Verdict,
         wire::{Gossip, Heartbeat, MAX_GOSSIP_BYTES, RelayClaim, topics},
     };
-    use xroute_proofs::attestation::{Claim, Signed, Stage};
+    use xroute_proofs::attestation::{AttestedStage as Stage, Claim, Signed};
 
     let mut env = NetEnv::start(4, 3, 2_000).await?;
     // The rogue: the same libp2p stack, its own key, a frame bound large enough to send

@@ -10,7 +10,7 @@ use alloy_signer_local::PrivateKeySigner;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use xroute_proofs::{
     arbitrum::{L2ToL1Send, RetryableTicket, outbox_root_from_proof},
-    attestation::{Batch, Claim, QuorumCertificate, RouterSet, Signed, Stage, domain},
+    attestation::{AttestedStage, Batch, Claim, RouterSet, Signed, domain},
     envelope::{Envelope, MessageId},
     merkle,
     piltover::{appchain_to_sn_message_hash, sn_to_appchain_message_hash},
@@ -119,7 +119,7 @@ fn hashes(c: &mut Criterion) {
 fn claim(i: u64) -> Claim {
     Claim {
         message_id: MessageId(keccak256(i.to_be_bytes())),
-        stage: Stage::Proven,
+        stage: AttestedStage::Proven,
         domain: 2,
         block_number: 1000 + i,
         block_hash: B256::repeat_byte(9),
@@ -147,11 +147,12 @@ fn signatures(c: &mut Criterion) {
             .iter()
             .map(|k| Signed::<Claim>::sign(k, &d, claim(1)).unwrap())
             .collect();
-        let qc = QuorumCertificate::from_attestations(claim(1), &d, &atts);
+        let signatures: Vec<_> = atts.iter().map(|a| a.signature).collect();
+        let digest = claim(1).signing_hash(&d);
         g.bench_with_input(
             BenchmarkId::new("quorum check, all n signed", n),
-            &qc,
-            |b, qc| b.iter(|| qc.verify(&set, &d).unwrap()),
+            &signatures,
+            |b, signatures| b.iter(|| set.check_quorum(digest, signatures).unwrap()),
         );
     }
     g.finish();
@@ -161,8 +162,8 @@ fn batches(c: &mut Criterion) {
     let mut g = c.benchmark_group("batch");
     g.sample_size(20);
     for n in [1_000usize, 10_000] {
-        let items: Vec<(MessageId, Stage)> = (0..n as u64)
-            .map(|i| (claim(i).message_id, Stage::Proven))
+        let items: Vec<(MessageId, AttestedStage)> = (0..n as u64)
+            .map(|i| (claim(i).message_id, AttestedStage::Proven))
             .collect();
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(

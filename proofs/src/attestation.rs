@@ -44,10 +44,11 @@ sol! {
     }
 }
 
-/// How far a message got, as routers attest it.
+/// How far a message got, as routers attest it (the router's own lifecycle stage is
+/// `xroute::store::Stage`; this is what a signature says).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[repr(u8)]
-pub enum Stage {
+pub enum AttestedStage {
     /// Seen on the source chain after its confirmations.
     Sent = 1,
     /// The hub-side proof exists and was checked with a storage proof.
@@ -58,7 +59,7 @@ pub enum Stage {
     Delivered = 4,
 }
 
-impl TryFrom<u8> for Stage {
+impl TryFrom<u8> for AttestedStage {
     type Error = Error;
 
     fn try_from(v: u8) -> Result<Self> {
@@ -94,7 +95,7 @@ pub struct Claim {
     /// The message.
     pub message_id: MessageId,
     /// The stage reached.
-    pub stage: Stage,
+    pub stage: AttestedStage,
     /// The domain on which it was observed.
     pub domain: u32,
     /// The block of that domain.
@@ -288,47 +289,8 @@ impl RouterSet {
     }
 }
 
-/// A claim with the signatures of a quorum of the router set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QuorumCertificate {
-    /// Schema version.
-    pub version: u16,
-    /// EIP-712 domain separator of the signatures.
-    pub domain_separator: B256,
-    /// The claim.
-    pub claim: Claim,
-    /// One signature per signer.
-    pub signatures: Vec<Signature>,
-}
-
-impl QuorumCertificate {
-    /// Collects attestations of one claim into a certificate (not yet checked: see [`Self::verify`]).
-    pub fn from_attestations(
-        claim: Claim,
-        domain: &Eip712Domain,
-        attestations: &[Signed<Claim>],
-    ) -> Self {
-        Self {
-            version: ATTESTATION_VERSION,
-            domain_separator: domain.separator(),
-            claim,
-            signatures: attestations
-                .iter()
-                .filter(|a| a.body == claim)
-                .map(|a| a.signature)
-                .collect(),
-        }
-    }
-
-    /// Checks version, domain, and quorum; returns the signers.
-    pub fn verify(&self, set: &RouterSet, domain: &Eip712Domain) -> Result<Vec<Address>> {
-        check_envelope(self.version, self.domain_separator, domain)?;
-        set.check_quorum(self.claim.signing_hash(domain), &self.signatures)
-    }
-}
-
 /// One leaf of a batch: `keccak256(0x00 ‖ messageId ‖ stage)` (34 bytes, so never a 64-byte node).
-pub fn batch_leaf(message_id: MessageId, stage: Stage) -> B256 {
+pub fn batch_leaf(message_id: MessageId, stage: AttestedStage) -> B256 {
     let mut buf = [0u8; 34];
     buf[1..33].copy_from_slice(message_id.0.as_slice());
     buf[33] = stage as u8;
@@ -371,7 +333,7 @@ pub struct Batch {
     /// The signed part.
     pub claim: BatchClaim,
     /// The leaves' messages, in leaf order.
-    pub items: Vec<(MessageId, Stage)>,
+    pub items: Vec<(MessageId, AttestedStage)>,
     proofs: Vec<Vec<B256>>,
 }
 
@@ -381,7 +343,7 @@ pub struct BatchInclusion {
     /// The message.
     pub message_id: MessageId,
     /// Its stage.
-    pub stage: Stage,
+    pub stage: AttestedStage,
     /// Leaf index.
     pub index: u32,
     /// Sibling hashes.
@@ -391,7 +353,7 @@ pub struct BatchInclusion {
 impl Batch {
     /// Builds the tree of `items` observed on `domain` at a block.
     pub fn new(
-        items: Vec<(MessageId, Stage)>,
+        items: Vec<(MessageId, AttestedStage)>,
         domain: u32,
         block_number: u64,
         block_hash: B256,
@@ -489,7 +451,7 @@ mod tests {
     fn claim() -> Claim {
         Claim {
             message_id: MessageId(B256::repeat_byte(0x11)),
-            stage: Stage::Proven,
+            stage: AttestedStage::Proven,
             domain: 1,
             block_number: 42,
             block_hash: B256::repeat_byte(0x22),
@@ -597,50 +559,44 @@ mod tests {
     }
 
     #[test]
-    fn quorum_certificates_need_distinct_known_signers() {
+    fn a_quorum_needs_distinct_known_signers() {
         let keys = routers(5);
         let s = set(&keys[..4], 3);
         let d = domain(31337, Address::repeat_byte(9));
         let sign = |k: &PrivateKeySigner| Signed::<Claim>::sign(k, &d, claim()).unwrap();
         let good: Vec<_> = keys[..3].iter().map(sign).collect();
-        let qc = QuorumCertificate::from_attestations(claim(), &d, &good);
+        let digest = claim().signing_hash(&d);
+        let qc: Vec<_> = good.iter().map(|a| a.signature).collect();
         assert_eq!(
-            qc.verify(&s, &d).unwrap(),
+            s.check_quorum(digest, &qc).unwrap(),
             keys[..3].iter().map(|k| k.address()).collect::<Vec<_>>()
         );
 
-        let two = QuorumCertificate::from_attestations(claim(), &d, &good[..2]);
+        let two = &qc[..2];
         assert_eq!(
-            two.verify(&s, &d),
+            s.check_quorum(digest, two),
             Err(Error::BelowThreshold { have: 2, need: 3 })
         );
 
         let mut dup = qc.clone();
-        dup.signatures.push(good[0].signature);
+        dup.push(good[0].signature);
         assert!(matches!(
-            dup.verify(&s, &d),
+            s.check_quorum(digest, &dup),
             Err(Error::DuplicateSigner { index: 3, .. })
         ));
 
         let mut unknown = qc.clone();
-        unknown.signatures.push(sign(&keys[4]).signature);
+        unknown.push(sign(&keys[4]).signature);
         assert!(matches!(
-            unknown.verify(&s, &d),
+            s.check_quorum(digest, &unknown),
             Err(Error::UnknownSigner { index: 3, .. })
         ));
 
-        let mut other_claim = qc.clone();
-        other_claim.claim.block_number += 1;
+        let mut other_claim = claim();
+        other_claim.block_number += 1;
         assert!(matches!(
-            other_claim.verify(&s, &d),
+            s.check_quorum(other_claim.signing_hash(&d), &qc),
             Err(Error::UnknownSigner { index: 0, .. })
-        ));
-
-        let mut wrong = qc.clone();
-        wrong.domain_separator = domain(1, Address::repeat_byte(9)).separator();
-        assert!(matches!(
-            wrong.verify(&s, &d),
-            Err(Error::WrongDomainSeparator { .. })
         ));
     }
 
@@ -654,8 +610,8 @@ mod tests {
 
     #[test]
     fn batch_inclusions_verify_and_tampering_fails() {
-        let items: Vec<(MessageId, Stage)> = (0u8..13)
-            .map(|i| (MessageId(keccak256([i])), Stage::Proven))
+        let items: Vec<(MessageId, AttestedStage)> = (0u8..13)
+            .map(|i| (MessageId(keccak256([i])), AttestedStage::Proven))
             .collect();
         let batch = Batch::new(items.clone(), 2, 100, B256::repeat_byte(3)).unwrap();
         let keys = routers(1);
@@ -671,7 +627,7 @@ mod tests {
             );
         }
         let mut inc = batch.inclusion(5).unwrap();
-        inc.stage = Stage::Delivered;
+        inc.stage = AttestedStage::Delivered;
         assert!(matches!(
             inc.verify(&batch.claim),
             Err(Error::RootMismatch { .. })

@@ -85,6 +85,9 @@ pub struct FlushedMessageToL1 {
     pub payload: Vec<Felt>,
 }
 
+/// devnet's server timeout: the longest one request (a postman flush) may take.
+pub const FLUSH_TIMEOUT_SECS: u16 = 1_800;
+
 /// A running starknet-devnet. Killed on drop.
 #[derive(Debug)]
 pub struct StarknetDevnet {
@@ -124,6 +127,11 @@ impl StarknetDevnet {
             options.seed.to_string(),
             "--accounts".to_string(),
             options.accounts.to_string(),
+            // devnet cuts any request after its server timeout (120 s by default), answering an
+            // empty body; a postman flush of tens of L2 -> L1 messages, each waiting for its own
+            // L1 block, takes longer than that when the L1 makes a block every few seconds.
+            "--timeout".to_string(),
+            FLUSH_TIMEOUT_SECS.to_string(),
         ];
         if let Some(chain_id) = &options.chain_id {
             args.extend(["--chain-id".to_string(), chain_id.clone()]);

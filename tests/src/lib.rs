@@ -20,6 +20,7 @@ pub mod demo;
 pub mod devnet;
 pub mod localnet;
 pub mod process;
+pub mod proxy;
 pub mod router;
 pub mod rpc;
 pub mod stack;

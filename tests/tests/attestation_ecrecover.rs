@@ -11,7 +11,7 @@ use alloy::{
 };
 use eyre::Result;
 use xroute_proofs::{
-    attestation::{Batch, BatchClaim, Claim, Signed, Stage, domain},
+    attestation::{AttestedStage, Batch, BatchClaim, Claim, Signed, domain},
     envelope::MessageId,
 };
 use xroute_tests::{Anvil, artifacts::evm::AttestationVerifier};
@@ -28,7 +28,7 @@ async fn rust_signed_attestations_recover_on_chain() -> Result<()> {
         let router = PrivateKeySigner::random();
         let claim = Claim {
             message_id: MessageId(keccak256([i])),
-            stage: Stage::Proven,
+            stage: AttestedStage::Proven,
             domain: 2 + u32::from(i),
             block_number: 1_000 + u64::from(i),
             block_hash: keccak256([i, i]),
@@ -53,7 +53,7 @@ async fn rust_signed_attestations_recover_on_chain() -> Result<()> {
         let other = verifier
             .attestationSigner(
                 claim.message_id.0,
-                Stage::Delivered as u8,
+                AttestedStage::Delivered as u8,
                 claim.domain,
                 claim.block_number,
                 claim.block_hash,
@@ -73,8 +73,8 @@ async fn batch_attestations_and_inclusion_proofs_check_on_chain() -> Result<()> 
     let verifier = AttestationVerifier::deploy(&l1).await?;
     let domain = domain(anvil.chain_id(), *verifier.address());
 
-    let items: Vec<(MessageId, Stage)> = (0u16..37)
-        .map(|i| (MessageId(keccak256(i.to_be_bytes())), Stage::Proven))
+    let items: Vec<(MessageId, AttestedStage)> = (0u16..37)
+        .map(|i| (MessageId(keccak256(i.to_be_bytes())), AttestedStage::Proven))
         .collect();
     let batch = Batch::new(items, 2, 77, B256::repeat_byte(7))?;
     let router = PrivateKeySigner::random();
@@ -110,7 +110,7 @@ async fn batch_attestations_and_inclusion_proofs_check_on_chain() -> Result<()> 
             .batchIncludes(
                 c.root,
                 inc.message_id.0,
-                Stage::Delivered as u8,
+                AttestedStage::Delivered as u8,
                 alloy::primitives::U256::from(index),
                 inc.proof,
             )

@@ -99,6 +99,13 @@ async fn serve(config: Config) -> eyre::Result<()> {
                 Err("the p2p layer stopped handing over gossip".to_string())
             }
         });
+        tasks.spawn("claims", {
+            let network = joined.clone();
+            async move {
+                network.run_claims().await;
+                Ok(())
+            }
+        });
         tasks.spawn("heartbeats", {
             let network = joined.clone();
             let adapters = chains.adapters();

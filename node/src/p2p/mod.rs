@@ -74,10 +74,33 @@ pub enum P2pError {
 pub enum Verdict {
     /// Valid: keep it and forward it.
     Accept,
-    /// Invalid: drop it and penalise the sender.
-    Reject,
-    /// Not useful (a duplicate, stale): drop it, no penalty.
+    /// Invalid, for this reason: drop it and penalise the sender.
+    Reject(Rejection),
+    /// Not useful (a duplicate, stale), or not checkable here now (our own store failed): drop
+    /// it, no penalty.
     Ignore,
+}
+
+/// Why gossip was rejected: what the sender did wrong (never a failure of ours). `GET /peers`
+/// counts each peer's rejections by reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rejection {
+    /// Bytes that do not decode as gossip of the topic (or are over the size bound).
+    Malformed,
+    /// No gossipsub author.
+    Unsigned,
+    /// The author is not a router of the configured set.
+    Stranger,
+    /// A signature that does not recover, or was made for another network or schema.
+    BadSignature,
+    /// Signed by, or in the name of, another router than the one that published it.
+    Impersonation,
+    /// Empty, or more items than one message may carry.
+    OutOfBounds,
+    /// A batch whose ids do not hash to the signed root, or a claim of a stage that is not
+    /// gossiped.
+    BadClaim,
 }
 
 /// A received gossip message waiting for its verdict.
@@ -106,6 +129,8 @@ pub struct PeerInfo {
     pub accepted: u64,
     /// Messages of it we rejected.
     pub rejected: u32,
+    /// Those rejections by reason.
+    pub rejected_by: std::collections::BTreeMap<Rejection, u32>,
     /// Blacklisted (past [`BAN_AFTER`] rejections).
     pub banned: bool,
 }
@@ -382,6 +407,7 @@ pub fn start(
 struct PeerStats {
     accepted: u64,
     rejected: u32,
+    rejected_by: std::collections::BTreeMap<Rejection, u32>,
     banned: bool,
     address: Option<Multiaddr>,
 }
@@ -502,6 +528,7 @@ impl SwarmTask {
                         address: s.address.as_ref().map(|a| a.to_string()),
                         accepted: s.accepted,
                         rejected: s.rejected,
+                        rejected_by: s.rejected_by.clone(),
                         banned: s.banned,
                     })
                     .collect();
@@ -517,7 +544,7 @@ impl SwarmTask {
     fn verdict(&mut self, id: &gossipsub::MessageId, from: PeerId, verdict: Verdict) {
         let acceptance = match verdict {
             Verdict::Accept => MessageAcceptance::Accept,
-            Verdict::Reject => MessageAcceptance::Reject,
+            Verdict::Reject(_) => MessageAcceptance::Reject,
             Verdict::Ignore => MessageAcceptance::Ignore,
         };
         self.swarm
@@ -528,8 +555,9 @@ impl SwarmTask {
         match verdict {
             Verdict::Accept => stats.accepted += 1,
             Verdict::Ignore => {}
-            Verdict::Reject => {
+            Verdict::Reject(reason) => {
                 stats.rejected += 1;
+                *stats.rejected_by.entry(reason).or_default() += 1;
                 let score = -10.0 * f64::from(stats.rejected);
                 let rejected = stats.rejected;
                 let already = stats.banned;
@@ -613,7 +641,7 @@ impl SwarmTask {
             Err(e) => {
                 let reason: WireError = e;
                 tracing::debug!(peer = %from, %reason, "invalid gossip");
-                self.verdict(&id, from, Verdict::Reject);
+                self.verdict(&id, from, Verdict::Reject(Rejection::Malformed));
             }
         }
     }

@@ -226,7 +226,7 @@ mod tests {
             .map(|i| {
                 let claim = Claim {
                     message_id: MessageId(B256::repeat_byte(0xee)),
-                    stage: xroute_proofs::attestation::Stage::Proven,
+                    stage: xroute_proofs::attestation::AttestedStage::Proven,
                     domain: u32::MAX,
                     block_number: u64::MAX - i as u64,
                     block_hash: B256::repeat_byte(0xdd),

@@ -35,9 +35,9 @@ use std::{sync::Arc, time::Duration};
 
 pub use chains::Chains;
 pub use coordinator::{Alone, Coordinator, Gate, Turn};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::watch;
-use xroute_adapters::{AdapterError, BlockRef, ChainAdapterExt};
+use xroute_adapters::{AdapterError, BlockRef, ChainAdapter, ChainAdapterExt};
 use xroute_config::RelayConfig;
 use xroute_proofs::envelope::MessageId;
 
@@ -148,38 +148,77 @@ impl Pipeline {
         &self.chains
     }
 
-    /// Ticks every `relay.poll_interval_ms` until `shutdown` turns true; the tick in progress
-    /// finishes (no step is cut between its persist and its side effect), then the store is
-    /// flushed.
+    /// Runs until `shutdown` turns true: every chain is indexed by its own loop, and every
+    /// `relay.poll_interval_ms` the live messages are stepped, so a chain whose RPC is slow or
+    /// down delays its own indexing, not the others' or the relays. On shutdown the indexing loops
+    /// stop where they are (a scan is idempotent and its cursor moves only after a range is
+    /// stored), the step round in progress finishes (no step is cut between its persist and its
+    /// side effect), then the store is flushed.
     pub async fn run(
         self: Arc<Self>,
-        mut shutdown: watch::Receiver<bool>,
+        shutdown: watch::Receiver<bool>,
     ) -> Result<(), PipelineError> {
+        let indexers = futures::future::join_all(
+            self.chains
+                .adapters()
+                .into_iter()
+                .map(|chain| self.index_loop(chain, shutdown.clone())),
+        );
+        let ((), stepped) = tokio::join!(indexers.map(|_| ()), self.step_loop(shutdown));
+        stepped?;
+        self.store.flush()?;
+        tracing::info!("pipeline drained; store flushed");
+        Ok(())
+    }
+
+    /// Indexes `chain` every poll interval until shutdown.
+    async fn index_loop(&self, chain: Arc<dyn ChainAdapter>, mut shutdown: watch::Receiver<bool>) {
         let interval = Duration::from_millis(self.relay.poll_interval_ms);
-        loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            if let Err(e) = self.tick().await {
-                tracing::warn!(error = %e, "tick failed; next tick retries");
+        while !*shutdown.borrow() {
+            tokio::select! {
+                scanned = scan::scan(&self.store, chain.as_ref()) => {
+                    if let Err(e) = scanned {
+                        tracing::warn!(chain = chain.name(), error = %e, "indexing failed; retrying");
+                    }
+                }
+                _ = shutdown.changed() => break,
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
                 _ = shutdown.changed() => {}
             }
         }
-        self.store.flush()?;
-        tracing::info!("pipeline drained; store flushed");
+    }
+
+    /// Steps the live messages every poll interval until shutdown; the round in progress
+    /// finishes.
+    async fn step_loop(&self, mut shutdown: watch::Receiver<bool>) -> Result<(), PipelineError> {
+        let interval = Duration::from_millis(self.relay.poll_interval_ms);
+        while !*shutdown.borrow() {
+            if let Err(e) = self.step_all().await {
+                tracing::warn!(error = %e, "step round failed; the next one retries");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
         Ok(())
     }
 
-    /// One round: index every chain, then move every live message one step.
+    /// One round as a test or a tool runs it: index every chain, then move every live message
+    /// one step.
     pub async fn tick(&self) -> Result<(), PipelineError> {
         for adapter in self.chains.adapters() {
             if let Err(e) = scan::scan(&self.store, adapter.as_ref()).await {
                 tracing::warn!(chain = adapter.name(), error = %e, "indexing failed; retrying next tick");
             }
         }
+        self.step_all().await
+    }
+
+    /// Moves every live message one step.
+    async fn step_all(&self) -> Result<(), PipelineError> {
         let tick = Tick {
             l1_final: self.chains.hub().finalized_head().await?,
             now_ms: now_ms(),

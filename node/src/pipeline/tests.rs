@@ -1,1 +1,531 @@
+//! Every outcome of a step, on scripted chains (`xroute_adapters::testing`) and a real sled
+//! store: nothing here starts a node. What each test checks is what the store then holds (stage,
+//! history, reason, relay attempts) and what was asked of the submitter (signed, broadcast,
+//! re-broadcast transactions).
 
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use alloy::primitives::{B256, Bytes, U256};
+use xroute_adapters::{
+    Call, ChainAdapter, Entry, ErrorKind, Estimate, Exit, Revert,
+    testing::{FAKE_HUB, FakeChain},
+};
+use xroute_config::RelayConfig;
+use xroute_proofs::envelope::{Envelope, MessageId};
+
+use super::{Chains, Pipeline};
+use crate::store::{MessageRecord, SourceRef, Stage, Store};
+
+const L1: u32 = 1;
+const ROLLUP: u32 = 2;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    pipeline: Pipeline,
+    hub: Arc<FakeChain>,
+    rollup: Arc<FakeChain>,
+}
+
+fn setup(relay: RelayConfig) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let hub = FakeChain::hub("ethereum", L1);
+    let rollup = FakeChain::rollup("starknet", ROLLUP);
+    let mut by_domain: BTreeMap<u32, Arc<dyn ChainAdapter>> = BTreeMap::new();
+    by_domain.insert(L1, hub.clone());
+    by_domain.insert(ROLLUP, rollup.clone());
+    let chains = Chains::new(L1, by_domain).unwrap();
+    Setup {
+        _dir: dir,
+        pipeline: Pipeline::new(store, chains, relay),
+        hub,
+        rollup,
+    }
+}
+
+/// Retries at once (a millisecond of backoff), bumps a stuck relay at once.
+fn quick() -> RelayConfig {
+    RelayConfig {
+        max_attempts: 4,
+        backoff_initial_ms: 1,
+        backoff_max_ms: 1,
+        poll_interval_ms: 1,
+        bump_after_ms: 60_000,
+    }
+}
+
+/// A message from the rollup to L1, stored `Sent`.
+fn stored(s: &Setup, nonce: u64) -> MessageId {
+    let envelope = Envelope {
+        src_domain: ROLLUP,
+        nonce,
+        sender: B256::with_last_byte(1),
+        dst_domain: L1,
+        recipient: B256::with_last_byte(2),
+        payload: vec![B256::with_last_byte(3)],
+    };
+    let record = MessageRecord::new(
+        envelope,
+        SourceRef {
+            chain: "starknet".into(),
+            block_number: 5,
+            block_hash: B256::repeat_byte(5),
+            tx_hash: B256::repeat_byte(6),
+        },
+        0,
+    );
+    s.pipeline.store().insert_new(&record).unwrap();
+    record.id
+}
+
+/// The rollup shows message `id` proven on L1, consumed by a Hub call.
+fn ready(s: &Setup, id: MessageId) -> Call {
+    let call = Call::evm(FAKE_HUB, Bytes::from(id.0.to_vec()), U256::ZERO);
+    s.rollup.set_exit(
+        id,
+        Exit::Ready {
+            proof: "l2ToL1Messages[h] = 1 at L1 block 10 (storage proof)".into(),
+            call: call.clone(),
+            prepaid: U256::ZERO,
+        },
+    );
+    call
+}
+
+async fn tick(s: &Setup) {
+    s.pipeline.tick().await.unwrap();
+    // Past any backoff of a millisecond.
+    tokio::time::sleep(Duration::from_millis(3)).await;
+}
+
+fn record(s: &Setup, id: &MessageId) -> MessageRecord {
+    s.pipeline.store().get(id).unwrap().unwrap()
+}
+
+fn notes(r: &MessageRecord) -> Vec<String> {
+    r.history.iter().map(|t| t.note.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_proven_message_is_relayed_persisted_before_broadcast_and_delivered() {
+    let s = setup(quick());
+    let id = stored(&s, 1);
+    tick(&s).await;
+    assert_eq!(record(&s, &id).stage, Stage::Sent, "not proven yet");
+    let call = ready(&s, id);
+    tick(&s).await; // Sent → Proven → (alone) Relaying, in one tick
+    let r = record(&s, &id);
+    assert_eq!(r.stage, Stage::Relaying, "{r:#?}");
+    let l1 = s.hub.fake_submitter();
+    let signed = l1.signed();
+    assert_eq!(signed.len(), 1);
+    assert_eq!(signed[0].1, call, "the exit's call");
+    assert_eq!(r.relays[0].tx_hash, signed[0].0.hash, "persisted");
+    assert_eq!(l1.broadcasts(), [signed[0].0.hash]);
+    l1.mine(signed[0].0.hash, 9, true);
+    tick(&s).await;
+    assert_eq!(record(&s, &id).stage, Stage::Relayed);
+    s.hub.deliver(id);
+    tick(&s).await;
+    let r = record(&s, &id);
+    assert_eq!(r.stage, Stage::Delivered);
+    assert!(notes(&r).iter().any(|n| n.contains("storage proof")));
+    assert_eq!(l1.signed().len(), 1, "one transaction in all");
+}
+
+#[tokio::test]
+async fn a_message_the_hub_already_processed_is_not_relayed() {
+    let s = setup(quick());
+    let id = stored(&s, 2);
+    s.hub.deliver(id);
+    tick(&s).await;
+    let r = record(&s, &id);
+    assert!(
+        matches!(r.stage, Stage::Relayed | Stage::Delivered),
+        "{r:#?}"
+    );
+    assert!(notes(&r).contains(&"the Hub already processed it".to_string()));
+    assert!(s.hub.fake_submitter().signed().is_empty());
+}
+
+#[tokio::test]
+async fn each_revert_class_of_the_estimate_has_its_outcome() {
+    let s = setup(quick());
+    let l1 = s.hub.fake_submitter();
+    // Already done: the hop is made, nothing is paid.
+    let done = stored(&s, 3);
+    ready(&s, done);
+    l1.next_estimate(Estimate::Reverts(Revert::AlreadyDone(
+        "AlreadyProcessed(0x…)".into(),
+    )));
+    tick(&s).await;
+    let r = record(&s, &done);
+    assert_eq!(r.stage, Stage::Relayed);
+    assert!(notes(&r).contains(&"hop already made (AlreadyProcessed(0x…))".to_string()));
+    // Permanent: parked with the reason.
+    let never = stored(&s, 4);
+    ready(&s, never);
+    l1.next_estimate(Estimate::Reverts(Revert::Permanent(
+        "recipient 0x02 is not a contract on L1".into(),
+    )));
+    tick(&s).await;
+    let r = record(&s, &never);
+    assert_eq!(r.stage, Stage::Parked);
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("recipient 0x02 is not a contract on L1")
+    );
+    // Transient: retried after a backoff, stage kept, then relayed once it passes.
+    let later = stored(&s, 5);
+    ready(&s, later);
+    l1.next_estimate(Estimate::Reverts(Revert::Transient("out of gas".into())));
+    tick(&s).await;
+    let r = record(&s, &later);
+    assert_eq!(r.stage, Stage::Proven);
+    assert_eq!(r.attempts, 1);
+    assert_eq!(r.reason.as_deref(), Some("relay would revert: out of gas"));
+    assert!(l1.signed().is_empty(), "none of the three was signed yet");
+    tick(&s).await;
+    assert_eq!(record(&s, &later).stage, Stage::Relaying);
+    assert_eq!(l1.signed().len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_entry_parks_the_message_before_any_transaction() {
+    let s = setup(quick());
+    // From L1 to the rollup, whose recipient is not deployed.
+    let envelope = Envelope {
+        src_domain: L1,
+        nonce: 0,
+        sender: B256::with_last_byte(1),
+        dst_domain: ROLLUP,
+        recipient: B256::with_last_byte(9),
+        payload: vec![],
+    };
+    let record_in = MessageRecord::new(
+        envelope,
+        SourceRef {
+            chain: "ethereum".into(),
+            block_number: 3,
+            block_hash: B256::repeat_byte(3),
+            tx_hash: B256::repeat_byte(4),
+        },
+        0,
+    );
+    let id = record_in.id;
+    s.pipeline.store().insert_new(&record_in).unwrap();
+    s.hub.set_exit(
+        id,
+        Exit::Ready {
+            proof: "Hub.outbound[id] = 1".into(),
+            call: Call::evm(FAKE_HUB, Bytes::new(), U256::ZERO),
+            prepaid: U256::ZERO,
+        },
+    );
+    s.rollup.set_entry(
+        id,
+        Entry::Refused("recipient 0x9 is not deployed on starknet".into()),
+    );
+    tick(&s).await;
+    let r = record(&s, &id);
+    assert_eq!(r.stage, Stage::Parked);
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("recipient 0x9 is not deployed on starknet")
+    );
+    assert!(s.hub.fake_submitter().signed().is_empty());
+}
+
+#[tokio::test]
+async fn the_entry_fee_less_what_was_prepaid_is_the_relay_value() {
+    let s = setup(quick());
+    let envelope = Envelope {
+        src_domain: L1,
+        nonce: 7,
+        sender: B256::with_last_byte(1),
+        dst_domain: ROLLUP,
+        recipient: B256::with_last_byte(9),
+        payload: vec![],
+    };
+    let r = MessageRecord::new(
+        envelope,
+        SourceRef {
+            chain: "ethereum".into(),
+            block_number: 3,
+            block_hash: B256::repeat_byte(3),
+            tx_hash: B256::repeat_byte(4),
+        },
+        0,
+    );
+    let id = r.id;
+    s.pipeline.store().insert_new(&r).unwrap();
+    s.hub.set_exit(
+        id,
+        Exit::Ready {
+            proof: "Hub.outbound[id] = 301".into(),
+            call: Call::evm(FAKE_HUB, Bytes::new(), U256::ZERO),
+            prepaid: U256::from(300),
+        },
+    );
+    s.rollup.set_entry(
+        id,
+        Entry::Accepted {
+            fee: U256::from(1_000),
+        },
+    );
+    tick(&s).await;
+    let signed = s.hub.fake_submitter().signed();
+    assert_eq!(signed[0].1.value, U256::from(700));
+    assert_eq!(record(&s, &id).relays[0].value, U256::from(700));
+}
+
+#[tokio::test]
+async fn a_stuck_relay_is_replaced_under_its_nonce_and_the_replacement_counts() {
+    let s = setup(RelayConfig {
+        bump_after_ms: 0,
+        ..quick()
+    });
+    let id = stored(&s, 6);
+    ready(&s, id);
+    tick(&s).await;
+    let l1 = s.hub.fake_submitter();
+    let first = l1.signed()[0].0.clone();
+    tick(&s).await; // not mined: replaced at once (bump_after_ms = 0)
+    let signed = l1.signed();
+    assert_eq!(signed.len(), 2);
+    let replacement = &signed[1].0;
+    assert_eq!(replacement.nonce, first.nonce, "same nonce");
+    assert!(replacement.fees.max_fee_per_gas > first.fees.max_fee_per_gas);
+    assert_eq!(signed[1].1, signed[0].1, "same call");
+    let r = record(&s, &id);
+    assert_eq!(r.stage, Stage::Relaying);
+    assert_eq!(r.relays.len(), 2, "the replacement is persisted too");
+    assert_eq!(l1.broadcasts(), [first.hash, replacement.hash]);
+    l1.mine(replacement.hash, 9, true);
+    tick(&s).await;
+    let r = record(&s, &id);
+    assert_eq!(r.stage, Stage::Relayed);
+    assert!(
+        notes(&r)
+            .iter()
+            .any(|n| n.contains(&replacement.hash.to_string())),
+        "{:?}",
+        notes(&r)
+    );
+}
+
+#[tokio::test]
+async fn a_relay_whose_nonce_another_transaction_took_is_made_again() {
+    let s = setup(quick());
+    let id = stored(&s, 7);
+    ready(&s, id);
+    tick(&s).await;
+    let l1 = s.hub.fake_submitter();
+    let first = l1.signed()[0].0.clone();
+    l1.take_nonce(); // mined elsewhere, our transaction never will be
+    tick(&s).await;
+    let r = record(&s, &id);
+    assert_eq!(r.stage, Stage::Proven, "{r:#?}");
+    assert_eq!(
+        r.reason.as_deref(),
+        Some(format!("nonce {} was used by another transaction", first.nonce).as_str())
+    );
+    tick(&s).await;
+    let signed = l1.signed();
+    assert_eq!(signed.len(), 2);
+    assert!(signed[1].0.nonce > first.nonce, "a fresh nonce");
+    assert_eq!(record(&s, &id).stage, Stage::Relaying);
+}
+
+#[tokio::test]
+async fn a_refused_broadcast_sends_the_hop_back_to_be_made_again() {
+    let s = setup(quick());
+    let id = stored(&s, 8);
+    ready(&s, id);
+    let l1 = s.hub.fake_submitter();
+    l1.refuse_next_broadcast();
+    tick(&s).await;
+    let r = record(&s, &id);
+    assert_eq!(r.stage, Stage::Proven);
+    assert!(
+        r.reason.as_deref().is_some_and(|r| r.contains("refused")),
+        "{r:#?}"
+    );
+    assert!(l1.broadcasts().is_empty());
+    tick(&s).await;
+    assert_eq!(record(&s, &id).stage, Stage::Relaying);
+    assert_eq!(l1.broadcasts().len(), 1);
+}
+
+#[tokio::test]
+async fn after_a_crash_between_persist_and_broadcast_the_same_bytes_are_sent() {
+    let s = setup(quick());
+    let id = stored(&s, 9);
+    let call = ready(&s, id);
+    let l1 = s.hub.fake_submitter();
+    // The process signed and persisted the relay, then died before broadcasting it.
+    let tx = {
+        let mut lease = xroute_adapters::Submitter::lease(l1.as_ref()).await;
+        lease
+            .sign(&call, xroute_adapters::testing::FEES)
+            .await
+            .unwrap()
+    };
+    let store = s.pipeline.store();
+    store
+        .transition(&id, Stage::Sent, Stage::Proven, 1, "test", |_| {})
+        .unwrap();
+    store
+        .transition(&id, Stage::Proven, Stage::Relaying, 2, "test", |r| {
+            r.relays.push(crate::store::RelayAttempt {
+                hop: 0,
+                chain: "ethereum".into(),
+                tx_hash: tx.hash,
+                nonce: tx.nonce,
+                sent_at_ms: crate::time::now_ms(),
+                raw: tx.raw.clone(),
+                gas_limit: tx.fees.gas_limit,
+                max_fee_per_gas: tx.fees.max_fee_per_gas,
+                max_priority_fee_per_gas: tx.fees.max_priority_fee_per_gas,
+                value: U256::ZERO,
+            })
+        })
+        .unwrap();
+    assert!(l1.broadcasts().is_empty());
+    // The restarted router: the persisted transaction goes out unchanged, no second one.
+    tick(&s).await;
+    assert_eq!(l1.rebroadcasts(), [tx.hash]);
+    assert_eq!(l1.signed().len(), 1, "nothing new signed");
+    l1.mine(tx.hash, 9, true);
+    tick(&s).await;
+    assert_eq!(record(&s, &id).stage, Stage::Relayed);
+}
+
+#[tokio::test]
+async fn a_timed_out_rpc_keeps_the_stage_and_the_step_resumes_when_it_answers() {
+    let s = setup(quick());
+    let id = stored(&s, 10);
+    ready(&s, id);
+    tick(&s).await;
+    let l1 = s.hub.fake_submitter();
+    assert_eq!(record(&s, &id).stage, Stage::Relaying);
+    // L1 stops answering: the round fails, naming the timeout; the relay in flight stays in
+    // flight (not sent back to be made again), and nothing new is signed.
+    s.hub.fail_with(Some(ErrorKind::Timeout));
+    let err = s.pipeline.tick().await.unwrap_err().to_string();
+    assert!(err.contains("(timeout)"), "{err}");
+    let r = record(&s, &id);
+    assert_eq!((r.stage, r.relays.len()), (Stage::Relaying, 1));
+    s.hub.fail_with(None);
+    l1.mine(l1.signed()[0].0.hash, 9, true);
+    tick(&s).await;
+    assert_eq!(record(&s, &id).stage, Stage::Relayed);
+    assert_eq!(l1.signed().len(), 1);
+
+    // The rollup's node stops answering: a message to it keeps its stage, with the reason, and
+    // goes on once the node answers again.
+    let to_rollup = {
+        let envelope = Envelope {
+            src_domain: L1,
+            nonce: 11,
+            sender: B256::with_last_byte(1),
+            dst_domain: ROLLUP,
+            recipient: B256::with_last_byte(9),
+            payload: vec![],
+        };
+        let r = MessageRecord::new(
+            envelope,
+            SourceRef {
+                chain: "ethereum".into(),
+                block_number: 3,
+                block_hash: B256::repeat_byte(3),
+                tx_hash: B256::repeat_byte(4),
+            },
+            0,
+        );
+        s.pipeline.store().insert_new(&r).unwrap();
+        r.id
+    };
+    s.hub.set_exit(
+        to_rollup,
+        Exit::Ready {
+            proof: "Hub.outbound[id] = 1".into(),
+            call: Call::evm(FAKE_HUB, Bytes::new(), U256::ZERO),
+            prepaid: U256::ZERO,
+        },
+    );
+    s.rollup.fail_with(Some(ErrorKind::Timeout));
+    tick(&s).await;
+    let r = record(&s, &to_rollup);
+    assert_eq!(r.stage, Stage::Proven, "its entry cannot be checked");
+    assert_eq!(r.attempts, 1);
+    assert!(
+        r.reason.as_deref().is_some_and(|r| r.contains("(timeout)")),
+        "{r:#?}"
+    );
+    s.rollup.fail_with(None);
+    tick(&s).await;
+    assert_eq!(record(&s, &to_rollup).stage, Stage::Relaying);
+}
+
+#[tokio::test]
+async fn a_follow_up_the_destination_asks_for_is_sent_there_once_and_delivery_follows() {
+    let s = setup(quick());
+    let envelope = Envelope {
+        src_domain: L1,
+        nonce: 12,
+        sender: B256::with_last_byte(1),
+        dst_domain: ROLLUP,
+        recipient: B256::with_last_byte(9),
+        payload: vec![],
+    };
+    let r = MessageRecord::new(
+        envelope,
+        SourceRef {
+            chain: "ethereum".into(),
+            block_number: 3,
+            block_hash: B256::repeat_byte(3),
+            tx_hash: B256::repeat_byte(4),
+        },
+        0,
+    );
+    let id = r.id;
+    s.pipeline.store().insert_new(&r).unwrap();
+    s.hub.set_exit(
+        id,
+        Exit::Ready {
+            proof: "Hub.outbound[id] = 1".into(),
+            call: Call::evm(FAKE_HUB, Bytes::new(), U256::ZERO),
+            prepaid: U256::ZERO,
+        },
+    );
+    tick(&s).await;
+    let l1 = s.hub.fake_submitter();
+    l1.mine(l1.signed()[0].0.hash, 9, true);
+    tick(&s).await;
+    assert_eq!(record(&s, &id).stage, Stage::Relayed);
+    // The rollup did not execute it on its own (an auto-redeem that failed): it asks for a call.
+    let redeem = Call {
+        to: B256::with_last_byte(0x6e),
+        data: Bytes::from(vec![0xee; 36]),
+        value: U256::ZERO,
+    };
+    s.rollup.set_follow_up(id, redeem.clone());
+    tick(&s).await;
+    let on_rollup = s.rollup.fake_submitter();
+    let sent = on_rollup.signed();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].1, redeem);
+    let r = record(&s, &id);
+    assert_eq!(r.stage, Stage::Relayed);
+    assert_eq!(r.relays.last().map(|a| a.chain.as_str()), Some("starknet"));
+    assert_eq!(on_rollup.broadcasts(), [sent[0].0.hash]);
+    // While it waits for a block it is not sent again.
+    tick(&s).await;
+    assert_eq!(on_rollup.signed().len(), 1);
+    on_rollup.mine(sent[0].0.hash, 11, true);
+    s.rollup.deliver(id);
+    tick(&s).await;
+    assert_eq!(record(&s, &id).stage, Stage::Delivered);
+    assert_eq!(on_rollup.signed().len(), 1, "one follow-up in all");
+}

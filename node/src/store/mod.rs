@@ -332,6 +332,19 @@ impl Store {
         })
     }
 
+    /// Overwrites the batch attestation `root ‖ signer` with bytes that do not decode (tests of
+    /// what a store failure does).
+    #[cfg(test)]
+    pub(crate) fn corrupt_batch(
+        &self,
+        root: &alloy_primitives::B256,
+        signer: &alloy_primitives::Address,
+    ) -> Result<()> {
+        self.batches
+            .insert(batch_key(root, signer), &b"not json"[..])?;
+        Ok(())
+    }
+
     /// Writes everything to disk (on shutdown, and before reporting a step done).
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;

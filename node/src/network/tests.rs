@@ -1,0 +1,603 @@
+use std::time::Duration;
+
+use alloy::{dyn_abi::Eip712Domain, signers::local::PrivateKeySigner};
+use alloy_primitives::{Address, B256};
+use libp2p::{PeerId, identity::Keypair};
+use xroute_proofs::{
+    attestation::{AttestedStage, Batch, Claim, Signed},
+    envelope::MessageId,
+};
+
+use super::{Decision as Turn, *};
+use crate::{
+    p2p::{
+        self, Inbound, P2pSettings, Rejection, Verdict,
+        wire::{
+            BatchAttestation, ChainView, Gossip, Heartbeat, MAX_BUNDLE, RelayClaim, Want, Wanted,
+        },
+    },
+    store::Store,
+    time::now_ms,
+};
+
+struct Member {
+    key: PrivateKeySigner,
+    node_key: Keypair,
+    peer: PeerId,
+}
+
+fn member() -> Member {
+    let node_key = Keypair::generate_ed25519();
+    Member {
+        key: PrivateKeySigner::random(),
+        peer: node_key.public().to_peer_id(),
+        node_key,
+    }
+}
+
+fn inbound(author: PeerId, gossip: Gossip) -> Inbound {
+    Inbound {
+        from: author,
+        author: Some(author),
+        id: libp2p::gossipsub::MessageId::from("x"),
+        gossip,
+    }
+}
+
+fn claim(id: u8) -> Claim {
+    Claim {
+        message_id: MessageId(B256::repeat_byte(id)),
+        stage: AttestedStage::Proven,
+        domain: 2,
+        block_number: 9,
+        block_hash: B256::repeat_byte(0xbb),
+    }
+}
+
+/// A router (`me`) of a set of three with threshold 2, on a real sled store and a real
+/// (unconnected) libp2p swarm. The directory must outlive the network.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    network: Network,
+    a: Member,
+    b: Member,
+    domain: Eip712Domain,
+}
+
+const WINDOW_MS: u64 = 1000;
+const SETTLE_MS: u64 = 200;
+
+fn domain() -> Eip712Domain {
+    xroute_proofs::attestation::domain(1, Address::repeat_byte(1))
+}
+
+/// `me`'s router in the set `members` (threshold 2), with its own sled store and an
+/// unconnected libp2p swarm.
+fn network_of(me: &Member, members: &[&Member]) -> (tempfile::TempDir, Network) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (handle, _inbound) = p2p::spawn(
+        me.node_key.clone(),
+        P2pSettings {
+            listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+            bootnodes: vec![],
+            max_connections: 4,
+            heartbeat: Duration::from_secs(1),
+            max_frame: p2p::default_max_frame(),
+        },
+    )
+    .unwrap();
+    let network = Network::new(
+        handle,
+        store,
+        NetworkSettings {
+            signer: me.key.clone(),
+            members: members.iter().map(|m| (m.key.address(), m.peer)).collect(),
+            threshold: 2,
+            relay_window_ms: WINDOW_MS,
+            claim_settle_ms: SETTLE_MS,
+            heartbeat_ms: 1000,
+            batch_attestations: true,
+        },
+        domain(),
+    )
+    .unwrap();
+    (dir, network)
+}
+
+fn fixture() -> Fixture {
+    let (a, b, me) = (member(), member(), member());
+    let (dir, network) = network_of(&me, &[&a, &b, &me]);
+    Fixture {
+        _dir: dir,
+        network,
+        a,
+        b,
+        domain: domain(),
+    }
+}
+
+/// What a set member, not an outsider, can send wrongly; and what is right.
+#[tokio::test]
+async fn gossip_from_members_is_checked_against_what_it_claims() {
+    let Fixture {
+        _dir,
+        network,
+        a,
+        b,
+        domain,
+    } = fixture();
+    let sign = |who: &Member, c: Claim| Signed::sign(&who.key, &domain, c).unwrap();
+
+    // A's own attestation: accepted once, a replay ignored.
+    let good = Gossip::Attestations {
+        attestations: vec![sign(&a, claim(1))],
+    };
+    assert_eq!(
+        network.validate(&inbound(a.peer, good.clone())),
+        Ok(Verdict::Accept)
+    );
+    assert_eq!(
+        network.validate(&inbound(a.peer, good)),
+        Ok(Verdict::Ignore)
+    );
+    // A publishing B's signature, or a body changed after signing.
+    let bs = Gossip::Attestations {
+        attestations: vec![sign(&b, claim(2))],
+    };
+    assert!(network.validate(&inbound(a.peer, bs)).is_err());
+    let mut forged = sign(&a, claim(3));
+    forged.body.block_number += 1;
+    assert!(
+        network
+            .validate(&inbound(
+                a.peer,
+                Gossip::Attestations {
+                    attestations: vec![forged]
+                }
+            ))
+            .is_err()
+    );
+    // An outsider, even with a valid signature of a member.
+    let outsider = Keypair::generate_ed25519().public().to_peer_id();
+    let again = Gossip::Attestations {
+        attestations: vec![sign(&a, claim(4))],
+    };
+    assert!(network.validate(&inbound(outsider, again)).is_err());
+    // Bundles: empty, over the bound, or with another member's signature among A's.
+    let none = Gossip::Attestations {
+        attestations: vec![],
+    };
+    assert!(network.validate(&inbound(a.peer, none)).is_err());
+    let over = Gossip::Attestations {
+        attestations: vec![sign(&a, claim(5)); MAX_BUNDLE + 1],
+    };
+    assert!(network.validate(&inbound(a.peer, over)).is_err());
+    let mixed = Gossip::Attestations {
+        attestations: vec![sign(&a, claim(6)), sign(&b, claim(7))],
+    };
+    assert!(network.validate(&inbound(a.peer, mixed)).is_err());
+    // A bundle with one known and two new attestations: the new ones are kept.
+    let bundle = Gossip::Attestations {
+        attestations: vec![sign(&a, claim(1)), sign(&a, claim(8)), sign(&a, claim(9))],
+    };
+    assert_eq!(
+        network.validate(&inbound(a.peer, bundle)),
+        Ok(Verdict::Accept)
+    );
+    for c in [8, 9] {
+        let id = claim(c).message_id;
+        assert!(
+            network
+                .store
+                .has_attestation(&id, &a.key.address())
+                .unwrap()
+        );
+    }
+    // A batch whose ids do not hash to the signed root.
+    let ids: Vec<MessageId> = (10..14).map(|i| MessageId(B256::repeat_byte(i))).collect();
+    let batch = Batch::new(
+        ids.iter().map(|i| (*i, AttestedStage::Proven)).collect(),
+        1,
+        5,
+        B256::repeat_byte(5),
+    )
+    .unwrap();
+    let signed = Signed::sign(&a.key, &domain, batch.claim).unwrap();
+    let mut tampered = ids.clone();
+    tampered.swap(0, 1);
+    let bad = Gossip::BatchAttestation(BatchAttestation {
+        signed,
+        message_ids: tampered,
+    });
+    assert!(network.validate(&inbound(a.peer, bad)).is_err());
+    let ok = Gossip::BatchAttestation(BatchAttestation {
+        signed,
+        message_ids: ids.clone(),
+    });
+    assert_eq!(network.validate(&inbound(a.peer, ok)), Ok(Verdict::Accept));
+    // With B's batch too, the threshold (2) is met for every id of the batch.
+    let signed_b = Signed::sign(&b.key, &domain, batch.claim).unwrap();
+    let ok_b = Gossip::BatchAttestation(BatchAttestation {
+        signed: signed_b,
+        message_ids: ids.clone(),
+    });
+    assert_eq!(
+        network.validate(&inbound(b.peer, ok_b)),
+        Ok(Verdict::Accept)
+    );
+    for id in &ids {
+        let cert = network.certificate(id).unwrap().expect("certified");
+        let mut signers = network.signers(&cert).unwrap();
+        signers.sort();
+        let mut want = vec![a.key.address(), b.key.address()];
+        want.sort();
+        assert_eq!(signers, want);
+    }
+    // An attestation request in another router's name, or longer than a batch.
+    let wanted: Vec<Wanted> = ids.iter().map(|id| Wanted { id: *id, have: 0 }).collect();
+    let want_for_b = Gossip::Want(Want {
+        router: b.key.address(),
+        wanted: wanted.clone(),
+        at_ms: now_ms(),
+    });
+    assert!(network.validate(&inbound(a.peer, want_for_b)).is_err());
+    let too_many = Gossip::Want(Want {
+        router: a.key.address(),
+        wanted: vec![wanted[0]; MAX_BATCH + 1],
+        at_ms: now_ms(),
+    });
+    assert!(network.validate(&inbound(a.peer, too_many)).is_err());
+    // A claim or heartbeat in another router's name; a stale heartbeat.
+    let claim_for_b = Gossip::Claim(RelayClaim {
+        message_id: ids[0],
+        hop: 0,
+        router: b.key.address(),
+        at_ms: now_ms(),
+    });
+    assert!(network.validate(&inbound(a.peer, claim_for_b)).is_err());
+    let stale = Gossip::Heartbeat(Heartbeat {
+        router: a.key.address(),
+        at_ms: now_ms() - 10 * validate::STALE_MS,
+        chains: vec![],
+    });
+    assert_eq!(
+        network.validate(&inbound(a.peer, stale)),
+        Ok(Verdict::Ignore)
+    );
+}
+
+/// A member whose finalized block differs from ours at a height we know is shown as
+/// divergent in `GET /peers`, and no longer once it agrees.
+#[tokio::test]
+async fn a_member_with_another_finalized_block_is_shown_as_divergent() {
+    let Fixture {
+        _dir,
+        network,
+        a,
+        b,
+        ..
+    } = fixture();
+    let ours = B256::repeat_byte(0x11);
+    network.liveness.saw_finalized("starknet", 40, ours);
+    let heartbeat = |router: Address, finalized: u64, hash: B256| {
+        Gossip::Heartbeat(Heartbeat {
+            router,
+            at_ms: now_ms(),
+            chains: vec![ChainView {
+                chain: "starknet".into(),
+                head: finalized + 2,
+                finalized,
+                finalized_hash: hash,
+            }],
+        })
+    };
+    let other = B256::repeat_byte(0x22);
+    let view_of = |peers: &PeersView, who: Address| {
+        peers
+            .routers
+            .iter()
+            .find(|r| r.address == who)
+            .cloned()
+            .expect("a member")
+    };
+    assert_eq!(
+        network.validate(&inbound(a.peer, heartbeat(a.key.address(), 40, other))),
+        Ok(Verdict::Accept)
+    );
+    // B is at a height we never saw finalized: nothing to compare, not divergent.
+    assert_eq!(
+        network.validate(&inbound(b.peer, heartbeat(b.key.address(), 41, other))),
+        Ok(Verdict::Accept)
+    );
+    let peers = network.peers().await;
+    let seen_a = view_of(&peers, a.key.address());
+    let why = seen_a.divergent.expect("A diverges");
+    assert!(why.contains("starknet block 40"), "{why}");
+    assert!(
+        why.contains(&other.to_string()) && why.contains(&ours.to_string()),
+        "{why}"
+    );
+    assert!(seen_a.live);
+    assert_eq!(seen_a.chains[0].finalized_hash, other);
+    let seen_b = view_of(&peers, b.key.address());
+    assert!(seen_b.live && seen_b.divergent.is_none());
+
+    // A's next heartbeat agrees with us.
+    assert_eq!(
+        network.validate(&inbound(a.peer, heartbeat(a.key.address(), 40, ours))),
+        Ok(Verdict::Accept)
+    );
+    assert!(
+        view_of(&network.peers().await, a.key.address())
+            .divergent
+            .is_none()
+    );
+}
+
+fn record(nonce: u64, hop: u8) -> MessageRecord {
+    let envelope = xroute_proofs::envelope::Envelope {
+        src_domain: 2,
+        nonce,
+        sender: B256::with_last_byte(1),
+        dst_domain: 1,
+        recipient: B256::with_last_byte(2),
+        payload: vec![],
+    };
+    let source = crate::store::SourceRef {
+        chain: "starknet".into(),
+        block_number: 10,
+        block_hash: B256::repeat_byte(3),
+        tx_hash: B256::repeat_byte(4),
+    };
+    let mut record = MessageRecord::new(envelope, source, 0);
+    record.hop = hop;
+    record
+}
+
+/// Every router of a set ranks the same hop differently (exactly one is first), the work is
+/// spread over all of them, the k-th waits k windows, a fresh claim by another router holds
+/// the others back until it is two windows old, and of two routers that claim at the same
+/// moment only the better ranked one relays.
+#[tokio::test]
+async fn relay_assignment_has_one_first_router_per_hop_and_bounded_takeover() {
+    let members: Vec<Member> = (0..4).map(|_| member()).collect();
+    let all: Vec<&Member> = members.iter().collect();
+    let routers: Vec<(tempfile::TempDir, Network)> =
+        members.iter().map(|m| network_of(m, &all)).collect();
+    let mut first = [0usize; 4];
+    for nonce in 0..400 {
+        let id = record(nonce, 0).id;
+        let mut ranks: Vec<usize> = routers.iter().map(|(_, n)| n.rank(&id)).collect();
+        first[ranks.iter().position(|r| *r == 0).unwrap()] += 1;
+        ranks.sort();
+        assert_eq!(ranks, vec![0, 1, 2, 3], "message {id}");
+    }
+    assert!(
+        first.iter().all(|n| *n >= 50),
+        "first relayer counts {first:?}"
+    );
+
+    let t0 = now_ms();
+    let hop = record(7, 1);
+    let by_rank = |rank: usize| {
+        routers
+            .iter()
+            .position(|(_, n)| n.rank(&hop.id) == rank)
+            .unwrap()
+    };
+    let wait = |turn: Turn| match turn {
+        Turn::Wait(why) => why,
+        other => panic!("expected to wait, got {other:?}"),
+    };
+    for rank in 0..4 {
+        let n = &routers[by_rank(rank)].1;
+        let at = t0 + rank as u64 * WINDOW_MS;
+        if rank > 0 {
+            wait(n.turn(&hop, t0, at - 1));
+        }
+        assert_eq!(n.turn(&hop, t0, at), Turn::Claim, "rank {rank} on time");
+    }
+    let hear = |to: usize, claim: RelayClaim| {
+        let from = members.iter().find(|m| m.key.address() == claim.router);
+        let verdict = routers[to]
+            .1
+            .validate(&inbound(from.unwrap().peer, Gossip::Claim(claim)));
+        assert_eq!(verdict, Ok(Verdict::Accept));
+    };
+    let claim_of = |who: usize| {
+        let seen = routers[who].1.claims.of(&hop.id, hop.hop)[0];
+        RelayClaim {
+            message_id: hop.id,
+            hop: seen.hop,
+            router: seen.router,
+            at_ms: seen.last_ms,
+        }
+    };
+
+    // The first router claims the hop; it relays once the claim has settled.
+    let (first, second) = (by_rank(0), by_rank(1));
+    routers[first].1.claim(&hop);
+    let claimed = claim_of(first);
+    assert_eq!(claimed.router, members[first].key.address());
+    let n = &routers[first].1;
+    let why = wait(n.turn(&hop, t0, claimed.at_ms + SETTLE_MS - 1));
+    assert!(why.contains("claimed; relays at"), "{why}");
+    assert_eq!(n.turn(&hop, t0, claimed.at_ms + SETTLE_MS), Turn::Relay);
+    // The second hears it in its window and holds back.
+    hear(second, claimed);
+    let n = &routers[second].1;
+    let why = wait(n.turn(&hop, t0, claimed.at_ms + WINDOW_MS));
+    assert!(why.contains("claimed the hop"), "{why}");
+    // Two windows without the relay: the claimant is taken for dead.
+    assert_eq!(n.turn(&hop, t0, claimed.at_ms + 2 * WINDOW_MS), Turn::Claim);
+    // A claim for the previous hop does not hold back the next one.
+    let next = record(7, 2);
+    assert_eq!(n.turn(&next, t0, claimed.at_ms + WINDOW_MS), Turn::Claim);
+
+    // Races: two routers claim before hearing each other; once the claims have crossed,
+    // exactly one relays, whatever order they arrived in.
+    let race = |nonce: u64, at: [(usize, u64); 2], winner: usize| {
+        let hop = record(nonce, 1);
+        let by_rank = |rank: usize| {
+            routers
+                .iter()
+                .position(|(_, n)| n.rank(&hop.id) == rank)
+                .unwrap()
+        };
+        let claims: Vec<(usize, RelayClaim)> = at
+            .iter()
+            .map(|(rank, at_ms)| {
+                let who = by_rank(*rank);
+                let claim = RelayClaim {
+                    message_id: hop.id,
+                    hop: hop.hop,
+                    router: members[who].key.address(),
+                    at_ms: *at_ms,
+                };
+                routers[who].1.claims.note(claim);
+                (who, claim)
+            })
+            .collect();
+        hear(claims[0].0, claims[1].1);
+        hear(claims[1].0, claims[0].1);
+        let settled = claims[0].1.at_ms.max(claims[1].1.at_ms) + SETTLE_MS;
+        for (rank, _) in at {
+            let turn = routers[by_rank(rank)].1.turn(&hop, t0, settled);
+            if rank == winner {
+                assert_eq!(turn, Turn::Relay, "rank {rank}");
+            } else {
+                let why = wait(turn);
+                assert!(why.contains("claimed the hop first"), "{why}");
+            }
+        }
+        // Each router keeps both claims; hearing one again changes nothing.
+        hear(claims[0].0, claims[1].1);
+        assert_eq!(routers[claims[0].0].1.claims.of(&hop.id, hop.hop).len(), 2);
+    };
+    let now = now_ms();
+    // The first router's certificate came late: it claims in the same millisecond as the
+    // third, whose window ran out. The better ranked one relays.
+    race(8, [(2, now), (0, now)], 0);
+    // The first router was frozen past the second's window: the second claimed and
+    // relayed long before the first, waking up, claimed without having heard it.
+    race(9, [(1, now), (0, now + 3 * SETTLE_MS)], 1);
+}
+
+/// What the sender did wrong is named in the rejection; a failure of our own store is *ignore*
+/// (no penalty for the sender), never *reject*.
+#[tokio::test]
+async fn rejections_carry_their_reason_and_a_local_store_failure_is_ignored() {
+    let Fixture {
+        _dir,
+        network,
+        a,
+        b,
+        domain,
+    } = fixture();
+    let sign = |who: &Member, c: Claim| Signed::sign(&who.key, &domain, c).unwrap();
+    let reason = |r: Result<Verdict, Rejected>| r.unwrap_err().reason;
+    let bs = Gossip::Attestations {
+        attestations: vec![sign(&b, claim(2))],
+    };
+    assert_eq!(
+        reason(network.validate(&inbound(a.peer, bs.clone()))),
+        Rejection::Impersonation
+    );
+    let outsider = Keypair::generate_ed25519().public().to_peer_id();
+    assert_eq!(
+        reason(network.validate(&inbound(outsider, bs.clone()))),
+        Rejection::Stranger
+    );
+    let mut unsigned = inbound(a.peer, bs);
+    unsigned.author = None;
+    assert_eq!(reason(network.validate(&unsigned)), Rejection::Unsigned);
+    let none = Gossip::Attestations {
+        attestations: vec![],
+    };
+    assert_eq!(
+        reason(network.validate(&inbound(a.peer, none))),
+        Rejection::OutOfBounds
+    );
+    let mut other_domain = sign(&a, claim(3));
+    other_domain.domain_separator = B256::repeat_byte(0xdd);
+    assert_eq!(
+        reason(network.validate(&inbound(
+            a.peer,
+            Gossip::Attestations {
+                attestations: vec![other_domain]
+            }
+        ))),
+        Rejection::BadSignature
+    );
+    let ids: Vec<MessageId> = (40..44).map(|i| MessageId(B256::repeat_byte(i))).collect();
+    let batch = Batch::new(
+        ids.iter().map(|i| (*i, AttestedStage::Proven)).collect(),
+        1,
+        5,
+        B256::repeat_byte(5),
+    )
+    .unwrap();
+    let signed = Signed::sign(&a.key, &domain, batch.claim).unwrap();
+    let mut swapped = ids.clone();
+    swapped.swap(0, 1);
+    let tampered = Gossip::BatchAttestation(BatchAttestation {
+        signed,
+        message_ids: swapped,
+    });
+    assert_eq!(
+        reason(network.validate(&inbound(a.peer, tampered))),
+        Rejection::BadClaim
+    );
+
+    // A's valid batch, while the record we hold under its root cannot be read.
+    network
+        .store
+        .corrupt_batch(&batch.claim.root, &a.key.address())
+        .unwrap();
+    let ok = Gossip::BatchAttestation(BatchAttestation {
+        signed,
+        message_ids: ids.clone(),
+    });
+    assert_eq!(
+        network.validate(&inbound(a.peer, ok)),
+        Ok(Verdict::Ignore),
+        "our store failed, not A"
+    );
+}
+
+/// A hop this router decided to relay is held: its claim is renewed by the network's own timer
+/// while the pipeline is busy elsewhere, so the next router does not take it over.
+#[tokio::test]
+async fn a_relayed_hop_stays_claimed_without_the_pipeline() {
+    let members: Vec<Member> = (0..2).map(|_| member()).collect();
+    let all: Vec<&Member> = members.iter().collect();
+    let routers: Vec<(tempfile::TempDir, Network)> =
+        members.iter().map(|m| network_of(m, &all)).collect();
+    let hop = record(11, 0);
+    let first = routers
+        .iter()
+        .position(|(_, n)| n.rank(&hop.id) == 0)
+        .unwrap();
+    let t0 = now_ms();
+    let n = &routers[first].1;
+    assert_eq!(
+        crate::pipeline::Coordinator::turn(n, &hop, t0, t0),
+        crate::pipeline::Turn::Claimed
+    );
+    let claimed = n.claims.of(&hop.id, 0)[0].first_ms;
+    assert_eq!(
+        crate::pipeline::Coordinator::turn(n, &hop, t0, claimed + SETTLE_MS),
+        crate::pipeline::Turn::Relay
+    );
+    // Long after the claim would have expired (two windows), the timer has renewed it.
+    let later = claimed + 3 * WINDOW_MS;
+    let renewed = n.claims.renewals(later);
+    assert_eq!(renewed.len(), 1, "the held hop is claimed again");
+    let other = &routers[1 - first].1;
+    other.claims.note(renewed[0]);
+    assert!(
+        matches!(other.turn(&hop, t0, later), Turn::Wait(why) if why.contains("claimed the hop")),
+        "the other router waits"
+    );
+}

@@ -1,0 +1,181 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! What a router does when something under it fails, with the `xroute` binary as a process on a
+//! real local network:
+//! - its L1 RPC stops answering (a proxy that accepts connections and never replies): the API
+//!   keeps answering, nothing is relayed, and once the RPC answers again the waiting message is
+//!   delivered, with one relay transaction per message (read from the chain);
+//! - one of its critical tasks panics: it stops with a non-zero exit and a line naming the task.
+
+use std::{
+    net::SocketAddr,
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use alloy::primitives::B256;
+use eyre::{Result, bail};
+use starknet_rust::core::types::Felt;
+use xroute_config::TransportConfig;
+use xroute_proofs::envelope::MessageId;
+use xroute_tests::{
+    LocalNet, XrouteStack,
+    process::free_port,
+    proxy::StallProxy,
+    router::{
+        Flusher, NetworkPlan, RouterOptions, RouterProcess, relay_transactions, write_config,
+    },
+    stack::L1_DOMAIN,
+};
+
+const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
+
+async fn stage(router: &RouterProcess, id: &MessageId) -> Result<String> {
+    let m = router.get(&format!("/messages/{id}")).await?;
+    Ok(m["stage"].as_str().unwrap_or("not indexed").to_string())
+}
+
+async fn wait_delivered(
+    router: &mut RouterProcess,
+    flusher: &mut Flusher,
+    id: &MessageId,
+) -> Result<()> {
+    let start = Instant::now();
+    loop {
+        router.check_running()?;
+        flusher.check().await?;
+        match stage(router, id).await?.as_str() {
+            "delivered" => return Ok(()),
+            s @ ("parked" | "dropped") => bail!("message {id} is {s}"),
+            _ => {}
+        }
+        if start.elapsed() > Duration::from_secs(180) {
+            bail!(
+                "message {id} not delivered; router log:\n{}",
+                router.log_tail()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_router_whose_l1_rpc_hangs_keeps_serving_and_resumes_when_it_answers() -> Result<()> {
+    let net = Arc::new(LocalNet::start(1).await?);
+    let stack = XrouteStack::deploy(&net).await?;
+    let anvil: SocketAddr = net
+        .l1
+        .endpoint()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()?;
+    let proxy = StallProxy::start(anvil).await?;
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let options = RouterOptions {
+        l1_rpc: Some(proxy.url()),
+        transport: Some(TransportConfig {
+            timeout_ms: 1_000,
+            retries: 1,
+            retry_backoff_ms: 100,
+        }),
+        ..RouterOptions::default()
+    };
+    let config = write_config(dir.path(), &net, &stack, port, &options)?;
+    let mut router = RouterProcess::start(Path::new(XROUTE), &config, port).await?;
+    let mut flusher = Flusher::start(net.clone(), Duration::from_millis(300));
+    let l1_app = B256::left_padding_from(stack.l1_app.as_slice());
+    let send = |n: u8| {
+        let stack = &stack;
+        let net = &net;
+        async move {
+            Ok::<_, eyre::Report>(
+                stack
+                    .send_from_starknet(net, 0, L1_DOMAIN, l1_app, &[vec![Felt::from(n)]])
+                    .await?[0],
+            )
+        }
+    };
+    let first = send(1).await?;
+    wait_delivered(&mut router, &mut flusher, &first).await?;
+
+    // The L1 node stops answering; a message is sent meanwhile (Starknet and the postman still
+    // work: they reach anvil directly).
+    proxy.stall();
+    let second = send(2).await?;
+    let hung = Instant::now();
+    while hung.elapsed() < Duration::from_secs(12) {
+        let asked = Instant::now();
+        let health = tokio::time::timeout(Duration::from_secs(2), router.get("/health")).await;
+        assert!(
+            matches!(&health, Ok(Ok(v)) if v["status"] == "ok"),
+            "the API must answer while L1 hangs: {health:?}"
+        );
+        let s = tokio::time::timeout(Duration::from_secs(2), stage(&router, &second)).await??;
+        assert_ne!(s, "delivered", "nothing can be relayed while L1 hangs");
+        assert!(asked.elapsed() < Duration::from_secs(2));
+        router.check_running()?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let relayer = net.l1.address(options.l1_account)?;
+    let before = relay_transactions(&net, &[relayer], stack.hub).await?;
+    assert_eq!(
+        before.len(),
+        1,
+        "only the first message's relay: {before:?}"
+    );
+
+    // The node answers again: the router, still running, relays the waiting message.
+    proxy.resume();
+    wait_delivered(&mut router, &mut flusher, &second).await?;
+    let after = relay_transactions(&net, &[relayer], stack.hub).await?;
+    assert_eq!(after.len(), 2, "one relay per message: {after:?}");
+    assert!(after.iter().all(|(_, _, ok)| *ok), "{after:?}");
+    let log = router.log_tail();
+    assert!(
+        log.contains("(timeout)"),
+        "the hang is logged as a timeout:\n{log}"
+    );
+    flusher.stop().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_critical_task_that_panics_stops_the_router_naming_it() -> Result<()> {
+    let net = LocalNet::start(1).await?;
+    let stack = XrouteStack::deploy(&net).await?;
+    let base = tempfile::tempdir()?;
+    // A network of one router (threshold 1), so that the network's tasks run too.
+    let members = NetworkPlan::members(Path::new(XROUTE), base.path(), 1)?;
+    let dir = members[0].dir.clone();
+    let options = RouterOptions {
+        network: Some(NetworkPlan {
+            members,
+            me: 0,
+            threshold: 1,
+            relay_window_ms: 2_000,
+            batch_attestations: true,
+        }),
+        ..RouterOptions::default()
+    };
+    let config = write_config(&dir, &net, &stack, free_port()?, &options)?;
+    for task in ["heartbeats", "gossip validation", "pipeline"] {
+        let run = tokio::process::Command::new(XROUTE)
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("XROUTE_FAIL_TASK", task)
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(60), run).await??;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{task}: {stderr}");
+        let line = format!("critical task `{task}` panicked");
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(&line) && l.contains("stopping the router")),
+            "{task}: {stderr}"
+        );
+    }
+    Ok(())
+}
