@@ -124,6 +124,30 @@ pub enum Exit {
     Never(String),
 }
 
+impl Exit {
+    /// The exit read from an L1 storage slot (`what`, e.g. "Hub.outbound[id]") proven at `l1`'s
+    /// finalized block: not yet while it is zero, else ready with `call`.
+    pub fn from_slot(
+        value: U256,
+        what: impl std::fmt::Display,
+        l1: &L1<'_>,
+        call: Call,
+        prepaid: U256,
+    ) -> Self {
+        if value.is_zero() {
+            return Self::NotYet;
+        }
+        Self::Ready {
+            proof: format!(
+                "{what} = {value} at L1 block {} (storage proof)",
+                l1.finalized.number
+            ),
+            call,
+            prepaid,
+        }
+    }
+}
+
 /// For a message entering a chain: whether it can arrive, and at what cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {

@@ -95,21 +95,25 @@ impl EvmAdapter {
         AdapterError::bad(&self.info.name, what, tx.map(|t| t.to_string()), reason)
     }
 
-    /// The state root of `block`, after checking that the header the node returns for its number
-    /// hashes to `block.hash` (so a node cannot hand over another block's state root).
-    pub async fn verified_state_root(&self, block: BlockRef) -> Result<B256> {
-        let found = self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Number(block.number))
+    /// Block `which` (its header), or an error naming it when the node has none.
+    async fn block(&self, which: BlockNumberOrTag) -> Result<alloy::rpc::types::Block> {
+        self.provider
+            .get_block_by_number(which)
             .await
             .map_err(|e| self.rpc_error("eth_getBlockByNumber", e))?
             .ok_or_else(|| {
                 AdapterError::unavailable(
                     &self.info.name,
                     "eth_getBlockByNumber",
-                    format!("no block {}", block.number),
+                    format!("no block {which}"),
                 )
-            })?;
+            })
+    }
+
+    /// The state root of `block`, after checking that the header the node returns for its number
+    /// hashes to `block.hash` (so a node cannot hand over another block's state root).
+    pub async fn verified_state_root(&self, block: BlockRef) -> Result<B256> {
+        let found = self.block(BlockNumberOrTag::Number(block.number)).await?;
         let computed = found.header.inner.hash_slow();
         if computed.0 != block.hash {
             return Err(self.bad(
@@ -224,18 +228,7 @@ impl ChainAdapter for EvmAdapter {
     }
 
     async fn block_hash(&self, number: u64) -> Result<[u8; 32]> {
-        let block = self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Number(number))
-            .await
-            .map_err(|e| self.rpc_error("eth_getBlockByNumber", e))?
-            .ok_or_else(|| {
-                AdapterError::unavailable(
-                    &self.info.name,
-                    "eth_getBlockByNumber",
-                    format!("no block {number}"),
-                )
-            })?;
+        let block = self.block(BlockNumberOrTag::Number(number)).await?;
         Ok(block.header.hash.0)
     }
 
@@ -297,19 +290,14 @@ impl ChainAdapter for EvmAdapter {
     /// An L1 app's message leaves L1 for its rollup once the Hub holds it in `outbound[id]`
     /// (escrowed fee + 1); `relayFromL1` forwards it, and the escrow counts toward the entry fee.
     async fn exit(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Exit> {
-        let id = envelope.id();
-        let value = self.proven_outbound(&id, l1.finalized).await?;
-        if value.is_zero() {
-            return Ok(Exit::NotYet);
-        }
-        Ok(Exit::Ready {
-            proof: format!(
-                "Hub.outbound[id] = {value} at L1 block {} (storage proof)",
-                l1.finalized.number
-            ),
-            call: hub::relay_from_l1(self.hub, &envelope.to_words()),
-            prepaid: value.saturating_sub(U256::from(1)),
-        })
+        let value = self.proven_outbound(&envelope.id(), l1.finalized).await?;
+        Ok(Exit::from_slot(
+            value,
+            "Hub.outbound[id]",
+            l1,
+            hub::relay_from_l1(self.hub, &envelope.to_words()),
+            value.saturating_sub(U256::from(1)),
+        ))
     }
 
     /// An L1-bound message is delivered by the Hub itself in the relay transaction: whether the

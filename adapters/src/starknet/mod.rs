@@ -325,24 +325,19 @@ impl ChainAdapter for StarknetAdapter {
             .state
             .proven_slot(*messaging, layout.l2_to_l1_slot(hash), l1.finalized)
             .await?;
-        if value.is_zero() {
-            return Ok(Exit::NotYet);
-        }
-        Ok(Exit::Ready {
-            proof: format!(
-                "l2ToL1Messages[{hash}] of {messaging} = {value} at L1 block {} (storage proof)",
-                l1.finalized.number
-            ),
-            call: hub::relay_from_starknet(
+        Ok(Exit::from_slot(
+            value,
+            format!("l2ToL1Messages[{hash}] of {messaging}"),
+            l1,
+            hub::relay_from_starknet(
                 hub,
                 self.info.domain,
                 felt_to_u256(self.endpoint),
                 &envelope.to_words(),
             ),
-            prepaid: U256::ZERO,
-        })
+            U256::ZERO,
+        ))
     }
-
     async fn entry(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Entry> {
         let felts = match envelope.to_felts() {
             Ok(f) => f,

@@ -105,6 +105,36 @@ fn network_of(me: &Member, members: &[&Member]) -> (tempfile::TempDir, Network) 
     (dir, network)
 }
 
+/// `who`'s signed batch attestation of messages `range` (one byte each), and the same batch
+/// with two ids swapped (they no longer hash to the signed root).
+fn batch_by(
+    who: &Member,
+    domain: &Eip712Domain,
+    range: std::ops::Range<u8>,
+) -> (
+    Vec<MessageId>,
+    Batch,
+    Signed<xroute_proofs::attestation::BatchClaim>,
+    Gossip,
+) {
+    let ids: Vec<MessageId> = range.map(|i| MessageId(B256::repeat_byte(i))).collect();
+    let batch = Batch::new(
+        ids.iter().map(|i| (*i, AttestedStage::Proven)).collect(),
+        1,
+        5,
+        B256::repeat_byte(5),
+    )
+    .unwrap();
+    let signed = Signed::sign(&who.key, domain, batch.claim).unwrap();
+    let mut swapped = ids.clone();
+    swapped.swap(0, 1);
+    let tampered = Gossip::BatchAttestation(BatchAttestation {
+        signed,
+        message_ids: swapped,
+    });
+    (ids, batch, signed, tampered)
+}
+
 fn fixture() -> Fixture {
     let (a, b, me) = (member(), member(), member());
     let (dir, network) = network_of(&me, &[&a, &b, &me]);
@@ -195,21 +225,7 @@ async fn gossip_from_members_is_checked_against_what_it_claims() {
         );
     }
     // A batch whose ids do not hash to the signed root.
-    let ids: Vec<MessageId> = (10..14).map(|i| MessageId(B256::repeat_byte(i))).collect();
-    let batch = Batch::new(
-        ids.iter().map(|i| (*i, AttestedStage::Proven)).collect(),
-        1,
-        5,
-        B256::repeat_byte(5),
-    )
-    .unwrap();
-    let signed = Signed::sign(&a.key, &domain, batch.claim).unwrap();
-    let mut tampered = ids.clone();
-    tampered.swap(0, 1);
-    let bad = Gossip::BatchAttestation(BatchAttestation {
-        signed,
-        message_ids: tampered,
-    });
+    let (ids, batch, signed, bad) = batch_by(&a, &domain, 10..14);
     assert!(network.validate(&inbound(a.peer, bad)).is_err());
     let ok = Gossip::BatchAttestation(BatchAttestation {
         signed,
@@ -530,21 +546,7 @@ async fn rejections_carry_their_reason_and_a_local_store_failure_is_ignored() {
         ))),
         Rejection::BadSignature
     );
-    let ids: Vec<MessageId> = (40..44).map(|i| MessageId(B256::repeat_byte(i))).collect();
-    let batch = Batch::new(
-        ids.iter().map(|i| (*i, AttestedStage::Proven)).collect(),
-        1,
-        5,
-        B256::repeat_byte(5),
-    )
-    .unwrap();
-    let signed = Signed::sign(&a.key, &domain, batch.claim).unwrap();
-    let mut swapped = ids.clone();
-    swapped.swap(0, 1);
-    let tampered = Gossip::BatchAttestation(BatchAttestation {
-        signed,
-        message_ids: swapped,
-    });
+    let (ids, batch, signed, tampered) = batch_by(&a, &domain, 40..44);
     assert_eq!(
         reason(network.validate(&inbound(a.peer, tampered))),
         Rejection::BadClaim

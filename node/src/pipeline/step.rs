@@ -236,12 +236,7 @@ impl Pipeline {
         let id = record.id;
         // Until the Hub shows the hop made, the others must not take it over.
         self.coordinator.relaying(record, tick.now_ms);
-        let attempts: Vec<&RelayAttempt> = record
-            .relays
-            .iter()
-            .rev()
-            .filter(|a| a.hop == record.hop && a.chain == hub.name())
-            .collect();
+        let attempts = sent_on(record, hub.name());
         let Some(last) = attempts.first().copied() else {
             return Ok(Outcome::Retry(
                 "relaying without a recorded transaction".into(),
@@ -366,12 +361,7 @@ impl Pipeline {
                 dst.name()
             )));
         };
-        let sent: Vec<&RelayAttempt> = record
-            .relays
-            .iter()
-            .rev()
-            .filter(|a| a.hop == record.hop && a.chain == dst.name())
-            .collect();
+        let sent = sent_on(record, dst.name());
         if let Some(last) = sent.first().copied() {
             for attempt in &sent {
                 if let Some(mined) = submitter.receipt(attempt.tx_hash).await? {
@@ -424,6 +414,16 @@ impl Pipeline {
         tracing::info!(%id, chain = dst.name(), tx = %tx.hash, "follow-up sent");
         Ok(Outcome::NotReady)
     }
+}
+
+/// The transactions sent on `chain` for `record`'s current hop, newest first.
+fn sent_on<'a>(record: &'a MessageRecord, chain: &str) -> Vec<&'a RelayAttempt> {
+    record
+        .relays
+        .iter()
+        .rev()
+        .filter(|a| a.hop == record.hop && a.chain == chain)
+        .collect()
 }
 
 fn attempt_of(

@@ -78,6 +78,39 @@ fn stored(s: &Setup, nonce: u64) -> MessageId {
     record.id
 }
 
+/// A message from an L1 app to the rollup, stored `Sent`, waiting in the Hub with `prepaid` wei
+/// (its exit is ready at once).
+fn from_l1(s: &Setup, nonce: u64, prepaid: u64) -> MessageId {
+    let envelope = Envelope {
+        src_domain: L1,
+        nonce,
+        sender: B256::with_last_byte(1),
+        dst_domain: ROLLUP,
+        recipient: B256::with_last_byte(9),
+        payload: vec![],
+    };
+    let record = MessageRecord::new(
+        envelope,
+        SourceRef {
+            chain: "ethereum".into(),
+            block_number: 3,
+            block_hash: B256::repeat_byte(3),
+            tx_hash: B256::repeat_byte(4),
+        },
+        0,
+    );
+    s.pipeline.store().insert_new(&record).unwrap();
+    s.hub.set_exit(
+        record.id,
+        Exit::Ready {
+            proof: format!("Hub.outbound[id] = {}", prepaid + 1),
+            call: Call::evm(FAKE_HUB, Bytes::new(), U256::ZERO),
+            prepaid: U256::from(prepaid),
+        },
+    );
+    record.id
+}
+
 /// The rollup shows message `id` proven on L1, consumed by a Hub call.
 fn ready(s: &Setup, id: MessageId) -> Call {
     let call = Call::evm(FAKE_HUB, Bytes::from(id.0.to_vec()), U256::ZERO);
@@ -194,34 +227,7 @@ async fn each_revert_class_of_the_estimate_has_its_outcome() {
 async fn a_refused_entry_parks_the_message_before_any_transaction() {
     let s = setup(quick());
     // From L1 to the rollup, whose recipient is not deployed.
-    let envelope = Envelope {
-        src_domain: L1,
-        nonce: 0,
-        sender: B256::with_last_byte(1),
-        dst_domain: ROLLUP,
-        recipient: B256::with_last_byte(9),
-        payload: vec![],
-    };
-    let record_in = MessageRecord::new(
-        envelope,
-        SourceRef {
-            chain: "ethereum".into(),
-            block_number: 3,
-            block_hash: B256::repeat_byte(3),
-            tx_hash: B256::repeat_byte(4),
-        },
-        0,
-    );
-    let id = record_in.id;
-    s.pipeline.store().insert_new(&record_in).unwrap();
-    s.hub.set_exit(
-        id,
-        Exit::Ready {
-            proof: "Hub.outbound[id] = 1".into(),
-            call: Call::evm(FAKE_HUB, Bytes::new(), U256::ZERO),
-            prepaid: U256::ZERO,
-        },
-    );
+    let id = from_l1(&s, 0, 0);
     s.rollup.set_entry(
         id,
         Entry::Refused("recipient 0x9 is not deployed on starknet".into()),
@@ -239,34 +245,7 @@ async fn a_refused_entry_parks_the_message_before_any_transaction() {
 #[tokio::test]
 async fn the_entry_fee_less_what_was_prepaid_is_the_relay_value() {
     let s = setup(quick());
-    let envelope = Envelope {
-        src_domain: L1,
-        nonce: 7,
-        sender: B256::with_last_byte(1),
-        dst_domain: ROLLUP,
-        recipient: B256::with_last_byte(9),
-        payload: vec![],
-    };
-    let r = MessageRecord::new(
-        envelope,
-        SourceRef {
-            chain: "ethereum".into(),
-            block_number: 3,
-            block_hash: B256::repeat_byte(3),
-            tx_hash: B256::repeat_byte(4),
-        },
-        0,
-    );
-    let id = r.id;
-    s.pipeline.store().insert_new(&r).unwrap();
-    s.hub.set_exit(
-        id,
-        Exit::Ready {
-            proof: "Hub.outbound[id] = 301".into(),
-            call: Call::evm(FAKE_HUB, Bytes::new(), U256::ZERO),
-            prepaid: U256::from(300),
-        },
-    );
+    let id = from_l1(&s, 7, 300);
     s.rollup.set_entry(
         id,
         Entry::Accepted {
@@ -424,36 +403,7 @@ async fn a_timed_out_rpc_keeps_the_stage_and_the_step_resumes_when_it_answers() 
 
     // The rollup's node stops answering: a message to it keeps its stage, with the reason, and
     // goes on once the node answers again.
-    let to_rollup = {
-        let envelope = Envelope {
-            src_domain: L1,
-            nonce: 11,
-            sender: B256::with_last_byte(1),
-            dst_domain: ROLLUP,
-            recipient: B256::with_last_byte(9),
-            payload: vec![],
-        };
-        let r = MessageRecord::new(
-            envelope,
-            SourceRef {
-                chain: "ethereum".into(),
-                block_number: 3,
-                block_hash: B256::repeat_byte(3),
-                tx_hash: B256::repeat_byte(4),
-            },
-            0,
-        );
-        s.pipeline.store().insert_new(&r).unwrap();
-        r.id
-    };
-    s.hub.set_exit(
-        to_rollup,
-        Exit::Ready {
-            proof: "Hub.outbound[id] = 1".into(),
-            call: Call::evm(FAKE_HUB, Bytes::new(), U256::ZERO),
-            prepaid: U256::ZERO,
-        },
-    );
+    let to_rollup = from_l1(&s, 11, 0);
     s.rollup.fail_with(Some(ErrorKind::Timeout));
     tick(&s).await;
     let r = record(&s, &to_rollup);
@@ -471,34 +421,7 @@ async fn a_timed_out_rpc_keeps_the_stage_and_the_step_resumes_when_it_answers() 
 #[tokio::test]
 async fn a_follow_up_the_destination_asks_for_is_sent_there_once_and_delivery_follows() {
     let s = setup(quick());
-    let envelope = Envelope {
-        src_domain: L1,
-        nonce: 12,
-        sender: B256::with_last_byte(1),
-        dst_domain: ROLLUP,
-        recipient: B256::with_last_byte(9),
-        payload: vec![],
-    };
-    let r = MessageRecord::new(
-        envelope,
-        SourceRef {
-            chain: "ethereum".into(),
-            block_number: 3,
-            block_hash: B256::repeat_byte(3),
-            tx_hash: B256::repeat_byte(4),
-        },
-        0,
-    );
-    let id = r.id;
-    s.pipeline.store().insert_new(&r).unwrap();
-    s.hub.set_exit(
-        id,
-        Exit::Ready {
-            proof: "Hub.outbound[id] = 1".into(),
-            call: Call::evm(FAKE_HUB, Bytes::new(), U256::ZERO),
-            prepaid: U256::ZERO,
-        },
-    );
+    let id = from_l1(&s, 12, 0);
     tick(&s).await;
     let l1 = s.hub.fake_submitter();
     l1.mine(l1.signed()[0].0.hash, 9, true);
