@@ -26,3 +26,30 @@ pub async fn build_adapter(config: &ChainConfig) -> Result<Arc<dyn ChainAdapter>
         ChainConfig::Starknet(c) => Arc::new(StarknetAdapter::connect(c).await?),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use xroute_config::{EvmChain, RpcUrl};
+
+    use super::*;
+
+    /// An EVM chain without `hub` is an EVM rollup, refused (before any connection) with the
+    /// fields it would need.
+    #[tokio::test]
+    async fn an_evm_rollup_is_refused_naming_the_bridge_fields() {
+        let config = ChainConfig::Evm(EvmChain {
+            name: "arbitrum".into(),
+            domain: 4,
+            rpc: RpcUrl::new("http://127.0.0.1:9").unwrap(),
+            confirmations: 0,
+            hub: None,
+            signer_key_file: "/nonexistent".into(),
+            transport: Default::default(),
+        });
+        let err = build_adapter(&config).await.unwrap_err().to_string();
+        assert!(err.starts_with("chains.arbitrum: "), "{err}");
+        for field in ["`inbox`", "`bridge`", "`outbox`", "`endpoint`"] {
+            assert!(err.contains(field), "{err}");
+        }
+    }
+}

@@ -6,8 +6,9 @@
 //! its relay is in flight. While held, our claim of it is kept fresh by the network's own timer
 //! ([`super::Network::run_claims`]), not by the pipeline's tick: a tick that waits on a slow chain
 //! (a devnet that answers nothing while its postman flushes, an RPC timing out) must not let the
-//! claim lapse, or the next router pays for the hop a second time. A hold the pipeline has not
-//! confirmed for [`HOLD_MS`] is dropped (a pipeline stuck that long is not relaying).
+//! claim lapse, or the next router pays for the hop a second time. The pipeline releases the hold
+//! when the message moves on; one it has not confirmed for [`HOLD_MS`] is dropped (a pipeline
+//! stuck that long is not relaying).
 
 use std::{collections::HashMap, sync::Mutex};
 
@@ -122,6 +123,11 @@ impl Claims {
         Some(self.claim(id, hop, now))
     }
 
+    /// Stops holding `id`'s hop `hop` (made, given up or parked).
+    pub fn release(&self, id: &MessageId, hop: u8) {
+        self.state().held.remove(&(*id, hop));
+    }
+
     /// The claims to gossip again at `now` to keep every held hop's claim fresh: one for each hop
     /// confirmed within [`HOLD_MS`] whose claim is half a window old.
     pub fn renewals(&self, now: u64) -> Vec<RelayClaim> {
@@ -181,7 +187,12 @@ mod tests {
         });
         assert_eq!(claims.of(&id, 0).len(), 2);
         assert!(claims.of(&id, 1).is_empty());
-        // Not confirmed for HOLD_MS: the hold lapses, nothing more is renewed.
+        // Released when the message moves on: nothing more is renewed.
+        claims.release(&id, 0);
+        assert!(claims.renewals(first.at_ms + 5_000).is_empty());
+        // Not confirmed for HOLD_MS: the hold lapses by itself.
+        claims.hold(id, 0, t0);
+        assert_eq!(claims.held(), 1);
         assert!(claims.renewals(t0 + HOLD_MS).is_empty());
         assert_eq!(claims.held(), 0);
     }

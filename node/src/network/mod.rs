@@ -282,6 +282,10 @@ impl Coordinator for Network {
         self.hold_claim(record, now);
     }
 
+    fn released(&self, record: &MessageRecord) {
+        self.claims.release(&record.id, record.hop);
+    }
+
     fn flush(&self) {
         Network::flush(self);
     }

@@ -48,6 +48,10 @@ pub trait Coordinator: Send + Sync + std::fmt::Debug {
     /// This router's relay of `record`'s hop is in flight (called every tick until it is final).
     fn relaying(&self, record: &MessageRecord, now: u64);
 
+    /// `record` left `Attested`/`Relaying` (its hop made, given up or parked): whatever was held
+    /// for its hop can go.
+    fn released(&self, record: &MessageRecord);
+
     /// The tick is over: send what it produced.
     fn flush(&self);
 }
@@ -70,6 +74,8 @@ impl Coordinator for Alone {
     }
 
     fn relaying(&self, _: &MessageRecord, _: u64) {}
+
+    fn released(&self, _: &MessageRecord) {}
 
     fn flush(&self) {}
 }

@@ -271,6 +271,12 @@ impl Pipeline {
         if let Err(e) = self.apply(&record, outcome, tick) {
             tracing::error!(%id, error = %e, "cannot record a step");
         }
+        if matches!(stage, Stage::Attested | Stage::Relaying) {
+            let now = self.store.get(&id).ok().flatten().map(|r| r.stage);
+            if !matches!(now, Some(Stage::Attested | Stage::Relaying)) {
+                self.coordinator.released(&record);
+            }
+        }
     }
 
     fn apply(
