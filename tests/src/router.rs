@@ -348,6 +348,7 @@ impl RouterProcess {
 #[derive(Debug)]
 pub struct Flusher {
     stop: Arc<AtomicBool>,
+    rounds: Arc<std::sync::atomic::AtomicU64>,
     task: Option<tokio::task::JoinHandle<Result<()>>>,
 }
 
@@ -355,7 +356,8 @@ impl Flusher {
     /// Flushes every devnet of `net` every `every`.
     pub fn start(net: Arc<LocalNet>, every: Duration) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let rounds = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (flag, done) = (stop.clone(), rounds.clone());
         let task = tokio::spawn(async move {
             while !flag.load(Ordering::Relaxed) {
                 for i in 0..net.starknets.len() {
@@ -363,14 +365,27 @@ impl Flusher {
                         .await
                         .wrap_err_with(|| format!("flushing devnet {i}"))?;
                 }
+                done.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(every).await;
             }
             Ok(())
         });
         Self {
             stop,
+            rounds,
             task: Some(task),
         }
+    }
+
+    /// Waits until `n` more rounds (every devnet flushed) have run from now: what was sent before
+    /// the call has crossed.
+    pub async fn rounds(&mut self, n: u64) -> Result<()> {
+        let target = self.rounds.load(Ordering::SeqCst) + n + 1;
+        while self.rounds.load(Ordering::SeqCst) < target {
+            self.check().await?;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
     }
 
     /// Stops the loop and reports whether every flush succeeded.

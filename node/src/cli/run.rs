@@ -50,7 +50,7 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
     match runtime.block_on(serve(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("router stopped: {e:#}");
+            // One line with the cause (a task that ended was also logged where it ended).
             eprintln!("error: {e:#}");
             ExitCode::from(EXIT_FAILED)
         }

@@ -29,6 +29,8 @@ const CURSORS: &str = "cursor_v1";
 const ATTESTATIONS: &str = "attestations_v1";
 const CERTIFICATES: &str = "certificates_v1";
 const BATCHES: &str = "batches_v1";
+/// How long [`Store::open`] waits for the lock of a store whose last handle is closing.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The sled-backed store.
 #[derive(Debug, Clone)]
@@ -50,12 +52,29 @@ fn status_key(stage: Stage, id: &MessageId) -> [u8; 33] {
 }
 
 impl Store {
-    /// Opens (or creates) the store in `path`.
+    /// Opens (or creates) the store in `path`. A lock still held by a handle that is closing (sled
+    /// releases it from its flusher thread, moments after the last handle is dropped) is waited
+    /// for up to [`LOCK_WAIT`]; a store another router keeps open is an error saying so.
     pub fn open(path: &Path) -> Result<Self> {
-        let db = sled::open(path).map_err(|source| StoreError::Open {
-            path: path.into(),
-            source,
-        })?;
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let db = loop {
+            match sled::open(path) {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::Other
+                        && e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(source) => {
+                    return Err(StoreError::Open {
+                        path: path.into(),
+                        source,
+                    });
+                }
+            }
+        };
         Ok(Self {
             messages: db.open_tree(MESSAGES)?,
             status: db.open_tree(STATUS)?,

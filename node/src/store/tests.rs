@@ -287,3 +287,21 @@ proptest! {
         prop_assert_eq!(Stage::ALL.iter().map(|s| store.count_in(*s)).sum::<usize>(), ids.len());
     }
 }
+
+/// A store another handle keeps open is refused (after waiting out a closing handle), with an
+/// error naming the folder; once that handle is gone, it opens.
+#[test]
+fn a_store_in_use_is_refused_and_opens_once_released() {
+    let (dir, store) = open();
+    let path = dir.path().join("db");
+    let started = std::time::Instant::now();
+    let err = Store::open(&path).unwrap_err().to_string();
+    assert!(started.elapsed() >= super::LOCK_WAIT, "it waited");
+    assert!(
+        err.contains(&path.display().to_string()) && err.contains("is another router using it?"),
+        "{err}"
+    );
+    drop(store);
+    let again = Store::open(&path).unwrap();
+    assert_eq!(again.count_in(Stage::Sent), 0);
+}

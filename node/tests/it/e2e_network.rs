@@ -298,11 +298,21 @@ async fn a_dead_router_s_hops_are_taken_over() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_relay_waiting_for_an_l1_block_is_not_taken_over() -> Result<()> {
     // A claim not renewed expires after two windows (3 s here); the L1 makes a block every 6 s,
-    // so relay transactions often wait in the pool longer than that. (Slow: devnet's postman
-    // sends each L2 -> L1 message in its own L1 transaction and waits for its block.)
+    // so relay transactions often wait in the pool longer than that.
     let mut env = NetEnv::start(4, 3, 1_500).await?;
+    // The L2 -> L1 messages reach L1 while it still makes a block per transaction, the routers
+    // frozen (devnet's postman sends each message in its own L1 transaction and waits for it:
+    // with 6 s blocks, minutes of devnet answering nothing). Then the L1 makes a block every 6 s
+    // and the routers go on: every relay waits for a block.
+    for router in &env.routers {
+        router.signal(libc::SIGSTOP)?;
+    }
     let ids = env.send_mixed(30, 4).await?;
+    env.flusher.rounds(2).await?;
     env.net.set_l1_block_time(6).await?;
+    for router in &env.routers {
+        router.signal(libc::SIGCONT)?;
+    }
     env.delivered_exactly_once(&ids, Duration::from_secs(400))
         .await?;
     // No router took a hop over while its relayer's transaction waited for a block: none got as
