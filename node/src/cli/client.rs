@@ -351,17 +351,24 @@ pub(crate) fn peers(args: PeersArgs) -> ExitCode {
             );
         }
         println!(
-            "\n{:<54} {:<9} {:>8} {:>8}  BANNED",
-            "P2P PEER", "CONNECTED", "ACCEPTED", "REJECTED"
+            "\n{:<54} {:<9} {:>8} {:>8}  {:<6} WHY REJECTED",
+            "P2P PEER", "CONNECTED", "ACCEPTED", "REJECTED", "BANNED"
         );
         for c in v["connections"].as_array().into_iter().flatten() {
+            let why: Vec<String> = c["rejected_by"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(reason, n)| format!("{reason} {n}"))
+                .collect();
             println!(
-                "{:<54} {:<9} {:>8} {:>8}  {}",
+                "{:<54} {:<9} {:>8} {:>8}  {:<6} {}",
                 c["peer_id"].as_str().unwrap_or(""),
                 c["connected"],
                 c["accepted"],
                 c["rejected"],
-                c["banned"]
+                c["banned"],
+                why.join(", ")
             );
         }
         Ok(())

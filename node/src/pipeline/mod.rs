@@ -2,8 +2,8 @@
 //! knows only through [`xroute_adapters::ChainAdapter`] and a router set it knows only through
 //! [`Coordinator`].
 //!
-//! Every tick the router indexes each chain from its persisted cursor ([`scan`]), then moves each
-//! live message one step ([`step`]). A step returns an [`Outcome`]; a stage change is persisted
+//! Each chain is indexed from its persisted cursor by a loop of its own ([`scan`]); every tick
+//! moves each live message one step ([`step`]). A step returns an [`Outcome`]; a stage change is persisted
 //! (a compare-and-set in the store) before its side effect, and every step first looks at the
 //! chain, so repeating one after a crash is harmless:
 //!

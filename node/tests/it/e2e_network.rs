@@ -528,6 +528,16 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
             "router {r}: {peers:#}"
         );
         assert_eq!(row["banned"], true, "router {r}: {row:#}");
+        // Counted by reason: a peer outside the set is a stranger, whatever it sends.
+        let by_reason = row["rejected_by"].as_object().cloned().unwrap_or_default();
+        assert!(
+            by_reason
+                .keys()
+                .any(|k| k == "stranger" || k == "malformed"),
+            "router {r}: {row:#}"
+        );
+        let total: u64 = by_reason.values().filter_map(|n| n.as_u64()).sum();
+        assert_eq!(Some(total), row["rejected"].as_u64(), "router {r}: {row:#}");
         // (Its "accepted" count is honest gossip it forwarded before the ban; what it authored
         // is checked by its effects: certificates above, views and delivery below.)
         let forged_view = peers["routers"]
