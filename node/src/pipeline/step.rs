@@ -369,9 +369,24 @@ impl Pipeline {
                         // Executed: the endpoint reports the delivery once the chain shows it.
                         return Ok(Outcome::NotReady);
                     }
-                    return self
+                    // Reverted: a failed attempt. Sent again while attempts are left (so a call
+                    // that keeps failing on chain parks the message instead of paying forever).
+                    let failed = format!(
+                        "follow-up tx {} reverted on {} in block {}",
+                        attempt.tx_hash,
+                        dst.name(),
+                        mined.block_number
+                    );
+                    if record.attempts + 1 >= self.relay.max_attempts {
+                        return Ok(Outcome::Backoff(failed));
+                    }
+                    let again = self
                         .send_follow_up(record, dst, submitter, call, tick)
-                        .await;
+                        .await?;
+                    return Ok(match again {
+                        Outcome::NotReady => Outcome::Backoff(format!("{failed}; sent again")),
+                        other => other,
+                    });
                 }
             }
             if submitter.mined_nonce().await? > last.nonce {

@@ -460,3 +460,43 @@ async fn a_follow_up_the_destination_asks_for_is_sent_there_once_and_delivery_fo
     assert_eq!(record(&s, &id).stage, Stage::Delivered);
     assert_eq!(on_rollup.signed().len(), 1, "one follow-up in all");
 }
+
+#[tokio::test]
+async fn a_follow_up_that_keeps_reverting_parks_the_message() {
+    let s = setup(RelayConfig {
+        max_attempts: 3,
+        ..quick()
+    });
+    let id = from_l1(&s, 13, 0);
+    tick(&s).await;
+    let l1 = s.hub.fake_submitter();
+    l1.mine(l1.signed()[0].0.hash, 9, true);
+    tick(&s).await;
+    s.rollup.set_follow_up(
+        id,
+        Call {
+            to: B256::with_last_byte(0x6e),
+            data: Bytes::from(vec![0xee; 36]),
+            value: U256::ZERO,
+        },
+    );
+    let on_rollup = s.rollup.fake_submitter();
+    for _ in 0..10 {
+        tick(&s).await;
+        if let Some((tx, _)) = on_rollup.signed().last() {
+            on_rollup.mine(tx.hash, 11, false); // every follow-up reverts on chain
+        }
+        if record(&s, &id).stage == Stage::Parked {
+            break;
+        }
+    }
+    let r = record(&s, &id);
+    assert_eq!(r.stage, Stage::Parked, "{r:#?}");
+    assert!(
+        r.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("reverted on starknet")),
+        "{r:#?}"
+    );
+    assert_eq!(on_rollup.signed().len(), 3, "one per attempt, then parked");
+}
