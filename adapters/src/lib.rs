@@ -14,7 +14,7 @@
 //! module here plus a `[[chains]]` block; [`build_adapter`] turns the block into an adapter.
 //! Transports ([`transport`]) put a timeout on every request and retry transient failures, so a
 //! hung node costs a bounded wait. Key files are read in one place ([`keys`]). Test doubles for
-//! the traits live behind the `test-utils` feature ([`testing`]).
+//! the traits live behind the `test-utils` feature (module `testing`).
 //!
 //! Adapters never decide a message's stage: the pipeline does, from what they report.
 
@@ -113,7 +113,8 @@ pub enum Exit {
     /// value 0) consumes it and forwards it toward its destination; `prepaid` is what the sender
     /// already paid toward the destination's entry fee.
     Ready {
-        /// What proves it, for the history ("l2ToL1Messages[h] = 1 at L1 block 40 (storage proof)").
+        /// What proves it, for the history (`l2ToL1Messages[h] = 1 at L1 block 40 (storage
+        /// proof)`).
         proof: String,
         /// The L1 call that consumes it.
         call: Call,
@@ -125,7 +126,7 @@ pub enum Exit {
 }
 
 impl Exit {
-    /// The exit read from an L1 storage slot (`what`, e.g. "Hub.outbound[id]") proven at `l1`'s
+    /// The exit read from an L1 storage slot (`what`, e.g. `Hub.outbound[id]`) proven at `l1`'s
     /// finalized block: not yet while it is zero, else ready with `call`.
     pub fn from_slot(
         value: U256,

@@ -76,7 +76,7 @@ fn starknet_call(chain: &str, call: &Call) -> Result<StarknetCall> {
     })
 }
 
-/// The generic [`Call`] of a Starknet call (see [`starknet_call`]).
+/// The generic [`Call`] of a Starknet call: the selector, then the calldata, as 32-byte words.
 pub fn call_of(call: &StarknetCall) -> Call {
     let mut data = Vec::with_capacity(32 * (1 + call.calldata.len()));
     data.extend_from_slice(&call.selector.to_bytes_be());

@@ -7,17 +7,17 @@
 //! - [`evidence`]: what a router's attestation of a message is (its own signature, or a leaf of
 //!   its batch attestation), how it is checked, and quorum certificates (`threshold` distinct
 //!   signers). Kept in sled.
-//! - [`attest`]: signing this router's attestations after its own storage proof, one signature
+//! - `attest`: signing this router's attestations after its own storage proof, one signature
 //!   per message or one per tick (a batch); an outbox of single attestations gossiped in bundles.
-//! - [`catch_up`]: a router whose message has no certificate a while after its attestation went
-//!   out asks the set for what it misses (a [`Want`]), and answers others' asks from its store.
-//! - [`validate`]: gossip is accepted only from a configured peer whose attestation address
-//!   matches what the message says; rejections carry a typed [`Rejection`]; a failure of our own
+//! - `catch_up`: a router whose message has no certificate a while after its attestation went
+//!   out asks the set for what it misses (a [`Want`](crate::p2p::wire::Want)), and answers others' asks from its store.
+//! - `validate`: gossip is accepted only from a configured peer whose attestation address
+//!   matches what the message says; rejections carry a typed [`Rejection`](crate::p2p::Rejection); a failure of our own
 //!   store is *ignore*, never *reject*.
-//! - [`liveness`]: heartbeats with every router's heads; a router whose finalized block hash
+//! - `liveness`: heartbeats with every router's heads; a router whose finalized block hash
 //!   differs from ours is flagged in `GET /peers`.
 //! - [`assign`]: relay assignment as a pure function: rendezvous ranking per hop, windowed
-//!   failover, claim, settle, relay (see [`assign::decide`]).
+//!   failover, claim, settle, relay (see [`assign::Assignment::decide`]).
 //! - [`claims`]: relay claims heard and made, and the claims this router holds while its relay is
 //!   in flight, kept fresh on the network's own timer (not the pipeline's tick).
 
@@ -170,7 +170,7 @@ impl Network {
     }
 
     /// What this router does about `record`'s current hop now, given when it became attested
-    /// here (see [`assign::decide`]).
+    /// here (see [`assign::Assignment::decide`]).
     pub fn turn(&self, record: &MessageRecord, attested_at: u64, now: u64) -> Decision {
         let claims = self.claims.of(&record.id, record.hop);
         self.assignment

@@ -3,9 +3,9 @@
 //! [`Coordinator`].
 //!
 //! Each chain is indexed from its persisted cursor by a loop of its own ([`scan`]); every tick
-//! moves each live message one step ([`step`]). A step returns an [`Outcome`]; a stage change is persisted
-//! (a compare-and-set in the store) before its side effect, and every step first looks at the
-//! chain, so repeating one after a crash is harmless:
+//! moves each live message one step ([`step`]). A step returns an [`Outcome`]; a stage change is
+//! persisted (a compare-and-set in the store) before its side effect, and every step first looks
+//! at the chain, so repeating one after a crash is harmless:
 //!
 //! - `Sent → Proven`: the source chain's exit is proven on L1 (a storage proof against a
 //!   finalized L1 header: a rollup's `l2ToL1Messages[h] ≥ 1`, the Hub's `outbound[id] ≥ 1` for an
