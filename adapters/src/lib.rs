@@ -242,16 +242,25 @@ pub trait ChainAdapterExt: ChainAdapter {
     where
         Self: Sync,
     {
+        async move { Ok(self.heads().await?.1) }
+    }
+
+    /// The latest block and the latest the router treats as final, from one head request.
+    fn heads(&self) -> impl std::future::Future<Output = Result<(BlockRef, BlockRef)>> + Send
+    where
+        Self: Sync,
+    {
         async move {
             let head = self.head().await?;
             let number = head.number.saturating_sub(self.info().confirmations);
             if number == head.number {
-                return Ok(head);
+                return Ok((head, head));
             }
-            Ok(BlockRef {
+            let finalized = BlockRef {
                 number,
                 hash: self.block_hash(number).await?,
-            })
+            };
+            Ok((head, finalized))
         }
     }
 }

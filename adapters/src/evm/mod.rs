@@ -159,11 +159,6 @@ impl EvmAdapter {
     pub fn provider(&self) -> &DynProvider {
         &self.provider
     }
-
-    /// The relayer, if the chain has a signer.
-    pub fn evm_submitter(&self) -> Option<&EvmSubmitter> {
-        self.submitter.as_ref()
-    }
 }
 
 #[async_trait]

@@ -127,11 +127,6 @@ impl StarknetAdapter {
         self.endpoint
     }
 
-    /// The router's account on this chain, if configured.
-    pub fn starknet_submitter(&self) -> Option<&StarknetSubmitter> {
-        self.submitter.as_ref()
-    }
-
     /// The L2 fee (wei) the chain asks for executing `receive_message(words)` on the Endpoint when
     /// `from_l1` sends it: what the Hub must pay `sendMessageToL2`. An error here usually means the
     /// L1 handler itself would fail.

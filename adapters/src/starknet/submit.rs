@@ -76,20 +76,6 @@ fn starknet_call(chain: &str, call: &Call) -> Result<StarknetCall> {
     })
 }
 
-/// The generic [`Call`] of a Starknet call: the selector, then the calldata, as 32-byte words.
-pub fn call_of(call: &StarknetCall) -> Call {
-    let mut data = Vec::with_capacity(32 * (1 + call.calldata.len()));
-    data.extend_from_slice(&call.selector.to_bytes_be());
-    for felt in &call.calldata {
-        data.extend_from_slice(&felt.to_bytes_be());
-    }
-    Call {
-        to: B256::from(call.to.to_bytes_be()),
-        data: Bytes::from(data),
-        value: alloy::primitives::U256::ZERO,
-    }
-}
-
 /// Half again as much, for a price or an amount that moves before the sequencer picks it up.
 fn headroom<T: Into<u128>>(v: T) -> u128 {
     let v: u128 = v.into();

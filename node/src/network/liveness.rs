@@ -144,12 +144,10 @@ impl Liveness {
 
 /// One chain's heads, or nothing if the chain does not answer within `wait`.
 async fn view_of(adapter: &dyn ChainAdapter, wait: Duration) -> Option<ChainView> {
-    let heads = async {
-        let head = adapter.head().await.ok()?;
-        let finalized = adapter.finalized_head().await.ok()?;
-        Some((head, finalized))
-    };
-    let (head, fin) = tokio::time::timeout(wait, heads).await.ok()??;
+    let (head, fin) = tokio::time::timeout(wait, adapter.heads())
+        .await
+        .ok()?
+        .ok()?;
     Some(ChainView {
         chain: adapter.name().to_string(),
         head: head.number,

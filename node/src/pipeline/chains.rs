@@ -97,11 +97,6 @@ impl Chains {
         self.by_domain.get(&domain)
     }
 
-    /// The chain named `name`, if configured.
-    pub fn by_name(&self, name: &str) -> Option<&Arc<dyn ChainAdapter>> {
-        self.by_domain.values().find(|c| c.name() == name)
-    }
-
     /// Every chain, hub first.
     pub fn adapters(&self) -> Vec<Arc<dyn ChainAdapter>> {
         let mut out = vec![self.hub().clone()];
