@@ -11,15 +11,21 @@ use crate::{AdapterError, ChainAdapter, Result, evm::EvmAdapter, starknet::Stark
 /// contracts. A new family is a new arm here, a module of this crate and a config block.
 pub async fn build_adapter(config: &ChainConfig) -> Result<Arc<dyn ChainAdapter>> {
     Ok(match config {
-        ChainConfig::Evm(c) => match c.hub {
-            Some(hub) => Arc::new(EvmAdapter::connect(c, hub).await?),
-            None => {
+        ChainConfig::Evm(c) => match (c.hub, &c.arbitrum) {
+            (Some(hub), None) => Arc::new(EvmAdapter::connect(c, hub).await?),
+            (None, Some(contracts)) => Arc::new(EvmAdapter::connect_arbitrum(c, contracts).await?),
+            (Some(_), Some(_)) => {
+                return Err(AdapterError::config(
+                    format!("chains.{}.arbitrum", c.name),
+                    "a chain with `hub` is the L1 hub chain and cannot also be an Arbitrum rollup",
+                ));
+            }
+            (None, None) => {
                 return Err(AdapterError::config(
                     format!("chains.{}", c.name),
                     "an EVM chain without `hub` is an EVM rollup, and a rollup needs its L1 \
-                     bridge configured (`inbox`, `bridge`, `outbox` and the L2 `endpoint`), which \
-                     this version does not support yet; only the L1 hub chain (with `hub`) can be \
-                     an EVM chain",
+                     bridge configured: add [chains.arbitrum] with `inbox`, `bridge`, `outbox` \
+                     and the L2 `endpoint`",
                 ));
             }
         },
@@ -43,6 +49,7 @@ mod tests {
             rpc: RpcUrl::new("http://127.0.0.1:9").unwrap(),
             confirmations: 0,
             hub: None,
+            arbitrum: None,
             signer_key_file: "/nonexistent".into(),
             transport: Default::default(),
         });

@@ -39,36 +39,79 @@ fn words(words: &[B256]) -> Vec<U256> {
     words.iter().map(|w| U256::from_be_bytes(w.0)).collect()
 }
 
-/// `Hub.relayFromStarknet(src_domain, endpoint, words)`: consumes a Starknet-family chain's
-/// message on L1 and forwards it.
+/// `Hub.relayFromStarknet(src_domain, endpoint, words, entry)`: consumes a Starknet-family
+/// chain's message on L1 and forwards it (`entry`: the destination's terms).
 pub fn relay_from_starknet(
     hub: Address,
     src_domain: u32,
     endpoint: U256,
     envelope: &[B256],
+    entry: &Bytes,
 ) -> Call {
     let data = Hub::relayFromStarknetCall {
         srcDomain: src_domain,
         endpoint,
         words: words(envelope),
+        entry: entry.clone(),
     }
     .abi_encode();
     Call::evm(hub, Bytes::from(data), U256::ZERO)
 }
 
-/// `Hub.relayFromL1(words)`: forwards an L1 app's message (waiting in `outbound`) into its rollup.
-pub fn relay_from_l1(hub: Address, envelope: &[B256]) -> Call {
+/// `Hub.relayFromL1(words, entry)`: forwards a message waiting in `outbound` (an L1 app's, or one
+/// that arrived from an Arbitrum domain) into its rollup.
+pub fn relay_from_l1(hub: Address, envelope: &[B256], entry: &Bytes) -> Call {
     let data = Hub::relayFromL1Call {
         words: words(envelope),
+        entry: entry.clone(),
     }
     .abi_encode();
     Call::evm(hub, Bytes::from(data), U256::ZERO)
+}
+
+/// `Hub.relayFromArbitrum(exit, entry)`: executes an Arbitrum domain's L2 → L1 message through
+/// the rollup's Outbox and forwards it.
+pub fn relay_from_arbitrum(hub: Address, exit: Hub::ArbitrumExit, entry: &Bytes) -> Call {
+    let data = Hub::relayFromArbitrumCall {
+        e: exit,
+        entry: entry.clone(),
+    }
+    .abi_encode();
+    Call::evm(hub, Bytes::from(data), U256::ZERO)
+}
+
+/// The `entry` terms of a retryable ticket into an Arbitrum domain (`Hub.RetryableEntry`).
+pub fn retryable_entry(
+    gas_limit: u64,
+    max_fee_per_gas: U256,
+    max_submission_cost: U256,
+    refund_to: Address,
+) -> Bytes {
+    use alloy::sol_types::SolValue;
+    // abi.encode(RetryableEntry): four static words.
+    Bytes::from(
+        (
+            U256::from(gas_limit),
+            max_fee_per_gas,
+            max_submission_cost,
+            refund_to,
+        )
+            .abi_encode(),
+    )
+}
+
+/// The words of an envelope as the Hub's ABI takes them.
+pub fn envelope_words(envelope: &[B256]) -> Vec<U256> {
+    words(envelope)
 }
 
 /// What a Hub revert means for the message: `data` is the revert data, `message` the node's text.
 pub fn classify_revert(data: &[u8], message: &str) -> Revert {
     use Hub::HubErrors as E;
     let Ok(error) = E::abi_decode(data) else {
+        if let Some(revert) = crate::evm::arbitrum::classify_bridge_revert(data) {
+            return revert;
+        }
         let reason = alloy::sol_types::decode_revert_reason(data)
             .filter(|r| !r.trim().is_empty())
             .unwrap_or_else(|| message.to_string());
@@ -111,6 +154,18 @@ pub fn classify_revert(data: &[u8], message: &str) -> Revert {
             e.expected, e.paid
         )),
         E::NotOwner(e) => Revert::Transient(format!("NotOwner({})", e.caller)),
+        E::NotArbitrumDomain(e) => Revert::Permanent(format!(
+            "the Hub has no Arbitrum-family domain {}",
+            e.domain
+        )),
+        E::NotBridge(e) => Revert::Permanent(format!(
+            "{} is not the Bridge {} of the message's source domain",
+            e.caller, e.bridge
+        )),
+        E::BadEntry(e) => Revert::Permanent(format!(
+            "the entry terms for domain {} are {} bytes, not 128",
+            e.domain, e.length
+        )),
     }
 }
 

@@ -86,6 +86,11 @@ pub struct Call {
     pub data: Bytes,
     /// Native value sent along (wei on an EVM chain).
     pub value: U256,
+    /// The least gas the transaction must carry, whatever the node's estimate (0: the estimate
+    /// decides). An Arbitrum redeem donates its remaining gas to the retry it schedules, which
+    /// the estimate of the redeem alone does not count.
+    #[serde(default)]
+    pub min_gas: u64,
 }
 
 impl Call {
@@ -95,6 +100,7 @@ impl Call {
             to: to.into_word(),
             data,
             value,
+            min_gas: 0,
         }
     }
 
@@ -158,7 +164,21 @@ pub enum Entry {
     Accepted {
         /// The entry fee, with headroom.
         fee: U256,
+        /// How the Hub pays the entry, ABI-encoded: the `entry` argument of the Hub's relay
+        /// calls, which the source's exit puts in its call (empty for a Starknet-family chain or
+        /// L1; an Arbitrum retryable's gas limit, fee cap, submission cost and refund address).
+        terms: Bytes,
     },
+}
+
+impl Entry {
+    /// Accepted at `fee`, with no terms for the Hub.
+    pub fn fee(fee: U256) -> Self {
+        Self::Accepted {
+            fee,
+            terms: Bytes::new(),
+        }
+    }
 }
 
 /// L1 state as proven facts: what exits and entries read from the hub chain.
@@ -173,6 +193,14 @@ pub trait L1State: Send + Sync + std::fmt::Debug {
     /// Storage slot `slot` of `contract` at block `at`, checked by a storage proof against the
     /// state root of `at`'s header, whose hash is recomputed.
     async fn proven_slot(&self, contract: Address, slot: B256, at: BlockRef) -> Result<U256>;
+
+    /// L1 logs matching `filter` (where to look; what a log says is checked against proven state
+    /// before the router acts on it).
+    async fn logs(&self, filter: &alloy::rpc::types::Filter)
+    -> Result<Vec<alloy::rpc::types::Log>>;
+
+    /// The base fee of L1's latest block (what an L1 inbox charges by).
+    async fn base_fee(&self) -> Result<U256>;
 }
 
 /// What an exit or an entry is judged against: L1, at the block the router treats as final.
@@ -199,8 +227,10 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     /// xroute messages the chain's endpoint sent in blocks `from..=to`, in chain order.
     async fn sent_messages(&self, from: u64, to: u64) -> Result<Vec<SentMessage>>;
 
-    /// For `envelope`, leaving this chain: what proves it on L1 and the L1 call that consumes it.
-    async fn exit(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Exit>;
+    /// For `envelope`, leaving this chain: what proves it on L1 and the L1 call that consumes it,
+    /// with `terms` (the destination's [`Entry::Accepted`] terms; empty when only asking whether
+    /// it is proven) as the call's `entry` argument.
+    async fn exit(&self, envelope: &Envelope, l1: &L1<'_>, terms: &Bytes) -> Result<Exit>;
 
     /// For `envelope`, entering this chain from L1: whether it can arrive and what the entry costs.
     async fn entry(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Entry>;
@@ -211,7 +241,7 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
 
     /// After the L1 leg was made: a call on this chain that the delivery still needs now (a
     /// manual redeem where an automatic one failed), if any.
-    async fn follow_up(&self, _envelope: &Envelope) -> Result<Option<Call>> {
+    async fn follow_up(&self, _envelope: &Envelope, _l1: &L1<'_>) -> Result<Option<Call>> {
         Ok(None)
     }
 

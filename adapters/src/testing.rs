@@ -164,6 +164,16 @@ impl L1State for FakeChain {
         drop(self.check("eth_getProof")?);
         Ok(U256::ZERO)
     }
+
+    async fn logs(&self, _: &alloy::rpc::types::Filter) -> Result<Vec<alloy::rpc::types::Log>> {
+        drop(self.check("eth_getLogs")?);
+        Ok(Vec::new())
+    }
+
+    async fn base_fee(&self) -> Result<U256> {
+        drop(self.check("base_fee")?);
+        Ok(U256::from(1_000_000_000u64))
+    }
 }
 
 #[async_trait]
@@ -191,13 +201,30 @@ impl ChainAdapter for FakeChain {
         Ok(Vec::new())
     }
 
-    async fn exit(&self, envelope: &Envelope, _: &L1<'_>) -> Result<Exit> {
-        Ok(self
+    /// The scripted exit; a ready exit's call carries `terms` appended to its data, so that a
+    /// test sees what the pipeline passed on.
+    async fn exit(&self, envelope: &Envelope, _: &L1<'_>, terms: &Bytes) -> Result<Exit> {
+        let exit = self
             .check("exit")?
             .exits
             .get(&envelope.id())
             .cloned()
-            .unwrap_or(Exit::NotYet))
+            .unwrap_or(Exit::NotYet);
+        Ok(match exit {
+            Exit::Ready {
+                proof,
+                mut call,
+                prepaid,
+            } => {
+                call.data = [call.data.as_ref(), terms.as_ref()].concat().into();
+                Exit::Ready {
+                    proof,
+                    call,
+                    prepaid,
+                }
+            }
+            other => other,
+        })
     }
 
     async fn entry(&self, envelope: &Envelope, _: &L1<'_>) -> Result<Entry> {
@@ -206,14 +233,14 @@ impl ChainAdapter for FakeChain {
             .entries
             .get(&envelope.id())
             .cloned()
-            .unwrap_or(Entry::Accepted { fee: U256::ZERO }))
+            .unwrap_or(Entry::fee(U256::ZERO)))
     }
 
     async fn is_delivered(&self, id: &MessageId) -> Result<bool> {
         Ok(self.check("is_delivered")?.delivered.contains(id))
     }
 
-    async fn follow_up(&self, envelope: &Envelope) -> Result<Option<Call>> {
+    async fn follow_up(&self, envelope: &Envelope, _: &L1<'_>) -> Result<Option<Call>> {
         Ok(self
             .check("follow_up")?
             .follow_ups

@@ -178,11 +178,33 @@ pub struct EvmChain {
     /// The xroute Hub contract, on the hub chain.
     #[serde(default, deserialize_with = "optional_address")]
     pub hub: Option<Address>,
+    /// The rollup's contracts, when this chain is an Arbitrum-family rollup (`[chains.arbitrum]`).
+    #[serde(default)]
+    pub arbitrum: Option<ArbitrumContracts>,
     /// File holding the 0x-hex secp256k1 key relay transactions are signed with.
     pub signer_key_file: PathBuf,
     /// Timeouts and retries of this chain's RPC.
     #[serde(default)]
     pub transport: TransportConfig,
+}
+
+/// An Arbitrum-family rollup's contracts: its L1 bridge (nitro's Inbox, Bridge and Outbox, on
+/// the hub chain) and xroute's endpoint on the L2.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArbitrumContracts {
+    /// The rollup's Inbox on L1 (where retryable tickets are created).
+    #[serde(deserialize_with = "address")]
+    pub inbox: Address,
+    /// The rollup's Bridge on L1 (the L1 side of every L2 → L1 call).
+    #[serde(deserialize_with = "address")]
+    pub bridge: Address,
+    /// The rollup's Outbox on L1 (send roots; executes L2 → L1 calls).
+    #[serde(deserialize_with = "address")]
+    pub outbox: Address,
+    /// xroute's ArbitrumEndpoint on the L2.
+    #[serde(deserialize_with = "address")]
+    pub endpoint: Address,
 }
 
 fn default_evm_confirmations() -> u64 {
@@ -522,6 +544,28 @@ impl Config {
                     format!("chains[{i}].name"),
                     format!("{:?} is used by another chain", chain.name()),
                 ));
+            }
+            if let ChainConfig::Evm(c) = chain {
+                match (&c.hub, &c.arbitrum) {
+                    (Some(_), Some(_)) => {
+                        return Err(invalid(
+                            format!("chains[{i}].arbitrum"),
+                            "a chain with `hub` is the L1 hub chain and cannot also be an \
+                             Arbitrum rollup; remove one of the two"
+                                .into(),
+                        ));
+                    }
+                    (None, None) => {
+                        return Err(invalid(
+                            format!("chains[{i}].hub"),
+                            "an evm chain is either the L1 hub chain (set `hub`) or an Arbitrum \
+                             rollup (add [chains.arbitrum] with `inbox`, `bridge`, `outbox` and \
+                             the L2 `endpoint`)"
+                                .into(),
+                        ));
+                    }
+                    _ => {}
+                }
             }
             let key = match chain {
                 ChainConfig::Evm(c) => ("signer_key_file", &c.signer_key_file),

@@ -4,7 +4,7 @@
 use alloy_primitives::{Address, B256, Bytes, U160, U256, keccak256};
 use alloy_rlp::{Encodable, Header};
 
-use crate::{Result, merkle};
+use crate::{Error, Result, merkle};
 
 /// The offset nitro adds to an L1 contract's address when it acts on L2.
 pub const ALIAS_OFFSET: U160 =
@@ -96,6 +96,80 @@ impl RetryableTicket {
         out.extend_from_slice(&fields);
         keccak256(out)
     }
+}
+
+/// The words before the call data in a retryable's `InboxMessageDelivered.data`.
+const RETRYABLE_HEADER_WORDS: usize = 9;
+
+impl RetryableTicket {
+    /// The ticket a retryable's inbox message describes: `data` is `InboxMessageDelivered.data`,
+    /// `abi.encodePacked(to, l2CallValue, deposit, maxSubmissionCost, excessFeeRefund,
+    /// callValueRefund, gasLimit, maxFeePerGas, data.length, data)`; `from` (already aliased)
+    /// and `l1_base_fee` come from the Bridge's `MessageDelivered` of the same message number.
+    pub fn from_inbox_message(
+        chain_id: u64,
+        message_number: U256,
+        from: Address,
+        l1_base_fee: U256,
+        data: &[u8],
+    ) -> Result<Self> {
+        const WHAT: &str = "retryable inbox message";
+        let need = RETRYABLE_HEADER_WORDS * 32;
+        if data.len() < need {
+            return Err(Error::Truncated {
+                what: WHAT,
+                need,
+                got: data.len(),
+            });
+        }
+        let word = |i: usize| U256::from_be_slice(&data[i * 32..(i + 1) * 32]);
+        let address = |i: usize| -> Result<Address> {
+            let w = word(i);
+            if w >> 160 != U256::ZERO {
+                return Err(Error::Malformed {
+                    what: WHAT,
+                    reason: format!("word {i} ({w:#x}) is not an address"),
+                });
+            }
+            Ok(Address::from_word(B256::from(w)))
+        };
+        let length = word(8);
+        let body = &data[need..];
+        if U256::from(body.len()) != length {
+            return Err(Error::Malformed {
+                what: WHAT,
+                reason: format!(
+                    "declares {length} bytes of call data, carries {}",
+                    body.len()
+                ),
+            });
+        }
+        let gas_limit = u64::try_from(word(6)).map_err(|_| Error::Malformed {
+            what: WHAT,
+            reason: format!("gas limit {} does not fit 64 bits", word(6)),
+        })?;
+        Ok(Self {
+            chain_id,
+            message_number,
+            from,
+            l1_base_fee,
+            deposit: word(2),
+            max_fee_per_gas: word(7),
+            gas_limit,
+            to: address(0)?,
+            l2_call_value: word(1),
+            call_value_refund_address: address(5)?,
+            max_submission_cost: word(3),
+            excess_fee_refund_address: address(4)?,
+            data: Bytes::copy_from_slice(body),
+        })
+    }
+}
+
+/// The least submission cost the Inbox accepts for a retryable with `data_len` bytes of call
+/// data at L1 base fee `base_fee`: `(1400 + 6 · data_len) · base_fee`.
+pub fn submission_fee(data_len: usize, base_fee: U256) -> U256 {
+    U256::from(1400 + 6 * data_len as u64).saturating_mul(base_fee)
 }
 
 /// An L2 → L1 message as ArbSys's `L2ToL1Tx` event describes it.
@@ -212,6 +286,73 @@ mod tests {
                 case["source"]
             );
         }
+    }
+
+    #[test]
+    fn an_inbox_message_decodes_to_its_ticket() {
+        let ticket = RetryableTicket {
+            chain_id: 412346,
+            message_number: U256::from(7),
+            from: alias(Address::repeat_byte(0x11)),
+            l1_base_fee: U256::from(1_000),
+            deposit: U256::from(5_000_000),
+            max_fee_per_gas: U256::from(200),
+            gas_limit: 90_000,
+            to: Address::repeat_byte(0x22),
+            l2_call_value: U256::ZERO,
+            call_value_refund_address: Address::repeat_byte(0x33),
+            max_submission_cost: U256::from(4_000),
+            excess_fee_refund_address: Address::repeat_byte(0x44),
+            data: Bytes::from(vec![1, 2, 3, 4, 5]),
+        };
+        let mut data = Vec::new();
+        for w in [
+            ticket.to.into_word().into(),
+            ticket.l2_call_value,
+            ticket.deposit,
+            ticket.max_submission_cost,
+            ticket.excess_fee_refund_address.into_word().into(),
+            ticket.call_value_refund_address.into_word().into(),
+            U256::from(ticket.gas_limit),
+            ticket.max_fee_per_gas,
+            U256::from(ticket.data.len()),
+        ] {
+            data.extend_from_slice(&B256::from(w).0);
+        }
+        data.extend_from_slice(&ticket.data);
+        let decoded = RetryableTicket::from_inbox_message(
+            ticket.chain_id,
+            ticket.message_number,
+            ticket.from,
+            ticket.l1_base_fee,
+            &data,
+        )
+        .unwrap();
+        assert_eq!(decoded, ticket);
+        let err = RetryableTicket::from_inbox_message(
+            1,
+            U256::ZERO,
+            Address::ZERO,
+            U256::ZERO,
+            &data[..data.len() - 1],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("declares 5 bytes of call data, carries 4"),
+            "{err}"
+        );
+        assert!(
+            RetryableTicket::from_inbox_message(
+                1,
+                U256::ZERO,
+                Address::ZERO,
+                U256::ZERO,
+                &data[..100]
+            )
+            .is_err()
+        );
+        assert_eq!(submission_fee(5, U256::from(10)), U256::from(14_300));
     }
 
     #[test]

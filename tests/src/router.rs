@@ -182,6 +182,7 @@ pub fn router_config(
             .unwrap_or_else(|| net.l1.endpoint().to_string()))?,
         confirmations: options.l1_confirmations,
         hub: Some(stack.hub),
+        arbitrum: None,
         signer_key_file: "l1.key".into(),
         transport,
     })];

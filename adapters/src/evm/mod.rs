@@ -1,15 +1,21 @@
-//! The EVM family, on alloy. Today: the L1 hub chain ([`EvmAdapter`]), whose messages are the Hub's
-//! `MessageSent` events, whose exit is the Hub's own `outbound[id]` (read by a storage proof
-//! against a header whose hash the adapter recomputes) consumed by `relayFromL1`, and whose
-//! "delivered" is the Hub's `processed[id]`. It is also [`L1State`] for every other chain's exit.
-//! EVM rollups (an EVM chain without `hub`) join this family with their L1 bridge contracts
-//! configured (the Arbitrum issue). Sending: [`submit`].
+//! The EVM family, on alloy: one [`EvmAdapter`] for two kinds of EVM chain.
+//!
+//! - The L1 hub chain (`hub` configured): its messages are the Hub's `MessageSent` events, its
+//!   exit is the Hub's own `outbound[id]` (read by a storage proof against a header whose hash the
+//!   adapter recomputes) consumed by `relayFromL1`, and its "delivered" is the Hub's
+//!   `processed[id]`. It is also [`L1State`] for every other chain's exit.
+//! - An Arbitrum-family rollup (`[chains.arbitrum]` configured): its messages are its endpoint's
+//!   `MessageSent` events (the same event as the Hub's); its exit, entry and follow-up are the
+//!   rollup's L1 bridge ([`arbitrum`]).
+//!
+//! Heads, blocks, logs and sending ([`submit`]) are the same code for both.
 
+pub mod arbitrum;
 pub mod submit;
 
 use alloy::{
     eips::BlockNumberOrTag,
-    primitives::{Address, B256, U256},
+    primitives::{Address, B256, Bytes, U256},
     providers::{DynProvider, Provider},
     rpc::types::Filter,
     sol_types::SolEvent,
@@ -22,18 +28,22 @@ use xroute_proofs::{
 };
 
 use crate::{
-    AdapterError, BlockRef, ChainAdapter, ChainInfo, Entry, Exit, L1, L1State, Result, SentMessage,
-    Submitter, hex,
+    AdapterError, BlockRef, Call, ChainAdapter, ChainInfo, Entry, Exit, L1, L1State, Result,
+    SentMessage, Submitter, hex,
     hub::{self, Hub},
     keys, transport,
 };
 use submit::EvmSubmitter;
 
-/// An EVM chain's adapter. Today the L1 hub chain: the chain whose contract `hub` is xroute's Hub.
+/// An EVM chain's adapter: the L1 hub chain, or an Arbitrum-family rollup.
 #[derive(Debug)]
 pub struct EvmAdapter {
     info: ChainInfo,
+    /// The contract whose `MessageSent` events are the chain's sends: the Hub on the hub chain,
+    /// the endpoint on a rollup.
     hub: Address,
+    /// The rollup's bridge, on an Arbitrum-family chain; `None` on the hub chain.
+    rollup: Option<Box<arbitrum::Rollup>>,
     provider: DynProvider,
     submitter: Option<EvmSubmitter>,
 }
@@ -42,6 +52,43 @@ impl EvmAdapter {
     /// Connects to the hub chain of `config` (`hub` set): its RPC with the configured timeouts,
     /// its relayer key, its chain id.
     pub async fn connect(config: &EvmChain, hub: Address) -> Result<Self> {
+        let (provider, submitter) = Self::connect_rpc(config).await?;
+        Ok(Self {
+            info: Self::info_of(config),
+            hub,
+            rollup: None,
+            provider,
+            submitter: Some(submitter),
+        })
+    }
+
+    /// Connects to the Arbitrum-family rollup of `config` (`[chains.arbitrum]` set): its L2 RPC
+    /// and the router's L2 account (redeems are sent from it, refunds go to it).
+    pub async fn connect_arbitrum(
+        config: &EvmChain,
+        contracts: &xroute_config::ArbitrumContracts,
+    ) -> Result<Self> {
+        let (provider, submitter) = Self::connect_rpc(config).await?;
+        let submitter = submitter.with_reverts(arbitrum::classify_l2_revert);
+        let rollup = arbitrum::Rollup::new(contracts.clone(), submitter.chain_id());
+        Ok(Self {
+            info: Self::info_of(config),
+            hub: rollup.endpoint(),
+            rollup: Some(Box::new(rollup)),
+            provider,
+            submitter: Some(submitter),
+        })
+    }
+
+    fn info_of(config: &EvmChain) -> ChainInfo {
+        ChainInfo {
+            name: config.name.clone(),
+            domain: config.domain,
+            confirmations: config.confirmations,
+        }
+    }
+
+    async fn connect_rpc(config: &EvmChain) -> Result<(DynProvider, EvmSubmitter)> {
         let provider =
             transport::evm_provider(&config.name, config.rpc.expose(), &config.transport)?;
         let signer = keys::secp256k1(
@@ -49,16 +96,7 @@ impl EvmAdapter {
             &config.signer_key_file,
         )?;
         let submitter = EvmSubmitter::new(&config.name, provider.clone(), signer).await?;
-        Ok(Self {
-            info: ChainInfo {
-                name: config.name.clone(),
-                domain: config.domain,
-                confirmations: config.confirmations,
-            },
-            hub,
-            provider,
-            submitter: Some(submitter),
-        })
+        Ok((provider, submitter))
     }
 
     /// A read-only adapter for chain `name` (domain `domain`) at `rpc` (default timeouts),
@@ -78,6 +116,7 @@ impl EvmAdapter {
                 confirmations,
             },
             hub,
+            rollup: None,
             provider,
             submitter: None,
         })
@@ -195,6 +234,18 @@ impl L1State for EvmAdapter {
             .verify_slot_of(contract, root, slot)
             .map_err(|e| self.bad("storage proof", None, e.to_string()))
     }
+
+    async fn logs(&self, filter: &Filter) -> Result<Vec<alloy::rpc::types::Log>> {
+        self.provider
+            .get_logs(filter)
+            .await
+            .map_err(|e| self.rpc_error("eth_getLogs", e))
+    }
+
+    async fn base_fee(&self) -> Result<U256> {
+        let block = self.block(BlockNumberOrTag::Latest).await?;
+        Ok(U256::from(block.header.base_fee_per_gas.unwrap_or(0)))
+    }
 }
 
 #[async_trait]
@@ -284,26 +335,35 @@ impl ChainAdapter for EvmAdapter {
 
     /// An L1 app's message leaves L1 for its rollup once the Hub holds it in `outbound[id]`
     /// (escrowed fee + 1); `relayFromL1` forwards it, and the escrow counts toward the entry fee.
-    async fn exit(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Exit> {
+    async fn exit(&self, envelope: &Envelope, l1: &L1<'_>, terms: &Bytes) -> Result<Exit> {
+        if let Some(rollup) = &self.rollup {
+            return rollup.exit(self, envelope, l1, terms).await;
+        }
         let value = self.proven_outbound(&envelope.id(), l1.finalized).await?;
         Ok(Exit::from_slot(
             value,
             "Hub.outbound[id]",
             l1,
-            hub::relay_from_l1(self.hub, &envelope.to_words()),
+            hub::relay_from_l1(self.hub, &envelope.to_words(), terms),
             value.saturating_sub(U256::from(1)),
         ))
     }
 
     /// An L1-bound message is delivered by the Hub itself in the relay transaction: whether the
     /// recipient can take it is the Hub's check (`BadRecipient`), read from the relay's estimate.
-    async fn entry(&self, _envelope: &Envelope, _l1: &L1<'_>) -> Result<Entry> {
-        Ok(Entry::Accepted { fee: U256::ZERO })
+    async fn entry(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Entry> {
+        if let Some(rollup) = &self.rollup {
+            return rollup.entry(self, envelope, l1).await;
+        }
+        Ok(Entry::fee(U256::ZERO))
     }
 
     /// On the hub chain, "delivered" means the Hub processed the id: an L1-bound message is
     /// delivered to its app in the same transaction; any other was forwarded to its next hop.
     async fn is_delivered(&self, id: &MessageId) -> Result<bool> {
+        if let Some(rollup) = &self.rollup {
+            return rollup.is_delivered(self, id).await;
+        }
         Hub::new(self.hub, &self.provider)
             .processed(id.0)
             .call()
@@ -315,7 +375,14 @@ impl ChainAdapter for EvmAdapter {
         self.submitter.as_ref().map(|s| s as &dyn Submitter)
     }
 
+    async fn follow_up(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Option<Call>> {
+        match &self.rollup {
+            Some(rollup) => rollup.follow_up(self, envelope, l1).await,
+            None => Ok(None),
+        }
+    }
+
     fn as_l1(&self) -> Option<&dyn L1State> {
-        Some(self)
+        self.rollup.is_none().then_some(self as &dyn L1State)
     }
 }

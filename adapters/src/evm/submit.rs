@@ -269,7 +269,7 @@ impl NonceLease<'_> {
     }
 }
 
-fn as_revert(e: &RpcError<TransportErrorKind>) -> Option<RawRevert> {
+pub(crate) fn as_revert(e: &RpcError<TransportErrorKind>) -> Option<RawRevert> {
     let payload = e.as_error_resp()?;
     let message = payload.message.to_string();
     let data = payload.as_revert_data();
@@ -325,7 +325,10 @@ impl Submitter for EvmSubmitter {
     async fn estimate(&self, call: &Call) -> Result<submit::Estimate> {
         Ok(
             match EvmSubmitter::estimate(self, call.evm_to(), &call.data, call.value).await? {
-                Estimate::Ok(fees) => submit::Estimate::Ok(fees),
+                Estimate::Ok(fees) => submit::Estimate::Ok(Fees {
+                    gas_limit: fees.gas_limit.max(call.min_gas),
+                    ..fees
+                }),
                 Estimate::Reverts(r) => {
                     submit::Estimate::Reverts((self.reverts)(&r.data, &r.message))
                 }

@@ -14,7 +14,7 @@
 
 pub mod submit;
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::{Address, Bytes, U256};
 use async_trait::async_trait;
 use starknet_rust::{
     core::{
@@ -303,7 +303,7 @@ impl ChainAdapter for StarknetAdapter {
         Ok(out)
     }
 
-    async fn exit(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Exit> {
+    async fn exit(&self, envelope: &Envelope, l1: &L1<'_>, terms: &Bytes) -> Result<Exit> {
         let felts = match envelope.to_felts() {
             Ok(f) => f,
             Err(e) => return Ok(Exit::Never(e.to_string())),
@@ -329,6 +329,7 @@ impl ChainAdapter for StarknetAdapter {
                 self.info.domain,
                 felt_to_u256(self.endpoint),
                 &envelope.to_words(),
+                terms,
             ),
             U256::ZERO,
         ))
@@ -355,9 +356,7 @@ impl ChainAdapter for StarknetAdapter {
             .await?;
         // Headroom for an L2 gas price that moves before the sequencer picks it up.
         let fee = quote.saturating_mul(3).div_ceil(2).clamp(1, MAX_L2_FEE);
-        Ok(Entry::Accepted {
-            fee: U256::from(fee),
-        })
+        Ok(Entry::fee(U256::from(fee)))
     }
 
     async fn is_delivered(&self, id: &MessageId) -> Result<bool> {

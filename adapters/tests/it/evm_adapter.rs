@@ -72,7 +72,7 @@ async fn finds_hub_sends_and_proves_l2_to_l1_messages() -> Result<()> {
         .map(|w| U256::from_be_bytes(w.0))
         .collect();
     assert!(
-        hub.relayFromL1(words)
+        hub.relayFromL1(words, Default::default())
             .send()
             .await?
             .get_receipt()
@@ -149,7 +149,12 @@ async fn finds_hub_sends_and_proves_l2_to_l1_messages() -> Result<()> {
         .map(|w| U256::from_be_bytes(w.0))
         .collect();
     let receipt = Hub::new(stack.hub, &l1)
-        .relayFromStarknet(sn.domain, felt_to_u256(sn.endpoint), words)
+        .relayFromStarknet(
+            sn.domain,
+            felt_to_u256(sn.endpoint),
+            words,
+            Default::default(),
+        )
         .send()
         .await?
         .get_receipt()

@@ -108,7 +108,7 @@ async fn a_relay_that_would_revert_is_classified_before_sending() -> Result<()> 
         recipient: Default::default(),
         payload: vec![],
     };
-    let call = relay_from_l1(stack.hub, &envelope.to_words());
+    let call = relay_from_l1(stack.hub, &envelope.to_words(), &Default::default());
     let Estimate::Reverts(revert) = submitter
         .estimate(stack.hub, &call.data, U256::ZERO)
         .await?

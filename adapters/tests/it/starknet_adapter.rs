@@ -112,7 +112,7 @@ async fn finds_sent_messages_and_sees_deliveries() -> Result<()> {
         .collect();
     let hub = xroute_tests::artifacts::evm::Hub::new(stack.hub, net.l1.provider(0)?);
     assert!(
-        hub.relayFromL1(words)
+        hub.relayFromL1(words, Default::default())
             .send()
             .await?
             .get_receipt()

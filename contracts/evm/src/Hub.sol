@@ -3,26 +3,34 @@ pragma solidity 0.8.30;
 
 import {Envelope} from "./Envelope.sol";
 import {IStarknetMessaging} from "./IStarknetMessaging.sol";
+import {IArbBridge, IArbInbox, IArbOutbox, IArbitrumEndpoint, IHubFromArbitrum} from "./IArbitrum.sol";
 import {IXrouteReceiver} from "./IXrouteReceiver.sol";
 
 /// @title Hub
 /// @notice xroute's L1 hub. A message leaves its rollup through that rollup's native messaging
 /// (proven by the rollup's own proof system), is consumed here, and is forwarded by its envelope's
-/// destination: to an L1 app directly, or into a Starknet-family rollup through its messaging
-/// contract. L1 apps send with `send`. Every envelope id is processed at most once.
-contract Hub {
+/// destination: to an L1 app directly, into a Starknet-family rollup through its messaging
+/// contract, or into an Arbitrum-family rollup as a retryable ticket through its Inbox. L1 apps
+/// send with `send`. Every envelope id is processed at most once.
+contract Hub is IHubFromArbitrum {
     /// @dev The Starknet field prime: every word sent to a Starknet-family chain must be below it.
     uint256 internal constant FELT_PRIME = 0x800000000000011000000000000000000000000000000000000000000000001;
 
     enum Family {
         Unregistered,
-        Starknet
+        Starknet,
+        Arbitrum
     }
 
+    /// @notice A rollup domain. Starknet family: `messaging` is the core messaging contract, and
+    /// `endpoint` the L2 endpoint's address (a felt). Arbitrum family: `messaging` is the rollup's
+    /// Inbox, `bridge` its Bridge (whose active Outbox executes L2 → L1 messages), `endpoint` the
+    /// L2 endpoint's address.
     struct Domain {
         Family family;
-        IStarknetMessaging messaging;
+        address messaging;
         uint256 endpoint;
+        address bridge;
     }
 
     /// @notice One message of a batch relay.
@@ -31,6 +39,29 @@ contract Hub {
         uint256 endpoint;
         uint256[] words;
         uint256 fee;
+        bytes entry;
+    }
+
+    /// @notice An Arbitrum L2 → L1 message as the Outbox executes it: the Merkle proof of its leaf
+    /// under a send root the rollup posted, its leaf index, and the L2 context ArbSys recorded.
+    struct ArbitrumExit {
+        uint32 srcDomain;
+        bytes32[] proof;
+        uint256 index;
+        uint256 l2Block;
+        uint256 l1Block;
+        uint256 l2Timestamp;
+        uint256[] words;
+    }
+
+    /// @notice How a retryable ticket into an Arbitrum domain is paid (the `entry` argument of the
+    /// relay functions, ABI-encoded; empty for other destinations). The router quotes it; the
+    /// fee sent along must cover `maxSubmissionCost + gasLimit * maxFeePerGas`.
+    struct RetryableEntry {
+        uint256 gasLimit;
+        uint256 maxFeePerGas;
+        uint256 maxSubmissionCost;
+        address refundTo;
     }
 
     /// @notice This chain's xroute domain id.
@@ -49,7 +80,7 @@ contract Hub {
     mapping(bytes32 => uint256) public outbound;
 
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
-    event DomainRegistered(uint32 indexed domain, Family family, address messaging, uint256 endpoint);
+    event DomainRegistered(uint32 indexed domain, Family family, address messaging, uint256 endpoint, address bridge);
     event MessageSent(
         bytes32 indexed id, uint32 indexed dstDomain, address indexed sender, uint64 nonce, bytes32 recipient, uint256[] words
     );
@@ -60,6 +91,9 @@ contract Hub {
     error NotOwner(address caller);
     error UnknownDomain(uint32 domain);
     error NotStarknetDomain(uint32 domain);
+    error NotArbitrumDomain(uint32 domain);
+    error NotBridge(address caller, address bridge);
+    error BadEntry(uint32 domain, uint256 length);
     error UnknownEndpoint(uint32 domain, uint256 endpoint);
     error WrongSourceDomain(uint32 declared, uint32 relayedFrom);
     error AlreadyProcessed(bytes32 id);
@@ -88,9 +122,20 @@ contract Hub {
     /// @notice Registers (or updates) a Starknet-family domain: its messaging contract on L1 and
     /// its xroute endpoint on L2. An appchain joins with this call and a config block.
     function registerStarknetDomain(uint32 domain, IStarknetMessaging messaging, uint256 endpoint) external onlyOwner {
+        _register(domain, Domain({family: Family.Starknet, messaging: address(messaging), endpoint: endpoint, bridge: address(0)}));
+    }
+
+    /// @notice Registers (or updates) an Arbitrum-family domain: the rollup's Inbox on L1 (its
+    /// Bridge is read from it) and xroute's endpoint on the L2.
+    function registerArbitrumDomain(uint32 domain, IArbInbox inbox, address endpoint) external onlyOwner {
+        address bridge = inbox.bridge();
+        _register(domain, Domain({family: Family.Arbitrum, messaging: address(inbox), endpoint: uint256(uint160(endpoint)), bridge: bridge}));
+    }
+
+    function _register(uint32 domain, Domain memory d) internal {
         if (domain == localDomain) revert UnknownDomain(domain);
-        domains[domain] = Domain({family: Family.Starknet, messaging: messaging, endpoint: endpoint});
-        emit DomainRegistered(domain, Family.Starknet, address(messaging), endpoint);
+        domains[domain] = d;
+        emit DomainRegistered(domain, d.family, d.messaging, d.endpoint, d.bridge);
     }
 
     /// @notice Sends a message from an L1 app. To an L1 recipient it is delivered at once. Toward
@@ -102,7 +147,7 @@ contract Hub {
         payable
         returns (bytes32 id)
     {
-        if (dstDomain != localDomain && domains[dstDomain].family != Family.Starknet) revert UnknownDomain(dstDomain);
+        if (dstDomain != localDomain && domains[dstDomain].family == Family.Unregistered) revert UnknownDomain(dstDomain);
         uint64 n = nonce++;
         Envelope.Header memory h = Envelope.Header({
             srcDomain: localDomain,
@@ -116,34 +161,104 @@ contract Hub {
         emit MessageSent(id, dstDomain, msg.sender, n, recipient, words);
         if (dstDomain == localDomain) {
             processed[id] = true;
-            _forward(id, h, words, payload, msg.value);
+            _forward(id, h, words, payload, msg.value, "");
         } else {
             outbound[id] = msg.value + 1;
         }
     }
 
-    /// @notice Forwards a message an L1 app sent toward a rollup. The fee paid to the rollup's
-    /// messaging contract is the app's escrow plus msg.value.
-    function relayFromL1(uint256[] calldata words) external payable returns (bytes32 id) {
+    /// @notice Forwards a message waiting in `outbound` into its rollup: one an L1 app sent, or
+    /// one that arrived from an Arbitrum domain through its Outbox without being forwarded in the
+    /// same transaction (anyone may execute an Outbox message). The fee paid to the rollup's
+    /// inbox is the escrow plus msg.value; `entry` says how to pay it (see `RetryableEntry`).
+    function relayFromL1(uint256[] calldata words, bytes calldata entry) external payable returns (bytes32 id) {
         (Envelope.Header memory h, uint256[] calldata payload) = Envelope.decode(words);
-        if (h.srcDomain != localDomain) revert WrongSourceDomain(h.srcDomain, localDomain);
         id = Envelope.id(words);
+        _forwardPending(id, h, words, payload, entry);
+    }
+
+    /// @notice Consumes a message the Starknet-family domain `srcDomain` proved to L1 (sent by its
+    /// endpoint to this hub) and forwards it. msg.value pays the next leg's L2 fee, if any.
+    function relayFromStarknet(uint32 srcDomain, uint256 endpoint, uint256[] calldata words, bytes calldata entry)
+        external
+        payable
+        returns (bytes32 id)
+    {
+        return _relay(srcDomain, endpoint, words, msg.value, entry);
+    }
+
+    /// @notice Executes an Arbitrum domain's L2 → L1 message through the rollup's real Outbox
+    /// (which checks the Merkle proof against a send root the rollup posted, and spends the leaf
+    /// index once) and forwards it in the same transaction. The Outbox calls back
+    /// `receiveFromArbitrum` through the Bridge. msg.value pays the next leg's fee, if any.
+    function relayFromArbitrum(ArbitrumExit calldata e, bytes calldata entry) external payable returns (bytes32 id) {
+        id = Envelope.id(e.words);
+        if (processed[id]) revert AlreadyProcessed(id);
+        if (outbound[id] == 0) {
+            _executeOutbox(e);
+            if (processed[id]) {
+                // Delivered to its L1 app inside the Outbox's call.
+                if (msg.value != 0) revert FeeMismatch(0, msg.value);
+                return id;
+            }
+        }
+        (Envelope.Header memory h, uint256[] calldata payload) = Envelope.decode(e.words);
+        _forwardPending(id, h, e.words, payload, entry);
+    }
+
+    function _executeOutbox(ArbitrumExit calldata e) internal {
+        Domain storage src = domains[e.srcDomain];
+        if (src.family != Family.Arbitrum) revert NotArbitrumDomain(e.srcDomain);
+        (Envelope.Header memory h,) = Envelope.decode(e.words);
+        if (h.srcDomain != e.srcDomain) revert WrongSourceDomain(h.srcDomain, e.srcDomain);
+        IArbOutbox(IArbBridge(src.bridge).activeOutbox()).executeTransaction(
+            e.proof,
+            e.index,
+            address(uint160(src.endpoint)),
+            address(this),
+            e.l2Block,
+            e.l1Block,
+            e.l2Timestamp,
+            0,
+            abi.encodeCall(IHubFromArbitrum.receiveFromArbitrum, (e.words))
+        );
+    }
+
+    /// @notice Called by an Arbitrum domain's Bridge while its Outbox executes an L2 → L1 message:
+    /// accepted only from the registered Bridge, while the Outbox names the registered L2
+    /// endpoint as the L2 sender. An L1-bound message is delivered at once; any other waits in
+    /// `outbound` (msg.value, the L2 sender's call value, escrowed) until it is forwarded.
+    function receiveFromArbitrum(uint256[] calldata words) external payable returns (bytes32 id) {
+        (Envelope.Header memory h, uint256[] calldata payload) = Envelope.decode(words);
+        Domain storage src = domains[h.srcDomain];
+        if (src.family != Family.Arbitrum) revert NotArbitrumDomain(h.srcDomain);
+        if (msg.sender != src.bridge) revert NotBridge(msg.sender, src.bridge);
+        address l2Sender = IArbOutbox(IArbBridge(src.bridge).activeOutbox()).l2ToL1Sender();
+        if (uint256(uint160(l2Sender)) != src.endpoint) revert UnknownEndpoint(h.srcDomain, uint256(uint160(l2Sender)));
+        id = Envelope.id(words);
+        if (processed[id] || outbound[id] != 0) revert AlreadyProcessed(id);
+        emit MessageReceived(id, h.srcDomain, h.dstDomain);
+        if (h.dstDomain == localDomain) {
+            processed[id] = true;
+            _forward(id, h, words, payload, msg.value, "");
+        } else {
+            outbound[id] = msg.value + 1;
+        }
+    }
+
+    function _forwardPending(
+        bytes32 id,
+        Envelope.Header memory h,
+        uint256[] calldata words,
+        uint256[] calldata payload,
+        bytes calldata entry
+    ) internal {
         uint256 escrow = outbound[id];
         if (escrow == 0) revert NotPending(id);
         if (processed[id]) revert AlreadyProcessed(id);
         outbound[id] = 0;
         processed[id] = true;
-        _forward(id, h, words, payload, escrow - 1 + msg.value);
-    }
-
-    /// @notice Consumes a message the Starknet-family domain `srcDomain` proved to L1 (sent by its
-    /// endpoint to this hub) and forwards it. msg.value pays the next leg's L2 fee, if any.
-    function relayFromStarknet(uint32 srcDomain, uint256 endpoint, uint256[] calldata words)
-        external
-        payable
-        returns (bytes32 id)
-    {
-        return _relay(srcDomain, endpoint, words, msg.value);
+        _forward(id, h, words, payload, escrow - 1 + msg.value, entry);
     }
 
     /// @notice Relays several messages in one transaction; the fees must add up to msg.value. One
@@ -156,11 +271,11 @@ contract Hub {
         if (total != msg.value) revert FeeMismatch(total, msg.value);
         ids = new bytes32[](relays.length);
         for (uint256 i = 0; i < relays.length; i++) {
-            ids[i] = _relay(relays[i].srcDomain, relays[i].endpoint, relays[i].words, relays[i].fee);
+            ids[i] = _relay(relays[i].srcDomain, relays[i].endpoint, relays[i].words, relays[i].fee, relays[i].entry);
         }
     }
 
-    function _relay(uint32 srcDomain, uint256 endpoint, uint256[] calldata words, uint256 fee)
+    function _relay(uint32 srcDomain, uint256 endpoint, uint256[] calldata words, uint256 fee, bytes calldata entry)
         internal
         returns (bytes32 id)
     {
@@ -173,9 +288,9 @@ contract Hub {
         if (processed[id]) revert AlreadyProcessed(id);
         processed[id] = true;
         // Reverts unless the rollup's state update made this message consumable by this hub.
-        src.messaging.consumeMessageFromL2(endpoint, words);
+        IStarknetMessaging(src.messaging).consumeMessageFromL2(endpoint, words);
         emit MessageReceived(id, srcDomain, h.dstDomain);
-        _forward(id, h, words, payload, fee);
+        _forward(id, h, words, payload, fee, entry);
     }
 
     function _forward(
@@ -183,7 +298,8 @@ contract Hub {
         Envelope.Header memory h,
         uint256[] memory words,
         uint256[] memory payload,
-        uint256 fee
+        uint256 fee,
+        bytes memory entry
     ) internal {
         if (h.dstDomain == localDomain) {
             if (fee != 0) revert FeeMismatch(0, fee);
@@ -195,11 +311,40 @@ contract Hub {
             return;
         }
         Domain storage dst = domains[h.dstDomain];
+        if (dst.family == Family.Arbitrum) {
+            uint256 messageNum = _createRetryable(dst, h.dstDomain, words, fee, entry);
+            emit MessageForwarded(id, h.dstDomain, bytes32(0), messageNum);
+            return;
+        }
         if (dst.family != Family.Starknet) revert UnknownDomain(h.dstDomain);
         for (uint256 i = 0; i < words.length; i++) {
             if (words[i] >= FELT_PRIME) revert WordNotAFelt(i, words[i]);
         }
-        (bytes32 l2Hash, uint256 l2Nonce) = dst.messaging.sendMessageToL2{value: fee}(dst.endpoint, receiveSelector, words);
+        (bytes32 l2Hash, uint256 l2Nonce) =
+            IStarknetMessaging(dst.messaging).sendMessageToL2{value: fee}(dst.endpoint, receiveSelector, words);
         emit MessageForwarded(id, h.dstDomain, l2Hash, l2Nonce);
+    }
+
+    /// @dev A retryable ticket into Arbitrum domain `dst` whose L2 call is the endpoint's handler
+    /// (the L2 sees this hub aliased); returns the Inbox's message number.
+    function _createRetryable(
+        Domain storage dst,
+        uint32 dstDomain,
+        uint256[] memory words,
+        uint256 fee,
+        bytes memory entry
+    ) internal returns (uint256) {
+        if (entry.length != 128) revert BadEntry(dstDomain, entry.length);
+        RetryableEntry memory r = abi.decode(entry, (RetryableEntry));
+        return IArbInbox(dst.messaging).createRetryableTicket{value: fee}(
+            address(uint160(dst.endpoint)),
+            0,
+            r.maxSubmissionCost,
+            r.refundTo,
+            r.refundTo,
+            r.gasLimit,
+            r.maxFeePerGas,
+            abi.encodeCall(IArbitrumEndpoint.receiveMessage, (words))
+        );
     }
 }

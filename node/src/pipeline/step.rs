@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use alloy::primitives::U256;
+use alloy::primitives::{Bytes, U256};
 use xroute_adapters::{
     AdapterError, Call, ChainAdapter, ChainAdapterExt, Entry, Estimate, Exit, Fees, Revert,
     SignedTx, Submitter,
@@ -68,7 +68,7 @@ impl Pipeline {
             return Ok(Outcome::Done);
         }
         let l1 = self.chains.l1(tick.l1_final)?;
-        let proof = match src.exit(&record.envelope, &l1).await? {
+        let proof = match src.exit(&record.envelope, &l1, &Bytes::new()).await? {
             Exit::NotYet => return Ok(Outcome::NotReady),
             Exit::Never(reason) => return Ok(Outcome::Park(reason)),
             Exit::Ready { proof, .. } => proof,
@@ -184,11 +184,11 @@ impl Pipeline {
         };
         let env = &record.envelope;
         let l1 = self.chains.l1(tick.l1_final)?;
-        let fee = match dst.entry(env, &l1).await? {
+        let (fee, terms) = match dst.entry(env, &l1).await? {
             Entry::Refused(reason) => return Ok(Outcome::Park(reason)),
-            Entry::Accepted { fee } => fee,
+            Entry::Accepted { fee, terms } => (fee, terms),
         };
-        let (mut call, prepaid) = match src.exit(env, &l1).await? {
+        let (mut call, prepaid) = match src.exit(env, &l1, &terms).await? {
             Exit::Ready { call, prepaid, .. } => (call, prepaid),
             Exit::NotYet => {
                 return Ok(Outcome::Retry(format!(
@@ -329,7 +329,8 @@ impl Pipeline {
             Err(reason) => return Ok(Outcome::Park(reason)),
         };
         if !dst.is_delivered(&id).await? {
-            return match dst.follow_up(&record.envelope).await? {
+            let l1 = self.chains.l1(tick.l1_final)?;
+            return match dst.follow_up(&record.envelope, &l1).await? {
                 None => Ok(Outcome::NotReady),
                 Some(call) => self.follow_up(record, dst, call, tick).await,
             };
@@ -365,18 +366,26 @@ impl Pipeline {
         if let Some(last) = sent.first().copied() {
             for attempt in &sent {
                 if let Some(mined) = submitter.receipt(attempt.tx_hash).await? {
-                    if mined.success {
-                        // Executed: the endpoint reports the delivery once the chain shows it.
-                        return Ok(Outcome::NotReady);
-                    }
-                    // Reverted: a failed attempt. Sent again while attempts are left (so a call
-                    // that keeps failing on chain parks the message instead of paying forever).
-                    let failed = format!(
-                        "follow-up tx {} reverted on {} in block {}",
-                        attempt.tx_hash,
-                        dst.name(),
-                        mined.block_number
-                    );
+                    // Mined, and the destination still asks for the call (it read the chain
+                    // before this receipt, so the call ran and did not deliver: a redeem whose
+                    // retry failed again), or it reverted: a failed attempt. Sent again while
+                    // attempts are left, so a call that keeps failing parks the message instead
+                    // of paying forever.
+                    let failed = if mined.success {
+                        format!(
+                            "follow-up tx {} on {} (block {}) did not deliver it",
+                            attempt.tx_hash,
+                            dst.name(),
+                            mined.block_number
+                        )
+                    } else {
+                        format!(
+                            "follow-up tx {} reverted on {} in block {}",
+                            attempt.tx_hash,
+                            dst.name(),
+                            mined.block_number
+                        )
+                    };
                     if record.attempts + 1 >= self.relay.max_attempts {
                         return Ok(Outcome::Backoff(failed));
                     }

@@ -246,16 +246,35 @@ async fn a_refused_entry_parks_the_message_before_any_transaction() {
 async fn the_entry_fee_less_what_was_prepaid_is_the_relay_value() {
     let s = setup(quick());
     let id = from_l1(&s, 7, 300);
-    s.rollup.set_entry(
-        id,
-        Entry::Accepted {
-            fee: U256::from(1_000),
-        },
-    );
+    s.rollup.set_entry(id, Entry::fee(U256::from(1_000)));
     tick(&s).await;
     let signed = s.hub.fake_submitter().signed();
     assert_eq!(signed[0].1.value, U256::from(700));
     assert_eq!(record(&s, &id).relays[0].value, U256::from(700));
+}
+
+/// What the destination's entry asks the Hub to pass on (an Arbitrum retryable's gas and refund
+/// address) reaches the source's exit call.
+#[tokio::test]
+async fn the_entry_terms_go_into_the_exit_call() {
+    let s = setup(quick());
+    let id = from_l1(&s, 8, 0);
+    let terms = Bytes::from(vec![0xab; 128]);
+    s.rollup.set_entry(
+        id,
+        Entry::Accepted {
+            fee: U256::from(5),
+            terms: terms.clone(),
+        },
+    );
+    tick(&s).await;
+    let signed = s.hub.fake_submitter().signed();
+    assert_eq!(signed.len(), 1);
+    assert_eq!(
+        signed[0].1.data, terms,
+        "the double appends the terms to its call"
+    );
+    assert_eq!(signed[0].1.value, U256::from(5));
 }
 
 #[tokio::test]
@@ -440,6 +459,7 @@ async fn a_follow_up_the_destination_asks_for_is_sent_there_once_and_delivery_fo
         to: B256::with_last_byte(0x6e),
         data: Bytes::from(vec![0xee; 36]),
         value: U256::ZERO,
+        min_gas: 500_000,
     };
     s.rollup.set_follow_up(id, redeem.clone());
     tick(&s).await;
@@ -472,14 +492,7 @@ async fn a_follow_up_that_keeps_reverting_parks_the_message() {
     let l1 = s.hub.fake_submitter();
     l1.mine(l1.signed()[0].0.hash, 9, true);
     tick(&s).await;
-    s.rollup.set_follow_up(
-        id,
-        Call {
-            to: B256::with_last_byte(0x6e),
-            data: Bytes::from(vec![0xee; 36]),
-            value: U256::ZERO,
-        },
-    );
+    s.rollup.set_follow_up(id, redeem_call());
     let on_rollup = s.rollup.fake_submitter();
     for _ in 0..10 {
         tick(&s).await;
@@ -496,6 +509,59 @@ async fn a_follow_up_that_keeps_reverting_parks_the_message() {
         r.reason
             .as_deref()
             .is_some_and(|r| r.contains("reverted on starknet")),
+        "{r:#?}"
+    );
+    assert_eq!(on_rollup.signed().len(), 3, "one per attempt, then parked");
+}
+
+fn redeem_call() -> Call {
+    Call {
+        to: B256::with_last_byte(0x6e),
+        data: Bytes::from(vec![0xee; 36]),
+        value: U256::ZERO,
+        min_gas: 0,
+    }
+}
+
+/// A follow-up that is mined but does not deliver (a redeem whose retry failed again: the
+/// destination still asks for it) counts as a failed attempt: sent again, then parked.
+#[tokio::test]
+async fn a_follow_up_mined_without_delivering_is_sent_again_then_parks() {
+    let s = setup(RelayConfig {
+        max_attempts: 3,
+        ..quick()
+    });
+    let id = from_l1(&s, 14, 0);
+    tick(&s).await;
+    let l1 = s.hub.fake_submitter();
+    l1.mine(l1.signed()[0].0.hash, 9, true);
+    tick(&s).await;
+    s.rollup.set_follow_up(id, redeem_call());
+    let on_rollup = s.rollup.fake_submitter();
+    tick(&s).await;
+    assert_eq!(on_rollup.signed().len(), 1);
+    on_rollup.mine(on_rollup.signed()[0].0.hash, 11, true);
+    tick(&s).await;
+    assert_eq!(
+        on_rollup.signed().len(),
+        2,
+        "mined, not delivered: sent again"
+    );
+    for _ in 0..10 {
+        if let Some((tx, _)) = on_rollup.signed().last() {
+            on_rollup.mine(tx.hash, 12, true);
+        }
+        tick(&s).await;
+        if record(&s, &id).stage == Stage::Parked {
+            break;
+        }
+    }
+    let r = record(&s, &id);
+    assert_eq!(r.stage, Stage::Parked, "{r:#?}");
+    assert!(
+        r.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("did not deliver it")),
         "{r:#?}"
     );
     assert_eq!(on_rollup.signed().len(), 3, "one per attempt, then parked");

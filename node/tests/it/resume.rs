@@ -76,7 +76,7 @@ async fn a_persisted_but_unsent_relay_is_sent_unchanged_after_a_restart() {
             .transition(&id, Stage::Sent, Stage::Proven, 1, "test", |_| {})
             .unwrap();
         let submitter = chains.l1_submitter().unwrap();
-        let call = relay_from_l1(hub, &envelope.to_words());
+        let call = relay_from_l1(hub, &envelope.to_words(), &Default::default());
         let Estimate::Ok(fees) = submitter.estimate(&call).await.unwrap() else {
             panic!("the relay must not revert");
         };

@@ -112,7 +112,12 @@ async fn messages_cross_through_the_hub_in_every_direction() -> Result<()> {
         U256::from(1)
     );
     let receipt = hub
-        .relayFromStarknet(sn.domain, felt_to_u256(sn.endpoint), words(&e))
+        .relayFromStarknet(
+            sn.domain,
+            felt_to_u256(sn.endpoint),
+            words(&e),
+            Default::default(),
+        )
         .send()
         .await?
         .get_receipt()
@@ -135,10 +140,15 @@ async fn messages_cross_through_the_hub_in_every_direction() -> Result<()> {
     );
     // A replay reverts and delivers nothing.
     assert!(
-        hub.relayFromStarknet(sn.domain, felt_to_u256(sn.endpoint), words(&e))
-            .send()
-            .await
-            .is_err()
+        hub.relayFromStarknet(
+            sn.domain,
+            felt_to_u256(sn.endpoint),
+            words(&e),
+            Default::default()
+        )
+        .send()
+        .await
+        .is_err()
     );
     assert_eq!(l1_app.totalReceived().call().await?, U256::from(1));
 
@@ -157,7 +167,7 @@ async fn messages_cross_through_the_hub_in_every_direction() -> Result<()> {
     // Nothing reaches Starknet before a router forwards it.
     assert!(net.flush(0).await?.generated_l2_transactions.is_empty());
     let receipt = hub
-        .relayFromL1(sent.words.clone())
+        .relayFromL1(sent.words.clone(), Default::default())
         .send()
         .await?
         .get_receipt()
@@ -166,7 +176,7 @@ async fn messages_cross_through_the_hub_in_every_direction() -> Result<()> {
     assert_eq!(hub.outbound(sent.id).call().await?, U256::ZERO);
     assert!(hub.processed(sent.id).call().await?);
     let err = hub
-        .relayFromL1(sent.words.clone())
+        .relayFromL1(sent.words.clone(), Default::default())
         .call()
         .await
         .unwrap_err();
@@ -214,7 +224,12 @@ async fn messages_cross_through_the_hub_in_every_direction() -> Result<()> {
     let e = send_from_starknet(&net, &stack, 0, 1, app3.domain, word(app3.app), &payload).await?;
     net.flush(0).await?;
     let receipt = hub
-        .relayFromStarknet(sn.domain, felt_to_u256(sn.endpoint), words(&e))
+        .relayFromStarknet(
+            sn.domain,
+            felt_to_u256(sn.endpoint),
+            words(&e),
+            Default::default(),
+        )
         .value(U256::from(L2_FEE))
         .send()
         .await?
@@ -286,7 +301,11 @@ async fn bad_messages_revert_with_typed_errors_and_the_endpoint_trusts_only_the_
         .await?;
     assert!(receipt.status());
     let sent = hub_sent(&receipt);
-    let err = hub.relayFromL1(sent.words).call().await.unwrap_err();
+    let err = hub
+        .relayFromL1(sent.words, Default::default())
+        .call()
+        .await
+        .unwrap_err();
     assert!(
         matches!(decode(err), Some(Hub::HubErrors::WordNotAFelt(e)) if e.index == U256::from(5) && e.word == big)
     );
@@ -296,14 +315,19 @@ async fn bad_messages_revert_with_typed_errors_and_the_endpoint_trusts_only_the_
     let e = send_from_starknet(&net, &stack, 0, 0, L1_DOMAIN, nobody, &[Felt::ONE]).await?;
     net.flush(0).await?;
     let err = hub
-        .relayFromStarknet(sn.domain, felt_to_u256(sn.endpoint), words(&e))
+        .relayFromStarknet(
+            sn.domain,
+            felt_to_u256(sn.endpoint),
+            words(&e),
+            Default::default(),
+        )
         .call()
         .await
         .unwrap_err();
     assert!(matches!(decode(err), Some(Hub::HubErrors::BadRecipient(_))));
     // Relaying it as if from another endpoint is refused too.
     let err = hub
-        .relayFromStarknet(sn.domain, U256::from(12345), words(&e))
+        .relayFromStarknet(sn.domain, U256::from(12345), words(&e), Default::default())
         .call()
         .await
         .unwrap_err();

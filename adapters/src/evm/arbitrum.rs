@@ -1,0 +1,694 @@
+//! The Arbitrum flavour of the EVM family: an EVM chain whose `[chains.arbitrum]` names the
+//! rollup's real L1 bridge (nitro's Inbox, Bridge, Outbox) and xroute's endpoint on the L2.
+//!
+//! - **Leaving** (L2 → L1): the endpoint's `send` hands the envelope to ArbSys (`sendTxToL1`
+//!   toward the Hub). It is proven once a send root the rollup posted to the Outbox covers its
+//!   leaf: the Outbox's `roots[root]` is read by a storage proof at L1's finalized block, and the
+//!   leaf's Merkle path to that root is built from every `L2ToL1Tx` log of the L2 (nitro's
+//!   accumulator; the same path `NodeInterface.constructOutboxProof` answers on a real node). The
+//!   L1 call is the Hub's `relayFromArbitrum`, which has the Outbox execute it and forwards it.
+//! - **Entering** (L1 → L2): the Hub creates a retryable ticket whose L2 call is the endpoint's
+//!   `receiveMessage`, run by ArbOS from the Hub's alias. The router quotes it (submission cost at
+//!   L1's base fee, the L2 gas of that call estimated from the alias, the L2 fee cap) and refuses
+//!   what cannot arrive before paying. Delivered = the endpoint's `delivered[id]`. A ticket whose
+//!   automatic redeem failed (it is still alive, the message not delivered) is redeemed by the
+//!   router from its L2 account (`ArbRetryableTx.redeem`), with the retry's gas donated.
+
+use std::collections::HashMap;
+
+use alloy::{
+    eips::BlockNumberOrTag,
+    primitives::{Address, B256, Bytes, U256, keccak256},
+    providers::Provider,
+    rpc::types::{Filter, TransactionRequest},
+    sol_types::{SolCall, SolEvent, SolInterface},
+};
+use tokio::sync::Mutex;
+use xroute_config::ArbitrumContracts;
+use xroute_proofs::{
+    arbitrum::{self, L2ToL1Send, RetryableTicket},
+    envelope::{Envelope, MessageId},
+};
+
+use super::EvmAdapter;
+use crate::{
+    AdapterError, Call, ChainAdapterExt, Entry, Exit, L1, Result, Revert,
+    hub::{self, Hub},
+};
+
+mod bindings {
+    #![allow(missing_docs, unreachable_pub)]
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        ArbitrumEndpoint,
+        "../contracts/evm/out/ArbitrumEndpoint.json"
+    );
+
+    alloy::sol! {
+        /// ArbSys (0x64), as nitro-contracts' `src/precompiles/ArbSys.sol` declares it.
+        #[sol(rpc)]
+        interface ArbSys {
+            event L2ToL1Tx(address caller, address indexed destination, uint256 indexed hash, uint256 indexed position, uint256 arbBlockNum, uint256 ethBlockNum, uint256 timestamp, uint256 callvalue, bytes data);
+        }
+
+        /// ArbRetryableTx (0x6e), as nitro-contracts' `src/precompiles/ArbRetryableTx.sol`.
+        #[sol(rpc)]
+        interface ArbRetryableTx {
+            function redeem(bytes32 ticketId) external returns (bytes32);
+            function getTimeout(bytes32 ticketId) external view returns (uint256);
+            event TicketCreated(bytes32 indexed ticketId);
+            event RedeemScheduled(bytes32 indexed ticketId, bytes32 indexed retryTxHash, uint64 indexed sequenceNum, uint64 donatedGas, address gasDonor, uint256 maxRefund, uint256 submissionFeeRefund);
+            error NoTicketWithID();
+            error NotCallable();
+        }
+
+        /// What xroute reads of nitro's Outbox, Inbox and Bridge (src/bridge/, src/libraries/Error.sol).
+        #[sol(all_derives)]
+        interface ArbBridgeContracts {
+            event SendRootUpdated(bytes32 indexed outputRoot, bytes32 indexed l2BlockHash);
+            event InboxMessageDelivered(uint256 indexed messageNum, bytes data);
+            event MessageDelivered(uint256 indexed messageIndex, bytes32 indexed beforeInboxAcc, address inbox, uint8 kind, address sender, bytes32 messageDataHash, uint256 baseFeeL1, uint64 timestamp);
+            error AlreadySpent(uint256 index);
+            error UnknownRoot(bytes32 root);
+            error ProofTooLong(uint256 proofLength);
+            error PathNotMinimal(uint256 index, uint256 maxIndex);
+            error BridgeCallFailed();
+            error InsufficientValue(uint256 expected, uint256 actual);
+            error InsufficientSubmissionCost(uint256 expected, uint256 actual);
+        }
+    }
+}
+pub use bindings::{ArbBridgeContracts, ArbRetryableTx, ArbSys, ArbitrumEndpoint};
+
+// Rebuild this crate when the artifact changes (the `sol!` above reads it, untracked).
+const _: &[u8] = include_bytes!("../../../contracts/evm/out/ArbitrumEndpoint.json");
+
+/// ArbSys, the precompile every L2 → L1 message goes through.
+pub const ARB_SYS: Address = Address::new([
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x64,
+]);
+/// ArbRetryableTx, the precompile that holds retryable tickets.
+pub const ARB_RETRYABLE_TX: Address = Address::new([
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x6e,
+]);
+/// Storage slot of the Outbox's `roots` mapping (nitro-contracts 3.x `AbsOutbox`: `rollup`,
+/// `bridge`, `spent`, `roots`; an integration test reads it on the real bytecode).
+pub const OUTBOX_ROOTS_SLOT: u64 = 3;
+/// The Bridge's message kind of a retryable ticket (`L1MessageType_submitRetryableTx`).
+pub const KIND_SUBMIT_RETRYABLE: u8 = 9;
+/// Blocks per `eth_getLogs` request.
+const LOG_RANGE: u64 = 10_000;
+/// L2 gas a redeem needs besides its retry's.
+const REDEEM_OVERHEAD: u64 = 80_000;
+
+/// The storage key of the Outbox's `roots[root]`.
+pub fn outbox_root_key(root: B256) -> B256 {
+    let mut key = [0u8; 64];
+    key[..32].copy_from_slice(root.as_slice());
+    key[32..].copy_from_slice(&U256::from(OUTBOX_ROOTS_SLOT).to_be_bytes::<32>());
+    keccak256(key)
+}
+
+/// The L2 call a retryable from the Hub makes: `receiveMessage(words)` of the endpoint.
+pub fn receive_call(envelope: &Envelope) -> Bytes {
+    Bytes::from(
+        ArbitrumEndpoint::receiveMessageCall {
+            words: hub::envelope_words(&envelope.to_words()),
+        }
+        .abi_encode(),
+    )
+}
+
+/// Every send of the L2's accumulator, read from ArbSys's `L2ToL1Tx` logs, and the endpoint's
+/// among them.
+#[derive(Debug, Default)]
+struct Sends {
+    /// The next L2 block to read.
+    next_block: u64,
+    /// Send hashes by leaf index.
+    hashes: Vec<B256>,
+    /// The L2 block of each leaf.
+    blocks: Vec<u64>,
+    /// The endpoint's sends to the Hub, by envelope id: leaf index and the send.
+    ours: HashMap<MessageId, (u64, L2ToL1Send)>,
+}
+
+/// A send root the rollup posted to the Outbox.
+#[derive(Debug, Clone)]
+struct PostedRoot {
+    root: B256,
+    l2_block_hash: B256,
+    /// How many sends it covers, once known.
+    size: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct Roots {
+    next_block: u64,
+    posted: Vec<PostedRoot>,
+}
+
+/// An Arbitrum rollup's contracts and what the adapter learned from its logs.
+#[derive(Debug)]
+pub(crate) struct Rollup {
+    contracts: ArbitrumContracts,
+    chain_id: u64,
+    sends: Mutex<Sends>,
+    roots: Mutex<Roots>,
+    tickets: Mutex<HashMap<MessageId, B256>>,
+}
+
+impl Rollup {
+    pub(crate) fn new(contracts: ArbitrumContracts, chain_id: u64) -> Self {
+        Self {
+            contracts,
+            chain_id,
+            sends: Mutex::default(),
+            roots: Mutex::default(),
+            tickets: Mutex::default(),
+        }
+    }
+
+    /// The endpoint, whose `MessageSent` events are the chain's sends.
+    pub(crate) fn endpoint(&self) -> Address {
+        self.contracts.endpoint
+    }
+
+    /// Reads ArbSys's sends up to L2 block `to` (inclusive) into `sends`.
+    async fn read_sends(
+        &self,
+        chain: &EvmAdapter,
+        sends: &mut Sends,
+        hub: Address,
+        to: u64,
+    ) -> Result<()> {
+        while sends.next_block <= to {
+            let end = to.min(sends.next_block + LOG_RANGE - 1);
+            let filter = Filter::new()
+                .address(ARB_SYS)
+                .event_signature(ArbSys::L2ToL1Tx::SIGNATURE_HASH)
+                .from_block(sends.next_block)
+                .to_block(end);
+            let logs = chain
+                .provider
+                .get_logs(&filter)
+                .await
+                .map_err(|e| chain.rpc_error("eth_getLogs L2ToL1Tx", e))?;
+            for log in logs {
+                let tx = log.transaction_hash;
+                let block = log
+                    .block_number
+                    .ok_or_else(|| chain.bad("L2ToL1Tx log", tx, "no block number"))?;
+                let event = ArbSys::L2ToL1Tx::decode_log(&log.inner)
+                    .map_err(|e| chain.bad("L2ToL1Tx log", tx, e.to_string()))?;
+                let position = u64::try_from(event.position).unwrap_or(u64::MAX);
+                if position != sends.hashes.len() as u64 {
+                    // A gap or a repeat: what was read no longer matches the chain (a reorg).
+                    *sends = Sends::default();
+                    return Err(chain.bad(
+                        "L2ToL1Tx log",
+                        tx,
+                        format!(
+                            "leaf {position} follows {} leaves read so far; re-reading the sends",
+                            sends.hashes.len()
+                        ),
+                    ));
+                }
+                let send = L2ToL1Send {
+                    caller: event.caller,
+                    destination: event.destination,
+                    arb_block_num: event.arbBlockNum,
+                    eth_block_num: event.ethBlockNum,
+                    timestamp: event.timestamp,
+                    value: event.callvalue,
+                    data: event.data.data.clone(),
+                };
+                let hash = send.hash();
+                if hash != B256::from(event.hash) {
+                    return Err(chain.bad(
+                        "L2ToL1Tx log",
+                        tx,
+                        format!("its fields hash to {hash}, the log says {:#x}", event.hash),
+                    ));
+                }
+                sends.hashes.push(hash);
+                sends.blocks.push(block);
+                if send.caller == self.contracts.endpoint && send.destination == hub {
+                    if let Some(envelope) = envelope_of(&send.data) {
+                        sends.ours.insert(envelope.id(), (position, send));
+                    }
+                }
+            }
+            sends.next_block = end + 1;
+        }
+        Ok(())
+    }
+
+    /// Reads the Outbox's `SendRootUpdated` logs up to L1 block `to`.
+    async fn read_roots(&self, l1: &L1<'_>, roots: &mut Roots, to: u64) -> Result<()> {
+        while roots.next_block <= to {
+            let end = to.min(roots.next_block + LOG_RANGE - 1);
+            let filter = Filter::new()
+                .address(self.contracts.outbox)
+                .event_signature(ArbBridgeContracts::SendRootUpdated::SIGNATURE_HASH)
+                .from_block(roots.next_block)
+                .to_block(end);
+            for log in l1.state.logs(&filter).await? {
+                let topics = log.topics();
+                if let [_, root, block_hash] = topics {
+                    roots.posted.push(PostedRoot {
+                        root: *root,
+                        l2_block_hash: *block_hash,
+                        size: None,
+                    });
+                }
+            }
+            roots.next_block = end + 1;
+        }
+        Ok(())
+    }
+
+    /// The exit of `envelope` (see the module doc).
+    pub(crate) async fn exit(
+        &self,
+        chain: &EvmAdapter,
+        envelope: &Envelope,
+        l1: &L1<'_>,
+        terms: &Bytes,
+    ) -> Result<Exit> {
+        let id = envelope.id();
+        let hub = l1.state.hub();
+        let words = envelope.to_words();
+        // Executed on L1 already (anyone may execute an Outbox message): the Hub holds it.
+        let pending = l1
+            .state
+            .proven_slot(hub, hub::outbound_key(id.0), l1.finalized)
+            .await?;
+        if !pending.is_zero() {
+            return Ok(Exit::from_slot(
+                pending,
+                "Hub.outbound[id] (executed through the Outbox)",
+                l1,
+                hub::relay_from_l1(hub, &words, terms),
+                pending.saturating_sub(U256::from(1)),
+            ));
+        }
+        let (_, l2_final) = chain.heads().await?;
+        let mut sends = self.sends.lock().await;
+        self.read_sends(chain, &mut sends, hub, l2_final.number)
+            .await?;
+        let Some((position, send)) = sends.ours.get(&id).cloned() else {
+            return Ok(Exit::NotYet);
+        };
+        let mut roots = self.roots.lock().await;
+        self.read_roots(l1, &mut roots, l1.finalized.number).await?;
+        // The newest posted root that covers the leaf.
+        let mut chosen = None;
+        for i in (0..roots.posted.len()).rev() {
+            let size = match roots.posted[i].size {
+                Some(size) => size,
+                None => {
+                    let size = self
+                        .size_at(chain, &mut sends, hub, roots.posted[i].l2_block_hash)
+                        .await?;
+                    roots.posted[i].size = Some(size);
+                    size
+                }
+            };
+            if size > position {
+                chosen = Some((roots.posted[i].clone(), size));
+            }
+            break; // the newest root decides: older ones cover no more
+        }
+        let Some((posted, size)) = chosen else {
+            return Ok(Exit::NotYet);
+        };
+        let leaves = &sends.hashes[..size as usize];
+        let computed = arbitrum::outbox_root(leaves);
+        if computed != posted.root {
+            let read = sends.hashes.len();
+            *sends = Sends::default();
+            return Err(chain.bad(
+                "send root",
+                None,
+                format!(
+                    "the Outbox has root {} for L2 block {}, the {size} sends read give {computed} \
+                     ({read} read; re-reading them)",
+                    posted.root, posted.l2_block_hash
+                ),
+            ));
+        }
+        let proof = arbitrum::outbox_proof(leaves, position)
+            .map_err(|e| chain.bad("outbox proof", None, e.to_string()))?;
+        drop(sends);
+        drop(roots);
+        let confirmed = l1
+            .state
+            .proven_slot(
+                self.contracts.outbox,
+                outbox_root_key(posted.root),
+                l1.finalized,
+            )
+            .await?;
+        if confirmed.is_zero() {
+            return Ok(Exit::NotYet);
+        }
+        let exit = Hub::ArbitrumExit {
+            srcDomain: chain.domain(),
+            proof: proof.clone(),
+            index: U256::from(position),
+            l2Block: send.arb_block_num,
+            l1Block: send.eth_block_num,
+            l2Timestamp: send.timestamp,
+            words: hub::envelope_words(&words),
+        };
+        Ok(Exit::Ready {
+            proof: format!(
+                "Outbox.roots[{}] set at L1 block {} (storage proof); leaf {position} of {size} \
+                 under it by a {}-step Merkle path",
+                posted.root,
+                l1.finalized.number,
+                proof.len()
+            ),
+            call: hub::relay_from_arbitrum(hub, exit, terms),
+            prepaid: U256::ZERO,
+        })
+    }
+
+    /// How many sends the accumulator held at the end of L2 block `block_hash`.
+    async fn size_at(
+        &self,
+        chain: &EvmAdapter,
+        sends: &mut Sends,
+        hub: Address,
+        block_hash: B256,
+    ) -> Result<u64> {
+        let block = chain
+            .provider
+            .get_block_by_hash(block_hash)
+            .await
+            .map_err(|e| chain.rpc_error("eth_getBlockByHash", e))?
+            .ok_or_else(|| {
+                chain.bad(
+                    "send root",
+                    None,
+                    format!(
+                        "the Outbox names L2 block {block_hash}, which the L2 does not have (wrong \
+                         chain, or an L2 reorg under a posted root)"
+                    ),
+                )
+            })?;
+        let number = block.header.number;
+        self.read_sends(chain, sends, hub, number).await?;
+        Ok(sends.blocks.partition_point(|b| *b <= number) as u64)
+    }
+
+    /// The entry of `envelope` (see the module doc).
+    pub(crate) async fn entry(
+        &self,
+        chain: &EvmAdapter,
+        envelope: &Envelope,
+        l1: &L1<'_>,
+    ) -> Result<Entry> {
+        let name = chain.name();
+        let recipient = envelope.recipient;
+        if recipient.0[..12] != [0u8; 12] {
+            return Ok(Entry::Refused(format!(
+                "recipient {recipient} is not an address on {name}"
+            )));
+        }
+        let recipient = Address::from_word(recipient);
+        let code = chain
+            .provider
+            .get_code_at(recipient)
+            .await
+            .map_err(|e| chain.rpc_error("eth_getCode", e))?;
+        if code.is_empty() {
+            return Ok(Entry::Refused(format!(
+                "recipient {recipient} has no code on {name}"
+            )));
+        }
+        let from = arbitrum::alias(l1.state.hub());
+        let data = receive_call(envelope);
+        let request = TransactionRequest::default()
+            .from(from)
+            .to(self.contracts.endpoint)
+            .input(data.clone().into());
+        let gas = match chain.provider.estimate_gas(request).await {
+            Ok(gas) => gas,
+            Err(e) => {
+                if let Some(revert) = super::submit::as_revert(&e) {
+                    return Ok(Entry::Refused(format!(
+                        "the endpoint on {name} would reject it: {}",
+                        endpoint_revert(&revert.data, &revert.message)
+                    )));
+                }
+                return Err(chain.rpc_error("eth_estimateGas receiveMessage", e));
+            }
+        };
+        // Headroom: the retry runs through ArbOS, and the app's state may move before it does.
+        let gas_limit = gas.saturating_add(gas / 4).saturating_add(20_000);
+        let l2_base_fee = chain
+            .block(BlockNumberOrTag::Latest)
+            .await?
+            .header
+            .base_fee_per_gas
+            .unwrap_or(0);
+        // At least twice the base fee (ArbOS skips the automatic redeem below it), never the
+        // estimation magic value 1.
+        let max_fee_per_gas = U256::from(l2_base_fee.saturating_mul(2).max(10_000_000));
+        let l1_base_fee = l1.state.base_fee().await?;
+        // The Inbox charges at the base fee of the block the relay lands in: twice today's, the
+        // excess refunded on L2.
+        let max_submission_cost =
+            arbitrum::submission_fee(data.len(), l1_base_fee.saturating_mul(U256::from(2)))
+                .max(U256::from(1_000));
+        let Some(refund_to) = chain.submitter.as_ref().map(|s| s.address()) else {
+            return Err(AdapterError::config(
+                format!("chains.{name}.signer_key_file"),
+                "an Arbitrum destination needs the router's L2 account (its refunds go there)",
+            ));
+        };
+        let fee = max_submission_cost + U256::from(gas_limit) * max_fee_per_gas;
+        Ok(Entry::Accepted {
+            fee,
+            terms: hub::retryable_entry(gas_limit, max_fee_per_gas, max_submission_cost, refund_to),
+        })
+    }
+
+    pub(crate) async fn is_delivered(&self, chain: &EvmAdapter, id: &MessageId) -> Result<bool> {
+        ArbitrumEndpoint::new(self.contracts.endpoint, &chain.provider)
+            .delivered(id.0)
+            .call()
+            .await
+            .map_err(|e| AdapterError::rpc(chain.name(), "ArbitrumEndpoint.delivered", e))
+    }
+
+    /// The retryable ticket the Hub created for `id`, from the L1 logs of its forward; `None`
+    /// before the Hub forwarded it.
+    async fn ticket_of(
+        &self,
+        chain: &EvmAdapter,
+        id: &MessageId,
+        l1: &L1<'_>,
+    ) -> Result<Option<B256>> {
+        if let Some(t) = self.tickets.lock().await.get(id) {
+            return Ok(Some(*t));
+        }
+        let forwarded = Filter::new()
+            .address(l1.state.hub())
+            .event_signature(Hub::MessageForwarded::SIGNATURE_HASH)
+            .topic1(id.0)
+            .from_block(0);
+        let Some(log) = l1.state.logs(&forwarded).await?.pop() else {
+            return Ok(None);
+        };
+        let tx = log.transaction_hash;
+        let block = log
+            .block_number
+            .ok_or_else(|| chain.bad("MessageForwarded log", tx, "no block number"))?;
+        let event = Hub::MessageForwarded::decode_log(&log.inner)
+            .map_err(|e| chain.bad("MessageForwarded log", tx, e.to_string()))?;
+        let number = B256::from(event.l2Nonce);
+        let in_block = |address: Address, signature: B256| {
+            Filter::new()
+                .address(address)
+                .event_signature(signature)
+                .topic1(number)
+                .from_block(block)
+                .to_block(block)
+        };
+        let message = l1
+            .state
+            .logs(&in_block(
+                self.contracts.inbox,
+                ArbBridgeContracts::InboxMessageDelivered::SIGNATURE_HASH,
+            ))
+            .await?
+            .into_iter()
+            .find(|l| l.transaction_hash == tx)
+            .ok_or_else(|| {
+                chain.bad(
+                    "retryable",
+                    tx,
+                    format!(
+                        "no InboxMessageDelivered({}) beside the forward",
+                        event.l2Nonce
+                    ),
+                )
+            })?;
+        let message = ArbBridgeContracts::InboxMessageDelivered::decode_log(&message.inner)
+            .map_err(|e| chain.bad("InboxMessageDelivered log", tx, e.to_string()))?;
+        let delivered = l1
+            .state
+            .logs(&in_block(
+                self.contracts.bridge,
+                ArbBridgeContracts::MessageDelivered::SIGNATURE_HASH,
+            ))
+            .await?
+            .into_iter()
+            .find(|l| l.transaction_hash == tx)
+            .ok_or_else(|| {
+                chain.bad(
+                    "retryable",
+                    tx,
+                    format!("no MessageDelivered({}) beside the forward", event.l2Nonce),
+                )
+            })?;
+        let delivered = ArbBridgeContracts::MessageDelivered::decode_log(&delivered.inner)
+            .map_err(|e| chain.bad("MessageDelivered log", tx, e.to_string()))?;
+        if delivered.kind != KIND_SUBMIT_RETRYABLE {
+            return Err(chain.bad(
+                "MessageDelivered log",
+                tx,
+                format!("kind {} is not a retryable", delivered.kind),
+            ));
+        }
+        let ticket = RetryableTicket::from_inbox_message(
+            self.chain_id,
+            event.l2Nonce,
+            delivered.sender,
+            delivered.baseFeeL1,
+            &message.data.data,
+        )
+        .map_err(|e| chain.bad("InboxMessageDelivered data", tx, e.to_string()))?
+        .id();
+        self.tickets.lock().await.insert(*id, ticket);
+        Ok(Some(ticket))
+    }
+
+    /// A redeem of the message's ticket when its automatic redeem failed: the ticket exists on
+    /// the L2 and is still alive (a retry that succeeds deletes it; the endpoint did not deliver).
+    pub(crate) async fn follow_up(
+        &self,
+        chain: &EvmAdapter,
+        envelope: &Envelope,
+        l1: &L1<'_>,
+    ) -> Result<Option<Call>> {
+        let Some(ticket) = self.ticket_of(chain, &envelope.id(), l1).await? else {
+            return Ok(None);
+        };
+        let created = Filter::new()
+            .address(ARB_RETRYABLE_TX)
+            .event_signature(ArbRetryableTx::TicketCreated::SIGNATURE_HASH)
+            .topic1(ticket)
+            .from_block(0);
+        let made = chain
+            .provider
+            .get_logs(&created)
+            .await
+            .map_err(|e| chain.rpc_error("eth_getLogs TicketCreated", e))?;
+        if made.is_empty() {
+            return Ok(None); // the L2 has not executed the L1 message yet
+        }
+        let retryable = ArbRetryableTx::new(ARB_RETRYABLE_TX, &chain.provider);
+        match retryable.getTimeout(ticket).call().await {
+            Ok(_) => {}
+            Err(e) => {
+                let data = e.as_revert_data().unwrap_or_default();
+                if ArbRetryableTx::ArbRetryableTxErrors::abi_decode(&data).is_ok() {
+                    return Ok(None); // redeemed, expired or cancelled: nothing to redeem
+                }
+                return Err(AdapterError::rpc(
+                    chain.name(),
+                    "ArbRetryableTx.getTimeout",
+                    e,
+                ));
+            }
+        }
+        // The retry's own gas, as the Hub's alias runs it now.
+        let request = TransactionRequest::default()
+            .from(arbitrum::alias(l1.state.hub()))
+            .to(self.contracts.endpoint)
+            .input(receive_call(envelope).into());
+        let retry_gas = chain.provider.estimate_gas(request).await.unwrap_or(0);
+        let mut call = Call::evm(
+            ARB_RETRYABLE_TX,
+            Bytes::from(ArbRetryableTx::redeemCall { ticketId: ticket }.abi_encode()),
+            U256::ZERO,
+        );
+        call.min_gas = retry_gas
+            .saturating_add(retry_gas / 4)
+            .saturating_add(REDEEM_OVERHEAD);
+        Ok(Some(call))
+    }
+}
+
+/// The envelope in a `receiveFromArbitrum(words)` call, if it is one.
+fn envelope_of(data: &[u8]) -> Option<Envelope> {
+    let call = Hub::receiveFromArbitrumCall::abi_decode(data).ok()?;
+    let words: Vec<B256> = call.words.iter().map(|w| B256::from(*w)).collect();
+    Envelope::from_words(&words).ok()
+}
+
+/// An endpoint revert in words.
+fn endpoint_revert(data: &[u8], message: &str) -> String {
+    match ArbitrumEndpoint::ArbitrumEndpointErrors::abi_decode(data) {
+        Ok(e) => format!("{e:?}"),
+        Err(_) => alloy::sol_types::decode_revert_reason(data)
+            .filter(|r| !r.trim().is_empty())
+            .unwrap_or_else(|| message.to_string()),
+    }
+}
+
+/// What a revert of a transaction on an Arbitrum L2 means (the router sends redeems there).
+pub fn classify_l2_revert(data: &[u8], message: &str) -> Revert {
+    use ArbRetryableTx::ArbRetryableTxErrors as E;
+    match E::abi_decode(data) {
+        Ok(E::NoTicketWithID(_)) => {
+            Revert::AlreadyDone("NoTicketWithID: the ticket was redeemed (or expired)".into())
+        }
+        Ok(E::NotCallable(_)) => Revert::Permanent("NotCallable".into()),
+        Err(_) => Revert::Transient(
+            alloy::sol_types::decode_revert_reason(data)
+                .filter(|r| !r.trim().is_empty())
+                .unwrap_or_else(|| message.to_string()),
+        ),
+    }
+}
+
+/// What a revert of the rollup's Outbox or Inbox (bubbling up through the Hub) means.
+pub fn classify_bridge_revert(data: &[u8]) -> Option<Revert> {
+    use ArbBridgeContracts::ArbBridgeContractsErrors as E;
+    Some(match E::abi_decode(data).ok()? {
+        E::AlreadySpent(e) => {
+            Revert::AlreadyDone(format!("the Outbox already executed leaf {}", e.index))
+        }
+        E::UnknownRoot(e) => Revert::Transient(format!(
+            "the Outbox has no send root {} (not posted, or the proof is wrong)",
+            e.root
+        )),
+        e @ (E::ProofTooLong(_) | E::PathNotMinimal(_)) => {
+            Revert::Permanent(format!("the Outbox refuses the proof: {e:?}"))
+        }
+        E::BridgeCallFailed(_) => Revert::Transient("the Bridge's call failed".into()),
+        E::InsufficientValue(e) => Revert::Transient(format!(
+            "the Inbox wants {} wei for the retryable, got {}",
+            e.expected, e.actual
+        )),
+        E::InsufficientSubmissionCost(e) => Revert::Transient(format!(
+            "the Inbox wants a submission cost of {}, got {}",
+            e.expected, e.actual
+        )),
+    })
+}
