@@ -12,7 +12,7 @@ use starknet_rust::core::types::{Felt, FlattenedSierraClass, contract::SierraCla
 
 /// Typed bindings for the Solidity contracts in `contracts/evm/out/`.
 pub mod evm {
-    #![allow(missing_docs, unreachable_pub)]
+    #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc)]
         MessagingProbe,
@@ -29,6 +29,30 @@ pub mod evm {
         #[sol(rpc)]
         SampleApp,
         "../contracts/evm/out/SampleApp.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        ArbitrumEndpoint,
+        "../contracts/evm/out/ArbitrumEndpoint.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        LocalArbSys,
+        "../contracts/evm/out/LocalArbSys.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        LocalArbRetryableTx,
+        "../contracts/evm/out/LocalArbRetryableTx.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        LocalAliasForwarder,
+        "../contracts/evm/out/LocalAliasForwarder.json"
     );
 
     alloy::sol!(

@@ -15,6 +15,7 @@
 //! do.
 
 pub mod anvil;
+pub mod arbitrum;
 pub mod artifacts;
 pub mod demo;
 pub mod devnet;

@@ -1,5 +1,6 @@
-//! The local network of DESIGN.md: one anvil as Ethereum L1 and any number of starknet-devnets,
-//! each wired to the anvil by its own postman with its own messaging contract.
+//! The local network of DESIGN.md: one anvil as Ethereum L1, any number of starknet-devnets, each
+//! wired to the anvil by its own postman with its own messaging contract, and optionally the local
+//! Arbitrum ([`LocalArbitrum`]: the real nitro bridge on the anvil, a second anvil as the L2).
 
 use std::sync::{
     Mutex,
@@ -11,6 +12,7 @@ use eyre::{Result, WrapErr};
 
 use crate::{
     anvil::{Anvil, AnvilOptions},
+    arbitrum::{ArbitrumOptions, LocalArbitrum, StepReport},
     devnet::{DevnetOptions, FlushReport, StarknetDevnet},
 };
 
@@ -35,6 +37,8 @@ pub struct LocalNet {
     pub l1: Anvil,
     /// Starknet-family chains, in start order (index 0 is Starknet, later ones appchains).
     pub starknets: Vec<StarknetChain>,
+    /// The local Arbitrum, when started.
+    pub arbitrum: Option<LocalArbitrum>,
     /// Set by [`LocalNet::set_l1_block_time`]: flushes no longer mine L1 blocks.
     interval_mining: AtomicBool,
     /// Per devnet, the L1 block its last flush saw (with interval mining).
@@ -48,7 +52,20 @@ impl LocalNet {
     /// flushes of different devnets never race on one nonce, and the kit's own account
     /// ([`L1_KIT_ACCOUNT`]) stays free for tests.
     pub async fn start(devnets: usize) -> Result<Self> {
+        Self::start_with(devnets, None).await
+    }
+
+    /// Starts anvil, `devnets` devnets and, with `arbitrum`, the local Arbitrum.
+    pub async fn start_with(devnets: usize, arbitrum: Option<ArbitrumOptions>) -> Result<Self> {
         let l1 = Anvil::start_with(AnvilOptions::default()).await?;
+        let arbitrum = match arbitrum {
+            Some(options) => Some(
+                LocalArbitrum::start(&l1, options)
+                    .await
+                    .wrap_err("starting the local Arbitrum")?,
+            ),
+            None => None,
+        };
         let mut starknets = Vec::with_capacity(devnets);
         for i in 0..devnets {
             // Devnet 0 keeps Starknet's chain id; each appchain gets its own.
@@ -75,8 +92,24 @@ impl LocalNet {
             flushed_at: Mutex::new(vec![None; starknets.len()]),
             l1,
             starknets,
+            arbitrum,
             interval_mining: AtomicBool::new(false),
         })
+    }
+
+    /// The local Arbitrum, or an error saying the network was started without it.
+    pub fn arbitrum(&self) -> Result<&LocalArbitrum> {
+        self.arbitrum
+            .as_ref()
+            .ok_or_else(|| eyre::eyre!("the local network was started without Arbitrum"))
+    }
+
+    /// One round of the local Arbitrum's sequencer and validator (nothing without Arbitrum).
+    pub async fn step_arbitrum(&self) -> Result<StepReport> {
+        match &self.arbitrum {
+            Some(arb) => arb.step(&self.l1).await,
+            None => Ok(StepReport::default()),
+        }
     }
 
     /// The first devnet (Starknet).

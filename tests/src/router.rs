@@ -21,8 +21,8 @@ use eyre::{Result, WrapErr, bail};
 use serde_json::Value;
 
 use xroute_config::{
-    ChainConfig, Config, EvmChain, Felt, MessagingLayout, NodeConfig, P2pConfig, RelayConfig,
-    RouterMember, RpcUrl, StarknetChain, TransportConfig,
+    ArbitrumContracts, ChainConfig, Config, EvmChain, Felt, MessagingLayout, NodeConfig, P2pConfig,
+    RelayConfig, RouterMember, RpcUrl, StarknetChain, TransportConfig,
 };
 use xroute_proofs::starknet::felt_to_u256;
 
@@ -209,6 +209,25 @@ pub fn router_config(
             transport,
         }));
     }
+    if let (Some(arb), Some(deployed)) = (&net.arbitrum, &stack.arbitrum) {
+        let key = format!("{:#x}\n", arb.l2.signer(options.l1_account)?.to_bytes());
+        std::fs::write(dir.join("arbitrum.key"), key)?;
+        chains.push(ChainConfig::Evm(EvmChain {
+            name: "arbitrum".into(),
+            domain: deployed.domain,
+            rpc: url(arb.l2.endpoint().to_string())?,
+            confirmations: 0,
+            hub: None,
+            arbitrum: Some(ArbitrumContracts {
+                inbox: arb.bridge.inbox,
+                bridge: arb.bridge.bridge,
+                outbox: arb.bridge.outbox,
+                endpoint: deployed.endpoint,
+            }),
+            signer_key_file: "arbitrum.key".into(),
+            transport,
+        }));
+    }
     let p2p = options
         .network
         .as_ref()
@@ -366,6 +385,9 @@ impl Flusher {
                         .await
                         .wrap_err_with(|| format!("flushing devnet {i}"))?;
                 }
+                net.step_arbitrum()
+                    .await
+                    .wrap_err("stepping the local Arbitrum")?;
                 done.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(every).await;
             }

@@ -1,6 +1,7 @@
 //! Deploys xroute's contracts on a [`LocalNet`]: the L1 Hub and an L1 sample app on the anvil,
-//! and on every devnet an Endpoint and a sample app, each devnet registered on the Hub as a
-//! Starknet-family domain.
+//! on every devnet an Endpoint and a sample app, each devnet registered on the Hub as a
+//! Starknet-family domain, and on the local Arbitrum's L2 (when started) an ArbitrumEndpoint and
+//! a sample app, registered as an Arbitrum-family domain with the real Inbox.
 
 use alloy::primitives::{Address, B256, U256};
 use eyre::{Result, WrapErr, ensure};
@@ -14,7 +15,7 @@ use crate::{
     LocalNet,
     artifacts::{
         ENDPOINT, SAMPLE_APP,
-        evm::{Hub, SampleApp},
+        evm::{ArbitrumEndpoint, Hub, SampleApp},
     },
     localnet::L1_KIT_ACCOUNT,
 };
@@ -23,6 +24,21 @@ use crate::{
 pub const L1_DOMAIN: u32 = 1;
 /// The domain id of devnet 0 (Starknet); devnet `i` gets `STARKNET_DOMAIN + i`.
 pub const STARKNET_DOMAIN: u32 = 2;
+/// The domain id of the local Arbitrum.
+pub const ARBITRUM_DOMAIN: u32 = 10;
+/// The L2 dev account the kit deploys and sends from on the local Arbitrum.
+pub const L2_KIT_ACCOUNT: usize = 0;
+
+/// The contracts on the local Arbitrum's L2.
+#[derive(Debug, Clone, Copy)]
+pub struct ArbitrumDeployment {
+    /// The xroute domain id.
+    pub domain: u32,
+    /// The ArbitrumEndpoint.
+    pub endpoint: Address,
+    /// The sample app behind it.
+    pub app: Address,
+}
 
 /// The contracts of one Starknet-family domain.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +60,8 @@ pub struct XrouteStack {
     pub l1_app: Address,
     /// Per devnet, in [`LocalNet::starknets`] order.
     pub starknets: Vec<StarknetDeployment>,
+    /// On the local Arbitrum, when the network has it.
+    pub arbitrum: Option<ArbitrumDeployment>,
 }
 
 impl XrouteStack {
@@ -83,11 +101,80 @@ impl XrouteStack {
                 app,
             });
         }
+        let arbitrum = match &net.arbitrum {
+            None => None,
+            Some(arb) => {
+                let l2 = arb.l2.provider(L2_KIT_ACCOUNT)?;
+                let endpoint = ArbitrumEndpoint::deploy(&l2, ARBITRUM_DOMAIN, *hub.address())
+                    .await
+                    .wrap_err("deploying ArbitrumEndpoint")?;
+                let app = SampleApp::deploy(&l2, *endpoint.address())
+                    .await
+                    .wrap_err("deploying the L2 SampleApp")?;
+                let receipt = hub
+                    .registerArbitrumDomain(
+                        ARBITRUM_DOMAIN,
+                        arb.bridge.inbox,
+                        arb.bridge.outbox,
+                        *endpoint.address(),
+                    )
+                    .send()
+                    .await?
+                    .get_receipt()
+                    .await?;
+                ensure!(receipt.status(), "registerArbitrumDomain reverted");
+                Some(ArbitrumDeployment {
+                    domain: ARBITRUM_DOMAIN,
+                    endpoint: *endpoint.address(),
+                    app: *app.address(),
+                })
+            }
+        };
         Ok(Self {
             hub: *hub.address(),
             l1_app: *l1_app.address(),
             starknets,
+            arbitrum,
         })
+    }
+
+    /// The Arbitrum deployment, or an error saying there is none.
+    pub fn arbitrum(&self) -> Result<ArbitrumDeployment> {
+        self.arbitrum
+            .ok_or_else(|| eyre::eyre!("the stack was deployed without Arbitrum"))
+    }
+
+    /// Sends `payloads` from the L2 sample app on the local Arbitrum to `recipient` on domain
+    /// `dst`, one transaction each, from the kit's L2 account. Returns the ids the endpoint
+    /// emitted.
+    pub async fn send_from_arbitrum(
+        &self,
+        net: &LocalNet,
+        dst: u32,
+        recipient: B256,
+        payloads: &[Vec<U256>],
+    ) -> Result<Vec<MessageId>> {
+        let d = self.arbitrum()?;
+        let l2 = net.arbitrum()?.l2.provider(L2_KIT_ACCOUNT)?;
+        let app = SampleApp::new(d.app, &l2);
+        let mut ids = Vec::with_capacity(payloads.len());
+        for payload in payloads {
+            let receipt = app
+                .send(dst, recipient, payload.clone())
+                .send()
+                .await?
+                .get_receipt()
+                .await?;
+            ensure!(receipt.status(), "the Arbitrum send reverted");
+            let sent = receipt
+                .inner
+                .logs()
+                .iter()
+                .find_map(|l| l.log_decode::<ArbitrumEndpoint::MessageSent>().ok())
+                .ok_or_else(|| eyre::eyre!("no MessageSent in the Arbitrum receipt"))?;
+            ids.push(MessageId(sent.inner.data.id));
+        }
+        Ok(ids)
     }
 
     /// Sends `payloads` from the sample app of devnet `chain` to `recipient` on domain `dst`, up

@@ -37,7 +37,7 @@ use crate::{
 };
 
 mod bindings {
-    #![allow(missing_docs, unreachable_pub)]
+    #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
     alloy::sol!(
         #[sol(rpc, all_derives)]
         ArbitrumEndpoint,
@@ -233,10 +233,11 @@ impl Rollup {
                 }
                 sends.hashes.push(hash);
                 sends.blocks.push(block);
-                if send.caller == self.contracts.endpoint && send.destination == hub {
-                    if let Some(envelope) = envelope_of(&send.data) {
-                        sends.ours.insert(envelope.id(), (position, send));
-                    }
+                if send.caller == self.contracts.endpoint
+                    && send.destination == hub
+                    && let Some(envelope) = envelope_of(&send.data)
+                {
+                    sends.ours.insert(envelope.id(), (position, send));
                 }
             }
             sends.next_block = end + 1;
@@ -302,23 +303,24 @@ impl Rollup {
         };
         let mut roots = self.roots.lock().await;
         self.read_roots(l1, &mut roots, l1.finalized.number).await?;
-        // The newest posted root that covers the leaf.
+        // The newest posted root decides (older ones cover no more leaves).
         let mut chosen = None;
-        for i in (0..roots.posted.len()).rev() {
-            let size = match roots.posted[i].size {
+        if let Some(newest) = roots.posted.last().cloned() {
+            let size = match newest.size {
                 Some(size) => size,
                 None => {
                     let size = self
-                        .size_at(chain, &mut sends, hub, roots.posted[i].l2_block_hash)
+                        .size_at(chain, &mut sends, hub, newest.l2_block_hash)
                         .await?;
-                    roots.posted[i].size = Some(size);
+                    if let Some(last) = roots.posted.last_mut() {
+                        last.size = Some(size);
+                    }
                     size
                 }
             };
             if size > position {
-                chosen = Some((roots.posted[i].clone(), size));
+                chosen = Some((newest, size));
             }
-            break; // the newest root decides: older ones cover no more
         }
         let Some((posted, size)) = chosen else {
             return Ok(Exit::NotYet);

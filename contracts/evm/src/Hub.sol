@@ -24,13 +24,15 @@ contract Hub is IHubFromArbitrum {
 
     /// @notice A rollup domain. Starknet family: `messaging` is the core messaging contract, and
     /// `endpoint` the L2 endpoint's address (a felt). Arbitrum family: `messaging` is the rollup's
-    /// Inbox, `bridge` its Bridge (whose active Outbox executes L2 → L1 messages), `endpoint` the
-    /// L2 endpoint's address.
+    /// Inbox, `bridge` its Bridge (the L1 caller of every L2 → L1 message, and whose active Outbox
+    /// names the L2 sender during the call), `outbox` the Outbox the router executes through,
+    /// `endpoint` the L2 endpoint's address.
     struct Domain {
         Family family;
         address messaging;
         uint256 endpoint;
         address bridge;
+        address outbox;
     }
 
     /// @notice One message of a batch relay.
@@ -80,7 +82,9 @@ contract Hub is IHubFromArbitrum {
     mapping(bytes32 => uint256) public outbound;
 
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
-    event DomainRegistered(uint32 indexed domain, Family family, address messaging, uint256 endpoint, address bridge);
+    event DomainRegistered(
+        uint32 indexed domain, Family family, address messaging, uint256 endpoint, address bridge, address outbox
+    );
     event MessageSent(
         bytes32 indexed id, uint32 indexed dstDomain, address indexed sender, uint64 nonce, bytes32 recipient, uint256[] words
     );
@@ -122,20 +126,41 @@ contract Hub is IHubFromArbitrum {
     /// @notice Registers (or updates) a Starknet-family domain: its messaging contract on L1 and
     /// its xroute endpoint on L2. An appchain joins with this call and a config block.
     function registerStarknetDomain(uint32 domain, IStarknetMessaging messaging, uint256 endpoint) external onlyOwner {
-        _register(domain, Domain({family: Family.Starknet, messaging: address(messaging), endpoint: endpoint, bridge: address(0)}));
+        _register(
+            domain,
+            Domain({
+                family: Family.Starknet,
+                messaging: address(messaging),
+                endpoint: endpoint,
+                bridge: address(0),
+                outbox: address(0)
+            })
+        );
     }
 
-    /// @notice Registers (or updates) an Arbitrum-family domain: the rollup's Inbox on L1 (its
-    /// Bridge is read from it) and xroute's endpoint on the L2.
-    function registerArbitrumDomain(uint32 domain, IArbInbox inbox, address endpoint) external onlyOwner {
-        address bridge = inbox.bridge();
-        _register(domain, Domain({family: Family.Arbitrum, messaging: address(inbox), endpoint: uint256(uint160(endpoint)), bridge: bridge}));
+    /// @notice Registers (or updates) an Arbitrum-family domain: the rollup's Inbox and Outbox on
+    /// L1 (the Bridge is read from the Inbox; the Outbox must be one the Bridge allows) and
+    /// xroute's endpoint on the L2.
+    function registerArbitrumDomain(uint32 domain, IArbInbox inbox, address outbox, address endpoint)
+        external
+        onlyOwner
+    {
+        _register(
+            domain,
+            Domain({
+                family: Family.Arbitrum,
+                messaging: address(inbox),
+                endpoint: uint256(uint160(endpoint)),
+                bridge: inbox.bridge(),
+                outbox: outbox
+            })
+        );
     }
 
     function _register(uint32 domain, Domain memory d) internal {
         if (domain == localDomain) revert UnknownDomain(domain);
         domains[domain] = d;
-        emit DomainRegistered(domain, d.family, d.messaging, d.endpoint, d.bridge);
+        emit DomainRegistered(domain, d.family, d.messaging, d.endpoint, d.bridge, d.outbox);
     }
 
     /// @notice Sends a message from an L1 app. To an L1 recipient it is delivered at once. Toward
@@ -187,7 +212,7 @@ contract Hub is IHubFromArbitrum {
         return _relay(srcDomain, endpoint, words, msg.value, entry);
     }
 
-    /// @notice Executes an Arbitrum domain's L2 → L1 message through the rollup's real Outbox
+    /// @notice Executes an Arbitrum domain's L2 → L1 message through the rollup's registered Outbox
     /// (which checks the Merkle proof against a send root the rollup posted, and spends the leaf
     /// index once) and forwards it in the same transaction. The Outbox calls back
     /// `receiveFromArbitrum` through the Bridge. msg.value pays the next leg's fee, if any.
@@ -211,7 +236,7 @@ contract Hub is IHubFromArbitrum {
         if (src.family != Family.Arbitrum) revert NotArbitrumDomain(e.srcDomain);
         (Envelope.Header memory h,) = Envelope.decode(e.words);
         if (h.srcDomain != e.srcDomain) revert WrongSourceDomain(h.srcDomain, e.srcDomain);
-        IArbOutbox(IArbBridge(src.bridge).activeOutbox()).executeTransaction(
+        IArbOutbox(src.outbox).executeTransaction(
             e.proof,
             e.index,
             address(uint160(src.endpoint)),
