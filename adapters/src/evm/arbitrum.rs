@@ -623,7 +623,13 @@ impl Rollup {
             .from(arbitrum::alias(l1.state.hub()))
             .to(self.contracts.endpoint)
             .input(receive_call(envelope).into());
-        let retry_gas = chain.provider.estimate_gas(request).await.unwrap_or(0);
+        // A retry that would fail anyway is an error (counted, then the message parks with it),
+        // not a redeem paid for nothing.
+        let retry_gas = chain
+            .provider
+            .estimate_gas(request)
+            .await
+            .map_err(|e| chain.rpc_error("eth_estimateGas (the ticket's retry)", e))?;
         let mut call = Call::evm(
             ARB_RETRYABLE_TX,
             Bytes::from(ArbRetryableTx::redeemCall { ticketId: ticket }.abi_encode()),

@@ -18,6 +18,7 @@ use xroute_proofs::{
 };
 use xroute_tests::{
     LocalNet, XrouteStack,
+    arbitrum::ArbitrumOptions,
     artifacts::evm::{Hub, IStarknetMessaging, SampleApp},
     localnet::L1_KIT_ACCOUNT,
     process::free_port,
@@ -27,22 +28,27 @@ use xroute_tests::{
 
 const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
 
-fn word(f: Felt) -> B256 {
+pub(crate) fn word(f: Felt) -> B256 {
     XrouteStack::felt_word(f)
 }
 
 /// A local network with the stack deployed, one router running, and the postman flushing.
-struct Env {
-    net: Arc<LocalNet>,
-    stack: XrouteStack,
-    router: RouterProcess,
-    flusher: Flusher,
+pub(crate) struct Env {
+    pub(crate) net: Arc<LocalNet>,
+    pub(crate) stack: XrouteStack,
+    pub(crate) router: RouterProcess,
+    pub(crate) flusher: Flusher,
     _dir: TempDir,
 }
 
 impl Env {
     async fn start() -> Result<Self> {
-        let net = Arc::new(LocalNet::start(2).await?);
+        Self::start_with(None).await
+    }
+
+    /// Starts Starknet, the appchain and, with `arbitrum`, the local Arbitrum.
+    pub(crate) async fn start_with(arbitrum: Option<ArbitrumOptions>) -> Result<Self> {
+        let net = Arc::new(LocalNet::start_with(2, arbitrum).await?);
         let stack = XrouteStack::deploy(&net).await?;
         let dir = tempfile::tempdir()?;
         let port = free_port()?;
@@ -58,7 +64,7 @@ impl Env {
         })
     }
 
-    async fn send_from_starknet(
+    pub(crate) async fn send_from_starknet(
         &self,
         chain: usize,
         dst: u32,
@@ -70,7 +76,7 @@ impl Env {
             .await
     }
 
-    async fn send_from_l1(
+    pub(crate) async fn send_from_l1(
         &self,
         dst: u32,
         recipient: B256,
@@ -82,12 +88,17 @@ impl Env {
             .await
     }
 
-    async fn message(&self, id: &MessageId) -> Result<serde_json::Value> {
+    pub(crate) async fn message(&self, id: &MessageId) -> Result<serde_json::Value> {
         self.router.get(&format!("/messages/{id}")).await
     }
 
     /// Waits until every id is in `stage` (fails at once if one lands in another final stage).
-    async fn wait_for(&mut self, ids: &[MessageId], stage: &str, timeout: Duration) -> Result<()> {
+    pub(crate) async fn wait_for(
+        &mut self,
+        ids: &[MessageId],
+        stage: &str,
+        timeout: Duration,
+    ) -> Result<()> {
         let start = std::time::Instant::now();
         let mut pending: HashSet<MessageId> = ids.iter().copied().collect();
         while !pending.is_empty() {
@@ -123,14 +134,16 @@ impl Env {
         Ok(())
     }
 
-    fn l1_app(&self) -> Result<SampleApp::SampleAppInstance<alloy::providers::DynProvider>> {
+    pub(crate) fn l1_app(
+        &self,
+    ) -> Result<SampleApp::SampleAppInstance<alloy::providers::DynProvider>> {
         Ok(SampleApp::new(
             self.stack.l1_app,
             self.net.l1.provider(L1_KIT_ACCOUNT)?,
         ))
     }
 
-    async fn total_received_on(&self, chain: usize) -> Result<u64> {
+    pub(crate) async fn total_received_on(&self, chain: usize) -> Result<u64> {
         let d = self.stack.starknets[chain];
         let out = self.net.starknets[chain]
             .devnet
@@ -140,7 +153,7 @@ impl Env {
     }
 
     /// Every transaction the router's L1 account sent, with its success flag, from the chain.
-    async fn relay_receipts(&self) -> Result<Vec<(B256, bool)>> {
+    pub(crate) async fn relay_receipts(&self) -> Result<Vec<(B256, bool)>> {
         let relayer = self.net.l1.address(RouterOptions::default().l1_account)?;
         let txs = relay_transactions(&self.net, &[relayer], self.stack.hub).await?;
         Ok(txs.into_iter().map(|(hash, _, ok)| (hash, ok)).collect())
@@ -161,7 +174,7 @@ impl Env {
     }
 }
 
-const DELIVERY: Duration = Duration::from_secs(180);
+pub(crate) const DELIVERY: Duration = Duration::from_secs(180);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn starknet_app_to_l1_app_is_delivered_and_consumed_once() -> Result<()> {

@@ -7,6 +7,7 @@
 mod cli_proofs;
 mod cli_router;
 mod demo;
+mod e2e_arbitrum;
 mod e2e_network;
 mod e2e_relay;
 mod network_catch_up;
