@@ -30,21 +30,26 @@ struct NetEnv {
     routers: Vec<RouterProcess>,
     members: Vec<NetworkMember>,
     flusher: Flusher,
+    /// Messages sent so far per recipient: (L1 app, Starknet app, appchain app, Arbitrum app).
+    expected: (u64, u64, u64, u64),
     _dir: TempDir,
 }
 
 impl NetEnv {
     async fn start(n: usize, threshold: usize, relay_window_ms: u64) -> Result<Self> {
-        Self::start_with(n, threshold, relay_window_ms, true).await
+        Self::start_with(n, threshold, relay_window_ms, true, false).await
     }
 
+    /// `n` routers; with `arbitrum`, the local Arbitrum too (its routes join the mix).
     async fn start_with(
         n: usize,
         threshold: usize,
         relay_window_ms: u64,
         batch_attestations: bool,
+        arbitrum: bool,
     ) -> Result<Self> {
-        let net = Arc::new(LocalNet::start(2).await?);
+        let arbitrum = arbitrum.then(xroute_tests::arbitrum::ArbitrumOptions::default);
+        let net = Arc::new(LocalNet::start_with(2, arbitrum).await?);
         let stack = XrouteStack::deploy(&net).await?;
         let dir = tempfile::tempdir()?;
         let members = NetworkPlan::members(Path::new(XROUTE), dir.path(), n)?;
@@ -73,6 +78,7 @@ impl NetEnv {
             routers,
             members,
             flusher,
+            expected: (0, 0, 0, 0),
             _dir: dir,
         })
     }
@@ -83,15 +89,23 @@ impl NetEnv {
             .collect()
     }
 
-    /// Sends `n` messages round-robin over the three routes; returns their ids.
-    async fn send_mixed(&self, n: usize, tag: u64) -> Result<Vec<MessageId>> {
+    /// Sends `n` messages spread over the routes (Starknet → L1, Starknet → appchain, L1 →
+    /// Starknet; with Arbitrum also Arbitrum → L1, L1 → Arbitrum and Arbitrum → Starknet);
+    /// returns their ids and counts them per recipient in `expected`.
+    async fn send_mixed(&mut self, n: usize, tag: u64) -> Result<Vec<MessageId>> {
         let sn = self.stack.starknets[0];
         let app3 = self.stack.starknets[1];
         let l1_app = B256::left_padding_from(self.stack.l1_app.as_slice());
-        let per = n / 3;
+        let routes = if self.stack.arbitrum.is_some() { 6 } else { 3 };
+        let per = n / routes;
         let payloads = |k: usize| -> Vec<Vec<Felt>> {
             (0..k)
                 .map(|i| vec![Felt::from(tag), Felt::from(i as u64)])
+                .collect()
+        };
+        let words = |k: usize| -> Vec<Vec<U256>> {
+            (0..k)
+                .map(|i| vec![U256::from(tag), U256::from(i)])
                 .collect()
         };
         let mut ids = self
@@ -109,7 +123,8 @@ impl NetEnv {
                 )
                 .await?,
         );
-        for i in 0..(n - 2 * per) {
+        let from_l1 = n - (routes - 1) * per;
+        for i in 0..from_l1 {
             ids.push(
                 self.stack
                     .send_from_l1(
@@ -121,6 +136,37 @@ impl NetEnv {
                     )
                     .await?,
             );
+        }
+        self.expected.0 += per as u64;
+        self.expected.1 += from_l1 as u64;
+        self.expected.2 += per as u64;
+        if let Some(arb) = self.stack.arbitrum {
+            let arb_app = B256::left_padding_from(arb.app.as_slice());
+            ids.extend(
+                self.stack
+                    .send_from_arbitrum(&self.net, L1_DOMAIN, l1_app, &words(per))
+                    .await?,
+            );
+            ids.extend(
+                self.stack
+                    .send_from_arbitrum(
+                        &self.net,
+                        sn.domain,
+                        XrouteStack::felt_word(sn.app),
+                        &words(per),
+                    )
+                    .await?,
+            );
+            for i in 0..per {
+                ids.push(
+                    self.stack
+                        .send_from_l1(&self.net, arb.domain, arb_app, vec![U256::from(i)], 0)
+                        .await?,
+                );
+            }
+            self.expected.0 += per as u64;
+            self.expected.1 += per as u64;
+            self.expected.3 += per as u64;
         }
         Ok(ids)
     }
@@ -170,10 +216,8 @@ impl NetEnv {
         for r in 0..self.routers.len() {
             self.wait_delivered(r, ids, timeout).await?;
         }
-        // Received on L1 (from Starknet), on Starknet (from L1), on the appchain.
-        let per = (ids.len() / 3) as u64;
-        let from_l1 = ids.len() as u64 - 2 * per;
-        assert_eq!(self.total_received().await?, (per, from_l1, per));
+        // Received by each recipient app, on its chain, as often as it was sent to.
+        assert_eq!(self.total_received().await?, self.expected);
         let txs = relay_transactions(&self.net, &self.relayers()?, self.stack.hub).await?;
         let reverted: Vec<_> = txs.iter().filter(|t| !t.2).collect();
         assert!(reverted.is_empty(), "reverted relays: {reverted:?}");
@@ -185,7 +229,7 @@ impl NetEnv {
         Ok(txs)
     }
 
-    async fn total_received(&self) -> Result<(u64, u64, u64)> {
+    async fn total_received(&self) -> Result<(u64, u64, u64, u64)> {
         let l1 = SampleApp::new(self.stack.l1_app, self.net.l1.provider(L1_KIT_ACCOUNT)?)
             .totalReceived()
             .call()
@@ -199,13 +243,23 @@ impl NetEnv {
                 .await?;
             *slot = u64::try_from(v[0].to_biguint())?;
         }
-        Ok((u64::try_from(l1)?, out[0], out[1]))
+        let arb = match (&self.net.arbitrum, self.stack.arbitrum) {
+            (Some(net), Some(d)) => {
+                SampleApp::new(d.app, net.l2.provider(0)?)
+                    .totalReceived()
+                    .call()
+                    .await?
+            }
+            _ => U256::ZERO,
+        };
+        Ok((u64::try_from(l1)?, out[0], out[1], u64::try_from(arb)?))
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_routers_threshold_three_relay_three_hundred_messages_exactly_once() -> Result<()> {
-    let mut env = NetEnv::start(4, 3, 4_000).await?;
+    // With the Arbitrum routes in the mix.
+    let mut env = NetEnv::start_with(4, 3, 4_000, true, true).await?;
     let ids = env.send_mixed(300, 1).await?;
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 300);
     let txs = env
@@ -247,7 +301,7 @@ async fn four_routers_threshold_three_relay_three_hundred_messages_exactly_once(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dead_router_s_hops_are_taken_over() -> Result<()> {
     // One signature per message here (the other tests batch them).
-    let mut env = NetEnv::start_with(4, 3, 2_000, false).await?;
+    let mut env = NetEnv::start_with(4, 3, 2_000, false, false).await?;
     let ids = env.send_mixed(60, 2).await?;
     // Let the stream start, then kill router 0 while work is in flight.
     loop {
@@ -271,7 +325,7 @@ async fn a_dead_router_s_hops_are_taken_over() -> Result<()> {
     eprintln!("{in_flight} messages in flight at the kill; all delivered {took:?} after it");
     assert!(in_flight > 0);
     assert!(took < Duration::from_secs(120), "takeover took {took:?}");
-    assert_eq!(env.total_received().await?, (20, 20, 20));
+    assert_eq!(env.total_received().await?, (20, 20, 20, 0));
     let txs = relay_transactions(&env.net, &env.relayers()?, env.stack.hub).await?;
     let ok = txs.iter().filter(|t| t.2).count();
     let reverted = txs.len() - ok;
@@ -370,7 +424,7 @@ async fn a_router_cut_off_catches_up_and_the_others_keep_quorum() -> Result<()> 
     assert!(txs.iter().all(|t| t.2));
     let router3 = env.net.l1.address(4)?;
     assert!(txs.iter().all(|t| t.1 != router3));
-    assert_eq!(env.total_received().await?, (10, 10, 10));
+    assert_eq!(env.total_received().await?, (10, 10, 10, 0));
     env.flusher.stop().await?;
     Ok(())
 }

@@ -354,7 +354,9 @@ async fn three_hundred_messages_over_every_route_survive_two_sigkills_exactly_on
         );
         to_app3 += 10;
         let words = |n: u64| -> Vec<Vec<U256>> {
-            (0..n).map(|i| vec![U256::from(round), U256::from(i)]).collect()
+            (0..n)
+                .map(|i| vec![U256::from(round), U256::from(i)])
+                .collect()
         };
         ids.extend(
             env.stack
