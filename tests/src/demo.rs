@@ -1,5 +1,6 @@
 //! The demo (`xroute-demo`, what `scripts/demo` runs): the local network of DESIGN.md (anvil +
-//! Starknet devnet + an appchain devnet, started by this kit), the contracts deployed, one router
+//! Starknet devnet + an appchain devnet + the local Arbitrum on the real nitro bridge, started by
+//! this kit), the contracts deployed, one router
 //! (the `xroute` binary, `xroute run`, as a child process), and messages over each route, shown
 //! moving through the lifecycle in a live table. The postman is flushed in a loop to play the
 //! provers and sequencers.
@@ -26,6 +27,7 @@ use xroute_proofs::envelope::MessageId;
 
 use crate::{
     LocalNet, XrouteStack,
+    arbitrum::ArbitrumOptions,
     process::free_port,
     router::{Flusher, RouterOptions, RouterProcess, write_config},
     stack::L1_DOMAIN,
@@ -34,8 +36,7 @@ use crate::{
 /// What the demo does.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
-    /// Messages to send, spread over the three routes (Starknet → L1, L1 → Starknet,
-    /// Starknet → appchain).
+    /// Messages to send, spread over the eight routes ([`ROUTES`]).
     pub messages: u32,
     /// Headless: no table, no waiting for Ctrl-C; the summary is returned.
     pub json: bool,
@@ -68,21 +69,29 @@ struct Step {
     note: String,
 }
 
-/// The three routes of the local network, in send order.
-const ROUTES: [&str; 3] = [
+/// The routes of the local network, in send order.
+pub const ROUTES: [&str; 8] = [
     "starknet → ethereum",
     "ethereum → starknet",
     "starknet → appchain1",
+    "arbitrum → ethereum",
+    "ethereum → arbitrum",
+    "starknet → arbitrum",
+    "arbitrum → starknet",
+    "arbitrum → appchain1",
 ];
 
 /// Runs the demo; returns whether every message was delivered, and the summary.
 pub async fn run(args: DemoOptions) -> Result<(bool, Value)> {
     let say = |m: &str| eprintln!("[demo] {m}");
-    say("starting anvil (L1) and two starknet-devnets (Starknet, appchain)…");
-    let net = Arc::new(LocalNet::start(2).await?);
+    say(
+        "starting anvil (L1), two starknet-devnets (Starknet, appchain) and the local Arbitrum \
+         (nitro's L1 bridge on the anvil, a second anvil as the L2)…",
+    );
+    let net = Arc::new(LocalNet::start_with(2, Some(ArbitrumOptions::default())).await?);
     let stack = XrouteStack::deploy(&net).await?;
     say(&format!(
-        "Hub {} deployed; Starknet and the appchain registered",
+        "Hub {} deployed; Starknet, the appchain and Arbitrum registered",
         stack.hub
     ));
     let temp = tempfile::tempdir()?;
@@ -105,12 +114,16 @@ pub async fn run(args: DemoOptions) -> Result<(bool, Value)> {
     let sn = stack.starknets[0];
     let app3 = stack.starknets[1];
     let l1_app = B256::left_padding_from(stack.l1_app.as_slice());
+    let arb = stack.arbitrum()?;
+    let arb_app = B256::left_padding_from(arb.app.as_slice());
     for i in 0..args.messages {
-        let route = ROUTES[i as usize % 3];
-        let id = match i % 3 {
+        let route = ROUTES[i as usize % ROUTES.len()];
+        let felt = || vec![vec![Felt::from(i)]];
+        let word = || vec![vec![U256::from(i)]];
+        let id = match i as usize % ROUTES.len() {
             0 => {
                 stack
-                    .send_from_starknet(&net, 0, L1_DOMAIN, l1_app, &[vec![Felt::from(i)]])
+                    .send_from_starknet(&net, 0, L1_DOMAIN, l1_app, &felt())
                     .await?[0]
             }
             1 => {
@@ -119,19 +132,49 @@ pub async fn run(args: DemoOptions) -> Result<(bool, Value)> {
                         &net,
                         sn.domain,
                         XrouteStack::felt_word(sn.app),
-                        vec![U256::from(i)],
+                        word().remove(0),
                         0,
                     )
                     .await?
             }
-            _ => {
+            2 => {
                 stack
                     .send_from_starknet(
                         &net,
                         0,
                         app3.domain,
                         XrouteStack::felt_word(app3.app),
-                        &[vec![Felt::from(i)]],
+                        &felt(),
+                    )
+                    .await?[0]
+            }
+            3 => {
+                stack
+                    .send_from_arbitrum(&net, L1_DOMAIN, l1_app, &word())
+                    .await?[0]
+            }
+            4 => {
+                stack
+                    .send_from_l1(&net, arb.domain, arb_app, word().remove(0), 0)
+                    .await?
+            }
+            5 => {
+                stack
+                    .send_from_starknet(&net, 0, arb.domain, arb_app, &felt())
+                    .await?[0]
+            }
+            6 => {
+                stack
+                    .send_from_arbitrum(&net, sn.domain, XrouteStack::felt_word(sn.app), &word())
+                    .await?[0]
+            }
+            _ => {
+                stack
+                    .send_from_arbitrum(
+                        &net,
+                        app3.domain,
+                        XrouteStack::felt_word(app3.app),
+                        &word(),
                     )
                     .await?[0]
             }

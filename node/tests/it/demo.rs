@@ -10,7 +10,7 @@ use xroute_tests::demo::{DemoOptions, run};
 async fn the_headless_demo_delivers_every_message_and_summarizes_per_route() {
     let dir = tempfile::tempdir().unwrap();
     let (delivered, summary) = run(DemoOptions {
-        messages: 7,
+        messages: 10,
         json: true,
         timeout: Duration::from_secs(300),
         dir: Some(dir.path().to_path_buf()),
@@ -19,13 +19,19 @@ async fn the_headless_demo_delivers_every_message_and_summarizes_per_route() {
     .await
     .unwrap();
     assert!(delivered, "{summary}");
-    assert_eq!(summary["sent"], 7, "{summary}");
-    assert_eq!(summary["delivered"], 7, "{summary}");
+    assert_eq!(summary["sent"], 10, "{summary}");
+    assert_eq!(summary["delivered"], 10, "{summary}");
     assert_eq!(summary["parked"], 0);
     let routes = summary["routes"].as_object().unwrap();
-    assert_eq!(routes["starknet → ethereum"]["delivered"], 3);
-    assert_eq!(routes["ethereum → starknet"]["delivered"], 2);
-    assert_eq!(routes["starknet → appchain1"]["delivered"], 2);
+    // Every route, the first two twice (10 messages round-robin over 8 routes), each with the
+    // L1 gas of its relay measured from the receipt.
+    assert_eq!(routes.len(), xroute_tests::demo::ROUTES.len(), "{summary}");
+    for (i, route) in xroute_tests::demo::ROUTES.iter().enumerate() {
+        let want = if i < 2 { 2 } else { 1 };
+        assert_eq!(routes[*route]["delivered"], want, "{route}: {summary}");
+        assert_eq!(routes[*route]["relay_transactions"], want, "{route}: {summary}");
+        assert!(routes[*route]["relay_gas_mean"].as_u64().unwrap() > 21_000, "{route}");
+    }
     // The router it ran kept its store and config where asked.
     assert!(dir.path().join("router.toml").is_file());
     assert!(dir.path().join("store").is_dir());
