@@ -33,7 +33,7 @@ fn the_local_example_describes_the_local_network() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/local.toml");
     let config = Config::load(&path).unwrap();
     let domains: Vec<u32> = config.chains.iter().map(ChainConfig::domain).collect();
-    assert_eq!(domains, [1, 2, 3]);
+    assert_eq!(domains, [1, 2, 3, 10]);
     assert_eq!(config.hub_chain().unwrap().name, "ethereum");
     assert!(
         config.node.store.starts_with(path.parent().unwrap()),
@@ -53,6 +53,19 @@ fn the_local_example_describes_the_local_network() {
             );
         }
         other => panic!("chain 3 is {other:?}"),
+    }
+    match &config.chains[3] {
+        ChainConfig::Evm(c) => {
+            assert!(c.hub.is_none());
+            let a = c.arbitrum.as_ref().expect("the Arbitrum chain's contracts");
+            assert_eq!(
+                a.outbox,
+                "0x2279B7A0a67DB372996a5FaB50D91eAA73d2eBe6"
+                    .parse::<alloy_primitives::Address>()
+                    .unwrap()
+            );
+        }
+        other => panic!("chain 10 is {other:?}"),
     }
     // Printing the config never shows a key file's content, and URLs print redacted.
     let printed = format!("{config:?}");

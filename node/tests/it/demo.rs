@@ -29,8 +29,14 @@ async fn the_headless_demo_delivers_every_message_and_summarizes_per_route() {
     for (i, route) in xroute_tests::demo::ROUTES.iter().enumerate() {
         let want = if i < 2 { 2 } else { 1 };
         assert_eq!(routes[*route]["delivered"], want, "{route}: {summary}");
-        assert_eq!(routes[*route]["relay_transactions"], want, "{route}: {summary}");
-        assert!(routes[*route]["relay_gas_mean"].as_u64().unwrap() > 21_000, "{route}");
+        assert_eq!(
+            routes[*route]["relay_transactions"], want,
+            "{route}: {summary}"
+        );
+        assert!(
+            routes[*route]["relay_gas_mean"].as_u64().unwrap() > 21_000,
+            "{route}"
+        );
     }
     // The router it ran kept its store and config where asked.
     assert!(dir.path().join("router.toml").is_file());
