@@ -512,53 +512,10 @@ impl Rollup {
         let event = Hub::MessageForwarded::decode_log(&log.inner)
             .map_err(|e| chain.bad("MessageForwarded log", tx, e.to_string()))?;
         let number = B256::from(event.l2Nonce);
-        let in_block = |address: Address, signature: B256| {
-            Filter::new()
-                .address(address)
-                .event_signature(signature)
-                .topic1(number)
-                .from_block(block)
-                .to_block(block)
-        };
-        let message = l1
-            .state
-            .logs(&in_block(
-                self.contracts.inbox,
-                ArbBridgeContracts::InboxMessageDelivered::SIGNATURE_HASH,
-            ))
-            .await?
-            .into_iter()
-            .find(|l| l.transaction_hash == tx)
-            .ok_or_else(|| {
-                chain.bad(
-                    "retryable",
-                    tx,
-                    format!(
-                        "no InboxMessageDelivered({}) beside the forward",
-                        event.l2Nonce
-                    ),
-                )
-            })?;
-        let message = ArbBridgeContracts::InboxMessageDelivered::decode_log(&message.inner)
-            .map_err(|e| chain.bad("InboxMessageDelivered log", tx, e.to_string()))?;
-        let delivered = l1
-            .state
-            .logs(&in_block(
-                self.contracts.bridge,
-                ArbBridgeContracts::MessageDelivered::SIGNATURE_HASH,
-            ))
-            .await?
-            .into_iter()
-            .find(|l| l.transaction_hash == tx)
-            .ok_or_else(|| {
-                chain.bad(
-                    "retryable",
-                    tx,
-                    format!("no MessageDelivered({}) beside the forward", event.l2Nonce),
-                )
-            })?;
-        let delivered = ArbBridgeContracts::MessageDelivered::decode_log(&delivered.inner)
-            .map_err(|e| chain.bad("MessageDelivered log", tx, e.to_string()))?;
+        let message: ArbBridgeContracts::InboxMessageDelivered =
+            beside(chain, l1, self.contracts.inbox, number, block, tx).await?;
+        let delivered: ArbBridgeContracts::MessageDelivered =
+            beside(chain, l1, self.contracts.bridge, number, block, tx).await?;
         if delivered.kind != KIND_SUBMIT_RETRYABLE {
             return Err(chain.bad(
                 "MessageDelivered log",
@@ -571,7 +528,7 @@ impl Rollup {
             event.l2Nonce,
             delivered.sender,
             delivered.baseFeeL1,
-            &message.data.data,
+            &message.data,
         )
         .map_err(|e| chain.bad("InboxMessageDelivered data", tx, e.to_string()))?
         .id();
@@ -640,6 +597,40 @@ impl Rollup {
             .saturating_add(REDEEM_OVERHEAD);
         Ok(Some(call))
     }
+}
+
+/// The event `E` that `contract` emitted with first topic `number` in transaction `tx` (block
+/// `block`): what the Inbox and the Bridge log beside the Hub's forward of a retryable.
+async fn beside<E: SolEvent>(
+    chain: &EvmAdapter,
+    l1: &L1<'_>,
+    contract: Address,
+    number: B256,
+    block: u64,
+    tx: Option<B256>,
+) -> Result<E> {
+    let filter = Filter::new()
+        .address(contract)
+        .event_signature(E::SIGNATURE_HASH)
+        .topic1(number)
+        .from_block(block)
+        .to_block(block);
+    let log = l1
+        .state
+        .logs(&filter)
+        .await?
+        .into_iter()
+        .find(|l| l.transaction_hash == tx)
+        .ok_or_else(|| {
+            chain.bad(
+                "retryable",
+                tx,
+                format!("no {}({number}) beside the Hub's forward", E::SIGNATURE),
+            )
+        })?;
+    Ok(E::decode_log(&log.inner)
+        .map_err(|e| chain.bad("retryable log", tx, e.to_string()))?
+        .data)
 }
 
 /// The envelope in a `receiveFromArbitrum(words)` call, if it is one.

@@ -198,9 +198,37 @@ async fn every_arbitrum_route_is_delivered_once_through_the_hub() -> Result<()> 
     Ok(())
 }
 
+/// Waits (mining L1 blocks and stepping the local Arbitrum) until message `id` is in `stage`.
+async fn wait_stage(
+    router: &mut RouterProcess,
+    net: &LocalNet,
+    id: &MessageId,
+    stage: &str,
+) -> Result<serde_json::Value> {
+    let start = std::time::Instant::now();
+    loop {
+        router.check_running()?;
+        let m = router.get(&format!("/messages/{id}")).await?;
+        let now = m["stage"].as_str().unwrap_or("").to_string();
+        if now == stage {
+            return Ok(m);
+        }
+        if ["delivered", "parked", "dropped"].contains(&now.as_str()) {
+            bail!("message is {now}, expected {stage}: {m:#}");
+        }
+        if start.elapsed() > DELIVERY {
+            bail!("not {stage}: {m:#}\nrouter log:\n{}", router.log_tail());
+        }
+        net.l1.mine().await?;
+        net.step_arbitrum().await?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// A retryable whose automatic redeem runs out of gas (the L2 app got costlier between the
-/// router's quote and the ticket's execution) is redeemed by the router from its L2 account and
-/// delivered once.
+/// router's quote and the ticket's execution) is noticed by the router; while its retry cannot
+/// pass it is parked with the reason, and after `xroute retry` the router redeems it from its L2
+/// account and it is delivered once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retryable_whose_auto_redeem_fails_is_redeemed_by_the_router() -> Result<()> {
     let net = LocalNet::start_with(0, Some(ArbitrumOptions::default())).await?;
@@ -234,10 +262,11 @@ async fn a_retryable_whose_auto_redeem_fails_is_redeemed_by_the_router() -> Resu
         net.l1.mine().await?; // L1 blocks go on (the router waits for one confirmation)
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // ... then the app gets costlier before the sequencer executes the ticket: the automatic
-    // redeem runs out of gas and leaves the ticket.
+    // ... then the app gets far costlier before the sequencer executes the ticket: the automatic
+    // redeem runs out of gas and leaves the ticket, and so would any redeem (its retry does not
+    // fit in a block).
     let receipt = l2_app
-        .setWork(U256::from(3_000))
+        .setWork(U256::from(40_000))
         .send()
         .await?
         .get_receipt()
@@ -251,23 +280,28 @@ async fn a_retryable_whose_auto_redeem_fails_is_redeemed_by_the_router() -> Resu
     );
     let endpoint = ArbitrumEndpoint::new(arb.endpoint, &l2);
     assert!(!endpoint.delivered(id.0).call().await?);
-    // The router notices (ticket alive, no delivery) and redeems it with enough gas.
-    let start = std::time::Instant::now();
-    loop {
-        router.check_running()?;
-        let m = router.get(&format!("/messages/{id}")).await?;
-        match m["stage"].as_str().unwrap_or("") {
-            "delivered" => break,
-            "parked" | "dropped" => bail!("{m:#}"),
-            _ => {}
-        }
-        if start.elapsed() > DELIVERY {
-            bail!("not delivered: {m:#}\nrouter log:\n{}", router.log_tail());
-        }
-        net.l1.mine().await?;
-        net.step_arbitrum().await?;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // The router notices (ticket alive, no delivery), finds its retry cannot pass, and parks the
+    // message with the reason after its attempts instead of paying for redeems.
+    let parked = wait_stage(&mut router, &net, &id, "parked").await?;
+    let reason = parked["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("the ticket's retry"), "{parked:#}");
+    // The app is fixed (cheaper, still costlier than the quote); `xroute retry` redeems again.
+    let receipt = l2_app
+        .setWork(U256::from(3_000))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(receipt.status());
+    let out = std::process::Command::new(XROUTE)
+        .args(["retry", &id.to_string(), "--api", &router.api])
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_stage(&mut router, &net, &id, "delivered").await?;
     assert!(endpoint.delivered(id.0).call().await?);
     assert_eq!(
         l2_app
@@ -282,7 +316,7 @@ async fn a_retryable_whose_auto_redeem_fails_is_redeemed_by_the_router() -> Resu
         B256::ZERO,
         "the work was done"
     );
-    // The redeem went from the router's L2 account to ArbRetryableTx, and the ticket is gone.
+    // One redeem, from the router's L2 account to ArbRetryableTx.
     let router_l2 = net.arbitrum()?.l2.address(options.l1_account)?;
     let m = router.get(&format!("/messages/{id}")).await?;
     let redeems: Vec<&serde_json::Value> = m["relays"]
