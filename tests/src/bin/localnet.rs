@@ -1,6 +1,7 @@
 //! xroute-localnet: starts the local network (anvil as L1, starknet-devnets wired to it by their
-//! postmen), prints its endpoints and contract addresses, and runs until Ctrl-C. Stopping it stops
-//! every node it started.
+//! postmen, with `--arbitrum` the local Arbitrum and its sequencer/validator loop), prints its
+//! endpoints and contract addresses, and runs until Ctrl-C. Stopping it stops every node it
+//! started.
 
 use clap::Parser;
 use eyre::Result;
@@ -16,13 +17,20 @@ struct Args {
     /// Print the endpoints as one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also start the local Arbitrum (nitro's real L1 bridge on the anvil, a second anvil as the
+    /// L2) and step its sequencer/validator every half second.
+    #[arg(long)]
+    arbitrum: bool,
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
     eprintln!("starting anvil and {} starknet-devnet(s)…", args.devnets);
-    let net = LocalNet::start(usize::from(args.devnets)).await?;
+    let arbitrum = args
+        .arbitrum
+        .then(xroute_tests::arbitrum::ArbitrumOptions::default);
+    let net = std::sync::Arc::new(LocalNet::start_with(usize::from(args.devnets), arbitrum).await?);
 
     let chains: Vec<_> = net
         .starknets
@@ -49,6 +57,14 @@ async fn main() -> Result<()> {
             "account_private_key": format!("{:#x}", net.l1.signer(0)?.to_bytes()),
         },
         "starknets": chains,
+        "arbitrum": net.arbitrum.as_ref().map(|arb| json!({
+            "rpc": arb.l2.endpoint(),
+            "chain_id": arb.l2.chain_id(),
+            "inbox": format!("{:#x}", arb.bridge.inbox),
+            "bridge": format!("{:#x}", arb.bridge.bridge),
+            "outbox": format!("{:#x}", arb.bridge.outbox),
+            "sequencer_inbox": format!("{:#x}", arb.bridge.sequencer_inbox),
+        })),
     });
     if args.json {
         println!("{summary}");
@@ -81,10 +97,39 @@ async fn main() -> Result<()> {
         }
     }
 
+    if let Some(arb) = summary["arbitrum"].as_object()
+        && !args.json
+    {
+        println!(
+            "  arbitrum      {}  chain id {}",
+            arb["rpc"].as_str().unwrap_or(""),
+            arb["chain_id"]
+        );
+        println!(
+            "                L1 Inbox {}  Bridge {}  Outbox {}",
+            arb["inbox"].as_str().unwrap_or(""),
+            arb["bridge"].as_str().unwrap_or(""),
+            arb["outbox"].as_str().unwrap_or("")
+        );
+    }
+    // The local Arbitrum's sequencer and validator (a no-op without it); ends only on an error.
+    let stepping = net.clone();
+    let sequencer = tokio::spawn(async move {
+        loop {
+            if let Err(e) = stepping.step_arbitrum().await {
+                return e;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    });
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+        done = sequencer => match done {
+            Ok(e) => eprintln!("the local Arbitrum's sequencer stopped: {e:#}"),
+            Err(e) => eprintln!("the local Arbitrum's sequencer stopped: {e}"),
+        },
     }
     eprintln!("stopping the local network");
     drop(net);
