@@ -117,6 +117,32 @@ pub struct NodeConfig {
     /// Where the HTTP API listens.
     #[serde(default = "default_api")]
     pub api: SocketAddr,
+    /// A file holding the bearer token the API's write routes (`retry`, `drop`) require. Needed
+    /// when `api` listens beyond loopback; when set, required on loopback too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_token_file: Option<PathBuf>,
+}
+
+/// The shortest API token accepted (characters).
+pub const MIN_API_TOKEN_LEN: usize = 16;
+
+impl NodeConfig {
+    /// The API token from `api_token_file` (trimmed), if one is configured.
+    pub fn api_token(&self) -> std::result::Result<Option<String>, String> {
+        let Some(path) = &self.api_token_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{} cannot be read: {e}", path.display()))?;
+        let token = text.trim().to_string();
+        if token.chars().count() < MIN_API_TOKEN_LEN || token.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "{} must hold one token of at least {MIN_API_TOKEN_LEN} characters without spaces",
+                path.display()
+            ));
+        }
+        Ok(Some(token))
+    }
 }
 
 fn default_api() -> SocketAddr {
@@ -491,6 +517,9 @@ impl Config {
             }
         };
         resolve(&mut self.node.store);
+        if let Some(token) = &mut self.node.api_token_file {
+            resolve(token);
+        }
         for chain in &mut self.chains {
             match chain {
                 ChainConfig::Evm(c) => resolve(&mut c.signer_key_file),
@@ -523,6 +552,20 @@ impl Config {
                 "chains".into(),
                 "no chain is configured; add [[chains]] blocks".into(),
             ));
+        }
+        match self.node.api_token() {
+            Err(problem) => return Err(invalid("node.api_token_file".into(), problem)),
+            Ok(None) if !self.node.api.ip().is_loopback() => {
+                return Err(invalid(
+                    "node.api_token_file".into(),
+                    format!(
+                        "the API listens on {} beyond loopback, so its write routes need a \
+                         token: set api_token_file to a file holding one",
+                        self.node.api
+                    ),
+                ));
+            }
+            Ok(_) => {}
         }
         let mut domains = HashSet::new();
         let mut names = HashSet::new();

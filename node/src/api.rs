@@ -11,8 +11,11 @@
 //! - `GET /peers` → the router set with heartbeat views and divergence, and every p2p peer with
 //!   its accepted/rejected counters (404 for a router without `[p2p]`)
 //!
-//! Errors are `{"error": "…"}` with 400 (bad input, naming it), 404 (unknown id) or 409 (the
-//! message is not in a stage that allows it).
+//! Errors are `{"error": "…"}` with 400 (bad input, naming it), 401 (a write route without the
+//! API token), 404 (unknown id) or 409 (the message is not in a stage that allows it).
+//!
+//! With `node.api_token_file` configured (required when the API listens beyond loopback), the
+//! write routes (`retry`, `drop`) need `Authorization: Bearer <token>`; read routes stay open.
 
 use std::sync::Arc;
 
@@ -192,8 +195,23 @@ fn parse_id(s: &str) -> Result<MessageId, ApiError> {
     })
 }
 
-/// The API's routes over `pipeline` and, for a router of a network, `network`.
-pub fn router(pipeline: Arc<Pipeline>, network: Option<Arc<Network>>) -> Router {
+/// The API's routes over `pipeline` and, for a router of a network, `network`; with `token`, the
+/// write routes require it as a bearer token.
+pub fn router(
+    pipeline: Arc<Pipeline>,
+    network: Option<Arc<Network>>,
+    token: Option<String>,
+) -> Router {
+    let writes = Router::new()
+        .route("/messages/{id}/retry", post(retry))
+        .route("/messages/{id}/drop", post(drop_message));
+    let writes = match token {
+        Some(token) => writes.route_layer(axum::middleware::from_fn_with_state(
+            Arc::new(token),
+            require_token,
+        )),
+        None => writes,
+    };
     Router::new()
         .route(
             "/health",
@@ -202,10 +220,38 @@ pub fn router(pipeline: Arc<Pipeline>, network: Option<Arc<Network>>) -> Router 
         .route("/stats", get(stats))
         .route("/messages", get(list))
         .route("/messages/{id}", get(one))
-        .route("/messages/{id}/retry", post(retry))
-        .route("/messages/{id}/drop", post(drop_message))
         .route("/peers", get(peers))
+        .merge(writes)
         .with_state(AppState { pipeline, network })
+}
+
+/// Refuses a request whose `Authorization` is not `Bearer <token>` (401, nothing done).
+async fn require_token(
+    State(token): State<Arc<String>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let given = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(given) if same_secret(given.as_bytes(), token.as_bytes()) => next.run(request).await,
+        Some(_) => ApiError(StatusCode::UNAUTHORIZED, "wrong API token".into()).into_response(),
+        None => ApiError(
+            StatusCode::UNAUTHORIZED,
+            "this route changes state and needs the API token: send `Authorization: Bearer \
+             <token>` (the token in the router's node.api_token_file)"
+                .into(),
+        )
+        .into_response(),
+    }
+}
+
+/// Compares two secrets in time that depends on their length only.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn peers(State(app): State<AppState>) -> Result<Json<PeersView>, ApiError> {

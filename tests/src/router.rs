@@ -47,6 +47,8 @@ pub struct RouterOptions {
     pub transport: Option<TransportConfig>,
     /// `[p2p]`, for a router of a network.
     pub network: Option<NetworkPlan>,
+    /// An API token (written to `api.token`, `node.api_token_file`) the write routes require.
+    pub api_token: Option<String>,
 }
 
 /// One router of a planned network.
@@ -155,6 +157,7 @@ impl Default for RouterOptions {
             l1_rpc: None,
             transport: None,
             network: None,
+            api_token: None,
         }
     }
 }
@@ -237,6 +240,13 @@ pub fn router_config(
         node: NodeConfig {
             store: "store".into(),
             api: std::net::SocketAddr::from(([127, 0, 0, 1], api_port)),
+            api_token_file: match &options.api_token {
+                Some(token) => {
+                    std::fs::write(dir.join("api.token"), format!("{token}\n"))?;
+                    Some("api.token".into())
+                }
+                None => None,
+            },
         },
         relay: RelayConfig {
             max_attempts: options.max_attempts,

@@ -19,9 +19,18 @@ pub(crate) struct ApiArgs {
         conflicts_with = "config"
     )]
     api: Option<String>,
-    /// Read the API address from this router config (`node.api`).
+    /// Read the API address (`node.api`) and token (`node.api_token_file`) from this router
+    /// config.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The API token for the write routes (`retry`, `drop`), when the router requires one.
+    #[arg(
+        long,
+        env = "XROUTE_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    token: Option<String>,
     /// Print the API's JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -87,6 +96,23 @@ fn base_url(args: &ApiArgs) -> Result<String, Failure> {
     Ok("http://127.0.0.1:7300".into())
 }
 
+/// The API token: `--token` (or `XROUTE_API_TOKEN`), else the config's `node.api_token_file`.
+fn token(args: &ApiArgs) -> Result<Option<String>, Failure> {
+    if let Some(token) = &args.token {
+        return Ok(Some(token.trim().to_string()));
+    }
+    match &args.config {
+        Some(path) => {
+            let config = Config::load(path).map_err(|e| Failure::Usage(e.to_string()))?;
+            config
+                .node
+                .api_token()
+                .map_err(|e| Failure::Usage(format!("node.api_token_file: {e}")))
+        }
+        None => Ok(None),
+    }
+}
+
 fn check_id(id: &str) -> Result<(), Failure> {
     id.parse::<xroute_proofs::envelope::MessageId>()
         .map(|_| ())
@@ -103,10 +129,24 @@ async fn request(
     path: &str,
     body: Option<serde_json::Value>,
 ) -> Result<serde_json::Value, Failure> {
+    write_request(base, method, path, body, None).await
+}
+
+/// A request with the API token as a bearer token, when there is one.
+async fn write_request(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+    token: Option<&str>,
+) -> Result<serde_json::Value, Failure> {
     let client = reqwest::Client::new();
     let mut req = client.request(method, format!("{base}{path}"));
     if let Some(body) = body {
         req = req.json(&body);
+    }
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
     }
     let resp = req.send().await.map_err(|e| {
         if e.is_connect() || e.is_timeout() {
@@ -268,11 +308,13 @@ pub(crate) fn retry(args: RetryArgs) -> ExitCode {
     block_on(async move {
         check_id(&args.id)?;
         let base = base_url(&args.api)?;
-        let v = request(
+        let token = token(&args.api)?;
+        let v = write_request(
             &base,
             reqwest::Method::POST,
             &format!("/messages/{}/retry", args.id),
             None,
+            token.as_deref(),
         )
         .await?;
         print_message(&v, args.api.json)
@@ -286,12 +328,14 @@ pub(crate) fn drop(args: DropArgs) -> ExitCode {
             return Err(Failure::Usage("--reason: must not be empty".into()));
         }
         let base = base_url(&args.api)?;
+        let token = token(&args.api)?;
         let body = serde_json::json!({ "reason": args.reason });
-        let v = request(
+        let v = write_request(
             &base,
             reqwest::Method::POST,
             &format!("/messages/{}/drop", args.id),
             Some(body),
+            token.as_deref(),
         )
         .await?;
         print_message(&v, args.api.json)

@@ -38,6 +38,13 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         }
     };
     if let Some(api) = args.api {
+        if !api.ip().is_loopback() && config.node.api_token_file.is_none() {
+            eprintln!(
+                "error: --api {api}: an API beyond loopback needs node.api_token_file (the token \
+                 its write routes require)"
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
         config.node.api = api;
     }
     let runtime = match tokio::runtime::Runtime::new() {
@@ -78,6 +85,10 @@ async fn serve(config: Config) -> eyre::Result<()> {
     let store = Store::open(&config.node.store)
         .wrap_err_with(|| format!("opening the store at {}", config.node.store.display()))?;
     let chains = Chains::connect(&config).await?;
+    let api_token = config
+        .node
+        .api_token()
+        .map_err(|e| eyre::eyre!("node.api_token_file: {e}"))?;
     let listener = tokio::net::TcpListener::bind(config.node.api)
         .await
         .wrap_err_with(|| format!("cannot listen on {} (node.api)", config.node.api))?;
@@ -132,7 +143,7 @@ async fn serve(config: Config) -> eyre::Result<()> {
     });
     tasks.spawn("api", {
         let mut stop = stop_rx.clone();
-        let app = api::router(pipeline.clone(), network.clone());
+        let app = api::router(pipeline.clone(), network.clone(), api_token.clone());
         async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {

@@ -62,4 +62,13 @@ fn bad_arguments_and_configs_are_named() {
     let (code, _, err) = xroute(&["retry", "nope"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("is not a message id"), "{err}");
+
+    // An API moved beyond loopback on the command line, without a token for its write routes.
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/examples/local.toml");
+    let (code, _, err) = xroute(&["run", "--config", example, "--api", "0.0.0.0:7301"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--api 0.0.0.0:7301") && err.contains("node.api_token_file"),
+        "{err}"
+    );
 }

@@ -236,7 +236,12 @@ async fn a_retryable_whose_auto_redeem_fails_is_redeemed_by_the_router() -> Resu
     let arb = stack.arbitrum()?;
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
-    let options = RouterOptions::default();
+    // With an API token: the write routes (retry below) need it.
+    let token = "arb-redeem-test-token-0123456789";
+    let options = RouterOptions {
+        api_token: Some(token.into()),
+        ..RouterOptions::default()
+    };
     let config = write_config(dir.path(), &net, &stack, port, &options)?;
     let mut router = RouterProcess::start(Path::new(XROUTE), &config, port).await?;
     let l2 = net.arbitrum()?.l2.provider(L2_KIT_ACCOUNT)?;
@@ -293,8 +298,34 @@ async fn a_retryable_whose_auto_redeem_fails_is_redeemed_by_the_router() -> Resu
         .get_receipt()
         .await?;
     assert!(receipt.status());
+    // Without the token (or with a wrong one) the write route refuses, and nothing changes.
+    let url = format!("{}/messages/{id}/retry", router.api);
+    let client = reqwest::Client::new();
+    assert_eq!(client.post(&url).send().await?.status(), 401);
+    let wrong = client
+        .post(&url)
+        .bearer_auth("not-the-token-0123456789")
+        .send()
+        .await?;
+    assert_eq!(wrong.status(), 401);
     let out = std::process::Command::new(XROUTE)
         .args(["retry", &id.to_string(), "--api", &router.api])
+        .output()?;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs the API token"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = router.get(&format!("/messages/{id}")).await?;
+    assert_eq!(
+        m["stage"], "parked",
+        "refused requests changed nothing: {m:#}"
+    );
+    // `xroute retry --config` reads the token from the router's config and sends it.
+    let out = std::process::Command::new(XROUTE)
+        .args(["retry", &id.to_string(), "--config"])
+        .arg(&config)
         .output()?;
     assert!(
         out.status.success(),
