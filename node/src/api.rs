@@ -10,6 +10,9 @@
 //! - `POST /messages/{id}/drop` with `{"reason": "…"}` → a parked message is dropped
 //! - `GET /peers` → the router set with heartbeat views and divergence, and every p2p peer with
 //!   its accepted/rejected counters (404 for a router without `[p2p]`)
+//! - `GET /metrics` → Prometheus text exposition ([`crate::metrics`])
+//! - `GET /ready` → 200 when every chain answered the indexer recently, the store takes writes
+//!   and (in a network) enough routers are live for a quorum; else 503, saying what is missing
 //!
 //! Errors are `{"error": "…"}` with 400 (bad input, naming it), 401 (a write route without the
 //! API token), 404 (unknown id) or 409 (the message is not in a stage that allows it).
@@ -221,6 +224,8 @@ pub fn router(
         .route("/messages", get(list))
         .route("/messages/{id}", get(one))
         .route("/peers", get(peers))
+        .route("/metrics", get(metrics))
+        .route("/ready", get(ready))
         .merge(writes)
         .with_state(AppState { pipeline, network })
 }
@@ -262,6 +267,108 @@ async fn peers(State(app): State<AppState>) -> Result<Json<PeersView>, ApiError>
             "this router runs alone: its config has no [p2p] section".into(),
         )),
     }
+}
+
+async fn metrics(State(app): State<AppState>) -> Response {
+    let store = app.pipeline.store();
+    let counts: Vec<(Stage, usize)> = Stage::ALL
+        .into_iter()
+        .map(|s| (s, store.count_in(s)))
+        .collect();
+    let network = match &app.network {
+        Some(n) => {
+            let view = n.peers().await;
+            let mut sample = crate::metrics::NetworkSample {
+                peers: view.connections.iter().filter(|p| p.connected).count(),
+                ..Default::default()
+            };
+            for peer in &view.connections {
+                *sample
+                    .gossip
+                    .entry(("accepted", String::new()))
+                    .or_default() += peer.accepted;
+                for (reason, n) in &peer.rejected_by {
+                    let reason = serde_json::to_value(reason)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_else(|| format!("{reason:?}"));
+                    *sample.gossip.entry(("rejected", reason)).or_default() += u64::from(*n);
+                }
+            }
+            Some(sample)
+        }
+        None => None,
+    };
+    let text = app.pipeline.metrics().encode(&counts, network.as_ref());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// A chain whose indexer has not finished a pass for this long makes the router not ready (at
+/// least this, or ten poll intervals): a node that does not answer, or a catch-up in progress.
+const READY_SILENCE_MS: u64 = 5_000;
+
+async fn ready(State(app): State<AppState>) -> Response {
+    let mut problems = Vec::new();
+    let poll = app.pipeline.relay_config().poll_interval_ms;
+    let limit = READY_SILENCE_MS.max(poll.saturating_mul(10));
+    let mut chains = serde_json::Map::new();
+    for (name, silence) in app.pipeline.metrics().chain_silence_ms() {
+        match silence {
+            None => problems.push(format!("{name}: no indexing pass has finished yet")),
+            Some(ms) if ms > limit => problems.push(format!(
+                "{name}: no indexing pass has finished for {} s (its node does not answer, or \
+                 the router is catching up)",
+                ms / 1000
+            )),
+            Some(_) => {}
+        }
+        chains.insert(name, silence.into());
+    }
+    let store = app.pipeline.store().clone();
+    let store_ok = match tokio::task::spawn_blocking(move || store.flush()).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            problems.push(format!("the store does not take writes: {e}"));
+            false
+        }
+        Err(e) => {
+            problems.push(format!("the store check did not finish: {e}"));
+            false
+        }
+    };
+    let mut live = None;
+    if let Some(n) = &app.network {
+        let view = n.peers().await;
+        let count = view.routers.iter().filter(|r| r.live).count();
+        if count < view.threshold {
+            problems.push(format!(
+                "{count} of the router set live (this one included), fewer than the threshold {}",
+                view.threshold
+            ));
+        }
+        live = Some(count);
+    }
+    let ready = problems.is_empty();
+    let body = serde_json::json!({
+        "ready": ready,
+        "problems": problems,
+        "chains_silent_ms": chains,
+        "store": store_ok,
+        "routers_live": live,
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
 }
 
 async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {

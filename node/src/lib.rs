@@ -8,9 +8,11 @@
 //! - [`network`]: the router set on top of [`p2p`] (attestations, certificates, catch-up, gossip
 //!   validation, heartbeats, relay assignment and claims); it is the pipeline's coordinator in a
 //!   network.
-//! - [`api`]: the HTTP API; [`tasks`]: the named critical tasks a router runs.
+//! - [`api`]: the HTTP API; [`metrics`]: its Prometheus metrics; [`tasks`]: the named critical
+//!   tasks a router runs.
 
 pub mod api;
+pub mod metrics;
 pub mod network;
 pub mod p2p;
 pub mod pipeline;

@@ -41,8 +41,11 @@ use xroute_adapters::{AdapterError, BlockRef, ChainAdapter, ChainAdapterExt};
 use xroute_config::RelayConfig;
 use xroute_proofs::envelope::MessageId;
 
-use crate::store::{MessageRecord, Stage, Store, StoreError};
 pub use crate::time::now_ms;
+use crate::{
+    metrics::Metrics,
+    store::{MessageRecord, Stage, Store, StoreError},
+};
 
 /// Messages stepped at once (relay transactions still go out one at a time, under the nonce lock).
 const CONCURRENCY: usize = 8;
@@ -107,18 +110,37 @@ pub struct Pipeline {
     coordinator: Arc<dyn Coordinator>,
     /// Messages this tick proved, handed to the coordinator once the `Sent` stage is done.
     fresh: std::sync::Mutex<Vec<MessageRecord>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Pipeline {
     /// A pipeline over `store` and `chains`, for a router that works alone.
     pub fn new(store: Store, chains: Chains, relay: RelayConfig) -> Self {
+        let names = chains
+            .adapters()
+            .iter()
+            .map(|c| (c.domain(), c.name().to_string()))
+            .collect();
+        let metrics = Metrics::new(names);
+        store.set_metrics(metrics.clone());
         Self {
             store,
             chains,
             relay,
             coordinator: Arc::new(Alone),
             fresh: std::sync::Mutex::new(Vec::new()),
+            metrics,
         }
+    }
+
+    /// The router's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The `[relay]` settings it runs with.
+    pub fn relay_config(&self) -> &RelayConfig {
+        &self.relay
     }
 
     /// Works with a router set through `coordinator`: messages then need what it says
@@ -176,11 +198,12 @@ impl Pipeline {
         let interval = Duration::from_millis(self.relay.poll_interval_ms);
         while !*shutdown.borrow() {
             tokio::select! {
-                scanned = scan::scan(&self.store, chain.as_ref()) => {
-                    if let Err(e) = scanned {
+                scanned = scan::scan(&self.store, chain.as_ref()) => match scanned {
+                    Ok(report) => self.metrics.scanned(chain.name(), report.head, report.cursor),
+                    Err(e) => {
                         tracing::warn!(chain = chain.name(), error = %e, "indexing failed; retrying");
                     }
-                }
+                },
                 _ = shutdown.changed() => break,
             }
             tokio::select! {
@@ -210,8 +233,13 @@ impl Pipeline {
     /// one step.
     pub async fn tick(&self) -> Result<(), PipelineError> {
         for adapter in self.chains.adapters() {
-            if let Err(e) = scan::scan(&self.store, adapter.as_ref()).await {
-                tracing::warn!(chain = adapter.name(), error = %e, "indexing failed; retrying next tick");
+            match scan::scan(&self.store, adapter.as_ref()).await {
+                Ok(report) => self
+                    .metrics
+                    .scanned(adapter.name(), report.head, report.cursor),
+                Err(e) => {
+                    tracing::warn!(chain = adapter.name(), error = %e, "indexing failed; retrying next tick");
+                }
             }
         }
         self.step_all().await

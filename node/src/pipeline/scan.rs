@@ -12,13 +12,22 @@ const RANGE: u64 = 1_000;
 /// How far back indexing restarts when the block under the cursor changed hash (a reorg).
 const REORG_REWIND: u64 = 64;
 
-/// Indexes `adapter`'s chain up to its finalized head; returns how many new messages it stored.
+/// What one scan of a chain came to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScanReport {
+    /// The chain's latest block.
+    pub head: u64,
+    /// The last block indexed.
+    pub cursor: u64,
+}
+
+/// Indexes `adapter`'s chain up to its finalized head.
 pub(crate) async fn scan(
     store: &Store,
     adapter: &dyn ChainAdapter,
-) -> Result<usize, PipelineError> {
+) -> Result<ScanReport, PipelineError> {
     let name = adapter.name();
-    let finalized = adapter.finalized_head().await?;
+    let (head, finalized) = adapter.heads().await?;
     let mut from = match store.cursor(name)? {
         None => 0,
         Some(cursor) => {
@@ -36,7 +45,6 @@ pub(crate) async fn scan(
             }
         }
     };
-    let mut stored = 0;
     while from <= finalized.number {
         let to = (from + RANGE - 1).min(finalized.number);
         for sent in adapter.sent_messages(from, to).await? {
@@ -51,7 +59,6 @@ pub(crate) async fn scan(
                 now_ms(),
             );
             if store.insert_new(&record)? {
-                stored += 1;
                 tracing::info!(
                     chain = name,
                     id = %record.id,
@@ -75,5 +82,8 @@ pub(crate) async fn scan(
         )?;
         from = to + 1;
     }
-    Ok(stored)
+    Ok(ScanReport {
+        head: head.number,
+        cursor: from.saturating_sub(1),
+    })
 }

@@ -11,7 +11,10 @@ use xroute_adapters::{
 };
 
 use super::{Gate, Outcome, Pipeline, Tick, Turn};
-use crate::store::{MessageRecord, RelayAttempt, Stage, StoreError};
+use crate::{
+    metrics::TxOutcome,
+    store::{MessageRecord, RelayAttempt, Stage, StoreError},
+};
 
 /// Why a step could not finish (the same step again after a backoff).
 #[derive(Debug, thiserror::Error)]
@@ -227,6 +230,7 @@ impl Pipeline {
             drop(lease);
             return Ok(Outcome::Retry(format!("relay tx {} refused: {e}", tx.hash)));
         }
+        self.metrics.transaction(hub.name(), TxOutcome::Sent);
         tracing::info!(%id, tx = %tx.hash, nonce = tx.nonce, value = %call.value, "relay sent");
         Ok(Outcome::Done)
     }
@@ -250,7 +254,17 @@ impl Pipeline {
             if mined.block_number > tick.l1_final.number {
                 return Ok(Outcome::NotReady);
             }
+            self.metrics.transaction(
+                hub.name(),
+                if mined.success {
+                    TxOutcome::Succeeded
+                } else {
+                    TxOutcome::Reverted
+                },
+            );
             if mined.success {
+                self.metrics
+                    .relay_mined(hub.name(), mined.gas_used, f64::from(attempt.value));
                 let note = format!(
                     "relay tx {} final in block {} (gas {})",
                     attempt.tx_hash, mined.block_number, mined.gas_used
@@ -318,6 +332,7 @@ impl Pipeline {
         let attempt = attempt_of(record, &tx, last.value, tick.now_ms, &last.chain);
         self.store.update(&id, |r| r.relays.push(attempt.clone()))?;
         lease.broadcast(&tx).await?;
+        self.metrics.transaction(&last.chain, TxOutcome::Replaced);
         tracing::info!(%id, tx = %tx.hash, nonce = tx.nonce, max_fee = tx.fees.max_fee_per_gas, "stuck transaction replaced with higher fees");
         Ok(Outcome::NotReady)
     }
@@ -435,6 +450,7 @@ impl Pipeline {
         let attempt = attempt_of(record, &tx, call.value, tick.now_ms, dst.name());
         self.store.update(&id, |r| r.relays.push(attempt.clone()))?;
         lease.broadcast(&tx).await?;
+        self.metrics.transaction(dst.name(), TxOutcome::Sent);
         tracing::info!(%id, chain = dst.name(), tx = %tx.hash, "follow-up sent");
         Ok(Outcome::NotReady)
     }

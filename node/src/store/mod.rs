@@ -12,7 +12,10 @@ mod codec;
 mod error;
 mod types;
 
-use std::path::Path;
+use std::{
+    path::Path,
+    sync::{Arc, OnceLock},
+};
 
 use sled::{
     Transactional,
@@ -22,6 +25,8 @@ use sled::{
 pub use error::{Result, StoreError};
 pub use types::{Cursor, MessageRecord, RelayAttempt, SourceRef, Stage, Transition};
 use xroute_proofs::envelope::MessageId;
+
+use crate::metrics::Metrics;
 
 const MESSAGES: &str = "messages_v1";
 const STATUS: &str = "status_v1";
@@ -35,6 +40,8 @@ pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// The sled-backed store.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Told of every stage change once it is committed (set once, by the pipeline).
+    metrics: Arc<OnceLock<Arc<Metrics>>>,
     db: sled::Db,
     messages: sled::Tree,
     status: sled::Tree,
@@ -76,6 +83,7 @@ impl Store {
             }
         };
         Ok(Self {
+            metrics: Arc::default(),
             messages: db.open_tree(MESSAGES)?,
             status: db.open_tree(STATUS)?,
             cursors: db.open_tree(CURSORS)?,
@@ -154,7 +162,16 @@ impl Store {
             status.insert(status_key(to, id).as_slice(), &[][..])?;
             Ok(record)
         });
-        result.map_err(flatten)
+        let record = result.map_err(flatten)?;
+        if let Some(metrics) = self.metrics.get() {
+            metrics.transition(&record, from, to, at_ms);
+        }
+        Ok(record)
+    }
+
+    /// Counts every stage change from now on in `metrics` (the first call wins).
+    pub fn set_metrics(&self, metrics: Arc<Metrics>) {
+        let _ = self.metrics.set(metrics);
     }
 
     /// Updates a record without changing its stage (attempt counters, relay transactions).

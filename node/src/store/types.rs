@@ -140,6 +140,10 @@ pub struct MessageRecord {
     pub relays: Vec<RelayAttempt>,
     /// Every stage change.
     pub history: Vec<Transition>,
+    /// When this router first saw it on its source chain (ms since the epoch; 0 in records
+    /// stored before it was kept).
+    #[serde(default)]
+    pub seen_at_ms: u64,
 }
 
 impl MessageRecord {
@@ -156,6 +160,7 @@ impl MessageRecord {
             reason: None,
             relays: Vec::new(),
             history: Vec::new(),
+            seen_at_ms: at_ms,
         }
     }
 }

@@ -293,6 +293,20 @@ async fn four_routers_threshold_three_relay_three_hundred_messages_exactly_once(
             .all(|r| r["live"] == true && r["divergent"].is_null()),
         "{peers:#}"
     );
+    // Each router is ready (every chain answering, store writable, a quorum of the set live),
+    // and its metrics count the gossip it accepted from its peers.
+    for r in &env.routers {
+        let resp = reqwest::get(format!("{}/ready", r.api)).await?;
+        assert_eq!(resp.status().as_u16(), 200);
+        let body: serde_json::Value = resp.json().await?;
+        assert_eq!(body["routers_live"], 4, "{body}");
+        let text = reqwest::get(format!("{}/metrics", r.api)).await?.text().await?;
+        assert!(text.contains("xroute_p2p_peers 3"), "{text}");
+        assert!(
+            text.contains("xroute_gossip_messages{verdict=\"accepted\",reason=\"\"}"),
+            "{text}"
+        );
+    }
     eprintln!("hops per router: {by_router:?}");
     env.flusher.stop().await?;
     Ok(())

@@ -59,6 +59,13 @@ async fn wait_delivered(
     }
 }
 
+/// `GET /ready`: (status code, body).
+async fn ready_status(router: &RouterProcess) -> Result<(u16, serde_json::Value)> {
+    let resp = reqwest::get(format!("{}/ready", router.api)).await?;
+    let code = resp.status().as_u16();
+    Ok((code, resp.json().await?))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_router_whose_l1_rpc_hangs_keeps_serving_and_resumes_when_it_answers() -> Result<()> {
     let net = Arc::new(LocalNet::start(1).await?);
@@ -98,6 +105,8 @@ async fn a_router_whose_l1_rpc_hangs_keeps_serving_and_resumes_when_it_answers()
     };
     let first = send(1).await?;
     wait_delivered(&mut router, &mut flusher, &first).await?;
+    let ready = ready_status(&router).await?;
+    assert_eq!(ready.0, 200, "ready while every chain answers: {}", ready.1);
 
     // The L1 node stops answering; a message is sent meanwhile (Starknet and the postman still
     // work: they reach anvil directly).
@@ -117,6 +126,12 @@ async fn a_router_whose_l1_rpc_hangs_keeps_serving_and_resumes_when_it_answers()
         router.check_running()?;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // Not ready, naming the silent chain (its indexer has not finished a pass for > 5 s).
+    let (code, body) = ready_status(&router).await?;
+    assert_eq!(code, 503, "{body}");
+    let problems = body["problems"].to_string();
+    assert!(problems.contains("ethereum: no indexing pass"), "{body}");
+    assert!(!problems.contains("starknet"), "{body}");
     let relayer = net.l1.address(options.l1_account)?;
     let before = relay_transactions(&net, &[relayer], stack.hub).await?;
     assert_eq!(
@@ -130,6 +145,22 @@ async fn a_router_whose_l1_rpc_hangs_keeps_serving_and_resumes_when_it_answers()
     wait_delivered(&mut router, &mut flusher, &second).await?;
     let after = relay_transactions(&net, &[relayer], stack.hub).await?;
     assert_eq!(after.len(), 2, "one relay per message: {after:?}");
+    let (code, body) = ready_status(&router).await?;
+    assert_eq!(code, 200, "ready again once L1 answers: {body}");
+    // What the metrics say of it: two relays sent and succeeded on L1, two delivered.
+    let text = reqwest::get(format!("{}/metrics", router.api))
+        .await?
+        .text()
+        .await?;
+    for line in [
+        "xroute_relay_transactions_total{chain=\"ethereum\",outcome=\"sent\"} 2",
+        "xroute_relay_transactions_total{chain=\"ethereum\",outcome=\"succeeded\"} 2",
+        "xroute_messages{stage=\"delivered\"} 2",
+        "xroute_transitions_total{from=\"relayed\",to=\"delivered\",route=\"starknet → ethereum\"} 2",
+        "xroute_delivery_seconds_count{route=\"starknet → ethereum\"} 2",
+    ] {
+        assert!(text.contains(line), "{line} missing from /metrics:\n{text}");
+    }
     assert!(after.iter().all(|(_, _, ok)| *ok), "{after:?}");
     let log = router.log_tail();
     assert!(

@@ -1,0 +1,356 @@
+//! The router's Prometheus metrics (`GET /metrics`, text exposition format, `prometheus-client`)
+//! and what `GET /ready` decides from.
+//!
+//! - `xroute_messages{stage}`: messages in each stage (read from the store at scrape time).
+//! - `xroute_transitions_total{from,to,route}`: stage changes, counted where the store makes them.
+//! - `xroute_delivery_seconds{route}`: from the router first seeing a message on its source chain
+//!   to `Delivered`.
+//! - `xroute_relay_transactions_total{chain,outcome}`: transactions the router signed and sent
+//!   (`sent`, `replaced` with higher fees) and how the mined ones ended (`succeeded`,
+//!   `reverted`), per chain (relays on L1, follow-ups on a destination).
+//! - `xroute_relay_gas_used_total{chain}`, `xroute_relay_value_wei_total{chain}`: gas of the
+//!   router's mined successful relays, and the value (entry fees) they carried.
+//! - `xroute_chain_head{chain}`, `xroute_scan_lag_blocks{chain}` (head − indexed cursor),
+//!   `xroute_chain_answered_seconds{chain}` (unix time of the chain's last answer to the indexer).
+//! - `xroute_p2p_peers` (connected libp2p peers) and `xroute_gossip_messages{verdict,reason}`
+//!   (gossip accepted / rejected by reason), in a router network, read at scrape time.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
+
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+
+use crate::{
+    store::{MessageRecord, Stage},
+    time::now_ms,
+};
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabels {
+    stage: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransitionLabels {
+    from: String,
+    to: String,
+    route: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChainLabels {
+    chain: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TxLabels {
+    chain: String,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GossipLabels {
+    verdict: &'static str,
+    reason: String,
+}
+
+type DeliveryHistogram = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+fn delivery_histogram() -> Histogram {
+    // 0.25 s … ~68 min.
+    Histogram::new(exponential_buckets(0.25, 2.0, 15))
+}
+
+/// What a transaction of the router came to, for `xroute_relay_transactions_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxOutcome {
+    /// Signed, persisted and broadcast.
+    Sent,
+    /// Replaced under its nonce with higher fees.
+    Replaced,
+    /// Mined and succeeded.
+    Succeeded,
+    /// Mined and reverted.
+    Reverted,
+}
+
+impl TxOutcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Replaced => "replaced",
+            Self::Succeeded => "succeeded",
+            Self::Reverted => "reverted",
+        }
+    }
+}
+
+/// The router's metrics. Cheap to update from any task.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    messages: Family<StageLabels, Gauge>,
+    transitions: Family<TransitionLabels, Counter>,
+    delivery: DeliveryHistogram,
+    txs: Family<TxLabels, Counter>,
+    gas: Family<ChainLabels, Counter>,
+    value: Family<ChainLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
+    head: Family<ChainLabels, Gauge>,
+    lag: Family<ChainLabels, Gauge>,
+    answered: Family<ChainLabels, Gauge>,
+    peers: Gauge,
+    gossip: Family<GossipLabels, Gauge>,
+    /// Domain → chain name, for route labels.
+    names: BTreeMap<u32, String>,
+    /// Per chain, when it last answered the indexer (ms since the epoch).
+    last_answer: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Metrics {
+    /// Metrics for a router over the chains `names` (domain → name).
+    pub fn new(names: BTreeMap<u32, String>) -> Arc<Self> {
+        let m = Self {
+            registry: Mutex::new(Registry::default()),
+            messages: Family::default(),
+            transitions: Family::default(),
+            delivery: Family::new_with_constructor(delivery_histogram),
+            txs: Family::default(),
+            gas: Family::default(),
+            value: Family::default(),
+            head: Family::default(),
+            lag: Family::default(),
+            answered: Family::default(),
+            peers: Gauge::default(),
+            gossip: Family::default(),
+            names,
+            last_answer: Mutex::new(BTreeMap::new()),
+        };
+        {
+            let mut r = m.registry.lock().unwrap_or_else(|p| p.into_inner());
+            r.register(
+                "xroute_messages",
+                "Messages in each stage",
+                m.messages.clone(),
+            );
+            r.register(
+                "xroute_transitions",
+                "Stage changes of messages",
+                m.transitions.clone(),
+            );
+            r.register(
+                "xroute_delivery_seconds",
+                "Time from first seeing a message on its source chain to Delivered",
+                m.delivery.clone(),
+            );
+            r.register(
+                "xroute_relay_transactions",
+                "Transactions the router sent, and how the mined ones ended",
+                m.txs.clone(),
+            );
+            r.register(
+                "xroute_relay_gas_used",
+                "Gas used by the router's successful relay transactions",
+                m.gas.clone(),
+            );
+            r.register(
+                "xroute_relay_value_wei",
+                "Value (entry fees) carried by the router's successful relay transactions",
+                m.value.clone(),
+            );
+            r.register(
+                "xroute_chain_head",
+                "Latest block of the chain",
+                m.head.clone(),
+            );
+            r.register(
+                "xroute_scan_lag_blocks",
+                "Blocks between the chain's head and the router's indexed cursor",
+                m.lag.clone(),
+            );
+            r.register(
+                "xroute_chain_answered_seconds",
+                "Unix time of the chain's last answer to the router's indexer",
+                m.answered.clone(),
+            );
+            r.register(
+                "xroute_p2p_peers",
+                "Connected libp2p peers",
+                m.peers.clone(),
+            );
+            r.register(
+                "xroute_gossip_messages",
+                "Gossip messages accepted and rejected (by reason) from all peers",
+                m.gossip.clone(),
+            );
+        }
+        Arc::new(m)
+    }
+
+    /// "source → destination" by chain names.
+    pub fn route(&self, record: &MessageRecord) -> String {
+        let name = |d: u32| {
+            self.names
+                .get(&d)
+                .cloned()
+                .unwrap_or_else(|| format!("domain {d}"))
+        };
+        format!(
+            "{} → {}",
+            name(record.envelope.src_domain),
+            name(record.envelope.dst_domain)
+        )
+    }
+
+    /// A stage change the store made.
+    pub fn transition(&self, record: &MessageRecord, from: Stage, to: Stage, at_ms: u64) {
+        let route = self.route(record);
+        self.transitions
+            .get_or_create(&TransitionLabels {
+                from: stage_label(from),
+                to: stage_label(to),
+                route: route.clone(),
+            })
+            .inc();
+        if to == Stage::Delivered && record.seen_at_ms > 0 {
+            let seconds = at_ms.saturating_sub(record.seen_at_ms) as f64 / 1000.0;
+            self.delivery
+                .get_or_create(&RouteLabels { route })
+                .observe(seconds);
+        }
+    }
+
+    /// A transaction on `chain` came to `outcome`.
+    pub fn transaction(&self, chain: &str, outcome: TxOutcome) {
+        self.txs
+            .get_or_create(&TxLabels {
+                chain: chain.to_string(),
+                outcome: outcome.label(),
+            })
+            .inc();
+    }
+
+    /// A successful relay on `chain` used `gas` and carried `value_wei`.
+    pub fn relay_mined(&self, chain: &str, gas: u64, value_wei: f64) {
+        let labels = ChainLabels {
+            chain: chain.to_string(),
+        };
+        self.gas.get_or_create(&labels).inc_by(gas);
+        self.value.get_or_create(&labels).inc_by(value_wei);
+    }
+
+    /// The indexer read `chain` up to `cursor` with the chain's head at `head`.
+    pub fn scanned(&self, chain: &str, head: u64, cursor: u64) {
+        let labels = ChainLabels {
+            chain: chain.to_string(),
+        };
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.head.get_or_create(&labels).set(gauge(head));
+        self.lag
+            .get_or_create(&labels)
+            .set(gauge(head.saturating_sub(cursor)));
+        let now = now_ms();
+        self.answered.get_or_create(&labels).set(gauge(now / 1000));
+        self.last_answer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(chain.to_string(), now);
+    }
+
+    /// Per configured chain, how long ago it last answered the indexer (`None`: never).
+    pub fn chain_silence_ms(&self) -> BTreeMap<String, Option<u64>> {
+        let last = self.last_answer.lock().unwrap_or_else(|p| p.into_inner());
+        let now = now_ms();
+        self.names
+            .values()
+            .map(|name| (name.clone(), last.get(name).map(|t| now.saturating_sub(*t))))
+            .collect()
+    }
+
+    /// The text exposition of every metric, with the store-derived and network-derived gauges
+    /// set from `counts` (messages per stage) and `network` (peers, gossip verdict counters).
+    pub fn encode(&self, counts: &[(Stage, usize)], network: Option<&NetworkSample>) -> String {
+        for (stage, n) in counts {
+            self.messages
+                .get_or_create(&StageLabels {
+                    stage: stage_label(*stage),
+                })
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+        if let Some(n) = network {
+            self.peers.set(i64::try_from(n.peers).unwrap_or(i64::MAX));
+            for ((verdict, reason), count) in &n.gossip {
+                self.gossip
+                    .get_or_create(&GossipLabels {
+                        verdict,
+                        reason: reason.clone(),
+                    })
+                    .set(i64::try_from(*count).unwrap_or(i64::MAX));
+            }
+        }
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+}
+
+/// What the network contributes to a scrape.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkSample {
+    /// Connected libp2p peers.
+    pub peers: usize,
+    /// (verdict, reason) → count, summed over peers.
+    pub gossip: BTreeMap<(&'static str, String), u64>,
+}
+
+fn stage_label(stage: Stage) -> String {
+    format!("{stage:?}").to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_has_each_family_with_its_labels() {
+        let names = BTreeMap::from([(1, "ethereum".to_string()), (2, "starknet".to_string())]);
+        let m = Metrics::new(names);
+        m.transaction("ethereum", TxOutcome::Sent);
+        m.transaction("ethereum", TxOutcome::Sent);
+        m.transaction("ethereum", TxOutcome::Succeeded);
+        m.relay_mined("ethereum", 98_000, 1.5e15);
+        m.scanned("starknet", 120, 100);
+        let text = m.encode(&[(Stage::Delivered, 3), (Stage::Sent, 1)], None);
+        for line in [
+            "xroute_messages{stage=\"delivered\"} 3",
+            "xroute_messages{stage=\"sent\"} 1",
+            "xroute_relay_transactions_total{chain=\"ethereum\",outcome=\"sent\"} 2",
+            "xroute_relay_transactions_total{chain=\"ethereum\",outcome=\"succeeded\"} 1",
+            "xroute_relay_gas_used_total{chain=\"ethereum\"} 98000",
+            "xroute_chain_head{chain=\"starknet\"} 120",
+            "xroute_scan_lag_blocks{chain=\"starknet\"} 20",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
+        let silence = m.chain_silence_ms();
+        assert_eq!(silence["ethereum"], None, "never scanned");
+        assert!(silence["starknet"].is_some_and(|ms| ms < 5_000));
+    }
+}
