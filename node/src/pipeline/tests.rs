@@ -483,16 +483,7 @@ async fn a_follow_up_the_destination_asks_for_is_sent_there_once_and_delivery_fo
 
 #[tokio::test]
 async fn a_follow_up_that_keeps_reverting_parks_the_message() {
-    let s = setup(RelayConfig {
-        max_attempts: 3,
-        ..quick()
-    });
-    let id = from_l1(&s, 13, 0);
-    tick(&s).await;
-    let l1 = s.hub.fake_submitter();
-    l1.mine(l1.signed()[0].0.hash, 9, true);
-    tick(&s).await;
-    s.rollup.set_follow_up(id, redeem_call());
+    let (s, id) = relayed_asking_for_a_redeem(13).await;
     let on_rollup = s.rollup.fake_submitter();
     for _ in 0..10 {
         tick(&s).await;
@@ -514,6 +505,22 @@ async fn a_follow_up_that_keeps_reverting_parks_the_message() {
     assert_eq!(on_rollup.signed().len(), 3, "one per attempt, then parked");
 }
 
+/// A pipeline (3 attempts) whose L1 app message `nonce` was relayed and whose destination asks
+/// for a redeem.
+async fn relayed_asking_for_a_redeem(nonce: u64) -> (Setup, MessageId) {
+    let s = setup(RelayConfig {
+        max_attempts: 3,
+        ..quick()
+    });
+    let id = from_l1(&s, nonce, 0);
+    tick(&s).await;
+    let l1 = s.hub.fake_submitter();
+    l1.mine(l1.signed()[0].0.hash, 9, true);
+    tick(&s).await;
+    s.rollup.set_follow_up(id, redeem_call());
+    (s, id)
+}
+
 fn redeem_call() -> Call {
     Call {
         to: B256::with_last_byte(0x6e),
@@ -527,16 +534,7 @@ fn redeem_call() -> Call {
 /// destination still asks for it) counts as a failed attempt: sent again, then parked.
 #[tokio::test]
 async fn a_follow_up_mined_without_delivering_is_sent_again_then_parks() {
-    let s = setup(RelayConfig {
-        max_attempts: 3,
-        ..quick()
-    });
-    let id = from_l1(&s, 14, 0);
-    tick(&s).await;
-    let l1 = s.hub.fake_submitter();
-    l1.mine(l1.signed()[0].0.hash, 9, true);
-    tick(&s).await;
-    s.rollup.set_follow_up(id, redeem_call());
+    let (s, id) = relayed_asking_for_a_redeem(14).await;
     let on_rollup = s.rollup.fake_submitter();
     tick(&s).await;
     assert_eq!(on_rollup.signed().len(), 1);

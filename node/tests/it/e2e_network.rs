@@ -300,7 +300,10 @@ async fn four_routers_threshold_three_relay_three_hundred_messages_exactly_once(
         assert_eq!(resp.status().as_u16(), 200);
         let body: serde_json::Value = resp.json().await?;
         assert_eq!(body["routers_live"], 4, "{body}");
-        let text = reqwest::get(format!("{}/metrics", r.api)).await?.text().await?;
+        let text = reqwest::get(format!("{}/metrics", r.api))
+            .await?
+            .text()
+            .await?;
         assert!(text.contains("xroute_p2p_peers 3"), "{text}");
         assert!(
             text.contains("xroute_gossip_messages{verdict=\"accepted\",reason=\"\"}"),
