@@ -285,6 +285,8 @@ pub struct RouterProcess {
     process: ManagedProcess,
     binary: PathBuf,
     config: PathBuf,
+    /// Arguments after `run --config FILE` (kept for restarts).
+    extra: Vec<String>,
     /// The API's base URL.
     pub api: String,
 }
@@ -292,27 +294,37 @@ pub struct RouterProcess {
 impl RouterProcess {
     /// Starts `binary run --config config` and waits until `GET /health` answers.
     pub async fn start(binary: &Path, config: &Path, api_port: u16) -> Result<Self> {
-        let process = Self::spawn(binary, config).await?;
+        Self::start_with_args(binary, config, api_port, &[]).await
+    }
+
+    /// Starts `binary run --config config <extra…>` and waits until `GET /health` answers.
+    pub async fn start_with_args(
+        binary: &Path,
+        config: &Path,
+        api_port: u16,
+        extra: &[&str],
+    ) -> Result<Self> {
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let process = Self::spawn(binary, config, &extra).await?;
         let mut router = Self {
             process,
             binary: binary.into(),
             config: config.into(),
+            extra,
             api: format!("http://127.0.0.1:{api_port}"),
         };
         router.wait_ready().await?;
         Ok(router)
     }
 
-    async fn spawn(binary: &Path, config: &Path) -> Result<ManagedProcess> {
-        ManagedProcess::spawn(
-            "xroute",
-            binary,
-            &[
-                "run".into(),
-                "--config".into(),
-                config.display().to_string(),
-            ],
-        )
+    async fn spawn(binary: &Path, config: &Path, extra: &[String]) -> Result<ManagedProcess> {
+        let mut args = vec![
+            "run".to_string(),
+            "--config".to_string(),
+            config.display().to_string(),
+        ];
+        args.extend(extra.iter().cloned());
+        ManagedProcess::spawn("xroute", binary, &args)
     }
 
     async fn wait_ready(&mut self) -> Result<()> {
@@ -332,7 +344,7 @@ impl RouterProcess {
     /// SIGKILL, then a fresh process on the same config and store.
     pub async fn kill_and_restart(&mut self) -> Result<()> {
         self.process.kill()?;
-        self.process = Self::spawn(&self.binary, &self.config).await?;
+        self.process = Self::spawn(&self.binary, &self.config, &self.extra).await?;
         self.wait_ready().await
     }
 

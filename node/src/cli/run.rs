@@ -26,10 +26,22 @@ pub(crate) struct RunArgs {
     /// Listen address of the HTTP API (overrides `node.api`).
     #[arg(long, value_name = "ADDR")]
     api: Option<SocketAddr>,
+    /// Log lines as text (for people) or as one JSON object per line (for log shippers).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "XROUTE_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+/// How `xroute run` writes its log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (timestamp, level, target, message and fields).
+    Json,
 }
 
 pub(crate) fn run(args: RunArgs) -> ExitCode {
-    init_tracing();
+    init_tracing(args.log_format);
     let mut config = match Config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
@@ -66,18 +78,22 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
 
 /// Logs to stderr; `RUST_LOG` filters (default: info for xroute, error for gossipsub, warn for
 /// the rest).
-pub(crate) fn init_tracing() {
+pub(crate) fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         // gossipsub logs a multi-kilobyte warning per message and peer when a send queue is
         // full (gigabytes in a burst, and the logging then costs more than the gossip).
         .unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new("warn,xroute=info,libp2p_gossipsub=error")
         });
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 async fn serve(config: Config) -> eyre::Result<()> {

@@ -45,6 +45,17 @@ pub(crate) async fn scan(
             }
         }
     };
+    // A catch-up (more than one range behind) says how far it got, range by range.
+    let catching_up = finalized.number.saturating_sub(from) >= RANGE;
+    if catching_up {
+        tracing::info!(
+            chain = name,
+            from,
+            to = finalized.number,
+            "catching up: indexing {} blocks",
+            finalized.number - from + 1
+        );
+    }
     while from <= finalized.number {
         let to = (from + RANGE - 1).min(finalized.number);
         for sent in adapter.sent_messages(from, to).await? {
@@ -80,6 +91,16 @@ pub(crate) async fn scan(
                 block_hash: B256::from(hash),
             },
         )?;
+        if catching_up {
+            tracing::info!(
+                chain = name,
+                block = to,
+                of = finalized.number,
+                "catching up: indexed to block {to} of {} ({}%)",
+                finalized.number,
+                to.saturating_mul(100) / finalized.number.max(1)
+            );
+        }
         from = to + 1;
     }
     Ok(ScanReport {

@@ -210,3 +210,59 @@ async fn a_critical_task_that_panics_stops_the_router_naming_it() -> Result<()> 
     }
     Ok(())
 }
+
+/// A router far behind a chain (here 2,500 blocks mined before it starts) says how far its
+/// catch-up got, range by range; with `--log-format json` every line is one JSON object with the
+/// level, the message and the fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_logs_its_progress_as_json_lines() -> Result<()> {
+    let net = LocalNet::start(0).await?;
+    let stack = XrouteStack::deploy(&net).await?;
+    xroute_tests::rpc::call(
+        &reqwest::Client::new(),
+        net.l1.endpoint(),
+        "anvil_mine",
+        serde_json::json!(["0x9c4"]),
+    )
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let config = write_config(dir.path(), &net, &stack, port, &RouterOptions::default())?;
+    let mut router =
+        RouterProcess::start_with_args(Path::new(XROUTE), &config, port, &["--log-format", "json"])
+            .await?;
+    let start = Instant::now();
+    let lines = loop {
+        router.check_running()?;
+        let log = router.log_tail();
+        if log.contains("(100%)") {
+            break log;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            bail!("no finished catch-up in the log:\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let progress: Vec<serde_json::Value> = lines
+        .lines()
+        .filter(|l| l.contains("catching up"))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    // The announcement, then one line per 1,000-block range (blocks 0..=2,500 and a few).
+    assert!(progress.len() >= 4, "{progress:#?}");
+    assert!(
+        progress[0]["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("catching up: indexing"),
+        "{progress:#?}"
+    );
+    assert_eq!(progress[1]["fields"]["block"], 999, "{progress:#?}");
+    for p in &progress {
+        assert_eq!(p["level"], "INFO");
+        assert_eq!(p["fields"]["chain"], "ethereum");
+    }
+    let last = progress.last().unwrap();
+    assert_eq!(last["fields"]["block"], last["fields"]["of"]);
+    Ok(())
+}
