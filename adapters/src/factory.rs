@@ -48,6 +48,7 @@ mod tests {
             domain: 4,
             rpc: RpcUrl::new("http://127.0.0.1:9").unwrap(),
             confirmations: 0,
+            chain_id: None,
             hub: None,
             arbitrum: None,
             signer_key_file: "/nonexistent".into(),

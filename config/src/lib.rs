@@ -201,6 +201,9 @@ pub struct EvmChain {
     /// Blocks to wait before a log counts.
     #[serde(default = "default_evm_confirmations")]
     pub confirmations: u64,
+    /// The chain id the node must answer (`xroute check` compares; optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<u64>,
     /// The xroute Hub contract, on the hub chain.
     #[serde(default, deserialize_with = "optional_address")]
     pub hub: Option<Address>,
@@ -261,6 +264,10 @@ pub struct StarknetChain {
     /// Blocks to wait before an event counts.
     #[serde(default)]
     pub confirmations: u64,
+    /// The chain id the node must answer, as its short string (`SN_SEPOLIA`) or 0x-hex
+    /// (`xroute check` compares; optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<String>,
     /// The xroute Endpoint contract.
     pub endpoint: Felt,
     /// The chain's messaging contract on L1 (Starknet core contract or an appchain's own).

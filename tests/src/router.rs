@@ -184,6 +184,7 @@ pub fn router_config(
             .clone()
             .unwrap_or_else(|| net.l1.endpoint().to_string()))?,
         confirmations: options.l1_confirmations,
+        chain_id: None,
         hub: Some(stack.hub),
         arbitrum: None,
         signer_key_file: "l1.key".into(),
@@ -204,6 +205,7 @@ pub fn router_config(
             domain: deployed.domain,
             rpc: url(chain.devnet.rpc_url().to_string())?,
             confirmations: 0,
+            chain_id: None,
             endpoint: Felt(felt_to_u256(deployed.endpoint)),
             l1_messaging: chain.messaging,
             messaging_layout: MessagingLayout::Current,
@@ -220,6 +222,7 @@ pub fn router_config(
             domain: deployed.domain,
             rpc: url(arb.l2.endpoint().to_string())?,
             confirmations: 0,
+            chain_id: None,
             hub: None,
             arbitrum: Some(ArbitrumContracts {
                 inbox: arb.bridge.inbox,
@@ -270,8 +273,13 @@ pub fn write_config(
     options: &RouterOptions,
 ) -> Result<PathBuf> {
     let config = router_config(dir, net, stack, api_port, options)?;
-    let text = toml::to_string(&config).wrap_err("writing the router config as TOML")?;
-    let path = dir.join("router.toml");
+    write_config_file(dir, "router.toml", &config)
+}
+
+/// Writes `config` as TOML to `dir/name` (paths in it are relative to `dir`); returns the path.
+pub fn write_config_file(dir: &Path, name: &str, config: &Config) -> Result<PathBuf> {
+    let text = toml::to_string(config).wrap_err("writing the router config as TOML")?;
+    let path = dir.join(name);
     std::fs::write(
         &path,
         format!("# Written by the xroute test kit for a local network.\n{text}"),

@@ -54,6 +54,7 @@ async fn adapters(
         domain: stack.arbitrum()?.domain,
         rpc: RpcUrl::new(arb.l2.endpoint()).unwrap(),
         confirmations: 0,
+        chain_id: None,
         hub: None,
         arbitrum: Some(ArbitrumContracts {
             inbox: arb.bridge.inbox,

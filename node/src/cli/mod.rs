@@ -1,5 +1,6 @@
 //! The command line: argument parsing with one-line errors, and dispatch.
 
+mod check;
 mod client;
 mod parse;
 mod proofs;
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run the router: index, prove, relay, serve the HTTP API (Ctrl-C drains and flushes).
     Run(run::RunArgs),
+    /// Check a config against the chains: nodes, chain ids, contracts, keys, relayer funds.
+    Check(check::CheckArgs),
     /// Show one message of a running router.
     Status(client::StatusArgs),
     /// List a running router's messages.
@@ -50,6 +53,7 @@ pub(crate) fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Check(args) => check::check(args),
         Command::Status(args) => client::status(args),
         Command::Messages(args) => client::messages(args),
         Command::Retry(args) => client::retry(args),
