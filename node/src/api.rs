@@ -8,6 +8,8 @@
 //! - `GET /messages/{id}` → one message with its relays and history
 //! - `POST /messages/{id}/retry` → a parked message starts over
 //! - `POST /messages/{id}/drop` with `{"reason": "…"}` → a parked message is dropped
+//! - `POST /store/backup` with `{"to": "/absolute/folder"}` → a copy of the store, made while the
+//!   router runs (`xroute store backup`)
 //! - `GET /peers` → the router set with heartbeat views and divergence, and every p2p peer with
 //!   its accepted/rejected counters (404 for a router without `[p2p]`)
 //! - `GET /metrics` → Prometheus text exposition ([`crate::metrics`])
@@ -207,7 +209,8 @@ pub fn router(
 ) -> Router {
     let writes = Router::new()
         .route("/messages/{id}/retry", post(retry))
-        .route("/messages/{id}/drop", post(drop_message));
+        .route("/messages/{id}/drop", post(drop_message))
+        .route("/store/backup", post(backup));
     let writes = match token {
         Some(token) => writes.route_layer(axum::middleware::from_fn_with_state(
             Arc::new(token),
@@ -369,6 +372,33 @@ async fn ready(State(app): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body)).into_response()
+}
+
+/// `POST /store/backup` body.
+#[derive(Debug, Deserialize)]
+pub struct BackupBody {
+    to: std::path::PathBuf,
+}
+
+async fn backup(
+    State(app): State<AppState>,
+    Json(body): Json<BackupBody>,
+) -> Result<Json<crate::store::BackupReport>, ApiError> {
+    if !body.to.is_absolute() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("to: {} is not an absolute path", body.to.display()),
+        ));
+    }
+    let store = app.pipeline.store().clone();
+    let report = tokio::task::spawn_blocking(move || store.backup_to(&body.to))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| match e {
+            StoreError::BackupTarget { .. } => ApiError(StatusCode::CONFLICT, e.to_string()),
+            other => ApiError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+        })?;
+    Ok(Json(report))
 }
 
 async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {

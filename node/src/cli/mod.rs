@@ -5,6 +5,7 @@ mod client;
 mod parse;
 mod proofs;
 mod run;
+mod store;
 
 use std::process::ExitCode;
 
@@ -39,6 +40,8 @@ enum Command {
     Drop(client::DropArgs),
     /// List a running router's network: the router set, heartbeats, p2p peers.
     Peers(client::PeersArgs),
+    /// Back up a router's store (running or stopped), or restore a backup.
+    Store(store::StoreArgs),
     /// Create a libp2p node key file (if missing) and print its peer id.
     P2pKey(P2pKeyArgs),
     /// Compute protocol hashes and check proofs; prints the result alone on stdout as 0x-hex.
@@ -60,6 +63,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Drop(args) => client::drop(args),
         Command::Peers(args) => client::peers(args),
         Command::P2pKey(args) => p2p_key(args),
+        Command::Store(args) => store::run(args),
         Command::Proofs(args) => proofs::run(*args),
     }
 }

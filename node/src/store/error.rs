@@ -23,6 +23,14 @@ pub enum StoreError {
     /// sled failed.
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
+    /// A backup cannot be written there.
+    #[error("backup to {path}: {reason}")]
+    BackupTarget {
+        /// The target folder.
+        path: std::path::PathBuf,
+        /// Why not.
+        reason: String,
+    },
     /// A stored value that does not decode.
     #[error("store: corrupt {what} at key {key}: {reason}")]
     Corrupt {

@@ -37,6 +37,17 @@ const BATCHES: &str = "batches_v1";
 /// How long [`Store::open`] waits for the lock of a store whose last handle is closing.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// What [`Store::backup_to`] copied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BackupReport {
+    /// Message records.
+    pub messages: u64,
+    /// Chain cursors.
+    pub cursors: u64,
+    /// Attestations, batches and certificates.
+    pub other: u64,
+}
+
 /// The sled-backed store.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -92,6 +103,58 @@ impl Store {
             batches: db.open_tree(BATCHES)?,
             db,
         })
+    }
+
+    /// Copies the whole store into a new store at `to` (a folder that must not exist, or be
+    /// empty), while this one may keep working: cursors first, then every message (the status
+    /// index is rebuilt from each record's stage), attestations, batches, certificates. A store
+    /// restored from it resumes without losing a message: a cursor copied before a message it
+    /// covers only makes the restored router re-read (and skip) blocks, and a hop made after the
+    /// copy is found made on chain before anything is sent again. The backup is itself a store
+    /// (`node.store` may point at it).
+    pub fn backup_to(&self, to: &Path) -> Result<BackupReport> {
+        let target_err = |reason: String| StoreError::BackupTarget {
+            path: to.into(),
+            reason,
+        };
+        if to.exists() {
+            let mut entries =
+                std::fs::read_dir(to).map_err(|e| target_err(format!("cannot read it: {e}")))?;
+            if entries.next().is_some() {
+                return Err(target_err(
+                    "it exists and is not empty (a backup never overwrites)".into(),
+                ));
+            }
+        }
+        let out = Store::open(to)?;
+        let mut report = BackupReport::default();
+        for entry in self.cursors.iter() {
+            let (k, v) = entry?;
+            out.cursors.insert(k, v)?;
+            report.cursors += 1;
+        }
+        for entry in self.messages.iter() {
+            let (k, v) = entry?;
+            let id = MessageId(alloy_primitives::B256::from_slice(&k));
+            let record = codec::decode(&id, &v)?;
+            out.messages.insert(k, v)?;
+            out.status
+                .insert(status_key(record.stage, &id).as_slice(), &[][..])?;
+            report.messages += 1;
+        }
+        for (from, into) in [
+            (&self.attestations, &out.attestations),
+            (&self.batches, &out.batches),
+            (&self.certificates, &out.certificates),
+        ] {
+            for entry in from.iter() {
+                let (k, v) = entry?;
+                into.insert(k, v)?;
+                report.other += 1;
+            }
+        }
+        out.flush()?;
+        Ok(report)
     }
 
     /// Records a newly seen message in stage [`Stage::Sent`]. Idempotent: seeing the same message

@@ -305,3 +305,36 @@ fn a_store_in_use_is_refused_and_opens_once_released() {
     let again = Store::open(&path).unwrap();
     assert_eq!(again.count_in(Stage::Sent), 0);
 }
+
+#[test]
+fn a_backup_is_a_store_with_every_record_index_and_cursor() {
+    let (dir, store) = open();
+    for n in 0..5 {
+        store.insert_new(&record(n)).unwrap();
+    }
+    let moved = record(3).id;
+    store
+        .transition(&moved, Stage::Sent, Stage::Proven, 2_000, "proven", |_| {})
+        .unwrap();
+    let cursor = Cursor {
+        block_number: 42,
+        block_hash: B256::repeat_byte(9),
+    };
+    store.set_cursor("starknet", &cursor).unwrap();
+    let to = dir.path().join("backup");
+    let report = store.backup_to(&to).unwrap();
+    assert_eq!(report.messages, 5);
+    assert_eq!(report.cursors, 1);
+    // Writes go on in the original while (and after) it is copied.
+    store.insert_new(&record(9)).unwrap();
+    let backup = Store::open(&to).unwrap();
+    assert_eq!(backup.count_in(Stage::Sent), 4);
+    assert_eq!(backup.ids_in(Stage::Proven, 10).unwrap(), vec![moved]);
+    assert_eq!(backup.get(&moved).unwrap(), store.get(&moved).unwrap());
+    assert_eq!(backup.cursor("starknet").unwrap(), Some(cursor));
+    assert!(backup.get(&record(9).id).unwrap().is_none());
+    // Never over something.
+    drop(backup);
+    let err = store.backup_to(&to).unwrap_err().to_string();
+    assert!(err.contains("exists and is not empty"), "{err}");
+}

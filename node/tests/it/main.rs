@@ -14,3 +14,4 @@ mod e2e_relay;
 mod network_catch_up;
 mod resilience;
 mod resume;
+mod store_backup;
