@@ -227,6 +227,10 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     /// xroute messages the chain's endpoint sent in blocks `from..=to`, in chain order.
     async fn sent_messages(&self, from: u64, to: u64) -> Result<Vec<SentMessage>>;
 
+    /// The block transaction `tx` is in, once it is in a closed block (`None` before, or for a
+    /// transaction the chain does not know).
+    async fn block_of_tx(&self, tx: [u8; 32]) -> Result<Option<u64>>;
+
     /// For `envelope`, leaving this chain: what proves it on L1 and the L1 call that consumes it,
     /// with `terms` (the destination's [`Entry::Accepted`] terms; empty when only asking whether
     /// it is proven) as the call's `entry` argument.

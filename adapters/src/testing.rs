@@ -195,6 +195,12 @@ impl ChainAdapter for FakeChain {
         Ok(block_hash(number))
     }
 
+    /// Unknown: the tests store the messages they step.
+    async fn block_of_tx(&self, _: [u8; 32]) -> Result<Option<u64>> {
+        drop(self.check("block_of_tx")?);
+        Ok(None)
+    }
+
     /// Nothing: the tests store the messages they step.
     async fn sent_messages(&self, _: u64, _: u64) -> Result<Vec<SentMessage>> {
         drop(self.check("sent_messages")?);

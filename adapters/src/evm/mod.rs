@@ -278,6 +278,15 @@ impl ChainAdapter for EvmAdapter {
         Ok(block.header.hash.0)
     }
 
+    async fn block_of_tx(&self, tx: [u8; 32]) -> Result<Option<u64>> {
+        let receipt = self
+            .provider
+            .get_transaction_receipt(B256::from(tx))
+            .await
+            .map_err(|e| self.rpc_error("eth_getTransactionReceipt", e))?;
+        Ok(receipt.and_then(|r| r.block_number))
+    }
+
     async fn sent_messages(&self, from: u64, to: u64) -> Result<Vec<SentMessage>> {
         let filter = Filter::new()
             .address(self.hub)

@@ -303,6 +303,23 @@ impl ChainAdapter for StarknetAdapter {
         Ok(out)
     }
 
+    async fn block_of_tx(&self, tx: [u8; 32]) -> Result<Option<u64>> {
+        match self
+            .provider
+            .get_transaction_receipt(Felt::from_bytes_be(&tx))
+            .await
+        {
+            Ok(r) => Ok(match r.block {
+                starknet_rust::core::types::ReceiptBlock::Block { block_number, .. } => {
+                    Some(block_number)
+                }
+                _ => None, // pre-confirmed: not in a closed block yet
+            }),
+            Err(ProviderError::StarknetError(StarknetError::TransactionHashNotFound)) => Ok(None),
+            Err(e) => Err(self.rpc_error("starknet_getTransactionReceipt", e)),
+        }
+    }
+
     async fn exit(&self, envelope: &Envelope, l1: &L1<'_>, terms: &Bytes) -> Result<Exit> {
         let felts = match envelope.to_felts() {
             Ok(f) => f,

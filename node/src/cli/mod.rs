@@ -4,6 +4,7 @@ mod check;
 mod client;
 mod parse;
 mod proofs;
+mod relay;
 mod run;
 mod store;
 
@@ -34,6 +35,8 @@ enum Command {
     Status(client::StatusArgs),
     /// List a running router's messages.
     Messages(client::MessagesArgs),
+    /// Relay your own message hop by hop from your own keys, without a router (the escape hatch).
+    Relay(relay::RelayArgs),
     /// Start a parked message over.
     Retry(client::RetryArgs),
     /// Drop a parked message for good, with a reason.
@@ -60,6 +63,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Status(args) => client::status(args),
         Command::Messages(args) => client::messages(args),
         Command::Retry(args) => client::retry(args),
+        Command::Relay(args) => relay::relay(args),
         Command::Drop(args) => client::drop(args),
         Command::Peers(args) => client::peers(args),
         Command::P2pKey(args) => p2p_key(args),

@@ -245,6 +245,12 @@ impl Pipeline {
         self.step_all().await
     }
 
+    /// Moves every live message of the store one step, without indexing any chain: what
+    /// `xroute relay` runs over a store that holds only the user's own messages.
+    pub async fn step_round(&self) -> Result<(), PipelineError> {
+        self.step_all().await
+    }
+
     /// Moves every live message one step.
     async fn step_all(&self) -> Result<(), PipelineError> {
         let tick = Tick {

@@ -6,6 +6,7 @@
 
 mod cli_check;
 mod cli_proofs;
+mod cli_relay;
 mod cli_router;
 mod demo;
 mod e2e_arbitrum;

@@ -1,0 +1,231 @@
+//! `xroute relay --from CHAIN --config FILE <TX>`: the escape hatch. Someone whose routers are all
+//! down relays their own message hop by hop from their own keys, with the same proofs and checks
+//! a router makes (the same pipeline, over a private store that holds only their messages, so
+//! nobody else's message is relayed), and sees each step.
+
+use std::{collections::HashMap, path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::Args;
+use xroute::{
+    pipeline::{Chains, Pipeline, now_ms},
+    store::{MessageRecord, SourceRef, Stage, Store},
+};
+use xroute_adapters::ChainAdapterExt;
+use xroute_config::Config;
+use xroute_proofs::envelope::MessageId;
+
+use super::{EXIT_FAILED, EXIT_USAGE};
+
+/// `xroute relay` arguments.
+#[derive(Args)]
+pub(crate) struct RelayArgs {
+    /// The hash of the transaction that sent the message (0x-hex).
+    tx: String,
+    /// The chain it was sent on (a chain name of the config).
+    #[arg(long, value_name = "CHAIN")]
+    from: String,
+    /// Chains and keys, as a router's config (`[node]` and `[p2p]` are not used).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    timeout: u64,
+}
+
+pub(crate) fn relay(args: RelayArgs) -> ExitCode {
+    let config = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let tx = match parse_tx(&args.tx) {
+        Some(tx) => tx,
+        None => {
+            eprintln!(
+                "error: <TX>: {:?} is not a transaction hash (0x + 64 hex digits)",
+                args.tx
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let dir =
+        std::env::temp_dir().join(format!("xroute-relay-{}-{}", std::process::id(), now_ms()));
+    let result = runtime.block_on(run(&config, &args, tx, &dir));
+    let _ = std::fs::remove_dir_all(&dir);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn parse_tx(s: &str) -> Option<[u8; 32]> {
+    let hex = s.strip_prefix("0x")?;
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+async fn run(
+    config: &Config,
+    args: &RelayArgs,
+    tx: [u8; 32],
+    dir: &std::path::Path,
+) -> Result<(), (u8, String)> {
+    let failed = |e: String| (EXIT_FAILED, e);
+    let chains = Chains::connect(config)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let Some(src) = chains
+        .adapters()
+        .into_iter()
+        .find(|a| a.name() == args.from)
+    else {
+        let names: Vec<String> = chains
+            .adapters()
+            .iter()
+            .map(|a| a.name().to_string())
+            .collect();
+        return Err((
+            EXIT_USAGE,
+            format!(
+                "--from: no chain named {:?} in the config (its chains: {})",
+                args.from,
+                names.join(", ")
+            ),
+        ));
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(args.timeout);
+    let poll = Duration::from_millis(config.relay.poll_interval_ms.max(100));
+    // The transaction in a block the source chain treats as final.
+    let block = loop {
+        if let Some(block) = src
+            .block_of_tx(tx)
+            .await
+            .map_err(|e| failed(e.to_string()))?
+        {
+            let (_, finalized) = src.heads().await.map_err(|e| failed(e.to_string()))?;
+            if finalized.number >= block {
+                break block;
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(failed(format!(
+                "transaction 0x{} is not in a final block of {} yet",
+                hex(&tx),
+                args.from
+            )));
+        }
+        tokio::time::sleep(poll).await;
+    };
+    let sent: Vec<_> = src
+        .sent_messages(block, block)
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .into_iter()
+        .filter(|m| m.tx_hash == tx)
+        .collect();
+    if sent.is_empty() {
+        return Err(failed(format!(
+            "transaction 0x{} (block {block} of {}) sent no xroute message",
+            hex(&tx),
+            args.from
+        )));
+    }
+    let store = Store::open(dir).map_err(|e| failed(e.to_string()))?;
+    let mut ids = Vec::with_capacity(sent.len());
+    for m in sent {
+        let record = MessageRecord::new(
+            m.envelope,
+            SourceRef {
+                chain: args.from.clone(),
+                block_number: m.block.number,
+                block_hash: m.block.hash.into(),
+                tx_hash: m.tx_hash.into(),
+            },
+            now_ms(),
+        );
+        let route = format!(
+            "{} → {}",
+            args.from,
+            chains
+                .name_of(record.envelope.dst_domain)
+                .unwrap_or("an unknown domain")
+        );
+        println!("message {} ({route}): sent in block {block}", record.id);
+        store
+            .insert_new(&record)
+            .map_err(|e| failed(e.to_string()))?;
+        ids.push(record.id);
+    }
+    let pipeline = Pipeline::new(store.clone(), chains, config.relay.clone());
+    let mut shown: HashMap<MessageId, usize> = HashMap::new();
+    loop {
+        pipeline
+            .step_round()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let mut done = true;
+        for id in &ids {
+            let Some(r) = store.get(id).map_err(|e| failed(e.to_string()))? else {
+                continue;
+            };
+            let seen = shown.entry(*id).or_default();
+            for t in &r.history[*seen..] {
+                println!(
+                    "message {id}: {} → {}: {}",
+                    stage(t.from),
+                    stage(t.to),
+                    t.note
+                );
+            }
+            *seen = r.history.len();
+            match r.stage {
+                Stage::Delivered => {}
+                Stage::Parked | Stage::Dropped => {
+                    return Err(failed(format!(
+                        "message {id} is {}: {}",
+                        stage(r.stage),
+                        r.reason.unwrap_or_default()
+                    )));
+                }
+                _ => done = false,
+            }
+        }
+        if done {
+            println!("delivered");
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(failed(format!(
+                "not delivered after {} s (run it again: it resumes from the chains)",
+                args.timeout
+            )));
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+fn stage(s: Stage) -> String {
+    format!("{s:?}").to_lowercase()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,152 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! `xroute relay`, the escape hatch, with no router running: a user relays their own Starknet →
+//! L1 and Starknet → appchain messages from their own keys and sees each step; the outcome is read
+//! on the destination chains and in the user's relay transactions.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use alloy::primitives::{B256, U256};
+use starknet_rust::core::types::Felt;
+use xroute_tests::{
+    LocalNet, XrouteStack,
+    artifacts::evm::SampleApp,
+    localnet::L1_KIT_ACCOUNT,
+    router::{Flusher, RouterOptions, relay_transactions, router_config, write_config_file},
+    stack::L1_DOMAIN,
+};
+
+const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
+
+async fn relay(config: PathBuf, tx: Felt) -> (i32, String, String) {
+    relay_within(config, tx, 180).await
+}
+
+async fn relay_within(config: PathBuf, tx: Felt, timeout: u64) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(XROUTE)
+            .args(["relay", &format!("{tx:#066x}"), "--from", "starknet"])
+            .args(["--timeout", &timeout.to_string()])
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_relays_their_own_messages_without_a_router() {
+    let net = Arc::new(LocalNet::start(2).await.unwrap());
+    let stack = XrouteStack::deploy(&net).await.unwrap();
+    let flusher = Flusher::start(net.clone(), Duration::from_millis(300));
+    let dir = tempfile::tempdir().unwrap();
+    // The user's own keys: L1 dev account 3, the devnets' account 0.
+    let options = RouterOptions {
+        l1_account: 3,
+        ..RouterOptions::default()
+    };
+    let config = router_config(dir.path(), &net, &stack, 7398, &options).unwrap();
+    let path = write_config_file(dir.path(), "user.toml", &config).unwrap();
+    let sn = stack.starknets[0];
+    let app3 = stack.starknets[1];
+    let devnet = &net.starknets[0].devnet;
+
+    // Starknet → L1.
+    let l1_app = B256::left_padding_from(stack.l1_app.as_slice());
+    let tx = devnet
+        .invoke(
+            0,
+            sn.app,
+            "send",
+            vec![
+                Felt::from(L1_DOMAIN),
+                Felt::from_bytes_be(&l1_app.0),
+                Felt::ONE,
+                Felt::from(77u8),
+            ],
+        )
+        .await
+        .unwrap();
+    let (code, out, err) = relay(path.clone(), tx).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("(starknet → ethereum): sent in block"),
+        "{out}"
+    );
+    for step in [
+        "sent → proven",
+        "proven → relaying",
+        "relaying → relayed",
+        "→ delivered",
+    ] {
+        assert!(out.contains(step), "{step} missing:\n{out}");
+    }
+    let app = SampleApp::new(stack.l1_app, net.l1.provider(L1_KIT_ACCOUNT).unwrap());
+    assert_eq!(
+        app.lastPayload(sn.domain, XrouteStack::felt_word(sn.app))
+            .call()
+            .await
+            .unwrap(),
+        vec![U256::from(77)]
+    );
+
+    // Starknet → appchain.
+    let tx = devnet
+        .invoke(
+            0,
+            sn.app,
+            "send",
+            vec![
+                Felt::from(app3.domain),
+                app3.app,
+                Felt::ONE,
+                Felt::from(88u8),
+            ],
+        )
+        .await
+        .unwrap();
+    let (code, out, err) = relay(path.clone(), tx).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("(starknet → appchain1)"), "{out}");
+    let received = net.starknets[1]
+        .devnet
+        .call(
+            app3.app,
+            "last_payload",
+            vec![Felt::from(sn.domain), sn.app],
+        )
+        .await
+        .unwrap();
+    assert_eq!(received, vec![Felt::ONE, Felt::from(88u8)]);
+
+    // Exactly the user's two relays, from the user's own L1 account, both successful.
+    let user = net.l1.address(options.l1_account).unwrap();
+    let txs = relay_transactions(&net, &[user], stack.hub).await.unwrap();
+    assert_eq!(txs.len(), 2, "{txs:?}");
+    assert!(txs.iter().all(|t| t.2), "{txs:?}");
+
+    // Relaying it again finds it delivered on chain and sends nothing.
+    let (code, out, err) = relay(path.clone(), tx).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        relay_transactions(&net, &[user], stack.hub)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // A transaction the chain does not know is named after the timeout.
+    let (code, _, err) = relay_within(path, Felt::from(0x1234u64), 2).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("transaction 0x") && err.contains("is not in a final block of starknet"),
+        "{err}"
+    );
+    flusher.stop().await.unwrap();
+}
