@@ -17,7 +17,7 @@ use starknet_rust::{
 use xroute_adapters::{keys, transport};
 use xroute_config::{ChainConfig, Config, EvmChain, StarknetChain};
 
-use super::{EXIT_FAILED, EXIT_USAGE};
+use super::EXIT_FAILED;
 
 /// Gas one L1 relay costs at most (docs/gas.md: the costliest route is under 240,000).
 const RELAY_GAS: u64 = 300_000;
@@ -39,19 +39,13 @@ pub(crate) struct CheckArgs {
 type Verdict = Result<String, (String, String)>;
 
 pub(crate) fn check(args: CheckArgs) -> ExitCode {
-    let config = match Config::load(&args.config) {
+    let config = match super::load_config(&args.config) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
+        Err(code) => return code,
     };
     let verdicts = runtime.block_on(check_all(&config, args.relays));
     let mut failed = false;

@@ -51,6 +51,22 @@ enum Command {
     Proofs(Box<proofs::ProofsArgs>),
 }
 
+/// The config at `path`, or its error printed as one line and the usage exit code.
+pub(crate) fn load_config(path: &std::path::Path) -> Result<xroute_config::Config, ExitCode> {
+    xroute_config::Config::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
+/// A tokio runtime for a command, or why not printed and the failure exit code.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Runtime::new().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        ExitCode::from(EXIT_FAILED)
+    })
+}
+
 /// Parses arguments and runs the command.
 pub(crate) fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

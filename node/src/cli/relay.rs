@@ -33,12 +33,9 @@ pub(crate) struct RelayArgs {
 }
 
 pub(crate) fn relay(args: RelayArgs) -> ExitCode {
-    let config = match Config::load(&args.config) {
+    let config = match super::load_config(&args.config) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     let tx = match parse_tx(&args.tx) {
         Some(tx) => tx,
@@ -50,12 +47,9 @@ pub(crate) fn relay(args: RelayArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
+        Err(code) => return code,
     };
     let dir =
         std::env::temp_dir().join(format!("xroute-relay-{}-{}", std::process::id(), now_ms()));

@@ -42,12 +42,9 @@ pub(crate) enum LogFormat {
 
 pub(crate) fn run(args: RunArgs) -> ExitCode {
     init_tracing(args.log_format);
-    let mut config = match Config::load(&args.config) {
+    let mut config = match super::load_config(&args.config) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     if let Some(api) = args.api {
         if !api.ip().is_loopback() && config.node.api_token_file.is_none() {
@@ -59,12 +56,9 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         }
         config.node.api = api;
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(serve(config)) {
         Ok(()) => ExitCode::SUCCESS,
