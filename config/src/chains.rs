@@ -1,0 +1,312 @@
+//! The `[[chains]]` blocks: one per chain, by family (EVM, with the hub chain's `hub` or an
+//! Arbitrum rollup's `[chains.arbitrum]`; Starknet family), their RPC transport, and the value
+//! types they are written in (addresses, felts, RPC URLs that print redacted).
+
+use std::{fmt, path::PathBuf};
+
+use alloy_primitives::{Address, U256};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// One `[[chains]]` block, by chain family (the `family` key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "family", rename_all = "lowercase")]
+pub enum ChainConfig {
+    /// Ethereum and EVM rollups (alloy).
+    Evm(EvmChain),
+    /// Starknet and Starknet-family appchains (starknet-rs).
+    Starknet(StarknetChain),
+}
+
+/// An EVM chain. The one with `hub` set is the L1 hub chain.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvmChain {
+    /// A name for logs and the API.
+    pub name: String,
+    /// The xroute domain id.
+    pub domain: u32,
+    /// JSON-RPC endpoint.
+    pub rpc: RpcUrl,
+    /// Blocks to wait before a log counts.
+    #[serde(default = "default_evm_confirmations")]
+    pub confirmations: u64,
+    /// The chain id the node must answer (`xroute check` compares; optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<u64>,
+    /// The xroute Hub contract, on the hub chain.
+    #[serde(default, deserialize_with = "optional_address")]
+    pub hub: Option<Address>,
+    /// The rollup's contracts, when this chain is an Arbitrum-family rollup (`[chains.arbitrum]`).
+    #[serde(default)]
+    pub arbitrum: Option<ArbitrumContracts>,
+    /// File holding the 0x-hex secp256k1 key relay transactions are signed with.
+    pub signer_key_file: PathBuf,
+    /// Timeouts and retries of this chain's RPC.
+    #[serde(default)]
+    pub transport: TransportConfig,
+}
+
+/// An Arbitrum-family rollup's contracts: its L1 bridge (nitro's Inbox, Bridge and Outbox, on
+/// the hub chain) and xroute's endpoint on the L2.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArbitrumContracts {
+    /// The rollup's Inbox on L1 (where retryable tickets are created).
+    #[serde(deserialize_with = "address")]
+    pub inbox: Address,
+    /// The rollup's Bridge on L1 (the L1 side of every L2 → L1 call).
+    #[serde(deserialize_with = "address")]
+    pub bridge: Address,
+    /// The rollup's Outbox on L1 (send roots; executes L2 → L1 calls).
+    #[serde(deserialize_with = "address")]
+    pub outbox: Address,
+    /// xroute's ArbitrumEndpoint on the L2.
+    #[serde(deserialize_with = "address")]
+    pub endpoint: Address,
+}
+
+fn default_evm_confirmations() -> u64 {
+    1
+}
+
+/// Which `StarknetMessaging` storage layout the chain's L1 messaging contract uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MessagingLayout {
+    /// The layout Starknet mainnet and devnet 0.10's mock use.
+    #[default]
+    Current,
+    /// The first StarknetMessaging.
+    V1,
+}
+
+/// A Starknet-family chain.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StarknetChain {
+    /// A name for logs and the API.
+    pub name: String,
+    /// The xroute domain id.
+    pub domain: u32,
+    /// JSON-RPC endpoint (RPC spec 0.10).
+    pub rpc: RpcUrl,
+    /// Blocks to wait before an event counts.
+    #[serde(default)]
+    pub confirmations: u64,
+    /// The chain id the node must answer, as its short string (`SN_SEPOLIA`) or 0x-hex
+    /// (`xroute check` compares; optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<String>,
+    /// The xroute Endpoint contract.
+    pub endpoint: Felt,
+    /// The chain's messaging contract on L1 (Starknet core contract or an appchain's own).
+    #[serde(deserialize_with = "address")]
+    pub l1_messaging: Address,
+    /// Its storage layout, for storage proofs.
+    #[serde(default)]
+    pub messaging_layout: MessagingLayout,
+    /// The account relay transactions are sent from.
+    pub account: Felt,
+    /// File holding the account's 0x-hex signing key.
+    pub account_key_file: PathBuf,
+    /// Timeouts and retries of this chain's RPC.
+    #[serde(default)]
+    pub transport: TransportConfig,
+}
+
+/// `[chains.transport]`: how the router talks to one chain's RPC node. Every request has a
+/// timeout, so a node that accepts the connection and never answers costs one timeout per try
+/// instead of stalling the router; timeouts, refused connections, 5xx answers and rate limits are
+/// retried after a pause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransportConfig {
+    /// The longest wait for one answer, milliseconds.
+    pub timeout_ms: u64,
+    /// Tries after the first one of a request that failed for a transient reason.
+    pub retries: u32,
+    /// The pause before a retry, milliseconds (a node's own `Retry-After` wins).
+    pub retry_backoff_ms: u64,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 10_000,
+            retries: 2,
+            retry_backoff_ms: 250,
+        }
+    }
+}
+
+// By hand rather than `#[serde(tag)]`: serde's internally tagged enums buffer the block and lose
+// the failing field's name; here the error says which key of the block is wrong.
+impl<'de> Deserialize<'de> for ChainConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut table = toml::Table::deserialize(d)?;
+        let family = match table.remove("family") {
+            Some(toml::Value::String(f)) => f,
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "family: expected \"evm\" or \"starknet\", got {other}"
+                )));
+            }
+            None => {
+                return Err(D::Error::custom(
+                    "missing field `family` (\"evm\" or \"starknet\")",
+                ));
+            }
+        };
+        fn block<T: serde::de::DeserializeOwned, E: Error>(
+            table: toml::Table,
+        ) -> std::result::Result<T, E> {
+            serde_path_to_error::deserialize(toml::Value::Table(table))
+                .map_err(|e| E::custom(format!("{}: {}", e.path(), e.inner())))
+        }
+        match family.as_str() {
+            "evm" => block(table).map(Self::Evm),
+            "starknet" => block(table).map(Self::Starknet),
+            other => Err(D::Error::custom(format!(
+                "family: unknown variant `{other}`, expected `evm` or `starknet`"
+            ))),
+        }
+    }
+}
+
+/// A 20-byte 0x-hex address, with an error a person can act on.
+pub(crate) fn address<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Address, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse()
+        .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a 20-byte 0x-hex address")))
+}
+
+fn optional_address<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Address>, D::Error> {
+    address(d).map(Some)
+}
+
+impl ChainConfig {
+    /// The chain's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Evm(c) => &c.name,
+            Self::Starknet(c) => &c.name,
+        }
+    }
+
+    /// The chain's domain id.
+    pub fn domain(&self) -> u32 {
+        match self {
+            Self::Evm(c) => c.domain,
+            Self::Starknet(c) => c.domain,
+        }
+    }
+
+    /// The chain's RPC endpoint.
+    pub fn rpc(&self) -> &RpcUrl {
+        match self {
+            Self::Evm(c) => &c.rpc,
+            Self::Starknet(c) => &c.rpc,
+        }
+    }
+
+    /// Timeouts and retries of the chain's RPC.
+    pub fn transport(&self) -> &TransportConfig {
+        match self {
+            Self::Evm(c) => &c.transport,
+            Self::Starknet(c) => &c.transport,
+        }
+    }
+
+    /// Whether this is the L1 hub chain (an EVM chain with `hub` set).
+    pub fn is_hub(&self) -> bool {
+        matches!(self, Self::Evm(e) if e.hub.is_some())
+    }
+}
+
+/// A Starknet field element, written as 0x-hex or decimal in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Felt(pub U256);
+
+/// 2^251 + 17·2^192 + 1.
+fn felt_prime() -> U256 {
+    (U256::from(1u8) << 251usize) + (U256::from(17u8) << 192usize) + U256::from(1u8)
+}
+
+impl<'de> Deserialize<'de> for Felt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let v: U256 = s
+            .parse()
+            .map_err(|e| serde::de::Error::custom(format!("{s:?} is not a number: {e}")))?;
+        if v >= felt_prime() {
+            return Err(serde::de::Error::custom(format!(
+                "{s} is not below the Starknet field prime"
+            )));
+        }
+        Ok(Self(v))
+    }
+}
+
+/// An RPC endpoint URL. Printing it shows scheme, host and port only: API keys live in paths and
+/// queries, and logs must not carry them.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct RpcUrl(String);
+
+impl RpcUrl {
+    /// `url`, if it is an http(s):// or ws(s):// URL with a host.
+    pub fn new(url: impl Into<String>) -> std::result::Result<Self, String> {
+        let url = Self(url.into());
+        match url.parts() {
+            Some((scheme, host))
+                if ["http", "https", "ws", "wss"].contains(&scheme) && !host.is_empty() =>
+            {
+                Ok(url)
+            }
+            _ => Err(format!(
+                "{:?} is not an http(s):// or ws(s):// URL with a host",
+                url.to_string()
+            )),
+        }
+    }
+
+    /// The full URL, for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn parts(&self) -> Option<(&str, &str)> {
+        let (scheme, rest) = self.0.split_once("://")?;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        let host = authority.rsplit('@').next()?;
+        Some((scheme, host))
+    }
+}
+
+impl<'de> Deserialize<'de> for RpcUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Self::new(String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for RpcUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.parts() {
+            Some((scheme, host)) => {
+                let hidden =
+                    self.0.len() > scheme.len() + 3 + host.len() + 1 || self.0.contains('@');
+                write!(f, "{scheme}://{host}{}", if hidden { "/…" } else { "" })
+            }
+            None => f.write_str("<invalid url>"),
+        }
+    }
+}
+
+impl fmt::Debug for RpcUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RpcUrl({self})")
+    }
+}
