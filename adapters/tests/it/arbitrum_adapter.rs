@@ -22,24 +22,24 @@ use xroute_adapters::{
     },
     hub,
 };
-use xroute_config::{ArbitrumContracts, EvmChain, RpcUrl};
+use xroute_config::{ChainConfig, Config};
 use xroute_proofs::envelope::Envelope;
 use xroute_tests::{
     LocalNet, XrouteStack,
     arbitrum::ArbitrumOptions,
     artifacts::evm::{Hub, LocalArbSys, SampleApp},
     localnet::L1_KIT_ACCOUNT,
+    router::{RouterOptions, write_config},
     stack::{L1_DOMAIN, L2_KIT_ACCOUNT},
 };
 
-/// The hub chain (read-only) and the Arbitrum adapter (with the L2 account 1), as a router has
-/// them.
+/// The hub chain (read-only) and the Arbitrum adapter (with the L2 account 1), built from the
+/// config a router of this network gets (`router::write_config`).
 async fn adapters(
     net: &LocalNet,
     stack: &XrouteStack,
     dir: &std::path::Path,
 ) -> Result<(EvmAdapter, EvmAdapter)> {
-    let arb = net.arbitrum()?;
     let l1 = EvmAdapter::new(
         "ethereum",
         L1_DOMAIN,
@@ -47,25 +47,14 @@ async fn adapters(
         stack.hub,
         0,
     )?;
-    let key = dir.join("arbitrum.key");
-    std::fs::write(&key, format!("{:#x}\n", arb.l2.signer(1)?.to_bytes()))?;
-    let config = EvmChain {
-        name: "arbitrum".into(),
-        domain: stack.arbitrum()?.domain,
-        rpc: RpcUrl::new(arb.l2.endpoint()).unwrap(),
-        confirmations: 0,
-        chain_id: None,
-        hub: None,
-        arbitrum: Some(ArbitrumContracts {
-            inbox: arb.bridge.inbox,
-            bridge: arb.bridge.bridge,
-            outbox: arb.bridge.outbox,
-            endpoint: stack.arbitrum()?.endpoint,
-        }),
-        signer_key_file: key,
-        transport: Default::default(),
+    let path = write_config(dir, net, stack, 7397, &RouterOptions::default())?;
+    let config = Config::load(&path)?;
+    let Some(ChainConfig::Evm(chain)) = config.chains.iter().find(|c| c.name() == "arbitrum")
+    else {
+        panic!("no arbitrum chain in {}", path.display());
     };
-    let rollup = EvmAdapter::connect_arbitrum(&config, config.arbitrum.as_ref().unwrap()).await?;
+    let contracts = chain.arbitrum.as_ref().expect("[chains.arbitrum]");
+    let rollup = EvmAdapter::connect_arbitrum(chain, contracts).await?;
     Ok((l1, rollup))
 }
 
