@@ -114,21 +114,10 @@ pub fn parse_stage(s: &str) -> Option<Stage> {
 }
 
 fn view(app: &AppState, r: &MessageRecord) -> MessageView {
-    let chains = app.pipeline.chains();
-    let name = |d: u32| {
-        chains
-            .name_of(d)
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("domain {d}"))
-    };
     MessageView {
         id: r.id.to_string(),
         stage: stage_name(r.stage),
-        route: format!(
-            "{} → {}",
-            name(r.envelope.src_domain),
-            name(r.envelope.dst_domain)
-        ),
+        route: app.pipeline.metrics().route(r),
         src_domain: r.envelope.src_domain,
         dst_domain: r.envelope.dst_domain,
         nonce: r.envelope.nonce,

@@ -143,6 +143,7 @@ async fn run(
         )));
     }
     let store = Store::open(dir).map_err(|e| failed(e.to_string()))?;
+    let pipeline = Pipeline::new(store.clone(), chains, config.relay.clone());
     let mut ids = Vec::with_capacity(sent.len());
     for m in sent {
         let record = MessageRecord::new(
@@ -155,20 +156,13 @@ async fn run(
             },
             now_ms(),
         );
-        let route = format!(
-            "{} → {}",
-            args.from,
-            chains
-                .name_of(record.envelope.dst_domain)
-                .unwrap_or("an unknown domain")
-        );
+        let route = pipeline.metrics().route(&record);
         println!("message {} ({route}): sent in block {block}", record.id);
         store
             .insert_new(&record)
             .map_err(|e| failed(e.to_string()))?;
         ids.push(record.id);
     }
-    let pipeline = Pipeline::new(store.clone(), chains, config.relay.clone());
     let mut shown: HashMap<MessageId, usize> = HashMap::new();
     loop {
         pipeline
