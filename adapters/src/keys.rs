@@ -1,48 +1,276 @@
 //! Reading the router's keys from their files, in one place: the EVM relayer key, a
-//! Starknet-family account key, the attestation key. A key file holds one 0x-hex key (surrounding
-//! whitespace ignored). Errors name the config field and the file, never the key.
+//! Starknet-family account key, the attestation key, the libp2p node key.
+//!
+//! A key file is either an **encrypted keystore** (Web3 Secret Storage v3, scrypt, the format
+//! `geth`, alloy and starknet-rs read; `xroute init` and `xroute keys new|import` write it) or a
+//! **plain** file holding one 0x-hex key (surrounding whitespace ignored), which still loads with a
+//! warning. The keystores' passphrase is asked once per process: set by the command line
+//! (`--password-file`), or from `XROUTE_KEYSTORE_PASSWORD_FILE` / `XROUTE_KEYSTORE_PASSWORD`, or
+//! prompted for on a terminal. Errors name the config field and the file, never the key.
 
-use std::path::Path;
+use std::{
+    collections::HashSet,
+    io::IsTerminal,
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
 
 use alloy::signers::local::PrivateKeySigner;
 use starknet_rust::core::types::Felt;
+use zeroize::Zeroizing;
 
 use crate::{AdapterError, Result};
 
+/// The environment variable naming a file that holds the keystores' passphrase.
+pub const PASSWORD_FILE_ENV: &str = "XROUTE_KEYSTORE_PASSWORD_FILE";
+/// The environment variable holding the keystores' passphrase itself.
+pub const PASSWORD_ENV: &str = "XROUTE_KEYSTORE_PASSWORD";
+
+/// The passphrase, once known (from [`set_passphrase`], the environment or the prompt).
+static PASSPHRASE: Mutex<Option<Zeroizing<String>>> = Mutex::new(None);
+/// Plain key files already warned about.
+static WARNED: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+
+/// How a key file stores its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// Web3 Secret Storage (scrypt + AES-128-CTR), passphrase needed.
+    Keystore,
+    /// One 0x-hex key in the clear.
+    Plain,
+}
+
+impl KeyFormat {
+    /// `keystore` or `plain`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Keystore => "keystore",
+            Self::Plain => "plain",
+        }
+    }
+}
+
+/// The passphrase for every keystore this process opens (e.g. from `--password-file`).
+pub fn set_passphrase(passphrase: Zeroizing<String>) {
+    *PASSPHRASE.lock().unwrap_or_else(|e| e.into_inner()) = Some(passphrase);
+}
+
+/// Whether [`set_passphrase`] (or an earlier prompt) already gave the passphrase.
+pub fn passphrase_is_set() -> bool {
+    PASSPHRASE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_some()
+}
+
+/// The passphrase held in `path`: its first line, without the line break.
+pub fn read_passphrase_file(path: &Path) -> std::io::Result<Zeroizing<String>> {
+    let text = Zeroizing::new(std::fs::read_to_string(path)?);
+    let line = text.lines().next().unwrap_or_default();
+    Ok(Zeroizing::new(line.to_string()))
+}
+
+/// The keystores' passphrase: set, from the environment, or prompted for on a terminal.
+/// `field` and `path` name the keystore that needs it.
+pub fn passphrase(field: &str, path: &Path) -> Result<Zeroizing<String>> {
+    let mut held = PASSPHRASE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = held.as_ref() {
+        return Ok(p.clone());
+    }
+    let found = if let Some(file) = std::env::var_os(PASSWORD_FILE_ENV) {
+        read_passphrase_file(Path::new(&file)).map_err(|e| {
+            AdapterError::config(
+                PASSWORD_FILE_ENV,
+                format!(
+                    "cannot read the passphrase file {}: {e}",
+                    Path::new(&file).display()
+                ),
+            )
+        })?
+    } else if let Ok(p) = std::env::var(PASSWORD_ENV) {
+        Zeroizing::new(p)
+    } else if std::io::stdin().is_terminal() {
+        Zeroizing::new(
+            rpassword::prompt_password(format!("passphrase for {}: ", path.display())).map_err(
+                |e| AdapterError::config(field, format!("cannot read the passphrase: {e}")),
+            )?,
+        )
+    } else {
+        return Err(AdapterError::config(
+            field,
+            format!(
+                "{} is an encrypted keystore and no passphrase was given: pass \
+                 --password-file, set {PASSWORD_FILE_ENV} or {PASSWORD_ENV}, or run on a terminal",
+                path.display()
+            ),
+        ));
+    };
+    *held = Some(found.clone());
+    Ok(found)
+}
+
 /// The text of key file `path` (configured as `field`).
-fn read(field: &str, path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| {
+fn read(field: &str, path: &Path) -> Result<Zeroizing<String>> {
+    std::fs::read_to_string(path)
+        .map(Zeroizing::new)
+        .map_err(|e| {
+            AdapterError::config(
+                field,
+                format!("cannot read key file {}: {e}", path.display()),
+            )
+        })
+}
+
+fn is_keystore(text: &str) -> bool {
+    text.trim_start().starts_with('{')
+}
+
+/// How `path` stores its key.
+pub fn format_of(field: &str, path: &Path) -> Result<KeyFormat> {
+    Ok(if is_keystore(&read(field, path)?) {
+        KeyFormat::Keystore
+    } else {
+        KeyFormat::Plain
+    })
+}
+
+/// The secret bytes of the keystore at `path`, decrypted with the process's passphrase.
+fn decrypt(field: &str, path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    let passphrase = passphrase(field, path)?;
+    eth_keystore::decrypt_key(path, passphrase.as_bytes())
+        .map(Zeroizing::new)
+        .map_err(|e| {
+            let reason = match e {
+                eth_keystore::KeystoreError::MacMismatch => {
+                    format!("wrong passphrase for keystore {}", path.display())
+                }
+                other => format!(
+                    "{} is not a readable Web3 Secret Storage keystore: {other}",
+                    path.display()
+                ),
+            };
+            AdapterError::config(field, reason)
+        })
+}
+
+fn warn_plain(field: &str, path: &Path) {
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned.get_or_insert_default().insert(path.to_path_buf()) {
+        tracing::warn!(
+            field,
+            file = %path.display(),
+            "key file holds a plain key; encrypt it with `xroute keys import`"
+        );
+    }
+}
+
+/// The 32 secret bytes of the key at `path`: a keystore's content, or a plain file's hex.
+/// `parse_plain` turns a plain file's text into the bytes (it differs per key kind).
+fn secret32(
+    field: &str,
+    path: &Path,
+    kind: &str,
+    parse_plain: impl Fn(&str) -> Option<[u8; 32]>,
+) -> Result<Zeroizing<[u8; 32]>> {
+    let text = read(field, path)?;
+    if is_keystore(&text) {
+        let bytes = decrypt(field, path)?;
+        let array: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+            AdapterError::config(
+                field,
+                format!(
+                    "keystore {} holds {} bytes, not a 32-byte {kind} key",
+                    path.display(),
+                    bytes.len()
+                ),
+            )
+        })?;
+        return Ok(Zeroizing::new(array));
+    }
+    let parsed = parse_plain(text.trim()).ok_or_else(|| {
         AdapterError::config(
             field,
-            format!("cannot read key file {}: {e}", path.display()),
+            format!(
+                "key file {} does not hold a 0x-hex {kind} key",
+                path.display()
+            ),
         )
-    })
+    })?;
+    warn_plain(field, path);
+    Ok(Zeroizing::new(parsed))
+}
+
+fn plain_secp256k1(text: &str) -> Option<[u8; 32]> {
+    let signer: PrivateKeySigner = text.parse().ok()?;
+    Some(signer.to_bytes().0)
+}
+
+fn plain_felt(text: &str) -> Option<[u8; 32]> {
+    Felt::from_hex(text).ok().map(|f| f.to_bytes_be())
 }
 
 /// A secp256k1 key (an EVM account, or the attestation key) from `path`.
 pub fn secp256k1(field: &str, path: &Path) -> Result<PrivateKeySigner> {
-    read(field, path)?.trim().parse().map_err(|_| {
+    let secret = secret32(field, path, "secp256k1", plain_secp256k1)?;
+    PrivateKeySigner::from_slice(secret.as_slice()).map_err(|_| {
         AdapterError::config(
             field,
-            format!(
-                "key file {} does not hold a 0x-hex secp256k1 key",
-                path.display()
-            ),
+            format!("{} does not hold a valid secp256k1 key", path.display()),
         )
     })
 }
 
 /// A Starknet signing key (a felt) from `path`.
 pub fn felt(field: &str, path: &Path) -> Result<Felt> {
-    Felt::from_hex(read(field, path)?.trim()).map_err(|_| {
-        AdapterError::config(
+    let secret = secret32(field, path, "Starknet", plain_felt)?;
+    let key = Felt::from_bytes_be(&secret);
+    if key == Felt::ZERO || key.to_bytes_be() != *secret {
+        return Err(AdapterError::config(
             field,
             format!(
-                "key file {} does not hold a 0x-hex Starknet key",
+                "{} does not hold a Starknet key (zero, or not below the field prime)",
                 path.display()
             ),
-        )
-    })
+        ));
+    }
+    Ok(key)
+}
+
+/// The 32-byte ed25519 secret of a libp2p node key kept in the keystore at `path`.
+pub fn ed25519_secret(field: &str, path: &Path) -> Result<Zeroizing<[u8; 32]>> {
+    secret32(field, path, "ed25519", |_| None)
+}
+
+/// Writes `secret` as a new keystore at `path` (mode 0600), encrypted with `passphrase`. Never
+/// replaces an existing file: the keystore is written beside it and linked into place only if
+/// `path` is still free.
+pub fn write_keystore(path: &Path, secret: &[u8; 32], passphrase: &str) -> Result<()> {
+    let fail = |reason: String| AdapterError::config(path.display().to_string(), reason);
+    if path.exists() {
+        return Err(fail("already exists; keys are never overwritten".into()));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| fail(format!("cannot create its folder: {e}")))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| fail("is not a file name".into()))?
+        .to_string_lossy()
+        .into_owned();
+    let temp = format!(".{name}.{}.tmp", std::process::id());
+    let mut rng = rand08::rngs::OsRng;
+    eth_keystore::encrypt_key(&dir, &mut rng, secret, passphrase, Some(&temp))
+        .map_err(|e| fail(format!("cannot write the keystore: {e}")))?;
+    let temp = dir.join(temp);
+    let placed = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o600))
+            .and_then(|()| std::fs::hard_link(&temp, path))
+    };
+    let _ = std::fs::remove_file(&temp);
+    placed.map_err(|e| fail(format!("cannot put the keystore in place: {e}")))
 }
 
 #[cfg(test)]
@@ -51,9 +279,8 @@ mod tests {
 
     #[test]
     fn a_key_file_that_is_not_a_key_is_named_and_its_content_is_not_printed() {
-        let dir = std::env::temp_dir().join(format!("xroute-keys-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap_or_default();
-        let path = dir.join("bad.key");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.key");
         std::fs::write(&path, "0xnotakeyatall-secret\n").unwrap_or_default();
         for err in [
             secp256k1("chains[0].signer_key_file", &path).map(|_| ()),
@@ -66,13 +293,13 @@ mod tests {
             );
             assert!(!text.contains("secret"), "{text}");
         }
-        let missing = secp256k1("p2p.attestation_key_file", &dir.join("none.key"))
+        let missing = secp256k1("p2p.attestation_key_file", &dir.path().join("none.key"))
             .map_or_else(|e| e.to_string(), |_| String::new());
         assert!(
             missing.starts_with("p2p.attestation_key_file: cannot read key file"),
             "{missing}"
         );
-        let good = dir.join("good.key");
+        let good = dir.path().join("good.key");
         std::fs::write(
             &good,
             " 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80 \n",
@@ -83,6 +310,52 @@ mod tests {
             signer.ok().as_deref(),
             Some("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")
         );
-        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(format_of("k", &good).ok(), Some(KeyFormat::Plain));
+    }
+
+    /// One test owns the process-wide passphrase: a keystore written with it decrypts to the same
+    /// key, is mode 0600 and not overwritten; a wrong passphrase is one line naming the file.
+    #[test]
+    fn keystores_round_trip_and_a_wrong_passphrase_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l1.json");
+        let key: [u8; 32] =
+            alloy::hex::decode("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+                .unwrap()
+                .try_into()
+                .unwrap();
+        write_keystore(&path, &key, "right horse").unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("\"scrypt\"") && !text.contains("ac0974bec"),
+            "{text}"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(write_keystore(&path, &key, "x").is_err());
+        assert_eq!(format_of("k", &path).ok(), Some(KeyFormat::Keystore));
+
+        set_passphrase(Zeroizing::new("wrong".into()));
+        let err = secp256k1("chains.ethereum.signer_key_file", &path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "chains.ethereum.signer_key_file: wrong passphrase for keystore {}",
+                path.display()
+            )
+        );
+        set_passphrase(Zeroizing::new("right horse".into()));
+        let signer = secp256k1("k", &path).unwrap();
+        assert_eq!(
+            signer.address().to_string(),
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+        );
+        let stark = dir.path().join("stark.json");
+        let felt_key = Felt::from_hex("0x71d7bb07b9a64f6f78ac4c816aff4da9").unwrap();
+        write_keystore(&stark, &felt_key.to_bytes_be(), "right horse").unwrap();
+        assert_eq!(felt("k", &stark).unwrap(), felt_key);
     }
 }

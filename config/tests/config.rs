@@ -20,11 +20,89 @@ fn files(dir: &str) -> Vec<PathBuf> {
     files
 }
 
+/// The public-network examples name the keystores `xroute init` creates beside them, so they load
+/// only there (node/tests/it/cli_keys.rs); here they parse.
+const PUBLIC: [&str; 2] = ["sepolia.toml", "mainnet.toml"];
+
 #[test]
 fn every_example_loads() {
     for path in files("examples") {
+        if PUBLIC.iter().any(|p| path.ends_with(p)) {
+            continue;
+        }
         let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
         assert!(config.hub_chain().is_some(), "{}", path.display());
+    }
+}
+
+/// The public networks' chain ids and rollup contracts, as the examples carry them (their
+/// sources are named in the files); what an operator supplies is a placeholder.
+#[test]
+fn the_public_network_examples_carry_the_live_contracts() {
+    let expect = [
+        (
+            "sepolia.toml",
+            11155111,
+            "SN_SEPOLIA",
+            "0xE2Bb56ee936fd6433DC0F6e7e3b8365C906AA057",
+            421614,
+            [
+                "0xaAe29B0366299461418F5324a79Afc425BE5ae21",
+                "0x38f918D0E9F1b721EDaA41302E399fa1B79333a9",
+                "0x65f07C7D521164a4d5DaC6eB8Fac8DA067A3B78F",
+            ],
+        ),
+        (
+            "mainnet.toml",
+            1,
+            "SN_MAIN",
+            "0xc662c410C0ECf747543f5bA90660f6ABeBD9C8c4",
+            42161,
+            [
+                "0x4Dbd4fc535Ac27206064B68FfCf827b0A60BAB3f",
+                "0x8315177aB297bA92A06054cE80a67Ed4DBd7ed3a",
+                "0x0B9857ae2D4A3DBe74ffE1d7DF045bb7F96E4840",
+            ],
+        ),
+    ];
+    for (file, l1_id, sn_id, core, arb_id, [inbox, bridge, outbox]) in expect {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config = Config::parse(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+        let [
+            ChainConfig::Evm(l1),
+            ChainConfig::Starknet(sn),
+            ChainConfig::Evm(arb),
+        ] = &config.chains[..]
+        else {
+            panic!("{file}: chains are not ethereum, starknet, arbitrum");
+        };
+        assert_eq!(l1.chain_id, Some(l1_id), "{file}");
+        assert!(l1.hub.is_some(), "{file}: the hub chain");
+        assert_eq!(sn.chain_id.as_deref(), Some(sn_id), "{file}");
+        assert_eq!(
+            sn.l1_messaging,
+            core.parse::<alloy_primitives::Address>().unwrap()
+        );
+        assert_eq!(sn.messaging_layout, MessagingLayout::Current, "{file}");
+        assert_eq!(arb.chain_id, Some(arb_id), "{file}");
+        let a = arb.arbitrum.as_ref().unwrap();
+        for (got, want) in [(a.inbox, inbox), (a.bridge, bridge), (a.outbox, outbox)] {
+            assert_eq!(
+                got,
+                want.parse::<alloy_primitives::Address>().unwrap(),
+                "{file}"
+            );
+        }
+        for chain in &config.chains {
+            assert!(
+                chain.rpc().to_string().contains(".invalid"),
+                "{file}: an RPC URL is the operator's to supply"
+            );
+        }
+        assert!(text.matches("REQUIRED").count() >= 7, "{file}");
     }
 }
 

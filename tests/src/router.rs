@@ -49,6 +49,35 @@ pub struct RouterOptions {
     pub network: Option<NetworkPlan>,
     /// An API token (written to `api.token`, `node.api_token_file`) the write routes require.
     pub api_token: Option<String>,
+    /// Write every key as an encrypted keystore (`*.json`) with this passphrase, which goes to
+    /// `keystore.pass` (start the router with `--password-file DIR/keystore.pass`); plain 0x-hex
+    /// key files when `None`.
+    pub keystore_passphrase: Option<String>,
+}
+
+/// Writes a router's key files into its folder: plain 0x-hex, or encrypted keystores.
+struct KeyWriter<'a> {
+    dir: &'a Path,
+    passphrase: Option<&'a str>,
+}
+
+impl KeyWriter<'_> {
+    /// Writes the 32-byte key `secret` as `stem.key` or `stem.json`; returns the file name.
+    fn write(&self, stem: &str, secret: [u8; 32]) -> Result<PathBuf> {
+        let Some(passphrase) = self.passphrase else {
+            let name = format!("{stem}.key");
+            std::fs::write(self.dir.join(&name), format!("0x{}\n", hex::encode(secret)))?;
+            return Ok(name.into());
+        };
+        let name = format!("{stem}.json");
+        let path = self.dir.join(&name);
+        if path.exists() {
+            std::fs::remove_file(&path)?;
+        }
+        xroute_adapters::keys::write_keystore(&path, &secret, passphrase)?;
+        std::fs::write(self.dir.join("keystore.pass"), format!("{passphrase}\n"))?;
+        Ok(name.into())
+    }
 }
 
 /// One router of a planned network.
@@ -113,10 +142,13 @@ impl NetworkPlan {
         Ok(out)
     }
 
-    /// The `[p2p]` section of member `me`; writes its attestation key file into `dir`.
-    fn section(&self, dir: &Path) -> Result<P2pConfig> {
+    /// The `[p2p]` section of member `me`; writes its attestation key file with `keys`.
+    fn section(&self, keys: &KeyWriter<'_>) -> Result<P2pConfig> {
         let me = &self.members[self.me];
-        std::fs::write(dir.join("attest.key"), format!("{}\n", me.attestation_key))?;
+        let secret: [u8; 32] = hex::decode(me.attestation_key.trim_start_matches("0x"))?
+            .try_into()
+            .map_err(|_| eyre::eyre!("an attestation key is not 32 bytes"))?;
+        let attestation_key_file = keys.write("attest", secret)?;
         let bootnodes = self
             .members
             .iter()
@@ -127,7 +159,7 @@ impl NetworkPlan {
         Ok(P2pConfig {
             listen: format!("/ip4/127.0.0.1/tcp/{}", me.p2p_port),
             key_file: "p2p.key".into(),
-            attestation_key_file: "attest.key".into(),
+            attestation_key_file,
             bootnodes,
             threshold: self.threshold,
             relay_window_ms: self.relay_window_ms,
@@ -158,6 +190,7 @@ impl Default for RouterOptions {
             transport: None,
             network: None,
             api_token: None,
+            keystore_passphrase: None,
         }
     }
 }
@@ -172,8 +205,11 @@ pub fn router_config(
     options: &RouterOptions,
 ) -> Result<Config> {
     std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
-    let l1_key = format!("{:#x}\n", net.l1.signer(options.l1_account)?.to_bytes());
-    std::fs::write(dir.join("l1.key"), l1_key)?;
+    let keys = KeyWriter {
+        dir,
+        passphrase: options.keystore_passphrase.as_deref(),
+    };
+    let l1_key_file = keys.write("l1", net.l1.signer(options.l1_account)?.to_bytes().0)?;
     let url = |u: String| RpcUrl::new(u).map_err(|e| eyre::eyre!(e));
     let transport = options.transport.unwrap_or_default();
     let mut chains = vec![ChainConfig::Evm(EvmChain {
@@ -187,7 +223,7 @@ pub fn router_config(
         chain_id: None,
         hub: Some(stack.hub),
         arbitrum: None,
-        signer_key_file: "l1.key".into(),
+        signer_key_file: l1_key_file,
         transport,
     })];
     for (i, (chain, deployed)) in net.starknets.iter().zip(&stack.starknets).enumerate() {
@@ -197,8 +233,7 @@ pub fn router_config(
             format!("appchain{i}")
         };
         let account = chain.devnet.predeployed_accounts()[0].clone();
-        let key_file = format!("{name}.key");
-        std::fs::write(dir.join(&key_file), format!("{:#x}\n", account.private_key))?;
+        let key_file = keys.write(&name, account.private_key.to_bytes_be())?;
         debug_assert_eq!(deployed.domain, STARKNET_DOMAIN + i as u32);
         chains.push(ChainConfig::Starknet(StarknetChain {
             name,
@@ -210,13 +245,13 @@ pub fn router_config(
             l1_messaging: chain.messaging,
             messaging_layout: MessagingLayout::Current,
             account: Felt(felt_to_u256(account.address)),
-            account_key_file: key_file.into(),
+            account_key_file: key_file,
             transport,
         }));
     }
     if let (Some(arb), Some(deployed)) = (&net.arbitrum, &stack.arbitrum) {
-        let key = format!("{:#x}\n", arb.l2.signer(options.l1_account)?.to_bytes());
-        std::fs::write(dir.join("arbitrum.key"), key)?;
+        let arbitrum_key_file =
+            keys.write("arbitrum", arb.l2.signer(options.l1_account)?.to_bytes().0)?;
         chains.push(ChainConfig::Evm(EvmChain {
             name: "arbitrum".into(),
             domain: deployed.domain,
@@ -230,14 +265,14 @@ pub fn router_config(
                 outbox: arb.bridge.outbox,
                 endpoint: deployed.endpoint,
             }),
-            signer_key_file: "arbitrum.key".into(),
+            signer_key_file: arbitrum_key_file,
             transport,
         }));
     }
     let p2p = options
         .network
         .as_ref()
-        .map(|plan| plan.section(dir))
+        .map(|plan| plan.section(&keys))
         .transpose()?;
     Ok(Config {
         node: NodeConfig {

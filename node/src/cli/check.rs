@@ -19,6 +19,19 @@ use xroute_config::{ChainConfig, Config, EvmChain, StarknetChain};
 
 use super::EXIT_FAILED;
 
+/// How far back (L1 blocks) `check` looks for a pending L1 → L2 message to confirm a Starknet
+/// messaging contract's storage layout with.
+const LAYOUT_SCAN_BLOCKS: u64 = 2_000;
+
+alloy::sol! {
+    #[sol(rpc)]
+    interface IStarknetMessagingProbe {
+        event LogMessageToL2(address indexed fromAddress, uint256 indexed toAddress, uint256 indexed selector, uint256[] payload, uint256 nonce, uint256 fee);
+        function l1ToL2Messages(bytes32 msgHash) external view returns (uint256);
+        function l1ToL2MessageNonce() external view returns (uint256);
+    }
+}
+
 /// Gas one L1 relay costs at most (docs/gas.md: the costliest route is under 240,000).
 const RELAY_GAS: u64 = 300_000;
 /// Gas one Arbitrum redeem of the router's may cost (its retry included).
@@ -83,6 +96,15 @@ async fn check_all(config: &Config, relays: u64) -> Vec<(String, Verdict)> {
 
 fn problem(field: String, text: impl Into<String>) -> (String, String) {
     (field, text.into())
+}
+
+/// A key that does not load, as a problem of `field` (the reason alone: the field is named once).
+fn key_problem(field: &str, e: xroute_adapters::AdapterError) -> (String, String) {
+    let reason = match e {
+        xroute_adapters::AdapterError::Config { reason, .. } => reason,
+        other => other.to_string(),
+    };
+    (field.to_string(), reason)
 }
 
 async fn has_code(
@@ -154,8 +176,10 @@ async fn check_evm(
         }
     };
     let key_field = field("signer_key_file");
-    let signer = keys::secp256k1(&key_field, &c.signer_key_file)
-        .map_err(|e| problem(key_field.clone(), e.to_string()))?;
+    let format =
+        keys::format_of(&key_field, &c.signer_key_file).map_err(|e| key_problem(&key_field, e))?;
+    let signer =
+        keys::secp256k1(&key_field, &c.signer_key_file).map_err(|e| key_problem(&key_field, e))?;
     let who = signer.address();
     let balance = provider.get_balance(who).await.map_err(|e| {
         problem(
@@ -178,7 +202,8 @@ async fn check_evm(
         ));
     }
     found.push(format!(
-        "account {who} holds {balance} wei (≥ {relays} × {gas} gas at {price} wei/gas)"
+        "account {who} ({} key) holds {balance} wei (≥ {relays} × {gas} gas at {price} wei/gas)",
+        format.as_str()
     ));
     Ok(found.join("; "))
 }
@@ -236,11 +261,97 @@ async fn check_starknet(
         ));
     };
     has_code(l1, c.l1_messaging, field("l1_messaging"), "L1").await?;
+    let layout = check_layout(l1, c, field).await?;
     let key_field = field("account_key_file");
-    keys::felt(&key_field, &c.account_key_file).map_err(|e| problem(key_field, e.to_string()))?;
+    let format =
+        keys::format_of(&key_field, &c.account_key_file).map_err(|e| key_problem(&key_field, e))?;
+    keys::felt(&key_field, &c.account_key_file).map_err(|e| key_problem(&key_field, e))?;
     Ok(format!(
         "chain id {id:#x}; endpoint and account deployed; messaging contract {} deployed on L1; \
-         account key loads",
-        c.l1_messaging
+         {layout}; account key loads ({})",
+        c.l1_messaging,
+        format.as_str()
+    ))
+}
+
+/// Whether the messaging contract answers as a StarknetMessaging, and whether the configured
+/// storage layout holds what its view `l1ToL2Messages` answers for a pending L1 → L2 message of
+/// the last [`LAYOUT_SCAN_BLOCKS`] blocks (storage proofs read those slots).
+async fn check_layout(
+    l1: &DynProvider,
+    c: &StarknetChain,
+    field: &dyn Fn(&str) -> String,
+) -> Result<String, (String, String)> {
+    let messaging = IStarknetMessagingProbe::new(c.l1_messaging, l1);
+    let nonce = messaging.l1ToL2MessageNonce().call().await.map_err(|e| {
+        problem(
+            field("l1_messaging"),
+            format!(
+                "{} does not answer l1ToL2MessageNonce(), so it is not a StarknetMessaging \
+                 contract: {e}",
+                c.l1_messaging
+            ),
+        )
+    })?;
+    let layout = match c.messaging_layout {
+        xroute_config::MessagingLayout::Current => {
+            xroute_proofs::storage::MessagingLayout::current()
+        }
+        xroute_config::MessagingLayout::V1 => xroute_proofs::storage::MessagingLayout::v1(),
+    };
+    let name = format!("{:?}", c.messaging_layout).to_lowercase();
+    let head = l1
+        .get_block_number()
+        .await
+        .map_err(|e| problem(field("l1_messaging"), format!("cannot read L1's head: {e}")))?;
+    let logs = messaging
+        .LogMessageToL2_filter()
+        .from_block(head.saturating_sub(LAYOUT_SCAN_BLOCKS))
+        .to_block(head)
+        .query()
+        .await;
+    let Ok(logs) = logs else {
+        return Ok(format!(
+            "messaging answers (nonce {nonce}); layout `{name}` not confirmed: the node refused \
+             the log query"
+        ));
+    };
+    for (event, _) in logs.iter().rev().take(20) {
+        let felt = |v: U256| xroute_proofs::starknet::Felt::from_bytes_be(&v.to_be_bytes::<32>());
+        let payload: Vec<_> = event.payload.iter().copied().map(felt).collect();
+        let hash = xroute_proofs::starknet::l1_to_l2_message_hash(
+            event.fromAddress,
+            felt(event.toAddress),
+            felt(event.selector),
+            event.nonce,
+            &payload,
+        );
+        let Ok(pending) = messaging.l1ToL2Messages(hash).call().await else {
+            continue;
+        };
+        if pending.is_zero() {
+            continue;
+        }
+        let slot = layout.l1_to_l2_slot(hash);
+        let stored = l1
+            .get_storage_at(c.l1_messaging, slot.into())
+            .await
+            .map_err(|e| problem(field("l1_messaging"), format!("cannot read storage: {e}")))?;
+        if stored != pending {
+            return Err(problem(
+                field("messaging_layout"),
+                format!(
+                    "`{name}` does not match the contract: l1ToL2Messages({hash}) answers \
+                     {pending} but the `{name}` slot holds {stored}"
+                ),
+            ));
+        }
+        return Ok(format!(
+            "messaging layout `{name}` confirmed on pending message {hash}"
+        ));
+    }
+    Ok(format!(
+        "messaging answers (nonce {nonce}); layout `{name}` not confirmed: no pending L1 → L2 \
+         message in the last {LAYOUT_SCAN_BLOCKS} blocks"
     ))
 }

@@ -2,6 +2,7 @@
 
 mod check;
 mod client;
+mod keys;
 mod parse;
 mod proofs;
 mod relay;
@@ -21,12 +22,20 @@ pub(crate) const EXIT_FAILED: u8 = 1;
 #[derive(Parser)]
 #[command(name = "xroute", version, about, propagate_version = true)]
 struct Cli {
+    /// A file whose first line is the passphrase of the router's encrypted keystores (else
+    /// XROUTE_KEYSTORE_PASSWORD_FILE, XROUTE_KEYSTORE_PASSWORD, or a prompt on a terminal).
+    #[arg(long, global = true, value_name = "FILE")]
+    password_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a commented config for a network and create the router's keys in encrypted keystores.
+    Init(keys::InitArgs),
+    /// The router's keys: list a config's keys, create, import (encrypt) a plain key, show one.
+    Keys(keys::KeysArgs),
     /// Run the router: index, prove, relay, serve the HTTP API (Ctrl-C drains and flushes).
     Run(run::RunArgs),
     /// Check a config against the chains: nodes, chain ids, contracts, keys, relayer funds.
@@ -73,7 +82,21 @@ pub(crate) fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return usage_error(&err),
     };
+    if let Some(path) = &cli.password_file {
+        match xroute_adapters::keys::read_passphrase_file(path) {
+            Ok(p) => xroute_adapters::keys::set_passphrase(p),
+            Err(e) => {
+                eprintln!(
+                    "error: --password-file {}: cannot read it: {e}",
+                    path.display()
+                );
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    }
     match cli.command {
+        Command::Init(args) => keys::init(args),
+        Command::Keys(args) => keys::run(args),
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(args),
         Command::Status(args) => client::status(args),

@@ -212,17 +212,33 @@ struct Behaviour {
     limits: connection_limits::Behaviour,
 }
 
-/// Loads the node key from `path` (libp2p protobuf encoding), creating an ed25519 key there
-/// (mode 0600) if the file does not exist.
+/// The node key in `path`: an encrypted keystore holding the ed25519 secret, or libp2p's
+/// protobuf encoding.
+pub fn load_key(path: &Path) -> Result<Keypair, P2pError> {
+    let err = |reason: String| P2pError::Key {
+        path: path.display().to_string(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    if bytes.first() == Some(&b'{') {
+        let mut secret = xroute_adapters::keys::ed25519_secret("p2p.key_file", path)
+            .map_err(|e| err(e.to_string()))?;
+        return Keypair::ed25519_from_bytes(&mut *secret)
+            .map_err(|e| err(format!("not an ed25519 key: {e}")));
+    }
+    Keypair::from_protobuf_encoding(&bytes).map_err(|e| err(format!("not a libp2p key: {e}")))
+}
+
+/// Loads the node key from `path`: an encrypted keystore holding the ed25519 secret (what
+/// `xroute init` writes) or libp2p's protobuf encoding; creates an ed25519 key there in the
+/// protobuf encoding (mode 0600) if the file does not exist.
 pub fn load_or_create_key(path: &Path) -> Result<Keypair, P2pError> {
     let err = |reason: String| P2pError::Key {
         path: path.display().to_string(),
         reason,
     };
     if path.exists() {
-        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-        return Keypair::from_protobuf_encoding(&bytes)
-            .map_err(|e| err(format!("not a libp2p key: {e}")));
+        return load_key(path);
     }
     let key = Keypair::generate_ed25519();
     let bytes = key.to_protobuf_encoding().map_err(|e| err(e.to_string()))?;
@@ -673,5 +689,22 @@ mod tests {
             "{err}"
         );
         assert_eq!(std::fs::read(&garbage).unwrap(), b"not a key");
+    }
+
+    /// The only test of this crate that sets the process's keystore passphrase.
+    #[test]
+    fn a_node_key_in_a_keystore_loads_to_the_same_peer_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = libp2p::identity::ed25519::Keypair::generate();
+        let mut secret = [0u8; 32];
+        secret.copy_from_slice(key.secret().as_ref());
+        let path = dir.path().join("p2p.json");
+        xroute_adapters::keys::write_keystore(&path, &secret, "p2p passphrase").unwrap();
+        xroute_adapters::keys::set_passphrase("p2p passphrase".to_string().into());
+        let loaded = load_or_create_key(&path).unwrap();
+        assert_eq!(
+            loaded.public().to_peer_id(),
+            Keypair::from(key).public().to_peer_id()
+        );
     }
 }

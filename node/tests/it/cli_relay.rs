@@ -16,6 +16,9 @@ use xroute_tests::{
 };
 
 const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
+/// The user's keys are in encrypted keystores; `xroute relay` gets the passphrase from
+/// `XROUTE_KEYSTORE_PASSWORD`, as a service would.
+const USER_PASSPHRASE: &str = "the user's own passphrase";
 
 async fn relay(config: PathBuf, tx: Felt) -> (i32, String, String) {
     relay_within(config, tx, 180).await
@@ -28,6 +31,7 @@ async fn relay_within(config: PathBuf, tx: Felt, timeout: u64) -> (i32, String, 
             .args(["--timeout", &timeout.to_string()])
             .arg("--config")
             .arg(&config)
+            .env("XROUTE_KEYSTORE_PASSWORD", USER_PASSPHRASE)
             .output()
             .unwrap();
         (
@@ -46,9 +50,10 @@ async fn a_user_relays_their_own_messages_without_a_router() {
     let stack = XrouteStack::deploy(&net).await.unwrap();
     let flusher = Flusher::start(net.clone(), Duration::from_millis(300));
     let dir = tempfile::tempdir().unwrap();
-    // The user's own keys: L1 dev account 3, the devnets' account 0.
+    // The user's own keys, in keystores: L1 dev account 3, the devnets' account 0.
     let options = RouterOptions {
         l1_account: 3,
+        keystore_passphrase: Some(USER_PASSPHRASE.into()),
         ..RouterOptions::default()
     };
     let config = router_config(dir.path(), &net, &stack, 7398, &options).unwrap();

@@ -5,6 +5,7 @@
 //! another (each file's heavy tests used to leave a thread idle at its end).
 
 mod cli_check;
+mod cli_keys;
 mod cli_proofs;
 mod cli_relay;
 mod cli_router;

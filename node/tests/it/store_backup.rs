@@ -69,10 +69,15 @@ async fn a_backup_taken_while_running_restores_a_router_that_loses_and_doubles_n
     let port = free_port()?;
     let options = RouterOptions {
         api_token: Some("backup-test-token-0123456789".into()),
+        keystore_passphrase: Some("backup test passphrase".into()),
         ..RouterOptions::default()
     };
     let config = write_config(dir.path(), &net, &stack, port, &options)?;
-    let mut router = RouterProcess::start(Path::new(XROUTE), &config, port).await?;
+    // The router's keys are encrypted keystores; `run` reads the passphrase from --password-file.
+    let pass = dir.path().join("keystore.pass");
+    let run_args = ["--password-file", pass.to_str().unwrap()];
+    let mut router =
+        RouterProcess::start_with_args(Path::new(XROUTE), &config, port, &run_args).await?;
     let mut flusher = Flusher::start(net.clone(), Duration::from_millis(300));
     let l1_app = B256::left_padding_from(stack.l1_app.as_slice());
     let payloads = |from: u64, n: u64| -> Vec<Vec<Felt>> {
@@ -124,7 +129,8 @@ async fn a_backup_taken_while_running_restores_a_router_that_loses_and_doubles_n
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("restored "), "{out}");
-    let mut router = RouterProcess::start(Path::new(XROUTE), &config, port).await?;
+    let mut router =
+        RouterProcess::start_with_args(Path::new(XROUTE), &config, port, &run_args).await?;
     ids.extend(
         stack
             .send_from_starknet(&net, 0, L1_DOMAIN, l1_app, &payloads(20, 5))
