@@ -15,6 +15,9 @@
 //! - `GET /metrics` → Prometheus text exposition ([`crate::metrics`])
 //! - `GET /ready` → 200 when every chain answered the indexer recently, the store takes writes
 //!   and (in a network) enough routers are live for a quorum; else 503, saying what is missing
+//! - `GET /` → the explorer page (embedded; it reads the routes below)
+//! - `GET /openapi.json` → the OpenAPI 3.1 document of all of this, generated from the handlers
+//!   (utoipa): every route is registered through it, so none can be missing
 //!
 //! Errors are `{"error": "…"}` with 400 (bad input, naming it), 401 (a write route without the
 //! API token), 404 (unknown id) or 409 (the message is not in a stage that allows it).
@@ -29,9 +32,10 @@ use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
 use serde::{Deserialize, Serialize};
+use utoipa::OpenApi as _;
+use utoipa_axum::{router::OpenApiRouter, routes};
 use xroute_proofs::envelope::MessageId;
 
 use crate::{
@@ -51,7 +55,7 @@ pub struct AppState {
 pub const MAX_LIMIT: usize = 10_000;
 
 /// A message as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct MessageView {
     /// Envelope id.
     pub id: String,
@@ -77,6 +81,9 @@ pub struct MessageView {
     pub reason: Option<String>,
     /// Source transaction.
     pub source_tx: String,
+    /// When this router first saw it on the source chain (ms since the epoch).
+    #[serde(default)]
+    pub seen_at_ms: u64,
     /// Relay transactions, oldest first.
     pub relays: Vec<RelayView>,
     /// Stage changes, oldest first.
@@ -87,7 +94,7 @@ pub struct MessageView {
 }
 
 /// A relay transaction as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RelayView {
     /// Chain.
     pub chain: String,
@@ -127,6 +134,7 @@ fn view(app: &AppState, r: &MessageRecord) -> MessageView {
         attempts: r.attempts,
         reason: r.reason.clone(),
         source_tx: r.source.tx_hash.to_string(),
+        seen_at_ms: r.seen_at_ms,
         relays: r
             .relays
             .iter()
@@ -151,9 +159,68 @@ fn view(app: &AppState, r: &MessageRecord) -> MessageView {
 #[derive(Debug)]
 pub struct ApiError(StatusCode, String);
 
+/// Every error's body.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What is wrong, naming the input.
+    pub error: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+        (self.0, Json(ErrorBody { error: self.1 })).into_response()
+    }
+}
+
+/// `GET /health`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HealthView {
+    /// Always `ok` while the API answers.
+    pub status: String,
+}
+
+/// `GET /ready`.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReadyView {
+    /// Whether the router is ready.
+    pub ready: bool,
+    /// What keeps it from being ready, one line each.
+    pub problems: Vec<String>,
+    /// Per chain, milliseconds since its indexer last finished a pass (`null`: none yet).
+    pub chains_silent_ms: std::collections::BTreeMap<String, Option<u64>>,
+    /// The store takes writes.
+    pub store: bool,
+    /// Routers of the set live (this one included), in a network.
+    pub routers_live: Option<usize>,
+}
+
+/// The OpenAPI document's frame; the paths come from the handlers as they are routed.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "xroute router API",
+        description = "A router's messages, their lifecycle, its network, metrics and operator \
+                       actions. Write routes need `Authorization: Bearer <token>` when the router \
+                       has `node.api_token_file`."
+    ),
+    modifiers(&BearerToken),
+    tags((name = "messages"), (name = "operator"), (name = "router"))
+)]
+struct ApiDoc;
+
+/// Adds the write routes' bearer-token scheme.
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "api_token",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
     }
 }
 
@@ -189,6 +256,31 @@ fn parse_id(s: &str) -> Result<MessageId, ApiError> {
     })
 }
 
+/// The read routes and the write routes, each registered with its OpenAPI path.
+fn routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
+    let reads = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(stats))
+        .routes(routes!(list))
+        .routes(routes!(one))
+        .routes(routes!(peers))
+        .routes(routes!(metrics))
+        .routes(routes!(ready))
+        .routes(routes!(openapi_json))
+        .routes(routes!(explorer));
+    let writes = OpenApiRouter::new()
+        .routes(routes!(retry))
+        .routes(routes!(drop_message))
+        .routes(routes!(backup));
+    (reads, writes)
+}
+
+/// The API's OpenAPI document (what `GET /openapi.json` serves).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (reads, writes) = routes();
+    reads.merge(writes).into_openapi()
+}
+
 /// The API's routes over `pipeline` and, for a router of a network, `network`; with `token`, the
 /// write routes require it as a bearer token.
 pub fn router(
@@ -196,10 +288,7 @@ pub fn router(
     network: Option<Arc<Network>>,
     token: Option<String>,
 ) -> Router {
-    let writes = Router::new()
-        .route("/messages/{id}/retry", post(retry))
-        .route("/messages/{id}/drop", post(drop_message))
-        .route("/store/backup", post(backup));
+    let (reads, writes) = routes();
     let writes = match token {
         Some(token) => writes.route_layer(axum::middleware::from_fn_with_state(
             Arc::new(token),
@@ -207,19 +296,31 @@ pub fn router(
         )),
         None => writes,
     };
-    Router::new()
-        .route(
-            "/health",
-            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
-        )
-        .route("/stats", get(stats))
-        .route("/messages", get(list))
-        .route("/messages/{id}", get(one))
-        .route("/peers", get(peers))
-        .route("/metrics", get(metrics))
-        .route("/ready", get(ready))
-        .merge(writes)
-        .with_state(AppState { pipeline, network })
+    let (router, _) = reads.merge(writes).split_for_parts();
+    router.with_state(AppState { pipeline, network })
+}
+
+/// The OpenAPI 3.1 document of this API.
+#[utoipa::path(get, path = "/openapi.json", tag = "router",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi())
+}
+
+/// The explorer page: messages with filters and search, a message's timeline, per-route counts
+/// and latency, the router set. One self-contained file embedded in the binary; it reads this API.
+#[utoipa::path(get, path = "/", tag = "router", responses(
+    (status = 200, description = "The explorer page", content_type = "text/html")))]
+async fn explorer() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("explorer.html"))
+}
+
+/// Liveness: the API answers.
+#[utoipa::path(get, path = "/health", tag = "router", responses((status = 200, body = HealthView)))]
+async fn health() -> Json<HealthView> {
+    Json(HealthView {
+        status: "ok".into(),
+    })
 }
 
 /// Refuses a request whose `Authorization` is not `Bearer <token>` (401, nothing done).
@@ -251,6 +352,10 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The router set with heartbeat views and divergence, and every p2p peer with its counters.
+#[utoipa::path(get, path = "/peers", tag = "router", responses(
+    (status = 200, body = PeersView),
+    (status = 404, description = "The router runs alone (no `[p2p]`)", body = ErrorBody)))]
 async fn peers(State(app): State<AppState>) -> Result<Json<PeersView>, ApiError> {
     match &app.network {
         Some(n) => Ok(Json(n.peers().await)),
@@ -261,6 +366,9 @@ async fn peers(State(app): State<AppState>) -> Result<Json<PeersView>, ApiError>
     }
 }
 
+/// Prometheus metrics (OpenMetrics text).
+#[utoipa::path(get, path = "/metrics", tag = "router", responses(
+    (status = 200, description = "OpenMetrics text exposition", content_type = "application/openmetrics-text")))]
 async fn metrics(State(app): State<AppState>) -> Response {
     let store = app.pipeline.store();
     let counts: Vec<(Stage, usize)> = Stage::ALL
@@ -306,11 +414,15 @@ async fn metrics(State(app): State<AppState>) -> Response {
 /// least this, or ten poll intervals): a node that does not answer, or a catch-up in progress.
 const READY_SILENCE_MS: u64 = 5_000;
 
+/// Readiness: every chain indexed recently, the store takes writes, enough routers live.
+#[utoipa::path(get, path = "/ready", tag = "router", responses(
+    (status = 200, description = "Ready", body = ReadyView),
+    (status = 503, description = "Not ready; `problems` says why", body = ReadyView)))]
 async fn ready(State(app): State<AppState>) -> Response {
     let mut problems = Vec::new();
     let poll = app.pipeline.relay_config().poll_interval_ms;
     let limit = READY_SILENCE_MS.max(poll.saturating_mul(10));
-    let mut chains = serde_json::Map::new();
+    let mut chains = std::collections::BTreeMap::new();
     for (name, silence) in app.pipeline.metrics().chain_silence_ms() {
         match silence {
             None => problems.push(format!("{name}: no indexing pass has finished yet")),
@@ -321,7 +433,7 @@ async fn ready(State(app): State<AppState>) -> Response {
             )),
             Some(_) => {}
         }
-        chains.insert(name, silence.into());
+        chains.insert(name, silence);
     }
     let store = app.pipeline.store().clone();
     let store_ok = match tokio::task::spawn_blocking(move || store.flush()).await {
@@ -348,13 +460,13 @@ async fn ready(State(app): State<AppState>) -> Response {
         live = Some(count);
     }
     let ready = problems.is_empty();
-    let body = serde_json::json!({
-        "ready": ready,
-        "problems": problems,
-        "chains_silent_ms": chains,
-        "store": store_ok,
-        "routers_live": live,
-    });
+    let body = ReadyView {
+        ready,
+        problems,
+        chains_silent_ms: chains,
+        store: store_ok,
+        routers_live: live,
+    };
     let status = if ready {
         StatusCode::OK
     } else {
@@ -364,11 +476,21 @@ async fn ready(State(app): State<AppState>) -> Response {
 }
 
 /// `POST /store/backup` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct BackupBody {
+    /// An absolute folder that does not exist yet (or is empty).
+    #[schema(value_type = String)]
     to: std::path::PathBuf,
 }
 
+/// Copies the store into a new folder while the router runs.
+#[utoipa::path(post, path = "/store/backup", tag = "operator", request_body = BackupBody,
+    security(("api_token" = [])),
+    responses(
+        (status = 200, body = crate::store::BackupReport),
+        (status = 400, description = "`to` is not absolute", body = ErrorBody),
+        (status = 401, description = "No or a wrong API token", body = ErrorBody),
+        (status = 409, description = "`to` exists and is not empty", body = ErrorBody)))]
 async fn backup(
     State(app): State<AppState>,
     Json(body): Json<BackupBody>,
@@ -390,24 +512,33 @@ async fn backup(
     Ok(Json(report))
 }
 
-async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {
-    let mut out = serde_json::Map::new();
-    for stage in Stage::ALL {
-        out.insert(
-            stage_name(stage),
-            app.pipeline.store().count_in(stage).into(),
-        );
-    }
-    Json(out.into())
+/// Messages per stage.
+#[utoipa::path(get, path = "/stats", tag = "messages", responses(
+    (status = 200, description = "Stage name → messages in it",
+     body = std::collections::BTreeMap<String, usize>)))]
+async fn stats(State(app): State<AppState>) -> Json<std::collections::BTreeMap<String, usize>> {
+    Json(
+        Stage::ALL
+            .into_iter()
+            .map(|stage| (stage_name(stage), app.pipeline.store().count_in(stage)))
+            .collect(),
+    )
 }
 
 /// `GET /messages` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only this stage (`sent`, `proven`, …, `parked`, `dropped`); every stage when absent.
     status: Option<String>,
+    /// At most this many (1 to 10,000; 100 when absent).
     limit: Option<usize>,
 }
 
+/// Message summaries, newest stage first.
+#[utoipa::path(get, path = "/messages", tag = "messages", params(ListQuery), responses(
+    (status = 200, body = Vec<MessageView>),
+    (status = 400, description = "A bad `status` or `limit`", body = ErrorBody)))]
 async fn list(
     State(app): State<AppState>,
     Query(q): Query<ListQuery>,
@@ -444,6 +575,13 @@ async fn list(
     Ok(Json(out))
 }
 
+/// One message with its relays and history.
+#[utoipa::path(get, path = "/messages/{id}", tag = "messages",
+    params(("id" = String, Path, description = "Envelope id, 32 bytes of 0x-hex")),
+    responses(
+        (status = 200, body = MessageView),
+        (status = 400, description = "Not a message id", body = ErrorBody),
+        (status = 404, description = "No such message", body = ErrorBody)))]
 async fn one(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -457,6 +595,16 @@ async fn one(
     Ok(Json(view(&app, &r)))
 }
 
+/// Starts a parked message over.
+#[utoipa::path(post, path = "/messages/{id}/retry", tag = "operator",
+    params(("id" = String, Path, description = "Envelope id, 32 bytes of 0x-hex")),
+    security(("api_token" = [])),
+    responses(
+        (status = 200, body = MessageView),
+        (status = 400, description = "Not a message id", body = ErrorBody),
+        (status = 401, description = "No or a wrong API token", body = ErrorBody),
+        (status = 404, description = "No such message", body = ErrorBody),
+        (status = 409, description = "The message is not parked", body = ErrorBody)))]
 async fn retry(
     State(app): State<AppState>,
     Path(id): Path<String>,
@@ -468,11 +616,22 @@ async fn retry(
 }
 
 /// `POST /messages/{id}/drop` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DropBody {
+    /// Why, kept with the message (not empty).
     reason: String,
 }
 
+/// Drops a parked message for good.
+#[utoipa::path(post, path = "/messages/{id}/drop", tag = "operator", request_body = DropBody,
+    params(("id" = String, Path, description = "Envelope id, 32 bytes of 0x-hex")),
+    security(("api_token" = [])),
+    responses(
+        (status = 200, body = MessageView),
+        (status = 400, description = "Not a message id, or no reason", body = ErrorBody),
+        (status = 401, description = "No or a wrong API token", body = ErrorBody),
+        (status = 404, description = "No such message", body = ErrorBody),
+        (status = 409, description = "The message is not parked", body = ErrorBody)))]
 async fn drop_message(
     State(app): State<AppState>,
     Path(id): Path<String>,

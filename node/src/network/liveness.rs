@@ -44,9 +44,10 @@ pub(super) struct Liveness {
 }
 
 /// A router of the set as `GET /peers` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RouterView {
     /// Attestation address.
+    #[schema(value_type = String)]
     pub address: Address,
     /// Peer id.
     pub peer_id: String,
@@ -63,7 +64,7 @@ pub struct RouterView {
 }
 
 /// `GET /peers`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PeersView {
     /// This router's peer id.
     pub peer_id: String,

@@ -117,7 +117,7 @@ pub struct Inbound {
 }
 
 /// A peer as the p2p layer sees it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PeerInfo {
     /// Its peer id.
     pub peer_id: String,
@@ -129,7 +129,8 @@ pub struct PeerInfo {
     pub accepted: u64,
     /// Messages of it we rejected.
     pub rejected: u32,
-    /// Those rejections by reason.
+    /// Those rejections by reason (`malformed`, `forged_signature`, …).
+    #[schema(value_type = std::collections::BTreeMap<String, u32>)]
     pub rejected_by: std::collections::BTreeMap<Rejection, u32>,
     /// Blacklisted (past [`BAN_AFTER`] rejections).
     pub banned: bool,

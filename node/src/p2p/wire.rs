@@ -77,7 +77,7 @@ pub struct RelayClaim {
 }
 
 /// One chain's heads as a router sees them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChainView {
     /// Chain name.
     pub chain: String,
@@ -86,6 +86,7 @@ pub struct ChainView {
     /// Finalized block number.
     pub finalized: u64,
     /// Finalized block hash.
+    #[schema(value_type = String)]
     pub finalized_hash: B256,
 }
 

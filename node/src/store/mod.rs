@@ -38,7 +38,17 @@ const BATCHES: &str = "batches_v1";
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What [`Store::backup_to`] copied.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct BackupReport {
     /// Message records.
     pub messages: u64,

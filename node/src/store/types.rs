@@ -6,7 +6,19 @@ use serde::{Deserialize, Serialize};
 use xroute_proofs::envelope::{Envelope, MessageId};
 
 /// Where a message is in its lifecycle. The byte value orders the status index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[repr(u8)]
 pub enum Stage {
     /// Seen on the source chain after its confirmations.
@@ -62,7 +74,7 @@ impl Stage {
 }
 
 /// One recorded stage change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Transition {
     /// From.
     pub from: Stage,

@@ -42,7 +42,7 @@ pub(crate) struct Env {
 }
 
 impl Env {
-    async fn start() -> Result<Self> {
+    pub(crate) async fn start() -> Result<Self> {
         Self::start_with(None).await
     }
 

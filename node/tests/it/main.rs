@@ -13,6 +13,7 @@ mod demo;
 mod e2e_arbitrum;
 mod e2e_network;
 mod e2e_relay;
+mod explorer;
 mod network_catch_up;
 mod resilience;
 mod resume;
