@@ -253,6 +253,12 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     /// configured without one).
     fn submitter(&self) -> Option<&dyn Submitter>;
 
+    /// The call that sends `payload` to `recipient` on domain `dst` from this chain's xroute
+    /// contract (the Hub's or an endpoint's `send`), paying `value` toward the fees, as an app (or
+    /// `xroute send`) makes it. An error names what the chain cannot carry (a word that is not a
+    /// felt toward a Starknet endpoint, a value where the chain takes none).
+    fn send_call(&self, dst: u32, recipient: B256, payload: &[U256], value: U256) -> Result<Call>;
+
     /// This chain as L1 (the hub chain only): storage proofs against its verified headers.
     fn as_l1(&self) -> Option<&dyn L1State> {
         None

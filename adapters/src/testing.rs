@@ -258,6 +258,20 @@ impl ChainAdapter for FakeChain {
         Some(self.submitter.as_ref())
     }
 
+    fn send_call(&self, dst: u32, recipient: B256, payload: &[U256], value: U256) -> Result<Call> {
+        let mut data = dst.to_be_bytes().to_vec();
+        data.extend_from_slice(recipient.as_slice());
+        for w in payload {
+            data.extend_from_slice(&w.to_be_bytes::<32>());
+        }
+        Ok(Call {
+            to: B256::ZERO,
+            data: data.into(),
+            value,
+            min_gas: 0,
+        })
+    }
+
     fn as_l1(&self) -> Option<&dyn L1State> {
         self.hub.then_some(self as &dyn L1State)
     }

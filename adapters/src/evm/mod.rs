@@ -18,7 +18,7 @@ use alloy::{
     primitives::{Address, B256, Bytes, U256},
     providers::{DynProvider, Provider},
     rpc::types::Filter,
-    sol_types::SolEvent,
+    sol_types::{SolCall, SolEvent},
 };
 use async_trait::async_trait;
 use xroute_config::EvmChain;
@@ -382,6 +382,17 @@ impl ChainAdapter for EvmAdapter {
 
     fn submitter(&self) -> Option<&dyn Submitter> {
         self.submitter.as_ref().map(|s| s as &dyn Submitter)
+    }
+
+    fn send_call(&self, dst: u32, recipient: B256, payload: &[U256], value: U256) -> Result<Call> {
+        // The Hub and the ArbitrumEndpoint have the same `send(uint32,bytes32,uint256[])`.
+        let data = Hub::sendCall {
+            dstDomain: dst,
+            recipient,
+            payload: payload.to_vec(),
+        }
+        .abi_encode();
+        Ok(Call::evm(self.hub, data.into(), value))
     }
 
     async fn follow_up(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Option<Call>> {

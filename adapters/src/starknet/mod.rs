@@ -14,7 +14,7 @@
 
 pub mod submit;
 
-use alloy::primitives::{Address, Bytes, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use async_trait::async_trait;
 use starknet_rust::{
     core::{
@@ -34,7 +34,7 @@ use xroute_proofs::{
 };
 
 use crate::{
-    AdapterError, BlockRef, ChainAdapter, ChainInfo, Entry, Exit, L1, Result, SentMessage,
+    AdapterError, BlockRef, Call, ChainAdapter, ChainInfo, Entry, Exit, L1, Result, SentMessage,
     Submitter, hex, hub, keys,
     transport::{self, RetryingHttp},
 };
@@ -403,6 +403,39 @@ impl ChainAdapter for StarknetAdapter {
 
     fn submitter(&self) -> Option<&dyn Submitter> {
         self.submitter.as_ref().map(|s| s as &dyn Submitter)
+    }
+
+    fn send_call(&self, dst: u32, recipient: B256, payload: &[U256], value: U256) -> Result<Call> {
+        if !value.is_zero() {
+            return Err(AdapterError::config(
+                "--value",
+                format!(
+                    "a message from {} carries no value: its L1 leg is paid by the relayer",
+                    self.info.name
+                ),
+            ));
+        }
+        let felt = |what: &str, v: U256| {
+            felt_from_u256("", v).map_err(|_| {
+                AdapterError::config(what, format!("{v:#x} is not a felt (≥ the prime)"))
+            })
+        };
+        let mut words = vec![
+            selector("send_message")?,
+            Felt::from(dst),
+            felt("recipient", U256::from_be_bytes(recipient.0))?,
+            Felt::from(payload.len() as u64),
+        ];
+        for (i, w) in payload.iter().enumerate() {
+            words.push(felt(&format!("payload[{i}]"), *w)?);
+        }
+        let data: Vec<u8> = words.iter().flat_map(|f| f.to_bytes_be()).collect();
+        Ok(Call {
+            to: B256::from(self.endpoint.to_bytes_be()),
+            data: data.into(),
+            value: U256::ZERO,
+            min_gas: 0,
+        })
     }
 }
 

@@ -7,6 +7,7 @@ mod parse;
 mod proofs;
 mod relay;
 mod run;
+mod send;
 mod store;
 
 use std::process::ExitCode;
@@ -44,6 +45,8 @@ enum Command {
     Status(client::StatusArgs),
     /// List a running router's messages.
     Messages(client::MessagesArgs),
+    /// Send a message from a chain's xroute contract with the config's key for it; prints its id.
+    Send(send::SendArgs),
     /// Relay your own message hop by hop from your own keys, without a router (the escape hatch).
     Relay(relay::RelayArgs),
     /// Start a parked message over.
@@ -103,6 +106,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Messages(args) => client::messages(args),
         Command::Retry(args) => client::retry(args),
         Command::Relay(args) => relay::relay(args),
+        Command::Send(args) => send::send(args),
         Command::Drop(args) => client::drop(args),
         Command::Peers(args) => client::peers(args),
         Command::P2pKey(args) => p2p_key(args),

@@ -1,7 +1,9 @@
-//! `xroute relay --from CHAIN --config FILE <TX>`: the escape hatch. Someone whose routers are all
-//! down relays their own message hop by hop from their own keys, with the same proofs and checks
-//! a router makes (the same pipeline, over a private store that holds only their messages, so
-//! nobody else's message is relayed), and sees each step.
+//! `xroute relay --from CHAIN --config FILE <TX | MESSAGE ID>`: the escape hatch. Someone whose
+//! routers are all down relays their own message hop by hop from their own keys, with the same
+//! proofs and checks a router makes (the same pipeline, over a private store that holds only their
+//! messages, so nobody else's message is relayed), and sees each step. The hash is the source
+//! transaction (every message it sent is relayed) or a message id, looked up among the source
+//! chain's `MessageSent` events of the last `--search-blocks` final blocks.
 
 use std::{collections::HashMap, path::PathBuf, process::ExitCode, time::Duration};
 
@@ -19,7 +21,7 @@ use super::{EXIT_FAILED, EXIT_USAGE};
 /// `xroute relay` arguments.
 #[derive(Args)]
 pub(crate) struct RelayArgs {
-    /// The hash of the transaction that sent the message (0x-hex).
+    /// The hash of the transaction that sent the message, or the message id (0x-hex).
     tx: String,
     /// The chain it was sent on (a chain name of the config).
     #[arg(long, value_name = "CHAIN")]
@@ -30,7 +32,13 @@ pub(crate) struct RelayArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 900)]
     timeout: u64,
+    /// How many final blocks of the source chain back to look for a message id.
+    #[arg(long, default_value_t = 50_000)]
+    search_blocks: u64,
 }
+
+/// Blocks asked for at once while looking for a message id.
+const SEARCH_WINDOW: u64 = 2_000;
 
 pub(crate) fn relay(args: RelayArgs) -> ExitCode {
     let config = match super::load_config(&args.config) {
@@ -41,7 +49,8 @@ pub(crate) fn relay(args: RelayArgs) -> ExitCode {
         Some(tx) => tx,
         None => {
             eprintln!(
-                "error: <TX>: {:?} is not a transaction hash (0x + 64 hex digits)",
+                "error: <TX>: {:?} is neither a transaction hash nor a message id (0x + 64 hex \
+                 digits)",
                 args.tx
             );
             return ExitCode::from(EXIT_USAGE);
@@ -107,41 +116,63 @@ async fn run(
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(args.timeout);
     let poll = Duration::from_millis(config.relay.poll_interval_ms.max(100));
-    // The transaction in a block the source chain treats as final.
-    let block = loop {
+    // The transaction, or the message, in a block the source chain treats as final.
+    let mut searched_to: Option<u64> = None;
+    let (block, sent) = loop {
+        let (_, finalized) = src.heads().await.map_err(|e| failed(e.to_string()))?;
         if let Some(block) = src
             .block_of_tx(tx)
             .await
             .map_err(|e| failed(e.to_string()))?
         {
-            let (_, finalized) = src.heads().await.map_err(|e| failed(e.to_string()))?;
             if finalized.number >= block {
-                break block;
+                let sent: Vec<_> = src
+                    .sent_messages(block, block)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?
+                    .into_iter()
+                    .filter(|m| m.tx_hash == tx)
+                    .collect();
+                if sent.is_empty() {
+                    return Err(failed(format!(
+                        "transaction 0x{} (block {block} of {}) sent no xroute message",
+                        hex(&tx),
+                        args.from
+                    )));
+                }
+                break (block, sent);
             }
+        } else {
+            // Not a transaction of the chain: a message id, among the final blocks not searched yet.
+            let from = match searched_to {
+                Some(done) => done + 1,
+                None => finalized.number.saturating_sub(args.search_blocks),
+            };
+            if let Some(m) = find_message(src.as_ref(), tx, from, finalized.number)
+                .await
+                .map_err(failed)?
+            {
+                println!(
+                    "message 0x{}: sent by transaction {} in block {}",
+                    hex(&tx),
+                    hex0x(&m.tx_hash),
+                    m.block.number
+                );
+                break (m.block.number, vec![m]);
+            }
+            searched_to = Some(finalized.number.max(from.saturating_sub(1)));
         }
         if std::time::Instant::now() > deadline {
             return Err(failed(format!(
-                "transaction 0x{} is not in a final block of {} yet",
+                "0x{} is neither a transaction in a final block of {} nor a message sent in its \
+                 last {} final blocks",
                 hex(&tx),
-                args.from
+                args.from,
+                args.search_blocks
             )));
         }
         tokio::time::sleep(poll).await;
     };
-    let sent: Vec<_> = src
-        .sent_messages(block, block)
-        .await
-        .map_err(|e| failed(e.to_string()))?
-        .into_iter()
-        .filter(|m| m.tx_hash == tx)
-        .collect();
-    if sent.is_empty() {
-        return Err(failed(format!(
-            "transaction 0x{} (block {block} of {}) sent no xroute message",
-            hex(&tx),
-            args.from
-        )));
-    }
     let store = Store::open(dir).map_err(|e| failed(e.to_string()))?;
     let pipeline = Pipeline::new(store.clone(), chains, config.relay.clone());
     let mut ids = Vec::with_capacity(sent.len());
@@ -208,6 +239,38 @@ async fn run(
         }
         tokio::time::sleep(poll).await;
     }
+}
+
+/// The message with id `id` among `src`'s `MessageSent` events of blocks `from..=to`, newest
+/// window first.
+async fn find_message(
+    src: &dyn xroute_adapters::ChainAdapter,
+    id: [u8; 32],
+    from: u64,
+    to: u64,
+) -> Result<Option<xroute_adapters::SentMessage>, String> {
+    let mut high = to;
+    while high >= from {
+        let low = high.saturating_sub(SEARCH_WINDOW - 1).max(from);
+        let found = src
+            .sent_messages(low, high)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|m| m.envelope.id().0 == id);
+        if found.is_some() {
+            return Ok(found);
+        }
+        if low == 0 || low == from {
+            break;
+        }
+        high = low - 1;
+    }
+    Ok(None)
+}
+
+fn hex0x(bytes: &[u8]) -> String {
+    format!("0x{}", hex(bytes))
 }
 
 fn stage(s: Stage) -> String {

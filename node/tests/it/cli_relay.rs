@@ -146,12 +146,160 @@ async fn a_user_relays_their_own_messages_without_a_router() {
             .len(),
         2
     );
-    // A transaction the chain does not know is named after the timeout.
-    let (code, _, err) = relay_within(path, Felt::from(0x1234u64), 2).await;
+    // A hash the chain knows neither as a transaction nor as a message is named after the timeout.
+    let (code, _, err) = relay_within(path.clone(), Felt::from(0x1234u64), 2).await;
     assert_eq!(code, 1);
     assert!(
-        err.contains("transaction 0x") && err.contains("is not in a final block of starknet"),
+        err.contains("is neither a transaction in a final block of starknet nor a message sent"),
         "{err}"
     );
+
+    // `xroute send` from the user's own Starknet account, then `xroute relay <message id>`.
+    let account = devnet.predeployed_accounts()[0].address;
+    let (code, out, err) = xroute(&[
+        "send",
+        "--from",
+        "starknet",
+        "--to",
+        "ethereum",
+        "--recipient",
+        &stack.l1_app.to_string(),
+        "--payload",
+        "5,0x6",
+        "--config",
+        path.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let id = out.trim().to_string();
+    assert!(id.starts_with("0x") && id.len() == 66, "{out}");
+    let (code, out, err) = xroute(&[
+        "relay",
+        &id,
+        "--from",
+        "starknet",
+        "--timeout",
+        "180",
+        "--config",
+        path.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains(&format!("message {id}: sent by transaction 0x")),
+        "{out}"
+    );
+    assert!(out.ends_with("delivered\n"), "{out}");
+    assert_eq!(
+        app.lastPayload(sn.domain, XrouteStack::felt_word(account))
+            .call()
+            .await
+            .unwrap(),
+        vec![U256::from(5), U256::from(6)]
+    );
+
+    // And from L1: `xroute send` through the Hub, relayed into Starknet by message id.
+    let (code, out, err) = xroute(&[
+        "send",
+        "--from",
+        "ethereum",
+        "--to",
+        "2",
+        "--recipient",
+        &format!("{:#x}", sn.app),
+        "--payload",
+        "41",
+        "--config",
+        path.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let id = out.trim().to_string();
+    let (code, out, err) = xroute(&[
+        "relay",
+        &id,
+        "--from",
+        "ethereum",
+        "--timeout",
+        "180",
+        "--config",
+        path.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("(ethereum → starknet)"), "{out}");
+    let received = devnet
+        .call(
+            sn.app,
+            "last_payload",
+            vec![
+                Felt::from(L1_DOMAIN),
+                Felt::from_bytes_be_slice(user.as_slice()),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        received,
+        vec![Felt::ONE, Felt::from(41u8)],
+        "length, then the words"
+    );
+    // The user's L1 transactions: the two relays above, one more relay, the Hub send, its relay.
+    let txs = relay_transactions(&net, &[user], stack.hub).await.unwrap();
+    assert_eq!(txs.len(), 5, "{txs:?}");
+    assert!(txs.iter().all(|t| t.2), "{txs:?}");
+
+    // Bad input is named before anything is sent.
+    let (code, _, err) = xroute(&[
+        "send",
+        "--from",
+        "starknet",
+        "--to",
+        "nowhere",
+        "--recipient",
+        "0x1",
+        "--config",
+        path.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--to: \"nowhere\" is neither a domain number nor a chain"),
+        "{err}"
+    );
+    let (code, _, err) = xroute(&[
+        "send",
+        "--from",
+        "starknet",
+        "--to",
+        "ethereum",
+        "--recipient",
+        "0x1",
+        "--payload",
+        "0x1z",
+        "--config",
+        path.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 2);
+    assert!(err.contains("--payload word 0: \"0x1z\""), "{err}");
     flusher.stop().await.unwrap();
+}
+
+async fn xroute(args: &[&str]) -> (i32, String, String) {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(XROUTE)
+            .args(&args)
+            .env("XROUTE_KEYSTORE_PASSWORD", USER_PASSPHRASE)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
 }
