@@ -180,7 +180,7 @@ impl AdapterError {
 /// anywhere in it (reqwest, alloy's transport, starknet-rs's), a 429 or a rate-limit code, a
 /// revert. What the transports put into words after their retries (alloy's "Max retries
 /// exceeded …") is read from the words.
-fn classify(error: &(dyn StdError + 'static)) -> ErrorKind {
+pub(crate) fn classify(error: &(dyn StdError + 'static)) -> ErrorKind {
     let mut next: Option<&(dyn StdError + 'static)> = Some(error);
     while let Some(e) = next {
         if let Some(r) = e.downcast_ref::<reqwest::Error>() {

@@ -23,6 +23,7 @@ pub mod evm;
 mod factory;
 pub mod hub;
 pub mod keys;
+pub mod rpc_metrics;
 pub mod starknet;
 pub mod submit;
 #[cfg(feature = "test-utils")]

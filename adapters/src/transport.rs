@@ -37,7 +37,10 @@ use starknet_rust::providers::{
 use tower::{Layer, Service};
 use xroute_config::TransportConfig;
 
-use crate::{AdapterError, Result};
+use crate::{
+    AdapterError, Result,
+    rpc_metrics::{RpcMetrics, RpcOutcome},
+};
 
 /// The reqwest client of one chain: every request times out after `transport.timeout_ms`.
 fn http_client(chain: &str, transport: &TransportConfig) -> Result<reqwest::Client> {
@@ -82,6 +85,87 @@ impl HttpFailure {
 
     fn is_transient(&self) -> bool {
         matches!(self, Self::TimedOut | Self::Connection(_))
+    }
+}
+
+/// The outermost layer: counts every logical request (its retries included) per chain and method.
+#[derive(Debug, Clone)]
+struct Observe {
+    chain: String,
+}
+
+impl<S> Layer<S> for Observe {
+    type Service = ObserveService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ObserveService {
+            inner,
+            chain: self.chain.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct ObserveService<S> {
+    inner: S,
+    chain: String,
+}
+
+impl<S> Service<RequestPacket> for ObserveService<S>
+where
+    S: Service<
+            RequestPacket,
+            Response = ResponsePacket,
+            Error = TransportError,
+            Future = TransportFut<'static>,
+        > + Send
+        + 'static,
+{
+    type Response = ResponsePacket;
+    type Error = TransportError;
+    type Future = TransportFut<'static>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: RequestPacket) -> Self::Future {
+        let method = match &request {
+            RequestPacket::Single(r) => r.method().to_string(),
+            RequestPacket::Batch(_) => "batch".to_string(),
+        };
+        let chain = self.chain.clone();
+        let started = std::time::Instant::now();
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let result = future.await;
+            let outcome = match &result {
+                Ok(ResponsePacket::Single(r)) if r.is_error() => RpcOutcome::ErrorAnswer,
+                Ok(_) => RpcOutcome::Answered,
+                Err(TransportError::ErrorResp(_)) => RpcOutcome::ErrorAnswer,
+                Err(TransportError::Transport(TransportErrorKind::Custom(custom)))
+                    if custom.downcast_ref::<HttpFailure>().is_some() =>
+                {
+                    match custom.downcast_ref::<HttpFailure>() {
+                        Some(HttpFailure::TimedOut) => RpcOutcome::Timeout,
+                        Some(HttpFailure::Connection(_)) => RpcOutcome::Unavailable,
+                        _ => RpcOutcome::Other,
+                    }
+                }
+                // After the retries, alloy says what happened in words ("Max retries exceeded
+                // operation timed out"): read them as the adapter's errors are read.
+                Err(e) => match crate::error::classify(e) {
+                    crate::ErrorKind::Timeout => RpcOutcome::Timeout,
+                    crate::ErrorKind::Unavailable | crate::ErrorKind::RateLimited => {
+                        RpcOutcome::Unavailable
+                    }
+                    crate::ErrorKind::Revert => RpcOutcome::ErrorAnswer,
+                    _ => RpcOutcome::Other,
+                },
+            };
+            RpcMetrics::global().observe(&chain, &method, started.elapsed(), outcome);
+            result
+        })
     }
 }
 
@@ -162,6 +246,9 @@ pub fn evm_provider(chain: &str, url: &str, transport: &TransportConfig) -> Resu
         RateLimitRetryPolicy::default().or(transient),
     );
     let client = ClientBuilder::default()
+        .layer(Observe {
+            chain: chain.to_string(),
+        })
         .layer(retry)
         .layer(Redact)
         .transport(http, is_local);
@@ -174,6 +261,7 @@ pub fn evm_provider(chain: &str, url: &str, transport: &TransportConfig) -> Resu
 /// starknet-rs's HTTP transport with a request timeout and retries of transient failures.
 #[derive(Debug, Clone)]
 pub struct RetryingHttp {
+    chain: String,
     inner: HttpTransport,
     retries: u32,
     backoff: Duration,
@@ -205,10 +293,33 @@ impl RetryingHttp {
             .parse()
             .map_err(|e| AdapterError::config(chain, format!("rpc: not a URL: {e}")))?;
         Ok(Self {
+            chain: chain.to_string(),
             inner: HttpTransport::new_with_client(url, http_client(chain, transport)?),
             retries: transport.retries,
             backoff: Duration::from_millis(transport.retry_backoff_ms),
         })
+    }
+
+    /// Counts one logical request of `method` (its retries included); `error_answer`: the node
+    /// answered with a JSON-RPC error.
+    fn observe<T>(
+        &self,
+        method: &str,
+        started: std::time::Instant,
+        result: &std::result::Result<T, StarknetTransportError>,
+        error_answer: bool,
+    ) {
+        let outcome = match result {
+            Ok(_) if error_answer => RpcOutcome::ErrorAnswer,
+            Ok(_) => RpcOutcome::Answered,
+            Err(StarknetTransportError::Http {
+                failure: HttpFailure::TimedOut,
+                ..
+            }) => RpcOutcome::Timeout,
+            Err(StarknetTransportError::Http { .. }) => RpcOutcome::Unavailable,
+            Err(_) => RpcOutcome::Other,
+        };
+        RpcMetrics::global().observe(&self.chain, method, started.elapsed(), outcome);
     }
 
     async fn retry<T, F, Fut>(&self, mut send: F) -> std::result::Result<T, StarknetTransportError>
@@ -251,11 +362,20 @@ impl JsonRpcTransport for RetryingHttp {
     {
         let params = serde_json::to_value(&params)
             .map_err(|e| StarknetTransportError::Json(e.to_string()))?;
-        self.retry(|| {
-            self.inner
-                .send_request::<&serde_json::Value, R>(method, &params)
-        })
-        .await
+        let started = std::time::Instant::now();
+        let result = self
+            .retry(|| {
+                self.inner
+                    .send_request::<&serde_json::Value, R>(method, &params)
+            })
+            .await;
+        let name = serde_json::to_value(method)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| format!("{method:?}"));
+        let error_answer = matches!(result, Ok(JsonRpcResponse::Error { .. }));
+        self.observe(&name, started, &result, error_answer);
+        result
     }
 
     async fn send_requests<R>(
@@ -265,8 +385,12 @@ impl JsonRpcTransport for RetryingHttp {
     where
         R: AsRef<[ProviderRequestData]> + Send + Sync,
     {
-        self.retry(|| self.inner.send_requests(requests.as_ref()))
-            .await
+        let started = std::time::Instant::now();
+        let result = self
+            .retry(|| self.inner.send_requests(requests.as_ref()))
+            .await;
+        self.observe("batch", started, &result, false);
+        result
     }
 }
 

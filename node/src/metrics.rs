@@ -5,6 +5,11 @@
 //! - `xroute_transitions_total{from,to,route}`: stage changes, counted where the store makes them.
 //! - `xroute_delivery_seconds{route}`: from the router first seeing a message on its source chain
 //!   to `Delivered`.
+//! - `xroute_certificate_seconds{route}`: in a router network, from this router's own `Proven` to
+//!   the quorum certificate (`Attested`).
+//! - `xroute_rpc_requests_total{chain,method}`, `xroute_rpc_failures_total{chain,method,kind}`,
+//!   `xroute_rpc_latency_seconds{chain,method}`: every RPC request of the adapters
+//!   ([`xroute_adapters::rpc_metrics`]).
 //! - `xroute_relay_transactions_total{chain,outcome}`: transactions the router signed and sent
 //!   (`sent`, `replaced` with higher fees) and how the mined ones ended (`succeeded`,
 //!   `reverted`), per chain (relays on L1, follow-ups on a destination).
@@ -72,6 +77,11 @@ struct GossipLabels {
 
 type DeliveryHistogram = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
+fn certificate_histogram() -> Histogram {
+    // 5 ms … ~82 s.
+    Histogram::new(exponential_buckets(0.005, 2.0, 15))
+}
+
 fn delivery_histogram() -> Histogram {
     // 0.25 s … ~68 min.
     Histogram::new(exponential_buckets(0.25, 2.0, 15))
@@ -108,6 +118,7 @@ pub struct Metrics {
     messages: Family<StageLabels, Gauge>,
     transitions: Family<TransitionLabels, Counter>,
     delivery: DeliveryHistogram,
+    certificate: DeliveryHistogram,
     txs: Family<TxLabels, Counter>,
     gas: Family<ChainLabels, Counter>,
     value: Family<ChainLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
@@ -130,6 +141,7 @@ impl Metrics {
             messages: Family::default(),
             transitions: Family::default(),
             delivery: Family::new_with_constructor(delivery_histogram),
+            certificate: Family::new_with_constructor(certificate_histogram),
             txs: Family::default(),
             gas: Family::default(),
             value: Family::default(),
@@ -157,6 +169,11 @@ impl Metrics {
                 "xroute_delivery_seconds",
                 "Time from first seeing a message on its source chain to Delivered",
                 m.delivery.clone(),
+            );
+            r.register(
+                "xroute_certificate_seconds",
+                "Time from this router's Proven to a quorum certificate (Attested)",
+                m.certificate.clone(),
             );
             r.register(
                 "xroute_relay_transactions",
@@ -198,6 +215,7 @@ impl Metrics {
                 "Gossip messages accepted and rejected (by reason) from all peers",
                 m.gossip.clone(),
             );
+            xroute_adapters::rpc_metrics::RpcMetrics::global().register(&mut r);
         }
         Arc::new(m)
     }
@@ -227,6 +245,16 @@ impl Metrics {
                 route: route.clone(),
             })
             .inc();
+        if to == Stage::Attested
+            && let Some(proven) = record.history.iter().rev().find(|t| t.to == Stage::Proven)
+        {
+            let seconds = at_ms.saturating_sub(proven.at_ms) as f64 / 1000.0;
+            self.certificate
+                .get_or_create(&RouteLabels {
+                    route: route.clone(),
+                })
+                .observe(seconds);
+        }
         if to == Stage::Delivered && record.seen_at_ms > 0 {
             let seconds = at_ms.saturating_sub(record.seen_at_ms) as f64 / 1000.0;
             self.delivery

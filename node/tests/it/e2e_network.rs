@@ -309,6 +309,13 @@ async fn four_routers_threshold_three_relay_three_hundred_messages_exactly_once(
             text.contains("xroute_gossip_messages{verdict=\"accepted\",reason=\"\"}"),
             "{text}"
         );
+        // Certificate latency: observed for the messages this router proved itself.
+        let certified: f64 = text
+            .lines()
+            .filter(|l| l.starts_with("xroute_certificate_seconds_count{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        assert!(certified >= 1.0, "{text}");
     }
     eprintln!("hops per router: {by_router:?}");
     env.flusher.stop().await?;

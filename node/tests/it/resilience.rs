@@ -162,6 +162,37 @@ async fn a_router_whose_l1_rpc_hangs_keeps_serving_and_resumes_when_it_answers()
         assert!(text.contains(line), "{line} missing from /metrics:\n{text}");
     }
     assert!(after.iter().all(|(_, _, ok)| *ok), "{after:?}");
+    // RPC per chain and method: the hang shows as L1 timeouts, Starknet had none, both chains'
+    // event scans were counted and timed.
+    let sum = |prefix: &str, contains: &[&str]| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(prefix) && contains.iter().all(|c| l.contains(c)))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let timeouts = "kind=\"timeout\"";
+    assert!(
+        sum("xroute_rpc_failures_total{chain=\"ethereum\"", &[timeouts]) >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        sum("xroute_rpc_failures_total{chain=\"starknet\"", &[timeouts]),
+        0.0
+    );
+    for (chain, method) in [
+        ("ethereum", "eth_getLogs"),
+        ("starknet", "starknet_getEvents"),
+    ] {
+        let labels = format!("{{chain=\"{chain}\",method=\"{method}\"}}");
+        assert!(
+            sum(&format!("xroute_rpc_requests_total{labels}"), &[]) >= 2.0,
+            "{chain} {method}: {text}"
+        );
+        assert!(
+            sum(&format!("xroute_rpc_latency_seconds_count{labels}"), &[]) >= 2.0,
+            "{chain} {method}: {text}"
+        );
+    }
     let log = router.log_tail();
     assert!(
         log.contains("(timeout)"),
