@@ -103,9 +103,10 @@ pub async fn run(args: DemoOptions) -> Result<(bool, Value)> {
     let config = write_config(&dir, &net, &stack, port, &RouterOptions::default())?;
     let mut router = RouterProcess::start(&args.xroute, &config, port).await?;
     say(&format!(
-        "router up: API {} (config {})",
+        "router up: API {} (config {}); explorer page: {}/",
         router.api,
-        config.display()
+        config.display(),
+        router.api
     ));
     let mut flusher = Flusher::start(net.clone(), Duration::from_millis(500));
 
@@ -217,8 +218,8 @@ pub async fn run(args: DemoOptions) -> Result<(bool, Value)> {
             started.elapsed().as_secs_f64()
         );
         println!(
-            "Try: xroute messages --api {}   ·   xroute status <id> --api {}",
-            router.api, router.api
+            "Explorer: {}/   ·   xroute messages --api {}   ·   xroute status <id> --api {}",
+            router.api, router.api, router.api
         );
         println!("Ctrl-C stops the router and every node.");
         tokio::signal::ctrl_c().await?;
