@@ -52,12 +52,8 @@ pub(crate) struct CheckArgs {
 type Verdict = Result<String, (String, String)>;
 
 pub(crate) fn check(args: CheckArgs) -> ExitCode {
-    let config = match super::load_config(&args.config) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let runtime = match super::runtime() {
-        Ok(rt) => rt,
+    let (config, runtime) = match super::config_and_runtime(&args.config) {
+        Ok(both) => both,
         Err(code) => return code,
     };
     let verdicts = runtime.block_on(check_all(&config, args.relays));

@@ -71,6 +71,47 @@ pub(crate) fn load_config(path: &std::path::Path) -> Result<xroute_config::Confi
     })
 }
 
+/// The config at `path` and a runtime to run the command's work on, or the error printed.
+pub(crate) fn config_and_runtime(
+    path: &std::path::Path,
+) -> Result<(xroute_config::Config, tokio::runtime::Runtime), ExitCode> {
+    Ok((load_config(path)?, runtime()?))
+}
+
+/// Connects to the chains of `config` and picks the one named `name` (a `--from` argument): a
+/// name the config does not have is a usage error listing the names it has.
+pub(crate) async fn connect_from(
+    config: &xroute_config::Config,
+    name: &str,
+) -> Result<
+    (
+        xroute::pipeline::Chains,
+        std::sync::Arc<dyn xroute_adapters::ChainAdapter>,
+    ),
+    (u8, String),
+> {
+    use xroute_adapters::ChainAdapterExt;
+    let names: Vec<&str> = config.chains.iter().map(|c| c.name()).collect();
+    if !names.contains(&name) {
+        return Err((
+            EXIT_USAGE,
+            format!(
+                "--from: no chain named {name:?} in the config (its chains: {})",
+                names.join(", ")
+            ),
+        ));
+    }
+    let chains = xroute::pipeline::Chains::connect(config)
+        .await
+        .map_err(|e| (EXIT_FAILED, e.to_string()))?;
+    let src = chains
+        .adapters()
+        .into_iter()
+        .find(|a| a.name() == name)
+        .ok_or_else(|| (EXIT_FAILED, format!("chain {name} did not connect")))?;
+    Ok((chains, src))
+}
+
 /// A tokio runtime for a command, or why not printed and the failure exit code.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Runtime::new().map_err(|e| {

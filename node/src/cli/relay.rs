@@ -9,7 +9,7 @@ use std::{collections::HashMap, path::PathBuf, process::ExitCode, time::Duration
 
 use clap::Args;
 use xroute::{
-    pipeline::{Chains, Pipeline, now_ms},
+    pipeline::{Pipeline, now_ms},
     store::{MessageRecord, SourceRef, Stage, Store},
 };
 use xroute_adapters::ChainAdapterExt;
@@ -92,28 +92,7 @@ async fn run(
     dir: &std::path::Path,
 ) -> Result<(), (u8, String)> {
     let failed = |e: String| (EXIT_FAILED, e);
-    let chains = Chains::connect(config)
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    let Some(src) = chains
-        .adapters()
-        .into_iter()
-        .find(|a| a.name() == args.from)
-    else {
-        let names: Vec<String> = chains
-            .adapters()
-            .iter()
-            .map(|a| a.name().to_string())
-            .collect();
-        return Err((
-            EXIT_USAGE,
-            format!(
-                "--from: no chain named {:?} in the config (its chains: {})",
-                args.from,
-                names.join(", ")
-            ),
-        ));
-    };
+    let (chains, src) = super::connect_from(config, &args.from).await?;
     let deadline = std::time::Instant::now() + Duration::from_secs(args.timeout);
     let poll = Duration::from_millis(config.relay.poll_interval_ms.max(100));
     // The transaction, or the message, in a block the source chain treats as final.

@@ -7,8 +7,7 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use alloy::primitives::{B256, U256};
 use clap::Args;
-use xroute::pipeline::Chains;
-use xroute_adapters::{ChainAdapterExt, Estimate, Revert};
+use xroute_adapters::{Estimate, Revert};
 
 use super::{EXIT_FAILED, EXIT_USAGE};
 
@@ -77,12 +76,8 @@ pub(crate) fn send(args: SendArgs) -> ExitCode {
     let Some(value) = word(&args.value) else {
         return usage(format!("--value: {:?} is not an amount of wei", args.value));
     };
-    let config = match super::load_config(&args.config) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let runtime = match super::runtime() {
-        Ok(rt) => rt,
+    let (config, runtime) = match super::config_and_runtime(&args.config) {
+        Ok(both) => both,
         Err(code) => return code,
     };
     match runtime.block_on(run(&config, &args, recipient, &payload, value)) {
@@ -121,24 +116,7 @@ async fn run(
                 )
             })?,
     };
-    if !names.contains(&args.from.as_str()) {
-        return Err((
-            EXIT_USAGE,
-            format!(
-                "--from: no chain named {:?} in the config (its chains: {})",
-                args.from,
-                names.join(", ")
-            ),
-        ));
-    }
-    let chains = Chains::connect(config)
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    let src = chains
-        .adapters()
-        .into_iter()
-        .find(|a| a.name() == args.from)
-        .ok_or_else(|| failed(format!("chain {} did not connect", args.from)))?;
+    let (_chains, src) = super::connect_from(config, &args.from).await?;
     let call = src
         .send_call(dst, recipient, payload, value)
         .map_err(|e| (EXIT_USAGE, e.to_string()))?;

@@ -25,23 +25,20 @@ async fn relay(config: PathBuf, tx: Felt) -> (i32, String, String) {
 }
 
 async fn relay_within(config: PathBuf, tx: Felt, timeout: u64) -> (i32, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let out = std::process::Command::new(XROUTE)
-            .args(["relay", &format!("{tx:#066x}"), "--from", "starknet"])
-            .args(["--timeout", &timeout.to_string()])
-            .arg("--config")
-            .arg(&config)
-            .env("XROUTE_KEYSTORE_PASSWORD", USER_PASSPHRASE)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    })
+    let tx = format!("{tx:#066x}");
+    let timeout = timeout.to_string();
+    let config = config.display().to_string();
+    xroute(&[
+        "relay",
+        &tx,
+        "--from",
+        "starknet",
+        "--timeout",
+        &timeout,
+        "--config",
+        &config,
+    ])
     .await
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
