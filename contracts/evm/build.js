@@ -1,16 +1,29 @@
 // Compiles every contracts/evm/src/*.sol with solc-js (standard JSON) into out/<Contract>.json:
 // { contract, source, sourcesSha256, compiler, abi, bytecode, deployedBytecode }.
 // sourcesSha256 covers every source file (name and text), so an edited import marks all stale.
-// Usage: node build.js <solc-js dir> <out dir>
+// Imports of `@openzeppelin/contracts/...` are read from the OpenZeppelin Contracts package the
+// bootstrap installed (its version is part of sourcesSha256); artifacts are written only for the
+// contracts of src/.
+// Usage: node build.js <solc-js dir> <out dir> <@openzeppelin/contracts dir>
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const crypto = require('crypto');
 
-const [solcDir, outDir] = process.argv.slice(2);
-if (!solcDir || !outDir) {
-  console.error('usage: node build.js <solc-js dir> <out dir>');
+const [solcDir, outDir, ozDir] = process.argv.slice(2);
+if (!solcDir || !outDir || !ozDir) {
+  console.error('usage: node build.js <solc-js dir> <out dir> <@openzeppelin/contracts dir>');
   process.exit(2);
+}
+const OZ = '@openzeppelin/contracts/';
+const ozVersion = JSON.parse(fs.readFileSync(path.join(ozDir, 'package.json'), 'utf8')).version;
+function findImports(name) {
+  if (!name.startsWith(OZ)) return { error: `not found: ${name} (only ${OZ}... is importable)` };
+  try {
+    return { contents: fs.readFileSync(path.join(ozDir, name.slice(OZ.length)), 'utf8') };
+  } catch (e) {
+    return { error: `${name}: ${e.message}` };
+  }
 }
 const solc = require(path.resolve(solcDir));
 const srcDir = path.join(__dirname, 'src');
@@ -29,17 +42,19 @@ const input = {
     outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object', 'storageLayout'] } },
   },
 };
-const output = JSON.parse(solc.compile(JSON.stringify(input)));
+const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports }));
 const errors = (output.errors || []).filter((e) => e.severity === 'error');
 for (const e of output.errors || []) console.error(e.formattedMessage);
 if (errors.length) process.exit(1);
 
 const hasher = crypto.createHash('sha256');
 for (const f of files) hasher.update(f + '\0' + sources[f].content + '\0');
+hasher.update(`@openzeppelin/contracts@${ozVersion}`);
 const sha = hasher.digest('hex');
 
 fs.mkdirSync(outDir, { recursive: true });
 for (const [file, contracts] of Object.entries(output.contracts)) {
+  if (!files.includes(file)) continue; // imported library sources
   for (const [name, c] of Object.entries(contracts)) {
     if (!c.evm.bytecode.object) continue; // interfaces
     const artifact = {

@@ -39,6 +39,24 @@ pub mod evm {
 
     alloy::sol!(
         #[sol(rpc)]
+        XToken,
+        "../contracts/evm/out/XToken.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        TokenLedger,
+        "../contracts/evm/out/TokenLedger.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        TokenRouter,
+        "../contracts/evm/out/TokenRouter.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
         LocalArbSys,
         "../contracts/evm/out/LocalArbSys.json"
     );
@@ -132,9 +150,19 @@ pub const SAMPLE_APP: StarknetArtifact = StarknetArtifact { name: "sample_app" }
 /// `contracts/starknet/src/hash_probe.cairo`.
 pub const HASH_PROBE: StarknetArtifact = StarknetArtifact { name: "hash_probe" };
 
+/// The canonical token and its router on a Starknet-family chain.
+pub const TOKEN_ROUTER: StarknetArtifact = StarknetArtifact {
+    name: "token_router",
+};
+
 /// Every Starknet artifact the kit knows.
-pub const STARKNET_ARTIFACTS: &[StarknetArtifact] =
-    &[ENDPOINT, HASH_PROBE, MESSAGING_PROBE, SAMPLE_APP];
+pub const STARKNET_ARTIFACTS: &[StarknetArtifact] = &[
+    ENDPOINT,
+    HASH_PROBE,
+    MESSAGING_PROBE,
+    SAMPLE_APP,
+    TOKEN_ROUTER,
+];
 
 impl StarknetArtifact {
     /// The artifact's name (the source file's stem).

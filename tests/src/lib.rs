@@ -25,6 +25,7 @@ pub mod proxy;
 pub mod router;
 pub mod rpc;
 pub mod stack;
+pub mod token;
 pub mod tools;
 
 pub use anvil::Anvil;

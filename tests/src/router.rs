@@ -411,6 +411,11 @@ impl RouterProcess {
         self.process.check_running()
     }
 
+    /// The router's config file.
+    pub fn config(&self) -> &Path {
+        &self.config
+    }
+
     /// The router's log so far (the tail).
     pub fn log_tail(&self) -> String {
         self.process.log_tail()
@@ -474,6 +479,15 @@ impl Flusher {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Ok(())
+    }
+
+    /// A flusher that flushes nothing (what stands in while a test holds the postman back).
+    pub fn idle() -> Self {
+        Self {
+            stop: Arc::new(AtomicBool::new(true)),
+            rounds: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            task: None,
+        }
     }
 
     /// Stops the loop and reports whether every flush succeeded.

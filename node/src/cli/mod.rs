@@ -9,6 +9,7 @@ mod relay;
 mod run;
 mod send;
 mod store;
+mod token;
 
 use std::process::ExitCode;
 
@@ -57,6 +58,8 @@ enum Command {
     Peers(client::PeersArgs),
     /// Back up a router's store (running or stopped), or restore a backup.
     Store(store::StoreArgs),
+    /// The canonical token: `xroute token audit` checks the L1 ledger against every chain.
+    Token(token::TokenArgs),
     /// Create a libp2p node key file (if missing) and print its peer id.
     P2pKey(P2pKeyArgs),
     /// Compute protocol hashes and check proofs; prints the result alone on stdout as 0x-hex.
@@ -152,6 +155,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Peers(args) => client::peers(args),
         Command::P2pKey(args) => p2p_key(args),
         Command::Store(args) => store::run(args),
+        Command::Token(args) => token::run(args),
         Command::Proofs(args) => proofs::run(*args),
     }
 }

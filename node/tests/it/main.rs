@@ -18,3 +18,4 @@ mod network_catch_up;
 mod resilience;
 mod resume;
 mod store_backup;
+mod token;

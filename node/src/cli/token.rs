@@ -1,0 +1,346 @@
+//! `xroute token audit --config FILE --ledger ADDRESS`: reads the L1 TokenLedger and the token's
+//! `totalSupply` on every configured chain, and says whether they add up. An auditor runs it
+//! without a router: it only reads.
+//!
+//! What must hold (TokenLedger.sol): `sum(supply) + queuedTotal == initialSupply` at one L1 block;
+//! on L1 the token's `totalSupply == supply[L1]` at that block; on every other chain
+//! `totalSupply ≤ supply[chain]`, the difference being in flight (burned there and not yet taken
+//! by L1, or taken by L1 and not yet minted there). The rollups are read first and L1 at its head
+//! afterwards: a mint a rollup shows was ordered by an L1 transaction already in that L1 block, and
+//! a burn L1 counted is on its rollup already, so a reading in between never shows more on a chain
+//! than the ledger gives it. (A finalized L1 block read after a rollup's head could miss the L1
+//! transaction behind a mint the rollup shows, and report a false excess.) `--settled` also
+//! requires nothing in flight.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use alloy::{
+    primitives::{Address, U256},
+    providers::{DynProvider, Provider},
+};
+use clap::{Args, Subcommand};
+use starknet_rust::{
+    core::types::{BlockId, BlockTag, Felt, FunctionCall},
+    core::utils::get_selector_from_name,
+    providers::Provider as _,
+};
+use xroute_adapters::transport;
+use xroute_config::{ChainConfig, Config};
+
+use super::{EXIT_FAILED, EXIT_USAGE};
+
+alloy::sol! {
+    #[sol(rpc)]
+    interface ILedgerAudit {
+        function token() external view returns (address);
+        function localDomain() external view returns (uint32);
+        function initialSupply() external view returns (uint256);
+        function queuedTotal() external view returns (uint256);
+        function supply(uint32 domain) external view returns (uint256);
+        function chains(uint32 domain) external view returns (uint8 kind, bytes32 router, bool paused);
+    }
+
+    #[sol(rpc)]
+    interface ITotalSupply {
+        function totalSupply() external view returns (uint256);
+    }
+}
+
+/// `xroute token`.
+#[derive(Args)]
+pub(crate) struct TokenArgs {
+    #[command(subcommand)]
+    command: TokenCommand,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Check the L1 ledger against every chain's totalSupply.
+    Audit {
+        /// Chains and RPCs, as a router's config (keys are not read).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The TokenLedger on L1.
+        #[arg(long, value_name = "ADDRESS")]
+        ledger: String,
+        /// Also require that nothing is in flight.
+        #[arg(long)]
+        settled: bool,
+        /// Print one JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// One chain's figures.
+#[derive(Debug, serde::Serialize)]
+struct ChainAudit {
+    chain: String,
+    domain: u32,
+    ledger: String,
+    total_supply: String,
+    in_flight: String,
+    ok: bool,
+    problem: Option<String>,
+}
+
+pub(crate) fn run(args: TokenArgs) -> ExitCode {
+    let TokenCommand::Audit {
+        config,
+        ledger,
+        settled,
+        json,
+    } = args.command;
+    let Ok(ledger) = ledger.parse::<Address>() else {
+        eprintln!("error: --ledger: {ledger:?} is not a 20-byte 0x-hex address");
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let (config, runtime) = match super::config_and_runtime(&config) {
+        Ok(both) => both,
+        Err(code) => return code,
+    };
+    match runtime.block_on(audit(&config, ledger, settled)) {
+        Ok((report, ok)) => {
+            if json {
+                println!("{report:#}");
+            } else {
+                print_report(&report);
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FAILED)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+fn print_report(r: &serde_json::Value) {
+    println!(
+        "ledger {} at L1 block {}: initial supply {}, queued {}",
+        r["ledger"].as_str().unwrap_or_default(),
+        r["l1_block"],
+        r["initial_supply"].as_str().unwrap_or_default(),
+        r["queued"].as_str().unwrap_or_default()
+    );
+    for c in r["chains"].as_array().into_iter().flatten() {
+        println!(
+            "{}  {} ({}): ledger {}, totalSupply {}, in flight {}{}",
+            if c["ok"] == true { "ok  " } else { "FAIL" },
+            c["chain"].as_str().unwrap_or_default(),
+            c["domain"],
+            c["ledger"].as_str().unwrap_or_default(),
+            c["total_supply"].as_str().unwrap_or_default(),
+            c["in_flight"].as_str().unwrap_or_default(),
+            c["problem"]
+                .as_str()
+                .map(|p| format!(": {p}"))
+                .unwrap_or_default()
+        );
+    }
+    println!(
+        "{}  ledger + queued = {} of {}",
+        if r["sum_ok"] == true { "ok  " } else { "FAIL" },
+        r["sum"].as_str().unwrap_or_default(),
+        r["initial_supply"].as_str().unwrap_or_default()
+    );
+    println!(
+        "{}",
+        if r["ok"] == true {
+            "the token adds up"
+        } else {
+            "the token does NOT add up"
+        }
+    );
+}
+
+async fn audit(
+    config: &Config,
+    ledger: Address,
+    settled: bool,
+) -> Result<(serde_json::Value, bool), String> {
+    let hub = config
+        .hub_chain()
+        .ok_or("the config has no hub chain (`hub`)")?;
+    let l1 = transport::evm_provider(&hub.name, hub.rpc.expose(), &hub.transport)
+        .map_err(|e| e.to_string())?;
+    let book = ILedgerAudit::new(ledger, &l1);
+    let local = book
+        .localDomain()
+        .call()
+        .await
+        .map_err(|e| format!("--ledger {ledger}: does not answer as a TokenLedger: {e}"))?;
+    // The rollups first.
+    let mut rollups = Vec::new();
+    for chain in &config.chains {
+        if chain.domain() == local {
+            continue;
+        }
+        let entry = book
+            .chains(chain.domain())
+            .call()
+            .await
+            .map_err(|e| format!("TokenLedger.chains({}): {e}", chain.domain()))?;
+        if entry.kind == 0 {
+            continue; // the token is not on this chain
+        }
+        let total = total_supply(chain, entry.router.0).await;
+        rollups.push((chain.name().to_string(), chain.domain(), total));
+    }
+    // Then L1, at its head: every mint the rollups showed is counted there.
+    let block = l1.get_block_number().await.map_err(|e| e.to_string())?;
+    let at = alloy::eips::BlockId::number(block);
+    let initial = book
+        .initialSupply()
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| e.to_string())?;
+    let queued = book
+        .queuedTotal()
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| e.to_string())?;
+    let token = book
+        .token()
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| e.to_string())?;
+    let l1_total = ITotalSupply::new(token, &l1)
+        .totalSupply()
+        .block(at)
+        .call()
+        .await
+        .map_err(|e| e.to_string())?;
+    let supply_at = |domain: u32| {
+        let book = &book;
+        async move {
+            book.supply(domain)
+                .block(at)
+                .call()
+                .await
+                .map_err(|e| e.to_string())
+        }
+    };
+    let mut chains = Vec::new();
+    let mut sum = queued;
+    let l1_supply = supply_at(local).await?;
+    sum += l1_supply;
+    chains.push(judge(
+        &hub.name,
+        local,
+        l1_supply,
+        Ok(l1_total),
+        true,
+        settled,
+    ));
+    for (name, domain, total) in rollups {
+        let s = supply_at(domain).await?;
+        sum += s;
+        chains.push(judge(&name, domain, s, total, false, settled));
+    }
+    let sum_ok = sum == initial;
+    let ok = sum_ok && chains.iter().all(|c| c.ok);
+    let report = serde_json::json!({
+        "ledger": ledger.to_string(),
+        "l1_block": block,
+        "initial_supply": initial.to_string(),
+        "queued": queued.to_string(),
+        "sum": sum.to_string(),
+        "sum_ok": sum_ok,
+        "chains": chains,
+        "ok": ok,
+    });
+    Ok((report, ok))
+}
+
+/// One chain's verdict: on L1 the totalSupply equals the ledger; elsewhere it is at most the
+/// ledger (the rest in flight), and with `settled` equal.
+fn judge(
+    name: &str,
+    domain: u32,
+    ledger: U256,
+    total: Result<U256, String>,
+    on_l1: bool,
+    settled: bool,
+) -> ChainAudit {
+    let (total, mut problem) = match total {
+        Ok(t) => (Some(t), None),
+        Err(e) => (None, Some(e)),
+    };
+    let in_flight = total.map(|t| ledger.checked_sub(t));
+    if let Some(t) = total {
+        if t > ledger {
+            problem = Some(format!(
+                "totalSupply {t} exceeds what the ledger says the chain holds ({ledger})"
+            ));
+        } else if (on_l1 || settled) && t != ledger {
+            problem = Some(if on_l1 {
+                format!("totalSupply {t} differs from the ledger's {ledger} at the same block")
+            } else {
+                format!("{} in flight, --settled asks for none", ledger - t)
+            });
+        }
+    }
+    ChainAudit {
+        chain: name.to_string(),
+        domain,
+        ledger: ledger.to_string(),
+        total_supply: total.map(|t| t.to_string()).unwrap_or_else(|| "?".into()),
+        in_flight: in_flight
+            .flatten()
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "?".into()),
+        ok: problem.is_none(),
+        problem,
+    }
+}
+
+/// The token's totalSupply on `chain` at its latest block; `router` is the token there.
+async fn total_supply(chain: &ChainConfig, router: [u8; 32]) -> Result<U256, String> {
+    match chain {
+        ChainConfig::Evm(c) => {
+            let provider: DynProvider =
+                transport::evm_provider(&c.name, c.rpc.expose(), &c.transport)
+                    .map_err(|e| e.to_string())?;
+            let token = Address::from_slice(&router[12..]);
+            ITotalSupply::new(token, &provider)
+                .totalSupply()
+                .block(alloy::eips::BlockId::latest())
+                .call()
+                .await
+                .map_err(|e| format!("totalSupply of {token}: {e}"))
+        }
+        ChainConfig::Starknet(c) => {
+            let client = transport::starknet_client(&c.name, c.rpc.expose(), &c.transport)
+                .map_err(|e| e.to_string())?;
+            let selector = get_selector_from_name("total_supply").map_err(|e| e.to_string())?;
+            let address = Felt::from_bytes_be(&router);
+            let words = client
+                .call(
+                    FunctionCall {
+                        contract_address: address,
+                        entry_point_selector: selector,
+                        calldata: vec![],
+                    },
+                    BlockId::Tag(BlockTag::Latest),
+                )
+                .await
+                .map_err(|e| format!("total_supply of {address:#x}: {e}"))?;
+            let [low, high] = words.as_slice() else {
+                return Err(format!(
+                    "total_supply of {address:#x} answered {} words, not a u256",
+                    words.len()
+                ));
+            };
+            let word = |f: &Felt| U256::from_be_bytes(f.to_bytes_be());
+            Ok(word(low) + (word(high) << 128usize))
+        }
+    }
+}

@@ -1,0 +1,294 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The canonical token on real chains, relayed by the `xroute` binary: a transfer over every
+//! ordered pair of L1, Starknet and the appchain (balances and the L1 ledger read from the chains);
+//! bad input refused at the source before anything is burned; a transfer toward a paused
+//! destination sent back to its sender; a chain that tries to take out more than it holds refused
+//! on L1 and parked with the ledger's reason, nothing minted. `xroute token audit` agrees with the
+//! chains when settled, and reports a transfer in flight as such.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use alloy::primitives::{B256, U256};
+use eyre::{Result, bail};
+use starknet_rust::core::types::Felt;
+use xroute_tests::{
+    artifacts::evm::TokenLedger,
+    localnet::L1_KIT_ACCOUNT,
+    stack::L1_DOMAIN,
+    token::{TokenStack, u256_felts},
+};
+
+use crate::e2e_relay::{DELIVERY, Env};
+
+const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
+
+/// `xroute token audit` over the router's config; (exit code, stdout).
+fn audit(env: &Env, token: &TokenStack, extra: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(XROUTE)
+        .args(["token", "audit", "--config"])
+        .arg(env.router.config())
+        .args(["--ledger", &token.ledger.to_string()])
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// 10^18: one token.
+fn tokens(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18))
+}
+
+/// Waits until every (domain, holder) balance is the expected one (the postman flushing), then
+/// checks the ledger against every chain's totalSupply.
+async fn settle(
+    env: &mut Env,
+    token: &TokenStack,
+    expected: &BTreeMap<(u32, B256), U256>,
+) -> Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        env.router.check_running()?;
+        env.flusher.check().await?;
+        let mut wrong = Vec::new();
+        for ((domain, holder), want) in expected {
+            let got = token.balance(&env.net, *domain, *holder).await?;
+            if got != *want {
+                wrong.push(format!("domain {domain} {holder}: {got}, expected {want}"));
+            }
+        }
+        if wrong.is_empty() {
+            break;
+        }
+        if start.elapsed() > DELIVERY {
+            bail!(
+                "balances not settled after {DELIVERY:?}:\n{}\nrouter log:\n{}",
+                wrong.join("\n"),
+                env.router.log_tail()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let mut sum = U256::ZERO;
+    for domain in token.domains() {
+        let ledger = token.ledger_supply(&env.net, domain).await?;
+        let total = token.total_supply(&env.net, domain).await?;
+        assert_eq!(ledger, total, "domain {domain}: ledger vs totalSupply");
+        sum += ledger;
+    }
+    assert_eq!(
+        sum, token.initial,
+        "the ledger adds up to the initial supply"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_moves_between_every_pair_of_chains_and_the_ledger_holds() -> Result<()> {
+    let mut env = Env::start().await?;
+    let token = TokenStack::deploy(&env.net, &env.stack, tokens(1_000_000)).await?;
+    let net = env.net.clone();
+    let domains = token.domains();
+    assert_eq!(domains, [1, 2, 3]);
+    let sender = |d: u32| token.account_word(&net, d, 0).unwrap();
+    let receiver = |d: u32| token.account_word(&net, d, 1).unwrap();
+    let mut expected: BTreeMap<(u32, B256), U256> = BTreeMap::new();
+    for d in &domains {
+        for w in [sender(*d), receiver(*d)] {
+            expected.insert((*d, w), token.balance(&net, *d, w).await?);
+        }
+    }
+    assert_eq!(expected[&(L1_DOMAIN, sender(L1_DOMAIN))], tokens(1_000_000));
+
+    // Seed each rollup's sender from L1.
+    for d in [2u32, 3] {
+        token
+            .transfer(&net, L1_DOMAIN, L1_KIT_ACCOUNT, d, sender(d), tokens(1_000))
+            .await?;
+        *expected.get_mut(&(L1_DOMAIN, sender(L1_DOMAIN))).unwrap() -= tokens(1_000);
+        *expected.get_mut(&(d, sender(d))).unwrap() += tokens(1_000);
+    }
+    settle(&mut env, &token, &expected).await?;
+
+    // Every ordered pair, a different amount each.
+    let mut k = 0u64;
+    for src in &domains {
+        for dst in &domains {
+            if src == dst {
+                continue;
+            }
+            k += 1;
+            let amount = tokens(10) + U256::from(k);
+            token
+                .transfer(&net, *src, 0, *dst, receiver(*dst), amount)
+                .await?;
+            *expected.get_mut(&(*src, sender(*src))).unwrap() -= amount;
+            *expected.get_mut(&(*dst, receiver(*dst))).unwrap() += amount;
+        }
+    }
+    settle(&mut env, &token, &expected).await?;
+    // Messages: one per leg. L1 -> rollup and rollup -> L1 are one message; rollup -> rollup is
+    // two (to the ledger, then from it), 2 seeds + 6 pairs = 10.
+    let stats = env.router.stats().await?;
+    assert_eq!(stats["delivered"], 10, "{stats}");
+    assert_eq!(stats["parked"], 0, "{stats}");
+    let (code, out) = audit(&env, &token, &["--settled"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("the token adds up"), "{out}");
+    for d in &domains {
+        let s = token.ledger_supply(&net, *d).await?;
+        assert!(
+            out.contains(&format!("({d}): ledger {s}, totalSupply {s}, in flight 0")),
+            "{out}"
+        );
+    }
+
+    // In flight: burned on Starknet, not yet on L1 (the postman held back). The invariant holds
+    // and the audit says how much is in flight; `--settled` fails naming the chain.
+    let flusher = std::mem::replace(&mut env.flusher, xroute_tests::router::Flusher::idle());
+    flusher.stop().await?;
+    let moving = tokens(3);
+    token
+        .transfer(&net, 2, 0, L1_DOMAIN, receiver(L1_DOMAIN), moving)
+        .await?;
+    *expected.get_mut(&(2, sender(2))).unwrap() -= moving;
+    *expected.get_mut(&(L1_DOMAIN, receiver(L1_DOMAIN))).unwrap() += moving;
+    let (code, out) = audit(&env, &token, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("in flight {moving}")), "{out}");
+    let (code, out) = audit(&env, &token, &["--settled"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL  starknet (2): ") && out.contains("--settled asks for none"),
+        "{out}"
+    );
+    let (code, json) = audit(&env, &token, &["--json"]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&json)?;
+    assert_eq!(json["sum"], token.initial.to_string());
+    env.flusher = xroute_tests::router::Flusher::start(net.clone(), Duration::from_millis(300));
+    settle(&mut env, &token, &expected).await?;
+
+    // Bad input at the source: refused before anything is burned.
+    let before = token.balance(&net, 2, sender(2)).await?;
+    let l1_word = receiver(L1_DOMAIN);
+    let too_big_evm = B256::from(U256::from(1u8) << 160usize);
+    let cases: Vec<(u32, B256, U256, &str)> = vec![
+        (L1_DOMAIN, l1_word, U256::ZERO, "ZERO_AMOUNT"),
+        (
+            L1_DOMAIN,
+            l1_word,
+            U256::from(1u8) << 128usize,
+            "AMOUNT_TOO_LARGE",
+        ),
+        (99, l1_word, U256::from(1u8), "UNKNOWN_DESTINATION"),
+        (L1_DOMAIN, too_big_evm, U256::from(1u8), "BAD_RECIPIENT"),
+    ];
+    for (dst, to, amount, reason) in &cases {
+        let err = token
+            .transfer(&net, 2, 0, *dst, *to, *amount)
+            .await
+            .expect_err(reason);
+        let hex_reason = format!("0x{}", alloy::hex::encode(reason.as_bytes()));
+        let text = format!("{err:#}");
+        assert!(
+            text.contains(reason) || text.contains(&hex_reason),
+            "{reason}: {text}"
+        );
+    }
+    assert_eq!(token.balance(&net, 2, sender(2)).await?, before);
+    let l1_before = token.balance(&net, L1_DOMAIN, sender(L1_DOMAIN)).await?;
+    let too_big_felt = B256::from(U256::from(1u8) << 251usize);
+    for (dst, to, amount) in [
+        (2u32, sender(2), U256::ZERO),
+        (2, sender(2), U256::from(1u8) << 128usize),
+        (99, sender(2), U256::from(1u8)),
+        (2, too_big_felt, U256::from(1u8)),
+    ] {
+        assert!(
+            token
+                .transfer(&net, L1_DOMAIN, L1_KIT_ACCOUNT, dst, to, amount)
+                .await
+                .is_err()
+        );
+    }
+    assert_eq!(
+        token.balance(&net, L1_DOMAIN, sender(L1_DOMAIN)).await?,
+        l1_before
+    );
+
+    // A paused destination: the ledger sends the amount back to the sender on the source.
+    let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let ledger = TokenLedger::new(token.ledger, &l1);
+    ledger
+        .setPaused(3, true)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let refund_from = token.balance(&net, 2, sender(2)).await?;
+    let supply_3 = token.ledger_supply(&net, 3).await?;
+    token
+        .transfer(&net, 2, 0, 3, receiver(3), tokens(7))
+        .await?;
+    assert_eq!(
+        token.balance(&net, 2, sender(2)).await?,
+        refund_from - tokens(7),
+        "burned at the source"
+    );
+    settle(&mut env, &token, &expected).await?;
+    assert_eq!(token.balance(&net, 2, sender(2)).await?, refund_from);
+    assert_eq!(token.ledger_supply(&net, 3).await?, supply_3);
+    let refunds = ledger.Refunded_filter().from_block(0).query().await?;
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].0.reason, "destination paused");
+    ledger
+        .setPaused(3, false)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+
+    // A chain whose token contract is broken (here: the appchain's sample app registered as its
+    // router, sending a transfer it never burned) cannot take out more than the ledger says it
+    // holds: refused on L1, nothing minted anywhere, the message parked with the ledger's reason.
+    let app3 = env.stack.starknets[1].app;
+    ledger
+        .registerChain(3, 2, B256::from(app3.to_bytes_be()))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let supply_3 = token.ledger_supply(&net, 3).await?;
+    let unbacked = supply_3 + U256::from(1u8);
+    let [low, _] = u256_felts(unbacked);
+    let ids = env
+        .send_from_starknet(
+            1,
+            L1_DOMAIN,
+            B256::left_padding_from(token.ledger.as_slice()),
+            &[vec![
+                Felt::ONE,
+                Felt::from(L1_DOMAIN),
+                Felt::from_bytes_be(&receiver(L1_DOMAIN).0),
+                low,
+                Felt::from_bytes_be(&sender(3).0),
+            ]],
+        )
+        .await?;
+    let l1_receiver = token.balance(&net, L1_DOMAIN, receiver(L1_DOMAIN)).await?;
+    env.wait_for(&ids, "parked", DELIVERY).await?;
+    let parked = env.message(&ids[0]).await?;
+    let reason = parked["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("ExceedsSupply"), "{parked:#}");
+    assert_eq!(token.ledger_supply(&net, 3).await?, supply_3);
+    assert_eq!(
+        token.balance(&net, L1_DOMAIN, receiver(L1_DOMAIN)).await?,
+        l1_receiver
+    );
+    settle(&mut env, &token, &expected).await?;
+    Ok(())
+}
