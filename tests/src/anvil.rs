@@ -152,6 +152,18 @@ impl Anvil {
             .erased())
     }
 
+    /// Moves the chain's clock `seconds` ahead and mines a block with it (rate-limit windows).
+    pub async fn advance_time(&self, seconds: u64) -> Result<()> {
+        rpc::call(
+            &reqwest::Client::new(),
+            &self.endpoint,
+            "evm_increaseTime",
+            json!([seconds]),
+        )
+        .await?;
+        self.mine().await
+    }
+
     /// Mines one (empty) block.
     pub async fn mine(&self) -> Result<()> {
         rpc::call(

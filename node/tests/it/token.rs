@@ -292,3 +292,138 @@ async fn the_token_moves_between_every_pair_of_chains_and_the_ledger_holds() -> 
     settle(&mut env, &token, &expected).await?;
     Ok(())
 }
+
+/// Rate limits: a transfer over a route's capacity is queued on L1 (an event, the amount on no
+/// chain), cannot be completed before the capacity is back, is completed by anyone once it is;
+/// another queued transfer cancelled by its sender from Starknet is minted back to them there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_over_the_limit_is_queued_on_l1_then_completed_or_cancelled() -> Result<()> {
+    let mut env = Env::start().await?;
+    let token = TokenStack::deploy(&env.net, &env.stack, tokens(1_000_000)).await?;
+    let net = env.net.clone();
+    let sender = token.account_word(&net, 2, 0)?;
+    let receiver = token.account_word(&net, L1_DOMAIN, 1)?;
+    let mut expected: BTreeMap<(u32, B256), U256> = BTreeMap::new();
+    expected.insert((2, sender), tokens(1_000));
+    expected.insert((L1_DOMAIN, receiver), U256::ZERO);
+    token
+        .transfer(&net, L1_DOMAIN, L1_KIT_ACCOUNT, 2, sender, tokens(1_000))
+        .await?;
+    settle(&mut env, &token, &expected).await?;
+
+    // Starknet's outbound route: 10 tokens per hour.
+    let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let ledger = TokenLedger::new(token.ledger, &l1);
+    ledger.setWindow(3600).send().await?.get_receipt().await?;
+    ledger
+        .setLimits(2, tokens(10).to::<u128>(), 0)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    // Within the limit: delivered.
+    token
+        .transfer(&net, 2, 0, L1_DOMAIN, receiver, tokens(8))
+        .await?;
+    *expected.get_mut(&(2, sender)).unwrap() -= tokens(8);
+    *expected.get_mut(&(L1_DOMAIN, receiver)).unwrap() += tokens(8);
+    settle(&mut env, &token, &expected).await?;
+
+    // Over it: queued on L1, on no chain meanwhile.
+    let queued_before = ledger.Queued_filter().from_block(0).query().await?.len();
+    token
+        .transfer(&net, 2, 0, L1_DOMAIN, receiver, tokens(5))
+        .await?;
+    let queued = loop {
+        env.flusher.check().await?;
+        let events = ledger.Queued_filter().from_block(0).query().await?;
+        if events.len() > queued_before {
+            break events.last().unwrap().0.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(queued.amount, tokens(5));
+    assert_eq!(queued.src, 2);
+    assert_eq!(ledger.queuedTotal().call().await?, tokens(5));
+    assert_eq!(
+        token.balance(&net, L1_DOMAIN, receiver).await?,
+        tokens(8),
+        "not minted while queued"
+    );
+    let (code, out) = audit(&env, &token, &["--settled"]);
+    assert_eq!(code, 0, "queued is not in flight: {out}");
+    assert!(out.contains(&format!("queued {}", tokens(5))), "{out}");
+    // Too early: the capacity is not back.
+    let other = net.l1.provider(5)?;
+    let early = TokenLedger::new(token.ledger, &other)
+        .complete(queued.id)
+        .send()
+        .await;
+    let refused = match early {
+        Err(e) => e.to_string(),
+        Ok(pending) => {
+            let r = pending.get_receipt().await?;
+            if r.status() {
+                bail!("complete passed before the capacity was back")
+            } else {
+                "reverted".into()
+            }
+        }
+    };
+    assert!(
+        refused.contains("StillLimited")
+            || refused.contains("reverted")
+            || refused.contains("revert"),
+        "{refused}"
+    );
+    // An hour later, anyone completes it.
+    net.l1.advance_time(3600).await?;
+    let done = TokenLedger::new(token.ledger, &other)
+        .complete(queued.id)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(done.status());
+    *expected.get_mut(&(2, sender)).unwrap() -= tokens(5);
+    *expected.get_mut(&(L1_DOMAIN, receiver)).unwrap() += tokens(5);
+    settle(&mut env, &token, &expected).await?;
+    assert_eq!(ledger.queuedTotal().call().await?, U256::ZERO);
+
+    // Queued again (the hour's capacity is used up), then cancelled from Starknet by its sender:
+    // the amount comes back to them on Starknet.
+    token
+        .transfer(&net, 2, 0, L1_DOMAIN, receiver, tokens(9))
+        .await?;
+    let queued = loop {
+        env.flusher.check().await?;
+        let events = ledger.Queued_filter().from_block(0).query().await?;
+        if events.len() > queued_before + 1 {
+            break events.last().unwrap().0.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(
+        token.balance(&net, 2, sender).await?,
+        expected[&(2, sender)] - tokens(9),
+        "burned on Starknet"
+    );
+    let (_, router) = token.starknets[0];
+    net.starknets[0]
+        .devnet
+        .invoke(
+            0,
+            router,
+            "cancel_queued",
+            vec![Felt::from_bytes_be(&queued.id.to_be_bytes::<32>())],
+        )
+        .await?;
+    settle(&mut env, &token, &expected).await?;
+    let cancelled = ledger.Cancelled_filter().from_block(0).query().await?;
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0].0.id, queued.id);
+    assert_eq!(ledger.queuedTotal().call().await?, U256::ZERO);
+    let (code, out) = audit(&env, &token, &["--settled"]);
+    assert_eq!(code, 0, "{out}");
+    Ok(())
+}
