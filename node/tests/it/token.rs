@@ -12,6 +12,7 @@ use alloy::primitives::{B256, U256};
 use eyre::{Result, bail};
 use starknet_rust::core::types::Felt;
 use xroute_tests::{
+    arbitrum::ArbitrumOptions,
     artifacts::evm::TokenLedger,
     localnet::L1_KIT_ACCOUNT,
     stack::L1_DOMAIN,
@@ -88,11 +89,11 @@ async fn settle(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_moves_between_every_pair_of_chains_and_the_ledger_holds() -> Result<()> {
-    let mut env = Env::start().await?;
+    let mut env = Env::start_with(Some(ArbitrumOptions::default())).await?;
     let token = TokenStack::deploy(&env.net, &env.stack, tokens(1_000_000)).await?;
     let net = env.net.clone();
     let domains = token.domains();
-    assert_eq!(domains, [1, 2, 3]);
+    assert_eq!(domains, [1, 2, 3, 10]);
     let sender = |d: u32| token.account_word(&net, d, 0).unwrap();
     let receiver = |d: u32| token.account_word(&net, d, 1).unwrap();
     let mut expected: BTreeMap<(u32, B256), U256> = BTreeMap::new();
@@ -104,7 +105,7 @@ async fn the_token_moves_between_every_pair_of_chains_and_the_ledger_holds() -> 
     assert_eq!(expected[&(L1_DOMAIN, sender(L1_DOMAIN))], tokens(1_000_000));
 
     // Seed each rollup's sender from L1.
-    for d in [2u32, 3] {
+    for d in [2u32, 3, 10] {
         token
             .transfer(&net, L1_DOMAIN, L1_KIT_ACCOUNT, d, sender(d), tokens(1_000))
             .await?;
@@ -131,9 +132,9 @@ async fn the_token_moves_between_every_pair_of_chains_and_the_ledger_holds() -> 
     }
     settle(&mut env, &token, &expected).await?;
     // Messages: one per leg. L1 -> rollup and rollup -> L1 are one message; rollup -> rollup is
-    // two (to the ledger, then from it), 2 seeds + 6 pairs = 10.
+    // two (to the ledger, then from it): 3 seeds + 6 pairs with L1 + 6 rollup pairs × 2 = 21.
     let stats = env.router.stats().await?;
-    assert_eq!(stats["delivered"], 10, "{stats}");
+    assert_eq!(stats["delivered"], 21, "{stats}");
     assert_eq!(stats["parked"], 0, "{stats}");
     let (code, out) = audit(&env, &token, &["--settled"]);
     assert_eq!(code, 0, "{out}");
@@ -219,6 +220,17 @@ async fn the_token_moves_between_every_pair_of_chains_and_the_ledger_holds() -> 
         token.balance(&net, L1_DOMAIN, sender(L1_DOMAIN)).await?,
         l1_before
     );
+    let arb_before = token.balance(&net, 10, sender(10)).await?;
+    for (dst, to, amount) in [
+        (2u32, sender(2), U256::ZERO),
+        (2, sender(2), U256::from(1u8) << 128usize),
+        (99, sender(2), U256::from(1u8)),
+        (2, too_big_felt, U256::from(1u8)),
+        (L1_DOMAIN, too_big_evm, U256::from(1u8)),
+    ] {
+        assert!(token.transfer(&net, 10, 0, dst, to, amount).await.is_err());
+    }
+    assert_eq!(token.balance(&net, 10, sender(10)).await?, arb_before);
 
     // A paused destination: the ledger sends the amount back to the sender on the source.
     let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
