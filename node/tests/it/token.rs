@@ -440,3 +440,73 @@ async fn a_transfer_over_the_limit_is_queued_on_l1_then_completed_or_cancelled()
     assert_eq!(code, 0, "{out}");
     Ok(())
 }
+
+/// The supply invariant under faults: 200 random transfers (random pairs, amounts, senders) while
+/// the router is SIGKILLed twice and restarted. At the end every chain's totalSupply equals its
+/// ledger entry, the entries add up to the initial supply, every account holds exactly what the
+/// transfers say, and `xroute token audit --settled` agrees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_random_transfers_survive_two_sigkills_and_the_supply_adds_up() -> Result<()> {
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+    let mut env = Env::start().await?;
+    let token = TokenStack::deploy(&env.net, &env.stack, tokens(1_000_000)).await?;
+    let net = env.net.clone();
+    let domains = token.domains();
+    let senders: BTreeMap<u32, Vec<usize>> = domains
+        .iter()
+        .map(|d| (*d, if *d == L1_DOMAIN { vec![0] } else { vec![0, 2] }))
+        .collect();
+    let receivers = [1usize, 3];
+    let mut expected: BTreeMap<(u32, B256), U256> = BTreeMap::new();
+    for d in &domains {
+        for a in senders[d].iter().chain(&receivers) {
+            let w = token.account_word(&net, *d, *a)?;
+            expected.insert((*d, w), token.balance(&net, *d, w).await?);
+        }
+    }
+    // Seed the rollups' senders from L1.
+    let l1_sender = token.account_word(&net, L1_DOMAIN, 0)?;
+    for d in &domains[1..] {
+        for a in &senders[d] {
+            let w = token.account_word(&net, *d, *a)?;
+            token
+                .transfer(&net, L1_DOMAIN, L1_KIT_ACCOUNT, *d, w, tokens(1_000))
+                .await?;
+            *expected.get_mut(&(L1_DOMAIN, l1_sender)).unwrap() -= tokens(1_000);
+            *expected.get_mut(&(*d, w)).unwrap() += tokens(1_000);
+        }
+    }
+    settle(&mut env, &token, &expected).await?;
+
+    let mut rng = StdRng::seed_from_u64(14);
+    for i in 0..200 {
+        if i == 70 || i == 140 {
+            env.router.kill_and_restart().await?;
+        }
+        let src = domains[rng.random_range(0..domains.len())];
+        let dst = loop {
+            let d = domains[rng.random_range(0..domains.len())];
+            if d != src {
+                break d;
+            }
+        };
+        let from = senders[&src][rng.random_range(0..senders[&src].len())];
+        let to = receivers[rng.random_range(0..receivers.len())];
+        let amount = U256::from(rng.random_range(1u64..1_000_000_000));
+        let from_word = token.account_word(&net, src, from)?;
+        let to_word = token.account_word(&net, dst, to)?;
+        token
+            .transfer(&net, src, from, dst, to_word, amount)
+            .await?;
+        *expected.get_mut(&(src, from_word)).unwrap() -= amount;
+        *expected.get_mut(&(dst, to_word)).unwrap() += amount;
+        env.flusher.check().await?;
+    }
+    settle(&mut env, &token, &expected).await?;
+    let (code, out) = audit(&env, &token, &["--settled"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("the token adds up"), "{out}");
+    let stats = env.router.stats().await?;
+    assert_eq!(stats["parked"], 0, "{stats}");
+    Ok(())
+}
