@@ -42,6 +42,19 @@ pub struct Config {
     /// The router network; without it the router works alone.
     #[serde(default)]
     pub p2p: Option<P2pConfig>,
+    /// The canonical token, for `xroute status` to describe transfers (the router relays token
+    /// messages like any other without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenConfig>,
+}
+
+/// `[token]`: where the canonical token's L1 ledger is.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// The `TokenLedger` on the hub chain.
+    #[serde(deserialize_with = "address")]
+    pub ledger: Address,
 }
 
 /// `[p2p]`: libp2p gossip of attestations, relay claims and heartbeats with the other routers of

@@ -44,11 +44,45 @@ use crate::{
     store::{MessageRecord, Stage, StoreError, Transition},
 };
 
-/// What the handlers read: the pipeline (store, chains) and, in a router network, the network.
+/// What the handlers read: the pipeline (store, chains) and, in a router network, the network;
+/// the canonical token's L1 ledger when the config names it (`[token]`).
 #[derive(Debug, Clone)]
 pub struct AppState {
     pipeline: Arc<Pipeline>,
     network: Option<Arc<Network>>,
+    ledger: Option<alloy_primitives::Address>,
+}
+
+alloy::sol! {
+    /// The TokenLedger's events `GET /messages/{id}` reads a transfer's outcome from.
+    interface ITokenLedgerEvents {
+        event Transferred(uint32 indexed src, uint32 indexed dst, bytes32 from, bytes32 to, uint256 amount);
+        event Refunded(uint32 indexed src, uint32 indexed dst, bytes32 from, bytes32 to, uint256 amount, string reason);
+        event Queued(uint256 indexed id, uint32 indexed src, uint32 indexed dst, bytes32 from, bytes32 to, uint256 amount);
+    }
+}
+
+/// A canonical-token message, decoded (TokenLedger.sol's formats).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct TransferView {
+    /// `transfer` (a router to the ledger), `cancel` (of a queued transfer), `mint` (the ledger to
+    /// a router).
+    pub kind: String,
+    /// Amount in the token's smallest unit (decimal); none for a cancel.
+    pub amount: Option<String>,
+    /// The sender of the transfer (a word on its source chain).
+    pub from: String,
+    /// The recipient (a word on `to_domain`); none for a cancel.
+    pub to: Option<String>,
+    /// The transfer's source chain.
+    pub from_domain: u32,
+    /// Where the tokens go: the transfer's destination, or the chain minted on.
+    pub to_domain: Option<u32>,
+    /// For a mint: `transfer`, `refund` (the destination could not take it) or `cancelled`.
+    pub why: Option<String>,
+    /// For a transfer whose L1 hop this router made: what the ledger did (`forwarded to domain
+    /// D`, `queued on L1 as #N`, `refunded to the sender: <reason>`).
+    pub outcome: Option<String>,
 }
 
 /// Most messages one `GET /messages` returns.
@@ -91,6 +125,9 @@ pub struct MessageView {
     /// The quorum certificate's signers (attestation addresses), in a router network.
     #[serde(default)]
     pub certificate_signers: Option<Vec<String>>,
+    /// What it moves, when it is a canonical-token message and the config names the ledger.
+    #[serde(default)]
+    pub transfer: Option<TransferView>,
 }
 
 /// A relay transaction as the API shows it.
@@ -152,7 +189,123 @@ fn view(app: &AppState, r: &MessageRecord) -> MessageView {
             let signers = n.signers(&qc).ok()?;
             Some(signers.iter().map(|a| a.to_string()).collect())
         }),
+        transfer: app.ledger.and_then(|ledger| transfer_of(app, ledger, r)),
     }
+}
+
+/// The token message `r` carries, if it is one: to the ledger (from a chain's router) or from it.
+fn transfer_of(
+    app: &AppState,
+    ledger: alloy_primitives::Address,
+    r: &MessageRecord,
+) -> Option<TransferView> {
+    let hub = app.pipeline.chains().hub_domain();
+    let e = &r.envelope;
+    let word = ledger.into_word();
+    let p: Vec<alloy_primitives::U256> = e
+        .payload
+        .iter()
+        .map(|w| alloy_primitives::U256::from_be_bytes(w.0))
+        .collect();
+    let small = |v: alloy_primitives::U256| u32::try_from(v).ok();
+    if e.dst_domain == hub && e.recipient == word {
+        return match p.as_slice() {
+            [op, dst, _, amount, _] if *op == alloy_primitives::U256::from(1) => {
+                Some(TransferView {
+                    kind: "transfer".into(),
+                    amount: Some(amount.to_string()),
+                    from: e.payload[4].to_string(),
+                    to: Some(e.payload[2].to_string()),
+                    from_domain: e.src_domain,
+                    to_domain: small(*dst),
+                    why: None,
+                    outcome: None,
+                })
+            }
+            [op, _, _] if *op == alloy_primitives::U256::from(2) => Some(TransferView {
+                kind: "cancel".into(),
+                amount: None,
+                from: e.payload[2].to_string(),
+                to: None,
+                from_domain: e.src_domain,
+                to_domain: None,
+                why: Some(format!("queued transfer #{}", p[1])),
+                outcome: None,
+            }),
+            _ => None,
+        };
+    }
+    if e.src_domain == hub && e.sender == word {
+        if let [op, _, amount, origin, _, why] = p.as_slice()
+            && *op == alloy_primitives::U256::from(1)
+        {
+            return Some(TransferView {
+                kind: "mint".into(),
+                amount: Some(amount.to_string()),
+                from: e.payload[4].to_string(),
+                to: Some(e.payload[1].to_string()),
+                from_domain: small(*origin).unwrap_or_default(),
+                to_domain: Some(e.dst_domain),
+                why: Some(
+                    match why.to::<u64>() {
+                        0 => "transfer",
+                        1 => "refund",
+                        2 => "cancelled",
+                        _ => "unknown",
+                    }
+                    .into(),
+                ),
+                outcome: None,
+            });
+        }
+    }
+    None
+}
+
+/// What the ledger did with transfer `r` in the L1 relay this router made, read from the ledger's
+/// events in that transaction.
+async fn transfer_outcome(
+    app: &AppState,
+    ledger: alloy_primitives::Address,
+    r: &MessageRecord,
+) -> Option<String> {
+    use alloy::sol_types::SolEvent;
+    use xroute_adapters::ChainAdapterExt;
+    let chains = app.pipeline.chains();
+    let relay = r
+        .relays
+        .iter()
+        .rev()
+        .find(|a| a.chain == chains.hub().name())?;
+    let mined = chains
+        .l1_submitter()
+        .ok()?
+        .receipt(relay.tx_hash)
+        .await
+        .ok()??;
+    if !mined.success {
+        return None;
+    }
+    let filter = alloy::rpc::types::Filter::new()
+        .address(ledger)
+        .from_block(mined.block_number)
+        .to_block(mined.block_number);
+    let logs = chains.hub().as_l1()?.logs(&filter).await.ok()?;
+    for log in logs
+        .iter()
+        .filter(|l| l.transaction_hash == Some(relay.tx_hash))
+    {
+        if let Ok(q) = ITokenLedgerEvents::Queued::decode_log(&log.inner) {
+            return Some(format!("queued on L1 as #{}", q.data.id));
+        }
+        if let Ok(f) = ITokenLedgerEvents::Refunded::decode_log(&log.inner) {
+            return Some(format!("refunded to the sender: {}", f.data.reason));
+        }
+        if let Ok(t) = ITokenLedgerEvents::Transferred::decode_log(&log.inner) {
+            return Some(format!("forwarded to domain {}", t.data.dst));
+        }
+    }
+    None
 }
 
 /// An API error: status and message.
@@ -287,6 +440,7 @@ pub fn router(
     pipeline: Arc<Pipeline>,
     network: Option<Arc<Network>>,
     token: Option<String>,
+    ledger: Option<alloy_primitives::Address>,
 ) -> Router {
     let (reads, writes) = routes();
     let writes = match token {
@@ -297,7 +451,11 @@ pub fn router(
         None => writes,
     };
     let (router, _) = reads.merge(writes).split_for_parts();
-    router.with_state(AppState { pipeline, network })
+    router.with_state(AppState {
+        pipeline,
+        network,
+        ledger,
+    })
 }
 
 /// The OpenAPI 3.1 document of this API.
@@ -592,7 +750,13 @@ async fn one(
         .store()
         .get(&id)?
         .ok_or(StoreError::UnknownMessage(id))?;
-    Ok(Json(view(&app, &r)))
+    let mut v = view(&app, &r);
+    if let (Some(ledger), Some(t)) = (app.ledger, v.transfer.as_mut())
+        && t.kind == "transfer"
+    {
+        t.outcome = transfer_outcome(&app, ledger, &r).await;
+    }
+    Ok(Json(v))
 }
 
 /// Starts a parked message over.

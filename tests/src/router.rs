@@ -295,7 +295,23 @@ pub fn router_config(
         },
         chains,
         p2p,
+        token: None,
     })
+}
+
+/// Adds `[token] ledger = LEDGER` to the router config at `path` (the router reads it at its
+/// next start).
+pub fn set_token_ledger(path: &Path, ledger: Address) -> Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    let mut config = Config::parse(path, &text).map_err(|e| eyre::eyre!("{e}"))?;
+    config.token = Some(xroute_config::TokenConfig { ledger });
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| eyre::eyre!("{} has no file name", path.display()))?;
+    write_config_file(dir, name, &config)?;
+    Ok(())
 }
 
 /// Writes `dir/router.toml` (+ key files) for a router over `net` and `stack` (see

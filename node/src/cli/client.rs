@@ -237,6 +237,34 @@ fn print_message(v: &serde_json::Value, json: bool) -> Result<(), Failure> {
     if let Some(signers) = &m.certificate_signers {
         println!("certified by {}", signers.join(", "));
     }
+    if let Some(t) = &m.transfer {
+        let amount = t.amount.as_deref().unwrap_or("?");
+        let to = t.to.as_deref().unwrap_or("?");
+        let to_domain = t.to_domain.map_or("?".to_string(), |d| d.to_string());
+        match t.kind.as_str() {
+            "transfer" => println!(
+                "transfer  {amount} from {} (domain {}) to {to} (domain {to_domain}): {}",
+                t.from,
+                t.from_domain,
+                t.outcome
+                    .as_deref()
+                    .unwrap_or("not yet taken by the ledger")
+            ),
+            "mint" => println!(
+                "mint      {amount} to {to} (domain {to_domain}), a {} of a transfer from {} \
+                 (domain {})",
+                t.why.as_deref().unwrap_or("?"),
+                t.from,
+                t.from_domain
+            ),
+            _ => println!(
+                "cancel    {} by {} (domain {})",
+                t.why.as_deref().unwrap_or("?"),
+                t.from,
+                t.from_domain
+            ),
+        }
+    }
     for t in &m.history {
         println!("history   {:?} → {:?}: {}", t.from, t.to, t.note);
     }

@@ -153,7 +153,12 @@ async fn serve(config: Config) -> eyre::Result<()> {
     });
     tasks.spawn("api", {
         let mut stop = stop_rx.clone();
-        let app = api::router(pipeline.clone(), network.clone(), api_token.clone());
+        let app = api::router(
+            pipeline.clone(),
+            network.clone(),
+            api_token.clone(),
+            config.token.as_ref().map(|t| t.ledger),
+        );
         async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {

@@ -23,6 +23,23 @@ use crate::e2e_relay::{DELIVERY, Env};
 
 const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
 
+/// `xroute status` of the message the source transaction `tx` sent.
+async fn status_of_transfer(env: &Env, tx: B256) -> Result<String> {
+    let list = env.router.get("/messages?limit=1000").await?;
+    let id = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["source_tx"] == tx.to_string())
+        .and_then(|m| m["id"].as_str().map(str::to_string))
+        .ok_or_else(|| eyre::eyre!("no message from {tx}"))?;
+    let out = std::process::Command::new(XROUTE)
+        .args(["status", &id, "--config"])
+        .arg(env.router.config())
+        .output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// `xroute token audit` over the router's config; (exit code, stdout).
 fn audit(env: &Env, token: &TokenStack, extra: &[&str]) -> (i32, String) {
     let out = std::process::Command::new(XROUTE)
@@ -113,6 +130,10 @@ async fn the_token_moves_between_every_pair_of_chains_and_the_ledger_holds() -> 
         *expected.get_mut(&(d, sender(d))).unwrap() += tokens(1_000);
     }
     settle(&mut env, &token, &expected).await?;
+
+    // The router learns where the ledger is (for `xroute status`), and restarts.
+    xroute_tests::router::set_token_ledger(env.router.config(), token.ledger)?;
+    env.router.kill_and_restart().await?;
 
     // Every ordered pair, a different amount each.
     let mut k = 0u64;
@@ -243,7 +264,7 @@ async fn the_token_moves_between_every_pair_of_chains_and_the_ledger_holds() -> 
         .await?;
     let refund_from = token.balance(&net, 2, sender(2)).await?;
     let supply_3 = token.ledger_supply(&net, 3).await?;
-    token
+    let refund_tx = token
         .transfer(&net, 2, 0, 3, receiver(3), tokens(7))
         .await?;
     assert_eq!(
@@ -257,6 +278,13 @@ async fn the_token_moves_between_every_pair_of_chains_and_the_ledger_holds() -> 
     let refunds = ledger.Refunded_filter().from_block(0).query().await?;
     assert_eq!(refunds.len(), 1);
     assert_eq!(refunds[0].0.reason, "destination paused");
+    // `xroute status` of the transfer says so, and of the refund's mint what it is.
+    let shown = status_of_transfer(&env, refund_tx).await?;
+    assert!(
+        shown.contains(&format!("transfer  {} from ", tokens(7)))
+            && shown.contains("(domain 3): refunded to the sender: destination paused"),
+        "{shown}"
+    );
     ledger
         .setPaused(3, false)
         .send()
@@ -323,6 +351,8 @@ async fn a_transfer_over_the_limit_is_queued_on_l1_then_completed_or_cancelled()
         .await?;
     settle(&mut env, &token, &expected).await?;
 
+    xroute_tests::router::set_token_ledger(env.router.config(), token.ledger)?;
+    env.router.kill_and_restart().await?;
     // Starknet's outbound route: 10 tokens per hour.
     let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
     let ledger = TokenLedger::new(token.ledger, &l1);
@@ -343,7 +373,7 @@ async fn a_transfer_over_the_limit_is_queued_on_l1_then_completed_or_cancelled()
 
     // Over it: queued on L1, on no chain meanwhile.
     let queued_before = ledger.Queued_filter().from_block(0).query().await?.len();
-    token
+    let queued_tx = token
         .transfer(&net, 2, 0, L1_DOMAIN, receiver, tokens(5))
         .await?;
     let queued = loop {
@@ -356,6 +386,18 @@ async fn a_transfer_over_the_limit_is_queued_on_l1_then_completed_or_cancelled()
     };
     assert_eq!(queued.amount, tokens(5));
     assert_eq!(queued.src, 2);
+    let asked = std::time::Instant::now();
+    let shown = loop {
+        let s = status_of_transfer(&env, queued_tx).await?;
+        if s.contains("queued on L1") || asked.elapsed() > Duration::from_secs(30) {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(
+        shown.contains(&format!(": queued on L1 as #{}", queued.id)),
+        "{shown}"
+    );
     assert_eq!(ledger.queuedTotal().call().await?, tokens(5));
     assert_eq!(
         token.balance(&net, L1_DOMAIN, receiver).await?,
