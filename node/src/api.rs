@@ -235,29 +235,29 @@ fn transfer_of(
             _ => None,
         };
     }
-    if e.src_domain == hub && e.sender == word {
-        if let [op, _, amount, origin, _, why] = p.as_slice()
-            && *op == alloy_primitives::U256::from(1)
-        {
-            return Some(TransferView {
-                kind: "mint".into(),
-                amount: Some(amount.to_string()),
-                from: e.payload[4].to_string(),
-                to: Some(e.payload[1].to_string()),
-                from_domain: small(*origin).unwrap_or_default(),
-                to_domain: Some(e.dst_domain),
-                why: Some(
-                    match why.to::<u64>() {
-                        0 => "transfer",
-                        1 => "refund",
-                        2 => "cancelled",
-                        _ => "unknown",
-                    }
-                    .into(),
-                ),
-                outcome: None,
-            });
-        }
+    if e.src_domain == hub
+        && e.sender == word
+        && let [op, _, amount, origin, _, why] = p.as_slice()
+        && *op == alloy_primitives::U256::from(1)
+    {
+        return Some(TransferView {
+            kind: "mint".into(),
+            amount: Some(amount.to_string()),
+            from: e.payload[4].to_string(),
+            to: Some(e.payload[1].to_string()),
+            from_domain: small(*origin).unwrap_or_default(),
+            to_domain: Some(e.dst_domain),
+            why: Some(
+                match why.to::<u64>() {
+                    0 => "transfer",
+                    1 => "refund",
+                    2 => "cancelled",
+                    _ => "unknown",
+                }
+                .into(),
+            ),
+            outcome: None,
+        });
     }
     None
 }
