@@ -208,8 +208,15 @@ pub async fn run(args: DemoOptions) -> Result<(bool, Value)> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let gas = relay_gas(&net, &ids, &views).await?;
-    let summary = summarize(&ids, &views, &gas, started.elapsed());
-    let all_delivered = summary["delivered"] == summary["sent"];
+    let mut summary = summarize(&ids, &views, &gas, started.elapsed());
+    say("the canonical token: deploying it everywhere and moving it around every chain");
+    let token = token_round(&net, &stack, &mut router, &mut flusher, deadline).await?;
+    if !args.json {
+        print_token(&token);
+    }
+    let token_ok = token["adds_up"] == true;
+    summary["token"] = token;
+    let all_delivered = summary["delivered"] == summary["sent"] && token_ok;
     if !args.json {
         println!(
             "\n{} of {} delivered in {:.1}s.",
@@ -237,6 +244,109 @@ pub async fn run(args: DemoOptions) -> Result<(bool, Value)> {
     }
     drop(net);
     Ok((all_delivered, summary))
+}
+
+/// Deploys the canonical token, moves it L1 → Starknet → appchain → Arbitrum → L1 (each hop
+/// relayed by the router, waited for on the destination's balance), and reads every chain's
+/// balance, totalSupply and ledger entry.
+async fn token_round(
+    net: &Arc<LocalNet>,
+    stack: &XrouteStack,
+    router: &mut RouterProcess,
+    flusher: &mut Flusher,
+    deadline: Instant,
+) -> Result<Value> {
+    use crate::token::TokenStack;
+    let one = U256::from(10u64).pow(U256::from(18));
+    let token = TokenStack::deploy(net, stack, U256::from(1_000_000u64) * one).await?;
+    let arb = stack.arbitrum()?;
+    let sn = stack.starknets[0].domain;
+    let app3 = stack.starknets[1].domain;
+    // (source, its account, destination, amount in tokens)
+    let hops = [
+        (L1_DOMAIN, 0usize, sn, 100u64),
+        (sn, 0, app3, 60),
+        (app3, 0, arb.domain, 30),
+        (arb.domain, 0, L1_DOMAIN, 10),
+    ];
+    let mut done = Vec::new();
+    for (src, account, dst, amount) in hops {
+        let amount = U256::from(amount) * one;
+        // The L1 account 2 receives the last hop, so that it is not the kit's own balance.
+        let to_account = if dst == L1_DOMAIN { 2 } else { 0 };
+        let to = token.account_word(net, dst, to_account)?;
+        let before = token.balance(net, dst, to).await?;
+        let hop_started = Instant::now();
+        token.transfer(net, src, account, dst, to, amount).await?;
+        loop {
+            router.check_running()?;
+            flusher.check().await?;
+            if token.balance(net, dst, to).await? == before + amount {
+                break;
+            }
+            if Instant::now() > deadline {
+                eyre::bail!("the token hop {src} → {dst} did not arrive in time");
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        done.push(json!({
+            "from": src, "to": dst, "amount": amount.to_string(),
+            "seconds": hop_started.elapsed().as_secs_f64(),
+        }));
+    }
+    let mut chains = Vec::new();
+    let mut sum = U256::ZERO;
+    let mut consistent = true;
+    for domain in token.domains() {
+        let ledger = token.ledger_supply(net, domain).await?;
+        let total = token.total_supply(net, domain).await?;
+        consistent &= ledger == total;
+        sum += ledger;
+        chains.push(json!({
+            "domain": domain,
+            "total_supply": total.to_string(),
+            "ledger": ledger.to_string(),
+        }));
+    }
+    Ok(json!({
+        "ledger": token.ledger.to_string(),
+        "hops": done,
+        "chains": chains,
+        "initial": token.initial.to_string(),
+        "adds_up": consistent && sum == token.initial,
+    }))
+}
+
+fn print_token(token: &Value) {
+    println!(
+        "\nThe canonical token (ledger {}):",
+        token["ledger"].as_str().unwrap_or_default()
+    );
+    for h in token["hops"].as_array().into_iter().flatten() {
+        println!(
+            "  moved {} from domain {} to domain {} in {:.1}s",
+            h["amount"].as_str().unwrap_or_default(),
+            h["from"],
+            h["to"],
+            h["seconds"].as_f64().unwrap_or_default()
+        );
+    }
+    for c in token["chains"].as_array().into_iter().flatten() {
+        println!(
+            "  domain {:>2}: totalSupply {} · ledger {}",
+            c["domain"],
+            c["total_supply"].as_str().unwrap_or_default(),
+            c["ledger"].as_str().unwrap_or_default()
+        );
+    }
+    println!(
+        "  {}",
+        if token["adds_up"] == true {
+            "every chain's totalSupply equals its ledger entry, and they add up to the initial supply"
+        } else {
+            "the token does NOT add up"
+        }
+    );
 }
 
 fn print_table(

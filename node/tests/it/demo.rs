@@ -38,6 +38,12 @@ async fn the_headless_demo_delivers_every_message_and_summarizes_per_route() {
             "{route}"
         );
     }
+    // The canonical token went around every chain, and every chain's totalSupply is its ledger
+    // entry.
+    let token = &summary["token"];
+    assert_eq!(token["adds_up"], true, "{summary}");
+    assert_eq!(token["hops"].as_array().unwrap().len(), 4, "{summary}");
+    assert_eq!(token["chains"].as_array().unwrap().len(), 4, "{summary}");
     // The router it ran kept its store and config where asked.
     assert!(dir.path().join("router.toml").is_file());
     assert!(dir.path().join("store").is_dir());

@@ -137,6 +137,7 @@ async fn the_token_moves_between_every_pair_of_chains_and_the_ledger_holds() -> 
 
     // Every ordered pair, a different amount each.
     let mut k = 0u64;
+    let mut l1_sources = Vec::new();
     for src in &domains {
         for dst in &domains {
             if src == dst {
@@ -144,9 +145,12 @@ async fn the_token_moves_between_every_pair_of_chains_and_the_ledger_holds() -> 
             }
             k += 1;
             let amount = tokens(10) + U256::from(k);
-            token
+            let tx = token
                 .transfer(&net, *src, 0, *dst, receiver(*dst), amount)
                 .await?;
+            if *src == L1_DOMAIN {
+                l1_sources.push((*dst, tx));
+            }
             *expected.get_mut(&(*src, sender(*src))).unwrap() -= amount;
             *expected.get_mut(&(*dst, receiver(*dst))).unwrap() += amount;
         }
@@ -157,6 +161,47 @@ async fn the_token_moves_between_every_pair_of_chains_and_the_ledger_holds() -> 
     let stats = env.router.stats().await?;
     assert_eq!(stats["delivered"], 21, "{stats}");
     assert_eq!(stats["parked"], 0, "{stats}");
+    // L1 gas per leg, from the router's records (docs/gas.md): printed with --nocapture.
+    let list = env.router.get("/messages?limit=1000").await?;
+    let mut legs: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for m in list.as_array().into_iter().flatten() {
+        let Some(kind) = m["transfer"]["kind"].as_str() else {
+            continue;
+        };
+        for t in m["history"].as_array().into_iter().flatten() {
+            let note = t["note"].as_str().unwrap_or_default();
+            if let Some(gas) = note
+                .rsplit_once("(gas ")
+                .and_then(|(_, g)| g.trim_end_matches(')').parse::<u64>().ok())
+            {
+                legs.entry(format!("{} ({kind})", m["route"].as_str().unwrap_or("?")))
+                    .or_default()
+                    .push(gas);
+            }
+        }
+    }
+    assert!(!legs.is_empty(), "{list:#}");
+    {
+        use alloy::providers::Provider;
+        let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+        for (dst, tx) in &l1_sources {
+            let r = l1
+                .get_transaction_receipt(*tx)
+                .await?
+                .ok_or_else(|| eyre::eyre!("no receipt for {tx}"))?;
+            legs.entry(format!(
+                "TokenLedger.transfer on L1 toward domain {dst} (the user's)"
+            ))
+            .or_default()
+            .push(r.gas_used);
+        }
+    }
+    eprintln!("| leg | relays | mean L1 gas | max |\n|---|---|---|---|");
+    for (leg, gas) in &legs {
+        let mean = gas.iter().sum::<u64>() / gas.len() as u64;
+        let max = gas.iter().max().copied().unwrap_or_default();
+        eprintln!("| {leg} | {} | {mean} | {max} |", gas.len());
+    }
     let (code, out) = audit(&env, &token, &["--settled"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("the token adds up"), "{out}");
