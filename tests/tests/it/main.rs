@@ -12,3 +12,4 @@ mod hub_contracts;
 mod kit;
 mod roundtrip;
 mod storage_proof;
+mod token_erc20;
