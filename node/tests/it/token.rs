@@ -523,6 +523,40 @@ async fn a_transfer_over_the_limit_is_queued_on_l1_then_completed_or_cancelled()
     assert_eq!(cancelled.len(), 1);
     assert_eq!(cancelled[0].0.id, queued.id);
     assert_eq!(ledger.queuedTotal().call().await?, U256::ZERO);
+
+    // From L1, over Starknet's inbound limit: queued at once (the user's own transaction), and
+    // cancelled on L1 by its sender, who gets the amount back on L1; a stranger cannot cancel it.
+    ledger
+        .setLimits(2, 0, tokens(1).to::<u128>())
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let l1_sender = token.account_word(&net, L1_DOMAIN, L1_KIT_ACCOUNT)?;
+    let l1_before = token.balance(&net, L1_DOMAIN, l1_sender).await?;
+    token
+        .transfer(&net, L1_DOMAIN, L1_KIT_ACCOUNT, 2, sender, tokens(2))
+        .await?;
+    let events = ledger.Queued_filter().from_block(0).query().await?;
+    let queued = events.last().unwrap().0.clone();
+    assert_eq!((queued.src, queued.dst), (L1_DOMAIN, 2));
+    assert_eq!(
+        token.balance(&net, L1_DOMAIN, l1_sender).await?,
+        l1_before - tokens(2)
+    );
+    let stranger = TokenLedger::new(token.ledger, &other)
+        .cancel(queued.id)
+        .send()
+        .await;
+    let stranger_ok = match stranger {
+        Ok(p) => p.get_receipt().await?.status(),
+        Err(_) => false,
+    };
+    assert!(!stranger_ok, "only the sender cancels");
+    let r = ledger.cancel(queued.id).send().await?.get_receipt().await?;
+    assert!(r.status());
+    assert_eq!(token.balance(&net, L1_DOMAIN, l1_sender).await?, l1_before);
+    assert_eq!(ledger.queuedTotal().call().await?, U256::ZERO);
     let (code, out) = audit(&env, &token, &["--settled"]);
     assert_eq!(code, 0, "{out}");
     Ok(())
