@@ -270,12 +270,18 @@ fn list(path: &Path) -> ExitCode {
     };
     let mut bad = false;
     for (field, kind, file) in config_keys(&config) {
+        // The line names the field once.
+        let reason = |e: String| {
+            e.strip_prefix(&format!("{field}: "))
+                .map(str::to_string)
+                .unwrap_or(e)
+        };
         let format = match keys::format_of(&field, &file) {
             Ok(KeyFormat::Plain) if kind == KeyKind::P2p => "plain (libp2p protobuf)",
             Ok(f) => f.as_str(),
             Err(e) => {
                 bad = true;
-                println!("{field}  FAIL  {e}");
+                println!("{field}  FAIL  {}", reason(e.to_string()));
                 continue;
             }
         };
@@ -287,7 +293,7 @@ fn list(path: &Path) -> ExitCode {
             ),
             Err(e) => {
                 bad = true;
-                println!("{field}  FAIL  {e}");
+                println!("{field}  FAIL  {}", reason(e));
             }
         }
     }

@@ -99,8 +99,7 @@ fn init_writes_a_loadable_config_and_encrypted_keys_for_each_network() {
         assert_eq!(code, 1);
         assert!(
             list.contains(&format!(
-                "chains.ethereum.signer_key_file  FAIL  chains.ethereum.signer_key_file: wrong \
-                 passphrase for keystore {}",
+                "chains.ethereum.signer_key_file  FAIL  wrong passphrase for keystore {}",
                 dir.join("keys/ethereum.json").display()
             )),
             "{list}"
