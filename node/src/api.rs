@@ -248,10 +248,11 @@ fn transfer_of(
             from_domain: small(*origin).unwrap_or_default(),
             to_domain: Some(e.dst_domain),
             why: Some(
-                match why.to::<u64>() {
-                    0 => "transfer",
-                    1 => "refund",
-                    2 => "cancelled",
+                // A word a broken router sent may be anything: no conversion that can panic.
+                match u64::try_from(*why).ok() {
+                    Some(0) => "transfer",
+                    Some(1) => "refund",
+                    Some(2) => "cancelled",
                     _ => "unknown",
                 }
                 .into(),
