@@ -38,10 +38,18 @@ use utoipa::OpenApi as _;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use xroute_proofs::envelope::MessageId;
 
+mod transfer;
+mod views;
+
+pub use transfer::TransferView;
+use transfer::transfer_outcome;
+use views::view;
+pub use views::{MessageView, RelayView, parse_stage, stage_name};
+
 use crate::{
     network::{Network, PeersView},
     pipeline::Pipeline,
-    store::{MessageRecord, Stage, StoreError, Transition},
+    store::{Stage, StoreError},
 };
 
 /// What the handlers read: the pipeline (store, chains) and, in a router network, the network;
@@ -53,261 +61,8 @@ pub struct AppState {
     ledger: Option<alloy_primitives::Address>,
 }
 
-alloy::sol! {
-    /// The TokenLedger's events `GET /messages/{id}` reads a transfer's outcome from.
-    interface ITokenLedgerEvents {
-        event Transferred(uint32 indexed src, uint32 indexed dst, bytes32 from, bytes32 to, uint256 amount);
-        event Refunded(uint32 indexed src, uint32 indexed dst, bytes32 from, bytes32 to, uint256 amount, string reason);
-        event Queued(uint256 indexed id, uint32 indexed src, uint32 indexed dst, bytes32 from, bytes32 to, uint256 amount);
-    }
-}
-
-/// A canonical-token message, decoded (TokenLedger.sol's formats).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct TransferView {
-    /// `transfer` (a router to the ledger), `cancel` (of a queued transfer), `mint` (the ledger to
-    /// a router).
-    pub kind: String,
-    /// Amount in the token's smallest unit (decimal); none for a cancel.
-    pub amount: Option<String>,
-    /// The sender of the transfer (a word on its source chain).
-    pub from: String,
-    /// The recipient (a word on `to_domain`); none for a cancel.
-    pub to: Option<String>,
-    /// The transfer's source chain.
-    pub from_domain: u32,
-    /// Where the tokens go: the transfer's destination, or the chain minted on.
-    pub to_domain: Option<u32>,
-    /// For a mint: `transfer`, `refund` (the destination could not take it) or `cancelled`.
-    pub why: Option<String>,
-    /// For a transfer whose L1 hop this router made: what the ledger did (`forwarded to domain
-    /// D`, `queued on L1 as #N`, `refunded to the sender: <reason>`).
-    pub outcome: Option<String>,
-}
-
 /// Most messages one `GET /messages` returns.
 pub const MAX_LIMIT: usize = 10_000;
-
-/// A message as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct MessageView {
-    /// Envelope id.
-    pub id: String,
-    /// Stage, lowercase.
-    pub stage: String,
-    /// "source → destination" chain names.
-    pub route: String,
-    /// Source domain.
-    pub src_domain: u32,
-    /// Destination domain.
-    pub dst_domain: u32,
-    /// Source nonce.
-    pub nonce: u64,
-    /// Sender word.
-    pub sender: String,
-    /// Recipient word.
-    pub recipient: String,
-    /// Payload length in words.
-    pub payload_words: usize,
-    /// Failed attempts of the current step.
-    pub attempts: u32,
-    /// Why it is parked or dropped, or the last retried error.
-    pub reason: Option<String>,
-    /// Source transaction.
-    pub source_tx: String,
-    /// When this router first saw it on the source chain (ms since the epoch).
-    #[serde(default)]
-    pub seen_at_ms: u64,
-    /// Relay transactions, oldest first.
-    pub relays: Vec<RelayView>,
-    /// Stage changes, oldest first.
-    pub history: Vec<Transition>,
-    /// The quorum certificate's signers (attestation addresses), in a router network.
-    #[serde(default)]
-    pub certificate_signers: Option<Vec<String>>,
-    /// What it moves, when it is a canonical-token message and the config names the ledger.
-    #[serde(default)]
-    pub transfer: Option<TransferView>,
-}
-
-/// A relay transaction as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct RelayView {
-    /// Chain.
-    pub chain: String,
-    /// Hash.
-    pub tx_hash: String,
-    /// Nonce.
-    pub nonce: u64,
-    /// When sent (ms since the epoch).
-    pub sent_at_ms: u64,
-    /// L2 fee carried, wei (decimal).
-    pub value: String,
-}
-
-/// Lowercase name of a stage.
-pub fn stage_name(stage: Stage) -> String {
-    format!("{stage:?}").to_lowercase()
-}
-
-/// Parses a stage name (any case).
-pub fn parse_stage(s: &str) -> Option<Stage> {
-    Stage::ALL
-        .into_iter()
-        .find(|st| stage_name(*st) == s.to_lowercase())
-}
-
-fn view(app: &AppState, r: &MessageRecord) -> MessageView {
-    MessageView {
-        id: r.id.to_string(),
-        stage: stage_name(r.stage),
-        route: app.pipeline.metrics().route(r),
-        src_domain: r.envelope.src_domain,
-        dst_domain: r.envelope.dst_domain,
-        nonce: r.envelope.nonce,
-        sender: r.envelope.sender.to_string(),
-        recipient: r.envelope.recipient.to_string(),
-        payload_words: r.envelope.payload.len(),
-        attempts: r.attempts,
-        reason: r.reason.clone(),
-        source_tx: r.source.tx_hash.to_string(),
-        seen_at_ms: r.seen_at_ms,
-        relays: r
-            .relays
-            .iter()
-            .map(|a| RelayView {
-                chain: a.chain.clone(),
-                tx_hash: a.tx_hash.to_string(),
-                nonce: a.nonce,
-                sent_at_ms: a.sent_at_ms,
-                value: a.value.to_string(),
-            })
-            .collect(),
-        history: r.history.clone(),
-        certificate_signers: app.network.as_ref().and_then(|n| {
-            let qc = n.certificate(&r.id).ok().flatten()?;
-            let signers = n.signers(&qc).ok()?;
-            Some(signers.iter().map(|a| a.to_string()).collect())
-        }),
-        transfer: app.ledger.and_then(|ledger| transfer_of(app, ledger, r)),
-    }
-}
-
-/// The token message `r` carries, if it is one: to the ledger (from a chain's router) or from it.
-fn transfer_of(
-    app: &AppState,
-    ledger: alloy_primitives::Address,
-    r: &MessageRecord,
-) -> Option<TransferView> {
-    let hub = app.pipeline.chains().hub_domain();
-    let e = &r.envelope;
-    let word = ledger.into_word();
-    let p: Vec<alloy_primitives::U256> = e
-        .payload
-        .iter()
-        .map(|w| alloy_primitives::U256::from_be_bytes(w.0))
-        .collect();
-    let small = |v: alloy_primitives::U256| u32::try_from(v).ok();
-    if e.dst_domain == hub && e.recipient == word {
-        return match p.as_slice() {
-            [op, dst, _, amount, _] if *op == alloy_primitives::U256::from(1) => {
-                Some(TransferView {
-                    kind: "transfer".into(),
-                    amount: Some(amount.to_string()),
-                    from: e.payload[4].to_string(),
-                    to: Some(e.payload[2].to_string()),
-                    from_domain: e.src_domain,
-                    to_domain: small(*dst),
-                    why: None,
-                    outcome: None,
-                })
-            }
-            [op, _, _] if *op == alloy_primitives::U256::from(2) => Some(TransferView {
-                kind: "cancel".into(),
-                amount: None,
-                from: e.payload[2].to_string(),
-                to: None,
-                from_domain: e.src_domain,
-                to_domain: None,
-                why: Some(format!("queued transfer #{}", p[1])),
-                outcome: None,
-            }),
-            _ => None,
-        };
-    }
-    if e.src_domain == hub
-        && e.sender == word
-        && let [op, _, amount, origin, _, why] = p.as_slice()
-        && *op == alloy_primitives::U256::from(1)
-    {
-        return Some(TransferView {
-            kind: "mint".into(),
-            amount: Some(amount.to_string()),
-            from: e.payload[4].to_string(),
-            to: Some(e.payload[1].to_string()),
-            from_domain: small(*origin).unwrap_or_default(),
-            to_domain: Some(e.dst_domain),
-            why: Some(
-                // A word a broken router sent may be anything: no conversion that can panic.
-                match u64::try_from(*why).ok() {
-                    Some(0) => "transfer",
-                    Some(1) => "refund",
-                    Some(2) => "cancelled",
-                    _ => "unknown",
-                }
-                .into(),
-            ),
-            outcome: None,
-        });
-    }
-    None
-}
-
-/// What the ledger did with transfer `r` in the L1 relay this router made, read from the ledger's
-/// events in that transaction.
-async fn transfer_outcome(
-    app: &AppState,
-    ledger: alloy_primitives::Address,
-    r: &MessageRecord,
-) -> Option<String> {
-    use alloy::sol_types::SolEvent;
-    use xroute_adapters::ChainAdapterExt;
-    let chains = app.pipeline.chains();
-    let relay = r
-        .relays
-        .iter()
-        .rev()
-        .find(|a| a.chain == chains.hub().name())?;
-    let mined = chains
-        .l1_submitter()
-        .ok()?
-        .receipt(relay.tx_hash)
-        .await
-        .ok()??;
-    if !mined.success {
-        return None;
-    }
-    let filter = alloy::rpc::types::Filter::new()
-        .address(ledger)
-        .from_block(mined.block_number)
-        .to_block(mined.block_number);
-    let logs = chains.hub().as_l1()?.logs(&filter).await.ok()?;
-    for log in logs
-        .iter()
-        .filter(|l| l.transaction_hash == Some(relay.tx_hash))
-    {
-        if let Ok(q) = ITokenLedgerEvents::Queued::decode_log(&log.inner) {
-            return Some(format!("queued on L1 as #{}", q.data.id));
-        }
-        if let Ok(f) = ITokenLedgerEvents::Refunded::decode_log(&log.inner) {
-            return Some(format!("refunded to the sender: {}", f.data.reason));
-        }
-        if let Ok(t) = ITokenLedgerEvents::Transferred::decode_log(&log.inner) {
-            return Some(format!("forwarded to domain {}", t.data.dst));
-        }
-    }
-    None
-}
 
 /// An API error: status and message.
 #[derive(Debug)]
@@ -471,7 +226,7 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 #[utoipa::path(get, path = "/", tag = "router", responses(
     (status = 200, description = "The explorer page", content_type = "text/html")))]
 async fn explorer() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("explorer.html"))
+    axum::response::Html(include_str!("../explorer.html"))
 }
 
 /// Liveness: the API answers.

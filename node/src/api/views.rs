@@ -1,0 +1,114 @@
+//! A message as the API shows it (`GET /messages`, `GET /messages/{id}`), and stage names.
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    AppState,
+    transfer::{TransferView, transfer_of},
+};
+use crate::store::{MessageRecord, Stage, Transition};
+
+/// A message as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct MessageView {
+    /// Envelope id.
+    pub id: String,
+    /// Stage, lowercase.
+    pub stage: String,
+    /// "source → destination" chain names.
+    pub route: String,
+    /// Source domain.
+    pub src_domain: u32,
+    /// Destination domain.
+    pub dst_domain: u32,
+    /// Source nonce.
+    pub nonce: u64,
+    /// Sender word.
+    pub sender: String,
+    /// Recipient word.
+    pub recipient: String,
+    /// Payload length in words.
+    pub payload_words: usize,
+    /// Failed attempts of the current step.
+    pub attempts: u32,
+    /// Why it is parked or dropped, or the last retried error.
+    pub reason: Option<String>,
+    /// Source transaction.
+    pub source_tx: String,
+    /// When this router first saw it on the source chain (ms since the epoch).
+    #[serde(default)]
+    pub seen_at_ms: u64,
+    /// Relay transactions, oldest first.
+    pub relays: Vec<RelayView>,
+    /// Stage changes, oldest first.
+    pub history: Vec<Transition>,
+    /// The quorum certificate's signers (attestation addresses), in a router network.
+    #[serde(default)]
+    pub certificate_signers: Option<Vec<String>>,
+    /// What it moves, when it is a canonical-token message and the config names the ledger.
+    #[serde(default)]
+    pub transfer: Option<TransferView>,
+}
+
+/// A relay transaction as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct RelayView {
+    /// Chain.
+    pub chain: String,
+    /// Hash.
+    pub tx_hash: String,
+    /// Nonce.
+    pub nonce: u64,
+    /// When sent (ms since the epoch).
+    pub sent_at_ms: u64,
+    /// L2 fee carried, wei (decimal).
+    pub value: String,
+}
+
+/// Lowercase name of a stage.
+pub fn stage_name(stage: Stage) -> String {
+    format!("{stage:?}").to_lowercase()
+}
+
+/// Parses a stage name (any case).
+pub fn parse_stage(s: &str) -> Option<Stage> {
+    Stage::ALL
+        .into_iter()
+        .find(|st| stage_name(*st) == s.to_lowercase())
+}
+
+pub(super) fn view(app: &AppState, r: &MessageRecord) -> MessageView {
+    MessageView {
+        id: r.id.to_string(),
+        stage: stage_name(r.stage),
+        route: app.pipeline.metrics().route(r),
+        src_domain: r.envelope.src_domain,
+        dst_domain: r.envelope.dst_domain,
+        nonce: r.envelope.nonce,
+        sender: r.envelope.sender.to_string(),
+        recipient: r.envelope.recipient.to_string(),
+        payload_words: r.envelope.payload.len(),
+        attempts: r.attempts,
+        reason: r.reason.clone(),
+        source_tx: r.source.tx_hash.to_string(),
+        seen_at_ms: r.seen_at_ms,
+        relays: r
+            .relays
+            .iter()
+            .map(|a| RelayView {
+                chain: a.chain.clone(),
+                tx_hash: a.tx_hash.to_string(),
+                nonce: a.nonce,
+                sent_at_ms: a.sent_at_ms,
+                value: a.value.to_string(),
+            })
+            .collect(),
+        history: r.history.clone(),
+        certificate_signers: app.network.as_ref().and_then(|n| {
+            let qc = n.certificate(&r.id).ok().flatten()?;
+            let signers = n.signers(&qc).ok()?;
+            Some(signers.iter().map(|a| a.to_string()).collect())
+        }),
+        transfer: app.ledger.and_then(|ledger| transfer_of(app, ledger, r)),
+    }
+}
