@@ -61,20 +61,14 @@ async fn a_user_relays_their_own_messages_without_a_router() {
 
     // Starknet → L1.
     let l1_app = B256::left_padding_from(stack.l1_app.as_slice());
-    let tx = devnet
-        .invoke(
-            0,
-            sn.app,
-            "send",
-            vec![
-                Felt::from(L1_DOMAIN),
-                Felt::from_bytes_be(&l1_app.0),
-                Felt::ONE,
-                Felt::from(77u8),
-            ],
-        )
-        .await
-        .unwrap();
+    let tx = app_send(
+        devnet,
+        sn.app,
+        L1_DOMAIN,
+        Felt::from_bytes_be(&l1_app.0),
+        77,
+    )
+    .await;
     let (code, out, err) = relay(path.clone(), tx).await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
@@ -99,20 +93,7 @@ async fn a_user_relays_their_own_messages_without_a_router() {
     );
 
     // Starknet → appchain.
-    let tx = devnet
-        .invoke(
-            0,
-            sn.app,
-            "send",
-            vec![
-                Felt::from(app3.domain),
-                app3.app,
-                Felt::ONE,
-                Felt::from(88u8),
-            ],
-        )
-        .await
-        .unwrap();
+    let tx = app_send(devnet, sn.app, app3.domain, app3.app, 88).await;
     let (code, out, err) = relay(path.clone(), tx).await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("(starknet → appchain1)"), "{out}");
@@ -281,6 +262,26 @@ async fn a_user_relays_their_own_messages_without_a_router() {
     assert_eq!(code, 2);
     assert!(err.contains("--payload word 0: \"0x1z\""), "{err}");
     flusher.stop().await.unwrap();
+}
+
+/// The user (devnet account 0) sends the one-word payload `word` from the sample app `app` to
+/// `recipient` on `dst`; returns the transaction hash.
+async fn app_send(
+    devnet: &xroute_tests::StarknetDevnet,
+    app: Felt,
+    dst: u32,
+    recipient: Felt,
+    word: u8,
+) -> Felt {
+    devnet
+        .invoke(
+            0,
+            app,
+            "send",
+            vec![Felt::from(dst), recipient, Felt::ONE, Felt::from(word)],
+        )
+        .await
+        .unwrap()
 }
 
 async fn xroute(args: &[&str]) -> (i32, String, String) {
