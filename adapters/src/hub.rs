@@ -80,6 +80,46 @@ pub fn relay_from_arbitrum(hub: Address, exit: Hub::ArbitrumExit, entry: &Bytes)
     Call::evm(hub, Bytes::from(data), U256::ZERO)
 }
 
+/// `Hub.relayBatch(members)`: the relay calls `members` (each the Hub's own, with the fee it pays
+/// as its value) in one transaction, member `i` given `gas[i]` (0: whatever is left); the value is
+/// the sum of the fees.
+pub fn relay_batch(hub: Address, members: &[Call], gas: &[u64]) -> Call {
+    let data = Hub::relayBatchCall {
+        members: members
+            .iter()
+            .zip(gas.iter().copied().chain(std::iter::repeat(0)))
+            .map(|(m, gas)| Hub::Member {
+                call: m.data.clone(),
+                fee: m.value,
+                gas: U256::from(gas),
+            })
+            .collect(),
+    }
+    .abi_encode();
+    let value = members
+        .iter()
+        .fold(U256::ZERO, |sum, m| sum.saturating_add(m.value));
+    Call::evm(hub, Bytes::from(data), value)
+}
+
+/// What a simulation of `Hub.relayBatch` answered (`out`: the call's return data): per member,
+/// whether it passes and its gas, or what its revert means.
+pub fn batch_results(out: &[u8]) -> Result<Vec<crate::Simulated>, alloy::sol_types::Error> {
+    let results = Hub::relayBatchCall::abi_decode_returns(out)?;
+    Ok(results
+        .into_iter()
+        .map(|r| {
+            if r.ok {
+                crate::Simulated::Passes {
+                    gas: u64::try_from(r.gasUsed).unwrap_or(u64::MAX),
+                }
+            } else {
+                crate::Simulated::Reverts(classify_revert(&r.data, ""))
+            }
+        })
+        .collect())
+}
+
 /// The `entry` terms of a retryable ticket into an Arbitrum domain (`Hub.RetryableEntry`).
 pub fn retryable_entry(
     gas_limit: u64,
@@ -166,6 +206,17 @@ pub fn classify_revert(data: &[u8], message: &str) -> Revert {
             "the entry terms for domain {} are {} bytes, not 128",
             e.domain, e.length
         )),
+        // The batch's own errors, not a member's: the router sends the members alone.
+        E::BadBatchMember(e) => {
+            Revert::Transient(format!("batch member {} is not a relay call", e.index))
+        }
+        E::BatchOutOfGas(e) => Revert::Transient(format!(
+            "batch member {} needs {} gas, {} left",
+            e.index, e.needed, e.left
+        )),
+        E::RefundFailed(e) => {
+            Revert::Transient(format!("refund of {} to {} failed", e.amount, e.to))
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! ([`Entry`]); whether it was delivered; and whether delivery needs a follow-up call on the chain
 //! itself. Transactions go through the chain's [`Submitter`], so a router can send on any chain.
 //! The L1 hub chain is an adapter like the others: its exit is the Hub's `outbound[id]`, its
-//! "delivered" is the Hub's `processed[id]`, and it alone offers [`L1State`] (storage proofs
+//! "delivered" is the Hub's `isProcessed(source, nonce)`, and it alone offers [`L1State`] (storage proofs
 //! against L1 headers whose hashes it recomputes), which the others' exits are proven with.
 //!
 //! Families: [`evm`] (the L1 hub chain on alloy; EVM rollups join it as the same family) and
@@ -36,7 +36,7 @@ pub use error::{AdapterError, ErrorKind, Result, Source};
 pub use factory::build_adapter;
 use serde::{Deserialize, Serialize};
 pub use submit::{Estimate, Fees, Lease, Mined, Revert, SignedTx, Submitter};
-use xroute_proofs::envelope::{Envelope, MessageId};
+use xroute_proofs::envelope::Envelope;
 
 /// Lowercase hex of `bytes`, no prefix (for error messages).
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -240,9 +240,10 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     /// For `envelope`, entering this chain from L1: whether it can arrive and what the entry costs.
     async fn entry(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Entry>;
 
-    /// Whether this chain's endpoint has delivered message `id`. On the hub chain: whether the
-    /// Hub processed it (delivered to an L1 app, or forwarded to its next hop).
-    async fn is_delivered(&self, id: &MessageId) -> Result<bool>;
+    /// Whether this chain's endpoint has delivered `envelope`. On the hub chain: whether the Hub
+    /// processed it (delivered to an L1 app, or forwarded to its next hop), which it records per
+    /// (source, nonce).
+    async fn is_delivered(&self, envelope: &Envelope) -> Result<bool>;
 
     /// After the L1 leg was made: a call on this chain that the delivery still needs now (a
     /// manual redeem where an automatic one failed), if any.
@@ -264,6 +265,37 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     fn as_l1(&self) -> Option<&dyn L1State> {
         None
     }
+
+    /// Batches of L1 calls (the hub chain, with a relayer account, only).
+    fn batcher(&self) -> Option<&dyn Batcher> {
+        None
+    }
+}
+
+/// What a simulation of a batch found for one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Simulated {
+    /// It passes, using about `gas` (its call included).
+    Passes {
+        /// Gas the member used in the simulation.
+        gas: u64,
+    },
+    /// It reverts; what that means for its message.
+    Reverts(Revert),
+}
+
+/// The hub chain's batches: the L1 calls of several hops (each an exit's call with its value) made
+/// in one transaction, each member isolated (one that reverts is skipped and its value returned).
+#[async_trait]
+pub trait Batcher: Send + Sync + std::fmt::Debug {
+    /// Runs `members` as one batch from the router's account without sending it: what each would
+    /// do, in order.
+    async fn simulate(&self, members: &[Call]) -> Result<Vec<Simulated>>;
+
+    /// The call that makes `members` in one transaction, member `i` given at most `gas[i]` (the
+    /// batch then needs at least that much for it, so an estimate of the call covers every
+    /// member).
+    fn batch(&self, members: &[Call], gas: &[u64]) -> Call;
 }
 
 /// What every [`ChainAdapter`] offers on top of its methods.

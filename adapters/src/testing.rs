@@ -242,8 +242,11 @@ impl ChainAdapter for FakeChain {
             .unwrap_or(Entry::fee(U256::ZERO)))
     }
 
-    async fn is_delivered(&self, id: &MessageId) -> Result<bool> {
-        Ok(self.check("is_delivered")?.delivered.contains(id))
+    async fn is_delivered(&self, envelope: &Envelope) -> Result<bool> {
+        Ok(self
+            .check("is_delivered")?
+            .delivered
+            .contains(&envelope.id()))
     }
 
     async fn follow_up(&self, envelope: &Envelope, _: &L1<'_>) -> Result<Option<Call>> {

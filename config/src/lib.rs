@@ -167,6 +167,13 @@ fn default_api() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 7300))
 }
 
+/// The least `relay.batch_gas` that is not 0 (two small relays).
+pub const MIN_BATCH_GAS: u64 = 200_000;
+/// The most members of one batch (`relay.batch_max`).
+pub const MAX_BATCH: usize = 256;
+/// The longest `relay.batch_wait_ms`.
+pub const MAX_BATCH_WAIT_MS: u64 = 600_000;
+
 /// `[relay]`: retries with exponential backoff and jitter, then `Parked`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -182,6 +189,23 @@ pub struct RelayConfig {
     /// A relay transaction not mined after this long is replaced with higher gas prices,
     /// milliseconds.
     pub bump_after_ms: u64,
+    /// Gas budget of one batch transaction: the L1 relays ready at once go out together in the
+    /// Hub's `relayBatch`, up to this much gas (the members' simulated gas with headroom). 0 sends
+    /// every relay alone.
+    pub batch_gas: u64,
+    /// Most members of one batch.
+    pub batch_max: usize,
+    /// How long a ready relay may wait for others to fill its batch, milliseconds (0: what is
+    /// ready in one round goes at once, batched together; a lone relay never waits longer).
+    pub batch_wait_ms: u64,
+}
+
+fn default_batch_gas() -> u64 {
+    3_000_000
+}
+
+fn default_batch_max() -> usize {
+    32
 }
 
 impl Default for RelayConfig {
@@ -192,6 +216,9 @@ impl Default for RelayConfig {
             backoff_max_ms: 60_000,
             poll_interval_ms: 1_000,
             bump_after_ms: 30_000,
+            batch_gas: default_batch_gas(),
+            batch_max: default_batch_max(),
+            batch_wait_ms: 0,
         }
     }
 }
@@ -389,6 +416,24 @@ impl Config {
             return Err(invalid(
                 "relay.poll_interval_ms".into(),
                 "must be at least 1".into(),
+            ));
+        }
+        if r.batch_gas != 0 && r.batch_gas < MIN_BATCH_GAS {
+            return Err(invalid(
+                "relay.batch_gas".into(),
+                format!("must be 0 (no batches) or at least {MIN_BATCH_GAS}"),
+            ));
+        }
+        if !(2..=MAX_BATCH).contains(&r.batch_max) {
+            return Err(invalid(
+                "relay.batch_max".into(),
+                format!("must be between 2 and {MAX_BATCH}"),
+            ));
+        }
+        if r.batch_wait_ms > MAX_BATCH_WAIT_MS {
+            return Err(invalid(
+                "relay.batch_wait_ms".into(),
+                format!("must be at most {MAX_BATCH_WAIT_MS} (10 minutes)"),
             ));
         }
         if let Some(p) = &self.p2p {

@@ -292,6 +292,7 @@ pub fn router_config(
             backoff_max_ms: 5000,
             poll_interval_ms: options.poll_interval_ms,
             bump_after_ms: 30_000,
+            ..RelayConfig::default()
         },
         chains,
         p2p,

@@ -3,7 +3,7 @@
 //! - The L1 hub chain (`hub` configured): its messages are the Hub's `MessageSent` events, its
 //!   exit is the Hub's own `outbound[id]` (read by a storage proof against a header whose hash the
 //!   adapter recomputes) consumed by `relayFromL1`, and its "delivered" is the Hub's
-//!   `processed[id]`. It is also [`L1State`] for every other chain's exit.
+//!   `isProcessed(source domain, nonce)`. It is also [`L1State`] for every other chain's exit.
 //! - An Arbitrum-family rollup (`[chains.arbitrum]` configured): its messages are its endpoint's
 //!   `MessageSent` events (the same event as the Hub's); its exit, entry and follow-up are the
 //!   rollup's L1 bridge ([`arbitrum`]).
@@ -28,8 +28,8 @@ use xroute_proofs::{
 };
 
 use crate::{
-    AdapterError, BlockRef, Call, ChainAdapter, ChainInfo, Entry, Exit, L1, L1State, Result,
-    SentMessage, Submitter, hex,
+    AdapterError, Batcher, BlockRef, Call, ChainAdapter, ChainInfo, Entry, Exit, L1, L1State,
+    Result, SentMessage, Simulated, Submitter, hex,
     hub::{self, Hub},
     keys, transport,
 };
@@ -369,15 +369,15 @@ impl ChainAdapter for EvmAdapter {
 
     /// On the hub chain, "delivered" means the Hub processed the id: an L1-bound message is
     /// delivered to its app in the same transaction; any other was forwarded to its next hop.
-    async fn is_delivered(&self, id: &MessageId) -> Result<bool> {
+    async fn is_delivered(&self, envelope: &Envelope) -> Result<bool> {
         if let Some(rollup) = &self.rollup {
-            return rollup.is_delivered(self, id).await;
+            return rollup.is_delivered(self, &envelope.id()).await;
         }
         Hub::new(self.hub, &self.provider)
-            .processed(id.0)
+            .isProcessed(envelope.src_domain, envelope.nonce)
             .call()
             .await
-            .map_err(|e| AdapterError::rpc(&self.info.name, "Hub.processed", e))
+            .map_err(|e| AdapterError::rpc(&self.info.name, "Hub.isProcessed", e))
     }
 
     fn submitter(&self) -> Option<&dyn Submitter> {
@@ -404,5 +404,46 @@ impl ChainAdapter for EvmAdapter {
 
     fn as_l1(&self) -> Option<&dyn L1State> {
         self.rollup.is_none().then_some(self as &dyn L1State)
+    }
+
+    fn batcher(&self) -> Option<&dyn Batcher> {
+        (self.rollup.is_none() && self.submitter.is_some()).then_some(self as &dyn Batcher)
+    }
+}
+
+/// The hub chain's batches are the Hub's `relayBatch`.
+#[async_trait]
+impl Batcher for EvmAdapter {
+    async fn simulate(&self, members: &[Call]) -> Result<Vec<Simulated>> {
+        let call = hub::relay_batch(self.hub, members, &[]);
+        let from = self
+            .submitter
+            .as_ref()
+            .map(EvmSubmitter::address)
+            .unwrap_or_default();
+        let request = alloy::rpc::types::TransactionRequest::default()
+            .from(from)
+            .to(self.hub)
+            .input(call.data.into())
+            .value(call.value);
+        let out = self
+            .provider
+            .call(request)
+            .await
+            .map_err(|e| self.rpc_error("eth_call relayBatch", e))?;
+        let results = hub::batch_results(&out)
+            .map_err(|e| self.bad("relayBatch answer", None, e.to_string()))?;
+        if results.len() != members.len() {
+            return Err(self.bad(
+                "relayBatch answer",
+                None,
+                format!("{} results for {} members", results.len(), members.len()),
+            ));
+        }
+        Ok(results)
+    }
+
+    fn batch(&self, members: &[Call], gas: &[u64]) -> Call {
+        hub::relay_batch(self.hub, members, gas)
     }
 }

@@ -28,7 +28,7 @@ use starknet_rust::{
 };
 use xroute_config::StarknetChain;
 use xroute_proofs::{
-    envelope::{Envelope, MessageId},
+    envelope::Envelope,
     starknet::{felt_from_u256, felt_to_u256, l2_to_l1_message_hash},
     storage::MessagingLayout,
 };
@@ -376,7 +376,8 @@ impl ChainAdapter for StarknetAdapter {
         Ok(Entry::fee(U256::from(fee)))
     }
 
-    async fn is_delivered(&self, id: &MessageId) -> Result<bool> {
+    async fn is_delivered(&self, envelope: &Envelope) -> Result<bool> {
+        let id = envelope.id();
         let (high, low) = id.0.split_at(16);
         let call = FunctionCall {
             contract_address: self.endpoint,

@@ -164,7 +164,12 @@ async fn arbitrum_exits_are_proven_by_the_real_outbox_and_entries_arrive_as_retr
         vec![U256::from(77)]
     );
     let hub_contract = Hub::new(stack.hub, &reader);
-    assert!(hub_contract.processed(envelope.id().0).call().await?);
+    assert!(
+        hub_contract
+            .isProcessed(envelope.src_domain, envelope.nonce)
+            .call()
+            .await?
+    );
     // Consumed once, by the real Outbox's spent bitmap.
     let outbox = arb.outbox(&reader);
     assert!(outbox.isSpent(U256::from(2)).call().await?);
@@ -327,7 +332,12 @@ async fn arbitrum_exits_are_proven_by_the_real_outbox_and_entries_arrive_as_retr
         alloy::sol_types::SolError::abi_encode(&unknown).as_slice(),
         "the Hub names the L2 sender it refused"
     );
-    assert!(!hub_contract.processed(fake.id().0).call().await?);
+    assert!(
+        !hub_contract
+            .isProcessed(fake.src_domain, fake.nonce)
+            .call()
+            .await?
+    );
 
     // ---- L1 → Arbitrum ----
     let to_l2 = Envelope {
@@ -377,12 +387,12 @@ async fn arbitrum_exits_are_proven_by_the_real_outbox_and_entries_arrive_as_retr
         send_l1(&net, &call).await?,
         "relayFromL1 into Arbitrum reverted"
     );
-    assert!(!rollup.is_delivered(&id).await?);
+    assert!(!rollup.is_delivered(&to_l2).await?);
     let report = net.step_arbitrum().await?;
     assert_eq!(report.retryables, 1);
     assert_eq!(report.auto_redeemed, 1);
     assert!(
-        rollup.is_delivered(&id).await?,
+        rollup.is_delivered(&to_l2).await?,
         "the automatic redeem delivered it"
     );
     let l2_app = SampleApp::new(d.app, arb.l2.provider(0)?);

@@ -58,7 +58,7 @@ async fn finds_hub_sends_and_proves_l2_to_l1_messages() -> Result<()> {
     };
     assert_eq!(sent[0].envelope, want);
     let id = want.id();
-    assert!(!adapter.is_delivered(&id).await?, "waiting for a router");
+    assert!(!adapter.is_delivered(&want).await?, "waiting for a router");
     // Hub.outbound[id], read by storage proof at the head (this pins HUB_OUTBOUND_SLOT to the
     // getter), is the escrowed fee + 1 until a router forwards it, then 0.
     let head = adapter.head().await?;
@@ -79,7 +79,7 @@ async fn finds_hub_sends_and_proves_l2_to_l1_messages() -> Result<()> {
             .await?
             .status()
     );
-    assert!(adapter.is_delivered(&id).await?, "the Hub forwarded it");
+    assert!(adapter.is_delivered(&want).await?, "the Hub forwarded it");
     let head = adapter.head().await?;
     assert_eq!(adapter.proven_outbound(&id, head).await?, U256::ZERO);
 
@@ -167,7 +167,7 @@ async fn finds_hub_sends_and_proves_l2_to_l1_messages() -> Result<()> {
             .await?,
         U256::ZERO
     );
-    assert!(adapter.is_delivered(&e.id()).await?);
+    assert!(adapter.is_delivered(&e).await?);
 
     // A block reference whose hash is not the header's is refused, whatever the node says.
     let forged = BlockRef {

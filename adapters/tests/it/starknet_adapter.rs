@@ -7,7 +7,7 @@
 use eyre::Result;
 use starknet_rust::core::types::Felt;
 use xroute_adapters::{ChainAdapter, ChainAdapterExt, starknet::StarknetAdapter};
-use xroute_proofs::envelope::{Envelope, MessageId};
+use xroute_proofs::envelope::Envelope;
 use xroute_tests::{
     LocalNet, XrouteStack, artifacts::evm::SampleApp, localnet::L1_KIT_ACCOUNT, stack::L1_DOMAIN,
 };
@@ -62,7 +62,7 @@ async fn finds_sent_messages_and_sees_deliveries() -> Result<()> {
         };
         assert_eq!(m.envelope, want);
         assert_eq!(m.block.hash, adapter.block_hash(m.block.number).await?);
-        assert!(!adapter.is_delivered(&m.envelope.id()).await?);
+        assert!(!adapter.is_delivered(&m.envelope).await?);
     }
     // A range without sends finds nothing; an empty range is fine.
     assert!(
@@ -96,7 +96,7 @@ async fn finds_sent_messages_and_sees_deliveries() -> Result<()> {
         recipient: sn.app.to_bytes_be().into(),
         payload: vec![alloy::primitives::B256::with_last_byte(5)],
     };
-    assert!(!adapter.is_delivered(&delivered.id()).await?);
+    assert!(!adapter.is_delivered(&delivered).await?);
     // What a router checks before forwarding: the recipient exists, and the L2 fee of the leg.
     assert!(adapter.is_deployed(sn.app).await?);
     assert!(!adapter.is_deployed(Felt::from(0x1234u32)).await?);
@@ -123,12 +123,12 @@ async fn finds_sent_messages_and_sees_deliveries() -> Result<()> {
     devnet
         .wait_for_success(report.generated_l2_transactions[0])
         .await?;
-    assert!(adapter.is_delivered(&delivered.id()).await?);
-    assert!(
-        !adapter
-            .is_delivered(&MessageId(alloy::primitives::B256::repeat_byte(1)))
-            .await?
-    );
+    assert!(adapter.is_delivered(&delivered).await?);
+    let other = Envelope {
+        nonce: delivered.nonce + 1,
+        ..delivered.clone()
+    };
+    assert!(!adapter.is_delivered(&other).await?);
     Ok(())
 }
 

@@ -11,7 +11,10 @@ import {IXrouteReceiver} from "./IXrouteReceiver.sol";
 /// (proven by the rollup's own proof system), is consumed here, and is forwarded by its envelope's
 /// destination: to an L1 app directly, into a Starknet-family rollup through its messaging
 /// contract, or into an Arbitrum-family rollup as a retryable ticket through its Inbox. L1 apps
-/// send with `send`. Every envelope id is processed at most once.
+/// send with `send`. Every envelope is processed at most once: a bit per (source endpoint, nonce),
+/// so the messages of one source share a storage slot per 256 nonces. `relayBatch` makes many
+/// relays in one transaction, each member isolated (one that reverts is skipped and its fee
+/// returned).
 contract Hub is IHubFromArbitrum {
     /// @dev The Starknet field prime: every word sent to a Starknet-family chain must be below it.
     uint256 internal constant FELT_PRIME = 0x800000000000011000000000000000000000000000000000000000000000001;
@@ -35,13 +38,23 @@ contract Hub is IHubFromArbitrum {
         address outbox;
     }
 
-    /// @notice One message of a batch relay.
-    struct Relay {
-        uint32 srcDomain;
-        uint256 endpoint;
-        uint256[] words;
+    /// @notice One member of `relayBatch`: the calldata of one of this hub's relay functions
+    /// (`relayFromStarknet`, `relayFromArbitrum`, `relayFromL1`), the fee it pays toward the next
+    /// leg (what msg.value would be in a single relay), and the gas it is given (0: whatever is
+    /// left). With a gas set the batch reverts (`BatchOutOfGas`) rather than start the member with
+    /// less, so an estimate of the batch covers every member.
+    struct Member {
+        bytes call;
         uint256 fee;
-        bytes entry;
+        uint256 gas;
+    }
+
+    /// @notice What became of one member of `relayBatch`: whether it succeeded, the gas it used
+    /// (call included), and its return data (the id) or revert data.
+    struct MemberResult {
+        bool ok;
+        uint256 gasUsed;
+        bytes data;
     }
 
     /// @notice An Arbitrum L2 → L1 message as the Outbox executes it: the Merkle proof of its leaf
@@ -74,12 +87,17 @@ contract Hub is IHubFromArbitrum {
     /// @notice Nonce of the next message an L1 app sends.
     uint64 public nonce;
     mapping(uint32 => Domain) public domains;
-    /// @notice Envelope ids this hub has processed: delivered to an L1 app, or forwarded into a
-    /// rollup's inbox. Set once; a replay reverts.
-    mapping(bytes32 => bool) public processed;
+    /// @notice Messages this hub has processed (delivered to an L1 app, or forwarded into a
+    /// rollup's inbox), one bit per nonce of a source: `processedBits[source][nonce >> 8]` has bit
+    /// `nonce & 255`, where `source` is keccak256(abi.encode(domain, endpoint)) (this hub for L1
+    /// apps' messages). Set once; a replay reverts. Read with `isProcessed`.
+    mapping(bytes32 => mapping(uint256 => uint256)) internal processedBits;
     /// @notice Messages L1 apps sent toward a rollup that no router has forwarded yet: id → the
     /// fee the app escrowed + 1 (0 = not pending). Routers read it with a storage proof.
     mapping(bytes32 => uint256) public outbound;
+    /// @dev The fee of the `relayBatch` member being executed (a member's call carries no value:
+    /// the batch's msg.value stays here and each member takes its own).
+    uint256 internal transient memberFee;
 
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
     event DomainRegistered(
@@ -91,6 +109,8 @@ contract Hub is IHubFromArbitrum {
     event MessageReceived(bytes32 indexed id, uint32 indexed srcDomain, uint32 indexed dstDomain);
     event MessageDelivered(bytes32 indexed id, address indexed recipient);
     event MessageForwarded(bytes32 indexed id, uint32 indexed dstDomain, bytes32 l2MessageHash, uint256 l2Nonce);
+    /// @notice A member of a batch reverted: it was skipped, its fee returned to the caller.
+    event BatchMemberFailed(uint256 indexed index, bytes reason);
 
     error NotOwner(address caller);
     error UnknownDomain(uint32 domain);
@@ -105,6 +125,9 @@ contract Hub is IHubFromArbitrum {
     error WordNotAFelt(uint256 index, uint256 word);
     error FeeMismatch(uint256 expected, uint256 paid);
     error NotPending(bytes32 id);
+    error BadBatchMember(uint256 index);
+    error BatchOutOfGas(uint256 index, uint256 needed, uint256 left);
+    error RefundFailed(address to, uint256 amount);
 
     modifier onlyOwner() {
         if (msg.sender != owner) revert NotOwner(msg.sender);
@@ -185,7 +208,7 @@ contract Hub is IHubFromArbitrum {
         id = Envelope.id(words);
         emit MessageSent(id, dstDomain, msg.sender, n, recipient, words);
         if (dstDomain == localDomain) {
-            processed[id] = true;
+            _markProcessed(_sourceKey(localDomain, uint256(uint160(address(this)))), n, id);
             _forward(id, h, words, payload, msg.value, "");
         } else {
             outbound[id] = msg.value + 1;
@@ -199,7 +222,7 @@ contract Hub is IHubFromArbitrum {
     function relayFromL1(uint256[] calldata words, bytes calldata entry) external payable returns (bytes32 id) {
         (Envelope.Header memory h, uint256[] calldata payload) = Envelope.decode(words);
         id = Envelope.id(words);
-        _forwardPending(id, h, words, payload, entry);
+        _forwardPending(id, h, words, payload, entry, _fee());
     }
 
     /// @notice Consumes a message the Starknet-family domain `srcDomain` proved to L1 (sent by its
@@ -209,7 +232,7 @@ contract Hub is IHubFromArbitrum {
         payable
         returns (bytes32 id)
     {
-        return _relay(srcDomain, endpoint, words, msg.value, entry);
+        return _relay(srcDomain, endpoint, words, _fee(), entry);
     }
 
     /// @notice Executes an Arbitrum domain's L2 → L1 message through the rollup's registered Outbox
@@ -217,18 +240,20 @@ contract Hub is IHubFromArbitrum {
     /// index once) and forwards it in the same transaction. The Outbox calls back
     /// `receiveFromArbitrum` through the Bridge. msg.value pays the next leg's fee, if any.
     function relayFromArbitrum(ArbitrumExit calldata e, bytes calldata entry) external payable returns (bytes32 id) {
+        uint256 fee = _fee();
         id = Envelope.id(e.words);
-        if (processed[id]) revert AlreadyProcessed(id);
+        (Envelope.Header memory h, uint256[] calldata payload) = Envelope.decode(e.words);
+        bytes32 source = _sourceKey(h.srcDomain, domains[h.srcDomain].endpoint);
+        if (_isProcessed(source, h.nonce)) revert AlreadyProcessed(id);
         if (outbound[id] == 0) {
             _executeOutbox(e);
-            if (processed[id]) {
+            if (_isProcessed(source, h.nonce)) {
                 // Delivered to its L1 app inside the Outbox's call.
-                if (msg.value != 0) revert FeeMismatch(0, msg.value);
+                if (fee != 0) revert FeeMismatch(0, fee);
                 return id;
             }
         }
-        (Envelope.Header memory h, uint256[] calldata payload) = Envelope.decode(e.words);
-        _forwardPending(id, h, e.words, payload, entry);
+        _forwardPending(id, h, e.words, payload, entry, fee);
     }
 
     function _executeOutbox(ArbitrumExit calldata e) internal {
@@ -261,10 +286,11 @@ contract Hub is IHubFromArbitrum {
         address l2Sender = IArbOutbox(IArbBridge(src.bridge).activeOutbox()).l2ToL1Sender();
         if (uint256(uint160(l2Sender)) != src.endpoint) revert UnknownEndpoint(h.srcDomain, uint256(uint160(l2Sender)));
         id = Envelope.id(words);
-        if (processed[id] || outbound[id] != 0) revert AlreadyProcessed(id);
+        bytes32 source = _sourceKey(h.srcDomain, src.endpoint);
+        if (outbound[id] != 0 || _isProcessed(source, h.nonce)) revert AlreadyProcessed(id);
         emit MessageReceived(id, h.srcDomain, h.dstDomain);
         if (h.dstDomain == localDomain) {
-            processed[id] = true;
+            _markProcessed(source, h.nonce, id);
             _forward(id, h, words, payload, msg.value, "");
         } else {
             outbound[id] = msg.value + 1;
@@ -276,28 +302,90 @@ contract Hub is IHubFromArbitrum {
         Envelope.Header memory h,
         uint256[] calldata words,
         uint256[] calldata payload,
-        bytes calldata entry
+        bytes calldata entry,
+        uint256 fee
     ) internal {
         uint256 escrow = outbound[id];
         if (escrow == 0) revert NotPending(id);
-        if (processed[id]) revert AlreadyProcessed(id);
+        uint256 endpoint =
+            h.srcDomain == localDomain ? uint256(uint160(address(this))) : domains[h.srcDomain].endpoint;
+        _markProcessed(_sourceKey(h.srcDomain, endpoint), h.nonce, id);
         outbound[id] = 0;
-        processed[id] = true;
-        _forward(id, h, words, payload, escrow - 1 + msg.value, entry);
+        _forward(id, h, words, payload, escrow - 1 + fee, entry);
     }
 
-    /// @notice Relays several messages in one transaction; the fees must add up to msg.value. One
-    /// failing message reverts the batch (a relayer then falls back to single relays).
-    function relayBatchFromStarknet(Relay[] calldata relays) external payable returns (bytes32[] memory ids) {
+    /// @notice Makes several relays in one transaction. Each member is one of this hub's relay
+    /// calls, made as a call to this hub carrying no value (its fee is taken from the batch's
+    /// msg.value, which must be the sum of the members' fees). A member that reverts changes
+    /// nothing, is reported (`BatchMemberFailed`, and in the results) and its fee is returned to
+    /// the caller; the others go on. Run as an `eth_call` it is the router's simulation: which
+    /// members would pass, and the gas each uses.
+    function relayBatch(Member[] calldata members) external payable returns (MemberResult[] memory results) {
         uint256 total;
-        for (uint256 i = 0; i < relays.length; i++) {
-            total += relays[i].fee;
+        for (uint256 i = 0; i < members.length; i++) {
+            total += members[i].fee;
         }
         if (total != msg.value) revert FeeMismatch(total, msg.value);
-        ids = new bytes32[](relays.length);
-        for (uint256 i = 0; i < relays.length; i++) {
-            ids[i] = _relay(relays[i].srcDomain, relays[i].endpoint, relays[i].words, relays[i].fee, relays[i].entry);
+        results = new MemberResult[](members.length);
+        uint256 refund;
+        for (uint256 i = 0; i < members.length; i++) {
+            Member calldata m = members[i];
+            bytes4 selector = m.call.length < 4 ? bytes4(0) : bytes4(m.call[:4]);
+            if (
+                selector != this.relayFromStarknet.selector && selector != this.relayFromArbitrum.selector
+                    && selector != this.relayFromL1.selector
+            ) revert BadBatchMember(i);
+            uint256 gas = m.gas == 0 ? gasleft() : m.gas;
+            // The 1/64 a call keeps back, and the work around the call.
+            if (m.gas != 0 && gasleft() < gas + gas / 63 + 10_000) {
+                revert BatchOutOfGas(i, gas + gas / 63 + 10_000, gasleft());
+            }
+            memberFee = m.fee;
+            uint256 before = gasleft();
+            (bool ok, bytes memory data) = address(this).call{gas: gas}(m.call);
+            results[i] = MemberResult({ok: ok, gasUsed: before - gasleft(), data: data});
+            memberFee = 0;
+            if (!ok) {
+                refund += m.fee;
+                emit BatchMemberFailed(i, data);
+            }
         }
+        if (refund != 0) {
+            (bool sent,) = msg.sender.call{value: refund}("");
+            if (!sent) revert RefundFailed(msg.sender, refund);
+        }
+    }
+
+    /// @notice Whether this hub processed the message of nonce `nonce` from domain `srcDomain`'s
+    /// registered endpoint (this hub itself for the local domain).
+    function isProcessed(uint32 srcDomain, uint64 nonce) external view returns (bool) {
+        uint256 endpoint = srcDomain == localDomain ? uint256(uint160(address(this))) : domains[srcDomain].endpoint;
+        return _isProcessed(_sourceKey(srcDomain, endpoint), nonce);
+    }
+
+    /// @dev What a relay pays toward the next leg: msg.value, or inside `relayBatch` the member's
+    /// fee (taken once).
+    function _fee() internal returns (uint256 fee) {
+        fee = msg.value;
+        if (msg.sender == address(this)) {
+            fee += memberFee;
+            memberFee = 0;
+        }
+    }
+
+    function _sourceKey(uint32 domain, uint256 endpoint) internal pure returns (bytes32) {
+        return keccak256(abi.encode(domain, endpoint));
+    }
+
+    function _isProcessed(bytes32 source, uint64 nonce) internal view returns (bool) {
+        return processedBits[source][nonce >> 8] & (uint256(1) << (nonce & 255)) != 0;
+    }
+
+    function _markProcessed(bytes32 source, uint64 nonce, bytes32 id) internal {
+        uint256 word = processedBits[source][nonce >> 8];
+        uint256 bit = uint256(1) << (nonce & 255);
+        if (word & bit != 0) revert AlreadyProcessed(id);
+        processedBits[source][nonce >> 8] = word | bit;
     }
 
     function _relay(uint32 srcDomain, uint256 endpoint, uint256[] calldata words, uint256 fee, bytes calldata entry)
@@ -310,8 +398,7 @@ contract Hub is IHubFromArbitrum {
         (Envelope.Header memory h, uint256[] calldata payload) = Envelope.decode(words);
         if (h.srcDomain != srcDomain) revert WrongSourceDomain(h.srcDomain, srcDomain);
         id = Envelope.id(words);
-        if (processed[id]) revert AlreadyProcessed(id);
-        processed[id] = true;
+        _markProcessed(_sourceKey(srcDomain, endpoint), h.nonce, id);
         // Reverts unless the rollup's state update made this message consumable by this hub.
         IStarknetMessaging(src.messaging).consumeMessageFromL2(endpoint, words);
         emit MessageReceived(id, srcDomain, h.dstDomain);

@@ -145,7 +145,7 @@ impl Pipeline {
         from: Stage,
         tick: Tick,
     ) -> Result<bool, StepError> {
-        if !self.chains.hub().is_delivered(&record.id).await? {
+        if !self.chains.hub().is_delivered(&record.envelope).await? {
             return Ok(false);
         }
         self.mark_hop_made(record, from, tick, HUB_PROCESSED)?;
@@ -283,7 +283,7 @@ impl Pipeline {
                 tracing::info!(%id, tx = %attempt.tx_hash, block = mined.block_number, "relay final");
                 return Ok(Outcome::Done);
             }
-            if hub.is_delivered(&id).await? {
+            if hub.is_delivered(&record.envelope).await? {
                 let note = format!(
                     "relay tx {} reverted; the Hub had already processed it",
                     attempt.tx_hash
@@ -299,7 +299,7 @@ impl Pipeline {
         // Not mined (yet).
         if submitter.mined_nonce().await? > last.nonce {
             // Its nonce went to a transaction we do not know of (a receipt race resolves next tick).
-            if hub.is_delivered(&id).await? {
+            if hub.is_delivered(&record.envelope).await? {
                 return Ok(Outcome::NotReady);
             }
             return Ok(Outcome::Retry(format!(
@@ -343,7 +343,7 @@ impl Pipeline {
             Ok(ends) => ends,
             Err(reason) => return Ok(Outcome::Park(reason)),
         };
-        if !dst.is_delivered(&id).await? {
+        if !dst.is_delivered(&record.envelope).await? {
             let l1 = self.chains.l1(tick.l1_final)?;
             return match dst.follow_up(&record.envelope, &l1).await? {
                 None => Ok(Outcome::NotReady),
@@ -484,6 +484,7 @@ fn attempt_of(
         max_fee_per_gas: tx.fees.max_fee_per_gas,
         max_priority_fee_per_gas: tx.fees.max_priority_fee_per_gas,
         value,
+        batch: None,
     }
 }
 

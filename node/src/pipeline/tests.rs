@@ -51,6 +51,7 @@ fn quick() -> RelayConfig {
         backoff_max_ms: 1,
         poll_interval_ms: 1,
         bump_after_ms: 60_000,
+        ..RelayConfig::default()
     }
 }
 
@@ -394,6 +395,7 @@ async fn after_a_crash_between_persist_and_broadcast_the_same_bytes_are_sent() {
                 max_fee_per_gas: tx.fees.max_fee_per_gas,
                 max_priority_fee_per_gas: tx.fees.max_priority_fee_per_gas,
                 value: U256::ZERO,
+                batch: None,
             })
         })
         .unwrap();

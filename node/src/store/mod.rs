@@ -2,7 +2,8 @@
 //!
 //! One sled tree per record kind, each key-prefixed by a schema version so a later layout can live
 //! beside this one: `messages_v1` (message id → [`MessageRecord`]), `status_v1` (stage byte ‖ id →
-//! empty: the index behind `xroute messages --status`), `cursor_v1` (chain name → [`Cursor`]).
+//! empty: the index behind `xroute messages --status`), `cursor_v1` (chain name → [`Cursor`]),
+//! `relay_batches_v1` (first tx hash → [`RelayBatch`], while its members are in flight).
 //! Encoding and decoding happen in one place ([`codec`]); a record that does not decode is a typed
 //! error naming its key, never a panic. A stage change updates the record and the status index in
 //! one transaction, and only from the stage the caller expects, so a transition is persisted
@@ -10,6 +11,7 @@
 
 mod codec;
 mod error;
+mod relay_batch;
 mod types;
 
 use std::{
@@ -23,7 +25,7 @@ use sled::{
 };
 
 pub use error::{Result, StoreError};
-pub use types::{Cursor, MessageRecord, RelayAttempt, SourceRef, Stage, Transition};
+pub use types::{Cursor, MessageRecord, RelayAttempt, RelayBatch, SourceRef, Stage, Transition};
 use xroute_proofs::envelope::MessageId;
 
 use crate::metrics::Metrics;
@@ -34,6 +36,7 @@ const CURSORS: &str = "cursor_v1";
 const ATTESTATIONS: &str = "attestations_v1";
 const CERTIFICATES: &str = "certificates_v1";
 const BATCHES: &str = "batches_v1";
+const RELAY_BATCHES: &str = "relay_batches_v1";
 /// How long [`Store::open`] waits for the lock of a store whose last handle is closing.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -54,7 +57,7 @@ pub struct BackupReport {
     pub messages: u64,
     /// Chain cursors.
     pub cursors: u64,
-    /// Attestations, batches and certificates.
+    /// Attestations, batches (attested and relayed) and certificates.
     pub other: u64,
 }
 
@@ -70,6 +73,7 @@ pub struct Store {
     attestations: sled::Tree,
     certificates: sled::Tree,
     batches: sled::Tree,
+    relay_batches: sled::Tree,
 }
 
 fn status_key(stage: Stage, id: &MessageId) -> [u8; 33] {
@@ -111,13 +115,14 @@ impl Store {
             attestations: db.open_tree(ATTESTATIONS)?,
             certificates: db.open_tree(CERTIFICATES)?,
             batches: db.open_tree(BATCHES)?,
+            relay_batches: db.open_tree(RELAY_BATCHES)?,
             db,
         })
     }
 
     /// Copies the whole store into a new store at `to` (a folder that must not exist, or be
     /// empty), while this one may keep working: cursors first, then every message (the status
-    /// index is rebuilt from each record's stage), attestations, batches, certificates. A store
+    /// index is rebuilt from each record's stage), attestations, batches, relay batches, certificates. A store
     /// restored from it resumes without losing a message: a cursor copied before a message it
     /// covers only makes the restored router re-read (and skip) blocks, and a hop made after the
     /// copy is found made on chain before anything is sent again. The backup is itself a store
@@ -155,6 +160,7 @@ impl Store {
         for (from, into) in [
             (&self.attestations, &out.attestations),
             (&self.batches, &out.batches),
+            (&self.relay_batches, &out.relay_batches),
             (&self.certificates, &out.certificates),
         ] {
             for entry in from.iter() {

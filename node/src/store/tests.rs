@@ -185,6 +185,7 @@ fn everything_survives_a_reopen() {
                     max_fee_per_gas: 7,
                     max_priority_fee_per_gas: 1,
                     value: alloy_primitives::U256::from(5u8),
+                    batch: None,
                 })
             })
             .unwrap();

@@ -114,6 +114,23 @@ pub struct RelayAttempt {
     /// The value it carried (the next leg's L2 fee), wei.
     #[serde(default)]
     pub value: U256,
+    /// The batch it belongs to (the key of a [`RelayBatch`]), when the hop went out in one: the
+    /// batch then holds the signed transaction and its replacements, and `raw` is empty here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<B256>,
+}
+
+/// One L1 transaction making several messages' hops (the Hub's `relayBatch`), kept apart from
+/// its members' records: it is re-sent or replaced as one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayBatch {
+    /// Its key: the hash of its first transaction.
+    pub key: B256,
+    /// The members, in the batch's order.
+    pub members: Vec<MessageId>,
+    /// Its transactions under one nonce, oldest first: the first and its replacements (each with
+    /// its raw bytes; `hop` is 0).
+    pub attempts: Vec<RelayAttempt>,
 }
 
 /// Where the message was seen on its source chain.

@@ -259,7 +259,8 @@ async fn a_retryable_whose_auto_redeem_fails_is_redeemed_by_the_router() -> Resu
     // The router forwards it (the Hub creates the retryable) ...
     let hub = Hub::new(stack.hub, net.l1.provider(L1_KIT_ACCOUNT)?);
     let start = std::time::Instant::now();
-    while !hub.processed(id.0).call().await? {
+    // (`outbound[id]` goes to 0 when the Hub forwards it.)
+    while !hub.outbound(id.0).call().await?.is_zero() {
         router.check_running()?;
         if start.elapsed() > DELIVERY {
             bail!("not forwarded; router log:\n{}", router.log_tail());

@@ -275,8 +275,12 @@ async fn l1_app_to_starknet_app_is_delivered() -> Result<()> {
         U256::ZERO,
         "forwarded once"
     );
-    assert!(hub.processed(id.0).call().await?);
     let m = env.message(&id).await?;
+    assert!(
+        hub.isProcessed(L1_DOMAIN, m["nonce"].as_u64().unwrap())
+            .call()
+            .await?
+    );
     let fee: U256 = m["relays"][0]["value"].as_str().unwrap().parse()?;
     assert!(fee > U256::ZERO, "the router paid the L2 fee: {m:#}");
     let receipts = env.relay_receipts().await?;

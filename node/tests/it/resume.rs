@@ -93,6 +93,7 @@ async fn a_persisted_but_unsent_relay_is_sent_unchanged_after_a_restart() {
             max_fee_per_gas: fees.max_fee_per_gas,
             max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
             value: U256::ZERO,
+            batch: None,
         };
         store
             .transition(&id, Stage::Proven, Stage::Relaying, 2, "test", |r| {

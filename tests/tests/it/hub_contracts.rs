@@ -132,7 +132,7 @@ async fn messages_cross_through_the_hub_in_every_direction() -> Result<()> {
         got,
         payload.iter().map(|f| felt_to_u256(*f)).collect::<Vec<_>>()
     );
-    assert!(hub.processed(e.id().0).call().await?);
+    assert!(hub.isProcessed(e.src_domain, e.nonce).call().await?);
     assert_eq!(
         messaging.l2ToL1Messages(l2_hash).call().await?,
         U256::ZERO,
@@ -174,7 +174,7 @@ async fn messages_cross_through_the_hub_in_every_direction() -> Result<()> {
         .await?;
     assert!(receipt.status());
     assert_eq!(hub.outbound(sent.id).call().await?, U256::ZERO);
-    assert!(hub.processed(sent.id).call().await?);
+    assert!(hub.isProcessed(L1_DOMAIN, sent.nonce).call().await?);
     let err = hub
         .relayFromL1(sent.words.clone(), Default::default())
         .call()
