@@ -81,17 +81,14 @@ pub fn relay_from_arbitrum(hub: Address, exit: Hub::ArbitrumExit, entry: &Bytes)
 }
 
 /// `Hub.relayBatch(members)`: the relay calls `members` (each the Hub's own, with the fee it pays
-/// as its value) in one transaction, member `i` given `gas[i]` (0: whatever is left); the value is
-/// the sum of the fees.
-pub fn relay_batch(hub: Address, members: &[Call], gas: &[u64]) -> Call {
+/// as its value) in one transaction; the value is the sum of the fees.
+pub fn relay_batch(hub: Address, members: &[Call]) -> Call {
     let data = Hub::relayBatchCall {
         members: members
             .iter()
-            .zip(gas.iter().copied().chain(std::iter::repeat(0)))
-            .map(|(m, gas)| Hub::Member {
+            .map(|m| Hub::Member {
                 call: m.data.clone(),
                 fee: m.value,
-                gas: U256::from(gas),
             })
             .collect(),
     }
@@ -211,8 +208,8 @@ pub fn classify_revert(data: &[u8], message: &str) -> Revert {
             Revert::Transient(format!("batch member {} is not a relay call", e.index))
         }
         E::BatchOutOfGas(e) => Revert::Transient(format!(
-            "batch member {} needs {} gas, {} left",
-            e.index, e.needed, e.left
+            "batch member {} ran out of gas ({} given, {} left)",
+            e.index, e.given, e.left
         )),
         E::RefundFailed(e) => {
             Revert::Transient(format!("refund of {} to {} failed", e.amount, e.to))

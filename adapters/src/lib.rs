@@ -292,10 +292,9 @@ pub trait Batcher: Send + Sync + std::fmt::Debug {
     /// do, in order.
     async fn simulate(&self, members: &[Call]) -> Result<Vec<Simulated>>;
 
-    /// The call that makes `members` in one transaction, member `i` given at most `gas[i]` (the
-    /// batch then needs at least that much for it, so an estimate of the call covers every
-    /// member).
-    fn batch(&self, members: &[Call], gas: &[u64]) -> Call;
+    /// The call that makes `members` in one transaction. A member that runs out of gas fails the
+    /// whole call, so an estimate of it covers every member.
+    fn batch(&self, members: &[Call]) -> Call;
 }
 
 /// What every [`ChainAdapter`] offers on top of its methods.

@@ -121,6 +121,8 @@ pub struct Metrics {
     certificate: DeliveryHistogram,
     txs: Family<TxLabels, Counter>,
     gas: Family<ChainLabels, Counter>,
+    batches: Family<ChainLabels, Counter>,
+    batch_members: Family<ChainLabels, Counter>,
     value: Family<ChainLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
     head: Family<ChainLabels, Gauge>,
     lag: Family<ChainLabels, Gauge>,
@@ -144,6 +146,8 @@ impl Metrics {
             certificate: Family::new_with_constructor(certificate_histogram),
             txs: Family::default(),
             gas: Family::default(),
+            batches: Family::default(),
+            batch_members: Family::default(),
             value: Family::default(),
             head: Family::default(),
             lag: Family::default(),
@@ -184,6 +188,16 @@ impl Metrics {
                 "xroute_relay_gas_used",
                 "Gas used by the router's successful relay transactions",
                 m.gas.clone(),
+            );
+            r.register(
+                "xroute_relay_batches",
+                "Batch transactions (several hops in one L1 transaction) the router sent",
+                m.batches.clone(),
+            );
+            r.register(
+                "xroute_relay_batch_members",
+                "Hops the router sent inside batch transactions",
+                m.batch_members.clone(),
             );
             r.register(
                 "xroute_relay_value_wei",
@@ -271,6 +285,17 @@ impl Metrics {
                 outcome: outcome.label(),
             })
             .inc();
+    }
+
+    /// A batch of `members` hops was sent on `chain`.
+    pub fn batch_sent(&self, chain: &str, members: usize) {
+        let labels = ChainLabels {
+            chain: chain.to_string(),
+        };
+        self.batches.get_or_create(&labels).inc();
+        self.batch_members
+            .get_or_create(&labels)
+            .inc_by(members as u64);
     }
 
     /// A successful relay on `chain` used `gas` and carried `value_wei`.

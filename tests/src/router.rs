@@ -14,7 +14,7 @@ use alloy::{
     consensus::Transaction as _,
     eips::BlockNumberOrTag,
     network::TransactionResponse,
-    primitives::{Address, B256},
+    primitives::{Address, B256, U256},
     providers::Provider,
 };
 use eyre::{Result, WrapErr, bail};
@@ -535,13 +535,32 @@ impl Drop for Flusher {
     }
 }
 
-/// Every transaction any of `relayers` sent on L1, as (hash, sender, succeeded), read from the
-/// chain's blocks and receipts (not from any router's logs). Fails if one went anywhere but `hub`.
+/// A transaction a relayer sent to the Hub, as L1 has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayTx {
+    /// Its hash.
+    pub hash: B256,
+    /// Its sender.
+    pub from: Address,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// The hops it made: the ids of the Hub's `MessageDelivered` and `MessageForwarded` events in
+    /// its receipt (one per message it delivered or forwarded; several for a batch).
+    pub hops: Vec<B256>,
+    /// Members of a batch the Hub skipped (`BatchMemberFailed`): index and revert data.
+    pub failed_members: Vec<(U256, alloy::primitives::Bytes)>,
+    /// Gas used.
+    pub gas_used: u64,
+}
+
+/// Every transaction any of `relayers` sent on L1, with the hops each made, read from the chain's
+/// blocks and receipts (not from any router's logs). Fails if one went anywhere but `hub`.
 pub async fn relay_transactions(
     net: &LocalNet,
     relayers: &[Address],
     hub: Address,
-) -> Result<Vec<(B256, Address, bool)>> {
+) -> Result<Vec<RelayTx>> {
+    use crate::artifacts::evm::Hub;
     let l1 = net.l1.provider(crate::localnet::L1_KIT_ACCOUNT)?;
     let head = l1.get_block_number().await?;
     let mut out = Vec::new();
@@ -565,9 +584,66 @@ pub async fn relay_transactions(
                         tx.to()
                     );
                 }
-                out.push((tx.tx_hash(), tx.from(), receipt.status()));
+                let mut hops = Vec::new();
+                let mut failed_members = Vec::new();
+                for log in receipt.inner.logs().iter().filter(|l| l.address() == hub) {
+                    if let Ok(e) = log.log_decode::<Hub::MessageDelivered>() {
+                        hops.push(e.inner.data.id);
+                    } else if let Ok(e) = log.log_decode::<Hub::MessageForwarded>() {
+                        hops.push(e.inner.data.id);
+                    } else if let Ok(e) = log.log_decode::<Hub::BatchMemberFailed>() {
+                        failed_members.push((e.inner.data.index, e.inner.data.reason.clone()));
+                    }
+                }
+                out.push(RelayTx {
+                    hash: tx.tx_hash(),
+                    from: tx.from(),
+                    ok: receipt.status(),
+                    hops,
+                    failed_members,
+                    gas_used: receipt.gas_used,
+                });
             }
         }
     }
     Ok(out)
+}
+
+/// Checks from `txs` that `hops` hops were made, each exactly once, by successful transactions,
+/// with no reverted transaction and no batch member skipped (what a duplicate would cost).
+pub fn check_each_hop_once(txs: &[RelayTx], hops: usize) -> Result<()> {
+    let reverted: Vec<_> = txs.iter().filter(|t| !t.ok).collect();
+    if !reverted.is_empty() {
+        bail!("reverted relay transactions: {reverted:?}");
+    }
+    let skipped: usize = txs.iter().map(|t| t.failed_members.len()).sum();
+    if skipped != 0 {
+        bail!("{skipped} batch member(s) skipped by the Hub: {txs:?}");
+    }
+    let (counts, total) = hop_counts(txs);
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n != 1).collect();
+    if !twice.is_empty() {
+        bail!("hops made more than once: {twice:?}");
+    }
+    if total != hops {
+        bail!(
+            "{total} hops made, {hops} expected ({} transactions)",
+            txs.len()
+        );
+    }
+    Ok(())
+}
+
+/// How often each message's hop was made by `txs`, and the total: a test of exactly-once relaying
+/// asserts every count is 1 and the total is the number of hops needed.
+pub fn hop_counts(txs: &[RelayTx]) -> (std::collections::HashMap<B256, usize>, usize) {
+    let mut counts = std::collections::HashMap::new();
+    let mut total = 0;
+    for tx in txs.iter().filter(|t| t.ok) {
+        for id in &tx.hops {
+            *counts.entry(*id).or_default() += 1;
+            total += 1;
+        }
+    }
+    (counts, total)
 }

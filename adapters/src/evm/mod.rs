@@ -415,7 +415,7 @@ impl ChainAdapter for EvmAdapter {
 #[async_trait]
 impl Batcher for EvmAdapter {
     async fn simulate(&self, members: &[Call]) -> Result<Vec<Simulated>> {
-        let call = hub::relay_batch(self.hub, members, &[]);
+        let call = hub::relay_batch(self.hub, members);
         let from = self
             .submitter
             .as_ref()
@@ -443,7 +443,7 @@ impl Batcher for EvmAdapter {
         Ok(results)
     }
 
-    fn batch(&self, members: &[Call], gas: &[u64]) -> Call {
-        hub::relay_batch(self.hub, members, gas)
+    fn batch(&self, members: &[Call]) -> Call {
+        hub::relay_batch(self.hub, members)
     }
 }

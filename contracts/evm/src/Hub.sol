@@ -39,14 +39,11 @@ contract Hub is IHubFromArbitrum {
     }
 
     /// @notice One member of `relayBatch`: the calldata of one of this hub's relay functions
-    /// (`relayFromStarknet`, `relayFromArbitrum`, `relayFromL1`), the fee it pays toward the next
-    /// leg (what msg.value would be in a single relay), and the gas it is given (0: whatever is
-    /// left). With a gas set the batch reverts (`BatchOutOfGas`) rather than start the member with
-    /// less, so an estimate of the batch covers every member.
+    /// (`relayFromStarknet`, `relayFromArbitrum`, `relayFromL1`) and the fee it pays toward the
+    /// next leg (what msg.value would be in a single relay).
     struct Member {
         bytes call;
         uint256 fee;
-        uint256 gas;
     }
 
     /// @notice What became of one member of `relayBatch`: whether it succeeded, the gas it used
@@ -126,7 +123,7 @@ contract Hub is IHubFromArbitrum {
     error FeeMismatch(uint256 expected, uint256 paid);
     error NotPending(bytes32 id);
     error BadBatchMember(uint256 index);
-    error BatchOutOfGas(uint256 index, uint256 needed, uint256 left);
+    error BatchOutOfGas(uint256 index, uint256 given, uint256 left);
     error RefundFailed(address to, uint256 amount);
 
     modifier onlyOwner() {
@@ -318,8 +315,10 @@ contract Hub is IHubFromArbitrum {
     /// calls, made as a call to this hub carrying no value (its fee is taken from the batch's
     /// msg.value, which must be the sum of the members' fees). A member that reverts changes
     /// nothing, is reported (`BatchMemberFailed`, and in the results) and its fee is returned to
-    /// the caller; the others go on. Run as an `eth_call` it is the router's simulation: which
-    /// members would pass, and the gas each uses.
+    /// the caller; the others go on. A member that runs out of the gas it was given (all but a
+    /// 64th of what is left) reverts the whole batch (`BatchOutOfGas`) instead: the transaction was
+    /// sent with too little gas, and an estimate of the batch then covers every member. Run as an
+    /// `eth_call` it is the router's simulation: which members would pass, and the gas each uses.
     function relayBatch(Member[] calldata members) external payable returns (MemberResult[] memory results) {
         uint256 total;
         for (uint256 i = 0; i < members.length; i++) {
@@ -335,15 +334,13 @@ contract Hub is IHubFromArbitrum {
                 selector != this.relayFromStarknet.selector && selector != this.relayFromArbitrum.selector
                     && selector != this.relayFromL1.selector
             ) revert BadBatchMember(i);
-            uint256 gas = m.gas == 0 ? gasleft() : m.gas;
-            // The 1/64 a call keeps back, and the work around the call.
-            if (m.gas != 0 && gasleft() < gas + gas / 63 + 10_000) {
-                revert BatchOutOfGas(i, gas + gas / 63 + 10_000, gasleft());
-            }
             memberFee = m.fee;
             uint256 before = gasleft();
-            (bool ok, bytes memory data) = address(this).call{gas: gas}(m.call);
-            results[i] = MemberResult({ok: ok, gasUsed: before - gasleft(), data: data});
+            (bool ok, bytes memory data) = address(this).call(m.call);
+            uint256 left = gasleft();
+            // Out of gas: what a call keeps back (a 64th) is about all that is left.
+            if (!ok && left <= before / 63) revert BatchOutOfGas(i, before, left);
+            results[i] = MemberResult({ok: ok, gasUsed: before - left, data: data});
             memberFee = 0;
             if (!ok) {
                 refund += m.fee;

@@ -15,6 +15,10 @@
 //! - `Proven`/`Attested → Relaying`: the destination's entry says the message can arrive and what
 //!   it costs; the source's exit gives the L1 call; the estimate reads a revert that can never
 //!   pass as a reason to park; the transaction is signed, **persisted**, then broadcast.
+//! - Batches: the L1 calls ready in one round go out together in the Hub's `relayBatch`
+//!   ([`batch`]), up to `relay.batch_gas` and `relay.batch_max`, after a simulation that leaves
+//!   out (and judges alone) the members that would revert; a batch and its members' moves to
+//!   `Relaying` are persisted in one store transaction before it is broadcast.
 //! - `Relaying → Relayed`: the relay transaction is mined and final; a stuck one is re-sent with
 //!   higher fees under the same nonce; a reverted one is retried, unless the Hub already processed
 //!   the id.
@@ -24,6 +28,7 @@
 //! Failures retry with exponential backoff and jitter; after `relay.max_attempts` the message is
 //! `Parked` with its reason until an operator retries or drops it.
 
+mod batch;
 pub mod chains;
 mod coordinator;
 mod scan;
@@ -110,6 +115,10 @@ pub struct Pipeline {
     coordinator: Arc<dyn Coordinator>,
     /// Messages this tick proved, handed to the coordinator once the `Sent` stage is done.
     fresh: std::sync::Mutex<Vec<MessageRecord>>,
+    /// Relays this round found ready, for its batches.
+    ready: std::sync::Mutex<Vec<batch::Ready>>,
+    /// Since when each relay held for a batch has been ready (ms).
+    ready_since: std::sync::Mutex<std::collections::HashMap<MessageId, u64>>,
     metrics: Arc<Metrics>,
 }
 
@@ -129,6 +138,8 @@ impl Pipeline {
             relay,
             coordinator: Arc::new(Alone),
             fresh: std::sync::Mutex::new(Vec::new()),
+            ready: std::sync::Mutex::new(Vec::new()),
+            ready_since: std::sync::Mutex::new(Default::default()),
             metrics,
         }
     }
@@ -259,6 +270,9 @@ impl Pipeline {
         };
         // In-flight relays first: after a restart their persisted transactions are re-broadcast
         // before any new transaction takes a nonce.
+        if let Err(e) = self.watch_batches(tick).await {
+            tracing::warn!(error = %e, "watching relay batches failed; the next round retries");
+        }
         for stage in [
             Stage::Relaying,
             Stage::Relayed,
@@ -277,6 +291,7 @@ impl Pipeline {
                 self.attest_fresh(tick)?;
             }
         }
+        self.relay_ready(tick).await;
         self.coordinator.flush();
         Ok(())
     }
@@ -295,20 +310,33 @@ impl Pipeline {
         if record.next_attempt_at_ms > tick.now_ms {
             return;
         }
-        let outcome = match self.step(&record, tick).await {
+        let outcome = self.step(&record, tick).await;
+        self.settle(&record, outcome, tick);
+    }
+
+    /// Applies what a step of `record` came to (errors are the message's, not the tick's), and
+    /// tells the coordinator when the message left its hop.
+    fn settle(
+        &self,
+        record: &MessageRecord,
+        outcome: Result<Outcome, step::StepError>,
+        tick: Tick,
+    ) {
+        let id = record.id;
+        let outcome = match outcome {
             Ok(o) => o,
             Err(step::StepError::Store(StoreError::StageMismatch { .. })) => return,
             // A chain or store error says nothing about the message: try the same step again
             // later (a relay in flight stays in flight).
             Err(e) => Outcome::Backoff(e.to_string()),
         };
-        if let Err(e) = self.apply(&record, outcome, tick) {
+        if let Err(e) = self.apply(record, outcome, tick) {
             tracing::error!(%id, error = %e, "cannot record a step");
         }
-        if matches!(stage, Stage::Attested | Stage::Relaying) {
+        if matches!(record.stage, Stage::Attested | Stage::Relaying) {
             let now = self.store.get(&id).ok().flatten().map(|r| r.stage);
             if !matches!(now, Some(Stage::Attested | Stage::Relaying)) {
-                self.coordinator.released(&record);
+                self.coordinator.released(record);
             }
         }
     }

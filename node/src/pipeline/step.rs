@@ -31,7 +31,7 @@ type StepResult = Result<Outcome, StepError>;
 type Chain = Arc<dyn ChainAdapter>;
 
 /// The note of a hop the Hub processed before this router's relay of it was known to be final.
-const HUB_PROCESSED: &str = "the Hub already processed it";
+pub(super) const HUB_PROCESSED: &str = "the Hub already processed it";
 
 impl Pipeline {
     pub(super) async fn step(&self, record: &MessageRecord, tick: Tick) -> StepResult {
@@ -154,7 +154,7 @@ impl Pipeline {
 
     /// Records that the current hop was made, from stage `from`, with `note`. A message still
     /// `Sent` passes `Proven` on the way (its proof is the Hub's own record).
-    fn mark_hop_made(
+    pub(super) fn mark_hop_made(
         &self,
         record: &MessageRecord,
         from: Stage,
@@ -179,29 +179,60 @@ impl Pipeline {
     }
 
     /// Makes the current hop from stage `from` (`Proven` alone, `Attested` in a network): the
-    /// destination's entry, the source's exit call, the estimate, then sign, persist, broadcast.
+    /// destination's entry and the source's exit call, then either the call joins this round's
+    /// batch ([`Pipeline::relay_ready`]) or it goes alone.
     async fn relay(&self, record: &MessageRecord, from: Stage, tick: Tick) -> StepResult {
+        let call = match self.relay_call(record, tick).await? {
+            Ok(call) => call,
+            Err(outcome) => return Ok(outcome),
+        };
+        if self.batching() {
+            self.hold_for_batch(record, from, call);
+            return Ok(Outcome::NotReady);
+        }
+        self.relay_alone(record, from, call, tick).await
+    }
+
+    /// The L1 call of `record`'s hop with its value (the destination's entry fee less what the
+    /// sender prepaid), or what the message comes to instead.
+    async fn relay_call(
+        &self,
+        record: &MessageRecord,
+        tick: Tick,
+    ) -> Result<Result<Call, Outcome>, StepError> {
         let (src, dst) = match self.ends(record) {
             Ok(ends) => ends,
-            Err(reason) => return Ok(Outcome::Park(reason)),
+            Err(reason) => return Ok(Err(Outcome::Park(reason))),
         };
         let env = &record.envelope;
         let l1 = self.chains.l1(tick.l1_final)?;
         let (fee, terms) = match dst.entry(env, &l1).await? {
-            Entry::Refused(reason) => return Ok(Outcome::Park(reason)),
+            Entry::Refused(reason) => return Ok(Err(Outcome::Park(reason))),
             Entry::Accepted { fee, terms } => (fee, terms),
         };
         let (mut call, prepaid) = match src.exit(env, &l1, &terms).await? {
             Exit::Ready { call, prepaid, .. } => (call, prepaid),
             Exit::NotYet => {
-                return Ok(Outcome::Retry(format!(
+                return Ok(Err(Outcome::Retry(format!(
                     "L1 block {} no longer shows it consumable",
                     tick.l1_final.number
-                )));
+                ))));
             }
-            Exit::Never(reason) => return Ok(Outcome::Park(reason)),
+            Exit::Never(reason) => return Ok(Err(Outcome::Park(reason))),
         };
         call.value = fee.saturating_sub(prepaid);
+        Ok(Ok(call))
+    }
+
+    /// Sends `call`, `record`'s hop from `from`, in a transaction of its own: the estimate (a
+    /// revert that can never pass parks it), then sign, persist, broadcast.
+    pub(super) async fn relay_alone(
+        &self,
+        record: &MessageRecord,
+        from: Stage,
+        call: Call,
+        tick: Tick,
+    ) -> StepResult {
         let submitter = self.chains.l1_submitter()?;
         let fees = match submitter.estimate(&call).await? {
             Estimate::Ok(fees) => fees,
@@ -246,6 +277,9 @@ impl Pipeline {
                 "relaying without a recorded transaction".into(),
             ));
         };
+        if let Some(batch) = last.batch {
+            return self.step_batch_member(record, batch, tick).await;
+        }
         let submitter = self.chains.l1_submitter()?;
         for attempt in &attempts {
             let Some(mined) = submitter.receipt(attempt.tx_hash).await? else {
@@ -466,7 +500,7 @@ fn sent_on<'a>(record: &'a MessageRecord, chain: &str) -> Vec<&'a RelayAttempt> 
         .collect()
 }
 
-fn attempt_of(
+pub(super) fn attempt_of(
     record: &MessageRecord,
     tx: &SignedTx,
     value: U256,
@@ -488,7 +522,7 @@ fn attempt_of(
     }
 }
 
-fn signed_of(a: &RelayAttempt) -> SignedTx {
+pub(super) fn signed_of(a: &RelayAttempt) -> SignedTx {
     SignedTx {
         hash: a.tx_hash,
         nonce: a.nonce,

@@ -112,7 +112,7 @@ async fn a_user_relays_their_own_messages_without_a_router() {
     let user = net.l1.address(options.l1_account).unwrap();
     let txs = relay_transactions(&net, &[user], stack.hub).await.unwrap();
     assert_eq!(txs.len(), 2, "{txs:?}");
-    assert!(txs.iter().all(|t| t.2), "{txs:?}");
+    assert!(txs.iter().all(|t| t.ok), "{txs:?}");
 
     // Relaying it again finds it delivered on chain and sends nothing.
     let (code, out, err) = relay(path.clone(), tx).await;
@@ -225,7 +225,7 @@ async fn a_user_relays_their_own_messages_without_a_router() {
     // The user's L1 transactions: the two relays above, one more relay, the Hub send, its relay.
     let txs = relay_transactions(&net, &[user], stack.hub).await.unwrap();
     assert_eq!(txs.len(), 5, "{txs:?}");
-    assert!(txs.iter().all(|t| t.2), "{txs:?}");
+    assert!(txs.iter().all(|t| t.ok), "{txs:?}");
 
     // Bad input is named before anything is sent.
     let (code, _, err) = xroute(&[

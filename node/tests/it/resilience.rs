@@ -161,7 +161,7 @@ async fn a_router_whose_l1_rpc_hangs_keeps_serving_and_resumes_when_it_answers()
     ] {
         assert!(text.contains(line), "{line} missing from /metrics:\n{text}");
     }
-    assert!(after.iter().all(|(_, _, ok)| *ok), "{after:?}");
+    assert!(after.iter().all(|t| t.ok), "{after:?}");
     // RPC per chain and method: the hang shows as L1 timeouts, Starknet had none, both chains'
     // event scans were counted and timed.
     let sum = |prefix: &str, contains: &[&str]| -> f64 {
