@@ -34,7 +34,8 @@ fn address_word(a: alloy::primitives::Address) -> B256 {
     B256::left_padding_from(a.as_slice())
 }
 
-/// The `Hub.relayFromArbitrum` call of the router's relay transaction for `id`.
+/// The `Hub.relayFromArbitrum` call of the router's relay transaction for `id`: the transaction's
+/// own call, or its member in a `relayBatch`.
 async fn relay_call_of(env: &Env, id: &MessageId) -> Result<Hub::relayFromArbitrumCall> {
     let m = env.message(id).await?;
     let hash: B256 = m["relays"][0]["tx_hash"].as_str().unwrap().parse()?;
@@ -45,7 +46,24 @@ async fn relay_call_of(env: &Env, id: &MessageId) -> Result<Hub::relayFromArbitr
         .get_transaction_by_hash(hash)
         .await?
         .unwrap();
-    Ok(Hub::relayFromArbitrumCall::abi_decode(tx.input())?)
+    if let Ok(call) = Hub::relayFromArbitrumCall::abi_decode(tx.input()) {
+        return Ok(call);
+    }
+    let batch = Hub::relayBatchCall::abi_decode(tx.input())?;
+    for member in batch.members {
+        if let Ok(call) = Hub::relayFromArbitrumCall::abi_decode(&member.call) {
+            let words: Vec<u8> = call
+                .e
+                .words
+                .iter()
+                .flat_map(|w| w.to_be_bytes::<32>())
+                .collect();
+            if alloy::primitives::keccak256(&words) == id.0 {
+                return Ok(call);
+            }
+        }
+    }
+    eyre::bail!("relay tx {hash} carries no relayFromArbitrum of {id}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
