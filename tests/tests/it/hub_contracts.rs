@@ -385,3 +385,145 @@ async fn bad_messages_revert_with_typed_errors_and_the_endpoint_trusts_only_the_
     );
     Ok(())
 }
+
+/// `relayBatch`: each member is isolated. A member that reverts (a replay, a forward no longer
+/// pending) is skipped with its reason and its fee returned to the caller; the others land; the
+/// simulation (`eth_call`) reports the same per member; a call that is not a relay, or fees that
+/// do not add up, revert the whole batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_skips_a_failing_member_returns_its_fee_and_delivers_the_rest() -> Result<()> {
+    use alloy::{providers::Provider, sol_types::SolCall};
+    let net = LocalNet::start(1).await?;
+    let stack = XrouteStack::deploy(&net).await?;
+    let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let hub = Hub::new(stack.hub, &l1);
+    let l1_app = SampleApp::new(stack.l1_app, &l1);
+    let sn = stack.starknets[0];
+    let to_l1 = send_from_starknet(
+        &net,
+        &stack,
+        0,
+        0,
+        L1_DOMAIN,
+        B256::left_padding_from(stack.l1_app.as_slice()),
+        &[Felt::from(5u8)],
+    )
+    .await?;
+    net.flush(0).await?;
+    let receipt = l1_app
+        .send(sn.domain, word(sn.app), vec![U256::from(9)])
+        .value(U256::from(L2_FEE))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let to_sn = hub_sent(&receipt);
+    let consume = Hub::relayFromStarknetCall {
+        srcDomain: sn.domain,
+        endpoint: felt_to_u256(sn.endpoint),
+        words: words(&to_l1),
+        entry: Default::default(),
+    }
+    .abi_encode();
+    let forward = Hub::relayFromL1Call {
+        words: to_sn.words.clone(),
+        entry: Default::default(),
+    }
+    .abi_encode();
+    let extra = U256::from(7_000u64);
+    let member = |call: &[u8], fee: U256| Hub::Member {
+        call: call.to_vec().into(),
+        fee,
+    };
+    // consume, the same consume again, the forward with an extra fee, the forward again.
+    let members = vec![
+        member(&consume, U256::ZERO),
+        member(&consume, U256::ZERO),
+        member(&forward, extra),
+        member(&forward, extra),
+    ];
+    let value = extra * U256::from(2);
+    let simulated = hub.relayBatch(members.clone()).value(value).call().await?;
+    assert_eq!(
+        simulated.iter().map(|r| r.ok).collect::<Vec<_>>(),
+        [true, false, true, false]
+    );
+    assert_eq!(
+        simulated[1].data.as_ref(),
+        alloy::sol_types::SolError::abi_encode(&Hub::AlreadyProcessed { id: to_l1.id().0 })
+            .as_slice()
+    );
+    assert_eq!(
+        simulated[3].data.as_ref(),
+        alloy::sol_types::SolError::abi_encode(&Hub::NotPending { id: to_sn.id }).as_slice()
+    );
+    assert!(simulated.iter().all(|r| r.gasUsed > U256::ZERO));
+
+    let caller = net.l1.address(L1_KIT_ACCOUNT)?;
+    let before = l1.get_balance(caller).await?;
+    let messaging_before = l1.get_balance(net.starknets[0].messaging).await?;
+    let receipt = hub
+        .relayBatch(members.clone())
+        .value(value)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(receipt.status());
+    let paid = U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price);
+    // Only the member that landed kept its fee.
+    assert_eq!(before - l1.get_balance(caller).await?, paid + extra);
+    assert_eq!(l1.get_balance(stack.hub).await?, U256::ZERO);
+    assert_eq!(
+        l1.get_balance(net.starknets[0].messaging).await? - messaging_before,
+        U256::from(L2_FEE) + extra,
+        "the forward paid the escrow and its member's fee into Starknet's inbox"
+    );
+    let failed: Vec<U256> = receipt
+        .inner
+        .logs()
+        .iter()
+        .filter_map(|l| l.log_decode::<Hub::BatchMemberFailed>().ok())
+        .map(|e| e.inner.data.index)
+        .collect();
+    assert_eq!(failed, [U256::from(1), U256::from(3)]);
+    assert_eq!(l1_app.totalReceived().call().await?, U256::from(1));
+    assert_eq!(hub.outbound(to_sn.id).call().await?, U256::ZERO);
+    assert!(
+        hub.isProcessed(to_l1.src_domain, to_l1.nonce)
+            .call()
+            .await?
+    );
+    assert!(hub.isProcessed(L1_DOMAIN, to_sn.nonce).call().await?);
+    // Everything made now: the same batch again lands nothing and keeps no fee.
+    let again = hub.relayBatch(members.clone()).value(value).call().await?;
+    assert!(again.iter().all(|r| !r.ok));
+
+    // A member that is not a relay call, or fees that do not add up, revert the batch.
+    let owner_call = Hub::transferOwnershipCall { newOwner: caller }.abi_encode();
+    let err = hub
+        .relayBatch(vec![member(&owner_call, U256::ZERO)])
+        .call()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_revert_data().unwrap_or_default().as_ref(),
+        alloy::sol_types::SolError::abi_encode(&Hub::BadBatchMember { index: U256::ZERO })
+            .as_slice()
+    );
+    let err = hub
+        .relayBatch(members)
+        .value(U256::from(1))
+        .call()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_revert_data().unwrap_or_default().as_ref(),
+        alloy::sol_types::SolError::abi_encode(&Hub::FeeMismatch {
+            expected: value,
+            paid: U256::from(1)
+        })
+        .as_slice()
+    );
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! xroute-gas: the L1 gas of relays, measured side by side in one run on a local anvil with
+//! devnet's Starknet messaging contract: the Hub as it was before batches and the processed
+//! bitmap (`tests/fixtures/hub-baseline.json`, the committed artifact of that time), today's Hub
+//! relaying one message per transaction, and today's Hub relaying batches. Every Hub gets its own
+//! sample app and the same messages (Starknet → L1, the same payloads and nonces), made
+//! consumable by the messaging contract's `mockSendMessageFromL2`, and one warm-up message first
+//! (the app's and the Hub's first writes are then not counted). The recipient app's execution is
+//! read from each transaction's call trace (`debug_traceTransaction`, callTracer): the Hub's own
+//! work is the transaction's gas minus it.
+//!
+//!   cargo run -p xroute-tests --bin xroute-gas [-- --messages 16 --batches 4,16,32]
+
+use alloy::{
+    primitives::{Address, B256, Bytes, U256},
+    providers::{DynProvider, Provider},
+    sol_types::SolCall,
+};
+use clap::Parser;
+use eyre::{Result, WrapErr, bail, ensure};
+use serde_json::{Value, json};
+use starknet_rust::core::utils::get_selector_from_name;
+use xroute_proofs::{envelope::Envelope, starknet::felt_to_u256};
+use xroute_tests::{
+    LocalNet,
+    artifacts::evm::{Hub, SampleApp},
+    localnet::L1_KIT_ACCOUNT,
+    stack::{L1_DOMAIN, STARKNET_DOMAIN},
+};
+
+mod baseline {
+    #![allow(missing_docs)]
+    alloy::sol!(
+        #[sol(rpc)]
+        BaselineHub,
+        "fixtures/hub-baseline.json"
+    );
+}
+use baseline::BaselineHub;
+
+alloy::sol! {
+    #[sol(rpc)]
+    interface IMockMessaging {
+        function mockSendMessageFromL2(uint256 fromAddress, uint256 toAddress, uint256[] calldata payload) external;
+    }
+}
+
+/// The Starknet endpoint the messages come from (any felt: the Hubs are registered with it).
+const ENDPOINT: u64 = 0x0e_d9_01_17;
+/// The sending app on Starknet (the envelope's sender).
+const SENDER: u64 = 0x5a_4d_01;
+
+#[derive(Parser)]
+#[command(about = "L1 gas of single and batched relays, against the Hub before batches")]
+struct Args {
+    /// Single relays measured per Hub.
+    #[arg(long, default_value_t = 16)]
+    messages: u64,
+    /// Batch sizes measured (today's Hub).
+    #[arg(long, value_delimiter = ',', default_value = "4,16,32")]
+    batches: Vec<u64>,
+}
+
+/// What one relay transaction cost.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    /// Gas used by the transaction.
+    total: u64,
+    /// Gas the recipient app's `onMessage` used, from the trace.
+    app: u64,
+}
+
+struct Chain {
+    l1: DynProvider,
+    messaging: Address,
+}
+
+impl Chain {
+    /// The envelope words of message `nonce` to `app`.
+    fn words(nonce: u64, app: Address) -> Vec<U256> {
+        Envelope {
+            src_domain: STARKNET_DOMAIN,
+            nonce,
+            sender: B256::from(U256::from(SENDER)),
+            dst_domain: L1_DOMAIN,
+            recipient: B256::left_padding_from(app.as_slice()),
+            payload: vec![B256::from(U256::from(nonce)), B256::from(U256::from(2))],
+        }
+        .to_words()
+        .iter()
+        .map(|w| U256::from_be_bytes(w.0))
+        .collect()
+    }
+
+    /// Makes `words` consumable by `hub`, as a state update of the source would.
+    async fn post(&self, hub: Address, words: &[U256]) -> Result<()> {
+        let receipt = IMockMessaging::new(self.messaging, &self.l1)
+            .mockSendMessageFromL2(
+                U256::from(ENDPOINT),
+                U256::from_be_slice(hub.as_slice()),
+                words.to_vec(),
+            )
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        ensure!(receipt.status(), "mockSendMessageFromL2 reverted");
+        Ok(())
+    }
+
+    /// Sends `data` to `hub` and returns what it cost.
+    async fn relay(&self, hub: Address, data: Vec<u8>, app: Address) -> Result<Cost> {
+        let tx = alloy::rpc::types::TransactionRequest::default()
+            .to(hub)
+            .input(Bytes::from(data).into());
+        let receipt = self.l1.send_transaction(tx).await?.get_receipt().await?;
+        ensure!(
+            receipt.status(),
+            "relay {} reverted",
+            receipt.transaction_hash
+        );
+        let trace: Value = self
+            .l1
+            .raw_request(
+                "debug_traceTransaction".into(),
+                (receipt.transaction_hash, json!({ "tracer": "callTracer" })),
+            )
+            .await
+            .wrap_err("debug_traceTransaction")?;
+        Ok(Cost {
+            total: receipt.gas_used,
+            app: app_gas(&trace, app)?,
+        })
+    }
+}
+
+/// The gas of every call frame into `app` in a callTracer trace.
+fn app_gas(frame: &Value, app: Address) -> Result<u64> {
+    let to: Option<Address> = frame["to"].as_str().and_then(|s| s.parse().ok());
+    if to == Some(app) {
+        let hex = frame["gasUsed"].as_str().unwrap_or("0x0");
+        return Ok(u64::from_str_radix(hex.trim_start_matches("0x"), 16)?);
+    }
+    let mut sum = 0;
+    for call in frame["calls"].as_array().into_iter().flatten() {
+        sum += app_gas(call, app)?;
+    }
+    Ok(sum)
+}
+
+fn relay_data(words: Vec<U256>) -> Vec<u8> {
+    Hub::relayFromStarknetCall {
+        srcDomain: STARKNET_DOMAIN,
+        endpoint: U256::from(ENDPOINT),
+        words,
+        entry: Bytes::new(),
+    }
+    .abi_encode()
+}
+
+fn mean(costs: &[Cost], per: u64, f: impl Fn(&Cost) -> u64) -> f64 {
+    costs.iter().map(f).sum::<u64>() as f64 / (costs.len() as u64 * per) as f64
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.messages == 0 || args.batches.iter().any(|b| *b < 2) {
+        bail!("--messages must be at least 1 and every --batches size at least 2");
+    }
+    eprintln!("starting anvil and a starknet-devnet (its messaging contract)…");
+    let net = LocalNet::start(1).await?;
+    let chain = Chain {
+        l1: net.l1.provider(L1_KIT_ACCOUNT)?,
+        messaging: net.starknets[0].messaging,
+    };
+    let selector = felt_to_u256(get_selector_from_name("receive_message")?);
+
+    // The three Hubs, each with its app, registered for the same source, each warmed up.
+    let old = BaselineHub::deploy(&chain.l1, L1_DOMAIN, selector).await?;
+    let single = Hub::deploy(&chain.l1, L1_DOMAIN, selector).await?;
+    let batched = Hub::deploy(&chain.l1, L1_DOMAIN, selector).await?;
+    let hubs = [*old.address(), *single.address(), *batched.address()];
+    let mut apps = Vec::new();
+    for hub in hubs {
+        let register = Hub::registerStarknetDomainCall {
+            domain: STARKNET_DOMAIN,
+            messaging: chain.messaging,
+            endpoint: U256::from(ENDPOINT),
+        }
+        .abi_encode();
+        let tx = alloy::rpc::types::TransactionRequest::default()
+            .to(hub)
+            .input(Bytes::from(register).into());
+        let receipt = chain.l1.send_transaction(tx).await?.get_receipt().await?;
+        ensure!(receipt.status(), "registerStarknetDomain reverted on {hub}");
+        let app = *SampleApp::deploy(&chain.l1, hub).await?.address();
+        let words = Chain::words(0, app);
+        chain.post(hub, &words).await?;
+        chain.relay(hub, relay_data(words), app).await?;
+        apps.push(app);
+    }
+
+    // Single relays, the same messages on the Hub before and on today's.
+    let mut alone = [Vec::new(), Vec::new()];
+    for nonce in 1..=args.messages {
+        for (i, costs) in alone.iter_mut().enumerate() {
+            let words = Chain::words(nonce, apps[i]);
+            chain.post(hubs[i], &words).await?;
+            costs.push(chain.relay(hubs[i], relay_data(words), apps[i]).await?);
+        }
+    }
+
+    // Batches on today's Hub, the same messages (then the following nonces).
+    let mut next = 1;
+    let mut batches = Vec::new();
+    for &size in &args.batches {
+        let mut members = Vec::new();
+        for nonce in next..next + size {
+            let words = Chain::words(nonce, apps[2]);
+            chain.post(hubs[2], &words).await?;
+            members.push(Hub::Member {
+                call: relay_data(words).into(),
+                fee: U256::ZERO,
+            });
+        }
+        next += size;
+        let data = Hub::relayBatchCall { members }.abi_encode();
+        let cost = chain.relay(hubs[2], data, apps[2]).await?;
+        batches.push((size, cost));
+    }
+
+    let base_total = mean(&alone[0], 1, |c| c.total);
+    let base_hub = mean(&alone[0], 1, |c| c.total - c.app);
+    println!(
+        "Starknet → L1 relays to the sample app, two-word payloads; gas per message (means of {} single relays per Hub)",
+        args.messages
+    );
+    println!();
+    println!(
+        "| relay | messages per tx | whole relay | Hub's own work (minus the app) | app | whole vs before | Hub's own vs before |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let row = |name: &str, per: u64, total: f64, app: f64| {
+        let hub = total - app;
+        println!(
+            "| {name} | {per} | {total:.0} | {hub:.0} | {app:.0} | {:.2}× | {:.2}× |",
+            total / base_total,
+            hub / base_hub
+        );
+    };
+    row(
+        "`relayFromStarknet`, Hub before batches",
+        1,
+        base_total,
+        mean(&alone[0], 1, |c| c.app),
+    );
+    row(
+        "`relayFromStarknet`, today's Hub",
+        1,
+        mean(&alone[1], 1, |c| c.total),
+        mean(&alone[1], 1, |c| c.app),
+    );
+    for (size, cost) in &batches {
+        row(
+            "`relayBatch`, today's Hub",
+            *size,
+            cost.total as f64 / *size as f64,
+            cost.app as f64 / *size as f64,
+        );
+    }
+    Ok(())
+}
