@@ -393,7 +393,9 @@ fn print_table(
     let _ = stdout.flush();
 }
 
-/// Gas used by each message's successful relay transaction (from the L1 receipts), by route.
+/// L1 gas of each message's successful relay (from the L1 receipts), by route: a transaction's gas
+/// shared evenly among the hops it made (the Hub's `MessageDelivered` and `MessageForwarded`
+/// events), so a batch of 16 counts a sixteenth for each of its members.
 async fn relay_gas(
     net: &LocalNet,
     ids: &[(MessageId, &str)],
@@ -408,9 +410,20 @@ async fn relay_gas(
             if let Some(receipt) = l1.get_transaction_receipt(hash).await?
                 && receipt.status()
             {
+                use crate::artifacts::evm::Hub;
+                let hops = receipt
+                    .inner
+                    .logs()
+                    .iter()
+                    .filter(|l| {
+                        l.log_decode::<Hub::MessageDelivered>().is_ok()
+                            || l.log_decode::<Hub::MessageForwarded>().is_ok()
+                    })
+                    .count()
+                    .max(1) as u64;
                 out.entry(route.to_string())
                     .or_default()
-                    .push(receipt.gas_used);
+                    .push(receipt.gas_used / hops);
             }
         }
     }

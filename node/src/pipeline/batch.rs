@@ -70,8 +70,12 @@ impl Pipeline {
         self.relay.batch_gas > 0 && self.chains.hub().batcher().is_some()
     }
 
-    /// Keeps `call` (`record`'s hop from `from`) for this round's batches.
+    /// Keeps `call` (`record`'s hop from `from`) for this round's batches. In a router network
+    /// the hop's claim is kept fresh while it waits for a batch, as while its relay is in flight.
     pub(super) fn hold_for_batch(&self, record: &MessageRecord, from: Stage, call: Call) {
+        if from == Stage::Attested {
+            self.coordinator.relaying(record, crate::time::now_ms());
+        }
         self.ready
             .lock()
             .unwrap_or_else(|p| p.into_inner())
