@@ -106,7 +106,7 @@ impl EvmSubmitter {
         AdapterError::rpc(&self.chain, method, e)
     }
 
-    /// Gas limit (with a fifth of headroom) and current EIP-1559 fees for calling `to` with `data`
+    /// Gas limit (with half again as headroom) and current EIP-1559 fees for calling `to` with `data`
     /// and `value` from this key, or the revert that call would hit.
     pub async fn estimate(&self, to: Address, data: &Bytes, value: U256) -> Result<Estimate> {
         let request = TransactionRequest::default()
@@ -125,7 +125,11 @@ impl EvmSubmitter {
         };
         let market = self.market_fees().await?;
         Ok(Estimate::Ok(Fees {
-            gas_limit: gas.saturating_add(gas / 5),
+            // Half again: what a relay costs depends on the recipient's state, which other relays
+            // (this router's batches, other routers) may change between the estimate and the
+            // inclusion, and a transaction out of gas pays for everything and makes nothing.
+            // Unused gas is not charged.
+            gas_limit: gas.saturating_add(gas / 2),
             ..market
         }))
     }

@@ -325,18 +325,7 @@ impl Pipeline {
             }
             if first_member {
                 // Once per batch.
-                self.metrics.transaction(
-                    hub.name(),
-                    if mined.success {
-                        TxOutcome::Succeeded
-                    } else {
-                        TxOutcome::Reverted
-                    },
-                );
-                if mined.success {
-                    self.metrics
-                        .relay_mined(hub.name(), mined.gas_used, f64::from(attempt.value));
-                }
+                self.count_mined(&mined, attempt.value);
             }
             if hub.is_delivered(&record.envelope).await? {
                 let note = format!(

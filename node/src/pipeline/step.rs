@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use alloy::primitives::{Bytes, U256};
 use xroute_adapters::{
-    AdapterError, Call, ChainAdapter, ChainAdapterExt, Entry, Estimate, Exit, Fees, Revert,
+    AdapterError, Call, ChainAdapter, ChainAdapterExt, Entry, Estimate, Exit, Fees, Mined, Revert,
     SignedTx, Submitter,
 };
 
@@ -134,6 +134,21 @@ impl Pipeline {
                 Ok(Outcome::NotReady)
             }
             Turn::Relay => self.relay(record, Stage::Attested, tick).await,
+        }
+    }
+
+    /// Counts a mined relay transaction of the hub chain (carrying `value`) in the metrics.
+    pub(super) fn count_mined(&self, mined: &Mined, value: U256) {
+        let hub = self.chains.hub().name();
+        let outcome = if mined.success {
+            TxOutcome::Succeeded
+        } else {
+            TxOutcome::Reverted
+        };
+        self.metrics.transaction(hub, outcome);
+        if mined.success {
+            self.metrics
+                .relay_mined(hub, mined.gas_used, f64::from(value));
         }
     }
 
@@ -288,17 +303,8 @@ impl Pipeline {
             if mined.block_number > tick.l1_final.number {
                 return Ok(Outcome::NotReady);
             }
-            self.metrics.transaction(
-                hub.name(),
-                if mined.success {
-                    TxOutcome::Succeeded
-                } else {
-                    TxOutcome::Reverted
-                },
-            );
+            self.count_mined(&mined, attempt.value);
             if mined.success {
-                self.metrics
-                    .relay_mined(hub.name(), mined.gas_used, f64::from(attempt.value));
                 let note = format!(
                     "relay tx {} final in block {} (gas {})",
                     attempt.tx_hash, mined.block_number, mined.gas_used

@@ -8,7 +8,6 @@ use std::{path::Path, sync::Arc, time::Duration};
 use alloy::primitives::{B256, U256};
 use eyre::{Result, bail};
 use starknet_rust::core::types::Felt;
-use xroute_proofs::envelope::MessageId;
 use xroute_tests::{
     LocalNet, XrouteStack,
     artifacts::evm::SampleApp,
@@ -20,6 +19,8 @@ use xroute_tests::{
     },
     stack::L1_DOMAIN,
 };
+
+use super::store_backup::wait_delivered;
 
 const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
 
@@ -41,37 +42,6 @@ async fn wait_all_sent(router: &mut RouterProcess) -> Result<()> {
             );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn wait_delivered(
-    router: &mut RouterProcess,
-    flusher: &mut Flusher,
-    ids: &[MessageId],
-) -> Result<()> {
-    let start = std::time::Instant::now();
-    loop {
-        router.check_running()?;
-        flusher.check().await?;
-        let mut pending = 0;
-        for id in ids {
-            let m = router.get(&format!("/messages/{id}")).await?;
-            match m["stage"].as_str().unwrap_or("") {
-                "delivered" => {}
-                "parked" | "dropped" => bail!("{id} is not delivered: {m:#}"),
-                _ => pending += 1,
-            }
-        }
-        if pending == 0 {
-            return Ok(());
-        }
-        if start.elapsed() > Duration::from_secs(240) {
-            bail!(
-                "{pending} not delivered after 240 s\nrouter log:\n{}",
-                router.log_tail()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

@@ -35,7 +35,8 @@ fn xroute(args: &[&str], config: &Path) -> (i32, String, String) {
     )
 }
 
-async fn wait_delivered(
+/// Waits until every id is delivered (fails at once on a parked or dropped one, or after 180 s).
+pub(crate) async fn wait_delivered(
     router: &mut RouterProcess,
     flusher: &mut Flusher,
     ids: &[MessageId],
