@@ -211,6 +211,12 @@ async fn every_arbitrum_route_is_delivered_once_through_the_hub() -> Result<()> 
     // Every hop through the Hub made once, in successful relay transactions (batched or not).
     let receipts = env.relay_receipts().await?;
     check_each_hop_once(&receipts, all.len())?;
+    eprintln!(
+        "{} hops in {} relay transactions: {:?}",
+        all.len(),
+        receipts.len(),
+        receipts.iter().map(|t| t.hops.len()).collect::<Vec<_>>()
+    );
     env.flusher.stop().await?;
     Ok(())
 }

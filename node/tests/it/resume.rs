@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The crash window the lifecycle is built around, reproduced exactly with the library: the relay
-//! transaction is signed and persisted (`Relaying`), and the process dies before broadcasting
-//! it. A new pipeline on the same store must send those same bytes, not a second transaction.
+//! transaction (or a batch of them) is signed and persisted (`Relaying`), and the process dies
+//! before broadcasting it. A new pipeline on the same store must send those same bytes, not a
+//! second transaction.
 
 use std::sync::Arc;
 
@@ -143,4 +144,162 @@ async fn a_persisted_but_unsent_relay_is_sent_unchanged_after_a_restart() {
         signed.nonce + 1,
         "exactly one transaction from the relayer"
     );
+}
+
+/// The same crash window for a batch: two hops signed into one `relayBatch` and persisted with
+/// both members' moves to `Relaying` (one store transaction), never broadcast. After the
+/// restart the pipeline sends those bytes, before any new transaction takes the nonce, and both
+/// members are relayed by that one transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persisted_but_unsent_batch_is_sent_unchanged_after_a_restart() {
+    use xroute::store::RelayBatch;
+    use xroute_adapters::ChainAdapterExt;
+    let net = Arc::new(LocalNet::start(1).await.unwrap());
+    let stack = XrouteStack::deploy(&net).await.unwrap();
+    let sn = stack.starknets[0];
+    let mut envelopes = Vec::new();
+    for n in 0..2u8 {
+        let id = stack
+            .send_from_l1(
+                &net,
+                sn.domain,
+                XrouteStack::felt_word(sn.app),
+                vec![U256::from(n)],
+                10u64.pow(15),
+            )
+            .await
+            .unwrap();
+        let envelope = Envelope {
+            src_domain: L1_DOMAIN,
+            nonce: u64::from(n),
+            sender: B256::left_padding_from(stack.l1_app.as_slice()),
+            dst_domain: sn.domain,
+            recipient: XrouteStack::felt_word(sn.app),
+            payload: vec![B256::with_last_byte(n)],
+        };
+        assert_eq!(envelope.id(), id);
+        envelopes.push(envelope);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let options = RouterOptions {
+        l1_confirmations: 0,
+        ..RouterOptions::default()
+    };
+    let path = write_config(dir.path(), &net, &stack, free_port().unwrap(), &options).unwrap();
+    let config = Config::load(&path).unwrap();
+    let hub = stack.hub;
+    let signed = {
+        let store = Store::open(&config.node.store).unwrap();
+        let chains = Chains::connect(&config).await.unwrap();
+        let mut moves = Vec::new();
+        for envelope in &envelopes {
+            let source = SourceRef {
+                chain: "ethereum".into(),
+                block_number: 1,
+                block_hash: B256::ZERO,
+                tx_hash: B256::ZERO,
+            };
+            store
+                .insert_new(&MessageRecord::new(envelope.clone(), source, 0))
+                .unwrap();
+            store
+                .transition(
+                    &envelope.id(),
+                    Stage::Sent,
+                    Stage::Proven,
+                    1,
+                    "test",
+                    |_| {},
+                )
+                .unwrap();
+            moves.push((envelope.id(), Stage::Proven));
+        }
+        let members: Vec<_> = envelopes
+            .iter()
+            .map(|e| relay_from_l1(hub, &e.to_words(), &Default::default()))
+            .collect();
+        let call = chains.hub().batcher().unwrap().batch(&members);
+        let submitter = chains.l1_submitter().unwrap();
+        let Estimate::Ok(fees) = submitter.estimate(&call).await.unwrap() else {
+            panic!("the batch must not revert");
+        };
+        let mut lease = submitter.lease().await;
+        let tx = lease.sign(&call, fees).await.unwrap();
+        let attempt = RelayAttempt {
+            hop: 0,
+            chain: chains.hub().name().to_string(),
+            tx_hash: tx.hash,
+            nonce: tx.nonce,
+            sent_at_ms: xroute::pipeline::now_ms(),
+            raw: tx.raw.clone(),
+            gas_limit: fees.gas_limit,
+            max_fee_per_gas: fees.max_fee_per_gas,
+            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+            value: U256::ZERO,
+            batch: None,
+        };
+        let batch = RelayBatch {
+            key: tx.hash,
+            members: envelopes.iter().map(Envelope::id).collect(),
+            attempts: vec![attempt],
+        };
+        store
+            .start_batch(&batch, &moves, 2, "relay tx (test), batch of 2")
+            .unwrap();
+        store.flush().unwrap();
+        tx
+        // The process "dies" here: nothing broadcast.
+    };
+    let l1 = net.l1.provider(0).unwrap();
+    assert!(
+        l1.get_transaction_receipt(signed.hash)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let store = Store::open(&config.node.store).unwrap();
+    let chains = Chains::connect(&config).await.unwrap();
+    let relayer = alloy::primitives::Address::from_word(chains.l1_submitter().unwrap().sender());
+    let pipeline = Pipeline::new(store, chains, config.relay.clone());
+    let relayed = |p: &Pipeline| {
+        envelopes
+            .iter()
+            .all(|e| p.store().get(&e.id()).unwrap().unwrap().stage == Stage::Relayed)
+    };
+    for _ in 0..20 {
+        pipeline.tick().await.unwrap();
+        if relayed(&pipeline) {
+            break;
+        }
+        net.l1.mine().await.unwrap();
+    }
+    for e in &envelopes {
+        let record = pipeline.store().get(&e.id()).unwrap().unwrap();
+        assert_eq!(record.stage, Stage::Relayed, "{record:#?}");
+        assert_eq!(record.relays.len(), 1, "{:?}", record.relays);
+        assert_eq!(record.relays[0].batch, Some(signed.hash));
+    }
+    let receipt = l1
+        .get_transaction_receipt(signed.hash)
+        .await
+        .unwrap()
+        .expect("the persisted batch was mined");
+    assert!(receipt.status());
+    assert_eq!(
+        l1.get_transaction_count(relayer).await.unwrap(),
+        signed.nonce + 1,
+        "exactly one transaction from the relayer"
+    );
+    let hub_contract = xroute_tests::artifacts::evm::Hub::new(hub, &l1);
+    for e in &envelopes {
+        assert!(
+            hub_contract
+                .outbound(e.id().0)
+                .call()
+                .await
+                .unwrap()
+                .is_zero()
+        );
+    }
 }
