@@ -335,17 +335,7 @@ impl Pipeline {
                     batch.members.len(),
                     mined.gas_used
                 );
-                self.store.transition(
-                    &record.id,
-                    Stage::Relaying,
-                    Stage::Relayed,
-                    tick.now_ms,
-                    &note,
-                    |r| {
-                        r.attempts = 0;
-                        r.reason = None;
-                    },
-                )?;
+                self.mark_relayed(&record.id, tick, &note)?;
                 tracing::info!(id = %record.id, tx = %attempt.tx_hash, block = mined.block_number, "relay final (batch)");
                 return Ok(Outcome::Done);
             }

@@ -137,6 +137,27 @@ impl Pipeline {
         }
     }
 
+    /// `Relaying → Relayed` for `id`, its relay final (`note` says by which transaction).
+    pub(super) fn mark_relayed(
+        &self,
+        id: &xroute_proofs::envelope::MessageId,
+        tick: Tick,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        self.store.transition(
+            id,
+            Stage::Relaying,
+            Stage::Relayed,
+            tick.now_ms,
+            note,
+            |r| {
+                r.attempts = 0;
+                r.reason = None;
+            },
+        )?;
+        Ok(())
+    }
+
     /// Counts a mined relay transaction of the hub chain (carrying `value`) in the metrics.
     pub(super) fn count_mined(&self, mined: &Mined, value: U256) {
         let hub = self.chains.hub().name();
@@ -309,17 +330,7 @@ impl Pipeline {
                     "relay tx {} final in block {} (gas {})",
                     attempt.tx_hash, mined.block_number, mined.gas_used
                 );
-                self.store.transition(
-                    &id,
-                    Stage::Relaying,
-                    Stage::Relayed,
-                    tick.now_ms,
-                    &note,
-                    |r| {
-                        r.attempts = 0;
-                        r.reason = None;
-                    },
-                )?;
+                self.mark_relayed(&id, tick, &note)?;
                 tracing::info!(%id, tx = %attempt.tx_hash, block = mined.block_number, "relay final");
                 return Ok(Outcome::Done);
             }
