@@ -60,6 +60,21 @@ fn tokens(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18))
 }
 
+/// Waits (up to 60 s) until the router's `/stats` shows at least `count` messages in `stage`, and
+/// returns the stats.
+async fn wait_for_stats(env: &mut Env, stage: &str, count: u64) -> Result<serde_json::Value> {
+    let start = std::time::Instant::now();
+    loop {
+        env.router.check_running()?;
+        let stats = env.router.stats().await?;
+        if stats[stage].as_u64().unwrap_or(0) >= count || start.elapsed() > Duration::from_secs(60)
+        {
+            return Ok(stats);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Waits until every (domain, holder) balance is the expected one (the postman flushing), then
 /// checks the ledger against every chain's totalSupply.
 async fn settle(
@@ -158,7 +173,8 @@ async fn the_token_moves_between_every_pair_of_chains_and_the_ledger_holds() -> 
     settle(&mut env, &token, &expected).await?;
     // Messages: one per leg. L1 -> rollup and rollup -> L1 are one message; rollup -> rollup is
     // two (to the ledger, then from it): 3 seeds + 6 pairs with L1 + 6 rollup pairs × 2 = 21.
-    let stats = env.router.stats().await?;
+    // (A balance can settle on its chain a round before the router records the delivery.)
+    let stats = wait_for_stats(&mut env, "delivered", 21).await?;
     assert_eq!(stats["delivered"], 21, "{stats}");
     assert_eq!(stats["parked"], 0, "{stats}");
     // L1 gas per leg, from the router's records (docs/gas.md): printed with --nocapture.
