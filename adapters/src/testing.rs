@@ -13,9 +13,40 @@ use async_trait::async_trait;
 use xroute_proofs::envelope::{Envelope, MessageId};
 
 use crate::{
-    AdapterError, BlockRef, Call, ChainAdapter, ChainInfo, Entry, ErrorKind, Estimate, Exit, Fees,
-    L1, L1State, Lease, Mined, Result, SentMessage, SignedTx, Submitter,
+    AdapterError, Batcher, BlockRef, Call, ChainAdapter, ChainInfo, Entry, ErrorKind, Estimate,
+    Exit, Fees, L1, L1State, Lease, Mined, Result, SentMessage, SignedTx, Simulated, Submitter,
 };
+
+/// The call data of each member of a batch call a [`FakeChain`] (or the Hub) built.
+pub fn batch_members(call: &Call) -> Vec<Bytes> {
+    use alloy::sol_types::SolCall;
+    crate::hub::Hub::relayBatchCall::abi_decode(&call.data)
+        .map(|b| b.members.into_iter().map(|m| m.call).collect())
+        .unwrap_or_default()
+}
+
+/// A hub [`FakeChain`]'s batches: the Hub's encoding, scripted simulations.
+#[async_trait]
+impl Batcher for FakeChain {
+    async fn simulate(&self, members: &[Call]) -> Result<Vec<Simulated>> {
+        let mut state = self.check("eth_call relayBatch")?;
+        state.simulations += 1;
+        Ok(members
+            .iter()
+            .map(|m| {
+                state
+                    .simulated
+                    .get(&m.data)
+                    .cloned()
+                    .unwrap_or(Simulated::Passes { gas: 50_000 })
+            })
+            .collect())
+    }
+
+    fn batch(&self, members: &[Call]) -> Call {
+        crate::hub::relay_batch(FAKE_HUB, members)
+    }
+}
 
 /// The fees a [`FakeSubmitter`] estimates unless told otherwise.
 pub const FEES: Fees = Fees {
@@ -64,6 +95,12 @@ struct ChainState {
     delivered: HashSet<MessageId>,
     follow_ups: HashMap<MessageId, Call>,
     failing: Option<ErrorKind>,
+    /// Whether the chain offers batches (a hub chain only).
+    batches: bool,
+    /// What a batch simulation says of a member, by its call data (default: passes, 50,000 gas).
+    simulated: HashMap<Bytes, Simulated>,
+    /// Batch simulations asked for.
+    simulations: usize,
 }
 
 /// A scripted chain. Head 10; it indexes nothing (a test stores the messages it steps); by
@@ -125,6 +162,22 @@ impl FakeChain {
     /// What the entry of message `id` is from now on.
     pub fn set_entry(&self, id: MessageId, entry: Entry) {
         lock(&self.state).entries.insert(id, entry);
+    }
+
+    /// Offers batches from now on (on a hub chain: [`ChainAdapter::batcher`]); `relay_batch`'s
+    /// encoding, so a test decodes the members of a signed batch with [`batch_members`].
+    pub fn enable_batches(&self) {
+        lock(&self.state).batches = true;
+    }
+
+    /// What a batch simulation says from now on of the member whose call data is `data`.
+    pub fn simulate_member(&self, data: Bytes, result: Simulated) {
+        lock(&self.state).simulated.insert(data, result);
+    }
+
+    /// How many batch simulations were asked for.
+    pub fn simulations(&self) -> usize {
+        lock(&self.state).simulations
     }
 
     /// Message `id` is delivered here (on a hub chain: the Hub processed it).
@@ -277,6 +330,10 @@ impl ChainAdapter for FakeChain {
 
     fn as_l1(&self) -> Option<&dyn L1State> {
         self.hub.then_some(self as &dyn L1State)
+    }
+
+    fn batcher(&self) -> Option<&dyn Batcher> {
+        (self.hub && lock(&self.state).batches).then_some(self as &dyn Batcher)
     }
 }
 

@@ -566,3 +566,227 @@ async fn a_follow_up_mined_without_delivering_is_sent_again_then_parks() {
     );
     assert_eq!(on_rollup.signed().len(), 3, "one per attempt, then parked");
 }
+
+/// A pipeline whose hub chain offers batches, with `relay`.
+fn batching(relay: RelayConfig) -> Setup {
+    let s = setup(relay);
+    s.hub.enable_batches();
+    s
+}
+
+/// `n` rollup → L1 messages from nonce `first`, stored and proven on L1: their ids and calls.
+fn ready_many(s: &Setup, first: u64, n: u64) -> (Vec<MessageId>, Vec<Bytes>) {
+    let mut ids = Vec::new();
+    let mut calls = Vec::new();
+    for nonce in first..first + n {
+        let id = stored(s, nonce);
+        calls.push(ready(s, id).data);
+        ids.push(id);
+    }
+    (ids, calls)
+}
+
+#[tokio::test]
+async fn relays_ready_together_go_in_one_batch_persisted_with_every_member() {
+    let s = batching(quick());
+    let (ids, calls) = ready_many(&s, 100, 3);
+    tick(&s).await;
+    let l1 = s.hub.fake_submitter();
+    let signed = l1.signed();
+    assert_eq!(signed.len(), 1, "one transaction for the three");
+    let (tx, call) = &signed[0];
+    let mut members = xroute_adapters::testing::batch_members(call);
+    members.sort();
+    let mut want = calls.clone();
+    want.sort();
+    assert_eq!(members, want, "the batch carries the three exits' calls");
+    assert_eq!(l1.broadcasts(), [tx.hash]);
+    for id in &ids {
+        let r = record(&s, id);
+        assert_eq!(r.stage, Stage::Relaying, "{r:#?}");
+        assert_eq!(r.relays.len(), 1);
+        assert_eq!(r.relays[0].batch, Some(tx.hash));
+        assert!(r.relays[0].raw.is_empty(), "the batch holds the bytes");
+        assert!(notes(&r).iter().any(|n| n.contains("batch of 3")));
+    }
+    let batch = s.pipeline.store().relay_batch(&tx.hash).unwrap().unwrap();
+    assert_eq!(batch.attempts[0].raw, tx.raw);
+    let mut members = batch.members.clone();
+    members.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(members, want);
+
+    // Mined and final, the Hub showing every hop made: all relayed (and, L1 being their
+    // destination, delivered in the same round), the batch forgotten.
+    l1.mine(tx.hash, 9, true);
+    for id in &ids {
+        s.hub.deliver(*id);
+    }
+    tick(&s).await;
+    for id in &ids {
+        let r = record(&s, id);
+        assert_eq!(r.stage, Stage::Delivered, "{r:#?}");
+        assert!(
+            notes(&r).iter().any(|n| n.contains("(batch of 3, gas")),
+            "{:?}",
+            notes(&r)
+        );
+    }
+    tick(&s).await;
+    assert!(s.pipeline.store().relay_batch(&tx.hash).unwrap().is_none());
+    assert_eq!(l1.signed().len(), 1, "one transaction in all");
+}
+
+#[tokio::test]
+async fn a_member_the_simulation_refuses_is_judged_alone_and_the_rest_still_batch() {
+    let s = batching(quick());
+    let (ids, calls) = ready_many(&s, 200, 4);
+    s.hub.simulate_member(
+        calls[0].clone(),
+        xroute_adapters::Simulated::Reverts(Revert::Permanent(
+            "recipient 0x… is not a contract on L1".into(),
+        )),
+    );
+    s.hub.simulate_member(
+        calls[1].clone(),
+        xroute_adapters::Simulated::Reverts(Revert::AlreadyDone("AlreadyProcessed(…)".into())),
+    );
+    tick(&s).await;
+    let r = record(&s, &ids[0]);
+    assert_eq!(r.stage, Stage::Parked);
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("recipient 0x… is not a contract on L1")
+    );
+    let r = record(&s, &ids[1]);
+    assert_eq!(r.stage, Stage::Relayed, "made already: nothing to pay");
+    assert!(r.relays.is_empty());
+    let signed = s.hub.fake_submitter().signed();
+    assert_eq!(signed.len(), 1);
+    let mut members = xroute_adapters::testing::batch_members(&signed[0].1);
+    members.sort();
+    let mut want = vec![calls[2].clone(), calls[3].clone()];
+    want.sort();
+    assert_eq!(members, want, "the two that pass, in one batch");
+}
+
+#[tokio::test]
+async fn batches_keep_to_batch_max_and_the_gas_budget_and_a_lone_one_goes_alone() {
+    // Five ready, at most two per batch: 2 + 2 + a single relay.
+    let s = batching(RelayConfig {
+        batch_max: 2,
+        ..quick()
+    });
+    let (_, calls) = ready_many(&s, 300, 5);
+    tick(&s).await;
+    let signed = s.hub.fake_submitter().signed();
+    let sizes: Vec<usize> = signed
+        .iter()
+        .map(|(_, c)| xroute_adapters::testing::batch_members(c).len())
+        .collect();
+    assert_eq!(sizes, [2, 2, 0], "{signed:?}");
+    assert!(
+        calls.contains(&signed[2].1.data),
+        "the last goes as its own call"
+    );
+
+    // A budget that holds two members (each counted at 50,000 × 1.25 + 25,000 = 87,500, plus
+    // 60,000 for the batch): 3 ready → 2 + 1.
+    let s = batching(RelayConfig {
+        batch_gas: 240_000,
+        ..quick()
+    });
+    ready_many(&s, 400, 3);
+    tick(&s).await;
+    let sizes: Vec<usize> = s
+        .hub
+        .fake_submitter()
+        .signed()
+        .iter()
+        .map(|(_, c)| xroute_adapters::testing::batch_members(c).len())
+        .collect();
+    assert_eq!(sizes, [2, 0]);
+}
+
+#[tokio::test]
+async fn a_ready_relay_waits_for_others_at_most_batch_wait_ms() {
+    let s = batching(RelayConfig {
+        batch_wait_ms: 300,
+        ..quick()
+    });
+    let (first, _) = ready_many(&s, 500, 1);
+    tick(&s).await;
+    let l1 = s.hub.fake_submitter();
+    assert!(l1.signed().is_empty(), "held for a fuller batch");
+    assert_eq!(record(&s, &first[0]).stage, Stage::Proven);
+    // A second one joins while the first waits; both go together once the first waited enough.
+    let (second, _) = ready_many(&s, 501, 1);
+    tick(&s).await;
+    assert!(l1.signed().is_empty());
+    tokio::time::sleep(Duration::from_millis(320)).await;
+    tick(&s).await;
+    let signed = l1.signed();
+    assert_eq!(signed.len(), 1);
+    assert_eq!(
+        xroute_adapters::testing::batch_members(&signed[0].1).len(),
+        2
+    );
+    for id in [first[0], second[0]] {
+        assert_eq!(record(&s, &id).stage, Stage::Relaying);
+    }
+    // A lone one is not held longer than the wait either.
+    let (lone, call) = ready_many(&s, 502, 1);
+    tick(&s).await;
+    assert_eq!(l1.signed().len(), 1);
+    tokio::time::sleep(Duration::from_millis(320)).await;
+    tick(&s).await;
+    let signed = l1.signed();
+    assert_eq!(signed.len(), 2);
+    assert_eq!(signed[1].1.data, call[0], "alone, its own call");
+    assert_eq!(record(&s, &lone[0]).stage, Stage::Relaying);
+}
+
+#[tokio::test]
+async fn a_member_the_mined_batch_did_not_make_is_retried_and_a_stuck_batch_is_replaced_as_one() {
+    let s = batching(RelayConfig {
+        bump_after_ms: 0,
+        ..quick()
+    });
+    let (ids, _) = ready_many(&s, 600, 2);
+    tick(&s).await;
+    let l1 = s.hub.fake_submitter();
+    let first = l1.signed()[0].0.clone();
+    // Not mined: the next round replaces the batch under its nonce, once, for both members.
+    tick(&s).await;
+    let signed = l1.signed();
+    assert_eq!(signed.len(), 2, "one replacement");
+    assert_eq!(signed[1].0.nonce, first.nonce);
+    let batch = s
+        .pipeline
+        .store()
+        .relay_batch(&first.hash)
+        .unwrap()
+        .unwrap();
+    assert_eq!(batch.attempts.len(), 2);
+    assert_eq!(batch.attempts[1].tx_hash, signed[1].0.hash);
+    // The replacement is mined; the Hub made only the first member's hop.
+    l1.mine(signed[1].0.hash, 9, true);
+    s.hub.deliver(ids[0]);
+    tick(&s).await;
+    assert_eq!(record(&s, &ids[0]).stage, Stage::Delivered);
+    // The other goes back to be made again (after a backoff of at most a millisecond, so possibly
+    // already alone, in the same round).
+    let r = record(&s, &ids[1]);
+    assert!(
+        matches!(r.stage, Stage::Proven | Stage::Relaying),
+        "to be made again: {r:#?}"
+    );
+    assert!(
+        notes(&r)
+            .iter()
+            .any(|n| n.contains("did not make this hop: the member reverted in the batch")),
+        "{r:#?}"
+    );
+    assert!(r.relays.iter().skip(1).all(|a| a.batch.is_none()));
+}
