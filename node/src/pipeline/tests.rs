@@ -586,6 +586,16 @@ fn ready_many(s: &Setup, first: u64, n: u64) -> (Vec<MessageId>, Vec<Bytes>) {
     (ids, calls)
 }
 
+/// The members of each transaction the hub's submitter signed, in order (0: a single relay).
+fn batch_sizes(s: &Setup) -> Vec<usize> {
+    s.hub
+        .fake_submitter()
+        .signed()
+        .iter()
+        .map(|(_, c)| xroute_adapters::testing::batch_members(c).len())
+        .collect()
+}
+
 #[tokio::test]
 async fn relays_ready_together_go_in_one_batch_persisted_with_every_member() {
     let s = batching(quick());
@@ -681,11 +691,7 @@ async fn batches_keep_to_batch_max_and_the_gas_budget_and_a_lone_one_goes_alone(
     let (_, calls) = ready_many(&s, 300, 5);
     tick(&s).await;
     let signed = s.hub.fake_submitter().signed();
-    let sizes: Vec<usize> = signed
-        .iter()
-        .map(|(_, c)| xroute_adapters::testing::batch_members(c).len())
-        .collect();
-    assert_eq!(sizes, [2, 2, 0], "{signed:?}");
+    assert_eq!(batch_sizes(&s), [2, 2, 0], "{signed:?}");
     assert!(
         calls.contains(&signed[2].1.data),
         "the last goes as its own call"
@@ -699,14 +705,7 @@ async fn batches_keep_to_batch_max_and_the_gas_budget_and_a_lone_one_goes_alone(
     });
     ready_many(&s, 400, 3);
     tick(&s).await;
-    let sizes: Vec<usize> = s
-        .hub
-        .fake_submitter()
-        .signed()
-        .iter()
-        .map(|(_, c)| xroute_adapters::testing::batch_members(c).len())
-        .collect();
-    assert_eq!(sizes, [2, 0]);
+    assert_eq!(batch_sizes(&s), [2, 0]);
 }
 
 #[tokio::test]
