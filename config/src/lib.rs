@@ -200,14 +200,6 @@ pub struct RelayConfig {
     pub batch_wait_ms: u64,
 }
 
-fn default_batch_gas() -> u64 {
-    3_000_000
-}
-
-fn default_batch_max() -> usize {
-    32
-}
-
 impl Default for RelayConfig {
     fn default() -> Self {
         Self {
@@ -216,8 +208,8 @@ impl Default for RelayConfig {
             backoff_max_ms: 60_000,
             poll_interval_ms: 1_000,
             bump_after_ms: 30_000,
-            batch_gas: default_batch_gas(),
-            batch_max: default_batch_max(),
+            batch_gas: 3_000_000,
+            batch_max: 32,
             batch_wait_ms: 0,
         }
     }

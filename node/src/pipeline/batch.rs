@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 
 use alloy::primitives::B256;
-use xroute_adapters::{Call, ChainAdapterExt, Estimate, Revert, Simulated, Submitter};
+use xroute_adapters::{Call, ChainAdapterExt, Estimate, Mined, Revert, Simulated, Submitter};
 
 use super::{
     Outcome, Pipeline, Tick,
@@ -46,6 +46,14 @@ pub(super) struct Ready {
     record: MessageRecord,
     from: Stage,
     call: Call,
+}
+
+/// What a round read of the batches' transactions, shared by their members (cleared when the next
+/// round starts).
+#[derive(Debug, Default)]
+pub(super) struct RoundReads {
+    receipts: HashMap<B256, Option<Mined>>,
+    mined_nonce: Option<u64>,
 }
 
 /// A ready relay the simulation passed, with the gas it used there.
@@ -317,7 +325,7 @@ impl Pipeline {
         let submitter = self.chains.l1_submitter()?;
         let first_member = batch.members.first() == Some(&record.id);
         for attempt in batch.attempts.iter().rev() {
-            let Some(mined) = submitter.receipt(attempt.tx_hash).await? else {
+            let Some(mined) = self.batch_receipt(submitter, attempt.tx_hash).await? else {
                 continue;
             };
             if mined.block_number > tick.l1_final.number {
@@ -356,7 +364,7 @@ impl Pipeline {
                 "relay batch {key} has no transaction"
             )));
         };
-        if submitter.mined_nonce().await? > last.nonce {
+        if self.round_mined_nonce(submitter).await? > last.nonce {
             // Its nonce went to a transaction the batch does not list.
             if hub.is_delivered(&record.envelope).await? {
                 self.mark_hop_made(record, Stage::Relaying, tick, HUB_PROCESSED)?;
@@ -376,6 +384,8 @@ impl Pipeline {
     /// replacement persisted first); one none of whose members is still in flight on it is
     /// forgotten.
     pub(super) async fn watch_batches(&self, tick: Tick) -> Result<(), StepError> {
+        // A new round: what the last one read of the batches' transactions is stale.
+        *self.round.lock().unwrap_or_else(|p| p.into_inner()) = RoundReads::default();
         for batch in self.store.relay_batches()? {
             let mut live = false;
             for id in &batch.members {
@@ -395,7 +405,7 @@ impl Pipeline {
             let Some(last) = batch.attempts.last() else {
                 continue;
             };
-            if submitter.mined_nonce().await? > last.nonce {
+            if self.round_mined_nonce(submitter).await? > last.nonce {
                 continue;
             }
             if tick.now_ms.saturating_sub(last.sent_at_ms) < self.relay.bump_after_ms {
@@ -430,10 +440,43 @@ impl Pipeline {
         submitter: &dyn Submitter,
     ) -> Result<bool, StepError> {
         for attempt in &batch.attempts {
-            if submitter.receipt(attempt.tx_hash).await?.is_some() {
+            if self
+                .batch_receipt(submitter, attempt.tx_hash)
+                .await?
+                .is_some()
+            {
                 return Ok(true);
             }
         }
         Ok(false)
+    }
+
+    /// The receipt of batch transaction `hash`, asked of the node once per round: every member of
+    /// the batch reads the same one.
+    async fn batch_receipt(
+        &self,
+        submitter: &dyn Submitter,
+        hash: B256,
+    ) -> Result<Option<Mined>, StepError> {
+        if let Some(known) = self.round_reads().receipts.get(&hash) {
+            return Ok(*known);
+        }
+        let mined = submitter.receipt(hash).await?;
+        self.round_reads().receipts.insert(hash, mined);
+        Ok(mined)
+    }
+
+    /// The relayer's mined nonce on L1, asked of the node once per round for the batches.
+    async fn round_mined_nonce(&self, submitter: &dyn Submitter) -> Result<u64, StepError> {
+        if let Some(nonce) = self.round_reads().mined_nonce {
+            return Ok(nonce);
+        }
+        let nonce = submitter.mined_nonce().await?;
+        self.round_reads().mined_nonce = Some(nonce);
+        Ok(nonce)
+    }
+
+    fn round_reads(&self) -> std::sync::MutexGuard<'_, RoundReads> {
+        self.round.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -119,6 +119,8 @@ pub struct Pipeline {
     ready: std::sync::Mutex<Vec<batch::Ready>>,
     /// Since when each relay held for a batch has been ready (ms).
     ready_since: std::sync::Mutex<std::collections::HashMap<MessageId, u64>>,
+    /// This round's reads of batch transactions (receipts, the relayer's mined nonce).
+    round: std::sync::Mutex<batch::RoundReads>,
     metrics: Arc<Metrics>,
 }
 
@@ -140,6 +142,7 @@ impl Pipeline {
             fresh: std::sync::Mutex::new(Vec::new()),
             ready: std::sync::Mutex::new(Vec::new()),
             ready_since: std::sync::Mutex::new(Default::default()),
+            round: std::sync::Mutex::new(Default::default()),
             metrics,
         }
     }

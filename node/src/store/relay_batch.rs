@@ -28,6 +28,12 @@ impl Store {
             key: batch.key.to_string(),
             reason: "no transaction".into(),
         })?;
+        // What each member records: the batch's first transaction, its bytes left to the batch.
+        let member_attempt = super::RelayAttempt {
+            raw: Default::default(),
+            batch: Some(batch.key),
+            ..first.clone()
+        };
         for (id, from) in members {
             if !from.can_move_to(Stage::Relaying) {
                 return Err(StoreError::IllegalTransition {
@@ -56,11 +62,10 @@ impl Store {
                             },
                         ));
                     }
-                    let mut attempt = first.clone();
-                    attempt.hop = record.hop;
-                    attempt.raw = Default::default();
-                    attempt.batch = Some(batch.key);
-                    record.relays.push(attempt);
+                    record.relays.push(super::RelayAttempt {
+                        hop: record.hop,
+                        ..member_attempt.clone()
+                    });
                     record.stage = Stage::Relaying;
                     record.history.push(Transition {
                         from: *from,
