@@ -57,6 +57,18 @@ pub mod evm {
 
     alloy::sol!(
         #[sol(rpc)]
+        PoolVault,
+        "../contracts/evm/out/PoolVault.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        PoolManager,
+        "../contracts/evm/out/PoolManager.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
         LocalArbSys,
         "../contracts/evm/out/LocalArbSys.json"
     );
@@ -155,11 +167,15 @@ pub const TOKEN_ROUTER: StarknetArtifact = StarknetArtifact {
     name: "token_router",
 };
 
+/// The DeFi pool of a Starknet-family chain (`contracts/starknet/src/pool.cairo`).
+pub const POOL: StarknetArtifact = StarknetArtifact { name: "pool" };
+
 /// Every Starknet artifact the kit knows.
 pub const STARKNET_ARTIFACTS: &[StarknetArtifact] = &[
     ENDPOINT,
     HASH_PROBE,
     MESSAGING_PROBE,
+    POOL,
     SAMPLE_APP,
     TOKEN_ROUTER,
 ];

@@ -20,6 +20,7 @@ pub mod artifacts;
 pub mod demo;
 pub mod devnet;
 pub mod localnet;
+pub mod pool;
 pub mod process;
 pub mod proxy;
 pub mod router;

@@ -57,6 +57,15 @@ impl LocalNet {
 
     /// Starts anvil, `devnets` devnets and, with `arbitrum`, the local Arbitrum.
     pub async fn start_with(devnets: usize, arbitrum: Option<ArbitrumOptions>) -> Result<Self> {
+        Self::start_with_accounts(devnets, arbitrum, DevnetOptions::default().accounts).await
+    }
+
+    /// Like [`LocalNet::start_with`], with `accounts` predeployed accounts on every devnet.
+    pub async fn start_with_accounts(
+        devnets: usize,
+        arbitrum: Option<ArbitrumOptions>,
+        accounts: u32,
+    ) -> Result<Self> {
         let l1 = Anvil::start_with(AnvilOptions::default()).await?;
         let arbitrum = match arbitrum {
             Some(options) => Some(
@@ -73,7 +82,7 @@ impl LocalNet {
             let devnet = StarknetDevnet::start_with(DevnetOptions {
                 seed: i as u32,
                 chain_id,
-                ..DevnetOptions::default()
+                accounts,
             })
             .await?;
             let postman_account = 9 - i;

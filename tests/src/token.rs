@@ -349,7 +349,7 @@ pub fn u256_felts(v: U256) -> [Felt; 2] {
 }
 
 /// A Cairo u256 answer (low, high).
-fn u256_of(words: &[Felt]) -> Result<U256> {
+pub fn u256_of(words: &[Felt]) -> Result<U256> {
     let [low, high] = words else {
         return Err(eyre!("expected a u256 (two felts), got {words:?}"));
     };

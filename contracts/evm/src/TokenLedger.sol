@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {IXrouteReceiver} from "./IXrouteReceiver.sol";
+import {IXrouteTokenReceiver} from "./IXrouteTokenReceiver.sol";
 import {XToken} from "./XToken.sol";
 
 interface IHubForLedger {
@@ -24,8 +25,16 @@ interface IHubForLedger {
 /// Messages (payload words):
 ///   rollup router → ledger: [1 TRANSFER, dstDomain, recipient, amount, sender]
 ///                           [2 CANCEL, queueId, sender]
+///                           [3 TRANSFER_CALL, dstDomain, recipient, amount, sender, data…]
 ///   ledger → rollup router: [1 MINT, recipient, amount, srcDomain, sender, why]
+///                           [3 MINT_CALL, recipient, amount, srcDomain, sender, why, data…]
 ///                           why: 0 a transfer, 1 a refund, 2 a cancelled queued transfer
+///
+/// A transfer-and-call (operation 3, `transferCall` on L1) mints to the recipient and then calls
+/// its `onTokens(srcDomain, sender, amount, why, data)` (IXrouteTokenReceiver; on a rollup, the
+/// router's `on_tokens`). On L1 a callback that reverts undoes the mint, and the amount goes back
+/// to the sender with the same data and why = 1, so the sender can tell what came back. A call
+/// may carry amount 0 (data only). A refund or a cancellation of a call is a call too.
 ///
 /// A message the ledger refuses reverts with a readable reason (`Error(string)`, naming the
 /// refusal: `ExceedsSupply: …`), so the relay fails and the router parks the message with it.
@@ -36,13 +45,16 @@ interface IHubForLedger {
 contract TokenLedger is IXrouteReceiver {
     uint256 public constant OP_TRANSFER = 1;
     uint256 public constant OP_CANCEL = 2;
+    uint256 public constant OP_TRANSFER_CALL = 3;
     uint256 public constant OP_MINT = 1;
+    uint256 public constant OP_MINT_CALL = 3;
     uint256 public constant WHY_TRANSFER = 0;
     uint256 public constant WHY_REFUND = 1;
     uint256 public constant WHY_CANCELLED = 2;
     uint256 internal constant AMOUNT_BOUND = 1 << 128;
     uint256 internal constant STARKNET_BOUND = 1 << 251;
     uint256 internal constant EVM_BOUND = 1 << 160;
+    uint256 internal constant FELT_PRIME = 0x800000000000011000000000000000000000000000000000000000000000001;
 
     /// @notice How a chain's addresses look.
     enum Kind {
@@ -95,6 +107,23 @@ contract TokenLedger is IXrouteReceiver {
     uint256 public lastQueueId;
     /// @notice Queued amounts: on no chain until completed or cancelled.
     uint256 public queuedTotal;
+    /// @notice Whether queued transfer `id` is a transfer-and-call, and its data.
+    mapping(uint256 => bool) public queuedCall;
+    mapping(uint256 => uint256[]) internal queuedData;
+
+    /// @notice One transfer on its way through the ledger.
+    struct Leg {
+        uint32 src;
+        uint32 dst;
+        bytes32 from;
+        bytes32 to;
+        uint256 amount;
+        /// Wei an L1 sender paid toward the destination's entry fee.
+        uint256 fee;
+        /// A transfer-and-call: the recipient's `onTokens` gets `data`.
+        bool call;
+        uint256[] data;
+    }
 
     event ChainRegistered(uint32 indexed domain, Kind kind, bytes32 router);
     event ChainPaused(uint32 indexed domain, bool paused);
@@ -117,6 +146,7 @@ contract TokenLedger is IXrouteReceiver {
     error NotQueued(uint256 id);
     error NotTheSender(uint256 id, bytes32 caller);
     error StillLimited(uint256 id, uint256 outboundAvailable, uint256 inboundAvailable);
+    error OnlySelf(address caller);
 
     constructor(address hub_, address token_) {
         hub = IHubForLedger(hub_);
@@ -170,13 +200,42 @@ contract TokenLedger is IXrouteReceiver {
     /// pays toward the destination's entry fee. Returns the queue id when it was queued (0: sent).
     function transfer(uint32 dstDomain, bytes32 recipient, uint256 amount) external payable returns (uint256) {
         if (amount == 0) revert ZeroAmount();
+        return _transferFromL1(dstDomain, recipient, amount, false, new uint256[](0));
+    }
+
+    /// @notice Like `transfer`, and the recipient's router calls the recipient's `on_tokens` with
+    /// `data` (each word must fit the destination: a felt on a Starknet chain). `amount` may be 0.
+    function transferCall(uint32 dstDomain, bytes32 recipient, uint256 amount, uint256[] calldata data)
+        external
+        payable
+        returns (uint256)
+    {
+        return _transferFromL1(dstDomain, recipient, amount, true, data);
+    }
+
+    function _transferFromL1(uint32 dstDomain, bytes32 recipient, uint256 amount, bool call, uint256[] memory data)
+        internal
+        returns (uint256)
+    {
         if (amount >= AMOUNT_BOUND) revert AmountTooLarge(amount);
         if (dstDomain == localDomain || chains[dstDomain].kind == Kind.Unknown) revert UnknownDestination(dstDomain);
         if (!_fits(dstDomain, recipient)) revert BadRecipient(dstDomain, recipient);
         if (chains[dstDomain].paused) revert DestinationPaused(dstDomain);
+        Leg memory leg = Leg({
+            src: localDomain,
+            dst: dstDomain,
+            from: bytes32(uint256(uint160(msg.sender))),
+            to: recipient,
+            amount: amount,
+            fee: msg.value,
+            call: call,
+            data: data
+        });
+        string memory why = _undeliverable(leg);
+        if (bytes(why).length != 0) revert(string.concat("BadData: ", why));
         token.burn(msg.sender, amount);
         supply[localDomain] -= amount;
-        return _route(localDomain, dstDomain, bytes32(uint256(uint160(msg.sender))), recipient, amount, msg.value);
+        return _route(leg);
     }
 
     /// @notice A message from a chain's token router, delivered by the Hub.
@@ -193,13 +252,14 @@ contract TokenLedger is IXrouteReceiver {
             );
         }
         uint256 op = payload.length > 0 ? payload[0] : 0;
-        if (op == OP_TRANSFER && payload.length == 5) {
+        bool call = op == OP_TRANSFER_CALL && payload.length >= 5;
+        if ((op == OP_TRANSFER && payload.length == 5) || call) {
             if (payload[1] > type(uint32).max) revert("BadPayload: the destination is not a uint32");
             uint32 dst = uint32(payload[1]);
             bytes32 to = bytes32(payload[2]);
             uint256 amount = payload[3];
             bytes32 from = bytes32(payload[4]);
-            if (amount == 0 || amount >= AMOUNT_BOUND) {
+            if ((amount == 0 && !call) || amount >= AMOUNT_BOUND) {
                 revert(string.concat("BadAmount: ", Strings.toString(amount), " is zero or not below 2^128"));
             }
             if (amount > supply[srcDomain]) {
@@ -215,13 +275,15 @@ contract TokenLedger is IXrouteReceiver {
                 );
             }
             supply[srcDomain] -= amount;
-            string memory why = _undeliverable(dst, to);
+            Leg memory leg = Leg({
+                src: srcDomain, dst: dst, from: from, to: to, amount: amount, fee: 0, call: call, data: payload[5:]
+            });
+            string memory why = _undeliverable(leg);
             if (bytes(why).length != 0) {
-                _mintOn(srcDomain, from, amount, WHY_REFUND, dst, from, 0);
-                emit Refunded(srcDomain, dst, from, to, amount, why);
+                _refund(leg, why);
                 return;
             }
-            _route(srcDomain, dst, from, to, amount, 0);
+            _route(leg);
         } else if (op == OP_CANCEL && payload.length == 3) {
             uint256 id = payload[1];
             Pending storage q = queued[id];
@@ -254,9 +316,9 @@ contract TokenLedger is IXrouteReceiver {
         _take(into, q.amount);
         q.open = false;
         queuedTotal -= q.amount;
-        _mintOn(q.dst, q.to, q.amount, WHY_TRANSFER, q.src, q.from, q.fee);
+        Leg memory leg = _queuedLeg(id);
         emit Completed(id);
-        emit Transferred(q.src, q.dst, q.from, q.to, q.amount);
+        _deliver(leg);
     }
 
     /// @notice Cancels queued transfer `id` sent from L1 by the caller: the amount returns to them.
@@ -266,6 +328,13 @@ contract TokenLedger is IXrouteReceiver {
         bytes32 caller = bytes32(uint256(uint160(msg.sender)));
         if (q.from != caller) revert NotTheSender(id, caller);
         _cancel(id);
+    }
+
+    /// @notice The ledger's own call for a transfer-and-call to L1: mints and calls the recipient's
+    /// `onTokens`, so that a callback that reverts undoes the mint with it.
+    function mintAndCall(Leg calldata leg) external {
+        if (msg.sender != address(this)) revert OnlySelf(msg.sender);
+        _mintOn(localDomain, leg.to, leg.src, WHY_TRANSFER, leg);
     }
 
     /// @notice Whether `recipient` is an address on `domain`.
@@ -286,68 +355,142 @@ contract TokenLedger is IXrouteReceiver {
         return "";
     }
 
+    /// @notice Why `leg` cannot arrive, or "": its recipient, and a call's data on a Starknet chain.
+    function _undeliverable(Leg memory leg) internal view returns (string memory) {
+        string memory why = _undeliverable(leg.dst, leg.to);
+        if (bytes(why).length != 0 || !leg.call || chains[leg.dst].kind != Kind.Starknet) return why;
+        for (uint256 i = 0; i < leg.data.length; i++) {
+            if (leg.data[i] >= FELT_PRIME) return string.concat("data word ", Strings.toString(i), " is not a felt");
+        }
+        return "";
+    }
+
     /// @notice Delivers now, or queues when a limit has no room.
-    function _route(uint32 src, uint32 dst, bytes32 from, bytes32 to, uint256 amount, uint256 fee)
-        internal
-        returns (uint256 id)
-    {
-        Bucket storage out = outbound[src];
-        Bucket storage into = inbound[dst];
+    function _route(Leg memory leg) internal returns (uint256 id) {
+        Bucket storage out = outbound[leg.src];
+        Bucket storage into = inbound[leg.dst];
         _refill(out);
         _refill(into);
-        if (_over(out, amount) || _over(into, amount)) {
+        if (_over(out, leg.amount) || _over(into, leg.amount)) {
             id = ++lastQueueId;
             queued[id] = Pending({
-                src: src,
-                dst: dst,
+                src: leg.src,
+                dst: leg.dst,
                 open: true,
                 queuedAt: uint64(block.timestamp),
-                amount: uint128(amount),
-                from: from,
-                to: to,
-                fee: fee
+                amount: uint128(leg.amount),
+                from: leg.from,
+                to: leg.to,
+                fee: leg.fee
             });
-            queuedTotal += amount;
-            emit Queued(id, src, dst, from, to, amount);
+            if (leg.call) {
+                queuedCall[id] = true;
+                queuedData[id] = leg.data;
+            }
+            queuedTotal += leg.amount;
+            emit Queued(id, leg.src, leg.dst, leg.from, leg.to, leg.amount);
             return id;
         }
-        _take(out, amount);
-        _take(into, amount);
-        _mintOn(dst, to, amount, WHY_TRANSFER, src, from, fee);
-        emit Transferred(src, dst, from, to, amount);
+        _take(out, leg.amount);
+        _take(into, leg.amount);
+        _deliver(leg);
         return 0;
+    }
+
+    /// @notice Mints `leg` on its destination. A call to an L1 recipient whose `onTokens` reverts
+    /// is sent back to its sender instead (unless the callback ran out of gas: then the relay
+    /// reverts, so that a relayer cannot force a refund by starving it).
+    function _deliver(Leg memory leg) internal {
+        if (leg.dst == localDomain && leg.call) {
+            uint256 before = gasleft();
+            try this.mintAndCall(leg) {}
+            catch Error(string memory reason) {
+                _outOfGas(before);
+                _refund(leg, string.concat("onTokens reverted: ", reason));
+                return;
+            } catch (bytes memory raw) {
+                _outOfGas(before);
+                _refund(
+                    leg,
+                    string.concat(
+                        "onTokens reverted: ",
+                        raw.length >= 4 ? Strings.toHexString(uint32(bytes4(raw)), 4) : "without a reason",
+                        raw.length >= 4 ? string.concat(" (", Strings.toString(raw.length), " bytes)") : ""
+                    )
+                );
+                return;
+            }
+        } else {
+            _mintOn(leg.dst, leg.to, leg.src, WHY_TRANSFER, leg);
+        }
+        emit Transferred(leg.src, leg.dst, leg.from, leg.to, leg.amount);
+    }
+
+    function _outOfGas(uint256 before) internal view {
+        if (gasleft() <= before / 63) revert("OutOfGas: the recipient's onTokens ran out of gas");
+    }
+
+    /// @notice Sends `leg` back to its sender on its source chain, with `why`.
+    function _refund(Leg memory leg, string memory why) internal {
+        leg.fee = 0;
+        _mintOn(leg.src, leg.from, leg.dst, WHY_REFUND, leg);
+        emit Refunded(leg.src, leg.dst, leg.from, leg.to, leg.amount, why);
+    }
+
+    function _queuedLeg(uint256 id) internal view returns (Leg memory) {
+        Pending storage q = queued[id];
+        return Leg({
+            src: q.src,
+            dst: q.dst,
+            from: q.from,
+            to: q.to,
+            amount: q.amount,
+            fee: q.fee,
+            call: queuedCall[id],
+            data: queuedData[id]
+        });
     }
 
     function _cancel(uint256 id) internal {
         Pending storage q = queued[id];
         q.open = false;
         queuedTotal -= q.amount;
-        _mintOn(q.src, q.from, q.amount, WHY_CANCELLED, q.dst, q.from, q.fee);
+        Leg memory leg = _queuedLeg(id);
+        delete queuedData[id];
+        _mintOn(leg.src, leg.from, leg.dst, WHY_CANCELLED, leg);
         emit Cancelled(id);
     }
 
-    /// @notice Counts `amount` on `dst` and mints it there: on L1 directly, elsewhere by a message
-    /// to the chain's token router (fee: wei toward its entry fee).
-    function _mintOn(uint32 dst, bytes32 to, uint256 amount, uint256 why, uint32 src, bytes32 from, uint256 fee)
-        internal
-    {
-        supply[dst] += amount;
-        if (dst == localDomain) {
-            token.mint(address(uint160(uint256(to))), amount);
-            if (fee != 0) {
-                (bool ok,) = address(uint160(uint256(to))).call{value: fee}("");
+    /// @notice Counts `leg.amount` on `chain` and mints it to `to` there (`origin`: the chain on
+    /// the other end): on L1 directly (calling a call's recipient, for a transfer), elsewhere by a
+    /// MINT or MINT_CALL message to the chain's token router (the leg's fee: wei toward its entry
+    /// fee).
+    function _mintOn(uint32 chain, bytes32 to, uint32 origin, uint256 why, Leg memory leg) internal {
+        supply[chain] += leg.amount;
+        if (chain == localDomain) {
+            address account = address(uint160(uint256(to)));
+            token.mint(account, leg.amount);
+            if (leg.fee != 0) {
+                (bool ok,) = account.call{value: leg.fee}("");
                 ok; // a fee returned to an L1 address that refuses it stays here
+            }
+            // A refund or a cancellation to an L1 sender is minted only: its sender called us.
+            if (leg.call && why == WHY_TRANSFER) {
+                IXrouteTokenReceiver(account).onTokens(origin, leg.from, leg.amount, why, leg.data);
             }
             return;
         }
-        uint256[] memory words = new uint256[](6);
-        words[0] = OP_MINT;
+        uint256[] memory words = new uint256[](leg.call ? 6 + leg.data.length : 6);
+        words[0] = leg.call ? OP_MINT_CALL : OP_MINT;
         words[1] = uint256(to);
-        words[2] = amount;
-        words[3] = src;
-        words[4] = uint256(from);
+        words[2] = leg.amount;
+        words[3] = origin;
+        words[4] = uint256(leg.from);
         words[5] = why;
-        hub.send{value: fee}(dst, chains[dst].router, words);
+        for (uint256 i = 0; i < words.length - 6; i++) {
+            words[6 + i] = leg.data[i];
+        }
+        hub.send{value: leg.fee}(chain, chains[chain].router, words);
     }
 
     function _refill(Bucket storage b) internal {

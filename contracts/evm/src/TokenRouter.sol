@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {IXrouteReceiver} from "./IXrouteReceiver.sol";
+import {IXrouteTokenReceiver} from "./IXrouteTokenReceiver.sol";
 
 interface IEndpointSend {
     function send(uint32 dstDomain, bytes32 recipient, uint256[] calldata payload) external returns (bytes32);
@@ -61,6 +62,24 @@ contract TokenRouter is ERC20, IXrouteReceiver {
     /// @notice Burns `amount` of the caller's tokens and sends them to `recipient` on `dstDomain`.
     function transferRemote(uint32 dstDomain, bytes32 recipient, uint256 amount) external returns (bytes32 id) {
         if (amount == 0) revert ZeroAmount();
+        id = _sendRemote(dstDomain, recipient, amount, false, new uint256[](0));
+    }
+
+    /// @notice Like `transferRemote`, and the recipient (a contract) then gets
+    /// `onTokens(srcDomain, from, amount, why, data)` (IXrouteTokenReceiver; `on_tokens` on a
+    /// Starknet chain). `amount` may be 0. The caller must be a contract that implements
+    /// `onTokens` too: a refund comes back to it as a call (why = 1) with the same data.
+    function transferRemoteCall(uint32 dstDomain, bytes32 recipient, uint256 amount, uint256[] calldata data)
+        external
+        returns (bytes32 id)
+    {
+        id = _sendRemote(dstDomain, recipient, amount, true, data);
+    }
+
+    function _sendRemote(uint32 dstDomain, bytes32 recipient, uint256 amount, bool call, uint256[] memory data)
+        internal
+        returns (bytes32 id)
+    {
         if (amount >= AMOUNT_BOUND) revert AmountTooLarge(amount);
         uint8 kind = destinations[dstDomain];
         if (kind == 0) revert UnknownDestination(dstDomain);
@@ -69,12 +88,15 @@ contract TokenRouter is ERC20, IXrouteReceiver {
             revert BadRecipient(dstDomain, recipient);
         }
         _burn(msg.sender, amount);
-        uint256[] memory words = new uint256[](5);
-        words[0] = 1;
+        uint256[] memory words = new uint256[](5 + (call ? data.length : 0));
+        words[0] = call ? 3 : 1;
         words[1] = dstDomain;
         words[2] = word;
         words[3] = amount;
         words[4] = uint256(uint160(msg.sender));
+        for (uint256 i = 5; i < words.length; i++) {
+            words[i] = data[i - 5];
+        }
         id = IEndpointSend(endpoint).send(l1Domain, ledger, words);
         emit SentRemote(id, dstDomain, recipient, msg.sender, amount);
     }
@@ -92,9 +114,12 @@ contract TokenRouter is ERC20, IXrouteReceiver {
     function onMessage(uint32 srcDomain, bytes32 sender, uint256[] calldata payload) external {
         if (msg.sender != endpoint) revert OnlyEndpoint(msg.sender);
         if (srcDomain != l1Domain || sender != ledger) revert NotFromLedger(srcDomain, sender);
-        if (payload.length != 6 || payload[0] != 1 || payload[1] >= EVM_BOUND) revert BadPayload(payload.length);
+        bool call = payload.length >= 6 && payload[0] == 3;
+        if ((payload.length != 6 || payload[0] != 1) && !call) revert BadPayload(payload.length);
+        if (payload[1] >= EVM_BOUND || payload[3] > type(uint32).max) revert BadPayload(payload.length);
         address to = address(uint160(payload[1]));
         _mint(to, payload[2]);
         emit ReceivedRemote(uint32(payload[3]), bytes32(payload[4]), to, payload[2], payload[5]);
+        if (call) IXrouteTokenReceiver(to).onTokens(uint32(payload[3]), bytes32(payload[4]), payload[2], payload[5], payload[6:]);
     }
 }

@@ -3,6 +3,23 @@
 //! that only this contract mints and burns: `transfer_remote` burns the caller's tokens and sends
 //! one message to the L1 TokenLedger through the xroute Endpoint; a MINT message from the ledger
 //! (delivered by the Endpoint) mints to its recipient. Message formats: TokenLedger.sol.
+//!
+//! `transfer_remote_call` is a transfer-and-call: the recipient (a contract) gets
+//! `on_tokens(src_domain, from, amount, why, data)` after the mint (IXrouteTokenReceiver.sol on
+//! L1). Its caller must be a contract with `on_tokens` too: a refund comes back to it as a call
+//! (why = 1) with the same data. A MINT_CALL from the ledger mints, then calls `on_tokens`.
+
+#[starknet::interface]
+trait ITokenReceiver<TContractState> {
+    fn on_tokens(
+        ref self: TContractState,
+        src_domain: u32,
+        from: felt252,
+        amount: u256,
+        why: felt252,
+        data: Array<felt252>
+    );
+}
 
 #[starknet::interface]
 trait IEndpoint<TContractState> {
@@ -42,6 +59,10 @@ trait ITokenRouter<TContractState> {
     /// Burns `amount` of the caller's tokens and sends them to `recipient` on `dst_domain`;
     /// returns the message id.
     fn transfer_remote(ref self: TContractState, dst_domain: u32, recipient: felt252, amount: u256) -> u256;
+    /// Like `transfer_remote`, and the recipient's `on_tokens` gets `data`; `amount` may be 0.
+    fn transfer_remote_call(
+        ref self: TContractState, dst_domain: u32, recipient: felt252, amount: u256, data: Array<felt252>
+    ) -> u256;
     /// Asks the ledger to cancel queued transfer `queue_id` the caller sent.
     fn cancel_queued(ref self: TContractState, queue_id: felt252) -> u256;
     /// Called by the Endpoint for a delivered message.
@@ -60,13 +81,18 @@ mod TokenRouter {
     use starknet::{ContractAddress, get_caller_address};
     use traits::{Into, TryInto};
     use zeroable::Zeroable;
-    use super::{IEndpointDispatcher, IEndpointDispatcherTrait};
+    use super::{
+        IEndpointDispatcher, IEndpointDispatcherTrait, ITokenReceiverDispatcher,
+        ITokenReceiverDispatcherTrait
+    };
 
     const KIND_EVM: u8 = 1;
     const KIND_STARKNET: u8 = 2;
     const OP_TRANSFER: felt252 = 1;
     const OP_CANCEL: felt252 = 2;
+    const OP_TRANSFER_CALL: felt252 = 3;
     const OP_MINT: felt252 = 1;
+    const OP_MINT_CALL: felt252 = 3;
     // 2^160 and 2^251 as u256 halves.
     const EVM_BOUND_HIGH: u128 = 0x100000000;
     const STARKNET_BOUND_HIGH: u128 = 0x8000000000000000000000000000000;
@@ -162,6 +188,42 @@ mod TokenRouter {
         assert(get_caller_address() == self.owner.read(), 'ONLY_OWNER');
     }
 
+    /// Checks a transfer, burns the caller's `amount` and returns the message's first words
+    /// `[op, dst, recipient, amount, from]`.
+    fn burn_for_remote(
+        ref self: ContractState, op: felt252, dst_domain: u32, recipient: felt252, amount: u256
+    ) -> Array<felt252> {
+        assert(amount.high == 0, 'AMOUNT_TOO_LARGE');
+        let kind = self.destinations.read(dst_domain);
+        assert(kind != 0, 'UNKNOWN_DESTINATION');
+        let word: u256 = recipient.into();
+        assert(word != 0, 'BAD_RECIPIENT');
+        let bound_high = if kind == KIND_EVM {
+            EVM_BOUND_HIGH
+        } else {
+            STARKNET_BOUND_HIGH
+        };
+        assert(word.high < bound_high, 'BAD_RECIPIENT');
+        let from = get_caller_address();
+        let have = self.balances.read(from);
+        assert(have >= amount, 'INSUFFICIENT_BALANCE');
+        self.balances.write(from, have - amount);
+        self.supply.write(self.supply.read() - amount);
+        self.emit(Event::Transfer(Transfer { from, to: Zeroable::zero(), value: amount }));
+        // Emitted before the send: the message id is in the Endpoint's MessageSent of the same
+        // transaction. (After the call, Cairo 2.1's Sierra for this event does not compile to
+        // CASM: an unknown ap change.)
+        self.emit(Event::SentRemote(SentRemote { dst_domain, recipient, from, amount }));
+        let amount_felt: felt252 = amount.low.into();
+        let mut payload: Array<felt252> = ArrayTrait::new();
+        payload.append(op);
+        payload.append(dst_domain.into());
+        payload.append(recipient);
+        payload.append(amount_felt);
+        payload.append(from.into());
+        payload
+    }
+
     fn send_to_ledger(ref self: ContractState, payload: Array<felt252>) -> u256 {
         let endpoint: ContractAddress = self.endpoint.read().try_into().unwrap();
         IEndpointDispatcher { contract_address: endpoint }
@@ -232,34 +294,21 @@ mod TokenRouter {
 
         fn transfer_remote(ref self: ContractState, dst_domain: u32, recipient: felt252, amount: u256) -> u256 {
             assert(amount != 0, 'ZERO_AMOUNT');
-            assert(amount.high == 0, 'AMOUNT_TOO_LARGE');
-            let kind = self.destinations.read(dst_domain);
-            assert(kind != 0, 'UNKNOWN_DESTINATION');
-            let word: u256 = recipient.into();
-            assert(word != 0, 'BAD_RECIPIENT');
-            let bound_high = if kind == KIND_EVM {
-                EVM_BOUND_HIGH
-            } else {
-                STARKNET_BOUND_HIGH
+            let mut payload = burn_for_remote(ref self, OP_TRANSFER, dst_domain, recipient, amount);
+            send_to_ledger(ref self, payload)
+        }
+
+        fn transfer_remote_call(
+            ref self: ContractState, dst_domain: u32, recipient: felt252, amount: u256, data: Array<felt252>
+        ) -> u256 {
+            let mut payload = burn_for_remote(ref self, OP_TRANSFER_CALL, dst_domain, recipient, amount);
+            let mut items = data.span();
+            loop {
+                match items.pop_front() {
+                    Option::Some(word) => payload.append(*word),
+                    Option::None => { break; },
+                };
             };
-            assert(word.high < bound_high, 'BAD_RECIPIENT');
-            let from = get_caller_address();
-            let have = self.balances.read(from);
-            assert(have >= amount, 'INSUFFICIENT_BALANCE');
-            self.balances.write(from, have - amount);
-            self.supply.write(self.supply.read() - amount);
-            self.emit(Event::Transfer(Transfer { from, to: Zeroable::zero(), value: amount }));
-            let amount_felt: felt252 = amount.low.into();
-            let mut payload: Array<felt252> = ArrayTrait::new();
-            payload.append(OP_TRANSFER);
-            payload.append(dst_domain.into());
-            payload.append(recipient);
-            payload.append(amount_felt);
-            payload.append(from.into());
-            // Emitted before the send: the message id is in the Endpoint's MessageSent of the
-            // same transaction. (After the call, Cairo 2.1's Sierra for this event does not
-            // compile to CASM: an unknown ap change.)
-            self.emit(Event::SentRemote(SentRemote { dst_domain, recipient, from, amount }));
             send_to_ledger(ref self, payload)
         }
 
@@ -277,23 +326,33 @@ mod TokenRouter {
             assert(caller == self.endpoint.read(), 'ONLY_ENDPOINT');
             assert(src_domain == self.l1_domain.read(), 'NOT_FROM_LEDGER');
             assert(sender == self.ledger.read(), 'NOT_FROM_LEDGER');
-            let items = payload.span();
-            assert(items.len() == 6, 'BAD_PAYLOAD');
-            assert(*items.at(0) == OP_MINT, 'BAD_PAYLOAD');
+            let mut items = payload.span();
+            let call = items.len() >= 6 && *items.at(0) == OP_MINT_CALL;
+            assert(call || (items.len() == 6 && *items.at(0) == OP_MINT), 'BAD_PAYLOAD');
             let to: ContractAddress = (*items.at(1)).try_into().unwrap();
             assert(!to.is_zero(), 'BAD_PAYLOAD');
             let amount: u256 = (*items.at(2)).into();
+            let origin = *items.at(3);
+            let from = *items.at(4);
+            let why = *items.at(5);
             self.balances.write(to, self.balances.read(to) + amount);
             self.supply.write(self.supply.read() + amount);
             self.emit(Event::Transfer(Transfer { from: Zeroable::zero(), to, value: amount }));
-            self
-                .emit(
-                    Event::ReceivedRemote(
-                        ReceivedRemote {
-                            src_domain: *items.at(3), from: *items.at(4), to, amount, why: *items.at(5)
-                        }
-                    )
-                );
+            self.emit(Event::ReceivedRemote(ReceivedRemote { src_domain: origin, from, to, amount, why }));
+            if call {
+                let src_domain: u32 = origin.try_into().expect('BAD_PAYLOAD');
+                let mut data: Array<felt252> = ArrayTrait::new();
+                let mut i = 6;
+                loop {
+                    if i == items.len() {
+                        break;
+                    }
+                    data.append(*items.at(i));
+                    i += 1;
+                };
+                ITokenReceiverDispatcher { contract_address: to }
+                    .on_tokens(src_domain, from, amount, why, data);
+            }
         }
 
         fn set_ledger(ref self: ContractState, ledger: felt252) {

@@ -37,6 +37,9 @@ pub struct TransferView {
     /// For a transfer whose L1 hop this router made: what the ledger did (`forwarded to domain
     /// D`, `queued on L1 as #N`, `refunded to the sender: <reason>`).
     pub outcome: Option<String>,
+    /// For a transfer-and-call (operation 3): the words the recipient's `onTokens` gets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Vec<String>>,
 }
 
 /// The token message `r` carries, if it is one: to the ledger (from a chain's router) or from it.
@@ -54,20 +57,33 @@ pub(super) fn transfer_of(
         .map(|w| alloy_primitives::U256::from_be_bytes(w.0))
         .collect();
     let small = |v: alloy_primitives::U256| u32::try_from(v).ok();
+    let one = alloy_primitives::U256::from(1);
+    let three = alloy_primitives::U256::from(3);
+    // Operation 1 has exactly its words; operation 3 (and call) carries data after them.
+    let data = |op: &alloy_primitives::U256,
+                rest: &[alloy_primitives::U256]|
+     -> Option<Option<Vec<String>>> {
+        if *op == one && rest.is_empty() {
+            Some(None)
+        } else if *op == three {
+            Some(Some(rest.iter().map(|w| w.to_string()).collect()))
+        } else {
+            None
+        }
+    };
     if e.dst_domain == hub && e.recipient == word {
         return match p.as_slice() {
-            [op, dst, _, amount, _] if *op == alloy_primitives::U256::from(1) => {
-                Some(TransferView {
-                    kind: "transfer".into(),
-                    amount: Some(amount.to_string()),
-                    from: e.payload[4].to_string(),
-                    to: Some(e.payload[2].to_string()),
-                    from_domain: e.src_domain,
-                    to_domain: small(*dst),
-                    why: None,
-                    outcome: None,
-                })
-            }
+            [op, dst, _, amount, _, rest @ ..] if data(op, rest).is_some() => Some(TransferView {
+                kind: "transfer".into(),
+                amount: Some(amount.to_string()),
+                from: e.payload[4].to_string(),
+                to: Some(e.payload[2].to_string()),
+                from_domain: e.src_domain,
+                to_domain: small(*dst),
+                why: None,
+                outcome: None,
+                data: data(op, rest).flatten(),
+            }),
             [op, _, _] if *op == alloy_primitives::U256::from(2) => Some(TransferView {
                 kind: "cancel".into(),
                 amount: None,
@@ -77,14 +93,15 @@ pub(super) fn transfer_of(
                 to_domain: None,
                 why: Some(format!("queued transfer #{}", p[1])),
                 outcome: None,
+                data: None,
             }),
             _ => None,
         };
     }
     if e.src_domain == hub
         && e.sender == word
-        && let [op, _, amount, origin, _, why] = p.as_slice()
-        && *op == alloy_primitives::U256::from(1)
+        && let [op, _, amount, origin, _, why, rest @ ..] = p.as_slice()
+        && let Some(words) = data(op, rest)
     {
         return Some(TransferView {
             kind: "mint".into(),
@@ -104,6 +121,7 @@ pub(super) fn transfer_of(
                 .into(),
             ),
             outcome: None,
+            data: words,
         });
     }
     None

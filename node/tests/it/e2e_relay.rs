@@ -20,6 +20,7 @@ use xroute_tests::{
     LocalNet, XrouteStack,
     arbitrum::ArbitrumOptions,
     artifacts::evm::{Hub, IStarknetMessaging, SampleApp},
+    devnet::DevnetOptions,
     localnet::L1_KIT_ACCOUNT,
     process::free_port,
     router::{
@@ -51,7 +52,15 @@ impl Env {
 
     /// Starts Starknet, the appchain and, with `arbitrum`, the local Arbitrum.
     pub(crate) async fn start_with(arbitrum: Option<ArbitrumOptions>) -> Result<Self> {
-        let net = Arc::new(LocalNet::start_with(2, arbitrum).await?);
+        Self::start_with_accounts(arbitrum, DevnetOptions::default().accounts).await
+    }
+
+    /// Like [`Env::start_with`], with `accounts` predeployed accounts on each devnet.
+    pub(crate) async fn start_with_accounts(
+        arbitrum: Option<ArbitrumOptions>,
+        accounts: u32,
+    ) -> Result<Self> {
+        let net = Arc::new(LocalNet::start_with_accounts(2, arbitrum, accounts).await?);
         let stack = XrouteStack::deploy(&net).await?;
         let dir = tempfile::tempdir()?;
         let port = free_port()?;

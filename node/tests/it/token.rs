@@ -41,7 +41,7 @@ async fn status_of_transfer(env: &Env, tx: B256) -> Result<String> {
 }
 
 /// `xroute token audit` over the router's config; (exit code, stdout).
-fn audit(env: &Env, token: &TokenStack, extra: &[&str]) -> (i32, String) {
+pub(crate) fn audit(env: &Env, token: &TokenStack, extra: &[&str]) -> (i32, String) {
     let out = std::process::Command::new(XROUTE)
         .args(["token", "audit", "--config"])
         .arg(env.router.config())
@@ -56,7 +56,7 @@ fn audit(env: &Env, token: &TokenStack, extra: &[&str]) -> (i32, String) {
 }
 
 /// 10^18: one token.
-fn tokens(n: u64) -> U256 {
+pub(crate) fn tokens(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18))
 }
 
@@ -77,7 +77,7 @@ async fn wait_for_stats(env: &mut Env, stage: &str, count: u64) -> Result<serde_
 
 /// Waits until every (domain, holder) balance is the expected one (the postman flushing), then
 /// checks the ledger against every chain's totalSupply.
-async fn settle(
+pub(crate) async fn settle(
     env: &mut Env,
     token: &TokenStack,
     expected: &BTreeMap<(u32, B256), U256>,

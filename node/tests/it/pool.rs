@@ -1,0 +1,523 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! DeFi pooling on real chains, relayed by the `xroute` binary (issue 15, part B; ADR 0009): 32
+//! users of Starknet deposit into the Cairo pool in one epoch, which crosses to L1 as one message
+//! with its tokens, goes into OpenZeppelin's ERC-4626 vault through the PoolManager in one vault
+//! call, and comes back as one answer; every claim is the formula to the unit, from figures read
+//! on L1. Then yield, and half the users withdraw, netted against new deposits. And a vault that
+//! refuses: the epoch's tokens and shares come back whole.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use alloy::{
+    primitives::{Address, B256, U256},
+    providers::Provider,
+    rpc::types::Filter,
+    sol_types::SolEvent,
+};
+use eyre::{Result, bail, ensure};
+use xroute_tests::{
+    artifacts::evm::{PoolManager, PoolVault, TokenLedger, XToken},
+    localnet::L1_KIT_ACCOUNT,
+    pool::{Epoch, EpochState, PoolStack, account_address},
+    stack::L1_DOMAIN,
+    token::{TokenStack, u256_felts},
+};
+
+use crate::{
+    e2e_relay::{DELIVERY, Env},
+    token::{audit, settle, tokens},
+};
+
+/// Users are devnet 0's accounts 1..=USERS; account 0 funds them and closes epochs.
+const USERS: usize = 32;
+/// What each user gets on Starknet before the first epoch.
+const FUNDING: u64 = 50;
+
+/// The local network with the token and the pool deployed, every user holding FUNDING tokens on
+/// Starknet. Epochs close after an hour, or once they hold `size` tokens.
+async fn setup(size: U256) -> Result<(Env, TokenStack, PoolStack)> {
+    let mut env = Env::start_with_accounts(None, USERS as u32 + 1).await?;
+    let token = TokenStack::deploy(&env.net, &env.stack, tokens(1_000_000)).await?;
+    let pools = PoolStack::deploy(&env.net, &token, 3600, size).await?;
+    // The router learns where the ledger is (its API then decodes token messages).
+    xroute_tests::router::set_token_ledger(env.router.config(), token.ledger)?;
+    env.router.kill_and_restart().await?;
+    let net = env.net.clone();
+    let funder = token.account_word(&net, pools.domain, 0)?;
+    let total = tokens(FUNDING) * U256::from(USERS);
+    token
+        .transfer(&net, L1_DOMAIN, L1_KIT_ACCOUNT, pools.domain, funder, total)
+        .await?;
+    let mut expected = BTreeMap::new();
+    expected.insert((pools.domain, funder), total);
+    settle(&mut env, &token, &expected).await?;
+    let [low, high] = u256_felts(tokens(FUNDING));
+    let calls = (1..=USERS)
+        .map(|u| {
+            Ok((
+                pools.token_router,
+                "transfer",
+                vec![account_address(&net, u)?, low, high],
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    net.starknets[0].devnet.invoke_many(0, calls).await?;
+    Ok((env, token, pools))
+}
+
+/// Waits until the pool's `epoch` is in `state` (the router relaying both ways).
+async fn wait_epoch(
+    env: &mut Env,
+    pools: &PoolStack,
+    epoch: u64,
+    state: EpochState,
+) -> Result<Epoch> {
+    let start = std::time::Instant::now();
+    loop {
+        env.router.check_running()?;
+        env.flusher.check().await?;
+        let e = pools.epoch(&env.net, epoch).await?;
+        if e.state == state {
+            return Ok(e);
+        }
+        if start.elapsed() > DELIVERY {
+            bail!(
+                "epoch {epoch} is {:?} after {DELIVERY:?}, expected {state:?}\nrouter log:\n{}",
+                e.state,
+                env.router.log_tail()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The router's records of the canonical-token messages from or to the pool.
+async fn pool_messages(env: &Env, pools: &PoolStack) -> Result<Vec<serde_json::Value>> {
+    let pool = pools.pool_word().to_string();
+    let list = env.router.get("/messages?limit=1000").await?;
+    Ok(list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["transfer"]["from"] == pool.as_str() || m["transfer"]["to"] == pool.as_str())
+        .cloned()
+        .collect())
+}
+
+/// How many `event` logs `vault` emitted from block `from` on.
+async fn vault_events(env: &Env, vault: Address, event: B256, from: u64) -> Result<usize> {
+    let l1 = env.net.l1.provider(L1_KIT_ACCOUNT)?;
+    let filter = Filter::new()
+        .address(vault)
+        .event_signature(event)
+        .from_block(from);
+    Ok(l1.get_logs(&filter).await?.len())
+}
+
+/// The vault's (totalAssets, totalSupply) now.
+async fn vault_state(env: &Env, vault: Address) -> Result<(U256, U256)> {
+    let l1 = env.net.l1.provider(L1_KIT_ACCOUNT)?;
+    let v = PoolVault::new(vault, &l1);
+    Ok((v.totalAssets().call().await?, v.totalSupply().call().await?))
+}
+
+/// OpenZeppelin's ERC4626 conversions (decimals offset 0) at (totalAssets, totalSupply).
+fn to_shares(assets: U256, (ta, ts): (U256, U256), up: bool) -> U256 {
+    let (n, d) = (assets * (ts + U256::ONE), ta + U256::ONE);
+    if up { n.div_ceil(d) } else { n / d }
+}
+
+fn to_assets(shares: U256, (ta, ts): (U256, U256)) -> U256 {
+    shares * (ta + U256::ONE) / (ts + U256::ONE)
+}
+
+/// What the manager's netting gives for D deposited and W withdrawn at `price`: (S_D, A_W).
+fn netted(d: U256, w: U256, price: (U256, U256)) -> (U256, U256) {
+    let a_w = to_assets(w, price);
+    if d >= a_w {
+        (w + to_shares(d - a_w, price, false), a_w)
+    } else {
+        (w - to_shares(a_w - d, price, true), a_w)
+    }
+}
+
+/// The L1 gas of the relay transactions that made any of `messages`' hops.
+async fn relay_gas(env: &Env, messages: &[&serde_json::Value]) -> Result<(u64, usize)> {
+    let ids: Vec<String> = messages
+        .iter()
+        .map(|m| m["id"].as_str().unwrap_or_default().to_lowercase())
+        .collect();
+    let mut gas = 0;
+    let mut count = 0;
+    for tx in env.relay_receipts().await? {
+        if tx.ok
+            && tx
+                .hops
+                .iter()
+                .any(|h| ids.contains(&h.to_string().to_lowercase()))
+        {
+            ensure!(
+                tx.hops.len() == 1,
+                "a pool relay shared its transaction: {tx:?}"
+            );
+            gas += tx.gas_used;
+            count += 1;
+        }
+    }
+    Ok((gas, count))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_two_users_pool_into_an_l1_vault_earn_its_yield_and_withdraw() -> Result<()> {
+    let (mut env, token, pools) = setup(tokens(100)).await?;
+    let net = env.net.clone();
+    let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let kit = net.l1.address(L1_KIT_ACCOUNT)?;
+    let vault = PoolVault::new(pools.vault, &l1);
+    let xtoken = XToken::new(token.token, &l1);
+    let manager = PoolManager::new(pools.manager, &l1);
+
+    // The vault already has a depositor, and yield arrived: a share is worth more than a token,
+    // so the claims round.
+    let seed = tokens(1000);
+    let r = xtoken
+        .approve(pools.vault, seed)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(r.status(), "approve reverted");
+    let r = vault.deposit(seed, kit).send().await?.get_receipt().await?;
+    ensure!(r.status(), "the first L1 deposit reverted");
+    let r = xtoken
+        .transfer(pools.vault, tokens(37))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(r.status(), "the yield transfer reverted");
+    // The baseline: another L1 user, alone, approves and deposits into the vault.
+    let alone_account = 2;
+    let other = net.l1.address(alone_account)?;
+    let r = xtoken
+        .transfer(other, tokens(20))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(r.status(), "funding the L1 user reverted");
+    let l1_user = net.l1.provider(alone_account)?;
+    let approve = XToken::new(token.token, &l1_user)
+        .approve(pools.vault, tokens(20))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let deposit = PoolVault::new(pools.vault, &l1_user)
+        .deposit(tokens(20), other)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(
+        approve.status() && deposit.status(),
+        "the L1 user's deposit reverted"
+    );
+    let alone = approve.gas_used + deposit.gas_used;
+
+    // Epoch 1: 32 users deposit different amounts.
+    let amounts: Vec<U256> = (1..=USERS)
+        .map(|u| tokens(10) + U256::from(u as u64 * 1_000_003_007))
+        .collect();
+    pools.deposit(&net, 1, amounts[0]).await?;
+    let early = pools.close_epoch(&net, 0).await.unwrap_err();
+    assert!(format!("{early:#}").contains("EPOCH_NOT_DUE"), "{early:#}");
+    for (i, amount) in amounts.iter().enumerate().skip(1) {
+        pools.deposit(&net, i + 1, *amount).await?;
+    }
+    for (i, amount) in amounts.iter().enumerate() {
+        let word = token.account_word(&net, pools.domain, i + 1)?;
+        assert_eq!(
+            token.balance(&net, pools.domain, word).await?,
+            tokens(FUNDING) - amount
+        );
+    }
+    let d1: U256 = amounts.iter().copied().sum();
+    assert_eq!(
+        token.balance(&net, pools.domain, pools.pool_word()).await?,
+        d1
+    );
+    let price1 = vault_state(&env, pools.vault).await?;
+    let from_block = l1.get_block_number().await?;
+    let close = pools.close_epoch(&net, 0).await?;
+    assert_eq!(pools.current_epoch(&net).await?, 2);
+    let e1 = wait_epoch(&mut env, &pools, 1, EpochState::Settled).await?;
+
+    // What L1 did: the pool's deposits bought S_D shares at the price before, in one vault call.
+    let (s_d, a_w) = netted(d1, U256::ZERO, price1);
+    assert_eq!(
+        (e1.deposits, e1.withdrawals, e1.entries),
+        (d1, U256::ZERO, 32)
+    );
+    assert_eq!((e1.deposit_shares, e1.withdrawal_assets), (s_d, a_w));
+    assert_eq!(manager.shares(pools.domain).call().await?, s_d);
+    assert_eq!(vault.balanceOf(pools.manager).call().await?, s_d);
+    assert_eq!(e1.price, vault_state(&env, pools.vault).await?);
+    let sig_deposit = PoolVault::Deposit::SIGNATURE_HASH;
+    let sig_withdraw = PoolVault::Withdraw::SIGNATURE_HASH;
+    assert_eq!(
+        vault_events(&env, pools.vault, sig_deposit, from_block).await?,
+        1
+    );
+    assert_eq!(
+        vault_events(&env, pools.vault, sig_withdraw, from_block).await?,
+        0
+    );
+    // One message each way.
+    let messages = pool_messages(&env, &pools).await?;
+    let out: Vec<_> = messages
+        .iter()
+        .filter(|m| m["transfer"]["kind"] == "transfer")
+        .collect();
+    let back: Vec<_> = messages
+        .iter()
+        .filter(|m| m["transfer"]["kind"] == "mint")
+        .collect();
+    assert_eq!((out.len(), back.len()), (1, 1), "{messages:#?}");
+    assert_eq!(
+        out[0]["source_tx"],
+        B256::from(close.to_bytes_be()).to_string()
+    );
+    assert_eq!(out[0]["transfer"]["amount"], d1.to_string());
+    assert_eq!(back[0]["transfer"]["why"], "transfer");
+    assert_eq!(back[0]["transfer"]["data"][1], s_d.to_string());
+
+    // Every claim is amount × S_D / D, floored; the remainder stays in the pool, under 1 a user.
+    let mut claimed = U256::ZERO;
+    for (i, amount) in amounts.iter().enumerate() {
+        pools.claim(&net, i + 1, 1).await?;
+        let shares = pools.shares_of(&net, i + 1).await?;
+        assert_eq!(shares, amount * s_d / d1, "user {}", i + 1);
+        claimed += shares;
+    }
+    let e1 = pools.epoch(&net, 1).await?;
+    assert_eq!(e1.claimed, (claimed, U256::ZERO));
+    assert_eq!(pools.total_shares(&net).await?, claimed);
+    assert!(s_d - claimed < U256::from(USERS), "dust {}", s_d - claimed);
+    let again = pools.claim(&net, 1, 1).await.unwrap_err();
+    assert!(
+        format!("{again:#}").contains("ALREADY_CLAIMED"),
+        "{again:#}"
+    );
+
+    // L1 gas per pooled user: the epoch's two relays over 32 users, against the L1 user alone.
+    let (pooled, relays) = relay_gas(&env, &[out[0], back[0]]).await?;
+    assert_eq!(relays, 2);
+    println!(
+        "L1 gas: {USERS} users pooled: {pooled} in {relays} relays, {} per user; one L1 user \
+         alone: approve {} + deposit {} = {alone}",
+        pooled / USERS as u64,
+        approve.gas_used,
+        deposit.gas_used
+    );
+    assert!(
+        pooled / (USERS as u64) < alone,
+        "{pooled} / {USERS} vs {alone}"
+    );
+
+    // Yield, then epoch 2: users 1..=16 take all their shares back, users 17..=20 deposit more.
+    let r = xtoken
+        .transfer(pools.vault, tokens(100))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(r.status(), "the yield transfer reverted");
+    let mut held = Vec::new();
+    for u in 1..=USERS / 2 {
+        let shares = pools.shares_of(&net, u).await?;
+        pools.request_withdrawal(&net, u, shares).await?;
+        held.push(shares);
+    }
+    let more = tokens(30);
+    for u in USERS / 2 + 1..=USERS / 2 + 4 {
+        pools.deposit(&net, u, more).await?;
+    }
+    let w2: U256 = held.iter().copied().sum();
+    let d2 = more * U256::from(4);
+    let price2 = vault_state(&env, pools.vault).await?;
+    let shares_before = manager.shares(pools.domain).call().await?;
+    let from_block = l1.get_block_number().await?;
+    pools.close_epoch(&net, 0).await?;
+    let e2 = wait_epoch(&mut env, &pools, 2, EpochState::Settled).await?;
+    let (s_d2, a_w2) = netted(d2, w2, price2);
+    assert_eq!((e2.deposits, e2.withdrawals), (d2, w2));
+    assert_eq!((e2.deposit_shares, e2.withdrawal_assets), (s_d2, a_w2));
+    // Netted: one vault call for the difference, none for the rest.
+    let (deposits, withdrawals) = if d2 >= a_w2 { (1, 0) } else { (0, 1) };
+    assert_eq!(
+        vault_events(&env, pools.vault, sig_deposit, from_block).await?,
+        deposits
+    );
+    assert_eq!(
+        vault_events(&env, pools.vault, sig_withdraw, from_block).await?,
+        withdrawals
+    );
+    assert_eq!(
+        manager.shares(pools.domain).call().await?,
+        shares_before + s_d2 - w2,
+        "the manager's shares for the pool"
+    );
+
+    // Each withdrawal gets shares × A_W / W: its principal and its part of the yield.
+    for (i, shares) in held.iter().enumerate() {
+        let u = i + 1;
+        let word = token.account_word(&net, pools.domain, u)?;
+        let before = token.balance(&net, pools.domain, word).await?;
+        pools.claim(&net, u, 2).await?;
+        let got = token.balance(&net, pools.domain, word).await? - before;
+        assert_eq!(got, shares * a_w2 / w2, "user {u}");
+        assert!(
+            got > amounts[i],
+            "user {u} got {got} for a deposit of {}",
+            amounts[i]
+        );
+    }
+    for u in USERS / 2 + 1..=USERS / 2 + 4 {
+        let before = pools.shares_of(&net, u).await?;
+        pools.claim(&net, u, 2).await?;
+        assert_eq!(
+            pools.shares_of(&net, u).await? - before,
+            more * s_d2 / d2,
+            "user {u}"
+        );
+    }
+
+    // The books: the pool's tokens are exactly what rounding left of A_W; its users' shares and
+    // the rounding left of S_D add up to what the manager holds for it in the vault.
+    let e2 = pools.epoch(&net, 2).await?;
+    let dust_assets = a_w2 - e2.claimed.1;
+    assert!(dust_assets < U256::from(USERS / 2), "{dust_assets}");
+    assert_eq!(
+        token.balance(&net, pools.domain, pools.pool_word()).await?,
+        dust_assets
+    );
+    let dust_shares = (s_d - e1.claimed.0) + (s_d2 - e2.claimed.0);
+    let mut users = U256::ZERO;
+    for u in 1..=USERS {
+        users += pools.shares_of(&net, u).await?;
+    }
+    assert_eq!(pools.total_shares(&net).await?, users);
+    assert_eq!(
+        users + dust_shares,
+        manager.shares(pools.domain).call().await?
+    );
+    assert_eq!(
+        vault.balanceOf(pools.manager).call().await?,
+        users + dust_shares
+    );
+
+    // Supply conserved: the ledger agrees with every chain's totalSupply, and the audit passes.
+    let mut expected = BTreeMap::new();
+    expected.insert((pools.domain, pools.pool_word()), dust_assets);
+    settle(&mut env, &token, &expected).await?;
+    let (code, report) = audit(&env, &token, &[]);
+    assert_eq!(code, 0, "{report}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vault_that_refuses_returns_the_epoch_and_claims_stay_whole() -> Result<()> {
+    let (mut env, token, pools) = setup(tokens(40)).await?;
+    let net = env.net.clone();
+    let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let vault = PoolVault::new(pools.vault, &l1);
+    let manager = PoolManager::new(pools.manager, &l1);
+
+    // Epoch 1 settles: users 1..=4 hold shares.
+    for u in 1..=4 {
+        pools.deposit(&net, u, tokens(10 + u as u64)).await?;
+    }
+    pools.close_epoch(&net, 0).await?;
+    wait_epoch(&mut env, &pools, 1, EpochState::Settled).await?;
+    for u in 1..=4 {
+        pools.claim(&net, u, 1).await?;
+    }
+    let held_l1 = manager.shares(pools.domain).call().await?;
+
+    // The vault pauses. Epoch 2: users 1 and 2 withdraw everything, users 3 and 4 deposit more.
+    let r = vault.setPaused(true).send().await?.get_receipt().await?;
+    ensure!(r.status(), "setPaused reverted");
+    let mut shares = Vec::new();
+    let mut balances = Vec::new();
+    for u in 1..=4 {
+        shares.push(pools.shares_of(&net, u).await?);
+        let word = token.account_word(&net, pools.domain, u)?;
+        balances.push(token.balance(&net, pools.domain, word).await?);
+    }
+    for u in 1..=2 {
+        pools.request_withdrawal(&net, u, shares[u - 1]).await?;
+    }
+    for u in 3..=4 {
+        pools.deposit(&net, u, tokens(25)).await?;
+    }
+    let from_block = l1.get_block_number().await?;
+    pools.close_epoch(&net, 0).await?;
+    let e2 = wait_epoch(&mut env, &pools, 2, EpochState::Refunded).await?;
+    assert_eq!(e2.deposits, tokens(50));
+
+    // On L1: the ledger sent it back with the vault's refusal; nothing stayed there.
+    let filter = Filter::new()
+        .address(token.ledger)
+        .event_signature(TokenLedger::Refunded::SIGNATURE_HASH)
+        .from_block(from_block);
+    let logs = l1.get_logs(&filter).await?;
+    assert_eq!(logs.len(), 1);
+    let refunded = TokenLedger::Refunded::decode_log(&logs[0].inner)?;
+    assert_eq!(refunded.amount, tokens(50));
+    assert!(
+        refunded.reason.contains("VaultRefused: deposit"),
+        "{}",
+        refunded.reason
+    );
+    assert_eq!(manager.shares(pools.domain).call().await?, held_l1);
+    assert_eq!(vault.balanceOf(pools.manager).call().await?, held_l1);
+    assert_eq!(
+        XToken::new(token.token, &l1)
+            .balanceOf(pools.manager)
+            .call()
+            .await?,
+        U256::ZERO
+    );
+    let messages = pool_messages(&env, &pools).await?;
+    let refunds: Vec<_> = messages
+        .iter()
+        .filter(|m| m["transfer"]["why"] == "refund")
+        .collect();
+    assert_eq!(refunds.len(), 1, "{messages:#?}");
+    assert_eq!(refunds[0]["stage"], "delivered");
+    assert!(
+        messages.iter().all(|m| m["stage"] == "delivered"),
+        "{messages:#?}"
+    );
+
+    // Claims: withdrawers get their shares back, depositors their tokens, to the unit.
+    for u in 1..=4 {
+        pools.claim(&net, u, 2).await?;
+        let word = token.account_word(&net, pools.domain, u)?;
+        assert_eq!(pools.shares_of(&net, u).await?, shares[u - 1], "user {u}");
+        assert_eq!(
+            token.balance(&net, pools.domain, word).await?,
+            balances[u - 1],
+            "user {u}"
+        );
+    }
+    assert_eq!(
+        token.balance(&net, pools.domain, pools.pool_word()).await?,
+        U256::ZERO
+    );
+    let mut expected = BTreeMap::new();
+    expected.insert((pools.domain, pools.pool_word()), U256::ZERO);
+    settle(&mut env, &token, &expected).await?;
+    Ok(())
+}
