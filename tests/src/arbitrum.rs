@@ -48,8 +48,11 @@ pub const ARBOS: Address = Address::new([
 ]);
 /// The Inbox's and SequencerInbox's `maxDataSize` (nitro's default for an L2).
 const MAX_DATA_SIZE: u64 = 117_964;
-/// Gas of a createTicket transaction besides the automatic redeem's.
+/// Gas of a createTicket transaction besides the automatic redeem's and the ticket's data.
 const TICKET_GAS: u64 = 400_000;
+/// Gas per 32-byte word of a ticket's data: the stand-in keeps it in EVM storage (a fresh slot),
+/// where ArbOS keeps it in its own state, so that a long ticket does not starve its auto-redeem.
+const TICKET_GAS_PER_WORD: u64 = 22_500;
 
 mod nitro {
     #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
@@ -546,7 +549,10 @@ impl LocalArbitrum {
             .arbos(
                 ARB_RETRYABLE_TX,
                 call.abi_encode(),
-                TICKET_GAS + auto_gas + auto_gas / 32,
+                TICKET_GAS
+                    + TICKET_GAS_PER_WORD * (t.data.len() as u64).div_ceil(32)
+                    + auto_gas
+                    + auto_gas / 32,
                 "ArbRetryableTx.createTicket",
             )
             .await?;

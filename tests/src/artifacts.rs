@@ -56,6 +56,12 @@ pub mod evm {
     );
 
     alloy::sol!(
+        #[sol(rpc, all_derives)]
+        Pool,
+        "../contracts/evm/out/Pool.json"
+    );
+
+    alloy::sol!(
         #[sol(rpc)]
         PoolVault,
         "../contracts/evm/out/PoolVault.json"

@@ -1,6 +1,6 @@
 //! The DeFi pool on the local network (ADR 0009): OpenZeppelin's ERC-4626 vault over the
-//! canonical token on L1 (`PoolVault`), the `PoolManager` next to it, and the Cairo `Pool` on
-//! devnet 0, registered with each other. Users are devnet 0's predeployed accounts.
+//! canonical token on L1 (`PoolVault`), the `PoolManager` next to it, and a pool on a rollup
+//! registered with it: the Cairo pool on devnet 0, or its Solidity twin on the local Arbitrum.
 
 use alloy::primitives::{Address, B256, U256};
 use eyre::{Result, WrapErr, ensure, eyre};
@@ -11,10 +11,10 @@ use crate::{
     LocalNet,
     artifacts::{
         POOL,
-        evm::{PoolManager, PoolVault},
+        evm::{Pool, PoolManager, PoolVault, TokenRouter},
     },
     localnet::L1_KIT_ACCOUNT,
-    stack::L1_DOMAIN,
+    stack::{L1_DOMAIN, L2_KIT_ACCOUNT},
     token::{TokenStack, u256_felts, u256_of},
 };
 
@@ -52,30 +52,18 @@ pub struct Epoch {
     pub entries: u32,
 }
 
-/// The pool and its L1 side.
-#[derive(Debug, Clone)]
-pub struct PoolStack {
+/// The L1 side of the pools: the vault and the manager.
+#[derive(Debug, Clone, Copy)]
+pub struct L1Pools {
     /// The ERC-4626 vault on L1.
     pub vault: Address,
     /// The PoolManager on L1.
     pub manager: Address,
-    /// The pool on devnet 0.
-    pub pool: Felt,
-    /// Devnet 0's domain and token router.
-    pub domain: u32,
-    /// The canonical token's router on devnet 0.
-    pub token_router: Felt,
 }
 
-impl PoolStack {
-    /// Deploys the vault and the manager on L1 (from the kit's account) and the pool on devnet 0
-    /// (`period` seconds, `size` tokens), and registers the pool.
-    pub async fn deploy(
-        net: &LocalNet,
-        token: &TokenStack,
-        period: u64,
-        size: U256,
-    ) -> Result<Self> {
+impl L1Pools {
+    /// Deploys the vault over the canonical token and the manager, from the kit's L1 account.
+    pub async fn deploy(net: &LocalNet, token: &TokenStack) -> Result<Self> {
         let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
         let vault = PoolVault::deploy(
             &l1,
@@ -88,6 +76,74 @@ impl PoolStack {
         let manager = PoolManager::deploy(&l1, token.ledger, *vault.address())
             .await
             .wrap_err("deploying PoolManager")?;
+        Ok(Self {
+            vault: *vault.address(),
+            manager: *manager.address(),
+        })
+    }
+
+    async fn register(&self, net: &LocalNet, domain: u32, pool: B256) -> Result<()> {
+        let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+        let r = PoolManager::new(self.manager, &l1)
+            .registerPool(domain, pool)
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        ensure!(r.status(), "PoolManager.registerPool reverted");
+        Ok(())
+    }
+}
+
+/// A pool on a rollup, driven through that rollup's accounts (devnet 0's predeployed accounts on
+/// Starknet, anvil's dev accounts on the local Arbitrum).
+#[allow(async_fn_in_trait)]
+pub trait PoolChain {
+    /// The rollup's domain.
+    fn domain(&self) -> u32;
+    /// The pool contract as a word (what a token balance is asked for).
+    fn pool_word(&self) -> B256;
+    /// Sends `amount` tokens from `from` to each of `to`.
+    async fn fund(&self, net: &LocalNet, from: usize, to: &[usize], amount: U256) -> Result<()>;
+    /// Approves and deposits `amount` from account `account`.
+    async fn deposit(&self, net: &LocalNet, account: usize, amount: U256) -> Result<()>;
+    /// Asks `shares` back for account `account`.
+    async fn request_withdrawal(&self, net: &LocalNet, account: usize, shares: U256) -> Result<()>;
+    /// Closes the current epoch from account `account`; returns the transaction (as a word).
+    async fn close_epoch(&self, net: &LocalNet, account: usize) -> Result<B256>;
+    /// Claims account `account`'s entries of `epoch`.
+    async fn claim(&self, net: &LocalNet, account: usize, epoch: u64) -> Result<()>;
+    /// The open epoch.
+    async fn current_epoch(&self, net: &LocalNet) -> Result<u64>;
+    /// Epoch `epoch` as the pool records it.
+    async fn epoch(&self, net: &LocalNet, epoch: u64) -> Result<Epoch>;
+    /// Account `account`'s pool shares.
+    async fn shares_of(&self, net: &LocalNet, account: usize) -> Result<U256>;
+    /// The pool shares users hold.
+    async fn total_shares(&self, net: &LocalNet) -> Result<U256>;
+}
+
+/// The Cairo pool on devnet 0.
+#[derive(Debug, Clone)]
+pub struct StarknetPool {
+    /// The pool contract.
+    pub pool: Felt,
+    /// Devnet 0's domain.
+    pub domain: u32,
+    /// The canonical token's router on devnet 0.
+    pub token_router: Felt,
+}
+
+impl StarknetPool {
+    /// Deploys the pool on devnet 0 (`period` seconds, `size` tokens) and registers it with the
+    /// manager.
+    pub async fn deploy(
+        net: &LocalNet,
+        token: &TokenStack,
+        l1: &L1Pools,
+        period: u64,
+        size: U256,
+    ) -> Result<Self> {
         let (domain, token_router) = *token
             .starknets
             .first()
@@ -100,7 +156,7 @@ impl PoolStack {
                 &POOL,
                 vec![
                     token_router,
-                    Felt::from_bytes_be_slice(manager.address().as_slice()),
+                    Felt::from_bytes_be_slice(l1.manager.as_slice()),
                     Felt::from(L1_DOMAIN),
                     Felt::from(period),
                     size_low,
@@ -108,24 +164,49 @@ impl PoolStack {
                 ],
             )
             .await?;
-        let r = manager
-            .registerPool(domain, B256::from(pool.to_bytes_be()))
-            .send()
-            .await?
-            .get_receipt()
+        l1.register(net, domain, B256::from(pool.to_bytes_be()))
             .await?;
-        ensure!(r.status(), "PoolManager.registerPool reverted");
         Ok(Self {
-            vault: *vault.address(),
-            manager: *manager.address(),
             pool,
             domain,
             token_router,
         })
     }
 
-    /// Approves and deposits `amount` from devnet 0's account `account`, in one transaction.
-    pub async fn deposit(&self, net: &LocalNet, account: usize, amount: U256) -> Result<Felt> {
+    async fn view(&self, net: &LocalNet, function: &str, args: Vec<Felt>) -> Result<Vec<Felt>> {
+        net.starknets[0]
+            .devnet
+            .call(self.pool, function, args)
+            .await
+    }
+}
+
+impl PoolChain for StarknetPool {
+    fn domain(&self) -> u32 {
+        self.domain
+    }
+
+    fn pool_word(&self) -> B256 {
+        B256::from(self.pool.to_bytes_be())
+    }
+
+    async fn fund(&self, net: &LocalNet, from: usize, to: &[usize], amount: U256) -> Result<()> {
+        let [low, high] = u256_felts(amount);
+        let calls = to
+            .iter()
+            .map(|u| {
+                Ok((
+                    self.token_router,
+                    "transfer",
+                    vec![account_address(net, *u)?, low, high],
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        net.starknets[0].devnet.invoke_many(from, calls).await?;
+        Ok(())
+    }
+
+    async fn deposit(&self, net: &LocalNet, account: usize, amount: U256) -> Result<()> {
         let [low, high] = u256_felts(amount);
         net.starknets[0]
             .devnet
@@ -137,50 +218,38 @@ impl PoolStack {
                 ],
             )
             .await
-            .wrap_err_with(|| format!("account {account} depositing {amount}"))
+            .wrap_err_with(|| format!("account {account} depositing {amount}"))?;
+        Ok(())
     }
 
-    /// Asks `shares` back for account `account`.
-    pub async fn request_withdrawal(
-        &self,
-        net: &LocalNet,
-        account: usize,
-        shares: U256,
-    ) -> Result<Felt> {
+    async fn request_withdrawal(&self, net: &LocalNet, account: usize, shares: U256) -> Result<()> {
         let [low, high] = u256_felts(shares);
         net.starknets[0]
             .devnet
             .invoke(account, self.pool, "request_withdrawal", vec![low, high])
             .await
-            .wrap_err_with(|| format!("account {account} withdrawing {shares} shares"))
+            .wrap_err_with(|| format!("account {account} withdrawing {shares} shares"))?;
+        Ok(())
     }
 
-    /// Closes the current epoch from account `account`.
-    pub async fn close_epoch(&self, net: &LocalNet, account: usize) -> Result<Felt> {
-        net.starknets[0]
+    async fn close_epoch(&self, net: &LocalNet, account: usize) -> Result<B256> {
+        let tx = net.starknets[0]
             .devnet
             .invoke(account, self.pool, "close_epoch", vec![])
-            .await
+            .await?;
+        Ok(B256::from(tx.to_bytes_be()))
     }
 
-    /// Claims account `account`'s entries of `epoch`.
-    pub async fn claim(&self, net: &LocalNet, account: usize, epoch: u64) -> Result<Felt> {
+    async fn claim(&self, net: &LocalNet, account: usize, epoch: u64) -> Result<()> {
         net.starknets[0]
             .devnet
             .invoke(account, self.pool, "claim", vec![Felt::from(epoch)])
             .await
-            .wrap_err_with(|| format!("account {account} claiming epoch {epoch}"))
+            .wrap_err_with(|| format!("account {account} claiming epoch {epoch}"))?;
+        Ok(())
     }
 
-    async fn view(&self, net: &LocalNet, function: &str, args: Vec<Felt>) -> Result<Vec<Felt>> {
-        net.starknets[0]
-            .devnet
-            .call(self.pool, function, args)
-            .await
-    }
-
-    /// The open epoch.
-    pub async fn current_epoch(&self, net: &LocalNet) -> Result<u64> {
+    async fn current_epoch(&self, net: &LocalNet) -> Result<u64> {
         let words = self.view(net, "current_epoch", vec![]).await?;
         let [e] = words.as_slice() else {
             return Err(eyre!("current_epoch answered {words:?}"));
@@ -188,14 +257,10 @@ impl PoolStack {
         u64::try_from(felt_to_u256(*e)).map_err(|e| eyre!("epoch: {e}"))
     }
 
-    /// Epoch `epoch` as the pool records it.
-    pub async fn epoch(&self, net: &LocalNet, epoch: u64) -> Result<Epoch> {
+    async fn epoch(&self, net: &LocalNet, epoch: u64) -> Result<Epoch> {
         let e = vec![Felt::from(epoch)];
         let state = match self.view(net, "epoch_state", e.clone()).await?.as_slice() {
-            [s] if *s == Felt::ZERO => EpochState::Open,
-            [s] if *s == Felt::ONE => EpochState::Sent,
-            [s] if *s == Felt::TWO => EpochState::Settled,
-            [s] if *s == Felt::THREE => EpochState::Refunded,
+            [s] => EpochState::from_index(felt_to_u256(*s))?,
             other => return Err(eyre!("epoch_state answered {other:?}")),
         };
         let (deposits, withdrawals) = u256_pair(&self.view(net, "epoch_totals", e.clone()).await?)?;
@@ -220,30 +285,182 @@ impl PoolStack {
         })
     }
 
-    /// (deposited tokens, withdrawal shares) of account `account` in `epoch`.
-    pub async fn entry(&self, net: &LocalNet, epoch: u64, account: usize) -> Result<(U256, U256)> {
-        let who = account_address(net, account)?;
-        u256_pair(
-            &self
-                .view(net, "entry", vec![Felt::from(epoch), who])
-                .await?,
-        )
-    }
-
-    /// Account `account`'s pool shares.
-    pub async fn shares_of(&self, net: &LocalNet, account: usize) -> Result<U256> {
+    async fn shares_of(&self, net: &LocalNet, account: usize) -> Result<U256> {
         let who = account_address(net, account)?;
         u256_of(&self.view(net, "shares_of", vec![who]).await?)
     }
 
-    /// The pool shares users hold.
-    pub async fn total_shares(&self, net: &LocalNet) -> Result<U256> {
+    async fn total_shares(&self, net: &LocalNet) -> Result<U256> {
         u256_of(&self.view(net, "total_shares", vec![]).await?)
     }
+}
 
-    /// The pool contract as a word (what a token balance is asked for).
-    pub fn pool_word(&self) -> B256 {
-        B256::from(self.pool.to_bytes_be())
+/// The Solidity pool on the local Arbitrum.
+#[derive(Debug, Clone)]
+pub struct ArbitrumPool {
+    /// The pool contract.
+    pub pool: Address,
+    /// The local Arbitrum's domain.
+    pub domain: u32,
+    /// The canonical token's router there.
+    pub token_router: Address,
+}
+
+impl ArbitrumPool {
+    /// Deploys the pool on the local Arbitrum (`period` seconds, `size` tokens) and registers it
+    /// with the manager.
+    pub async fn deploy(
+        net: &LocalNet,
+        token: &TokenStack,
+        l1: &L1Pools,
+        period: u64,
+        size: U256,
+    ) -> Result<Self> {
+        let (domain, token_router) = token
+            .arbitrum
+            .ok_or_else(|| eyre!("the token is not on the local Arbitrum"))?;
+        let l2 = net.arbitrum()?.l2.provider(L2_KIT_ACCOUNT)?;
+        let pool = Pool::deploy(
+            &l2,
+            token_router,
+            l1.manager.into_word(),
+            L1_DOMAIN,
+            period,
+            size,
+        )
+        .await
+        .wrap_err("deploying the Arbitrum Pool")?;
+        l1.register(net, domain, pool.address().into_word()).await?;
+        Ok(Self {
+            pool: *pool.address(),
+            domain,
+            token_router,
+        })
+    }
+
+    fn send_as(&self, net: &LocalNet, account: usize) -> Result<alloy::providers::DynProvider> {
+        net.arbitrum()?.l2.provider(account)
+    }
+}
+
+/// Sends an alloy call and fails unless it succeeded.
+macro_rules! mined {
+    ($call:expr, $what:expr) => {{
+        let r = $call.send().await?.get_receipt().await?;
+        ensure!(r.status(), "{} reverted", $what);
+        r
+    }};
+}
+
+impl PoolChain for ArbitrumPool {
+    fn domain(&self) -> u32 {
+        self.domain
+    }
+
+    fn pool_word(&self) -> B256 {
+        self.pool.into_word()
+    }
+
+    async fn fund(&self, net: &LocalNet, from: usize, to: &[usize], amount: U256) -> Result<()> {
+        let l2 = self.send_as(net, from)?;
+        let router = TokenRouter::new(self.token_router, &l2);
+        for u in to {
+            let who = net.arbitrum()?.l2.address(*u)?;
+            mined!(router.transfer(who, amount), "TokenRouter.transfer");
+        }
+        Ok(())
+    }
+
+    async fn deposit(&self, net: &LocalNet, account: usize, amount: U256) -> Result<()> {
+        let l2 = self.send_as(net, account)?;
+        mined!(
+            TokenRouter::new(self.token_router, &l2).approve(self.pool, amount),
+            "TokenRouter.approve"
+        );
+        mined!(Pool::new(self.pool, &l2).deposit(amount), "Pool.deposit");
+        Ok(())
+    }
+
+    async fn request_withdrawal(&self, net: &LocalNet, account: usize, shares: U256) -> Result<()> {
+        let l2 = self.send_as(net, account)?;
+        mined!(
+            Pool::new(self.pool, &l2).requestWithdrawal(shares),
+            "Pool.requestWithdrawal"
+        );
+        Ok(())
+    }
+
+    async fn close_epoch(&self, net: &LocalNet, account: usize) -> Result<B256> {
+        let l2 = self.send_as(net, account)?;
+        let pool = Pool::new(self.pool, &l2);
+        // A call first: a refusal then says why (EpochNotDue, EpochEmpty).
+        pool.closeEpoch()
+            .call()
+            .await
+            .map_err(|e| pool_error("Pool.closeEpoch", e))?;
+        Ok(mined!(pool.closeEpoch(), "Pool.closeEpoch").transaction_hash)
+    }
+
+    async fn claim(&self, net: &LocalNet, account: usize, epoch: u64) -> Result<()> {
+        let l2 = self.send_as(net, account)?;
+        let pool = Pool::new(self.pool, &l2);
+        pool.claim(epoch)
+            .call()
+            .await
+            .map_err(|e| pool_error(&format!("Pool.claim({epoch}) by account {account}"), e))?;
+        mined!(pool.claim(epoch), "Pool.claim");
+        Ok(())
+    }
+
+    async fn current_epoch(&self, net: &LocalNet) -> Result<u64> {
+        let l2 = self.send_as(net, L2_KIT_ACCOUNT)?;
+        Ok(Pool::new(self.pool, &l2).currentEpoch().call().await?)
+    }
+
+    async fn epoch(&self, net: &LocalNet, epoch: u64) -> Result<Epoch> {
+        let l2 = self.send_as(net, L2_KIT_ACCOUNT)?;
+        let e = Pool::new(self.pool, &l2).epochs(epoch).call().await?;
+        Ok(Epoch {
+            state: EpochState::from_index(U256::from(e.state))?,
+            deposits: e.deposits,
+            withdrawals: e.withdrawals,
+            deposit_shares: e.depositShares,
+            withdrawal_assets: e.withdrawalAssets,
+            claimed: (e.claimedShares, e.claimedAssets),
+            price: (e.totalAssets, e.totalSupply),
+            entries: e.entries,
+        })
+    }
+
+    async fn shares_of(&self, net: &LocalNet, account: usize) -> Result<U256> {
+        let l2 = self.send_as(net, L2_KIT_ACCOUNT)?;
+        let who = net.arbitrum()?.l2.address(account)?;
+        Ok(Pool::new(self.pool, &l2).sharesOf(who).call().await?)
+    }
+
+    async fn total_shares(&self, net: &LocalNet) -> Result<U256> {
+        let l2 = self.send_as(net, L2_KIT_ACCOUNT)?;
+        Ok(Pool::new(self.pool, &l2).totalShares().call().await?)
+    }
+}
+
+/// A refusal of the Solidity pool, with its error decoded (`EpochNotDue(…)`).
+fn pool_error(what: &str, e: alloy::contract::Error) -> eyre::Report {
+    match e.as_decoded_interface_error::<Pool::PoolErrors>() {
+        Some(decoded) => eyre!("{what}: {decoded:?}"),
+        None => eyre!("{what}: {e}"),
+    }
+}
+
+impl EpochState {
+    fn from_index(v: U256) -> Result<Self> {
+        Ok(match u8::try_from(v).ok() {
+            Some(0) => Self::Open,
+            Some(1) => Self::Sent,
+            Some(2) => Self::Settled,
+            Some(3) => Self::Refunded,
+            _ => return Err(eyre!("unknown epoch state {v}")),
+        })
     }
 }
 
