@@ -266,7 +266,7 @@ async fn deposits_yield_and_withdrawals<P: PoolChain>(
     }
     let d1: U256 = amounts.iter().copied().sum();
     assert_eq!(token.balance(&net, domain, pools.pool_word()).await?, d1);
-    let price1 = vault_state(&env, l1_pools.vault).await?;
+    let price1 = vault_state(env, l1_pools.vault).await?;
     let from_block = l1.get_block_number().await? + 1;
     let close = pools.close_epoch(&net, 0).await?;
     assert_eq!(pools.current_epoch(&net).await?, 2);
@@ -281,15 +281,15 @@ async fn deposits_yield_and_withdrawals<P: PoolChain>(
     assert_eq!((e1.deposit_shares, e1.withdrawal_assets), (s_d, a_w));
     assert_eq!(manager.shares(domain).call().await?, s_d);
     assert_eq!(vault.balanceOf(l1_pools.manager).call().await?, s_d);
-    assert_eq!(e1.price, vault_state(&env, l1_pools.vault).await?);
+    assert_eq!(e1.price, vault_state(env, l1_pools.vault).await?);
     let sig_deposit = PoolVault::Deposit::SIGNATURE_HASH;
     let sig_withdraw = PoolVault::Withdraw::SIGNATURE_HASH;
     assert_eq!(
-        vault_events(&env, l1_pools.vault, sig_deposit, from_block).await?,
+        vault_events(env, l1_pools.vault, sig_deposit, from_block).await?,
         1
     );
     assert_eq!(
-        vault_events(&env, l1_pools.vault, sig_withdraw, from_block).await?,
+        vault_events(env, l1_pools.vault, sig_withdraw, from_block).await?,
         0
     );
     // One message each way.
@@ -327,7 +327,7 @@ async fn deposits_yield_and_withdrawals<P: PoolChain>(
     );
 
     // L1 gas per pooled user: the epoch's two relays over the users, against the L1 user alone.
-    let (pooled, relays) = relay_gas(&env, &[out[0], back[0]]).await?;
+    let (pooled, relays) = relay_gas(env, &[out[0], back[0]]).await?;
     assert_eq!(relays, 2);
     println!(
         "L1 gas: {n} users pooled from domain {domain}: {pooled} in {relays} relays, {} per \
@@ -361,7 +361,7 @@ async fn deposits_yield_and_withdrawals<P: PoolChain>(
     }
     let w2: U256 = held.iter().copied().sum();
     let d2 = more * U256::from(4);
-    let price2 = vault_state(&env, l1_pools.vault).await?;
+    let price2 = vault_state(env, l1_pools.vault).await?;
     let shares_before = manager.shares(domain).call().await?;
     let from_block = l1.get_block_number().await? + 1;
     pools.close_epoch(&net, 0).await?;
@@ -372,11 +372,11 @@ async fn deposits_yield_and_withdrawals<P: PoolChain>(
     // Netted: one vault call for the difference, none for the rest.
     let (deposits, withdrawals) = if d2 >= a_w2 { (1, 0) } else { (0, 1) };
     assert_eq!(
-        vault_events(&env, l1_pools.vault, sig_deposit, from_block).await?,
+        vault_events(env, l1_pools.vault, sig_deposit, from_block).await?,
         deposits
     );
     assert_eq!(
-        vault_events(&env, l1_pools.vault, sig_withdraw, from_block).await?,
+        vault_events(env, l1_pools.vault, sig_withdraw, from_block).await?,
         withdrawals
     );
     assert_eq!(
