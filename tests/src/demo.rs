@@ -28,9 +28,11 @@ use xroute_proofs::envelope::MessageId;
 use crate::{
     LocalNet, XrouteStack,
     arbitrum::ArbitrumOptions,
+    localnet::L1_KIT_ACCOUNT,
     process::free_port,
     router::{Flusher, RouterOptions, RouterProcess, write_config},
     stack::L1_DOMAIN,
+    token::TokenStack,
 };
 
 /// What the demo does.
@@ -88,7 +90,11 @@ pub async fn run(args: DemoOptions) -> Result<(bool, Value)> {
         "starting anvil (L1), two starknet-devnets (Starknet, appchain) and the local Arbitrum \
          (nitro's L1 bridge on the anvil, a second anvil as the L2)…",
     );
-    let net = Arc::new(LocalNet::start_with(2, Some(ArbitrumOptions::default())).await?);
+    // Starknet's accounts 1..=POOL_USERS pool their deposits (see `pool_round`).
+    let accounts = POOL_USERS as u32 + 1;
+    let net = Arc::new(
+        LocalNet::start_with_accounts(2, Some(ArbitrumOptions::default()), accounts).await?,
+    );
     let stack = XrouteStack::deploy(&net).await?;
     say(&format!(
         "Hub {} deployed; Starknet, the appchain and Arbitrum registered",
@@ -210,13 +216,20 @@ pub async fn run(args: DemoOptions) -> Result<(bool, Value)> {
     let gas = relay_gas(&net, &ids, &views).await?;
     let mut summary = summarize(&ids, &views, &gas, started.elapsed());
     say("the canonical token: deploying it everywhere and moving it around every chain");
-    let token = token_round(&net, &stack, &mut router, &mut flusher, deadline).await?;
+    let (token, tokens) = token_round(&net, &stack, &mut router, &mut flusher, deadline).await?;
     if !args.json {
         print_token(&token);
     }
     let token_ok = token["adds_up"] == true;
     summary["token"] = token;
-    let all_delivered = summary["delivered"] == summary["sent"] && token_ok;
+    say("DeFi pooling: Starknet users deposit into an L1 vault in one epoch");
+    let pool = pool_round(&net, &tokens, &mut router, &mut flusher, deadline).await?;
+    if !args.json {
+        print_pool(&pool);
+    }
+    let pool_ok = pool["claims_match"] == true;
+    summary["pool"] = pool;
+    let all_delivered = summary["delivered"] == summary["sent"] && token_ok && pool_ok;
     if !args.json {
         println!(
             "\n{} of {} delivered in {:.1}s.",
@@ -255,8 +268,7 @@ async fn token_round(
     router: &mut RouterProcess,
     flusher: &mut Flusher,
     deadline: Instant,
-) -> Result<Value> {
-    use crate::token::TokenStack;
+) -> Result<(Value, TokenStack)> {
     let one = U256::from(10u64).pow(U256::from(18));
     let token = TokenStack::deploy(net, stack, U256::from(1_000_000u64) * one).await?;
     let arb = stack.arbitrum()?;
@@ -275,20 +287,17 @@ async fn token_round(
         // The L1 account 2 receives the last hop, so that it is not the kit's own balance.
         let to_account = if dst == L1_DOMAIN { 2 } else { 0 };
         let to = token.account_word(net, dst, to_account)?;
-        let before = token.balance(net, dst, to).await?;
         let hop_started = Instant::now();
-        token.transfer(net, src, account, dst, to, amount).await?;
-        loop {
-            router.check_running()?;
-            flusher.check().await?;
-            if token.balance(net, dst, to).await? == before + amount {
-                break;
-            }
-            if Instant::now() > deadline {
-                eyre::bail!("the token hop {src} → {dst} did not arrive in time");
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
+        move_and_wait(
+            net,
+            &token,
+            router,
+            flusher,
+            deadline,
+            (src, account, dst, to),
+            amount,
+        )
+        .await?;
         done.push(json!({
             "from": src, "to": dst, "amount": amount.to_string(),
             "seconds": hop_started.elapsed().as_secs_f64(),
@@ -308,13 +317,143 @@ async fn token_round(
             "ledger": ledger.to_string(),
         }));
     }
-    Ok(json!({
+    let summary = json!({
         "ledger": token.ledger.to_string(),
         "hops": done,
         "chains": chains,
         "initial": token.initial.to_string(),
         "adds_up": consistent && sum == token.initial,
+    });
+    Ok((summary, token))
+}
+
+/// Moves `amount` from (`src`, its `account`) to `to` on `dst`, and waits until the balance there
+/// grew by it (the router relaying).
+async fn move_and_wait(
+    net: &Arc<LocalNet>,
+    token: &TokenStack,
+    router: &mut RouterProcess,
+    flusher: &mut Flusher,
+    deadline: Instant,
+    (src, account, dst, to): (u32, usize, u32, B256),
+    amount: U256,
+) -> Result<()> {
+    let before = token.balance(net, dst, to).await?;
+    token.transfer(net, src, account, dst, to, amount).await?;
+    loop {
+        router.check_running()?;
+        flusher.check().await?;
+        if token.balance(net, dst, to).await? == before + amount {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            eyre::bail!("the token hop {src} → {dst} did not arrive in time");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// How many Starknet users pool in the demo's epoch.
+const POOL_USERS: usize = 8;
+
+/// One epoch of the DeFi pool (ADR 0009): POOL_USERS Starknet users deposit different amounts,
+/// the epoch crosses to L1 as one message, goes into the ERC-4626 vault in one call, and comes
+/// back as one answer; each user claims `amount × S_D / D` shares.
+async fn pool_round(
+    net: &Arc<LocalNet>,
+    token: &TokenStack,
+    router: &mut RouterProcess,
+    flusher: &mut Flusher,
+    deadline: Instant,
+) -> Result<Value> {
+    use crate::pool::{EpochState, L1Pools, PoolChain, StarknetPool};
+    let one = U256::from(10u64).pow(U256::from(18));
+    let started = Instant::now();
+    let l1 = L1Pools::deploy(net, token).await?;
+    let pool = StarknetPool::deploy(net, token, &l1, 3600, U256::from(40u64) * one).await?;
+    let users: Vec<usize> = (1..=POOL_USERS).collect();
+    let funder = token.account_word(net, pool.domain(), 0)?;
+    let funding = U256::from(20u64) * one;
+    let total = funding * U256::from(POOL_USERS);
+    let hop = (L1_DOMAIN, 0, pool.domain(), funder);
+    move_and_wait(net, token, router, flusher, deadline, hop, total).await?;
+    pool.fund(net, 0, &users, funding).await?;
+    let amounts: Vec<U256> = users
+        .iter()
+        .map(|u| U256::from(5 + *u as u64) * one + U256::from(*u as u64 * 7_919))
+        .collect();
+    for (u, amount) in users.iter().zip(&amounts) {
+        pool.deposit(net, *u, *amount).await?;
+    }
+    pool.close_epoch(net, 0).await?;
+    let epoch = loop {
+        router.check_running()?;
+        flusher.check().await?;
+        let e = pool.epoch(net, 1).await?;
+        if e.state == EpochState::Settled {
+            break e;
+        }
+        if Instant::now() > deadline {
+            eyre::bail!("the pool's epoch did not settle in time ({:?})", e.state);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let mut claims = Vec::new();
+    let mut matches = true;
+    for (u, amount) in users.iter().zip(&amounts) {
+        pool.claim(net, *u, 1).await?;
+        let shares = pool.shares_of(net, *u).await?;
+        let formula = amount * epoch.deposit_shares / epoch.deposits;
+        matches &= shares == formula;
+        claims.push(
+            json!({ "account": u, "deposit": amount.to_string(), "shares": shares.to_string() }),
+        );
+    }
+    let l1_provider = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let held = crate::artifacts::evm::PoolManager::new(l1.manager, &l1_provider)
+        .shares(pool.domain())
+        .call()
+        .await?;
+    Ok(json!({
+        "vault": l1.vault.to_string(),
+        "manager": l1.manager.to_string(),
+        "pool": format!("{:#x}", pool.pool),
+        "users": POOL_USERS,
+        "deposits": epoch.deposits.to_string(),
+        "shares_bought": epoch.deposit_shares.to_string(),
+        "manager_shares": held.to_string(),
+        "claims": claims,
+        "claims_match": matches && held == epoch.deposit_shares,
+        "seconds": started.elapsed().as_secs_f64(),
     }))
+}
+
+fn print_pool(pool: &Value) {
+    println!(
+        "\nDeFi pooling: {} Starknet users, one epoch, one L1 vault deposit (vault {}):",
+        pool["users"],
+        pool["vault"].as_str().unwrap_or_default()
+    );
+    for c in pool["claims"].as_array().into_iter().flatten() {
+        println!(
+            "  account {:>2}  deposited {:>26}  claimed {:>26} shares",
+            c["account"],
+            c["deposit"].as_str().unwrap_or_default(),
+            c["shares"].as_str().unwrap_or_default()
+        );
+    }
+    println!(
+        "  {} deposited, {} vault shares bought on L1 ({} held for the pool), in {:.1}s: {}",
+        pool["deposits"].as_str().unwrap_or_default(),
+        pool["shares_bought"].as_str().unwrap_or_default(),
+        pool["manager_shares"].as_str().unwrap_or_default(),
+        pool["seconds"].as_f64().unwrap_or_default(),
+        if pool["claims_match"] == true {
+            "every claim is deposit × shares / deposits"
+        } else {
+            "the claims do NOT match the formula"
+        }
+    );
 }
 
 fn print_token(token: &Value) {

@@ -44,6 +44,12 @@ async fn the_headless_demo_delivers_every_message_and_summarizes_per_route() {
     assert_eq!(token["adds_up"], true, "{summary}");
     assert_eq!(token["hops"].as_array().unwrap().len(), 4, "{summary}");
     assert_eq!(token["chains"].as_array().unwrap().len(), 4, "{summary}");
+    // One epoch of the pool: every user's claim is its deposit × S_D / D (the demo reads S_D and
+    // D from the pool and checks the manager holds S_D on L1).
+    let pool = &summary["pool"];
+    assert_eq!(pool["claims_match"], true, "{summary}");
+    assert_eq!(pool["claims"].as_array().unwrap().len(), 8, "{summary}");
+    assert_eq!(pool["manager_shares"], pool["shares_bought"], "{summary}");
     // The router it ran kept its store and config where asked.
     assert!(dir.path().join("router.toml").is_file());
     assert!(dir.path().join("store").is_dir());
