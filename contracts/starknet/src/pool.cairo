@@ -236,6 +236,7 @@ mod Pool {
             let deposits = self.deposits.read(epoch);
             let withdrawals = self.withdrawals.read(epoch);
             assert(deposits != 0 || withdrawals != 0, 'EPOCH_EMPTY');
+            assert(withdrawals.high == 0, 'AMOUNT_TOO_LARGE');
             let now = get_block_timestamp();
             let age = now - self.opened_at.read(epoch);
             assert(age >= self.period.read() || deposits >= self.size.read(), 'EPOCH_NOT_DUE');
