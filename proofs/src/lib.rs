@@ -2,13 +2,14 @@
 //!
 //! What lives here: the xroute [`envelope`] and its id; each rollup's native messaging hashes
 //! ([`starknet`], [`arbitrum`], [`piltover`]); Ethereum storage proofs ([`storage`]); router
-//! [`attestation`]s, quorum certificates and batch attestations; the Merkle tree they share
-//! ([`merkle`]). What does not: I/O of any kind, async runtimes, RPC clients. Everything is a
+//! [`attestation`]s, quorum certificates and batch attestations; L1 [`checkpoint`]s; the Merkle
+//! tree they share ([`merkle`]). What does not: I/O of any kind, async runtimes, RPC clients. Everything is a
 //! deterministic function of its inputs, so it can be tested against public vectors and property
 //! tests and reused by the node, the adapters, the CLI and the test kit alike.
 
 pub mod arbitrum;
 pub mod attestation;
+pub mod checkpoint;
 pub mod envelope;
 pub mod error;
 pub mod merkle;
