@@ -28,17 +28,25 @@ use starknet_rust::{
 };
 use xroute_config::StarknetChain;
 use xroute_proofs::{
+    checkpoint::{self, Checkpoint, MessageToL1Log},
     envelope::Envelope,
     starknet::{felt_from_u256, felt_to_u256, l2_to_l1_message_hash},
     storage::MessagingLayout,
 };
 
 use crate::{
-    AdapterError, BlockRef, Call, ChainAdapter, ChainInfo, Entry, Exit, L1, Result, SentMessage,
-    Submitter, hex, hub, keys,
+    AdapterError, BlockRef, Call, ChainAdapter, ChainInfo, Entry, Exit, L1, L1State, Result,
+    SentMessage, Submitter, hex, hub, keys,
     transport::{self, RetryingHttp},
 };
 use submit::StarknetSubmitter;
+
+alloy::sol! {
+    /// The Starknet messaging contract's event for a message made consumable on L1.
+    interface IStarknetMessagingLogs {
+        event LogMessageToL1(uint256 indexed fromAddress, address indexed toAddress, uint256[] payload);
+    }
+}
 
 /// Events fetched per `starknet_getEvents` page.
 const EVENTS_PAGE: u64 = 512;
@@ -112,6 +120,66 @@ impl StarknetAdapter {
             provider: transport::starknet_client(name, rpc.as_str(), &Default::default())?,
             submitter: None,
         })
+    }
+
+    /// Sets the chain's messaging contract on L1 and its storage layout (what
+    /// [`StarknetAdapter::connect`] reads from the config).
+    pub fn with_l1_messaging(mut self, messaging: Address, layout: MessagingLayout) -> Self {
+        self.l1_messaging = Some((messaging, layout));
+        self
+    }
+
+    /// The checkpoint of this chain at L1 block `block` (issue 16): the messages to the Hub that
+    /// block's state update made consumable, from the messaging contract's `LogMessageToL1` logs
+    /// at that block's hash, in log order. `None` when it made none. Computed from L1 alone: a
+    /// router that indexed none of them computes the same.
+    pub async fn checkpoint(
+        &self,
+        l1: &dyn L1State,
+        block: BlockRef,
+    ) -> Result<Option<Checkpoint>> {
+        use alloy::sol_types::SolEvent;
+        let Some((messaging, _)) = &self.l1_messaging else {
+            return Err(AdapterError::config(
+                format!("chains.{}.l1_messaging", self.info.name),
+                "this adapter was built without the chain's L1 messaging contract",
+            ));
+        };
+        let filter = alloy::rpc::types::Filter::new()
+            .address(*messaging)
+            .event_signature(IStarknetMessagingLogs::LogMessageToL1::SIGNATURE_HASH)
+            .at_block_hash(B256::from(block.hash));
+        let mut logs = Vec::new();
+        for log in l1.logs(&filter).await? {
+            let at = format!("L1 block {} log {:?}", block.number, log.log_index);
+            if log.block_number != Some(block.number) {
+                return Err(AdapterError::bad(
+                    &self.info.name,
+                    "LogMessageToL1",
+                    Some(at),
+                    format!("the RPC answered a log of block {:?}", log.block_number),
+                ));
+            }
+            let event =
+                IStarknetMessagingLogs::LogMessageToL1::decode_log(&log.inner).map_err(|e| {
+                    AdapterError::bad(&self.info.name, "LogMessageToL1", Some(at), e.to_string())
+                })?;
+            logs.push(MessageToL1Log {
+                log_index: log.log_index.unwrap_or_default(),
+                from_address: event.fromAddress,
+                to_address: event.toAddress,
+                payload: event.payload.clone(),
+            });
+        }
+        checkpoint::starknet_checkpoint(
+            self.info.domain,
+            block.number,
+            B256::from(block.hash),
+            l1.hub(),
+            felt_to_u256(self.endpoint),
+            &logs,
+        )
+        .map_err(|e| AdapterError::bad(&self.info.name, "checkpoint", None, e.to_string()))
     }
 
     fn rpc_error(&self, method: &'static str, e: ProviderError) -> AdapterError {

@@ -148,3 +148,95 @@ async fn rpc_errors_name_the_chain_and_method() {
         "{err}"
     );
 }
+
+/// Issue 16's checkpoints, from real chains: the L1 blocks of devnet's flush list exactly the
+/// messages the Endpoint sent, in order, computed from L1 logs alone by an adapter that never
+/// reads Starknet; the blocks before list none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_from_l1_lists_what_the_state_update_made_consumable() -> Result<()> {
+    use xroute_adapters::{BlockRef, evm::EvmAdapter};
+    use xroute_proofs::storage::MessagingLayout;
+    let net = LocalNet::start(1).await?;
+    let stack = XrouteStack::deploy(&net).await?;
+    let sn = stack.starknets[0];
+    let devnet = &net.starknets[0].devnet;
+    let reader = StarknetAdapter::new(
+        "starknet",
+        sn.domain,
+        devnet.rpc_url().clone(),
+        sn.endpoint,
+        0,
+    )?;
+    // The adapter that computes checkpoints never reads Starknet.
+    let adapter = StarknetAdapter::new(
+        "starknet",
+        sn.domain,
+        "http://127.0.0.1:9".parse()?,
+        sn.endpoint,
+        0,
+    )?
+    .with_l1_messaging(net.starknets[0].messaging, MessagingLayout::current());
+    let l1 = EvmAdapter::new(
+        "ethereum",
+        L1_DOMAIN,
+        net.l1.endpoint().parse()?,
+        stack.hub,
+        0,
+    )?;
+
+    let start = reader.head().await?.number;
+    let l1_app = Felt::from_bytes_be_slice(stack.l1_app.as_slice());
+    for n in 0u8..4 {
+        let calldata = vec![Felt::from(L1_DOMAIN), l1_app, Felt::ONE, Felt::from(n)];
+        devnet.invoke(0, sn.app, "send", calldata).await?;
+    }
+    let sent = reader
+        .sent_messages(start, reader.head().await?.number)
+        .await?;
+    let ids: Vec<_> = sent.iter().map(|m| m.envelope.id()).collect();
+    assert_eq!(ids.len(), 4);
+
+    let before = l1.head().await?.number;
+    let report = net.flush(0).await?;
+    assert_eq!(report.messages_to_l1.len(), 4);
+    let after = l1.head().await?.number;
+    let mut found = Vec::new();
+    for number in before..=after {
+        let block = BlockRef {
+            number,
+            hash: l1.block_hash(number).await?,
+        };
+        if let Some(cp) = adapter.checkpoint(&l1, block).await? {
+            found.push((block, cp));
+        }
+    }
+    // Devnet's postman writes each message in its own L1 transaction (`mockSendMessageFromL2`),
+    // so here each of those blocks is a checkpoint of one; a real state update is one transaction.
+    let listed: Vec<_> = found.iter().flat_map(|(_, cp)| cp.ids.clone()).collect();
+    assert_eq!(listed, ids, "the Endpoint's messages, in order: {found:?}");
+    for (block, cp) in &found {
+        assert_eq!(cp.claim.domain, sn.domain);
+        assert_eq!(cp.claim.count as usize, cp.ids.len());
+        assert_eq!(cp.claim.l1_block, block.number);
+        assert_eq!(cp.claim.l1_block_hash.0, block.hash);
+        for i in 0..cp.ids.len() {
+            cp.inclusion(i)?.verify(&cp.claim)?;
+        }
+        // Asked again (another router), the same claim.
+        let again = adapter.checkpoint(&l1, *block).await?.unwrap();
+        assert_eq!(again.claim, cp.claim);
+    }
+    let (block, _) = &found[0];
+    // A hash that is not that block's: the L1 node knows no such block, and the error says so.
+    let wrong = BlockRef {
+        number: block.number,
+        hash: [0x42; 32],
+    };
+    let err = adapter
+        .checkpoint(&l1, wrong)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("eth_getLogs"), "{err}");
+    Ok(())
+}
