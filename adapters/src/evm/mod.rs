@@ -23,6 +23,7 @@ use alloy::{
 use async_trait::async_trait;
 use xroute_config::EvmChain;
 use xroute_proofs::{
+    checkpoint::{self, Checkpoint, HubSentLog},
     envelope::{Envelope, MessageId},
     storage::{AccountProof, MessagingLayout},
 };
@@ -132,6 +133,103 @@ impl EvmAdapter {
 
     fn bad(&self, what: &'static str, tx: Option<B256>, reason: impl Into<String>) -> AdapterError {
         AdapterError::bad(&self.info.name, what, tx.map(|t| t.to_string()), reason)
+    }
+
+    /// The Hub's `MessageSent` logs as messages (each envelope checked against the id and header
+    /// the Hub emitted), with their log index.
+    fn decode_sent(&self, logs: Vec<alloy::rpc::types::Log>) -> Result<Vec<(u64, SentMessage)>> {
+        let mut out = Vec::with_capacity(logs.len());
+
+        for log in logs {
+            let tx = log.transaction_hash;
+            let (Some(number), Some(hash)) = (log.block_number, log.block_hash) else {
+                continue; // pending
+            };
+            let event = Hub::MessageSent::decode_log(&log.inner)
+                .map_err(|e| self.bad("MessageSent event", tx, e.to_string()))?;
+            let words: Vec<B256> = event.words.iter().map(|w| B256::from(*w)).collect();
+            let envelope = Envelope::from_words(&words)
+                .map_err(|e| self.bad("envelope", tx, e.to_string()))?;
+            if envelope.id().0 != event.id {
+                return Err(self.bad(
+                    "envelope",
+                    tx,
+                    format!(
+                        "the Hub emitted id {} for an envelope whose id is {}",
+                        event.id,
+                        envelope.id()
+                    ),
+                ));
+            }
+            if envelope.src_domain != self.info.domain
+                || envelope.dst_domain != event.dstDomain
+                || envelope.nonce != event.nonce
+            {
+                return Err(self.bad(
+                    "MessageSent event",
+                    tx,
+                    "header fields disagree with the envelope",
+                ));
+            }
+            let index = log.log_index.unwrap_or_default();
+            out.push((
+                index,
+                SentMessage {
+                    envelope,
+                    block: BlockRef {
+                        number,
+                        hash: hash.0,
+                    },
+                    tx_hash: tx.unwrap_or_default().0,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The hub chain's checkpoint at L1 block `block` (issue 16): the messages the Hub's
+    /// `MessageSent` logs of that block (read at its hash) carry, in log order. `None` when it
+    /// sent none. Only the hub chain: an Arbitrum rollup's checkpoint is its send root's range.
+    pub async fn checkpoint(&self, block: BlockRef) -> Result<Option<Checkpoint>> {
+        if self.rollup.is_some() {
+            return Err(AdapterError::config(
+                format!("chains.{}", self.info.name),
+                "checkpoints of an Arbitrum rollup are not built (its send root's range)",
+            ));
+        }
+        let filter = Filter::new()
+            .address(self.hub)
+            .event_signature(Hub::MessageSent::SIGNATURE_HASH)
+            .at_block_hash(B256::from(block.hash));
+        let logs = self
+            .provider
+            .get_logs(&filter)
+            .await
+            .map_err(|e| self.rpc_error("eth_getLogs", e))?;
+        let mut sent = Vec::new();
+        for (log_index, m) in self.decode_sent(logs)? {
+            if m.block != block {
+                return Err(self.bad(
+                    "MessageSent event",
+                    None,
+                    format!(
+                        "asked for block {}, the RPC answered a log of block {}",
+                        block.number, m.block.number
+                    ),
+                ));
+            }
+            sent.push(HubSentLog {
+                log_index,
+                id: m.envelope.id(),
+            });
+        }
+        checkpoint::hub_checkpoint(
+            self.info.domain,
+            block.number,
+            B256::from(block.hash),
+            &sent,
+        )
+        .map_err(|e| self.bad("checkpoint", None, e.to_string()))
     }
 
     /// Block `which` (its header), or an error naming it when the node has none.
@@ -298,48 +396,11 @@ impl ChainAdapter for EvmAdapter {
             .get_logs(&filter)
             .await
             .map_err(|e| self.rpc_error("eth_getLogs", e))?;
-        let mut out = Vec::with_capacity(logs.len());
-        for log in logs {
-            let tx = log.transaction_hash;
-            let (Some(number), Some(hash)) = (log.block_number, log.block_hash) else {
-                continue; // pending
-            };
-            let event = Hub::MessageSent::decode_log(&log.inner)
-                .map_err(|e| self.bad("MessageSent event", tx, e.to_string()))?;
-            let words: Vec<B256> = event.words.iter().map(|w| B256::from(*w)).collect();
-            let envelope = Envelope::from_words(&words)
-                .map_err(|e| self.bad("envelope", tx, e.to_string()))?;
-            if envelope.id().0 != event.id {
-                return Err(self.bad(
-                    "envelope",
-                    tx,
-                    format!(
-                        "the Hub emitted id {} for an envelope whose id is {}",
-                        event.id,
-                        envelope.id()
-                    ),
-                ));
-            }
-            if envelope.src_domain != self.info.domain
-                || envelope.dst_domain != event.dstDomain
-                || envelope.nonce != event.nonce
-            {
-                return Err(self.bad(
-                    "MessageSent event",
-                    tx,
-                    "header fields disagree with the envelope",
-                ));
-            }
-            out.push(SentMessage {
-                envelope,
-                block: BlockRef {
-                    number,
-                    hash: hash.0,
-                },
-                tx_hash: tx.unwrap_or_default().0,
-            });
-        }
-        Ok(out)
+        Ok(self
+            .decode_sent(logs)?
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect())
     }
 
     /// An L1 app's message leaves L1 for its rollup once the Hub holds it in `outbound[id]`

@@ -205,3 +205,73 @@ async fn finds_hub_sends_and_proves_l2_to_l1_messages() -> Result<()> {
     );
     Ok(())
 }
+
+/// Issue 16's checkpoint of the hub chain, on a real anvil: three L1 sends mined in one block are
+/// that block's checkpoint, in log order, ids checked against the envelopes; the block before is
+/// none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_checkpoint_of_a_block_lists_its_sends_in_log_order() -> Result<()> {
+    use alloy::providers::Provider;
+    let net = LocalNet::start(1).await?;
+    let stack = XrouteStack::deploy(&net).await?;
+    let sn = stack.starknets[0];
+    let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let adapter = EvmAdapter::new(
+        "ethereum",
+        L1_DOMAIN,
+        net.l1.endpoint().parse()?,
+        stack.hub,
+        0,
+    )?;
+    let app = SampleApp::new(stack.l1_app, &l1);
+    // Three sends in one block: mining held, then one block mined.
+    let _: serde_json::Value = l1.raw_request("evm_setAutomine".into(), (false,)).await?;
+    let mut pending = Vec::new();
+    for n in 0..3u64 {
+        let tx = app
+            .send(sn.domain, sn.app.to_bytes_be().into(), vec![U256::from(n)])
+            .value(U256::from(1_000_000_000_000u64))
+            .nonce(
+                l1.get_transaction_count(net.l1.address(L1_KIT_ACCOUNT)?)
+                    .await?
+                    + n,
+            )
+            .send()
+            .await?;
+        pending.push(tx);
+    }
+    let _: serde_json::Value = l1.raw_request("evm_mine".into(), ()).await?;
+    let _: serde_json::Value = l1.raw_request("evm_setAutomine".into(), (true,)).await?;
+    let mut blocks = Vec::new();
+    for tx in pending {
+        let r = tx.get_receipt().await?;
+        assert!(r.status());
+        blocks.push(r.block_number.unwrap());
+    }
+    assert!(blocks.iter().all(|b| *b == blocks[0]), "{blocks:?}");
+    let number = blocks[0];
+    let block = BlockRef {
+        number,
+        hash: adapter.block_hash(number).await?,
+    };
+    let sent = adapter.sent_messages(number, number).await?;
+    assert_eq!(sent.len(), 3);
+    let cp = adapter.checkpoint(block).await?.expect("a checkpoint");
+    let ids: Vec<_> = sent.iter().map(|m| m.envelope.id()).collect();
+    assert_eq!(cp.ids, ids);
+    let nonces: Vec<_> = sent.iter().map(|m| m.envelope.nonce).collect();
+    assert_eq!(nonces, [0, 1, 2], "log order is nonce order here");
+    assert_eq!(
+        (cp.claim.count, cp.claim.domain, cp.claim.l1_block),
+        (3, L1_DOMAIN, number)
+    );
+    for i in 0..3 {
+        cp.inclusion(i)?.verify(&cp.claim)?;
+    }
+    let before = BlockRef {
+        number: number - 1,
+        hash: adapter.block_hash(number - 1).await?,
+    };
+    assert!(adapter.checkpoint(before).await?.is_none());
+    Ok(())
+}
