@@ -10,6 +10,7 @@ mod cross_language;
 mod demo_cli;
 mod hub_contracts;
 mod kit;
+mod ledger_calls;
 mod roundtrip;
 mod storage_proof;
 mod token_erc20;
