@@ -1,0 +1,315 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! A router restarting on a big store (issue 16's restart row): `--messages` delivered messages
+//! (1,000,000 by default) and `--pending` just sent, in a real sled store on disk. Each
+//! measurement runs in a fresh child process, so its peak RSS is the restart's alone:
+//! - the time to open the store;
+//! - the time until the HTTP API answers `GET /stats` (with the counts right);
+//! - the time until the pipeline's first round took the pending messages to `Attested`;
+//! - VmHWM and VmRSS.
+//!
+//! The chains are the scripted ones of `xroute_adapters::testing`: every pending exit is ready. The
+//! router set is a coordinator that certifies what is proven. Side by side, in the same run: the
+//! same restart on a store that holds only the pending messages.
+//!
+//! ```sh
+//! cargo bench -p xroute --bench restart -- --messages 1000000
+//! ```
+
+use std::{collections::BTreeMap, path::Path, sync::Arc, time::Instant};
+
+use alloy_primitives::{B256, Bytes, U256};
+use clap::Parser;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use xroute::{
+    pipeline::{Chains, Coordinator, Gate, Pipeline, Turn},
+    store::{MessageRecord, SourceRef, Stage, Store, StoreError, Transition},
+};
+use xroute_adapters::{
+    BlockRef, Call, ChainAdapter, Exit,
+    testing::{FAKE_HUB, FakeChain},
+};
+use xroute_config::RelayConfig;
+use xroute_proofs::envelope::Envelope;
+
+#[derive(Parser)]
+struct Args {
+    /// Delivered messages in the big store.
+    #[arg(long, default_value_t = 1_000_000)]
+    messages: u64,
+    /// Messages just sent, in both stores.
+    #[arg(long, default_value_t = 1_000)]
+    pending: u64,
+    /// (internal) measure a restart on this store, print one JSON line.
+    #[arg(long, hide = true)]
+    measure: Option<std::path::PathBuf>,
+    /// (cargo bench passes this.)
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// Certifies every message as soon as it is proven, and never relays.
+#[derive(Debug)]
+struct CertifyAll;
+
+impl Coordinator for CertifyAll {
+    fn proven(&self, _: &[MessageRecord], _: u32, _: BlockRef) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn gate(&self, _: &MessageRecord) -> Result<Gate, StoreError> {
+        Ok(Gate::Certified("quorum certificate (bench)".into()))
+    }
+    fn turn(&self, _: &MessageRecord, _: u64, _: u64) -> Turn {
+        Turn::Wait("bench".into())
+    }
+    fn relaying(&self, _: &MessageRecord, _: u64) {}
+    fn released(&self, _: &MessageRecord) {}
+    fn flush(&self) {}
+}
+
+fn record(nonce: u64) -> MessageRecord {
+    let envelope = Envelope {
+        src_domain: 2,
+        nonce,
+        sender: B256::with_last_byte(1),
+        dst_domain: 1,
+        recipient: B256::with_last_byte(2),
+        payload: vec![B256::from(U256::from(nonce)), B256::with_last_byte(2)],
+    };
+    MessageRecord::new(
+        envelope,
+        SourceRef {
+            chain: "starknet".into(),
+            block_number: 5,
+            block_hash: B256::repeat_byte(5),
+            tx_hash: B256::repeat_byte(6),
+        },
+        1,
+    )
+}
+
+/// A record as a delivered message's: its whole history.
+fn delivered(nonce: u64) -> MessageRecord {
+    let mut r = record(nonce);
+    let stages = [
+        (
+            Stage::Sent,
+            Stage::Proven,
+            "l2ToL1Messages[h] = 1 at L1 block 10 (storage proof)",
+        ),
+        (Stage::Proven, Stage::Attested, "quorum certificate: 3 of 4"),
+        (Stage::Attested, Stage::Relaying, "relay 0x… sent"),
+        (
+            Stage::Relaying,
+            Stage::Relayed,
+            "mined in block 12 (gas 80154)",
+        ),
+        (Stage::Relayed, Stage::Delivered, "delivered"),
+    ];
+    for (from, to, note) in stages {
+        r.history.push(Transition {
+            from,
+            to,
+            at_ms: 2,
+            note: note.into(),
+        });
+    }
+    r.stage = Stage::Delivered;
+    r
+}
+
+/// Writes `pending` sent messages through the store, then `delivered` delivered ones straight
+/// into its trees (the store's own encoding, 10,000 per sled batch).
+fn fill(dir: &Path, pending: u64, delivered_n: u64) {
+    {
+        let store = Store::open(dir).unwrap();
+        for n in 0..pending {
+            store.insert_new(&record(n)).unwrap();
+        }
+        store.flush().unwrap();
+    }
+    let db = sled::open(dir).unwrap();
+    // The store's trees (node/src/store/mod.rs); a wrong name shows as a wrong count below.
+    let messages = db.open_tree("messages_v1").unwrap();
+    let status = db.open_tree("status_v1").unwrap();
+    let mut n = pending;
+    while n < pending + delivered_n {
+        let end = (n + 10_000).min(pending + delivered_n);
+        let mut m = sled::Batch::default();
+        let mut s = sled::Batch::default();
+        for nonce in n..end {
+            let r = delivered(nonce);
+            m.insert(r.id.0.as_slice(), serde_json::to_vec(&r).unwrap());
+            let mut k = vec![Stage::Delivered as u8];
+            k.extend_from_slice(r.id.0.as_slice());
+            s.insert(k, &[][..]);
+        }
+        messages.apply_batch(m).unwrap();
+        status.apply_batch(s).unwrap();
+        n = end;
+    }
+    db.flush().unwrap();
+}
+
+fn proc_status(field: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// `GET path` on 127.0.0.1:`port`: (status, body).
+async fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).await?;
+    let code = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    Ok((code, body))
+}
+
+/// One restart on `dir` (`pending` of its messages just sent): prints a JSON line.
+async fn measure(dir: &Path, pending: u64) {
+    let start = Instant::now();
+    let store = Store::open(dir).unwrap();
+    let open_ms = start.elapsed().as_secs_f64() * 1e3;
+    let hub = FakeChain::hub("ethereum", 1);
+    let rollup = FakeChain::rollup("starknet", 2);
+    for n in 0..pending {
+        rollup.set_exit(
+            record(n).id,
+            Exit::Ready {
+                proof: "l2ToL1Messages[h] = 1 at L1 block 10 (storage proof)".into(),
+                call: Call::evm(FAKE_HUB, Bytes::new(), U256::ZERO),
+                prepaid: U256::ZERO,
+            },
+        );
+    }
+    let mut by_domain: BTreeMap<u32, Arc<dyn ChainAdapter>> = BTreeMap::new();
+    by_domain.insert(1, hub);
+    by_domain.insert(2, rollup);
+    let chains = Chains::new(1, by_domain).unwrap();
+    let relay = RelayConfig {
+        batch_gas: 0,
+        ..RelayConfig::default()
+    };
+    let pipeline =
+        Arc::new(Pipeline::new(store, chains, relay).with_coordinator(Arc::new(CertifyAll)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = xroute::api::router(pipeline.clone(), None, None, None);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let stats = loop {
+        if let Ok((200, body)) = get(port, "/stats").await {
+            break body;
+        }
+        tokio::task::yield_now().await;
+    };
+    let api_ms = start.elapsed().as_secs_f64() * 1e3;
+    let stats: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    let stats_again = Instant::now();
+    get(port, "/stats").await.unwrap();
+    let stats_ms = stats_again.elapsed().as_secs_f64() * 1e3;
+    pipeline.step_round().await.unwrap();
+    let tick_ms = start.elapsed().as_secs_f64() * 1e3;
+    let attested = pipeline.store().count_in(Stage::Attested);
+    println!(
+        "{}",
+        serde_json::json!({
+            "open_ms": open_ms,
+            "api_ms": api_ms,
+            "stats_ms": stats_ms,
+            "first_round_ms": tick_ms,
+            "attested_after_round": attested,
+            "delivered": stats["delivered"],
+            "sent": stats["sent"],
+            "hwm_kib": proc_status("VmHWM:"),
+            "rss_kib": proc_status("VmRSS:"),
+        })
+    );
+}
+
+fn run_child(dir: &Path, pending: u64) -> serde_json::Value {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--measure")
+        .arg(dir)
+        .args(["--pending", &pending.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(line.lines().last().unwrap()).unwrap()
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                dir_size(&e.path())
+            } else {
+                m.len()
+            }
+        })
+        .sum()
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if let Some(dir) = &args.measure {
+        measure(dir, args.pending).await;
+        return;
+    }
+    let big = tempfile::tempdir().unwrap();
+    let small = tempfile::tempdir().unwrap();
+    let filled = Instant::now();
+    fill(big.path(), args.pending, args.messages);
+    let fill_s = filled.elapsed().as_secs_f64();
+    fill(small.path(), args.pending, 0);
+    let rows = [
+        (
+            format!("{} delivered + {} sent", args.messages, args.pending),
+            big.path(),
+        ),
+        (
+            format!("{} sent only (baseline)", args.pending),
+            small.path(),
+        ),
+    ];
+    println!(
+        "restart of one router; store filled in {fill_s:.0} s ({} MiB on disk)",
+        dir_size(big.path()) >> 20
+    );
+    println!(
+        "| store | open | API answers /stats | a second /stats | first round done (pending → Attested) | peak RSS | RSS after |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (name, dir) in rows {
+        let m = run_child(dir, args.pending);
+        let want = if dir == big.path() { args.messages } else { 0 };
+        assert_eq!(m["delivered"], want, "{m}");
+        assert_eq!(m["attested_after_round"], args.pending, "{m}");
+        println!(
+            "| {name} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {} MiB | {} MiB |",
+            m["open_ms"].as_f64().unwrap(),
+            m["api_ms"].as_f64().unwrap(),
+            m["stats_ms"].as_f64().unwrap(),
+            m["first_round_ms"].as_f64().unwrap(),
+            m["hwm_kib"].as_u64().unwrap() >> 10,
+            m["rss_kib"].as_u64().unwrap() >> 10,
+        );
+    }
+}
