@@ -216,14 +216,15 @@ pub async fn run(args: DemoOptions) -> Result<(bool, Value)> {
     let gas = relay_gas(&net, &ids, &views).await?;
     let mut summary = summarize(&ids, &views, &gas, started.elapsed());
     say("the canonical token: deploying it everywhere and moving it around every chain");
-    let (token, tokens) = token_round(&net, &stack, &mut router, &mut flusher, deadline).await?;
+    let (token_summary, token) =
+        token_round(&net, &stack, &mut router, &mut flusher, deadline).await?;
     if !args.json {
-        print_token(&token);
+        print_token(&token_summary);
     }
-    let token_ok = token["adds_up"] == true;
-    summary["token"] = token;
+    let token_ok = token_summary["adds_up"] == true;
+    summary["token"] = token_summary;
     say("DeFi pooling: Starknet users deposit into an L1 vault in one epoch");
-    let pool = pool_round(&net, &tokens, &mut router, &mut flusher, deadline).await?;
+    let pool = pool_round(&net, &token, &mut router, &mut flusher, deadline).await?;
     if !args.json {
         print_pool(&pool);
     }

@@ -3,8 +3,9 @@
 //! users of Starknet deposit into the Cairo pool in one epoch, which crosses to L1 as one message
 //! with its tokens, goes into OpenZeppelin's ERC-4626 vault through the PoolManager in one vault
 //! call, and comes back as one answer; every claim is the formula to the unit, from figures read
-//! on L1. Then yield, and half the users withdraw, netted against new deposits. And a vault that
-//! refuses: the epoch's tokens and shares come back whole.
+//! on L1. Then yield, and half the users withdraw, netted against new deposits. The same scenario
+//! runs with 8 users of the local Arbitrum through the Solidity pool. And a vault that refuses:
+//! the epoch's tokens and shares come back whole.
 
 use std::{collections::BTreeMap, time::Duration};
 
