@@ -139,7 +139,6 @@ impl EvmAdapter {
     /// the Hub emitted), with their log index.
     fn decode_sent(&self, logs: Vec<alloy::rpc::types::Log>) -> Result<Vec<(u64, SentMessage)>> {
         let mut out = Vec::with_capacity(logs.len());
-
         for log in logs {
             let tx = log.transaction_hash;
             let (Some(number), Some(hash)) = (log.block_number, log.block_hash) else {
