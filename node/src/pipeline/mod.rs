@@ -203,6 +203,7 @@ impl Pipeline {
         let ((), stepped) = tokio::join!(indexers.map(|_| ()), self.step_loop(shutdown));
         stepped?;
         self.store.flush()?;
+        self.store.save_counts()?;
         tracing::info!("pipeline drained; store flushed");
         Ok(())
     }

@@ -16,7 +16,10 @@ mod types;
 
 use std::{
     path::Path,
-    sync::{Arc, OnceLock},
+    sync::{
+        Arc, OnceLock, RwLock,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
 };
 
 use sled::{
@@ -74,6 +77,7 @@ pub struct Store {
     certificates: sled::Tree,
     batches: sled::Tree,
     relay_batches: sled::Tree,
+    counts: Arc<Counts>,
 }
 
 fn status_key(stage: Stage, id: &MessageId) -> [u8; 33] {
@@ -81,6 +85,43 @@ fn status_key(stage: Stage, id: &MessageId) -> [u8; 33] {
     key[0] = stage as u8;
     key[1..].copy_from_slice(id.0.as_slice());
     key
+}
+
+/// How many messages each stage holds, kept in memory and moved after each committed change, so
+/// that counting is a read, not a scan of the status index. A clean stop saves them in the status
+/// tree under `[0xff, stage]` (no stage byte is 0xff, so a stage's prefix scan never sees them) with
+/// the mark `[0xff, 0]`; the next open loads them and removes the mark before anything moves. A
+/// store opened without the mark (after a crash, or written before the counts were kept) is
+/// counted once from the index.
+const COUNT_PREFIX: u8 = 0xff;
+const COUNTED: [u8; 2] = [COUNT_PREFIX, 0];
+
+fn count_key(stage: Stage) -> [u8; 2] {
+    [COUNT_PREFIX, stage as u8]
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    /// By stage byte (every stage byte is below 16).
+    stages: [AtomicU64; 16],
+    /// Whether the mark is on disk (a change must take it away before it commits).
+    saved: AtomicBool,
+    /// Held shared by every change of stage, alone by [`Store::save_counts`].
+    gate: RwLock<()>,
+}
+
+impl Counts {
+    fn add(&self, stage: Stage, n: u64) {
+        self.stages[stage as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn moved(&self, from: Stage, to: Stage) {
+        let _ =
+            self.stages[from as usize].fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(1))
+            });
+        self.add(to, 1);
+    }
 }
 
 impl Store {
@@ -107,7 +148,8 @@ impl Store {
                 }
             }
         };
-        Ok(Self {
+        let store = Self {
+            counts: Arc::default(),
             metrics: Arc::default(),
             messages: db.open_tree(MESSAGES)?,
             status: db.open_tree(STATUS)?,
@@ -117,7 +159,67 @@ impl Store {
             batches: db.open_tree(BATCHES)?,
             relay_batches: db.open_tree(RELAY_BATCHES)?,
             db,
-        })
+        };
+        if store.status.get(COUNTED)?.is_some() {
+            for stage in Stage::ALL {
+                let saved = store.status.get(count_key(stage))?;
+                let n = saved
+                    .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(0);
+                store.counts.add(stage, n);
+            }
+            store.status.remove(COUNTED)?;
+            store.status.flush()?;
+        } else {
+            store.recount()?;
+        }
+        Ok(store)
+    }
+
+    /// Counts each stage's messages from the status index (a store without saved counts).
+    fn recount(&self) -> Result<()> {
+        let mut counts = [0u64; 16];
+        for key in self.status.iter().keys() {
+            let key = key?;
+            if key.len() == 33
+                && let Some(n) = counts.get_mut(usize::from(key[0]))
+            {
+                *n += 1;
+            }
+        }
+        for stage in Stage::ALL {
+            self.counts.stages[stage as usize].store(counts[stage as usize], Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Saves the per-stage counts with their mark, so that the next open reads them instead of
+    /// counting the index (on a clean stop, after the pipeline drained; a change after it takes
+    /// the mark away again).
+    pub fn save_counts(&self) -> Result<()> {
+        let _alone = self.counts.gate.write().unwrap_or_else(|e| e.into_inner());
+        let mut batch = sled::Batch::default();
+        for stage in Stage::ALL {
+            let n = self.counts.stages[stage as usize].load(Ordering::Relaxed);
+            batch.insert(&count_key(stage), &n.to_be_bytes());
+        }
+        batch.insert(&COUNTED, &[1u8][..]);
+        self.status.apply_batch(batch)?;
+        self.db.flush()?;
+        self.counts.saved.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Before a change of stage commits: shared hold of the gate, and the saved mark taken away
+    /// (so a crash after the change leaves a store that is counted on open).
+    fn changing(&self) -> Result<std::sync::RwLockReadGuard<'_, ()>> {
+        let guard = self.counts.gate.read().unwrap_or_else(|e| e.into_inner());
+        if self.counts.saved.swap(false, Ordering::SeqCst) {
+            self.status.remove(COUNTED)?;
+            self.status.flush()?;
+        }
+        Ok(guard)
     }
 
     /// Copies the whole store into a new store at `to` (a folder that must not exist, or be
@@ -157,6 +259,8 @@ impl Store {
                 .insert(status_key(record.stage, &id).as_slice(), &[][..])?;
             report.messages += 1;
         }
+        out.recount()?;
+        out.save_counts()?;
         for (from, into) in [
             (&self.attestations, &out.attestations),
             (&self.batches, &out.batches),
@@ -179,6 +283,7 @@ impl Store {
         let key = record.id.0;
         let value = codec::encode(record)?;
         let index = status_key(record.stage, &record.id);
+        let _changing = self.changing()?;
         let inserted = (&self.messages, &self.status)
             .transaction(|(messages, status)| {
                 if messages.get(key.as_slice())?.is_some() {
@@ -189,6 +294,9 @@ impl Store {
                 Ok(true)
             })
             .map_err(flatten)?;
+        if inserted {
+            self.counts.add(record.stage, 1);
+        }
         Ok(inserted)
     }
 
@@ -216,6 +324,7 @@ impl Store {
             return Err(StoreError::IllegalTransition { id: *id, from, to });
         }
         let key = id.0;
+        let _changing = self.changing()?;
         let result = (&self.messages, &self.status).transaction(|(messages, status)| {
             let mut record = load(messages, id)?;
             if record.stage != from {
@@ -242,6 +351,7 @@ impl Store {
             Ok(record)
         });
         let record = result.map_err(flatten)?;
+        self.counts.moved(from, to);
         if let Some(metrics) = self.metrics.get() {
             metrics.transition(&record, from, to, at_ms);
         }
@@ -295,9 +405,10 @@ impl Store {
             .collect()
     }
 
-    /// How many messages are in `stage`.
+    /// How many messages are in `stage` (a read of the kept count, not a scan).
     pub fn count_in(&self, stage: Stage) -> usize {
-        self.status.scan_prefix([stage as u8]).count()
+        let n = self.counts.stages[stage as usize].load(Ordering::Relaxed);
+        usize::try_from(n).unwrap_or(usize::MAX)
     }
 
     /// The indexing cursor of `chain`.

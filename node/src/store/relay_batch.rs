@@ -48,6 +48,7 @@ impl Store {
             key: batch.key.to_string(),
             reason: format!("cannot encode: {e}"),
         })?;
+        let _changing = self.changing()?;
         let records = (&self.messages, &self.status, &self.relay_batches)
             .transaction(|(messages, status, batches)| {
                 let mut moved = Vec::with_capacity(members.len());
@@ -84,6 +85,9 @@ impl Store {
                 Ok(moved)
             })
             .map_err(flatten)?;
+        for (_, from) in &records {
+            self.counts.moved(*from, Stage::Relaying);
+        }
         if let Some(metrics) = self.metrics.get() {
             for (record, from) in &records {
                 metrics.transition(record, *from, Stage::Relaying, at_ms);

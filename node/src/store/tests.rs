@@ -283,6 +283,8 @@ proptest! {
         for stage in Stage::ALL {
             let indexed: BTreeSet<MessageId> = store.ids_in(stage, 100).unwrap().into_iter().collect();
             let actual: BTreeSet<MessageId> = ids.iter().copied().filter(|id| store.get(id).unwrap().unwrap().stage == stage).collect();
+            // The kept count is the index's own count.
+            prop_assert_eq!(store.count_in(stage), store.status.scan_prefix([stage as u8]).count());
             prop_assert_eq!(indexed, actual);
         }
         prop_assert_eq!(Stage::ALL.iter().map(|s| store.count_in(*s)).sum::<usize>(), ids.len());
@@ -338,4 +340,76 @@ fn a_backup_is_a_store_with_every_record_index_and_cursor() {
     drop(backup);
     let err = store.backup_to(&to).unwrap_err().to_string();
     assert!(err.contains("exists and is not empty"), "{err}");
+}
+
+/// The per-stage counts: counted from the index when a store opens without saved counts (after a
+/// crash, or an old store), read back when a clean stop saved them, and never stale after a change
+/// that followed the save.
+#[test]
+fn stage_counts_are_saved_on_a_clean_stop_and_counted_otherwise() {
+    let (dir, store) = open();
+    let path = dir.path().join("db");
+    let ids: Vec<MessageId> = (0..5)
+        .map(|n| {
+            let r = record(n);
+            store.insert_new(&r).unwrap();
+            r.id
+        })
+        .collect();
+    store
+        .transition(&ids[0], Stage::Sent, Stage::Proven, 1, "", |_| {})
+        .unwrap();
+    store
+        .transition(&ids[1], Stage::Sent, Stage::Proven, 1, "", |_| {})
+        .unwrap();
+    store
+        .transition(&ids[1], Stage::Proven, Stage::Attested, 1, "", |_| {})
+        .unwrap();
+    // Seen again, and a move from the wrong stage: no count changes.
+    assert!(!store.insert_new(&record(0)).unwrap());
+    assert!(
+        store
+            .transition(&ids[2], Stage::Proven, Stage::Attested, 1, "", |_| {})
+            .is_err()
+    );
+    let counts = |s: &Store| {
+        [
+            Stage::Sent,
+            Stage::Proven,
+            Stage::Attested,
+            Stage::Delivered,
+        ]
+        .map(|st| s.count_in(st))
+    };
+    assert_eq!(counts(&store), [3, 1, 1, 0]);
+    // No clean stop: counted from the index on open.
+    store.flush().unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(counts(&store), [3, 1, 1, 0]);
+    // A clean stop: the next open reads the saved counts (a forged one shows they are read, not
+    // counted) and takes the mark away.
+    store.save_counts().unwrap();
+    store
+        .status
+        .insert(count_key(Stage::Delivered), &7u64.to_be_bytes())
+        .unwrap();
+    store.flush().unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(counts(&store), [3, 1, 1, 7]);
+    assert!(store.status.get(COUNTED).unwrap().is_none());
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(counts(&store), [3, 1, 1, 0], "no mark: counted again");
+    // Saved, then changed, then stopped without saving: counted, not the stale save.
+    store.save_counts().unwrap();
+    store
+        .transition(&ids[2], Stage::Sent, Stage::Proven, 1, "", |_| {})
+        .unwrap();
+    assert_eq!(counts(&store), [2, 2, 1, 0]);
+    store.flush().unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(counts(&store), [2, 2, 1, 0]);
 }
