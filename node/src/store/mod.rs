@@ -215,9 +215,11 @@ impl Store {
     /// (so a crash after the change leaves a store that is counted on open).
     fn changing(&self) -> Result<std::sync::RwLockReadGuard<'_, ()>> {
         let guard = self.counts.gate.read().unwrap_or_else(|e| e.into_inner());
-        if self.counts.saved.swap(false, Ordering::SeqCst) {
+        if self.counts.saved.load(Ordering::SeqCst) {
+            // Forgotten only once it is gone from disk (a failed removal is tried again).
             self.status.remove(COUNTED)?;
             self.status.flush()?;
+            self.counts.saved.store(false, Ordering::SeqCst);
         }
         Ok(guard)
     }
