@@ -10,20 +10,22 @@
 //! cargo bench -p xroute --bench router -- --messages 20000
 //! ```
 
+mod common;
+
 use std::{collections::BTreeMap, sync::Arc, time::Instant};
 
-use alloy_primitives::{B256, Bytes, U256};
+use alloy_primitives::{Bytes, U256};
 use clap::Parser;
+use common::{CertifyAll, record};
 use xroute::{
-    pipeline::{Chains, Coordinator, Gate, Pipeline, Turn},
-    store::{MessageRecord, SourceRef, Stage, Store, StoreError},
+    pipeline::{Chains, Pipeline},
+    store::{MessageRecord, Stage, Store},
 };
 use xroute_adapters::{
-    BlockRef, Call, ChainAdapter, Exit,
+    Call, ChainAdapter, Exit,
     testing::{FAKE_HUB, FakeChain},
 };
 use xroute_config::RelayConfig;
-use xroute_proofs::envelope::Envelope;
 
 #[derive(Parser)]
 struct Args {
@@ -36,47 +38,6 @@ struct Args {
     /// (cargo bench passes this.)
     #[arg(long, hide = true)]
     bench: bool,
-}
-
-/// Certifies every message as soon as it is proven, and never relays (the run ends at
-/// `Attested`).
-#[derive(Debug)]
-struct CertifyAll;
-
-impl Coordinator for CertifyAll {
-    fn proven(&self, _: &[MessageRecord], _: u32, _: BlockRef) -> Result<(), StoreError> {
-        Ok(())
-    }
-    fn gate(&self, _: &MessageRecord) -> Result<Gate, StoreError> {
-        Ok(Gate::Certified("quorum certificate (bench)".into()))
-    }
-    fn turn(&self, _: &MessageRecord, _: u64, _: u64) -> Turn {
-        Turn::Wait("bench".into())
-    }
-    fn relaying(&self, _: &MessageRecord, _: u64) {}
-    fn released(&self, _: &MessageRecord) {}
-    fn flush(&self) {}
-}
-
-fn record(nonce: u64) -> MessageRecord {
-    let envelope = Envelope {
-        src_domain: 2,
-        nonce,
-        sender: B256::with_last_byte(1),
-        dst_domain: 1,
-        recipient: B256::with_last_byte(2),
-        payload: vec![B256::from(U256::from(nonce)), B256::with_last_byte(2)],
-    };
-    MessageRecord::new(
-        envelope,
-        SourceRef {
-            chain: "starknet".into(),
-            block_number: 5,
-            block_hash: B256::repeat_byte(5),
-            tx_hash: B256::repeat_byte(6),
-        },
-        1,
-    )
 }
 
 /// Messages per second through the pipeline, `Sent` to `Attested`.
