@@ -21,21 +21,12 @@
 
 mod common;
 
-use std::{collections::BTreeMap, path::Path, sync::Arc, time::Instant};
+use std::{path::Path, sync::Arc, time::Instant};
 
-use alloy_primitives::{Bytes, U256};
 use clap::Parser;
-use common::{CertifyAll, record};
+use common::{certifying_pipeline, record};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use xroute::{
-    pipeline::{Chains, Pipeline},
-    store::{MessageRecord, Stage, Store, Transition},
-};
-use xroute_adapters::{
-    Call, ChainAdapter, Exit,
-    testing::{FAKE_HUB, FakeChain},
-};
-use xroute_config::RelayConfig;
+use xroute::store::{MessageRecord, Stage, Store, Transition};
 
 #[derive(Parser)]
 struct Args {
@@ -150,28 +141,10 @@ async fn measure(dir: &Path, pending: u64) {
     let start = Instant::now();
     let store = Store::open(dir).unwrap();
     let open_ms = start.elapsed().as_secs_f64() * 1e3;
-    let hub = FakeChain::hub("ethereum", 1);
-    let rollup = FakeChain::rollup("starknet", 2);
-    for n in 0..pending {
-        rollup.set_exit(
-            record(n).id,
-            Exit::Ready {
-                proof: "l2ToL1Messages[h] = 1 at L1 block 10 (storage proof)".into(),
-                call: Call::evm(FAKE_HUB, Bytes::new(), U256::ZERO),
-                prepaid: U256::ZERO,
-            },
-        );
-    }
-    let mut by_domain: BTreeMap<u32, Arc<dyn ChainAdapter>> = BTreeMap::new();
-    by_domain.insert(1, hub);
-    by_domain.insert(2, rollup);
-    let chains = Chains::new(1, by_domain).unwrap();
-    let relay = RelayConfig {
-        batch_gas: 0,
-        ..RelayConfig::default()
-    };
-    let pipeline =
-        Arc::new(Pipeline::new(store, chains, relay).with_coordinator(Arc::new(CertifyAll)));
+    let pipeline = Arc::new(certifying_pipeline(
+        store,
+        (0..pending).map(|n| record(n).id),
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let app = xroute::api::router(pipeline.clone(), None, None, None);

@@ -12,20 +12,11 @@
 
 mod common;
 
-use std::{collections::BTreeMap, sync::Arc, time::Instant};
+use std::time::Instant;
 
-use alloy_primitives::{Bytes, U256};
 use clap::Parser;
-use common::{CertifyAll, record};
-use xroute::{
-    pipeline::{Chains, Pipeline},
-    store::{MessageRecord, Stage, Store},
-};
-use xroute_adapters::{
-    Call, ChainAdapter, Exit,
-    testing::{FAKE_HUB, FakeChain},
-};
-use xroute_config::RelayConfig;
+use common::{certifying_pipeline, record};
+use xroute::store::{MessageRecord, Stage, Store};
 
 #[derive(Parser)]
 struct Args {
@@ -44,30 +35,12 @@ struct Args {
 async fn pipeline_run(n: u64) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let hub = FakeChain::hub("ethereum", 1);
-    let rollup = FakeChain::rollup("starknet", 2);
     let records: Vec<MessageRecord> = (0..n).map(record).collect();
     for r in &records {
-        // The recorded list: every message proven on L1.
-        rollup.set_exit(
-            r.id,
-            Exit::Ready {
-                proof: "l2ToL1Messages[h] = 1 at L1 block 10 (storage proof)".into(),
-                call: Call::evm(FAKE_HUB, Bytes::from(r.id.0.to_vec()), U256::ZERO),
-                prepaid: U256::ZERO,
-            },
-        );
         store.insert_new(r).unwrap();
     }
-    let mut by_domain: BTreeMap<u32, Arc<dyn ChainAdapter>> = BTreeMap::new();
-    by_domain.insert(1, hub);
-    by_domain.insert(2, rollup);
-    let chains = Chains::new(1, by_domain).unwrap();
-    let relay = RelayConfig {
-        batch_gas: 0,
-        ..RelayConfig::default()
-    };
-    let pipeline = Pipeline::new(store, chains, relay).with_coordinator(Arc::new(CertifyAll));
+    // The recorded list: every message proven on L1.
+    let pipeline = certifying_pipeline(store, records.iter().map(|r| r.id));
     let start = Instant::now();
     // One round takes Sent → Proven and Proven → Attested.
     while pipeline.store().count_in(Stage::Attested) < n as usize {

@@ -1,13 +1,48 @@
-//! What the single-router benches share: the coordinator that certifies what is proven, and the
-//! records they store.
+//! What the single-router benches share: the coordinator that certifies what is proven, the
+//! records they store, and the pipeline over scripted chains.
 
-use alloy_primitives::{B256, U256};
+use std::{collections::BTreeMap, sync::Arc};
+
+use alloy_primitives::{B256, Bytes, U256};
 use xroute::{
-    pipeline::{Coordinator, Gate, Turn},
-    store::{MessageRecord, SourceRef, StoreError},
+    pipeline::{Chains, Coordinator, Gate, Pipeline, Turn},
+    store::{MessageRecord, SourceRef, Store, StoreError},
 };
-use xroute_adapters::BlockRef;
-use xroute_proofs::envelope::Envelope;
+use xroute_adapters::{
+    BlockRef, Call, ChainAdapter, Exit,
+    testing::{FAKE_HUB, FakeChain},
+};
+use xroute_config::RelayConfig;
+use xroute_proofs::envelope::{Envelope, MessageId};
+
+/// The pipeline of one router over `store`: scripted chains (L1 domain 1, Starknet domain 2)
+/// where the exit of every message in `ready` is proven, no batching, and [`CertifyAll`].
+pub(crate) fn certifying_pipeline(
+    store: Store,
+    ready: impl IntoIterator<Item = MessageId>,
+) -> Pipeline {
+    let hub = FakeChain::hub("ethereum", 1);
+    let rollup = FakeChain::rollup("starknet", 2);
+    for id in ready {
+        rollup.set_exit(
+            id,
+            Exit::Ready {
+                proof: "l2ToL1Messages[h] = 1 at L1 block 10 (storage proof)".into(),
+                call: Call::evm(FAKE_HUB, Bytes::from(id.0.to_vec()), U256::ZERO),
+                prepaid: U256::ZERO,
+            },
+        );
+    }
+    let mut by_domain: BTreeMap<u32, Arc<dyn ChainAdapter>> = BTreeMap::new();
+    by_domain.insert(1, hub);
+    by_domain.insert(2, rollup);
+    let chains = Chains::new(1, by_domain).unwrap();
+    let relay = RelayConfig {
+        batch_gas: 0,
+        ..RelayConfig::default()
+    };
+    Pipeline::new(store, chains, relay).with_coordinator(Arc::new(CertifyAll))
+}
 
 /// Certifies every message as soon as it is proven, and never relays (the run ends at
 /// `Attested`).
