@@ -36,7 +36,7 @@ pub use error::{AdapterError, ErrorKind, Result, Source};
 pub use factory::build_adapter;
 use serde::{Deserialize, Serialize};
 pub use submit::{Estimate, Fees, Lease, Mined, Revert, SignedTx, Submitter};
-use xroute_proofs::envelope::Envelope;
+use xroute_proofs::{checkpoint::Checkpoint, envelope::Envelope};
 
 /// Lowercase hex of `bytes`, no prefix (for error messages).
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -61,6 +61,16 @@ pub struct SentMessage {
     pub block: BlockRef,
     /// The sending transaction.
     pub tx_hash: [u8; 32],
+}
+
+/// A checkpoint (issue 16) found on L1, with the messages it lists as L1 carries them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundCheckpoint {
+    /// The checkpoint (its claim and ids, in L1 log order).
+    pub checkpoint: Checkpoint,
+    /// Its messages, in leaf order: each envelope with the L1 block and transaction that made it
+    /// consumable (for the hub chain, the transaction that sent it).
+    pub messages: Vec<SentMessage>,
 }
 
 /// What every chain is, whatever its family.
@@ -260,6 +270,23 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     /// `xroute send`) makes it. An error names what the chain cannot carry (a word that is not a
     /// felt toward a Starknet endpoint, a value where the chain takes none).
     fn send_call(&self, dst: u32, recipient: B256, payload: &[U256], value: U256) -> Result<Call>;
+
+    /// Whether this chain's messages are checkpointed ([`Self::checkpoints`] answers `Some`).
+    fn checkpointed(&self) -> bool {
+        false
+    }
+
+    /// The checkpoints (issue 16) of this chain's messages to the Hub in the finalized L1 blocks
+    /// `from..=to`: one per block that made any consumable, in block order, computed from L1
+    /// alone. `None`: this chain's messages are not checkpointed (they are attested one by one).
+    async fn checkpoints(
+        &self,
+        _l1: &dyn L1State,
+        _from: u64,
+        _to: u64,
+    ) -> Result<Option<Vec<FoundCheckpoint>>> {
+        Ok(None)
+    }
 
     /// This chain as L1 (the hub chain only): storage proofs against its verified headers.
     fn as_l1(&self) -> Option<&dyn L1State> {

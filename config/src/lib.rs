@@ -90,6 +90,12 @@ pub struct P2pConfig {
     /// one signature each.
     #[serde(default = "default_true")]
     pub batch_attestations: bool,
+    /// Certify the messages of checkpointed chains (Starknet-family chains with their L1
+    /// messaging contract, and the hub chain's own sends) per L1 checkpoint: one signature per
+    /// router for everything one finalized L1 block made consumable from one chain (issue 16).
+    /// The other chains' messages keep the per-message path.
+    #[serde(default = "default_true")]
+    pub checkpoints: bool,
     /// The router set (this router included).
     pub routers: Vec<RouterMember>,
 }

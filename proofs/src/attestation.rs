@@ -208,6 +208,12 @@ impl Signable for BatchClaim {
     }
 }
 
+impl Signable for crate::checkpoint::CheckpointClaim {
+    fn signing_hash(&self, domain: &Eip712Domain) -> B256 {
+        crate::checkpoint::CheckpointClaim::signing_hash(self, domain)
+    }
+}
+
 impl<T: Signable> Signed<T> {
     /// Signs `body` for `domain`.
     pub fn sign(signer: &PrivateKeySigner, domain: &Eip712Domain, body: T) -> Result<Self> {

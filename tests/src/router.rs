@@ -108,6 +108,8 @@ pub struct NetworkPlan {
     pub relay_window_ms: u64,
     /// `p2p.batch_attestations`.
     pub batch_attestations: bool,
+    /// `p2p.checkpoints`.
+    pub checkpoints: bool,
 }
 
 impl NetworkPlan {
@@ -166,6 +168,7 @@ impl NetworkPlan {
             claim_settle_ms: P2pConfig::DEFAULT_CLAIM_SETTLE_MS,
             heartbeat_ms: 500,
             batch_attestations: self.batch_attestations,
+            checkpoints: self.checkpoints,
             routers: self
                 .members
                 .iter()

@@ -29,8 +29,8 @@ use xroute_proofs::{
 };
 
 use crate::{
-    AdapterError, Batcher, BlockRef, Call, ChainAdapter, ChainInfo, Entry, Exit, L1, L1State,
-    Result, SentMessage, Simulated, Submitter, hex,
+    AdapterError, Batcher, BlockRef, Call, ChainAdapter, ChainInfo, Entry, Exit, FoundCheckpoint,
+    L1, L1State, Result, SentMessage, Simulated, Submitter, hex,
     hub::{self, Hub},
     keys, transport,
 };
@@ -190,45 +190,82 @@ impl EvmAdapter {
     /// `MessageSent` logs of that block (read at its hash) carry, in log order. `None` when it
     /// sent none. Only the hub chain: an Arbitrum rollup's checkpoint is its send root's range.
     pub async fn checkpoint(&self, block: BlockRef) -> Result<Option<Checkpoint>> {
+        let filter = self.hub_sends()?.at_block_hash(B256::from(block.hash));
+        let found = self.found_checkpoints(&filter).await?;
+        if let Some(other) = found
+            .iter()
+            .find(|f| f.checkpoint.claim.l1_block != block.number)
+        {
+            return Err(self.bad(
+                "MessageSent event",
+                None,
+                format!(
+                    "asked for block {}, the RPC answered a log of block {}",
+                    block.number, other.checkpoint.claim.l1_block
+                ),
+            ));
+        }
+        Ok(found.into_iter().next().map(|f| f.checkpoint))
+    }
+
+    /// The filter of the Hub's `MessageSent` logs (the hub chain only).
+    fn hub_sends(&self) -> Result<Filter> {
         if self.rollup.is_some() {
             return Err(AdapterError::config(
                 format!("chains.{}", self.info.name),
                 "checkpoints of an Arbitrum rollup are not built (its send root's range)",
             ));
         }
-        let filter = Filter::new()
+        Ok(Filter::new()
             .address(self.hub)
-            .event_signature(Hub::MessageSent::SIGNATURE_HASH)
-            .at_block_hash(B256::from(block.hash));
+            .event_signature(Hub::MessageSent::SIGNATURE_HASH))
+    }
+
+    /// The checkpoints of the Hub's sends that `filter` selects, one per block, in block order.
+    async fn found_checkpoints(&self, filter: &Filter) -> Result<Vec<FoundCheckpoint>> {
         let logs = self
             .provider
-            .get_logs(&filter)
+            .get_logs(filter)
             .await
             .map_err(|e| self.rpc_error("eth_getLogs", e))?;
-        let mut sent = Vec::new();
+        let mut blocks: std::collections::BTreeMap<u64, Vec<(u64, SentMessage)>> =
+            Default::default();
         for (log_index, m) in self.decode_sent(logs)? {
-            if m.block != block {
+            blocks
+                .entry(m.block.number)
+                .or_default()
+                .push((log_index, m));
+        }
+        let mut out = Vec::new();
+        for (number, mut sent) in blocks {
+            sent.sort_by_key(|(i, _)| *i);
+            let hash = sent[0].1.block.hash;
+            if sent.iter().any(|(_, m)| m.block.hash != hash) {
                 return Err(self.bad(
                     "MessageSent event",
                     None,
-                    format!(
-                        "asked for block {}, the RPC answered a log of block {}",
-                        block.number, m.block.number
-                    ),
+                    format!("the RPC answered logs of two blocks numbered {number}"),
                 ));
             }
-            sent.push(HubSentLog {
-                log_index,
-                id: m.envelope.id(),
+            let logs: Vec<HubSentLog> = sent
+                .iter()
+                .map(|(log_index, m)| HubSentLog {
+                    log_index: *log_index,
+                    id: m.envelope.id(),
+                })
+                .collect();
+            let Some(checkpoint) =
+                checkpoint::hub_checkpoint(self.info.domain, number, B256::from(hash), &logs)
+                    .map_err(|e| self.bad("checkpoint", None, e.to_string()))?
+            else {
+                continue;
+            };
+            out.push(FoundCheckpoint {
+                checkpoint,
+                messages: sent.into_iter().map(|(_, m)| m).collect(),
             });
         }
-        checkpoint::hub_checkpoint(
-            self.info.domain,
-            block.number,
-            B256::from(block.hash),
-            &sent,
-        )
-        .map_err(|e| self.bad("checkpoint", None, e.to_string()))
+        Ok(out)
     }
 
     /// Block `which` (its header), or an error naming it when the node has none.
@@ -442,6 +479,24 @@ impl ChainAdapter for EvmAdapter {
 
     fn submitter(&self) -> Option<&dyn Submitter> {
         self.submitter.as_ref().map(|s| s as &dyn Submitter)
+    }
+
+    fn checkpointed(&self) -> bool {
+        self.rollup.is_none()
+    }
+
+    /// The hub chain's own sends (one `eth_getLogs`); an EVM rollup's are not checkpointed.
+    async fn checkpoints(
+        &self,
+        _l1: &dyn L1State,
+        from: u64,
+        to: u64,
+    ) -> Result<Option<Vec<FoundCheckpoint>>> {
+        if self.rollup.is_some() {
+            return Ok(None);
+        }
+        let filter = self.hub_sends()?.from_block(from).to_block(to);
+        self.found_checkpoints(&filter).await.map(Some)
     }
 
     fn send_call(&self, dst: u32, recipient: B256, payload: &[U256], value: U256) -> Result<Call> {

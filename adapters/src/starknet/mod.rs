@@ -35,8 +35,8 @@ use xroute_proofs::{
 };
 
 use crate::{
-    AdapterError, BlockRef, Call, ChainAdapter, ChainInfo, Entry, Exit, L1, L1State, Result,
-    SentMessage, Submitter, hex, hub, keys,
+    AdapterError, BlockRef, Call, ChainAdapter, ChainInfo, Entry, Exit, FoundCheckpoint, L1,
+    L1State, Result, SentMessage, Submitter, hex, hub, keys,
     transport::{self, RetryingHttp},
 };
 use submit::StarknetSubmitter;
@@ -138,6 +138,29 @@ impl StarknetAdapter {
         l1: &dyn L1State,
         block: BlockRef,
     ) -> Result<Option<Checkpoint>> {
+        let filter = self
+            .messaging_filter()?
+            .at_block_hash(B256::from(block.hash));
+        let found = self.found_checkpoints(l1, &filter).await?;
+        if let Some(other) = found
+            .iter()
+            .find(|f| f.checkpoint.claim.l1_block != block.number)
+        {
+            return Err(AdapterError::bad(
+                &self.info.name,
+                "LogMessageToL1",
+                None,
+                format!(
+                    "asked for L1 block {}, the RPC answered a log of block {}",
+                    block.number, other.checkpoint.claim.l1_block
+                ),
+            ));
+        }
+        Ok(found.into_iter().next().map(|f| f.checkpoint))
+    }
+
+    /// The filter of the messaging contract's `LogMessageToL1` logs.
+    fn messaging_filter(&self) -> Result<alloy::rpc::types::Filter> {
         use alloy::sol_types::SolEvent;
         let Some((messaging, _)) = &self.l1_messaging else {
             return Err(AdapterError::config(
@@ -145,41 +168,83 @@ impl StarknetAdapter {
                 "this adapter was built without the chain's L1 messaging contract",
             ));
         };
-        let filter = alloy::rpc::types::Filter::new()
+        Ok(alloy::rpc::types::Filter::new()
             .address(*messaging)
-            .event_signature(IStarknetMessagingLogs::LogMessageToL1::SIGNATURE_HASH)
-            .at_block_hash(B256::from(block.hash));
-        let mut logs = Vec::new();
-        for log in l1.logs(&filter).await? {
-            let at = format!("L1 block {} log {:?}", block.number, log.log_index);
-            if log.block_number != Some(block.number) {
-                return Err(AdapterError::bad(
-                    &self.info.name,
-                    "LogMessageToL1",
-                    Some(at),
-                    format!("the RPC answered a log of block {:?}", log.block_number),
-                ));
-            }
+            .event_signature(IStarknetMessagingLogs::LogMessageToL1::SIGNATURE_HASH))
+    }
+
+    /// The checkpoints of the L1 logs `filter` selects, one per block, in block order.
+    async fn found_checkpoints(
+        &self,
+        l1: &dyn L1State,
+        filter: &alloy::rpc::types::Filter,
+    ) -> Result<Vec<FoundCheckpoint>> {
+        use alloy::sol_types::SolEvent;
+        // (block number, block hash) → its logs, with each log's transaction.
+        let mut blocks: std::collections::BTreeMap<(u64, B256), Vec<(MessageToL1Log, B256)>> =
+            Default::default();
+        for log in l1.logs(filter).await? {
+            let at = format!("L1 block {:?} log {:?}", log.block_number, log.log_index);
+            let (Some(number), Some(hash)) = (log.block_number, log.block_hash) else {
+                continue; // pending
+            };
             let event =
                 IStarknetMessagingLogs::LogMessageToL1::decode_log(&log.inner).map_err(|e| {
                     AdapterError::bad(&self.info.name, "LogMessageToL1", Some(at), e.to_string())
                 })?;
-            logs.push(MessageToL1Log {
-                log_index: log.log_index.unwrap_or_default(),
-                from_address: event.fromAddress,
-                to_address: event.toAddress,
-                payload: event.payload.clone(),
+            blocks.entry((number, hash)).or_default().push((
+                MessageToL1Log {
+                    log_index: log.log_index.unwrap_or_default(),
+                    from_address: event.fromAddress,
+                    to_address: event.toAddress,
+                    payload: event.payload.clone(),
+                },
+                log.transaction_hash.unwrap_or_default(),
+            ));
+        }
+        let endpoint = felt_to_u256(self.endpoint);
+        let mut out = Vec::new();
+        for ((number, hash), logs) in blocks {
+            let only: Vec<MessageToL1Log> = logs.iter().map(|(l, _)| l.clone()).collect();
+            let Some(checkpoint) = checkpoint::starknet_checkpoint(
+                self.info.domain,
+                number,
+                hash,
+                l1.hub(),
+                endpoint,
+                &only,
+            )
+            .map_err(|e| AdapterError::bad(&self.info.name, "checkpoint", None, e.to_string()))?
+            else {
+                continue;
+            };
+            // The envelopes the checkpoint kept, by id, with their L1 transaction.
+            let mut by_id = std::collections::HashMap::new();
+            for (log, tx) in &logs {
+                let words: Vec<B256> = log.payload.iter().map(|w| B256::from(*w)).collect();
+                if let Ok(envelope) = Envelope::from_words(&words) {
+                    by_id.insert(envelope.id(), (envelope, *tx));
+                }
+            }
+            let messages = checkpoint
+                .ids
+                .iter()
+                .filter_map(|id| by_id.get(id))
+                .map(|(envelope, tx)| SentMessage {
+                    envelope: envelope.clone(),
+                    block: BlockRef {
+                        number,
+                        hash: hash.0,
+                    },
+                    tx_hash: tx.0,
+                })
+                .collect();
+            out.push(FoundCheckpoint {
+                checkpoint,
+                messages,
             });
         }
-        checkpoint::starknet_checkpoint(
-            self.info.domain,
-            block.number,
-            B256::from(block.hash),
-            l1.hub(),
-            felt_to_u256(self.endpoint),
-            &logs,
-        )
-        .map_err(|e| AdapterError::bad(&self.info.name, "checkpoint", None, e.to_string()))
+        Ok(out)
     }
 
     fn rpc_error(&self, method: &'static str, e: ProviderError) -> AdapterError {
@@ -472,6 +537,24 @@ impl ChainAdapter for StarknetAdapter {
 
     fn submitter(&self) -> Option<&dyn Submitter> {
         self.submitter.as_ref().map(|s| s as &dyn Submitter)
+    }
+
+    fn checkpointed(&self) -> bool {
+        self.l1_messaging.is_some()
+    }
+
+    /// From the messaging contract's `LogMessageToL1` logs of the range (one `eth_getLogs`).
+    async fn checkpoints(
+        &self,
+        l1: &dyn L1State,
+        from: u64,
+        to: u64,
+    ) -> Result<Option<Vec<FoundCheckpoint>>> {
+        if self.l1_messaging.is_none() {
+            return Ok(None);
+        }
+        let filter = self.messaging_filter()?.from_block(from).to_block(to);
+        self.found_checkpoints(l1, &filter).await.map(Some)
     }
 
     fn send_call(&self, dst: u32, recipient: B256, payload: &[U256], value: U256) -> Result<Call> {

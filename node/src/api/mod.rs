@@ -44,7 +44,7 @@ mod views;
 pub use transfer::TransferView;
 use transfer::transfer_outcome;
 use views::view;
-pub use views::{MessageView, RelayView, parse_stage, stage_name};
+pub use views::{CheckpointView, MessageView, RelayView, parse_stage, stage_name};
 
 use crate::{
     network::{Network, PeersView},

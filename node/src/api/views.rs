@@ -45,9 +45,29 @@ pub struct MessageView {
     /// The quorum certificate's signers (attestation addresses), in a router network.
     #[serde(default)]
     pub certificate_signers: Option<Vec<String>>,
+    /// The L1 checkpoint that certifies it, when its chain is checkpointed and a quorum signed.
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointView>,
     /// What it moves, when it is a canonical-token message and the config names the ledger.
     #[serde(default)]
     pub transfer: Option<TransferView>,
+}
+
+/// A message's L1 checkpoint (issue 16) as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct CheckpointView {
+    /// The source domain.
+    pub domain: u32,
+    /// The finalized L1 block that made the checkpoint's messages consumable.
+    pub l1_block: u64,
+    /// That block's hash.
+    pub l1_block_hash: String,
+    /// The Merkle root every signer signed.
+    pub root: String,
+    /// Messages in the checkpoint.
+    pub count: u32,
+    /// This message's leaf index.
+    pub index: u32,
 }
 
 /// A relay transaction as the API shows it.
@@ -105,9 +125,23 @@ pub(super) fn view(app: &AppState, r: &MessageRecord) -> MessageView {
             .collect(),
         history: r.history.clone(),
         certificate_signers: app.network.as_ref().and_then(|n| {
+            if let Some((_, cp)) = n.checkpoint_certificate(&r.id).ok().flatten() {
+                return Some(cp.signers.iter().map(|a| a.to_string()).collect());
+            }
             let qc = n.certificate(&r.id).ok().flatten()?;
             let signers = n.signers(&qc).ok()?;
             Some(signers.iter().map(|a| a.to_string()).collect())
+        }),
+        checkpoint: app.network.as_ref().and_then(|n| {
+            let (place, cp) = n.checkpoint_certificate(&r.id).ok().flatten()?;
+            Some(CheckpointView {
+                domain: place.domain,
+                l1_block: place.l1_block,
+                l1_block_hash: cp.claim.l1_block_hash.to_string(),
+                root: cp.claim.root.to_string(),
+                count: cp.claim.count,
+                index: place.index,
+            })
         }),
         transfer: app.ledger.and_then(|ledger| transfer_of(app, ledger, r)),
     }

@@ -7,7 +7,7 @@ use clap::Args;
 use tokio::sync::watch;
 use xroute::{
     api,
-    network::Network,
+    network::{ChainsCheckpoints, Network},
     p2p::Inbound,
     pipeline::{Chains, Pipeline},
     store::Store,
@@ -111,7 +111,17 @@ async fn serve(config: Config) -> eyre::Result<()> {
             .as_l1()
             .ok_or_else(|| eyre::eyre!("the hub chain cannot serve as L1"))?;
         let domain = xroute_proofs::attestation::domain(l1.chain_id().await?, l1.hub());
-        let (joined, inbound) = join_network(p2p, store, domain, &mut tasks)?;
+        let (joined, inbound) = join_network(p2p, store, &chains, domain, &mut tasks)?;
+        if p2p.checkpoints {
+            tasks.spawn("checkpoints", {
+                let network = joined.clone();
+                let period = std::time::Duration::from_millis(config.relay.poll_interval_ms);
+                async move {
+                    network.run_checkpoints(period).await;
+                    Ok(())
+                }
+            });
+        }
         pipeline = pipeline.with_coordinator(joined.clone());
         tasks.spawn("gossip validation", {
             let network = joined.clone();
@@ -232,6 +242,7 @@ async fn shutdown_signal() {
 fn join_network(
     p2p: &xroute_config::P2pConfig,
     store: Store,
+    chains: &Chains,
     domain: alloy::dyn_abi::Eip712Domain,
     tasks: &mut Tasks,
 ) -> eyre::Result<(Arc<Network>, tokio::sync::mpsc::Receiver<Inbound>)> {
@@ -287,8 +298,11 @@ fn join_network(
         heartbeat_ms: p2p.heartbeat_ms,
         batch_attestations: p2p.batch_attestations,
     };
-    let network =
+    let mut network =
         Network::new(handle, store, settings, domain).map_err(|e| eyre::eyre!("p2p: {e}"))?;
+    if p2p.checkpoints {
+        network = network.with_checkpoints(Arc::new(ChainsCheckpoints::new(chains.clone())));
+    }
     tracing::info!(attester = %network.me(), "joined the router network");
     Ok((Arc::new(network), inbound))
 }

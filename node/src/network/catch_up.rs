@@ -32,14 +32,17 @@ pub const REPUBLISH_MAX_MS: u64 = 60_000;
 /// Catch-up bookkeeping untouched this long is forgotten (the message left `Proven`).
 const FORGET_MS: u64 = 600_000;
 
+/// Something waiting for its certificate: when our attestation went out or we last asked for the
+/// others', and how many times.
 #[derive(Debug, Clone, Copy)]
-struct Waiting {
-    at_ms: u64,
-    times: u32,
+pub(super) struct Waiting {
+    pub(super) at_ms: u64,
+    pub(super) times: u32,
 }
 
 impl Waiting {
-    fn due(&self, now: u64) -> bool {
+    /// Whether it is due to be asked for again at `now`.
+    pub(super) fn due(&self, now: u64) -> bool {
         let wait = REPUBLISH_MS
             .saturating_mul(1 << self.times.saturating_sub(1).min(16))
             .min(REPUBLISH_MAX_MS);

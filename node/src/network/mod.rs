@@ -18,12 +18,16 @@
 //!   differs from ours is flagged in `GET /peers`.
 //! - [`assign`]: relay assignment as a pure function: rendezvous ranking per hop, windowed
 //!   failover, claim, settle, relay (see [`assign::Assignment::decide`]).
+//! - [`checkpoints`]: certificates per L1 checkpoint (issue 16): what one finalized L1 block made
+//!   consumable from one domain, computed from L1 by every router, signed and certified as a
+//!   unit; messages of the checkpointed domains are `Attested` by their checkpoint's certificate.
 //! - [`claims`]: relay claims heard and made, and the claims this router holds while its relay is
 //!   in flight, kept fresh on the network's own timer (not the pipeline's tick).
 
 pub mod assign;
 mod attest;
 mod catch_up;
+pub mod checkpoints;
 pub mod claims;
 pub mod evidence;
 mod liveness;
@@ -41,6 +45,9 @@ use xroute_proofs::{attestation::Claim, envelope::MessageId};
 
 pub use assign::Decision;
 pub use catch_up::{REPUBLISH_MAX_MS, REPUBLISH_MS};
+pub use checkpoints::{
+    ChainsCheckpoints, CheckpointCertificate, CheckpointSource, StoredCheckpoint,
+};
 pub use evidence::{Certificate, Evidence};
 pub use liveness::{PeersView, RouterView};
 pub use validate::Rejected;
@@ -86,6 +93,7 @@ pub struct Network {
     catch_up: catch_up::CatchUp,
     claims: claims::Claims,
     liveness: liveness::Liveness,
+    checkpoints: checkpoints::Book,
     certified: Option<mpsc::UnboundedSender<(MessageId, u64)>>,
 }
 
@@ -122,6 +130,7 @@ impl Network {
             outbox: attest::Outbox::default(),
             catch_up: catch_up::CatchUp::default(),
             liveness: liveness::Liveness::default(),
+            checkpoints: checkpoints::Book::default(),
             certified: None,
         })
     }
@@ -230,6 +239,21 @@ impl Coordinator for Network {
         hub_domain: u32,
         l1: BlockRef,
     ) -> Result<(), StoreError> {
+        // A checkpointed domain's messages are attested by their checkpoint, not one by one.
+        let owned: Vec<MessageRecord>;
+        let records = if records
+            .iter()
+            .any(|r| self.checkpointed(r.envelope.src_domain))
+        {
+            owned = records
+                .iter()
+                .filter(|r| !self.checkpointed(r.envelope.src_domain))
+                .cloned()
+                .collect();
+            &owned[..]
+        } else {
+            records
+        };
         match records {
             [] => Ok(()),
             [one] => self.attest(one),
@@ -243,6 +267,9 @@ impl Coordinator for Network {
     /// `Attested` requires a certificate whose signers' evidence, checked again now, still makes
     /// a quorum.
     fn gate(&self, record: &MessageRecord) -> Result<Gate, StoreError> {
+        if let Some(gate) = self.checkpoint_gate(record)? {
+            return Ok(gate);
+        }
         let Some(qc) = self.certificate(&record.id)? else {
             self.catch_up(record)?;
             return Ok(Gate::Closed);

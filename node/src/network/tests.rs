@@ -9,6 +9,7 @@ use xroute_proofs::{
 };
 
 use super::{Decision as Turn, *};
+use crate::pipeline::{Coordinator, Gate};
 use crate::{
     p2p::{
         self, Inbound, P2pSettings, Rejection, Verdict,
@@ -602,4 +603,257 @@ async fn a_relayed_hop_stays_claimed_without_the_pipeline() {
         matches!(other.turn(&hop, t0, later), Turn::Wait(why) if why.contains("claimed the hop")),
         "the other router waits"
     );
+}
+
+/// Issue 16's L1 as a recorded list: checkpoints of domain 2, final up to a block the test moves.
+#[derive(Debug)]
+struct RecordedL1 {
+    finalized: std::sync::atomic::AtomicU64,
+    found: Vec<xroute_adapters::FoundCheckpoint>,
+}
+
+impl RecordedL1 {
+    /// Checkpoints of domain 2 at `blocks` (L1 block, messages), final up to `finalized`.
+    fn new(blocks: &[(u64, u64)], finalized: u64) -> Self {
+        let mut nonce = 0;
+        let found = blocks
+            .iter()
+            .map(|(block, n)| {
+                let messages: Vec<xroute_adapters::SentMessage> = (0..*n)
+                    .map(|_| {
+                        nonce += 1;
+                        xroute_adapters::SentMessage {
+                            envelope: record(nonce, 0).envelope,
+                            block: xroute_adapters::BlockRef {
+                                number: *block,
+                                hash: [*block as u8; 32],
+                            },
+                            tx_hash: [0xcc; 32],
+                        }
+                    })
+                    .collect();
+                let checkpoint = xroute_proofs::checkpoint::Checkpoint::new(
+                    2,
+                    *block,
+                    B256::repeat_byte(*block as u8),
+                    messages.iter().map(|m| m.envelope.id()).collect(),
+                )
+                .unwrap();
+                xroute_adapters::FoundCheckpoint {
+                    checkpoint,
+                    messages,
+                }
+            })
+            .collect();
+        Self {
+            finalized: finalized.into(),
+            found,
+        }
+    }
+
+    fn claim_at(&self, block: u64) -> xroute_proofs::checkpoint::CheckpointClaim {
+        self.found
+            .iter()
+            .find(|f| f.checkpoint.claim.l1_block == block)
+            .unwrap()
+            .checkpoint
+            .claim
+    }
+}
+
+#[async_trait::async_trait]
+impl CheckpointSource for RecordedL1 {
+    fn domains(&self) -> Vec<u32> {
+        vec![2]
+    }
+
+    fn l1_name(&self) -> String {
+        "l1".into()
+    }
+
+    async fn finalized(&self) -> Result<xroute_adapters::BlockRef, xroute_adapters::AdapterError> {
+        Ok(xroute_adapters::BlockRef {
+            number: self.finalized.load(std::sync::atomic::Ordering::Relaxed),
+            hash: [0; 32],
+        })
+    }
+
+    async fn checkpoints(
+        &self,
+        domain: u32,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<xroute_adapters::FoundCheckpoint>, xroute_adapters::AdapterError> {
+        Ok(self
+            .found
+            .iter()
+            .filter(|f| {
+                let c = f.checkpoint.claim;
+                c.domain == domain && (from..=to).contains(&c.l1_block)
+            })
+            .cloned()
+            .collect())
+    }
+}
+
+/// Issue 16: a router signs the checkpoint it computes from L1 and learns its messages; another
+/// member's attestation counts only when it is the same claim, and two make the certificate that
+/// opens every message's gate; a root that L1 does not give (or a block where L1 made nothing
+/// consumable) is rejected as a wrong checkpoint; a block not final here yet is waited for.
+#[tokio::test]
+async fn checkpoint_attestations_count_only_when_they_match_our_l1() {
+    use std::sync::{Arc, atomic::Ordering};
+    let f = fixture();
+    let l1 = Arc::new(RecordedL1::new(&[(5, 3), (7, 2)], 6));
+    let network = Arc::new(f.network.with_checkpoints(l1.clone()));
+    assert!(network.checkpointed(2) && !network.checkpointed(3));
+
+    // Our round: block 5 is final and has a checkpoint of three; block 7 is not final yet.
+    assert_eq!(network.checkpoint_round().await.unwrap(), 1);
+    let ours = l1.claim_at(5);
+    let learned: Vec<MessageRecord> = l1.found[0]
+        .messages
+        .iter()
+        .map(|m| {
+            network
+                .store
+                .get(&m.envelope.id())
+                .unwrap()
+                .expect("learned")
+        })
+        .collect();
+    assert!(learned.iter().all(|r| r.stage == crate::store::Stage::Sent));
+    assert_eq!(learned[0].source.chain, "l1");
+    assert_eq!(
+        network
+            .store
+            .checkpoint_of(&learned[2].id)
+            .unwrap()
+            .unwrap(),
+        crate::store::CheckpointPlace {
+            domain: 2,
+            l1_block: 5,
+            index: 2
+        }
+    );
+    // A second round adds nothing (the cursor moved past block 6).
+    assert_eq!(network.checkpoint_round().await.unwrap(), 0);
+    // Our own signature alone is not a quorum of 2; the per-message path signs nothing.
+    assert!(matches!(network.gate(&learned[0]).unwrap(), Gate::Closed));
+    network
+        .proven(
+            &learned,
+            1,
+            xroute_adapters::BlockRef {
+                number: 6,
+                hash: [6; 32],
+            },
+        )
+        .unwrap();
+    assert!(
+        !network
+            .store
+            .has_attestation(&learned[0].id, &network.me())
+            .unwrap()
+    );
+
+    let judge = |who: &Member, claim| {
+        let network = network.clone();
+        let signed = Signed::sign(&who.key, &f.domain, claim).unwrap();
+        let message = inbound(
+            who.peer,
+            Gossip::Checkpoints {
+                attestations: vec![signed],
+            },
+        );
+        async move { network.judge_checkpoints(&message).await }
+    };
+    // A rogue root, a wrong count, another block hash: each is a wrong checkpoint.
+    let mut rogue = ours;
+    rogue.root = B256::repeat_byte(0xee);
+    let mut fewer = ours;
+    fewer.count = 2;
+    let mut other_hash = ours;
+    other_hash.l1_block_hash = B256::repeat_byte(0x99);
+    for bad in [rogue, fewer, other_hash] {
+        let e = judge(&f.a, bad).await.unwrap_err();
+        assert_eq!(e.reason, Rejection::WrongCheckpoint, "{e}");
+        assert!(e.detail.contains("but L1 gives root"), "{e}");
+    }
+    // A claim of messages at a final block where L1 made none consumable.
+    let mut empty = ours;
+    empty.l1_block = 6;
+    let e = judge(&f.a, empty).await.unwrap_err();
+    assert_eq!(e.reason, Rejection::WrongCheckpoint);
+    assert!(e.detail.contains("made none consumable"), "{e}");
+    // The same claim signed by a key outside the set, or published by another member's peer.
+    let outsider = member();
+    assert_eq!(
+        judge(&outsider, ours).await.unwrap_err().reason,
+        Rejection::Stranger
+    );
+    let by_b = Signed::sign(&f.b.key, &f.domain, ours).unwrap();
+    let impersonated = inbound(
+        f.a.peer,
+        Gossip::Checkpoints {
+            attestations: vec![by_b],
+        },
+    );
+    assert_eq!(
+        network
+            .judge_checkpoints(&impersonated)
+            .await
+            .unwrap_err()
+            .reason,
+        Rejection::Impersonation
+    );
+    assert!(
+        network
+            .checkpoint_certificate(&learned[0].id)
+            .unwrap()
+            .is_none()
+    );
+
+    // b signs what L1 gives: accepted, and with ours a certificate of the whole checkpoint.
+    assert_eq!(judge(&f.b, ours).await.unwrap(), Verdict::Accept);
+    let (place, cert) = network
+        .checkpoint_certificate(&learned[1].id)
+        .unwrap()
+        .unwrap();
+    assert_eq!((place.l1_block, place.index), (5, 1));
+    assert_eq!(cert.claim, ours);
+    let mut signers = cert.signers.clone();
+    signers.sort();
+    let mut expected = vec![network.me(), f.b.key.address()];
+    expected.sort();
+    assert_eq!(signers, expected);
+    for r in &learned {
+        match network.gate(r).unwrap() {
+            Gate::Certified(note) => {
+                assert!(note.contains("checkpoint certificate"), "{note}");
+                assert!(note.contains("L1 block 5"), "{note}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // A replay costs no signature recovery and is ignored.
+    assert_eq!(judge(&f.b, ours).await.unwrap(), Verdict::Ignore);
+
+    // Block 7 is not final here: a's attestation of it waits until our L1 gets there.
+    let early = tokio::spawn(judge(&f.a, l1.claim_at(7)));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !early.is_finished(),
+        "judged before its block was final here"
+    );
+    l1.finalized.store(8, Ordering::Relaxed);
+    assert_eq!(network.checkpoint_round().await.unwrap(), 1);
+    let verdict = tokio::time::timeout(Duration::from_secs(5), early)
+        .await
+        .expect("judged once final")
+        .unwrap();
+    assert_eq!(verdict.unwrap(), Verdict::Accept);
+    let id7 = l1.found[1].messages[0].envelope.id();
+    let (_, cert7) = network.checkpoint_certificate(&id7).unwrap().unwrap();
+    assert_eq!(cert7.claim, l1.claim_at(7));
 }

@@ -69,6 +69,22 @@ impl Network {
     /// Validates received gossip, reports the verdict to the p2p layer and keeps what is valid.
     pub async fn run_inbound(self: Arc<Self>, mut inbound: mpsc::Receiver<Inbound>) {
         while let Some(message) = inbound.recv().await {
+            if matches!(message.gossip, Gossip::Checkpoints { .. }) {
+                // Checked against our own L1, which may take a read or a wait: apart, so the
+                // rest of the gossip is not held up.
+                let network = self.clone();
+                tokio::spawn(async move {
+                    let verdict = match network.judge_checkpoints(&message).await {
+                        Ok(v) => v,
+                        Err(rejected) => {
+                            tracing::warn!(peer = %message.from, %rejected, "checkpoint attestation rejected");
+                            Verdict::Reject(rejected.reason)
+                        }
+                    };
+                    network.p2p.verdict(&message, verdict).await;
+                });
+                continue;
+            }
             let verdict = match self.validate(&message) {
                 Ok(v) => v,
                 Err(rejected) => {
@@ -163,6 +179,24 @@ impl Network {
                 })
             }
             Gossip::BatchAttestation(b) => self.judge_batch(b, member),
+            // Judged apart, in `run_inbound` (it may read L1).
+            Gossip::Checkpoints { .. } => Ok(Verdict::Ignore),
+            Gossip::CheckpointWant(want) => {
+                if want.router != member {
+                    return Err(impersonation("checkpoint request", &want.router));
+                }
+                if want.wanted.len() > MAX_BATCH {
+                    return Err(reject(
+                        Rejection::OutOfBounds,
+                        format!("{} checkpoints in one request", want.wanted.len()),
+                    ));
+                }
+                if want.at_ms + STALE_MS < now {
+                    return Ok(Verdict::Ignore);
+                }
+                self.answer_checkpoints(want)?;
+                Ok(Verdict::Accept)
+            }
             Gossip::Want(want) => {
                 if want.router != member {
                     return Err(impersonation("attestation request", &want.router));

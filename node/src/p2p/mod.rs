@@ -103,6 +103,9 @@ pub enum Rejection {
     /// A batch whose ids do not hash to the signed root, or a claim of a stage that is not
     /// gossiped.
     BadClaim,
+    /// A checkpoint attestation whose claim (root, count, block hash) is not what the L1 events
+    /// of its block give, recomputed here.
+    WrongCheckpoint,
 }
 
 /// A received gossip message waiting for its verdict.

@@ -5,6 +5,7 @@ use alloy_primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 use xroute_proofs::{
     attestation::{BatchClaim, Claim, Signed},
+    checkpoint::CheckpointClaim,
     envelope::MessageId,
 };
 
@@ -63,6 +64,33 @@ pub struct Wanted {
     pub have: u64,
 }
 
+/// One router's signed statement of what one finalized L1 block made consumable from one source
+/// domain (issue 16). The ids are not sent: every receiver computes them from L1.
+pub type CheckpointAttestation = Signed<CheckpointClaim>;
+
+/// "I have no certificate of these checkpoints yet": answered like a [`Want`], by each router
+/// whose checkpoint attestation the asker lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointWant {
+    /// The asking router's attestation address.
+    pub router: Address,
+    /// What it misses (at most `network::MAX_BATCH`).
+    pub wanted: Vec<WantedCheckpoint>,
+    /// When (ms since the epoch).
+    pub at_ms: u64,
+}
+
+/// One checkpoint of a [`CheckpointWant`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WantedCheckpoint {
+    /// The source domain.
+    pub domain: u32,
+    /// The L1 block.
+    pub l1_block: u64,
+    /// The signers the asker holds, as in [`Wanted::have`].
+    pub have: u64,
+}
+
 /// "I am relaying this hop now."
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelayClaim {
@@ -114,6 +142,14 @@ pub enum Gossip {
     BatchAttestation(BatchAttestation),
     /// On [`topics::ATTESTATIONS`].
     Want(Want),
+    /// On [`topics::ATTESTATIONS`]: one router's own checkpoint attestations, 1 to
+    /// [`MAX_BUNDLE`].
+    Checkpoints {
+        /// Each with its own signature, all by the publishing router.
+        attestations: Vec<CheckpointAttestation>,
+    },
+    /// On [`topics::ATTESTATIONS`].
+    CheckpointWant(CheckpointWant),
     /// On [`topics::CLAIMS`].
     Claim(RelayClaim),
     /// On [`topics::HEARTBEATS`].
@@ -146,9 +182,11 @@ impl Gossip {
     /// The topic this message travels on.
     pub fn topic(&self) -> &'static str {
         match self {
-            Self::Attestations { .. } | Self::BatchAttestation(_) | Self::Want(_) => {
-                topics::ATTESTATIONS
-            }
+            Self::Attestations { .. }
+            | Self::BatchAttestation(_)
+            | Self::Want(_)
+            | Self::Checkpoints { .. }
+            | Self::CheckpointWant(_) => topics::ATTESTATIONS,
             Self::Claim(_) => topics::CLAIMS,
             Self::Heartbeat(_) => topics::HEARTBEATS,
         }
@@ -159,6 +197,8 @@ impl Gossip {
             Self::Attestations { .. } => "attestations",
             Self::BatchAttestation(_) => "batch attestation",
             Self::Want(_) => "attestation request",
+            Self::Checkpoints { .. } => "checkpoint attestations",
+            Self::CheckpointWant(_) => "checkpoint request",
             Self::Claim(_) => "relay claim",
             Self::Heartbeat(_) => "heartbeat",
         }

@@ -3,12 +3,14 @@
 //! One sled tree per record kind, each key-prefixed by a schema version so a later layout can live
 //! beside this one: `messages_v1` (message id → [`MessageRecord`]), `status_v1` (stage byte ‖ id →
 //! empty: the index behind `xroute messages --status`), `cursor_v1` (chain name → [`Cursor`]),
-//! `relay_batches_v1` (first tx hash → [`RelayBatch`], while its members are in flight).
+//! `relay_batches_v1` (first tx hash → [`RelayBatch`], while its members are in flight), and the
+//! checkpoint trees of [`checkpoints`].
 //! Encoding and decoding happen in one place ([`codec`]); a record that does not decode is a typed
 //! error naming its key, never a panic. A stage change updates the record and the status index in
 //! one transaction, and only from the stage the caller expects, so a transition is persisted
 //! exactly once before its side effect runs, and replaying a step after a crash is harmless.
 
+mod checkpoints;
 mod codec;
 mod error;
 mod relay_batch;
@@ -27,6 +29,7 @@ use sled::{
     transaction::{ConflictableTransactionError, TransactionError},
 };
 
+pub use checkpoints::CheckpointPlace;
 pub use error::{Result, StoreError};
 pub use types::{Cursor, MessageRecord, RelayAttempt, RelayBatch, SourceRef, Stage, Transition};
 use xroute_proofs::envelope::MessageId;
@@ -40,6 +43,10 @@ const ATTESTATIONS: &str = "attestations_v1";
 const CERTIFICATES: &str = "certificates_v1";
 const BATCHES: &str = "batches_v1";
 const RELAY_BATCHES: &str = "relay_batches_v1";
+const CHECKPOINTS: &str = "checkpoints_v1";
+const CHECKPOINT_OF: &str = "checkpoint_of_v1";
+const CHECKPOINT_SIGS: &str = "checkpoint_sigs_v1";
+const CHECKPOINT_CERTS: &str = "checkpoint_certs_v1";
 /// How long [`Store::open`] waits for the lock of a store whose last handle is closing.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -77,6 +84,10 @@ pub struct Store {
     certificates: sled::Tree,
     batches: sled::Tree,
     relay_batches: sled::Tree,
+    checkpoints: sled::Tree,
+    checkpoint_of: sled::Tree,
+    checkpoint_sigs: sled::Tree,
+    checkpoint_certs: sled::Tree,
     counts: Arc<Counts>,
 }
 
@@ -158,6 +169,10 @@ impl Store {
             certificates: db.open_tree(CERTIFICATES)?,
             batches: db.open_tree(BATCHES)?,
             relay_batches: db.open_tree(RELAY_BATCHES)?,
+            checkpoints: db.open_tree(CHECKPOINTS)?,
+            checkpoint_of: db.open_tree(CHECKPOINT_OF)?,
+            checkpoint_sigs: db.open_tree(CHECKPOINT_SIGS)?,
+            checkpoint_certs: db.open_tree(CHECKPOINT_CERTS)?,
             db,
         };
         if store.status.get(COUNTED)?.is_some() {
@@ -268,6 +283,10 @@ impl Store {
             (&self.batches, &out.batches),
             (&self.relay_batches, &out.relay_batches),
             (&self.certificates, &out.certificates),
+            (&self.checkpoint_of, &out.checkpoint_of),
+            (&self.checkpoints, &out.checkpoints),
+            (&self.checkpoint_sigs, &out.checkpoint_sigs),
+            (&self.checkpoint_certs, &out.checkpoint_certs),
         ] {
             for entry in from.iter() {
                 let (k, v) = entry?;

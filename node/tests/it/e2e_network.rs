@@ -64,6 +64,7 @@ impl NetEnv {
                     threshold,
                     relay_window_ms,
                     batch_attestations,
+                    checkpoints: true,
                 }),
                 ..RouterOptions::default()
             };

@@ -217,6 +217,7 @@ async fn a_critical_task_that_panics_stops_the_router_naming_it() -> Result<()> 
             threshold: 1,
             relay_window_ms: 2_000,
             batch_attestations: true,
+            checkpoints: true,
         }),
         ..RouterOptions::default()
     };
