@@ -273,5 +273,14 @@ async fn the_hub_checkpoint_of_a_block_lists_its_sends_in_log_order() -> Result<
         hash: adapter.block_hash(number - 1).await?,
     };
     assert!(adapter.checkpoint(before).await?.is_none());
+    // The range read finds it alone, with the sends themselves.
+    let l1 = adapter.as_l1().expect("the hub chain is L1");
+    let ranged = adapter
+        .checkpoints(l1, number - 1, number)
+        .await?
+        .expect("the hub chain is checkpointed");
+    assert_eq!(ranged.len(), 1);
+    assert_eq!(ranged[0].checkpoint.claim, cp.claim);
+    assert_eq!(ranged[0].messages, sent);
     Ok(())
 }

@@ -226,6 +226,21 @@ async fn a_checkpoint_from_l1_lists_what_the_state_update_made_consumable() -> R
         let again = adapter.checkpoint(&l1, *block).await?.unwrap();
         assert_eq!(again.claim, cp.claim);
     }
+    // The range read (what a router's scan makes, one eth_getLogs) finds the same checkpoints,
+    // with each message's envelope and the L1 transaction that carried it.
+    assert!(adapter.checkpointed());
+    let ranged = adapter
+        .checkpoints(&l1, before, after)
+        .await?
+        .expect("a Starknet chain with its messaging contract is checkpointed");
+    assert_eq!(ranged.len(), found.len());
+    for (r, (_, cp)) in ranged.iter().zip(&found) {
+        assert_eq!(r.checkpoint.claim, cp.claim);
+        let envelopes: Vec<_> = r.messages.iter().map(|m| m.envelope.id()).collect();
+        assert_eq!(envelopes, cp.ids);
+        assert!(r.messages.iter().all(|m| m.block.number == cp.claim.l1_block));
+        assert!(r.messages.iter().all(|m| m.tx_hash != [0; 32]));
+    }
     let (block, _) = &found[0];
     // A hash that is not that block's: the L1 node knows no such block, and the error says so.
     let wrong = BlockRef {
