@@ -5,10 +5,18 @@
 //! every message.
 //!
 //! ```sh
-//! cargo bench -p xroute --bench network -- --routers 4,8,16 --messages 10000 --modes single,batch
+//! cargo bench -p xroute --bench network -- --routers 4,8,16 --messages 10000 --modes single,batch,checkpoint
+//! cargo bench -p xroute --bench network -- --routers 4,16 --messages 200 --modes single,checkpoint --trickle-ms 20
 //! ```
 //!
-//! Reported per (mode, N): latency from the last router's `Proven` of a message to the moment the
+//! Modes: `single` (one signature per message), `batch` (one per tick's proven messages),
+//! `checkpoint` (issue 16: one per L1 checkpoint, which every router computes from the same
+//! recorded L1 list: a burst is one L1 block that made all M messages consumable). With
+//! `--trickle-ms T` the messages come one at a time, one every T ms (in `checkpoint` mode, one L1
+//! block each), on a schedule every router shares.
+//!
+//! Reported per (mode, N): latency from the last router's `Proven` of a message (in `checkpoint`
+//! mode: the last router's reading of the L1 block that made it consumable) to the moment the
 //! last router holds its certificate (p50, p99), messages certified per second at every router,
 //! CPU seconds and peak RSS per router (mean and max). The chains are left out on purpose: this
 //! measures the network, and `Proven` is what the pipeline hands it.
@@ -26,7 +34,7 @@ use alloy_primitives::{Address, B256, keccak256};
 use libp2p::{PeerId, identity::Keypair};
 use serde::{Deserialize, Serialize};
 use xroute::{
-    network::{Network, NetworkSettings},
+    network::{CheckpointSource, Network, NetworkSettings},
     p2p::{self, P2pSettings},
     store::{MessageRecord, SourceRef, Stage, Store},
 };
@@ -89,6 +97,85 @@ fn message(k: usize) -> MessageRecord {
     record
 }
 
+/// L1 as a recorded list: the checkpoints of domain 2, final up to what the bench sets.
+#[derive(Debug)]
+struct RecordedL1 {
+    finalized: std::sync::atomic::AtomicU64,
+    found: Vec<xroute_adapters::FoundCheckpoint>,
+}
+
+impl RecordedL1 {
+    /// `records` in L1 blocks of `per_block` messages each, from block 1.
+    fn new(records: &[MessageRecord], per_block: usize) -> Self {
+        let found = records
+            .chunks(per_block)
+            .enumerate()
+            .map(|(b, chunk)| {
+                let number = b as u64 + 1;
+                let hash = keccak256(number.to_be_bytes());
+                let messages: Vec<xroute_adapters::SentMessage> = chunk
+                    .iter()
+                    .map(|r| xroute_adapters::SentMessage {
+                        envelope: r.envelope.clone(),
+                        block: xroute_adapters::BlockRef {
+                            number,
+                            hash: hash.0,
+                        },
+                        tx_hash: [0xcc; 32],
+                    })
+                    .collect();
+                let checkpoint = xroute_proofs::checkpoint::Checkpoint::new(
+                    2,
+                    number,
+                    hash,
+                    chunk.iter().map(|r| r.id).collect(),
+                )
+                .expect("checkpoint");
+                xroute_adapters::FoundCheckpoint {
+                    checkpoint,
+                    messages,
+                }
+            })
+            .collect();
+        Self {
+            finalized: 0.into(),
+            found,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl CheckpointSource for RecordedL1 {
+    fn domains(&self) -> Vec<u32> {
+        vec![2]
+    }
+
+    fn l1_name(&self) -> String {
+        "ethereum".into()
+    }
+
+    async fn finalized(&self) -> Result<xroute_adapters::BlockRef, xroute_adapters::AdapterError> {
+        Ok(xroute_adapters::BlockRef {
+            number: self.finalized.load(std::sync::atomic::Ordering::Relaxed),
+            hash: [0; 32],
+        })
+    }
+
+    async fn checkpoints(
+        &self,
+        _domain: u32,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<xroute_adapters::FoundCheckpoint>, xroute_adapters::AdapterError> {
+        let (from, to) = (from.max(1) as usize, to as usize);
+        Ok(self
+            .found
+            .get(from - 1..to.min(self.found.len()))
+            .unwrap_or_default()
+            .to_vec())
+    }
+}
+
 fn cpu_and_rss() -> (u64, u64) {
     // SAFETY: getrusage fills the struct we pass.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -121,7 +208,8 @@ async fn node(args: &[String]) {
     let i: usize = args[0].parse().expect("index");
     let n: usize = args[1].parse().expect("n");
     let m: usize = args[2].parse().expect("messages");
-    let batch = args[3] == "batch";
+    let mode = args[3].clone();
+    let trickle_ms: u64 = args[6].parse().expect("trickle ms");
     let ports: Vec<u16> = args[4]
         .split(',')
         .map(|p| p.parse().expect("port"))
@@ -156,26 +244,40 @@ async fn node(args: &[String]) {
         },
     )
     .expect("p2p");
+    let records: Vec<MessageRecord> = (0..m).map(message).collect();
+    let l1 = Arc::new(RecordedL1::new(
+        &records,
+        if trickle_ms > 0 { 1 } else { m },
+    ));
+    if mode == "checkpoint" {
+        // As indexed before the burst: the router knows the messages (learning them is the
+        // case of a router whose indexer is behind).
+        for r in &records {
+            store.insert_new(r).expect("store");
+        }
+    }
     let (hook, mut certified) = tokio::sync::mpsc::unbounded_channel();
     let domain = xroute_proofs::attestation::domain(31337, Address::repeat_byte(0x42));
-    let network = Arc::new(
-        Network::new(
-            handle.clone(),
-            store,
-            NetworkSettings {
-                signer: attestation_key(i),
-                members,
-                threshold: threshold(n),
-                relay_window_ms: 5_000,
-                claim_settle_ms: 1_000,
-                heartbeat_ms: 1_000,
-                batch_attestations: true,
-            },
-            domain,
-        )
-        .expect("network")
-        .with_certificate_hook(hook),
-    );
+    let mut network = Network::new(
+        handle.clone(),
+        store,
+        NetworkSettings {
+            signer: attestation_key(i),
+            members,
+            threshold: threshold(n),
+            relay_window_ms: 5_000,
+            claim_settle_ms: 1_000,
+            heartbeat_ms: 1_000,
+            batch_attestations: true,
+        },
+        domain,
+    )
+    .expect("network")
+    .with_certificate_hook(hook);
+    if mode == "checkpoint" {
+        network = network.with_checkpoints(l1.clone());
+    }
+    let network = Arc::new(network);
     tokio::spawn(network.clone().run_inbound(inbound));
     // Ready once connected to every other router and the mesh had a heartbeat to form.
     let waiting = Instant::now();
@@ -197,33 +299,75 @@ async fn node(args: &[String]) {
     println!("ready");
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).expect("go");
+    // Every router's schedule starts at the same instant (µs since the epoch).
+    let start_us: u64 = line
+        .trim()
+        .strip_prefix("go ")
+        .and_then(|t| t.parse().ok())
+        .expect("go <start µs>");
+    while now_us() < start_us {
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
 
-    let records: Vec<MessageRecord> = (0..m).map(message).collect();
     let index: std::collections::HashMap<_, _> =
         records.iter().enumerate().map(|(k, r)| (r.id, k)).collect();
     let mut proven_us = vec![0u64; m];
-    if batch {
-        // As the pipeline does: what one tick proved, under one signature per MAX_BATCH.
-        for chunk in records.chunks(xroute::network::MAX_BATCH) {
-            let at = now_us();
-            for r in chunk {
-                proven_us[index[&r.id]] = at;
+    // What is due by now, on the shared schedule (all of it in a burst).
+    let due = |now: u64| -> usize {
+        if trickle_ms == 0 {
+            m
+        } else {
+            ((now.saturating_sub(start_us) / (trickle_ms * 1000)) as usize + 1).min(m)
+        }
+    };
+    let mut sent = 0usize;
+    // Takes what is due to `Proven` (this router's own proof) or, in checkpoint mode, reads the
+    // L1 blocks now final; returns how many are out.
+    let step = async |sent: &mut usize, proven_us: &mut Vec<u64>| {
+        let now = now_us();
+        let upto = due(now);
+        if upto <= *sent {
+            return;
+        }
+        match mode.as_str() {
+            "checkpoint" => {
+                let blocks = if trickle_ms > 0 { upto } else { 1 };
+                l1.finalized
+                    .store(blocks as u64, std::sync::atomic::Ordering::Relaxed);
+                network.checkpoint_round().await.expect("checkpoint round");
+                for t in &mut proven_us[*sent..upto] {
+                    *t = now;
+                }
             }
-            network
-                .attest_batch(chunk, 1, (7, B256::repeat_byte(7)))
-                .expect("attest");
+            "batch" => {
+                // As the pipeline does: what one tick proved, under one signature per MAX_BATCH.
+                for chunk in records[*sent..upto].chunks(xroute::network::MAX_BATCH) {
+                    let at = now_us();
+                    for r in chunk {
+                        proven_us[index[&r.id]] = at;
+                    }
+                    network
+                        .attest_batch(chunk, 1, (7, B256::repeat_byte(7)))
+                        .expect("attest");
+                }
+            }
+            _ => {
+                for r in &records[*sent..upto] {
+                    proven_us[index[&r.id]] = now_us();
+                    network.attest(r).expect("attest");
+                }
+                network.flush(); // as the pipeline's tick ends
+            }
         }
-    } else {
-        for r in &records {
-            proven_us[index[&r.id]] = now_us();
-            network.attest(r).expect("attest");
-        }
-        network.flush(); // as the pipeline's tick ends
-    }
+        *sent = upto;
+    };
+    step(&mut sent, &mut proven_us).await;
     let mut certified_us = vec![0u64; m];
     let mut done = 0;
     let deadline = Instant::now() + Duration::from_secs(1800);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut schedule = tokio::time::interval(Duration::from_millis(trickle_ms.max(1)));
+    schedule.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_report = Instant::now();
     while done < m && Instant::now() < deadline {
@@ -239,15 +383,21 @@ async fn node(args: &[String]) {
                 }
                 None => break,
             },
+            _ = schedule.tick(), if sent < m => step(&mut sent, &mut proven_us).await,
             // As the pipeline's tick does for every message still waiting in `Proven`: our
-            // attestation goes out if it never did, and the set is asked for what we miss.
+            // attestation goes out if it never did, and the set is asked for what we miss (in
+            // checkpoint mode, the round asks for the checkpoints without a certificate).
             _ = tick.tick() => {
-                for (k, r) in records.iter().enumerate() {
-                    if certified_us[k] == 0 {
-                        network.catch_up(r).expect("catch up");
+                if mode == "checkpoint" {
+                    network.checkpoint_round().await.expect("checkpoint round");
+                } else {
+                    for (k, r) in records[..sent].iter().enumerate() {
+                        if certified_us[k] == 0 {
+                            network.catch_up(r).expect("catch up");
+                        }
                     }
+                    network.flush();
                 }
-                network.flush();
                 if last_report.elapsed() >= Duration::from_secs(30) {
                     eprintln!("router {i}: {done} of {m} certified");
                     last_report = Instant::now();
@@ -282,7 +432,7 @@ struct Row {
     complete: bool,
 }
 
-fn run(n: usize, m: usize, mode: &str) -> Row {
+fn run(n: usize, m: usize, mode: &str, trickle_ms: u64) -> Row {
     let exe = std::env::current_exe().expect("exe");
     // Below the ephemeral range: a port from it can be taken by a router's outgoing dial before
     // the router planned for it listens (then two routers never meet).
@@ -306,6 +456,7 @@ fn run(n: usize, m: usize, mode: &str) -> Row {
                 ])
                 .arg(ports.join(","))
                 .arg(dir.path().join(format!("r{i}")))
+                .arg(trickle_ms.to_string())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
@@ -322,11 +473,12 @@ fn run(n: usize, m: usize, mode: &str) -> Row {
         r.read_line(&mut line).expect("ready");
         assert_eq!(line.trim(), "ready");
     }
+    let start_us = now_us() + 500_000;
     for c in &mut children {
         c.stdin
             .as_mut()
             .expect("stdin")
-            .write_all(b"go\n")
+            .write_all(format!("go {start_us}\n").as_bytes())
             .expect("go");
     }
     // Each router reports when it holds every certificate (or gives up), then keeps serving the
@@ -383,7 +535,11 @@ fn run(n: usize, m: usize, mode: &str) -> Row {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
     Row {
-        mode: mode.into(),
+        mode: if trickle_ms > 0 {
+            format!("{mode}, one every {trickle_ms} ms")
+        } else {
+            mode.into()
+        },
         n,
         m,
         p50_ms: pct(0.5),
@@ -418,14 +574,17 @@ fn main() {
     let messages: usize = value("--messages", "10000")
         .parse()
         .expect("--messages: a number");
-    let modes = value("--modes", "single,batch");
+    let modes = value("--modes", "single,batch,checkpoint");
+    let trickle_ms: u64 = value("--trickle-ms", "0")
+        .parse()
+        .expect("--trickle-ms: a number");
     println!(
         "| mode | routers (t) | messages | p50 ms | p99 ms | msgs/s | CPU s/router (mean/max) | peak RSS MiB/router (mean/max) |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for mode in modes.split(',') {
         for &n in &routers {
-            let row = run(n, messages, mode);
+            let row = run(n, messages, mode, trickle_ms);
             println!(
                 "| {} | {} ({}) | {} | {:.0} | {:.0} | {:.0} | {:.1} / {:.1} | {:.0} / {:.0} |{}",
                 row.mode,

@@ -238,7 +238,11 @@ async fn a_checkpoint_from_l1_lists_what_the_state_update_made_consumable() -> R
         assert_eq!(r.checkpoint.claim, cp.claim);
         let envelopes: Vec<_> = r.messages.iter().map(|m| m.envelope.id()).collect();
         assert_eq!(envelopes, cp.ids);
-        assert!(r.messages.iter().all(|m| m.block.number == cp.claim.l1_block));
+        assert!(
+            r.messages
+                .iter()
+                .all(|m| m.block.number == cp.claim.l1_block)
+        );
         assert!(r.messages.iter().all(|m| m.tx_hash != [0; 32]));
     }
     let (block, _) = &found[0];

@@ -283,6 +283,39 @@ async fn four_routers_threshold_three_relay_three_hundred_messages_exactly_once(
         assert!(signers.len() >= 3, "{m:#}");
         assert!(signers.iter().all(|s| set.contains(s.as_str().unwrap())));
     }
+    // Issue 16: Starknet's and the Hub's own messages were certified per L1 checkpoint (every
+    // router the same root for the same block), Arbitrum's one by one.
+    let arbitrum = env.stack.arbitrum.map(|a| a.domain).expect("arbitrum");
+    let mut by_checkpoint = 0;
+    for id in &ids {
+        let path = format!("/messages/{id}");
+        let views = futures::future::try_join_all(env.routers.iter().map(|r| r.get(&path))).await?;
+        let m = &views[0];
+        if m["src_domain"] == arbitrum {
+            assert!(m["checkpoint"].is_null(), "{m:#}");
+            continue;
+        }
+        by_checkpoint += 1;
+        let cp = &m["checkpoint"];
+        assert!(cp["count"].as_u64().unwrap() >= 1, "{m:#}");
+        assert!(
+            m["history"].as_array().unwrap().iter().any(|t| t["note"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("checkpoint certificate")),
+            "{m:#}"
+        );
+        for v in &views[1..] {
+            assert_eq!(
+                v["checkpoint"], *cp,
+                "routers disagree on {id}'s checkpoint"
+            );
+        }
+    }
+    assert_eq!(
+        by_checkpoint, 200,
+        "Starknet → L1, Starknet → appchain, L1 → Starknet, L1 → Arbitrum"
+    );
     // Every router sees the other three live, with matching views.
     let peers = env.routers[0].get("/peers").await?;
     let routers = peers["routers"].as_array().unwrap();
