@@ -125,7 +125,7 @@ pub(super) fn view(app: &AppState, r: &MessageRecord) -> MessageView {
             .collect(),
         history: r.history.clone(),
         certificate_signers: app.network.as_ref().and_then(|n| {
-            if let Some((_, cp)) = n.checkpoint_certificate(&r.id).ok().flatten() {
+            if let Some((_, cp)) = n.checkpoint_certificate(r).ok().flatten() {
                 return Some(cp.signers.iter().map(|a| a.to_string()).collect());
             }
             let qc = n.certificate(&r.id).ok().flatten()?;
@@ -133,7 +133,7 @@ pub(super) fn view(app: &AppState, r: &MessageRecord) -> MessageView {
             Some(signers.iter().map(|a| a.to_string()).collect())
         }),
         checkpoint: app.network.as_ref().and_then(|n| {
-            let (place, cp) = n.checkpoint_certificate(&r.id).ok().flatten()?;
+            let (place, cp) = n.checkpoint_certificate(r).ok().flatten()?;
             Some(CheckpointView {
                 domain: place.domain,
                 l1_block: place.l1_block,

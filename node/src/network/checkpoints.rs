@@ -128,13 +128,12 @@ impl CheckpointSource for ChainsCheckpoints {
     }
 }
 
-/// A checkpoint as this router computed it from L1 (`checkpoints_v1`).
+/// A checkpoint as this router computed it from L1 (`checkpoints_v1`; its ids are kept apart,
+/// see [`crate::store::Store::checkpoint_ids`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredCheckpoint {
     /// What every router signs.
     pub claim: CheckpointClaim,
-    /// The messages, in leaf order.
-    pub ids: Vec<MessageId>,
 }
 
 /// The certificate of one checkpoint: `threshold` or more members signed its claim (their
@@ -167,6 +166,11 @@ struct State {
     waiting: HashMap<(u32, u64), Waiting>,
     /// When we last answered a request with our attestation of a checkpoint.
     answered: HashMap<(u32, u64), u64>,
+    /// Where each message that has not passed its gate here sits (rebuilt from the live
+    /// checkpoints when the router starts).
+    places: HashMap<MessageId, CheckpointPlace>,
+    /// How many messages of each live checkpoint have not passed their gate here.
+    remaining: HashMap<(u32, u64), usize>,
 }
 
 /// The checkpoint side of one router's network membership.
@@ -215,7 +219,92 @@ impl Network {
             .domains
             .set(source.domains().into_iter().collect());
         let _ = self.checkpoints.source.set(source);
+        if let Err(e) = self.index_live_checkpoints() {
+            tracing::error!(error = %e, "cannot read the live checkpoints; their messages wait for a restart");
+        }
         self
+    }
+
+    /// Rebuilds the index of message → place from the live checkpoints (after a restart): every
+    /// message of them that has not passed its gate here.
+    pub(super) fn index_live_checkpoints(&self) -> Result<(), StoreError> {
+        for (domain, block) in self.store.live_checkpoints()? {
+            let ids = self.store.checkpoint_ids(domain, block)?;
+            let mut open = Vec::new();
+            for (i, id) in ids.iter().enumerate() {
+                let waiting = match self.store.get(id)? {
+                    None => true,
+                    Some(r) => {
+                        r.checkpoint.is_none()
+                            && matches!(
+                                r.stage,
+                                crate::store::Stage::Sent | crate::store::Stage::Proven
+                            )
+                    }
+                };
+                if waiting {
+                    open.push((*id, i as u32));
+                }
+            }
+            if open.is_empty() {
+                self.store.retire_checkpoint(domain, block)?;
+                continue;
+            }
+            let mut state = self.checkpoints.state();
+            state.remaining.insert((domain, block), open.len());
+            for (id, index) in open {
+                state.places.insert(
+                    id,
+                    CheckpointPlace {
+                        domain,
+                        l1_block: block,
+                        index,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the in-memory index of places, as a restart does (tests).
+    #[cfg(test)]
+    pub(super) fn forget_places(&self) {
+        let mut state = self.checkpoints.state();
+        state.places.clear();
+        state.remaining.clear();
+    }
+
+    /// Where message `id` sits in a checkpoint, while it waits for its gate here.
+    pub fn checkpoint_place(&self, id: &MessageId) -> Option<CheckpointPlace> {
+        self.checkpoints.state().places.get(id).copied()
+    }
+
+    /// `record` passed its gate (its place is in its record now): once every message of its
+    /// checkpoint has, the checkpoint is no longer live.
+    pub(super) fn checkpoint_attested(&self, record: &MessageRecord) {
+        let retire = {
+            let mut state = self.checkpoints.state();
+            let Some(place) = state.places.remove(&record.id) else {
+                return;
+            };
+            let key = (place.domain, place.l1_block);
+            match state.remaining.get_mut(&key) {
+                Some(n) if *n > 1 => {
+                    *n -= 1;
+                    None
+                }
+                Some(_) => {
+                    state.remaining.remove(&key);
+                    Some(key)
+                }
+                None => None,
+            }
+        };
+        if let Some((domain, block)) = retire
+            && let Err(e) = self.store.retire_checkpoint(domain, block)
+        {
+            tracing::error!(domain, l1_block = block, error = %e, "cannot retire a checkpoint");
+        }
     }
 
     /// Whether messages from `domain` are certified per checkpoint.
@@ -290,14 +379,26 @@ impl Network {
     fn adopt(&self, l1_name: &str, found: FoundCheckpoint) -> Result<bool, StoreError> {
         let claim = found.checkpoint.claim;
         let (domain, block) = (claim.domain, claim.l1_block);
-        let stored = StoredCheckpoint {
-            claim,
-            ids: found.checkpoint.ids.clone(),
-        };
-        if !self
+        let stored = StoredCheckpoint { claim };
+        let new = self
             .store
-            .put_checkpoint(domain, block, &stored.ids, &stored)?
-        {
+            .put_checkpoint(domain, block, &found.checkpoint.ids, &stored)?;
+        if new {
+            let mut state = self.checkpoints.state();
+            state
+                .remaining
+                .insert((domain, block), found.checkpoint.ids.len());
+            for (i, id) in found.checkpoint.ids.iter().enumerate() {
+                state.places.insert(
+                    *id,
+                    CheckpointPlace {
+                        domain,
+                        l1_block: block,
+                        index: i as u32,
+                    },
+                );
+            }
+        } else {
             // Stored by a validation that computed it first: sign it if we have not.
             if self
                 .store
@@ -308,6 +409,9 @@ impl Network {
         }
         let now = now_ms();
         for m in found.messages {
+            if self.store.contains(&m.envelope.id())? {
+                continue; // indexed already (the usual case): no write
+            }
             let record = MessageRecord::new(
                 m.envelope,
                 SourceRef {
@@ -564,19 +668,22 @@ impl Network {
         self.checkpoints.state().waiting.remove(&(domain, block));
         if let Some(hook) = &self.certified {
             let at = now_ms();
-            for id in &ours.ids {
+            for id in &self.store.checkpoint_ids(domain, block)? {
                 let _ = hook.send((*id, at));
             }
         }
         Ok(true)
     }
 
-    /// The checkpoint certificate covering message `id`, with its place, if one was formed.
+    /// The checkpoint certificate covering `record`, with its place, if one was formed.
     pub fn checkpoint_certificate(
         &self,
-        id: &MessageId,
+        record: &MessageRecord,
     ) -> Result<Option<(CheckpointPlace, CheckpointCertificate)>, StoreError> {
-        let Some(place) = self.store.checkpoint_of(id)? else {
+        let Some(place) = record
+            .checkpoint
+            .or_else(|| self.checkpoint_place(&record.id))
+        else {
             return Ok(None);
         };
         Ok(self
@@ -594,7 +701,7 @@ impl Network {
         if !self.checkpointed(record.envelope.src_domain) {
             return Ok(None);
         }
-        let Some(place) = self.store.checkpoint_of(&record.id)? else {
+        let Some(place) = self.checkpoint_place(&record.id) else {
             return Ok(Some(Gate::Closed)); // the scan has not reached its L1 block
         };
         let Some(cert) = self
@@ -613,7 +720,7 @@ impl Network {
             tracing::warn!(id = %record.id, signers = signers.len(), "a stored checkpoint certificate no longer holds a quorum of the set");
             return Ok(Some(Gate::Closed));
         }
-        Ok(Some(Gate::Certified(format!(
+        let note = format!(
             "checkpoint certificate: leaf {} of {} of domain {} at L1 block {} (root {}), {} of the set signed ({})",
             place.index,
             cert.claim.count,
@@ -626,7 +733,8 @@ impl Network {
                 .map(|a| a.to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
-        ))))
+        );
+        Ok(Some(Gate::CheckpointCertified { note, place }))
     }
 
     /// Notes that (`domain`, `block`) has no certificate here (after a restart the waiting list

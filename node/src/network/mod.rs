@@ -316,6 +316,10 @@ impl Coordinator for Network {
     fn flush(&self) {
         Network::flush(self);
     }
+
+    fn attested(&self, record: &MessageRecord) {
+        self.checkpoint_attested(record);
+    }
 }
 
 #[cfg(test)]

@@ -725,11 +725,7 @@ async fn checkpoint_attestations_count_only_when_they_match_our_l1() {
     assert!(learned.iter().all(|r| r.stage == crate::store::Stage::Sent));
     assert_eq!(learned[0].source.chain, "l1");
     assert_eq!(
-        network
-            .store
-            .checkpoint_of(&learned[2].id)
-            .unwrap()
-            .unwrap(),
+        network.checkpoint_place(&learned[2].id).unwrap(),
         crate::store::CheckpointPlace {
             domain: 2,
             l1_block: 5,
@@ -809,7 +805,7 @@ async fn checkpoint_attestations_count_only_when_they_match_our_l1() {
     );
     assert!(
         network
-            .checkpoint_certificate(&learned[0].id)
+            .checkpoint_certificate(&learned[0])
             .unwrap()
             .is_none()
     );
@@ -817,7 +813,7 @@ async fn checkpoint_attestations_count_only_when_they_match_our_l1() {
     // b signs what L1 gives: accepted, and with ours a certificate of the whole checkpoint.
     assert_eq!(judge(&f.b, ours).await.unwrap(), Verdict::Accept);
     let (place, cert) = network
-        .checkpoint_certificate(&learned[1].id)
+        .checkpoint_certificate(&learned[1])
         .unwrap()
         .unwrap();
     assert_eq!((place.l1_block, place.index), (5, 1));
@@ -829,7 +825,7 @@ async fn checkpoint_attestations_count_only_when_they_match_our_l1() {
     assert_eq!(signers, expected);
     for r in &learned {
         match network.gate(r).unwrap() {
-            Gate::Certified(note) => {
+            Gate::CheckpointCertified { note, .. } => {
                 assert!(note.contains("checkpoint certificate"), "{note}");
                 assert!(note.contains("L1 block 5"), "{note}");
             }
@@ -854,6 +850,52 @@ async fn checkpoint_attestations_count_only_when_they_match_our_l1() {
         .unwrap();
     assert_eq!(verdict.unwrap(), Verdict::Accept);
     let id7 = l1.found[1].messages[0].envelope.id();
-    let (_, cert7) = network.checkpoint_certificate(&id7).unwrap().unwrap();
+    let record7 = network.store.get(&id7).unwrap().unwrap();
+    let (_, cert7) = network.checkpoint_certificate(&record7).unwrap().unwrap();
     assert_eq!(cert7.claim, l1.claim_at(7));
+
+    // A message that passes its gate keeps its place in its record; after a restart the index
+    // of places is rebuilt from the live checkpoints without it, and a checkpoint whose messages
+    // all passed is retired.
+    let attest = |r: &MessageRecord| {
+        let place = network.checkpoint_place(&r.id).unwrap();
+        network
+            .store
+            .transition(
+                &r.id,
+                crate::store::Stage::Sent,
+                crate::store::Stage::Proven,
+                1,
+                "proven",
+                |_| {},
+            )
+            .unwrap();
+        let done = network
+            .store
+            .transition(
+                &r.id,
+                crate::store::Stage::Proven,
+                crate::store::Stage::Attested,
+                2,
+                "attested",
+                |r| r.checkpoint = Some(place),
+            )
+            .unwrap();
+        network.checkpoint_attested(&done);
+        done
+    };
+    let first = attest(&learned[0]);
+    attest(&learned[1]);
+    let (place0, _) = network.checkpoint_certificate(&first).unwrap().unwrap();
+    assert_eq!((place0.l1_block, place0.index), (5, 0));
+    network.forget_places();
+    network.index_live_checkpoints().unwrap();
+    assert_eq!(network.checkpoint_place(&learned[0].id), None);
+    assert_eq!(network.checkpoint_place(&learned[2].id).unwrap().index, 2);
+    assert_eq!(
+        network.store.live_checkpoints().unwrap(),
+        vec![(2, 5), (2, 7)]
+    );
+    attest(&learned[2]);
+    assert_eq!(network.store.live_checkpoints().unwrap(), vec![(2, 7)]);
 }

@@ -15,6 +15,14 @@ pub enum Gate {
     Closed,
     /// A quorum certified it: it becomes `Attested`, with this note for its history.
     Certified(String),
+    /// A quorum certified its L1 checkpoint (issue 16): it becomes `Attested`, with this note,
+    /// and its record keeps its place in the checkpoint.
+    CheckpointCertified {
+        /// For its history.
+        note: String,
+        /// Where it is in the checkpoint.
+        place: crate::store::CheckpointPlace,
+    },
 }
 
 /// What a router does about an `Attested` message's hop now.
@@ -54,6 +62,9 @@ pub trait Coordinator: Send + Sync + std::fmt::Debug {
 
     /// The tick is over: send what it produced.
     fn flush(&self);
+
+    /// `record` became `Attested` through [`Gate::CheckpointCertified`] (its place is stored).
+    fn attested(&self, _record: &MessageRecord) {}
 }
 
 /// A router that works alone: nothing to attest, nobody to wait for.

@@ -110,6 +110,19 @@ impl Pipeline {
                 tracing::info!(id = %record.id, %note, "message attested");
                 Ok(Outcome::Done)
             }
+            Gate::CheckpointCertified { note, place } => {
+                self.store.transition(
+                    &record.id,
+                    Stage::Proven,
+                    Stage::Attested,
+                    tick.now_ms,
+                    &note,
+                    |r| r.checkpoint = Some(place),
+                )?;
+                tracing::debug!(id = %record.id, %note, "message attested by its checkpoint");
+                self.coordinator.attested(record);
+                Ok(Outcome::Done)
+            }
         }
     }
 

@@ -1,8 +1,14 @@
 //! Checkpoints (issue 16), stored per checkpoint, not per (message, signer):
 //!
-//! - `checkpoints_v1`: domain ‖ L1 block → the checkpoint as this router computed it from L1
-//!   (its claim and ids), written after its pointers, so a stored checkpoint always has them;
-//! - `checkpoint_of_v1`: message id → domain ‖ L1 block ‖ leaf index (what a message's gate reads);
+//! - `checkpoints_v1`: domain ‖ L1 block → the checkpoint's claim as this router computed it from
+//!   L1, written last, so a stored checkpoint always has its ids and pointers;
+//! - `checkpoint_ids_v1`: domain ‖ L1 block → its message ids in leaf order (32 bytes each: a
+//!   checkpoint of 10,000 messages is read without decoding anything);
+//! - `checkpoint_live_v1`: domain ‖ L1 block → empty, while some message of the checkpoint has
+//!   not passed its gate here (after a restart, the network rebuilds its in-memory index of
+//!   message → place from these alone). A message's place is kept in its record once it is
+//!   `Attested` ([`super::MessageRecord::checkpoint`]), in the write that moves it there: a
+//!   checkpoint of 10,000 messages costs no write per message when it is stored.
 //! - `checkpoint_sigs_v1`: domain ‖ L1 block ‖ signer → that signer's attestation, kept once it
 //!   matched our own checkpoint;
 //! - `checkpoint_certs_v1`: domain ‖ L1 block → the certificate, once `threshold` signers agree;
@@ -36,7 +42,9 @@ fn cursor_name(domain: u32) -> String {
 }
 
 /// Where a message sits in a checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct CheckpointPlace {
     /// The source domain.
     pub domain: u32,
@@ -47,8 +55,9 @@ pub struct CheckpointPlace {
 }
 
 impl Store {
-    /// Keeps the checkpoint of `domain` at L1 `block` (`value`, whose leaves are `ids`), and each
-    /// id's place in it. Returns `false` if it was stored already (nothing is rewritten).
+    /// Keeps the checkpoint of `domain` at L1 `block` (`value`, its claim, whose leaves are
+    /// `ids`), its ids, and marks it live. Returns `false` if it was stored already
+    /// (nothing is rewritten).
     pub fn put_checkpoint<T: serde::Serialize>(
         &self,
         domain: u32,
@@ -60,15 +69,34 @@ impl Store {
         if self.checkpoints.contains_key(key)? {
             return Ok(false);
         }
-        let mut pointers = sled::Batch::default();
-        for (i, id) in ids.iter().enumerate() {
-            let mut place = [0u8; 16];
-            place[..12].copy_from_slice(&key);
-            place[12..].copy_from_slice(&(i as u32).to_be_bytes());
-            pointers.insert(id.0.as_slice(), &place[..]);
-        }
-        self.checkpoint_of.apply_batch(pointers)?;
+        let raw: Vec<u8> = ids.iter().flat_map(|id| id.0.0).collect();
+        self.checkpoint_ids.insert(key, raw)?;
+        self.checkpoint_live.insert(key, &[][..])?;
         put_once(&self.checkpoints, "checkpoint", &key, || hex(&key), value)
+    }
+
+    /// The ids of the stored checkpoint of `domain` at L1 `block`, in leaf order.
+    pub fn checkpoint_ids(&self, domain: u32, block: u64) -> Result<Vec<MessageId>> {
+        let key = checkpoint_key(domain, block);
+        let Some(raw) = self.checkpoint_ids.get(key)? else {
+            return Ok(Vec::new());
+        };
+        if raw.len() % 32 != 0 {
+            return Err(StoreError::Corrupt {
+                what: "checkpoint ids",
+                key: hex(&key),
+                reason: format!("{} bytes is not a whole number of ids", raw.len()),
+            });
+        }
+        Ok(raw
+            .chunks_exact(32)
+            .map(|c| MessageId(alloy_primitives::B256::from_slice(c)))
+            .collect())
+    }
+
+    /// Whether message `id` is stored (no decoding).
+    pub fn contains(&self, id: &MessageId) -> Result<bool> {
+        Ok(self.messages.contains_key(id.0.as_slice())?)
     }
 
     /// The checkpoint of `domain` at L1 `block`, if stored.
@@ -81,26 +109,32 @@ impl Store {
         get_json(&self.checkpoints, "checkpoint", &key, || hex(&key))
     }
 
-    /// Message `id`'s place in a stored checkpoint.
-    pub fn checkpoint_of(&self, id: &MessageId) -> Result<Option<CheckpointPlace>> {
-        let Some(v) = self.checkpoint_of.get(id.0.as_slice())? else {
-            return Ok(None);
-        };
-        let bytes = <[u8; 16]>::try_from(v.as_ref()).map_err(|_| StoreError::Corrupt {
-            what: "checkpoint pointer",
-            key: id.to_string(),
-            reason: format!("{} bytes, expected 16", v.len()),
-        })?;
-        let word = |r: std::ops::Range<usize>| -> u64 {
-            bytes[r]
-                .iter()
-                .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
-        };
-        Ok(Some(CheckpointPlace {
-            domain: word(0..4) as u32,
-            l1_block: word(4..12),
-            index: word(12..16) as u32,
-        }))
+    /// The live checkpoints (some message of each has not passed its gate here), oldest first.
+    pub fn live_checkpoints(&self) -> Result<Vec<(u32, u64)>> {
+        self.checkpoint_live
+            .iter()
+            .keys()
+            .map(|key| {
+                let key = key?;
+                let bytes =
+                    <[u8; 12]>::try_from(key.as_ref()).map_err(|_| StoreError::Corrupt {
+                        what: "live checkpoint",
+                        key: hex(&key),
+                        reason: "key is not domain ‖ block".into(),
+                    })?;
+                let mut domain = [0u8; 4];
+                domain.copy_from_slice(&bytes[..4]);
+                let mut block = [0u8; 8];
+                block.copy_from_slice(&bytes[4..]);
+                Ok((u32::from_be_bytes(domain), u64::from_be_bytes(block)))
+            })
+            .collect()
+    }
+
+    /// Every message of the checkpoint of `domain` at L1 `block` passed its gate here.
+    pub fn retire_checkpoint(&self, domain: u32, block: u64) -> Result<()> {
+        self.checkpoint_live.remove(checkpoint_key(domain, block))?;
+        Ok(())
     }
 
     /// Keeps `signer`'s attestation of the checkpoint of `domain` at L1 `block`, once; `false` if

@@ -44,7 +44,8 @@ const CERTIFICATES: &str = "certificates_v1";
 const BATCHES: &str = "batches_v1";
 const RELAY_BATCHES: &str = "relay_batches_v1";
 const CHECKPOINTS: &str = "checkpoints_v1";
-const CHECKPOINT_OF: &str = "checkpoint_of_v1";
+const CHECKPOINT_LIVE: &str = "checkpoint_live_v1";
+const CHECKPOINT_IDS: &str = "checkpoint_ids_v1";
 const CHECKPOINT_SIGS: &str = "checkpoint_sigs_v1";
 const CHECKPOINT_CERTS: &str = "checkpoint_certs_v1";
 /// How long [`Store::open`] waits for the lock of a store whose last handle is closing.
@@ -85,7 +86,8 @@ pub struct Store {
     batches: sled::Tree,
     relay_batches: sled::Tree,
     checkpoints: sled::Tree,
-    checkpoint_of: sled::Tree,
+    checkpoint_live: sled::Tree,
+    checkpoint_ids: sled::Tree,
     checkpoint_sigs: sled::Tree,
     checkpoint_certs: sled::Tree,
     counts: Arc<Counts>,
@@ -170,7 +172,8 @@ impl Store {
             batches: db.open_tree(BATCHES)?,
             relay_batches: db.open_tree(RELAY_BATCHES)?,
             checkpoints: db.open_tree(CHECKPOINTS)?,
-            checkpoint_of: db.open_tree(CHECKPOINT_OF)?,
+            checkpoint_live: db.open_tree(CHECKPOINT_LIVE)?,
+            checkpoint_ids: db.open_tree(CHECKPOINT_IDS)?,
             checkpoint_sigs: db.open_tree(CHECKPOINT_SIGS)?,
             checkpoint_certs: db.open_tree(CHECKPOINT_CERTS)?,
             db,
@@ -283,7 +286,8 @@ impl Store {
             (&self.batches, &out.batches),
             (&self.relay_batches, &out.relay_batches),
             (&self.certificates, &out.certificates),
-            (&self.checkpoint_of, &out.checkpoint_of),
+            (&self.checkpoint_live, &out.checkpoint_live),
+            (&self.checkpoint_ids, &out.checkpoint_ids),
             (&self.checkpoints, &out.checkpoints),
             (&self.checkpoint_sigs, &out.checkpoint_sigs),
             (&self.checkpoint_certs, &out.checkpoint_certs),

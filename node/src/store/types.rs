@@ -173,6 +173,9 @@ pub struct MessageRecord {
     /// stored before it was kept).
     #[serde(default)]
     pub seen_at_ms: u64,
+    /// The L1 checkpoint whose certificate attested it (issue 16), set with `Attested`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<super::CheckpointPlace>,
 }
 
 impl MessageRecord {
@@ -190,6 +193,7 @@ impl MessageRecord {
             relays: Vec::new(),
             history: Vec::new(),
             seen_at_ms: at_ms,
+            checkpoint: None,
         }
     }
 }
