@@ -35,7 +35,7 @@ use alloy_primitives::{Address, B256, keccak256};
 use libp2p::{PeerId, identity::Keypair};
 use serde::{Deserialize, Serialize};
 use xroute::{
-    network::{CheckpointSource, Network, NetworkSettings},
+    network::{Network, NetworkSettings, RecordedCheckpoints},
     p2p::{self, P2pSettings},
     store::{MessageRecord, SourceRef, Stage, Store},
 };
@@ -96,85 +96,6 @@ fn message(k: usize) -> MessageRecord {
     );
     record.stage = Stage::Proven;
     record
-}
-
-/// L1 as a recorded list: the checkpoints of domain 2, final up to what the bench sets.
-#[derive(Debug)]
-struct RecordedL1 {
-    finalized: std::sync::atomic::AtomicU64,
-    found: Vec<xroute_adapters::FoundCheckpoint>,
-}
-
-impl RecordedL1 {
-    /// `records` in L1 blocks of `per_block` messages each, from block 1.
-    fn new(records: &[MessageRecord], per_block: usize) -> Self {
-        let found = records
-            .chunks(per_block)
-            .enumerate()
-            .map(|(b, chunk)| {
-                let number = b as u64 + 1;
-                let hash = keccak256(number.to_be_bytes());
-                let messages: Vec<xroute_adapters::SentMessage> = chunk
-                    .iter()
-                    .map(|r| xroute_adapters::SentMessage {
-                        envelope: r.envelope.clone(),
-                        block: xroute_adapters::BlockRef {
-                            number,
-                            hash: hash.0,
-                        },
-                        tx_hash: [0xcc; 32],
-                    })
-                    .collect();
-                let checkpoint = xroute_proofs::checkpoint::Checkpoint::new(
-                    2,
-                    number,
-                    hash,
-                    chunk.iter().map(|r| r.id).collect(),
-                )
-                .expect("checkpoint");
-                xroute_adapters::FoundCheckpoint {
-                    checkpoint,
-                    messages,
-                }
-            })
-            .collect();
-        Self {
-            finalized: 0.into(),
-            found,
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl CheckpointSource for RecordedL1 {
-    fn domains(&self) -> Vec<u32> {
-        vec![2]
-    }
-
-    fn l1_name(&self) -> String {
-        "ethereum".into()
-    }
-
-    async fn finalized(&self) -> Result<xroute_adapters::BlockRef, xroute_adapters::AdapterError> {
-        Ok(xroute_adapters::BlockRef {
-            number: self.finalized.load(std::sync::atomic::Ordering::Relaxed),
-            hash: [0; 32],
-        })
-    }
-
-    async fn checkpoints(
-        &self,
-        _domain: u32,
-        from: u64,
-        to: u64,
-    ) -> Result<Vec<xroute_adapters::FoundCheckpoint>, xroute_adapters::AdapterError> {
-        let (from, to) = (from.max(1) as usize, to as usize);
-        Ok(self
-            .found
-            .get(from - 1..to.min(self.found.len()))
-            .unwrap_or_default()
-            .to_vec())
-    }
 }
 
 fn cpu_and_rss() -> (u64, u64) {
@@ -246,9 +167,12 @@ async fn node(args: &[String]) {
     )
     .expect("p2p");
     let records: Vec<MessageRecord> = (0..m).map(message).collect();
-    let l1 = Arc::new(RecordedL1::new(
-        &records,
-        if trickle_ms > 0 { 1 } else { m },
+    // L1 as a recorded list: the checkpoints of domain 2, all in one block (a burst) or one
+    // message per block; final up to what the schedule says.
+    let envelopes: Vec<_> = records.iter().map(|r| r.envelope.clone()).collect();
+    let l1 = Arc::new(RecordedCheckpoints::new(
+        RecordedCheckpoints::of_messages(2, &envelopes, if trickle_ms > 0 { 1 } else { m }),
+        0,
     ));
     if mode == "checkpoint" {
         // As indexed before the burst: the router knows the messages (learning them is the
@@ -335,8 +259,7 @@ async fn node(args: &[String]) {
         match mode.as_str() {
             "checkpoint" => {
                 let blocks = if trickle_ms > 0 { upto } else { 1 };
-                l1.finalized
-                    .store(blocks as u64, std::sync::atomic::Ordering::Relaxed);
+                l1.set_finalized(blocks as u64);
                 let t0 = Instant::now();
                 network.checkpoint_round().await.expect("checkpoint round");
                 if std::env::var("XROUTE_BENCH_TIMING").is_ok() {

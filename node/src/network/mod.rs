@@ -46,7 +46,8 @@ use xroute_proofs::{attestation::Claim, envelope::MessageId};
 pub use assign::Decision;
 pub use catch_up::{REPUBLISH_MAX_MS, REPUBLISH_MS};
 pub use checkpoints::{
-    ChainsCheckpoints, CheckpointCertificate, CheckpointSource, StoredCheckpoint,
+    ChainsCheckpoints, CheckpointCertificate, CheckpointSource, RecordedCheckpoints,
+    StoredCheckpoint,
 };
 pub use evidence::{Certificate, Evidence};
 pub use liveness::{PeersView, RouterView};
@@ -139,6 +140,11 @@ impl Network {
     pub fn with_certificate_hook(mut self, hook: mpsc::UnboundedSender<(MessageId, u64)>) -> Self {
         self.certified = Some(hook);
         self
+    }
+
+    /// The store this router keeps its messages and evidence in.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// This router's attestation address.

@@ -605,95 +605,40 @@ async fn a_relayed_hop_stays_claimed_without_the_pipeline() {
     );
 }
 
-/// Issue 16's L1 as a recorded list: checkpoints of domain 2, final up to a block the test moves.
-#[derive(Debug)]
-struct RecordedL1 {
-    finalized: std::sync::atomic::AtomicU64,
-    found: Vec<xroute_adapters::FoundCheckpoint>,
-}
-
-impl RecordedL1 {
-    /// Checkpoints of domain 2 at `blocks` (L1 block, messages), final up to `finalized`.
-    fn new(blocks: &[(u64, u64)], finalized: u64) -> Self {
-        let mut nonce = 0;
-        let found = blocks
-            .iter()
-            .map(|(block, n)| {
-                let messages: Vec<xroute_adapters::SentMessage> = (0..*n)
-                    .map(|_| {
-                        nonce += 1;
-                        xroute_adapters::SentMessage {
-                            envelope: record(nonce, 0).envelope,
-                            block: xroute_adapters::BlockRef {
-                                number: *block,
-                                hash: [*block as u8; 32],
-                            },
-                            tx_hash: [0xcc; 32],
-                        }
-                    })
-                    .collect();
-                let checkpoint = xroute_proofs::checkpoint::Checkpoint::new(
-                    2,
-                    *block,
-                    B256::repeat_byte(*block as u8),
-                    messages.iter().map(|m| m.envelope.id()).collect(),
-                )
-                .unwrap();
-                xroute_adapters::FoundCheckpoint {
-                    checkpoint,
-                    messages,
-                }
+/// Issue 16's L1 as a recorded list: checkpoints of domain 2 at `blocks` (L1 block, messages),
+/// final up to `finalized`.
+fn recorded_l1(blocks: &[(u64, u64)], finalized: u64) -> RecordedCheckpoints {
+    let mut nonce = 0;
+    let mut found = Vec::new();
+    for (block, n) in blocks {
+        let envelopes: Vec<_> = (0..*n)
+            .map(|_| {
+                nonce += 1;
+                record(nonce, 0).envelope
             })
             .collect();
-        Self {
-            finalized: finalized.into(),
-            found,
-        }
+        let mut one = RecordedCheckpoints::of_messages(2, &envelopes, envelopes.len());
+        // At block `block` (of_messages numbers from 1).
+        let f = &mut one[0];
+        f.checkpoint = xroute_proofs::checkpoint::Checkpoint::new(
+            2,
+            *block,
+            B256::repeat_byte(*block as u8),
+            f.checkpoint.ids.clone(),
+        )
+        .unwrap();
+        found.extend(one);
     }
-
-    fn claim_at(&self, block: u64) -> xroute_proofs::checkpoint::CheckpointClaim {
-        self.found
-            .iter()
-            .find(|f| f.checkpoint.claim.l1_block == block)
-            .unwrap()
-            .checkpoint
-            .claim
-    }
+    RecordedCheckpoints::new(found, finalized)
 }
 
-#[async_trait::async_trait]
-impl CheckpointSource for RecordedL1 {
-    fn domains(&self) -> Vec<u32> {
-        vec![2]
-    }
-
-    fn l1_name(&self) -> String {
-        "l1".into()
-    }
-
-    async fn finalized(&self) -> Result<xroute_adapters::BlockRef, xroute_adapters::AdapterError> {
-        Ok(xroute_adapters::BlockRef {
-            number: self.finalized.load(std::sync::atomic::Ordering::Relaxed),
-            hash: [0; 32],
-        })
-    }
-
-    async fn checkpoints(
-        &self,
-        domain: u32,
-        from: u64,
-        to: u64,
-    ) -> Result<Vec<xroute_adapters::FoundCheckpoint>, xroute_adapters::AdapterError> {
-        Ok(self
-            .found
-            .iter()
-            .filter(|f| {
-                let c = f.checkpoint.claim;
-                c.domain == domain && (from..=to).contains(&c.l1_block)
-            })
-            .cloned()
-            .collect())
-    }
+fn claim_at(l1: &RecordedCheckpoints, block: u64) -> xroute_proofs::checkpoint::CheckpointClaim {
+    l1.found()
+        .iter()
+        .find(|f| f.checkpoint.claim.l1_block == block)
+        .unwrap()
+        .checkpoint
+        .claim
 }
 
 /// Issue 16: a router signs the checkpoint it computes from L1 and learns its messages; another
@@ -702,16 +647,16 @@ impl CheckpointSource for RecordedL1 {
 /// consumable) is rejected as a wrong checkpoint; a block not final here yet is waited for.
 #[tokio::test]
 async fn checkpoint_attestations_count_only_when_they_match_our_l1() {
-    use std::sync::{Arc, atomic::Ordering};
+    use std::sync::Arc;
     let f = fixture();
-    let l1 = Arc::new(RecordedL1::new(&[(5, 3), (7, 2)], 6));
+    let l1 = Arc::new(recorded_l1(&[(5, 3), (7, 2)], 6));
     let network = Arc::new(f.network.with_checkpoints(l1.clone()));
     assert!(network.checkpointed(2) && !network.checkpointed(3));
 
     // Our round: block 5 is final and has a checkpoint of three; block 7 is not final yet.
     assert_eq!(network.checkpoint_round().await.unwrap(), 1);
-    let ours = l1.claim_at(5);
-    let learned: Vec<MessageRecord> = l1.found[0]
+    let ours = claim_at(&l1, 5);
+    let learned: Vec<MessageRecord> = l1.found()[0]
         .messages
         .iter()
         .map(|m| {
@@ -836,23 +781,23 @@ async fn checkpoint_attestations_count_only_when_they_match_our_l1() {
     assert_eq!(judge(&f.b, ours).await.unwrap(), Verdict::Ignore);
 
     // Block 7 is not final here: a's attestation of it waits until our L1 gets there.
-    let early = tokio::spawn(judge(&f.a, l1.claim_at(7)));
+    let early = tokio::spawn(judge(&f.a, claim_at(&l1, 7)));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(
         !early.is_finished(),
         "judged before its block was final here"
     );
-    l1.finalized.store(8, Ordering::Relaxed);
+    l1.set_finalized(8);
     assert_eq!(network.checkpoint_round().await.unwrap(), 1);
     let verdict = tokio::time::timeout(Duration::from_secs(5), early)
         .await
         .expect("judged once final")
         .unwrap();
     assert_eq!(verdict.unwrap(), Verdict::Accept);
-    let id7 = l1.found[1].messages[0].envelope.id();
+    let id7 = l1.found()[1].messages[0].envelope.id();
     let record7 = network.store.get(&id7).unwrap().unwrap();
     let (_, cert7) = network.checkpoint_certificate(&record7).unwrap().unwrap();
-    assert_eq!(cert7.claim, l1.claim_at(7));
+    assert_eq!(cert7.claim, claim_at(&l1, 7));
 
     // A message that passes its gate keeps its place in its record; after a restart the index
     // of places is rebuilt from the live checkpoints without it, and a checkpoint whose messages

@@ -9,7 +9,7 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::{Address, B256};
 use libp2p::{PeerId, identity::Keypair};
 use xroute::{
-    network::{Network, NetworkSettings, REPUBLISH_MS},
+    network::{Network, NetworkSettings, REPUBLISH_MS, RecordedCheckpoints},
     p2p::{self, P2pSettings},
     store::{MessageRecord, SourceRef, Stage, Store},
 };
@@ -50,6 +50,19 @@ fn start(
     ports: &[u16],
     bootnodes: &[usize],
 ) -> Router {
+    start_with(i, keys, ports, bootnodes, 2, None)
+}
+
+/// Router `i` of the set `keys` (threshold `threshold`), certifying per checkpoint of `l1` if
+/// given.
+fn start_with(
+    i: usize,
+    keys: &[(PrivateKeySigner, Keypair)],
+    ports: &[u16],
+    bootnodes: &[usize],
+    threshold: usize,
+    l1: Option<Arc<RecordedCheckpoints>>,
+) -> Router {
     let members: Vec<(Address, PeerId)> = keys
         .iter()
         .map(|(s, k)| (s.address(), k.public().to_peer_id()))
@@ -74,23 +87,25 @@ fn start(
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let network = Arc::new(
-        Network::new(
-            handle.clone(),
-            Store::open(dir.path()).unwrap(),
-            NetworkSettings {
-                signer: keys[i].0.clone(),
-                members,
-                threshold: 2,
-                relay_window_ms: 1_000,
-                claim_settle_ms: 250,
-                heartbeat_ms: 1_000,
-                batch_attestations: true,
-            },
-            xroute_proofs::attestation::domain(31337, Address::repeat_byte(0x42)),
-        )
-        .unwrap(),
-    );
+    let mut network = Network::new(
+        handle.clone(),
+        Store::open(dir.path()).unwrap(),
+        NetworkSettings {
+            signer: keys[i].0.clone(),
+            members,
+            threshold,
+            relay_window_ms: 1_000,
+            claim_settle_ms: 250,
+            heartbeat_ms: 1_000,
+            batch_attestations: true,
+        },
+        xroute_proofs::attestation::domain(31337, Address::repeat_byte(0x42)),
+    )
+    .unwrap();
+    if let Some(l1) = l1 {
+        network = network.with_checkpoints(l1);
+    }
+    let network = Arc::new(network);
     tokio::spawn(network.clone().run_inbound(inbound));
     Router {
         network,
@@ -213,4 +228,152 @@ async fn a_router_that_missed_the_attestations_asks_for_them_and_certifies() {
         from_a.accepted >= 2,
         "A's 5 singles (one message) and its batch"
     );
+}
+
+/// Issue 16 over real sockets: three honest routers and a rogue member (threshold 3). The rogue
+/// signs a checkpoint whose root L1 does not give: every honest router refuses it and penalises
+/// the peer. The third honest router joins after the others signed: its catch-up asks for the
+/// checkpoint (not for message ids), and every honest router ends with one certificate of the
+/// whole checkpoint, signed by the honest three only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rogue_checkpoint_root_is_refused_and_a_late_router_catches_up_by_checkpoint() {
+    let keys: Vec<(PrivateKeySigner, Keypair)> = (0..4)
+        .map(|_| (PrivateKeySigner::random(), Keypair::generate_ed25519()))
+        .collect();
+    let ports: Vec<u16> = (0..4)
+        .map(|_| xroute_tests::process::free_port().unwrap())
+        .collect();
+    let envelopes: Vec<Envelope> = (0..40).map(|k| record(k).envelope).collect();
+    // What L1 says: 40 messages made consumable at L1 block 1. The rogue's list has one id
+    // changed (another root).
+    let honest_l1 = || {
+        Arc::new(RecordedCheckpoints::new(
+            RecordedCheckpoints::of_messages(2, &envelopes, 40),
+            1,
+        ))
+    };
+    let mut forged = envelopes.clone();
+    forged[3].nonce = 1_000;
+    let rogue_l1 = Arc::new(RecordedCheckpoints::new(
+        RecordedCheckpoints::of_messages(2, &forged, 40),
+        1,
+    ));
+    let ids: Vec<MessageId> = envelopes.iter().map(|e| e.id()).collect();
+    let a = start_with(0, &keys, &ports, &[], 3, Some(honest_l1()));
+    let b = start_with(1, &keys, &ports, &[0], 3, Some(honest_l1()));
+    let rogue = start_with(3, &keys, &ports, &[0, 1], 3, Some(rogue_l1));
+    for (name, r, n) in [("A", &a, 2), ("B", &b, 2), ("rogue", &rogue, 2)] {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while r
+            .handle
+            .peers()
+            .await
+            .iter()
+            .filter(|p| p.connected)
+            .count()
+            < n
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} never connected"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await; // subscriptions exchanged
+    for r in [&a, &b, &rogue] {
+        assert_eq!(r.network.checkpoint_round().await.unwrap(), 1);
+    }
+    let rogue_peer = keys[3].1.public().to_peer_id().to_string();
+    let refused = |r: &Router| {
+        let handle = r.handle.clone();
+        let rogue_peer = rogue_peer.clone();
+        async move {
+            handle
+                .peers()
+                .await
+                .iter()
+                .find(|p| p.peer_id == rogue_peer)
+                .map(|p| {
+                    p.rejected_by
+                        .get(&xroute::p2p::Rejection::WrongCheckpoint)
+                        .copied()
+                        .unwrap_or(0)
+                })
+                .unwrap_or(0)
+        }
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while refused(&a).await == 0 || refused(&b).await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rogue's root was not refused"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Two honest signatures of three needed: nothing is certified yet.
+    let record_of = |r: &Router, id: &MessageId| r.network.store().get(id).unwrap().unwrap();
+    assert!(
+        a.network
+            .checkpoint_certificate(&record_of(&a, &ids[0]))
+            .unwrap()
+            .is_none()
+    );
+
+    // C joins late, signs the same checkpoint, and asks for what it lacks.
+    let c = start_with(2, &keys, &ports, &[0, 1, 3], 3, Some(honest_l1()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while c
+        .handle
+        .peers()
+        .await
+        .iter()
+        .filter(|p| p.connected)
+        .count()
+        < 3
+    {
+        assert!(tokio::time::Instant::now() < deadline, "C never connected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let honest: Vec<Address> = keys[..3].iter().map(|(k, _)| k.address()).collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(4 * REPUBLISH_MS + 20_000);
+    loop {
+        for r in [&a, &b, &c] {
+            r.network.checkpoint_round().await.unwrap();
+        }
+        let certs: Vec<_> = [&a, &b, &c]
+            .iter()
+            .map(|r| {
+                r.network
+                    .checkpoint_certificate(&record_of(r, &ids[39]))
+                    .unwrap()
+            })
+            .collect();
+        if certs.iter().all(|c| c.is_some()) {
+            for (place, cert) in certs.into_iter().flatten() {
+                assert_eq!((place.l1_block, place.index, cert.claim.count), (1, 39, 40));
+                let mut signers = cert.signers.clone();
+                signers.sort();
+                let mut want = honest.clone();
+                want.sort();
+                assert_eq!(signers, want, "signed by the honest three only");
+            }
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not every honest router certified the checkpoint"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // C heard the rogue's root too (its answer to C's request), and refused it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while refused(&c).await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "C never refused the rogue's root"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
