@@ -265,10 +265,16 @@ pub fn start(
         .message_id_fn(message_id)
         .max_transmit_size(settings.max_frame)
         .heartbeat_interval(settings.heartbeat)
-        // A router set is tens of routers: keep every router in the mesh rather than prune and
-        // re-graft (which gossipsub scores as misbehaviour once the set outgrows its defaults).
-        .mesh_n_low(6)
-        .mesh_n(12)
+        // A router set is tens of routers, each connected to every other, and a publish goes to
+        // every peer (flood publish): the mesh only repairs a missing connection. Each forward
+        // is a copy its receiver likely has, checked (an ed25519 signature) before it is known to
+        // be one: with a mesh of 12, that was most of a router's CPU at 16 routers
+        // (docs/benchmarks.md). So the mesh is small (about 4), and never pruned below 64 (a
+        // prune and re-graft is scored as misbehaviour once the set outgrows gossipsub's
+        // defaults).
+        .mesh_n_low(2)
+        .mesh_n(4)
+        .mesh_outbound_min(1)
         .mesh_n_high(64)
         .duplicate_cache_time(DUPLICATE_WINDOW)
         // Attestations stay useful for minutes: a busy router sends them late rather than drop
