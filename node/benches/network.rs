@@ -260,11 +260,7 @@ async fn node(args: &[String]) {
             "checkpoint" => {
                 let blocks = if trickle_ms > 0 { upto } else { 1 };
                 l1.set_finalized(blocks as u64);
-                let t0 = Instant::now();
                 network.checkpoint_round().await.expect("checkpoint round");
-                if std::env::var("XROUTE_BENCH_TIMING").is_ok() {
-                    eprintln!("round: {:?}", t0.elapsed());
-                }
                 for t in &mut proven_us[*sent..upto] {
                     *t = now;
                 }

@@ -610,6 +610,8 @@ impl Network {
         let claim = f.checkpoint.claim;
         self.adopt(&source.l1_name(), f)
             .map_err(|e| e.to_string())?;
+        // Our attestation goes out now, not at the next round (which may have just flushed).
+        self.flush_checkpoints();
         Ok(Local::Claim(claim))
     }
 

@@ -539,9 +539,9 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
     tokio::time::sleep(Duration::from_secs(2)).await; // mesh forms
 
     let ids = env.send_mixed(30, 4).await?;
-    // Wait for honest attestations (single or batch) to replay and tamper with.
+    // Wait for honest attestations (single, batch or checkpoint) to replay and tamper with.
     let started = std::time::Instant::now();
-    let (honest, honest_batch) = loop {
+    let (honest, honest_batch, honest_checkpoint) = loop {
         let seen = captured.lock().await.clone();
         let single = seen.iter().find_map(|g| match g {
             Gossip::Attestations { attestations: a } => a.first().copied(),
@@ -551,8 +551,12 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
             Gossip::BatchAttestation(b) => Some(b.clone()),
             _ => None,
         });
-        if single.is_some() || batch.is_some() {
-            break (single, batch);
+        let checkpoint = seen.iter().find_map(|g| match g {
+            Gossip::Checkpoints { attestations: a } => a.first().copied(),
+            _ => None,
+        });
+        if single.is_some() || batch.is_some() || checkpoint.is_some() {
+            break (single, batch, checkpoint);
         }
         assert!(
             started.elapsed() < Duration::from_secs(120),
@@ -568,6 +572,18 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
     }
     let domain = xroute_proofs::attestation::domain(env.net.l1.chain_id(), env.stack.hub);
     let stranger = alloy::signers::local::PrivateKeySigner::random();
+    if let Some(cp) = honest_checkpoint {
+        // A checkpoint root changed after signing, the same claim signed by an outsider, and a
+        // replay of the honest one under the rogue's name.
+        let mut forged = cp;
+        forged.body.root = B256::repeat_byte(0x66);
+        let outsider = Signed::sign(&stranger, &domain, cp.body)?;
+        for a in [forged, outsider, cp] {
+            rogue.publish(Gossip::Checkpoints {
+                attestations: vec![a],
+            });
+        }
+    }
     for (i, id) in ids.iter().enumerate() {
         // An attestation whose body was changed after signing (a forged signature).
         if let Some(mut forged) = honest {

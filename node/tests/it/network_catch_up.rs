@@ -231,8 +231,8 @@ async fn a_router_that_missed_the_attestations_asks_for_them_and_certifies() {
 }
 
 /// Issue 16 over real sockets: three honest routers and a rogue member (threshold 3). The rogue
-/// signs a checkpoint whose root L1 does not give: every honest router refuses it and penalises
-/// the peer. The third honest router joins after the others signed: its catch-up asks for the
+/// signs a checkpoint whose root L1 does not give: the honest routers refuse it and penalise the
+/// peer. The third honest router joins after the others signed: its catch-up asks for the
 /// checkpoint (not for message ids), and every honest router ends with one certificate of the
 /// whole checkpoint, signed by the honest three only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,8 +281,12 @@ async fn a_rogue_checkpoint_root_is_refused_and_a_late_router_catches_up_by_chec
         }
     }
     tokio::time::sleep(Duration::from_secs(1)).await; // subscriptions exchanged
-    for r in [&a, &b, &rogue] {
-        assert_eq!(r.network.checkpoint_round().await.unwrap(), 1);
+    // The rogue first: once it has refused the honest attestations (it disagrees with them),
+    // its score of their senders falls below gossipsub's publish threshold and it reaches no one.
+    for r in [&rogue, &a, &b] {
+        // Adopted by the round, or by judging another's attestation just before it.
+        r.network.checkpoint_round().await.unwrap();
+        assert!(r.network.checkpoint_place(&ids[0]).is_some());
     }
     let rogue_peer = keys[3].1.public().to_peer_id().to_string();
     let refused = |r: &Router| {
@@ -307,7 +311,10 @@ async fn a_rogue_checkpoint_root_is_refused_and_a_late_router_catches_up_by_chec
     while refused(&a).await == 0 || refused(&b).await == 0 {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the rogue's root was not refused"
+            "the rogue's root was not refused: A sees {:?}, B sees {:?}, the rogue {:?}",
+            a.handle.peers().await,
+            b.handle.peers().await,
+            rogue.handle.peers().await,
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -364,15 +371,6 @@ async fn a_rogue_checkpoint_root_is_refused_and_a_late_router_catches_up_by_chec
         assert!(
             tokio::time::Instant::now() < deadline,
             "not every honest router certified the checkpoint"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    // C heard the rogue's root too (its answer to C's request), and refused it.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while refused(&c).await == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "C never refused the rogue's root"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
