@@ -853,11 +853,7 @@ impl Network {
             place.l1_block,
             cert.claim.root,
             signers.len(),
-            signers
-                .iter()
-                .map(|a| a.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            super::listed(signers.iter().copied())
         );
         Ok(Some(Gate::CheckpointCertified { note, place }))
     }

@@ -288,11 +288,7 @@ impl Coordinator for Network {
         Ok(Gate::Certified(format!(
             "quorum certificate: {} of the set signed ({})",
             signers.len(),
-            signers
-                .iter()
-                .map(|a| a.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            listed(&signers)
         )))
     }
 
@@ -326,6 +322,15 @@ impl Coordinator for Network {
     fn attested(&self, record: &MessageRecord) {
         self.checkpoint_attested(record);
     }
+}
+
+/// Addresses as a comma-separated list (certificate notes).
+fn listed<'a>(addresses: impl IntoIterator<Item = &'a Address>) -> String {
+    addresses
+        .into_iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -98,32 +98,35 @@ impl Pipeline {
         match self.coordinator.gate(record)? {
             Gate::Open => self.relay(record, Stage::Proven, tick).await,
             Gate::Closed => Ok(Outcome::NotReady),
-            Gate::Certified(note) => {
-                self.store.transition(
-                    &record.id,
-                    Stage::Proven,
-                    Stage::Attested,
-                    tick.now_ms,
-                    &note,
-                    |_| {},
-                )?;
-                tracing::info!(id = %record.id, %note, "message attested");
-                Ok(Outcome::Done)
-            }
+            Gate::Certified(note) => self.attest(record, &note, None, tick),
             Gate::CheckpointCertified { note, place } => {
-                self.store.transition(
-                    &record.id,
-                    Stage::Proven,
-                    Stage::Attested,
-                    tick.now_ms,
-                    &note,
-                    |r| r.checkpoint = Some(place),
-                )?;
-                tracing::debug!(id = %record.id, %note, "message attested by its checkpoint");
-                self.coordinator.attested(record);
-                Ok(Outcome::Done)
+                self.attest(record, &note, Some(place), tick)
             }
         }
+    }
+
+    /// `record` is certified: it becomes `Attested`, keeping its checkpoint's `place` if a
+    /// checkpoint certified it.
+    fn attest(
+        &self,
+        record: &MessageRecord,
+        note: &str,
+        place: Option<crate::store::CheckpointPlace>,
+        tick: Tick,
+    ) -> StepResult {
+        self.store.transition(
+            &record.id,
+            Stage::Proven,
+            Stage::Attested,
+            tick.now_ms,
+            note,
+            |r| r.checkpoint = place,
+        )?;
+        tracing::info!(id = %record.id, %note, "message attested");
+        if place.is_some() {
+            self.coordinator.attested(record);
+        }
+        Ok(Outcome::Done)
     }
 
     async fn step_attested(&self, record: &MessageRecord, tick: Tick) -> StepResult {

@@ -140,6 +140,17 @@ async fn connected_then_attest(
         .unwrap();
 }
 
+/// `n` routers' keys (attestation, libp2p) and free ports.
+fn set_of(n: usize) -> (Vec<(PrivateKeySigner, Keypair)>, Vec<u16>) {
+    let keys = (0..n)
+        .map(|_| (PrivateKeySigner::random(), Keypair::generate_ed25519()))
+        .collect();
+    let ports = (0..n)
+        .map(|_| xroute_tests::process::free_port().unwrap())
+        .collect();
+    (keys, ports)
+}
+
 fn certified(r: &Router, ids: &[MessageId]) -> usize {
     ids.iter()
         .filter(|id| r.network.certificate(id).unwrap().is_some())
@@ -148,12 +159,7 @@ fn certified(r: &Router, ids: &[MessageId]) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_router_that_missed_the_attestations_asks_for_them_and_certifies() {
-    let keys: Vec<(PrivateKeySigner, Keypair)> = (0..3)
-        .map(|_| (PrivateKeySigner::random(), Keypair::generate_ed25519()))
-        .collect();
-    let ports: Vec<u16> = (0..3)
-        .map(|_| xroute_tests::process::free_port().unwrap())
-        .collect();
+    let (keys, ports) = set_of(3);
     let singles: Vec<MessageRecord> = (0..5).map(record).collect();
     let batched: Vec<MessageRecord> = (5..25).map(record).collect();
     let all: Vec<MessageId> = singles.iter().chain(&batched).map(|r| r.id).collect();
@@ -237,12 +243,7 @@ async fn a_router_that_missed_the_attestations_asks_for_them_and_certifies() {
 /// whole checkpoint, signed by the honest three only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rogue_checkpoint_root_is_refused_and_a_late_router_catches_up_by_checkpoint() {
-    let keys: Vec<(PrivateKeySigner, Keypair)> = (0..4)
-        .map(|_| (PrivateKeySigner::random(), Keypair::generate_ed25519()))
-        .collect();
-    let ports: Vec<u16> = (0..4)
-        .map(|_| xroute_tests::process::free_port().unwrap())
-        .collect();
+    let (keys, ports) = set_of(4);
     let envelopes: Vec<Envelope> = (0..40).map(|k| record(k).envelope).collect();
     // What L1 says: 40 messages made consumable at L1 block 1. The rogue's list has one id
     // changed (another root).
