@@ -93,7 +93,8 @@ pub struct P2pConfig {
     /// Certify the messages of checkpointed chains (Starknet-family chains with their L1
     /// messaging contract, and the hub chain's own sends) per L1 checkpoint: one signature per
     /// router for everything one finalized L1 block made consumable from one chain (issue 16).
-    /// The other chains' messages keep the per-message path.
+    /// The other chains' messages keep the per-message path. Every router of a set must set it
+    /// alike: a router with it on does not sign those messages one by one.
     #[serde(default = "default_true")]
     pub checkpoints: bool,
     /// The router set (this router included).

@@ -826,7 +826,11 @@ impl Network {
         if !self.checkpointed(record.envelope.src_domain) {
             return Ok(None);
         }
-        let Some(place) = self.checkpoint_place(&record.id) else {
+        // Its record keeps the place once a certificate was found (a later hop), else the index.
+        let Some(place) = record
+            .checkpoint
+            .or_else(|| self.checkpoint_place(&record.id))
+        else {
             return Ok(Some(Gate::Closed)); // the scan has not reached its L1 block
         };
         let Some(cert) = self

@@ -836,6 +836,11 @@ async fn checkpoint_attestations_count_only_when_they_match_our_l1() {
     network.forget_places();
     network.index_live_checkpoints().unwrap();
     assert_eq!(network.checkpoint_place(&learned[0].id), None);
+    // Its gate (a later hop) goes by the place its record keeps.
+    assert!(matches!(
+        network.gate(&first).unwrap(),
+        Gate::CheckpointCertified { place, .. } if place == place0
+    ));
     assert_eq!(network.checkpoint_place(&learned[2].id).unwrap().index, 2);
     assert_eq!(
         network.store.live_checkpoints().unwrap(),
