@@ -47,6 +47,12 @@ use crate::{
 pub const RANGE: u64 = 1_000;
 /// How long a received attestation of a block that is not final here yet waits for it.
 pub const NOT_FINAL_WAIT_MS: u64 = 60_000;
+/// How far past our finalized L1 block a block may be and still be waited for (further is
+/// ignored at once: no honest router signs a block that far ahead of another's view).
+pub const MAX_AHEAD_BLOCKS: u64 = 64;
+/// Most checkpoint gossip messages judged at once (each may wait for a block); past it, more are
+/// ignored, so a member that floods the topic cannot grow this router's memory.
+pub const MAX_JUDGING: usize = 1_024;
 
 /// Where a router's checkpoints come from: L1 through the router's chains, or a recorded list
 /// (benchmarks).
@@ -292,6 +298,8 @@ pub(super) struct Book {
     finalized: watch::Sender<u64>,
     /// One computation of a missing checkpoint at a time (the others then find it stored).
     fetch: tokio::sync::Mutex<()>,
+    /// Checkpoint gossip messages being judged now.
+    pub(super) judging: std::sync::atomic::AtomicUsize,
     state: Mutex<State>,
 }
 
@@ -302,6 +310,7 @@ impl Default for Book {
             domains: OnceLock::new(),
             finalized: watch::channel(0).0,
             fetch: tokio::sync::Mutex::new(()),
+            judging: 0.into(),
             state: Mutex::default(),
         }
     }
@@ -685,6 +694,15 @@ impl Network {
                 Err(e) => return local_fault(e),
             };
             if local == Local::NotFinal {
+                if block
+                    > self
+                        .checkpoints
+                        .finalized
+                        .borrow()
+                        .saturating_add(MAX_AHEAD_BLOCKS)
+                {
+                    continue; // far ahead of our L1: not waited for
+                }
                 let mut finalized = self.checkpoints.finalized.subscribe();
                 let final_here = matches!(
                     tokio::time::timeout(

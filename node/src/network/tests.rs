@@ -8,7 +8,7 @@ use xroute_proofs::{
     envelope::MessageId,
 };
 
-use super::{Decision as Turn, *};
+use super::{Decision as Turn, checkpoints::MAX_AHEAD_BLOCKS, *};
 use crate::pipeline::{Coordinator, Gate};
 use crate::{
     p2p::{
@@ -780,6 +780,11 @@ async fn checkpoint_attestations_count_only_when_they_match_our_l1() {
     // A replay costs no signature recovery and is ignored.
     assert_eq!(judge(&f.b, ours).await.unwrap(), Verdict::Ignore);
 
+    // A block far past our finalized one is not waited for.
+    let mut far = claim_at(&l1, 7);
+    far.l1_block = 6 + MAX_AHEAD_BLOCKS + 1;
+    let quick = tokio::time::timeout(Duration::from_secs(1), judge(&f.a, far)).await;
+    assert_eq!(quick.expect("not waited for").unwrap(), Verdict::Ignore);
     // Block 7 is not final here: a's attestation of it waits until our L1 gets there.
     let early = tokio::spawn(judge(&f.a, claim_at(&l1, 7)));
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -71,7 +71,14 @@ impl Network {
         while let Some(message) = inbound.recv().await {
             if matches!(message.gossip, Gossip::Checkpoints { .. }) {
                 // Checked against our own L1, which may take a read or a wait: apart, so the
-                // rest of the gossip is not held up.
+                // rest of the gossip is not held up; at most MAX_JUDGING at once.
+                use std::sync::atomic::Ordering;
+                let judging = &self.checkpoints.judging;
+                if judging.fetch_add(1, Ordering::Relaxed) >= super::checkpoints::MAX_JUDGING {
+                    judging.fetch_sub(1, Ordering::Relaxed);
+                    self.p2p.verdict(&message, Verdict::Ignore).await;
+                    continue;
+                }
                 let network = self.clone();
                 tokio::spawn(async move {
                     let verdict = match network.judge_checkpoints(&message).await {
@@ -82,6 +89,7 @@ impl Network {
                         }
                     };
                     network.p2p.verdict(&message, verdict).await;
+                    network.checkpoints.judging.fetch_sub(1, Ordering::Relaxed);
                 });
                 continue;
             }
