@@ -269,8 +269,8 @@ pub fn start(
         // every peer (flood publish): the mesh only repairs a missing connection. Each forward
         // is a copy its receiver likely has, checked (an ed25519 signature) before it is known to
         // be one: with a mesh of 12, that was most of a router's CPU at 16 routers
-        // (docs/benchmarks.md). So the mesh is small (about 4), and never pruned below 64 (a
-        // prune and re-graft is scored as misbehaviour once the set outgrows gossipsub's
+        // (docs/benchmarks.md). So the mesh is small (about 4), and pruned only past 64 peers
+        // (a prune and re-graft is scored as misbehaviour once the set outgrows gossipsub's
         // defaults).
         .mesh_n_low(2)
         .mesh_n(4)
