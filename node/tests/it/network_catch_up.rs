@@ -151,6 +151,26 @@ fn set_of(n: usize) -> (Vec<(PrivateKeySigner, Keypair)>, Vec<u16>) {
     (keys, ports)
 }
 
+/// Waits until `r` is connected to `n` peers.
+async fn wait_connected(r: &Router, name: &str, n: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while r
+        .handle
+        .peers()
+        .await
+        .iter()
+        .filter(|p| p.connected)
+        .count()
+        < n
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} never connected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn certified(r: &Router, ids: &[MessageId]) -> usize {
     ids.iter()
         .filter(|id| r.network.certificate(id).unwrap().is_some())
@@ -263,23 +283,8 @@ async fn a_rogue_checkpoint_root_is_refused_and_a_late_router_catches_up_by_chec
     let a = start_with(0, &keys, &ports, &[], 3, Some(honest_l1()));
     let b = start_with(1, &keys, &ports, &[0], 3, Some(honest_l1()));
     let rogue = start_with(3, &keys, &ports, &[0, 1], 3, Some(rogue_l1));
-    for (name, r, n) in [("A", &a, 2), ("B", &b, 2), ("rogue", &rogue, 2)] {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while r
-            .handle
-            .peers()
-            .await
-            .iter()
-            .filter(|p| p.connected)
-            .count()
-            < n
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{name} never connected"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    for (name, r) in [("A", &a), ("B", &b), ("rogue", &rogue)] {
+        wait_connected(r, name, 2).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await; // subscriptions exchanged
     // The rogue first: once it has refused the honest attestations (it disagrees with them),
@@ -330,19 +335,7 @@ async fn a_rogue_checkpoint_root_is_refused_and_a_late_router_catches_up_by_chec
 
     // C joins late, signs the same checkpoint, and asks for what it lacks.
     let c = start_with(2, &keys, &ports, &[0, 1, 3], 3, Some(honest_l1()));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while c
-        .handle
-        .peers()
-        .await
-        .iter()
-        .filter(|p| p.connected)
-        .count()
-        < 3
-    {
-        assert!(tokio::time::Instant::now() < deadline, "C never connected");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_connected(&c, "C", 3).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let honest: Vec<Address> = keys[..3].iter().map(|(k, _)| k.address()).collect();
     let deadline = tokio::time::Instant::now() + Duration::from_millis(4 * REPUBLISH_MS + 20_000);
