@@ -1,7 +1,9 @@
-//! xroute's L1 Hub contract, as the router calls it: bindings generated from the committed
-//! artifact (`contracts/evm/out/Hub.json`, built by `contracts/build`), the calls that consume a
-//! message on L1, and what the Hub's reverts mean ([`classify_revert`]). Every family's exit
-//! builds its L1 call here; the hub chain's submitter reads reverts with it.
+//! xroute's L1 Hub contract, as every family sees it: bindings generated from the committed
+//! artifact (`contracts/evm/out/Hub.json`, built by `contracts/build`), what all families share
+//! (`outbound[id]`, `relayFromL1`, `relayBatch`, the envelope's words) and what the Hub's own
+//! reverts mean ([`classify_revert`]). A family's own relay call (`relayFromStarknet`,
+//! `relayFromArbitrum`) and what its rollup bridge reverts with are built and read in the
+//! family's module; the hub chain's adapter is handed those readers ([`BridgeReverts`]).
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256, keccak256},
@@ -39,41 +41,11 @@ fn words(words: &[B256]) -> Vec<U256> {
     words.iter().map(|w| U256::from_be_bytes(w.0)).collect()
 }
 
-/// `Hub.relayFromStarknet(src_domain, endpoint, words, entry)`: consumes a Starknet-family
-/// chain's message on L1 and forwards it (`entry`: the destination's terms).
-pub fn relay_from_starknet(
-    hub: Address,
-    src_domain: u32,
-    endpoint: U256,
-    envelope: &[B256],
-    entry: &Bytes,
-) -> Call {
-    let data = Hub::relayFromStarknetCall {
-        srcDomain: src_domain,
-        endpoint,
-        words: words(envelope),
-        entry: entry.clone(),
-    }
-    .abi_encode();
-    Call::evm(hub, Bytes::from(data), U256::ZERO)
-}
-
 /// `Hub.relayFromL1(words, entry)`: forwards a message waiting in `outbound` (an L1 app's, or one
 /// that arrived from an Arbitrum domain) into its rollup.
 pub fn relay_from_l1(hub: Address, envelope: &[B256], entry: &Bytes) -> Call {
     let data = Hub::relayFromL1Call {
         words: words(envelope),
-        entry: entry.clone(),
-    }
-    .abi_encode();
-    Call::evm(hub, Bytes::from(data), U256::ZERO)
-}
-
-/// `Hub.relayFromArbitrum(exit, entry)`: executes an Arbitrum domain's L2 → L1 message through
-/// the rollup's Outbox and forwards it.
-pub fn relay_from_arbitrum(hub: Address, exit: Hub::ArbitrumExit, entry: &Bytes) -> Call {
-    let data = Hub::relayFromArbitrumCall {
-        e: exit,
         entry: entry.clone(),
     }
     .abi_encode();
@@ -100,8 +72,11 @@ pub fn relay_batch(hub: Address, members: &[Call]) -> Call {
 }
 
 /// What a simulation of `Hub.relayBatch` answered (`out`: the call's return data): per member,
-/// whether it passes and its gas, or what its revert means.
-pub fn batch_results(out: &[u8]) -> Result<Vec<crate::Simulated>, alloy::sol_types::Error> {
+/// whether it passes and its gas, or what its revert means (`bridges`: see [`classify_revert`]).
+pub fn batch_results(
+    out: &[u8],
+    bridges: &[BridgeReverts],
+) -> Result<Vec<crate::Simulated>, alloy::sol_types::Error> {
     let results = Hub::relayBatchCall::abi_decode_returns(out)?;
     Ok(results
         .into_iter()
@@ -111,30 +86,10 @@ pub fn batch_results(out: &[u8]) -> Result<Vec<crate::Simulated>, alloy::sol_typ
                     gas: u64::try_from(r.gasUsed).unwrap_or(u64::MAX),
                 }
             } else {
-                crate::Simulated::Reverts(classify_revert(&r.data, ""))
+                crate::Simulated::Reverts(classify_revert(&r.data, "", bridges))
             }
         })
         .collect())
-}
-
-/// The `entry` terms of a retryable ticket into an Arbitrum domain (`Hub.RetryableEntry`).
-pub fn retryable_entry(
-    gas_limit: u64,
-    max_fee_per_gas: U256,
-    max_submission_cost: U256,
-    refund_to: Address,
-) -> Bytes {
-    use alloy::sol_types::SolValue;
-    // abi.encode(RetryableEntry): four static words.
-    Bytes::from(
-        (
-            U256::from(gas_limit),
-            max_fee_per_gas,
-            max_submission_cost,
-            refund_to,
-        )
-            .abi_encode(),
-    )
 }
 
 /// The words of an envelope as the Hub's ABI takes them.
@@ -142,11 +97,16 @@ pub fn envelope_words(envelope: &[B256]) -> Vec<U256> {
     words(envelope)
 }
 
-/// What a Hub revert means for the message: `data` is the revert data, `message` the node's text.
-pub fn classify_revert(data: &[u8], message: &str) -> Revert {
+/// What a rollup bridge's error, bubbled up through the Hub, means for the message (`None`: not
+/// one of that bridge's errors). Each family whose relays call into a bridge has one.
+pub type BridgeReverts = fn(data: &[u8]) -> Option<Revert>;
+
+/// What a Hub revert means for the message: `data` is the revert data, `message` the node's text;
+/// data that is not a Hub error is read by each of `bridges` in turn.
+pub fn classify_revert(data: &[u8], message: &str, bridges: &[BridgeReverts]) -> Revert {
     use Hub::HubErrors as E;
     let Ok(error) = E::abi_decode(data) else {
-        if let Some(revert) = crate::evm::arbitrum::classify_bridge_revert(data) {
+        if let Some(revert) = bridges.iter().find_map(|read| read(data)) {
             return revert;
         }
         let reason = alloy::sol_types::decode_revert_reason(data)
@@ -241,20 +201,23 @@ mod tests {
         let id = B256::repeat_byte(7);
         let done = Hub::AlreadyProcessed { id }.abi_encode();
         assert!(
-            matches!(classify_revert(&done, ""), Revert::AlreadyDone(r) if r.contains("AlreadyProcessed"))
+            matches!(classify_revert(&done, "", &[]), Revert::AlreadyDone(r) if r.contains("AlreadyProcessed"))
         );
         let bad = Hub::BadRecipient { recipient: id }.abi_encode();
         assert!(
-            matches!(classify_revert(&bad, ""), Revert::Permanent(r) if r.contains("not a contract on L1"))
+            matches!(classify_revert(&bad, "", &[]), Revert::Permanent(r) if r.contains("not a contract on L1"))
         );
         let fee = Hub::FeeMismatch {
             expected: U256::from(2),
             paid: U256::from(1),
         }
         .abi_encode();
-        assert!(matches!(classify_revert(&fee, ""), Revert::Transient(_)));
+        assert!(matches!(
+            classify_revert(&fee, "", &[]),
+            Revert::Transient(_)
+        ));
         assert_eq!(
-            classify_revert(&[], "out of gas"),
+            classify_revert(&[], "out of gas", &[]),
             Revert::Transient("out of gas".into())
         );
     }

@@ -9,9 +9,12 @@
 //! "delivered" is the Hub's `isProcessed(source, nonce)`, and it alone offers [`L1State`] (storage proofs
 //! against L1 headers whose hashes it recomputes), which the others' exits are proven with.
 //!
-//! Families: [`evm`] (the L1 hub chain on alloy; EVM rollups join it as the same family) and
-//! [`starknet`] (Starknet and Starknet-family appchains on the starknet-rs family). A family is a
-//! module here plus a `[[chains]]` block; [`build_adapter`] turns the block into an adapter.
+//! Chains: [`evm`] (alloy), with one shared client under two adapters, the L1 hub chain
+//! ([`evm::HubChainAdapter`]) and Arbitrum-family rollups ([`evm::ArbitrumAdapter`]), and
+//! [`starknet`] (Starknet and Starknet-family appchains on the starknet-rs family). A kind of
+//! chain is a module here plus its `[[chains]]` block; [`build_adapter`] turns the block into an
+//! adapter, [`build_reader`] into one that reads without the router's keys (`xroute check`,
+//! `xroute token audit`). [`hub`] is the Hub as every family sees it.
 //! Transports ([`transport`]) put a timeout on every request and retry transient failures, so a
 //! hung node costs a bounded wait. Key files are read in one place ([`keys`]). Test doubles for
 //! the traits live behind the `test-utils` feature (module `testing`).
@@ -33,7 +36,7 @@ pub mod transport;
 use alloy::primitives::{Address, B256, Bytes, U256};
 use async_trait::async_trait;
 pub use error::{AdapterError, ErrorKind, Result, Source};
-pub use factory::build_adapter;
+pub use factory::{build_adapter, build_reader};
 use serde::{Deserialize, Serialize};
 pub use submit::{Estimate, Fees, Lease, Mined, Revert, SignedTx, Submitter};
 use xroute_proofs::{checkpoint::Checkpoint, envelope::Envelope};
@@ -212,6 +215,67 @@ pub trait L1State: Send + Sync + std::fmt::Debug {
 
     /// The base fee of L1's latest block (what an L1 inbox charges by).
     async fn base_fee(&self) -> Result<U256>;
+
+    /// The code at `address` on L1's latest block (checks of a deployment; never a proof).
+    async fn code(&self, address: Address) -> Result<Bytes>;
+
+    /// A view call of `to` with `data` at L1's latest block (checks of a deployment; never a
+    /// proof).
+    async fn call(&self, to: Address, data: Bytes) -> Result<Bytes>;
+
+    /// Storage slot `slot` of `contract` at L1's latest block, unproven (checks of a deployment).
+    async fn storage(&self, contract: Address, slot: B256) -> Result<U256>;
+
+    /// L1's latest block number.
+    async fn latest_block(&self) -> Result<u64>;
+}
+
+/// Why `xroute check` refuses a chain: the field of its `[[chains]]` block that is wrong (`rpc`,
+/// `hub`, `outbox`, `signer_key_file`, …) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckProblem {
+    /// The field, within the chain's block.
+    pub field: String,
+    /// What is wrong, and what the check found.
+    pub problem: String,
+}
+
+impl CheckProblem {
+    /// `field` is wrong: `problem`.
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+
+    /// A key in `field` that does not load (the reason alone: the field is named once).
+    pub fn key(field: &str, e: AdapterError) -> Self {
+        let problem = match e {
+            AdapterError::Config { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        Self::new(field, problem)
+    }
+}
+
+/// `xroute check`: a contract is deployed at `address` (the config's `field`) on L1.
+pub async fn check_l1_code(
+    l1: &dyn L1State,
+    address: Address,
+    field: &str,
+) -> std::result::Result<(), CheckProblem> {
+    let code = l1
+        .code(address)
+        .await
+        .map_err(|e| CheckProblem::new(field, format!("cannot read code on L1: {e}")))?;
+    if code.is_empty() {
+        return Err(CheckProblem::new(
+            field,
+            format!("no contract at {address} on L1"),
+        ));
+    }
+    Ok(())
 }
 
 /// What an exit or an entry is judged against: L1, at the block the router treats as final.
@@ -297,6 +361,22 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     fn batcher(&self) -> Option<&dyn Batcher> {
         None
     }
+
+    /// What `xroute check` reports for this chain, as configured: the node answers with the
+    /// configured chain id, the chain's contracts are deployed (here and, for a rollup, its bridge
+    /// on `l1`, the hub chain; `None` when that cannot be reached), the router's key loads and,
+    /// where the router pays gas, holds enough for `relays` transactions. `Ok`: what was found,
+    /// one line; `Err`: the first problem, naming its field.
+    async fn check(
+        &self,
+        l1: Option<&dyn L1State>,
+        relays: u64,
+    ) -> std::result::Result<String, CheckProblem>;
+
+    /// The total supply of the token contract `token` (the canonical token's router on a
+    /// rollup, `XToken` on L1) at the latest block: what `xroute token audit` compares with the
+    /// ledger.
+    async fn token_supply(&self, token: B256) -> Result<U256>;
 }
 
 /// What a simulation of a batch found for one member.

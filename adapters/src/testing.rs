@@ -227,6 +227,25 @@ impl L1State for FakeChain {
         drop(self.check("base_fee")?);
         Ok(U256::from(1_000_000_000u64))
     }
+
+    async fn code(&self, _: Address) -> Result<Bytes> {
+        drop(self.check("eth_getCode")?);
+        Ok(Bytes::from_static(&[0x60]))
+    }
+
+    async fn call(&self, _: Address, _: Bytes) -> Result<Bytes> {
+        drop(self.check("eth_call")?);
+        Ok(Bytes::new())
+    }
+
+    async fn storage(&self, _: Address, _: B256) -> Result<U256> {
+        drop(self.check("eth_getStorageAt")?);
+        Ok(U256::ZERO)
+    }
+
+    async fn latest_block(&self) -> Result<u64> {
+        Ok(self.check("eth_blockNumber")?.head)
+    }
 }
 
 #[async_trait]
@@ -334,6 +353,21 @@ impl ChainAdapter for FakeChain {
 
     fn batcher(&self) -> Option<&dyn Batcher> {
         (self.hub && lock(&self.state).batches).then_some(self as &dyn Batcher)
+    }
+
+    async fn check(
+        &self,
+        _: Option<&dyn L1State>,
+        _: u64,
+    ) -> std::result::Result<String, crate::CheckProblem> {
+        self.check("check")
+            .map(|_| format!("scripted chain {}", self.info.name))
+            .map_err(|e| crate::CheckProblem::new("rpc", e.to_string()))
+    }
+
+    async fn token_supply(&self, _: B256) -> Result<U256> {
+        drop(self.check("totalSupply")?);
+        Ok(U256::ZERO)
     }
 }
 

@@ -1,23 +1,27 @@
-//! The `[[chains]]` blocks: one per chain, by family (EVM, with the hub chain's `hub` or an
-//! Arbitrum rollup's `[chains.arbitrum]`; Starknet family), their RPC transport, and the value
-//! types they are written in (addresses, felts, RPC URLs that print redacted).
+//! The `[[chains]]` blocks: one per chain, tagged by what the chain is (`family`): the L1 hub
+//! chain (`ethereum`), an Arbitrum-family rollup (`arbitrum`) or a Starknet-family chain
+//! (`starknet`); their RPC transport; and the value types they are written in (addresses, felts,
+//! RPC URLs that print redacted). The two EVM kinds share their connection fields
+//! ([`EvmChain`]) and differ in their contracts, so a block is one or the other by its tag.
 
 use std::{fmt, path::PathBuf};
 
 use alloy_primitives::{Address, U256};
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// One `[[chains]]` block, by chain family (the `family` key).
+/// One `[[chains]]` block, by what the chain is (the `family` key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "family", rename_all = "lowercase")]
 pub enum ChainConfig {
-    /// Ethereum and EVM rollups (alloy).
-    Evm(EvmChain),
+    /// The L1 hub chain: Ethereum (a testnet, a local anvil) with the xroute Hub (alloy).
+    Ethereum(HubChain),
+    /// An Arbitrum-family rollup, on its L1 bridge (alloy).
+    Arbitrum(ArbitrumChain),
     /// Starknet and Starknet-family appchains (starknet-rs).
     Starknet(StarknetChain),
 }
 
-/// An EVM chain. The one with `hub` set is the L1 hub chain.
+/// What every EVM chain is configured with: where it is and who signs there.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvmChain {
@@ -33,21 +37,36 @@ pub struct EvmChain {
     /// The chain id the node must answer (`xroute check` compares; optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain_id: Option<u64>,
-    /// The xroute Hub contract, on the hub chain.
-    #[serde(default, deserialize_with = "optional_address")]
-    pub hub: Option<Address>,
-    /// The rollup's contracts, when this chain is an Arbitrum-family rollup (`[chains.arbitrum]`).
-    #[serde(default)]
-    pub arbitrum: Option<ArbitrumContracts>,
-    /// File holding the 0x-hex secp256k1 key relay transactions are signed with.
+    /// File holding the secp256k1 key transactions on this chain are signed with.
     pub signer_key_file: PathBuf,
     /// Timeouts and retries of this chain's RPC.
     #[serde(default)]
     pub transport: TransportConfig,
 }
 
-/// An Arbitrum-family rollup's contracts: its L1 bridge (nitro's Inbox, Bridge and Outbox, on
-/// the hub chain) and xroute's endpoint on the L2.
+/// `family = "ethereum"`: the L1 hub chain, an EVM chain with the xroute Hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HubChain {
+    /// Connection and signer.
+    #[serde(flatten)]
+    pub chain: EvmChain,
+    /// The xroute Hub contract.
+    pub hub: Address,
+}
+
+/// `family = "arbitrum"`: an Arbitrum-family rollup: its L1 bridge (nitro's Inbox, Bridge and
+/// Outbox, on the hub chain) and xroute's endpoint on the L2, in the chain's own block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArbitrumChain {
+    /// Connection and signer (the router's L2 account: it redeems tickets, refunds go to it).
+    #[serde(flatten)]
+    pub chain: EvmChain,
+    /// The rollup's contracts.
+    #[serde(flatten)]
+    pub contracts: ArbitrumContracts,
+}
+
+/// An Arbitrum-family rollup's contracts.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArbitrumContracts {
@@ -63,6 +82,11 @@ pub struct ArbitrumContracts {
     /// xroute's ArbitrumEndpoint on the L2.
     #[serde(deserialize_with = "address")]
     pub endpoint: Address,
+}
+
+impl ArbitrumContracts {
+    /// The block keys that are the contracts' (the rest is the [`EvmChain`]).
+    const KEYS: [&'static str; 4] = ["inbox", "bridge", "outbox", "endpoint"];
 }
 
 fn default_evm_confirmations() -> u64 {
@@ -140,22 +164,25 @@ impl Default for TransportConfig {
 }
 
 // By hand rather than `#[serde(tag)]`: serde's internally tagged enums buffer the block and lose
-// the failing field's name; here the error says which key of the block is wrong.
+// the failing field's name; here the error says which key of the block is wrong. The EVM kinds
+// take their own keys out of the block and read the rest as the shared [`EvmChain`], so a key of
+// the other kind is an unknown field.
 impl<'de> Deserialize<'de> for ChainConfig {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         use serde::de::Error;
+        const FAMILIES: &str = "`ethereum` (the L1 hub chain), `arbitrum` or `starknet`";
         let mut table = toml::Table::deserialize(d)?;
         let family = match table.remove("family") {
             Some(toml::Value::String(f)) => f,
             Some(other) => {
                 return Err(D::Error::custom(format!(
-                    "family: expected \"evm\" or \"starknet\", got {other}"
+                    "family: expected {FAMILIES}, got {other}"
                 )));
             }
             None => {
-                return Err(D::Error::custom(
-                    "missing field `family` (\"evm\" or \"starknet\")",
-                ));
+                return Err(D::Error::custom(format!(
+                    "missing field `family` ({FAMILIES})"
+                )));
             }
         };
         fn block<T: serde::de::DeserializeOwned, E: Error>(
@@ -164,11 +191,42 @@ impl<'de> Deserialize<'de> for ChainConfig {
             serde_path_to_error::deserialize(toml::Value::Table(table))
                 .map_err(|e| E::custom(format!("{}: {}", e.path(), e.inner())))
         }
+        fn take(table: &mut toml::Table, keys: &[&str]) -> toml::Table {
+            keys.iter()
+                .filter_map(|k| table.remove(*k).map(|v| (k.to_string(), v)))
+                .collect()
+        }
         match family.as_str() {
-            "evm" => block(table).map(Self::Evm),
+            "ethereum" => {
+                /// The hub chain's own key.
+                #[derive(Deserialize)]
+                struct HubKey {
+                    #[serde(deserialize_with = "address")]
+                    hub: Address,
+                }
+                let hub: HubKey = block(take(&mut table, &["hub"]))?;
+                Ok(Self::Ethereum(HubChain {
+                    chain: block(table)?,
+                    hub: hub.hub,
+                }))
+            }
+            "arbitrum" => {
+                let contracts = take(&mut table, &ArbitrumContracts::KEYS);
+                let chain = block(table)?;
+                Ok(Self::Arbitrum(ArbitrumChain {
+                    contracts: block(contracts)?,
+                    chain,
+                }))
+            }
             "starknet" => block(table).map(Self::Starknet),
+            "evm" => Err(D::Error::custom(
+                "family: \"evm\" was split by role: write family = \"ethereum\" for the L1 hub \
+                 chain (with `hub`), or family = \"arbitrum\" for an Arbitrum rollup (the keys \
+                 of its [chains.arbitrum] table, `inbox`, `bridge`, `outbox` and `endpoint`, move \
+                 into the chain's own block)",
+            )),
             other => Err(D::Error::custom(format!(
-                "family: unknown variant `{other}`, expected `evm` or `starknet`"
+                "family: unknown variant `{other}`, expected {FAMILIES}"
             ))),
         }
     }
@@ -181,17 +239,32 @@ pub(crate) fn address<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Ad
         .map_err(|_| serde::de::Error::custom(format!("{s:?} is not a 20-byte 0x-hex address")))
 }
 
-fn optional_address<'de, D: Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<Address>, D::Error> {
-    address(d).map(Some)
+/// Which kind of key signs a chain's transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignerKind {
+    /// A secp256k1 key (an EVM account).
+    Evm,
+    /// A Starknet account's signing key (a felt).
+    Starknet,
+}
+
+/// The key file a chain's transactions are signed with, and the field that names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignerFile<'a> {
+    /// The field in the chain's block (`signer_key_file`, `account_key_file`).
+    pub field: &'static str,
+    /// What kind of key it holds.
+    pub kind: SignerKind,
+    /// The file.
+    pub path: &'a std::path::Path,
 }
 
 impl ChainConfig {
     /// The chain's name.
     pub fn name(&self) -> &str {
         match self {
-            Self::Evm(c) => &c.name,
+            Self::Ethereum(c) => &c.chain.name,
+            Self::Arbitrum(c) => &c.chain.name,
             Self::Starknet(c) => &c.name,
         }
     }
@@ -199,7 +272,8 @@ impl ChainConfig {
     /// The chain's domain id.
     pub fn domain(&self) -> u32 {
         match self {
-            Self::Evm(c) => c.domain,
+            Self::Ethereum(c) => c.chain.domain,
+            Self::Arbitrum(c) => c.chain.domain,
             Self::Starknet(c) => c.domain,
         }
     }
@@ -207,7 +281,8 @@ impl ChainConfig {
     /// The chain's RPC endpoint.
     pub fn rpc(&self) -> &RpcUrl {
         match self {
-            Self::Evm(c) => &c.rpc,
+            Self::Ethereum(c) => &c.chain.rpc,
+            Self::Arbitrum(c) => &c.chain.rpc,
             Self::Starknet(c) => &c.rpc,
         }
     }
@@ -215,14 +290,41 @@ impl ChainConfig {
     /// Timeouts and retries of the chain's RPC.
     pub fn transport(&self) -> &TransportConfig {
         match self {
-            Self::Evm(c) => &c.transport,
+            Self::Ethereum(c) => &c.chain.transport,
+            Self::Arbitrum(c) => &c.chain.transport,
             Self::Starknet(c) => &c.transport,
         }
     }
 
-    /// Whether this is the L1 hub chain (an EVM chain with `hub` set).
+    /// The key file the chain's transactions are signed with.
+    pub fn signer(&self) -> SignerFile<'_> {
+        match self {
+            Self::Ethereum(HubChain { chain, .. })
+            | Self::Arbitrum(ArbitrumChain { chain, .. }) => SignerFile {
+                field: "signer_key_file",
+                kind: SignerKind::Evm,
+                path: &chain.signer_key_file,
+            },
+            Self::Starknet(c) => SignerFile {
+                field: "account_key_file",
+                kind: SignerKind::Starknet,
+                path: &c.account_key_file,
+            },
+        }
+    }
+
+    /// The signer's key file, to rewrite it (paths relative to the config file).
+    pub(crate) fn signer_path_mut(&mut self) -> &mut PathBuf {
+        match self {
+            Self::Ethereum(HubChain { chain, .. })
+            | Self::Arbitrum(ArbitrumChain { chain, .. }) => &mut chain.signer_key_file,
+            Self::Starknet(c) => &mut c.account_key_file,
+        }
+    }
+
+    /// Whether this is the L1 hub chain.
     pub fn is_hub(&self) -> bool {
-        matches!(self, Self::Evm(e) if e.hub.is_some())
+        matches!(self, Self::Ethereum(_))
     }
 }
 

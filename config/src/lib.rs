@@ -1,7 +1,8 @@
 //! xroute-config: the router's typed TOML configuration and its validation.
 //!
 //! A config file has sections per subsystem: `[node]` (store and API), `[relay]` (retries), and
-//! one `[[chains]]` block per chain, tagged by `family` (`evm` or `starknet`). An appchain joins
+//! one `[[chains]]` block per chain, tagged by `family` (`ethereum` for the L1 hub chain,
+//! `arbitrum` or `starknet`). An appchain joins
 //! with one more `[[chains]]` block. Unknown fields are errors; after parsing, [`Config::validate`]
 //! checks what types cannot (unique domains, one hub chain, key files present, sane bounds), and
 //! every error names the file and the field. Secrets are never printed: keys are read from files,
@@ -23,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use chains::address;
 pub use chains::{
-    ArbitrumContracts, ChainConfig, EvmChain, Felt, MessagingLayout, RpcUrl, StarknetChain,
-    TransportConfig,
+    ArbitrumChain, ArbitrumContracts, ChainConfig, EvmChain, Felt, HubChain, MessagingLayout,
+    RpcUrl, SignerFile, SignerKind, StarknetChain, TransportConfig,
 };
 pub use error::{ConfigError, Result};
 
@@ -268,10 +269,7 @@ impl Config {
             resolve(token);
         }
         for chain in &mut self.chains {
-            match chain {
-                ChainConfig::Evm(c) => resolve(&mut c.signer_key_file),
-                ChainConfig::Starknet(c) => resolve(&mut c.account_key_file),
-            }
+            resolve(chain.signer_path_mut());
         }
         if let Some(p2p) = &mut self.p2p {
             resolve(&mut p2p.key_file);
@@ -279,10 +277,10 @@ impl Config {
         }
     }
 
-    /// The hub chain (the EVM chain with `hub` set).
-    pub fn hub_chain(&self) -> Option<&EvmChain> {
+    /// The L1 hub chain (`family = "ethereum"`).
+    pub fn hub_chain(&self) -> Option<&HubChain> {
         self.chains.iter().find_map(|c| match c {
-            ChainConfig::Evm(e) if c.is_hub() => Some(e),
+            ChainConfig::Ethereum(hub) => Some(hub),
             _ => None,
         })
     }
@@ -335,36 +333,11 @@ impl Config {
                     format!("{:?} is used by another chain", chain.name()),
                 ));
             }
-            if let ChainConfig::Evm(c) = chain {
-                match (&c.hub, &c.arbitrum) {
-                    (Some(_), Some(_)) => {
-                        return Err(invalid(
-                            format!("chains[{i}].arbitrum"),
-                            "a chain with `hub` is the L1 hub chain and cannot also be an \
-                             Arbitrum rollup; remove one of the two"
-                                .into(),
-                        ));
-                    }
-                    (None, None) => {
-                        return Err(invalid(
-                            format!("chains[{i}].hub"),
-                            "an evm chain is either the L1 hub chain (set `hub`) or an Arbitrum \
-                             rollup (add [chains.arbitrum] with `inbox`, `bridge`, `outbox` and \
-                             the L2 `endpoint`)"
-                                .into(),
-                        ));
-                    }
-                    _ => {}
-                }
-            }
-            let key = match chain {
-                ChainConfig::Evm(c) => ("signer_key_file", &c.signer_key_file),
-                ChainConfig::Starknet(c) => ("account_key_file", &c.account_key_file),
-            };
-            if !key.1.is_file() {
+            let key = chain.signer();
+            if !key.path.is_file() {
                 return Err(invalid(
-                    format!("chains[{i}].{}", key.0),
-                    format!("{} is not a readable file", key.1.display()),
+                    format!("chains[{i}].{}", key.field),
+                    format!("{} is not a readable file", key.path.display()),
                 ));
             }
         }
@@ -392,7 +365,10 @@ impl Config {
         if hubs != 1 {
             return Err(invalid(
                 "chains".into(),
-                format!("exactly one evm chain must set `hub` (the L1 hub chain); {hubs} do"),
+                format!(
+                    "exactly one chain must be the L1 hub chain (family = \"ethereum\"); {hubs} \
+                     are"
+                ),
             ));
         }
         let r = &self.relay;

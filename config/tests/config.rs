@@ -72,23 +72,23 @@ fn the_public_network_examples_carry_the_live_contracts() {
         let text = std::fs::read_to_string(&path).unwrap();
         let config = Config::parse(&path, &text).unwrap_or_else(|e| panic!("{e}"));
         let [
-            ChainConfig::Evm(l1),
+            ChainConfig::Ethereum(l1),
             ChainConfig::Starknet(sn),
-            ChainConfig::Evm(arb),
+            ChainConfig::Arbitrum(arb),
         ] = &config.chains[..]
         else {
             panic!("{file}: chains are not ethereum, starknet, arbitrum");
         };
-        assert_eq!(l1.chain_id, Some(l1_id), "{file}");
-        assert!(l1.hub.is_some(), "{file}: the hub chain");
+        assert_eq!(l1.chain.chain_id, Some(l1_id), "{file}");
+        assert!(config.chains[0].is_hub(), "{file}: the hub chain");
         assert_eq!(sn.chain_id.as_deref(), Some(sn_id), "{file}");
         assert_eq!(
             sn.l1_messaging,
             core.parse::<alloy_primitives::Address>().unwrap()
         );
         assert_eq!(sn.messaging_layout, MessagingLayout::Current, "{file}");
-        assert_eq!(arb.chain_id, Some(arb_id), "{file}");
-        let a = arb.arbitrum.as_ref().unwrap();
+        assert_eq!(arb.chain.chain_id, Some(arb_id), "{file}");
+        let a = &arb.contracts;
         for (got, want) in [(a.inbox, inbox), (a.bridge, bridge), (a.outbox, outbox)] {
             assert_eq!(
                 got,
@@ -112,7 +112,7 @@ fn the_local_example_describes_the_local_network() {
     let config = Config::load(&path).unwrap();
     let domains: Vec<u32> = config.chains.iter().map(ChainConfig::domain).collect();
     assert_eq!(domains, [1, 2, 3, 10]);
-    assert_eq!(config.hub_chain().unwrap().name, "ethereum");
+    assert_eq!(config.hub_chain().unwrap().chain.name, "ethereum");
     assert!(
         config.node.store.starts_with(path.parent().unwrap()),
         "store resolved against the file"
@@ -133,11 +133,9 @@ fn the_local_example_describes_the_local_network() {
         other => panic!("chain 3 is {other:?}"),
     }
     match &config.chains[3] {
-        ChainConfig::Evm(c) => {
-            assert!(c.hub.is_none());
-            let a = c.arbitrum.as_ref().expect("the Arbitrum chain's contracts");
+        ChainConfig::Arbitrum(c) => {
             assert_eq!(
-                a.outbox,
+                c.contracts.outbox,
                 "0x2279B7A0a67DB372996a5FaB50D91eAA73d2eBe6"
                     .parse::<alloy_primitives::Address>()
                     .unwrap()
@@ -187,4 +185,15 @@ fn a_missing_file_is_named() {
         err.starts_with("/nonexistent/xroute.toml: cannot read"),
         "{err}"
     );
+}
+
+/// A config serialised (as the test kit and `xroute init` write one) parses back the same: the
+/// role-tagged chain blocks round-trip.
+#[test]
+fn a_serialised_config_parses_back_the_same() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/local.toml");
+    let config = Config::load(&path).unwrap();
+    let text = toml::to_string(&config).unwrap();
+    assert!(text.contains("family = \"arbitrum\""), "{text}");
+    assert_eq!(Config::parse(&path, &text).unwrap(), config);
 }

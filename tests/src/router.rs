@@ -21,8 +21,9 @@ use eyre::{Result, WrapErr, bail};
 use serde_json::Value;
 
 use xroute_config::{
-    ArbitrumContracts, ChainConfig, Config, EvmChain, Felt, MessagingLayout, NodeConfig, P2pConfig,
-    RelayConfig, RouterMember, RpcUrl, StarknetChain, TransportConfig,
+    ArbitrumChain, ArbitrumContracts, ChainConfig, Config, EvmChain, Felt, HubChain,
+    MessagingLayout, NodeConfig, P2pConfig, RelayConfig, RouterMember, RpcUrl, StarknetChain,
+    TransportConfig,
 };
 use xroute_proofs::starknet::felt_to_u256;
 
@@ -215,19 +216,20 @@ pub fn router_config(
     let l1_key_file = keys.write("l1", net.l1.signer(options.l1_account)?.to_bytes().0)?;
     let url = |u: String| RpcUrl::new(u).map_err(|e| eyre::eyre!(e));
     let transport = options.transport.unwrap_or_default();
-    let mut chains = vec![ChainConfig::Evm(EvmChain {
-        name: "ethereum".into(),
-        domain: 1,
-        rpc: url(options
-            .l1_rpc
-            .clone()
-            .unwrap_or_else(|| net.l1.endpoint().to_string()))?,
-        confirmations: options.l1_confirmations,
-        chain_id: None,
-        hub: Some(stack.hub),
-        arbitrum: None,
-        signer_key_file: l1_key_file,
-        transport,
+    let mut chains = vec![ChainConfig::Ethereum(HubChain {
+        chain: EvmChain {
+            name: "ethereum".into(),
+            domain: 1,
+            rpc: url(options
+                .l1_rpc
+                .clone()
+                .unwrap_or_else(|| net.l1.endpoint().to_string()))?,
+            confirmations: options.l1_confirmations,
+            chain_id: None,
+            signer_key_file: l1_key_file,
+            transport,
+        },
+        hub: stack.hub,
     })];
     for (i, (chain, deployed)) in net.starknets.iter().zip(&stack.starknets).enumerate() {
         let name = if i == 0 {
@@ -255,21 +257,22 @@ pub fn router_config(
     if let (Some(arb), Some(deployed)) = (&net.arbitrum, &stack.arbitrum) {
         let arbitrum_key_file =
             keys.write("arbitrum", arb.l2.signer(options.l1_account)?.to_bytes().0)?;
-        chains.push(ChainConfig::Evm(EvmChain {
-            name: "arbitrum".into(),
-            domain: deployed.domain,
-            rpc: url(arb.l2.endpoint().to_string())?,
-            confirmations: 0,
-            chain_id: None,
-            hub: None,
-            arbitrum: Some(ArbitrumContracts {
+        chains.push(ChainConfig::Arbitrum(ArbitrumChain {
+            chain: EvmChain {
+                name: "arbitrum".into(),
+                domain: deployed.domain,
+                rpc: url(arb.l2.endpoint().to_string())?,
+                confirmations: 0,
+                chain_id: None,
+                signer_key_file: arbitrum_key_file,
+                transport,
+            },
+            contracts: ArbitrumContracts {
                 inbox: arb.bridge.inbox,
                 bridge: arb.bridge.bridge,
                 outbox: arb.bridge.outbox,
                 endpoint: deployed.endpoint,
-            }),
-            signer_key_file: arbitrum_key_file,
-            transport,
+            },
         }));
     }
     let p2p = options

@@ -1,5 +1,7 @@
-//! The Arbitrum flavour of the EVM family: an EVM chain whose `[chains.arbitrum]` names the
-//! rollup's real L1 bridge (nitro's Inbox, Bridge, Outbox) and xroute's endpoint on the L2.
+//! An Arbitrum-family rollup (`family = "arbitrum"`): an EVM chain on the shared
+//! [`EvmClient`], whose block names the rollup's real L1 bridge (nitro's Inbox, Bridge, Outbox)
+//! and xroute's endpoint on the L2. The Hub's Arbitrum calls (`relayFromArbitrum`, the retryable
+//! entry terms) and what the rollup's bridge reverts with are built and read here.
 //!
 //! - **Leaving** (L2 → L1): the endpoint's `send` hands the envelope to ArbSys (`sendTxToL1`
 //!   toward the Hub). It is proven once a send root the rollup posted to the Outbox covers its
@@ -16,6 +18,8 @@
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
 use alloy::{
     eips::BlockNumberOrTag,
     primitives::{Address, B256, Bytes, U256, keccak256},
@@ -23,16 +27,18 @@ use alloy::{
     rpc::types::{Filter, TransactionRequest},
     sol_types::{SolCall, SolEvent, SolInterface},
 };
+use async_trait::async_trait;
 use tokio::sync::Mutex;
-use xroute_config::ArbitrumContracts;
+use xroute_config::{ArbitrumChain, ArbitrumContracts};
 use xroute_proofs::{
     arbitrum::{self, L2ToL1Send, RetryableTicket},
     envelope::{Envelope, MessageId},
 };
 
-use super::EvmAdapter;
+use super::{client::EvmClient, submit::as_revert};
 use crate::{
-    AdapterError, Call, ChainAdapterExt, Entry, Exit, L1, Result, Revert,
+    AdapterError, BlockRef, Call, ChainAdapter, ChainAdapterExt, ChainInfo, CheckProblem, Entry,
+    Exit, L1, L1State, Result, Revert, SentMessage, Submitter,
     hub::{self, Hub},
 };
 
@@ -100,6 +106,8 @@ pub const KIND_SUBMIT_RETRYABLE: u8 = 9;
 const LOG_RANGE: u64 = 10_000;
 /// L2 gas a redeem needs besides its retry's.
 const REDEEM_OVERHEAD: u64 = 80_000;
+/// Gas one redeem of the router's may cost (its retry included), for `xroute check`.
+const REDEEM_GAS: u64 = 500_000;
 
 /// The storage key of the Outbox's `roots[root]`.
 pub fn outbox_root_key(root: B256) -> B256 {
@@ -148,40 +156,65 @@ struct Roots {
     posted: Vec<PostedRoot>,
 }
 
-/// An Arbitrum rollup's contracts and what the adapter learned from its logs.
+/// An Arbitrum-family rollup's adapter: the L2 through the shared EVM client, its contracts, and
+/// what it learned from the L2's and L1's logs.
 #[derive(Debug)]
-pub(crate) struct Rollup {
+pub struct ArbitrumAdapter {
+    client: EvmClient,
     contracts: ArbitrumContracts,
-    chain_id: u64,
     sends: Mutex<Sends>,
     roots: Mutex<Roots>,
     tickets: Mutex<HashMap<MessageId, B256>>,
 }
 
-impl Rollup {
-    pub(crate) fn new(contracts: ArbitrumContracts, chain_id: u64) -> Self {
+impl ArbitrumAdapter {
+    /// Connects to the rollup of `config`: its L2 RPC and the router's L2 account (redeems are
+    /// sent from it, refunds go to it).
+    pub async fn connect(config: &ArbitrumChain) -> Result<Self> {
+        let client = EvmClient::connect(&config.chain, Arc::new(classify_l2_revert)).await?;
+        Ok(Self::with_client(client, config.contracts.clone()))
+    }
+
+    /// The rollup of `config` without the router's L2 account (reads only; its entries cannot be
+    /// quoted, since refunds go to that account).
+    pub fn read_only(config: &ArbitrumChain) -> Result<Self> {
+        Ok(Self::with_client(
+            EvmClient::read_only(&config.chain)?,
+            config.contracts.clone(),
+        ))
+    }
+
+    fn with_client(client: EvmClient, contracts: ArbitrumContracts) -> Self {
         Self {
+            client,
             contracts,
-            chain_id,
             sends: Mutex::default(),
             roots: Mutex::default(),
             tickets: Mutex::default(),
         }
     }
 
-    /// The endpoint, whose `MessageSent` events are the chain's sends.
-    pub(crate) fn endpoint(&self) -> Address {
-        self.contracts.endpoint
+    /// The shared EVM client.
+    pub fn client(&self) -> &EvmClient {
+        &self.client
+    }
+
+    /// The L2 chain id tickets are made for: the one the router's account signs for, else the
+    /// node's.
+    async fn chain_id(&self) -> Result<u64> {
+        if let Some(s) = self.client.submitter() {
+            return Ok(s.chain_id());
+        }
+        self.client
+            .provider
+            .get_chain_id()
+            .await
+            .map_err(|e| self.client.rpc_error("eth_chainId", e))
     }
 
     /// Reads ArbSys's sends up to L2 block `to` (inclusive) into `sends`.
-    async fn read_sends(
-        &self,
-        chain: &EvmAdapter,
-        sends: &mut Sends,
-        hub: Address,
-        to: u64,
-    ) -> Result<()> {
+    async fn read_sends(&self, sends: &mut Sends, hub: Address, to: u64) -> Result<()> {
+        let chain = &self.client;
         while sends.next_block <= to {
             let end = to.min(sends.next_block + LOG_RANGE - 1);
             let filter = Filter::new()
@@ -270,13 +303,8 @@ impl Rollup {
     }
 
     /// The exit of `envelope` (see the module doc).
-    pub(crate) async fn exit(
-        &self,
-        chain: &EvmAdapter,
-        envelope: &Envelope,
-        l1: &L1<'_>,
-        terms: &Bytes,
-    ) -> Result<Exit> {
+    async fn exit_of(&self, envelope: &Envelope, l1: &L1<'_>, terms: &Bytes) -> Result<Exit> {
+        let chain = &self.client;
         let id = envelope.id();
         let hub = l1.state.hub();
         let words = envelope.to_words();
@@ -294,10 +322,9 @@ impl Rollup {
                 pending.saturating_sub(U256::from(1)),
             ));
         }
-        let (_, l2_final) = chain.heads().await?;
+        let (_, l2_final) = self.heads().await?;
         let mut sends = self.sends.lock().await;
-        self.read_sends(chain, &mut sends, hub, l2_final.number)
-            .await?;
+        self.read_sends(&mut sends, hub, l2_final.number).await?;
         let Some((position, send)) = sends.ours.get(&id).cloned() else {
             return Ok(Exit::NotYet);
         };
@@ -309,9 +336,7 @@ impl Rollup {
             let size = match newest.size {
                 Some(size) => size,
                 None => {
-                    let size = self
-                        .size_at(chain, &mut sends, hub, newest.l2_block_hash)
-                        .await?;
+                    let size = self.size_at(&mut sends, hub, newest.l2_block_hash).await?;
                     if let Some(last) = roots.posted.last_mut() {
                         last.size = Some(size);
                     }
@@ -356,7 +381,7 @@ impl Rollup {
             return Ok(Exit::NotYet);
         }
         let exit = Hub::ArbitrumExit {
-            srcDomain: chain.domain(),
+            srcDomain: chain.info.domain,
             proof: proof.clone(),
             index: U256::from(position),
             l2Block: send.arb_block_num,
@@ -372,19 +397,14 @@ impl Rollup {
                 l1.finalized.number,
                 proof.len()
             ),
-            call: hub::relay_from_arbitrum(hub, exit, terms),
+            call: relay_from_arbitrum(hub, exit, terms),
             prepaid: U256::ZERO,
         })
     }
 
     /// How many sends the accumulator held at the end of L2 block `block_hash`.
-    async fn size_at(
-        &self,
-        chain: &EvmAdapter,
-        sends: &mut Sends,
-        hub: Address,
-        block_hash: B256,
-    ) -> Result<u64> {
+    async fn size_at(&self, sends: &mut Sends, hub: Address, block_hash: B256) -> Result<u64> {
+        let chain = &self.client;
         let block = chain
             .provider
             .get_block_by_hash(block_hash)
@@ -401,18 +421,14 @@ impl Rollup {
                 )
             })?;
         let number = block.header.number;
-        self.read_sends(chain, sends, hub, number).await?;
+        self.read_sends(sends, hub, number).await?;
         Ok(sends.blocks.partition_point(|b| *b <= number) as u64)
     }
 
     /// The entry of `envelope` (see the module doc).
-    pub(crate) async fn entry(
-        &self,
-        chain: &EvmAdapter,
-        envelope: &Envelope,
-        l1: &L1<'_>,
-    ) -> Result<Entry> {
-        let name = chain.name();
+    async fn entry_of(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Entry> {
+        let chain = &self.client;
+        let name = &chain.info.name;
         let recipient = envelope.recipient;
         if recipient.0[..12] != [0u8; 12] {
             return Ok(Entry::Refused(format!(
@@ -439,7 +455,7 @@ impl Rollup {
         let gas = match chain.provider.estimate_gas(request).await {
             Ok(gas) => gas,
             Err(e) => {
-                if let Some(revert) = super::submit::as_revert(&e) {
+                if let Some(revert) = as_revert(&e) {
                     return Ok(Entry::Refused(format!(
                         "the endpoint on {name} would reject it: {}",
                         endpoint_revert(&revert.data, &revert.message)
@@ -474,26 +490,23 @@ impl Rollup {
         let fee = max_submission_cost + U256::from(gas_limit) * max_fee_per_gas;
         Ok(Entry::Accepted {
             fee,
-            terms: hub::retryable_entry(gas_limit, max_fee_per_gas, max_submission_cost, refund_to),
+            terms: retryable_entry(gas_limit, max_fee_per_gas, max_submission_cost, refund_to),
         })
     }
 
-    pub(crate) async fn is_delivered(&self, chain: &EvmAdapter, id: &MessageId) -> Result<bool> {
+    async fn delivered(&self, id: &MessageId) -> Result<bool> {
+        let chain = &self.client;
         ArbitrumEndpoint::new(self.contracts.endpoint, &chain.provider)
             .delivered(id.0)
             .call()
             .await
-            .map_err(|e| AdapterError::rpc(chain.name(), "ArbitrumEndpoint.delivered", e))
+            .map_err(|e| AdapterError::rpc(&chain.info.name, "ArbitrumEndpoint.delivered", e))
     }
 
     /// The retryable ticket the Hub created for `id`, from the L1 logs of its forward; `None`
     /// before the Hub forwarded it.
-    async fn ticket_of(
-        &self,
-        chain: &EvmAdapter,
-        id: &MessageId,
-        l1: &L1<'_>,
-    ) -> Result<Option<B256>> {
+    async fn ticket_of(&self, id: &MessageId, l1: &L1<'_>) -> Result<Option<B256>> {
+        let chain = &self.client;
         if let Some(t) = self.tickets.lock().await.get(id) {
             return Ok(Some(*t));
         }
@@ -524,7 +537,7 @@ impl Rollup {
             ));
         }
         let ticket = RetryableTicket::from_inbox_message(
-            self.chain_id,
+            self.chain_id().await?,
             event.l2Nonce,
             delivered.sender,
             delivered.baseFeeL1,
@@ -538,13 +551,9 @@ impl Rollup {
 
     /// A redeem of the message's ticket when its automatic redeem failed: the ticket exists on
     /// the L2 and is still alive (a retry that succeeds deletes it; the endpoint did not deliver).
-    pub(crate) async fn follow_up(
-        &self,
-        chain: &EvmAdapter,
-        envelope: &Envelope,
-        l1: &L1<'_>,
-    ) -> Result<Option<Call>> {
-        let Some(ticket) = self.ticket_of(chain, &envelope.id(), l1).await? else {
+    async fn follow_up_of(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Option<Call>> {
+        let chain = &self.client;
+        let Some(ticket) = self.ticket_of(&envelope.id(), l1).await? else {
             return Ok(None);
         };
         let created = Filter::new()
@@ -569,7 +578,7 @@ impl Rollup {
                     return Ok(None); // redeemed, expired or cancelled: nothing to redeem
                 }
                 return Err(AdapterError::rpc(
-                    chain.name(),
+                    &chain.info.name,
                     "ArbRetryableTx.getTimeout",
                     e,
                 ));
@@ -599,10 +608,134 @@ impl Rollup {
     }
 }
 
+#[async_trait]
+impl ChainAdapter for ArbitrumAdapter {
+    fn info(&self) -> &ChainInfo {
+        &self.client.info
+    }
+
+    async fn head(&self) -> Result<BlockRef> {
+        self.client.head().await
+    }
+
+    async fn block_hash(&self, number: u64) -> Result<[u8; 32]> {
+        self.client.block_hash(number).await
+    }
+
+    async fn block_of_tx(&self, tx: [u8; 32]) -> Result<Option<u64>> {
+        self.client.block_of_tx(tx).await
+    }
+
+    /// The endpoint's `MessageSent` events (the same event as the Hub's).
+    async fn sent_messages(&self, from: u64, to: u64) -> Result<Vec<SentMessage>> {
+        self.client
+            .sent_messages(self.contracts.endpoint, from, to)
+            .await
+    }
+
+    async fn exit(&self, envelope: &Envelope, l1: &L1<'_>, terms: &Bytes) -> Result<Exit> {
+        self.exit_of(envelope, l1, terms).await
+    }
+
+    async fn entry(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Entry> {
+        self.entry_of(envelope, l1).await
+    }
+
+    /// The endpoint's `delivered[id]`.
+    async fn is_delivered(&self, envelope: &Envelope) -> Result<bool> {
+        self.delivered(&envelope.id()).await
+    }
+
+    async fn follow_up(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Option<Call>> {
+        self.follow_up_of(envelope, l1).await
+    }
+
+    fn submitter(&self) -> Option<&dyn Submitter> {
+        self.client.submitter().map(|s| s as &dyn Submitter)
+    }
+
+    fn send_call(&self, dst: u32, recipient: B256, payload: &[U256], value: U256) -> Result<Call> {
+        Ok(EvmClient::send_call(
+            self.contracts.endpoint,
+            dst,
+            recipient,
+            payload,
+            value,
+        ))
+    }
+
+    /// The node answers with the configured chain id, the endpoint is deployed on the L2 and
+    /// the Inbox, Bridge and Outbox on L1, the router's L2 key loads and holds enough for
+    /// `relays` redeems.
+    async fn check(
+        &self,
+        l1: Option<&dyn L1State>,
+        relays: u64,
+    ) -> std::result::Result<String, CheckProblem> {
+        let mut found = vec![self.client.check_chain_id().await?];
+        let c = &self.contracts;
+        self.client.check_code(c.endpoint, "endpoint").await?;
+        let Some(l1) = l1 else {
+            return Err(CheckProblem::new(
+                "outbox",
+                "the hub chain's RPC cannot be built, so the L1 bridge cannot be checked",
+            ));
+        };
+        for (field, address) in [
+            ("inbox", c.inbox),
+            ("bridge", c.bridge),
+            ("outbox", c.outbox),
+        ] {
+            crate::check_l1_code(l1, address, field).await?;
+        }
+        found.push(format!(
+            "endpoint {} deployed; Inbox, Bridge and Outbox deployed on L1",
+            c.endpoint
+        ));
+        found.push(self.client.check_signer(relays, REDEEM_GAS).await?);
+        Ok(found.join("; "))
+    }
+
+    async fn token_supply(&self, token: B256) -> Result<U256> {
+        self.client.total_supply(token).await
+    }
+}
+
+/// `Hub.relayFromArbitrum(exit, entry)`: executes an Arbitrum domain's L2 → L1 message through
+/// the rollup's Outbox and forwards it.
+pub fn relay_from_arbitrum(hub: Address, exit: Hub::ArbitrumExit, entry: &Bytes) -> Call {
+    let data = Hub::relayFromArbitrumCall {
+        e: exit,
+        entry: entry.clone(),
+    }
+    .abi_encode();
+    Call::evm(hub, Bytes::from(data), U256::ZERO)
+}
+
+/// The `entry` terms of a retryable ticket into an Arbitrum domain (`Hub.RetryableEntry`).
+pub fn retryable_entry(
+    gas_limit: u64,
+    max_fee_per_gas: U256,
+    max_submission_cost: U256,
+    refund_to: Address,
+) -> Bytes {
+    use alloy::sol_types::SolValue;
+    // abi.encode(RetryableEntry): four static words.
+    Bytes::from(
+        (
+            U256::from(gas_limit),
+            max_fee_per_gas,
+            max_submission_cost,
+            refund_to,
+        )
+            .abi_encode(),
+    )
+}
+
 /// The event `E` that `contract` emitted with first topic `number` in transaction `tx` (block
 /// `block`): what the Inbox and the Bridge log beside the Hub's forward of a retryable.
 async fn beside<E: SolEvent>(
-    chain: &EvmAdapter,
+    chain: &EvmClient,
     l1: &L1<'_>,
     contract: Address,
     number: B256,

@@ -44,11 +44,10 @@ pub enum Estimate {
 }
 
 /// Reads a revert of a call on this chain: what it means for the message (the hub chain reads
-/// the Hub's errors, [`crate::hub::classify_revert`]).
-pub type RevertReader = fn(data: &[u8], message: &str) -> Revert;
+/// the Hub's errors and its bridges', [`crate::hub::classify_revert`]).
+pub type RevertReader = std::sync::Arc<dyn Fn(&[u8], &str) -> Revert + Send + Sync>;
 
 /// Sends transactions from one key on one chain. Cheap to share behind an `Arc`.
-#[derive(Debug)]
 pub struct EvmSubmitter {
     chain: String,
     provider: DynProvider,
@@ -60,6 +59,16 @@ pub struct EvmSubmitter {
     reverts: RevertReader,
 }
 
+impl std::fmt::Debug for EvmSubmitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvmSubmitter")
+            .field("chain", &self.chain)
+            .field("address", &self.signer.address())
+            .field("chain_id", &self.chain_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The right to send the next transaction of an [`EvmSubmitter`], held across sign → persist →
 /// broadcast.
 #[derive(Debug)]
@@ -69,9 +78,14 @@ pub struct NonceLease<'a> {
 }
 
 impl EvmSubmitter {
-    /// A submitter for chain `name` signing with `signer`; reads the chain id once. Reverts are
-    /// read as the Hub's ([`Self::with_reverts`] for other contracts).
-    pub async fn new(name: &str, provider: DynProvider, signer: PrivateKeySigner) -> Result<Self> {
+    /// A submitter for chain `name` signing with `signer`, reading its reverts with `reverts`;
+    /// reads the chain id once.
+    pub async fn new(
+        name: &str,
+        provider: DynProvider,
+        signer: PrivateKeySigner,
+        reverts: RevertReader,
+    ) -> Result<Self> {
         let chain_id = provider
             .get_chain_id()
             .await
@@ -82,14 +96,8 @@ impl EvmSubmitter {
             signer,
             chain_id,
             next_nonce: Mutex::new(None),
-            reverts: crate::hub::classify_revert,
+            reverts,
         })
-    }
-
-    /// Reads reverts with `reverts`.
-    pub fn with_reverts(mut self, reverts: RevertReader) -> Self {
-        self.reverts = reverts;
-        self
     }
 
     /// The chain id transactions are signed for.

@@ -12,6 +12,7 @@
 //! - Delivered: the Endpoint's `is_delivered(id)`.
 //! - Sending: [`submit`] (the router's account contract).
 
+mod check;
 pub mod submit;
 
 use alloy::primitives::{Address, B256, Bytes, U256};
@@ -35,8 +36,10 @@ use xroute_proofs::{
 };
 
 use crate::{
-    AdapterError, BlockRef, Call, ChainAdapter, ChainInfo, Entry, Exit, FoundCheckpoint, L1,
-    L1State, Result, SentMessage, Submitter, hex, hub, keys,
+    AdapterError, BlockRef, Call, ChainAdapter, ChainInfo, CheckProblem, Entry, Exit,
+    FoundCheckpoint, L1, L1State, Result, SentMessage, Submitter, hex,
+    hub::{self, Hub},
+    keys,
     transport::{self, RetryingHttp},
 };
 use submit::StarknetSubmitter;
@@ -65,27 +68,31 @@ pub struct StarknetAdapter {
     l1_messaging: Option<(Address, MessagingLayout)>,
     provider: StarknetClient,
     submitter: Option<StarknetSubmitter>,
+    /// The configured chain (`None` for an ad-hoc reader): what `xroute check` checks.
+    config: Option<StarknetChain>,
 }
 
 impl StarknetAdapter {
     /// Connects to the chain of `config`: its RPC with the configured timeouts, and the router's
     /// account there (its key read, its contract checked).
     pub async fn connect(config: &StarknetChain) -> Result<Self> {
+        let mut adapter = Self::read_only(config)?;
         let field = |f: &str| format!("chains.{}.{f}", config.name);
-        let felt = |f: &str, v: U256| {
-            felt_from_u256("", v).map_err(|e| AdapterError::config(field(f), e.to_string()))
-        };
-        let endpoint = felt("endpoint", config.endpoint.0)?;
-        let account = felt("account", config.account.0)?;
+        let account = felt_from_u256("", config.account.0)
+            .map_err(|e| AdapterError::config(field("account"), e.to_string()))?;
         let key = keys::felt(&field("account_key_file"), &config.account_key_file)?;
-        let rpc = config.rpc.expose();
-        let provider = transport::starknet_client(&config.name, rpc, &config.transport)?;
-        let signing = transport::starknet_client(&config.name, rpc, &config.transport)?;
-        let submitter = StarknetSubmitter::connect(&config.name, signing, account, key).await?;
-        let layout = match config.messaging_layout {
-            xroute_config::MessagingLayout::Current => MessagingLayout::current(),
-            xroute_config::MessagingLayout::V1 => MessagingLayout::v1(),
-        };
+        let signing =
+            transport::starknet_client(&config.name, config.rpc.expose(), &config.transport)?;
+        adapter.submitter =
+            Some(StarknetSubmitter::connect(&config.name, signing, account, key).await?);
+        Ok(adapter)
+    }
+
+    /// The chain of `config` without the router's account: no key is read, nothing is sent.
+    pub fn read_only(config: &StarknetChain) -> Result<Self> {
+        let endpoint = felt_from_u256("", config.endpoint.0).map_err(|e| {
+            AdapterError::config(format!("chains.{}.endpoint", config.name), e.to_string())
+        })?;
         Ok(Self {
             info: ChainInfo {
                 name: config.name.clone(),
@@ -93,9 +100,14 @@ impl StarknetAdapter {
                 confirmations: config.confirmations,
             },
             endpoint,
-            l1_messaging: Some((config.l1_messaging, layout)),
-            provider,
-            submitter: Some(submitter),
+            l1_messaging: Some((config.l1_messaging, layout_of(config.messaging_layout))),
+            provider: transport::starknet_client(
+                &config.name,
+                config.rpc.expose(),
+                &config.transport,
+            )?,
+            submitter: None,
+            config: Some(config.clone()),
         })
     }
 
@@ -119,6 +131,7 @@ impl StarknetAdapter {
             l1_messaging: None,
             provider: transport::starknet_client(name, rpc.as_str(), &Default::default())?,
             submitter: None,
+            config: None,
         })
     }
 
@@ -354,6 +367,34 @@ impl StarknetAdapter {
     }
 }
 
+/// The storage layout of a configured messaging contract.
+fn layout_of(layout: xroute_config::MessagingLayout) -> MessagingLayout {
+    match layout {
+        xroute_config::MessagingLayout::Current => MessagingLayout::current(),
+        xroute_config::MessagingLayout::V1 => MessagingLayout::v1(),
+    }
+}
+
+/// `Hub.relayFromStarknet(src_domain, endpoint, words, entry)`: consumes a Starknet-family
+/// chain's message on L1 and forwards it (`entry`: the destination's terms).
+pub fn relay_from_starknet(
+    hub: Address,
+    src_domain: u32,
+    endpoint: U256,
+    envelope: &[B256],
+    entry: &Bytes,
+) -> Call {
+    use alloy::sol_types::SolCall;
+    let data = Hub::relayFromStarknetCall {
+        srcDomain: src_domain,
+        endpoint,
+        words: hub::envelope_words(envelope),
+        entry: entry.clone(),
+    }
+    .abi_encode();
+    Call::evm(hub, Bytes::from(data), U256::ZERO)
+}
+
 /// The selector of entry point `name`.
 fn selector(name: &str) -> Result<Felt> {
     get_selector_from_name(name).map_err(|e| {
@@ -474,7 +515,7 @@ impl ChainAdapter for StarknetAdapter {
             value,
             format!("l2ToL1Messages[{hash}] of {messaging}"),
             l1,
-            hub::relay_from_starknet(
+            relay_from_starknet(
                 hub,
                 self.info.domain,
                 felt_to_u256(self.endpoint),
@@ -588,6 +629,42 @@ impl ChainAdapter for StarknetAdapter {
             value: U256::ZERO,
             min_gas: 0,
         })
+    }
+
+    /// The node answers with the configured chain id; the endpoint and the account are
+    /// deployed; the messaging contract is deployed on L1, is a StarknetMessaging, and its storage
+    /// matches `messaging_layout`; the account key loads.
+    async fn check(
+        &self,
+        l1: Option<&dyn L1State>,
+        _relays: u64,
+    ) -> std::result::Result<String, CheckProblem> {
+        check::check(self, l1).await
+    }
+
+    /// The token's `total_supply` (a u256 of two felts).
+    async fn token_supply(&self, token: B256) -> Result<U256> {
+        let address = Felt::from_bytes_be(&token.0);
+        let words = self
+            .provider
+            .call(
+                FunctionCall {
+                    contract_address: address,
+                    entry_point_selector: selector("total_supply")?,
+                    calldata: vec![],
+                },
+                BlockId::Tag(BlockTag::Latest),
+            )
+            .await
+            .map_err(|e| self.rpc_error("starknet_call total_supply", e))?;
+        let [low, high] = words.as_slice() else {
+            return Err(self.bad(
+                "total_supply answer",
+                Felt::ZERO,
+                format!("{} words from {address:#x}, not a u256", words.len()),
+            ));
+        };
+        Ok(felt_to_u256(*low) + (felt_to_u256(*high) << 128usize))
     }
 }
 

@@ -17,7 +17,7 @@ use eyre::Result;
 use xroute_adapters::{
     BlockRef, Call, ChainAdapter, Entry, Exit, L1,
     evm::{
-        EvmAdapter,
+        ArbitrumAdapter, HubChainAdapter,
         arbitrum::{ARB_SYS, outbox_root_key},
     },
     hub,
@@ -39,8 +39,8 @@ async fn adapters(
     net: &LocalNet,
     stack: &XrouteStack,
     dir: &std::path::Path,
-) -> Result<(EvmAdapter, EvmAdapter)> {
-    let l1 = EvmAdapter::new(
+) -> Result<(HubChainAdapter, ArbitrumAdapter)> {
+    let l1 = HubChainAdapter::new(
         "ethereum",
         L1_DOMAIN,
         net.l1.endpoint().parse()?,
@@ -49,12 +49,11 @@ async fn adapters(
     )?;
     let path = write_config(dir, net, stack, 7397, &RouterOptions::default())?;
     let config = Config::load(&path)?;
-    let Some(ChainConfig::Evm(chain)) = config.chains.iter().find(|c| c.name() == "arbitrum")
+    let Some(ChainConfig::Arbitrum(chain)) = config.chains.iter().find(|c| c.name() == "arbitrum")
     else {
         panic!("no arbitrum chain in {}", path.display());
     };
-    let contracts = chain.arbitrum.as_ref().expect("[chains.arbitrum]");
-    let rollup = EvmAdapter::connect_arbitrum(chain, contracts).await?;
+    let rollup = ArbitrumAdapter::connect(chain).await?;
     Ok((l1, rollup))
 }
 
@@ -73,7 +72,7 @@ fn l2_to_l1_tx(
         .data
 }
 
-async fn l1_view(l1: &EvmAdapter) -> Result<BlockRef> {
+async fn l1_view(l1: &HubChainAdapter) -> Result<BlockRef> {
     Ok(l1.head().await?)
 }
 
@@ -235,7 +234,8 @@ async fn arbitrum_exits_are_proven_by_the_real_outbox_and_entries_arrive_as_retr
     forged.index = U256::from(0);
     forged.words = hub::envelope_words(&sent[0].envelope.to_words());
     forged.proof[0] = B256::repeat_byte(0x66);
-    let forged_call = hub::relay_from_arbitrum(stack.hub, forged, &Bytes::new());
+    let forged_call =
+        xroute_adapters::evm::arbitrum::relay_from_arbitrum(stack.hub, forged, &Bytes::new());
     assert!(
         !send_l1(&net, &forged_call).await?,
         "a forged proof must revert"

@@ -8,7 +8,9 @@
 use alloy::primitives::{B256, U256};
 use eyre::Result;
 use starknet_rust::core::types::Felt;
-use xroute_adapters::{AdapterError, BlockRef, ChainAdapter, ChainAdapterExt, evm::EvmAdapter};
+use xroute_adapters::{
+    AdapterError, BlockRef, ChainAdapter, ChainAdapterExt, evm::HubChainAdapter,
+};
 use xroute_proofs::{
     envelope::Envelope,
     starknet::{felt_to_u256, l2_to_l1_message_hash},
@@ -27,7 +29,7 @@ async fn finds_hub_sends_and_proves_l2_to_l1_messages() -> Result<()> {
     let stack = XrouteStack::deploy(&net).await?;
     let sn = stack.starknets[0];
     let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
-    let adapter = EvmAdapter::new(
+    let adapter = HubChainAdapter::new(
         "ethereum",
         L1_DOMAIN,
         net.l1.endpoint().parse()?,
@@ -84,7 +86,7 @@ async fn finds_hub_sends_and_proves_l2_to_l1_messages() -> Result<()> {
     assert_eq!(adapter.proven_outbound(&id, head).await?, U256::ZERO);
 
     // With confirmations, the final block is that many below the head, with its own hash.
-    let deep = EvmAdapter::new(
+    let deep = HubChainAdapter::new(
         "ethereum",
         L1_DOMAIN,
         net.l1.endpoint().parse()?,
@@ -216,7 +218,7 @@ async fn the_hub_checkpoint_of_a_block_lists_its_sends_in_log_order() -> Result<
     let stack = XrouteStack::deploy(&net).await?;
     let sn = stack.starknets[0];
     let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
-    let adapter = EvmAdapter::new(
+    let adapter = HubChainAdapter::new(
         "ethereum",
         L1_DOMAIN,
         net.l1.endpoint().parse()?,

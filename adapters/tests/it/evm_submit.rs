@@ -19,7 +19,13 @@ use xroute_tests::{Anvil, LocalNet, XrouteStack};
 async fn nonces_bumps_and_reverts() -> Result<()> {
     let anvil = Anvil::start().await?;
     let provider = anvil.provider(0)?;
-    let submitter = EvmSubmitter::new("ethereum", provider.clone(), anvil.signer(3)?).await?;
+    let submitter = EvmSubmitter::new(
+        "ethereum",
+        provider.clone(),
+        anvil.signer(3)?,
+        hub_reverts(),
+    )
+    .await?;
     let to = Address::repeat_byte(0x42);
     let Estimate::Ok(fees) = submitter.estimate(to, &Bytes::new(), U256::from(1)).await? else {
         panic!("a plain transfer does not revert");
@@ -97,7 +103,13 @@ async fn nonces_bumps_and_reverts() -> Result<()> {
 async fn a_relay_that_would_revert_is_classified_before_sending() -> Result<()> {
     let net = LocalNet::start(1).await?;
     let stack = XrouteStack::deploy(&net).await?;
-    let submitter = EvmSubmitter::new("ethereum", net.l1.provider(0)?, net.l1.signer(2)?).await?;
+    let submitter = EvmSubmitter::new(
+        "ethereum",
+        net.l1.provider(0)?,
+        net.l1.signer(2)?,
+        hub_reverts(),
+    )
+    .await?;
     // Words of an L1 message with no pending entry in the Hub. A router only relays after proving
     // `outbound[id] ≥ 1`, so for it this revert means another relayer already forwarded it.
     let envelope = xroute_proofs::envelope::Envelope {
@@ -116,7 +128,7 @@ async fn a_relay_that_would_revert_is_classified_before_sending() -> Result<()> 
         panic!("relaying an unknown message must revert");
     };
     assert_eq!(
-        classify_revert(&revert.data, &revert.message),
+        classify_revert(&revert.data, &revert.message, &[]),
         Revert::AlreadyDone(format!("NotPending({})", envelope.id()))
     );
     // The same through the chain-independent trait: the submitter reads the Hub's errors.
@@ -129,4 +141,11 @@ async fn a_relay_that_would_revert_is_classified_before_sending() -> Result<()> 
     );
     assert_eq!(submitter.mined_nonce().await?, 0, "nothing was sent");
     Ok(())
+}
+
+/// Reverts read as the Hub's.
+fn hub_reverts() -> xroute_adapters::evm::submit::RevertReader {
+    std::sync::Arc::new(|data: &[u8], message: &str| {
+        xroute_adapters::hub::classify_revert(data, message, &[])
+    })
 }

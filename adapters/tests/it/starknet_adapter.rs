@@ -154,7 +154,7 @@ async fn rpc_errors_name_the_chain_and_method() {
 /// reads Starknet; the blocks before list none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoint_from_l1_lists_what_the_state_update_made_consumable() -> Result<()> {
-    use xroute_adapters::{BlockRef, evm::EvmAdapter};
+    use xroute_adapters::{BlockRef, evm::HubChainAdapter};
     use xroute_proofs::storage::MessagingLayout;
     let net = LocalNet::start(1).await?;
     let stack = XrouteStack::deploy(&net).await?;
@@ -176,7 +176,7 @@ async fn a_checkpoint_from_l1_lists_what_the_state_update_made_consumable() -> R
         0,
     )?
     .with_l1_messaging(net.starknets[0].messaging, MessagingLayout::current());
-    let l1 = EvmAdapter::new(
+    let l1 = HubChainAdapter::new(
         "ethereum",
         L1_DOMAIN,
         net.l1.endpoint().parse()?,

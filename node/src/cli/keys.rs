@@ -11,7 +11,7 @@ use std::{
 use alloy::signers::local::PrivateKeySigner;
 use starknet_rust::{core::types::Felt, signers::SigningKey};
 use xroute_adapters::keys::{self, KeyFormat};
-use xroute_config::{ChainConfig, Config};
+use xroute_config::{Config, SignerKind};
 use zeroize::Zeroizing;
 
 use super::EXIT_FAILED;
@@ -237,18 +237,16 @@ fn create(kind: KeyKind, file: &Path, passphrase: &str) -> Result<String, String
 fn config_keys(config: &Config) -> Vec<(String, KeyKind, PathBuf)> {
     let mut out = Vec::new();
     for chain in &config.chains {
-        match chain {
-            ChainConfig::Evm(c) => out.push((
-                format!("chains.{}.signer_key_file", c.name),
-                KeyKind::Evm,
-                c.signer_key_file.clone(),
-            )),
-            ChainConfig::Starknet(c) => out.push((
-                format!("chains.{}.account_key_file", c.name),
-                KeyKind::Starknet,
-                c.account_key_file.clone(),
-            )),
-        }
+        let signer = chain.signer();
+        let kind = match signer.kind {
+            SignerKind::Evm => KeyKind::Evm,
+            SignerKind::Starknet => KeyKind::Starknet,
+        };
+        out.push((
+            format!("chains.{}.{}", chain.name(), signer.field),
+            kind,
+            signer.path.to_path_buf(),
+        ));
     }
     if let Some(p2p) = &config.p2p {
         out.push((

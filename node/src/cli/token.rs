@@ -1,6 +1,7 @@
-//! `xroute token audit --config FILE --ledger ADDRESS`: reads the L1 TokenLedger and the token's
-//! `totalSupply` on every configured chain, and says whether they add up. An auditor runs it
-//! without a router: it only reads.
+//! `xroute token audit --config FILE [--ledger ADDRESS]`: reads the L1 TokenLedger (the config's
+//! `[token] ledger` unless `--ledger` names another) and the token's total supply on every
+//! configured chain (each chain's adapter reads it: `ChainAdapter::token_supply`), and says
+//! whether they add up. An auditor runs it without a router: it only reads, and reads no key.
 //!
 //! What must hold (TokenLedger.sol): `sum(supply) + queuedTotal == initialSupply` at one L1 block;
 //! on L1 the token's `totalSupply == supply[L1]` at that block; on every other chain
@@ -15,16 +16,11 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use alloy::{
-    primitives::{Address, U256},
-    providers::{DynProvider, Provider},
+    primitives::{Address, B256, U256},
+    providers::Provider,
 };
 use clap::{Args, Subcommand};
-use starknet_rust::{
-    core::types::{BlockId, BlockTag, Felt, FunctionCall},
-    core::utils::get_selector_from_name,
-    providers::Provider as _,
-};
-use xroute_adapters::transport;
+use xroute_adapters::{build_reader, transport};
 use xroute_config::{ChainConfig, Config};
 
 use super::{EXIT_FAILED, EXIT_USAGE};
@@ -60,9 +56,9 @@ enum TokenCommand {
         /// Chains and RPCs, as a router's config (keys are not read).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
-        /// The TokenLedger on L1.
+        /// The TokenLedger on L1 (default: the config's `[token] ledger`).
         #[arg(long, value_name = "ADDRESS")]
-        ledger: String,
+        ledger: Option<String>,
         /// Also require that nothing is in flight.
         #[arg(long)]
         settled: bool,
@@ -91,13 +87,25 @@ pub(crate) fn run(args: TokenArgs) -> ExitCode {
         settled,
         json,
     } = args.command;
-    let Ok(ledger) = ledger.parse::<Address>() else {
-        eprintln!("error: --ledger: {ledger:?} is not a 20-byte 0x-hex address");
-        return ExitCode::from(EXIT_USAGE);
+    let given = match ledger
+        .map(|l| l.parse::<Address>().map_err(|_| l))
+        .transpose()
+    {
+        Ok(given) => given,
+        Err(l) => {
+            eprintln!("error: --ledger: {l:?} is not a 20-byte 0x-hex address");
+            return ExitCode::from(EXIT_USAGE);
+        }
     };
     let (config, runtime) = match super::config_and_runtime(&config) {
         Ok(both) => both,
         Err(code) => return code,
+    };
+    let Some(ledger) = given.or(config.token.as_ref().map(|t| t.ledger)) else {
+        eprintln!(
+            "error: --ledger: not given, and the config has no `[token] ledger` to read it from"
+        );
+        return ExitCode::from(EXIT_USAGE);
     };
     match runtime.block_on(audit(&config, ledger, settled)) {
         Ok((report, ok)) => {
@@ -163,9 +171,10 @@ async fn audit(
     ledger: Address,
     settled: bool,
 ) -> Result<(serde_json::Value, bool), String> {
-    let hub = config
+    let hub = &config
         .hub_chain()
-        .ok_or("the config has no hub chain (`hub`)")?;
+        .ok_or("the config has no hub chain (family = \"ethereum\")")?
+        .chain;
     let l1 = transport::evm_provider(&hub.name, hub.rpc.expose(), &hub.transport)
         .map_err(|e| e.to_string())?;
     let book = ILedgerAudit::new(ledger, &l1);
@@ -302,45 +311,11 @@ fn judge(
     }
 }
 
-/// The token's totalSupply on `chain` at its latest block; `router` is the token there.
+/// The token's total supply on `chain` at its latest block; `router` is the token there.
 async fn total_supply(chain: &ChainConfig, router: [u8; 32]) -> Result<U256, String> {
-    match chain {
-        ChainConfig::Evm(c) => {
-            let provider: DynProvider =
-                transport::evm_provider(&c.name, c.rpc.expose(), &c.transport)
-                    .map_err(|e| e.to_string())?;
-            let token = Address::from_slice(&router[12..]);
-            ITotalSupply::new(token, &provider)
-                .totalSupply()
-                .block(alloy::eips::BlockId::latest())
-                .call()
-                .await
-                .map_err(|e| format!("totalSupply of {token}: {e}"))
-        }
-        ChainConfig::Starknet(c) => {
-            let client = transport::starknet_client(&c.name, c.rpc.expose(), &c.transport)
-                .map_err(|e| e.to_string())?;
-            let selector = get_selector_from_name("total_supply").map_err(|e| e.to_string())?;
-            let address = Felt::from_bytes_be(&router);
-            let words = client
-                .call(
-                    FunctionCall {
-                        contract_address: address,
-                        entry_point_selector: selector,
-                        calldata: vec![],
-                    },
-                    BlockId::Tag(BlockTag::Latest),
-                )
-                .await
-                .map_err(|e| format!("total_supply of {address:#x}: {e}"))?;
-            let [low, high] = words.as_slice() else {
-                return Err(format!(
-                    "total_supply of {address:#x} answered {} words, not a u256",
-                    words.len()
-                ));
-            };
-            let word = |f: &Felt| U256::from_be_bytes(f.to_bytes_be());
-            Ok(word(low) + (word(high) << 128usize))
-        }
-    }
+    build_reader(chain)
+        .map_err(|e| e.to_string())?
+        .token_supply(B256::from(router))
+        .await
+        .map_err(|e| e.to_string())
 }

@@ -38,7 +38,8 @@ fn check_with(path: &Path, extra: &[&str]) -> (i32, String) {
 
 fn evm(config: &mut Config, i: usize) -> &mut xroute_config::EvmChain {
     match &mut config.chains[i] {
-        ChainConfig::Evm(c) => c,
+        ChainConfig::Ethereum(c) => &mut c.chain,
+        ChainConfig::Arbitrum(c) => &mut c.chain,
         other => panic!("chain {i} is {other:?}"),
     }
 }
@@ -165,8 +166,12 @@ async fn check_passes_a_good_config_and_names_each_bad_field() {
 
     // Wrong contract addresses: the Hub, the Arbitrum Outbox, the Starknet endpoint.
     let mut config = good.clone();
-    evm(&mut config, 0).hub = Some(Address::repeat_byte(0x42));
-    evm(&mut config, 2).arbitrum.as_mut().unwrap().outbox = Address::repeat_byte(0x43);
+    if let ChainConfig::Ethereum(c) = &mut config.chains[0] {
+        c.hub = Address::repeat_byte(0x42);
+    }
+    if let ChainConfig::Arbitrum(c) = &mut config.chains[2] {
+        c.contracts.outbox = Address::repeat_byte(0x43);
+    }
     if let ChainConfig::Starknet(c) = &mut config.chains[1] {
         c.endpoint = Felt(alloy::primitives::U256::from(0x1234u64));
     }
@@ -182,7 +187,7 @@ async fn check_passes_a_good_config_and_names_each_bad_field() {
         "{out}"
     );
     assert!(
-        out.contains("FAIL  arbitrum: chains[2].arbitrum.outbox: no contract at 0x4343"),
+        out.contains("FAIL  arbitrum: chains[2].outbox: no contract at 0x4343"),
         "{out}"
     );
 
