@@ -35,9 +35,10 @@ use alloy_primitives::{Address, B256, keccak256};
 use libp2p::{PeerId, identity::Keypair};
 use serde::{Deserialize, Serialize};
 use xroute::{
+    model::{MessageRecord, SourceRef, Stage},
     network::{Network, NetworkSettings, RecordedCheckpoints},
     p2p::{self, P2pSettings},
-    store::{MessageRecord, SourceRef, Stage, Store},
+    store::Store,
 };
 use xroute_proofs::envelope::Envelope;
 
@@ -87,7 +88,7 @@ fn message(k: usize) -> MessageRecord {
     let mut record = MessageRecord::new(
         envelope,
         SourceRef {
-            chain: "starknet".into(),
+            domain: 2,
             block_number: 100 + (k / 50) as u64,
             block_hash: keccak256((k / 50).to_be_bytes()),
             tx_hash: B256::ZERO,

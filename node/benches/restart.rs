@@ -21,12 +21,15 @@
 
 mod common;
 
-use std::{path::Path, sync::Arc, time::Instant};
+use std::{path::Path, time::Instant};
 
 use clap::Parser;
-use common::{certifying_pipeline, record};
+use common::{certifying_router, record};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use xroute::store::{MessageRecord, Stage, Store, Transition};
+use xroute::{
+    model::{MessageRecord, Stage, Transition},
+    store::Store,
+};
 
 #[derive(Parser)]
 struct Args {
@@ -141,13 +144,11 @@ async fn measure(dir: &Path, pending: u64) {
     let start = Instant::now();
     let store = Store::open(dir).unwrap();
     let open_ms = start.elapsed().as_secs_f64() * 1e3;
-    let pipeline = Arc::new(certifying_pipeline(
-        store,
-        (0..pending).map(|n| record(n).id),
-    ));
+    let router = certifying_router(store, (0..pending).map(|n| record(n).id)).await;
+    let pipeline = router.pipeline().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let app = xroute::api::router(pipeline.clone(), None, None, None);
+    let app = router.api_app();
     tokio::spawn(async move { axum::serve(listener, app).await });
     while !matches!(get(port, "/health").await, Ok((200, _))) {
         tokio::task::yield_now().await;

@@ -15,8 +15,11 @@ mod common;
 use std::time::Instant;
 
 use clap::Parser;
-use common::{certifying_pipeline, record};
-use xroute::store::{MessageRecord, Stage, Store};
+use common::{certifying_router, record};
+use xroute::{
+    model::{MessageRecord, Stage},
+    store::Store,
+};
 
 #[derive(Parser)]
 struct Args {
@@ -40,7 +43,8 @@ async fn pipeline_run(n: u64) -> f64 {
         store.insert_new(r).unwrap();
     }
     // The recorded list: every message proven on L1.
-    let pipeline = certifying_pipeline(store, records.iter().map(|r| r.id));
+    let router = certifying_router(store, records.iter().map(|r| r.id)).await;
+    let pipeline = router.pipeline();
     let start = Instant::now();
     // One round takes Sent → Proven and Proven → Attested.
     while pipeline.store().count_in(Stage::Attested) < n as usize {
@@ -79,7 +83,7 @@ fn raw_sled_run(n: u64) -> f64 {
             let mut s = sled::Batch::default();
             for r in chunk.iter_mut() {
                 r.stage = to;
-                r.history.push(xroute::store::Transition {
+                r.history.push(xroute::model::Transition {
                     from,
                     to,
                     at_ms: 2,

@@ -10,12 +10,16 @@
 //!   network.
 //! - [`api`]: the HTTP API; [`metrics`]: its Prometheus metrics; [`tasks`]: the named critical
 //!   tasks a router runs.
+//! - [`model`]: what every part reads: a message's record and stages, cursors, checkpoint places.
+//! - [`router`]: the one place that wires the parts into a router, from a config or given parts.
 
 pub mod api;
 pub mod metrics;
+pub mod model;
 pub mod network;
 pub mod p2p;
 pub mod pipeline;
+pub mod router;
 pub mod store;
 pub mod tasks;
 pub mod time;

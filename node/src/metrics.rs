@@ -37,7 +37,7 @@ use prometheus_client::{
 };
 
 use crate::{
-    store::{MessageRecord, Stage},
+    model::{MessageRecord, Stage, StageObserver},
     time::now_ms,
 };
 
@@ -249,34 +249,6 @@ impl Metrics {
         )
     }
 
-    /// A stage change the store made.
-    pub fn transition(&self, record: &MessageRecord, from: Stage, to: Stage, at_ms: u64) {
-        let route = self.route(record);
-        self.transitions
-            .get_or_create(&TransitionLabels {
-                from: stage_label(from),
-                to: stage_label(to),
-                route: route.clone(),
-            })
-            .inc();
-        if to == Stage::Attested
-            && let Some(proven) = record.history.iter().rev().find(|t| t.to == Stage::Proven)
-        {
-            let seconds = at_ms.saturating_sub(proven.at_ms) as f64 / 1000.0;
-            self.certificate
-                .get_or_create(&RouteLabels {
-                    route: route.clone(),
-                })
-                .observe(seconds);
-        }
-        if to == Stage::Delivered && record.seen_at_ms > 0 {
-            let seconds = at_ms.saturating_sub(record.seen_at_ms) as f64 / 1000.0;
-            self.delivery
-                .get_or_create(&RouteLabels { route })
-                .observe(seconds);
-        }
-    }
-
     /// A transaction on `chain` came to `outcome`.
     pub fn transaction(&self, chain: &str, outcome: TxOutcome) {
         self.txs
@@ -371,6 +343,37 @@ pub struct NetworkSample {
     pub peers: usize,
     /// (verdict, reason) → count, summed over peers.
     pub gossip: BTreeMap<(&'static str, String), u64>,
+}
+
+/// Metrics count the stage changes the store commits.
+impl StageObserver for Metrics {
+    /// A stage change the store made.
+    fn moved(&self, record: &MessageRecord, from: Stage, to: Stage, at_ms: u64) {
+        let route = self.route(record);
+        self.transitions
+            .get_or_create(&TransitionLabels {
+                from: stage_label(from),
+                to: stage_label(to),
+                route: route.clone(),
+            })
+            .inc();
+        if to == Stage::Attested
+            && let Some(proven) = record.history.iter().rev().find(|t| t.to == Stage::Proven)
+        {
+            let seconds = at_ms.saturating_sub(proven.at_ms) as f64 / 1000.0;
+            self.certificate
+                .get_or_create(&RouteLabels {
+                    route: route.clone(),
+                })
+                .observe(seconds);
+        }
+        if to == Stage::Delivered && record.seen_at_ms > 0 {
+            let seconds = at_ms.saturating_sub(record.seen_at_ms) as f64 / 1000.0;
+            self.delivery
+                .get_or_create(&RouteLabels { route })
+                .observe(seconds);
+        }
+    }
 }
 
 fn stage_label(stage: Stage) -> String {

@@ -5,8 +5,10 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use alloy_primitives::{B256, Bytes, U256};
 use xroute::{
-    pipeline::{Chains, Coordinator, Gate, Pipeline, Turn},
-    store::{MessageRecord, SourceRef, Store, StoreError},
+    model::{MessageRecord, SourceRef},
+    pipeline::{Chains, Coordinator, Gate, Turn},
+    router::Router,
+    store::{Store, StoreError},
 };
 use xroute_adapters::{
     BlockRef, Call, ChainAdapter, Exit,
@@ -15,12 +17,12 @@ use xroute_adapters::{
 use xroute_config::RelayConfig;
 use xroute_proofs::envelope::{Envelope, MessageId};
 
-/// The pipeline of one router over `store`: scripted chains (L1 domain 1, Starknet domain 2)
-/// where the exit of every message in `ready` is proven, no batching, and [`CertifyAll`].
-pub(crate) fn certifying_pipeline(
+/// One router over `store`: scripted chains (L1 domain 1, Starknet domain 2) where the exit of
+/// every message in `ready` is proven, no batching, [`CertifyAll`] as its coordinator, no API.
+pub(crate) async fn certifying_router(
     store: Store,
     ready: impl IntoIterator<Item = MessageId>,
-) -> Pipeline {
+) -> Router {
     let hub = FakeChain::hub("ethereum", 1);
     let rollup = FakeChain::rollup("starknet", 2);
     for id in ready {
@@ -41,7 +43,13 @@ pub(crate) fn certifying_pipeline(
         batch_gas: 0,
         ..RelayConfig::default()
     };
-    Pipeline::new(store, chains, relay).with_coordinator(Arc::new(CertifyAll))
+    Router::builder(relay)
+        .chains(chains)
+        .store(store)
+        .coordinator(Arc::new(CertifyAll))
+        .build()
+        .await
+        .unwrap()
 }
 
 /// Certifies every message as soon as it is proven, and never relays (the run ends at
@@ -76,7 +84,7 @@ pub(crate) fn record(nonce: u64) -> MessageRecord {
     MessageRecord::new(
         envelope,
         SourceRef {
-            chain: "starknet".into(),
+            domain: 2,
             block_number: 5,
             block_hash: B256::repeat_byte(5),
             tx_hash: B256::repeat_byte(6),

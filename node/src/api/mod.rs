@@ -47,9 +47,10 @@ use views::view;
 pub use views::{CheckpointView, MessageView, RelayView, parse_stage, stage_name};
 
 use crate::{
+    model::Stage,
     network::{Network, PeersView},
     pipeline::Pipeline,
-    store::{Stage, StoreError},
+    store::StoreError,
 };
 
 /// What the handlers read: the pipeline (store, chains) and, in a router network, the network;

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use crate::store::MessageRecord;
+use crate::model::MessageRecord;
 
 alloy::sol! {
     /// The TokenLedger's events `GET /messages/{id}` reads a transfer's outcome from.
@@ -135,13 +135,12 @@ pub(super) async fn transfer_outcome(
     r: &MessageRecord,
 ) -> Option<String> {
     use alloy::sol_types::SolEvent;
-    use xroute_adapters::ChainAdapterExt;
     let chains = app.pipeline.chains();
     let relay = r
         .relays
         .iter()
         .rev()
-        .find(|a| a.chain == chains.hub().name())?;
+        .find(|a| a.domain == chains.hub_domain())?;
     let mined = chains
         .l1_submitter()
         .ok()?

@@ -6,7 +6,7 @@ use super::{
     AppState,
     transfer::{TransferView, transfer_of},
 };
-use crate::store::{MessageRecord, Stage, Transition};
+use crate::model::{MessageRecord, Stage, Transition};
 
 /// A message as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -116,7 +116,11 @@ pub(super) fn view(app: &AppState, r: &MessageRecord) -> MessageView {
             .relays
             .iter()
             .map(|a| RelayView {
-                chain: a.chain.clone(),
+                chain: app
+                    .pipeline
+                    .chains()
+                    .name_of(a.domain)
+                    .map_or_else(|| format!("domain {}", a.domain), str::to_string),
                 tx_hash: a.tx_hash.to_string(),
                 nonce: a.nonce,
                 sent_at_ms: a.sent_at_ms,

@@ -104,7 +104,7 @@ pub(crate) async fn connect_from(
             ),
         ));
     }
-    let chains = xroute::pipeline::Chains::connect(config)
+    let chains = xroute::pipeline::Chains::connect(&config.chains)
         .await
         .map_err(|e| (EXIT_FAILED, e.to_string()))?;
     let src = chains

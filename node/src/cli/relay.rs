@@ -9,8 +9,9 @@ use std::{collections::HashMap, path::PathBuf, process::ExitCode, time::Duration
 
 use clap::Args;
 use xroute::{
-    pipeline::{Pipeline, now_ms},
-    store::{MessageRecord, SourceRef, Stage, Store},
+    model::{MessageRecord, SourceRef, Stage},
+    pipeline::now_ms,
+    router::Router,
 };
 use xroute_adapters::ChainAdapterExt;
 use xroute_config::Config;
@@ -152,14 +153,19 @@ async fn run(
         }
         tokio::time::sleep(poll).await;
     };
-    let store = Store::open(dir).map_err(|e| failed(e.to_string()))?;
-    let pipeline = Pipeline::new(store.clone(), chains, config.relay.clone());
+    let router = Router::builder(config.relay.clone())
+        .chains(chains)
+        .store_at(dir)
+        .build()
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let (store, pipeline) = (router.store(), router.pipeline());
     let mut ids = Vec::with_capacity(sent.len());
     for m in sent {
         let record = MessageRecord::new(
             m.envelope,
             SourceRef {
-                chain: args.from.clone(),
+                domain: src.domain(),
                 block_number: m.block.number,
                 block_hash: m.block.hash.into(),
                 tx_hash: m.tx_hash.into(),

@@ -72,13 +72,22 @@ fn load(path: &std::path::Path) -> Result<Config, (u8, String)> {
     Config::load(path).map_err(|e| (EXIT_USAGE, e.to_string()))
 }
 
+/// The config's chains, (name, domain): what an earlier release's store is converted with.
+fn chain_names(config: &Config) -> Vec<(&str, u32)> {
+    config
+        .chains
+        .iter()
+        .map(|c| (c.name(), c.domain()))
+        .collect()
+}
+
 fn absolute(path: PathBuf) -> Result<PathBuf, (u8, String)> {
     std::path::absolute(&path).map_err(|e| (EXIT_USAGE, format!("{}: {e}", path.display())))
 }
 
 fn backup(config: &Config, to: PathBuf) -> Outcome {
     let to = absolute(to)?;
-    match Store::open(&config.node.store) {
+    match Store::open_migrating(&config.node.store, &chain_names(config)) {
         Ok(store) => {
             let report = store
                 .backup_to(&to)
@@ -147,7 +156,9 @@ fn restore(config: &Config, from: PathBuf) -> Outcome {
             format!("--from: {} is not a store backup", from.display()),
         ));
     }
-    let backup = Store::open(&from).map_err(|e| (EXIT_FAILED, e.to_string()))?;
+    // A backup an earlier release made is converted with the config's chains first.
+    let backup = Store::open_migrating(&from, &chain_names(config))
+        .map_err(|e| (EXIT_FAILED, e.to_string()))?;
     let report = backup.backup_to(&config.node.store).map_err(|e| match e {
         StoreError::BackupTarget { .. } => (
             EXIT_FAILED,

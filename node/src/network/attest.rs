@@ -13,8 +13,9 @@ use xroute_proofs::{
 
 use super::{MAX_BATCH, Network, evidence::Evidence};
 use crate::{
+    model::MessageRecord,
     p2p::wire::{Attestation, BatchAttestation, Gossip, MAX_BUNDLE},
-    store::{MessageRecord, StoreError},
+    store::StoreError,
     time::now_ms,
 };
 

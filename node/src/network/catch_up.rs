@@ -16,8 +16,9 @@ use xroute_proofs::envelope::MessageId;
 
 use super::{Certificate, MAX_BATCH, Network, evidence::Evidence};
 use crate::{
+    model::MessageRecord,
     p2p::wire::{Gossip, MAX_BUNDLE, Want, Wanted},
-    store::{MessageRecord, StoreError},
+    store::StoreError,
     time::now_ms,
 };
 

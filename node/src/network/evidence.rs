@@ -15,8 +15,9 @@ use xroute_proofs::{
 
 use super::members::Members;
 use crate::{
+    model::MessageRecord,
     p2p::wire::BatchAttestation,
-    store::{MessageRecord, Store, StoreError},
+    store::{Store, StoreError},
 };
 
 /// One router's evidence that a message is proven: its own attestation of the message, or a

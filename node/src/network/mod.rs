@@ -54,10 +54,16 @@ pub use liveness::{PeersView, RouterView};
 pub use validate::Rejected;
 
 use crate::{
+    model::MessageRecord,
     p2p::{P2pHandle, wire::BatchAttestation},
     pipeline::{Coordinator, Gate, Turn},
-    store::{MessageRecord, Store, StoreError},
+    store::{Store, StoreError},
 };
+
+/// The hop a router relays and claims: a message's one L1 transaction (the Hub consumes it and
+/// forwards it into its destination in the same transaction). Claims carry a hop number on the
+/// wire so that their format stays the same if a route is ever relayed in two.
+const L1_HOP: u8 = 0;
 
 /// Most messages in one batch attestation (keeps it well under the gossip size bound).
 pub const MAX_BATCH: usize = 1_000;
@@ -187,16 +193,14 @@ impl Network {
     /// What this router does about `record`'s current hop now, given when it became attested
     /// here (see [`assign::Assignment::decide`]).
     pub fn turn(&self, record: &MessageRecord, attested_at: u64, now: u64) -> Decision {
-        let claims = self.claims.of(&record.id, record.hop);
+        let claims = self.claims.of(&record.id, L1_HOP);
         self.assignment
             .decide(&record.id, &claims, attested_at, now)
     }
 
     /// Gossips that this router will relay `record`'s hop once the claim has settled.
     pub fn claim(&self, record: &MessageRecord) {
-        let claim = self
-            .claims
-            .claim(record.id, record.hop, crate::time::now_ms());
+        let claim = self.claims.claim(record.id, L1_HOP, crate::time::now_ms());
         self.p2p.publish(crate::p2p::wire::Gossip::Claim(claim));
     }
 
@@ -204,8 +208,8 @@ impl Network {
     /// once when it is a window old or missing, as after a restart) while our relay waits for a
     /// block, so the others do not relay it a second time.
     pub fn hold_claim(&self, record: &MessageRecord, now: u64) {
-        if let Some(claim) = self.claims.hold(record.id, record.hop, now) {
-            tracing::debug!(id = %record.id, hop = record.hop, "claiming the hop again");
+        if let Some(claim) = self.claims.hold(record.id, L1_HOP, now) {
+            tracing::debug!(id = %record.id, hop = L1_HOP, "claiming the hop again");
             self.p2p.publish(crate::p2p::wire::Gossip::Claim(claim));
         }
     }
@@ -312,7 +316,7 @@ impl Coordinator for Network {
     }
 
     fn released(&self, record: &MessageRecord) {
-        self.claims.release(&record.id, record.hop);
+        self.claims.release(&record.id, L1_HOP);
     }
 
     fn flush(&self) {

@@ -352,7 +352,7 @@ async fn a_member_with_another_finalized_block_is_shown_as_divergent() {
     );
 }
 
-fn record(nonce: u64, hop: u8) -> MessageRecord {
+fn record(nonce: u64) -> MessageRecord {
     let envelope = xroute_proofs::envelope::Envelope {
         src_domain: 2,
         nonce,
@@ -361,15 +361,13 @@ fn record(nonce: u64, hop: u8) -> MessageRecord {
         recipient: B256::with_last_byte(2),
         payload: vec![],
     };
-    let source = crate::store::SourceRef {
-        chain: "starknet".into(),
+    let source = crate::model::SourceRef {
+        domain: 2,
         block_number: 10,
         block_hash: B256::repeat_byte(3),
         tx_hash: B256::repeat_byte(4),
     };
-    let mut record = MessageRecord::new(envelope, source, 0);
-    record.hop = hop;
-    record
+    MessageRecord::new(envelope, source, 0)
 }
 
 /// Every router of a set ranks the same hop differently (exactly one is first), the work is
@@ -384,7 +382,7 @@ async fn relay_assignment_has_one_first_router_per_hop_and_bounded_takeover() {
         members.iter().map(|m| network_of(m, &all)).collect();
     let mut first = [0usize; 4];
     for nonce in 0..400 {
-        let id = record(nonce, 0).id;
+        let id = record(nonce).id;
         let mut ranks: Vec<usize> = routers.iter().map(|(_, n)| n.rank(&id)).collect();
         first[ranks.iter().position(|r| *r == 0).unwrap()] += 1;
         ranks.sort();
@@ -396,7 +394,7 @@ async fn relay_assignment_has_one_first_router_per_hop_and_bounded_takeover() {
     );
 
     let t0 = now_ms();
-    let hop = record(7, 1);
+    let hop = record(7);
     let by_rank = |rank: usize| {
         routers
             .iter()
@@ -423,7 +421,7 @@ async fn relay_assignment_has_one_first_router_per_hop_and_bounded_takeover() {
         assert_eq!(verdict, Ok(Verdict::Accept));
     };
     let claim_of = |who: usize| {
-        let seen = routers[who].1.claims.of(&hop.id, hop.hop)[0];
+        let seen = routers[who].1.claims.of(&hop.id, 0)[0];
         RelayClaim {
             message_id: hop.id,
             hop: seen.hop,
@@ -448,14 +446,11 @@ async fn relay_assignment_has_one_first_router_per_hop_and_bounded_takeover() {
     assert!(why.contains("claimed the hop"), "{why}");
     // Two windows without the relay: the claimant is taken for dead.
     assert_eq!(n.turn(&hop, t0, claimed.at_ms + 2 * WINDOW_MS), Turn::Claim);
-    // A claim for the previous hop does not hold back the next one.
-    let next = record(7, 2);
-    assert_eq!(n.turn(&next, t0, claimed.at_ms + WINDOW_MS), Turn::Claim);
 
     // Races: two routers claim before hearing each other; once the claims have crossed,
     // exactly one relays, whatever order they arrived in.
     let race = |nonce: u64, at: [(usize, u64); 2], winner: usize| {
-        let hop = record(nonce, 1);
+        let hop = record(nonce);
         let by_rank = |rank: usize| {
             routers
                 .iter()
@@ -468,7 +463,7 @@ async fn relay_assignment_has_one_first_router_per_hop_and_bounded_takeover() {
                 let who = by_rank(*rank);
                 let claim = RelayClaim {
                     message_id: hop.id,
-                    hop: hop.hop,
+                    hop: 0,
                     router: members[who].key.address(),
                     at_ms: *at_ms,
                 };
@@ -490,7 +485,7 @@ async fn relay_assignment_has_one_first_router_per_hop_and_bounded_takeover() {
         }
         // Each router keeps both claims; hearing one again changes nothing.
         hear(claims[0].0, claims[1].1);
-        assert_eq!(routers[claims[0].0].1.claims.of(&hop.id, hop.hop).len(), 2);
+        assert_eq!(routers[claims[0].0].1.claims.of(&hop.id, 0).len(), 2);
     };
     let now = now_ms();
     // The first router's certificate came late: it claims in the same millisecond as the
@@ -577,7 +572,7 @@ async fn a_relayed_hop_stays_claimed_without_the_pipeline() {
     let all: Vec<&Member> = members.iter().collect();
     let routers: Vec<(tempfile::TempDir, Network)> =
         members.iter().map(|m| network_of(m, &all)).collect();
-    let hop = record(11, 0);
+    let hop = record(11);
     let first = routers
         .iter()
         .position(|(_, n)| n.rank(&hop.id) == 0)
@@ -614,7 +609,7 @@ fn recorded_l1(blocks: &[(u64, u64)], finalized: u64) -> RecordedCheckpoints {
         let envelopes: Vec<_> = (0..*n)
             .map(|_| {
                 nonce += 1;
-                record(nonce, 0).envelope
+                record(nonce).envelope
             })
             .collect();
         let mut one = RecordedCheckpoints::of_messages(2, &envelopes, envelopes.len());
@@ -667,11 +662,14 @@ async fn checkpoint_attestations_count_only_when_they_match_our_l1() {
                 .expect("learned")
         })
         .collect();
-    assert!(learned.iter().all(|r| r.stage == crate::store::Stage::Sent));
-    assert_eq!(learned[0].source.chain, "l1");
+    assert!(learned.iter().all(|r| r.stage == crate::model::Stage::Sent));
+    assert_eq!(
+        learned[0].source.domain, 1,
+        "learned from the (recorded) L1"
+    );
     assert_eq!(
         network.checkpoint_place(&learned[2].id).unwrap(),
-        crate::store::CheckpointPlace {
+        crate::model::CheckpointPlace {
             domain: 2,
             l1_block: 5,
             index: 2
@@ -813,8 +811,8 @@ async fn checkpoint_attestations_count_only_when_they_match_our_l1() {
             .store
             .transition(
                 &r.id,
-                crate::store::Stage::Sent,
-                crate::store::Stage::Proven,
+                crate::model::Stage::Sent,
+                crate::model::Stage::Proven,
                 1,
                 "proven",
                 |_| {},
@@ -824,8 +822,8 @@ async fn checkpoint_attestations_count_only_when_they_match_our_l1() {
             .store
             .transition(
                 &r.id,
-                crate::store::Stage::Proven,
-                crate::store::Stage::Attested,
+                crate::model::Stage::Proven,
+                crate::model::Stage::Attested,
                 2,
                 "attested",
                 |r| r.checkpoint = Some(place),

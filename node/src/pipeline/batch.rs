@@ -29,7 +29,7 @@ use super::{
 };
 use crate::{
     metrics::TxOutcome,
-    store::{MessageRecord, RelayAttempt, RelayBatch, Stage},
+    model::{MessageRecord, RelayAttempt, RelayBatch, Stage},
 };
 
 /// Gas counted for a batch member beyond what it used in the simulation (a quarter more, plus
@@ -272,9 +272,7 @@ impl Pipeline {
         };
         let mut lease = submitter.lease().await;
         let tx = lease.sign(&call, fees).await?;
-        let first = &members[0].record;
-        let mut attempt = attempt_of(first, &tx, call.value, tick.now_ms, hub.name());
-        attempt.hop = 0;
+        let attempt = attempt_of(&tx, call.value, tick.now_ms, hub.domain());
         let record = RelayBatch {
             key: tx.hash,
             members: members.iter().map(|r| r.record.id).collect(),
@@ -428,7 +426,10 @@ impl Pipeline {
             };
             self.store.push_batch_attempt(&batch.key, &attempt)?;
             lease.broadcast(&tx).await?;
-            self.metrics.transaction(&last.chain, TxOutcome::Replaced);
+            self.metrics.transaction(
+                self.chains.name_of(last.domain).unwrap_or("?"),
+                TxOutcome::Replaced,
+            );
             tracing::info!(batch = %batch.key, tx = %tx.hash, nonce = tx.nonce, max_fee = tx.fees.max_fee_per_gas, "stuck relay batch replaced with higher fees");
         }
         Ok(())

@@ -1,5 +1,5 @@
 //! The router's chains, built from the configuration through [`build_adapter`]: the L1 hub chain
-//! (the chain `hub` is set on) and every other chain, by domain. The pipeline knows them only as
+//! (`family = "ethereum"`) and every other chain, by domain. The pipeline knows them only as
 //! [`ChainAdapter`]s.
 
 use std::{collections::BTreeMap, sync::Arc};
@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use xroute_adapters::{
     AdapterError, BlockRef, ChainAdapter, ChainAdapterExt, L1, Submitter, build_adapter,
 };
-use xroute_config::Config;
+use xroute_config::ChainConfig;
 
 use super::PipelineError;
 
@@ -19,11 +19,11 @@ pub struct Chains {
 }
 
 impl Chains {
-    /// Connects to every configured chain (reads its keys, checks its account and chain id).
-    pub async fn connect(config: &Config) -> Result<Self, PipelineError> {
+    /// Connects to every chain of `configs` (reads its keys, checks its account and chain id).
+    pub async fn connect(configs: &[ChainConfig]) -> Result<Self, PipelineError> {
         let mut by_domain = BTreeMap::new();
         let mut hub = None;
-        for chain in &config.chains {
+        for chain in configs {
             let adapter = build_adapter(chain).await?;
             if chain.is_hub() {
                 hub = Some(chain.domain());

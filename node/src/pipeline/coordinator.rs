@@ -4,7 +4,7 @@
 
 use xroute_adapters::BlockRef;
 
-use crate::store::{MessageRecord, StoreError};
+use crate::{model::MessageRecord, store::StoreError};
 
 /// What a `Proven` message waits for before its relay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub enum Gate {
         /// For its history.
         note: String,
         /// Where it is in the checkpoint.
-        place: crate::store::CheckpointPlace,
+        place: crate::model::CheckpointPlace,
     },
 }
 

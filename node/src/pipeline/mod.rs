@@ -49,7 +49,8 @@ use xroute_proofs::envelope::MessageId;
 pub use crate::time::now_ms;
 use crate::{
     metrics::Metrics,
-    store::{MessageRecord, Stage, Store, StoreError},
+    model::{MessageRecord, Stage},
+    store::{Store, StoreError},
 };
 
 /// Messages stepped at once (relay transactions still go out one at a time, under the nonce lock).
@@ -125,15 +126,14 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// A pipeline over `store` and `chains`, for a router that works alone.
-    pub fn new(store: Store, chains: Chains, relay: RelayConfig) -> Self {
-        let names = chains
-            .adapters()
-            .iter()
-            .map(|c| (c.domain(), c.name().to_string()))
-            .collect();
-        let metrics = Metrics::new(names);
-        store.set_metrics(metrics.clone());
+    /// A pipeline over `store` and `chains`, for a router that works alone, counting what it
+    /// sends in `metrics` (the router wires them: [`crate::router::Router`]).
+    pub(crate) fn new(
+        store: Store,
+        chains: Chains,
+        relay: RelayConfig,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             store,
             chains,
@@ -159,7 +159,7 @@ impl Pipeline {
 
     /// Works with a router set through `coordinator`: messages then need what it says
     /// (a quorum certificate, the relay assignment) before a relay.
-    pub fn with_coordinator(mut self, coordinator: Arc<dyn Coordinator>) -> Self {
+    pub(crate) fn with_coordinator(mut self, coordinator: Arc<dyn Coordinator>) -> Self {
         self.coordinator = coordinator;
         self
     }

@@ -5,7 +5,10 @@ use alloy_primitives::B256;
 use xroute_adapters::{ChainAdapter, ChainAdapterExt};
 
 use super::{PipelineError, now_ms};
-use crate::store::{Cursor, MessageRecord, SourceRef, Store};
+use crate::{
+    model::{Cursor, MessageRecord, SourceRef},
+    store::Store,
+};
 
 /// Blocks per `sent_messages` call.
 const RANGE: u64 = 1_000;
@@ -28,7 +31,7 @@ pub(crate) async fn scan(
 ) -> Result<ScanReport, PipelineError> {
     let name = adapter.name();
     let (head, finalized) = adapter.heads().await?;
-    let mut from = match store.cursor(name)? {
+    let mut from = match store.cursor(adapter.domain())? {
         None => 0,
         Some(cursor) => {
             let hash = adapter.block_hash(cursor.block_number).await?;
@@ -62,7 +65,7 @@ pub(crate) async fn scan(
             let record = MessageRecord::new(
                 sent.envelope,
                 SourceRef {
-                    chain: name.to_string(),
+                    domain: adapter.domain(),
                     block_number: sent.block.number,
                     block_hash: B256::from(sent.block.hash),
                     tx_hash: B256::from(sent.tx_hash),
@@ -85,7 +88,7 @@ pub(crate) async fn scan(
             adapter.block_hash(to).await?
         };
         store.set_cursor(
-            name,
+            adapter.domain(),
             &Cursor {
                 block_number: to,
                 block_hash: B256::from(hash),

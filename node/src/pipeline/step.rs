@@ -13,7 +13,8 @@ use xroute_adapters::{
 use super::{Gate, Outcome, Pipeline, Tick, Turn};
 use crate::{
     metrics::TxOutcome,
-    store::{MessageRecord, RelayAttempt, Stage, StoreError},
+    model::{MessageRecord, RelayAttempt, Stage},
+    store::StoreError,
 };
 
 /// Why a step could not finish (the same step again after a backoff).
@@ -111,7 +112,7 @@ impl Pipeline {
         &self,
         record: &MessageRecord,
         note: &str,
-        place: Option<crate::store::CheckpointPlace>,
+        place: Option<crate::model::CheckpointPlace>,
         tick: Tick,
     ) -> StepResult {
         self.store.transition(
@@ -146,7 +147,7 @@ impl Pipeline {
                 Ok(Outcome::NotReady)
             }
             Turn::Claimed => {
-                tracing::debug!(id = %record.id, hop = record.hop, "claimed the hop");
+                tracing::debug!(id = %record.id, "claimed the hop");
                 Ok(Outcome::NotReady)
             }
             Turn::Relay => self.relay(record, Stage::Attested, tick).await,
@@ -301,7 +302,7 @@ impl Pipeline {
         let id = record.id;
         let mut lease = submitter.lease().await;
         let tx = lease.sign(&call, fees).await?;
-        let attempt = attempt_of(record, &tx, call.value, tick.now_ms, hub.name());
+        let attempt = attempt_of(&tx, call.value, tick.now_ms, hub.domain());
         let note = format!("relay tx {} (nonce {})", tx.hash, tx.nonce);
         // Persisted before it leaves: after a crash the same bytes are re-sent, never a second
         // transaction for the hop.
@@ -323,7 +324,7 @@ impl Pipeline {
         let id = record.id;
         // Until the Hub shows the hop made, the others must not take it over.
         self.coordinator.relaying(record, tick.now_ms);
-        let attempts = sent_on(record, hub.name());
+        let attempts = sent_on(record, hub.domain());
         let Some(last) = attempts.first().copied() else {
             return Ok(Outcome::Retry(
                 "relaying without a recorded transaction".into(),
@@ -396,10 +397,13 @@ impl Pipeline {
         }
         let mut lease = submitter.lease().await;
         let tx = lease.replace(&signed_of(last)).await?;
-        let attempt = attempt_of(record, &tx, last.value, tick.now_ms, &last.chain);
+        let attempt = attempt_of(&tx, last.value, tick.now_ms, last.domain);
         self.store.update(&id, |r| r.relays.push(attempt.clone()))?;
         lease.broadcast(&tx).await?;
-        self.metrics.transaction(&last.chain, TxOutcome::Replaced);
+        self.metrics.transaction(
+            self.chains.name_of(last.domain).unwrap_or("?"),
+            TxOutcome::Replaced,
+        );
         tracing::info!(%id, tx = %tx.hash, nonce = tx.nonce, max_fee = tx.fees.max_fee_per_gas, "stuck transaction replaced with higher fees");
         Ok(Outcome::NotReady)
     }
@@ -444,7 +448,7 @@ impl Pipeline {
                 dst.name()
             )));
         };
-        let sent = sent_on(record, dst.name());
+        let sent = sent_on(record, dst.domain());
         if let Some(last) = sent.first().copied() {
             for attempt in &sent {
                 if let Some(mined) = submitter.receipt(attempt.tx_hash).await? {
@@ -514,7 +518,7 @@ impl Pipeline {
         };
         let mut lease = submitter.lease().await;
         let tx = lease.sign(&call, fees).await?;
-        let attempt = attempt_of(record, &tx, call.value, tick.now_ms, dst.name());
+        let attempt = attempt_of(&tx, call.value, tick.now_ms, dst.domain());
         self.store.update(&id, |r| r.relays.push(attempt.clone()))?;
         lease.broadcast(&tx).await?;
         self.metrics.transaction(dst.name(), TxOutcome::Sent);
@@ -523,26 +527,20 @@ impl Pipeline {
     }
 }
 
-/// The transactions sent on `chain` for `record`'s current hop, newest first.
-fn sent_on<'a>(record: &'a MessageRecord, chain: &str) -> Vec<&'a RelayAttempt> {
+/// The transactions sent on the chain of `domain` for `record`, newest first.
+fn sent_on(record: &MessageRecord, domain: u32) -> Vec<&RelayAttempt> {
     record
         .relays
         .iter()
         .rev()
-        .filter(|a| a.hop == record.hop && a.chain == chain)
+        .filter(|a| a.domain == domain)
         .collect()
 }
 
-pub(super) fn attempt_of(
-    record: &MessageRecord,
-    tx: &SignedTx,
-    value: U256,
-    now: u64,
-    chain: &str,
-) -> RelayAttempt {
+/// What a transaction sent on the chain of `domain`, carrying `value`, is recorded as.
+pub(super) fn attempt_of(tx: &SignedTx, value: U256, now: u64, domain: u32) -> RelayAttempt {
     RelayAttempt {
-        hop: record.hop,
-        chain: chain.to_string(),
+        domain,
         tx_hash: tx.hash,
         nonce: tx.nonce,
         sent_at_ms: now,

@@ -14,30 +14,38 @@ use xroute_config::RelayConfig;
 use xroute_proofs::envelope::{Envelope, MessageId};
 
 use super::{Chains, Pipeline};
-use crate::store::{MessageRecord, SourceRef, Stage, Store};
+use crate::{
+    model::{MessageRecord, SourceRef, Stage},
+    router::Router,
+};
 
 const L1: u32 = 1;
 const ROLLUP: u32 = 2;
 
 struct Setup {
     _dir: tempfile::TempDir,
-    pipeline: Pipeline,
+    pipeline: Arc<Pipeline>,
     hub: Arc<FakeChain>,
     rollup: Arc<FakeChain>,
 }
 
-fn setup(relay: RelayConfig) -> Setup {
+async fn setup(relay: RelayConfig) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
     let hub = FakeChain::hub("ethereum", L1);
     let rollup = FakeChain::rollup("starknet", ROLLUP);
     let mut by_domain: BTreeMap<u32, Arc<dyn ChainAdapter>> = BTreeMap::new();
     by_domain.insert(L1, hub.clone());
     by_domain.insert(ROLLUP, rollup.clone());
     let chains = Chains::new(L1, by_domain).unwrap();
+    let router = Router::builder(relay)
+        .chains(chains)
+        .store_at(dir.path())
+        .build()
+        .await
+        .unwrap();
     Setup {
         _dir: dir,
-        pipeline: Pipeline::new(store, chains, relay),
+        pipeline: router.pipeline().clone(),
         hub,
         rollup,
     }
@@ -68,7 +76,7 @@ fn stored(s: &Setup, nonce: u64) -> MessageId {
     let record = MessageRecord::new(
         envelope,
         SourceRef {
-            chain: "starknet".into(),
+            domain: ROLLUP,
             block_number: 5,
             block_hash: B256::repeat_byte(5),
             tx_hash: B256::repeat_byte(6),
@@ -93,7 +101,7 @@ fn from_l1(s: &Setup, nonce: u64, prepaid: u64) -> MessageId {
     let record = MessageRecord::new(
         envelope,
         SourceRef {
-            chain: "ethereum".into(),
+            domain: L1,
             block_number: 3,
             block_hash: B256::repeat_byte(3),
             tx_hash: B256::repeat_byte(4),
@@ -142,7 +150,7 @@ fn notes(r: &MessageRecord) -> Vec<String> {
 
 #[tokio::test]
 async fn a_proven_message_is_relayed_persisted_before_broadcast_and_delivered() {
-    let s = setup(quick());
+    let s = setup(quick()).await;
     let id = stored(&s, 1);
     tick(&s).await;
     assert_eq!(record(&s, &id).stage, Stage::Sent, "not proven yet");
@@ -169,7 +177,7 @@ async fn a_proven_message_is_relayed_persisted_before_broadcast_and_delivered() 
 
 #[tokio::test]
 async fn a_message_the_hub_already_processed_is_not_relayed() {
-    let s = setup(quick());
+    let s = setup(quick()).await;
     let id = stored(&s, 2);
     s.hub.deliver(id);
     tick(&s).await;
@@ -184,7 +192,7 @@ async fn a_message_the_hub_already_processed_is_not_relayed() {
 
 #[tokio::test]
 async fn each_revert_class_of_the_estimate_has_its_outcome() {
-    let s = setup(quick());
+    let s = setup(quick()).await;
     let l1 = s.hub.fake_submitter();
     // Already done: the hop is made, nothing is paid.
     let done = stored(&s, 3);
@@ -226,7 +234,7 @@ async fn each_revert_class_of_the_estimate_has_its_outcome() {
 
 #[tokio::test]
 async fn a_refused_entry_parks_the_message_before_any_transaction() {
-    let s = setup(quick());
+    let s = setup(quick()).await;
     // From L1 to the rollup, whose recipient is not deployed.
     let id = from_l1(&s, 0, 0);
     s.rollup.set_entry(
@@ -245,7 +253,7 @@ async fn a_refused_entry_parks_the_message_before_any_transaction() {
 
 #[tokio::test]
 async fn the_entry_fee_less_what_was_prepaid_is_the_relay_value() {
-    let s = setup(quick());
+    let s = setup(quick()).await;
     let id = from_l1(&s, 7, 300);
     s.rollup.set_entry(id, Entry::fee(U256::from(1_000)));
     tick(&s).await;
@@ -258,7 +266,7 @@ async fn the_entry_fee_less_what_was_prepaid_is_the_relay_value() {
 /// address) reaches the source's exit call.
 #[tokio::test]
 async fn the_entry_terms_go_into_the_exit_call() {
-    let s = setup(quick());
+    let s = setup(quick()).await;
     let id = from_l1(&s, 8, 0);
     let terms = Bytes::from(vec![0xab; 128]);
     s.rollup.set_entry(
@@ -283,7 +291,8 @@ async fn a_stuck_relay_is_replaced_under_its_nonce_and_the_replacement_counts() 
     let s = setup(RelayConfig {
         bump_after_ms: 0,
         ..quick()
-    });
+    })
+    .await;
     let id = stored(&s, 6);
     ready(&s, id);
     tick(&s).await;
@@ -315,7 +324,7 @@ async fn a_stuck_relay_is_replaced_under_its_nonce_and_the_replacement_counts() 
 
 #[tokio::test]
 async fn a_relay_whose_nonce_another_transaction_took_is_made_again() {
-    let s = setup(quick());
+    let s = setup(quick()).await;
     let id = stored(&s, 7);
     ready(&s, id);
     tick(&s).await;
@@ -346,7 +355,7 @@ async fn a_relay_whose_nonce_another_transaction_took_is_made_again() {
 
 #[tokio::test]
 async fn a_refused_broadcast_sends_the_hop_back_to_be_made_again() {
-    let s = setup(quick());
+    let s = setup(quick()).await;
     let id = stored(&s, 8);
     ready(&s, id);
     let l1 = s.hub.fake_submitter();
@@ -366,7 +375,7 @@ async fn a_refused_broadcast_sends_the_hop_back_to_be_made_again() {
 
 #[tokio::test]
 async fn after_a_crash_between_persist_and_broadcast_the_same_bytes_are_sent() {
-    let s = setup(quick());
+    let s = setup(quick()).await;
     let id = stored(&s, 9);
     let call = ready(&s, id);
     let l1 = s.hub.fake_submitter();
@@ -384,9 +393,8 @@ async fn after_a_crash_between_persist_and_broadcast_the_same_bytes_are_sent() {
         .unwrap();
     store
         .transition(&id, Stage::Proven, Stage::Relaying, 2, "test", |r| {
-            r.relays.push(crate::store::RelayAttempt {
-                hop: 0,
-                chain: "ethereum".into(),
+            r.relays.push(crate::model::RelayAttempt {
+                domain: L1,
                 tx_hash: tx.hash,
                 nonce: tx.nonce,
                 sent_at_ms: crate::time::now_ms(),
@@ -411,7 +419,7 @@ async fn after_a_crash_between_persist_and_broadcast_the_same_bytes_are_sent() {
 
 #[tokio::test]
 async fn a_timed_out_rpc_keeps_the_stage_and_the_step_resumes_when_it_answers() {
-    let s = setup(quick());
+    let s = setup(quick()).await;
     let id = stored(&s, 10);
     ready(&s, id);
     tick(&s).await;
@@ -449,7 +457,7 @@ async fn a_timed_out_rpc_keeps_the_stage_and_the_step_resumes_when_it_answers() 
 
 #[tokio::test]
 async fn a_follow_up_the_destination_asks_for_is_sent_there_once_and_delivery_follows() {
-    let s = setup(quick());
+    let s = setup(quick()).await;
     let id = from_l1(&s, 12, 0);
     tick(&s).await;
     let l1 = s.hub.fake_submitter();
@@ -471,7 +479,11 @@ async fn a_follow_up_the_destination_asks_for_is_sent_there_once_and_delivery_fo
     assert_eq!(sent[0].1, redeem);
     let r = record(&s, &id);
     assert_eq!(r.stage, Stage::Relayed);
-    assert_eq!(r.relays.last().map(|a| a.chain.as_str()), Some("starknet"));
+    assert_eq!(
+        r.relays.last().map(|a| a.domain),
+        Some(ROLLUP),
+        "sent on the rollup"
+    );
     assert_eq!(on_rollup.broadcasts(), [sent[0].0.hash]);
     // While it waits for a block it is not sent again.
     tick(&s).await;
@@ -513,7 +525,8 @@ async fn relayed_asking_for_a_redeem(nonce: u64) -> (Setup, MessageId) {
     let s = setup(RelayConfig {
         max_attempts: 3,
         ..quick()
-    });
+    })
+    .await;
     let id = from_l1(&s, nonce, 0);
     tick(&s).await;
     let l1 = s.hub.fake_submitter();
@@ -568,8 +581,8 @@ async fn a_follow_up_mined_without_delivering_is_sent_again_then_parks() {
 }
 
 /// A pipeline whose hub chain offers batches, with `relay`.
-fn batching(relay: RelayConfig) -> Setup {
-    let s = setup(relay);
+async fn batching(relay: RelayConfig) -> Setup {
+    let s = setup(relay).await;
     s.hub.enable_batches();
     s
 }
@@ -598,7 +611,7 @@ fn batch_sizes(s: &Setup) -> Vec<usize> {
 
 #[tokio::test]
 async fn relays_ready_together_go_in_one_batch_persisted_with_every_member() {
-    let s = batching(quick());
+    let s = batching(quick()).await;
     let (ids, calls) = ready_many(&s, 100, 3);
     tick(&s).await;
     let l1 = s.hub.fake_submitter();
@@ -650,7 +663,7 @@ async fn relays_ready_together_go_in_one_batch_persisted_with_every_member() {
 
 #[tokio::test]
 async fn a_member_the_simulation_refuses_is_judged_alone_and_the_rest_still_batch() {
-    let s = batching(quick());
+    let s = batching(quick()).await;
     let (ids, calls) = ready_many(&s, 200, 4);
     s.hub.simulate_member(
         calls[0].clone(),
@@ -687,7 +700,8 @@ async fn batches_keep_to_batch_max_and_the_gas_budget_and_a_lone_one_goes_alone(
     let s = batching(RelayConfig {
         batch_max: 2,
         ..quick()
-    });
+    })
+    .await;
     let (_, calls) = ready_many(&s, 300, 5);
     tick(&s).await;
     let signed = s.hub.fake_submitter().signed();
@@ -702,7 +716,8 @@ async fn batches_keep_to_batch_max_and_the_gas_budget_and_a_lone_one_goes_alone(
     let s = batching(RelayConfig {
         batch_gas: 240_000,
         ..quick()
-    });
+    })
+    .await;
     ready_many(&s, 400, 3);
     tick(&s).await;
     assert_eq!(batch_sizes(&s), [2, 0]);
@@ -713,7 +728,8 @@ async fn a_ready_relay_waits_for_others_at_most_batch_wait_ms() {
     let s = batching(RelayConfig {
         batch_wait_ms: 300,
         ..quick()
-    });
+    })
+    .await;
     let (first, _) = ready_many(&s, 500, 1);
     tick(&s).await;
     let l1 = s.hub.fake_submitter();
@@ -751,7 +767,8 @@ async fn a_member_the_mined_batch_did_not_make_is_retried_and_a_stuck_batch_is_r
     let s = batching(RelayConfig {
         bump_after_ms: 0,
         ..quick()
-    });
+    })
+    .await;
     let (ids, _) = ready_many(&s, 600, 2);
     tick(&s).await;
     let l1 = s.hub.fake_submitter();

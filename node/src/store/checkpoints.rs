@@ -7,20 +7,21 @@
 //! - `checkpoint_live_v1`: domain ‖ L1 block → empty, while some message of the checkpoint has
 //!   not passed its gate here (after a restart, the network rebuilds its in-memory index of
 //!   message → place from these alone). A message's place is kept in its record once it is
-//!   `Attested` ([`super::MessageRecord::checkpoint`]), in the write that moves it there: a
+//!   `Attested` ([`crate::model::MessageRecord::checkpoint`]), in the write that moves it there: a
 //!   checkpoint of 10,000 messages costs no write per message when it is stored.
 //! - `checkpoint_sigs_v1`: domain ‖ L1 block ‖ signer → that signer's attestation, kept once it
 //!   matched our own checkpoint;
 //! - `checkpoint_certs_v1`: domain ‖ L1 block → the certificate, once `threshold` signers agree;
-//! - the scan cursor of each domain's checkpoints, in `cursor_v1` under `\0checkpoints/<domain>`
-//!   (no chain name starts with a NUL).
+//! - the scan cursor of each domain's checkpoints, in `cursors_v2` under `\0checkpoints/<domain>`
+//!   (a chain's own cursor is its 4-byte domain).
 //!
 //! Values are JSON of the caller's types, as for attestations.
 
 use alloy_primitives::Address;
 use xroute_proofs::envelope::MessageId;
 
-use super::{Cursor, Result, Store, StoreError, get_json, hex, put_once};
+use super::{Result, Store, StoreError, get_json, hex, put_once};
+use crate::model::Cursor;
 
 /// domain ‖ L1 block.
 pub(super) fn checkpoint_key(domain: u32, block: u64) -> [u8; 12] {
@@ -39,19 +40,6 @@ fn signature_key(domain: u32, block: u64, signer: &Address) -> [u8; 32] {
 
 fn cursor_name(domain: u32) -> String {
     format!("\0checkpoints/{domain}")
-}
-
-/// Where a message sits in a checkpoint.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-pub struct CheckpointPlace {
-    /// The source domain.
-    pub domain: u32,
-    /// The L1 block.
-    pub l1_block: u64,
-    /// The message's leaf index.
-    pub index: u32,
 }
 
 impl Store {
@@ -227,11 +215,11 @@ impl Store {
 
     /// The last L1 block whose checkpoints of `domain` were computed.
     pub fn checkpoint_cursor(&self, domain: u32) -> Result<Option<Cursor>> {
-        self.cursor(&cursor_name(domain))
+        self.cursor_at(cursor_name(domain).as_bytes())
     }
 
     /// Moves that cursor.
     pub fn set_checkpoint_cursor(&self, domain: u32, cursor: &Cursor) -> Result<()> {
-        self.set_cursor(&cursor_name(domain), cursor)
+        self.set_cursor_at(cursor_name(domain).as_bytes(), cursor)
     }
 }

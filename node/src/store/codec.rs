@@ -3,7 +3,8 @@
 
 use xroute_proofs::envelope::MessageId;
 
-use super::{Cursor, MessageRecord, Result, StoreError};
+use super::{Result, StoreError};
+use crate::model::{Cursor, MessageRecord};
 
 pub(super) fn encode(record: &MessageRecord) -> Result<Vec<u8>> {
     serde_json::to_vec(record).map_err(|e| StoreError::Corrupt {
@@ -37,10 +38,10 @@ pub(super) fn encode_cursor(cursor: &Cursor) -> Result<Vec<u8>> {
     })
 }
 
-pub(super) fn decode_cursor(chain: &str, bytes: &[u8]) -> Result<Cursor> {
+pub(super) fn decode_cursor(key: &[u8], bytes: &[u8]) -> Result<Cursor> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
         what: "cursor",
-        key: chain.to_string(),
+        key: super::hex(key),
         reason: e.to_string(),
     })
 }

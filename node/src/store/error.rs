@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use xroute_proofs::envelope::MessageId;
 
-use super::Stage;
+use crate::model::Stage;
 
 /// Result with [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -29,6 +29,24 @@ pub enum StoreError {
         /// The target folder.
         path: std::path::PathBuf,
         /// Why not.
+        reason: String,
+    },
+    /// The store was written by an earlier release and must be converted with the router's
+    /// chains ([`super::Store::open_migrating`]) before it can be read.
+    #[error(
+        "the store at {path} was written by an earlier xroute (chains keyed by their config name); \
+         open it with the router's config (`xroute run`, `xroute store backup`) to convert it"
+    )]
+    NeedsMigration {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A store written by an earlier release cannot be converted as it is; nothing was changed.
+    #[error("converting the store at {path}: {reason}")]
+    Migration {
+        /// The folder.
+        path: PathBuf,
+        /// Why, and what to do.
         reason: String,
     },
     /// A stored value that does not decode.

@@ -1,10 +1,12 @@
 //! The router's message store, on sled.
 //!
-//! One sled tree per record kind, each key-prefixed by a schema version so a later layout can live
+//! One sled tree per record kind, each named with a schema version so a later layout can live
 //! beside this one: `messages_v1` (message id → [`MessageRecord`]), `status_v1` (stage byte ‖ id →
-//! empty: the index behind `xroute messages --status`), `cursor_v1` (chain name → [`Cursor`]),
-//! `relay_batches_v1` (first tx hash → [`RelayBatch`], while its members are in flight), and the
-//! checkpoint trees of [`checkpoints`].
+//! empty: the index behind `xroute messages --status`), `cursors_v2` (a chain's domain, 4 bytes →
+//! [`Cursor`]), `relay_batches_v1` (first tx hash → [`RelayBatch`], while its members are in
+//! flight), the checkpoint trees of [`checkpoints`], and `meta_v1` (the store's schema). What is
+//! stored names chains by domain; a store an earlier release wrote (chains by config name) is
+//! converted once, with the config's names ([`migrate`], [`Store::open_migrating`]).
 //! Encoding and decoding happen in one place ([`codec`]); a record that does not decode is a typed
 //! error naming its key, never a panic. A stage change updates the record and the status index in
 //! one transaction, and only from the stage the caller expects, so a transition is persisted
@@ -13,13 +15,13 @@
 mod checkpoints;
 mod codec;
 mod error;
+mod migrate;
 mod relay_batch;
-mod types;
 
 use std::{
     path::Path,
     sync::{
-        Arc, OnceLock, RwLock,
+        Arc, RwLock,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
@@ -29,16 +31,18 @@ use sled::{
     transaction::{ConflictableTransactionError, TransactionError},
 };
 
-pub use checkpoints::CheckpointPlace;
 pub use error::{Result, StoreError};
-pub use types::{Cursor, MessageRecord, RelayAttempt, RelayBatch, SourceRef, Stage, Transition};
 use xroute_proofs::envelope::MessageId;
 
-use crate::metrics::Metrics;
+use crate::model::{Cursor, MessageRecord, Stage, StageObserver, Transition};
 
 const MESSAGES: &str = "messages_v1";
 const STATUS: &str = "status_v1";
-const CURSORS: &str = "cursor_v1";
+const CURSORS: &str = "cursors_v2";
+const META: &str = "meta_v1";
+/// The schema of what this release stores: chains by domain. (1: by config name.)
+const SCHEMA: u32 = 2;
+const SCHEMA_KEY: &[u8] = b"schema";
 const ATTESTATIONS: &str = "attestations_v1";
 const CERTIFICATES: &str = "certificates_v1";
 const BATCHES: &str = "batches_v1";
@@ -72,15 +76,20 @@ pub struct BackupReport {
     pub other: u64,
 }
 
+/// The chains a store's records name: each chain's config name and its domain (what
+/// [`Store::open_migrating`] converts an earlier release's store with).
+pub type ChainNames<'a> = [(&'a str, u32)];
+
 /// The sled-backed store.
 #[derive(Debug, Clone)]
 pub struct Store {
-    /// Told of every stage change once it is committed (set once, by the pipeline).
-    metrics: Arc<OnceLock<Arc<Metrics>>>,
+    /// Told of every stage change once it is committed.
+    observer: Option<Arc<dyn StageObserver>>,
     db: sled::Db,
     messages: sled::Tree,
     status: sled::Tree,
     cursors: sled::Tree,
+    meta: sled::Tree,
     attestations: sled::Tree,
     certificates: sled::Tree,
     batches: sled::Tree,
@@ -140,8 +149,21 @@ impl Counts {
 impl Store {
     /// Opens (or creates) the store in `path`. A lock still held by a handle that is closing (sled
     /// releases it from its flusher thread, moments after the last handle is dropped) is waited
-    /// for up to [`LOCK_WAIT`]; a store another router keeps open is an error saying so.
+    /// for up to [`LOCK_WAIT`]; a store another router keeps open is an error saying so. A store
+    /// an earlier release wrote is refused ([`StoreError::NeedsMigration`]), unchanged.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_inner(path, None)
+    }
+
+    /// Opens the store in `path` as [`Store::open`] does, first converting a store an earlier
+    /// release wrote (chains by config name) with `chains`, the config's names and domains:
+    /// cursors, message sources and relay transactions are then keyed by domain. A name the
+    /// config does not have is an error naming it, and nothing is changed.
+    pub fn open_migrating(path: &Path, chains: &ChainNames<'_>) -> Result<Self> {
+        Self::open_inner(path, Some(chains))
+    }
+
+    fn open_inner(path: &Path, chains: Option<&ChainNames<'_>>) -> Result<Self> {
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         let db = loop {
             match sled::open(path) {
@@ -161,12 +183,24 @@ impl Store {
                 }
             }
         };
+        match migrate::schema_of(&db)? {
+            migrate::Found::Current => {}
+            migrate::Found::Empty => {
+                db.open_tree(META)?
+                    .insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
+            }
+            migrate::Found::ByName => match chains {
+                Some(chains) => migrate::by_name_to_domain(&db, path, chains)?,
+                None => return Err(StoreError::NeedsMigration { path: path.into() }),
+            },
+        }
         let store = Self {
             counts: Arc::default(),
-            metrics: Arc::default(),
+            observer: None,
             messages: db.open_tree(MESSAGES)?,
             status: db.open_tree(STATUS)?,
             cursors: db.open_tree(CURSORS)?,
+            meta: db.open_tree(META)?,
             attestations: db.open_tree(ATTESTATIONS)?,
             certificates: db.open_tree(CERTIFICATES)?,
             batches: db.open_tree(BATCHES)?,
@@ -193,6 +227,23 @@ impl Store {
             store.recount()?;
         }
         Ok(store)
+    }
+
+    /// This store, telling `observer` of every change of stage from now on (the handles cloned
+    /// from the result do too; others do not).
+    pub fn with_observer(mut self, observer: Arc<dyn StageObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The schema this store is written in.
+    pub fn schema(&self) -> Result<u32> {
+        Ok(self
+            .meta
+            .get(SCHEMA_KEY)?
+            .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
+            .map(u32::from_be_bytes)
+            .unwrap_or(0))
     }
 
     /// Counts each stage's messages from the status index (a store without saved counts).
@@ -377,15 +428,10 @@ impl Store {
         });
         let record = result.map_err(flatten)?;
         self.counts.moved(from, to);
-        if let Some(metrics) = self.metrics.get() {
-            metrics.transition(&record, from, to, at_ms);
+        if let Some(observer) = &self.observer {
+            observer.moved(&record, from, to, at_ms);
         }
         Ok(record)
-    }
-
-    /// Counts every stage change from now on in `metrics` (the first call wins).
-    pub fn set_metrics(&self, metrics: Arc<Metrics>) {
-        let _ = self.metrics.set(metrics);
     }
 
     /// Updates a record without changing its stage (attempt counters, relay transactions).
@@ -436,18 +482,25 @@ impl Store {
         usize::try_from(n).unwrap_or(usize::MAX)
     }
 
-    /// The indexing cursor of `chain`.
-    pub fn cursor(&self, chain: &str) -> Result<Option<Cursor>> {
+    /// The indexing cursor of the chain of `domain`.
+    pub fn cursor(&self, domain: u32) -> Result<Option<Cursor>> {
+        self.cursor_at(&domain.to_be_bytes())
+    }
+
+    /// Saves the indexing cursor of the chain of `domain`.
+    pub fn set_cursor(&self, domain: u32, cursor: &Cursor) -> Result<()> {
+        self.set_cursor_at(&domain.to_be_bytes(), cursor)
+    }
+
+    fn cursor_at(&self, key: &[u8]) -> Result<Option<Cursor>> {
         self.cursors
-            .get(chain.as_bytes())?
-            .map(|bytes| codec::decode_cursor(chain, &bytes))
+            .get(key)?
+            .map(|bytes| codec::decode_cursor(key, &bytes))
             .transpose()
     }
 
-    /// Saves the indexing cursor of `chain`.
-    pub fn set_cursor(&self, chain: &str, cursor: &Cursor) -> Result<()> {
-        self.cursors
-            .insert(chain.as_bytes(), codec::encode_cursor(cursor)?)?;
+    fn set_cursor_at(&self, key: &[u8], cursor: &Cursor) -> Result<()> {
+        self.cursors.insert(key, codec::encode_cursor(cursor)?)?;
         Ok(())
     }
 

@@ -6,10 +6,8 @@ use alloy_primitives::B256;
 use sled::{Transactional, transaction::ConflictableTransactionError};
 use xroute_proofs::envelope::MessageId;
 
-use super::{
-    RelayBatch, Result, Stage, Store, StoreError, Transition, codec, flatten, get_json, hex, load,
-    status_key,
-};
+use super::{Result, Store, StoreError, codec, flatten, get_json, hex, load, status_key};
+use crate::model::{RelayAttempt, RelayBatch, Stage, Transition};
 
 impl Store {
     /// Records `batch` (its first transaction signed, not sent) and moves each member from its
@@ -29,7 +27,7 @@ impl Store {
             reason: "no transaction".into(),
         })?;
         // What each member records: the batch's first transaction, its bytes left to the batch.
-        let member_attempt = super::RelayAttempt {
+        let member_attempt = RelayAttempt {
             raw: Default::default(),
             batch: Some(batch.key),
             ..first.clone()
@@ -63,10 +61,7 @@ impl Store {
                             },
                         ));
                     }
-                    record.relays.push(super::RelayAttempt {
-                        hop: record.hop,
-                        ..member_attempt.clone()
-                    });
+                    record.relays.push(member_attempt.clone());
                     record.stage = Stage::Relaying;
                     record.history.push(Transition {
                         from: *from,
@@ -88,9 +83,9 @@ impl Store {
         for (_, from) in &records {
             self.counts.moved(*from, Stage::Relaying);
         }
-        if let Some(metrics) = self.metrics.get() {
+        if let Some(observer) = &self.observer {
             for (record, from) in &records {
-                metrics.transition(record, *from, Stage::Relaying, at_ms);
+                observer.moved(record, *from, Stage::Relaying, at_ms);
             }
         }
         Ok(())
@@ -119,7 +114,7 @@ impl Store {
     }
 
     /// Adds a replacement transaction to batch `key` (persisted before it is broadcast).
-    pub fn push_batch_attempt(&self, key: &B256, attempt: &super::RelayAttempt) -> Result<()> {
+    pub fn push_batch_attempt(&self, key: &B256, attempt: &RelayAttempt) -> Result<()> {
         let Some(mut batch) = self.relay_batch(key)? else {
             return Err(StoreError::Corrupt {
                 what: "relay batch",

@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use xroute_proofs::envelope::Envelope;
 
 use super::*;
+use crate::model::{RelayAttempt, SourceRef};
 
 fn envelope(nonce: u64) -> Envelope {
     Envelope {
@@ -19,7 +20,7 @@ fn envelope(nonce: u64) -> Envelope {
 
 fn record(nonce: u64) -> MessageRecord {
     let source = SourceRef {
-        chain: "starknet".into(),
+        domain: 2,
         block_number: 10 + nonce,
         block_hash: B256::repeat_byte(3),
         tx_hash: B256::repeat_byte(4),
@@ -175,8 +176,7 @@ fn everything_survives_a_reopen() {
         store
             .update(&r.id, |rec| {
                 rec.relays.push(RelayAttempt {
-                    hop: 0,
-                    chain: "ethereum".into(),
+                    domain: 1,
                     tx_hash: B256::repeat_byte(9),
                     nonce: 3,
                     sent_at_ms: 6,
@@ -191,7 +191,7 @@ fn everything_survives_a_reopen() {
             .unwrap();
         store
             .set_cursor(
-                "starknet",
+                2,
                 &Cursor {
                     block_number: 42,
                     block_hash: B256::repeat_byte(5),
@@ -204,8 +204,8 @@ fn everything_survives_a_reopen() {
     let back = store.get(&r.id).unwrap().unwrap();
     assert_eq!((back.stage, back.relays.len()), (Stage::Proven, 1));
     assert_eq!(store.ids_in(Stage::Proven, 10).unwrap(), vec![r.id]);
-    assert_eq!(store.cursor("starknet").unwrap().unwrap().block_number, 42);
-    assert_eq!(store.cursor("ethereum").unwrap(), None);
+    assert_eq!(store.cursor(2).unwrap().unwrap().block_number, 42);
+    assert_eq!(store.cursor(1).unwrap(), None);
 }
 
 #[test]
@@ -323,7 +323,7 @@ fn a_backup_is_a_store_with_every_record_index_and_cursor() {
         block_number: 42,
         block_hash: B256::repeat_byte(9),
     };
-    store.set_cursor("starknet", &cursor).unwrap();
+    store.set_cursor(2, &cursor).unwrap();
     let to = dir.path().join("backup");
     let report = store.backup_to(&to).unwrap();
     assert_eq!(report.messages, 5);
@@ -334,7 +334,7 @@ fn a_backup_is_a_store_with_every_record_index_and_cursor() {
     assert_eq!(backup.count_in(Stage::Sent), 4);
     assert_eq!(backup.ids_in(Stage::Proven, 10).unwrap(), vec![moved]);
     assert_eq!(backup.get(&moved).unwrap(), store.get(&moved).unwrap());
-    assert_eq!(backup.cursor("starknet").unwrap(), Some(cursor));
+    assert_eq!(backup.cursor(2).unwrap(), Some(cursor));
     assert!(backup.get(&record(9).id).unwrap().is_none());
     // Never over something.
     drop(backup);

@@ -9,9 +9,10 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy_primitives::{Address, B256};
 use libp2p::{PeerId, identity::Keypair};
 use xroute::{
+    model::{MessageRecord, SourceRef, Stage},
     network::{Network, NetworkSettings, REPUBLISH_MS, RecordedCheckpoints},
     p2p::{self, P2pSettings},
-    store::{MessageRecord, SourceRef, Stage, Store},
+    store::Store,
 };
 use xroute_proofs::envelope::{Envelope, MessageId};
 
@@ -27,7 +28,7 @@ fn record(k: u64) -> MessageRecord {
     let mut r = MessageRecord::new(
         envelope,
         SourceRef {
-            chain: "starknet".into(),
+            domain: 2,
             block_number: 7,
             block_hash: B256::repeat_byte(7),
             tx_hash: B256::ZERO,

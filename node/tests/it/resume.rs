@@ -11,8 +11,10 @@ use alloy::{
     providers::Provider,
 };
 use xroute::{
+    model::{MessageRecord, RelayAttempt, SourceRef, Stage},
     pipeline::{Chains, Pipeline},
-    store::{MessageRecord, RelayAttempt, SourceRef, Stage, Store},
+    router::Router,
+    store::Store,
 };
 use xroute_adapters::{Estimate, SignedTx, hub::relay_from_l1};
 use xroute_config::Config;
@@ -76,7 +78,7 @@ async fn sent_from_l1(
 /// Stores `envelope` as seen and proven.
 fn store_proven(store: &Store, envelope: &Envelope) {
     let source = SourceRef {
-        chain: "ethereum".into(),
+        domain: 1,
         block_number: 1,
         block_hash: B256::ZERO,
         tx_hash: B256::ZERO,
@@ -106,8 +108,7 @@ async fn sign(chains: &Chains, call: &xroute_adapters::Call) -> (SignedTx, Relay
     let mut lease = submitter.lease().await;
     let tx = lease.sign(call, fees).await.unwrap();
     let attempt = RelayAttempt {
-        hop: 0,
-        chain: "ethereum".into(),
+        domain: 1,
         tx_hash: tx.hash,
         nonce: tx.nonce,
         sent_at_ms: xroute::pipeline::now_ms(),
@@ -130,7 +131,7 @@ async fn restart_and_relay(
     config: &Config,
     envelopes: &[Envelope],
     signed: &SignedTx,
-) -> Pipeline {
+) -> Arc<Pipeline> {
     let l1 = net.l1.provider(0).unwrap();
     assert!(
         l1.get_transaction_receipt(signed.hash)
@@ -138,10 +139,15 @@ async fn restart_and_relay(
             .unwrap()
             .is_none()
     );
-    let store = Store::open(&config.node.store).unwrap();
-    let chains = Chains::connect(config).await.unwrap();
-    let relayer = alloy::primitives::Address::from_word(chains.l1_submitter().unwrap().sender());
-    let pipeline = Pipeline::new(store, chains, config.relay.clone());
+    let router = Router::builder(config.relay.clone())
+        .chains_from(&config.chains)
+        .store_at(&config.node.store)
+        .build()
+        .await
+        .unwrap();
+    let relayer =
+        alloy::primitives::Address::from_word(router.chains().l1_submitter().unwrap().sender());
+    let pipeline = router.pipeline().clone();
     let relayed = |p: &Pipeline| {
         envelopes
             .iter()
@@ -185,7 +191,7 @@ async fn a_persisted_but_unsent_relay_is_sent_unchanged_after_a_restart() {
     // "Before the crash": the message is proven, its relay signed and persisted, never sent.
     let signed = {
         let store = Store::open(&config.node.store).unwrap();
-        let chains = Chains::connect(&config).await.unwrap();
+        let chains = Chains::connect(&config.chains).await.unwrap();
         store_proven(&store, envelope);
         let call = relay_from_l1(stack.hub, &envelope.to_words(), &Default::default());
         let (tx, attempt) = sign(&chains, &call).await;
@@ -212,11 +218,11 @@ async fn a_persisted_but_unsent_relay_is_sent_unchanged_after_a_restart() {
 /// members are relayed by that one transaction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_persisted_but_unsent_batch_is_sent_unchanged_after_a_restart() {
-    use xroute::store::RelayBatch;
+    use xroute::model::RelayBatch;
     let (net, stack, envelopes, config, _dir) = sent_from_l1(2).await;
     let signed = {
         let store = Store::open(&config.node.store).unwrap();
-        let chains = Chains::connect(&config).await.unwrap();
+        let chains = Chains::connect(&config.chains).await.unwrap();
         for envelope in &envelopes {
             store_proven(&store, envelope);
         }

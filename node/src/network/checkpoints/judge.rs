@@ -59,7 +59,7 @@ impl Network {
             return Ok(Local::Nothing);
         };
         let claim = f.checkpoint.claim;
-        self.adopt(&source.l1_name(), f)
+        self.adopt(source.l1_domain(), f)
             .map_err(|e| e.to_string())?;
         // Our attestation goes out now, not at the next round (which may have just flushed).
         self.flush_checkpoints();

@@ -34,9 +34,10 @@ use xroute_proofs::{attestation::Signed, checkpoint::CheckpointClaim, envelope::
 
 use super::{Network, catch_up::Waiting};
 use crate::{
+    model::{CheckpointPlace, Cursor, MessageRecord, SourceRef},
     p2p::wire::CheckpointAttestation,
     pipeline::Gate,
-    store::{CheckpointPlace, Cursor, MessageRecord, SourceRef, StoreError},
+    store::StoreError,
     time::now_ms,
 };
 
@@ -170,7 +171,7 @@ impl Network {
                         r.checkpoint.is_none()
                             && matches!(
                                 r.stage,
-                                crate::store::Stage::Sent | crate::store::Stage::Proven
+                                crate::model::Stage::Sent | crate::model::Stage::Proven
                             )
                     }
                 };
@@ -292,7 +293,7 @@ impl Network {
                 .map_err(|e| e.to_string())?;
             for f in found {
                 if self
-                    .adopt(&source.l1_name(), f)
+                    .adopt(source.l1_domain(), f)
                     .map_err(|e| e.to_string())?
                 {
                     new += 1;
@@ -308,7 +309,7 @@ impl Network {
 
     /// Keeps `found` (computed from our L1), learns its messages we had not indexed, signs it
     /// and queues our attestation. `false` if it was stored already.
-    fn adopt(&self, l1_name: &str, found: FoundCheckpoint) -> Result<bool, StoreError> {
+    fn adopt(&self, l1_domain: u32, found: FoundCheckpoint) -> Result<bool, StoreError> {
         let claim = found.checkpoint.claim;
         let (domain, block) = (claim.domain, claim.l1_block);
         let stored = StoredCheckpoint { claim };
@@ -347,7 +348,7 @@ impl Network {
             let record = MessageRecord::new(
                 m.envelope,
                 SourceRef {
-                    chain: l1_name.to_string(),
+                    domain: l1_domain,
                     block_number: m.block.number,
                     block_hash: B256::from(m.block.hash),
                     tx_hash: B256::from(m.tx_hash),

@@ -11,8 +11,9 @@ pub trait CheckpointSource: Send + Sync + std::fmt::Debug {
     /// The checkpointed source domains.
     fn domains(&self) -> Vec<u32>;
 
-    /// The name learned messages record as their source chain (L1's).
-    fn l1_name(&self) -> String;
+    /// The domain learned messages record as their source chain's (L1's: they were learned from
+    /// an L1 transaction).
+    fn l1_domain(&self) -> u32;
 
     /// The L1 block this router treats as final.
     async fn finalized(&self) -> Result<BlockRef, AdapterError>;
@@ -52,8 +53,8 @@ impl CheckpointSource for ChainsCheckpoints {
             .collect()
     }
 
-    fn l1_name(&self) -> String {
-        self.chains.hub().name().to_string()
+    fn l1_domain(&self) -> u32 {
+        self.chains.hub_domain()
     }
 
     async fn finalized(&self) -> Result<BlockRef, AdapterError> {
@@ -165,8 +166,9 @@ impl CheckpointSource for RecordedCheckpoints {
         d
     }
 
-    fn l1_name(&self) -> String {
-        "l1".into()
+    /// A recorded L1 is domain 1.
+    fn l1_domain(&self) -> u32 {
+        1
     }
 
     async fn finalized(&self) -> Result<BlockRef, AdapterError> {

@@ -1,5 +1,13 @@
-//! What the store keeps: one record per message, moving only forward through the lifecycle of
-//! DESIGN.md, plus an indexing cursor per chain.
+//! What a router knows about messages, as every part of the node reads it: a message's
+//! [`MessageRecord`] moving forward through the [`Stage`]s of DESIGN.md's lifecycle, its relay
+//! transactions, where it was seen, its place in an L1 checkpoint, and each chain's indexing
+//! [`Cursor`]. The store keeps these, the pipeline and the network move them, metrics count and
+//! the API shows them; this module depends on none of those. Chains are named by their xroute
+//! **domain** here, never by their config name, so renaming a chain in the config changes
+//! nothing stored.
+//!
+//! A change of stage is reported to a [`StageObserver`] (metrics implements it), which the store
+//! is given when it is opened.
 
 use alloy_primitives::{B256, Bytes, U256};
 use serde::{Deserialize, Serialize};
@@ -40,9 +48,11 @@ pub enum Stage {
 }
 
 impl Stage {
-    /// Whether the lifecycle allows `self → to`. Messages move forward, a relayed hop can start
-    /// the next hop (`Relayed → Proven`), any live stage can be parked, and a parked message can be
-    /// retried from `Sent` or dropped.
+    /// Whether the lifecycle allows `self → to`. Messages move forward; a relay that has to be
+    /// made again (reverted, or its nonce taken) goes back from `Relaying` to `Proven`; any live
+    /// stage can be parked, and a parked message can be retried from `Sent` or dropped. A message
+    /// has one L1 hop a router relays (the Hub consumes it and forwards it into the destination in
+    /// the same transaction), so `Relayed` leads only to `Delivered`.
     pub fn can_move_to(self, to: Stage) -> bool {
         use Stage::*;
         match (self, to) {
@@ -54,8 +64,8 @@ impl Stage {
             // The hop was already made (by another relayer, or by a transaction this router
             // sent before a crash): nothing to pay for.
             (Proven, Relayed) | (Attested, Relayed) => true,
-            (Relaying, Relaying) | (Relaying, Relayed) | (Relaying, Proven) => true,
-            (Relayed, Proven) | (Relayed, Delivered) => true,
+            (Relaying, Relayed) | (Relaying, Proven) => true,
+            (Relayed, Delivered) => true,
             _ => false,
         }
     }
@@ -86,13 +96,12 @@ pub struct Transition {
     pub note: String,
 }
 
-/// A relay transaction this router sent for a hop.
+/// A transaction this router sent for a message: its L1 relay, or a follow-up on the
+/// destination.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelayAttempt {
-    /// Hop index.
-    pub hop: u8,
-    /// The chain it was sent on.
-    pub chain: String,
+    /// The domain of the chain it was sent on.
+    pub domain: u32,
     /// Its hash.
     pub tx_hash: B256,
     /// The sender's nonce (EVM) or account nonce (Starknet).
@@ -129,15 +138,15 @@ pub struct RelayBatch {
     /// The members, in the batch's order.
     pub members: Vec<MessageId>,
     /// Its transactions under one nonce, oldest first: the first and its replacements (each with
-    /// its raw bytes; `hop` is 0).
+    /// its raw bytes).
     pub attempts: Vec<RelayAttempt>,
 }
 
 /// Where the message was seen on its source chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceRef {
-    /// Source chain name.
-    pub chain: String,
+    /// The source chain's domain.
+    pub domain: u32,
     /// Block number.
     pub block_number: u64,
     /// Block hash (reorg detection).
@@ -157,8 +166,6 @@ pub struct MessageRecord {
     pub source: SourceRef,
     /// Current stage.
     pub stage: Stage,
-    /// Current hop (0 = source → hub).
-    pub hop: u8,
     /// Failed attempts of the current step.
     pub attempts: u32,
     /// Earliest time of the next attempt (backoff), ms since the epoch.
@@ -175,7 +182,7 @@ pub struct MessageRecord {
     pub seen_at_ms: u64,
     /// The L1 checkpoint whose certificate attested it (issue 16), set with `Attested`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checkpoint: Option<super::CheckpointPlace>,
+    pub checkpoint: Option<CheckpointPlace>,
 }
 
 impl MessageRecord {
@@ -186,7 +193,6 @@ impl MessageRecord {
             envelope,
             source,
             stage: Stage::Sent,
-            hop: 0,
             attempts: 0,
             next_attempt_at_ms: at_ms,
             reason: None,
@@ -205,4 +211,23 @@ pub struct Cursor {
     pub block_number: u64,
     /// Its hash, to detect a reorg below the cursor.
     pub block_hash: B256,
+}
+
+/// Where a message sits in an L1 checkpoint (issue 16).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+pub struct CheckpointPlace {
+    /// The source domain.
+    pub domain: u32,
+    /// The L1 block.
+    pub l1_block: u64,
+    /// The message's leaf index.
+    pub index: u32,
+}
+
+/// Told of every change of stage once it is committed (metrics count them).
+pub trait StageObserver: Send + Sync + std::fmt::Debug {
+    /// `record` (as committed) moved `from → to` at `at_ms`.
+    fn moved(&self, record: &MessageRecord, from: Stage, to: Stage, at_ms: u64);
 }
