@@ -163,7 +163,8 @@ async fn node(args: &[String]) {
             bootnodes,
             max_connections: 64,
             heartbeat: Duration::from_millis(500),
-            max_frame: p2p::default_max_frame(),
+            max_frame: xroute::network::wire::max_frame(),
+            topics: xroute::network::wire::topics::ALL.to_vec(),
         },
     )
     .expect("p2p");

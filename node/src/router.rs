@@ -15,8 +15,8 @@ use xroute_config::{ChainConfig, Config, P2pConfig, RelayConfig};
 use crate::{
     api,
     metrics::Metrics,
-    network::{ChainsCheckpoints, Network, NetworkSettings},
-    p2p::{self, Inbound},
+    network::{ChainsCheckpoints, Network, NetworkSettings, wire},
+    p2p::{self, Received},
     pipeline::{Chains, Coordinator, Pipeline, PipelineError},
     store::{Store, StoreError},
     tasks::{Ended, Tasks},
@@ -73,7 +73,7 @@ pub struct ApiSettings {
 /// A joined router network whose tasks have not started.
 struct Joined {
     network: Arc<Network>,
-    inbound: mpsc::Receiver<Inbound>,
+    inbound: mpsc::Receiver<Received>,
     swarm: Pin<Box<dyn Future<Output = ()> + Send>>,
     checkpoints: bool,
     poll_ms: u64,
@@ -492,13 +492,7 @@ async fn join_network(
         p2p::load_or_create_key(&p2p.key_file).map_err(|e| config_error("p2p.key_file", e))?;
     let (handle, inbound, swarm) = p2p::start(
         key,
-        p2p::P2pSettings {
-            listen,
-            bootnodes,
-            max_connections: 64,
-            heartbeat: std::time::Duration::from_millis(500),
-            max_frame: p2p::default_max_frame(),
-        },
+        wire::p2p_settings(listen, bootnodes, 64, std::time::Duration::from_millis(500)),
     )
     .map_err(|e| config_error("p2p", e))?;
     let settings = NetworkSettings {

@@ -27,11 +27,11 @@ async function main() {
       trs.map((tr) => ({ id: tr.dataset.id, stage: tr.dataset.stage, text: tr.innerText })));
     const routes = await page.$$eval("#routes tr", (trs) =>
       trs.map((tr) => [...tr.children].map((td) => td.innerText)));
-    // It refreshes itself: the page counts its own refreshes.
+    // It refreshes itself: the page counts its own refreshes, read before and after a wait.
     const refreshesBefore = await page.evaluate(() => Number(document.body.dataset.refreshes));
     await page.waitForFunction((n) => Number(document.body.dataset.refreshes) > n,
-      refreshesBefore, { timeout: 10000 });
-    const refreshed = true;
+      refreshesBefore, { timeout: 10000 }).catch(() => {});
+    const refreshesAfter = await page.evaluate(() => Number(document.body.dataset.refreshes));
 
     // A click on a delivered message opens its timeline.
     await page.click(`tr.message[data-id='${clickId}']`);
@@ -59,7 +59,7 @@ async function main() {
     await page.click(`tr.message[data-id='${clickId}']`);
     await page.waitForSelector("#timeline li.transition");
     if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
-    process.stdout.write(JSON.stringify({ rows, routes, refreshed, timeline, detailStage, relays,
+    process.stdout.write(JSON.stringify({ rows, routes, refreshesBefore, refreshesAfter, timeline, detailStage, relays,
       searched, reason, parkedFilter, errors }) + "\n");
   } finally {
     await browser.close();

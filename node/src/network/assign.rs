@@ -13,7 +13,7 @@
 use alloy_primitives::{Address, B256, keccak256};
 use xroute_proofs::envelope::MessageId;
 
-use crate::p2p::wire::RelayClaim;
+use crate::network::wire::RelayClaim;
 
 /// What a router does about a hop now.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use xroute_proofs::{
 use super::{MAX_BATCH, Network, evidence::Evidence};
 use crate::{
     model::MessageRecord,
-    p2p::wire::{Attestation, BatchAttestation, Gossip, MAX_BUNDLE},
+    network::wire::{Attestation, BatchAttestation, Gossip, MAX_BUNDLE},
     store::StoreError,
     time::now_ms,
 };
@@ -116,7 +116,7 @@ impl Network {
                 self.try_certify(id)?;
             }
             // Not queued (the p2p task is far behind): `catch_up` sends it later.
-            if self.p2p.publish(Gossip::BatchAttestation(attestation)) {
+            if (Gossip::BatchAttestation(attestation)).publish(&self.p2p) {
                 self.catch_up.sent(&ids, now_ms());
             }
         }
@@ -128,9 +128,11 @@ impl Network {
     pub(super) fn flush_outbox(&self) {
         let outbox = self.outbox.take();
         for (i, bundle) in outbox.chunks(MAX_BUNDLE).enumerate() {
-            if !self.p2p.publish(Gossip::Attestations {
+            if !(Gossip::Attestations {
                 attestations: bundle.to_vec(),
-            }) {
+            })
+            .publish(&self.p2p)
+            {
                 self.outbox.put_back(&outbox[i * MAX_BUNDLE..]);
                 return;
             }

@@ -17,7 +17,7 @@ use xroute_proofs::envelope::MessageId;
 use super::{Certificate, MAX_BATCH, Network, evidence::Evidence};
 use crate::{
     model::MessageRecord,
-    p2p::wire::{Gossip, MAX_BUNDLE, Want, Wanted},
+    network::wire::{Gossip, MAX_BUNDLE, Want, Wanted},
     store::StoreError,
     time::now_ms,
 };
@@ -151,7 +151,7 @@ impl Network {
                     let ids = batch.message_ids.clone();
                     // Noted even if the queue is full: then the others ask for it, rather than
                     // every message of the batch loading and queueing it again here.
-                    self.p2p.publish(Gossip::BatchAttestation(batch));
+                    (Gossip::BatchAttestation(batch)).publish(&self.p2p);
                     self.catch_up.sent(&ids, now);
                 }
             }
@@ -191,9 +191,11 @@ impl Network {
             "answering a request for attestations"
         );
         for bundle in singles.chunks(MAX_BUNDLE) {
-            if !self.p2p.publish(Gossip::Attestations {
+            if !(Gossip::Attestations {
                 attestations: bundle.to_vec(),
-            }) {
+            })
+            .publish(&self.p2p)
+            {
                 return Ok(());
             }
             self.catch_up
@@ -206,7 +208,7 @@ impl Network {
             let Some(batch) = self.own_batch(&root)? else {
                 continue;
             };
-            if !self.p2p.publish(Gossip::BatchAttestation(batch)) {
+            if !(Gossip::BatchAttestation(batch)).publish(&self.p2p) {
                 return Ok(());
             }
             self.catch_up.answered([root], now);
@@ -244,11 +246,13 @@ impl Network {
             });
         }
         tracing::debug!(count = ids.len(), "asking the set for missing attestations");
-        if self.p2p.publish(Gossip::Want(Want {
+        if (Gossip::Want(Want {
             router: self.members.me(),
             wanted,
             at_ms: now,
-        })) {
+        }))
+        .publish(&self.p2p)
+        {
             self.catch_up.sent(&ids, now);
         }
     }

@@ -16,7 +16,7 @@ use alloy_primitives::Address;
 use xroute_proofs::envelope::MessageId;
 
 use super::assign::Seen;
-use crate::{p2p::wire::RelayClaim, time::now_ms};
+use crate::{network::wire::RelayClaim, time::now_ms};
 
 /// The longest the network keeps a hop's claim fresh after the pipeline last confirmed its relay
 /// in flight.

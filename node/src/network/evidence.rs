@@ -16,7 +16,7 @@ use xroute_proofs::{
 use super::members::Members;
 use crate::{
     model::MessageRecord,
-    p2p::wire::BatchAttestation,
+    network::wire::BatchAttestation,
     store::{Store, StoreError},
 };
 

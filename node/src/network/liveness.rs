@@ -14,10 +14,8 @@ use xroute_adapters::{ChainAdapter, ChainAdapterExt};
 
 use super::Network;
 use crate::{
-    p2p::{
-        PeerInfo,
-        wire::{ChainView, Gossip, Heartbeat},
-    },
+    network::wire::{ChainView, Gossip, Heartbeat},
+    p2p::PeerInfo,
     time::now_ms,
 };
 
@@ -173,11 +171,12 @@ impl Network {
                     .flatten()
                     .collect();
             self.liveness.saw(&views);
-            self.p2p.publish(Gossip::Heartbeat(Heartbeat {
+            (Gossip::Heartbeat(Heartbeat {
                 router: self.members.me(),
                 at_ms: now_ms(),
                 chains: views,
-            }));
+            }))
+            .publish(&self.p2p);
         }
     }
 

@@ -8,7 +8,7 @@ use alloy_primitives::Address;
 use libp2p::PeerId;
 use xroute_proofs::attestation::RouterSet;
 
-/// Most routers in a set (a [`crate::p2p::wire::Want`] marks the attestations it holds with one bit
+/// Most routers in a set (a [`crate::network::wire::Want`] marks the attestations it holds with one bit
 /// per router).
 pub const MAX_ROUTERS: usize = 64;
 

@@ -1,7 +1,11 @@
-//! The router network on top of [`crate::p2p`]: who is in the set, what their gossip means, and
-//! who relays. It is the pipeline's [`Coordinator`] in a network. By concern, each with its own
-//! state:
+//! The router network on top of [`crate::p2p`] (which only carries bytes): who is in the set,
+//! what their gossip is and means, and who relays. It is the pipeline's [`Coordinator`] in a
+//! network. By concern, each with its own state:
 //!
+//! - [`wire`]: the gossip wire format (JSON, versioned topics, bounded decoding) and the decoded
+//!   message waiting for its verdict.
+//! - [`verdict`]: what the set decides about a received message ([`Verdict`], a typed
+//!   [`Rejection`]), handed to the p2p layer as a transport verdict.
 //! - [`members`]: the configured set (attestation address and peer id each), the EIP-712 domain
 //!   and this router's key.
 //! - [`evidence`]: what a router's attestation of a message is (its own signature, or a leaf of
@@ -10,9 +14,9 @@
 //! - `attest`: signing this router's attestations after its own storage proof, one signature
 //!   per message or one per tick (a batch); an outbox of single attestations gossiped in bundles.
 //! - `catch_up`: a router whose message has no certificate a while after its attestation went
-//!   out asks the set for what it misses (a [`Want`](crate::p2p::wire::Want)), and answers others' asks from its store.
+//!   out asks the set for what it misses (a [`Want`](crate::network::wire::Want)), and answers others' asks from its store.
 //! - `validate`: gossip is accepted only from a configured peer whose attestation address
-//!   matches what the message says; rejections carry a typed [`Rejection`](crate::p2p::Rejection); a failure of our own
+//!   matches what the message says; rejections carry a typed [`Rejection`]; a failure of our own
 //!   store is *ignore*, never *reject*.
 //! - `liveness`: heartbeats with every router's heads; a router whose finalized block hash
 //!   differs from ours is flagged in `GET /peers`.
@@ -33,6 +37,8 @@ pub mod evidence;
 mod liveness;
 pub mod members;
 mod validate;
+pub mod verdict;
+pub mod wire;
 
 use std::sync::Arc;
 
@@ -51,11 +57,12 @@ pub use checkpoints::{
 };
 pub use evidence::{Certificate, Evidence};
 pub use liveness::{PeersView, RouterView};
-pub use validate::Rejected;
+pub use verdict::{Rejected, Rejection, Verdict};
 
 use crate::{
     model::MessageRecord,
-    p2p::{P2pHandle, wire::BatchAttestation},
+    network::wire::BatchAttestation,
+    p2p::P2pHandle,
     pipeline::{Coordinator, Gate, Turn},
     store::{Store, StoreError},
 };
@@ -201,7 +208,7 @@ impl Network {
     /// Gossips that this router will relay `record`'s hop once the claim has settled.
     pub fn claim(&self, record: &MessageRecord) {
         let claim = self.claims.claim(record.id, L1_HOP, crate::time::now_ms());
-        self.p2p.publish(crate::p2p::wire::Gossip::Claim(claim));
+        (crate::network::wire::Gossip::Claim(claim)).publish(&self.p2p);
     }
 
     /// Holds `record`'s hop: our claim of it stays fresh (renewed by [`Self::run_claims`], and at
@@ -210,7 +217,7 @@ impl Network {
     pub fn hold_claim(&self, record: &MessageRecord, now: u64) {
         if let Some(claim) = self.claims.hold(record.id, L1_HOP, now) {
             tracing::debug!(id = %record.id, hop = L1_HOP, "claiming the hop again");
-            self.p2p.publish(crate::p2p::wire::Gossip::Claim(claim));
+            (crate::network::wire::Gossip::Claim(claim)).publish(&self.p2p);
         }
     }
 
@@ -223,7 +230,7 @@ impl Network {
         loop {
             tick.tick().await;
             for claim in self.claims.renewals(crate::time::now_ms()) {
-                self.p2p.publish(crate::p2p::wire::Gossip::Claim(claim));
+                (crate::network::wire::Gossip::Claim(claim)).publish(&self.p2p);
             }
         }
     }

@@ -11,12 +11,14 @@ use xroute_proofs::{
 use super::{Decision as Turn, checkpoints::MAX_AHEAD_BLOCKS, *};
 use crate::pipeline::{Coordinator, Gate};
 use crate::{
-    p2p::{
-        self, Inbound, P2pSettings, Rejection, Verdict,
+    network::{
+        verdict::{Rejection, Verdict},
         wire::{
-            BatchAttestation, ChainView, Gossip, Heartbeat, MAX_BUNDLE, RelayClaim, Want, Wanted,
+            BatchAttestation, ChainView, Gossip, Heartbeat, Inbound, MAX_BUNDLE, RelayClaim, Want,
+            Wanted,
         },
     },
+    p2p::{self, P2pSettings},
     store::Store,
     time::now_ms,
 };
@@ -84,7 +86,8 @@ fn network_of(me: &Member, members: &[&Member]) -> (tempfile::TempDir, Network) 
             bootnodes: vec![],
             max_connections: 4,
             heartbeat: Duration::from_secs(1),
-            max_frame: p2p::default_max_frame(),
+            max_frame: crate::network::wire::max_frame(),
+            topics: crate::network::wire::topics::ALL.to_vec(),
         },
     )
     .unwrap();

@@ -15,34 +15,14 @@ use xroute_proofs::attestation::AttestedStage;
 use super::{
     MAX_BATCH, Network,
     evidence::{Evidence, batch_of},
+    verdict::{Rejected, Rejection, Verdict},
+    wire::{BatchAttestation, Gossip, Inbound, MAX_BUNDLE},
 };
-use crate::{
-    p2p::{
-        Inbound, Rejection, Verdict,
-        wire::{BatchAttestation, Gossip, MAX_BUNDLE},
-    },
-    store::StoreError,
-    time::now_ms,
-};
+use crate::{p2p, store::StoreError, time::now_ms};
 
 /// How long a heartbeat, claim or request may lag behind (or run ahead of) our clock before it is
 /// stale (ignored).
 pub(super) const STALE_MS: u64 = 60_000;
-
-/// Why a message was rejected: the reason the p2p layer counts, and the detail for the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejected {
-    /// The reason.
-    pub reason: Rejection,
-    /// What exactly was wrong.
-    pub detail: String,
-}
-
-impl std::fmt::Display for Rejected {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}: {}", self.reason, self.detail)
-    }
-}
 
 /// Why validation stopped.
 enum Fault {
@@ -66,9 +46,24 @@ fn reject(reason: Rejection, detail: impl Into<String>) -> Fault {
 }
 
 impl Network {
-    /// Validates received gossip, reports the verdict to the p2p layer and keeps what is valid.
-    pub async fn run_inbound(self: Arc<Self>, mut inbound: mpsc::Receiver<Inbound>) {
-        while let Some(message) = inbound.recv().await {
+    /// Decodes and validates received gossip, reports the verdict to the p2p layer and keeps
+    /// what is valid. Bytes that do not decode as gossip of their topic are rejected as
+    /// [`Rejection::Malformed`].
+    pub async fn run_inbound(self: Arc<Self>, mut inbound: mpsc::Receiver<p2p::Received>) {
+        while let Some(received) = inbound.recv().await {
+            let message = match Inbound::decode(&received) {
+                Ok(message) => message,
+                Err(e) => {
+                    tracing::debug!(peer = %received.from, reason = %e, "invalid gossip");
+                    self.report(
+                        &received.id,
+                        received.from,
+                        Verdict::Reject(Rejection::Malformed),
+                    )
+                    .await;
+                    continue;
+                }
+            };
             if matches!(message.gossip, Gossip::Checkpoints { .. }) {
                 // Checked against our own L1, which may take a read or a wait: apart, so the
                 // rest of the gossip is not held up; at most MAX_JUDGING at once.
@@ -76,7 +71,8 @@ impl Network {
                 let judging = &self.checkpoints.judging;
                 if judging.fetch_add(1, Ordering::Relaxed) >= super::checkpoints::MAX_JUDGING {
                     judging.fetch_sub(1, Ordering::Relaxed);
-                    self.p2p.verdict(&message, Verdict::Ignore).await;
+                    self.report(&message.id, message.from, Verdict::Ignore)
+                        .await;
                     continue;
                 }
                 let network = self.clone();
@@ -88,7 +84,7 @@ impl Network {
                             Verdict::Reject(rejected.reason)
                         }
                     };
-                    network.p2p.verdict(&message, verdict).await;
+                    network.report(&message.id, message.from, verdict).await;
                     network.checkpoints.judging.fetch_sub(1, Ordering::Relaxed);
                 });
                 continue;
@@ -100,8 +96,18 @@ impl Network {
                     Verdict::Reject(rejected.reason)
                 }
             };
-            self.p2p.verdict(&message, verdict).await;
+            self.report(&message.id, message.from, verdict).await;
         }
+    }
+
+    /// Hands the verdict on message `id` (forwarded to us by `from`) to the p2p layer.
+    async fn report(
+        &self,
+        id: &libp2p::gossipsub::MessageId,
+        from: libp2p::PeerId,
+        verdict: Verdict,
+    ) {
+        self.p2p.verdict(id, from, verdict.into()).await;
     }
 
     /// The verdict on `message`: `Err` when the sender is at fault.

@@ -1,16 +1,17 @@
-//! The router's libp2p node: TCP + noise + yamux, identify, ping, connection limits, and
-//! gossipsub with application validation (STYLE.md #8, #9).
+//! The router's libp2p node, transport only: TCP + noise + yamux, identify, ping, connection
+//! limits, and gossipsub with application validation (STYLE.md #8, #9). What the bytes mean (the
+//! gossip wire format) and whether they are valid are the router set's (`crate::network`): this
+//! layer carries bytes on the topics it is given and applies the verdicts it is handed.
 //!
 //! One task owns the `Swarm`; the node talks to it through a cloneable [`P2pHandle`] over a
-//! bounded channel, and receives gossip on a bounded channel. Every received message waits for
-//! the node's verdict ([`Verdict`]): accepted messages are forwarded to the mesh, rejected ones
-//! are dropped and count against the peer that sent them (a lower gossipsub application score;
-//! past [`BAN_AFTER`] rejections the peer is blacklisted and disconnected). Message ids are
-//! content-addressed (sha256 of the signed message, see [`message_id`]), so a replay of the same
-//! message is a duplicate.
+//! bounded channel, and receives gossip ([`Received`]) on a bounded channel. Every received
+//! message waits for the node's verdict ([`Verdict`]): accepted messages are forwarded to the
+//! mesh, rejected ones are dropped and count against the peer that sent them, by the reason's
+//! label (a lower gossipsub application score; past [`BAN_AFTER`] rejections the peer is
+//! blacklisted and disconnected). Message ids are content-addressed (sha256 of the signed
+//! message, see [`message_id`]), so a replay of the same message is a duplicate.
 
 mod key;
-pub mod wire;
 
 use std::{collections::HashMap, time::Duration};
 
@@ -30,7 +31,6 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 pub use key::{load_key, load_or_create_key};
-use wire::{Gossip, MAX_GOSSIP_BYTES, WireError, topics};
 
 /// Rejected messages after which a peer is blacklisted and disconnected (earlier if its
 /// gossipsub score reaches the graylist threshold).
@@ -71,54 +71,30 @@ pub enum P2pError {
     Swarm(String),
 }
 
-/// The node's verdict on one received gossip message.
+/// The node's verdict on one received gossip message, as the transport applies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Valid: keep it and forward it.
+    /// Valid: forward it.
     Accept,
-    /// Invalid, for this reason: drop it and penalise the sender.
-    Reject(Rejection),
-    /// Not useful (a duplicate, stale), or not checkable here now (our own store failed): drop
-    /// it, no penalty.
+    /// Invalid: drop it and penalise the sender, counting it under this reason.
+    Reject(&'static str),
+    /// Drop it, no penalty.
     Ignore,
 }
 
-/// Why gossip was rejected: what the sender did wrong (never a failure of ours). `GET /peers`
-/// counts each peer's rejections by reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Rejection {
-    /// Bytes that do not decode as gossip of the topic (or are over the size bound).
-    Malformed,
-    /// No gossipsub author.
-    Unsigned,
-    /// The author is not a router of the configured set.
-    Stranger,
-    /// A signature that does not recover, or was made for another network or schema.
-    BadSignature,
-    /// Signed by, or in the name of, another router than the one that published it.
-    Impersonation,
-    /// Empty, or more items than one message may carry.
-    OutOfBounds,
-    /// A batch whose ids do not hash to the signed root, or a claim of a stage that is not
-    /// gossiped.
-    BadClaim,
-    /// A checkpoint attestation whose claim (root, count, block hash) is not what the L1 events
-    /// of its block give, recomputed here.
-    WrongCheckpoint,
-}
-
-/// A received gossip message waiting for its verdict.
+/// A received gossip message waiting for its verdict: its bytes, as they came.
 #[derive(Debug)]
-pub struct Inbound {
+pub struct Received {
     /// The peer that forwarded it to us.
     pub from: PeerId,
     /// The peer that signed it (gossipsub's author).
     pub author: Option<PeerId>,
     /// Its content-addressed id (for the verdict).
     pub id: gossipsub::MessageId,
-    /// The decoded message.
-    pub gossip: Gossip,
+    /// The topic it came on.
+    pub topic: String,
+    /// Its bytes.
+    pub data: Vec<u8>,
 }
 
 /// A peer as the p2p layer sees it.
@@ -134,16 +110,14 @@ pub struct PeerInfo {
     pub accepted: u64,
     /// Messages of it we rejected.
     pub rejected: u32,
-    /// Those rejections by reason (`malformed`, `forged_signature`, …).
-    #[schema(value_type = std::collections::BTreeMap<String, u32>)]
-    pub rejected_by: std::collections::BTreeMap<Rejection, u32>,
+    /// Those rejections by reason (`malformed`, `bad_signature`, …).
+    pub rejected_by: std::collections::BTreeMap<String, u32>,
     /// Blacklisted (past [`BAN_AFTER`] rejections).
     pub banned: bool,
 }
 
 enum Command {
-    Publish(Gossip),
-    PublishRaw(&'static str, Vec<u8>),
+    Publish(&'static str, Vec<u8>),
     Verdict(gossipsub::MessageId, PeerId, Verdict),
     Peers(oneshot::Sender<Vec<PeerInfo>>),
     ListenAddrs(oneshot::Sender<Vec<Multiaddr>>),
@@ -168,26 +142,24 @@ impl P2pHandle {
         self.peer_id
     }
 
-    /// Gossips `message` on its topic. Never blocks the caller: when the swarm task is this far
+    /// Gossips `bytes` on `topic`. Never blocks the caller: when the swarm task is this far
     /// behind, the message is dropped and `false` returned (callers re-publish what matters).
-    pub fn publish(&self, message: Gossip) -> bool {
-        let queued = self.commands.try_send(Command::Publish(message)).is_ok();
+    pub fn publish(&self, topic: &'static str, bytes: Vec<u8>) -> bool {
+        let queued = self
+            .commands
+            .try_send(Command::Publish(topic, bytes))
+            .is_ok();
         if !queued {
             tracing::debug!("p2p command queue full; a gossip message was dropped");
         }
         queued
     }
 
-    /// Gossips raw bytes on `topic` (tools and tests that speak the protocol badly on purpose).
-    pub fn publish_raw(&self, topic: &'static str, bytes: Vec<u8>) {
-        let _ = self.commands.try_send(Command::PublishRaw(topic, bytes));
-    }
-
-    /// Reports the verdict on a received message.
-    pub async fn verdict(&self, inbound: &Inbound, verdict: Verdict) {
+    /// Reports the verdict on the received message `id`, forwarded to us by `from`.
+    pub async fn verdict(&self, id: &gossipsub::MessageId, from: PeerId, verdict: Verdict) {
         let _ = self
             .commands
-            .send(Command::Verdict(inbound.id.clone(), inbound.from, verdict))
+            .send(Command::Verdict(id.clone(), from, verdict))
             .await;
     }
 
@@ -229,13 +201,11 @@ pub struct P2pSettings {
     pub max_connections: u32,
     /// Gossipsub heartbeat.
     pub heartbeat: Duration,
-    /// Largest gossipsub frame sent or received (a router uses [`default_max_frame`]).
+    /// Largest gossipsub frame sent or received (a router uses its largest valid message plus
+    /// gossipsub's envelope: `network::wire::max_frame`).
     pub max_frame: usize,
-}
-
-/// The frame bound routers use: the largest valid gossip message plus gossipsub's envelope.
-pub fn default_max_frame() -> usize {
-    MAX_GOSSIP_BYTES + 4096
+    /// The topics to subscribe to and score.
+    pub topics: Vec<&'static str>,
 }
 
 /// The swarm task: runs until every [`P2pHandle`] is dropped.
@@ -245,7 +215,7 @@ pub type SwarmFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 
 pub fn spawn(
     key: Keypair,
     settings: P2pSettings,
-) -> Result<(P2pHandle, mpsc::Receiver<Inbound>), P2pError> {
+) -> Result<(P2pHandle, mpsc::Receiver<Received>), P2pError> {
     let (handle, inbound, task) = start(key, settings)?;
     tokio::spawn(task);
     Ok((handle, inbound))
@@ -256,7 +226,7 @@ pub fn spawn(
 pub fn start(
     key: Keypair,
     settings: P2pSettings,
-) -> Result<(P2pHandle, mpsc::Receiver<Inbound>, SwarmFuture), P2pError> {
+) -> Result<(P2pHandle, mpsc::Receiver<Received>, SwarmFuture), P2pError> {
     let peer_id = key.public().to_peer_id();
     let swarm_err = |e: String| P2pError::Swarm(e);
     let gossip_config = gossipsub::ConfigBuilder::default()
@@ -308,7 +278,7 @@ pub fn start(
         behaviour_penalty_weight: 0.0,
         ..Default::default()
     };
-    for topic in topics::ALL {
+    for topic in &settings.topics {
         // Our topics are bursty (a batch, then quiet): gossipsub's default mesh-delivery
         // penalties (P3/P3b, expecting 20 messages per window) would graylist honest, idle
         // peers, so they are off; invalid messages (P4) weigh heavily.
@@ -322,7 +292,7 @@ pub fn start(
             invalid_message_deliveries_decay: 0.9,
             ..Default::default()
         };
-        params.topics.insert(IdentTopic::new(topic).hash(), t);
+        params.topics.insert(IdentTopic::new(*topic).hash(), t);
     }
     let thresholds = gossipsub::PeerScoreThresholds {
         gossip_threshold: -20.0,
@@ -333,9 +303,9 @@ pub fn start(
     gossipsub
         .with_peer_score(params, thresholds)
         .map_err(swarm_err)?;
-    for topic in topics::ALL {
+    for topic in &settings.topics {
         gossipsub
-            .subscribe(&IdentTopic::new(topic))
+            .subscribe(&IdentTopic::new(*topic))
             .map_err(|e| swarm_err(e.to_string()))?;
     }
     let identify =
@@ -389,7 +359,7 @@ pub fn start(
 struct PeerStats {
     accepted: u64,
     rejected: u32,
-    rejected_by: std::collections::BTreeMap<Rejection, u32>,
+    rejected_by: std::collections::BTreeMap<String, u32>,
     banned: bool,
     address: Option<Multiaddr>,
 }
@@ -397,11 +367,11 @@ struct PeerStats {
 struct SwarmTask {
     swarm: Swarm<Behaviour>,
     bootnodes: Vec<Multiaddr>,
-    inbound: mpsc::Sender<Inbound>,
+    inbound: mpsc::Sender<Received>,
     stats: HashMap<PeerId, PeerStats>,
     /// Gossip published while no peer was subscribed to its topic (at startup, or while cut
     /// off): published again when a peer subscribes, for up to [`HOLD_UNSENT`].
-    unsent: std::collections::VecDeque<(std::time::Instant, Gossip)>,
+    unsent: std::collections::VecDeque<(std::time::Instant, &'static str, Vec<u8>)>,
 }
 
 /// A message's id: sha256 over everything its author signed (author, sequence number, topic,
@@ -445,21 +415,21 @@ impl SwarmTask {
         tracing::info!("p2p stopped");
     }
 
-    /// Publishes `gossip` (first sent at `at`), holding it if no peer is subscribed yet.
-    fn publish(&mut self, gossip: Gossip, at: std::time::Instant) {
-        let topic = IdentTopic::new(gossip.topic());
+    /// Publishes `bytes` on `topic` (first sent at `at`), holding them if no peer is subscribed
+    /// yet.
+    fn publish(&mut self, topic: &'static str, bytes: Vec<u8>, at: std::time::Instant) {
         match self
             .swarm
             .behaviour_mut()
             .gossipsub
-            .publish(topic, gossip.encode())
+            .publish(IdentTopic::new(topic), bytes.clone())
         {
             Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
             Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
                 if self.unsent.len() >= MAX_UNSENT {
                     self.unsent.pop_front();
                 }
-                self.unsent.push_back((at, gossip));
+                self.unsent.push_back((at, topic, bytes));
             }
             Err(e) => tracing::debug!(error = %e, "publish failed"),
         }
@@ -468,9 +438,9 @@ impl SwarmTask {
     /// Publishes again what found no subscribed peer (a peer has just subscribed).
     fn publish_unsent(&mut self) {
         let held = std::mem::take(&mut self.unsent);
-        for (at, gossip) in held {
+        for (at, topic, bytes) in held {
             if at.elapsed() < HOLD_UNSENT {
-                self.publish(gossip, at);
+                self.publish(topic, bytes, at);
             }
         }
     }
@@ -492,13 +462,7 @@ impl SwarmTask {
 
     fn command(&mut self, command: Command) {
         match command {
-            Command::Publish(gossip) => self.publish(gossip, std::time::Instant::now()),
-            Command::PublishRaw(topic, bytes) => {
-                let topic = IdentTopic::new(topic);
-                if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(topic, bytes) {
-                    tracing::debug!(error = %e, "raw publish failed");
-                }
-            }
+            Command::Publish(topic, bytes) => self.publish(topic, bytes, std::time::Instant::now()),
             Command::Verdict(id, from, verdict) => self.verdict(&id, from, verdict),
             Command::Peers(reply) => {
                 let mut peers: Vec<PeerInfo> = self
@@ -539,7 +503,7 @@ impl SwarmTask {
             Verdict::Ignore => {}
             Verdict::Reject(reason) => {
                 stats.rejected += 1;
-                *stats.rejected_by.entry(reason).or_default() += 1;
+                *stats.rejected_by.entry(reason.to_string()).or_default() += 1;
                 let score = -10.0 * f64::from(stats.rejected);
                 let rejected = stats.rejected;
                 let already = stats.banned;
@@ -606,25 +570,16 @@ impl SwarmTask {
     }
 
     fn received(&mut self, from: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
-        let topic = message.topic.as_str();
-        match Gossip::decode(topic, &message.data) {
-            Ok(gossip) => {
-                let inbound = Inbound {
-                    from,
-                    author: message.source,
-                    id: id.clone(),
-                    gossip,
-                };
-                if self.inbound.try_send(inbound).is_err() {
-                    // The node is this far behind: drop without penalty.
-                    self.verdict(&id, from, Verdict::Ignore);
-                }
-            }
-            Err(e) => {
-                let reason: WireError = e;
-                tracing::debug!(peer = %from, %reason, "invalid gossip");
-                self.verdict(&id, from, Verdict::Reject(Rejection::Malformed));
-            }
+        let received = Received {
+            from,
+            author: message.source,
+            id: id.clone(),
+            topic: message.topic.into_string(),
+            data: message.data,
+        };
+        if self.inbound.try_send(received).is_err() {
+            // The node is this far behind: drop without penalty.
+            self.verdict(&id, from, Verdict::Ignore);
         }
     }
 }

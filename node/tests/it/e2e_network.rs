@@ -493,9 +493,9 @@ async fn a_router_cut_off_catches_up_and_the_others_keep_quorum() -> Result<()> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering() -> Result<()> {
-    use xroute::p2p::{
-        self, P2pSettings, Verdict,
-        wire::{Gossip, Heartbeat, MAX_GOSSIP_BYTES, RelayClaim, topics},
+    use xroute::{
+        network::wire::{Gossip, Heartbeat, MAX_GOSSIP_BYTES, RelayClaim, topics},
+        p2p::{self, P2pSettings, Verdict},
     };
     use xroute_proofs::attestation::{AttestedStage as Stage, Claim, Signed};
 
@@ -517,6 +517,7 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
             max_connections: 16,
             heartbeat: Duration::from_millis(500),
             max_frame: 4 * MAX_GOSSIP_BYTES,
+            topics: topics::ALL.to_vec(),
         },
     )?;
     // It hears honest gossip (to replay it) and accepts everything, like a careless peer.
@@ -525,8 +526,12 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
     let listener_handle = rogue.clone();
     tokio::spawn(async move {
         while let Some(m) = inbound.recv().await {
-            sink.lock().await.push(m.gossip.clone());
-            listener_handle.verdict(&m, Verdict::Accept).await;
+            if let Ok(gossip) = Gossip::decode(&m.topic, &m.data) {
+                sink.lock().await.push(gossip);
+            }
+            listener_handle
+                .verdict(&m.id, m.from, Verdict::Accept)
+                .await;
         }
     });
     loop {
@@ -568,7 +573,7 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
     if let Some(mut b) = honest_batch {
         b.message_ids.reverse();
         b.message_ids.push(MessageId(B256::repeat_byte(9)));
-        rogue.publish(Gossip::BatchAttestation(b));
+        (Gossip::BatchAttestation(b)).publish(&rogue);
     }
     let domain = xroute_proofs::attestation::domain(env.net.l1.chain_id(), env.stack.hub);
     let stranger = alloy::signers::local::PrivateKeySigner::random();
@@ -579,18 +584,20 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
         forged.body.root = B256::repeat_byte(0x66);
         let outsider = Signed::sign(&stranger, &domain, cp.body)?;
         for a in [forged, outsider, cp] {
-            rogue.publish(Gossip::Checkpoints {
+            (Gossip::Checkpoints {
                 attestations: vec![a],
-            });
+            })
+            .publish(&rogue);
         }
     }
     for (i, id) in ids.iter().enumerate() {
         // An attestation whose body was changed after signing (a forged signature).
         if let Some(mut forged) = honest {
             forged.body.block_number += 1 + i as u64;
-            rogue.publish(Gossip::Attestations {
+            (Gossip::Attestations {
                 attestations: vec![forged],
-            });
+            })
+            .publish(&rogue);
         }
         // A valid signature by a key outside the set.
         let claim = Claim {
@@ -600,34 +607,38 @@ async fn a_rogue_peer_is_refused_and_penalised_while_the_routers_keep_delivering
             block_number: 1,
             block_hash: B256::ZERO,
         };
-        rogue.publish(Gossip::Attestations {
+        (Gossip::Attestations {
             attestations: vec![Signed::sign(&stranger, &domain, claim)?],
-        });
+        })
+        .publish(&rogue);
         // A relay claim in router 0's name for every hop (would stall the others if believed).
-        rogue.publish(Gossip::Claim(RelayClaim {
+        (Gossip::Claim(RelayClaim {
             message_id: *id,
             hop: 0,
             router: env.members[0].address,
             at_ms: xroute::pipeline::now_ms(),
-        }));
+        }))
+        .publish(&rogue);
     }
     // A heartbeat in router 1's name, garbage on every topic, oversized messages, replays.
-    rogue.publish(Gossip::Heartbeat(Heartbeat {
+    (Gossip::Heartbeat(Heartbeat {
         router: env.members[1].address,
         at_ms: xroute::pipeline::now_ms(),
         chains: vec![],
-    }));
+    }))
+    .publish(&rogue);
     for topic in topics::ALL {
-        rogue.publish_raw(topic, b"\x00\xffnot json".to_vec());
+        rogue.publish(topic, b"\x00\xffnot json".to_vec());
         let mut big = b"{\"kind\":\"heartbeat\",\"pad\":\"".to_vec();
         big.resize(MAX_GOSSIP_BYTES + 1_000, b'a');
-        rogue.publish_raw(topic, big);
-        rogue.publish_raw(topic, vec![b'x'; 2 * MAX_GOSSIP_BYTES]);
+        rogue.publish(topic, big);
+        rogue.publish(topic, vec![b'x'; 2 * MAX_GOSSIP_BYTES]);
     }
     if let Some(honest) = honest {
-        rogue.publish(Gossip::Attestations {
+        (Gossip::Attestations {
             attestations: vec![honest],
-        }); // a replay under the rogue's own name
+        })
+        .publish(&rogue); // a replay under the rogue's own name
     }
 
     for r in 0..4 {

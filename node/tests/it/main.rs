@@ -20,4 +20,5 @@ mod pool;
 mod resilience;
 mod resume;
 mod store_backup;
+mod store_migration;
 mod token;

@@ -83,7 +83,8 @@ fn start_with(
             bootnodes,
             max_connections: 16,
             heartbeat: Duration::from_millis(200),
-            max_frame: p2p::default_max_frame(),
+            max_frame: xroute::network::wire::max_frame(),
+            topics: xroute::network::wire::topics::ALL.to_vec(),
         },
     )
     .unwrap();
@@ -307,7 +308,7 @@ async fn a_rogue_checkpoint_root_is_refused_and_a_late_router_catches_up_by_chec
                 .find(|p| p.peer_id == rogue_peer)
                 .map(|p| {
                     p.rejected_by
-                        .get(&xroute::p2p::Rejection::WrongCheckpoint)
+                        .get(xroute::network::Rejection::WrongCheckpoint.label())
                         .copied()
                         .unwrap_or(0)
                 })

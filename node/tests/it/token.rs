@@ -186,10 +186,7 @@ async fn the_token_moves_between_every_pair_of_chains_and_the_ledger_holds() -> 
         };
         for t in m["history"].as_array().into_iter().flatten() {
             let note = t["note"].as_str().unwrap_or_default();
-            if let Some(gas) = note
-                .rsplit_once("(gas ")
-                .and_then(|(_, g)| g.trim_end_matches(')').parse::<u64>().ok())
-            {
+            if let Some(gas) = leg_gas(note) {
                 legs.entry(format!("{} ({kind})", m["route"].as_str().unwrap_or("?")))
                     .or_default()
                     .push(gas);
@@ -212,7 +209,9 @@ async fn the_token_moves_between_every_pair_of_chains_and_the_ledger_holds() -> 
             .push(r.gas_used);
         }
     }
-    eprintln!("| leg | relays | mean L1 gas | max |\n|---|---|---|---|");
+    eprintln!(
+        "| leg | relays | mean L1 gas (a batch's shared evenly by its members) | max |\n|---|---|---|---|"
+    );
     for (leg, gas) in &legs {
         let mean = gas.iter().sum::<u64>() / gas.len() as u64;
         let max = gas.iter().max().copied().unwrap_or_default();
@@ -646,4 +645,29 @@ async fn two_hundred_random_transfers_survive_two_sigkills_and_the_supply_adds_u
     let stats = env.router.stats().await?;
     assert_eq!(stats["parked"], 0, "{stats}");
     Ok(())
+}
+
+/// The L1 gas of a relay from its `Relayed` note: `… (gas N)` for a relay alone, `… (batch of
+/// k, gas N)` for a member of a batch (its even share, N / k).
+fn leg_gas(note: &str) -> Option<u64> {
+    let (_, tail) = note.rsplit_once('(')?;
+    let inner = tail.strip_suffix(')')?;
+    let (members, gas) = match inner.split_once(", gas ") {
+        Some((batch, gas)) => (batch.strip_prefix("batch of ")?.parse::<u64>().ok()?, gas),
+        None => (1, inner.strip_prefix("gas ")?),
+    };
+    Some(gas.parse::<u64>().ok()? / members.max(1))
+}
+
+#[test]
+fn a_leg_s_gas_is_read_from_a_relay_alone_and_from_a_batch_member() {
+    assert_eq!(
+        leg_gas("relay tx 0xab final in block 9 (gas 120000)"),
+        Some(120_000)
+    );
+    assert_eq!(
+        leg_gas("relay tx 0xab final in block 9 (batch of 4, gas 400000)"),
+        Some(100_000)
+    );
+    assert_eq!(leg_gas("delivered"), None);
 }

@@ -7,13 +7,15 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 use clap::Parser;
 use xroute_tests::demo::{DemoOptions, run};
 
-/// The local network (anvil as L1, starknet-devnet as Starknet, a second devnet as an appchain),
-/// the xroute contracts, one router, and messages crossing every route.
+/// The local network (anvil as Ethereum L1, starknet-devnet as Starknet, a second devnet as an
+/// appchain, the local Arbitrum), the xroute contracts, one `xroute` router, and messages
+/// crossing every route, then the canonical token and one DeFi pool epoch.
 #[derive(Parser)]
-#[command(name = "xroute-demo", version, about)]
+#[command(name = "xroute-demo", version)]
 struct Args {
-    /// Messages to send, spread over the three routes (Starknet → L1, L1 → Starknet,
-    /// Starknet → appchain).
+    /// Messages to send, round-robin over the eight routes (Starknet → Ethereum, Ethereum →
+    /// Starknet, Starknet → appchain, Arbitrum → Ethereum, Ethereum → Arbitrum, Starknet →
+    /// Arbitrum, Arbitrum → Starknet, Arbitrum → appchain).
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=5000))]
     messages: u32,
     /// Headless: wait for delivery, print a JSON summary, exit non-zero unless all delivered.

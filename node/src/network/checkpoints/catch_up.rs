@@ -4,8 +4,8 @@
 use alloy_primitives::Address;
 
 use crate::{
+    network::wire::{CheckpointAttestation, CheckpointWant, Gossip, MAX_BUNDLE, WantedCheckpoint},
     network::{MAX_BATCH, Network, REPUBLISH_MS},
-    p2p::wire::{CheckpointAttestation, CheckpointWant, Gossip, MAX_BUNDLE, WantedCheckpoint},
     store::StoreError,
     time::now_ms,
 };
@@ -44,9 +44,11 @@ impl Network {
             }
         }
         for bundle in ours.chunks(MAX_BUNDLE) {
-            if !self.p2p.publish(Gossip::Checkpoints {
+            if !(Gossip::Checkpoints {
                 attestations: bundle.to_vec(),
-            }) {
+            })
+            .publish(&self.p2p)
+            {
                 return Ok(());
             }
             let mut state = self.checkpoints.state();
@@ -76,9 +78,11 @@ impl Network {
             (outbox, due)
         };
         for (i, bundle) in outbox.chunks(MAX_BUNDLE).enumerate() {
-            if !self.p2p.publish(Gossip::Checkpoints {
+            if !(Gossip::Checkpoints {
                 attestations: bundle.to_vec(),
-            }) {
+            })
+            .publish(&self.p2p)
+            {
                 self.checkpoints
                     .state()
                     .outbox
@@ -118,15 +122,18 @@ impl Network {
             "asking the set for missing checkpoint attestations"
         );
         for bundle in again.chunks(MAX_BUNDLE) {
-            self.p2p.publish(Gossip::Checkpoints {
+            (Gossip::Checkpoints {
                 attestations: bundle.to_vec(),
-            });
+            })
+            .publish(&self.p2p);
         }
-        if self.p2p.publish(Gossip::CheckpointWant(CheckpointWant {
+        if (Gossip::CheckpointWant(CheckpointWant {
             router: me,
             wanted,
             at_ms: now,
-        })) {
+        }))
+        .publish(&self.p2p)
+        {
             let mut state = self.checkpoints.state();
             for key in &due {
                 if let Some(w) = state.waiting.get_mut(key) {

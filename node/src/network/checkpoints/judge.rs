@@ -3,12 +3,10 @@
 use std::time::Duration;
 
 use super::{CheckpointCertificate, Local, MAX_AHEAD_BLOCKS, NOT_FINAL_WAIT_MS, StoredCheckpoint};
-use crate::{
-    network::{Network, Rejected},
-    p2p::{
-        Inbound, Rejection, Verdict,
-        wire::{Gossip, MAX_BUNDLE},
-    },
+use crate::network::{
+    Network,
+    verdict::{Rejected, Rejection, Verdict},
+    wire::{Gossip, Inbound, MAX_BUNDLE},
 };
 
 impl Network {

@@ -35,7 +35,7 @@ use xroute_proofs::{attestation::Signed, checkpoint::CheckpointClaim, envelope::
 use super::{Network, catch_up::Waiting};
 use crate::{
     model::{CheckpointPlace, Cursor, MessageRecord, SourceRef},
-    p2p::wire::CheckpointAttestation,
+    network::wire::CheckpointAttestation,
     pipeline::Gate,
     store::StoreError,
     time::now_ms,

@@ -1,5 +1,6 @@
 //! What routers gossip, and its one encoding (JSON, versioned by topic). Decoding untrusted bytes
-//! is bounded by [`MAX_GOSSIP_BYTES`] and never panics.
+//! is bounded by [`MAX_GOSSIP_BYTES`] and never panics. The p2p layer carries these as bytes on
+//! their topics; the router set encodes and decodes them here.
 
 use alloy_primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
@@ -178,7 +179,60 @@ pub enum WireError {
     },
 }
 
+/// The gossipsub frame bound routers use: the largest valid gossip message plus gossipsub's
+/// envelope.
+pub fn max_frame() -> usize {
+    MAX_GOSSIP_BYTES + 4096
+}
+
+/// What a router's p2p node carries: the gossip topics and the frame bound.
+pub fn p2p_settings(
+    listen: libp2p::Multiaddr,
+    bootnodes: Vec<libp2p::Multiaddr>,
+    max_connections: u32,
+    heartbeat: std::time::Duration,
+) -> crate::p2p::P2pSettings {
+    crate::p2p::P2pSettings {
+        listen,
+        bootnodes,
+        max_connections,
+        heartbeat,
+        max_frame: max_frame(),
+        topics: topics::ALL.to_vec(),
+    }
+}
+
+/// A received gossip message, decoded, waiting for its verdict.
+#[derive(Debug)]
+pub struct Inbound {
+    /// The peer that forwarded it to us.
+    pub from: libp2p::PeerId,
+    /// The peer that signed it (gossipsub's author).
+    pub author: Option<libp2p::PeerId>,
+    /// Its content-addressed id (for the verdict).
+    pub id: libp2p::gossipsub::MessageId,
+    /// The decoded message.
+    pub gossip: Gossip,
+}
+
+impl Inbound {
+    /// Decodes what the p2p layer received.
+    pub fn decode(received: &crate::p2p::Received) -> Result<Self, WireError> {
+        Ok(Self {
+            from: received.from,
+            author: received.author,
+            id: received.id.clone(),
+            gossip: Gossip::decode(&received.topic, &received.data)?,
+        })
+    }
+}
+
 impl Gossip {
+    /// Publishes this message through the p2p layer; `false` when it was dropped there.
+    pub fn publish(self, p2p: &crate::p2p::P2pHandle) -> bool {
+        p2p.publish(self.topic(), self.encode())
+    }
+
     /// The topic this message travels on.
     pub fn topic(&self) -> &'static str {
         match self {
