@@ -336,6 +336,36 @@ impl Metrics {
     }
 }
 
+/// The classic Prometheus text format (0.0.4) of an OpenMetrics exposition, for scrapers and
+/// tools that read only that (`promtool check metrics`): a counter's family is named as its
+/// samples are (`…_total`), and the OpenMetrics-only lines (`# EOF`, `# UNIT`) are left out.
+pub fn prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(l) => out.push_str(&l),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// What the network contributes to a scrape.
 #[derive(Debug, Clone, Default)]
 pub struct NetworkSample {
@@ -408,5 +438,22 @@ mod tests {
         let silence = m.chain_silence_ms();
         assert_eq!(silence["ethereum"], None, "never scanned");
         assert!(silence["starknet"].is_some_and(|ms| ms < 5_000));
+    }
+
+    /// The classic text names each counter family as its samples, and has no OpenMetrics-only
+    /// line; every other line is kept.
+    #[test]
+    fn the_classic_text_names_counters_as_their_samples() {
+        let m = Metrics::new(BTreeMap::from([(1, "ethereum".to_string())]));
+        m.transaction("ethereum", TxOutcome::Sent);
+        let open = m.encode(&[(Stage::Sent, 1)], None);
+        let classic = prometheus_text(&open);
+        assert!(open.contains("# TYPE xroute_relay_transactions counter"));
+        assert!(classic.contains("# TYPE xroute_relay_transactions_total counter"));
+        assert!(classic.contains("# HELP xroute_relay_transactions_total Transactions"));
+        assert!(classic.contains("# TYPE xroute_messages gauge"));
+        assert!(!classic.contains("# EOF"));
+        let samples = |t: &str| t.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(samples(&open), samples(&classic));
     }
 }

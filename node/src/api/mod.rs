@@ -19,11 +19,14 @@
 //! - `GET /openapi.json` → the OpenAPI 3.1 document of all of this, generated from the handlers
 //!   (utoipa): every route is registered through it, so none can be missing
 //!
-//! Errors are `{"error": "…"}` with 400 (bad input, naming it), 401 (a write route without the
-//! API token), 404 (unknown id) or 409 (the message is not in a stage that allows it).
+//! Errors are `{"error": "…"}` with 400 (bad input, naming it: a query, a path or a body that
+//! does not parse is one too), 401 (a write route without the API token), 404 (unknown id) or
+//! 409 (the message is not in a stage that allows it).
 //!
 //! With `node.api_token_file` configured (required when the API listens beyond loopback), the
-//! write routes (`retry`, `drop`) need `Authorization: Bearer <token>`; read routes stay open.
+//! write routes (`retry`, `drop`, `store/backup`) need `Authorization: Bearer <token>`; read
+//! routes stay open. The OpenAPI document says so only for a router that has a token: without
+//! one, the write routes take requests as they come, and the document says that instead.
 
 use std::sync::Arc;
 
@@ -60,6 +63,8 @@ pub struct AppState {
     pipeline: Arc<Pipeline>,
     network: Option<Arc<Network>>,
     ledger: Option<alloy_primitives::Address>,
+    /// Whether the write routes need the API token.
+    token: bool,
 }
 
 /// Most messages one `GET /messages` returns.
@@ -110,28 +115,44 @@ pub struct ReadyView {
     info(
         title = "xroute router API",
         description = "A router's messages, their lifecycle, its network, metrics and operator \
-                       actions. Write routes need `Authorization: Bearer <token>` when the router \
-                       has `node.api_token_file`."
+                       actions."
     ),
-    modifiers(&BearerToken),
     tags((name = "messages"), (name = "operator"), (name = "router"))
 )]
 struct ApiDoc;
 
-/// Adds the write routes' bearer-token scheme.
-struct BearerToken;
-
-impl utoipa::Modify for BearerToken {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        openapi
-            .components
+/// What the document says of the write routes: with a token, they need it (the bearer scheme,
+/// a security requirement and the 401 answer on each); without one, none of that.
+fn with_token_or_not(mut doc: utoipa::openapi::OpenApi, token: bool) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    if token {
+        doc.components
             .get_or_insert_with(Default::default)
             .add_security_scheme(
                 "api_token",
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
             );
+        if let Some(info) = doc.info.description.as_mut() {
+            info.push_str(
+                " Write routes need `Authorization: Bearer <token>` (this router has \
+                 `node.api_token_file`).",
+            );
+        }
+        return doc;
     }
+    for item in doc.paths.paths.values_mut() {
+        for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+            op.security = None;
+            op.responses.responses.remove("401");
+        }
+    }
+    if let Some(info) = doc.info.description.as_mut() {
+        info.push_str(
+            " This router has no `node.api_token_file`: its write routes take requests without \
+             a token (it listens on loopback only).",
+        );
+    }
+    doc
 }
 
 impl From<StoreError> for ApiError {
@@ -155,6 +176,19 @@ impl From<StoreError> for ApiError {
             other => ApiError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
         }
     }
+}
+
+/// A query string that does not parse, as a 400 with the error body.
+fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, e.body_text())
+}
+
+/// A body that is not the JSON a route takes, as a 400 with the error body.
+fn bad_body(e: axum::extract::rejection::JsonRejection, shape: &str) -> ApiError {
+    ApiError(
+        StatusCode::BAD_REQUEST,
+        format!("body must be {shape}: {}", e.body_text()),
+    )
 }
 
 fn parse_id(s: &str) -> Result<MessageId, ApiError> {
@@ -185,10 +219,11 @@ fn routes() -> (OpenApiRouter<AppState>, OpenApiRouter<AppState>) {
     (reads, writes)
 }
 
-/// The API's OpenAPI document (what `GET /openapi.json` serves).
-pub fn openapi() -> utoipa::openapi::OpenApi {
+/// The API's OpenAPI document as a router with (`token`) or without an API token serves it at
+/// `GET /openapi.json`.
+pub fn openapi(token: bool) -> utoipa::openapi::OpenApi {
     let (reads, writes) = routes();
-    reads.merge(writes).into_openapi()
+    with_token_or_not(reads.merge(writes).into_openapi(), token)
 }
 
 /// The API's routes over `pipeline` and, for a router of a network, `network`; with `token`, the
@@ -200,6 +235,7 @@ pub fn router(
     ledger: Option<alloy_primitives::Address>,
 ) -> Router {
     let (reads, writes) = routes();
+    let required = token.is_some();
     let writes = match token {
         Some(token) => writes.route_layer(axum::middleware::from_fn_with_state(
             Arc::new(token),
@@ -212,14 +248,15 @@ pub fn router(
         pipeline,
         network,
         ledger,
+        token: required,
     })
 }
 
 /// The OpenAPI 3.1 document of this API.
 #[utoipa::path(get, path = "/openapi.json", tag = "router",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(openapi())
+async fn openapi_json(State(app): State<AppState>) -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi(app.token))
 }
 
 /// The explorer page: messages with filters and search, a message's timeline, per-route counts
@@ -281,10 +318,17 @@ async fn peers(State(app): State<AppState>) -> Result<Json<PeersView>, ApiError>
     }
 }
 
-/// Prometheus metrics (OpenMetrics text).
+/// Prometheus metrics: OpenMetrics text to a client that accepts it (a Prometheus server asks
+/// for it), the classic text format (0.0.4) to any other.
 #[utoipa::path(get, path = "/metrics", tag = "router", responses(
-    (status = 200, description = "OpenMetrics text exposition", content_type = "application/openmetrics-text")))]
-async fn metrics(State(app): State<AppState>) -> Response {
+    (status = 200, description = "The metrics, in the format the `Accept` header asks for",
+     content(("application/openmetrics-text"), ("text/plain")))))]
+async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
     let store = app.pipeline.store();
     let counts: Vec<(Stage, usize)> = Stage::ALL
         .into_iter()
@@ -303,11 +347,10 @@ async fn metrics(State(app): State<AppState>) -> Response {
                     .entry(("accepted", String::new()))
                     .or_default() += peer.accepted;
                 for (reason, n) in &peer.rejected_by {
-                    let reason = serde_json::to_value(reason)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_else(|| format!("{reason:?}"));
-                    *sample.gossip.entry(("rejected", reason)).or_default() += u64::from(*n);
+                    *sample
+                        .gossip
+                        .entry(("rejected", reason.clone()))
+                        .or_default() += u64::from(*n);
                 }
             }
             Some(sample)
@@ -315,12 +358,22 @@ async fn metrics(State(app): State<AppState>) -> Response {
         None => None,
     };
     let text = app.pipeline.metrics().encode(&counts, network.as_ref());
+    if openmetrics {
+        return (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response();
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            "text/plain; version=0.0.4; charset=utf-8",
         )],
-        text,
+        crate::metrics::prometheus_text(&text),
     )
         .into_response()
 }
@@ -394,7 +447,7 @@ async fn ready(State(app): State<AppState>) -> Response {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct BackupBody {
     /// An absolute folder that does not exist yet (or is empty).
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^/")]
     to: std::path::PathBuf,
 }
 
@@ -403,13 +456,14 @@ pub struct BackupBody {
     security(("api_token" = [])),
     responses(
         (status = 200, body = crate::store::BackupReport),
-        (status = 400, description = "`to` is not absolute", body = ErrorBody),
+        (status = 400, description = "No JSON body, or `to` is not absolute", body = ErrorBody),
         (status = 401, description = "No or a wrong API token", body = ErrorBody),
         (status = 409, description = "`to` exists and is not empty", body = ErrorBody)))]
 async fn backup(
     State(app): State<AppState>,
-    Json(body): Json<BackupBody>,
+    body: Result<Json<BackupBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<crate::store::BackupReport>, ApiError> {
+    let Json(body) = body.map_err(|e| bad_body(e, "{\"to\": \"/absolute/folder\"}"))?;
     if !body.to.is_absolute() {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
@@ -440,13 +494,30 @@ async fn stats(State(app): State<AppState>) -> Json<std::collections::BTreeMap<S
     )
 }
 
+/// A stage's name, as `GET /messages?status=` takes it (the schema of that parameter).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the parameter; the handler parses the name
+enum StageName {
+    Sent,
+    Proven,
+    Attested,
+    Relaying,
+    Relayed,
+    Delivered,
+    Parked,
+    Dropped,
+}
+
 /// `GET /messages` query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// Only this stage (`sent`, `proven`, …, `parked`, `dropped`); every stage when absent.
+    /// Only this stage; every stage when absent.
+    #[param(inline, value_type = Option<StageName>)]
     status: Option<String>,
-    /// At most this many (1 to 10,000; 100 when absent).
+    /// At most this many (100 when absent).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<usize>,
 }
 
@@ -456,8 +527,9 @@ pub struct ListQuery {
     (status = 400, description = "A bad `status` or `limit`", body = ErrorBody)))]
 async fn list(
     State(app): State<AppState>,
-    Query(q): Query<ListQuery>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<MessageView>>, ApiError> {
+    let Query(q) = q.map_err(bad_query)?;
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_LIMIT {
         return Err(ApiError(
@@ -492,7 +564,8 @@ async fn list(
 
 /// One message with its relays and history.
 #[utoipa::path(get, path = "/messages/{id}", tag = "messages",
-    params(("id" = String, Path, description = "Envelope id, 32 bytes of 0x-hex")),
+    params(("id" = String, Path, description = "Envelope id, 32 bytes of 0x-hex",
+        pattern = "^0x[0-9a-fA-F]{64}$")),
     responses(
         (status = 200, body = MessageView),
         (status = 400, description = "Not a message id", body = ErrorBody),
@@ -518,7 +591,8 @@ async fn one(
 
 /// Starts a parked message over.
 #[utoipa::path(post, path = "/messages/{id}/retry", tag = "operator",
-    params(("id" = String, Path, description = "Envelope id, 32 bytes of 0x-hex")),
+    params(("id" = String, Path, description = "Envelope id, 32 bytes of 0x-hex",
+        pattern = "^0x[0-9a-fA-F]{64}$")),
     security(("api_token" = [])),
     responses(
         (status = 200, body = MessageView),
@@ -539,13 +613,15 @@ async fn retry(
 /// `POST /messages/{id}/drop` body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct DropBody {
-    /// Why, kept with the message (not empty).
+    /// Why, kept with the message (not empty, not only spaces).
+    #[schema(min_length = 1, pattern = "\\S")]
     reason: String,
 }
 
 /// Drops a parked message for good.
 #[utoipa::path(post, path = "/messages/{id}/drop", tag = "operator", request_body = DropBody,
-    params(("id" = String, Path, description = "Envelope id, 32 bytes of 0x-hex")),
+    params(("id" = String, Path, description = "Envelope id, 32 bytes of 0x-hex",
+        pattern = "^0x[0-9a-fA-F]{64}$")),
     security(("api_token" = [])),
     responses(
         (status = 200, body = MessageView),
@@ -559,12 +635,7 @@ async fn drop_message(
     body: Result<Json<DropBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<MessageView>, ApiError> {
     let id = parse_id(&id)?;
-    let Json(body) = body.map_err(|e| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("body must be {{\"reason\": \"…\"}}: {}", e.body_text()),
-        )
-    })?;
+    let Json(body) = body.map_err(|e| bad_body(e, "{\"reason\": \"…\"}"))?;
     if body.reason.trim().is_empty() {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,

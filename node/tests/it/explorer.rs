@@ -8,7 +8,12 @@
 //!   search and the stage filter narrow the table; the parked message shows its reason.
 //! - OpenAPI: `GET /openapi.json` lists exactly the routes the router serves; every route is
 //!   requested and every JSON answer validates against the schema the document gives for its
-//!   status.
+//!   status. Then schemathesis (PyPI) runs property tests generated from the document against the
+//!   router (every operation but the backup, which would write folders where it is told): the
+//!   server accepts what the document allows, refuses what it forbids, and answers only the
+//!   statuses and media types it lists.
+//! - `/metrics`: promtool (Debian's prometheus) lints the exposition (every family typed and with
+//!   help text).
 //!
 //! `XROUTE_SCREENSHOT=FILE` keeps the page's screenshot (docs/explorer.png is one).
 
@@ -278,11 +283,15 @@ async fn the_explorer_and_the_openapi_document_show_what_the_router_knows() -> R
             "{method} {template} answered {want}, which the document does not list"
         );
         let content = documented_response["content"].as_object().unwrap();
-        let (media, schema) = content.iter().next().unwrap();
-        assert!(
-            content_type.starts_with(media.as_str()),
-            "{method} {path}: answered {content_type}, documented {media}"
-        );
+        let (media, schema) = content
+            .iter()
+            .find(|(media, _)| content_type.starts_with(media.as_str()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{method} {path}: answered {content_type}, documented {:?}",
+                    content.keys().collect::<Vec<_>>()
+                )
+            });
         if media == "application/json" && !schema["schema"].is_null() {
             let answer: Value = serde_json::from_str(&text)?;
             let mut root = schema["schema"].clone();
@@ -306,5 +315,66 @@ async fn the_explorer_and_the_openapi_document_show_what_the_router_knows() -> R
     );
     let dropped = env.message(&parked).await?;
     assert_eq!(dropped["stage"], "dropped", "{dropped:#}");
+
+    // promtool lints the classic exposition; a Prometheus server's Accept gets OpenMetrics.
+    let promtool = std::env::var("XROUTE_PROMTOOL").unwrap_or_else(|_| "/usr/bin/promtool".into());
+    let exposition = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let mut lint = tokio::process::Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| eyre::eyre!("{promtool}: {e} (run scripts/bootstrap)"))?;
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = lint.stdin.take().unwrap();
+        stdin.write_all(exposition.as_bytes()).await?;
+    }
+    let lint = lint.wait_with_output().await?;
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+    assert!(
+        lint.status.success() && said.trim().is_empty(),
+        "promtool check metrics: {said}"
+    );
+    let open = http
+        .get(format!("{base}/metrics"))
+        .header("accept", "application/openmetrics-text; version=1.0.0")
+        .send()
+        .await?;
+    assert!(
+        open.headers()["content-type"]
+            .to_str()?
+            .starts_with("application/openmetrics-text")
+    );
+    assert!(open.text().await?.ends_with("# EOF\n"));
+
+    // Property tests generated from the document (a fixed seed: the same cases every run).
+    let schemathesis = std::env::var("XROUTE_SCHEMATHESIS").map_err(|_| {
+        eyre::eyre!("XROUTE_SCHEMATHESIS is not set: run `eval \"$(scripts/bootstrap --print)\"`")
+    })?;
+    let run = tokio::process::Command::new(&schemathesis)
+        .args(["--no-color", "run", &format!("{base}/openapi.json")])
+        .args(["--max-examples", "25", "--seed", "20261205"])
+        .args(["--exclude-path", "/store/backup"])
+        .output()
+        .await
+        .map_err(|e| eyre::eyre!("{schemathesis}: {e} (run scripts/bootstrap)"))?;
+    let report = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "schemathesis found the API and its document disagreeing:\n{report}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(report.contains(" passed"), "{report}");
     Ok(())
 }
