@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity 0.8.30;
+
+/// The few forge cheatcodes these tests use (no forge-std: npm's copy is old and unofficial).
+interface Vm {
+    function deal(address who, uint256 amount) external;
+}
+
+abstract contract Cheats {
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+}

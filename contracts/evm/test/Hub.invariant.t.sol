@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity 0.8.30;
+
+import {Hub} from "../src/Hub.sol";
+import {Envelope} from "../src/Envelope.sol";
+import {IStarknetMessaging} from "../src/IStarknetMessaging.sol";
+import {Cheats} from "./Cheats.sol";
+
+uint32 constant L1 = 1;
+uint32 constant STARKNET = 2;
+uint256 constant ENDPOINT = 0x1234;
+// Nonces are drawn from this few, so that relays of the same message collide often.
+uint64 constant NONCES = 32;
+
+/// The Starknet core contract's messaging, as a test drives it: the test posts L2 → L1 messages
+/// (the same one twice if it likes, as a rollup may), the hub consumes them; messages to L2 are
+/// counted with the value they carry.
+contract MockStarknetMessaging {
+    mapping(bytes32 => uint256) public l2ToL1Messages;
+    uint256 public sentValue;
+    uint256 public sentCount;
+
+    function hashOf(uint256 from, address to, uint256[] memory payload) public pure returns (bytes32) {
+        return keccak256(abi.encodePacked(from, uint256(uint160(to)), payload.length, payload));
+    }
+
+    function post(uint256 from, address to, uint256[] memory payload) external {
+        l2ToL1Messages[hashOf(from, to, payload)] += 1;
+    }
+
+    function consumeMessageFromL2(uint256 from, uint256[] calldata payload) external returns (bytes32 h) {
+        h = hashOf(from, msg.sender, payload);
+        require(l2ToL1Messages[h] > 0, "INVALID_MESSAGE_TO_CONSUME");
+        l2ToL1Messages[h] -= 1;
+    }
+
+    function sendMessageToL2(uint256, uint256, uint256[] calldata) external payable returns (bytes32, uint256) {
+        sentValue += msg.value;
+        sentCount += 1;
+        return (bytes32(sentCount), sentCount);
+    }
+}
+
+/// An L1 app that counts what it is delivered, by the nonce its sender put in payload[0].
+contract CountingApp {
+    mapping(uint256 => uint256) public delivered;
+
+    function onMessage(uint32, bytes32, uint256[] calldata payload) external {
+        delivered[payload[0]] += 1;
+    }
+}
+
+/// What the fuzzer calls: Starknet → L1 relays (alone, again, in batches with random fees) and
+/// L1 → Starknet sends with random escrows, forwarded with random top-ups. It keeps the books the
+/// invariants compare with the hub's.
+contract HubHandler {
+    Hub public hub;
+    MockStarknetMessaging public messaging;
+    CountingApp public app;
+    /// Wei the hub holds for L1 sends not yet forwarded, by the handler's count.
+    uint256 public escrowed;
+    /// Wei forwarded to Starknet, by the handler's count.
+    uint256 public forwarded;
+    /// Wei the handler paid into relayBatch and did not get back, beyond what was forwarded.
+    uint256 public batchLeak;
+    bytes32[] internal pendingIds;
+    mapping(bytes32 => uint256[]) internal pendingWords;
+    mapping(bytes32 => uint256) internal escrowOf;
+
+    constructor() payable {
+        messaging = new MockStarknetMessaging();
+        hub = new Hub(L1, 0x42);
+        hub.registerStarknetDomain(STARKNET, IStarknetMessaging(address(messaging)), ENDPOINT);
+        app = new CountingApp();
+    }
+
+    receive() external payable {}
+
+    function words(uint64 nonce) public view returns (uint256[] memory) {
+        uint256[] memory payload = new uint256[](1);
+        payload[0] = nonce;
+        return Envelope.encode(
+            Envelope.Header({
+                srcDomain: STARKNET,
+                nonce: nonce,
+                sender: bytes32(uint256(7)),
+                dstDomain: L1,
+                recipient: bytes32(uint256(uint160(address(app))))
+            }),
+            payload
+        );
+    }
+
+    /// The rollup makes message `nonce` consumable (again, possibly).
+    function post(uint64 seed) external {
+        messaging.post(ENDPOINT, address(hub), words(seed % NONCES));
+    }
+
+    /// A relay of message `nonce`, alone.
+    function relay(uint64 seed) external {
+        try hub.relayFromStarknet(STARKNET, ENDPOINT, words(seed % NONCES), "") {} catch {}
+    }
+
+    /// Two relays in one batch, each with a fee (a Starknet → L1 relay takes none: a member with
+    /// a fee fails and its fee comes back).
+    function batch(uint64 a, uint64 b, uint64 feeA, uint64 feeB) external {
+        Hub.Member[] memory members = new Hub.Member[](2);
+        members[0] = Hub.Member({
+            call: abi.encodeCall(Hub.relayFromStarknet, (STARKNET, ENDPOINT, words(a % NONCES), "")),
+            fee: feeA % 3
+        });
+        members[1] = Hub.Member({
+            call: abi.encodeCall(Hub.relayFromStarknet, (STARKNET, ENDPOINT, words(b % NONCES), "")),
+            fee: feeB % 3
+        });
+        uint256 value = members[0].fee + members[1].fee;
+        uint256 before = address(this).balance;
+        try hub.relayBatch{value: value}(members) {} catch {}
+        batchLeak += before - address(this).balance;
+    }
+
+    /// An L1 app's send toward Starknet, escrowing `fee`.
+    function sendToStarknet(uint64 fee, uint64 seed) external {
+        uint256[] memory payload = new uint256[](1);
+        payload[0] = seed;
+        uint256 value = fee % 1e15;
+        bytes32 id = hub.send{value: value}(STARKNET, bytes32(uint256(0x99)), payload);
+        uint64 n = hub.nonce() - 1;
+        pendingWords[id] = Envelope.encode(
+            Envelope.Header({
+                srcDomain: L1,
+                nonce: n,
+                sender: bytes32(uint256(uint160(address(this)))),
+                dstDomain: STARKNET,
+                recipient: bytes32(uint256(0x99))
+            }),
+            payload
+        );
+        pendingIds.push(id);
+        escrowOf[id] = value;
+        escrowed += value;
+    }
+
+    /// A router's forward of pending send `i`, topping up `extra` (a second forward must fail).
+    function forward(uint256 i, uint64 extra) external {
+        if (pendingIds.length == 0) return;
+        bytes32 id = pendingIds[i % pendingIds.length];
+        uint256 value = extra % 1e12;
+        try hub.relayFromL1{value: value}(pendingWords[id], "") {
+            forwarded += escrowOf[id] + value;
+            escrowed -= escrowOf[id];
+            escrowOf[id] = 0;
+        } catch {}
+    }
+
+    function processed(uint64 nonce) external view returns (bool) {
+        return hub.isProcessed(STARKNET, nonce);
+    }
+}
+
+/// The hub's books under random sequences of relays, batches, sends and forwards.
+contract HubInvariants is Cheats {
+    HubHandler internal handler;
+
+    constructor() {
+        vm.deal(address(this), 1000 ether);
+        handler = new HubHandler{value: 100 ether}();
+    }
+
+    function targetContracts() public view returns (address[] memory targets) {
+        targets = new address[](1);
+        targets[0] = address(handler);
+    }
+
+    /// The hub processes a (source, nonce) at most once, and an L1 app is delivered exactly the
+    /// messages the hub marked processed, once each, however often the rollup posted them.
+    function invariant_eachMessageIsDeliveredAtMostOnce() external view {
+        CountingApp app = handler.app();
+        for (uint64 n = 0; n < NONCES; n++) {
+            uint256 times = app.delivered(n);
+            require(times <= 1, "a message was delivered twice");
+            require((times == 1) == handler.processed(n), "delivered and processed disagree");
+        }
+    }
+
+    /// The hub holds exactly the escrows of the L1 sends not forwarded yet; what it forwarded is
+    /// what it received for them; a batch keeps nothing of what it was paid.
+    function invariant_theHubKeepsNoWeiButPendingEscrows() external view {
+        require(address(handler.hub()).balance == handler.escrowed(), "hub balance is not the pending escrows");
+        require(handler.messaging().sentValue() == handler.forwarded(), "forwarded value differs");
+        require(handler.batchLeak() == 0, "a batch kept part of what it was paid");
+    }
+}
