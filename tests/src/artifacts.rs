@@ -13,6 +13,23 @@ use starknet_rust::core::types::{Felt, FlattenedSierraClass, contract::SierraCla
 /// Typed bindings for the Solidity contracts in `contracts/evm/out/`.
 pub mod evm {
     #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+    // Rebuild the kit when an artifact changes: the `sol!` calls below read them, untracked, and
+    // a kit built before `contracts/build` would deploy the old bytecode.
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/ArbitrumEndpoint.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/AttestationVerifier.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/EnvelopeCodec.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/Hub.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/LocalAliasForwarder.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/LocalArbRetryableTx.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/LocalArbSys.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/MessagingProbe.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/Pool.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/PoolManager.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/PoolVault.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/SampleApp.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/TokenLedger.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/TokenRouter.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/XToken.json");
     alloy::sol!(
         #[sol(rpc)]
         MessagingProbe,

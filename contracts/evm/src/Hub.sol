@@ -95,6 +95,13 @@ contract Hub is IHubFromArbitrum {
     /// @dev The fee of the `relayBatch` member being executed (a member's call carries no value:
     /// the batch's msg.value stays here and each member takes its own).
     uint256 internal transient memberFee;
+    /// @notice The source (keccak256(abi.encode(domain, endpoint))) of a message that arrived
+    /// through a rollup's Outbox and waits in `outbound`: its nonce belongs to the endpoint that
+    /// sent it, whatever endpoint the domain has when it is forwarded.
+    mapping(bytes32 => bytes32) public outboundSource;
+    /// @dev The message `relayFromArbitrum` is executing through the Outbox and forwards in the
+    /// same transaction (its source need not be kept).
+    bytes32 internal transient forwardingNow;
 
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
     event DomainRegistered(
@@ -240,10 +247,13 @@ contract Hub is IHubFromArbitrum {
         uint256 fee = _fee();
         id = Envelope.id(e.words);
         (Envelope.Header memory h, uint256[] calldata payload) = Envelope.decode(e.words);
-        bytes32 source = _sourceKey(h.srcDomain, domains[h.srcDomain].endpoint);
-        if (_isProcessed(source, h.nonce)) revert AlreadyProcessed(id);
+        // A message waiting in `outbound` is judged by the source it was received from (below).
         if (outbound[id] == 0) {
+            bytes32 source = _sourceKey(h.srcDomain, domains[h.srcDomain].endpoint);
+            if (_isProcessed(source, h.nonce)) revert AlreadyProcessed(id);
+            forwardingNow = id;
             _executeOutbox(e);
+            forwardingNow = bytes32(0);
             if (_isProcessed(source, h.nonce)) {
                 // Delivered to its L1 app inside the Outbox's call.
                 if (fee != 0) revert FeeMismatch(0, fee);
@@ -291,6 +301,7 @@ contract Hub is IHubFromArbitrum {
             _forward(id, h, words, payload, msg.value, "");
         } else {
             outbound[id] = msg.value + 1;
+            if (forwardingNow != id) outboundSource[id] = source;
         }
     }
 
@@ -304,9 +315,17 @@ contract Hub is IHubFromArbitrum {
     ) internal {
         uint256 escrow = outbound[id];
         if (escrow == 0) revert NotPending(id);
-        uint256 endpoint =
-            h.srcDomain == localDomain ? uint256(uint160(address(this))) : domains[h.srcDomain].endpoint;
-        _markProcessed(_sourceKey(h.srcDomain, endpoint), h.nonce, id);
+        bytes32 source = outboundSource[id];
+        if (source == bytes32(0)) {
+            // An L1 app's send (this hub is its endpoint), or a message forwarded in the
+            // transaction that received it (the domain's endpoint did not change in between).
+            uint256 endpoint =
+                h.srcDomain == localDomain ? uint256(uint160(address(this))) : domains[h.srcDomain].endpoint;
+            source = _sourceKey(h.srcDomain, endpoint);
+        } else {
+            delete outboundSource[id];
+        }
+        _markProcessed(source, h.nonce, id);
         outbound[id] = 0;
         _forward(id, h, words, payload, escrow - 1 + fee, entry);
     }

@@ -8,6 +8,7 @@ mod artifacts;
 mod attestation_ecrecover;
 mod cross_language;
 mod demo_cli;
+mod hub_attacks;
 mod hub_contracts;
 mod kit;
 mod ledger_calls;
