@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use xroute::{
     model::{MessageRecord, SourceRef, Stage},
     network::{Network, NetworkSettings, RecordedCheckpoints},
-    p2p::{self, P2pSettings},
+    p2p,
     store::Store,
 };
 use xroute_proofs::envelope::Envelope;
@@ -156,16 +156,14 @@ async fn node(args: &[String]) {
         .collect();
     let (handle, inbound) = p2p::spawn(
         p2p_key(i),
-        P2pSettings {
-            listen: format!("/ip4/127.0.0.1/tcp/{}", ports[i])
+        xroute::network::wire::p2p_settings(
+            format!("/ip4/127.0.0.1/tcp/{}", ports[i])
                 .parse()
                 .expect("listen"),
             bootnodes,
-            max_connections: 64,
-            heartbeat: Duration::from_millis(500),
-            max_frame: xroute::network::wire::max_frame(),
-            topics: xroute::network::wire::topics::ALL.to_vec(),
-        },
+            64,
+            Duration::from_millis(500),
+        ),
     )
     .expect("p2p");
     let records: Vec<MessageRecord> = (0..m).map(message).collect();

@@ -7,7 +7,7 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, Bytes, U256};
 use eyre::{Result, WrapErr};
 
 use crate::{
@@ -119,6 +119,26 @@ impl LocalNet {
             Some(arb) => arb.step(&self.l1).await,
             None => Ok(StepReport::default()),
         }
+    }
+
+    /// Sends a call of `to` with `data` and `value` on L1 from the kit's account
+    /// ([`L1_KIT_ACCOUNT`], 3,000,000 gas, no estimate: a call that reverts is mined as reverted);
+    /// whether it succeeded.
+    pub async fn send_l1(&self, to: Address, data: Bytes, value: U256) -> Result<bool> {
+        use alloy::providers::Provider;
+        let tx = alloy::rpc::types::TransactionRequest::default()
+            .to(to)
+            .input(data.into())
+            .value(value)
+            .gas_limit(3_000_000);
+        Ok(self
+            .l1
+            .provider(L1_KIT_ACCOUNT)?
+            .send_transaction(tx)
+            .await?
+            .get_receipt()
+            .await?
+            .status())
     }
 
     /// The first devnet (Starknet).

@@ -154,27 +154,7 @@ impl XrouteStack {
         recipient: B256,
         payloads: &[Vec<U256>],
     ) -> Result<Vec<MessageId>> {
-        let d = self.arbitrum()?;
-        let l2 = net.arbitrum()?.l2.provider(L2_KIT_ACCOUNT)?;
-        let app = SampleApp::new(d.app, &l2);
-        let mut ids = Vec::with_capacity(payloads.len());
-        for payload in payloads {
-            let receipt = app
-                .send(dst, recipient, payload.clone())
-                .send()
-                .await?
-                .get_receipt()
-                .await?;
-            ensure!(receipt.status(), "the Arbitrum send reverted");
-            let sent = receipt
-                .inner
-                .logs()
-                .iter()
-                .find_map(|l| l.log_decode::<ArbitrumEndpoint::MessageSent>().ok())
-                .ok_or_else(|| eyre::eyre!("no MessageSent in the Arbitrum receipt"))?;
-            ids.push(MessageId(sent.inner.data.id));
-        }
-        Ok(ids)
+        send_from_arbitrum_app(net, self.arbitrum()?.app, dst, recipient, payloads).await
     }
 
     /// Sends `payloads` from the sample app of devnet `chain` to `recipient` on domain `dst`, up
@@ -256,4 +236,36 @@ impl XrouteStack {
     pub fn l1_word(address: Address) -> U256 {
         U256::from_be_slice(address.as_slice())
     }
+}
+
+/// Sends `payloads` from the sample app `app` on the local Arbitrum (whichever endpoint it sends
+/// through) to `recipient` on domain `dst`, one transaction each, from the kit's L2 account.
+/// Returns the ids the endpoint emitted.
+pub async fn send_from_arbitrum_app(
+    net: &LocalNet,
+    app: Address,
+    dst: u32,
+    recipient: B256,
+    payloads: &[Vec<U256>],
+) -> Result<Vec<MessageId>> {
+    let l2 = net.arbitrum()?.l2.provider(L2_KIT_ACCOUNT)?;
+    let app = SampleApp::new(app, &l2);
+    let mut ids = Vec::with_capacity(payloads.len());
+    for payload in payloads {
+        let receipt = app
+            .send(dst, recipient, payload.clone())
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        ensure!(receipt.status(), "the Arbitrum send reverted");
+        let sent = receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|l| l.log_decode::<ArbitrumEndpoint::MessageSent>().ok())
+            .ok_or_else(|| eyre::eyre!("no MessageSent in the Arbitrum receipt"))?;
+        ids.push(MessageId(sent.inner.data.id));
+    }
+    Ok(ids)
 }

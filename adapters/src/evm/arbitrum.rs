@@ -199,19 +199,6 @@ impl ArbitrumAdapter {
         &self.client
     }
 
-    /// The L2 chain id tickets are made for: the one the router's account signs for, else the
-    /// node's.
-    async fn chain_id(&self) -> Result<u64> {
-        if let Some(s) = self.client.submitter() {
-            return Ok(s.chain_id());
-        }
-        self.client
-            .provider
-            .get_chain_id()
-            .await
-            .map_err(|e| self.client.rpc_error("eth_chainId", e))
-    }
-
     /// Reads ArbSys's sends up to L2 block `to` (inclusive) into `sends`.
     async fn read_sends(&self, sends: &mut Sends, hub: Address, to: u64) -> Result<()> {
         let chain = &self.client;
@@ -537,7 +524,7 @@ impl ArbitrumAdapter {
             ));
         }
         let ticket = RetryableTicket::from_inbox_message(
-            self.chain_id().await?,
+            self.client.chain_id().await?,
             event.l2Nonce,
             delivered.sender,
             delivered.baseFeeL1,

@@ -100,6 +100,17 @@ impl EvmClient {
         &self.provider
     }
 
+    /// The chain id: the one the router's account signs for, else the node's.
+    pub(super) async fn chain_id(&self) -> Result<u64> {
+        if let Some(s) = &self.submitter {
+            return Ok(s.chain_id());
+        }
+        self.provider
+            .get_chain_id()
+            .await
+            .map_err(|e| self.rpc_error("eth_chainId", e))
+    }
+
     /// The router's account, when connected with one.
     pub fn submitter(&self) -> Option<&EvmSubmitter> {
         self.submitter.as_ref()

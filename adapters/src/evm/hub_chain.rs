@@ -220,14 +220,7 @@ impl L1State for HubChainAdapter {
     }
 
     async fn chain_id(&self) -> Result<u64> {
-        if let Some(s) = self.client.submitter() {
-            return Ok(s.chain_id());
-        }
-        self.client
-            .provider
-            .get_chain_id()
-            .await
-            .map_err(|e| self.client.rpc_error("eth_chainId", e))
+        self.client.chain_id().await
     }
 
     /// Storage slot `slot` of `contract` at `block`, checked by `eth_getProof` against the state

@@ -10,7 +10,6 @@
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
     providers::Provider,
-    rpc::types::TransactionRequest,
     sol_types::SolCall,
 };
 use eyre::Result;
@@ -78,18 +77,8 @@ async fn l1_view(l1: &HubChainAdapter) -> Result<BlockRef> {
 
 /// Sends `call` on L1 from the kit's account; returns whether it succeeded.
 async fn send_l1(net: &LocalNet, call: &Call) -> Result<bool> {
-    let provider = net.l1.provider(L1_KIT_ACCOUNT)?;
-    let tx = TransactionRequest::default()
-        .to(call.evm_to())
-        .input(call.data.clone().into())
-        .value(call.value)
-        .gas_limit(3_000_000);
-    Ok(provider
-        .send_transaction(tx)
-        .await?
-        .get_receipt()
-        .await?
-        .status())
+    net.send_l1(call.evm_to(), call.data.clone(), call.value)
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,7 @@ use crate::{
             Wanted,
         },
     },
-    p2p::{self, P2pSettings},
+    p2p,
     store::Store,
     time::now_ms,
 };
@@ -81,14 +81,12 @@ fn network_of(me: &Member, members: &[&Member]) -> (tempfile::TempDir, Network) 
     let store = Store::open(dir.path()).unwrap();
     let (handle, _inbound) = p2p::spawn(
         me.node_key.clone(),
-        P2pSettings {
-            listen: "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
-            bootnodes: vec![],
-            max_connections: 4,
-            heartbeat: Duration::from_secs(1),
-            max_frame: crate::network::wire::max_frame(),
-            topics: crate::network::wire::topics::ALL.to_vec(),
-        },
+        crate::network::wire::p2p_settings(
+            "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+            vec![],
+            4,
+            Duration::from_secs(1),
+        ),
     )
     .unwrap();
     let network = Network::new(

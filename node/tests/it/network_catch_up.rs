@@ -11,7 +11,7 @@ use libp2p::{PeerId, identity::Keypair};
 use xroute::{
     model::{MessageRecord, SourceRef, Stage},
     network::{Network, NetworkSettings, REPUBLISH_MS, RecordedCheckpoints},
-    p2p::{self, P2pSettings},
+    p2p,
     store::Store,
 };
 use xroute_proofs::envelope::{Envelope, MessageId};
@@ -78,14 +78,12 @@ fn start_with(
         .collect();
     let (handle, inbound) = p2p::spawn(
         keys[i].1.clone(),
-        P2pSettings {
-            listen: format!("/ip4/127.0.0.1/tcp/{}", ports[i]).parse().unwrap(),
+        xroute::network::wire::p2p_settings(
+            format!("/ip4/127.0.0.1/tcp/{}", ports[i]).parse().unwrap(),
             bootnodes,
-            max_connections: 16,
-            heartbeat: Duration::from_millis(200),
-            max_frame: xroute::network::wire::max_frame(),
-            topics: xroute::network::wire::topics::ALL.to_vec(),
-        },
+            16,
+            Duration::from_millis(200),
+        ),
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -12,7 +12,7 @@ use eyre::{Result, WrapErr, ensure};
 use xroute_adapters::{
     Call, ChainAdapter, Exit, L1,
     evm::{ArbitrumAdapter, HubChainAdapter},
-    hub::{self, Hub as HubCalls},
+    hub::Hub as HubCalls,
 };
 use xroute_config::{ArbitrumChain, ArbitrumContracts, EvmChain, RpcUrl};
 use xroute_tests::{
@@ -20,7 +20,7 @@ use xroute_tests::{
     arbitrum::ArbitrumOptions,
     artifacts::evm::{ArbitrumEndpoint, Hub, SampleApp},
     localnet::L1_KIT_ACCOUNT,
-    stack::{ARBITRUM_DOMAIN, L1_DOMAIN, L2_KIT_ACCOUNT},
+    stack::{ARBITRUM_DOMAIN, L1_DOMAIN, L2_KIT_ACCOUNT, send_from_arbitrum_app},
 };
 
 /// An Arbitrum adapter reading the sends of `endpoint` (exits only: no account).
@@ -75,22 +75,6 @@ async fn exit_call(
         Exit::Ready { call, .. } => Ok(call),
         other => eyre::bail!("message {id} not proven: {other:?}"),
     }
-}
-
-/// Sends `data` to `to` on L1 from the kit's account with `value`; whether it succeeded.
-async fn send_l1(net: &LocalNet, to: Address, data: Bytes, value: U256) -> Result<bool> {
-    let provider = net.l1.provider(L1_KIT_ACCOUNT)?;
-    let tx = TransactionRequest::default()
-        .to(to)
-        .input(data.into())
-        .value(value)
-        .gas_limit(3_000_000);
-    Ok(provider
-        .send_transaction(tx)
-        .await?
-        .get_receipt()
-        .await?
-        .status())
 }
 
 /// Finding 8: a message executed through the Outbox waits in the Hub under the endpoint that sent
@@ -180,44 +164,35 @@ async fn a_waiting_message_survives_the_re_registration_of_its_endpoint() -> Res
         .await?;
     ensure!(registered.status(), "re-registration reverted");
     let l1_app = B256::left_padding_from(stack.l1_app.as_slice());
-    let sent = app
-        .send(L1_DOMAIN, l1_app, vec![U256::from(6)])
-        .send()
-        .await
-        .wrap_err("sending from the new endpoint")?
-        .get_receipt()
-        .await?;
-    ensure!(sent.status(), "the second endpoint's send reverted");
-    let second = sent
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| l.log_decode::<ArbitrumEndpoint::MessageSent>().ok())
-        .ok_or_else(|| eyre::eyre!("no MessageSent"))?
-        .inner
-        .data;
-    assert_eq!(second.nonce, 0, "the new endpoint's first nonce");
+    let second = send_from_arbitrum_app(
+        &net,
+        *app.address(),
+        L1_DOMAIN,
+        l1_app,
+        &[vec![U256::from(6)]],
+    )
+    .await?[0];
+    assert_eq!(
+        endpoint.nonce().call().await?,
+        1,
+        "the new endpoint's first message had nonce 0"
+    );
     let call = exit_call(
         &net,
         &l1,
         &rollup(&net, *endpoint.address(), dir.path())?,
-        second.id,
+        second.0,
     )
     .await?;
     assert!(
-        send_l1(&net, stack.hub, call.data.clone(), U256::ZERO).await?,
+        net.send_l1(stack.hub, call.data.clone(), U256::ZERO)
+            .await?,
         "the new endpoint's message is relayed"
     );
 
     // The waiting message is forwarded to Starknet, its fee paid by the relayer.
-    let words = hub::envelope_words(
-        &xroute_proofs::envelope::Envelope::from_words(
-            &e.words.iter().map(|w| B256::from(*w)).collect::<Vec<_>>(),
-        )?
-        .to_words(),
-    );
     let forward = HubCalls::relayFromL1Call {
-        words,
+        words: e.words.clone(),
         entry: Bytes::new(),
     }
     .abi_encode();
@@ -242,7 +217,7 @@ async fn a_waiting_message_survives_the_re_registration_of_its_endpoint() -> Res
             }
         });
     assert!(
-        send_l1(&net, stack.hub, Bytes::from(forward), fee).await?,
+        net.send_l1(stack.hub, Bytes::from(forward), fee).await?,
         "the message that waited under the old endpoint is forwarded (refused: {why:?})"
     );
     assert_eq!(
