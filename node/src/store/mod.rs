@@ -12,6 +12,7 @@
 //! one transaction, and only from the stage the caller expects, so a transition is persisted
 //! exactly once before its side effect runs, and replaying a step after a crash is harmless.
 
+mod backup;
 mod checkpoints;
 mod codec;
 mod error;
@@ -31,6 +32,7 @@ use sled::{
     transaction::{ConflictableTransactionError, TransactionError},
 };
 
+pub use backup::BackupReport;
 pub use error::{Result, StoreError};
 use xroute_proofs::envelope::MessageId;
 
@@ -54,27 +56,6 @@ const CHECKPOINT_SIGS: &str = "checkpoint_sigs_v1";
 const CHECKPOINT_CERTS: &str = "checkpoint_certs_v1";
 /// How long [`Store::open`] waits for the lock of a store whose last handle is closing.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// What [`Store::backup_to`] copied.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Serialize,
-    serde::Deserialize,
-    utoipa::ToSchema,
-)]
-pub struct BackupReport {
-    /// Message records.
-    pub messages: u64,
-    /// Chain cursors.
-    pub cursors: u64,
-    /// Attestations, batches (attested and relayed) and certificates.
-    pub other: u64,
-}
 
 /// The chains a store's records name: each chain's config name and its domain (what
 /// [`Store::open_migrating`] converts an earlier release's store with).
@@ -291,66 +272,6 @@ impl Store {
             self.counts.saved.store(false, Ordering::SeqCst);
         }
         Ok(guard)
-    }
-
-    /// Copies the whole store into a new store at `to` (a folder that must not exist, or be
-    /// empty), while this one may keep working: cursors first, then every message (the status
-    /// index is rebuilt from each record's stage), attestations, batches, relay batches, certificates. A store
-    /// restored from it resumes without losing a message: a cursor copied before a message it
-    /// covers only makes the restored router re-read (and skip) blocks, and a hop made after the
-    /// copy is found made on chain before anything is sent again. The backup is itself a store
-    /// (`node.store` may point at it).
-    pub fn backup_to(&self, to: &Path) -> Result<BackupReport> {
-        let target_err = |reason: String| StoreError::BackupTarget {
-            path: to.into(),
-            reason,
-        };
-        if to.exists() {
-            let mut entries =
-                std::fs::read_dir(to).map_err(|e| target_err(format!("cannot read it: {e}")))?;
-            if entries.next().is_some() {
-                return Err(target_err(
-                    "it exists and is not empty (a backup never overwrites)".into(),
-                ));
-            }
-        }
-        let out = Store::open(to)?;
-        let mut report = BackupReport::default();
-        for entry in self.cursors.iter() {
-            let (k, v) = entry?;
-            out.cursors.insert(k, v)?;
-            report.cursors += 1;
-        }
-        for entry in self.messages.iter() {
-            let (k, v) = entry?;
-            let id = MessageId(alloy_primitives::B256::from_slice(&k));
-            let record = codec::decode(&id, &v)?;
-            out.messages.insert(k, v)?;
-            out.status
-                .insert(status_key(record.stage, &id).as_slice(), &[][..])?;
-            report.messages += 1;
-        }
-        out.recount()?;
-        out.save_counts()?;
-        for (from, into) in [
-            (&self.attestations, &out.attestations),
-            (&self.batches, &out.batches),
-            (&self.relay_batches, &out.relay_batches),
-            (&self.certificates, &out.certificates),
-            (&self.checkpoint_live, &out.checkpoint_live),
-            (&self.checkpoint_ids, &out.checkpoint_ids),
-            (&self.checkpoints, &out.checkpoints),
-            (&self.checkpoint_sigs, &out.checkpoint_sigs),
-            (&self.checkpoint_certs, &out.checkpoint_certs),
-        ] {
-            for entry in from.iter() {
-                let (k, v) = entry?;
-                into.insert(k, v)?;
-                report.other += 1;
-            }
-        }
-        out.flush()?;
-        Ok(report)
     }
 
     /// Records a newly seen message in stage [`Stage::Sent`]. Idempotent: seeing the same message
