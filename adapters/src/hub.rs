@@ -174,6 +174,23 @@ pub fn classify_revert(data: &[u8], message: &str, bridges: &[BridgeReverts]) ->
         E::RefundFailed(e) => {
             Revert::Transient(format!("refund of {} to {} failed", e.amount, e.to))
         }
+        // The owner raised the floor since the quote: quote again.
+        E::EntryBelowFloor(e) => Revert::Transient(format!(
+            "the retryable terms (gas limit {}, fee cap {}) are below the Hub's floor for domain {}",
+            e.gasLimit, e.maxFeePerGas, e.domain
+        )),
+        E::FeeAboveCap(e) => Revert::Permanent(format!(
+            "the fee {} toward domain {} is above its cap {}",
+            e.fee, e.domain, e.cap
+        )),
+        E::NotTheSender(e) => {
+            Revert::Permanent(format!("{} did not send message {}", e.caller, e.id))
+        }
+        // An L1 recipient's revert, too long to keep: what an app's revert means is its own.
+        E::RevertDataTooLong(e) => Revert::Transient(format!(
+            "the recipient {} reverted with {} bytes (selector {})",
+            e.callee, e.size, e.selector
+        )),
     }
 }
 

@@ -16,6 +16,8 @@ pub mod evm {
     // Rebuild the kit when an artifact changes: the `sol!` calls below read them, untracked, and
     // a kit built before `contracts/build` would deploy the old bytecode.
     const _: &[u8] = include_bytes!("../../contracts/evm/out/ArbitrumEndpoint.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/HungryReceiver.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/RevertBomb.json");
     const _: &[u8] = include_bytes!("../../contracts/evm/out/AttestationVerifier.json");
     const _: &[u8] = include_bytes!("../../contracts/evm/out/EnvelopeCodec.json");
     const _: &[u8] = include_bytes!("../../contracts/evm/out/Hub.json");
@@ -40,6 +42,18 @@ pub mod evm {
         #[sol(rpc, all_derives)]
         Hub,
         "../contracts/evm/out/Hub.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        RevertBomb,
+        "../contracts/evm/out/RevertBomb.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        HungryReceiver,
+        "../contracts/evm/out/HungryReceiver.json"
     );
 
     alloy::sol!(

@@ -5,6 +5,7 @@ import {Envelope} from "./Envelope.sol";
 import {IStarknetMessaging} from "./IStarknetMessaging.sol";
 import {IArbBridge, IArbInbox, IArbOutbox, IArbitrumEndpoint, IHubFromArbitrum} from "./IArbitrum.sol";
 import {IXrouteReceiver} from "./IXrouteReceiver.sol";
+import {BoundedCall} from "./BoundedCall.sol";
 
 /// @title Hub
 /// @notice xroute's L1 hub. A message leaves its rollup through that rollup's native messaging
@@ -14,10 +15,20 @@ import {IXrouteReceiver} from "./IXrouteReceiver.sol";
 /// send with `send`. Every envelope is processed at most once: a bit per (source endpoint, nonce),
 /// so the messages of one source share a storage slot per 256 nonces. `relayBatch` makes many
 /// relays in one transaction, each member isolated (one that reverts is skipped and its fee
-/// returned).
+/// returned). Who may do what, and what is trusted: docs/security.md.
 contract Hub is IHubFromArbitrum {
     /// @dev The Starknet field prime: every word sent to a Starknet-family chain must be below it.
     uint256 internal constant FELT_PRIME = 0x800000000000011000000000000000000000000000000000000000000000001;
+    /// @notice The most an L1 → L2 message into a Starknet-family chain may pay: Starknet's
+    /// messaging contract refuses more (`MAX_L1_MSG_FEE_EXCEEDED`), so an escrow above it could
+    /// never be forwarded.
+    uint256 public constant MAX_STARKNET_FEE = 1 ether;
+    /// @notice What a retryable into an Arbitrum domain must at least offer, unless the owner set
+    /// other floors: gas for the L2 call (ArbOS skips the automatic redeem below 21,000, and the
+    /// endpoint's own work is above that) and a fee cap (ArbOS skips it below the L2 base fee;
+    /// 0.01 gwei is Arbitrum One's floor).
+    uint64 public constant DEFAULT_RETRYABLE_GAS = 50_000;
+    uint192 public constant DEFAULT_RETRYABLE_FEE_CAP = 10_000_000;
 
     enum Family {
         Unregistered,
@@ -76,6 +87,12 @@ contract Hub is IHubFromArbitrum {
         address refundTo;
     }
 
+    /// @notice The least terms a retryable into an Arbitrum domain is created with.
+    struct RetryableFloor {
+        uint64 gasLimit;
+        uint192 maxFeePerGas;
+    }
+
     /// @notice This chain's xroute domain id.
     uint32 public immutable localDomain;
     /// @notice Selector of the endpoints' L1 handler, `receive_message`.
@@ -102,6 +119,9 @@ contract Hub is IHubFromArbitrum {
     /// @dev The message `relayFromArbitrum` is executing through the Outbox and forwards in the
     /// same transaction (its source need not be kept).
     bytes32 internal transient forwardingNow;
+    /// @notice Per Arbitrum domain, the least `entry` terms the Hub forwards with: terms below
+    /// them would skip the automatic redeem and leave the message to a ticket nobody may redeem.
+    mapping(uint32 => RetryableFloor) public retryableFloors;
 
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
     event DomainRegistered(
@@ -113,8 +133,12 @@ contract Hub is IHubFromArbitrum {
     event MessageReceived(bytes32 indexed id, uint32 indexed srcDomain, uint32 indexed dstDomain);
     event MessageDelivered(bytes32 indexed id, address indexed recipient);
     event MessageForwarded(bytes32 indexed id, uint32 indexed dstDomain, bytes32 l2MessageHash, uint256 l2Nonce);
-    /// @notice A member of a batch reverted: it was skipped, its fee returned to the caller.
+    /// @notice A member of a batch reverted: it was skipped, its fee returned to the caller
+    /// (`reason`: its revert data, at most `BoundedCall.MAX_RETURN` bytes of it).
     event BatchMemberFailed(uint256 indexed index, bytes reason);
+    event RetryableFloorSet(uint32 indexed domain, uint64 gasLimit, uint192 maxFeePerGas);
+    /// @notice The L1 app that sent a waiting message took it back, with its escrow.
+    event MessageReclaimed(bytes32 indexed id, address indexed sender, uint256 amount);
 
     error NotOwner(address caller);
     error UnknownDomain(uint32 domain);
@@ -132,6 +156,9 @@ contract Hub is IHubFromArbitrum {
     error BadBatchMember(uint256 index);
     error BatchOutOfGas(uint256 index, uint256 given, uint256 left);
     error RefundFailed(address to, uint256 amount);
+    error EntryBelowFloor(uint32 domain, uint256 gasLimit, uint256 maxFeePerGas);
+    error FeeAboveCap(uint32 domain, uint256 cap, uint256 fee);
+    error NotTheSender(bytes32 id, address caller);
 
     modifier onlyOwner() {
         if (msg.sender != owner) revert NotOwner(msg.sender);
@@ -172,6 +199,9 @@ contract Hub is IHubFromArbitrum {
         external
         onlyOwner
     {
+        if (retryableFloors[domain].gasLimit == 0) {
+            _setRetryableFloor(domain, DEFAULT_RETRYABLE_GAS, DEFAULT_RETRYABLE_FEE_CAP);
+        }
         _register(
             domain,
             Domain({
@@ -184,6 +214,19 @@ contract Hub is IHubFromArbitrum {
         );
     }
 
+    /// @notice Sets the least terms a retryable into Arbitrum domain `domain` is created with
+    /// (the chain's minimum gas price, what its endpoint needs).
+    function setRetryableFloor(uint32 domain, uint64 gasLimit, uint192 maxFeePerGas) external onlyOwner {
+        if (domains[domain].family != Family.Arbitrum) revert NotArbitrumDomain(domain);
+        _setRetryableFloor(domain, gasLimit, maxFeePerGas);
+    }
+
+    function _setRetryableFloor(uint32 domain, uint64 gasLimit, uint192 maxFeePerGas) internal {
+        if (gasLimit < 21_000 || maxFeePerGas < 2) revert EntryBelowFloor(domain, gasLimit, maxFeePerGas);
+        retryableFloors[domain] = RetryableFloor(gasLimit, maxFeePerGas);
+        emit RetryableFloorSet(domain, gasLimit, maxFeePerGas);
+    }
+
     function _register(uint32 domain, Domain memory d) internal {
         if (domain == localDomain) revert UnknownDomain(domain);
         domains[domain] = d;
@@ -192,14 +235,20 @@ contract Hub is IHubFromArbitrum {
 
     /// @notice Sends a message from an L1 app. To an L1 recipient it is delivered at once. Toward
     /// a rollup it is recorded in `outbound` with msg.value escrowed as (part of) the L2 fee, and a
-    /// router forwards it with `relayFromL1`: the router checks it first (a word that is not a
-    /// felt, an undeployed recipient) and parks what cannot arrive, instead of paying for it.
+    /// router forwards it with `relayFromL1`: the router checks it first (an undeployed
+    /// recipient) and parks what cannot arrive, instead of paying for it; the sender may
+    /// `reclaim` it. Toward a Starknet-family chain, what its messaging contract would refuse is
+    /// refused here: an escrow above `MAX_STARKNET_FEE`, a word that is not a felt.
     function send(uint32 dstDomain, bytes32 recipient, uint256[] calldata payload)
         external
         payable
         returns (bytes32 id)
     {
-        if (dstDomain != localDomain && domains[dstDomain].family == Family.Unregistered) revert UnknownDomain(dstDomain);
+        Family family = domains[dstDomain].family;
+        if (dstDomain != localDomain && family == Family.Unregistered) revert UnknownDomain(dstDomain);
+        if (family == Family.Starknet && msg.value > MAX_STARKNET_FEE) {
+            revert FeeAboveCap(dstDomain, MAX_STARKNET_FEE, msg.value);
+        }
         uint64 n = nonce++;
         Envelope.Header memory h = Envelope.Header({
             srcDomain: localDomain,
@@ -209,11 +258,12 @@ contract Hub is IHubFromArbitrum {
             recipient: recipient
         });
         uint256[] memory words = Envelope.encode(h, payload);
+        if (family == Family.Starknet) _checkFelts(words);
         id = Envelope.id(words);
         emit MessageSent(id, dstDomain, msg.sender, n, recipient, words);
         if (dstDomain == localDomain) {
             _markProcessed(_sourceKey(localDomain, uint256(uint160(address(this)))), n, id);
-            _forward(id, h, words, payload, msg.value, "");
+            _forward(id, h, words, payload, msg.value, "", address(0));
         } else {
             outbound[id] = msg.value + 1;
         }
@@ -222,7 +272,8 @@ contract Hub is IHubFromArbitrum {
     /// @notice Forwards a message waiting in `outbound` into its rollup: one an L1 app sent, or
     /// one that arrived from an Arbitrum domain through its Outbox without being forwarded in the
     /// same transaction (anyone may execute an Outbox message). The fee paid to the rollup's
-    /// inbox is the escrow plus msg.value; `entry` says how to pay it (see `RetryableEntry`).
+    /// inbox is the escrow plus msg.value; `entry` says how to pay it (see `RetryableEntry`; the
+    /// refunds of a message with an escrow go to its sender, whatever `entry.refundTo` says).
     function relayFromL1(uint256[] calldata words, bytes calldata entry) external payable returns (bytes32 id) {
         (Envelope.Header memory h, uint256[] calldata payload) = Envelope.decode(words);
         id = Envelope.id(words);
@@ -298,7 +349,7 @@ contract Hub is IHubFromArbitrum {
         emit MessageReceived(id, h.srcDomain, h.dstDomain);
         if (h.dstDomain == localDomain) {
             _markProcessed(source, h.nonce, id);
-            _forward(id, h, words, payload, msg.value, "");
+            _forward(id, h, words, payload, msg.value, "", address(0));
         } else {
             outbound[id] = msg.value + 1;
             if (forwardingNow != id) outboundSource[id] = source;
@@ -327,7 +378,31 @@ contract Hub is IHubFromArbitrum {
         }
         _markProcessed(source, h.nonce, id);
         outbound[id] = 0;
-        _forward(id, h, words, payload, escrow - 1 + fee, entry);
+        // Someone else's escrow: its refunds go back to whoever paid it, not to the relayer.
+        address payer = escrow > 1 ? address(uint160(uint256(h.sender))) : address(0);
+        _forward(id, h, words, payload, escrow - 1 + fee, entry, payer);
+    }
+
+    /// @notice Takes back a message the caller (an L1 app) sent with `send` that no router
+    /// forwarded (it waits in `outbound`, e.g. parked: its recipient does not exist): the message
+    /// is marked processed, so it can never be forwarded, and its escrow is paid back to the
+    /// caller. Returns the escrow.
+    function reclaim(uint256[] calldata words) external returns (uint256 amount) {
+        (Envelope.Header memory h,) = Envelope.decode(words);
+        bytes32 id = Envelope.id(words);
+        uint256 escrow = outbound[id];
+        if (escrow == 0) revert NotPending(id);
+        if (h.srcDomain != localDomain || h.sender != bytes32(uint256(uint160(msg.sender)))) {
+            revert NotTheSender(id, msg.sender);
+        }
+        _markProcessed(_sourceKey(localDomain, uint256(uint160(address(this)))), h.nonce, id);
+        outbound[id] = 0;
+        amount = escrow - 1;
+        emit MessageReclaimed(id, msg.sender, amount);
+        if (amount != 0) {
+            (bool sent,) = msg.sender.call{value: amount}("");
+            if (!sent) revert RefundFailed(msg.sender, amount);
+        }
     }
 
     /// @notice Makes several relays in one transaction. Each member is one of this hub's relay
@@ -355,7 +430,7 @@ contract Hub is IHubFromArbitrum {
             ) revert BadBatchMember(i);
             memberFee = m.fee;
             uint256 before = gasleft();
-            (bool ok, bytes memory data) = address(this).call(m.call);
+            (bool ok, bytes memory data,) = BoundedCall.call(address(this), 0, m.call);
             uint256 left = gasleft();
             // Out of gas: what a call keeps back (a 64th) is about all that is left.
             if (!ok && left <= before / 63) revert BatchOutOfGas(i, before, left);
@@ -418,7 +493,7 @@ contract Hub is IHubFromArbitrum {
         // Reverts unless the rollup's state update made this message consumable by this hub.
         IStarknetMessaging(src.messaging).consumeMessageFromL2(endpoint, words);
         emit MessageReceived(id, srcDomain, h.dstDomain);
-        _forward(id, h, words, payload, fee, entry);
+        _forward(id, h, words, payload, fee, entry, address(0));
     }
 
     function _forward(
@@ -427,43 +502,71 @@ contract Hub is IHubFromArbitrum {
         uint256[] memory words,
         uint256[] memory payload,
         uint256 fee,
-        bytes memory entry
+        bytes memory entry,
+        address payer
     ) internal {
         if (h.dstDomain == localDomain) {
             if (fee != 0) revert FeeMismatch(0, fee);
             if (uint256(h.recipient) >> 160 != 0) revert BadRecipient(h.recipient);
             address recipient = address(uint160(uint256(h.recipient)));
             if (recipient.code.length == 0) revert BadRecipient(h.recipient);
-            IXrouteReceiver(recipient).onMessage(h.srcDomain, h.sender, payload);
+            // The app's revert data is copied bounded: a megabyte of it must not sink a batch.
+            (bool ok, bytes memory head, uint256 size) = BoundedCall.call(
+                recipient, 0, abi.encodeCall(IXrouteReceiver.onMessage, (h.srcDomain, h.sender, payload))
+            );
+            if (!ok) BoundedCall.bubble(recipient, head, size);
             emit MessageDelivered(id, recipient);
             return;
         }
         Domain storage dst = domains[h.dstDomain];
         if (dst.family == Family.Arbitrum) {
-            uint256 messageNum = _createRetryable(dst, h.dstDomain, words, fee, entry);
+            uint256 messageNum = _createRetryable(dst, h.dstDomain, words, fee, entry, payer);
             emit MessageForwarded(id, h.dstDomain, bytes32(0), messageNum);
             return;
         }
         if (dst.family != Family.Starknet) revert UnknownDomain(h.dstDomain);
-        for (uint256 i = 0; i < words.length; i++) {
-            if (words[i] >= FELT_PRIME) revert WordNotAFelt(i, words[i]);
-        }
+        _checkFelts(words);
+        if (fee > MAX_STARKNET_FEE) revert FeeAboveCap(h.dstDomain, MAX_STARKNET_FEE, fee);
         (bytes32 l2Hash, uint256 l2Nonce) =
             IStarknetMessaging(dst.messaging).sendMessageToL2{value: fee}(dst.endpoint, receiveSelector, words);
         emit MessageForwarded(id, h.dstDomain, l2Hash, l2Nonce);
     }
 
+    /// @dev The terms of `entry` for Arbitrum domain `dstDomain`, refused below its floor, their
+    /// refund address `payer` unless that is 0.
+    function _terms(uint32 dstDomain, bytes memory entry, address payer)
+        internal
+        view
+        returns (RetryableEntry memory r)
+    {
+        if (entry.length != 128) revert BadEntry(dstDomain, entry.length);
+        r = abi.decode(entry, (RetryableEntry));
+        RetryableFloor memory floor = retryableFloors[dstDomain];
+        if (r.gasLimit < floor.gasLimit || r.maxFeePerGas < floor.maxFeePerGas) {
+            revert EntryBelowFloor(dstDomain, r.gasLimit, r.maxFeePerGas);
+        }
+        if (payer != address(0)) r.refundTo = payer;
+    }
+
+    function _checkFelts(uint256[] memory words) internal pure {
+        for (uint256 i = 0; i < words.length; i++) {
+            if (words[i] >= FELT_PRIME) revert WordNotAFelt(i, words[i]);
+        }
+    }
+
     /// @dev A retryable ticket into Arbitrum domain `dst` whose L2 call is the endpoint's handler
-    /// (the L2 sees this hub aliased); returns the Inbox's message number.
+    /// (the L2 sees this hub aliased); returns the Inbox's message number. Terms below the
+    /// domain's floor are refused. The ticket's refunds go to `payer` when the fee is (partly)
+    /// someone else's escrow, else where the caller says (`entry.refundTo`).
     function _createRetryable(
         Domain storage dst,
         uint32 dstDomain,
         uint256[] memory words,
         uint256 fee,
-        bytes memory entry
+        bytes memory entry,
+        address payer
     ) internal returns (uint256) {
-        if (entry.length != 128) revert BadEntry(dstDomain, entry.length);
-        RetryableEntry memory r = abi.decode(entry, (RetryableEntry));
+        RetryableEntry memory r = _terms(dstDomain, entry, payer);
         return IArbInbox(dst.messaging).createRetryableTicket{value: fee}(
             address(uint160(dst.endpoint)),
             0,

@@ -5,6 +5,7 @@ import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {IXrouteReceiver} from "./IXrouteReceiver.sol";
 import {IXrouteTokenReceiver} from "./IXrouteTokenReceiver.sol";
 import {XToken} from "./XToken.sol";
+import {BoundedCall} from "./BoundedCall.sol";
 
 interface IHubForLedger {
     function send(uint32 dstDomain, bytes32 recipient, uint256[] calldata payload) external payable returns (bytes32);
@@ -19,8 +20,11 @@ interface IHubForLedger {
 /// than was sent to it. A transfer the destination could not take (unknown chain, a recipient
 /// that is not an address there, the destination paused) is sent back to the sender on the source
 /// instead. Per route, outbound and inbound rate limits refill linearly over `window`; a transfer
-/// over a limit is queued here, completed by anyone once the capacity is back, or cancelled by its
-/// sender (which returns the amount on the source chain).
+/// over a limit is queued here, completed by anyone once the capacity is back (and the
+/// destination is not paused), or cancelled by its sender (which returns the amount on the source
+/// chain). A transfer larger than a route's whole capacity could never complete: from L1 it is
+/// refused, from a rollup sent back at once, and a queued one that a lowered capacity left above
+/// it is sent back by `complete`.
 ///
 /// Messages (payload words):
 ///   rollup router → ledger: [1 TRANSFER, dstDomain, recipient, amount, sender]
@@ -55,6 +59,8 @@ contract TokenLedger is IXrouteReceiver {
     uint256 internal constant STARKNET_BOUND = 1 << 251;
     uint256 internal constant EVM_BOUND = 1 << 160;
     uint256 internal constant FELT_PRIME = 0x800000000000011000000000000000000000000000000000000000000000001;
+    /// @notice The most an L1 sender may pay toward a Starknet chain's entry fee (the Hub's cap).
+    uint256 public constant MAX_STARKNET_FEE = 1 ether;
 
     /// @notice How a chain's addresses look.
     enum Kind {
@@ -110,6 +116,9 @@ contract TokenLedger is IXrouteReceiver {
     /// @notice Whether queued transfer `id` is a transfer-and-call, and its data.
     mapping(uint256 => bool) public queuedCall;
     mapping(uint256 => uint256[]) internal queuedData;
+    /// @notice Wei owed to L1 accounts whose fee could not be returned (they refused ETH);
+    /// `withdrawOwed` pays it out.
+    mapping(address => uint256) public owed;
 
     /// @notice One transfer on its way through the ledger.
     struct Leg {
@@ -134,6 +143,7 @@ contract TokenLedger is IXrouteReceiver {
     event Queued(uint256 indexed id, uint32 indexed src, uint32 indexed dst, bytes32 from, bytes32 to, uint256 amount);
     event Completed(uint256 indexed id);
     event Cancelled(uint256 indexed id);
+    event FeeOwed(address indexed account, uint256 amount);
 
     error OnlyHub(address caller);
     error OnlyOwner(address caller);
@@ -147,6 +157,11 @@ contract TokenLedger is IXrouteReceiver {
     error NotTheSender(uint256 id, bytes32 caller);
     error StillLimited(uint256 id, uint256 outboundAvailable, uint256 inboundAvailable);
     error OnlySelf(address caller);
+    error AboveCapacity(uint32 domain, uint256 capacity, uint256 amount);
+    error FeeAboveCap(uint32 domain, uint256 cap, uint256 fee);
+    error CallbackOutOfGas();
+    error NothingOwed(address account);
+    error PayoutFailed(address to, uint256 amount);
 
     constructor(address hub_, address token_) {
         hub = IHubForLedger(hub_);
@@ -221,6 +236,9 @@ contract TokenLedger is IXrouteReceiver {
         if (dstDomain == localDomain || chains[dstDomain].kind == Kind.Unknown) revert UnknownDestination(dstDomain);
         if (!_fits(dstDomain, recipient)) revert BadRecipient(dstDomain, recipient);
         if (chains[dstDomain].paused) revert DestinationPaused(dstDomain);
+        if (chains[dstDomain].kind == Kind.Starknet && msg.value > MAX_STARKNET_FEE) {
+            revert FeeAboveCap(dstDomain, MAX_STARKNET_FEE, msg.value);
+        }
         Leg memory leg = Leg({
             src: localDomain,
             dst: dstDomain,
@@ -233,6 +251,8 @@ contract TokenLedger is IXrouteReceiver {
         });
         string memory why = _undeliverable(leg);
         if (bytes(why).length != 0) revert(string.concat("BadData: ", why));
+        (uint32 limited, uint256 capacity) = _aboveCapacity(leg.src, leg.dst, amount);
+        if (capacity != 0) revert AboveCapacity(limited, capacity, amount);
         token.burn(msg.sender, amount);
         supply[localDomain] -= amount;
         return _route(leg);
@@ -283,6 +303,11 @@ contract TokenLedger is IXrouteReceiver {
                 _refund(leg, why);
                 return;
             }
+            (, uint256 capacity) = _aboveCapacity(srcDomain, dst, amount);
+            if (capacity != 0) {
+                _refund(leg, string.concat("above the route's capacity of ", Strings.toString(capacity)));
+                return;
+            }
             _route(leg);
         } else if (op == OP_CANCEL && payload.length == 3) {
             uint256 id = payload[1];
@@ -303,10 +328,19 @@ contract TokenLedger is IXrouteReceiver {
         }
     }
 
-    /// @notice Completes queued transfer `id` once both limits have room; anyone may call it.
+    /// @notice Completes queued transfer `id` once both limits have room and its destination is
+    /// not paused; anyone may call it. One that a route's capacity (lowered since) can never
+    /// take is sent back to its sender instead (why = 1, an L1 sender's fee with it).
     function complete(uint256 id) external {
         Pending storage q = queued[id];
         if (!q.open) revert NotQueued(id);
+        if (chains[q.dst].paused) revert DestinationPaused(q.dst);
+        (, uint256 capacity) = _aboveCapacity(q.src, q.dst, q.amount);
+        if (capacity != 0) {
+            _close(id, WHY_REFUND);
+            emit Refunded(q.src, q.dst, q.from, q.to, q.amount, "above the route's capacity");
+            return;
+        }
         Bucket storage out = outbound[q.src];
         Bucket storage into = inbound[q.dst];
         _refill(out);
@@ -330,11 +364,33 @@ contract TokenLedger is IXrouteReceiver {
         _cancel(id);
     }
 
+    /// @notice Pays the caller the fees it is `owed` (returned while it refused ETH) to `to`.
+    function withdrawOwed(address to) external {
+        uint256 amount = owed[msg.sender];
+        if (amount == 0) revert NothingOwed(msg.sender);
+        owed[msg.sender] = 0;
+        (bool ok,,) = BoundedCall.call(to, amount, "");
+        if (!ok) revert PayoutFailed(to, amount);
+    }
+
     /// @notice The ledger's own call for a transfer-and-call to L1: mints and calls the recipient's
-    /// `onTokens`, so that a callback that reverts undoes the mint with it.
+    /// `onTokens`, so that a callback that reverts undoes the mint with it. A callback that ran
+    /// out of gas is told apart here, where it ran (`CallbackOutOfGas`): the 1/64 of gas this
+    /// frame keeps would hide it from the ledger's frame above.
     function mintAndCall(Leg calldata leg) external {
         if (msg.sender != address(this)) revert OnlySelf(msg.sender);
-        _mintOn(localDomain, leg.to, leg.src, WHY_TRANSFER, leg);
+        supply[localDomain] += leg.amount;
+        address account = address(uint160(uint256(leg.to)));
+        token.mint(account, leg.amount);
+        uint256 before = gasleft();
+        (bool ok, bytes memory head, uint256 size) = BoundedCall.call(
+            account,
+            0,
+            abi.encodeCall(IXrouteTokenReceiver.onTokens, (leg.src, leg.from, leg.amount, WHY_TRANSFER, leg.data))
+        );
+        if (ok) return;
+        if (gasleft() <= before / 63) revert CallbackOutOfGas();
+        BoundedCall.bubble(account, head, size);
     }
 
     /// @notice Whether `recipient` is an address on `domain`.
@@ -410,6 +466,9 @@ contract TokenLedger is IXrouteReceiver {
                 return;
             } catch (bytes memory raw) {
                 _outOfGas(before);
+                if (raw.length == 4 && bytes4(raw) == CallbackOutOfGas.selector) {
+                    revert("OutOfGas: the recipient's onTokens ran out of gas");
+                }
                 _refund(
                     leg,
                     string.concat(
@@ -452,13 +511,29 @@ contract TokenLedger is IXrouteReceiver {
     }
 
     function _cancel(uint256 id) internal {
+        _close(id, WHY_CANCELLED);
+        emit Cancelled(id);
+    }
+
+    /// @notice Closes queued transfer `id` and returns it to its sender on its source chain.
+    function _close(uint256 id, uint256 why) internal {
         Pending storage q = queued[id];
         q.open = false;
         queuedTotal -= q.amount;
         Leg memory leg = _queuedLeg(id);
         delete queuedData[id];
-        _mintOn(leg.src, leg.from, leg.dst, WHY_CANCELLED, leg);
-        emit Cancelled(id);
+        _mintOn(leg.src, leg.from, leg.dst, why, leg);
+    }
+
+    /// @notice Whether `amount` exceeds the whole capacity of the route `src` → `dst` (an
+    /// outbound or inbound limit it can never fit): the limited domain and that capacity, or
+    /// capacity 0 when it fits.
+    function _aboveCapacity(uint32 src, uint32 dst, uint256 amount) internal view returns (uint32, uint256) {
+        uint256 out = outbound[src].capacity;
+        if (out != 0 && amount > out) return (src, out);
+        uint256 into = inbound[dst].capacity;
+        if (into != 0 && amount > into) return (dst, into);
+        return (0, 0);
     }
 
     /// @notice Counts `leg.amount` on `chain` and mints it to `to` there (`origin`: the chain on
@@ -471,13 +546,15 @@ contract TokenLedger is IXrouteReceiver {
             address account = address(uint160(uint256(to)));
             token.mint(account, leg.amount);
             if (leg.fee != 0) {
-                (bool ok,) = account.call{value: leg.fee}("");
-                ok; // a fee returned to an L1 address that refuses it stays here
+                (bool ok,,) = BoundedCall.call(account, leg.fee, "");
+                if (!ok) {
+                    // Kept for the account, which may `withdrawOwed` it to an address that takes it.
+                    owed[account] += leg.fee;
+                    emit FeeOwed(account, leg.fee);
+                }
             }
-            // A refund or a cancellation to an L1 sender is minted only: its sender called us.
-            if (leg.call && why == WHY_TRANSFER) {
-                IXrouteTokenReceiver(account).onTokens(origin, leg.from, leg.amount, why, leg.data);
-            }
+            // A transfer-and-call to L1 is minted and called by `mintAndCall`; a refund or a
+            // cancellation to an L1 sender is minted only (its sender called us).
             return;
         }
         uint256[] memory words = new uint256[](leg.call ? 6 + leg.data.length : 6);

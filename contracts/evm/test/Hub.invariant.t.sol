@@ -153,6 +153,19 @@ contract HubHandler {
         } catch {}
     }
 
+    /// The sender takes pending send `i` back (a second reclaim, or a forward after, must fail).
+    function reclaim(uint256 i) external {
+        if (pendingIds.length == 0) return;
+        bytes32 id = pendingIds[i % pendingIds.length];
+        uint256 before = address(this).balance;
+        try hub.reclaim(pendingWords[id]) returns (uint256 amount) {
+            require(amount == escrowOf[id], "reclaimed another amount than the escrow");
+            require(address(this).balance - before == amount, "the escrow was not paid back");
+            escrowed -= escrowOf[id];
+            escrowOf[id] = 0;
+        } catch {}
+    }
+
     function processed(uint64 nonce) external view returns (bool) {
         return hub.isProcessed(STARKNET, nonce);
     }

@@ -227,3 +227,318 @@ async fn a_waiting_message_survives_the_re_registration_of_its_endpoint() -> Res
     );
     Ok(())
 }
+
+/// The Hub's `MessageSent` in an L1 receipt.
+fn hub_sent(receipt: &alloy::rpc::types::TransactionReceipt) -> Result<HubCalls::MessageSent> {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| l.log_decode::<HubCalls::MessageSent>().ok())
+        .map(|l| l.inner.data)
+        .ok_or_else(|| eyre::eyre!("no MessageSent in the receipt"))
+}
+
+/// The decoded Hub error of a refused call, or the raw error.
+fn hub_error(e: &alloy::contract::Error) -> String {
+    let data = e.as_revert_data().unwrap_or_default();
+    match <HubCalls::HubErrors as alloy::sol_types::SolInterface>::abi_decode(&data) {
+        Ok(error) => format!("{error:?}"),
+        Err(_) => e.to_string(),
+    }
+}
+
+/// Finding 1: an L1 app escrows the fee of its message toward Arbitrum in the Hub. An attacker
+/// relays it with terms of its own choosing: no gas for the automatic redeem, the whole escrow as
+/// submission cost, itself as the refund address. The Hub must refuse terms that cannot deliver,
+/// and whoever relays, the excess of someone else's escrow goes back to the message's sender,
+/// never to the relayer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_can_starve_or_redirect_an_escrow_toward_arbitrum() -> Result<()> {
+    use xroute_adapters::evm::arbitrum::{ArbBridgeContracts, retryable_entry};
+    use xroute_proofs::arbitrum::{RetryableTicket, alias};
+    let net = LocalNet::start_with(0, Some(ArbitrumOptions::default())).await?;
+    let stack = XrouteStack::deploy(&net).await?;
+    let arb = stack.arbitrum()?;
+    let kit = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let hub = Hub::new(stack.hub, &kit);
+    let escrow = U256::from(10_000_000_000_000_000u64); // 0.01 ETH
+    let receipt = SampleApp::new(stack.l1_app, &kit)
+        .send(ARBITRUM_DOMAIN, arb.app.into_word(), vec![U256::from(7)])
+        .value(escrow)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(receipt.status(), "the L1 send reverted");
+    let sent = hub_sent(&receipt)?;
+    let attacker_account = 3;
+    let attacker = net.l1.address(attacker_account)?;
+    let as_attacker = Hub::new(stack.hub, net.l1.provider(attacker_account)?);
+
+    // No gas for the automatic redeem, the whole escrow as submission cost, refunds to the
+    // attacker: refused, the escrow stays.
+    let starved = retryable_entry(0, U256::ZERO, escrow, attacker);
+    let refused = as_attacker
+        .relayFromL1(sent.words.clone(), starved.clone())
+        .send()
+        .await;
+    let landed = match refused {
+        Ok(pending) => pending.get_receipt().await?.status(),
+        Err(_) => false,
+    };
+    assert!(
+        !landed,
+        "a relay that cannot deliver was accepted: the escrow went to the Inbox for a ticket that is never redeemed"
+    );
+    assert_eq!(hub.outbound(sent.id).call().await?, escrow + U256::from(1));
+    assert_eq!(kit.get_balance(stack.hub).await?, escrow);
+
+    // Terms that deliver, refunds named to the attacker: the message goes, and its refunds go to
+    // the sender (an L1 contract: its alias on L2), not to the relayer.
+    let fair = retryable_entry(
+        300_000,
+        U256::from(1_000_000_000u64),
+        U256::from(1_000_000_000_000_000u64),
+        attacker,
+    );
+    let r = as_attacker
+        .relayFromL1(sent.words.clone(), fair)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(r.status(), "a relay with deliverable terms lands");
+    let delivered = r
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| {
+            l.log_decode::<ArbBridgeContracts::InboxMessageDelivered>()
+                .ok()
+        })
+        .ok_or_else(|| eyre::eyre!("no InboxMessageDelivered"))?;
+    let ticket = RetryableTicket::from_inbox_message(
+        0,
+        delivered.inner.data.messageNum,
+        Address::ZERO,
+        U256::ZERO,
+        &delivered.inner.data.data,
+    )?;
+    assert_eq!(ticket.deposit, escrow, "the whole escrow paid the ticket");
+    assert_eq!(ticket.excess_fee_refund_address, alias(stack.l1_app));
+    assert_eq!(ticket.call_value_refund_address, alias(stack.l1_app));
+    assert_eq!(kit.get_balance(stack.hub).await?, U256::ZERO);
+    // The automatic redeem runs on the L2 and the app receives the message.
+    let report = net.step_arbitrum().await?;
+    assert_eq!(report.auto_redeemed, 1);
+    let l2 = net.arbitrum()?.l2.provider(L2_KIT_ACCOUNT)?;
+    assert_eq!(
+        SampleApp::new(arb.app, &l2).totalReceived().call().await?,
+        U256::from(1)
+    );
+    Ok(())
+}
+
+/// Finding 2: an L1 app whose `onMessage` reverts with a megabyte of revert data. A batch that
+/// relays a message to it and one to a good app, sent with 10 M gas: the bomb's member fails
+/// alone (its revert data bounded wherever the Hub copies it) and the good member lands. Before
+/// the fix the Hub copied the megabyte twice and logged it, and the whole batch ran out of gas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revert_bomb_fails_alone_in_a_batch() -> Result<()> {
+    use xroute_proofs::envelope::Envelope;
+    use xroute_tests::artifacts::evm::RevertBomb;
+    let net = LocalNet::start(1).await?;
+    let stack = XrouteStack::deploy(&net).await?;
+    let kit = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let bomb = RevertBomb::deploy(&kit, U256::from(1_000_000u64)).await?;
+    let sn = stack.starknets[0];
+    let devnet = &net.starknets[0].devnet;
+    let first =
+        u64::try_from(devnet.call(sn.endpoint, "next_nonce", vec![]).await?[0].to_biguint())?;
+    let targets = [*bomb.address(), stack.l1_app];
+    let mut members = Vec::new();
+    for (i, target) in targets.iter().enumerate() {
+        let recipient = target.into_word();
+        let payload = vec![starknet_rust::core::types::Felt::from(40 + i as u64)];
+        stack
+            .send_from_starknet(
+                &net,
+                0,
+                L1_DOMAIN,
+                recipient,
+                std::slice::from_ref(&payload),
+            )
+            .await?;
+        let envelope = Envelope {
+            src_domain: sn.domain,
+            nonce: first + i as u64,
+            sender: XrouteStack::felt_word(sn.app),
+            dst_domain: L1_DOMAIN,
+            recipient,
+            payload: payload.iter().map(|f| XrouteStack::felt_word(*f)).collect(),
+        };
+        let call = HubCalls::relayFromStarknetCall {
+            srcDomain: sn.domain,
+            endpoint: U256::from_be_bytes(sn.endpoint.to_bytes_be()),
+            words: envelope
+                .to_words()
+                .iter()
+                .map(|w| U256::from_be_bytes(w.0))
+                .collect(),
+            entry: Bytes::new(),
+        }
+        .abi_encode();
+        members.push(Hub::Member {
+            call: call.into(),
+            fee: U256::ZERO,
+        });
+    }
+    net.flush(0).await?;
+    let hub = Hub::new(stack.hub, &kit);
+    let sent = hub
+        .relayBatch(members)
+        .gas(10_000_000)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let app = SampleApp::new(stack.l1_app, &kit);
+    assert!(
+        sent.status(),
+        "the batch reverted whole (gas used {})",
+        sent.gas_used
+    );
+    assert_eq!(app.totalReceived().call().await?, U256::from(1));
+    let failed: Vec<(U256, usize)> = sent
+        .inner
+        .logs()
+        .iter()
+        .filter_map(|l| l.log_decode::<Hub::BatchMemberFailed>().ok())
+        .map(|e| (e.inner.data.index, e.inner.data.reason.len()))
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].0, U256::ZERO, "the bomb's member failed");
+    assert!(
+        failed[0].1 <= 1024,
+        "its reason is bounded: {} bytes",
+        failed[0].1
+    );
+    Ok(())
+}
+
+/// Finding 5: Starknet's messaging contract refuses an L1 → L2 fee above 1 ETH, and a word that
+/// is not a felt. An L1 send toward Starknet that escrows more, or carries such a word, could
+/// never be forwarded: its ETH would be locked in the Hub. Both are refused at send time. And a
+/// message that waits (parked by routers: its recipient does not exist) can be reclaimed by its
+/// sender, escrow and all, once; nobody can forward it after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escrow_toward_starknet_is_never_locked() -> Result<()> {
+    let net = LocalNet::start(1).await?;
+    let stack = XrouteStack::deploy(&net).await?;
+    let kit = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let me = net.l1.address(L1_KIT_ACCOUNT)?;
+    let hub = Hub::new(stack.hub, &kit);
+    let sn = stack.starknets[0];
+    let app = B256::from(sn.app.to_bytes_be());
+    let two_eth = U256::from(2_000_000_000_000_000_000u128);
+
+    // Above the cap: refused before anything is escrowed.
+    let over = hub.send(sn.domain, app, vec![U256::from(1)]).value(two_eth);
+    let landed = match over.send().await {
+        Ok(p) => p.get_receipt().await?.status(),
+        Err(_) => false,
+    };
+    assert!(
+        !landed,
+        "a send escrowing 2 ETH toward Starknet was accepted; the core contract refuses its forward"
+    );
+    // A word that is not a felt: refused.
+    let prime: U256 =
+        "0x800000000000011000000000000000000000000000000000000000000000001".parse()?;
+    let err = hub
+        .send(sn.domain, app, vec![prime])
+        .value(U256::from(1_000u64))
+        .call()
+        .await
+        .unwrap_err();
+    assert!(
+        hub_error(&err).contains("WordNotAFelt"),
+        "{}",
+        hub_error(&err)
+    );
+    assert_eq!(kit.get_balance(stack.hub).await?, U256::ZERO);
+
+    // At the cap: accepted and forwarded.
+    let cap = U256::from(1_000_000_000_000_000_000u128);
+    let r = hub
+        .send(sn.domain, app, vec![U256::from(2)])
+        .value(cap)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let at_cap = hub_sent(&r)?;
+    assert!(
+        net.send_l1(
+            stack.hub,
+            HubCalls::relayFromL1Call {
+                words: at_cap.words.clone(),
+                entry: Bytes::new()
+            }
+            .abi_encode()
+            .into(),
+            U256::ZERO
+        )
+        .await?,
+        "a send at the cap is forwarded"
+    );
+
+    // A message to a recipient that does not exist waits; its sender reclaims the escrow.
+    let escrow = U256::from(123_456_789u64);
+    let r = hub
+        .send(sn.domain, B256::with_last_byte(0x77), vec![U256::from(3)])
+        .value(escrow)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let parked = hub_sent(&r)?;
+    let other = Hub::new(stack.hub, net.l1.provider(3)?);
+    let err = other
+        .reclaim(parked.words.clone())
+        .call()
+        .await
+        .unwrap_err();
+    assert!(
+        hub_error(&err).contains("NotTheSender"),
+        "{}",
+        hub_error(&err)
+    );
+    let before = kit.get_balance(me).await?;
+    let r = hub
+        .reclaim(parked.words.clone())
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(r.status());
+    let gas = U256::from(r.gas_used) * U256::from(r.effective_gas_price);
+    assert_eq!(kit.get_balance(me).await? + gas - before, escrow);
+    assert_eq!(hub.outbound(parked.id).call().await?, U256::ZERO);
+    assert!(hub.isProcessed(L1_DOMAIN, parked.nonce).call().await?);
+    let err = hub
+        .relayFromL1(parked.words.clone(), Bytes::new())
+        .value(U256::from(1_000u64))
+        .call()
+        .await
+        .unwrap_err();
+    assert!(
+        hub_error(&err).contains("NotPending"),
+        "{}",
+        hub_error(&err)
+    );
+
+    assert_eq!(kit.get_balance(stack.hub).await?, U256::ZERO);
+    Ok(())
+}

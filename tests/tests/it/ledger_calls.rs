@@ -1,7 +1,7 @@
 //! The TokenLedger's transfer-and-call from L1 on a real anvil (ADR 0009): data bound for a
-//! Starknet chain must be felts, refused before anything burns; a call over a rate limit is
-//! queued with its data, and cancelling it returns the tokens to the L1 sender (minted, not
-//! called).
+//! Starknet chain must be felts, refused before anything burns; a call above a route's whole
+//! capacity is refused, one over what is left of it queued with its data, and cancelling it
+//! returns the tokens to the L1 sender (minted, not called).
 
 use alloy::primitives::{B256, U256};
 use eyre::Result;
@@ -39,15 +39,36 @@ async fn l1_transfer_and_call_checks_its_data_and_queues_it_whole() -> Result<()
     assert!(err.contains("BadData: data word 1 is not a felt"), "{err}");
     assert_eq!(xtoken.balanceOf(me).call().await?, initial);
 
-    // Over the inbound limit of the destination: queued, with its data kept.
+    // Above the whole inbound capacity of the destination: refused (it could never complete).
     let r = ledger
-        .setLimits(sn, 0, 10)
+        .setLimits(sn, 0, 60)
         .send()
         .await?
         .get_receipt()
         .await?;
     assert!(r.status());
     let data = vec![U256::from(1), U256::from(2), U256::from(3)];
+    let err = ledger
+        .transferCall(sn, to, U256::from(61), data.clone())
+        .call()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.as_decoded_interface_error::<TokenLedger::TokenLedgerErrors>(),
+            Some(TokenLedger::TokenLedgerErrors::AboveCapacity(e))
+                if e.domain == sn && e.capacity == U256::from(60) && e.amount == U256::from(61)
+        ),
+        "{err}"
+    );
+    // Within it, after a transfer took 20 of the 60: queued, with its data kept.
+    let r = ledger
+        .transfer(sn, to, U256::from(20))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(r.status());
     let r = ledger
         .transferCall(sn, to, U256::from(50), data)
         .send()
@@ -59,14 +80,14 @@ async fn l1_transfer_and_call_checks_its_data_and_queues_it_whole() -> Result<()
     assert_eq!(id, U256::from(1));
     assert!(ledger.queuedCall(id).call().await?);
     assert_eq!(ledger.queuedTotal().call().await?, U256::from(50));
-    assert_eq!(xtoken.balanceOf(me).call().await?, initial - U256::from(50));
+    assert_eq!(xtoken.balanceOf(me).call().await?, initial - U256::from(70));
 
     // Cancelled by its sender: back on L1, the ledger adding up again.
     let r = ledger.cancel(id).send().await?.get_receipt().await?;
     assert!(r.status());
-    assert_eq!(xtoken.balanceOf(me).call().await?, initial);
+    assert_eq!(xtoken.balanceOf(me).call().await?, initial - U256::from(20));
     assert_eq!(ledger.queuedTotal().call().await?, U256::ZERO);
-    assert_eq!(ledger.supply(1).call().await?, initial);
+    assert_eq!(ledger.supply(1).call().await?, initial - U256::from(20));
     assert!(
         !ledger.queued(id).call().await?.open,
         "the queued transfer is closed"

@@ -11,6 +11,7 @@ mod demo_cli;
 mod hub_attacks;
 mod hub_contracts;
 mod kit;
+mod ledger_attacks;
 mod ledger_calls;
 mod roundtrip;
 mod storage_proof;
