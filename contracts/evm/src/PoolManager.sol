@@ -27,8 +27,14 @@ interface ILedgerForPools {
 /// `[epoch, S_D, A_W, D, W, totalAssets, totalSupply]` (S_D: the shares the deposits bought).
 ///
 /// A vault that refuses makes `onTokens` revert ("VaultRefused: …"): the ledger undoes the
-/// delivery and returns `D` to the pool with the epoch's data, so nothing stays on L1.
+/// delivery and returns `D` to the pool with the epoch's data, so nothing stays on L1. So does a
+/// deposit whose shares would be worth less than `MAX_LOSS_BPS` under what it put in (a price
+/// someone moved just before the relay, e.g. by donating to an almost empty vault, so that the
+/// deposit rounds down to few or no shares): the epoch returns whole instead.
 contract PoolManager is IXrouteTokenReceiver {
+    /// @notice The most a deposit may lose to the vault's rounding, in basis points of it.
+    uint256 public constant MAX_LOSS_BPS = 100;
+
     ILedgerForPools public immutable ledger;
     IERC20 public immutable token;
     IERC4626 public immutable vault;
@@ -128,12 +134,25 @@ contract PoolManager is IXrouteTokenReceiver {
         ledger.transferCall(srcDomain, from, assetsOut, answer);
     }
 
-    function _deposit(uint256 assets) internal returns (uint256) {
+    function _deposit(uint256 assets) internal returns (uint256 minted) {
         token.approve(address(vault), assets);
-        try vault.deposit(assets, address(this)) returns (uint256 minted) {
-            return minted;
+        try vault.deposit(assets, address(this)) returns (uint256 shares) {
+            minted = shares;
         } catch (bytes memory raw) {
             revert(_refused("deposit", assets, raw));
+        }
+        uint256 worth = minted == 0 ? 0 : vault.previewRedeem(minted);
+        if (worth * 10_000 < assets * (10_000 - MAX_LOSS_BPS)) {
+            revert(
+                string.concat(
+                    "VaultRefused: deposit of ",
+                    Strings.toString(assets),
+                    " bought ",
+                    Strings.toString(minted),
+                    " shares worth ",
+                    Strings.toString(worth)
+                )
+            );
         }
     }
 

@@ -10,8 +10,12 @@ import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.so
 /// vault over the canonical token, unchanged but for an owner's pause. Paused, its max* limits are
 /// 0, so OpenZeppelin's own checks refuse every deposit, mint, withdraw and redeem
 /// (`ERC4626ExceededMax…`). Yield is whatever is transferred into it: more assets for the same
-/// shares.
+/// shares. Its shares have `DECIMALS_OFFSET` more decimals than the asset (OpenZeppelin's
+/// virtual shares): moving the price of an empty vault by donating to it costs a million times
+/// what it would without, so a first deposit cannot be rounded down to nothing.
 contract PoolVault is ERC4626 {
+    uint8 public constant DECIMALS_OFFSET = 6;
+
     address public owner;
     bool public paused;
 
@@ -27,6 +31,10 @@ contract PoolVault is ERC4626 {
         if (msg.sender != owner) revert OnlyOwner(msg.sender);
         paused = paused_;
         emit Paused(paused_);
+    }
+
+    function _decimalsOffset() internal pure override returns (uint8) {
+        return DECIMALS_OFFSET;
     }
 
     function maxDeposit(address receiver) public view override returns (uint256) {

@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 /// The few forge cheatcodes these tests use (no forge-std: npm's copy is old and unofficial).
 interface Vm {
     function deal(address who, uint256 amount) external;
+    function warp(uint256 timestamp) external;
 }
 
 abstract contract Cheats {

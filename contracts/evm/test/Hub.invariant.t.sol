@@ -5,41 +5,13 @@ import {Hub} from "../src/Hub.sol";
 import {Envelope} from "../src/Envelope.sol";
 import {IStarknetMessaging} from "../src/IStarknetMessaging.sol";
 import {Cheats} from "./Cheats.sol";
+import {MockStarknetMessaging} from "./StarknetMessaging.sol";
 
 uint32 constant L1 = 1;
 uint32 constant STARKNET = 2;
 uint256 constant ENDPOINT = 0x1234;
 // Nonces are drawn from this few, so that relays of the same message collide often.
 uint64 constant NONCES = 32;
-
-/// The Starknet core contract's messaging, as a test drives it: the test posts L2 → L1 messages
-/// (the same one twice if it likes, as a rollup may), the hub consumes them; messages to L2 are
-/// counted with the value they carry.
-contract MockStarknetMessaging {
-    mapping(bytes32 => uint256) public l2ToL1Messages;
-    uint256 public sentValue;
-    uint256 public sentCount;
-
-    function hashOf(uint256 from, address to, uint256[] memory payload) public pure returns (bytes32) {
-        return keccak256(abi.encodePacked(from, uint256(uint160(to)), payload.length, payload));
-    }
-
-    function post(uint256 from, address to, uint256[] memory payload) external {
-        l2ToL1Messages[hashOf(from, to, payload)] += 1;
-    }
-
-    function consumeMessageFromL2(uint256 from, uint256[] calldata payload) external returns (bytes32 h) {
-        h = hashOf(from, msg.sender, payload);
-        require(l2ToL1Messages[h] > 0, "INVALID_MESSAGE_TO_CONSUME");
-        l2ToL1Messages[h] -= 1;
-    }
-
-    function sendMessageToL2(uint256, uint256, uint256[] calldata) external payable returns (bytes32, uint256) {
-        sentValue += msg.value;
-        sentCount += 1;
-        return (bytes32(sentCount), sentCount);
-    }
-}
 
 /// An L1 app that counts what it is delivered, by the nonce its sender put in payload[0].
 contract CountingApp {

@@ -152,14 +152,18 @@ async fn vault_state(env: &Env, vault: Address) -> Result<(U256, U256)> {
     Ok((v.totalAssets().call().await?, v.totalSupply().call().await?))
 }
 
-/// OpenZeppelin's ERC4626 conversions (decimals offset 0) at (totalAssets, totalSupply).
+/// The vault's virtual shares, 10^`PoolVault.DECIMALS_OFFSET` (the scenario checks it on L1).
+const VIRTUAL_SHARES: u64 = 1_000_000;
+
+/// OpenZeppelin's ERC4626 conversions (virtual shares 10^offset, one virtual asset) at
+/// (totalAssets, totalSupply).
 fn to_shares(assets: U256, (ta, ts): (U256, U256), up: bool) -> U256 {
-    let (n, d) = (assets * (ts + U256::ONE), ta + U256::ONE);
+    let (n, d) = (assets * (ts + U256::from(VIRTUAL_SHARES)), ta + U256::ONE);
     if up { n.div_ceil(d) } else { n / d }
 }
 
 fn to_assets(shares: U256, (ta, ts): (U256, U256)) -> U256 {
-    shares * (ta + U256::ONE) / (ts + U256::ONE)
+    shares * (ta + U256::ONE) / (ts + U256::from(VIRTUAL_SHARES))
 }
 
 /// What the manager's netting gives for D deposited and W withdrawn at `price`: (S_D, A_W).
@@ -215,6 +219,10 @@ async fn deposits_yield_and_withdrawals<P: PoolChain>(
     let vault = PoolVault::new(l1_pools.vault, &l1);
     let xtoken = XToken::new(token.token, &l1);
     let manager = PoolManager::new(l1_pools.manager, &l1);
+    assert_eq!(
+        U256::from(10).pow(U256::from(vault.DECIMALS_OFFSET().call().await?)),
+        U256::from(VIRTUAL_SHARES)
+    );
 
     // The vault already has a depositor, and yield arrived: a share is worth more than a token,
     // so the claims round.
@@ -573,5 +581,91 @@ async fn a_vault_that_refuses_returns_the_epoch_and_claims_stay_whole() -> Resul
     let mut expected = BTreeMap::new();
     expected.insert((pools.domain(), pools.pool_word()), U256::ZERO);
     settle(&mut env, &token, &expected).await?;
+    Ok(())
+}
+
+/// Finding 7 of issue 26: the first epoch into an empty vault, front-run on L1. Before the epoch's
+/// relay an attacker deposits 1 wei into the vault and donates 100 tokens to it, so that the
+/// epoch's deposit would buy 0 shares (OpenZeppelin's ERC-4626 rounds down) and the depositors'
+/// tokens would go to the attacker's share. The vault's decimals offset makes that donation
+/// move the price by a millionth of what it did, and the manager refuses a deposit whose shares
+/// are worth less than 99% of it. Asserted: the depositors' shares, valued by the vault on L1,
+/// are worth at least 99% of what they deposited, and the attacker gets back less than it put in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_donation_before_the_first_epoch_takes_nothing_from_its_depositors() -> Result<()> {
+    let mut env = Env::start_with_accounts(None, 3).await?;
+    let (token, l1_pools) = deploy(&mut env).await?;
+    let pools = StarknetPool::deploy(&env.net, &token, &l1_pools, 3600, tokens(SIZE)).await?;
+    fund(&mut env, &token, &pools, &[1, 2]).await?;
+    let net = env.net.clone();
+    let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let attacker = net.l1.address(L1_KIT_ACCOUNT)?;
+    let vault = PoolVault::new(l1_pools.vault, &l1);
+    let xtoken = XToken::new(token.token, &l1);
+    // 20 + 21 tokens: above SIZE, so the epoch may close at once.
+    for u in 1..=2 {
+        pools.deposit(&net, u, tokens(19 + u as u64)).await?;
+    }
+    let deposits = tokens(41);
+
+    // The attacker: 1 wei into the empty vault, then a donation of 100 tokens.
+    let spent = U256::from(1) + tokens(100);
+    let r = xtoken
+        .approve(l1_pools.vault, U256::from(1))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(r.status(), "approve reverted");
+    let r = vault
+        .deposit(U256::from(1), attacker)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(r.status(), "the attacker's deposit reverted");
+    let r = xtoken
+        .transfer(l1_pools.vault, tokens(100))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(r.status(), "the donation reverted");
+
+    pools.close_epoch(&net, 0).await?;
+    let start = std::time::Instant::now();
+    let e1 = loop {
+        env.router.check_running()?;
+        env.flusher.check().await?;
+        let e = pools.epoch(&net, 1).await?;
+        if matches!(e.state, EpochState::Settled | EpochState::Refunded) {
+            break e;
+        }
+        if start.elapsed() > DELIVERY {
+            bail!(
+                "epoch 1 is {:?} after {DELIVERY:?}\nrouter log:\n{}",
+                e.state,
+                env.router.log_tail()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(e1.deposits, deposits);
+    let worth = match e1.state {
+        EpochState::Settled => vault.previewRedeem(e1.deposit_shares).call().await?,
+        // Refused: the depositors claim their tokens back whole.
+        _ => deposits,
+    };
+    assert!(
+        worth * U256::from(100) >= deposits * U256::from(99),
+        "the epoch's {} shares are worth {worth} of its {deposits} deposited",
+        e1.deposit_shares
+    );
+    let attacker_shares = vault.balanceOf(attacker).call().await?;
+    let attacker_worth = vault.previewRedeem(attacker_shares).call().await?;
+    assert!(
+        attacker_worth < spent,
+        "the attacker's {attacker_shares} shares are worth {attacker_worth}, it spent {spent}"
+    );
     Ok(())
 }

@@ -539,15 +539,21 @@ async fn a_transfer_over_the_limit_is_queued_on_l1_then_completed_or_cancelled()
     assert_eq!(cancelled[0].0.id, queued.id);
     assert_eq!(ledger.queuedTotal().call().await?, U256::ZERO);
 
-    // From L1, over Starknet's inbound limit: queued at once (the user's own transaction), and
-    // cancelled on L1 by its sender, who gets the amount back on L1; a stranger cannot cancel it.
+    // From L1, over what is left of Starknet's inbound limit (3, of which a first transfer took
+    // 2): queued at once (the user's own transaction), and cancelled on L1 by its sender, who
+    // gets the amount back on L1; a stranger cannot cancel it.
     ledger
-        .setLimits(2, 0, tokens(1).to::<u128>())
+        .setLimits(2, 0, tokens(3).to::<u128>())
         .send()
         .await?
         .get_receipt()
         .await?;
     let l1_sender = token.account_word(&net, L1_DOMAIN, L1_KIT_ACCOUNT)?;
+    token
+        .transfer(&net, L1_DOMAIN, L1_KIT_ACCOUNT, 2, sender, tokens(2))
+        .await?;
+    *expected.get_mut(&(2, sender)).unwrap() += tokens(2);
+    settle(&mut env, &token, &expected).await?;
     let l1_before = token.balance(&net, L1_DOMAIN, l1_sender).await?;
     token
         .transfer(&net, L1_DOMAIN, L1_KIT_ACCOUNT, 2, sender, tokens(2))

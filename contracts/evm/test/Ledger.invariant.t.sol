@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity 0.8.30;
+
+import {Hub} from "../src/Hub.sol";
+import {Envelope} from "../src/Envelope.sol";
+import {IStarknetMessaging} from "../src/IStarknetMessaging.sol";
+import {TokenLedger} from "../src/TokenLedger.sol";
+import {XToken} from "../src/XToken.sol";
+import {Cheats} from "./Cheats.sol";
+import {MockStarknetMessaging} from "./StarknetMessaging.sol";
+
+uint32 constant L1 = 1;
+uint256 constant INITIAL = 1_000_000 ether;
+// Every rollup transfer's sender on its chain (the one whose CANCEL the ledger accepts).
+bytes32 constant ROLLUP_SENDER = bytes32(uint256(0x77));
+
+/// What the fuzzer calls: the real Hub and TokenLedger on L1, two Starknet-family rollups behind
+/// the messaging double (the test posts what their token routers send). Transfers from L1 and
+/// from the rollups (amounts up to more than a chain holds), cancels from both sides, completes,
+/// pauses, limit changes and time passing, in random order.
+contract LedgerHandler is Cheats {
+    Hub public hub;
+    MockStarknetMessaging public messaging;
+    XToken public token;
+    TokenLedger public ledger;
+    uint32[3] public domains = [L1, 2, 3];
+    mapping(uint32 => uint64) internal nextNonce;
+    /// Queue ids the handler saw created.
+    uint256[] public ids;
+    /// Accepted rollup transfers that moved more than the ledger counted on their source chain.
+    uint256 public overdrafts;
+    /// Queued transfers completed (or sent back) while their destination was paused.
+    uint256 public pausedCompletions;
+
+    constructor() {
+        messaging = new MockStarknetMessaging();
+        hub = new Hub(L1, 0x42);
+        token = new XToken("xroute Token", "XRT");
+        ledger = new TokenLedger(address(hub), address(token));
+        token.setRouter(address(ledger));
+        ledger.initialize(address(this), INITIAL);
+        for (uint256 i = 1; i < 3; i++) {
+            hub.registerStarknetDomain(domains[i], IStarknetMessaging(address(messaging)), _endpoint(domains[i]));
+            ledger.registerChain(domains[i], TokenLedger.Kind.Starknet, _router(domains[i]));
+        }
+    }
+
+    function _endpoint(uint32 d) internal pure returns (uint256) {
+        return 0xE000 + d;
+    }
+
+    function _router(uint32 d) internal pure returns (bytes32) {
+        return bytes32(uint256(0xA000 + d));
+    }
+
+    function _rollup(uint256 seed) internal view returns (uint32) {
+        return domains[1 + seed % 2];
+    }
+
+    function idCount() external view returns (uint256) {
+        return ids.length;
+    }
+
+    /// The rollup `src`'s token router sends `payload` to the ledger, and it is relayed.
+    function _fromRollup(uint32 src, uint256[] memory payload) internal returns (bool ok) {
+        uint256[] memory words = Envelope.encode(
+            Envelope.Header({
+                srcDomain: src,
+                nonce: nextNonce[src]++,
+                sender: _router(src),
+                dstDomain: L1,
+                recipient: bytes32(uint256(uint160(address(ledger))))
+            }),
+            payload
+        );
+        messaging.post(_endpoint(src), address(hub), words);
+        try hub.relayFromStarknet(src, _endpoint(src), words, "") {
+            ok = true;
+        } catch {}
+    }
+
+    function _noteQueued(uint256 before) internal {
+        uint256 last = ledger.lastQueueId();
+        if (last != before) ids.push(last);
+    }
+
+    function l1Transfer(uint256 d, uint96 amount) external {
+        uint256 before = ledger.lastQueueId();
+        try ledger.transfer(_rollup(d), bytes32(uint256(0x5555)), 1 + amount % (INITIAL / 8)) {} catch {}
+        _noteQueued(before);
+    }
+
+    function rollupTransfer(uint256 s, uint256 d, uint96 amount) external {
+        uint32 src = _rollup(s);
+        uint32 dst = domains[d % 3];
+        uint256[] memory payload = new uint256[](5);
+        payload[0] = 1;
+        payload[1] = dst;
+        payload[2] = dst == L1 ? uint256(uint160(address(this))) : 0x5555;
+        payload[3] = 1 + amount % (INITIAL / 4);
+        payload[4] = uint256(ROLLUP_SENDER);
+        uint256 held = ledger.supply(src);
+        uint256 before = ledger.lastQueueId();
+        if (_fromRollup(src, payload) && payload[3] > held) overdrafts += 1;
+        _noteQueued(before);
+    }
+
+    function rollupCancel(uint256 i) external {
+        if (ids.length == 0) return;
+        uint256 id = ids[i % ids.length];
+        (uint32 src,,,,,,,) = ledger.queued(id);
+        if (src == L1) return;
+        uint256[] memory payload = new uint256[](3);
+        payload[0] = 2;
+        payload[1] = id;
+        payload[2] = uint256(ROLLUP_SENDER);
+        _fromRollup(src, payload);
+    }
+
+    function l1Cancel(uint256 i) external {
+        if (ids.length == 0) return;
+        try ledger.cancel(ids[i % ids.length]) {} catch {}
+    }
+
+    function complete(uint256 i) external {
+        if (ids.length == 0) return;
+        uint256 id = ids[i % ids.length];
+        (, uint32 dst,,,,,,) = ledger.queued(id);
+        (,, bool paused) = ledger.chains(dst);
+        try ledger.complete(id) {
+            if (paused) pausedCompletions += 1;
+        } catch {}
+    }
+
+    function pause(uint256 d, bool paused) external {
+        ledger.setPaused(_rollup(d), paused);
+    }
+
+    function limits(uint256 d, uint64 out, uint64 into) external {
+        uint32 domain = domains[d % 3];
+        ledger.setLimits(domain, uint128(out % (INITIAL / 4)), uint128(into % (INITIAL / 4)));
+    }
+
+    function wait(uint32 seconds_) external {
+        vm.warp(block.timestamp + seconds_ % 2 days);
+    }
+}
+
+/// The ledger's books under random sequences of transfers, queues, completes, cancels, pauses and
+/// limit changes.
+contract LedgerInvariants {
+    LedgerHandler internal handler;
+
+    constructor() {
+        handler = new LedgerHandler();
+    }
+
+    function targetContracts() public view returns (address[] memory targets) {
+        targets = new address[](1);
+        targets[0] = address(handler);
+    }
+
+    /// Σ supply + queued == the initial supply, and the L1 token's supply is the ledger's L1 count.
+    function invariant_theSupplyAddsUp() external view {
+        TokenLedger ledger = handler.ledger();
+        uint256 sum = ledger.queuedTotal();
+        for (uint256 i = 0; i < 3; i++) {
+            sum += ledger.supply(handler.domains(i));
+        }
+        require(sum == INITIAL, "sum(supply) + queued != the initial supply");
+        require(handler.token().totalSupply() == ledger.supply(L1), "the L1 token's supply is not the ledger's");
+    }
+
+    /// No chain sends more than the ledger counts on it.
+    function invariant_noChainSendsMoreThanItHolds() external view {
+        require(handler.overdrafts() == 0, "a rollup moved more than it holds");
+    }
+
+    /// Nothing queued moves while its destination is paused.
+    function invariant_nothingCompletesIntoAPausedChain() external view {
+        require(handler.pausedCompletions() == 0, "a queued transfer completed into a paused chain");
+    }
+
+    /// queuedTotal is the sum of the open queued transfers.
+    function invariant_theQueueAddsUp() external view {
+        TokenLedger ledger = handler.ledger();
+        uint256 open;
+        uint256 n = handler.idCount();
+        for (uint256 i = 0; i < n; i++) {
+            (,, bool isOpen,, uint128 amount,,,) = ledger.queued(handler.ids(i));
+            if (isOpen) open += amount;
+        }
+        require(open == ledger.queuedTotal(), "queuedTotal is not the sum of the open transfers");
+    }
+}
