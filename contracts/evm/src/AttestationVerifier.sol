@@ -3,9 +3,9 @@ pragma solidity 0.8.30;
 
 /// @title AttestationVerifier
 /// @notice Checks xroute router attestations on chain: EIP-712 typed data signed with secp256k1,
-/// domain {name "xroute", version "1", chainId, verifyingContract = this contract}. The Hub
-/// inherits it; it is also deployed alone in tests to prove that what routers sign off chain
-/// recovers on chain.
+/// domain {name "xroute", version "1", chainId, verifyingContract = this contract}. No other
+/// contract uses it (the Hub trusts no router signature: docs/security.md); it is deployed alone in
+/// tests to prove that what routers sign off chain recovers on chain.
 contract AttestationVerifier {
     bytes32 private constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");

@@ -74,6 +74,9 @@ contract Pool is IXrouteTokenReceiver {
 
     error ZeroAmount();
     error AmountTooLarge(uint256 amount);
+    /// @notice The entry would bring the epoch's deposits or withdrawals to 2^128 or more, which
+    /// the ledger refuses to move: the epoch could never close.
+    error EpochFull(uint64 epoch, uint256 total);
     error InsufficientShares(uint256 shares, uint256 held);
     error EpochEmpty(uint64 epoch);
     error EpochNotDue(uint64 epoch, uint256 age, uint256 deposits);
@@ -100,8 +103,10 @@ contract Pool is IXrouteTokenReceiver {
     function deposit(uint256 amount) external {
         uint64 epoch = currentEpoch;
         _entry(epoch, 1, amount);
+        uint256 total = epochs[epoch].deposits + amount;
+        if (total >= AMOUNT_BOUND) revert EpochFull(epoch, total);
         deposited[epoch][msg.sender] += amount;
-        epochs[epoch].deposits += amount;
+        epochs[epoch].deposits = total;
         emit Deposited(epoch, msg.sender, amount);
         IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
     }
@@ -112,10 +117,12 @@ contract Pool is IXrouteTokenReceiver {
         uint256 held = sharesOf[msg.sender];
         if (shares > held) revert InsufficientShares(shares, held);
         _entry(epoch, 2, shares);
+        uint256 total = epochs[epoch].withdrawals + shares;
+        if (total >= AMOUNT_BOUND) revert EpochFull(epoch, total);
         sharesOf[msg.sender] = held - shares;
         totalShares -= shares;
         withdrawing[epoch][msg.sender] += shares;
-        epochs[epoch].withdrawals += shares;
+        epochs[epoch].withdrawals = total;
         emit WithdrawalRequested(epoch, msg.sender, shares);
     }
 

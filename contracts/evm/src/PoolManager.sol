@@ -22,7 +22,8 @@ interface ILedgerForPools {
 /// The manager nets the two on L1, where the price is known: the withdrawals are worth
 /// `A_W = vault.previewRedeem(W)`; if `D ≥ A_W` it deposits `D − A_W` (the depositors get the
 /// withdrawers' W shares plus what that deposit mints), else it withdraws `A_W − D` (the
-/// depositors get W less the shares that burned). One vault call, or none when they cancel out.
+/// depositors get W less the shares that burned); with no deposits it redeems exactly W (no share
+/// is left for depositors who do not exist). One vault call, or none when they cancel out.
 /// It answers with one transfer-and-call of `A_W` tokens back to the pool, data
 /// `[epoch, S_D, A_W, D, W, totalAssets, totalSupply]` (S_D: the shares the deposits bought).
 ///
@@ -113,7 +114,12 @@ contract PoolManager is IXrouteTokenReceiver {
         settled[srcDomain][epoch] = true;
         uint256 assetsOut = w == 0 ? 0 : vault.previewRedeem(w);
         uint256 depositShares;
-        if (amount >= assetsOut) {
+        if (amount == 0) {
+            // Withdrawals only: redeem exactly W, so that no share is left to depositors who do
+            // not exist (a withdraw of A_W would round the shares it burns).
+            assetsOut = _redeem(w);
+            shares[srcDomain] -= w;
+        } else if (amount >= assetsOut) {
             uint256 minted = amount == assetsOut ? 0 : _deposit(amount - assetsOut);
             depositShares = w + minted;
             shares[srcDomain] += minted;
@@ -136,8 +142,8 @@ contract PoolManager is IXrouteTokenReceiver {
 
     function _deposit(uint256 assets) internal returns (uint256 minted) {
         token.approve(address(vault), assets);
-        try vault.deposit(assets, address(this)) returns (uint256 shares) {
-            minted = shares;
+        try vault.deposit(assets, address(this)) returns (uint256 got) {
+            minted = got;
         } catch (bytes memory raw) {
             revert(_refused("deposit", assets, raw));
         }
@@ -153,6 +159,14 @@ contract PoolManager is IXrouteTokenReceiver {
                     Strings.toString(worth)
                 )
             );
+        }
+    }
+
+    function _redeem(uint256 w) internal returns (uint256) {
+        try vault.redeem(w, address(this), address(this)) returns (uint256 assets) {
+            return assets;
+        } catch (bytes memory raw) {
+            revert(_refused("redeem", w, raw));
         }
     }
 

@@ -5,6 +5,7 @@ pragma solidity 0.8.30;
 interface Vm {
     function deal(address who, uint256 amount) external;
     function warp(uint256 timestamp) external;
+    function prank(address sender) external;
 }
 
 abstract contract Cheats {

@@ -11,6 +11,9 @@ import {MockStarknetMessaging} from "./StarknetMessaging.sol";
 
 uint32 constant L1 = 1;
 uint256 constant INITIAL = 1_000_000 ether;
+// Transfers are 1 to 10 steps; limits 0 (none), 5, 10 or 15 steps: a transfer fits, waits for
+// room, or is above a route's whole capacity.
+uint256 constant STEP = 100 ether;
 // Every rollup transfer's sender on its chain (the one whose CANCEL the ledger accepts).
 bytes32 constant ROLLUP_SENDER = bytes32(uint256(0x77));
 
@@ -53,6 +56,10 @@ contract LedgerHandler is Cheats {
         return bytes32(uint256(0xA000 + d));
     }
 
+    function _amount(uint256 seed) internal pure returns (uint256) {
+        return (1 + seed % 10) * STEP;
+    }
+
     function _rollup(uint256 seed) internal view returns (uint32) {
         return domains[1 + seed % 2];
     }
@@ -86,7 +93,7 @@ contract LedgerHandler is Cheats {
 
     function l1Transfer(uint256 d, uint96 amount) external {
         uint256 before = ledger.lastQueueId();
-        try ledger.transfer(_rollup(d), bytes32(uint256(0x5555)), 1 + amount % (INITIAL / 8)) {} catch {}
+        try ledger.transfer(_rollup(d), bytes32(uint256(0x5555)), _amount(amount)) {} catch {}
         _noteQueued(before);
     }
 
@@ -97,7 +104,8 @@ contract LedgerHandler is Cheats {
         payload[0] = 1;
         payload[1] = dst;
         payload[2] = dst == L1 ? uint256(uint160(address(this))) : 0x5555;
-        payload[3] = 1 + amount % (INITIAL / 4);
+        // Up to twice the largest L1 transfer: sometimes more than the rollup holds.
+        payload[3] = 2 * _amount(amount) - amount % 2;
         payload[4] = uint256(ROLLUP_SENDER);
         uint256 held = ledger.supply(src);
         uint256 before = ledger.lastQueueId();
@@ -136,9 +144,9 @@ contract LedgerHandler is Cheats {
         ledger.setPaused(_rollup(d), paused);
     }
 
-    function limits(uint256 d, uint64 out, uint64 into) external {
+    function limits(uint256 d, uint96 out, uint96 into) external {
         uint32 domain = domains[d % 3];
-        ledger.setLimits(domain, uint128(out % (INITIAL / 4)), uint128(into % (INITIAL / 4)));
+        ledger.setLimits(domain, uint128((out % 4) * STEP * 5), uint128((into % 4) * STEP * 5));
     }
 
     function wait(uint32 seconds_) external {
@@ -191,5 +199,34 @@ contract LedgerInvariants {
             if (isOpen) open += amount;
         }
         require(open == ledger.queuedTotal(), "queuedTotal is not the sum of the open transfers");
+    }
+}
+
+/// The ledger returning an L1 sender's fee to an account that refuses ETH (this contract has no
+/// `receive`): the fee is kept for it, and it withdraws it to an address that takes it.
+contract LedgerFees {
+    function test_aFeeThatCannotBeReturnedIsOwedThenWithdrawn() external {
+        MockStarknetMessaging messaging = new MockStarknetMessaging();
+        Hub hub = new Hub(L1, 0x42);
+        hub.registerStarknetDomain(2, IStarknetMessaging(address(messaging)), 0xE002);
+        XToken token = new XToken("xroute Token", "XRT");
+        TokenLedger ledger = new TokenLedger(address(hub), address(token));
+        token.setRouter(address(ledger));
+        ledger.initialize(address(this), INITIAL);
+        ledger.registerChain(2, TokenLedger.Kind.Starknet, bytes32(uint256(0xA002)));
+        ledger.setLimits(2, 0, uint128(10 * STEP));
+        ledger.transfer(2, bytes32(uint256(0x5555)), 10 * STEP);
+        uint256 fee = 1 gwei;
+        uint256 id = ledger.transfer{value: fee}(2, bytes32(uint256(0x5555)), STEP);
+        require(id != 0, "the second transfer was not queued");
+        require(address(ledger).balance == fee, "the ledger does not hold the fee");
+        ledger.cancel(id);
+        require(ledger.owed(address(this)) == fee, "the fee is not owed to the sender");
+        address payee = address(0xBEEF);
+        ledger.withdrawOwed(payee);
+        require(payee.balance == fee, "the payee did not get the fee");
+        require(ledger.owed(address(this)) == 0 && address(ledger).balance == 0, "the fee stayed");
+        (bool again,) = address(ledger).call(abi.encodeCall(TokenLedger.withdrawOwed, (payee)));
+        require(!again, "a second withdrawal paid");
     }
 }

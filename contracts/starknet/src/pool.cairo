@@ -211,8 +211,11 @@ mod Pool {
             let epoch = self.current.read();
             let account = get_caller_address();
             add_entry(ref self, epoch, account, KIND_DEPOSIT, amount);
+            // The ledger moves less than 2^128: a fuller epoch could never close.
+            let total = self.deposits.read(epoch) + amount;
+            assert(total.high == 0, 'EPOCH_FULL');
             self.deposited.write((epoch, account), self.deposited.read((epoch, account)) + amount);
-            self.deposits.write(epoch, self.deposits.read(epoch) + amount);
+            self.deposits.write(epoch, total);
             self.emit(Event::Deposited(Deposited { epoch, account, amount }));
             ITokenDispatcher { contract_address: self.token.read() }
                 .transfer_from(account, get_contract_address(), amount);
@@ -224,10 +227,12 @@ mod Pool {
             let have = self.shares.read(account);
             assert(shares <= have, 'INSUFFICIENT_SHARES');
             add_entry(ref self, epoch, account, KIND_WITHDRAWAL, shares);
+            let total = self.withdrawals.read(epoch) + shares;
+            assert(total.high == 0, 'EPOCH_FULL');
             self.shares.write(account, have - shares);
             self.total_shares.write(self.total_shares.read() - shares);
             self.withdrawing.write((epoch, account), self.withdrawing.read((epoch, account)) + shares);
-            self.withdrawals.write(epoch, self.withdrawals.read(epoch) + shares);
+            self.withdrawals.write(epoch, total);
             self.emit(Event::WithdrawalRequested(WithdrawalRequested { epoch, account, shares }));
         }
 

@@ -25,10 +25,21 @@ use xroute_tests::{
 
 /// An Arbitrum adapter reading the sends of `endpoint` (exits only: no account).
 fn rollup(net: &LocalNet, endpoint: Address, dir: &std::path::Path) -> Result<ArbitrumAdapter> {
+    Ok(ArbitrumAdapter::read_only(&rollup_config(
+        net, endpoint, dir,
+    )?)?)
+}
+
+/// The local Arbitrum's chain block, its endpoint `endpoint` (an unused key file in `dir`).
+fn rollup_config(
+    net: &LocalNet,
+    endpoint: Address,
+    dir: &std::path::Path,
+) -> Result<ArbitrumChain> {
     let arb = net.arbitrum()?;
     let key = dir.join("unused.key");
     std::fs::write(&key, "0x01")?;
-    Ok(ArbitrumAdapter::read_only(&ArbitrumChain {
+    Ok(ArbitrumChain {
         chain: EvmChain {
             name: "arbitrum".into(),
             domain: ARBITRUM_DOMAIN,
@@ -44,7 +55,7 @@ fn rollup(net: &LocalNet, endpoint: Address, dir: &std::path::Path) -> Result<Ar
             outbox: arb.bridge.outbox,
             endpoint,
         },
-    })?)
+    })
 }
 
 /// The message's `relayFromArbitrum` call once a send root covering it is posted and final.
@@ -337,6 +348,61 @@ async fn nobody_can_starve_or_redirect_an_escrow_toward_arbitrum() -> Result<()>
         SampleApp::new(arb.app, &l2).totalReceived().call().await?,
         U256::from(1)
     );
+
+    // The owner raises the floor: the router's quote for a new message meets it.
+    let (gas_floor, fee_floor) = (777_777u64, U256::from(3_000_000_000u64));
+    let r = hub
+        .setRetryableFloor(
+            ARBITRUM_DOMAIN,
+            gas_floor,
+            alloy::primitives::Uint::<192, 3>::from(fee_floor),
+        )
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    assert!(r.status(), "setRetryableFloor reverted");
+    let dir = tempfile::tempdir()?;
+    let mut config = rollup_config(&net, arb.endpoint, dir.path())?;
+    config.chain.signer_key_file = dir.path().join("router.key");
+    std::fs::write(&config.chain.signer_key_file, format!("0x{:064x}", 2))?;
+    let router = ArbitrumAdapter::connect(&config).await?;
+    let l1 = HubChainAdapter::new(
+        "ethereum",
+        L1_DOMAIN,
+        net.l1.endpoint().parse()?,
+        stack.hub,
+        0,
+    )?;
+    let view = L1 {
+        state: l1
+            .as_l1()
+            .ok_or_else(|| eyre::eyre!("the hub chain serves as L1"))?,
+        finalized: l1.head().await?,
+    };
+    let receipt = SampleApp::new(stack.l1_app, &kit)
+        .send(ARBITRUM_DOMAIN, arb.app.into_word(), vec![U256::from(8)])
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let next = hub_sent(&receipt)?;
+    let envelope = xroute_proofs::envelope::Envelope::from_words(
+        &next
+            .words
+            .iter()
+            .map(|w| B256::from(*w))
+            .collect::<Vec<_>>(),
+    )?;
+    match router.entry(&envelope, &view).await? {
+        xroute_adapters::Entry::Accepted { terms, .. } => {
+            let (gas, fee_cap, _, _) =
+                <(U256, U256, U256, Address) as alloy::sol_types::SolValue>::abi_decode(&terms)?;
+            assert!(gas >= U256::from(gas_floor), "quoted gas {gas}");
+            assert!(fee_cap >= fee_floor, "quoted fee cap {fee_cap}");
+        }
+        other => eyre::bail!("the router refused the entry: {other:?}"),
+    }
     Ok(())
 }
 

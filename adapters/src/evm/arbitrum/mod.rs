@@ -341,6 +341,20 @@ impl ArbitrumAdapter {
         Ok(sends.blocks.partition_point(|b| *b <= number) as u64)
     }
 
+    /// The least retryable terms the Hub accepts for this domain (`Hub.retryableFloors`).
+    async fn retryable_floor(&self, l1: &L1<'_>) -> Result<Hub::retryableFloorsReturn> {
+        let data = Hub::retryableFloorsCall::new((self.client.info.domain,)).abi_encode();
+        let answer = l1.state.call(l1.state.hub(), data.into()).await?;
+        Hub::retryableFloorsCall::abi_decode_returns(&answer).map_err(|e| {
+            AdapterError::bad(
+                &self.client.info.name,
+                "the Hub's retryableFloors answer",
+                None,
+                e.to_string(),
+            )
+        })
+    }
+
     /// The entry of `envelope` (see the module doc).
     async fn entry_of(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Entry> {
         let chain = &self.client;
@@ -380,8 +394,13 @@ impl ArbitrumAdapter {
                 return Err(chain.rpc_error("eth_estimateGas receiveMessage", e));
             }
         };
+        // The Hub refuses terms below its floor for this domain (issue 26): at least that.
+        let floor = self.retryable_floor(l1).await?;
         // Headroom: the retry runs through ArbOS, and the app's state may move before it does.
-        let gas_limit = gas.saturating_add(gas / 4).saturating_add(20_000);
+        let gas_limit = gas
+            .saturating_add(gas / 4)
+            .saturating_add(20_000)
+            .max(floor.gasLimit);
         let l2_base_fee = chain
             .block(BlockNumberOrTag::Latest)
             .await?
@@ -390,7 +409,8 @@ impl ArbitrumAdapter {
             .unwrap_or(0);
         // At least twice the base fee (ArbOS skips the automatic redeem below it), never the
         // estimation magic value 1.
-        let max_fee_per_gas = U256::from(l2_base_fee.saturating_mul(2).max(10_000_000));
+        let max_fee_per_gas = U256::from(l2_base_fee.saturating_mul(2).max(10_000_000))
+            .max(U256::from(floor.maxFeePerGas));
         let l1_base_fee = l1.state.base_fee().await?;
         // The Inbox charges at the base fee of the block the relay lands in: twice today's, the
         // excess refunded on L2.
