@@ -158,3 +158,27 @@ contract PoolInvariants {
         require(sum == pool.totalShares(), "the users' shares do not add up to totalShares");
     }
 }
+
+/// An epoch that reaches 2^128 could never close (the ledger moves less): the entry that would
+/// bring it there is refused, and the epoch below it still closes.
+contract PoolBounds is Cheats {
+    function test_anEntryThatWouldFillTheEpochIsRefused() external {
+        RouterToken token = new RouterToken();
+        Pool pool = new Pool(address(token), MANAGER, L1, 1 hours, 1);
+        uint256 half = uint256(1) << 127;
+        address[2] memory who = [address(0xA1), address(0xA2)];
+        for (uint256 i = 0; i < 2; i++) {
+            token.mint(who[i], half);
+            vm.prank(who[i]);
+            token.approve(address(pool), type(uint256).max);
+        }
+        vm.prank(who[0]);
+        pool.deposit(half);
+        vm.prank(who[1]);
+        (bool ok, bytes memory err) = address(pool).call(abi.encodeCall(Pool.deposit, (half)));
+        require(!ok && bytes4(err) == Pool.EpochFull.selector, "the deposit that fills the epoch was taken");
+        require(token.balanceOf(who[1]) == half, "the refused deposit took tokens");
+        pool.closeEpoch();
+        require(token.balanceOf(address(pool)) == 0, "the epoch did not cross");
+    }
+}
