@@ -218,13 +218,7 @@ impl XrouteStack {
             .get_receipt()
             .await?;
         ensure!(receipt.status(), "the L1 send reverted");
-        let sent = receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|l| l.log_decode::<Hub::MessageSent>().ok())
-            .ok_or_else(|| eyre::eyre!("no MessageSent in the L1 receipt"))?;
-        Ok(MessageId(sent.inner.data.id))
+        Ok(MessageId(hub_sent(&receipt)?.id))
     }
 
     /// A felt as the 32-byte word the envelope carries.
@@ -236,6 +230,17 @@ impl XrouteStack {
     pub fn l1_word(address: Address) -> U256 {
         U256::from_be_slice(address.as_slice())
     }
+}
+
+/// The Hub's `MessageSent` in an L1 receipt (an L1 app's send, or the ledger's MINT message).
+pub fn hub_sent(receipt: &alloy::rpc::types::TransactionReceipt) -> Result<Hub::MessageSent> {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| l.log_decode::<Hub::MessageSent>().ok())
+        .map(|l| l.inner.data)
+        .ok_or_else(|| eyre::eyre!("no MessageSent in the L1 receipt"))
 }
 
 /// Sends `payloads` from the sample app `app` on the local Arbitrum (whichever endpoint it sends

@@ -20,7 +20,7 @@ use xroute_tests::{
     arbitrum::ArbitrumOptions,
     artifacts::evm::{ArbitrumEndpoint, Hub, SampleApp},
     localnet::L1_KIT_ACCOUNT,
-    stack::{ARBITRUM_DOMAIN, L1_DOMAIN, L2_KIT_ACCOUNT, send_from_arbitrum_app},
+    stack::{ARBITRUM_DOMAIN, L1_DOMAIN, L2_KIT_ACCOUNT, hub_sent, send_from_arbitrum_app},
 };
 
 /// An Arbitrum adapter reading the sends of `endpoint` (exits only: no account).
@@ -56,6 +56,17 @@ fn rollup_config(
             endpoint,
         },
     })
+}
+
+/// The L1 anvil as the hub chain, reading `stack`'s Hub.
+fn hub_chain(net: &LocalNet, stack: &XrouteStack) -> Result<HubChainAdapter> {
+    Ok(HubChainAdapter::new(
+        "ethereum",
+        L1_DOMAIN,
+        net.l1.endpoint().parse()?,
+        stack.hub,
+        0,
+    )?)
 }
 
 /// The message's `relayFromArbitrum` call once a send root covering it is posted and final.
@@ -101,13 +112,7 @@ async fn a_waiting_message_survives_the_re_registration_of_its_endpoint() -> Res
     let arb = net.arbitrum()?;
     let old = stack.arbitrum()?;
     let sn = stack.starknets[0];
-    let l1 = HubChainAdapter::new(
-        "ethereum",
-        L1_DOMAIN,
-        net.l1.endpoint().parse()?,
-        stack.hub,
-        0,
-    )?;
+    let l1 = hub_chain(&net, &stack)?;
     let owner = net.l1.provider(L1_KIT_ACCOUNT)?;
     let hub_contract = Hub::new(stack.hub, &owner);
 
@@ -239,17 +244,6 @@ async fn a_waiting_message_survives_the_re_registration_of_its_endpoint() -> Res
     Ok(())
 }
 
-/// The Hub's `MessageSent` in an L1 receipt.
-fn hub_sent(receipt: &alloy::rpc::types::TransactionReceipt) -> Result<HubCalls::MessageSent> {
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| l.log_decode::<HubCalls::MessageSent>().ok())
-        .map(|l| l.inner.data)
-        .ok_or_else(|| eyre::eyre!("no MessageSent in the receipt"))
-}
-
 /// The decoded Hub error of a refused call, or the raw error.
 fn hub_error(e: &alloy::contract::Error) -> String {
     let data = e.as_revert_data().unwrap_or_default();
@@ -367,13 +361,7 @@ async fn nobody_can_starve_or_redirect_an_escrow_toward_arbitrum() -> Result<()>
     config.chain.signer_key_file = dir.path().join("router.key");
     std::fs::write(&config.chain.signer_key_file, format!("0x{:064x}", 2))?;
     let router = ArbitrumAdapter::connect(&config).await?;
-    let l1 = HubChainAdapter::new(
-        "ethereum",
-        L1_DOMAIN,
-        net.l1.endpoint().parse()?,
-        stack.hub,
-        0,
-    )?;
+    let l1 = hub_chain(&net, &stack)?;
     let view = L1 {
         state: l1
             .as_l1()

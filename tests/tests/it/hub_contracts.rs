@@ -16,7 +16,7 @@ use xroute_tests::{
     LocalNet, XrouteStack,
     artifacts::evm::{Hub, IStarknetMessaging, MessagingProbe, SampleApp},
     localnet::L1_KIT_ACCOUNT,
-    stack::L1_DOMAIN,
+    stack::{L1_DOMAIN, hub_sent},
 };
 
 /// L2 fee paid for a leg into a Starknet-family chain.
@@ -24,18 +24,6 @@ const L2_FEE: u64 = 1_000_000_000_000;
 
 fn word(f: Felt) -> B256 {
     B256::from(f.to_bytes_be())
-}
-
-/// The Hub's `MessageSent` in an L1 receipt.
-fn hub_sent(receipt: &alloy::rpc::types::TransactionReceipt) -> Hub::MessageSent {
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| l.log_decode::<Hub::MessageSent>().ok())
-        .expect("MessageSent")
-        .inner
-        .data
 }
 
 fn words(e: &Envelope) -> Vec<U256> {
@@ -162,7 +150,7 @@ async fn messages_cross_through_the_hub_in_every_direction() -> Result<()> {
         .get_receipt()
         .await?;
     assert!(receipt.status());
-    let sent = hub_sent(&receipt);
+    let sent = hub_sent(&receipt)?;
     assert_eq!(hub.outbound(sent.id).call().await?, U256::from(L2_FEE + 1));
     // Nothing reaches Starknet before a router forwards it.
     assert!(net.flush(0).await?.generated_l2_transactions.is_empty());
@@ -410,7 +398,7 @@ async fn a_batch_skips_a_failing_member_returns_its_fee_and_delivers_the_rest() 
         .await?
         .get_receipt()
         .await?;
-    let to_sn = hub_sent(&receipt);
+    let to_sn = hub_sent(&receipt)?;
     let consume = Hub::relayFromStarknetCall {
         srcDomain: sn.domain,
         endpoint: felt_to_u256(sn.endpoint),

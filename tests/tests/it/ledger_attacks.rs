@@ -7,7 +7,7 @@ use alloy::{
     providers::Provider,
     sol_types::SolCall,
 };
-use eyre::{Result, ensure, eyre};
+use eyre::{Result, ensure};
 use starknet_rust::core::types::Felt;
 use xroute_adapters::{ChainAdapter, hub::Hub as HubCalls, starknet::StarknetAdapter};
 use xroute_proofs::envelope::Envelope;
@@ -15,24 +15,30 @@ use xroute_tests::{
     LocalNet, XrouteStack,
     artifacts::evm::{HungryReceiver, TokenLedger, XToken},
     localnet::L1_KIT_ACCOUNT,
-    stack::L1_DOMAIN,
+    stack::{L1_DOMAIN, hub_sent},
     token::{TokenStack, u256_felts},
 };
 
 /// Wei an L1 transfer toward Starknet escrows for its L1 → L2 message.
 const L2_FEE: u64 = 1_000_000_000_000;
 
-/// The `relayFromStarknet` calldata of every message devnet `chain`'s endpoint sent since
-/// block `from`, in order.
-async fn starknet_exits(net: &LocalNet, stack: &XrouteStack, from: u64) -> Result<Vec<Bytes>> {
+/// A reader of devnet 0's endpoint.
+fn starknet_reader(net: &LocalNet, stack: &XrouteStack) -> Result<StarknetAdapter> {
     let sn = stack.starknets[0];
-    let reader = StarknetAdapter::new(
+    Ok(StarknetAdapter::new(
         "starknet",
         sn.domain,
         net.starknets[0].devnet.rpc_url().clone(),
         sn.endpoint,
         0,
-    )?;
+    )?)
+}
+
+/// The `relayFromStarknet` calldata of every message devnet 0's endpoint sent since block
+/// `from`, in order.
+async fn starknet_exits(net: &LocalNet, stack: &XrouteStack, from: u64) -> Result<Vec<Bytes>> {
+    let sn = stack.starknets[0];
+    let reader = starknet_reader(net, stack)?;
     let head = reader.head().await?.number;
     let sent = reader.sent_messages(from, head).await?;
     Ok(sent
@@ -58,15 +64,7 @@ fn relay_call(domain: u32, endpoint: Felt, envelope: &Envelope) -> Bytes {
 
 /// The devnet's latest block number (where to read the endpoint's next sends from).
 async fn starknet_head(net: &LocalNet, stack: &XrouteStack) -> Result<u64> {
-    let sn = stack.starknets[0];
-    let reader = StarknetAdapter::new(
-        "starknet",
-        sn.domain,
-        net.starknets[0].devnet.rpc_url().clone(),
-        sn.endpoint,
-        0,
-    )?;
-    Ok(reader.head().await?.number)
+    Ok(starknet_reader(net, stack)?.head().await?.number)
 }
 
 /// Moves `amount` from the kit's L1 account to devnet account `account`: the L1 transfer, its
@@ -88,16 +86,7 @@ async fn fund_starknet(
         .get_receipt()
         .await?;
     ensure!(r.status(), "the L1 transfer reverted");
-    let sent = r
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| l.log_decode::<HubCalls::MessageSent>().ok())
-        .ok_or_else(|| eyre!("no MessageSent"))?
-        .inner
-        .data;
-    let hub = l1.get_transaction_receipt(r.transaction_hash).await?;
-    ensure!(hub.is_some());
+    let sent = hub_sent(&r)?;
     let forward = HubCalls::relayFromL1Call {
         words: sent.words,
         entry: Bytes::new(),
