@@ -382,6 +382,8 @@ contract TokenLedger is IXrouteReceiver {
         supply[localDomain] += leg.amount;
         address account = address(uint160(uint256(leg.to)));
         token.mint(account, leg.amount);
+        // A call to an address without code would "succeed" doing nothing: refuse it (refunded).
+        if (account.code.length == 0) revert("the recipient has no code");
         uint256 before = gasleft();
         (bool ok, bytes memory head, uint256 size) = BoundedCall.call(
             account,

@@ -229,4 +229,38 @@ contract LedgerFees {
         (bool again,) = address(ledger).call(abi.encodeCall(TokenLedger.withdrawOwed, (payee)));
         require(!again, "a second withdrawal paid");
     }
+
+    /// A transfer-and-call from a rollup to an L1 address without code: there is nothing to call,
+    /// so the transfer goes back to its sender (nothing minted on L1).
+    function test_aCallToAnAddressWithoutCodeIsSentBack() external {
+        MockStarknetMessaging messaging = new MockStarknetMessaging();
+        Hub hub = new Hub(L1, 0x42);
+        hub.registerStarknetDomain(2, IStarknetMessaging(address(messaging)), 0xE002);
+        XToken token = new XToken("xroute Token", "XRT");
+        TokenLedger ledger = new TokenLedger(address(hub), address(token));
+        token.setRouter(address(ledger));
+        ledger.initialize(address(this), INITIAL);
+        bytes32 router = bytes32(uint256(0xA002));
+        ledger.registerChain(2, TokenLedger.Kind.Starknet, router);
+        ledger.transfer(2, bytes32(uint256(0x5555)), STEP);
+        address nobody = address(0xBEEF);
+        uint256[] memory payload = new uint256[](6);
+        (payload[0], payload[1], payload[2], payload[3], payload[4], payload[5]) =
+            (3, L1, uint256(uint160(nobody)), STEP, 0x77, 9);
+        uint256[] memory words = Envelope.encode(
+            Envelope.Header({
+                srcDomain: 2,
+                nonce: 0,
+                sender: router,
+                dstDomain: L1,
+                recipient: bytes32(uint256(uint160(address(ledger))))
+            }),
+            payload
+        );
+        messaging.post(0xE002, address(hub), words);
+        hub.relayFromStarknet(2, 0xE002, words, "");
+        require(token.balanceOf(nobody) == 0, "minted to an address without code");
+        require(ledger.supply(2) == STEP, "not counted back on the source");
+        require(ledger.supply(L1) == token.totalSupply(), "L1's count is not the L1 supply");
+    }
 }
