@@ -345,3 +345,45 @@ async fn a_queued_transfer_does_not_complete_into_a_paused_chain() -> Result<()>
     assert_eq!(ledger.supply(sn).call().await?, U256::from(160u64));
     Ok(())
 }
+
+/// The Cairo pool's bound (issue 26): the ledger moves less than 2^128, so an epoch whose deposits
+/// reached 2^128 could never close. Two users deposit 2^127 each: the second deposit is refused
+/// (`EPOCH_FULL`) and takes nothing; the epoch holding the first closes and crosses to L1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_starknet_pool_epoch_never_reaches_two_to_the_128() -> Result<()> {
+    use xroute_tests::pool::{L1Pools, PoolChain, StarknetPool};
+    let net = LocalNet::start_with_accounts(1, None, 3).await?;
+    let stack = XrouteStack::deploy(&net).await?;
+    let half = U256::from(1) << 127;
+    let token = TokenStack::deploy(&net, &stack, U256::from(1) << 129).await?;
+    let (sn, _) = token.starknets[0];
+    for account in [1, 2] {
+        fund_starknet(&net, &token, account, half).await?;
+    }
+    let l1_pools = L1Pools::deploy(&net, &token).await?;
+    let pools = StarknetPool::deploy(&net, &token, &l1_pools, 3600, U256::from(1)).await?;
+    pools.deposit(&net, 1, half).await?;
+    let refused = pools.deposit(&net, 2, half).await;
+    let err = format!(
+        "{:#}",
+        refused
+            .err()
+            .ok_or_else(|| eyre::eyre!("the deposit that fills the epoch was taken"))?
+    );
+    assert!(err.contains("EPOCH_FULL"), "{err}");
+    let user2 = token.account_word(&net, sn, 2)?;
+    assert_eq!(
+        token.balance(&net, sn, user2).await?,
+        half,
+        "the refused deposit took nothing"
+    );
+    assert_eq!(pools.epoch(&net, 1).await?.deposits, half);
+    pools.close_epoch(&net, 0).await?;
+    assert_eq!(pools.current_epoch(&net).await?, 2, "the epoch closed");
+    assert_eq!(
+        token.balance(&net, sn, pools.pool_word()).await?,
+        U256::ZERO,
+        "its deposits crossed to L1"
+    );
+    Ok(())
+}
