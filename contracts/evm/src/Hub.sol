@@ -30,6 +30,19 @@ contract Hub is IHubFromArbitrum {
     uint64 public constant DEFAULT_RETRYABLE_GAS = 50_000;
     uint192 public constant DEFAULT_RETRYABLE_FEE_CAP = 10_000_000;
 
+    // Metering (`relayBatchMetered`): what the EVM charges a relay transaction outside the stretch
+    // the Hub measures with `gasleft()`, calibrated on anvil (docs/gas.md, "Metering"): the 21,000
+    // of every transaction, the call's dispatch before the first measurement, and per receipt the
+    // event and the return after the last.
+    uint256 internal constant TX_BASE = 21_000;
+    uint256 internal constant BATCH_PRE = 400;
+    uint256 internal constant BATCH_POST = 1_700;
+    uint256 internal constant BATCH_PER_RECEIPT = 136;
+    /// @dev EIP-3529's refund for clearing a slot that was set before the transaction, and for
+    /// restoring a slot that was zero before it.
+    uint256 internal constant CLEAR_REFUND = 4_800;
+    uint256 internal constant RESTORE_REFUND = 19_900;
+
     enum Family {
         Unregistered,
         Starknet,
@@ -122,6 +135,21 @@ contract Hub is IHubFromArbitrum {
     /// @notice Per Arbitrum domain, the least `entry` terms the Hub forwards with: terms below
     /// them would skip the automatic redeem and leave the message to a ticket nobody may redeem.
     mapping(uint32 => RetryableFloor) public retryableFloors;
+    /// @notice Per source domain, the commitment to every relay receipt (`RelayMetered`) of its
+    /// messages: the high 192 bits are a hash chain, head' = keccak256(abi.encode(head, receipt))
+    /// truncated, the low 64 bits how many receipts it holds.
+    mapping(uint32 => uint256) public meters;
+    /// @dev Set while `relayBatchMetered` runs: its members report what they relayed.
+    bool internal transient meteringNow;
+    /// @dev What the `relayBatchMetered` member being executed relayed, for the batch to meter it.
+    bytes32 internal transient meteredId;
+    uint32 internal transient meteredSrc;
+    uint256 internal transient meteredFee;
+    uint256 internal transient meteredRefund;
+    /// @dev The gas refund the relay being executed earns by clearing storage (EIP-3529).
+    uint256 internal transient pendingRefund;
+    /// @dev The message whose escrow slot `receiveFromArbitrum` set in this transaction.
+    bytes32 internal transient receivedNow;
 
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
     event DomainRegistered(
@@ -139,6 +167,14 @@ contract Hub is IHubFromArbitrum {
     event RetryableFloorSet(uint32 indexed domain, uint64 gasLimit, uint192 maxFeePerGas);
     /// @notice The L1 app that sent a waiting message took it back, with its escrow.
     event MessageReclaimed(bytes32 indexed id, address indexed sender, uint256 amount);
+    /// @notice What the relays of one transaction cost `relayer` at `gasPrice` (the
+    /// transaction's): two words per relayed message, its id, then
+    /// `srcDomain << 224 | index << 192 | gas << 128 | nextLegFee`. `gas` is the relay's own
+    /// execution, measured, plus its share of the transaction's fixed costs (and of a batch's
+    /// loop); `nextLegFee` the wei the relayer paid toward the next leg; `index` the receipt's place
+    /// in `meters[srcDomain]`, which hashes abi.encode(id, srcDomain, relayer, gas, gasPrice,
+    /// nextLegFee).
+    event RelaysMetered(address indexed relayer, uint256 gasPrice, bytes32[] receipts);
 
     error NotOwner(address caller);
     error UnknownDomain(uint32 domain);
@@ -277,7 +313,9 @@ contract Hub is IHubFromArbitrum {
     function relayFromL1(uint256[] calldata words, bytes calldata entry) external payable returns (bytes32 id) {
         (Envelope.Header memory h, uint256[] calldata payload) = Envelope.decode(words);
         id = Envelope.id(words);
-        _forwardPending(id, h, words, payload, entry, _fee());
+        uint256 fee = _fee();
+        _forwardPending(id, h, words, payload, entry, fee);
+        _meter(id, h.srcDomain, fee);
     }
 
     /// @notice Consumes a message the Starknet-family domain `srcDomain` proved to L1 (sent by its
@@ -287,7 +325,9 @@ contract Hub is IHubFromArbitrum {
         payable
         returns (bytes32 id)
     {
-        return _relay(srcDomain, endpoint, words, _fee(), entry);
+        uint256 fee = _fee();
+        id = _relay(srcDomain, endpoint, words, fee, entry);
+        _meter(id, srcDomain, fee);
     }
 
     /// @notice Executes an Arbitrum domain's L2 → L1 message through the rollup's registered Outbox
@@ -308,10 +348,12 @@ contract Hub is IHubFromArbitrum {
             if (_isProcessed(source, h.nonce)) {
                 // Delivered to its L1 app inside the Outbox's call.
                 if (fee != 0) revert FeeMismatch(0, fee);
+                _meter(id, h.srcDomain, 0);
                 return id;
             }
         }
         _forwardPending(id, h, e.words, payload, entry, fee);
+        _meter(id, h.srcDomain, fee);
     }
 
     function _executeOutbox(ArbitrumExit calldata e) internal {
@@ -353,6 +395,7 @@ contract Hub is IHubFromArbitrum {
         } else {
             outbound[id] = msg.value + 1;
             if (forwardingNow != id) outboundSource[id] = source;
+            else if (meteringNow) receivedNow = id;
         }
     }
 
@@ -366,6 +409,10 @@ contract Hub is IHubFromArbitrum {
     ) internal {
         uint256 escrow = outbound[id];
         if (escrow == 0) revert NotPending(id);
+        // Clearing the escrow slot: a refund for one set before this transaction, a larger one
+        // for one set in it (the Outbox's call just now), for the metering.
+        uint256 refund = receivedNow == id ? RESTORE_REFUND : CLEAR_REFUND;
+        bool metering = meteringNow;
         bytes32 source = outboundSource[id];
         if (source == bytes32(0)) {
             // An L1 app's send (this hub is its endpoint), or a message forwarded in the
@@ -375,7 +422,9 @@ contract Hub is IHubFromArbitrum {
             source = _sourceKey(h.srcDomain, endpoint);
         } else {
             delete outboundSource[id];
+            refund += CLEAR_REFUND;
         }
+        if (metering) pendingRefund = refund;
         _markProcessed(source, h.nonce, id);
         outbound[id] = 0;
         // Someone else's escrow: its refunds go back to whoever paid it, not to the relayer.
@@ -414,12 +463,35 @@ contract Hub is IHubFromArbitrum {
     /// sent with too little gas, and an estimate of the batch then covers every member. Run as an
     /// `eth_call` it is the router's simulation: which members would pass, and the gas each uses.
     function relayBatch(Member[] calldata members) external payable returns (MemberResult[] memory results) {
+        return _relayBatch(members, false, 0);
+    }
+
+    /// @notice `relayBatch`, metered: each landed member's cost is recorded as a receipt
+    /// (`RelaysMetered`) and folded into its source domain's commitment (`meters`), which a
+    /// settlement is checked against. A relayer uses it for messages someone paid for (a batch of
+    /// one for a single message); the metering's own cost is in what it records.
+    function relayBatchMetered(Member[] calldata members)
+        external
+        payable
+        returns (MemberResult[] memory results)
+    {
+        uint256 start = gasleft();
+        meteringNow = true;
+        results = _relayBatch(members, true, start);
+        meteringNow = false;
+    }
+
+    function _relayBatch(Member[] calldata members, bool metered, uint256 start)
+        internal
+        returns (MemberResult[] memory results)
+    {
         uint256 total;
         for (uint256 i = 0; i < members.length; i++) {
             total += members[i].fee;
         }
         if (total != msg.value) revert FeeMismatch(total, msg.value);
         results = new MemberResult[](members.length);
+        Receipt[] memory receipts = new Receipt[](metered ? members.length : 0);
         uint256 refund;
         for (uint256 i = 0; i < members.length; i++) {
             Member calldata m = members[i];
@@ -439,12 +511,70 @@ contract Hub is IHubFromArbitrum {
             if (!ok) {
                 refund += m.fee;
                 emit BatchMemberFailed(i, data);
+            } else if (metered) {
+                receipts[i] = Receipt(meteredId, meteredSrc, meteredFee, before - left, meteredRefund);
             }
         }
         if (refund != 0) {
             (bool sent,) = msg.sender.call{value: refund}("");
             if (!sent) revert RefundFailed(msg.sender, refund);
         }
+        if (metered) _meterBatch(receipts, results, start);
+    }
+
+    /// @dev One landed member of a batch, as the batch meters it.
+    struct Receipt {
+        bytes32 id;
+        uint32 src;
+        uint256 fee;
+        /// The member's call, measured around it.
+        uint256 gas;
+        /// What its storage clears earn back (EIP-3529).
+        uint256 refund;
+    }
+
+    /// @dev Meters the landed members of a batch: each its own measured gas, plus an equal share
+    /// of everything else the transaction costs but the failed members (the relayer's own loss).
+    function _meterBatch(Receipt[] memory receipts, MemberResult[] memory results, uint256 start) internal {
+        uint256 landed;
+        uint256 own;
+        uint256 failed;
+        uint256 stores;
+        // The first update of a domain's meter in the transaction is cold (and sets the slot if
+        // it was never set), the later ones warm.
+        uint32[] memory seen = new uint32[](receipts.length);
+        uint256 distinct;
+        for (uint256 i = 0; i < receipts.length; i++) {
+            if (!results[i].ok) {
+                failed += results[i].gasUsed;
+                continue;
+            }
+            landed += 1;
+            own += receipts[i].gas;
+            uint32 src = receipts[i].src;
+            uint256 j = 0;
+            while (j < distinct && seen[j] != src) j++;
+            if (j < distinct) {
+                stores += 100;
+            } else {
+                seen[distinct++] = src;
+                stores += meters[src] == 0 ? 22_100 : 5_000;
+            }
+        }
+        if (landed == 0) return;
+        bytes32[] memory out = new bytes32[](2 * landed);
+        uint256 shared = TX_BASE + _calldataGas() + BATCH_PRE + BATCH_POST + landed * BATCH_PER_RECEIPT + stores
+            + (start - gasleft()) - own - failed;
+        uint256 share = shared / landed;
+        uint256 rest = shared % landed;
+        uint256 k;
+        for (uint256 i = 0; i < receipts.length; i++) {
+            if (!results[i].ok) continue;
+            Receipt memory r = receipts[i];
+            _record(out, k++, r.id, r.src, r.gas - r.refund + share + rest, r.fee);
+            rest = 0;
+        }
+        emit RelaysMetered(msg.sender, tx.gasprice, out);
     }
 
     /// @notice Whether this hub processed the message of nonce `nonce` from domain `srcDomain`'s
@@ -452,6 +582,54 @@ contract Hub is IHubFromArbitrum {
     function isProcessed(uint32 srcDomain, uint64 nonce) external view returns (bool) {
         uint256 endpoint = srcDomain == localDomain ? uint256(uint160(address(this))) : domains[srcDomain].endpoint;
         return _isProcessed(_sourceKey(srcDomain, endpoint), nonce);
+    }
+
+    /// @dev Inside `relayBatchMetered`: tells the batch what this member relayed (message `id`
+    /// from `src`, `fee` paid toward the next leg, `pendingRefund` gas earned back by clearing
+    /// storage). Otherwise nothing.
+    function _meter(bytes32 id, uint32 src, uint256 fee) internal {
+        if (!meteringNow) return;
+        (meteredId, meteredSrc, meteredFee, meteredRefund) = (id, src, fee, pendingRefund);
+        pendingRefund = 0;
+    }
+
+    /// @dev Folds receipt (id, src, msg.sender, gas, tx.gasprice, fee) into `meters[src]` and
+    /// writes its two words at `out[2k]`.
+    function _record(bytes32[] memory out, uint256 k, bytes32 id, uint32 src, uint256 gas, uint256 fee)
+        internal
+    {
+        uint256 meter = meters[src];
+        uint256 index = uint64(meter);
+        bytes32 receipt = keccak256(abi.encode(id, src, msg.sender, gas, tx.gasprice, fee));
+        uint256 head = uint256(keccak256(abi.encode(meter >> 64, receipt))) >> 64;
+        meters[src] = (head << 64) | (index + 1);
+        out[2 * k] = id;
+        out[2 * k + 1] = bytes32(
+            (uint256(src) << 224) | (uint256(uint32(index)) << 192) | (uint256(uint64(gas)) << 128) | uint128(fee)
+        );
+    }
+
+    /// @dev The calldata's gas (EIP-2028: 16 per non-zero byte, 4 per zero byte), a word at a time.
+    function _calldataGas() internal pure returns (uint256 g) {
+        assembly ("memory-safe") {
+            let len := calldatasize()
+            let ones := 0x0101010101010101010101010101010101010101010101010101010101010101
+            let nonzero := 0
+            // Two words a turn (calldata reads past the end are zero: counted as nothing).
+            for { let p := 0 } lt(p, len) { p := add(p, 64) } {
+                let x := calldataload(p)
+                let y := calldataload(add(p, 32))
+                // Bit 0 of each byte becomes the OR of that byte's bits; then count those bits.
+                x := or(x, shr(4, x))
+                y := or(y, shr(4, y))
+                x := or(x, shr(2, x))
+                y := or(y, shr(2, y))
+                x := or(x, shr(1, x))
+                y := or(y, shr(1, y))
+                nonzero := add(nonzero, byte(0, mul(add(and(x, ones), and(y, ones)), ones)))
+            }
+            g := add(mul(nonzero, 16), mul(sub(len, nonzero), 4))
+        }
     }
 
     /// @dev What a relay pays toward the next leg: msg.value, or inside `relayBatch` the member's

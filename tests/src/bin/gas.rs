@@ -6,9 +6,10 @@
 //! consumable by the messaging contract's `mockSendMessageFromL2`, and one warm-up message first
 //! (the app's and the Hub's first writes are then not counted). The recipient app's execution is
 //! read from each transaction's call trace (`debug_traceTransaction`, callTracer): the Hub's own
-//! work is the transaction's gas minus it.
+//! work is the transaction's gas minus it. Then the metering: how far the gas the Hub's
+//! `RelaysMetered` receipts of a transaction add up to is from the transaction's `gasUsed`.
 //!
-//!   cargo run -p xroute-tests --bin xroute-gas [-- --messages 16 --batches 4,16,32]
+//!   cargo run -p xroute-tests --bin xroute-gas [-- --messages 16 --batches 1,2,4,8,16,32]
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
@@ -56,7 +57,7 @@ struct Args {
     #[arg(long, default_value_t = 16)]
     messages: u64,
     /// Batch sizes measured (today's Hub).
-    #[arg(long, value_delimiter = ',', default_value = "4,16,32")]
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32")]
     batches: Vec<u64>,
 }
 
@@ -67,6 +68,15 @@ struct Cost {
     total: u64,
     /// Gas the recipient app's `onMessage` used, from the trace.
     app: u64,
+    /// Gas the transaction's `RelaysMetered` receipts add up to (0 for the Hub before them).
+    metered: u64,
+}
+
+impl Cost {
+    /// The metering error, in % of the transaction's gas (positive: metered more).
+    fn error(&self) -> f64 {
+        (self.metered as f64 - self.total as f64) * 100.0 / self.total as f64
+    }
 }
 
 struct Chain {
@@ -126,9 +136,19 @@ impl Chain {
             )
             .await
             .wrap_err("debug_traceTransaction")?;
+        // Each receipt is (id, src << 224 | index << 192 | gas << 128 | fee): gas is bits 128..191.
+        let metered = receipt
+            .inner
+            .logs()
+            .iter()
+            .filter_map(|l| l.log_decode::<Hub::RelaysMetered>().ok())
+            .flat_map(|m| m.inner.data.receipts.into_iter().skip(1).step_by(2))
+            .map(|w| u64::from_be_bytes(w.0[8..16].try_into().unwrap_or_default()))
+            .sum();
         Ok(Cost {
             total: receipt.gas_used,
             app: app_gas(&trace, app)?,
+            metered,
         })
     }
 }
@@ -164,8 +184,8 @@ fn mean(costs: &[Cost], per: u64, f: impl Fn(&Cost) -> u64) -> f64 {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    if args.messages == 0 || args.batches.iter().any(|b| *b < 2) {
-        bail!("--messages must be at least 1 and every --batches size at least 2");
+    if args.messages == 0 || args.batches.contains(&0) {
+        bail!("--messages and every --batches size must be at least 1");
     }
     eprintln!("starting anvil and a starknet-devnet (its messaging contract)…");
     let net = LocalNet::start(1).await?;
@@ -229,6 +249,36 @@ async fn main() -> Result<()> {
         batches.push((size, cost));
     }
 
+    // The same sizes metered (`relayBatchMetered`), the following nonces, after one metered relay
+    // (the domain's first receipt creates its commitment slot, once).
+    let words = Chain::words(next, apps[2]);
+    chain.post(hubs[2], &words).await?;
+    let warm = Hub::relayBatchMeteredCall {
+        members: vec![Hub::Member {
+            call: relay_data(words).into(),
+            fee: U256::ZERO,
+        }],
+    }
+    .abi_encode();
+    chain.relay(hubs[2], warm, apps[2]).await?;
+    next += 1;
+    let mut metered = Vec::new();
+    for &size in &args.batches {
+        let mut members = Vec::new();
+        for nonce in next..next + size {
+            let words = Chain::words(nonce, apps[2]);
+            chain.post(hubs[2], &words).await?;
+            members.push(Hub::Member {
+                call: relay_data(words).into(),
+                fee: U256::ZERO,
+            });
+        }
+        next += size;
+        let data = Hub::relayBatchMeteredCall { members }.abi_encode();
+        let cost = chain.relay(hubs[2], data, apps[2]).await?;
+        metered.push((size, cost));
+    }
+
     let base_total = mean(&alone[0], 1, |c| c.total);
     let base_hub = mean(&alone[0], 1, |c| c.total - c.app);
     println!(
@@ -266,6 +316,28 @@ async fn main() -> Result<()> {
             *size,
             cost.total as f64 / *size as f64,
             cost.app as f64 / *size as f64,
+        );
+    }
+
+    println!();
+    println!(
+        "Metering (`relayBatchMetered`): the gas of a transaction's `RelaysMetered` receipts against its `gasUsed` (error = metered − used, in % of used), and what metering costs per message against `relayBatch` of the same size"
+    );
+    println!();
+    println!(
+        "| messages per tx | gasUsed | metered | error | gas per message, metered | unmetered (`relayBatch`) | metering's cost per message |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for ((size, cost), (_, plain)) in metered.iter().zip(&batches) {
+        let per = cost.total as f64 / *size as f64;
+        let plain_per = plain.total as f64 / *size as f64;
+        let app_diff = (cost.app as f64 - plain.app as f64) / *size as f64;
+        println!(
+            "| {size} | {} | {} | {:+.2} % | {per:.0} | {plain_per:.0} | {:.0} |",
+            cost.total,
+            cost.metered,
+            cost.error(),
+            per - plain_per - app_diff
         );
     }
     Ok(())

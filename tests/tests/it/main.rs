@@ -10,6 +10,7 @@ mod cross_language;
 mod demo_cli;
 mod hub_attacks;
 mod hub_contracts;
+mod hub_metering;
 mod kit;
 mod ledger_attacks;
 mod ledger_calls;

@@ -1,0 +1,207 @@
+//! The Hub's metering (issue 27, part 2), on anvil with devnet's Starknet messaging: a metered
+//! batch records one receipt per landed member, its gas adds up to the transaction's, and the
+//! source domain's commitment is the hash chain of exactly those receipts.
+
+use alloy::{
+    primitives::{Address, B256, Bytes, U256, keccak256},
+    sol_types::{SolCall, SolValue},
+};
+use eyre::{Result, ensure};
+use starknet_rust::core::types::Felt;
+use xroute_adapters::hub::Hub as HubCalls;
+use xroute_proofs::envelope::Envelope;
+use xroute_tests::{
+    LocalNet, XrouteStack,
+    artifacts::evm::{Hub, SampleApp},
+    localnet::L1_KIT_ACCOUNT,
+    stack::L1_DOMAIN,
+};
+
+/// A `relayFromStarknet` batch member for each of `count` messages the Starknet sample app sends
+/// to the L1 app (sent, and flushed to L1).
+async fn starknet_members(
+    net: &LocalNet,
+    stack: &XrouteStack,
+    count: u64,
+) -> Result<Vec<Hub::Member>> {
+    let sn = stack.starknets[0];
+    let devnet = &net.starknets[0].devnet;
+    let first =
+        u64::try_from(devnet.call(sn.endpoint, "next_nonce", vec![]).await?[0].to_biguint())?;
+    let recipient = stack.l1_app.into_word();
+    let payloads: Vec<Vec<Felt>> = (0..count).map(|i| vec![Felt::from(100 + i)]).collect();
+    stack
+        .send_from_starknet(net, 0, L1_DOMAIN, recipient, &payloads)
+        .await?;
+    net.flush(0).await?;
+    Ok(payloads
+        .iter()
+        .enumerate()
+        .map(|(i, payload)| {
+            let envelope = Envelope {
+                src_domain: sn.domain,
+                nonce: first + i as u64,
+                sender: XrouteStack::felt_word(sn.app),
+                dst_domain: L1_DOMAIN,
+                recipient,
+                payload: payload.iter().map(|f| XrouteStack::felt_word(*f)).collect(),
+            };
+            let call = HubCalls::relayFromStarknetCall {
+                srcDomain: sn.domain,
+                endpoint: U256::from_be_bytes(sn.endpoint.to_bytes_be()),
+                words: envelope
+                    .to_words()
+                    .iter()
+                    .map(|w| U256::from_be_bytes(w.0))
+                    .collect(),
+                entry: Bytes::new(),
+            }
+            .abi_encode();
+            Hub::Member {
+                call: call.into(),
+                fee: U256::ZERO,
+            }
+        })
+        .collect())
+}
+
+/// One receipt as `RelaysMetered` packs it.
+struct Receipt {
+    id: B256,
+    src: u32,
+    index: u32,
+    gas: u64,
+    fee: u128,
+}
+
+fn unpack(words: &[B256]) -> Vec<Receipt> {
+    words
+        .chunks(2)
+        .map(|pair| {
+            let w = pair[1].0;
+            Receipt {
+                id: pair[0],
+                src: u32::from_be_bytes(w[0..4].try_into().unwrap_or_default()),
+                index: u32::from_be_bytes(w[4..8].try_into().unwrap_or_default()),
+                gas: u64::from_be_bytes(w[8..16].try_into().unwrap_or_default()),
+                fee: u128::from_be_bytes(w[16..32].try_into().unwrap_or_default()),
+            }
+        })
+        .collect()
+}
+
+/// `meters[src]` after folding `receipt` into `meter` (the Hub's rule, written out).
+fn fold(meter: U256, r: &Receipt, relayer: Address, gas_price: u128) -> U256 {
+    let hash = keccak256(
+        (
+            r.id,
+            U256::from(r.src),
+            relayer,
+            U256::from(r.gas),
+            U256::from(gas_price),
+            U256::from(r.fee),
+        )
+            .abi_encode(),
+    );
+    let head = U256::from_be_bytes(keccak256((meter >> 64usize, hash).abi_encode()).0) >> 64usize;
+    (head << 64usize) | ((meter & U256::from(u64::MAX)) + U256::from(1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metered_batch_records_what_each_landed_relay_cost() -> Result<()> {
+    let net = LocalNet::start(1).await?;
+    let stack = XrouteStack::deploy(&net).await?;
+    let kit = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let relayer = net.l1.address(L1_KIT_ACCOUNT)?;
+    let hub = Hub::new(stack.hub, &kit);
+    let sn = stack.starknets[0].domain;
+
+    // Five messages, and the first again (a replay: it fails and gets no receipt).
+    let mut members = starknet_members(&net, &stack, 5).await?;
+    members.push(members[0].clone());
+    let before = hub.meters(sn).call().await?;
+    // The simulation says what the failing member burns (the same as in the transaction).
+    let simulated = hub.relayBatchMetered(members.clone()).call().await?;
+    assert_eq!(
+        simulated.iter().map(|m| m.ok).collect::<Vec<_>>(),
+        [true, true, true, true, true, false]
+    );
+    let failed = u64::try_from(simulated[5].gasUsed)?;
+    let r = hub
+        .relayBatchMetered(members)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(r.status(), "the metered batch reverted");
+    let metered: Vec<_> = r
+        .inner
+        .logs()
+        .iter()
+        .filter_map(|l| l.log_decode::<Hub::RelaysMetered>().ok())
+        .collect();
+    assert_eq!(metered.len(), 1, "one RelaysMetered per transaction");
+    let event = &metered[0].inner.data;
+    assert_eq!(event.relayer, relayer);
+    assert_eq!(event.gasPrice, U256::from(r.effective_gas_price));
+    let receipts = unpack(&event.receipts);
+    assert_eq!(
+        receipts.len(),
+        5,
+        "a receipt per landed member, none for the replay"
+    );
+    let delivered: Vec<B256> = r
+        .inner
+        .logs()
+        .iter()
+        .filter_map(|l| l.log_decode::<Hub::MessageDelivered>().ok())
+        .map(|d| d.inner.data.id)
+        .collect();
+    assert_eq!(
+        receipts.iter().map(|x| x.id).collect::<Vec<_>>(),
+        delivered,
+        "the receipts are the delivered messages, in order"
+    );
+    assert!(receipts.iter().all(|x| x.src == sn && x.fee == 0));
+    let first_index = u32::try_from(before & U256::from(u64::MAX))?;
+    assert_eq!(
+        receipts.iter().map(|x| x.index).collect::<Vec<_>>(),
+        (first_index..first_index + 5).collect::<Vec<_>>()
+    );
+    // The receipts' gas adds up to the transaction's, less the failed member's (the relayer's
+    // own loss), within 2 %.
+    let sum: u64 = receipts.iter().map(|x| x.gas).sum();
+    let used = r.gas_used - failed;
+    let error = (sum as f64 - used as f64).abs() / used as f64;
+    assert!(
+        error < 0.02,
+        "metered {sum} against {used} used ({:.2} %)",
+        error * 100.0
+    );
+    // The commitment is the hash chain of these receipts.
+    let mut expected = before;
+    for x in &receipts {
+        expected = fold(expected, x, relayer, r.effective_gas_price);
+    }
+    assert_eq!(hub.meters(sn).call().await?, expected);
+    assert_eq!(
+        SampleApp::new(stack.l1_app, &kit)
+            .totalReceived()
+            .call()
+            .await?,
+        U256::from(5)
+    );
+
+    // An unmetered batch records nothing.
+    let plain = starknet_members(&net, &stack, 2).await?;
+    let r = hub.relayBatch(plain).send().await?.get_receipt().await?;
+    ensure!(r.status(), "the plain batch reverted");
+    assert!(
+        r.inner
+            .logs()
+            .iter()
+            .all(|l| l.log_decode::<Hub::RelaysMetered>().is_err())
+    );
+    assert_eq!(hub.meters(sn).call().await?, expected);
+    Ok(())
+}
