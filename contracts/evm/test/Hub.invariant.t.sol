@@ -91,6 +91,28 @@ contract HubHandler {
         batchLeak += before - address(this).balance;
     }
 
+    /// Receipts the metered batches should have folded into `meters[STARKNET]`: their landed
+    /// members.
+    uint256 public meteredLanded;
+
+    /// Two relays in one metered batch (no fees): each landed member is one receipt.
+    function meteredBatch(uint64 a, uint64 b) external {
+        Hub.Member[] memory members = new Hub.Member[](2);
+        members[0] = Hub.Member({
+            call: abi.encodeCall(Hub.relayFromStarknet, (STARKNET, ENDPOINT, words(a % NONCES), "")),
+            fee: 0
+        });
+        members[1] = Hub.Member({
+            call: abi.encodeCall(Hub.relayFromStarknet, (STARKNET, ENDPOINT, words(b % NONCES), "")),
+            fee: 0
+        });
+        try hub.relayBatchMetered(members) returns (Hub.MemberResult[] memory results) {
+            for (uint256 i = 0; i < 2; i++) {
+                if (results[i].ok) meteredLanded += 1;
+            }
+        } catch {}
+    }
+
     /// An L1 app's send toward Starknet, escrowing `fee`.
     function sendToStarknet(uint64 fee, uint64 seed) external {
         uint256[] memory payload = new uint256[](1);
@@ -174,5 +196,13 @@ contract HubInvariants is Cheats {
         require(address(handler.hub()).balance == handler.escrowed(), "hub balance is not the pending escrows");
         require(handler.messaging().sentValue() == handler.forwarded(), "forwarded value differs");
         require(handler.batchLeak() == 0, "a batch kept part of what it was paid");
+    }
+
+    /// The source domain's commitment counts exactly the landed members of metered batches.
+    function invariant_theMeterCountsEachMeteredRelayOnce() external view {
+        require(
+            uint64(handler.hub().meters(STARKNET)) == handler.meteredLanded(),
+            "meters[src] does not count the metered relays"
+        );
     }
 }
