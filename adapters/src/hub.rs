@@ -186,6 +186,16 @@ pub fn classify_revert(data: &[u8], message: &str, bridges: &[BridgeReverts]) ->
         E::NotTheSender(e) => {
             Revert::Permanent(format!("{} did not send message {}", e.caller, e.id))
         }
+        // The L1 gas tank's errors: not a relay's.
+        E::ZeroGasLimit(_)
+        | E::DeadlinePassed(_)
+        | E::InsufficientBalance(_)
+        | E::AlreadyPaid(_)
+        | E::NotPaid(_)
+        | E::NotThePayer(_)
+        | E::NotReleasable(_)
+        | E::WithdrawFailed(_)
+        | E::UnknownRoute(_) => Revert::Permanent(format!("the Hub's gas tank refuses: {error:?}")),
         // An L1 recipient's revert, too long to keep: what an app's revert means is its own.
         E::RevertDataTooLong(e) => Revert::Transient(format!(
             "the recipient {} reverted with {} bytes (selector {})",

@@ -36,12 +36,18 @@ contract Hub is IHubFromArbitrum {
     // event and the return after the last.
     uint256 internal constant TX_BASE = 21_000;
     uint256 internal constant BATCH_PRE = 400;
-    uint256 internal constant BATCH_POST = 1_700;
-    uint256 internal constant BATCH_PER_RECEIPT = 136;
+    uint256 internal constant BATCH_POST = 2_500;
+    uint256 internal constant BATCH_PER_RECEIPT = 2_556;
     /// @dev EIP-3529's refund for clearing a slot that was set before the transaction, and for
     /// restoring a slot that was zero before it.
     uint256 internal constant CLEAR_REFUND = 4_800;
     uint256 internal constant RESTORE_REFUND = 19_900;
+    /// @dev What settling a paid receipt at once costs besides its storage writes (the payment's
+    /// reads, the arithmetic, the `Settled` event), calibrated like the above.
+    uint256 internal constant SETTLE_BASE = 9_000;
+    /// @notice After a payment's deadline, how long a relay may still settle it before its payer
+    /// may `release` it.
+    uint256 public constant SETTLE_GRACE = 1 days;
 
     enum Family {
         Unregistered,
@@ -100,6 +106,31 @@ contract Hub is IHubFromArbitrum {
         address refundTo;
     }
 
+    /// @notice What a payer offers for relaying one message (issue 27): at most `gasLimit` L1 gas
+    /// at a gas price of at most `maxBaseFee + maxPriorityFee` (a relay while the base fee is
+    /// above `maxBaseFee` is charged at most that), at most `legBudget` wei toward the next leg's
+    /// entry fee, relayed by `deadline` (unix seconds).
+    struct Terms {
+        uint64 gasLimit;
+        uint32 deadline;
+        uint128 maxBaseFee;
+        uint128 maxPriorityFee;
+        uint128 legBudget;
+    }
+
+    /// @notice A payment for one message, settled at once by the relay that meters it
+    /// (`relayBatchMetered`): `reserved` is the worst case of its terms, taken from the payer's
+    /// balance; 0 once settled or released.
+    struct Payment {
+        address payer;
+        uint64 gasLimit;
+        uint32 deadline;
+        uint128 maxBaseFee;
+        uint128 maxPriorityFee;
+        uint128 legBudget;
+        uint128 reserved;
+    }
+
     /// @notice The least terms a retryable into an Arbitrum domain is created with.
     struct RetryableFloor {
         uint64 gasLimit;
@@ -139,6 +170,11 @@ contract Hub is IHubFromArbitrum {
     /// messages: the high 192 bits are a hash chain, head' = keccak256(abi.encode(head, receipt))
     /// truncated, the low 64 bits how many receipts it holds.
     mapping(uint32 => uint256) public meters;
+    /// @notice The L1 gas tank: wei each account deposited (or was paid, or refunded) and has
+    /// not reserved for a payment nor withdrawn.
+    mapping(address => uint256) public balances;
+    /// @notice Payments for messages, by message id.
+    mapping(bytes32 => Payment) public payments;
     /// @dev Set while `relayBatchMetered` runs: its members report what they relayed.
     bool internal transient meteringNow;
     /// @dev What the `relayBatchMetered` member being executed relayed, for the batch to meter it.
@@ -175,6 +211,16 @@ contract Hub is IHubFromArbitrum {
     /// in `meters[srcDomain]`, which hashes abi.encode(id, srcDomain, relayer, gas, gasPrice,
     /// nextLegFee).
     event RelaysMetered(address indexed relayer, uint256 gasPrice, bytes32[] receipts);
+    event Deposited(address indexed account, uint256 amount);
+    event Withdrawn(address indexed account, address to, uint256 amount);
+    /// @notice `payer` reserved `reserved` wei (the worst case of `terms`) for relaying message
+    /// `id`, or changed the terms of its payment (`TopUp`).
+    event Paid(bytes32 indexed id, address indexed payer, Terms terms, uint256 reserved);
+    /// @notice A relay settled the payment for message `id`: `charge` to `relayer`, `refund` back
+    /// to the payer.
+    event Settled(bytes32 indexed id, address indexed relayer, uint256 charge, uint256 refund);
+    /// @notice The payer took back an unsettled payment after its deadline and grace.
+    event Released(bytes32 indexed id, address indexed payer, uint256 amount);
 
     error NotOwner(address caller);
     error UnknownDomain(uint32 domain);
@@ -195,6 +241,15 @@ contract Hub is IHubFromArbitrum {
     error EntryBelowFloor(uint32 domain, uint256 gasLimit, uint256 maxFeePerGas);
     error FeeAboveCap(uint32 domain, uint256 cap, uint256 fee);
     error NotTheSender(bytes32 id, address caller);
+    error ZeroGasLimit();
+    error DeadlinePassed(uint256 deadline, uint256 now_);
+    error InsufficientBalance(uint256 balance, uint256 needed);
+    error AlreadyPaid(bytes32 id, address payer);
+    error NotPaid(bytes32 id);
+    error NotThePayer(bytes32 id, address caller);
+    error NotReleasable(bytes32 id, uint256 from);
+    error WithdrawFailed(address to, uint256 amount);
+    error UnknownRoute(uint32 srcDomain, uint32 dstDomain);
 
     modifier onlyOwner() {
         if (msg.sender != owner) revert NotOwner(msg.sender);
@@ -454,6 +509,87 @@ contract Hub is IHubFromArbitrum {
         }
     }
 
+    /// @notice Adds msg.value to `account`'s balance in the L1 gas tank.
+    function deposit(address account) external payable {
+        balances[account] += msg.value;
+        emit Deposited(account, msg.value);
+    }
+
+    /// @notice Sends `amount` of the caller's balance (not reserved) to `to`.
+    function withdraw(uint256 amount, address to) external {
+        uint256 balance = balances[msg.sender];
+        if (amount > balance) revert InsufficientBalance(balance, amount);
+        balances[msg.sender] = balance - amount;
+        emit Withdrawn(msg.sender, to, amount);
+        (bool ok,,) = BoundedCall.call(to, amount, "");
+        if (!ok) revert WithdrawFailed(to, amount);
+    }
+
+    /// @notice The caller pays for relaying message `id` (from `srcDomain` to `dstDomain`) on
+    /// `terms`: their worst case is reserved from the caller's balance; the relay that meters the
+    /// message charges what it cost within the terms and returns the rest. Anyone may pay for any
+    /// message, once; its payer changes the terms with `topUp`.
+    function pay(bytes32 id, uint32 srcDomain, uint32 dstDomain, Terms calldata terms) external {
+        if (!_known(srcDomain) || !_known(dstDomain) || srcDomain == dstDomain) {
+            revert UnknownRoute(srcDomain, dstDomain);
+        }
+        address payer = payments[id].payer;
+        if (payer != address(0)) revert AlreadyPaid(id, payer);
+        _reserve(id, terms, 0);
+    }
+
+    /// @notice The payer of message `id` replaces its terms (a later deadline, a higher cap or
+    /// budget), reserving the difference from (or returning it to) its balance.
+    function topUp(bytes32 id, Terms calldata terms) external {
+        Payment storage p = payments[id];
+        if (p.reserved == 0) revert NotPaid(id);
+        if (p.payer != msg.sender) revert NotThePayer(id, msg.sender);
+        _reserve(id, terms, p.reserved);
+    }
+
+    /// @notice After a payment's deadline and `SETTLE_GRACE`, its payer takes the reservation back.
+    function release(bytes32 id) external {
+        Payment storage p = payments[id];
+        if (p.reserved == 0) revert NotPaid(id);
+        if (p.payer != msg.sender) revert NotThePayer(id, msg.sender);
+        uint256 from = uint256(p.deadline) + SETTLE_GRACE;
+        if (block.timestamp <= from) revert NotReleasable(id, from);
+        uint256 amount = p.reserved;
+        p.reserved = 0;
+        balances[msg.sender] += amount;
+        emit Released(id, msg.sender, amount);
+    }
+
+    /// @notice The worst case of `terms`: what a payment on them reserves.
+    function worstCase(Terms calldata terms) public pure returns (uint256) {
+        return uint256(terms.gasLimit) * (uint256(terms.maxBaseFee) + terms.maxPriorityFee) + terms.legBudget;
+    }
+
+    function _known(uint32 domain) internal view returns (bool) {
+        return domain == localDomain || domains[domain].family != Family.Unregistered;
+    }
+
+    /// @dev Sets the caller's payment for `id` to `terms`, its reservation the terms' worst case,
+    /// of which `held` is already reserved.
+    function _reserve(bytes32 id, Terms calldata terms, uint256 held) internal {
+        if (terms.gasLimit == 0) revert ZeroGasLimit();
+        if (terms.deadline <= block.timestamp) revert DeadlinePassed(terms.deadline, block.timestamp);
+        uint256 worst = worstCase(terms);
+        uint256 balance = balances[msg.sender] + held;
+        if (worst > balance) revert InsufficientBalance(balance, worst);
+        balances[msg.sender] = balance - worst;
+        payments[id] = Payment({
+            payer: msg.sender,
+            gasLimit: terms.gasLimit,
+            deadline: terms.deadline,
+            maxBaseFee: terms.maxBaseFee,
+            maxPriorityFee: terms.maxPriorityFee,
+            legBudget: terms.legBudget,
+            reserved: uint128(worst)
+        });
+        emit Paid(id, msg.sender, terms, worst);
+    }
+
     /// @notice Makes several relays in one transaction. Each member is one of this hub's relay
     /// calls, made as a call to this hub carrying no value (its fee is taken from the batch's
     /// msg.value, which must be the sum of the members' fees). A member that reverts changes
@@ -536,7 +672,28 @@ contract Hub is IHubFromArbitrum {
     /// @dev Meters the landed members of a batch: each its own measured gas, plus an equal share
     /// of everything else the transaction costs but the failed members (the relayer's own loss).
     function _meterBatch(Receipt[] memory receipts, MemberResult[] memory results, uint256 start) internal {
-        uint256 landed;
+        (uint256 landed, uint256 shared) = _shared(receipts, results, start);
+        if (landed == 0) return;
+        bytes32[] memory out = new bytes32[](2 * landed);
+        uint256 share = shared / landed;
+        uint256 rest = shared % landed;
+        Settling memory settling = Settling(new address[](landed), 0, false);
+        uint256 k;
+        for (uint256 i = 0; i < receipts.length; i++) {
+            if (!results[i].ok) continue;
+            _meterOne(out, k++, receipts[i], share + rest, settling);
+            rest = 0;
+        }
+        emit RelaysMetered(msg.sender, tx.gasprice, out);
+    }
+
+    /// @dev How many members of a batch landed, and the gas the batch's transaction costs beyond
+    /// what they used themselves and what its failed members burned (to share among the landed).
+    function _shared(Receipt[] memory receipts, MemberResult[] memory results, uint256 start)
+        internal
+        view
+        returns (uint256 landed, uint256 shared)
+    {
         uint256 own;
         uint256 failed;
         uint256 stores;
@@ -561,20 +718,71 @@ contract Hub is IHubFromArbitrum {
                 stores += meters[src] == 0 ? 22_100 : 5_000;
             }
         }
-        if (landed == 0) return;
-        bytes32[] memory out = new bytes32[](2 * landed);
-        uint256 shared = TX_BASE + _calldataGas() + BATCH_PRE + BATCH_POST + landed * BATCH_PER_RECEIPT + stores
+        shared = TX_BASE + _calldataGas() + BATCH_PRE + BATCH_POST + landed * BATCH_PER_RECEIPT + stores
             + (start - gasleft()) - own - failed;
-        uint256 share = shared / landed;
-        uint256 rest = shared % landed;
-        uint256 k;
-        for (uint256 i = 0; i < receipts.length; i++) {
-            if (!results[i].ok) continue;
-            Receipt memory r = receipts[i];
-            _record(out, k++, r.id, r.src, r.gas - r.refund + share + rest, r.fee);
-            rest = 0;
+    }
+
+    /// @dev Who a batch's settlements have written to so far (the first write of a balance in a
+    /// transaction is cold).
+    struct Settling {
+        address[] payers;
+        uint256 count;
+        bool relayer;
+    }
+
+    /// @dev Records landed member `r` (its own gas and its `share`) as receipt `k` of `out`, and
+    /// settles its payment, if any: a paid receipt also carries what settling it costs.
+    function _meterOne(bytes32[] memory out, uint256 k, Receipt memory r, uint256 share, Settling memory settling)
+        internal
+    {
+        uint256 gas = r.gas - r.refund + share;
+        Payment storage p = payments[r.id];
+        bool paid = p.reserved != 0 && block.timestamp <= p.deadline;
+        if (paid) gas += _settleGas(p, settling);
+        _record(out, k, r.id, r.src, gas, r.fee);
+        if (paid) _settle(r.id, p, gas, r.fee);
+    }
+
+
+    /// @dev What settling payment `p` in this batch costs: `SETTLE_BASE`, and the storage writes
+    /// (its reservation, the payer's and the relayer's balances) as EIP-2929/3529 price them.
+    function _settleGas(Payment storage p, Settling memory settling) internal view returns (uint256 gas) {
+        // The reservation's slot keeps the leg budget: cleared (a refund) only when that is 0.
+        gas = SETTLE_BASE + 2_900;
+        if (p.legBudget == 0) gas -= CLEAR_REFUND;
+        address payer = p.payer;
+        uint256 j = 0;
+        while (j < settling.count && settling.payers[j] != payer) j++;
+        if (j < settling.count) {
+            gas += 200;
+        } else {
+            settling.payers[settling.count++] = payer;
+            gas += balances[payer] == 0 ? 22_100 : 5_000;
         }
-        emit RelaysMetered(msg.sender, tx.gasprice, out);
+        if (payer == msg.sender) return gas;
+        if (settling.relayer) {
+            gas += 200;
+        } else {
+            settling.relayer = true;
+            gas += balances[msg.sender] == 0 ? 22_100 : 5_000;
+        }
+    }
+
+    /// @dev Settles payment `p` for message `id`, whose relay cost `gas` and `fee` wei toward
+    /// the next leg: the relayer is credited `min(gas, gasLimit) × min(tx.gasprice, cap) +
+    /// min(fee, legBudget)`, the payer the rest of the reservation.
+    function _settle(bytes32 id, Payment storage p, uint256 gas, uint256 fee) internal {
+        uint256 price = tx.gasprice;
+        uint256 cap = uint256(p.maxBaseFee) + p.maxPriorityFee;
+        if (price > cap) price = cap;
+        if (gas > p.gasLimit) gas = p.gasLimit;
+        if (fee > p.legBudget) fee = p.legBudget;
+        uint256 charge = gas * price + fee;
+        uint256 reserved = p.reserved;
+        p.reserved = 0;
+        balances[msg.sender] += charge;
+        balances[p.payer] += reserved - charge;
+        emit Settled(id, msg.sender, charge, reserved - charge);
     }
 
     /// @notice Whether this hub processed the message of nonce `nonce` from domain `srcDomain`'s

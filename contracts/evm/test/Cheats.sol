@@ -6,6 +6,7 @@ interface Vm {
     function deal(address who, uint256 amount) external;
     function warp(uint256 timestamp) external;
     function prank(address sender) external;
+    function txGasPrice(uint256 price) external;
 }
 
 abstract contract Cheats {

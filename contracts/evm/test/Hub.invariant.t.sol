@@ -5,6 +5,7 @@ import {Hub} from "../src/Hub.sol";
 import {Envelope} from "../src/Envelope.sol";
 import {IStarknetMessaging} from "../src/IStarknetMessaging.sol";
 import {Cheats} from "./Cheats.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {MockStarknetMessaging} from "./StarknetMessaging.sol";
 
 uint32 constant L1 = 1;
@@ -25,7 +26,7 @@ contract CountingApp {
 /// What the fuzzer calls: Starknet → L1 relays (alone, again, in batches with random fees) and
 /// L1 → Starknet sends with random escrows, forwarded with random top-ups. It keeps the books the
 /// invariants compare with the hub's.
-contract HubHandler {
+contract HubHandler is Cheats {
     Hub public hub;
     MockStarknetMessaging public messaging;
     CountingApp public app;
@@ -95,8 +96,10 @@ contract HubHandler {
     /// members.
     uint256 public meteredLanded;
 
-    /// Two relays in one metered batch (no fees): each landed member is one receipt.
-    function meteredBatch(uint64 a, uint64 b) external {
+    /// Two relays in one metered batch (no fees) at a gas price of up to 60 gwei: each landed
+    /// member is one receipt, and settles its payment if it has one.
+    function meteredBatch(uint64 a, uint64 b, uint64 gasPrice) external {
+        vm.txGasPrice(gasPrice % 60 gwei);
         Hub.Member[] memory members = new Hub.Member[](2);
         members[0] = Hub.Member({
             call: abi.encodeCall(Hub.relayFromStarknet, (STARKNET, ENDPOINT, words(a % NONCES), "")),
@@ -112,6 +115,37 @@ contract HubHandler {
             }
         } catch {}
     }
+
+    /// The handler fills its tank in the Hub.
+    function depositTank(uint64 amount) external {
+        uint256 value = amount % 1 ether;
+        hub.deposit{value: value}(address(this));
+        tankIn += value;
+    }
+
+    /// The handler takes part of its tank's free balance back.
+    function withdrawTank(uint64 amount) external {
+        uint256 free = hub.balances(address(this));
+        if (free == 0) return;
+        uint256 value = amount % (free + 1);
+        hub.withdraw(value, address(this));
+        tankIn -= value;
+    }
+
+    /// The handler pays for relaying message `seed` (the metered batches then settle it).
+    function payFor(uint64 seed, uint32 gasLimit, uint32 price) external {
+        Hub.Terms memory terms = Hub.Terms({
+            gasLimit: 1 + gasLimit % 300_000,
+            deadline: uint32(block.timestamp + 1000),
+            maxBaseFee: price % 100 gwei,
+            maxPriorityFee: 1 gwei,
+            legBudget: 0
+        });
+        try hub.pay(keccak256(abi.encodePacked(words(seed % NONCES))), STARKNET, L1, terms) {} catch {}
+    }
+
+    /// Wei the handler put in its tank and did not take back.
+    uint256 public tankIn;
 
     /// An L1 app's send toward Starknet, escrowing `fee`.
     function sendToStarknet(uint64 fee, uint64 seed) external {
@@ -179,6 +213,14 @@ contract HubInvariants is Cheats {
         targets[0] = address(handler);
     }
 
+    /// One outside account calls the handler: with a gas price set, forge moves wei for gas to
+    /// and from the calling account, which the fuzzer would otherwise pick among the contracts
+    /// under test.
+    function targetSenders() public pure returns (address[] memory senders) {
+        senders = new address[](1);
+        senders[0] = address(0xCA11E4);
+    }
+
     /// The hub processes a (source, nonce) at most once, and an L1 app is delivered exactly the
     /// messages the hub marked processed, once each, however often the rollup posted them.
     function invariant_eachMessageIsDeliveredAtMostOnce() external view {
@@ -190,12 +232,36 @@ contract HubInvariants is Cheats {
         }
     }
 
-    /// The hub holds exactly the escrows of the L1 sends not forwarded yet; what it forwarded is
-    /// what it received for them; a batch keeps nothing of what it was paid.
+    /// What the hub forwarded is what it received for the L1 sends; a batch keeps nothing of what
+    /// it was paid (the hub's wei as a whole: `invariant_theTankAddsUp`).
     function invariant_theHubKeepsNoWeiButPendingEscrows() external view {
-        require(address(handler.hub()).balance == handler.escrowed(), "hub balance is not the pending escrows");
         require(handler.messaging().sentValue() == handler.forwarded(), "forwarded value differs");
         require(handler.batchLeak() == 0, "a batch kept part of what it was paid");
+    }
+
+    /// The Hub holds exactly the escrows, the tank's free balances and the payments' reservations;
+    /// settlements move wei between them and never create any.
+    function invariant_theTankAddsUp() external view {
+        Hub hub = handler.hub();
+        uint256 reserved;
+        for (uint64 n = 0; n < NONCES; n++) {
+            (,,,,,, uint128 r) = hub.payments(keccak256(abi.encodePacked(handler.words(n))));
+            reserved += r;
+        }
+        require(
+            address(hub).balance == handler.escrowed() + hub.balances(address(handler)) + reserved,
+            string.concat(
+                "the Hub's wei is not escrows + balances + reservations: ",
+                Strings.toString(address(hub).balance),
+                " ",
+                Strings.toString(handler.escrowed()),
+                " ",
+                Strings.toString(hub.balances(address(handler))),
+                " ",
+                Strings.toString(reserved)
+            )
+        );
+        require(hub.balances(address(handler)) + reserved == handler.tankIn(), "the tank's books moved");
     }
 
     /// The source domain's commitment counts exactly the landed members of metered batches.
