@@ -3,7 +3,10 @@
 //! Starknet-family domain, and on the local Arbitrum's L2 (when started) an ArbitrumEndpoint and
 //! a sample app, registered as an Arbitrum-family domain with the real Inbox.
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::{
+    primitives::{Address, B256, Bytes, U256},
+    sol_types::SolCall,
+};
 use eyre::{Result, WrapErr, ensure};
 use starknet_rust::core::{types::Felt, utils::get_selector_from_name};
 use xroute_proofs::{
@@ -168,11 +171,28 @@ impl XrouteStack {
         recipient: B256,
         payloads: &[Vec<Felt>],
     ) -> Result<Vec<MessageId>> {
+        Ok(self
+            .envelopes_from_starknet(net, chain, dst, recipient, payloads)
+            .await?
+            .iter()
+            .map(Envelope::id)
+            .collect())
+    }
+
+    /// [`XrouteStack::send_from_starknet`], returning the envelopes sent.
+    pub async fn envelopes_from_starknet(
+        &self,
+        net: &LocalNet,
+        chain: usize,
+        dst: u32,
+        recipient: B256,
+        payloads: &[Vec<Felt>],
+    ) -> Result<Vec<Envelope>> {
         let d = self.starknets[chain];
         let devnet = &net.starknets[chain].devnet;
         let mut nonce =
             u64::try_from(devnet.call(d.endpoint, "next_nonce", vec![]).await?[0].to_biguint())?;
-        let mut ids = Vec::with_capacity(payloads.len());
+        let mut envelopes = Vec::with_capacity(payloads.len());
         for chunk in payloads.chunks(10) {
             let mut calls = Vec::with_capacity(chunk.len());
             for payload in chunk {
@@ -183,20 +203,19 @@ impl XrouteStack {
                 ];
                 calldata.extend_from_slice(payload);
                 calls.push((d.app, "send", calldata));
-                let envelope = Envelope {
+                envelopes.push(Envelope {
                     src_domain: d.domain,
                     nonce,
                     sender: Self::felt_word(d.app),
                     dst_domain: dst,
                     recipient,
                     payload: payload.iter().map(|f| Self::felt_word(*f)).collect(),
-                };
-                ids.push(envelope.id());
+                });
                 nonce += 1;
             }
             devnet.invoke_many(0, calls).await?;
         }
-        Ok(ids)
+        Ok(envelopes)
     }
 
     /// Sends from the L1 sample app (from the kit's account), escrowing `fee` wei toward the L2
@@ -221,6 +240,16 @@ impl XrouteStack {
         Ok(MessageId(hub_sent(&receipt)?.id))
     }
 
+    /// The `relayFromStarknet` call relaying `envelope` from devnet `chain`'s domain (once the
+    /// devnet's state update made it consumable on L1).
+    pub fn relay_from_starknet_call(&self, chain: usize, envelope: &Envelope) -> Bytes {
+        relay_from_starknet_call(
+            self.starknets[chain].domain,
+            self.starknets[chain].endpoint,
+            envelope,
+        )
+    }
+
     /// A felt as the 32-byte word the envelope carries.
     pub fn felt_word(f: Felt) -> B256 {
         B256::from(f.to_bytes_be())
@@ -230,6 +259,23 @@ impl XrouteStack {
     pub fn l1_word(address: Address) -> U256 {
         U256::from_be_slice(address.as_slice())
     }
+}
+
+/// The `relayFromStarknet` call relaying `envelope` from Starknet-family domain `domain`, whose
+/// endpoint is `endpoint`.
+pub fn relay_from_starknet_call(domain: u32, endpoint: Felt, envelope: &Envelope) -> Bytes {
+    Hub::relayFromStarknetCall {
+        srcDomain: domain,
+        endpoint: felt_to_u256(endpoint),
+        words: envelope
+            .to_words()
+            .iter()
+            .map(|w| U256::from_be_bytes(w.0))
+            .collect(),
+        entry: Bytes::new(),
+    }
+    .abi_encode()
+    .into()
 }
 
 /// The Hub's `MessageSent` in an L1 receipt (an L1 app's send, or the ledger's MINT message).

@@ -205,15 +205,21 @@ contract LedgerInvariants {
 /// The ledger returning an L1 sender's fee to an account that refuses ETH (this contract has no
 /// `receive`): the fee is kept for it, and it withdraws it to an address that takes it.
 contract LedgerFees {
-    function test_aFeeThatCannotBeReturnedIsOwedThenWithdrawn() external {
-        MockStarknetMessaging messaging = new MockStarknetMessaging();
-        Hub hub = new Hub(L1, 0x42);
+    /// The Hub with a Starknet domain 2 behind the messaging double, the token and its ledger
+    /// (the initial supply to this contract), domain 2's router registered.
+    function _deploy() internal returns (MockStarknetMessaging messaging, Hub hub, XToken token, TokenLedger ledger) {
+        messaging = new MockStarknetMessaging();
+        hub = new Hub(L1, 0x42);
         hub.registerStarknetDomain(2, IStarknetMessaging(address(messaging)), 0xE002);
-        XToken token = new XToken("xroute Token", "XRT");
-        TokenLedger ledger = new TokenLedger(address(hub), address(token));
+        token = new XToken("xroute Token", "XRT");
+        ledger = new TokenLedger(address(hub), address(token));
         token.setRouter(address(ledger));
         ledger.initialize(address(this), INITIAL);
         ledger.registerChain(2, TokenLedger.Kind.Starknet, bytes32(uint256(0xA002)));
+    }
+
+    function test_aFeeThatCannotBeReturnedIsOwedThenWithdrawn() external {
+        (,,, TokenLedger ledger) = _deploy();
         ledger.setLimits(2, 0, uint128(10 * STEP));
         ledger.transfer(2, bytes32(uint256(0x5555)), 10 * STEP);
         uint256 fee = 1 gwei;
@@ -233,15 +239,8 @@ contract LedgerFees {
     /// A transfer-and-call from a rollup to an L1 address without code: there is nothing to call,
     /// so the transfer goes back to its sender (nothing minted on L1).
     function test_aCallToAnAddressWithoutCodeIsSentBack() external {
-        MockStarknetMessaging messaging = new MockStarknetMessaging();
-        Hub hub = new Hub(L1, 0x42);
-        hub.registerStarknetDomain(2, IStarknetMessaging(address(messaging)), 0xE002);
-        XToken token = new XToken("xroute Token", "XRT");
-        TokenLedger ledger = new TokenLedger(address(hub), address(token));
-        token.setRouter(address(ledger));
-        ledger.initialize(address(this), INITIAL);
+        (MockStarknetMessaging messaging, Hub hub, XToken token, TokenLedger ledger) = _deploy();
         bytes32 router = bytes32(uint256(0xA002));
-        ledger.registerChain(2, TokenLedger.Kind.Starknet, router);
         ledger.transfer(2, bytes32(uint256(0x5555)), STEP);
         address nobody = address(0xBEEF);
         uint256[] memory payload = new uint256[](6);

@@ -153,6 +153,36 @@ impl Chain {
     }
 }
 
+impl Chain {
+    /// Relays the `size` messages from nonce `next` on (made consumable first) in one batch to
+    /// `hub`, metered or not; moves `next` past them.
+    async fn batch(
+        &self,
+        hub: Address,
+        app: Address,
+        next: &mut u64,
+        size: u64,
+        metered: bool,
+    ) -> Result<Cost> {
+        let mut members = Vec::new();
+        for nonce in *next..*next + size {
+            let words = Chain::words(nonce, app);
+            self.post(hub, &words).await?;
+            members.push(Hub::Member {
+                call: relay_data(words).into(),
+                fee: U256::ZERO,
+            });
+        }
+        *next += size;
+        let data = if metered {
+            Hub::relayBatchMeteredCall { members }.abi_encode()
+        } else {
+            Hub::relayBatchCall { members }.abi_encode()
+        };
+        self.relay(hub, data, app).await
+    }
+}
+
 /// The gas of every call frame into `app` in a callTracer trace.
 fn app_gas(frame: &Value, app: Address) -> Result<u64> {
     let to: Option<Address> = frame["to"].as_str().and_then(|s| s.parse().ok());
@@ -230,53 +260,26 @@ async fn main() -> Result<()> {
         }
     }
 
-    // Batches on today's Hub, the same messages (then the following nonces).
+    // Batches on today's Hub, the same messages (then the following nonces); then the same sizes
+    // metered (`relayBatchMetered`), after one metered relay (the domain's first receipt creates
+    // its commitment slot, once).
     let mut next = 1;
     let mut batches = Vec::new();
     for &size in &args.batches {
-        let mut members = Vec::new();
-        for nonce in next..next + size {
-            let words = Chain::words(nonce, apps[2]);
-            chain.post(hubs[2], &words).await?;
-            members.push(Hub::Member {
-                call: relay_data(words).into(),
-                fee: U256::ZERO,
-            });
-        }
-        next += size;
-        let data = Hub::relayBatchCall { members }.abi_encode();
-        let cost = chain.relay(hubs[2], data, apps[2]).await?;
-        batches.push((size, cost));
+        batches.push((
+            size,
+            chain
+                .batch(hubs[2], apps[2], &mut next, size, false)
+                .await?,
+        ));
     }
-
-    // The same sizes metered (`relayBatchMetered`), the following nonces, after one metered relay
-    // (the domain's first receipt creates its commitment slot, once).
-    let words = Chain::words(next, apps[2]);
-    chain.post(hubs[2], &words).await?;
-    let warm = Hub::relayBatchMeteredCall {
-        members: vec![Hub::Member {
-            call: relay_data(words).into(),
-            fee: U256::ZERO,
-        }],
-    }
-    .abi_encode();
-    chain.relay(hubs[2], warm, apps[2]).await?;
-    next += 1;
+    chain.batch(hubs[2], apps[2], &mut next, 1, true).await?;
     let mut metered = Vec::new();
     for &size in &args.batches {
-        let mut members = Vec::new();
-        for nonce in next..next + size {
-            let words = Chain::words(nonce, apps[2]);
-            chain.post(hubs[2], &words).await?;
-            members.push(Hub::Member {
-                call: relay_data(words).into(),
-                fee: U256::ZERO,
-            });
-        }
-        next += size;
-        let data = Hub::relayBatchMeteredCall { members }.abi_encode();
-        let cost = chain.relay(hubs[2], data, apps[2]).await?;
-        metered.push((size, cost));
+        metered.push((
+            size,
+            chain.batch(hubs[2], apps[2], &mut next, size, true).await?,
+        ));
     }
 
     let base_total = mean(&alone[0], 1, |c| c.total);

@@ -400,53 +400,23 @@ async fn nobody_can_starve_or_redirect_an_escrow_toward_arbitrum() -> Result<()>
 /// the fix the Hub copied the megabyte twice and logged it, and the whole batch ran out of gas.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revert_bomb_fails_alone_in_a_batch() -> Result<()> {
-    use xroute_proofs::envelope::Envelope;
     use xroute_tests::artifacts::evm::RevertBomb;
     let net = LocalNet::start(1).await?;
     let stack = XrouteStack::deploy(&net).await?;
     let kit = net.l1.provider(L1_KIT_ACCOUNT)?;
     let bomb = RevertBomb::deploy(&kit, U256::from(1_000_000u64)).await?;
-    let sn = stack.starknets[0];
-    let devnet = &net.starknets[0].devnet;
-    let first =
-        u64::try_from(devnet.call(sn.endpoint, "next_nonce", vec![]).await?[0].to_biguint())?;
-    let targets = [*bomb.address(), stack.l1_app];
     let mut members = Vec::new();
-    for (i, target) in targets.iter().enumerate() {
-        let recipient = target.into_word();
+    for (i, target) in [*bomb.address(), stack.l1_app].iter().enumerate() {
         let payload = vec![starknet_rust::core::types::Felt::from(40 + i as u64)];
-        stack
-            .send_from_starknet(
-                &net,
-                0,
-                L1_DOMAIN,
-                recipient,
-                std::slice::from_ref(&payload),
-            )
-            .await?;
-        let envelope = Envelope {
-            src_domain: sn.domain,
-            nonce: first + i as u64,
-            sender: XrouteStack::felt_word(sn.app),
-            dst_domain: L1_DOMAIN,
-            recipient,
-            payload: payload.iter().map(|f| XrouteStack::felt_word(*f)).collect(),
-        };
-        let call = HubCalls::relayFromStarknetCall {
-            srcDomain: sn.domain,
-            endpoint: U256::from_be_bytes(sn.endpoint.to_bytes_be()),
-            words: envelope
-                .to_words()
-                .iter()
-                .map(|w| U256::from_be_bytes(w.0))
-                .collect(),
-            entry: Bytes::new(),
+        for envelope in stack
+            .envelopes_from_starknet(&net, 0, L1_DOMAIN, target.into_word(), &[payload])
+            .await?
+        {
+            members.push(Hub::Member {
+                call: stack.relay_from_starknet_call(0, &envelope),
+                fee: U256::ZERO,
+            });
         }
-        .abi_encode();
-        members.push(Hub::Member {
-            call: call.into(),
-            fee: U256::ZERO,
-        });
     }
     net.flush(0).await?;
     let hub = Hub::new(stack.hub, &kit);

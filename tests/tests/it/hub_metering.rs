@@ -3,7 +3,7 @@
 //! source domain's commitment is the hash chain of exactly those receipts.
 
 use alloy::{
-    primitives::{Address, B256, Bytes, U256, keccak256},
+    primitives::{Address, B256, U256, keccak256},
     sol_types::{SolCall, SolValue},
 };
 use eyre::{Result, ensure};
@@ -24,43 +24,16 @@ async fn starknet_members(
     stack: &XrouteStack,
     count: u64,
 ) -> Result<Vec<Hub::Member>> {
-    let sn = stack.starknets[0];
-    let devnet = &net.starknets[0].devnet;
-    let first =
-        u64::try_from(devnet.call(sn.endpoint, "next_nonce", vec![]).await?[0].to_biguint())?;
-    let recipient = stack.l1_app.into_word();
     let payloads: Vec<Vec<Felt>> = (0..count).map(|i| vec![Felt::from(100 + i)]).collect();
-    stack
-        .send_from_starknet(net, 0, L1_DOMAIN, recipient, &payloads)
+    let envelopes = stack
+        .envelopes_from_starknet(net, 0, L1_DOMAIN, stack.l1_app.into_word(), &payloads)
         .await?;
     net.flush(0).await?;
-    Ok(payloads
+    Ok(envelopes
         .iter()
-        .enumerate()
-        .map(|(i, payload)| {
-            let envelope = Envelope {
-                src_domain: sn.domain,
-                nonce: first + i as u64,
-                sender: XrouteStack::felt_word(sn.app),
-                dst_domain: L1_DOMAIN,
-                recipient,
-                payload: payload.iter().map(|f| XrouteStack::felt_word(*f)).collect(),
-            };
-            let call = HubCalls::relayFromStarknetCall {
-                srcDomain: sn.domain,
-                endpoint: U256::from_be_bytes(sn.endpoint.to_bytes_be()),
-                words: envelope
-                    .to_words()
-                    .iter()
-                    .map(|w| U256::from_be_bytes(w.0))
-                    .collect(),
-                entry: Bytes::new(),
-            }
-            .abi_encode();
-            Hub::Member {
-                call: call.into(),
-                fee: U256::ZERO,
-            }
+        .map(|e| Hub::Member {
+            call: stack.relay_from_starknet_call(0, e),
+            fee: U256::ZERO,
         })
         .collect())
 }

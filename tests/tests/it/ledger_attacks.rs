@@ -10,12 +10,11 @@ use alloy::{
 use eyre::{Result, ensure};
 use starknet_rust::core::types::Felt;
 use xroute_adapters::{ChainAdapter, hub::Hub as HubCalls, starknet::StarknetAdapter};
-use xroute_proofs::envelope::Envelope;
 use xroute_tests::{
     LocalNet, XrouteStack,
     artifacts::evm::{HungryReceiver, TokenLedger, XToken},
     localnet::L1_KIT_ACCOUNT,
-    stack::{L1_DOMAIN, hub_sent},
+    stack::{L1_DOMAIN, hub_sent, relay_from_starknet_call},
     token::{TokenStack, u256_felts},
 };
 
@@ -43,23 +42,8 @@ async fn starknet_exits(net: &LocalNet, stack: &XrouteStack, from: u64) -> Resul
     let sent = reader.sent_messages(from, head).await?;
     Ok(sent
         .iter()
-        .map(|m| relay_call(sn.domain, sn.endpoint, &m.envelope))
+        .map(|m| relay_from_starknet_call(sn.domain, sn.endpoint, &m.envelope))
         .collect())
-}
-
-fn relay_call(domain: u32, endpoint: Felt, envelope: &Envelope) -> Bytes {
-    HubCalls::relayFromStarknetCall {
-        srcDomain: domain,
-        endpoint: U256::from_be_bytes(endpoint.to_bytes_be()),
-        words: envelope
-            .to_words()
-            .iter()
-            .map(|w| U256::from_be_bytes(w.0))
-            .collect(),
-        entry: Bytes::new(),
-    }
-    .abi_encode()
-    .into()
 }
 
 /// The devnet's latest block number (where to read the endpoint's next sends from).
