@@ -275,8 +275,11 @@ impl TokenStack {
     ) -> Result<B256> {
         if src == L1_DOMAIN {
             let l1 = net.l1.provider(account)?;
+            // With gas to spare: under rate limits, an estimate made in the previous block's
+            // second refills no bucket and so writes less than the transfer will.
             let r = TokenLedger::new(self.ledger, &l1)
                 .transfer(dst, recipient, amount)
+                .gas(1_000_000)
                 .send()
                 .await?
                 .get_receipt()

@@ -612,9 +612,11 @@ contract Hub is IHubFromArbitrum {
         returns (MemberResult[] memory results)
     {
         uint256 start = gasleft();
+        // A metered batch an L1 app starts from inside a member leaves the outer one metered.
+        bool outer = meteringNow;
         meteringNow = true;
         results = _relayBatch(members, true, start);
-        meteringNow = false;
+        meteringNow = outer;
     }
 
     function _relayBatch(Member[] calldata members, bool metered, uint256 start)
@@ -637,6 +639,8 @@ contract Hub is IHubFromArbitrum {
                     && selector != this.relayFromL1.selector
             ) revert BadBatchMember(i);
             memberFee = m.fee;
+            // What the member reports is its own (nothing is left from an earlier member).
+            if (metered) meteredId = bytes32(0);
             uint256 before = gasleft();
             (bool ok, bytes memory data,) = BoundedCall.call(address(this), 0, m.call);
             uint256 left = gasleft();
@@ -647,7 +651,7 @@ contract Hub is IHubFromArbitrum {
             if (!ok) {
                 refund += m.fee;
                 emit BatchMemberFailed(i, data);
-            } else if (metered) {
+            } else if (metered && meteredId != bytes32(0)) {
                 receipts[i] = Receipt(meteredId, meteredSrc, meteredFee, before - left, meteredRefund);
             }
         }
@@ -680,7 +684,7 @@ contract Hub is IHubFromArbitrum {
         Settling memory settling = Settling(new address[](landed), 0, false);
         uint256 k;
         for (uint256 i = 0; i < receipts.length; i++) {
-            if (!results[i].ok) continue;
+            if (receipts[i].id == bytes32(0)) continue;
             _meterOne(out, k++, receipts[i], share + rest, settling);
             rest = 0;
         }
@@ -706,6 +710,8 @@ contract Hub is IHubFromArbitrum {
                 failed += results[i].gasUsed;
                 continue;
             }
+            // (A member that landed without reporting a message has no receipt.)
+            if (receipts[i].id == bytes32(0)) continue;
             landed += 1;
             own += receipts[i].gas;
             uint32 src = receipts[i].src;
