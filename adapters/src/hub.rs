@@ -195,7 +195,11 @@ pub fn classify_revert(data: &[u8], message: &str, bridges: &[BridgeReverts]) ->
         | E::NotThePayer(_)
         | E::NotReleasable(_)
         | E::WithdrawFailed(_)
-        | E::UnknownRoute(_) => Revert::Permanent(format!("the Hub's gas tank refuses: {error:?}")),
+        | E::UnknownRoute(_)
+        | E::NoTank(_)
+        | E::SettlementMismatch(_) => {
+            Revert::Permanent(format!("the Hub's gas tank refuses: {error:?}"))
+        }
         // An L1 recipient's revert, too long to keep: what an app's revert means is its own.
         E::RevertDataTooLong(e) => Revert::Transient(format!(
             "the recipient {} reverted with {} bytes (selector {})",

@@ -131,6 +131,15 @@ contract Hub is IHubFromArbitrum {
         uint128 reserved;
     }
 
+    /// @notice A relay receipt as a settlement carries it: what `RelaysMetered` recorded.
+    struct MeteredReceipt {
+        bytes32 id;
+        address relayer;
+        uint64 gas;
+        uint256 gasPrice;
+        uint128 fee;
+    }
+
     /// @notice The least terms a retryable into an Arbitrum domain is created with.
     struct RetryableFloor {
         uint64 gasLimit;
@@ -175,6 +184,12 @@ contract Hub is IHubFromArbitrum {
     mapping(address => uint256) public balances;
     /// @notice Payments for messages, by message id.
     mapping(bytes32 => Payment) public payments;
+    /// @notice Per source domain, the gas tank on that rollup (its address as a word) that
+    /// settlements of its receipts go to.
+    mapping(uint32 => bytes32) public tanks;
+    /// @notice Per source domain, the value `meters[src]` had when its receipts were last sent to
+    /// its tank: the receipts after it are the pending ones.
+    mapping(uint32 => uint256) public settledMeters;
     /// @dev Set while `relayBatchMetered` runs: its members report what they relayed.
     bool internal transient meteringNow;
     /// @dev What the `relayBatchMetered` member being executed relayed, for the batch to meter it.
@@ -221,6 +236,10 @@ contract Hub is IHubFromArbitrum {
     event Settled(bytes32 indexed id, address indexed relayer, uint256 charge, uint256 refund);
     /// @notice The payer took back an unsettled payment after its deadline and grace.
     event Released(bytes32 indexed id, address indexed payer, uint256 amount);
+    event TankRegistered(uint32 indexed domain, bytes32 tank);
+    /// @notice The receipts of `domain` from place `from` on (`count` of them) went to its tank
+    /// as message `id`.
+    event ReceiptsSent(uint32 indexed domain, bytes32 indexed id, uint256 from, uint256 count);
 
     error NotOwner(address caller);
     error UnknownDomain(uint32 domain);
@@ -250,6 +269,8 @@ contract Hub is IHubFromArbitrum {
     error NotReleasable(bytes32 id, uint256 from);
     error WithdrawFailed(address to, uint256 amount);
     error UnknownRoute(uint32 srcDomain, uint32 dstDomain);
+    error NoTank(uint32 domain);
+    error SettlementMismatch(uint32 domain, uint256 meter, uint256 computed);
 
     modifier onlyOwner() {
         if (msg.sender != owner) revert NotOwner(msg.sender);
@@ -335,6 +356,14 @@ contract Hub is IHubFromArbitrum {
         payable
         returns (bytes32 id)
     {
+        return _send(dstDomain, recipient, payload, msg.sender);
+    }
+
+    /// @dev `send` from `sender` (an L1 app, or this Hub for its settlements), msg.value escrowed.
+    function _send(uint32 dstDomain, bytes32 recipient, uint256[] memory payload, address sender)
+        internal
+        returns (bytes32 id)
+    {
         Family family = domains[dstDomain].family;
         if (dstDomain != localDomain && family == Family.Unregistered) revert UnknownDomain(dstDomain);
         if (family == Family.Starknet && msg.value > MAX_STARKNET_FEE) {
@@ -344,14 +373,14 @@ contract Hub is IHubFromArbitrum {
         Envelope.Header memory h = Envelope.Header({
             srcDomain: localDomain,
             nonce: n,
-            sender: bytes32(uint256(uint160(msg.sender))),
+            sender: bytes32(uint256(uint160(sender))),
             dstDomain: dstDomain,
             recipient: recipient
         });
         uint256[] memory words = Envelope.encode(h, payload);
         if (family == Family.Starknet) _checkFelts(words);
         id = Envelope.id(words);
-        emit MessageSent(id, dstDomain, msg.sender, n, recipient, words);
+        emit MessageSent(id, dstDomain, sender, n, recipient, words);
         if (dstDomain == localDomain) {
             _markProcessed(_sourceKey(localDomain, uint256(uint160(address(this)))), n, id);
             _forward(id, h, words, payload, msg.value, "", address(0));
@@ -507,6 +536,53 @@ contract Hub is IHubFromArbitrum {
             (bool sent,) = msg.sender.call{value: amount}("");
             if (!sent) revert RefundFailed(msg.sender, amount);
         }
+    }
+
+    /// @notice Registers the gas tank of rollup `domain` (its address there, as a word).
+    function registerTank(uint32 domain, bytes32 tank) external onlyOwner {
+        if (domains[domain].family == Family.Unregistered) revert UnknownDomain(domain);
+        tanks[domain] = tank;
+        emit TankRegistered(domain, tank);
+    }
+
+    /// @notice Sends the pending receipts of source domain `src` (every receipt since the last
+    /// settlement, in order, as `RelaysMetered` recorded them) to that rollup's tank as one
+    /// message from this Hub, msg.value its L1 → L2 fee: they must hash to `meters[src]` from
+    /// where the last settlement left it. Anyone may send them. The payload, every word a felt:
+    /// `[1, count, then per receipt: id >> 128, id & (2^128 − 1), relayer, gas, gasPrice, fee,
+    /// then the sender, the gas this call used before sending, its gas price, msg.value]`.
+    function sendReceipts(uint32 src, MeteredReceipt[] calldata receipts) external payable returns (bytes32 id) {
+        uint256 start = gasleft();
+        bytes32 tank = tanks[src];
+        if (tank == bytes32(0)) revert NoTank(src);
+        uint256 meter = settledMeters[src];
+        uint256 from = uint64(meter);
+        uint256[] memory payload = new uint256[](6 + 6 * receipts.length);
+        payload[0] = 1;
+        payload[1] = receipts.length;
+        for (uint256 i = 0; i < receipts.length; i++) {
+            MeteredReceipt calldata r = receipts[i];
+            bytes32 receipt = keccak256(abi.encode(r.id, src, r.relayer, uint256(r.gas), r.gasPrice, uint256(r.fee)));
+            uint256 head = uint256(keccak256(abi.encode(meter >> 64, receipt))) >> 64;
+            meter = (head << 64) | (uint64(meter) + 1);
+            uint256 k = 2 + 6 * i;
+            payload[k] = uint256(r.id) >> 128;
+            payload[k + 1] = uint128(uint256(r.id));
+            payload[k + 2] = uint160(r.relayer);
+            payload[k + 3] = r.gas;
+            payload[k + 4] = r.gasPrice;
+            payload[k + 5] = r.fee;
+        }
+        uint256 current = meters[src];
+        if (meter != current) revert SettlementMismatch(src, current, meter);
+        settledMeters[src] = meter;
+        uint256 tail = 2 + 6 * receipts.length;
+        payload[tail] = uint160(msg.sender);
+        payload[tail + 2] = tx.gasprice;
+        payload[tail + 3] = msg.value;
+        payload[tail + 1] = start - gasleft();
+        id = _send(src, tank, payload, address(this));
+        emit ReceiptsSent(src, id, from, receipts.length);
     }
 
     /// @notice Adds msg.value to `account`'s balance in the L1 gas tank.

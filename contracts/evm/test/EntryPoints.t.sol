@@ -71,6 +71,18 @@ contract EntryPointsFuzz {
         require(address(hub).balance == before, "a refusal moved wei");
     }
 
+    /// Receipts nobody metered are never sent to a tank, and refusing them changes no mark.
+    function testFuzz_arbitraryReceiptsAreRefused(Hub.MeteredReceipt[] calldata receipts) external {
+        if (hub.tanks(SN) == bytes32(0)) hub.registerTank(SN, bytes32(uint256(0x7A4C)));
+        if (receipts.length == 0) return; // nothing metered, nothing pending: an empty settlement
+        try hub.sendReceipts(SN, receipts) {
+            revert("receipts nobody metered were sent");
+        } catch (bytes memory err) {
+            _refusedByName(err);
+        }
+        require(hub.settledMeters(SN) == 0, "a refused settlement moved the mark");
+    }
+
     function testFuzz_hubBatchOfArbitraryCalls(bytes calldata call, uint8 fee) external {
         Hub.Member[] memory members = new Hub.Member[](1);
         members[0] = Hub.Member({call: call, fee: fee});

@@ -99,3 +99,76 @@ contract HubMeteringTest is Cheats {
         require(uint64(hub.meters(SN)) == 3, "the commitment does not count three receipts");
     }
 }
+
+/// A metered relay's receipts, sent to the source rollup's tank: accepted only as the exact
+/// chain `meters[src]` committed to since the last settlement, once.
+contract HubSettlementTest is Cheats {
+    uint32 internal constant L1 = 1;
+    uint32 internal constant SN = 2;
+    uint256 internal constant ENDPOINT = 0xE002;
+    bytes32 internal constant TANK = bytes32(uint256(0x7A4C));
+
+    function test_receiptsGoToTheTankOnlyAsCommitted() external {
+        MockStarknetMessaging messaging = new MockStarknetMessaging();
+        Hub hub = new Hub(L1, 0x42);
+        hub.registerStarknetDomain(SN, IStarknetMessaging(address(messaging)), ENDPOINT);
+        Sink sink = new Sink();
+        Hub.Member[] memory members = new Hub.Member[](3);
+        for (uint64 n = 0; n < 3; n++) {
+            uint256[] memory payload = new uint256[](1);
+            payload[0] = n;
+            uint256[] memory words = Envelope.encode(
+                Envelope.Header({
+                    srcDomain: SN,
+                    nonce: n,
+                    sender: bytes32(uint256(7)),
+                    dstDomain: L1,
+                    recipient: bytes32(uint256(uint160(address(sink))))
+                }),
+                payload
+            );
+            messaging.post(ENDPOINT, address(hub), words);
+            members[n] = Hub.Member({call: abi.encodeCall(Hub.relayFromStarknet, (SN, ENDPOINT, words, "")), fee: 0});
+        }
+        vm.txGasPrice(3 gwei);
+        vm.recordLogs();
+        hub.relayBatchMetered(members);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        Hub.MeteredReceipt[] memory receipts = new Hub.MeteredReceipt[](3);
+        for (uint256 i = 0; i < logs.length; i++) {
+            if (logs[i].topics[0] != keccak256("RelaysMetered(address,uint256,bytes32[])")) continue;
+            (uint256 price, bytes32[] memory packed) = abi.decode(logs[i].data, (uint256, bytes32[]));
+            address relayer = address(uint160(uint256(logs[i].topics[1])));
+            for (uint256 j = 0; j < 3; j++) {
+                uint256 w = uint256(packed[2 * j + 1]);
+                receipts[j] = Hub.MeteredReceipt({
+                    id: packed[2 * j],
+                    relayer: relayer,
+                    gas: uint64(w >> 128),
+                    gasPrice: price,
+                    fee: uint128(w)
+                });
+            }
+        }
+        (bool ok, bytes memory err) = address(hub).call(abi.encodeCall(Hub.sendReceipts, (SN, receipts)));
+        require(!ok && bytes4(err) == Hub.NoTank.selector, "receipts went to no tank");
+        hub.registerTank(SN, TANK);
+
+        // A receipt with another gas: refused.
+        Hub.MeteredReceipt[] memory forged = new Hub.MeteredReceipt[](3);
+        for (uint256 j = 0; j < 3; j++) {
+            Hub.MeteredReceipt memory r = receipts[j];
+            forged[j] = Hub.MeteredReceipt(r.id, r.relayer, j == 1 ? r.gas + 1 : r.gas, r.gasPrice, r.fee);
+        }
+        (ok, err) = address(hub).call(abi.encodeCall(Hub.sendReceipts, (SN, forged)));
+        require(!ok && bytes4(err) == Hub.SettlementMismatch.selector, "a forged receipt was sent");
+        require(hub.settledMeters(SN) == 0, "a refused settlement moved the mark");
+
+        bytes32 id = hub.sendReceipts{value: 1000}(SN, receipts);
+        require(hub.settledMeters(SN) == hub.meters(SN), "the mark is not the commitment");
+        require(hub.outbound(id) == 1001, "the settlement does not wait for its forward with its fee");
+        // The same receipts again: refused (they are settled).
+        (ok, err) = address(hub).call(abi.encodeCall(Hub.sendReceipts, (SN, receipts)));
+        require(!ok && bytes4(err) == Hub.SettlementMismatch.selector, "receipts were settled twice");
+    }
+}

@@ -62,7 +62,7 @@ struct Args {
 }
 
 /// What one relay transaction cost.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Cost {
     /// Gas used by the transaction.
     total: u64,
@@ -70,6 +70,8 @@ struct Cost {
     app: u64,
     /// Gas the transaction's `RelaysMetered` receipts add up to (0 for the Hub before them).
     metered: u64,
+    /// Those receipts, as a settlement carries them.
+    receipts: Vec<Hub::MeteredReceipt>,
 }
 
 impl Cost {
@@ -137,23 +139,51 @@ impl Chain {
             .await
             .wrap_err("debug_traceTransaction")?;
         // Each receipt is (id, src << 224 | index << 192 | gas << 128 | fee): gas is bits 128..191.
-        let metered = receipt
+        let mut receipts = Vec::new();
+        for event in receipt
             .inner
             .logs()
             .iter()
             .filter_map(|l| l.log_decode::<Hub::RelaysMetered>().ok())
-            .flat_map(|m| m.inner.data.receipts.into_iter().skip(1).step_by(2))
-            .map(|w| u64::from_be_bytes(w.0[8..16].try_into().unwrap_or_default()))
-            .sum();
+        {
+            let e = event.inner.data;
+            for pair in e.receipts.chunks(2) {
+                let w = pair[1].0;
+                receipts.push(Hub::MeteredReceipt {
+                    id: pair[0],
+                    relayer: e.relayer,
+                    gas: u64::from_be_bytes(w[8..16].try_into()?),
+                    gasPrice: e.gasPrice,
+                    fee: u128::from_be_bytes(w[16..32].try_into()?),
+                });
+            }
+        }
         Ok(Cost {
             total: receipt.gas_used,
             app: app_gas(&trace, app)?,
-            metered,
+            metered: receipts.iter().map(|r| r.gas).sum(),
+            receipts,
         })
     }
 }
 
 impl Chain {
+    /// Sends `receipts` to `hub`'s tank for the Starknet domain; the transaction's gas.
+    async fn send_receipts(&self, hub: Address, receipts: Vec<Hub::MeteredReceipt>) -> Result<u64> {
+        let data = Hub::sendReceiptsCall {
+            src: STARKNET_DOMAIN,
+            receipts,
+        }
+        .abi_encode();
+        let tx = alloy::rpc::types::TransactionRequest::default()
+            .to(hub)
+            .input(Bytes::from(data).into())
+            .value(U256::from(1_000_000_000_000u64));
+        let receipt = self.l1.send_transaction(tx).await?.get_receipt().await?;
+        ensure!(receipt.status(), "sendReceipts reverted");
+        Ok(receipt.gas_used)
+    }
+
     /// Relays the `size` messages from nonce `next` on (made consumable first) in one batch to
     /// `hub`, metered or not; moves `next` past them.
     async fn batch(
@@ -273,13 +303,44 @@ async fn main() -> Result<()> {
                 .await?,
         ));
     }
-    chain.batch(hubs[2], apps[2], &mut next, 1, true).await?;
+    let warm = chain.batch(hubs[2], apps[2], &mut next, 1, true).await?;
     let mut metered = Vec::new();
     for &size in &args.batches {
         metered.push((
             size,
             chain.batch(hubs[2], apps[2], &mut next, size, true).await?,
         ));
+    }
+
+    // Settlements: the receipts of a metered batch of n sent to the domain's tank, alone.
+    let register = Hub::registerTankCall {
+        domain: STARKNET_DOMAIN,
+        tank: B256::with_last_byte(0x7a),
+    }
+    .abi_encode();
+    let tx = alloy::rpc::types::TransactionRequest::default()
+        .to(hubs[2])
+        .input(Bytes::from(register).into());
+    ensure!(
+        chain
+            .l1
+            .send_transaction(tx)
+            .await?
+            .get_receipt()
+            .await?
+            .status(),
+        "registerTank reverted"
+    );
+    // What is pending so far goes first, so that each measured settlement carries its batch.
+    let pending: Vec<Hub::MeteredReceipt> = std::iter::once(warm.receipts.clone())
+        .chain(metered.iter().map(|(_, c)| c.receipts.clone()))
+        .flatten()
+        .collect();
+    chain.send_receipts(hubs[2], pending).await?;
+    let mut settlements = Vec::new();
+    for size in [1u64, 8, 32] {
+        let cost = chain.batch(hubs[2], apps[2], &mut next, size, true).await?;
+        settlements.push((size, chain.send_receipts(hubs[2], cost.receipts).await?));
     }
 
     let base_total = mean(&alone[0], 1, |c| c.total);
@@ -342,6 +403,19 @@ async fn main() -> Result<()> {
             cost.error(),
             per - plain_per - app_diff
         );
+    }
+
+    println!();
+    let single = mean(&alone[1], 1, |c| c.total);
+    println!(
+        "Settlement: `sendReceipts` of a metered batch's n receipts to the rollup's tank (the transaction's L1 gas), against a single relay (`relayFromStarknet`, {single:.0})"
+    );
+    println!();
+    println!("| receipts | L1 gas | per receipt | per receipt vs a single relay |");
+    println!("|---|---|---|---|");
+    for (n, gas) in &settlements {
+        let per = *gas as f64 / *n as f64;
+        println!("| {n} | {gas} | {per:.0} | {:.1} % |", per * 100.0 / single);
     }
     Ok(())
 }
