@@ -33,38 +33,52 @@ contract Sink {
     function onMessage(uint32, bytes32, uint256[] calldata) external {}
 }
 
-/// A metered batch started from inside a member of another: each relay is metered once, under
-/// its own message id, and the outer batch stays metered after the inner one.
-contract HubMeteringTest is Cheats {
+/// What the metering tests share: a Hub with Starknet domain `SN` behind the messaging double,
+/// and messages from it made consumable.
+abstract contract MeteringBase is Cheats {
     uint32 internal constant L1 = 1;
     uint32 internal constant SN = 2;
     uint256 internal constant ENDPOINT = 0xE002;
+    MockStarknetMessaging internal messaging;
+    Hub internal hub;
 
-    function test_aNestedMeteredBatchMetersEachRelayOnceUnderItsOwnId() external {
-        MockStarknetMessaging messaging = new MockStarknetMessaging();
-        Hub hub = new Hub(L1, 0x42);
+    function _deploy() internal {
+        messaging = new MockStarknetMessaging();
+        hub = new Hub(L1, 0x42);
         hub.registerStarknetDomain(SN, IStarknetMessaging(address(messaging)), ENDPOINT);
+    }
+
+    /// Message `n` from `SN` to `to`, posted by the rollup: its relay call and its id.
+    function _post(uint64 n, address to) internal returns (bytes memory call, bytes32 id) {
+        uint256[] memory payload = new uint256[](1);
+        payload[0] = n;
+        uint256[] memory words = Envelope.encode(
+            Envelope.Header({
+                srcDomain: SN,
+                nonce: n,
+                sender: bytes32(uint256(7)),
+                dstDomain: L1,
+                recipient: bytes32(uint256(uint160(to)))
+            }),
+            payload
+        );
+        messaging.post(ENDPOINT, address(hub), words);
+        return (abi.encodeCall(Hub.relayFromStarknet, (SN, ENDPOINT, words, "")), keccak256(abi.encodePacked(words)));
+    }
+}
+
+/// A metered batch started from inside a member of another: each relay is metered once, under
+/// its own message id, and the outer batch stays metered after the inner one.
+contract HubMeteringTest is MeteringBase {
+    function test_aNestedMeteredBatchMetersEachRelayOnceUnderItsOwnId() external {
+        _deploy();
         ReentrantRelayer reentrant = new ReentrantRelayer(hub);
         Sink sink = new Sink();
         address[3] memory to = [address(reentrant), address(sink), address(sink)];
         bytes[3] memory calls;
         bytes32[3] memory ids;
         for (uint64 n = 0; n < 3; n++) {
-            uint256[] memory payload = new uint256[](1);
-            payload[0] = n;
-            uint256[] memory words = Envelope.encode(
-                Envelope.Header({
-                    srcDomain: SN,
-                    nonce: n,
-                    sender: bytes32(uint256(7)),
-                    dstDomain: L1,
-                    recipient: bytes32(uint256(uint160(to[n])))
-                }),
-                payload
-            );
-            messaging.post(ENDPOINT, address(hub), words);
-            calls[n] = abi.encodeCall(Hub.relayFromStarknet, (SN, ENDPOINT, words, ""));
-            ids[n] = keccak256(abi.encodePacked(words));
+            (calls[n], ids[n]) = _post(n, to[n]);
         }
         // Message 0's app relays message 1 itself; the outer batch relays 0 and 2.
         reentrant.arm(calls[1]);
@@ -102,33 +116,16 @@ contract HubMeteringTest is Cheats {
 
 /// A metered relay's receipts, sent to the source rollup's tank: accepted only as the exact
 /// chain `meters[src]` committed to since the last settlement, once.
-contract HubSettlementTest is Cheats {
-    uint32 internal constant L1 = 1;
-    uint32 internal constant SN = 2;
-    uint256 internal constant ENDPOINT = 0xE002;
+contract HubSettlementTest is MeteringBase {
     bytes32 internal constant TANK = bytes32(uint256(0x7A4C));
 
     function test_receiptsGoToTheTankOnlyAsCommitted() external {
-        MockStarknetMessaging messaging = new MockStarknetMessaging();
-        Hub hub = new Hub(L1, 0x42);
-        hub.registerStarknetDomain(SN, IStarknetMessaging(address(messaging)), ENDPOINT);
+        _deploy();
         Sink sink = new Sink();
         Hub.Member[] memory members = new Hub.Member[](3);
         for (uint64 n = 0; n < 3; n++) {
-            uint256[] memory payload = new uint256[](1);
-            payload[0] = n;
-            uint256[] memory words = Envelope.encode(
-                Envelope.Header({
-                    srcDomain: SN,
-                    nonce: n,
-                    sender: bytes32(uint256(7)),
-                    dstDomain: L1,
-                    recipient: bytes32(uint256(uint160(address(sink))))
-                }),
-                payload
-            );
-            messaging.post(ENDPOINT, address(hub), words);
-            members[n] = Hub.Member({call: abi.encodeCall(Hub.relayFromStarknet, (SN, ENDPOINT, words, "")), fee: 0});
+            (bytes memory call,) = _post(n, address(sink));
+            members[n] = Hub.Member({call: call, fee: 0});
         }
         vm.txGasPrice(3 gwei);
         vm.recordLogs();
