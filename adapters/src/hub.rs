@@ -27,7 +27,7 @@ const _: &[u8] = include_bytes!("../../contracts/evm/out/Hub.json");
 
 /// Storage slot of the Hub's `outbound` mapping (solc's layout, recorded in the artifact's
 /// `storage`; a unit test compares, and an integration test reads it by proof).
-pub const OUTBOUND_SLOT: u64 = 3;
+pub const OUTBOUND_SLOT: u64 = 5;
 
 /// The storage key of `outbound[id]`.
 pub fn outbound_key(id: B256) -> B256 {
@@ -197,7 +197,8 @@ pub fn classify_revert(data: &[u8], message: &str, bridges: &[BridgeReverts]) ->
         | E::WithdrawFailed(_)
         | E::UnknownRoute(_)
         | E::NoTank(_)
-        | E::SettlementMismatch(_) => {
+        | E::NothingToSettle(_)
+        | E::SettleGasAboveCost(_) => {
             Revert::Permanent(format!("the Hub's gas tank refuses: {error:?}"))
         }
         // An L1 recipient's revert, too long to keep: what an app's revert means is its own.

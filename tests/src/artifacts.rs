@@ -16,6 +16,7 @@ pub mod evm {
     // Rebuild the kit when an artifact changes: the `sol!` calls below read them, untracked, and
     // a kit built before `contracts/build` would deploy the old bytecode.
     const _: &[u8] = include_bytes!("../../contracts/evm/out/ArbitrumEndpoint.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/ArbitrumTank.json");
     const _: &[u8] = include_bytes!("../../contracts/evm/out/HungryReceiver.json");
     const _: &[u8] = include_bytes!("../../contracts/evm/out/RevertBomb.json");
     const _: &[u8] = include_bytes!("../../contracts/evm/out/AttestationVerifier.json");
@@ -62,11 +63,28 @@ pub mod evm {
         "../contracts/evm/out/SampleApp.json"
     );
 
-    alloy::sol!(
-        #[sol(rpc, all_derives)]
-        ArbitrumEndpoint,
-        "../contracts/evm/out/ArbitrumEndpoint.json"
-    );
+    // The Arbitrum endpoint and tank each name the gas tank's `Terms` (a `GasTank` module, as
+    // the Hub's bindings do): each binding in its own module.
+    mod arbitrum_endpoint {
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            ArbitrumEndpoint,
+            "../contracts/evm/out/ArbitrumEndpoint.json"
+        );
+    }
+    pub use arbitrum_endpoint::ArbitrumEndpoint;
+
+    /// The gas tank on an Arbitrum-family rollup, with its own `GasTank::Terms` and
+    /// `MeteredReceipt` types.
+    pub mod arbitrum_tank {
+        #![allow(missing_docs)]
+        alloy::sol!(
+            #[sol(rpc, all_derives)]
+            ArbitrumTank,
+            "../contracts/evm/out/ArbitrumTank.json"
+        );
+    }
+    pub use arbitrum_tank::ArbitrumTank;
 
     alloy::sol!(
         #[sol(rpc)]

@@ -4,6 +4,8 @@ pragma solidity 0.8.30;
 import {Envelope} from "./Envelope.sol";
 import {IArbSys, IArbitrumEndpoint, IHubFromArbitrum} from "./IArbitrum.sol";
 import {IXrouteReceiver} from "./IXrouteReceiver.sol";
+import {ArbitrumTank} from "./ArbitrumTank.sol";
+import {GasTank} from "./GasTank.sol";
 
 /// @title ArbitrumEndpoint
 /// @notice xroute's endpoint on an Arbitrum-family L2. `send` assigns the nonce, emits the
@@ -46,6 +48,23 @@ contract ArbitrumEndpoint is IArbitrumEndpoint {
 
     /// @notice Sends `payload` to `recipient` on `dstDomain` through the Hub. Returns the id.
     function send(uint32 dstDomain, bytes32 recipient, uint256[] calldata payload) external returns (bytes32 id) {
+        return _send(dstDomain, recipient, payload);
+    }
+
+    /// @notice `send`, and pays for the message's relay in `tank` on `terms` in the same call:
+    /// msg.value is deposited there for the caller, who is the payer.
+    function sendPaid(
+        uint32 dstDomain,
+        bytes32 recipient,
+        uint256[] calldata payload,
+        ArbitrumTank tank,
+        GasTank.Terms calldata terms
+    ) external payable returns (bytes32 id) {
+        id = _send(dstDomain, recipient, payload);
+        tank.payFor{value: msg.value}(id, msg.sender, dstDomain, terms);
+    }
+
+    function _send(uint32 dstDomain, bytes32 recipient, uint256[] calldata payload) internal returns (bytes32 id) {
         if (dstDomain == localDomain) revert WrongDestination(dstDomain);
         uint64 n = nonce++;
         Envelope.Header memory h = Envelope.Header({

@@ -6,6 +6,8 @@ import {IStarknetMessaging} from "./IStarknetMessaging.sol";
 import {IArbBridge, IArbInbox, IArbOutbox, IArbitrumEndpoint, IHubFromArbitrum} from "./IArbitrum.sol";
 import {IXrouteReceiver} from "./IXrouteReceiver.sol";
 import {BoundedCall} from "./BoundedCall.sol";
+import {GasTank} from "./GasTank.sol";
+import {Metering, MeteredReceipt} from "./Metering.sol";
 
 /// @title Hub
 /// @notice xroute's L1 hub. A message leaves its rollup through that rollup's native messaging
@@ -16,7 +18,7 @@ import {BoundedCall} from "./BoundedCall.sol";
 /// so the messages of one source share a storage slot per 256 nonces. `relayBatch` makes many
 /// relays in one transaction, each member isolated (one that reverts is skipped and its fee
 /// returned). Who may do what, and what is trusted: docs/security.md.
-contract Hub is IHubFromArbitrum {
+contract Hub is GasTank, IHubFromArbitrum {
     /// @dev The Starknet field prime: every word sent to a Starknet-family chain must be below it.
     uint256 internal constant FELT_PRIME = 0x800000000000011000000000000000000000000000000000000000000000001;
     /// @notice The most an L1 → L2 message into a Starknet-family chain may pay: Starknet's
@@ -45,9 +47,10 @@ contract Hub is IHubFromArbitrum {
     /// @dev What settling a paid receipt at once costs besides its storage writes (the payment's
     /// reads, the arithmetic, the `Settled` event), calibrated like the above.
     uint256 internal constant SETTLE_BASE = 9_000;
-    /// @notice After a payment's deadline, how long a relay may still settle it before its payer
-    /// may `release` it.
-    uint256 public constant SETTLE_GRACE = 1 days;
+    /// @dev What `settle` costs outside its measurement (the call's dispatch and ABI decoding
+    /// before it, the check and the return after), calibrated like the above, a little low: a
+    /// settler is never paid more than its transaction cost.
+    uint256 internal constant SETTLE_PRE = 1_750;
 
     enum Family {
         Unregistered,
@@ -106,40 +109,6 @@ contract Hub is IHubFromArbitrum {
         address refundTo;
     }
 
-    /// @notice What a payer offers for relaying one message (issue 27): at most `gasLimit` L1 gas
-    /// at a gas price of at most `maxBaseFee + maxPriorityFee` (a relay while the base fee is
-    /// above `maxBaseFee` is charged at most that), at most `legBudget` wei toward the next leg's
-    /// entry fee, relayed by `deadline` (unix seconds).
-    struct Terms {
-        uint64 gasLimit;
-        uint32 deadline;
-        uint128 maxBaseFee;
-        uint128 maxPriorityFee;
-        uint128 legBudget;
-    }
-
-    /// @notice A payment for one message, settled at once by the relay that meters it
-    /// (`relayBatchMetered`): `reserved` is the worst case of its terms, taken from the payer's
-    /// balance; 0 once settled or released.
-    struct Payment {
-        address payer;
-        uint64 gasLimit;
-        uint32 deadline;
-        uint128 maxBaseFee;
-        uint128 maxPriorityFee;
-        uint128 legBudget;
-        uint128 reserved;
-    }
-
-    /// @notice A relay receipt as a settlement carries it: what `RelaysMetered` recorded.
-    struct MeteredReceipt {
-        bytes32 id;
-        address relayer;
-        uint64 gas;
-        uint256 gasPrice;
-        uint128 fee;
-    }
-
     /// @notice The least terms a retryable into an Arbitrum domain is created with.
     struct RetryableFloor {
         uint64 gasLimit;
@@ -179,16 +148,11 @@ contract Hub is IHubFromArbitrum {
     /// messages: the high 192 bits are a hash chain, head' = keccak256(abi.encode(head, receipt))
     /// truncated, the low 64 bits how many receipts it holds.
     mapping(uint32 => uint256) public meters;
-    /// @notice The L1 gas tank: wei each account deposited (or was paid, or refunded) and has
-    /// not reserved for a payment nor withdrawn.
-    mapping(address => uint256) public balances;
-    /// @notice Payments for messages, by message id.
-    mapping(bytes32 => Payment) public payments;
     /// @notice Per source domain, the gas tank on that rollup (its address as a word) that
     /// settlements of its receipts go to.
     mapping(uint32 => bytes32) public tanks;
-    /// @notice Per source domain, the value `meters[src]` had when its receipts were last sent to
-    /// its tank: the receipts after it are the pending ones.
+    /// @notice Per source domain, the value `meters[src]` had when it was last sent to its tank
+    /// (`settle`): the receipts after it are the pending ones.
     mapping(uint32 => uint256) public settledMeters;
     /// @dev Set while `relayBatchMetered` runs: its members report what they relayed.
     bool internal transient meteringNow;
@@ -224,22 +188,14 @@ contract Hub is IHubFromArbitrum {
     /// execution, measured, plus its share of the transaction's fixed costs (and of a batch's
     /// loop); `nextLegFee` the wei the relayer paid toward the next leg; `index` the receipt's place
     /// in `meters[srcDomain]`, which hashes abi.encode(id, srcDomain, relayer, gas, gasPrice,
-    /// nextLegFee).
+    /// nextLegFee, time) with `time` the block's timestamp (`Metering`).
     event RelaysMetered(address indexed relayer, uint256 gasPrice, bytes32[] receipts);
-    event Deposited(address indexed account, uint256 amount);
-    event Withdrawn(address indexed account, address to, uint256 amount);
-    /// @notice `payer` reserved `reserved` wei (the worst case of `terms`) for relaying message
-    /// `id`, or changed the terms of its payment (`TopUp`).
-    event Paid(bytes32 indexed id, address indexed payer, Terms terms, uint256 reserved);
-    /// @notice A relay settled the payment for message `id`: `charge` to `relayer`, `refund` back
-    /// to the payer.
-    event Settled(bytes32 indexed id, address indexed relayer, uint256 charge, uint256 refund);
-    /// @notice The payer took back an unsettled payment after its deadline and grace.
-    event Released(bytes32 indexed id, address indexed payer, uint256 amount);
     event TankRegistered(uint32 indexed domain, bytes32 tank);
-    /// @notice The receipts of `domain` from place `from` on (`count` of them) went to its tank
-    /// as message `id`.
-    event ReceiptsSent(uint32 indexed domain, bytes32 indexed id, uint256 from, uint256 count);
+    /// @notice `domain`'s commitment over its receipts `from` to `to` (exclusive), `meter`, went
+    /// to its tank as message `id`, which `settler` paid for.
+    event CommitmentSent(
+        uint32 indexed domain, bytes32 indexed id, address indexed settler, uint64 from, uint64 to, uint256 meter
+    );
 
     error NotOwner(address caller);
     error UnknownDomain(uint32 domain);
@@ -260,17 +216,9 @@ contract Hub is IHubFromArbitrum {
     error EntryBelowFloor(uint32 domain, uint256 gasLimit, uint256 maxFeePerGas);
     error FeeAboveCap(uint32 domain, uint256 cap, uint256 fee);
     error NotTheSender(bytes32 id, address caller);
-    error ZeroGasLimit();
-    error DeadlinePassed(uint256 deadline, uint256 now_);
-    error InsufficientBalance(uint256 balance, uint256 needed);
-    error AlreadyPaid(bytes32 id, address payer);
-    error NotPaid(bytes32 id);
-    error NotThePayer(bytes32 id, address caller);
-    error NotReleasable(bytes32 id, uint256 from);
-    error WithdrawFailed(address to, uint256 amount);
-    error UnknownRoute(uint32 srcDomain, uint32 dstDomain);
     error NoTank(uint32 domain);
-    error SettlementMismatch(uint32 domain, uint256 meter, uint256 computed);
+    error NothingToSettle(uint32 domain);
+    error SettleGasAboveCost(uint256 claimed, uint256 measured);
 
     modifier onlyOwner() {
         if (msg.sender != owner) revert NotOwner(msg.sender);
@@ -356,11 +304,13 @@ contract Hub is IHubFromArbitrum {
         payable
         returns (bytes32 id)
     {
-        return _send(dstDomain, recipient, payload, msg.sender);
+        return _send(dstDomain, recipient, payload, msg.sender, "");
     }
 
-    /// @dev `send` from `sender` (an L1 app, or this Hub for its settlements), msg.value escrowed.
-    function _send(uint32 dstDomain, bytes32 recipient, uint256[] memory payload, address sender)
+    /// @dev `send` from `sender`, msg.value escrowed: an L1 app's message waits in `outbound`
+    /// for a router; this Hub's own (a settlement) is forwarded at once on `entry`, like one to
+    /// an L1 app.
+    function _send(uint32 dstDomain, bytes32 recipient, uint256[] memory payload, address sender, bytes memory entry)
         internal
         returns (bytes32 id)
     {
@@ -381,9 +331,9 @@ contract Hub is IHubFromArbitrum {
         if (family == Family.Starknet) _checkFelts(words);
         id = Envelope.id(words);
         emit MessageSent(id, dstDomain, sender, n, recipient, words);
-        if (dstDomain == localDomain) {
+        if (dstDomain == localDomain || sender == address(this)) {
             _markProcessed(_sourceKey(localDomain, uint256(uint160(address(this)))), n, id);
-            _forward(id, h, words, payload, msg.value, "", address(0));
+            _forward(id, h, words, payload, msg.value, entry, address(0));
         } else {
             outbound[id] = msg.value + 1;
         }
@@ -545,125 +495,45 @@ contract Hub is IHubFromArbitrum {
         emit TankRegistered(domain, tank);
     }
 
-    /// @notice Sends the pending receipts of source domain `src` (every receipt since the last
-    /// settlement, in order, as `RelaysMetered` recorded them) to that rollup's tank as one
-    /// message from this Hub, msg.value its L1 → L2 fee: they must hash to `meters[src]` from
-    /// where the last settlement left it. Anyone may send them. The payload, every word a felt:
-    /// `[1, count, then per receipt: id >> 128, id & (2^128 − 1), relayer, gas, gasPrice, fee,
-    /// then the sender, the gas this call used before sending, its gas price, msg.value]`.
-    function sendReceipts(uint32 src, MeteredReceipt[] calldata receipts) external payable returns (bytes32 id) {
+    /// @notice Sends source domain `src`'s commitment over its pending receipts (every receipt
+    /// since the last settlement) to that rollup's tank, as a message from this Hub forwarded in
+    /// this transaction; msg.value is its L1 → L2 fee and `entry` its terms toward an Arbitrum
+    /// domain (as in `relayFromL1`). The tank then settles those receipts when someone presents
+    /// them (they hash to the commitment). The settlement's own cost is shared by the payments it
+    /// settles: `claimedGas` (at most what this transaction measures, else
+    /// `SettleGasAboveCost(claimed, measured)`: an `eth_call` with a large claim reverts with the
+    /// measured gas) at this transaction's gas price, plus msg.value. Anyone may send it. The
+    /// payload, every word a felt: `[1, from, to, head, settler, claimedGas, gasPrice, msg.value]`
+    /// (`from`..`to` the receipts' places, `head` the chain's 192 bits).
+    function settle(uint32 src, uint64 claimedGas, bytes calldata entry) external payable returns (bytes32 id) {
         uint256 start = gasleft();
         bytes32 tank = tanks[src];
         if (tank == bytes32(0)) revert NoTank(src);
-        uint256 meter = settledMeters[src];
-        uint256 from = uint64(meter);
-        uint256[] memory payload = new uint256[](6 + 6 * receipts.length);
-        payload[0] = 1;
-        payload[1] = receipts.length;
-        for (uint256 i = 0; i < receipts.length; i++) {
-            MeteredReceipt calldata r = receipts[i];
-            bytes32 receipt = keccak256(abi.encode(r.id, src, r.relayer, uint256(r.gas), r.gasPrice, uint256(r.fee)));
-            uint256 head = uint256(keccak256(abi.encode(meter >> 64, receipt))) >> 64;
-            meter = (head << 64) | (uint64(meter) + 1);
-            uint256 k = 2 + 6 * i;
-            payload[k] = uint256(r.id) >> 128;
-            payload[k + 1] = uint128(uint256(r.id));
-            payload[k + 2] = uint160(r.relayer);
-            payload[k + 3] = r.gas;
-            payload[k + 4] = r.gasPrice;
-            payload[k + 5] = r.fee;
-        }
-        uint256 current = meters[src];
-        if (meter != current) revert SettlementMismatch(src, current, meter);
+        uint256 meter = meters[src];
+        uint256 last = settledMeters[src];
+        if (meter == last) revert NothingToSettle(src);
         settledMeters[src] = meter;
-        uint256 tail = 2 + 6 * receipts.length;
-        payload[tail] = uint160(msg.sender);
-        payload[tail + 2] = tx.gasprice;
-        payload[tail + 3] = msg.value;
-        payload[tail + 1] = start - gasleft();
-        id = _send(src, tank, payload, address(this));
-        emit ReceiptsSent(src, id, from, receipts.length);
+        uint256[] memory payload = new uint256[](8);
+        payload[0] = 1;
+        payload[1] = uint64(last);
+        payload[2] = uint64(meter);
+        payload[3] = meter >> 64;
+        payload[4] = uint160(msg.sender);
+        payload[5] = claimedGas;
+        payload[6] = tx.gasprice;
+        payload[7] = msg.value;
+        id = _send(src, tank, payload, address(this), entry);
+        emit CommitmentSent(src, id, msg.sender, uint64(last), uint64(meter), meter);
+        uint256 measured = TX_BASE + _calldataGas() + SETTLE_PRE + (start - gasleft());
+        if (claimedGas > measured) revert SettleGasAboveCost(claimedGas, measured);
     }
 
-    /// @notice Adds msg.value to `account`'s balance in the L1 gas tank.
-    function deposit(address account) external payable {
-        balances[account] += msg.value;
-        emit Deposited(account, msg.value);
-    }
-
-    /// @notice Sends `amount` of the caller's balance (not reserved) to `to`.
-    function withdraw(uint256 amount, address to) external {
-        uint256 balance = balances[msg.sender];
-        if (amount > balance) revert InsufficientBalance(balance, amount);
-        balances[msg.sender] = balance - amount;
-        emit Withdrawn(msg.sender, to, amount);
-        (bool ok,,) = BoundedCall.call(to, amount, "");
-        if (!ok) revert WithdrawFailed(to, amount);
-    }
-
-    /// @notice The caller pays for relaying message `id` (from `srcDomain` to `dstDomain`) on
-    /// `terms`: their worst case is reserved from the caller's balance; the relay that meters the
-    /// message charges what it cost within the terms and returns the rest. Anyone may pay for any
-    /// message, once; its payer changes the terms with `topUp`.
-    function pay(bytes32 id, uint32 srcDomain, uint32 dstDomain, Terms calldata terms) external {
-        if (!_known(srcDomain) || !_known(dstDomain) || srcDomain == dstDomain) {
-            revert UnknownRoute(srcDomain, dstDomain);
-        }
-        address payer = payments[id].payer;
-        if (payer != address(0)) revert AlreadyPaid(id, payer);
-        _reserve(id, terms, 0);
-    }
-
-    /// @notice The payer of message `id` replaces its terms (a later deadline, a higher cap or
-    /// budget), reserving the difference from (or returning it to) its balance.
-    function topUp(bytes32 id, Terms calldata terms) external {
-        Payment storage p = payments[id];
-        if (p.reserved == 0) revert NotPaid(id);
-        if (p.payer != msg.sender) revert NotThePayer(id, msg.sender);
-        _reserve(id, terms, p.reserved);
-    }
-
-    /// @notice After a payment's deadline and `SETTLE_GRACE`, its payer takes the reservation back.
-    function release(bytes32 id) external {
-        Payment storage p = payments[id];
-        if (p.reserved == 0) revert NotPaid(id);
-        if (p.payer != msg.sender) revert NotThePayer(id, msg.sender);
-        uint256 from = uint256(p.deadline) + SETTLE_GRACE;
-        if (block.timestamp <= from) revert NotReleasable(id, from);
-        uint256 amount = p.reserved;
-        p.reserved = 0;
-        balances[msg.sender] += amount;
-        emit Released(id, msg.sender, amount);
-    }
-
-    /// @notice The worst case of `terms`: what a payment on them reserves.
-    function worstCase(Terms calldata terms) public pure returns (uint256) {
-        return uint256(terms.gasLimit) * (uint256(terms.maxBaseFee) + terms.maxPriorityFee) + terms.legBudget;
+    function _route(uint32 src, uint32 dst) internal view override returns (bool) {
+        return _known(src) && _known(dst) && src != dst;
     }
 
     function _known(uint32 domain) internal view returns (bool) {
         return domain == localDomain || domains[domain].family != Family.Unregistered;
-    }
-
-    /// @dev Sets the caller's payment for `id` to `terms`, its reservation the terms' worst case,
-    /// of which `held` is already reserved.
-    function _reserve(bytes32 id, Terms calldata terms, uint256 held) internal {
-        if (terms.gasLimit == 0) revert ZeroGasLimit();
-        if (terms.deadline <= block.timestamp) revert DeadlinePassed(terms.deadline, block.timestamp);
-        uint256 worst = worstCase(terms);
-        uint256 balance = balances[msg.sender] + held;
-        if (worst > balance) revert InsufficientBalance(balance, worst);
-        balances[msg.sender] = balance - worst;
-        payments[id] = Payment({
-            payer: msg.sender,
-            gasLimit: terms.gasLimit,
-            deadline: terms.deadline,
-            maxBaseFee: terms.maxBaseFee,
-            maxPriorityFee: terms.maxPriorityFee,
-            legBudget: terms.legBudget,
-            reserved: uint128(worst)
-        });
-        emit Paid(id, msg.sender, terms, worst);
     }
 
     /// @notice Makes several relays in one transaction. Each member is one of this hub's relay
@@ -819,10 +689,10 @@ contract Hub is IHubFromArbitrum {
     {
         uint256 gas = r.gas - r.refund + share;
         Payment storage p = payments[r.id];
-        bool paid = p.reserved != 0 && block.timestamp <= p.deadline;
+        bool paid = _payable(p, block.timestamp);
         if (paid) gas += _settleGas(p, settling);
         _record(out, k, r.id, r.src, gas, r.fee);
-        if (paid) _settle(r.id, p, gas, r.fee);
+        if (paid) _settle(r.id, p, msg.sender, gas, tx.gasprice, r.fee, address(0), 0);
     }
 
 
@@ -850,23 +720,6 @@ contract Hub is IHubFromArbitrum {
         }
     }
 
-    /// @dev Settles payment `p` for message `id`, whose relay cost `gas` and `fee` wei toward
-    /// the next leg: the relayer is credited `min(gas, gasLimit) × min(tx.gasprice, cap) +
-    /// min(fee, legBudget)`, the payer the rest of the reservation.
-    function _settle(bytes32 id, Payment storage p, uint256 gas, uint256 fee) internal {
-        uint256 price = tx.gasprice;
-        uint256 cap = uint256(p.maxBaseFee) + p.maxPriorityFee;
-        if (price > cap) price = cap;
-        if (gas > p.gasLimit) gas = p.gasLimit;
-        if (fee > p.legBudget) fee = p.legBudget;
-        uint256 charge = gas * price + fee;
-        uint256 reserved = p.reserved;
-        p.reserved = 0;
-        balances[msg.sender] += charge;
-        balances[p.payer] += reserved - charge;
-        emit Settled(id, msg.sender, charge, reserved - charge);
-    }
-
     /// @notice Whether this hub processed the message of nonce `nonce` from domain `srcDomain`'s
     /// registered endpoint (this hub itself for the local domain).
     function isProcessed(uint32 srcDomain, uint64 nonce) external view returns (bool) {
@@ -883,16 +736,15 @@ contract Hub is IHubFromArbitrum {
         pendingRefund = 0;
     }
 
-    /// @dev Folds receipt (id, src, msg.sender, gas, tx.gasprice, fee) into `meters[src]` and
+    /// @dev Folds receipt (id, src, msg.sender, gas, tx.gasprice, fee, block.timestamp) into
+    /// `meters[src]` and
     /// writes its two words at `out[2k]`.
     function _record(bytes32[] memory out, uint256 k, bytes32 id, uint32 src, uint256 gas, uint256 fee)
         internal
     {
         uint256 meter = meters[src];
         uint256 index = uint64(meter);
-        bytes32 receipt = keccak256(abi.encode(id, src, msg.sender, gas, tx.gasprice, fee));
-        uint256 head = uint256(keccak256(abi.encode(meter >> 64, receipt))) >> 64;
-        meters[src] = (head << 64) | (index + 1);
+        meters[src] = Metering.fold(meter, Metering.hash(id, src, msg.sender, gas, tx.gasprice, fee, block.timestamp));
         out[2 * k] = id;
         out[2 * k + 1] = bytes32(
             (uint256(src) << 224) | (uint256(uint32(index)) << 192) | (uint256(uint64(gas)) << 128) | uint128(fee)

@@ -2,6 +2,8 @@
 pragma solidity 0.8.30;
 
 import {Hub} from "../src/Hub.sol";
+import {ArbitrumTank} from "../src/ArbitrumTank.sol";
+import {MeteredReceipt} from "../src/Metering.sol";
 import {IStarknetMessaging} from "../src/IStarknetMessaging.sol";
 import {TokenLedger} from "../src/TokenLedger.sol";
 import {XToken} from "../src/XToken.sol";
@@ -23,6 +25,7 @@ contract EntryPointsFuzz {
     TokenLedger internal ledger;
     XToken internal token;
     uint64 internal nonce;
+    ArbitrumTank internal tank;
 
     constructor() payable {
         messaging = new MockStarknetMessaging();
@@ -71,16 +74,21 @@ contract EntryPointsFuzz {
         require(address(hub).balance == before, "a refusal moved wei");
     }
 
-    /// Receipts nobody metered are never sent to a tank, and refusing them changes no mark.
-    function testFuzz_arbitraryReceiptsAreRefused(Hub.MeteredReceipt[] calldata receipts) external {
-        if (hub.tanks(SN) == bytes32(0)) hub.registerTank(SN, bytes32(uint256(0x7A4C)));
-        if (receipts.length == 0) return; // nothing metered, nothing pending: an empty settlement
-        try hub.sendReceipts(SN, receipts) {
-            revert("receipts nobody metered were sent");
+    /// Receipts nobody metered never settle: a tank holding a commitment refuses any receipts
+    /// that do not hash to it, by name, and pays nobody.
+    function testFuzz_arbitraryReceiptsAreRefused(MeteredReceipt[] calldata receipts) external {
+        if (address(tank) == address(0)) {
+            tank = new ArbitrumTank(SN, L1, address(this), address(hub), new uint32[](0));
+            uint256[] memory c = new uint256[](8);
+            (c[0], c[2], c[3]) = (1, 3, uint256(keccak256("a commitment")) >> 64);
+            tank.onMessage(L1, bytes32(uint256(uint160(address(hub)))), c);
+        }
+        try tank.settle(receipts) {
+            revert("receipts nobody metered were settled");
         } catch (bytes memory err) {
             _refusedByName(err);
         }
-        require(hub.settledMeters(SN) == 0, "a refused settlement moved the mark");
+        require(tank.settledMeter() == 0, "a refused settlement moved the mark");
     }
 
     function testFuzz_hubBatchOfArbitraryCalls(bytes calldata call, uint8 fee) external {

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {Hub} from "../src/Hub.sol";
+import {GasTank} from "../src/GasTank.sol";
 import {Envelope} from "../src/Envelope.sol";
 import {IStarknetMessaging} from "../src/IStarknetMessaging.sol";
 import {Cheats} from "./Cheats.sol";
@@ -134,7 +135,7 @@ contract HubHandler is Cheats {
 
     /// The handler pays for relaying message `seed` (the metered batches then settle it).
     function payFor(uint64 seed, uint32 gasLimit, uint32 price) external {
-        Hub.Terms memory terms = Hub.Terms({
+        GasTank.Terms memory terms = GasTank.Terms({
             gasLimit: 1 + gasLimit % 300_000,
             deadline: uint32(block.timestamp + 1000),
             maxBaseFee: price % 100 gwei,

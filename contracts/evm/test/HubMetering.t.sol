@@ -2,6 +2,9 @@
 pragma solidity 0.8.30;
 
 import {Hub} from "../src/Hub.sol";
+import {ArbitrumTank} from "../src/ArbitrumTank.sol";
+import {GasTank} from "../src/GasTank.sol";
+import {MeteredReceipt} from "../src/Metering.sol";
 import {Envelope} from "../src/Envelope.sol";
 import {IStarknetMessaging} from "../src/IStarknetMessaging.sol";
 import {Cheats, Vm} from "./Cheats.sol";
@@ -114,58 +117,183 @@ contract HubMeteringTest is MeteringBase {
     }
 }
 
-/// A metered relay's receipts, sent to the source rollup's tank: accepted only as the exact
-/// chain `meters[src]` committed to since the last settlement, once.
+/// Settlement by proof: a metered batch's receipts, committed by the Hub and sent to the source
+/// rollup's tank (`ArbitrumTank`, with this test as its endpoint), settle each paid message
+/// within its terms to the wei, once, and nothing else.
 contract HubSettlementTest is MeteringBase {
-    bytes32 internal constant TANK = bytes32(uint256(0x7A4C));
+    address internal constant RELAYER = address(0xBEEF);
+    address internal constant SETTLER = address(0x5E77);
+    address internal constant PAYER = address(0xFA7E);
+    ArbitrumTank internal tank;
+    MeteredReceipt[] internal receipts;
+    uint256[] internal commitment;
 
-    function test_receiptsGoToTheTankOnlyAsCommitted() external {
+    receive() external payable {}
+
+    /// Three messages from SN relayed in one metered batch at 3 gwei; the first paid with a
+    /// cap above that price, the second with a cap below it, the third unpaid.
+    function _relayThree() internal returns (bytes32[3] memory ids, GasTank.Terms[2] memory terms) {
         _deploy();
+        uint32[] memory routes = new uint32[](1);
+        routes[0] = L1;
+        tank = new ArbitrumTank(SN, L1, address(this), address(hub), routes);
         Sink sink = new Sink();
         Hub.Member[] memory members = new Hub.Member[](3);
         for (uint64 n = 0; n < 3; n++) {
-            (bytes memory call,) = _post(n, address(sink));
+            bytes memory call;
+            (call, ids[n]) = _post(n, address(sink));
             members[n] = Hub.Member({call: call, fee: 0});
+        }
+        vm.warp(1000);
+        terms[0] = GasTank.Terms({gasLimit: 200_000, deadline: 2000, maxBaseFee: 4 gwei, maxPriorityFee: 0, legBudget: 0});
+        terms[1] = GasTank.Terms({gasLimit: 200_000, deadline: 2000, maxBaseFee: 1 gwei, maxPriorityFee: 1, legBudget: 5});
+        vm.deal(PAYER, 1 ether);
+        vm.prank(PAYER);
+        tank.deposit{value: 1 ether}(PAYER);
+        for (uint256 k = 0; k < 2; k++) {
+            vm.prank(PAYER);
+            tank.pay(ids[k], SN, L1, terms[k]);
         }
         vm.txGasPrice(3 gwei);
         vm.recordLogs();
+        vm.prank(RELAYER);
         hub.relayBatchMetered(members);
         Vm.Log[] memory logs = vm.getRecordedLogs();
-        Hub.MeteredReceipt[] memory receipts = new Hub.MeteredReceipt[](3);
         for (uint256 i = 0; i < logs.length; i++) {
             if (logs[i].topics[0] != keccak256("RelaysMetered(address,uint256,bytes32[])")) continue;
             (uint256 price, bytes32[] memory packed) = abi.decode(logs[i].data, (uint256, bytes32[]));
             address relayer = address(uint160(uint256(logs[i].topics[1])));
-            for (uint256 j = 0; j < 3; j++) {
-                uint256 w = uint256(packed[2 * j + 1]);
-                receipts[j] = Hub.MeteredReceipt({
-                    id: packed[2 * j],
-                    relayer: relayer,
-                    gas: uint64(w >> 128),
-                    gasPrice: price,
-                    fee: uint128(w)
-                });
+            for (uint256 j = 0; j < packed.length; j += 2) {
+                uint256 w = uint256(packed[j + 1]);
+                receipts.push(
+                    MeteredReceipt({
+                        id: packed[j],
+                        relayer: relayer,
+                        gas: uint64(w >> 128),
+                        gasPrice: price,
+                        fee: uint128(w),
+                        time: uint32(block.timestamp)
+                    })
+                );
             }
         }
-        (bool ok, bytes memory err) = address(hub).call(abi.encodeCall(Hub.sendReceipts, (SN, receipts)));
-        require(!ok && bytes4(err) == Hub.NoTank.selector, "receipts went to no tank");
-        hub.registerTank(SN, TANK);
+        require(receipts.length == 3, "three relays, three receipts");
+    }
 
-        // A receipt with another gas: refused.
-        Hub.MeteredReceipt[] memory forged = new Hub.MeteredReceipt[](3);
-        for (uint256 j = 0; j < 3; j++) {
-            Hub.MeteredReceipt memory r = receipts[j];
-            forged[j] = Hub.MeteredReceipt(r.id, r.relayer, j == 1 ? r.gas + 1 : r.gas, r.gasPrice, r.fee);
+    /// Sends the commitment as SETTLER, claiming what an `eth_call` says it measures (less the
+    /// calldata bytes a smaller claim saves), and returns its payload as the tank receives it.
+    function _commit() internal {
+        vm.deal(SETTLER, 1 ether);
+        vm.prank(SETTLER);
+        (bool ok, bytes memory err) =
+            address(hub).call{value: 1000}(abi.encodeCall(Hub.settle, (SN, type(uint64).max, "")));
+        require(!ok && bytes4(err) == Hub.SettleGasAboveCost.selector, "a claim above the cost was taken");
+        (, uint256 measured) = abi.decode(_args(err), (uint256, uint256));
+        vm.recordLogs();
+        vm.prank(SETTLER);
+        hub.settle{value: 1000}(SN, uint64(measured - 100), "");
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i = 0; i < logs.length; i++) {
+            if (logs[i].topics[0] != keccak256("MessageSent(bytes32,uint32,address,uint64,bytes32,uint256[])")) continue;
+            (,, uint256[] memory words) = abi.decode(logs[i].data, (uint64, bytes32, uint256[]));
+            for (uint256 k = Envelope.HEADER_WORDS; k < words.length; k++) {
+                commitment.push(words[k]);
+            }
         }
-        (ok, err) = address(hub).call(abi.encodeCall(Hub.sendReceipts, (SN, forged)));
-        require(!ok && bytes4(err) == Hub.SettlementMismatch.selector, "a forged receipt was sent");
-        require(hub.settledMeters(SN) == 0, "a refused settlement moved the mark");
+        require(commitment.length == 8, "the commitment is eight words");
+    }
 
-        bytes32 id = hub.sendReceipts{value: 1000}(SN, receipts);
+    function _args(bytes memory err) internal pure returns (bytes memory out) {
+        out = new bytes(err.length - 4);
+        for (uint256 i = 0; i < out.length; i++) {
+            out[i] = err[i + 4];
+        }
+    }
+
+    function test_aCommitmentGoesToTheTankOnlyWithNewReceipts() external {
+        _relayThree();
+        (bool ok, bytes memory err) = address(hub).call(abi.encodeCall(Hub.settle, (SN, 0, "")));
+        require(!ok && bytes4(err) == Hub.NoTank.selector, "a commitment went to no tank");
+        hub.registerTank(SN, bytes32(uint256(uint160(address(tank)))));
+        _commit();
         require(hub.settledMeters(SN) == hub.meters(SN), "the mark is not the commitment");
-        require(hub.outbound(id) == 1001, "the settlement does not wait for its forward with its fee");
-        // The same receipts again: refused (they are settled).
-        (ok, err) = address(hub).call(abi.encodeCall(Hub.sendReceipts, (SN, receipts)));
-        require(!ok && bytes4(err) == Hub.SettlementMismatch.selector, "receipts were settled twice");
+        require(commitment[1] == 0 && commitment[2] == 3, "the commitment does not cover receipts 0 to 3");
+        require(commitment[3] == hub.meters(SN) >> 64, "the commitment's head is not the meter's");
+        require(address(uint160(commitment[4])) == SETTLER && commitment[7] == 1000, "the settler and its fee");
+        (ok, err) = address(hub).call(abi.encodeCall(Hub.settle, (SN, 0, "")));
+        require(!ok && bytes4(err) == Hub.NothingToSettle.selector, "an empty commitment was sent");
+    }
+
+    /// What receipt `r` paid on `t` costs its payer: the relay's charge, and the part of the
+    /// settlement's `share` left in the reservation after it.
+    function _expected(MeteredReceipt memory r, GasTank.Terms memory t, uint256 share)
+        internal
+        view
+        returns (uint256 charge, uint256 taken)
+    {
+        uint256 cap = uint256(t.maxBaseFee) + t.maxPriorityFee;
+        uint256 price = r.gasPrice < cap ? r.gasPrice : cap;
+        uint256 gas = r.gas < t.gasLimit ? r.gas : t.gasLimit;
+        uint256 fee = r.fee < t.legBudget ? r.fee : t.legBudget;
+        charge = gas * price + fee;
+        uint256 rest = tank.worstCase(t) - charge;
+        taken = share < rest ? share : rest;
+    }
+
+    function test_theTankSettlesEachPaidReceiptWithinItsTermsToTheWei() external {
+        (bytes32[3] memory ids, GasTank.Terms[2] memory terms) = _relayThree();
+        hub.registerTank(SN, bytes32(uint256(uint160(address(tank)))));
+        _commit();
+
+        // Only the endpoint, and only the Hub's messages.
+        (bool ok, bytes memory err) = address(tank).call(abi.encodeCall(tank.settle, (receipts)));
+        require(!ok && bytes4(err) == ArbitrumTank.NoCommitment.selector, "settled before the commitment came");
+        vm.prank(SETTLER);
+        (ok, err) = address(tank).call(abi.encodeCall(tank.onMessage, (L1, bytes32(uint256(uint160(address(hub)))), commitment)));
+        require(!ok && bytes4(err) == ArbitrumTank.NotEndpoint.selector, "a commitment not from the endpoint");
+        (ok, err) = address(tank).call(abi.encodeCall(tank.onMessage, (L1, bytes32(uint256(0xBAD)), commitment)));
+        require(!ok && bytes4(err) == ArbitrumTank.NotFromHub.selector, "a commitment not from the Hub");
+        tank.onMessage(L1, bytes32(uint256(uint160(address(hub)))), commitment);
+
+        // Forged receipts: another gas, one missing, one replayed.
+        MeteredReceipt[] memory forged = receipts;
+        forged[1].gas += 1;
+        (ok, err) = address(tank).call(abi.encodeCall(tank.settle, (forged)));
+        require(!ok && bytes4(err) == ArbitrumTank.SettlementMismatch.selector, "a forged receipt was settled");
+        forged = receipts;
+        forged[2] = forged[0];
+        (ok, err) = address(tank).call(abi.encodeCall(tank.settle, (forged)));
+        require(!ok && bytes4(err) == ArbitrumTank.SettlementMismatch.selector, "a replayed receipt was settled");
+        MeteredReceipt[] memory short_ = new MeteredReceipt[](2);
+        (short_[0], short_[1]) = (receipts[0], receipts[1]);
+        (ok, err) = address(tank).call(abi.encodeCall(tank.settle, (short_)));
+        require(!ok && bytes4(err) == ArbitrumTank.WrongReceiptCount.selector, "a part of a commitment was settled");
+        require(tank.balances(RELAYER) == 0 && tank.settledMeter() == 0, "a refused settlement moved something");
+
+        tank.settle(receipts);
+        // Recomputed here: each paid receipt's charge and its share of the settlement's cost.
+        uint256 share = (commitment[5] * commitment[6] + commitment[7]) / 3;
+        uint256 charges;
+        uint256 shares;
+        for (uint256 k = 0; k < 2; k++) {
+            require(receipts[k].id == ids[k], "the receipts are in relay order");
+            (uint256 charge, uint256 taken) = _expected(receipts[k], terms[k], share);
+            charges += charge;
+            shares += taken;
+            (,,,,,, uint128 reserved) = tank.payments(ids[k]);
+            require(reserved == 0, "a settled payment is still reserved");
+        }
+        require(receipts[1].gasPrice > uint256(terms[1].maxBaseFee) + terms[1].maxPriorityFee, "the cap bit");
+        require(tank.balances(RELAYER) == charges, "the relayer is not credited the charges");
+        require(tank.balances(SETTLER) == shares, "the settler is not credited its shares");
+        require(tank.balances(PAYER) + charges + shares == 1 ether, "the payer's deposit is not balance + costs");
+        require(tank.settledMeter() == hub.meters(SN), "the tank's mark is not the Hub's");
+        (ok, err) = address(tank).call(abi.encodeCall(tank.settle, (receipts)));
+        require(!ok && bytes4(err) == ArbitrumTank.NoCommitment.selector, "receipts were settled twice");
+
+        uint256 before = RELAYER.balance;
+        vm.prank(RELAYER);
+        tank.withdraw(charges, RELAYER);
+        require(RELAYER.balance == before + charges && tank.balances(RELAYER) == 0, "the relayer withdrew");
     }
 }

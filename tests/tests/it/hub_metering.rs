@@ -4,6 +4,7 @@
 
 use alloy::{
     primitives::{Address, B256, U256, keccak256},
+    providers::Provider,
     sol_types::{SolCall, SolValue},
 };
 use eyre::{Result, ensure};
@@ -12,7 +13,7 @@ use xroute_adapters::hub::Hub as HubCalls;
 use xroute_proofs::envelope::Envelope;
 use xroute_tests::{
     LocalNet, XrouteStack,
-    artifacts::evm::{Hub, SampleApp},
+    artifacts::evm::{GasTank, Hub, SampleApp},
     localnet::L1_KIT_ACCOUNT,
     stack::L1_DOMAIN,
 };
@@ -63,8 +64,9 @@ fn unpack(words: &[B256]) -> Vec<Receipt> {
         .collect()
 }
 
-/// `meters[src]` after folding `receipt` into `meter` (the Hub's rule, written out).
-fn fold(meter: U256, r: &Receipt, relayer: Address, gas_price: u128) -> U256 {
+/// `meters[src]` after folding `receipt`, relayed at `time`, into `meter` (the Hub's rule,
+/// written out).
+fn fold(meter: U256, r: &Receipt, relayer: Address, gas_price: u128, time: u64) -> U256 {
     let hash = keccak256(
         (
             r.id,
@@ -73,6 +75,7 @@ fn fold(meter: U256, r: &Receipt, relayer: Address, gas_price: u128) -> U256 {
             U256::from(r.gas),
             U256::from(gas_price),
             U256::from(r.fee),
+            U256::from(time),
         )
             .abi_encode(),
     );
@@ -151,10 +154,16 @@ async fn a_metered_batch_records_what_each_landed_relay_cost() -> Result<()> {
         "metered {sum} against {used} used ({:.2} %)",
         error * 100.0
     );
-    // The commitment is the hash chain of these receipts.
+    // The commitment is the hash chain of these receipts, at the block's time.
+    let time = kit
+        .get_block_by_number(r.block_number.unwrap_or_default().into())
+        .await?
+        .ok_or_else(|| eyre::eyre!("the relay's block"))?
+        .header
+        .timestamp;
     let mut expected = before;
     for x in &receipts {
-        expected = fold(expected, x, relayer, r.effective_gas_price);
+        expected = fold(expected, x, relayer, r.effective_gas_price, time);
     }
     assert_eq!(hub.meters(sn).call().await?, expected);
     assert_eq!(
@@ -221,7 +230,7 @@ async fn an_l1_payment_is_charged_what_the_relay_cost_and_the_rest_returned() ->
         .ok_or_else(|| eyre::eyre!("no latest block"))?
         .header
         .timestamp;
-    let terms = Hub::Terms {
+    let terms = GasTank::Terms {
         gasLimit: 200_000,
         deadline: u32::try_from(now + 3600)?,
         maxBaseFee: 50_000_000_000,
