@@ -225,9 +225,13 @@ pub const TOKEN_ROUTER: StarknetArtifact = StarknetArtifact {
 /// The DeFi pool of a Starknet-family chain (`contracts/starknet/src/pool.cairo`).
 pub const POOL: StarknetArtifact = StarknetArtifact { name: "pool" };
 
+/// The gas tank of a Starknet-family chain (`contracts/starknet/src/gas_tank.cairo`).
+pub const GAS_TANK: StarknetArtifact = StarknetArtifact { name: "gas_tank" };
+
 /// Every Starknet artifact the kit knows.
 pub const STARKNET_ARTIFACTS: &[StarknetArtifact] = &[
     ENDPOINT,
+    GAS_TANK,
     HASH_PROBE,
     MESSAGING_PROBE,
     POOL,
