@@ -13,6 +13,7 @@ pub mod checkpoint;
 pub mod envelope;
 pub mod error;
 pub mod merkle;
+pub mod metering;
 pub mod piltover;
 pub mod starknet;
 pub mod storage;

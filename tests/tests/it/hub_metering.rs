@@ -3,14 +3,17 @@
 //! source domain's commitment is the hash chain of exactly those receipts.
 
 use alloy::{
-    primitives::{Address, B256, U256, keccak256},
+    primitives::{Address, B256, U256},
     providers::Provider,
-    sol_types::{SolCall, SolValue},
+    sol_types::SolCall,
 };
 use eyre::{Result, ensure};
 use starknet_rust::core::types::Felt;
 use xroute_adapters::hub::Hub as HubCalls;
-use xroute_proofs::envelope::Envelope;
+use xroute_proofs::{
+    envelope::Envelope,
+    metering::{self, MeteredReceipt},
+};
 use xroute_tests::{
     LocalNet, XrouteStack,
     artifacts::evm::{GasTank, Hub, SampleApp},
@@ -37,50 +40,6 @@ async fn starknet_members(
             fee: U256::ZERO,
         })
         .collect())
-}
-
-/// One receipt as `RelaysMetered` packs it.
-struct Receipt {
-    id: B256,
-    src: u32,
-    index: u32,
-    gas: u64,
-    fee: u128,
-}
-
-fn unpack(words: &[B256]) -> Vec<Receipt> {
-    words
-        .chunks(2)
-        .map(|pair| {
-            let w = pair[1].0;
-            Receipt {
-                id: pair[0],
-                src: u32::from_be_bytes(w[0..4].try_into().unwrap_or_default()),
-                index: u32::from_be_bytes(w[4..8].try_into().unwrap_or_default()),
-                gas: u64::from_be_bytes(w[8..16].try_into().unwrap_or_default()),
-                fee: u128::from_be_bytes(w[16..32].try_into().unwrap_or_default()),
-            }
-        })
-        .collect()
-}
-
-/// `meters[src]` after folding `receipt`, relayed at `time`, into `meter` (the Hub's rule,
-/// written out).
-fn fold(meter: U256, r: &Receipt, relayer: Address, gas_price: u128, time: u64) -> U256 {
-    let hash = keccak256(
-        (
-            r.id,
-            U256::from(r.src),
-            relayer,
-            U256::from(r.gas),
-            U256::from(gas_price),
-            U256::from(r.fee),
-            U256::from(time),
-        )
-            .abi_encode(),
-    );
-    let head = U256::from_be_bytes(keccak256((meter >> 64usize, hash).abi_encode()).0) >> 64usize;
-    (head << 64usize) | ((meter & U256::from(u64::MAX)) + U256::from(1))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,7 +79,14 @@ async fn a_metered_batch_records_what_each_landed_relay_cost() -> Result<()> {
     let event = &metered[0].inner.data;
     assert_eq!(event.relayer, relayer);
     assert_eq!(event.gasPrice, U256::from(r.effective_gas_price));
-    let receipts = unpack(&event.receipts);
+    // The commitment is the hash chain of these receipts, at the block's time.
+    let time = kit
+        .get_block_by_number(r.block_number.unwrap_or_default().into())
+        .await?
+        .ok_or_else(|| eyre::eyre!("the relay's block"))?
+        .header
+        .timestamp;
+    let receipts = MeteredReceipt::unpack(relayer, event.gasPrice, time, &event.receipts);
     assert_eq!(
         receipts.len(),
         5,
@@ -154,17 +120,7 @@ async fn a_metered_batch_records_what_each_landed_relay_cost() -> Result<()> {
         "metered {sum} against {used} used ({:.2} %)",
         error * 100.0
     );
-    // The commitment is the hash chain of these receipts, at the block's time.
-    let time = kit
-        .get_block_by_number(r.block_number.unwrap_or_default().into())
-        .await?
-        .ok_or_else(|| eyre::eyre!("the relay's block"))?
-        .header
-        .timestamp;
-    let mut expected = before;
-    for x in &receipts {
-        expected = fold(expected, x, relayer, r.effective_gas_price, time);
-    }
+    let expected = receipts.iter().fold(before, metering::fold);
     assert_eq!(hub.meters(sn).call().await?, expected);
     assert_eq!(
         SampleApp::new(stack.l1_app, &kit)
@@ -315,7 +271,12 @@ async fn an_l1_payment_is_charged_what_the_relay_cost_and_the_rest_returned() ->
         .iter()
         .find_map(|l| l.log_decode::<Hub::RelaysMetered>().ok())
         .ok_or_else(|| eyre::eyre!("no RelaysMetered"))?;
-    let receipts = unpack(&event.inner.data.receipts);
+    let receipts = MeteredReceipt::unpack(
+        relayer,
+        event.inner.data.gasPrice,
+        0,
+        &event.inner.data.receipts,
+    );
     assert_eq!(receipts.len(), 3);
     let price = U256::from(r.effective_gas_price)
         .min(U256::from(terms.maxBaseFee) + U256::from(terms.maxPriorityFee));
