@@ -71,6 +71,31 @@ pub fn relay_batch(hub: Address, members: &[Call]) -> Call {
     Call::evm(hub, Bytes::from(data), value)
 }
 
+/// `Hub.settle(src, claimedGas, entry)`, `value` its L1 → L2 fee: sends source domain `src`'s
+/// receipt commitment to that rollup's gas tank, claiming `claimed_gas` for the settlement.
+pub fn settle(hub: Address, src: u32, claimed_gas: u64, entry: &Bytes, value: U256) -> Call {
+    let data = Hub::settleCall {
+        src,
+        claimedGas: claimed_gas,
+        entry: entry.clone(),
+    }
+    .abi_encode();
+    Call::evm(hub, Bytes::from(data), value)
+}
+
+/// What a settlement claims below what its `eth_call` measured: the claim's calldata, shorter
+/// than the probe's `u64::MAX`, costs up to 8 × 12 gas less.
+pub const SETTLE_CLAIM_MARGIN: u64 = 100;
+
+/// The gas `Hub.settle` measured, from the revert of an `eth_call` that claimed more
+/// (`SettleGasAboveCost`); `None` for any other revert.
+pub fn settle_measured(data: &[u8]) -> Option<u64> {
+    match Hub::HubErrors::abi_decode(data) {
+        Ok(Hub::HubErrors::SettleGasAboveCost(e)) => u64::try_from(e.measured).ok(),
+        _ => None,
+    }
+}
+
 /// What a simulation of `Hub.relayBatch` answered (`out`: the call's return data): per member,
 /// whether it passes and its gas, or what its revert means (`bridges`: see [`classify_revert`]).
 pub fn batch_results(

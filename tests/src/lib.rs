@@ -26,6 +26,7 @@ pub mod proxy;
 pub mod router;
 pub mod rpc;
 pub mod stack;
+pub mod tank;
 pub mod token;
 pub mod tools;
 

@@ -14,7 +14,7 @@
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
     providers::{DynProvider, Provider},
-    sol_types::{SolCall, SolInterface},
+    sol_types::SolCall,
 };
 use clap::Parser;
 use eyre::{Result, WrapErr, bail, ensure};
@@ -157,47 +157,20 @@ impl Chain {
 }
 
 impl Chain {
-    /// Sends the Starknet domain's commitment to `hub`'s tank (`Hub.settle`), claiming what an
-    /// `eth_call` with an unbounded claim says the settlement measures, less the 100 gas a
-    /// shorter claim saves in calldata at most; the transaction's gas and the claim.
+    /// Sends the Starknet domain's commitment to `hub`'s tank (`Hub.settle`, as a settler does:
+    /// `xroute_tests::tank::settle`); the transaction's gas and what it claimed.
     async fn settle(&self, hub: Address) -> Result<(u64, u64)> {
-        let call = |claimed_gas: u64| {
-            alloy::rpc::types::TransactionRequest::default()
-                .to(hub)
-                .value(U256::from(1_000_000_000_000u64))
-                .input(
-                    Bytes::from(
-                        Hub::settleCall {
-                            src: STARKNET_DOMAIN,
-                            claimedGas: claimed_gas,
-                            entry: Bytes::new(),
-                        }
-                        .abi_encode(),
-                    )
-                    .into(),
-                )
-        };
-        let measured = match self.l1.call(call(u64::MAX)).await {
-            Ok(_) => bail!("settle took a claim of u64::MAX gas"),
-            Err(e) => {
-                let data = e
-                    .as_error_resp()
-                    .and_then(|r| r.as_revert_data())
-                    .ok_or_else(|| eyre::eyre!("settle's eth_call: {e}"))?;
-                match Hub::HubErrors::abi_decode(&data)? {
-                    Hub::HubErrors::SettleGasAboveCost(e) => u64::try_from(e.measured)?,
-                    other => bail!("settle's eth_call reverted with {other:?}"),
-                }
-            }
-        };
-        let claimed = measured - 100;
-        let receipt = self
-            .l1
-            .send_transaction(call(claimed).gas_limit(1_000_000))
-            .await?
-            .get_receipt()
-            .await?;
-        ensure!(receipt.status(), "settle reverted");
+        let fee = U256::from(1_000_000_000_000u64);
+        let receipt =
+            xroute_tests::tank::settle(&self.l1, hub, STARKNET_DOMAIN, fee, Bytes::new()).await?;
+        let sent = receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|l| l.log_decode::<Hub::MessageSent>().ok())
+            .ok_or_else(|| eyre::eyre!("Hub.settle sent no message"))?;
+        // The payload's sixth word is the claim ([1, from, to, head, settler, claimedGas, …]).
+        let claimed = u64::try_from(sent.inner.data.words[4 + 5])?;
         Ok((receipt.gas_used, claimed))
     }
 

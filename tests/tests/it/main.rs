@@ -16,4 +16,5 @@ mod ledger_attacks;
 mod ledger_calls;
 mod roundtrip;
 mod storage_proof;
+mod tank_settlement;
 mod token_erc20;

@@ -1,0 +1,288 @@
+//! The gas tanks in the kit (issue 27): deploying a rollup's tank and registering it with the Hub,
+//! paying into it, reading a metered relay's receipts from L1, and sending a domain's commitment
+//! (`Hub.settle`) the way a settler does.
+
+use alloy::{
+    eips::BlockNumberOrTag,
+    primitives::{Address, B256, Bytes, U256},
+    providers::{DynProvider, Provider},
+    rpc::types::{TransactionReceipt, TransactionRequest},
+};
+use eyre::{Result, WrapErr, bail, ensure, eyre};
+use starknet_rust::core::types::Felt;
+use xroute_adapters::hub as hub_calls;
+use xroute_proofs::{metering::MeteredReceipt, starknet::felt_to_u256};
+
+use crate::{
+    LocalNet, XrouteStack,
+    artifacts::{GAS_TANK, evm::Hub},
+    localnet::L1_KIT_ACCOUNT,
+    stack::L1_DOMAIN,
+};
+
+/// The ETH fee token of starknet-devnet (the same address as on Starknet).
+pub const STARKNET_ETH: Felt =
+    Felt::from_hex_unchecked("0x049d36570d4e46f48e99674bd3fcc84644ddd6b96f7c741b1562b82f9e004dc7");
+
+/// A payment's terms (the same fields on every tank).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terms {
+    /// L1 gas the payer pays for at most.
+    pub gas_limit: u64,
+    /// L1 unix time the relay must happen by.
+    pub deadline: u64,
+    /// The highest L1 base fee (wei) the payer pays.
+    pub max_base_fee: u128,
+    /// The highest priority fee on top.
+    pub max_priority_fee: u128,
+    /// Wei toward the next leg's entry fee.
+    pub leg_budget: u128,
+}
+
+impl Terms {
+    /// What a payment on these terms reserves.
+    pub fn worst_case(&self) -> U256 {
+        U256::from(self.gas_limit)
+            * (U256::from(self.max_base_fee) + U256::from(self.max_priority_fee))
+            + U256::from(self.leg_budget)
+    }
+
+    /// What a relay that cost `r` is charged on these terms, and what is left of the reservation.
+    pub fn charge(&self, r: &MeteredReceipt) -> (U256, U256) {
+        let cap = U256::from(self.max_base_fee) + U256::from(self.max_priority_fee);
+        let charge = U256::from(r.gas.min(self.gas_limit)) * r.gas_price.min(cap)
+            + U256::from(r.fee.min(self.leg_budget));
+        (charge, self.worst_case() - charge)
+    }
+
+    /// The Cairo `Terms` struct's calldata.
+    pub fn felts(&self) -> Vec<Felt> {
+        vec![
+            Felt::from(self.gas_limit),
+            Felt::from(self.deadline),
+            Felt::from(self.max_base_fee),
+            Felt::from(self.max_priority_fee),
+            Felt::from(self.leg_budget),
+        ]
+    }
+}
+
+/// A u256 as Cairo's calldata takes it (low, high).
+pub fn u256_felts(v: U256) -> [Felt; 2] {
+    let low = v & U256::from(u128::MAX);
+    let high = v >> 128usize;
+    [
+        Felt::from_bytes_be(&low.to_be_bytes::<32>()),
+        Felt::from_bytes_be(&high.to_be_bytes::<32>()),
+    ]
+}
+
+/// A u256 a Cairo view returned (low, high) at `at`.
+pub fn u256_at(felts: &[Felt], at: usize) -> Result<U256> {
+    let part = |i: usize| -> Result<U256> {
+        let f = felts
+            .get(i)
+            .ok_or_else(|| eyre!("a u256 past the answer's end"))?;
+        Ok(felt_to_u256(*f))
+    };
+    Ok(part(at)? | (part(at + 1)? << 128usize))
+}
+
+/// The calldata of the Cairo tank's `settle(receipts)`.
+pub fn settle_calldata(receipts: &[MeteredReceipt]) -> Vec<Felt> {
+    let mut calldata = vec![Felt::from(receipts.len())];
+    for r in receipts {
+        calldata.extend(u256_felts(U256::from_be_bytes(r.id.0)));
+        calldata.push(Felt::from_bytes_be_slice(r.relayer.as_slice()));
+        calldata.push(Felt::from(r.gas));
+        calldata.push(Felt::from_bytes_be(&r.gas_price.to_be_bytes::<32>()));
+        calldata.push(Felt::from(r.fee));
+        calldata.push(Felt::from(r.time));
+    }
+    calldata
+}
+
+/// A Starknet-family chain's gas tank (`gas_tank.cairo`), registered with the Hub.
+#[derive(Debug, Clone, Copy)]
+pub struct StarknetTank {
+    /// The tank's address.
+    pub address: Felt,
+    /// Which devnet of the [`LocalNet`].
+    pub chain: usize,
+}
+
+impl StarknetTank {
+    /// Deploys the tank on devnet `chain` (fee token ETH, routes to L1 and every other domain of
+    /// `stack`, owned by account 0) and registers it with the Hub from the kit's L1 account.
+    pub async fn deploy(net: &LocalNet, stack: &XrouteStack, chain: usize) -> Result<Self> {
+        let d = stack.starknets[chain];
+        let devnet = &net.starknets[chain].devnet;
+        let owner = devnet.predeployed_accounts()[0].address;
+        let mut routes = vec![L1_DOMAIN];
+        routes.extend(
+            stack
+                .starknets
+                .iter()
+                .map(|s| s.domain)
+                .filter(|&x| x != d.domain),
+        );
+        routes.extend(stack.arbitrum.iter().map(|a| a.domain));
+        let mut calldata = vec![
+            Felt::from(d.domain),
+            Felt::from(L1_DOMAIN),
+            d.endpoint,
+            Felt::from_bytes_be_slice(stack.hub.as_slice()),
+            STARKNET_ETH,
+            owner,
+            Felt::from(routes.len()),
+        ];
+        calldata.extend(routes.iter().map(|r| Felt::from(*r)));
+        let address = devnet.deploy(0, &GAS_TANK, calldata).await?;
+        let hub = Hub::new(stack.hub, net.l1.provider(L1_KIT_ACCOUNT)?);
+        let r = hub
+            .registerTank(d.domain, B256::from(address.to_bytes_be()))
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        ensure!(r.status(), "registerTank reverted");
+        Ok(Self { address, chain })
+    }
+
+    /// Devnet account `account` approves and deposits `amount` ETH into its own balance.
+    pub async fn deposit(&self, net: &LocalNet, account: usize, amount: U256) -> Result<()> {
+        let devnet = &net.starknets[self.chain].devnet;
+        let me = devnet.predeployed_accounts()[account].address;
+        let mut approve = vec![self.address];
+        approve.extend(u256_felts(amount));
+        let mut deposit = vec![me];
+        deposit.extend(u256_felts(amount));
+        devnet
+            .invoke_many(
+                account,
+                vec![
+                    (STARKNET_ETH, "approve", approve),
+                    (self.address, "deposit", deposit),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Account `account` pays for message `id` (from `src` to `dst`) on `terms`.
+    pub async fn pay(
+        &self,
+        net: &LocalNet,
+        account: usize,
+        id: B256,
+        src: u32,
+        dst: u32,
+        terms: &Terms,
+    ) -> Result<()> {
+        let mut calldata = u256_felts(U256::from_be_bytes(id.0)).to_vec();
+        calldata.extend([Felt::from(src), Felt::from(dst)]);
+        calldata.extend(terms.felts());
+        net.starknets[self.chain]
+            .devnet
+            .invoke(account, self.address, "pay", calldata)
+            .await?;
+        Ok(())
+    }
+
+    /// A u256 view of the tank (`balance_of`, `claimable`, …) on `arg`.
+    pub async fn read(&self, net: &LocalNet, view: &str, arg: Felt) -> Result<U256> {
+        let out = net.starknets[self.chain]
+            .devnet
+            .call(self.address, view, vec![arg])
+            .await?;
+        u256_at(&out, 0)
+    }
+
+    /// The ETH balance of `account` on the devnet.
+    pub async fn eth_balance(&self, net: &LocalNet, account: Felt) -> Result<U256> {
+        let out = net.starknets[self.chain]
+            .devnet
+            .call(STARKNET_ETH, "balanceOf", vec![account])
+            .await?;
+        u256_at(&out, 0)
+    }
+}
+
+/// The receipts a mined relay transaction's `RelaysMetered` events recorded.
+pub async fn metered_receipts(
+    l1: &DynProvider,
+    receipt: &TransactionReceipt,
+) -> Result<Vec<MeteredReceipt>> {
+    let number = receipt
+        .block_number
+        .ok_or_else(|| eyre!("the relay is not mined"))?;
+    let time = l1
+        .get_block_by_number(BlockNumberOrTag::Number(number))
+        .await?
+        .ok_or_else(|| eyre!("block {number}"))?
+        .header
+        .timestamp;
+    Ok(receipt
+        .inner
+        .logs()
+        .iter()
+        .filter_map(|l| l.log_decode::<Hub::RelaysMetered>().ok())
+        .flat_map(|e| {
+            let e = e.inner.data;
+            MeteredReceipt::unpack(e.relayer, e.gasPrice, time, &e.receipts)
+        })
+        .collect())
+}
+
+/// Sends domain `src`'s commitment to its tank from `l1` (`Hub.settle`, `value` its L1 → L2 fee,
+/// `entry` its terms toward an Arbitrum domain), claiming what an `eth_call` measures; returns
+/// the mined transaction.
+pub async fn settle(
+    l1: &DynProvider,
+    hub: Address,
+    src: u32,
+    value: U256,
+    entry: Bytes,
+) -> Result<TransactionReceipt> {
+    let probe = hub_calls::settle(hub, src, u64::MAX, &entry, value);
+    let tx = |c: &xroute_adapters::Call| {
+        TransactionRequest::default()
+            .to(hub)
+            .value(c.value)
+            .input(c.data.clone().into())
+    };
+    let measured = match l1.call(tx(&probe)).await {
+        Ok(_) => bail!("Hub.settle took a claim of u64::MAX gas"),
+        Err(e) => {
+            let data = e
+                .as_error_resp()
+                .and_then(|r| r.as_revert_data())
+                .ok_or_else(|| eyre!("Hub.settle's eth_call: {e}"))?;
+            hub_calls::settle_measured(&data).ok_or_else(|| {
+                eyre!(
+                    "Hub.settle would revert: {:?}",
+                    hub_calls::classify_revert(&data, "", &[])
+                )
+            })?
+        }
+    };
+    let call = hub_calls::settle(
+        hub,
+        src,
+        measured - hub_calls::SETTLE_CLAIM_MARGIN,
+        &entry,
+        value,
+    );
+    let receipt = l1
+        .send_transaction(tx(&call).gas_limit(2_000_000))
+        .await?
+        .get_receipt()
+        .await
+        .wrap_err("Hub.settle")?;
+    ensure!(
+        receipt.status(),
+        "Hub.settle reverted in {}",
+        receipt.transaction_hash
+    );
+    Ok(receipt)
+}
