@@ -39,7 +39,11 @@ pub use error::{AdapterError, ErrorKind, Result, Source};
 pub use factory::{build_adapter, build_reader};
 use serde::{Deserialize, Serialize};
 pub use submit::{Estimate, Fees, Lease, Mined, Revert, SignedTx, Submitter};
-use xroute_proofs::{checkpoint::Checkpoint, envelope::Envelope};
+use xroute_proofs::{
+    checkpoint::Checkpoint,
+    envelope::{Envelope, MessageId},
+    metering::MeteredReceipt,
+};
 
 /// Lowercase hex of `bytes`, no prefix (for error messages).
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -287,6 +291,43 @@ pub struct L1<'a> {
     pub finalized: BlockRef,
 }
 
+/// A payment for relaying one message (issue 27), as the gas tank of the message's source chain
+/// holds it (the Hub's own for an L1 app's message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// Who paid (an address of the tank's chain, as a word).
+    pub payer: B256,
+    /// L1 gas paid for at most.
+    pub gas_limit: u64,
+    /// L1 unix time the relay must happen by.
+    pub deadline: u64,
+    /// The highest L1 base fee the payer pays (wei).
+    pub max_base_fee: u128,
+    /// The highest priority fee on top (wei).
+    pub max_priority_fee: u128,
+    /// Wei toward the next leg's entry fee.
+    pub leg_budget: u128,
+    /// What the payment reserves: its worst case.
+    pub reserved: U256,
+}
+
+impl Payment {
+    /// The highest gas price the payer pays.
+    pub fn cap(&self) -> U256 {
+        U256::from(self.max_base_fee) + U256::from(self.max_priority_fee)
+    }
+}
+
+/// Where a chain's gas tank stands, for its settlements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TankState {
+    /// The commitment over the receipts settled there (head << 64 | count).
+    pub settled: U256,
+    /// The end (exclusive) of the commitment from the Hub that waits there to be settled from
+    /// the count of `settled`, if one arrived.
+    pub waiting_to: Option<u64>,
+}
+
 /// What the router needs from one chain. Every family implements it once.
 #[async_trait]
 pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
@@ -377,6 +418,30 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     /// rollup, `XToken` on L1) at the latest block: what `xroute token audit` compares with the
     /// ledger.
     async fn token_supply(&self, token: B256) -> Result<U256>;
+
+    /// The open payment for relaying message `id`, sent from this chain, in its gas tank (the
+    /// Hub's on the hub chain): `None` without a tank, if nobody paid, or once it was settled or
+    /// released.
+    async fn payment(&self, _id: MessageId) -> Result<Option<Payment>> {
+        Ok(None)
+    }
+
+    /// This chain's gas tank (its address as a word), where its relays are settled by the Hub's
+    /// commitments; `None` where there is none (the hub chain settles in the relay itself).
+    fn tank(&self) -> Option<B256> {
+        None
+    }
+
+    /// Where this chain's tank stands (`None` without a tank).
+    async fn tank_state(&self) -> Result<Option<TankState>> {
+        Ok(None)
+    }
+
+    /// The call on this chain that settles `receipts` (the next commitment's, in order) in its
+    /// tank; `None` without a tank.
+    fn settle_call(&self, _receipts: &[MeteredReceipt]) -> Option<Call> {
+        None
+    }
 }
 
 /// What a simulation of a batch found for one member.

@@ -82,11 +82,20 @@ pub struct ArbitrumContracts {
     /// xroute's ArbitrumEndpoint on the L2.
     #[serde(deserialize_with = "address")]
     pub endpoint: Address,
+    /// xroute's gas tank on the L2 (`ArbitrumTank`, registered with the Hub): where this chain's
+    /// users pay for their messages and where their relays are settled. Without it, messages
+    /// from the chain are never paid.
+    #[serde(
+        default,
+        deserialize_with = "optional_address",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tank: Option<Address>,
 }
 
 impl ArbitrumContracts {
     /// The block keys that are the contracts' (the rest is the [`EvmChain`]).
-    const KEYS: [&'static str; 4] = ["inbox", "bridge", "outbox", "endpoint"];
+    const KEYS: [&'static str; 5] = ["inbox", "bridge", "outbox", "endpoint", "tank"];
 }
 
 fn default_evm_confirmations() -> u64 {
@@ -123,6 +132,10 @@ pub struct StarknetChain {
     pub chain_id: Option<String>,
     /// The xroute Endpoint contract.
     pub endpoint: Felt,
+    /// xroute's gas tank on the chain (`gas_tank.cairo`, registered with the Hub): where this
+    /// chain's users pay for their messages and where their relays are settled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tank: Option<Felt>,
     /// The chain's messaging contract on L1 (Starknet core contract or an appchain's own).
     #[serde(deserialize_with = "address")]
     pub l1_messaging: Address,
@@ -233,6 +246,12 @@ impl<'de> Deserialize<'de> for ChainConfig {
 }
 
 /// A 20-byte 0x-hex address, with an error a person can act on.
+pub(crate) fn optional_address<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Address>, D::Error> {
+    address(d).map(Some)
+}
+
 pub(crate) fn address<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Address, D::Error> {
     let s = String::deserialize(d)?;
     s.parse()

@@ -47,6 +47,50 @@ pub struct Config {
     /// messages like any other without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<TokenConfig>,
+    /// Payments for relays (issue 27): which messages are relayed, and when this router
+    /// settles what it relayed with the chains' gas tanks.
+    #[serde(default)]
+    pub payments: PaymentsConfig,
+}
+
+/// Which messages a router relays, by payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentPolicy {
+    /// Relay every message (a paid one still waits while the L1 base fee is above its payer's
+    /// cap, and is parked past its deadline).
+    #[default]
+    None,
+    /// Relay only messages someone paid for, at least `min_paid_percent` of this router's own
+    /// estimate of the relay's cost; the others wait, shown as unpaid.
+    Paid,
+}
+
+/// `[payments]`: the router's payment policy and its settlements.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentsConfig {
+    /// `none` (relay everything) or `paid` (relay only what is paid).
+    pub policy: PaymentPolicy,
+    /// Under `paid`: how much of this router's estimate of a relay's L1 cost (its gas at the
+    /// current base fee) a payment's worst case must cover, in percent.
+    pub min_paid_percent: u32,
+    /// Settle a chain's receipts once this many are pending (0: never by count).
+    pub settle_every: u64,
+    /// Settle a chain's pending receipts at the latest this long after the first, milliseconds
+    /// (0: never by time).
+    pub settle_after_ms: u64,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        Self {
+            policy: PaymentPolicy::None,
+            min_paid_percent: 100,
+            settle_every: 32,
+            settle_after_ms: 600_000,
+        }
+    }
 }
 
 /// `[token]`: where the canonical token's L1 ledger is.
@@ -409,6 +453,15 @@ impl Config {
             return Err(invalid(
                 "relay.batch_wait_ms".into(),
                 format!("must be at most {MAX_BATCH_WAIT_MS} (10 minutes)"),
+            ));
+        }
+        if self.payments.min_paid_percent > 10_000 {
+            return Err(invalid(
+                "payments.min_paid_percent".into(),
+                format!(
+                    "{} is more than a hundred times the relay's cost (at most 10000)",
+                    self.payments.min_paid_percent
+                ),
             ));
         }
         if let Some(p) = &self.p2p {

@@ -252,6 +252,7 @@ pub fn router_config(
             account: Felt(felt_to_u256(account.address)),
             account_key_file: key_file,
             transport,
+            tank: None,
         }));
     }
     if let (Some(arb), Some(deployed)) = (&net.arbitrum, &stack.arbitrum) {
@@ -272,6 +273,7 @@ pub fn router_config(
                 bridge: arb.bridge.bridge,
                 outbox: arb.bridge.outbox,
                 endpoint: deployed.endpoint,
+                tank: None,
             },
         }));
     }
@@ -303,7 +305,41 @@ pub fn router_config(
         chains,
         p2p,
         token: None,
+        payments: Default::default(),
     })
+}
+
+/// Sets `[payments]` of the router config at `path` to `payments`, and the gas tank of each
+/// chain named in `tanks` (domain → the tank's address as a word).
+pub fn set_payments(
+    path: &Path,
+    payments: xroute_config::PaymentsConfig,
+    tanks: &[(u32, alloy::primitives::B256)],
+) -> Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    let mut config = Config::parse(path, &text).map_err(|e| eyre::eyre!("{e}"))?;
+    config.payments = payments;
+    for chain in &mut config.chains {
+        let Some((_, tank)) = tanks.iter().find(|(d, _)| *d == chain.domain()) else {
+            continue;
+        };
+        match chain {
+            ChainConfig::Starknet(c) => {
+                c.tank = Some(Felt(alloy::primitives::U256::from_be_bytes(tank.0)))
+            }
+            ChainConfig::Arbitrum(c) => {
+                c.contracts.tank = Some(alloy::primitives::Address::from_word(*tank))
+            }
+            ChainConfig::Ethereum(_) => {}
+        }
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| eyre::eyre!("{} has no file name", path.display()))?;
+    write_config_file(dir, name, &config)?;
+    Ok(())
 }
 
 /// Adds `[token] ledger = LEDGER` to the router config at `path` (the router reads it at its

@@ -67,15 +67,7 @@ impl Terms {
     }
 }
 
-/// A u256 as Cairo's calldata takes it (low, high).
-pub fn u256_felts(v: U256) -> [Felt; 2] {
-    let low = v & U256::from(u128::MAX);
-    let high = v >> 128usize;
-    [
-        Felt::from_bytes_be(&low.to_be_bytes::<32>()),
-        Felt::from_bytes_be(&high.to_be_bytes::<32>()),
-    ]
-}
+pub use xroute_adapters::starknet::tank::{settle_calldata, u256_felts};
 
 /// A u256 a Cairo view returned (low, high) at `at`.
 pub fn u256_at(felts: &[Felt], at: usize) -> Result<U256> {
@@ -86,20 +78,6 @@ pub fn u256_at(felts: &[Felt], at: usize) -> Result<U256> {
         Ok(felt_to_u256(*f))
     };
     Ok(part(at)? | (part(at + 1)? << 128usize))
-}
-
-/// The calldata of the Cairo tank's `settle(receipts)`.
-pub fn settle_calldata(receipts: &[MeteredReceipt]) -> Vec<Felt> {
-    let mut calldata = vec![Felt::from(receipts.len())];
-    for r in receipts {
-        calldata.extend(u256_felts(U256::from_be_bytes(r.id.0)));
-        calldata.push(Felt::from_bytes_be_slice(r.relayer.as_slice()));
-        calldata.push(Felt::from(r.gas));
-        calldata.push(Felt::from_bytes_be(&r.gas_price.to_be_bytes::<32>()));
-        calldata.push(Felt::from(r.fee));
-        calldata.push(Felt::from(r.time));
-    }
-    calldata
 }
 
 /// A Starknet-family chain's gas tank (`gas_tank.cairo`), registered with the Hub.

@@ -385,6 +385,27 @@ impl ChainAdapter for HubChainAdapter {
         Ok(found.join("; "))
     }
 
+    /// The Hub's own payment for an L1 app's message (`Hub.payments`).
+    async fn payment(&self, id: MessageId) -> Result<Option<crate::Payment>> {
+        let p = Hub::new(self.hub, self.client.provider())
+            .payments(id.0)
+            .call()
+            .await
+            .map_err(|e| AdapterError::rpc(&self.client.info().name, "Hub.payments", e))?;
+        if p.reserved == 0 {
+            return Ok(None);
+        }
+        Ok(Some(crate::Payment {
+            payer: p.payer.into_word(),
+            gas_limit: p.gasLimit,
+            deadline: u64::from(p.deadline),
+            max_base_fee: p.maxBaseFee,
+            max_priority_fee: p.maxPriorityFee,
+            leg_budget: p.legBudget,
+            reserved: U256::from(p.reserved),
+        }))
+    }
+
     async fn token_supply(&self, token: B256) -> Result<U256> {
         self.client.total_supply(token).await
     }

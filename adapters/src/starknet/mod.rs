@@ -15,6 +15,7 @@
 mod check;
 mod checkpoints;
 pub mod submit;
+pub mod tank;
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 use async_trait::async_trait;
@@ -30,14 +31,15 @@ use starknet_rust::{
 };
 use xroute_config::StarknetChain;
 use xroute_proofs::{
-    envelope::Envelope,
+    envelope::{Envelope, MessageId},
+    metering::MeteredReceipt,
     starknet::{felt_from_u256, felt_to_u256, l2_to_l1_message_hash},
     storage::MessagingLayout,
 };
 
 use crate::{
     AdapterError, BlockRef, Call, ChainAdapter, ChainInfo, CheckProblem, Entry, Exit,
-    FoundCheckpoint, L1, L1State, Result, SentMessage, Submitter, hex,
+    FoundCheckpoint, L1, L1State, Payment, Result, SentMessage, Submitter, TankState, hex,
     hub::{self, Hub},
     keys,
     transport::{self, RetryingHttp},
@@ -515,6 +517,22 @@ impl ChainAdapter for StarknetAdapter {
         _relays: u64,
     ) -> std::result::Result<String, CheckProblem> {
         check::check(self, l1).await
+    }
+
+    async fn payment(&self, id: MessageId) -> Result<Option<Payment>> {
+        self.tank_payment(id).await
+    }
+
+    fn tank(&self) -> Option<B256> {
+        self.tank_felt().map(|t| B256::from(t.to_bytes_be()))
+    }
+
+    async fn tank_state(&self) -> Result<Option<TankState>> {
+        self.tank_state_of().await
+    }
+
+    fn settle_call(&self, receipts: &[MeteredReceipt]) -> Option<Call> {
+        self.tank_settle_call(receipts)
     }
 
     /// The token's `total_supply` (a u256 of two felts).

@@ -54,6 +54,7 @@ fn rollup_config(
             bridge: arb.bridge.bridge,
             outbox: arb.bridge.outbox,
             endpoint,
+            tank: None,
         },
     })
 }

@@ -34,6 +34,7 @@ use xroute_proofs::{
 };
 
 mod bridge;
+pub mod tank;
 
 pub use bridge::{
     ARB_RETRYABLE_TX, ARB_SYS, ArbBridgeContracts, ArbRetryableTx, ArbSys, ArbitrumEndpoint,
@@ -630,6 +631,22 @@ impl ChainAdapter for ArbitrumAdapter {
         ));
         found.push(self.client.check_signer(relays, REDEEM_GAS).await?);
         Ok(found.join("; "))
+    }
+
+    async fn payment(&self, id: MessageId) -> Result<Option<crate::Payment>> {
+        self.tank_payment(id).await
+    }
+
+    fn tank(&self) -> Option<B256> {
+        self.tank_word()
+    }
+
+    async fn tank_state(&self) -> Result<Option<crate::TankState>> {
+        self.tank_state_of().await
+    }
+
+    fn settle_call(&self, receipts: &[xroute_proofs::metering::MeteredReceipt]) -> Option<Call> {
+        self.contracts.tank.map(|t| tank::settle_call(t, receipts))
     }
 
     async fn token_supply(&self, token: B256) -> Result<U256> {

@@ -1,0 +1,106 @@
+//! The gas tank of an Arbitrum-family rollup (`ArbitrumTank.sol`, issue 27): its payments, where
+//! its settlements stand, and the transaction that settles a commitment's receipts.
+
+use alloy::{
+    primitives::{Address, B256, Bytes, U256},
+    sol_types::SolCall,
+};
+use xroute_proofs::{envelope::MessageId, metering::MeteredReceipt};
+
+use super::ArbitrumAdapter;
+use crate::{AdapterError, Call, Payment, Result, TankState};
+
+mod bindings {
+    #![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+    alloy::sol!(
+        #[sol(rpc, all_derives)]
+        ArbitrumTank,
+        "../contracts/evm/out/ArbitrumTank.json"
+    );
+}
+pub use bindings::ArbitrumTank;
+
+// Rebuild this crate when the artifact changes (the `sol!` above reads it, untracked).
+const _: &[u8] = include_bytes!("../../../../contracts/evm/out/ArbitrumTank.json");
+
+/// `ArbitrumTank.settle(receipts)` on `tank`.
+pub fn settle_call(tank: Address, receipts: &[MeteredReceipt]) -> Call {
+    let data = ArbitrumTank::settleCall {
+        receipts: receipts
+            .iter()
+            .map(|r| ArbitrumTank::MeteredReceipt {
+                id: r.id,
+                relayer: r.relayer,
+                gas: r.gas,
+                gasPrice: r.gas_price,
+                fee: r.fee,
+                time: u32::try_from(r.time).unwrap_or(u32::MAX),
+            })
+            .collect(),
+    }
+    .abi_encode();
+    Call::evm(tank, Bytes::from(data), U256::ZERO)
+}
+
+impl ArbitrumAdapter {
+    fn tank_instance(
+        &self,
+    ) -> Option<ArbitrumTank::ArbitrumTankInstance<&alloy::providers::DynProvider>> {
+        Some(ArbitrumTank::new(
+            self.contracts.tank?,
+            self.client.provider(),
+        ))
+    }
+
+    fn tank_error(&self, what: &'static str, e: alloy::contract::Error) -> AdapterError {
+        AdapterError::rpc(&self.client.info().name, what, e)
+    }
+
+    pub(super) async fn tank_payment(&self, id: MessageId) -> Result<Option<Payment>> {
+        let Some(tank) = self.tank_instance() else {
+            return Ok(None);
+        };
+        let p = tank
+            .payments(id.0)
+            .call()
+            .await
+            .map_err(|e| self.tank_error("ArbitrumTank.payments", e))?;
+        if p.reserved == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Payment {
+            payer: p.payer.into_word(),
+            gas_limit: p.gasLimit,
+            deadline: u64::from(p.deadline),
+            max_base_fee: p.maxBaseFee,
+            max_priority_fee: p.maxPriorityFee,
+            leg_budget: p.legBudget,
+            reserved: U256::from(p.reserved),
+        }))
+    }
+
+    pub(super) async fn tank_state_of(&self) -> Result<Option<TankState>> {
+        let Some(tank) = self.tank_instance() else {
+            return Ok(None);
+        };
+        let settled = tank
+            .settledMeter()
+            .call()
+            .await
+            .map_err(|e| self.tank_error("ArbitrumTank.settledMeter", e))?;
+        let count = xroute_proofs::metering::count(settled);
+        let c = tank
+            .commitments(count)
+            .call()
+            .await
+            .map_err(|e| self.tank_error("ArbitrumTank.commitments", e))?;
+        Ok(Some(TankState {
+            settled,
+            waiting_to: (c.to != 0).then_some(c.to),
+        }))
+    }
+
+    pub(super) fn tank_word(&self) -> Option<B256> {
+        self.contracts.tank.map(|t| t.into_word())
+    }
+}
