@@ -52,22 +52,25 @@ pub fn relay_from_l1(hub: Address, envelope: &[B256], entry: &Bytes) -> Call {
     Call::evm(hub, Bytes::from(data), U256::ZERO)
 }
 
-/// `Hub.relayBatch(members)`: the relay calls `members` (each the Hub's own, with the fee it pays
-/// as its value) in one transaction; the value is the sum of the fees.
-pub fn relay_batch(hub: Address, members: &[Call]) -> Call {
-    let data = Hub::relayBatchCall {
-        members: members
-            .iter()
-            .map(|m| Hub::Member {
-                call: m.data.clone(),
-                fee: m.value,
-            })
-            .collect(),
-    }
-    .abi_encode();
+/// `Hub.relayBatch(members)`, or `relayBatchMetered` when `metered`: the relay calls `members`
+/// (each the Hub's own, with the fee it pays as its value) in one transaction; the value is the
+/// sum of the fees.
+pub fn relay_batch(hub: Address, members: &[Call], metered: bool) -> Call {
+    let members: Vec<Hub::Member> = members
+        .iter()
+        .map(|m| Hub::Member {
+            call: m.data.clone(),
+            fee: m.value,
+        })
+        .collect();
     let value = members
         .iter()
-        .fold(U256::ZERO, |sum, m| sum.saturating_add(m.value));
+        .fold(U256::ZERO, |sum, m| sum.saturating_add(m.fee));
+    let data = if metered {
+        Hub::relayBatchMeteredCall { members }.abi_encode()
+    } else {
+        Hub::relayBatchCall { members }.abi_encode()
+    };
     Call::evm(hub, Bytes::from(data), value)
 }
 
@@ -81,6 +84,36 @@ pub fn settle(hub: Address, src: u32, claimed_gas: u64, entry: &Bytes, value: U2
     }
     .abi_encode();
     Call::evm(hub, Bytes::from(data), value)
+}
+
+/// The Hub's `RelaysMetered` events (every receipt of every metered relay), in blocks
+/// `from..=to`.
+pub fn receipts_filter(hub: Address, from: u64, to: u64) -> alloy::rpc::types::Filter {
+    use alloy::sol_types::SolEvent;
+    alloy::rpc::types::Filter::new()
+        .address(hub)
+        .event_signature(Hub::RelaysMetered::SIGNATURE_HASH)
+        .from_block(from)
+        .to_block(to)
+}
+
+/// The receipts of `RelaysMetered` logs, in log order (logs of other events are skipped).
+pub fn receipts_of(
+    logs: &[alloy::rpc::types::Log],
+) -> Vec<xroute_proofs::metering::MeteredReceipt> {
+    use alloy::sol_types::SolEvent;
+    logs.iter()
+        .filter_map(|log| Hub::RelaysMetered::decode_log(&log.inner).ok())
+        .flat_map(|e| {
+            let e = e.data;
+            xroute_proofs::metering::MeteredReceipt::unpack(
+                e.relayer,
+                e.gasPrice,
+                e.time.saturating_to(),
+                &e.receipts,
+            )
+        })
+        .collect()
 }
 
 /// What a settlement claims below what its `eth_call` measured: the claim's calldata, shorter

@@ -220,6 +220,10 @@ pub trait L1State: Send + Sync + std::fmt::Debug {
     /// The base fee of L1's latest block (what an L1 inbox charges by).
     async fn base_fee(&self) -> Result<U256>;
 
+    /// The base fee and the timestamp of L1's latest block (what a payment's cap and deadline
+    /// are judged by).
+    async fn fee_and_time(&self) -> Result<(U256, u64)>;
+
     /// The code at `address` on L1's latest block (checks of a deployment; never a proof).
     async fn code(&self, address: Address) -> Result<Bytes>;
 
@@ -461,12 +465,18 @@ pub enum Simulated {
 #[async_trait]
 pub trait Batcher: Send + Sync + std::fmt::Debug {
     /// Runs `members` as one batch from the router's account without sending it: what each would
-    /// do, in order.
-    async fn simulate(&self, members: &[Call]) -> Result<Vec<Simulated>>;
+    /// do, in order. `metered`: as the Hub's metered batch (`relayBatchMetered`).
+    async fn simulate(&self, members: &[Call], metered: bool) -> Result<Vec<Simulated>>;
 
-    /// The call that makes `members` in one transaction. A member that runs out of gas fails the
-    /// whole call, so an estimate of it covers every member.
-    fn batch(&self, members: &[Call]) -> Call;
+    /// The call that makes `members` in one transaction, metered (each landed member's cost
+    /// recorded as a receipt, and a paid L1 app's message settled at once) or not. A member that
+    /// runs out of gas fails the whole call, so an estimate of it covers every member.
+    fn batch(&self, members: &[Call], metered: bool) -> Call;
+
+    /// The L1 gas `call` (a `Hub.settle` claiming `u64::MAX`) measures, run as an `eth_call`
+    /// from the router's account: the claim its real transaction makes
+    /// ([`hub::settle_measured`]); an error says why it would revert otherwise.
+    async fn measure_settle(&self, call: &Call) -> Result<u64>;
 }
 
 /// What every [`ChainAdapter`] offers on top of its methods.

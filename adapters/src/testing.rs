@@ -19,16 +19,19 @@ use crate::{
 
 /// The call data of each member of a batch call a [`FakeChain`] (or the Hub) built.
 pub fn batch_members(call: &Call) -> Vec<Bytes> {
+    use crate::hub::Hub;
     use alloy::sol_types::SolCall;
-    crate::hub::Hub::relayBatchCall::abi_decode(&call.data)
-        .map(|b| b.members.into_iter().map(|m| m.call).collect())
+    Hub::relayBatchCall::abi_decode(&call.data)
+        .map(|b| b.members)
+        .or_else(|_| Hub::relayBatchMeteredCall::abi_decode(&call.data).map(|b| b.members))
+        .map(|members| members.into_iter().map(|m| m.call).collect())
         .unwrap_or_default()
 }
 
 /// A hub [`FakeChain`]'s batches: the Hub's encoding, scripted simulations.
 #[async_trait]
 impl Batcher for FakeChain {
-    async fn simulate(&self, members: &[Call]) -> Result<Vec<Simulated>> {
+    async fn simulate(&self, members: &[Call], _metered: bool) -> Result<Vec<Simulated>> {
         let mut state = self.check("eth_call relayBatch")?;
         state.simulations += 1;
         Ok(members
@@ -43,8 +46,13 @@ impl Batcher for FakeChain {
             .collect())
     }
 
-    fn batch(&self, members: &[Call]) -> Call {
-        crate::hub::relay_batch(FAKE_HUB, members)
+    fn batch(&self, members: &[Call], metered: bool) -> Call {
+        crate::hub::relay_batch(FAKE_HUB, members, metered)
+    }
+
+    async fn measure_settle(&self, _call: &Call) -> Result<u64> {
+        drop(self.check("eth_call settle")?);
+        Ok(100_000)
     }
 }
 
@@ -226,6 +234,15 @@ impl L1State for FakeChain {
     async fn base_fee(&self) -> Result<U256> {
         drop(self.check("base_fee")?);
         Ok(U256::from(1_000_000_000u64))
+    }
+
+    async fn fee_and_time(&self) -> Result<(U256, u64)> {
+        drop(self.check("base_fee")?);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        Ok((U256::from(1_000_000_000u64), now))
     }
 
     async fn code(&self, _: Address) -> Result<Bytes> {

@@ -54,6 +54,11 @@ struct TransitionLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WaitLabels {
+    why: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     route: String,
 }
@@ -123,6 +128,9 @@ pub struct Metrics {
     gas: Family<ChainLabels, Counter>,
     batches: Family<ChainLabels, Counter>,
     batch_members: Family<ChainLabels, Counter>,
+    settlements: Family<ChainLabels, Counter>,
+    receipts_settled: Family<ChainLabels, Counter>,
+    waiting: Family<WaitLabels, Gauge>,
     value: Family<ChainLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
     head: Family<ChainLabels, Gauge>,
     lag: Family<ChainLabels, Gauge>,
@@ -148,6 +156,9 @@ impl Metrics {
             gas: Family::default(),
             batches: Family::default(),
             batch_members: Family::default(),
+            settlements: Family::default(),
+            receipts_settled: Family::default(),
+            waiting: Family::default(),
             value: Family::default(),
             head: Family::default(),
             lag: Family::default(),
@@ -198,6 +209,21 @@ impl Metrics {
                 "xroute_relay_batch_members",
                 "Hops the router sent inside batch transactions",
                 m.batch_members.clone(),
+            );
+            r.register(
+                "xroute_settlements",
+                "Commitments over a chain's receipts the router sent to its gas tank (Hub.settle)",
+                m.settlements.clone(),
+            );
+            r.register(
+                "xroute_receipts_settled",
+                "Receipts the router presented to a chain's gas tank",
+                m.receipts_settled.clone(),
+            );
+            r.register(
+                "xroute_messages_waiting_for_payment",
+                "Messages whose relay waits on their payment, by why: held (the L1 base fee above the payer's cap, or more gas than paid for), unpaid, underpaid",
+                m.waiting.clone(),
             );
             r.register(
                 "xroute_relay_value_wei",
@@ -257,6 +283,33 @@ impl Metrics {
                 outcome: outcome.label(),
             })
             .inc();
+    }
+
+    /// A commitment over `chain`'s receipts was sent to its tank.
+    pub fn settlement_sent(&self, chain: &str) {
+        self.settlements
+            .get_or_create(&ChainLabels {
+                chain: chain.to_string(),
+            })
+            .inc();
+    }
+
+    /// `count` receipts were presented to `chain`'s tank.
+    pub fn receipts_settled(&self, chain: &str, count: u64) {
+        self.receipts_settled
+            .get_or_create(&ChainLabels {
+                chain: chain.to_string(),
+            })
+            .inc_by(count);
+    }
+
+    /// How many messages wait on their payment, by why (`held`, `unpaid`, `underpaid`).
+    pub fn waiting_for_payment(&self, why: &str, count: u64) {
+        self.waiting
+            .get_or_create(&WaitLabels {
+                why: why.to_string(),
+            })
+            .set(count as i64);
     }
 
     /// A batch of `members` hops was sent on `chain`.

@@ -10,7 +10,7 @@ use std::{future::Future, net::SocketAddr, path::PathBuf, pin::Pin, sync::Arc};
 
 use tokio::sync::{mpsc, watch};
 use xroute_adapters::ChainAdapterExt;
-use xroute_config::{ChainConfig, Config, P2pConfig, RelayConfig};
+use xroute_config::{ChainConfig, Config, P2pConfig, PaymentsConfig, RelayConfig};
 
 use crate::{
     api,
@@ -113,6 +113,7 @@ enum ChainsFrom {
 /// How a [`Router`] is built: its parts from a config, or given.
 pub struct RouterBuilder {
     relay: RelayConfig,
+    payments: PaymentsConfig,
     store: Option<StoreFrom>,
     chains: Option<ChainsFrom>,
     coordinator: Option<Arc<dyn Coordinator>>,
@@ -150,6 +151,13 @@ impl RouterBuilder {
     /// `[p2p]` network.
     pub fn coordinator(mut self, coordinator: Arc<dyn Coordinator>) -> Self {
         self.coordinator = Some(coordinator);
+        self
+    }
+
+    /// Relays and settles by `payments` (default: relay everything, settle every 32 receipts or
+    /// 10 minutes).
+    pub fn payments(mut self, payments: PaymentsConfig) -> Self {
+        self.payments = payments;
         self
     }
 
@@ -193,7 +201,8 @@ impl RouterBuilder {
             chains.clone(),
             self.relay.clone(),
             metrics.clone(),
-        );
+        )
+        .with_payments(self.payments.clone());
         let mut joined = None;
         if let Some(p2p) = &self.p2p {
             let j = join_network(p2p, store.clone(), &chains, self.relay.poll_interval_ms).await?;
@@ -233,6 +242,7 @@ impl Router {
     pub fn builder(relay: RelayConfig) -> RouterBuilder {
         RouterBuilder {
             relay,
+            payments: PaymentsConfig::default(),
             store: None,
             chains: None,
             coordinator: None,
@@ -248,6 +258,7 @@ impl Router {
             .api_token()
             .map_err(|e| config_error("node.api_token_file", e))?;
         Self::builder(config.relay.clone())
+            .payments(config.payments.clone())
             .chains_from(&config.chains)
             .store_at(&config.node.store)
             .network(config.p2p.clone())

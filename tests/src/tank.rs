@@ -3,7 +3,6 @@
 //! (`Hub.settle`) the way a settler does.
 
 use alloy::{
-    eips::BlockNumberOrTag,
     primitives::{Address, B256, Bytes, U256},
     providers::{DynProvider, Provider},
     rpc::types::{TransactionReceipt, TransactionRequest},
@@ -187,29 +186,23 @@ impl StarknetTank {
 }
 
 /// The receipts a mined relay transaction's `RelaysMetered` events recorded.
-pub async fn metered_receipts(
-    l1: &DynProvider,
-    receipt: &TransactionReceipt,
-) -> Result<Vec<MeteredReceipt>> {
-    let number = receipt
-        .block_number
-        .ok_or_else(|| eyre!("the relay is not mined"))?;
-    let time = l1
-        .get_block_by_number(BlockNumberOrTag::Number(number))
-        .await?
-        .ok_or_else(|| eyre!("block {number}"))?
-        .header
-        .timestamp;
-    Ok(receipt
+pub fn metered_receipts(receipt: &TransactionReceipt) -> Result<Vec<MeteredReceipt>> {
+    receipt
         .inner
         .logs()
         .iter()
         .filter_map(|l| l.log_decode::<Hub::RelaysMetered>().ok())
-        .flat_map(|e| {
+        .map(|e| {
             let e = e.inner.data;
-            MeteredReceipt::unpack(e.relayer, e.gasPrice, time, &e.receipts)
+            Ok(MeteredReceipt::unpack(
+                e.relayer,
+                e.gasPrice,
+                u64::try_from(e.time)?,
+                &e.receipts,
+            ))
         })
-        .collect())
+        .collect::<Result<Vec<_>>>()
+        .map(|v| v.concat())
 }
 
 /// Sends domain `src`'s commitment to its tank from `l1` (`Hub.settle`, `value` its L1 → L2 fee,

@@ -248,8 +248,15 @@ impl L1State for HubChainAdapter {
     }
 
     async fn base_fee(&self) -> Result<U256> {
+        Ok(self.fee_and_time().await?.0)
+    }
+
+    async fn fee_and_time(&self) -> Result<(U256, u64)> {
         let block = self.client.block(BlockNumberOrTag::Latest).await?;
-        Ok(U256::from(block.header.base_fee_per_gas.unwrap_or(0)))
+        Ok((
+            U256::from(block.header.base_fee_per_gas.unwrap_or(0)),
+            block.header.timestamp,
+        ))
     }
 
     async fn code(&self, address: Address) -> Result<Bytes> {
@@ -414,8 +421,8 @@ impl ChainAdapter for HubChainAdapter {
 /// The hub chain's batches are the Hub's `relayBatch`.
 #[async_trait]
 impl Batcher for HubChainAdapter {
-    async fn simulate(&self, members: &[Call]) -> Result<Vec<Simulated>> {
-        let call = hub::relay_batch(self.hub, members);
+    async fn simulate(&self, members: &[Call], metered: bool) -> Result<Vec<Simulated>> {
+        let call = hub::relay_batch(self.hub, members, metered);
         let from = self
             .client
             .submitter()
@@ -444,7 +451,42 @@ impl Batcher for HubChainAdapter {
         Ok(results)
     }
 
-    fn batch(&self, members: &[Call]) -> Call {
-        hub::relay_batch(self.hub, members)
+    fn batch(&self, members: &[Call], metered: bool) -> Call {
+        hub::relay_batch(self.hub, members, metered)
+    }
+
+    async fn measure_settle(&self, call: &Call) -> Result<u64> {
+        let from = self
+            .client
+            .submitter()
+            .map(|s| s.address())
+            .unwrap_or_default();
+        let request = alloy::rpc::types::TransactionRequest::default()
+            .from(from)
+            .to(self.hub)
+            .input(call.data.clone().into())
+            .value(call.value);
+        let err = match self.client.provider.call(request).await {
+            Ok(_) => {
+                return Err(self.client.bad(
+                    "Hub.settle simulation",
+                    None,
+                    "it took a claim above any cost",
+                ));
+            }
+            Err(e) => e,
+        };
+        let data = err
+            .as_error_resp()
+            .and_then(|r| r.as_revert_data())
+            .ok_or_else(|| self.client.rpc_error("eth_call settle", err))?;
+        hub::settle_measured(&data).ok_or_else(|| {
+            let why = hub::classify_revert(&data, "", self.bridges);
+            self.client.bad(
+                "Hub.settle simulation",
+                None,
+                format!("it would revert: {why:?}"),
+            )
+        })
     }
 }

@@ -183,13 +183,14 @@ contract Hub is GasTank, IHubFromArbitrum {
     /// @notice The L1 app that sent a waiting message took it back, with its escrow.
     event MessageReclaimed(bytes32 indexed id, address indexed sender, uint256 amount);
     /// @notice What the relays of one transaction cost `relayer` at `gasPrice` (the
-    /// transaction's): two words per relayed message, its id, then
+    /// transaction's), at `time` (the block's timestamp): two words per relayed message, its id,
+    /// then
     /// `srcDomain << 224 | index << 192 | gas << 128 | nextLegFee`. `gas` is the relay's own
     /// execution, measured, plus its share of the transaction's fixed costs (and of a batch's
     /// loop); `nextLegFee` the wei the relayer paid toward the next leg; `index` the receipt's place
     /// in `meters[srcDomain]`, which hashes abi.encode(id, srcDomain, relayer, gas, gasPrice,
     /// nextLegFee, time) with `time` the block's timestamp (`Metering`).
-    event RelaysMetered(address indexed relayer, uint256 gasPrice, bytes32[] receipts);
+    event RelaysMetered(address indexed relayer, uint256 gasPrice, uint256 time, bytes32[] receipts);
     event TankRegistered(uint32 indexed domain, bytes32 tank);
     /// @notice `domain`'s commitment over its receipts `from` to `to` (exclusive), `meter`, went
     /// to its tank as message `id`, which `settler` paid for.
@@ -634,7 +635,7 @@ contract Hub is GasTank, IHubFromArbitrum {
             _meterOne(out, k++, receipts[i], share + rest, settling);
             rest = 0;
         }
-        emit RelaysMetered(msg.sender, tx.gasprice, out);
+        emit RelaysMetered(msg.sender, tx.gasprice, block.timestamp, out);
     }
 
     /// @dev How many members of a batch landed, and the gas the batch's transaction costs beyond

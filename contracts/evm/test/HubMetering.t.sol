@@ -91,12 +91,12 @@ contract HubMeteringTest is MeteringBase {
         vm.recordLogs();
         hub.relayBatchMetered(outer);
         Vm.Log[] memory logs = vm.getRecordedLogs();
-        bytes32 metered = keccak256("RelaysMetered(address,uint256,bytes32[])");
+        bytes32 metered = keccak256("RelaysMetered(address,uint256,uint256,bytes32[])");
         bytes32[] memory seen = new bytes32[](3);
         uint256 count;
         for (uint256 i = 0; i < logs.length; i++) {
             if (logs[i].topics[0] != metered) continue;
-            (, bytes32[] memory receipts) = abi.decode(logs[i].data, (uint256, bytes32[]));
+            (,, bytes32[] memory receipts) = abi.decode(logs[i].data, (uint256, uint256, bytes32[]));
             for (uint256 j = 0; j < receipts.length; j += 2) {
                 require(count < 3, "more receipts than relays");
                 for (uint256 k = 0; k < count; k++) {
@@ -160,8 +160,9 @@ contract HubSettlementTest is MeteringBase {
         hub.relayBatchMetered(members);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         for (uint256 i = 0; i < logs.length; i++) {
-            if (logs[i].topics[0] != keccak256("RelaysMetered(address,uint256,bytes32[])")) continue;
-            (uint256 price, bytes32[] memory packed) = abi.decode(logs[i].data, (uint256, bytes32[]));
+            if (logs[i].topics[0] != keccak256("RelaysMetered(address,uint256,uint256,bytes32[])")) continue;
+            (uint256 price, uint256 time, bytes32[] memory packed) =
+                abi.decode(logs[i].data, (uint256, uint256, bytes32[]));
             address relayer = address(uint160(uint256(logs[i].topics[1])));
             for (uint256 j = 0; j < packed.length; j += 2) {
                 uint256 w = uint256(packed[j + 1]);
@@ -172,7 +173,7 @@ contract HubSettlementTest is MeteringBase {
                         gas: uint64(w >> 128),
                         gasPrice: price,
                         fee: uint128(w),
-                        time: uint32(block.timestamp)
+                        time: uint32(time)
                     })
                 );
             }

@@ -21,7 +21,9 @@
 use std::collections::HashMap;
 
 use alloy::primitives::B256;
-use xroute_adapters::{Call, ChainAdapterExt, Estimate, Mined, Revert, Simulated, Submitter};
+use xroute_adapters::{
+    Call, ChainAdapterExt, Estimate, Mined, Payment, Revert, Simulated, Submitter,
+};
 
 use super::{
     Outcome, Pipeline, Tick,
@@ -46,6 +48,8 @@ pub(super) struct Ready {
     record: MessageRecord,
     from: Stage,
     call: Call,
+    /// Its payment: a paid relay goes in a metered batch.
+    payment: Option<Payment>,
 }
 
 /// What a round read of the batches' transactions, shared by their members (cleared when the next
@@ -78,9 +82,16 @@ impl Pipeline {
         self.relay.batch_gas > 0 && self.chains.hub().batcher().is_some()
     }
 
-    /// Keeps `call` (`record`'s hop from `from`) for this round's batches. In a router network
-    /// the hop's claim is kept fresh while it waits for a batch, as while its relay is in flight.
-    pub(super) fn hold_for_batch(&self, record: &MessageRecord, from: Stage, call: Call) {
+    /// Keeps `call` (`record`'s hop from `from`, paid by `payment`) for this round's batches. In
+    /// a router network the hop's claim is kept fresh while it waits for a batch, as while its
+    /// relay is in flight.
+    pub(super) fn hold_for_batch(
+        &self,
+        record: &MessageRecord,
+        from: Stage,
+        call: Call,
+        payment: Option<Payment>,
+    ) {
         if from == Stage::Attested {
             self.coordinator.relaying(record, crate::time::now_ms());
         }
@@ -91,6 +102,7 @@ impl Pipeline {
                 record: record.clone(),
                 from,
                 call,
+                payment,
             });
     }
 
@@ -100,7 +112,19 @@ impl Pipeline {
         let oldest = self.note_ready_since(&ready, tick.now_ms);
         let Some(oldest) = oldest else { return };
         let waited = tick.now_ms.saturating_sub(oldest) >= self.relay.batch_wait_ms;
-        if let [single] = ready.as_slice() {
+        // Paid relays go in metered batches, the others in plain ones.
+        let (paid, plain): (Vec<Ready>, Vec<Ready>) =
+            ready.into_iter().partition(|r| r.payment.is_some());
+        for (group, metered) in [(plain, false), (paid, true)] {
+            if !group.is_empty() {
+                self.relay_group(group, metered, waited, tick).await;
+            }
+        }
+    }
+
+    /// [`Pipeline::relay_ready`] for the relays of one kind (`metered` or not).
+    async fn relay_group(&self, ready: Vec<Ready>, metered: bool, waited: bool, tick: Tick) {
+        if let ([single], false) = (ready.as_slice(), metered) {
             if waited {
                 let r = single.clone();
                 self.forget_ready(&[r.record.id]);
@@ -121,11 +145,22 @@ impl Pipeline {
         }
         for chunk in chunks {
             let calls: Vec<Call> = chunk.iter().map(|r| r.call.clone()).collect();
-            match batcher.simulate(&calls).await {
+            match batcher.simulate(&calls, metered).await {
                 Ok(results) => {
                     for (r, result) in chunk.into_iter().zip(results) {
                         match result {
-                            Simulated::Passes { gas } => passing.push(Passing { ready: r, gas }),
+                            Simulated::Passes { gas } => {
+                                let short = r
+                                    .payment
+                                    .as_ref()
+                                    .and_then(|p| self.paid_enough(p, gas, r.call.value, tick));
+                                if let Some(outcome) = short {
+                                    self.forget_ready(&[r.record.id]);
+                                    self.settle(&r.record, Ok(outcome), tick);
+                                } else {
+                                    passing.push(Passing { ready: r, gas });
+                                }
+                            }
                             Simulated::Reverts(revert) => {
                                 self.forget_ready(&[r.record.id]);
                                 self.judge_alone(&r, revert, tick);
@@ -159,14 +194,14 @@ impl Pipeline {
         for batch in self.pack(passing) {
             let ids: Vec<_> = batch.iter().map(|p| p.ready.record.id).collect();
             self.forget_ready(&ids);
-            if let [single] = batch.as_slice() {
+            if let ([single], false) = (batch.as_slice(), metered) {
                 let r = single.ready.clone();
                 let outcome = self.relay_alone(&r.record, r.from, r.call, tick).await;
                 self.settle(&r.record, outcome, tick);
                 continue;
             }
             let members: Vec<Ready> = batch.iter().map(|p| p.ready.clone()).collect();
-            if let Err(e) = self.send_batch(batch, tick).await {
+            if let Err(e) = self.send_batch(batch, metered, tick).await {
                 // Nothing was sent or written: each member's step again after a backoff.
                 let why = format!("relay batch not sent: {e}");
                 for r in members {
@@ -239,10 +274,16 @@ impl Pipeline {
         batches
     }
 
-    /// Sends `batch` (two members or more) in one transaction: estimated, signed, persisted with
-    /// the members' moves, broadcast. If the batch as a whole cannot go (its estimate reverts),
-    /// each member goes alone. An error means nothing was sent or written.
-    async fn send_batch(&self, batch: Vec<Passing>, tick: Tick) -> Result<(), StepError> {
+    /// Sends `batch` (two members or more, or one metered) in one transaction: estimated,
+    /// signed, persisted with the members' moves, broadcast. If the batch as a whole cannot go
+    /// (its estimate reverts), each member goes alone (unmetered). An error means nothing was
+    /// sent or written.
+    async fn send_batch(
+        &self,
+        batch: Vec<Passing>,
+        metered: bool,
+        tick: Tick,
+    ) -> Result<(), StepError> {
         let members: Vec<Ready> = batch.into_iter().map(|p| p.ready).collect();
         let hub = self.chains.hub();
         let Some(batcher) = hub.batcher() else {
@@ -253,7 +294,7 @@ impl Pipeline {
             .into());
         };
         let calls: Vec<Call> = members.iter().map(|r| r.call.clone()).collect();
-        let call = batcher.batch(&calls);
+        let call = batcher.batch(&calls, metered);
         let submitter = self.chains.l1_submitter()?;
         let fees = match submitter.estimate(&call).await? {
             Estimate::Ok(fees) => fees,

@@ -31,7 +31,9 @@
 mod batch;
 pub mod chains;
 mod coordinator;
+mod payments;
 mod scan;
+mod settlement;
 mod step;
 #[cfg(test)]
 mod tests;
@@ -43,7 +45,7 @@ pub use coordinator::{Alone, Coordinator, Gate, Turn};
 use futures::{FutureExt, StreamExt};
 use tokio::sync::watch;
 use xroute_adapters::{AdapterError, BlockRef, ChainAdapter, ChainAdapterExt};
-use xroute_config::RelayConfig;
+use xroute_config::{PaymentsConfig, RelayConfig};
 use xroute_proofs::envelope::MessageId;
 
 pub use crate::time::now_ms;
@@ -84,6 +86,9 @@ pub enum Outcome {
     Backoff(String),
     /// The message cannot go on as it is; an operator must act.
     Park(String),
+    /// The message waits, for a reason its payment gives (the L1 base fee above the payer's
+    /// cap, no payment under the `paid` policy): shown as its reason, no attempt spent.
+    Hold(String),
 }
 
 /// The backoff before attempt `attempts + 1`: exponential from `initial`, capped at `max`, with
@@ -105,6 +110,10 @@ pub(crate) struct Tick {
     pub l1_final: BlockRef,
     /// Now.
     pub now_ms: u64,
+    /// The base fee of L1's latest block (wei).
+    pub l1_base_fee: alloy::primitives::U256,
+    /// The timestamp of L1's latest block (what payments' deadlines are in).
+    pub l1_time: u64,
 }
 
 /// One router's pipeline.
@@ -113,6 +122,7 @@ pub struct Pipeline {
     store: Store,
     chains: Chains,
     relay: RelayConfig,
+    payments: PaymentsConfig,
     coordinator: Arc<dyn Coordinator>,
     /// Messages this tick proved, handed to the coordinator once the `Sent` stage is done.
     fresh: std::sync::Mutex<Vec<MessageRecord>>,
@@ -122,6 +132,10 @@ pub struct Pipeline {
     ready_since: std::sync::Mutex<std::collections::HashMap<MessageId, u64>>,
     /// This round's reads of batch transactions (receipts, the relayer's mined nonce).
     round: std::sync::Mutex<batch::RoundReads>,
+    /// Per source domain, the settlement transaction in flight.
+    settling: std::sync::Mutex<std::collections::HashMap<u32, settlement::InFlight>>,
+    /// Per source domain, since when receipts have been pending (ms).
+    pending_since: std::sync::Mutex<std::collections::HashMap<u32, u64>>,
     metrics: Arc<Metrics>,
 }
 
@@ -138,11 +152,14 @@ impl Pipeline {
             store,
             chains,
             relay,
+            payments: PaymentsConfig::default(),
             coordinator: Arc::new(Alone),
             fresh: std::sync::Mutex::new(Vec::new()),
             ready: std::sync::Mutex::new(Vec::new()),
             ready_since: std::sync::Mutex::new(Default::default()),
             round: std::sync::Mutex::new(Default::default()),
+            settling: std::sync::Mutex::new(Default::default()),
+            pending_since: std::sync::Mutex::new(Default::default()),
             metrics,
         }
     }
@@ -155,6 +172,17 @@ impl Pipeline {
     /// The `[relay]` settings it runs with.
     pub fn relay_config(&self) -> &RelayConfig {
         &self.relay
+    }
+
+    /// Relays and settles by `payments` (issue 27) instead of the default (relay everything).
+    pub(crate) fn with_payments(mut self, payments: PaymentsConfig) -> Self {
+        self.payments = payments;
+        self
+    }
+
+    /// The `[payments]` settings it runs with.
+    pub fn payments_config(&self) -> &PaymentsConfig {
+        &self.payments
     }
 
     /// Works with a router set through `coordinator`: messages then need what it says
@@ -268,9 +296,13 @@ impl Pipeline {
 
     /// Moves every live message one step.
     async fn step_all(&self) -> Result<(), PipelineError> {
+        let l1_final = self.chains.hub().finalized_head().await?;
+        let (l1_base_fee, l1_time) = self.chains.l1(l1_final)?.state.fee_and_time().await?;
         let tick = Tick {
-            l1_final: self.chains.hub().finalized_head().await?,
+            l1_final,
             now_ms: now_ms(),
+            l1_base_fee,
+            l1_time,
         };
         // In-flight relays first: after a restart their persisted transactions are re-broadcast
         // before any new transaction takes a nonce.
@@ -296,6 +328,9 @@ impl Pipeline {
             }
         }
         self.relay_ready(tick).await;
+        self.unpark_topped_up(tick).await;
+        self.settle_receipts(tick).await;
+        self.count_waiting();
         self.coordinator.flush();
         Ok(())
     }
@@ -356,6 +391,14 @@ impl Pipeline {
         match outcome {
             Outcome::Done | Outcome::NotReady => Ok(()),
             Outcome::Park(reason) => self.park(&id, reason, tick.now_ms),
+            Outcome::Hold(reason) => {
+                if record.reason.as_deref() != Some(reason.as_str()) {
+                    tracing::info!(%id, %reason, "message held");
+                    self.store
+                        .update(&id, |r| r.reason = Some(reason.clone()))?;
+                }
+                Ok(())
+            }
             Outcome::Retry(reason) | Outcome::Backoff(reason) => {
                 // Re-read: the step may have moved the message (Proven → Relaying) before failing.
                 let Some(current) = self.store.get(&id)? else {

@@ -235,12 +235,17 @@ impl Pipeline {
     /// destination's entry and the source's exit call, then either the call joins this round's
     /// batch ([`Pipeline::relay_ready`]) or it goes alone.
     async fn relay(&self, record: &MessageRecord, from: Stage, tick: Tick) -> StepResult {
+        let payment = match self.payment_gate(record, tick).await? {
+            Ok(payment) => payment,
+            Err(outcome) => return Ok(outcome),
+        };
         let call = match self.relay_call(record, tick).await? {
             Ok(call) => call,
             Err(outcome) => return Ok(outcome),
         };
-        if self.batching() {
-            self.hold_for_batch(record, from, call);
+        // A paid relay is metered: it goes in the Hub's metered batch, even alone.
+        if self.batching() || (payment.is_some() && self.chains.hub().batcher().is_some()) {
+            self.hold_for_batch(record, from, call, payment);
             return Ok(Outcome::NotReady);
         }
         self.relay_alone(record, from, call, tick).await

@@ -230,7 +230,7 @@ async fn a_persisted_but_unsent_batch_is_sent_unchanged_after_a_restart() {
             .iter()
             .map(|e| relay_from_l1(stack.hub, &e.to_words(), &Default::default()))
             .collect();
-        let call = chains.hub().batcher().unwrap().batch(&members);
+        let call = chains.hub().batcher().unwrap().batch(&members, false);
         let (tx, attempt) = sign(&chains, &call).await;
         let batch = RelayBatch {
             key: tx.hash,

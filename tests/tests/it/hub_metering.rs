@@ -86,6 +86,11 @@ async fn a_metered_batch_records_what_each_landed_relay_cost() -> Result<()> {
         .ok_or_else(|| eyre::eyre!("the relay's block"))?
         .header
         .timestamp;
+    assert_eq!(
+        event.time,
+        U256::from(time),
+        "the receipts' time is the block's"
+    );
     let receipts = MeteredReceipt::unpack(relayer, event.gasPrice, time, &event.receipts);
     assert_eq!(
         receipts.len(),

@@ -124,7 +124,7 @@ async fn a_starknet_tank_settles_by_the_hubs_commitment_to_the_wei() -> Result<(
         .get_receipt()
         .await?;
     ensure!(r.status(), "the metered batch reverted");
-    let receipts = tank::metered_receipts(&kit, &r).await?;
+    let receipts = tank::metered_receipts(&r)?;
     assert_eq!(receipts.iter().map(|x| x.id).collect::<Vec<_>>(), ids);
 
     // A settler sends the commitment; devnet's L1 handler delivers it to the tank.
