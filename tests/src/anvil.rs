@@ -164,6 +164,19 @@ impl Anvil {
         self.mine().await
     }
 
+    /// Makes the next block's base fee `wei` and mines it (the block after follows EIP-1559
+    /// from there).
+    pub async fn set_base_fee(&self, wei: u128) -> Result<()> {
+        rpc::call(
+            &reqwest::Client::new(),
+            &self.endpoint,
+            "anvil_setNextBlockBaseFeePerGas",
+            json!([format!("{wei:#x}")]),
+        )
+        .await?;
+        self.mine().await
+    }
+
     /// Mines one (empty) block.
     pub async fn mine(&self) -> Result<()> {
         rpc::call(

@@ -16,6 +16,7 @@ mod e2e_network;
 mod e2e_relay;
 mod explorer;
 mod network_catch_up;
+mod payments;
 mod pool;
 mod resilience;
 mod resume;

@@ -1,0 +1,413 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Relays that pay for themselves (issue 27), end to end: anvil and a devnet with the contracts
+//! of `contracts/` and a Starknet gas tank, the `xroute` binary relaying under
+//! `payments.policy = "paid"`. The test plays the Starknet user (deposit, pay, top up), the
+//! provers (devnet's postman) and the L1 market (the base fee); the router does the rest, settling
+//! included. Every assertion reads the chains.
+
+use std::{collections::HashMap, path::Path, sync::Arc, time::Duration};
+
+use alloy::{
+    eips::BlockNumberOrTag,
+    primitives::{Address, B256, U256},
+    providers::Provider,
+};
+use eyre::{Result, bail, ensure};
+use starknet_rust::core::{types::Felt, utils::get_selector_from_name};
+use tempfile::TempDir;
+use xroute_adapters::hub as hub_calls;
+use xroute_config::{PaymentPolicy, PaymentsConfig};
+use xroute_proofs::{envelope::MessageId, metering, starknet::felt_to_u256};
+use xroute_tests::{
+    LocalNet, XrouteStack,
+    artifacts::evm::{Hub, IStarknetMessaging},
+    localnet::L1_KIT_ACCOUNT,
+    process::free_port,
+    router::{Flusher, RouterOptions, RouterProcess, set_payments, write_config},
+    stack::L1_DOMAIN,
+    tank::{StarknetTank, Terms, u256_at},
+};
+
+const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
+const GWEI: u128 = 1_000_000_000;
+
+struct Env {
+    net: Arc<LocalNet>,
+    stack: XrouteStack,
+    tank: StarknetTank,
+    router: RouterProcess,
+    flusher: Flusher,
+    config: std::path::PathBuf,
+    _dir: TempDir,
+}
+
+impl Env {
+    async fn message(&self, id: &MessageId) -> Result<serde_json::Value> {
+        self.router.get(&format!("/messages/{id}")).await
+    }
+
+    /// Waits until `ok` holds for every id's API view.
+    async fn wait_until(
+        &mut self,
+        ids: &[MessageId],
+        what: &str,
+        ok: impl Fn(&serde_json::Value) -> bool,
+    ) -> Result<()> {
+        let start = std::time::Instant::now();
+        loop {
+            self.router.check_running()?;
+            self.flusher.check().await?;
+            let mut all = true;
+            for id in ids {
+                let m = self.message(id).await?;
+                if !ok(&m) {
+                    all = false;
+                    if start.elapsed() > Duration::from_secs(90) {
+                        bail!(
+                            "message {id} is not {what}: {m:#}\nrouter log:\n{}",
+                            self.router.log_tail()
+                        );
+                    }
+                }
+            }
+            if all {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn processed(&self, ids: &[MessageId]) -> Result<usize> {
+        let kit = self.net.l1.provider(L1_KIT_ACCOUNT)?;
+        let hub = Hub::new(self.stack.hub, &kit);
+        let sn = self.stack.starknets[0].domain;
+        let mut n = 0;
+        // The Hub records processing per (source, nonce).
+        for nonce in self.nonces(ids).await? {
+            if hub.isProcessed(sn, nonce).call().await? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn nonces(&self, ids: &[MessageId]) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        for id in ids {
+            let m = self.message(id).await?;
+            out.push(
+                m["nonce"]
+                    .as_u64()
+                    .ok_or_else(|| eyre::eyre!("no nonce in {m}"))?,
+            );
+        }
+        Ok(out)
+    }
+
+    async fn l1_time(&self) -> Result<u64> {
+        Ok(self
+            .net
+            .l1
+            .provider(L1_KIT_ACCOUNT)?
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await?
+            .ok_or_else(|| eyre::eyre!("no latest block"))?
+            .header
+            .timestamp)
+    }
+}
+
+/// The Starknet user's journey, under `paid`: messages nobody paid for wait (shown as unpaid);
+/// paid, they are relayed metered. Paid with a cap below the L1 base fee, they are held (shown
+/// why) and nothing reaches L1; one whose deadline passes parks, and its payer's top-up with a
+/// later deadline brings it back; the fee drops and both go. The router is killed before it
+/// settled anything and restarted with settlements on: it commits the domain's receipts to the
+/// tank and presents them once. Then, read from the chains: the router's claimable in the tank is
+/// the charges recomputed here from the L1 receipts and each payer's terms (every relay charged
+/// at most its payer's cap) plus its share of its own settlement's cost; the payer's deposit is
+/// its balance plus both, to the wei; the router binds a payout address from its L1 account and
+/// claims it there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_starknet_user_pays_and_the_router_holds_relays_and_settles() -> Result<()> {
+    let net = Arc::new(LocalNet::start(1).await?);
+    let stack = XrouteStack::deploy(&net).await?;
+    let tank = StarknetTank::deploy(&net, &stack, 0).await?;
+    let sn = stack.starknets[0].domain;
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let options = RouterOptions::default();
+    let config = write_config(dir.path(), &net, &stack, port, &options)?;
+    // No settlement yet: the router is killed before it settles anything.
+    let no_settling = PaymentsConfig {
+        policy: PaymentPolicy::Paid,
+        min_paid_percent: 100,
+        settle_every: 0,
+        settle_after_ms: 0,
+    };
+    set_payments(
+        &config,
+        no_settling.clone(),
+        &[(sn, B256::from(tank.address.to_bytes_be()))],
+    )?;
+    let router = RouterProcess::start(Path::new(XROUTE), &config, port).await?;
+    let flusher = Flusher::start(net.clone(), Duration::from_millis(300));
+    let mut env = Env {
+        net: net.clone(),
+        stack,
+        tank,
+        router,
+        flusher,
+        config,
+        _dir: dir,
+    };
+    let kit = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let relayer = net.l1.address(options.l1_account)?;
+
+    let payer_account = 1;
+    let devnet = &net.starknets[0].devnet;
+    let payer = devnet.predeployed_accounts()[payer_account].address;
+    let deposit = U256::from(10u64).pow(U256::from(18u64));
+    env.tank.deposit(&net, payer_account, deposit).await?;
+
+    // Three messages nobody paid for: they wait, shown as unpaid.
+    let payloads: Vec<Vec<Felt>> = (0..3).map(|i| vec![Felt::from(900 + i)]).collect();
+    let unpaid = env
+        .stack
+        .send_from_starknet(&net, 0, L1_DOMAIN, env.stack.l1_app.into_word(), &payloads)
+        .await?;
+    env.wait_until(&unpaid, "shown as unpaid", |m| {
+        m["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("unpaid:"))
+    })
+    .await?;
+    assert_eq!(
+        env.processed(&unpaid).await?,
+        0,
+        "an unpaid message reached L1"
+    );
+
+    let now = env.l1_time().await?;
+    let generous = Terms {
+        gas_limit: 400_000,
+        deadline: now + 3600,
+        max_base_fee: 50 * GWEI,
+        max_priority_fee: 2 * GWEI,
+        leg_budget: 0,
+    };
+    let mut terms: HashMap<B256, Terms> = HashMap::new();
+    for id in &unpaid {
+        env.tank
+            .pay(&net, payer_account, id.0, sn, L1_DOMAIN, &generous)
+            .await?;
+        terms.insert(id.0, generous);
+    }
+    env.wait_until(&unpaid, "delivered", |m| m["stage"] == "delivered")
+        .await?;
+
+    // Two messages paid with a cap of 20 gwei while the L1 base fee is 100: held. The second's
+    // deadline is close.
+    let capped = Terms {
+        max_base_fee: 20 * GWEI,
+        ..generous
+    };
+    let payloads: Vec<Vec<Felt>> = (0..2).map(|i| vec![Felt::from(950 + i)]).collect();
+    let held = env
+        .stack
+        .send_from_starknet(&net, 0, L1_DOMAIN, env.stack.l1_app.into_word(), &payloads)
+        .await?;
+    net.l1.set_base_fee(100 * GWEI).await?;
+    let short = Terms {
+        deadline: env.l1_time().await? + 20,
+        ..capped
+    };
+    env.tank
+        .pay(&net, payer_account, held[0].0, sn, L1_DOMAIN, &capped)
+        .await?;
+    env.tank
+        .pay(&net, payer_account, held[1].0, sn, L1_DOMAIN, &short)
+        .await?;
+    let start = std::time::Instant::now();
+    loop {
+        // The postman's blocks lower the base fee: keep it up.
+        net.l1.set_base_fee(100 * GWEI).await?;
+        let m = env.message(&held[0]).await?;
+        if m["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("held: L1 base fee"))
+        {
+            let r = m["reason"].as_str().unwrap_or_default().to_string();
+            assert!(r.contains("above the payer's cap 20 gwei"), "{r}");
+            break;
+        }
+        ensure!(
+            start.elapsed() < Duration::from_secs(60),
+            "never held: {m:#}\n{}",
+            env.router.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Past the second's deadline (L1 time moved on): parked, with the reason.
+    net.l1.advance_time(30).await?;
+    let start = std::time::Instant::now();
+    loop {
+        net.l1.set_base_fee(100 * GWEI).await?;
+        let m = env.message(&held[1]).await?;
+        if m["stage"] == "parked" {
+            let r = m["reason"].as_str().unwrap_or_default();
+            assert!(r.starts_with("its payment's deadline passed"), "{r}");
+            break;
+        }
+        ensure!(
+            start.elapsed() < Duration::from_secs(60),
+            "never parked: {m:#}\n{}",
+            env.router.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(env.processed(&held).await?, 0, "a held message reached L1");
+    // The payer tops up with a later deadline; the fee drops: both go, charged at most the cap.
+    let later = Terms {
+        deadline: env.l1_time().await? + 3600,
+        ..capped
+    };
+    let mut calldata = xroute_tests::tank::u256_felts(U256::from_be_bytes(held[1].0.0)).to_vec();
+    calldata.extend(later.felts());
+    devnet
+        .invoke(payer_account, env.tank.address, "top_up", calldata)
+        .await?;
+    terms.insert(held[0].0, capped);
+    terms.insert(held[1].0, later);
+    net.l1.set_base_fee(GWEI).await?;
+    env.wait_until(&held, "delivered", |m| m["stage"] == "delivered")
+        .await?;
+
+    // Killed before any settlement; restarted with settlements every 5 receipts.
+    let hub = Hub::new(env.stack.hub, &kit);
+    assert_eq!(
+        hub.settledMeters(sn).call().await?,
+        U256::ZERO,
+        "settled before the kill"
+    );
+    env.router.kill()?;
+    set_payments(
+        &env.config,
+        PaymentsConfig {
+            settle_every: 5,
+            settle_after_ms: 2_000,
+            ..no_settling
+        },
+        &[(sn, B256::from(env.tank.address.to_bytes_be()))],
+    )?;
+    env.router = RouterProcess::start(Path::new(XROUTE), &env.config, port).await?;
+    let meter = hub.meters(sn).call().await?;
+    assert_eq!(metering::count(meter), 5, "five relays, five receipts");
+    let start = std::time::Instant::now();
+    loop {
+        env.flusher.check().await?;
+        env.router.check_running()?;
+        let out = devnet
+            .call(env.tank.address, "settled_meter", vec![])
+            .await?;
+        if u256_at(&out, 0)? == meter {
+            break;
+        }
+        ensure!(
+            start.elapsed() < Duration::from_secs(90),
+            "not settled: tank at {}, Hub at {meter}\n{}",
+            u256_at(&out, 0)?,
+            env.router.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Let the router run a few more rounds: nothing is settled twice.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // What the chains say it cost, recomputed here.
+    let latest = kit.get_block_number().await?;
+    let logs = kit
+        .get_logs(&hub_calls::receipts_filter(env.stack.hub, 0, latest))
+        .await?;
+    let receipts: Vec<_> = hub_calls::receipts_of(&logs)
+        .into_iter()
+        .filter(|r| r.src == sn)
+        .collect();
+    assert_eq!(receipts.len(), 5);
+    assert_eq!(
+        receipts.iter().fold(U256::ZERO, metering::fold),
+        meter,
+        "the receipts are the Hub's commitment"
+    );
+    let sent = kit
+        .get_logs(
+            &alloy::rpc::types::Filter::new()
+                .address(env.stack.hub)
+                .event_signature(<Hub::MessageSent as alloy::sol_types::SolEvent>::SIGNATURE_HASH)
+                .from_block(0)
+                .to_block(latest),
+        )
+        .await?;
+    let commitments: Vec<Vec<U256>> = sent
+        .iter()
+        .filter_map(|l| alloy::sol_types::SolEvent::decode_log(&l.inner).ok())
+        .map(|e: alloy::primitives::Log<Hub::MessageSent>| e.data)
+        .filter(|e| e.sender == env.stack.hub)
+        .map(|e| e.words[4..].to_vec())
+        .collect();
+    assert_eq!(commitments.len(), 1, "one commitment: {commitments:?}");
+    let c = &commitments[0];
+    let settler = Address::from_word(B256::from(c[4].to_be_bytes::<32>()));
+    assert_eq!(settler, relayer, "the router settled");
+    let share = (c[5] * c[6] + c[7]) / U256::from(5u8);
+    let mut charges = U256::ZERO;
+    let mut shares = U256::ZERO;
+    for r in &receipts {
+        assert_eq!(r.relayer, relayer);
+        let t = terms[&r.id];
+        let (charge, rest) = t.charge(r);
+        assert!(
+            charge
+                <= U256::from(r.gas.min(t.gas_limit))
+                    * (U256::from(t.max_base_fee) + U256::from(t.max_priority_fee))
+        );
+        charges += charge;
+        shares += share.min(rest);
+    }
+    let relayer_felt = Felt::from_bytes_be_slice(relayer.as_slice());
+    let claimable = env.tank.read(&net, "claimable", relayer_felt).await?;
+    assert_eq!(
+        claimable,
+        charges + shares,
+        "the router's claimable is the charges and its settlement share"
+    );
+    assert_eq!(
+        env.tank.read(&net, "balance_of", payer).await? + charges + shares,
+        deposit,
+        "the deposit is the balance plus what was charged, to the wei"
+    );
+
+    // The router's operator binds a payout address from the router's L1 account and claims.
+    let payout = Felt::from(0x7a_9017_u64);
+    let messaging = IStarknetMessaging::new(
+        net.starknets[0].messaging,
+        net.l1.provider(options.l1_account)?,
+    );
+    let bound = messaging
+        .sendMessageToL2(
+            felt_to_u256(env.tank.address),
+            felt_to_u256(get_selector_from_name("bind_payout")?),
+            vec![felt_to_u256(payout)],
+        )
+        .value(U256::from(10u64).pow(U256::from(12u64)))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(bound.status(), "sendMessageToL2 reverted");
+    env.flusher.rounds(2).await?;
+    devnet
+        .invoke(2, env.tank.address, "claim", vec![relayer_felt])
+        .await?;
+    assert_eq!(env.tank.eth_balance(&net, payout).await?, claimable);
+    Ok(())
+}
