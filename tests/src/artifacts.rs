@@ -65,7 +65,9 @@ pub mod evm {
 
     // The Arbitrum endpoint and tank each name the gas tank's `Terms` (a `GasTank` module, as
     // the Hub's bindings do): each binding in its own module.
-    mod arbitrum_endpoint {
+    /// The Arbitrum endpoint, with its own `GasTank::Terms` (for `sendPaid`).
+    pub mod arbitrum_endpoint {
+        #![allow(missing_docs)]
         alloy::sol!(
             #[sol(rpc, all_derives)]
             ArbitrumEndpoint,

@@ -14,7 +14,10 @@ use xroute_proofs::{metering::MeteredReceipt, starknet::felt_to_u256};
 
 use crate::{
     LocalNet, XrouteStack,
-    artifacts::{GAS_TANK, evm::Hub},
+    artifacts::{
+        GAS_TANK,
+        evm::{ArbitrumTank, Hub},
+    },
     localnet::L1_KIT_ACCOUNT,
     stack::L1_DOMAIN,
 };
@@ -256,4 +259,48 @@ pub async fn settle(
         receipt.transaction_hash
     );
     Ok(receipt)
+}
+
+/// An Arbitrum-family rollup's gas tank (`ArbitrumTank`), registered with the Hub.
+#[derive(Debug, Clone, Copy)]
+pub struct ArbitrumTankDeployment {
+    /// The tank's address on the L2.
+    pub address: Address,
+}
+
+impl ArbitrumTankDeployment {
+    /// Deploys the tank on the local Arbitrum from the kit's L2 account (routes to L1 and every
+    /// Starknet-family domain of `stack`) and registers it with the Hub from the kit's L1 account.
+    pub async fn deploy(net: &LocalNet, stack: &XrouteStack) -> Result<Self> {
+        let arb = stack.arbitrum()?;
+        let l2 = net.arbitrum()?.l2.provider(crate::stack::L2_KIT_ACCOUNT)?;
+        let mut routes = vec![L1_DOMAIN];
+        routes.extend(stack.starknets.iter().map(|s| s.domain));
+        let tank =
+            ArbitrumTank::deploy(&l2, arb.domain, L1_DOMAIN, arb.endpoint, stack.hub, routes)
+                .await
+                .wrap_err("deploying ArbitrumTank")?;
+        let hub = Hub::new(stack.hub, net.l1.provider(L1_KIT_ACCOUNT)?);
+        let r = hub
+            .registerTank(arb.domain, tank.address().into_word())
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        ensure!(r.status(), "registerTank reverted");
+        Ok(Self {
+            address: *tank.address(),
+        })
+    }
+}
+
+/// Terms as the Solidity tanks take them.
+pub fn sol_terms(t: &Terms) -> Result<crate::artifacts::evm::arbitrum_tank::GasTank::Terms> {
+    Ok(crate::artifacts::evm::arbitrum_tank::GasTank::Terms {
+        gasLimit: t.gas_limit,
+        deadline: u32::try_from(t.deadline)?,
+        maxBaseFee: t.max_base_fee,
+        maxPriorityFee: t.max_priority_fee,
+        legBudget: t.leg_budget,
+    })
 }

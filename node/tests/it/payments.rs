@@ -411,3 +411,272 @@ async fn a_starknet_user_pays_and_the_router_holds_relays_and_settles() -> Resul
     assert_eq!(env.tank.eth_balance(&net, payout).await?, claimable);
     Ok(())
 }
+
+/// Arbitrum (native ETH) and an L1 sender, under `paid`: an L2 user sends and pays in one call
+/// (`ArbitrumEndpoint.sendPaid`) for two Arbitrum → L1 messages; an L1 app's message toward
+/// Arbitrum waits unpaid until its payer pays on L1 with a budget for the retryable. The router
+/// relays them metered; the L1 payment is settled in the relay itself (the router's balance in the
+/// Hub's tank is the charge recomputed from the receipt and the terms, the payer's the rest);
+/// the Arbitrum ones by the router's own settlement: the commitment crosses as a retryable, the
+/// router presents the receipts, and its balance in the L2 tank is the charges plus its share,
+/// the payer's the rest, to the wei; it withdraws there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_arbitrum_user_and_an_l1_app_pay_and_the_router_settles() -> Result<()> {
+    use xroute_tests::{
+        arbitrum::ArbitrumOptions,
+        artifacts::evm::{ArbitrumEndpoint, ArbitrumTank, SampleApp, arbitrum_endpoint},
+        stack::L2_KIT_ACCOUNT,
+        tank::ArbitrumTankDeployment,
+    };
+    let net = Arc::new(LocalNet::start_with(1, Some(ArbitrumOptions::default())).await?);
+    let stack = XrouteStack::deploy(&net).await?;
+    let arb = stack.arbitrum()?;
+    let tank = ArbitrumTankDeployment::deploy(&net, &stack).await?;
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let options = RouterOptions::default();
+    let config = write_config(dir.path(), &net, &stack, port, &options)?;
+    set_payments(
+        &config,
+        PaymentsConfig {
+            policy: PaymentPolicy::Paid,
+            min_paid_percent: 100,
+            settle_every: 2,
+            settle_after_ms: 2_000,
+        },
+        &[(arb.domain, tank.address.into_word())],
+    )?;
+    let router = RouterProcess::start(Path::new(XROUTE), &config, port).await?;
+    let flusher = Flusher::start(net.clone(), Duration::from_millis(300));
+    let l2_net = net.arbitrum()?;
+    let kit = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let relayer = net.l1.address(options.l1_account)?;
+    let starknet_tank = StarknetTank {
+        address: Felt::ZERO,
+        chain: 0,
+    };
+    let mut env = Env {
+        net: net.clone(),
+        stack: stack.clone(),
+        tank: starknet_tank,
+        router,
+        flusher,
+        config,
+        _dir: dir,
+    };
+
+    // Two Arbitrum → L1 messages, each sent and paid in one call by an L2 user.
+    let user = 3;
+    let l2_user = l2_net.l2.provider(user)?;
+    let payer = l2_net.l2.address(user)?;
+    let now = env.l1_time().await?;
+    let terms = Terms {
+        gas_limit: 400_000,
+        deadline: now + 3600,
+        max_base_fee: 50 * GWEI,
+        max_priority_fee: 2 * GWEI,
+        leg_budget: 0,
+    };
+    let endpoint = ArbitrumEndpoint::new(arb.endpoint, &l2_user);
+    let mut from_arb = Vec::new();
+    for n in 0..2u64 {
+        let r = endpoint
+            .sendPaid(
+                L1_DOMAIN,
+                stack.l1_app.into_word(),
+                vec![U256::from(700 + n)],
+                tank.address,
+                arbitrum_endpoint::GasTank::Terms {
+                    gasLimit: terms.gas_limit,
+                    deadline: u32::try_from(terms.deadline)?,
+                    maxBaseFee: terms.max_base_fee,
+                    maxPriorityFee: terms.max_priority_fee,
+                    legBudget: terms.leg_budget,
+                },
+            )
+            .value(terms.worst_case())
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        ensure!(r.status(), "sendPaid reverted");
+        let sent = r
+            .inner
+            .logs()
+            .iter()
+            .find_map(|l| l.log_decode::<ArbitrumEndpoint::MessageSent>().ok())
+            .ok_or_else(|| eyre::eyre!("no MessageSent"))?;
+        from_arb.push(MessageId(sent.inner.data.id));
+    }
+    let l2_tank = ArbitrumTank::new(tank.address, l2_net.l2.provider(L2_KIT_ACCOUNT)?);
+    let deposited = terms.worst_case() * U256::from(2u8);
+    assert_eq!(
+        l2_tank.balances(payer).call().await?,
+        U256::ZERO,
+        "both deposits reserved"
+    );
+
+    // An L1 app's message toward Arbitrum: unpaid, it waits; paid with a leg budget, it goes.
+    let to_arb = env
+        .stack
+        .send_from_l1(
+            &net,
+            arb.domain,
+            arb.app.into_word(),
+            vec![U256::from(77u8)],
+            0,
+        )
+        .await?;
+    env.wait_until(&[to_arb], "shown as unpaid", |m| {
+        m["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("unpaid:"))
+    })
+    .await?;
+    let l1_payer_account = 4;
+    let l1_payer = net.l1.address(l1_payer_account)?;
+    let as_l1_payer = Hub::new(stack.hub, net.l1.provider(l1_payer_account)?);
+    let l1_terms = Terms {
+        leg_budget: 10u128.pow(16),
+        ..terms
+    };
+    let l1_deposit = l1_terms.worst_case();
+    let r = as_l1_payer
+        .deposit(l1_payer)
+        .value(l1_deposit)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(r.status(), "deposit reverted");
+    let r = as_l1_payer
+        .pay(to_arb.0, L1_DOMAIN, arb.domain, sol_l1_terms(&l1_terms)?)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(r.status(), "pay reverted");
+
+    let mut all = from_arb.clone();
+    all.push(to_arb);
+    env.wait_until(&all, "delivered", |m| m["stage"] == "delivered")
+        .await?;
+    let arrived = SampleApp::new(arb.app, l2_net.l2.provider(L2_KIT_ACCOUNT)?)
+        .totalReceived()
+        .call()
+        .await?;
+    assert_eq!(
+        arrived,
+        U256::from(1u8),
+        "the L1 app's message arrived on Arbitrum"
+    );
+
+    // The L1 payment was settled in the relay: recomputed from its receipt.
+    let hub = Hub::new(stack.hub, &kit);
+    let latest = kit.get_block_number().await?;
+    let logs = kit
+        .get_logs(&hub_calls::receipts_filter(stack.hub, 0, latest))
+        .await?;
+    let receipts = hub_calls::receipts_of(&logs);
+    let l1_receipt = receipts
+        .iter()
+        .find(|r| r.id == to_arb.0)
+        .ok_or_else(|| eyre::eyre!("no receipt for the L1 message"))?;
+    assert!(
+        l1_receipt.fee > 0,
+        "the relayer fronted the retryable's fee"
+    );
+    let (l1_charge, _) = l1_terms.charge(l1_receipt);
+    assert_eq!(
+        hub.balances(relayer).call().await?,
+        l1_charge,
+        "the router's Hub balance is the L1 charge"
+    );
+    assert_eq!(
+        hub.balances(l1_payer).call().await? + l1_charge,
+        l1_deposit,
+        "to the wei"
+    );
+
+    // The Arbitrum receipts: committed by the router, the commitment crosses as a retryable,
+    // the router presents them.
+    let meter = hub.meters(arb.domain).call().await?;
+    assert_eq!(metering::count(meter), 2);
+    let start = std::time::Instant::now();
+    while l2_tank.settledMeter().call().await? != meter {
+        env.flusher.check().await?;
+        env.router.check_running()?;
+        ensure!(
+            start.elapsed() < Duration::from_secs(120),
+            "not settled on Arbitrum\n{}",
+            env.router.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let latest = kit.get_block_number().await?;
+    let sent = kit
+        .get_logs(
+            &alloy::rpc::types::Filter::new()
+                .address(stack.hub)
+                .event_signature(<Hub::MessageSent as alloy::sol_types::SolEvent>::SIGNATURE_HASH)
+                .from_block(0)
+                .to_block(latest),
+        )
+        .await?;
+    let c: Vec<U256> = sent
+        .iter()
+        .filter_map(|l| alloy::sol_types::SolEvent::decode_log(&l.inner).ok())
+        .map(|e: alloy::primitives::Log<Hub::MessageSent>| e.data)
+        .find(|e| e.sender == stack.hub)
+        .map(|e| e.words[4..].to_vec())
+        .ok_or_else(|| eyre::eyre!("no commitment"))?;
+    let share = (c[5] * c[6] + c[7]) / U256::from(2u8);
+    let mut charges = U256::ZERO;
+    let mut shares = U256::ZERO;
+    for r in receipts.iter().filter(|r| r.src == arb.domain) {
+        let (charge, rest) = terms.charge(r);
+        charges += charge;
+        shares += share.min(rest);
+    }
+    let earned = l2_tank.balances(relayer).call().await?;
+    eprintln!(
+        "arbitrum settlement: charges {charges}, settler shares {shares}, L1 charge {l1_charge}"
+    );
+    assert_eq!(
+        earned,
+        charges + shares,
+        "the router's L2 balance is the charges and its share"
+    );
+    assert_eq!(
+        l2_tank.balances(payer).call().await? + charges + shares,
+        deposited,
+        "to the wei"
+    );
+
+    // The router's operator withdraws on the L2 with the router's key.
+    let to = Address::with_last_byte(0x77);
+    let as_relayer = ArbitrumTank::new(tank.address, l2_net.l2.provider(options.l1_account)?);
+    let r = as_relayer
+        .withdraw(earned, to)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(r.status(), "withdraw reverted");
+    assert_eq!(
+        l2_net.l2.provider(L2_KIT_ACCOUNT)?.get_balance(to).await?,
+        earned
+    );
+    Ok(())
+}
+
+/// Terms as the Hub takes them.
+fn sol_l1_terms(t: &Terms) -> Result<xroute_tests::artifacts::evm::GasTank::Terms> {
+    Ok(xroute_tests::artifacts::evm::GasTank::Terms {
+        gasLimit: t.gas_limit,
+        deadline: u32::try_from(t.deadline)?,
+        maxBaseFee: t.max_base_fee,
+        maxPriorityFee: t.max_priority_fee,
+        legBudget: t.leg_budget,
+    })
+}
