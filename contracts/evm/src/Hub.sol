@@ -38,7 +38,7 @@ contract Hub is GasTank, IHubFromArbitrum {
     // event and the return after the last.
     uint256 internal constant TX_BASE = 21_000;
     uint256 internal constant BATCH_PRE = 400;
-    uint256 internal constant BATCH_POST = 2_500;
+    uint256 internal constant BATCH_POST = 2_778;
     uint256 internal constant BATCH_PER_RECEIPT = 2_556;
     /// @dev EIP-3529's refund for clearing a slot that was set before the transaction, and for
     /// restoring a slot that was zero before it.

@@ -284,6 +284,15 @@ impl Pipeline {
         metered: bool,
         tick: Tick,
     ) -> Result<(), StepError> {
+        // The gas the simulation says the members need (with headroom), whatever the node's
+        // estimate: a member that runs out of gas deep inside its call (an Arbitrum exit: the
+        // Outbox, the Bridge, then the Hub) can fail without failing the batch, and an estimate
+        // then stops at a limit where it fails.
+        let needed = batch
+            .iter()
+            .map(Passing::limit)
+            .sum::<u64>()
+            .saturating_add(BATCH_OVERHEAD);
         let members: Vec<Ready> = batch.into_iter().map(|p| p.ready).collect();
         let hub = self.chains.hub();
         let Some(batcher) = hub.batcher() else {
@@ -294,7 +303,8 @@ impl Pipeline {
             .into());
         };
         let calls: Vec<Call> = members.iter().map(|r| r.call.clone()).collect();
-        let call = batcher.batch(&calls, metered);
+        let mut call = batcher.batch(&calls, metered);
+        call.min_gas = needed;
         let submitter = self.chains.l1_submitter()?;
         let fees = match submitter.estimate(&call).await? {
             Estimate::Ok(fees) => fees,

@@ -31,6 +31,61 @@ use xroute_tests::{
 const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
 const GWEI: u128 = 1_000_000_000;
 
+/// What the relays of `ids` cost on L1 (each message's share of its relay transaction's
+/// `gasUsed × effectiveGasPrice`, plus the next-leg fee it fronted), against what their payers
+/// were charged for them (`charges`) and for their settlement (`shares`): printed, per message,
+/// as a docs/gas.md row.
+async fn print_cost_row(
+    l1: &alloy::providers::DynProvider,
+    hub: Address,
+    route: &str,
+    ids: &[B256],
+    charges: U256,
+    shares: U256,
+) -> Result<()> {
+    use alloy::sol_types::SolEvent;
+    let latest = l1.get_block_number().await?;
+    let logs = l1
+        .get_logs(&hub_calls::receipts_filter(hub, 0, latest))
+        .await?;
+    let mut cost = U256::ZERO;
+    let mut n = 0u64;
+    for log in &logs {
+        let Ok(e) = Hub::RelaysMetered::decode_log(&log.inner) else {
+            continue;
+        };
+        let members = (e.data.receipts.len() / 2) as u64;
+        let tx = log
+            .transaction_hash
+            .ok_or_else(|| eyre::eyre!("a log without its transaction"))?;
+        let r = l1
+            .get_transaction_receipt(tx)
+            .await?
+            .ok_or_else(|| eyre::eyre!("no receipt for {tx}"))?;
+        let tx_cost = U256::from(r.gas_used) * U256::from(r.effective_gas_price);
+        for x in xroute_adapters::hub::receipts_of(std::slice::from_ref(log)) {
+            if ids.contains(&x.id) {
+                cost += tx_cost / U256::from(members) + U256::from(x.fee);
+                n += 1;
+            }
+        }
+    }
+    ensure!(
+        n == ids.len() as u64,
+        "{n} receipts for {} messages",
+        ids.len()
+    );
+    let per = |v: U256| v / U256::from(n);
+    eprintln!(
+        "| {route} | {n} | {} | {} | {:+.2} % | {} |",
+        per(cost),
+        per(charges),
+        (f64::from(charges) - f64::from(cost)) * 100.0 / f64::from(cost),
+        per(shares),
+    );
+    Ok(())
+}
+
 struct Env {
     net: Arc<LocalNet>,
     stack: XrouteStack,
@@ -375,6 +430,8 @@ async fn a_starknet_user_pays_and_the_router_holds_relays_and_settles() -> Resul
     }
     let relayer_felt = Felt::from_bytes_be_slice(relayer.as_slice());
     let claimable = env.tank.read(&net, "claimable", relayer_felt).await?;
+    let ids: Vec<B256> = receipts.iter().map(|r| r.id).collect();
+    print_cost_row(&kit, env.stack.hub, "Starknet → L1", &ids, charges, shares).await?;
     assert_eq!(
         claimable,
         charges + shares,
@@ -639,9 +696,17 @@ async fn an_arbitrum_user_and_an_l1_app_pay_and_the_router_settles() -> Result<(
         shares += share.min(rest);
     }
     let earned = l2_tank.balances(relayer).call().await?;
-    eprintln!(
-        "arbitrum settlement: charges {charges}, settler shares {shares}, L1 charge {l1_charge}"
-    );
+    let ids: Vec<B256> = from_arb.iter().map(|m| m.0).collect();
+    print_cost_row(&kit, stack.hub, "Arbitrum → L1", &ids, charges, shares).await?;
+    print_cost_row(
+        &kit,
+        stack.hub,
+        "L1 → Arbitrum (settled in the relay)",
+        &[to_arb.0],
+        l1_charge,
+        U256::ZERO,
+    )
+    .await?;
     assert_eq!(
         earned,
         charges + shares,
