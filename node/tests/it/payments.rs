@@ -86,6 +86,78 @@ async fn print_cost_row(
     Ok(())
 }
 
+/// What the tank of domain `src` should have credited, recomputed from L1: per receipt of `src`
+/// (all must be paid, with `terms`), its charge on its payer's terms; per commitment the Hub
+/// sent for `src` (its payload `[1, from, to, head, settler, claimed gas, gas price, fee]`), an
+/// equal share of its cost for each receipt it covers, within what the payment has left.
+/// Returns (charges, shares, the receipts' ids), after checking that the receipts fold to
+/// `meter` and that `settler` sent every commitment.
+async fn credits_of(
+    l1: &alloy::providers::DynProvider,
+    hub: Address,
+    src: u32,
+    meter: U256,
+    settler: Address,
+    terms: &HashMap<B256, Terms>,
+) -> Result<(U256, U256, Vec<B256>)> {
+    use alloy::sol_types::SolEvent;
+    let latest = l1.get_block_number().await?;
+    let logs = l1
+        .get_logs(&hub_calls::receipts_filter(hub, 0, latest))
+        .await?;
+    let receipts: Vec<_> = hub_calls::receipts_of(&logs)
+        .into_iter()
+        .filter(|r| r.src == src)
+        .collect();
+    ensure!(
+        receipts.iter().fold(U256::ZERO, metering::fold) == meter,
+        "the receipts of domain {src} are not the Hub's commitment"
+    );
+    let sent = l1
+        .get_logs(
+            &alloy::rpc::types::Filter::new()
+                .address(hub)
+                .event_signature(Hub::MessageSent::SIGNATURE_HASH)
+                .from_block(0)
+                .to_block(latest),
+        )
+        .await?;
+    let commitments: Vec<Vec<U256>> = sent
+        .iter()
+        .filter_map(|l| Hub::MessageSent::decode_log(&l.inner).ok())
+        .map(|e| e.data)
+        .filter(|e| e.sender == hub && e.dstDomain == src)
+        .map(|e| e.words[4..].to_vec())
+        .collect();
+    let mut charges = U256::ZERO;
+    let mut shares = U256::ZERO;
+    for c in &commitments {
+        let by = Address::from_word(B256::from(c[4].to_be_bytes::<32>()));
+        ensure!(by == settler, "a commitment sent by {by}, not the router");
+        let (from, to) = (c[1].to::<u64>(), c[2].to::<u64>());
+        let share = (c[5] * c[6] + c[7]) / U256::from(to - from);
+        for r in receipts
+            .iter()
+            .filter(|r| (from..to).contains(&u64::from(r.index)))
+        {
+            let t = terms
+                .get(&r.id)
+                .ok_or_else(|| eyre::eyre!("a receipt for unpaid message {}", r.id))?;
+            let (charge, rest) = t.charge(r);
+            ensure!(
+                charge
+                    <= U256::from(r.gas.min(t.gas_limit))
+                        * (U256::from(t.max_base_fee) + U256::from(t.max_priority_fee))
+                        + U256::from(t.leg_budget),
+                "a charge above the payer's terms"
+            );
+            charges += charge;
+            shares += share.min(rest);
+        }
+    }
+    Ok((charges, shares, receipts.iter().map(|r| r.id).collect()))
+}
+
 struct Env {
     net: Arc<LocalNet>,
     stack: XrouteStack,
@@ -337,6 +409,21 @@ async fn a_starknet_user_pays_and_the_router_holds_relays_and_settles() -> Resul
     env.wait_until(&held, "delivered", |m| m["stage"] == "delivered")
         .await?;
 
+    // Fifteen more, paid as they are sent: twenty Starknet → L1 messages in all.
+    let payloads: Vec<Vec<Felt>> = (0..15).map(|i| vec![Felt::from(1000 + i)]).collect();
+    let more = env
+        .stack
+        .send_from_starknet(&net, 0, L1_DOMAIN, env.stack.l1_app.into_word(), &payloads)
+        .await?;
+    for id in &more {
+        env.tank
+            .pay(&net, payer_account, id.0, sn, L1_DOMAIN, &generous)
+            .await?;
+        terms.insert(id.0, generous);
+    }
+    env.wait_until(&more, "delivered", |m| m["stage"] == "delivered")
+        .await?;
+
     // Killed before any settlement; restarted with settlements every 5 receipts.
     let hub = Hub::new(env.stack.hub, &kit);
     assert_eq!(
@@ -356,7 +443,7 @@ async fn a_starknet_user_pays_and_the_router_holds_relays_and_settles() -> Resul
     )?;
     env.router = RouterProcess::start(Path::new(XROUTE), &env.config, port).await?;
     let meter = hub.meters(sn).call().await?;
-    assert_eq!(metering::count(meter), 5, "five relays, five receipts");
+    assert_eq!(metering::count(meter), 20, "twenty relays, twenty receipts");
     let start = std::time::Instant::now();
     loop {
         env.flusher.check().await?;
@@ -379,58 +466,11 @@ async fn a_starknet_user_pays_and_the_router_holds_relays_and_settles() -> Resul
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // What the chains say it cost, recomputed here.
-    let latest = kit.get_block_number().await?;
-    let logs = kit
-        .get_logs(&hub_calls::receipts_filter(env.stack.hub, 0, latest))
-        .await?;
-    let receipts: Vec<_> = hub_calls::receipts_of(&logs)
-        .into_iter()
-        .filter(|r| r.src == sn)
-        .collect();
-    assert_eq!(receipts.len(), 5);
-    assert_eq!(
-        receipts.iter().fold(U256::ZERO, metering::fold),
-        meter,
-        "the receipts are the Hub's commitment"
-    );
-    let sent = kit
-        .get_logs(
-            &alloy::rpc::types::Filter::new()
-                .address(env.stack.hub)
-                .event_signature(<Hub::MessageSent as alloy::sol_types::SolEvent>::SIGNATURE_HASH)
-                .from_block(0)
-                .to_block(latest),
-        )
-        .await?;
-    let commitments: Vec<Vec<U256>> = sent
-        .iter()
-        .filter_map(|l| alloy::sol_types::SolEvent::decode_log(&l.inner).ok())
-        .map(|e: alloy::primitives::Log<Hub::MessageSent>| e.data)
-        .filter(|e| e.sender == env.stack.hub)
-        .map(|e| e.words[4..].to_vec())
-        .collect();
-    assert_eq!(commitments.len(), 1, "one commitment: {commitments:?}");
-    let c = &commitments[0];
-    let settler = Address::from_word(B256::from(c[4].to_be_bytes::<32>()));
-    assert_eq!(settler, relayer, "the router settled");
-    let share = (c[5] * c[6] + c[7]) / U256::from(5u8);
-    let mut charges = U256::ZERO;
-    let mut shares = U256::ZERO;
-    for r in &receipts {
-        assert_eq!(r.relayer, relayer);
-        let t = terms[&r.id];
-        let (charge, rest) = t.charge(r);
-        assert!(
-            charge
-                <= U256::from(r.gas.min(t.gas_limit))
-                    * (U256::from(t.max_base_fee) + U256::from(t.max_priority_fee))
-        );
-        charges += charge;
-        shares += share.min(rest);
-    }
+    let (charges, shares, ids) =
+        credits_of(&kit, env.stack.hub, sn, meter, relayer, &terms).await?;
+    assert_eq!(ids.len(), 20);
     let relayer_felt = Felt::from_bytes_be_slice(relayer.as_slice());
     let claimable = env.tank.read(&net, "claimable", relayer_felt).await?;
-    let ids: Vec<B256> = receipts.iter().map(|r| r.id).collect();
     print_cost_row(&kit, env.stack.hub, "Starknet → L1", &ids, charges, shares).await?;
     assert_eq!(
         claimable,
@@ -489,6 +529,8 @@ async fn an_arbitrum_user_and_an_l1_app_pay_and_the_router_settles() -> Result<(
     let stack = XrouteStack::deploy(&net).await?;
     let arb = stack.arbitrum()?;
     let tank = ArbitrumTankDeployment::deploy(&net, &stack).await?;
+    let sn_tank = StarknetTank::deploy(&net, &stack, 0).await?;
+    let sn = stack.starknets[0].domain;
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
     let options = RouterOptions::default();
@@ -501,21 +543,20 @@ async fn an_arbitrum_user_and_an_l1_app_pay_and_the_router_settles() -> Result<(
             settle_every: 2,
             settle_after_ms: 2_000,
         },
-        &[(arb.domain, tank.address.into_word())],
+        &[
+            (arb.domain, tank.address.into_word()),
+            (sn, B256::from(sn_tank.address.to_bytes_be())),
+        ],
     )?;
     let router = RouterProcess::start(Path::new(XROUTE), &config, port).await?;
     let flusher = Flusher::start(net.clone(), Duration::from_millis(300));
     let l2_net = net.arbitrum()?;
     let kit = net.l1.provider(L1_KIT_ACCOUNT)?;
     let relayer = net.l1.address(options.l1_account)?;
-    let starknet_tank = StarknetTank {
-        address: Felt::ZERO,
-        chain: 0,
-    };
     let mut env = Env {
         net: net.clone(),
         stack: stack.clone(),
-        tank: starknet_tank,
+        tank: sn_tank,
         router,
         flusher,
         config,
@@ -614,8 +655,30 @@ async fn an_arbitrum_user_and_an_l1_app_pay_and_the_router_settles() -> Result<(
         .await?;
     ensure!(r.status(), "pay reverted");
 
+    // Ten Starknet → Arbitrum messages, paid in the Starknet tank with a budget for the
+    // retryable the relay fronts.
+    let sn_payer_account = 1;
+    let sn_payer = net.starknets[0].devnet.predeployed_accounts()[sn_payer_account].address;
+    let sn_deposit = U256::from(10u64).pow(U256::from(18u64));
+    env.tank.deposit(&net, sn_payer_account, sn_deposit).await?;
+    let sn_terms = Terms {
+        leg_budget: 10u128.pow(16),
+        ..terms
+    };
+    let payloads: Vec<Vec<Felt>> = (0..10).map(|i| vec![Felt::from(300 + i)]).collect();
+    let sn_to_arb = env
+        .stack
+        .send_from_starknet(&net, 0, arb.domain, arb.app.into_word(), &payloads)
+        .await?;
+    for id in &sn_to_arb {
+        env.tank
+            .pay(&net, sn_payer_account, id.0, sn, arb.domain, &sn_terms)
+            .await?;
+    }
+
     let mut all = from_arb.clone();
     all.push(to_arb);
+    all.extend(&sn_to_arb);
     env.wait_until(&all, "delivered", |m| m["stage"] == "delivered")
         .await?;
     let arrived = SampleApp::new(arb.app, l2_net.l2.provider(L2_KIT_ACCOUNT)?)
@@ -624,8 +687,8 @@ async fn an_arbitrum_user_and_an_l1_app_pay_and_the_router_settles() -> Result<(
         .await?;
     assert_eq!(
         arrived,
-        U256::from(1u8),
-        "the L1 app's message arrived on Arbitrum"
+        U256::from(11u8),
+        "the L1 app's message and the ten from Starknet arrived on Arbitrum"
     );
 
     // The L1 payment was settled in the relay: recomputed from its receipt.
@@ -670,31 +733,9 @@ async fn an_arbitrum_user_and_an_l1_app_pay_and_the_router_settles() -> Result<(
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let latest = kit.get_block_number().await?;
-    let sent = kit
-        .get_logs(
-            &alloy::rpc::types::Filter::new()
-                .address(stack.hub)
-                .event_signature(<Hub::MessageSent as alloy::sol_types::SolEvent>::SIGNATURE_HASH)
-                .from_block(0)
-                .to_block(latest),
-        )
-        .await?;
-    let c: Vec<U256> = sent
-        .iter()
-        .filter_map(|l| alloy::sol_types::SolEvent::decode_log(&l.inner).ok())
-        .map(|e: alloy::primitives::Log<Hub::MessageSent>| e.data)
-        .find(|e| e.sender == stack.hub)
-        .map(|e| e.words[4..].to_vec())
-        .ok_or_else(|| eyre::eyre!("no commitment"))?;
-    let share = (c[5] * c[6] + c[7]) / U256::from(2u8);
-    let mut charges = U256::ZERO;
-    let mut shares = U256::ZERO;
-    for r in receipts.iter().filter(|r| r.src == arb.domain) {
-        let (charge, rest) = terms.charge(r);
-        charges += charge;
-        shares += share.min(rest);
-    }
+    let arb_terms: HashMap<B256, Terms> = from_arb.iter().map(|m| (m.0, terms)).collect();
+    let (charges, shares, _) =
+        credits_of(&kit, stack.hub, arb.domain, meter, relayer, &arb_terms).await?;
     let earned = l2_tank.balances(relayer).call().await?;
     let ids: Vec<B256> = from_arb.iter().map(|m| m.0).collect();
     print_cost_row(&kit, stack.hub, "Arbitrum → L1", &ids, charges, shares).await?;
@@ -715,6 +756,66 @@ async fn an_arbitrum_user_and_an_l1_app_pay_and_the_router_settles() -> Result<(
     assert_eq!(
         l2_tank.balances(payer).call().await? + charges + shares,
         deposited,
+        "to the wei"
+    );
+
+    // The Starknet → Arbitrum receipts, settled in the Starknet tank (the retryables' fees
+    // charged within the leg budget).
+    let sn_meter = hub.meters(sn).call().await?;
+    assert_eq!(metering::count(sn_meter), 10);
+    let start = std::time::Instant::now();
+    loop {
+        env.flusher.check().await?;
+        env.router.check_running()?;
+        let out = net.starknets[0]
+            .devnet
+            .call(env.tank.address, "settled_meter", vec![])
+            .await?;
+        if u256_at(&out, 0)? == sn_meter {
+            break;
+        }
+        ensure!(
+            start.elapsed() < Duration::from_secs(120),
+            "not settled on Starknet\n{}",
+            env.router.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let sn_terms_of: HashMap<B256, Terms> = sn_to_arb.iter().map(|m| (m.0, sn_terms)).collect();
+    let (sn_charges, sn_shares, sn_ids) =
+        credits_of(&kit, stack.hub, sn, sn_meter, relayer, &sn_terms_of).await?;
+    assert_eq!(sn_ids.len(), 10);
+    let fronted: u128 = hub_calls::receipts_of(
+        &kit.get_logs(&hub_calls::receipts_filter(
+            stack.hub,
+            0,
+            kit.get_block_number().await?,
+        ))
+        .await?,
+    )
+    .iter()
+    .filter(|r| r.src == sn)
+    .map(|r| r.fee)
+    .sum();
+    assert!(fronted > 0, "the relays fronted the retryables' fees");
+    print_cost_row(
+        &kit,
+        stack.hub,
+        "Starknet → Arbitrum",
+        &sn_ids,
+        sn_charges,
+        sn_shares,
+    )
+    .await?;
+    let relayer_felt = Felt::from_bytes_be_slice(relayer.as_slice());
+    assert_eq!(
+        env.tank.read(&net, "claimable", relayer_felt).await?,
+        sn_charges + sn_shares,
+        "the router's Starknet claimable is the charges (leg fees included) and its share"
+    );
+    assert_eq!(
+        env.tank.read(&net, "balance_of", sn_payer).await? + sn_charges + sn_shares,
+        sn_deposit,
         "to the wei"
     );
 
