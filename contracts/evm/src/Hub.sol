@@ -47,6 +47,10 @@ contract Hub is GasTank, IHubFromArbitrum {
     /// @dev What settling a paid receipt at once costs besides its storage writes (the payment's
     /// reads, the arithmetic, the `Settled` event), calibrated like the above.
     uint256 internal constant SETTLE_BASE = 9_000;
+    /// @dev What executing an Arbitrum exit through nitro's Outbox earns back by restoring its
+    /// L2 → L1 context (two slots set to their original non-zero values: 2,800 each), measured
+    /// on nitro-contracts 3.2.0 (docs/gas.md).
+    uint256 internal constant OUTBOX_RESTORE_REFUND = 5_600;
     /// @dev What `settle` costs outside its measurement (the call's dispatch and ABI decoding
     /// before it, the check and the return after), calibrated like the above, a little low: a
     /// settler is never paid more than its transaction cost.
@@ -379,6 +383,9 @@ contract Hub is GasTank, IHubFromArbitrum {
             if (_isProcessed(source, h.nonce)) revert AlreadyProcessed(id);
             forwardingNow = id;
             _executeOutbox(e);
+            // The Outbox (and its Bridge) set their L2 → L1 context for the call and restore it
+            // after: what that earns back (EIP-3529) is the relay's, for the metering.
+            if (meteringNow) pendingRefund += OUTBOX_RESTORE_REFUND;
             forwardingNow = bytes32(0);
             if (_isProcessed(source, h.nonce)) {
                 // Delivered to its L1 app inside the Outbox's call.
@@ -459,7 +466,7 @@ contract Hub is GasTank, IHubFromArbitrum {
             delete outboundSource[id];
             refund += CLEAR_REFUND;
         }
-        if (metering) pendingRefund = refund;
+        if (metering) pendingRefund += refund;
         _markProcessed(source, h.nonce, id);
         outbound[id] = 0;
         // Someone else's escrow: its refunds go back to whoever paid it, not to the relayer.

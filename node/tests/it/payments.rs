@@ -67,6 +67,10 @@ async fn print_cost_row(
             if ids.contains(&x.id) {
                 cost += tx_cost / U256::from(members) + U256::from(x.fee);
                 n += 1;
+                eprintln!(
+                    "{route}: metered {} gas of a transaction of {} members that used {}",
+                    x.gas, members, r.gas_used
+                );
             }
         }
     }
