@@ -107,6 +107,21 @@ pub async fn run(args: DemoOptions) -> Result<(bool, Value)> {
         .unwrap_or_else(|| temp.path().to_path_buf());
     let port = free_port()?;
     let config = write_config(&dir, &net, &stack, port, &RouterOptions::default())?;
+    // Starknet's gas tank (issue 27): the router relays everything, and settles what was paid
+    // every three receipts.
+    let tank = crate::tank::StarknetTank::deploy(&net, &stack, 0).await?;
+    crate::router::set_payments(
+        &config,
+        xroute_config::PaymentsConfig {
+            settle_every: 3,
+            settle_after_ms: 5_000,
+            ..Default::default()
+        },
+        &[(
+            stack.starknets[0].domain,
+            B256::from(tank.address.to_bytes_be()),
+        )],
+    )?;
     let mut router = RouterProcess::start(&args.xroute, &config, port).await?;
     say(&format!(
         "router up: API {} (config {}); explorer page: {}/",
@@ -230,7 +245,18 @@ pub async fn run(args: DemoOptions) -> Result<(bool, Value)> {
     }
     let pool_ok = pool["claims_match"] == true;
     summary["pool"] = pool;
-    let all_delivered = summary["delivered"] == summary["sent"] && token_ok && pool_ok;
+    say(
+        "gas tank: a Starknet user pays for three messages, capped below a spike of the L1 base fee",
+    );
+    let (tank_summary, flusher_back) =
+        tank_round(&net, &stack, &tank, &mut router, flusher, deadline, &say).await?;
+    flusher = flusher_back;
+    if !args.json {
+        print_tank(&tank_summary);
+    }
+    let tank_ok = tank_summary["adds_up"] == true && tank_summary["held_seen"] == true;
+    summary["gas_tank"] = tank_summary;
+    let all_delivered = summary["delivered"] == summary["sent"] && token_ok && pool_ok && tank_ok;
     if !args.json {
         println!(
             "\n{} of {} delivered in {:.1}s.",
@@ -617,4 +643,122 @@ fn summarize(
         "seconds": (took.as_secs_f64() * 10.0).round() / 10.0,
         "routes": per_route,
     })
+}
+
+/// The gas tank (issue 27): Starknet account 0 fills the tank and sends three Starknet → L1
+/// messages while the postman is held back, pays for them capped at 20 gwei, and L1's base fee
+/// spikes to 100 gwei: the router shows them held. The spike ends; they are relayed, metered;
+/// the router settles the three receipts in the tank. Returns the summary and the flusher (held
+/// back, then started again).
+async fn tank_round(
+    net: &Arc<LocalNet>,
+    stack: &XrouteStack,
+    tank: &crate::tank::StarknetTank,
+    router: &mut RouterProcess,
+    flusher: Flusher,
+    deadline: Instant,
+    say: &impl Fn(&str),
+) -> Result<(Value, Flusher)> {
+    use crate::tank::{Terms, u256_at};
+    const GWEI: u128 = 1_000_000_000;
+    let sn = stack.starknets[0].domain;
+    let devnet = &net.starknets[0].devnet;
+    let payer = devnet.predeployed_accounts()[0].address;
+    let deposit = U256::from(10u64).pow(U256::from(17u64));
+    tank.deposit(net, 0, deposit).await?;
+    // The postman waits while the messages are sent and paid (the router relays everything: an
+    // unpaid one it saw proven would go at once).
+    flusher.stop().await?;
+    let l1_app = B256::left_padding_from(stack.l1_app.as_slice());
+    let payloads: Vec<Vec<Felt>> = (0..3).map(|i| vec![Felt::from(4000 + i)]).collect();
+    let ids = stack
+        .send_from_starknet(net, 0, L1_DOMAIN, l1_app, &payloads)
+        .await?;
+    let kit = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let now = alloy::providers::Provider::get_block_by_number(
+        &kit,
+        alloy::eips::BlockNumberOrTag::Latest,
+    )
+    .await?
+    .ok_or_else(|| eyre::eyre!("no L1 block"))?
+    .header
+    .timestamp;
+    let terms = Terms {
+        gas_limit: 400_000,
+        deadline: now + 3600,
+        max_base_fee: 20 * GWEI,
+        max_priority_fee: 2 * GWEI,
+        leg_budget: 0,
+    };
+    for id in &ids {
+        tank.pay(net, 0, id.0, sn, L1_DOMAIN, &terms).await?;
+    }
+    net.l1.set_base_fee(100 * GWEI).await?;
+    let mut flusher = Flusher::start(net.clone(), Duration::from_millis(500));
+    // Held while the spike lasts (the postman's blocks would lower it: it is kept up).
+    let mut held_reason = None;
+    let spike = Instant::now();
+    while spike.elapsed() < Duration::from_secs(20) && held_reason.is_none() {
+        router.check_running()?;
+        flusher.check().await?;
+        net.l1.set_base_fee(100 * GWEI).await?;
+        let m = router.get(&format!("/messages/{}", ids[0])).await?;
+        if let Some(r) = m["reason"].as_str().filter(|r| r.starts_with("held:")) {
+            say(&format!("message {} is waiting: {r}", ids[0]));
+            held_reason = Some(r.to_string());
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    say("the spike ends: L1's base fee back to 1 gwei");
+    net.l1.set_base_fee(GWEI).await?;
+    let hub = crate::artifacts::evm::Hub::new(stack.hub, &kit);
+    let settled_meter = loop {
+        router.check_running()?;
+        flusher.check().await?;
+        let out = devnet.call(tank.address, "settled_meter", vec![]).await?;
+        let settled = u256_at(&out, 0)?;
+        let meter = hub.meters(sn).call().await?;
+        if xroute_proofs::metering::count(meter) >= 3 && settled == meter {
+            break settled;
+        }
+        if Instant::now() > deadline {
+            eyre::bail!("the gas tank's relays were not settled in time");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let relayer = net.l1.address(RouterOptions::default().l1_account)?;
+    let relayer_felt = Felt::from_bytes_be_slice(relayer.as_slice());
+    let claimable = tank.read(net, "claimable", relayer_felt).await?;
+    let balance = tank.read(net, "balance_of", payer).await?;
+    say(&format!(
+        "settled: the router may claim {claimable} wei in Starknet's tank; the payer's balance is back to {balance} wei of its {deposit}"
+    ));
+    Ok((
+        json!({
+            "tank": format!("{:#x}", tank.address),
+            "messages": ids.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
+            "held_seen": held_reason.is_some(),
+            "held_reason": held_reason,
+            "settled_meter": settled_meter.to_string(),
+            "router_claimable": claimable.to_string(),
+            "payer_deposit": deposit.to_string(),
+            "payer_balance": balance.to_string(),
+            "adds_up": balance + claimable == deposit,
+        }),
+        flusher,
+    ))
+}
+
+fn print_tank(tank: &Value) {
+    println!(
+        "\nGas tank (Starknet): {}",
+        tank["tank"].as_str().unwrap_or("?")
+    );
+    if let Some(r) = tank["held_reason"].as_str() {
+        println!("  held: {r}");
+    }
+    println!(
+        "  settled; the router may claim {} wei; the payer keeps {} of {} wei",
+        tank["router_claimable"], tank["payer_balance"], tank["payer_deposit"]
+    );
 }

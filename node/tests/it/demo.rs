@@ -50,6 +50,19 @@ async fn the_headless_demo_delivers_every_message_and_summarizes_per_route() {
     assert_eq!(pool["claims_match"], true, "{summary}");
     assert_eq!(pool["claims"].as_array().unwrap().len(), 8, "{summary}");
     assert_eq!(pool["manager_shares"], pool["shares_bought"], "{summary}");
+    // The gas tank: three paid messages held while L1's base fee was above their cap, then
+    // relayed and settled by the router: what it may claim and what the payer kept add up to the
+    // deposit (the demo reads both from the Starknet tank).
+    let tank = &summary["gas_tank"];
+    assert_eq!(tank["held_seen"], true, "{summary}");
+    assert!(
+        tank["held_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("above the payer's cap 20 gwei")),
+        "{summary}"
+    );
+    assert_eq!(tank["adds_up"], true, "{summary}");
+    assert_ne!(tank["router_claimable"], "0", "{summary}");
     // The router it ran kept its store and config where asked.
     assert!(dir.path().join("router.toml").is_file());
     assert!(dir.path().join("store").is_dir());
