@@ -20,7 +20,7 @@ mod bindings {
         "../contracts/evm/out/Hub.json"
     );
 }
-pub use bindings::Hub;
+pub use bindings::{GasTank, Hub};
 
 // Rebuild this crate when the artifact changes (the `sol!` above reads it, untracked).
 const _: &[u8] = include_bytes!("../../contracts/evm/out/Hub.json");

@@ -322,6 +322,84 @@ impl Payment {
     }
 }
 
+/// The terms of a payment (what `pay` and `top_up` take).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Terms {
+    /// L1 gas paid for at most.
+    pub gas_limit: u64,
+    /// L1 unix time the relay must happen by.
+    pub deadline: u64,
+    /// The highest L1 base fee the payer pays (wei).
+    pub max_base_fee: u128,
+    /// The highest priority fee on top (wei).
+    pub max_priority_fee: u128,
+    /// Wei toward the next leg's entry fee.
+    pub leg_budget: u128,
+}
+
+impl Terms {
+    /// What a payment on these terms reserves.
+    pub fn worst_case(&self) -> U256 {
+        U256::from(self.gas_limit)
+            * (U256::from(self.max_base_fee) + U256::from(self.max_priority_fee))
+            + U256::from(self.leg_budget)
+    }
+}
+
+/// What a user does with a chain's gas tank (`xroute tank`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TankAction {
+    /// Adds `amount` of the caller's native token (the fee token on a Starknet-family chain) to
+    /// `account`'s balance.
+    Deposit {
+        /// Whose balance.
+        account: B256,
+        /// How much.
+        amount: U256,
+    },
+    /// Sends `amount` of the caller's balance to `to`.
+    Withdraw {
+        /// How much.
+        amount: U256,
+        /// Where.
+        to: B256,
+    },
+    /// Pays for relaying message `id` from `src` to `dst` on `terms`.
+    Pay {
+        /// The message.
+        id: MessageId,
+        /// Its source domain.
+        src: u32,
+        /// Its destination domain.
+        dst: u32,
+        /// The terms.
+        terms: Terms,
+    },
+    /// The payer replaces the terms of its payment for `id`.
+    TopUp {
+        /// The message.
+        id: MessageId,
+        /// The new terms.
+        terms: Terms,
+    },
+    /// Pays a relayer's credits out: on a Starknet-family chain to the address L1 account
+    /// `relayer` bound; on an EVM chain the caller's whole balance to itself.
+    Claim {
+        /// The relayer's L1 address (Starknet-family chains).
+        relayer: B256,
+    },
+}
+
+/// Where an account stands in a chain's gas tank.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TankBalance {
+    /// Its balance (not reserved).
+    pub balance: U256,
+    /// What it earned as an L1 relayer and has not claimed (Starknet-family chains; on an EVM
+    /// chain a relayer's credits are its balance).
+    pub claimable: U256,
+}
+
 /// Where a chain's gas tank stands, for its settlements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TankState {
@@ -445,6 +523,30 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     /// tank; `None` without a tank.
     fn settle_call(&self, _receipts: &[MeteredReceipt]) -> Option<Call> {
         None
+    }
+
+    /// The calls (in order) that make `action` in this chain's gas tank (the Hub's on the hub
+    /// chain), sent by `caller`: an error names why it cannot be done here.
+    async fn tank_calls(&self, _action: &TankAction, _caller: B256) -> Result<Vec<Call>> {
+        Err(AdapterError::config(
+            format!("chains.{}.tank", self.info().name),
+            "no gas tank is configured for this chain",
+        ))
+    }
+
+    /// The L1 gas a metered relay of a message from this chain with `words` payload words may
+    /// use at most, whatever its destination: what `xroute quote` suggests as a payment's gas
+    /// limit. From the relays measured on the local network (docs/gas.md), with headroom.
+    fn relay_gas_hint(&self, words: usize) -> u64 {
+        200_000 + 1_000 * words as u64
+    }
+
+    /// Where `account` stands in this chain's gas tank (`claimable` for an L1 relayer's word).
+    async fn tank_balance(&self, _account: B256) -> Result<TankBalance> {
+        Err(AdapterError::config(
+            format!("chains.{}.tank", self.info().name),
+            "no gas tank is configured for this chain",
+        ))
     }
 }
 

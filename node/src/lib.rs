@@ -19,6 +19,7 @@ pub mod model;
 pub mod network;
 pub mod p2p;
 pub mod pipeline;
+pub mod quote;
 pub mod router;
 pub mod store;
 pub mod tasks;

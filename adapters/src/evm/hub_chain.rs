@@ -392,6 +392,34 @@ impl ChainAdapter for HubChainAdapter {
         Ok(found.join("; "))
     }
 
+    async fn tank_calls(&self, action: &crate::TankAction, caller: B256) -> Result<Vec<Call>> {
+        let balance = super::tank::balance(
+            self.client.provider(),
+            &self.client.info().name,
+            self.hub,
+            caller,
+        )
+        .await
+        .map(|b| b.balance)
+        .unwrap_or_default();
+        super::tank::calls(self.hub, action, caller, balance)
+    }
+
+    /// Measured: 260k gas toward Arbitrum, the payment settled in the relay.
+    fn relay_gas_hint(&self, words: usize) -> u64 {
+        330_000 + 1_000 * words as u64
+    }
+
+    async fn tank_balance(&self, account: B256) -> Result<crate::TankBalance> {
+        super::tank::balance(
+            self.client.provider(),
+            &self.client.info().name,
+            self.hub,
+            account,
+        )
+        .await
+    }
+
     /// The Hub's own payment for an L1 app's message (`Hub.payments`).
     async fn payment(&self, id: MessageId) -> Result<Option<crate::Payment>> {
         let p = Hub::new(self.hub, self.client.provider())

@@ -535,6 +535,19 @@ impl ChainAdapter for StarknetAdapter {
         self.tank_settle_call(receipts)
     }
 
+    async fn tank_calls(&self, action: &crate::TankAction, _caller: B256) -> Result<Vec<Call>> {
+        self.tank_action_calls(action).await
+    }
+
+    async fn tank_balance(&self, account: B256) -> Result<crate::TankBalance> {
+        self.tank_balance_of(account).await
+    }
+
+    /// Measured: 105k gas toward L1, 173k toward Arbitrum (a metered relay alone).
+    fn relay_gas_hint(&self, words: usize) -> u64 {
+        220_000 + 1_000 * words as u64
+    }
+
     /// The token's `total_supply` (a u256 of two felts).
     async fn token_supply(&self, token: B256) -> Result<U256> {
         let address = Felt::from_bytes_be(&token.0);

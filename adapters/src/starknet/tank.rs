@@ -10,7 +10,7 @@ use starknet_rust::{
 use xroute_proofs::{envelope::MessageId, metering::MeteredReceipt, starknet::felt_to_u256};
 
 use super::{StarknetAdapter, selector};
-use crate::{Call, Payment, Result, TankState};
+use crate::{AdapterError, Call, Payment, Result, TankAction, TankBalance, TankState, Terms};
 
 /// A u256 as Cairo's calldata takes it: (low, high).
 pub fn u256_felts(v: U256) -> [Felt; 2] {
@@ -36,7 +36,114 @@ pub fn settle_calldata(receipts: &[MeteredReceipt]) -> Vec<Felt> {
     calldata
 }
 
+fn terms_felts(t: &Terms) -> [Felt; 5] {
+    [
+        Felt::from(t.gas_limit),
+        Felt::from(t.deadline),
+        Felt::from(t.max_base_fee),
+        Felt::from(t.max_priority_fee),
+        Felt::from(t.leg_budget),
+    ]
+}
+
+/// A word as a felt, or an error naming `field`.
+fn felt(word: B256, field: &str) -> Result<Felt> {
+    xroute_proofs::starknet::felt_from_u256("", U256::from_be_bytes(word.0))
+        .map_err(|_| AdapterError::config(field, format!("{word} is not a felt (≥ the prime)")))
+}
+
+/// The invoke of `entry` on `to` with `calldata`.
+fn invoke(to: Felt, entry: &str, calldata: &[Felt]) -> Result<Call> {
+    let mut words = vec![selector(entry)?];
+    words.extend_from_slice(calldata);
+    Ok(Call {
+        to: B256::from(to.to_bytes_be()),
+        data: words
+            .iter()
+            .flat_map(|f| f.to_bytes_be())
+            .collect::<Vec<u8>>()
+            .into(),
+        value: U256::ZERO,
+        min_gas: 0,
+    })
+}
+
 impl StarknetAdapter {
+    fn configured_tank(&self) -> Result<Felt> {
+        self.tank_felt().ok_or_else(|| {
+            AdapterError::config(
+                format!("chains.{}.tank", self.info.name),
+                "no gas tank is configured for this chain",
+            )
+        })
+    }
+
+    /// The invokes of `action` on the tank (a deposit approves the tank on its fee token first).
+    pub(super) async fn tank_action_calls(&self, action: &TankAction) -> Result<Vec<Call>> {
+        let tank = self.configured_tank()?;
+        Ok(match action {
+            TankAction::Deposit { account, amount } => {
+                // The tank's config: (local domain, hub domain, endpoint, hub, fee token).
+                let config = self.tank_view(tank, "config", vec![]).await?;
+                let token = *config.get(4).ok_or_else(|| {
+                    self.bad("the tank's config answer", tank, "fewer than 5 felts")
+                })?;
+                let mut approve = vec![tank];
+                approve.extend(u256_felts(*amount));
+                let mut deposit = vec![felt(*account, "--account")?];
+                deposit.extend(u256_felts(*amount));
+                vec![
+                    invoke(token, "approve", &approve)?,
+                    invoke(tank, "deposit", &deposit)?,
+                ]
+            }
+            TankAction::Withdraw { amount, to } => {
+                let mut calldata = u256_felts(*amount).to_vec();
+                calldata.push(felt(*to, "--to")?);
+                vec![invoke(tank, "withdraw", &calldata)?]
+            }
+            TankAction::Pay {
+                id,
+                src,
+                dst,
+                terms,
+            } => {
+                let mut calldata = u256_felts(U256::from_be_bytes(id.0.0)).to_vec();
+                calldata.extend([Felt::from(*src), Felt::from(*dst)]);
+                calldata.extend(terms_felts(terms));
+                vec![invoke(tank, "pay", &calldata)?]
+            }
+            TankAction::TopUp { id, terms } => {
+                let mut calldata = u256_felts(U256::from_be_bytes(id.0.0)).to_vec();
+                calldata.extend(terms_felts(terms));
+                vec![invoke(tank, "top_up", &calldata)?]
+            }
+            TankAction::Claim { relayer } => {
+                vec![invoke(tank, "claim", &[felt(*relayer, "--relayer")?])?]
+            }
+        })
+    }
+
+    /// `balance_of(account)` and `claimable(account)` of the tank.
+    pub(super) async fn tank_balance_of(&self, account: B256) -> Result<TankBalance> {
+        let tank = self.configured_tank()?;
+        let account = felt(account, "--account")?;
+        let u256_of = |out: Vec<Felt>| -> Result<U256> {
+            match out.as_slice() {
+                [low, high] => Ok(felt_to_u256(*low) | (felt_to_u256(*high) << 128usize)),
+                other => Err(self.bad(
+                    "the tank's balance answer",
+                    tank,
+                    format!("{} felts", other.len()),
+                )),
+            }
+        };
+        Ok(TankBalance {
+            balance: u256_of(self.tank_view(tank, "balance_of", vec![account]).await?)?,
+            claimable: u256_of(self.tank_view(tank, "claimable", vec![account]).await?)?,
+        })
+    }
+
     /// The configured tank.
     pub(super) fn tank_felt(&self) -> Option<Felt> {
         let tank = self.config.as_ref()?.tank?;

@@ -51,6 +51,43 @@ pub struct MessageView {
     /// What it moves, when it is a canonical-token message and the config names the ledger.
     #[serde(default)]
     pub transfer: Option<TransferView>,
+    /// Its open payment in its source chain's gas tank (issue 27), read live by
+    /// `GET /messages/{id}`: none if nobody paid, or once settled or released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentView>,
+}
+
+/// A message's open payment (its terms and what it reserves; amounts in wei, as decimal strings).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct PaymentView {
+    /// Who paid (an address of the source chain, 0x-hex word).
+    pub payer: String,
+    /// L1 gas paid for at most.
+    pub gas_limit: u64,
+    /// L1 unix time the relay must happen by.
+    pub deadline: u64,
+    /// The highest L1 base fee paid.
+    pub max_base_fee: String,
+    /// The highest priority fee on top.
+    pub max_priority_fee: String,
+    /// Toward the next leg's entry fee.
+    pub leg_budget: String,
+    /// What it reserves (its worst case).
+    pub reserved: String,
+}
+
+impl From<xroute_adapters::Payment> for PaymentView {
+    fn from(p: xroute_adapters::Payment) -> Self {
+        Self {
+            payer: p.payer.to_string(),
+            gas_limit: p.gas_limit,
+            deadline: p.deadline,
+            max_base_fee: p.max_base_fee.to_string(),
+            max_priority_fee: p.max_priority_fee.to_string(),
+            leg_budget: p.leg_budget.to_string(),
+            reserved: p.reserved.to_string(),
+        }
+    }
 }
 
 /// A message's L1 checkpoint (issue 16) as the API shows it.
@@ -148,5 +185,6 @@ pub(super) fn view(app: &AppState, r: &MessageRecord) -> MessageView {
             })
         }),
         transfer: app.ledger.and_then(|ledger| transfer_of(app, ledger, r)),
+        payment: None,
     }
 }

@@ -5,10 +5,12 @@ mod client;
 mod keys;
 mod parse;
 mod proofs;
+mod quote;
 mod relay;
 mod run;
 mod send;
 mod store;
+mod tank;
 mod token;
 
 use std::process::ExitCode;
@@ -58,12 +60,106 @@ enum Command {
     Peers(client::PeersArgs),
     /// Back up a router's store (running or stopped), or restore a backup.
     Store(store::StoreArgs),
+    /// A chain's gas tank: deposit, withdraw, balance, pay for a message, top up, claim.
+    Tank(tank::TankArgs),
+    /// Suggest payment terms for a message's relay on a route, from the chains' prices now.
+    Quote(quote::QuoteArgs),
     /// The canonical token: `xroute token audit` checks the L1 ledger against every chain.
     Token(token::TokenArgs),
     /// Create a libp2p node key file (if missing) and print its peer id.
     P2pKey(P2pKeyArgs),
     /// Compute protocol hashes and check proofs; prints the result alone on stdout as 0x-hex.
     Proofs(Box<proofs::ProofsArgs>),
+}
+
+/// The domain `s` names (a chain name of `config`, or a domain number), or an error naming `flag`.
+pub(crate) fn domain_of(
+    config: &xroute_config::Config,
+    s: &str,
+    flag: &str,
+) -> Result<u32, (u8, String)> {
+    if let Ok(d) = s.parse::<u32>() {
+        return Ok(d);
+    }
+    config
+        .chains
+        .iter()
+        .find(|c| c.name() == s)
+        .map(|c| c.domain())
+        .ok_or_else(|| {
+            let names: Vec<&str> = config.chains.iter().map(|c| c.name()).collect();
+            (
+                EXIT_USAGE,
+                format!(
+                    "{flag}: {s:?} is neither a domain number nor a chain of the config ({})",
+                    names.join(", ")
+                ),
+            )
+        })
+}
+
+/// Sends `call` on chain `chain` from `submitter` (estimated, signed, broadcast) and waits up to
+/// `timeout` seconds until it is mined successfully; the transaction and its receipt, or the
+/// error and its exit code.
+pub(crate) async fn submit_and_wait(
+    submitter: &dyn xroute_adapters::Submitter,
+    call: &xroute_adapters::Call,
+    chain: &str,
+    timeout: u64,
+) -> Result<(xroute_adapters::SignedTx, xroute_adapters::Mined), (u8, String)> {
+    use xroute_adapters::{Estimate, Revert};
+    let failed = |e: String| (EXIT_FAILED, e);
+    let fees = match submitter
+        .estimate(call)
+        .await
+        .map_err(|e| failed(e.to_string()))?
+    {
+        Estimate::Ok(fees) => fees,
+        Estimate::Reverts(
+            Revert::AlreadyDone(why) | Revert::Permanent(why) | Revert::Transient(why),
+        ) => {
+            return Err(failed(format!(
+                "the transaction on {chain} would revert: {why}"
+            )));
+        }
+    };
+    let tx = {
+        let mut lease = submitter.lease().await;
+        let tx = lease
+            .sign(call, fees)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        lease
+            .broadcast(&tx)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        tx
+    };
+    eprintln!("sent tx {} on {chain} (nonce {})", tx.hash, tx.nonce);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout);
+    let mined = loop {
+        if let Some(mined) = submitter
+            .receipt(tx.hash)
+            .await
+            .map_err(|e| failed(e.to_string()))?
+        {
+            break mined;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(failed(format!(
+                "tx {} not mined after {timeout} s",
+                tx.hash
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    if !mined.success {
+        return Err(failed(format!(
+            "tx {} reverted in block {}",
+            tx.hash, mined.block_number
+        )));
+    }
+    Ok((tx, mined))
 }
 
 /// The config at `path`, or its error printed as one line and the usage exit code.
@@ -81,11 +177,12 @@ pub(crate) fn config_and_runtime(
     Ok((load_config(path)?, runtime()?))
 }
 
-/// Connects to the chains of `config` and picks the one named `name` (a `--from` argument): a
+/// Connects to the chains of `config` and picks the one named `name` (the argument `flag`): a
 /// name the config does not have is a usage error listing the names it has.
 pub(crate) async fn connect_from(
     config: &xroute_config::Config,
     name: &str,
+    flag: &str,
 ) -> Result<
     (
         xroute::pipeline::Chains,
@@ -99,7 +196,7 @@ pub(crate) async fn connect_from(
         return Err((
             EXIT_USAGE,
             format!(
-                "--from: no chain named {name:?} in the config (its chains: {})",
+                "{flag}: no chain named {name:?} in the config (its chains: {})",
                 names.join(", ")
             ),
         ));
@@ -156,6 +253,8 @@ pub(crate) fn main() -> ExitCode {
         Command::P2pKey(args) => p2p_key(args),
         Command::Store(args) => store::run(args),
         Command::Token(args) => token::run(args),
+        Command::Tank(args) => tank::tank(args),
+        Command::Quote(args) => quote::quote(args),
         Command::Proofs(args) => proofs::run(*args),
     }
 }

@@ -93,7 +93,7 @@ async fn run(
     dir: &std::path::Path,
 ) -> Result<(), (u8, String)> {
     let failed = |e: String| (EXIT_FAILED, e);
-    let (chains, src) = super::connect_from(config, &args.from).await?;
+    let (chains, src) = super::connect_from(config, &args.from, "--from").await?;
     let deadline = std::time::Instant::now() + Duration::from_secs(args.timeout);
     let poll = Duration::from_millis(config.relay.poll_interval_ms.max(100));
     // The transaction, or the message, in a block the source chain treats as final.

@@ -3,11 +3,10 @@
 //! key file), waits until it is mined and prints the message id. Relay it with `xroute relay
 //! <id> --from CHAIN` (or let a router do it).
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{path::PathBuf, process::ExitCode};
 
 use alloy::primitives::{B256, U256};
 use clap::Args;
-use xroute_adapters::{Estimate, Revert};
 
 use super::{EXIT_FAILED, EXIT_USAGE};
 
@@ -97,83 +96,15 @@ async fn run(
     value: U256,
 ) -> Result<(), (u8, String)> {
     let failed = |e: String| (EXIT_FAILED, e);
-    let names: Vec<&str> = config.chains.iter().map(|c| c.name()).collect();
-    let dst = match args.to.parse::<u32>() {
-        Ok(d) => d,
-        Err(_) => config
-            .chains
-            .iter()
-            .find(|c| c.name() == args.to)
-            .map(|c| c.domain())
-            .ok_or_else(|| {
-                (
-                    EXIT_USAGE,
-                    format!(
-                        "--to: {:?} is neither a domain number nor a chain of the config ({})",
-                        args.to,
-                        names.join(", ")
-                    ),
-                )
-            })?,
-    };
-    let (_chains, src) = super::connect_from(config, &args.from).await?;
+    let dst = super::domain_of(config, &args.to, "--to")?;
+    let (_chains, src) = super::connect_from(config, &args.from, "--from").await?;
     let call = src
         .send_call(dst, recipient, payload, value)
         .map_err(|e| (EXIT_USAGE, e.to_string()))?;
     let submitter = src
         .submitter()
         .ok_or_else(|| failed(format!("{}: no key to send with", args.from)))?;
-    let fees = match submitter
-        .estimate(&call)
-        .await
-        .map_err(|e| failed(e.to_string()))?
-    {
-        Estimate::Ok(fees) => fees,
-        Estimate::Reverts(
-            Revert::AlreadyDone(why) | Revert::Permanent(why) | Revert::Transient(why),
-        ) => {
-            return Err(failed(format!(
-                "the send on {} would revert: {why}",
-                args.from
-            )));
-        }
-    };
-    let tx = {
-        let mut lease = submitter.lease().await;
-        let tx = lease
-            .sign(&call, fees)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        lease
-            .broadcast(&tx)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        tx
-    };
-    eprintln!("sent tx {} on {} (nonce {})", tx.hash, args.from, tx.nonce);
-    let deadline = std::time::Instant::now() + Duration::from_secs(args.timeout);
-    let mined = loop {
-        if let Some(mined) = submitter
-            .receipt(tx.hash)
-            .await
-            .map_err(|e| failed(e.to_string()))?
-        {
-            break mined;
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(failed(format!(
-                "tx {} not mined after {} s",
-                tx.hash, args.timeout
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
-    if !mined.success {
-        return Err(failed(format!(
-            "tx {} reverted in block {}",
-            tx.hash, mined.block_number
-        )));
-    }
+    let (tx, mined) = super::submit_and_wait(submitter, &call, &args.from, args.timeout).await?;
     let sent = src
         .sent_messages(mined.block_number, mined.block_number)
         .await

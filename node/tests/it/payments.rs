@@ -850,3 +850,367 @@ fn sol_l1_terms(t: &Terms) -> Result<xroute_tests::artifacts::evm::GasTank::Term
         legBudget: t.leg_budget,
     })
 }
+
+/// Runs the `xroute` binary with `args` (keystores unlocked by `XROUTE_KEYSTORE_PASSWORD`).
+async fn xroute(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(XROUTE)
+            .args(&args)
+            .env("XROUTE_KEYSTORE_PASSWORD", USER_PASSPHRASE)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+const USER_PASSPHRASE: &str = "a tank user's passphrase";
+
+/// `xroute quote` and `xroute tank` as a user types them, from keystores: a quote's terms are
+/// twice today's base fee and the source's gas hint (the API's `GET /quote` agrees); a Starknet
+/// user deposits, sees the balance, pays for a message with the quoted terms (the router's API
+/// shows the payment while it is open); the router relays and settles it; `tank balance` shows
+/// what the router may claim and `tank claim` pays it to the address the router's L1 account
+/// bound. On L1: a deposit, a payment for a message, a top-up with a later deadline (read back
+/// from the Hub), a withdrawal; bad input is named and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tank_cli_quotes_deposits_pays_tops_up_and_claims() -> Result<()> {
+    use xroute_tests::router::{router_config, write_config_file};
+    let net = Arc::new(LocalNet::start(1).await?);
+    let stack = XrouteStack::deploy(&net).await?;
+    let tank = StarknetTank::deploy(&net, &stack, 0).await?;
+    let sn = stack.starknets[0].domain;
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let options = RouterOptions::default();
+    let config = write_config(dir.path(), &net, &stack, port, &options)?;
+    let tanks = [(sn, B256::from(tank.address.to_bytes_be()))];
+    set_payments(
+        &config,
+        PaymentsConfig {
+            policy: PaymentPolicy::Paid,
+            min_paid_percent: 100,
+            settle_every: 1,
+            settle_after_ms: 1_000,
+        },
+        &tanks,
+    )?;
+    let mut router = RouterProcess::start(Path::new(XROUTE), &config, port).await?;
+    let devnet = &net.starknets[0].devnet;
+    let kit = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let relayer = net.l1.address(options.l1_account)?;
+
+    // The user's config: L1 account 3 and devnet account 2, in keystores.
+    let user_dir = tempfile::tempdir()?;
+    let user_options = RouterOptions {
+        l1_account: 3,
+        keystore_passphrase: Some(USER_PASSPHRASE.into()),
+        ..RouterOptions::default()
+    };
+    let mut user_config =
+        router_config(user_dir.path(), &net, &stack, free_port()?, &user_options)?;
+    let user_sn = devnet.predeployed_accounts()[2].clone();
+    xroute_adapters::keys::write_keystore(
+        &user_dir.path().join("starknet-user.json"),
+        &user_sn.private_key.to_bytes_be(),
+        USER_PASSPHRASE,
+    )?;
+    for chain in &mut user_config.chains {
+        if let xroute_config::ChainConfig::Starknet(c) = chain {
+            c.account = xroute_config::Felt(felt_to_u256(user_sn.address));
+            c.account_key_file = "starknet-user.json".into();
+            c.tank = Some(xroute_config::Felt(felt_to_u256(tank.address)));
+        }
+    }
+    let user = write_config_file(user_dir.path(), "user.toml", &user_config)?
+        .display()
+        .to_string();
+    let s = |v: &str| v.to_string();
+
+    // A quote for Starknet → L1, from the CLI and from the router's API.
+    let l1_app = format!("{:#066x}", U256::from_be_bytes(stack.l1_app.into_word().0));
+    let (code, out, err) = xroute(vec![
+        s("quote"),
+        s("--config"),
+        user.clone(),
+        s("--from"),
+        s("starknet"),
+        s("--to"),
+        s("ethereum"),
+        s("--recipient"),
+        l1_app.clone(),
+        s("--payload"),
+        s("5"),
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let quote: serde_json::Value = serde_json::from_str(&out)?;
+    let base: U256 = quote["base_fee"].as_str().unwrap().parse()?;
+    assert_eq!(
+        quote["max_base_fee"].as_str().unwrap(),
+        (base * U256::from(2u8)).to_string()
+    );
+    assert_eq!(
+        quote["gas_limit"], 221_000,
+        "the Starknet hint for one payload word"
+    );
+    assert_eq!(quote["leg_budget"], "0", "nothing enters a rollup");
+    let api = router
+        .get(&format!(
+            "/quote?from={sn}&to={L1_DOMAIN}&recipient={l1_app}&payload=5"
+        ))
+        .await?;
+    assert_eq!(api["gas_limit"], 221_000);
+    let into_starknet = router
+        .get(&format!(
+            "/quote?from={L1_DOMAIN}&to={sn}&recipient={:#x}&payload=5",
+            stack.starknets[0].app
+        ))
+        .await?;
+    let leg: U256 = into_starknet["leg_budget"].as_str().unwrap().parse()?;
+    assert!(
+        leg > U256::ZERO,
+        "entering Starknet costs a message fee: {into_starknet}"
+    );
+
+    // The user fills Starknet's tank.
+    let tank_cmd = |action: &str, chain: &str, extra: &[String]| {
+        let mut v = vec![
+            s("tank"),
+            s(action),
+            s("--config"),
+            user.clone(),
+            s("--chain"),
+            s(chain),
+        ];
+        v.extend_from_slice(extra);
+        v
+    };
+    let (code, out, err) = xroute(tank_cmd(
+        "deposit",
+        "starknet",
+        &[s("--amount"), s("0.1eth")],
+    ))
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, _) = xroute(tank_cmd("balance", "starknet", &[])).await;
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), "balance 100000000000000000 wei");
+
+    // A message, paid with the quote before the postman carries it.
+    let ids = stack
+        .send_from_starknet(
+            &net,
+            0,
+            L1_DOMAIN,
+            stack.l1_app.into_word(),
+            &[vec![Felt::from(5u8)]],
+        )
+        .await?;
+    let id = ids[0];
+    let (code, out, err) = xroute(tank_cmd(
+        "pay",
+        "starknet",
+        &[
+            s("--id"),
+            id.to_string(),
+            s("--to"),
+            s("ethereum"),
+            s("--gas-limit"),
+            quote["gas_limit"].to_string(),
+            s("--max-base-fee"),
+            quote["max_base_fee"].as_str().unwrap().to_string(),
+        ],
+    ))
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let mut flusher = Flusher::start(net.clone(), Duration::from_millis(300));
+    // The router indexes it once the postman carried it; its payment is shown while open.
+    let start = std::time::Instant::now();
+    let view = loop {
+        let m = router.get(&format!("/messages/{id}")).await?;
+        if m["payment"].is_object() {
+            break m;
+        }
+        ensure!(
+            m["stage"] != "delivered",
+            "delivered before its payment was shown: {m:#}"
+        );
+        ensure!(
+            start.elapsed() < Duration::from_secs(60),
+            "never indexed: {m:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let cap = U256::from_str_radix(quote["max_base_fee"].as_str().unwrap(), 10)?;
+    let worst = U256::from(221_000u64) * (cap + U256::from(2 * GWEI));
+    assert_eq!(
+        view["payment"]["reserved"].as_str().unwrap(),
+        worst.to_string(),
+        "{view:#}"
+    );
+    assert_eq!(view["payment"]["gas_limit"], 221_000);
+    // Relayed and settled; the router's credits show in `tank balance`.
+    let start = std::time::Instant::now();
+    let relayer_word = format!("{relayer:#x}");
+    let claimable = loop {
+        flusher.check().await?;
+        router.check_running()?;
+        let (code, out, _) = xroute(tank_cmd(
+            "balance",
+            "starknet",
+            &[s("--account"), relayer_word.clone()],
+        ))
+        .await;
+        assert_eq!(code, 0);
+        if let Some(line) = out.lines().find(|l| l.starts_with("claimable ")) {
+            break U256::from_str_radix(line.split(' ').nth(1).unwrap(), 10)?;
+        }
+        ensure!(
+            start.elapsed() < Duration::from_secs(90),
+            "never settled\n{}",
+            router.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(
+        claimable,
+        tank.read(
+            &net,
+            "claimable",
+            Felt::from_bytes_be_slice(relayer.as_slice())
+        )
+        .await?
+    );
+    // The router's L1 account binds a payout; the user claims for it.
+    let payout = Felt::from(0x5a_7e_u64);
+    let messaging = IStarknetMessaging::new(
+        net.starknets[0].messaging,
+        net.l1.provider(options.l1_account)?,
+    );
+    let bound = messaging
+        .sendMessageToL2(
+            felt_to_u256(tank.address),
+            felt_to_u256(get_selector_from_name("bind_payout")?),
+            vec![felt_to_u256(payout)],
+        )
+        .value(U256::from(10u64).pow(U256::from(12u64)))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(bound.status(), "sendMessageToL2 reverted");
+    flusher.rounds(2).await?;
+    let (code, out, err) = xroute(tank_cmd(
+        "claim",
+        "starknet",
+        &[s("--relayer"), relayer_word.clone()],
+    ))
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(tank.eth_balance(&net, payout).await?, claimable);
+
+    // On L1, the Hub's tank: deposit, pay for a message, top up, withdraw.
+    let user_l1 = net.l1.address(3)?;
+    let hub = Hub::new(stack.hub, &kit);
+    let (code, out, err) = xroute(tank_cmd(
+        "deposit",
+        "ethereum",
+        &[s("--amount"), s("0.01eth")],
+    ))
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        hub.balances(user_l1).call().await?,
+        U256::from(10u64).pow(U256::from(16u64))
+    );
+    let future = B256::repeat_byte(0x4f);
+    let pay = |extra: Vec<String>| {
+        let mut v = vec![s("--id"), future.to_string()];
+        v.extend(extra);
+        v
+    };
+    // Bad input: named, nothing reserved.
+    let (code, _, err) = xroute(tank_cmd(
+        "pay",
+        "ethereum",
+        &pay(vec![
+            s("--to"),
+            s("starknet"),
+            s("--max-base-fee"),
+            s("ten"),
+        ]),
+    ))
+    .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--max-base-fee"), "{err}");
+    let (code, _, err) = xroute(tank_cmd(
+        "pay",
+        "ethereum",
+        &pay(vec![s("--to"), s("77"), s("--max-base-fee"), s("20gwei")]),
+    ))
+    .await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("UnknownRoute"), "{err}");
+    assert_eq!(
+        hub.balances(user_l1).call().await?,
+        U256::from(10u64).pow(U256::from(16u64))
+    );
+    let (code, out, err) = xroute(tank_cmd(
+        "pay",
+        "ethereum",
+        &pay(vec![
+            s("--to"),
+            s("starknet"),
+            s("--max-base-fee"),
+            s("20gwei"),
+            s("--gas-limit"),
+            s("100000"),
+        ]),
+    ))
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let first = hub.payments(future).call().await?;
+    assert_eq!(
+        U256::from(first.reserved),
+        U256::from(100_000u64) * U256::from(22 * GWEI)
+    );
+    let (code, out, err) = xroute(tank_cmd(
+        "top-up",
+        "ethereum",
+        &pay(vec![
+            s("--max-base-fee"),
+            s("20gwei"),
+            s("--gas-limit"),
+            s("100000"),
+            s("--deadline-in"),
+            s("7200"),
+        ]),
+    ))
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let second = hub.payments(future).call().await?;
+    assert!(
+        second.deadline > first.deadline,
+        "the top-up moved the deadline"
+    );
+    assert_eq!(second.reserved, first.reserved);
+    let (code, out, err) = xroute(tank_cmd(
+        "withdraw",
+        "ethereum",
+        &[s("--amount"), s("1000")],
+    ))
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        hub.balances(user_l1).call().await?,
+        U256::from(10u64).pow(U256::from(16u64)) - U256::from(first.reserved) - U256::from(1000u16)
+    );
+    flusher.stop().await?;
+    Ok(())
+}

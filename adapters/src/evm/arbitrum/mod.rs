@@ -637,6 +637,46 @@ impl ChainAdapter for ArbitrumAdapter {
         self.tank_payment(id).await
     }
 
+    async fn tank_calls(&self, action: &crate::TankAction, caller: B256) -> Result<Vec<Call>> {
+        let Some(tank) = self.contracts.tank else {
+            return Err(AdapterError::config(
+                format!("chains.{}.tank", self.client.info().name),
+                "no gas tank is configured for this chain",
+            ));
+        };
+        let balance = super::tank::balance(
+            self.client.provider(),
+            &self.client.info().name,
+            tank,
+            caller,
+        )
+        .await
+        .map(|b| b.balance)
+        .unwrap_or_default();
+        super::tank::calls(tank, action, caller, balance)
+    }
+
+    /// Measured: 270k gas for an exit through the Outbox toward L1 (the first in a batch).
+    fn relay_gas_hint(&self, words: usize) -> u64 {
+        340_000 + 1_000 * words as u64
+    }
+
+    async fn tank_balance(&self, account: B256) -> Result<crate::TankBalance> {
+        let Some(tank) = self.contracts.tank else {
+            return Err(AdapterError::config(
+                format!("chains.{}.tank", self.client.info().name),
+                "no gas tank is configured for this chain",
+            ));
+        };
+        super::tank::balance(
+            self.client.provider(),
+            &self.client.info().name,
+            tank,
+            account,
+        )
+        .await
+    }
+
     fn tank(&self) -> Option<B256> {
         self.tank_word()
     }
