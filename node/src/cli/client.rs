@@ -228,6 +228,19 @@ fn print_message(v: &serde_json::Value, json: bool) -> Result<(), Failure> {
         println!("reason    {reason}");
     }
     println!("attempts  {}", m.attempts);
+    if let Some(p) = &m.payment {
+        println!(
+            "payment   {} wei reserved by {}: up to {} L1 gas at a base fee of at most {} wei \
+             (+ {} priority), {} wei toward the next leg, relayed by {} (unix time)",
+            p.reserved,
+            p.payer,
+            p.gas_limit,
+            p.max_base_fee,
+            p.max_priority_fee,
+            p.leg_budget,
+            p.deadline
+        );
+    }
     for r in &m.relays {
         println!(
             "relay     {} on {} (nonce {}, L2 fee {} wei)",

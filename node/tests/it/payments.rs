@@ -1055,6 +1055,20 @@ async fn the_tank_cli_quotes_deposits_pays_tops_up_and_claims() -> Result<()> {
         "{view:#}"
     );
     assert_eq!(view["payment"]["gas_limit"], 221_000);
+    // `xroute status` shows it too (the relay and its settlement take seconds more).
+    let (code, out, err) = xroute(vec![
+        s("status"),
+        id.to_string(),
+        s("--api"),
+        router.api.clone(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("payment ") && l.contains(&format!("{worst} wei reserved"))),
+        "{out}"
+    );
     // Relayed and settled; the router's credits show in `tank balance`.
     let start = std::time::Instant::now();
     let relayer_word = format!("{relayer:#x}");
