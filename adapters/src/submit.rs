@@ -8,7 +8,7 @@
 //! transaction, or a crash between signing and sending, leaves no nonce gap, and a persisted raw
 //! transaction can be sent again unchanged ([`Submitter::rebroadcast`]).
 
-use alloy::primitives::{B256, Bytes};
+use alloy::primitives::{B256, Bytes, U256};
 use async_trait::async_trait;
 
 use crate::{Call, Result};
@@ -72,6 +72,9 @@ pub struct Mined {
     pub success: bool,
     /// Gas used.
     pub gas_used: u64,
+    /// What the transaction cost its sender: `gasUsed × effectiveGasPrice` on an EVM chain, the
+    /// actual fee on a Starknet-family chain.
+    pub fee_paid: U256,
 }
 
 /// What a revert means for the message whose call it is, read from the revert data by the chain

@@ -455,6 +455,7 @@ impl FakeSubmitter {
                 block_hash: B256::from(block_hash(block)),
                 success,
                 gas_used: 50_000,
+                fee_paid: U256::from(50_000u64),
             },
         );
     }

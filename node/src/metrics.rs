@@ -129,6 +129,9 @@ pub struct Metrics {
     batches: Family<ChainLabels, Counter>,
     batch_members: Family<ChainLabels, Counter>,
     settlements: Family<ChainLabels, Counter>,
+    spend: Family<RouteLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
+    revenue: Family<RouteLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
+    margin: Family<RouteLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     receipts_settled: Family<ChainLabels, Counter>,
     waiting: Family<WaitLabels, Gauge>,
     value: Family<ChainLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
@@ -157,6 +160,9 @@ impl Metrics {
             batches: Family::default(),
             batch_members: Family::default(),
             settlements: Family::default(),
+            spend: Family::default(),
+            revenue: Family::default(),
+            margin: Family::default(),
             receipts_settled: Family::default(),
             waiting: Family::default(),
             value: Family::default(),
@@ -214,6 +220,21 @@ impl Metrics {
                 "xroute_settlements",
                 "Commitments over a chain's receipts the router sent to its gas tank (Hub.settle)",
                 m.settlements.clone(),
+            );
+            r.register(
+                "xroute_route_spend_wei",
+                "What the router's relays of a route cost it on L1: each relay's share of its transaction's fee, plus the value it carried toward the next leg",
+                m.spend.clone(),
+            );
+            r.register(
+                "xroute_route_revenue_wei",
+                "What the router was credited for a route's relays: each paid relay's charge on its payer's terms (at settlement: in the relay for an L1 payer, when the router presents the receipts for a rollup's)",
+                m.revenue.clone(),
+            );
+            r.register(
+                "xroute_route_margin_wei",
+                "Revenue less spend, per route (unpaid relays count as spend only)",
+                m.margin.clone(),
             );
             r.register(
                 "xroute_receipts_settled",
@@ -283,6 +304,26 @@ impl Metrics {
                 outcome: outcome.label(),
             })
             .inc();
+    }
+
+    /// The relay of `record` cost the router `wei`.
+    pub fn spent(&self, record: &MessageRecord, wei: alloy::primitives::U256) {
+        let labels = RouteLabels {
+            route: self.route(record),
+        };
+        let wei = f64::from(wei);
+        self.spend.get_or_create(&labels).inc_by(wei);
+        self.margin.get_or_create(&labels).dec_by(wei);
+    }
+
+    /// The router was credited `wei` for relaying `record`.
+    pub fn earned(&self, record: &MessageRecord, wei: alloy::primitives::U256) {
+        let labels = RouteLabels {
+            route: self.route(record),
+        };
+        let wei = f64::from(wei);
+        self.revenue.get_or_create(&labels).inc_by(wei);
+        self.margin.get_or_create(&labels).inc_by(wei);
     }
 
     /// A commitment over `chain`'s receipts was sent to its tank.

@@ -188,6 +188,7 @@ impl EvmSubmitter {
                 block_hash: r.block_hash?,
                 success: r.status(),
                 gas_used: r.gas_used,
+                fee_paid: U256::from(r.gas_used) * U256::from(r.effective_gas_price),
             })
         }))
     }

@@ -7,7 +7,7 @@
 //! executes the L1 handler of a message the Hub forwarded); appchains that settle on Starknet
 //! (Piltover `consume_message_from_appchain`) and the gas tank do.
 
-use alloy::primitives::{B256, Bytes};
+use alloy::primitives::{B256, Bytes, U256};
 use async_trait::async_trait;
 use starknet_rust::{
     accounts::{Account, AccountError, ConnectedAccount, ExecutionEncoding, SingleOwnerAccount},
@@ -284,6 +284,12 @@ impl Submitter for StarknetSubmitter {
                     i.execution_resources.l2_gas
                 }
                 _ => 0,
+            },
+            fee_paid: match &r.receipt {
+                starknet_rust::core::types::TransactionReceipt::Invoke(i) => {
+                    U256::from_be_bytes(i.actual_fee.amount.to_bytes_be())
+                }
+                _ => U256::ZERO,
             },
         }))
     }

@@ -393,6 +393,12 @@ impl Pipeline {
                     mined.gas_used
                 );
                 self.mark_relayed(&record.id, tick, &note)?;
+                // Its share of the batch's fee and of the value it carried.
+                let members = alloy::primitives::U256::from(batch.members.len().max(1));
+                self.metrics
+                    .spent(record, (mined.fee_paid + attempt.value) / members);
+                self.credit_settled_in_relay(record, mined.block_number, tick)
+                    .await;
                 tracing::info!(id = %record.id, tx = %attempt.tx_hash, block = mined.block_number, "relay final (batch)");
                 return Ok(Outcome::Done);
             }

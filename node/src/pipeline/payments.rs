@@ -103,6 +103,43 @@ impl Pipeline {
         None
     }
 
+    /// An L1 app's paid message is settled in its relay: what the Hub credited this router for
+    /// it (its `Settled` event in block `block`) is revenue.
+    pub(super) async fn credit_settled_in_relay(
+        &self,
+        record: &MessageRecord,
+        block: u64,
+        tick: Tick,
+    ) {
+        use alloy::sol_types::SolEvent;
+        use xroute_adapters::hub::Hub;
+        if record.envelope.src_domain != self.chains.hub_domain() {
+            return;
+        }
+        let Ok(l1) = self.chains.l1(tick.l1_final) else {
+            return;
+        };
+        let Ok(me) = self.chains.l1_submitter().map(|s| s.sender()) else {
+            return;
+        };
+        let filter = alloy::rpc::types::Filter::new()
+            .address(l1.state.hub())
+            .event_signature(Hub::Settled::SIGNATURE_HASH)
+            .topic1(record.id.0)
+            .from_block(block)
+            .to_block(block);
+        let Ok(logs) = l1.state.logs(&filter).await else {
+            return;
+        };
+        for log in logs {
+            if let Ok(e) = Hub::Settled::decode_log(&log.inner)
+                && e.data.relayer.into_word() == me
+            {
+                self.metrics.earned(record, e.data.charge);
+            }
+        }
+    }
+
     /// Counts the messages waiting on their payment into the metrics.
     pub(super) fn count_waiting(&self) {
         let mut counts = [("held", 0u64), ("unpaid", 0), ("underpaid", 0)];

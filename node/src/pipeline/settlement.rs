@@ -24,10 +24,12 @@ use xroute_proofs::{envelope::Envelope, metering};
 use super::{Pipeline, Tick, step::StepError};
 
 /// A settlement transaction sent and not yet mined, on the hub chain (`l1`) or on the tank's.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct InFlight {
     tx: B256,
     l1: bool,
+    /// What the router is credited once it is mined (receipts it presents for its own relays).
+    earned: Vec<(xroute_proofs::envelope::MessageId, U256)>,
 }
 
 impl Pipeline {
@@ -51,10 +53,17 @@ impl Pipeline {
             } else {
                 self.chain_submitter(chain)?
             };
-            if submitter.receipt(f.tx).await?.is_none() {
+            let Some(mined) = submitter.receipt(f.tx).await? else {
                 return Ok(());
-            }
+            };
             self.settling_lock().remove(&src);
+            if mined.success {
+                for (id, wei) in &f.earned {
+                    if let Ok(Some(record)) = self.store.get(id) {
+                        self.metrics.earned(&record, *wei);
+                    }
+                }
+            }
         }
         let Some(tank) = chain.tank_state().await? else {
             return Ok(());
@@ -160,7 +169,14 @@ impl Pipeline {
         let tx = self.send_now(submitter, &call).await?;
         tracing::info!(chain = chain.name(), %tx, receipts = metering::count(meter) - metering::count(settled), %fee, "commitment sent to the tank");
         self.metrics.settlement_sent(chain.name());
-        self.settling_lock().insert(src, InFlight { tx, l1: true });
+        self.settling_lock().insert(
+            src,
+            InFlight {
+                tx,
+                l1: true,
+                earned: Vec::new(),
+            },
+        );
         self.pending_lock().remove(&src);
         Ok(())
     }
@@ -200,10 +216,28 @@ impl Pipeline {
         let Some(call) = chain.settle_call(&receipts) else {
             return Ok(());
         };
+        // What the router's own receipts earn it, from their payments before they settle.
+        let me = self.chains.l1_submitter()?.sender();
+        let mut earned = Vec::new();
+        for r in receipts.iter().filter(|r| r.relayer.into_word() == me) {
+            let id = xroute_proofs::envelope::MessageId(r.id);
+            if let Some(p) = chain.payment(id).await? {
+                if r.time <= p.deadline {
+                    earned.push((id, charge(&p, r)));
+                }
+            }
+        }
         let tx = self.send_now(self.chain_submitter(chain)?, &call).await?;
         tracing::info!(chain = chain.name(), %tx, from, to, "receipts presented to the tank");
         self.metrics.receipts_settled(chain.name(), to - from);
-        self.settling_lock().insert(src, InFlight { tx, l1: false });
+        self.settling_lock().insert(
+            src,
+            InFlight {
+                tx,
+                l1: false,
+                earned,
+            },
+        );
         Ok(())
     }
 
@@ -244,7 +278,7 @@ impl Pipeline {
     }
 
     fn in_flight(&self, src: u32) -> Option<InFlight> {
-        self.settling_lock().get(&src).copied()
+        self.settling_lock().get(&src).cloned()
     }
 
     fn settling_lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u32, InFlight>> {
@@ -254,4 +288,10 @@ impl Pipeline {
     fn pending_lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u32, u64>> {
         self.pending_since.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// What payment `p` is charged for relay receipt `r` (the tanks' formula).
+pub(super) fn charge(p: &xroute_adapters::Payment, r: &metering::MeteredReceipt) -> U256 {
+    U256::from(r.gas.min(p.gas_limit)) * r.gas_price.min(p.cap())
+        + U256::from(r.fee.min(p.leg_budget))
 }

@@ -353,6 +353,7 @@ impl Pipeline {
                     attempt.tx_hash, mined.block_number, mined.gas_used
                 );
                 self.mark_relayed(&id, tick, &note)?;
+                self.metrics.spent(record, mined.fee_paid + attempt.value);
                 tracing::info!(%id, tx = %attempt.tx_hash, block = mined.block_number, "relay final");
                 return Ok(Outcome::Done);
             }

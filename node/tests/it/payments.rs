@@ -823,6 +823,47 @@ async fn an_arbitrum_user_and_an_l1_app_pay_and_the_router_settles() -> Result<(
         "to the wei"
     );
 
+    // The router's metrics: per route, what it was credited (revenue) is what the chains say
+    // (counted when the router sees its settlement mined: polled a few rounds); what its relays
+    // cost it (spend) and the margin between.
+    let expected = [
+        ("ethereum → arbitrum", l1_charge),
+        ("arbitrum → ethereum", charges),
+        ("starknet → arbitrum", sn_charges),
+    ];
+    let metric = |text: &str, name: &str, route: &str| -> f64 {
+        let prefix = format!("{name}{{route=\"{route}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let start = std::time::Instant::now();
+    let text = loop {
+        let text = reqwest::get(format!("{}/metrics", env.router.api))
+            .await?
+            .text()
+            .await?;
+        let all = expected.iter().all(|(route, wei)| {
+            metric(&text, "xroute_route_revenue_wei_total", route) == f64::from(*wei)
+        });
+        if all || start.elapsed() > Duration::from_secs(10) {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for (route, revenue) in expected {
+        let got = metric(&text, "xroute_route_revenue_wei_total", route);
+        assert_eq!(got, f64::from(revenue), "revenue of {route}:\n{text}");
+        let spend = metric(&text, "xroute_route_spend_wei_total", route);
+        assert!(spend > 0.0, "spend of {route}");
+        let margin = metric(&text, "xroute_route_margin_wei", route);
+        assert!(
+            (margin - (got - spend)).abs() <= 1.0,
+            "margin of {route}: {margin} vs {got} - {spend}"
+        );
+    }
+
     // The router's operator withdraws on the L2 with the router's key.
     let to = Address::with_last_byte(0x77);
     let as_relayer = ArbitrumTank::new(tank.address, l2_net.l2.provider(options.l1_account)?);
