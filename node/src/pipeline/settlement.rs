@@ -221,10 +221,10 @@ impl Pipeline {
         let mut earned = Vec::new();
         for r in receipts.iter().filter(|r| r.relayer.into_word() == me) {
             let id = xroute_proofs::envelope::MessageId(r.id);
-            if let Some(p) = chain.payment(id).await? {
-                if r.time <= p.deadline {
-                    earned.push((id, charge(&p, r)));
-                }
+            if let Some(p) = chain.payment(id).await?
+                && r.time <= p.deadline
+            {
+                earned.push((id, charge(&p, r)));
             }
         }
         let tx = self.send_now(self.chain_submitter(chain)?, &call).await?;
