@@ -400,6 +400,22 @@ pub struct TankBalance {
     pub claimable: U256,
 }
 
+/// How a payment was settled: what the relayer was charged, the settler's share of the
+/// settlement's cost, and what went back to the payer (wei).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settlement {
+    /// Who relayed (an L1 address, as a word).
+    pub relayer: B256,
+    /// What the relayer was credited.
+    pub charge: U256,
+    /// Who sent the settlement (zero when settled in the relay itself).
+    pub settler: B256,
+    /// Its share of the settlement's cost.
+    pub share: U256,
+    /// What went back to the payer.
+    pub refund: U256,
+}
+
 /// Where a chain's gas tank stands, for its settlements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TankState {
@@ -505,6 +521,12 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     /// Hub's on the hub chain): `None` without a tank, if nobody paid, or once it was settled or
     /// released.
     async fn payment(&self, _id: MessageId) -> Result<Option<Payment>> {
+        Ok(None)
+    }
+
+    /// How the payment for message `id` (sent from this chain) was settled in its tank, once it
+    /// was (`None` before, or without a tank).
+    async fn settlement(&self, _id: MessageId) -> Result<Option<Settlement>> {
         Ok(None)
     }
 

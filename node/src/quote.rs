@@ -44,11 +44,28 @@ pub struct QuoteRequest {
     pub priority_fee: u128,
 }
 
+/// Why there is no quote.
+#[derive(Debug, thiserror::Error)]
+pub enum QuoteError {
+    /// No chain of the router has this domain.
+    #[error("no chain with domain {0}")]
+    UnknownDomain(u32),
+    /// The destination refuses the message (its recipient, a word it cannot carry).
+    #[error("the destination refuses it: {0}")]
+    Refused(String),
+    /// A chain did not answer.
+    #[error(transparent)]
+    Chain(#[from] AdapterError),
+}
+
 /// The quote for `req` over `chains`.
-pub async fn quote(chains: &Chains, req: &QuoteRequest) -> Result<Quote, AdapterError> {
-    let unknown = |d: u32| AdapterError::config("to", format!("no chain with domain {d}"));
-    let src = chains.get(req.src).ok_or_else(|| unknown(req.src))?;
-    let dst = chains.get(req.dst).ok_or_else(|| unknown(req.dst))?;
+pub async fn quote(chains: &Chains, req: &QuoteRequest) -> Result<Quote, QuoteError> {
+    let src = chains
+        .get(req.src)
+        .ok_or(QuoteError::UnknownDomain(req.src))?;
+    let dst = chains
+        .get(req.dst)
+        .ok_or(QuoteError::UnknownDomain(req.dst))?;
     let hub = chains.hub();
     let l1_state = hub
         .as_l1()
@@ -68,12 +85,7 @@ pub async fn quote(chains: &Chains, req: &QuoteRequest) -> Result<Quote, Adapter
         let l1 = chains.l1(hub.finalized_head().await?)?;
         match dst.entry(&envelope, &l1).await? {
             Entry::Accepted { fee, .. } => fee,
-            Entry::Refused(why) => {
-                return Err(AdapterError::config(
-                    "recipient",
-                    format!("the destination refuses it: {why}"),
-                ));
-            }
+            Entry::Refused(why) => return Err(QuoteError::Refused(why)),
         }
     };
     let cap = base_fee.saturating_mul(U256::from(req.base_fee_factor.max(1)));

@@ -420,6 +420,16 @@ impl ChainAdapter for HubChainAdapter {
         .await
     }
 
+    async fn settlement(&self, id: MessageId) -> Result<Option<crate::Settlement>> {
+        super::tank::settlement(
+            self.client.provider(),
+            &self.client.info().name,
+            self.hub,
+            id.0,
+        )
+        .await
+    }
+
     /// The Hub's own payment for an L1 app's message (`Hub.payments`).
     async fn payment(&self, id: MessageId) -> Result<Option<crate::Payment>> {
         let p = Hub::new(self.hub, self.client.provider())

@@ -12,7 +12,7 @@ pub mod arbitrum;
 mod client;
 mod hub_chain;
 pub mod submit;
-mod tank;
+pub(crate) mod tank;
 
 pub use arbitrum::ArbitrumAdapter;
 pub use client::EvmClient;

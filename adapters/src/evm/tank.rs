@@ -117,3 +117,32 @@ pub(crate) async fn balance(
         claimable: U256::ZERO,
     })
 }
+
+/// How the payment for `id` was settled in the EVM tank at `tank` (its `Settled` event).
+pub(crate) async fn settlement(
+    provider: &alloy::providers::DynProvider,
+    chain: &str,
+    tank: Address,
+    id: B256,
+) -> Result<Option<crate::Settlement>> {
+    use alloy::{providers::Provider, sol_types::SolEvent};
+    let filter = alloy::rpc::types::Filter::new()
+        .address(tank)
+        .event_signature(Hub::Settled::SIGNATURE_HASH)
+        .topic1(id)
+        .from_block(0);
+    let logs = provider
+        .get_logs(&filter)
+        .await
+        .map_err(|e| AdapterError::rpc(chain, "eth_getLogs Settled", e))?;
+    Ok(logs
+        .iter()
+        .find_map(|l| Hub::Settled::decode_log(&l.inner).ok())
+        .map(|e| crate::Settlement {
+            relayer: e.data.relayer.into_word(),
+            charge: e.data.charge,
+            settler: e.data.settler.into_word(),
+            share: e.data.share,
+            refund: e.data.refund,
+        }))
+}

@@ -535,6 +535,10 @@ impl ChainAdapter for StarknetAdapter {
         self.tank_settle_call(receipts)
     }
 
+    async fn settlement(&self, id: MessageId) -> Result<Option<crate::Settlement>> {
+        self.tank_settlement(id).await
+    }
+
     async fn tank_calls(&self, action: &crate::TankAction, _caller: B256) -> Result<Vec<Call>> {
         self.tank_action_calls(action).await
     }

@@ -12,11 +12,38 @@ trait IXrouteReceiver<TContractState> {
     fn on_message(ref self: TContractState, src_domain: u32, sender: felt252, payload: Array<felt252>);
 }
 
+/// A payment's terms, as the gas tank takes them (`gas_tank.cairo`).
+#[derive(Copy, Drop, Serde)]
+struct Terms {
+    gas_limit: u64,
+    deadline: u64,
+    max_base_fee: u128,
+    max_priority_fee: u128,
+    leg_budget: u128,
+}
+
+#[starknet::interface]
+trait IGasTankPayFor<TContractState> {
+    fn pay_for(
+        ref self: TContractState, id: u256, payer: starknet::ContractAddress, dst_domain: u32, terms: Terms
+    );
+}
+
 #[starknet::interface]
 trait IEndpoint<TContractState> {
     /// Sends `payload` to `recipient` on `dst_domain`; returns the envelope id.
     fn send_message(
         ref self: TContractState, dst_domain: u32, recipient: felt252, payload: Array<felt252>
+    ) -> u256;
+    /// `send_message`, and pays for the message's relay on `terms` from the caller's balance in
+    /// the gas `tank` (which accepts this only from its own endpoint), in the same call.
+    fn send_message_paid(
+        ref self: TContractState,
+        dst_domain: u32,
+        recipient: felt252,
+        payload: Array<felt252>,
+        tank: starknet::ContractAddress,
+        terms: Terms
     ) -> u256;
     /// The L1 Hub this endpoint trusts.
     fn hub(self: @TContractState) -> felt252;
@@ -37,7 +64,10 @@ mod Endpoint {
     use starknet::{ContractAddress, get_caller_address};
     use starknet::syscalls::send_message_to_l1_syscall;
     use traits::{Into, TryInto};
-    use super::{IXrouteReceiverDispatcher, IXrouteReceiverDispatcherTrait};
+    use super::{
+        IGasTankPayForDispatcher, IGasTankPayForDispatcherTrait, IXrouteReceiverDispatcher,
+        IXrouteReceiverDispatcherTrait, Terms
+    };
 
     const ENVELOPE_VERSION: felt252 = 1;
     const TWO_POW_64: u128 = 0x10000000000000000;
@@ -141,39 +171,60 @@ mod Endpoint {
         self.emit(Event::MessageDelivered(MessageDelivered { id, src_domain, nonce, sender, recipient }));
     }
 
+    /// Wraps `payload` in an envelope from the caller, sends it to the Hub; returns its id.
+    fn send(
+        ref self: ContractState, dst_domain: u32, recipient: felt252, payload: Array<felt252>
+    ) -> u256 {
+        let nonce = self.nonce.read();
+        self.nonce.write(nonce + 1);
+        let src: felt252 = self.local_domain.read().into();
+        let dst: felt252 = dst_domain.into();
+        let n: felt252 = nonce.into();
+        // version << 128 | src << 96 | dst << 64 | nonce: 136 bits, always a felt.
+        let header = ENVELOPE_VERSION * 0x100000000000000000000000000000000
+            + src * 0x1000000000000000000000000
+            + dst * 0x10000000000000000
+            + n;
+        let sender: felt252 = get_caller_address().into();
+        let mut words: Array<felt252> = ArrayTrait::new();
+        words.append(header);
+        words.append(sender);
+        words.append(recipient);
+        let items = payload.span();
+        words.append(items.len().into());
+        let mut i: u32 = 0;
+        loop {
+            if i == items.len() {
+                break;
+            }
+            words.append(*items.at(i));
+            i += 1;
+        };
+        let id = envelope_id(@words);
+        send_message_to_l1_syscall(self.hub.read(), words.span()).unwrap_syscall();
+        self.emit(Event::MessageSent(MessageSent { id, dst_domain, nonce, sender, recipient, words }));
+        id
+    }
+
     #[external(v0)]
     impl EndpointImpl of super::IEndpoint<ContractState> {
         fn send_message(
             ref self: ContractState, dst_domain: u32, recipient: felt252, payload: Array<felt252>
         ) -> u256 {
-            let nonce = self.nonce.read();
-            self.nonce.write(nonce + 1);
-            let src: felt252 = self.local_domain.read().into();
-            let dst: felt252 = dst_domain.into();
-            let n: felt252 = nonce.into();
-            // version << 128 | src << 96 | dst << 64 | nonce: 136 bits, always a felt.
-            let header = ENVELOPE_VERSION * 0x100000000000000000000000000000000
-                + src * 0x1000000000000000000000000
-                + dst * 0x10000000000000000
-                + n;
-            let sender: felt252 = get_caller_address().into();
-            let mut words: Array<felt252> = ArrayTrait::new();
-            words.append(header);
-            words.append(sender);
-            words.append(recipient);
-            let items = payload.span();
-            words.append(items.len().into());
-            let mut i: u32 = 0;
-            loop {
-                if i == items.len() {
-                    break;
-                }
-                words.append(*items.at(i));
-                i += 1;
-            };
-            let id = envelope_id(@words);
-            send_message_to_l1_syscall(self.hub.read(), words.span()).unwrap_syscall();
-            self.emit(Event::MessageSent(MessageSent { id, dst_domain, nonce, sender, recipient, words }));
+            send(ref self, dst_domain, recipient, payload)
+        }
+
+        fn send_message_paid(
+            ref self: ContractState,
+            dst_domain: u32,
+            recipient: felt252,
+            payload: Array<felt252>,
+            tank: ContractAddress,
+            terms: Terms
+        ) -> u256 {
+            let id = send(ref self, dst_domain, recipient, payload);
+            IGasTankPayForDispatcher { contract_address: tank }
+                .pay_for(id, get_caller_address(), dst_domain, terms);
             id
         }
 

@@ -76,6 +76,11 @@ trait IGasTank<TContractState> {
     fn withdraw(ref self: TContractState, amount: u256, to: ContractAddress);
     /// The caller pays for relaying message `id` (from `src_domain` to `dst_domain`) on `terms`.
     fn pay(ref self: TContractState, id: u256, src_domain: u32, dst_domain: u32, terms: Terms);
+    /// What the endpoint's `send_message_paid` calls: `payer` (its caller) pays for message `id`
+    /// on `terms` from its balance. Only the endpoint.
+    fn pay_for(
+        ref self: TContractState, id: u256, payer: ContractAddress, dst_domain: u32, terms: Terms
+    );
     /// The payer of `id` replaces its terms, reserving the difference (or getting it back).
     fn top_up(ref self: TContractState, id: u256, terms: Terms);
     /// After the deadline and the grace, the payer takes an unsettled payment back.
@@ -378,6 +383,15 @@ mod GasTank {
             );
             assert(self.payer.read(id).is_zero(), 'ALREADY_PAID');
             reserve(ref self, id, get_caller_address(), terms, 0);
+        }
+
+        fn pay_for(
+            ref self: ContractState, id: u256, payer: ContractAddress, dst_domain: u32, terms: Terms
+        ) {
+            assert(get_caller_address() == self.endpoint.read(), 'NOT_ENDPOINT');
+            assert(self.routes.read(dst_domain), 'UNKNOWN_ROUTE');
+            assert(self.payer.read(id).is_zero(), 'ALREADY_PAID');
+            reserve(ref self, id, payer, terms, 0);
         }
 
         fn top_up(ref self: ContractState, id: u256, terms: Terms) {

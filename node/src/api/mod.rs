@@ -585,6 +585,9 @@ async fn one(
     if let Some(src) = app.pipeline.chains().get(r.envelope.src_domain) {
         // Read live; a chain that does not answer leaves it out.
         v.payment = src.payment(id).await.ok().flatten().map(Into::into);
+        if v.payment.is_none() {
+            v.settlement = src.settlement(id).await.ok().flatten().map(Into::into);
+        }
     }
     if let (Some(ledger), Some(t)) = (app.ledger, v.transfer.as_mut())
         && t.kind == "transfer"
@@ -603,19 +606,26 @@ pub struct QuoteQuery {
     /// Destination domain.
     to: u32,
     /// The recipient on the destination, a 0x-hex word (its entry fee is quoted for it).
+    #[param(pattern = "^0x[0-9a-fA-F]{1,64}$")]
     recipient: String,
-    /// Payload words (0x-hex or decimal), comma-separated.
+    /// Payload words (0x-hex, or decimal below 10^77), comma-separated.
+    #[param(
+        pattern = "^((0x[0-9a-fA-F]{1,64}|[0-9]{1,77})(,(0x[0-9a-fA-F]{1,64}|[0-9]{1,77}))*)?$"
+    )]
     payload: Option<String>,
     /// The cap on the L1 base fee as a multiple of today's (2 when absent).
     base_fee_factor: Option<u64>,
     /// The priority fee in wei (2 gwei when absent).
-    priority_fee: Option<u128>,
+    priority_fee: Option<u64>,
 }
 
 /// Suggested payment terms for a message's relay on a route, from the chains' prices now.
 #[utoipa::path(get, path = "/quote", tag = "messages", params(QuoteQuery), responses(
     (status = 200, body = crate::quote::Quote),
-    (status = 400, description = "A bad query, or a route or recipient the chains refuse", body = ErrorBody)))]
+    (status = 400, description = "A query that does not parse", body = ErrorBody),
+    (status = 404, description = "No chain of this router has the domain", body = ErrorBody),
+    (status = 409, description = "The destination refuses the message", body = ErrorBody),
+    (status = 502, description = "A chain did not answer", body = ErrorBody)))]
 async fn quote(
     State(app): State<AppState>,
     q: Result<Query<QuoteQuery>, axum::extract::rejection::QueryRejection>,
@@ -653,12 +663,20 @@ async fn quote(
         recipient,
         payload,
         base_fee_factor: q.base_fee_factor.unwrap_or(2),
-        priority_fee: q.priority_fee.unwrap_or(2_000_000_000),
+        priority_fee: u128::from(q.priority_fee.unwrap_or(2_000_000_000)),
     };
+    use crate::quote::QuoteError;
     crate::quote::quote(app.pipeline.chains(), &req)
         .await
         .map(Json)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))
+        .map_err(|e| {
+            let status = match &e {
+                QuoteError::UnknownDomain(_) => StatusCode::NOT_FOUND,
+                QuoteError::Refused(_) => StatusCode::CONFLICT,
+                QuoteError::Chain(_) => StatusCode::BAD_GATEWAY,
+            };
+            ApiError(status, e.to_string())
+        })
 }
 
 /// Starts a parked message over.

@@ -55,6 +55,36 @@ pub struct MessageView {
     /// `GET /messages/{id}`: none if nobody paid, or once settled or released.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<PaymentView>,
+    /// How its payment was settled, once it was (read live by `GET /messages/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settlement: Option<SettlementView>,
+}
+
+/// How a message's payment was settled (wei, as decimal strings).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct SettlementView {
+    /// Who relayed it (its L1 address, a 0x-hex word).
+    pub relayer: String,
+    /// What the relayer was credited.
+    pub charge: String,
+    /// Who sent the settlement (zero when settled in the relay itself).
+    pub settler: String,
+    /// The settler's share of the settlement's cost.
+    pub share: String,
+    /// What went back to the payer.
+    pub refund: String,
+}
+
+impl From<xroute_adapters::Settlement> for SettlementView {
+    fn from(s: xroute_adapters::Settlement) -> Self {
+        Self {
+            relayer: s.relayer.to_string(),
+            charge: s.charge.to_string(),
+            settler: s.settler.to_string(),
+            share: s.share.to_string(),
+            refund: s.refund.to_string(),
+        }
+    }
 }
 
 /// A message's open payment (its terms and what it reserves; amounts in wei, as decimal strings).
@@ -186,5 +216,6 @@ pub(super) fn view(app: &AppState, r: &MessageRecord) -> MessageView {
         }),
         transfer: app.ledger.and_then(|ledger| transfer_of(app, ledger, r)),
         payment: None,
+        settlement: None,
     }
 }

@@ -241,6 +241,12 @@ fn print_message(v: &serde_json::Value, json: bool) -> Result<(), Failure> {
             p.deadline
         );
     }
+    if let Some(s) = &m.settlement {
+        println!(
+            "settled   {} wei charged by relayer {}, {} wei to settler {}, {} wei back to the payer",
+            s.charge, s.relayer, s.share, s.settler, s.refund
+        );
+    }
     for r in &m.relays {
         println!(
             "relay     {} on {} (nonce {}, L2 fee {} wei)",

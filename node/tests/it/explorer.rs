@@ -225,6 +225,31 @@ async fn the_explorer_and_the_openapi_document_show_what_the_router_knows() -> R
         ("get", "/ready", "/ready".into(), None, 200),
         ("get", "/openapi.json", "/openapi.json".into(), None, 200),
         (
+            "get",
+            "/quote",
+            format!(
+                "/quote?from={}&to=1&recipient={:#x}&payload=5",
+                env.stack.starknets[0].domain,
+                U256::from_be_bytes(env.stack.l1_app.into_word().0)
+            ),
+            None,
+            200,
+        ),
+        (
+            "get",
+            "/quote",
+            "/quote?from=1&to=77&recipient=0x1".into(),
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/quote",
+            "/quote?from=1&to=2&recipient=zz".into(),
+            None,
+            400,
+        ),
+        (
             "post",
             "/messages/{id}/retry",
             format!("/messages/{id}/retry"),

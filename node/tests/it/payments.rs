@@ -912,6 +912,18 @@ async fn xroute(args: Vec<String>) -> (i32, String, String) {
 
 const USER_PASSPHRASE: &str = "a tank user's passphrase";
 
+/// L1's latest block time.
+async fn env_l1_time(net: &LocalNet) -> Result<u64> {
+    Ok(net
+        .l1
+        .provider(L1_KIT_ACCOUNT)?
+        .get_block_by_number(BlockNumberOrTag::Latest)
+        .await?
+        .ok_or_else(|| eyre::eyre!("no latest block"))?
+        .header
+        .timestamp)
+}
+
 /// `xroute quote` and `xroute tank` as a user types them, from keystores: a quote's terms are
 /// twice today's base fee and the source's gas hint (the API's `GET /quote` agrees); a Starknet
 /// user deposits, sees the balance, pays for a message with the quoted terms (the router's API
@@ -1169,6 +1181,91 @@ async fn the_tank_cli_quotes_deposits_pays_tops_up_and_claims() -> Result<()> {
     .await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(tank.eth_balance(&net, payout).await?, claimable);
+    // The settled payment in the API and `xroute status`: the router relayed and settled alone
+    // (one receipt per commitment), so its charge and share are what it could claim.
+    let settled = router.get(&format!("/messages/{id}")).await?;
+    let part = |k: &str| -> Result<U256> {
+        Ok(settled["settlement"][k]
+            .as_str()
+            .ok_or_else(|| eyre::eyre!("no settlement.{k}: {settled:#}"))?
+            .parse()?)
+    };
+    assert_eq!(part("charge")? + part("share")?, claimable, "{settled:#}");
+    assert_eq!(
+        part("charge")? + part("share")? + part("refund")?,
+        worst,
+        "{settled:#}"
+    );
+    assert!(
+        settled["payment"].is_null(),
+        "a settled payment is not open: {settled:#}"
+    );
+    let (code, out, _) = xroute(vec![
+        s("status"),
+        id.to_string(),
+        s("--api"),
+        router.api.clone(),
+    ])
+    .await;
+    assert_eq!(code, 0);
+    assert!(out.lines().any(|l| l.starts_with("settled ")), "{out}");
+
+    // Sending and paying in one call: the endpoint's send_message_paid from the user's account
+    // reserves from its balance in the same transaction.
+    let endpoint = stack.starknets[0].endpoint;
+    let nonce = devnet.call(endpoint, "next_nonce", vec![]).await?[0];
+    let envelope = xroute_proofs::envelope::Envelope {
+        src_domain: sn,
+        nonce: u64::try_from(felt_to_u256(nonce))?,
+        sender: XrouteStack::felt_word(user_sn.address),
+        dst_domain: L1_DOMAIN,
+        recipient: stack.l1_app.into_word(),
+        payload: vec![XrouteStack::felt_word(Felt::from(6u8))],
+    };
+    let paid_terms = Terms {
+        gas_limit: 221_000,
+        deadline: env_l1_time(&net).await? + 3600,
+        max_base_fee: 50 * GWEI,
+        max_priority_fee: 2 * GWEI,
+        leg_budget: 0,
+    };
+    let mut calldata = vec![
+        Felt::from(L1_DOMAIN),
+        Felt::from_bytes_be(&stack.l1_app.into_word().0),
+        Felt::ONE,
+        Felt::from(6u8),
+        tank.address,
+    ];
+    calldata.extend(paid_terms.felts());
+    devnet
+        .invoke(2, endpoint, "send_message_paid", calldata)
+        .await?;
+    let one_call = envelope.id();
+    let out = devnet
+        .call(
+            tank.address,
+            "payment",
+            xroute_tests::tank::u256_felts(U256::from_be_bytes(one_call.0.0)).to_vec(),
+        )
+        .await?;
+    assert_eq!(out[0], user_sn.address, "the caller paid");
+    assert_eq!(
+        u256_at(&out, 6)?,
+        paid_terms.worst_case(),
+        "reserved in the same call"
+    );
+    let start = std::time::Instant::now();
+    loop {
+        let m = router.get(&format!("/messages/{one_call}")).await?;
+        if m["stage"] == "delivered" {
+            break;
+        }
+        ensure!(
+            start.elapsed() < Duration::from_secs(60),
+            "not delivered: {m:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // On L1, the Hub's tank: deposit, pay for a message, top up, withdraw.
     let user_l1 = net.l1.address(3)?;

@@ -637,6 +637,21 @@ impl ChainAdapter for ArbitrumAdapter {
         self.tank_payment(id).await
     }
 
+    async fn settlement(&self, id: MessageId) -> Result<Option<crate::Settlement>> {
+        match self.contracts.tank {
+            Some(tank) => {
+                super::tank::settlement(
+                    self.client.provider(),
+                    &self.client.info().name,
+                    tank,
+                    id.0,
+                )
+                .await
+            }
+            None => Ok(None),
+        }
+    }
+
     async fn tank_calls(&self, action: &crate::TankAction, caller: B256) -> Result<Vec<Call>> {
         let Some(tank) = self.contracts.tank else {
             return Err(AdapterError::config(
