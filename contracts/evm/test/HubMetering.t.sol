@@ -241,6 +241,18 @@ contract HubSettlementTest is MeteringBase {
         taken = share < rest ? share : rest;
     }
 
+    /// Paying in another's name (`payFor`) is the tank's endpoint's alone.
+    function test_onlyTheEndpointPaysInAnothersName() external {
+        _relayThree();
+        vm.prank(SETTLER);
+        (bool ok, bytes memory err) = address(tank).call(
+            abi.encodeCall(tank.payFor, (bytes32(uint256(1)), PAYER, L1, GasTank.Terms(1, 2000, 1, 0, 0)))
+        );
+        require(!ok && bytes4(err) == ArbitrumTank.NotEndpoint.selector, "payFor not from the endpoint");
+        (address payer,,,,,,) = tank.payments(bytes32(uint256(1)));
+        require(payer == address(0), "a refused payFor reserved something");
+    }
+
     function test_theTankSettlesEachPaidReceiptWithinItsTermsToTheWei() external {
         (bytes32[3] memory ids, GasTank.Terms[2] memory terms) = _relayThree();
         hub.registerTank(SN, bytes32(uint256(uint160(address(tank)))));

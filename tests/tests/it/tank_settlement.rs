@@ -97,6 +97,17 @@ async fn a_starknet_tank_settles_by_the_hubs_commitment_to_the_wei() -> Result<(
         );
     }
     assert_eq!(tank.read(&net, "balance_of", payer).await?, deposit);
+    // Paying in another's name is the endpoint's alone (its send_message_paid).
+    let mut pay_for = xroute_tests::tank::u256_felts(U256::from_be_bytes(ids[0].0)).to_vec();
+    pay_for.extend([payer, Felt::from(L1_DOMAIN)]);
+    pay_for.extend(terms[0].felts());
+    assert!(refused(
+        devnet
+            .invoke(anyone, tank.address, "pay_for", pay_for)
+            .await,
+        "NOT_ENDPOINT"
+    ));
+    assert_eq!(tank.read(&net, "balance_of", payer).await?, deposit);
     for (id, t) in ids.iter().zip(&terms) {
         tank.pay(&net, payer_account, *id, sn, L1_DOMAIN, t).await?;
     }
