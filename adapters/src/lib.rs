@@ -318,7 +318,18 @@ pub struct Payment {
 impl Payment {
     /// The highest gas price the payer pays.
     pub fn cap(&self) -> U256 {
-        U256::from(self.max_base_fee) + U256::from(self.max_priority_fee)
+        self.terms().cap()
+    }
+
+    /// Its terms.
+    pub fn terms(&self) -> Terms {
+        Terms {
+            gas_limit: self.gas_limit,
+            deadline: self.deadline,
+            max_base_fee: self.max_base_fee,
+            max_priority_fee: self.max_priority_fee,
+            leg_budget: self.leg_budget,
+        }
     }
 }
 
@@ -338,11 +349,21 @@ pub struct Terms {
 }
 
 impl Terms {
+    /// The highest gas price paid.
+    pub fn cap(&self) -> U256 {
+        U256::from(self.max_base_fee) + U256::from(self.max_priority_fee)
+    }
+
     /// What a payment on these terms reserves.
     pub fn worst_case(&self) -> U256 {
-        U256::from(self.gas_limit)
-            * (U256::from(self.max_base_fee) + U256::from(self.max_priority_fee))
-            + U256::from(self.leg_budget)
+        U256::from(self.gas_limit) * self.cap() + U256::from(self.leg_budget)
+    }
+
+    /// What a relay that cost `r` is charged on these terms (the tanks' formula:
+    /// `min(gas, gas_limit) × min(gas price, cap) + min(fee, leg_budget)`).
+    pub fn charge(&self, r: &MeteredReceipt) -> U256 {
+        U256::from(r.gas.min(self.gas_limit)) * r.gas_price.min(self.cap())
+            + U256::from(r.fee.min(self.leg_budget))
     }
 }
 

@@ -316,38 +316,38 @@ pub fn set_payments(
     payments: xroute_config::PaymentsConfig,
     tanks: &[(u32, alloy::primitives::B256)],
 ) -> Result<()> {
-    let text = std::fs::read_to_string(path)?;
-    let mut config = Config::parse(path, &text).map_err(|e| eyre::eyre!("{e}"))?;
-    config.payments = payments;
-    for chain in &mut config.chains {
-        let Some((_, tank)) = tanks.iter().find(|(d, _)| *d == chain.domain()) else {
-            continue;
-        };
-        match chain {
-            ChainConfig::Starknet(c) => {
-                c.tank = Some(Felt(alloy::primitives::U256::from_be_bytes(tank.0)))
+    edit_config(path, |config| {
+        config.payments = payments;
+        for chain in &mut config.chains {
+            let Some((_, tank)) = tanks.iter().find(|(d, _)| *d == chain.domain()) else {
+                continue;
+            };
+            match chain {
+                ChainConfig::Starknet(c) => {
+                    c.tank = Some(Felt(alloy::primitives::U256::from_be_bytes(tank.0)))
+                }
+                ChainConfig::Arbitrum(c) => {
+                    c.contracts.tank = Some(alloy::primitives::Address::from_word(*tank))
+                }
+                ChainConfig::Ethereum(_) => {}
             }
-            ChainConfig::Arbitrum(c) => {
-                c.contracts.tank = Some(alloy::primitives::Address::from_word(*tank))
-            }
-            ChainConfig::Ethereum(_) => {}
         }
-    }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| eyre::eyre!("{} has no file name", path.display()))?;
-    write_config_file(dir, name, &config)?;
-    Ok(())
+    })
 }
 
 /// Adds `[token] ledger = LEDGER` to the router config at `path` (the router reads it at its
 /// next start).
 pub fn set_token_ledger(path: &Path, ledger: Address) -> Result<()> {
+    edit_config(path, |config| {
+        config.token = Some(xroute_config::TokenConfig { ledger })
+    })
+}
+
+/// Reads the router config at `path`, changes it with `change`, writes it back.
+fn edit_config(path: &Path, change: impl FnOnce(&mut Config)) -> Result<()> {
     let text = std::fs::read_to_string(path)?;
     let mut config = Config::parse(path, &text).map_err(|e| eyre::eyre!("{e}"))?;
-    config.token = Some(xroute_config::TokenConfig { ledger });
+    change(&mut config);
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()

@@ -26,46 +26,25 @@ use crate::{
 pub const STARKNET_ETH: Felt =
     Felt::from_hex_unchecked("0x049d36570d4e46f48e99674bd3fcc84644ddd6b96f7c741b1562b82f9e004dc7");
 
-/// A payment's terms (the same fields on every tank).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Terms {
-    /// L1 gas the payer pays for at most.
-    pub gas_limit: u64,
-    /// L1 unix time the relay must happen by.
-    pub deadline: u64,
-    /// The highest L1 base fee (wei) the payer pays.
-    pub max_base_fee: u128,
-    /// The highest priority fee on top.
-    pub max_priority_fee: u128,
-    /// Wei toward the next leg's entry fee.
-    pub leg_budget: u128,
+pub use xroute_adapters::Terms;
+
+/// What the kit adds to a payment's terms.
+pub trait TermsExt {
+    /// What a relay that cost `r` is charged on these terms, and what is left of the
+    /// reservation.
+    fn charge_and_rest(&self, r: &MeteredReceipt) -> (U256, U256);
+    /// The Cairo `Terms` struct's calldata.
+    fn felts(&self) -> Vec<Felt>;
 }
 
-impl Terms {
-    /// What a payment on these terms reserves.
-    pub fn worst_case(&self) -> U256 {
-        U256::from(self.gas_limit)
-            * (U256::from(self.max_base_fee) + U256::from(self.max_priority_fee))
-            + U256::from(self.leg_budget)
-    }
-
-    /// What a relay that cost `r` is charged on these terms, and what is left of the reservation.
-    pub fn charge(&self, r: &MeteredReceipt) -> (U256, U256) {
-        let cap = U256::from(self.max_base_fee) + U256::from(self.max_priority_fee);
-        let charge = U256::from(r.gas.min(self.gas_limit)) * r.gas_price.min(cap)
-            + U256::from(r.fee.min(self.leg_budget));
+impl TermsExt for Terms {
+    fn charge_and_rest(&self, r: &MeteredReceipt) -> (U256, U256) {
+        let charge = self.charge(r);
         (charge, self.worst_case() - charge)
     }
 
-    /// The Cairo `Terms` struct's calldata.
-    pub fn felts(&self) -> Vec<Felt> {
-        vec![
-            Felt::from(self.gas_limit),
-            Felt::from(self.deadline),
-            Felt::from(self.max_base_fee),
-            Felt::from(self.max_priority_fee),
-            Felt::from(self.leg_budget),
-        ]
+    fn felts(&self) -> Vec<Felt> {
+        xroute_adapters::starknet::tank::terms_felts(self).to_vec()
     }
 }
 

@@ -432,27 +432,33 @@ impl ChainAdapter for HubChainAdapter {
 
     /// The Hub's own payment for an L1 app's message (`Hub.payments`).
     async fn payment(&self, id: MessageId) -> Result<Option<crate::Payment>> {
-        let p = Hub::new(self.hub, self.client.provider())
-            .payments(id.0)
-            .call()
-            .await
-            .map_err(|e| AdapterError::rpc(&self.client.info().name, "Hub.payments", e))?;
-        if p.reserved == 0 {
-            return Ok(None);
-        }
-        Ok(Some(crate::Payment {
-            payer: p.payer.into_word(),
-            gas_limit: p.gasLimit,
-            deadline: u64::from(p.deadline),
-            max_base_fee: p.maxBaseFee,
-            max_priority_fee: p.maxPriorityFee,
-            leg_budget: p.legBudget,
-            reserved: U256::from(p.reserved),
-        }))
+        super::tank::payment(
+            self.client.provider(),
+            &self.client.info().name,
+            self.hub,
+            id.0,
+        )
+        .await
     }
 
     async fn token_supply(&self, token: B256) -> Result<U256> {
         self.client.total_supply(token).await
+    }
+}
+
+impl HubChainAdapter {
+    /// `call` to the Hub as an `eth_call` from the router's account.
+    fn eth_call_of(&self, call: &Call) -> alloy::rpc::types::TransactionRequest {
+        let from = self
+            .client
+            .submitter()
+            .map(|s| s.address())
+            .unwrap_or_default();
+        alloy::rpc::types::TransactionRequest::default()
+            .from(from)
+            .to(self.hub)
+            .input(call.data.clone().into())
+            .value(call.value)
     }
 }
 
@@ -461,16 +467,7 @@ impl ChainAdapter for HubChainAdapter {
 impl Batcher for HubChainAdapter {
     async fn simulate(&self, members: &[Call], metered: bool) -> Result<Vec<Simulated>> {
         let call = hub::relay_batch(self.hub, members, metered);
-        let from = self
-            .client
-            .submitter()
-            .map(|s| s.address())
-            .unwrap_or_default();
-        let request = alloy::rpc::types::TransactionRequest::default()
-            .from(from)
-            .to(self.hub)
-            .input(call.data.into())
-            .value(call.value);
+        let request = self.eth_call_of(&call);
         let out = self
             .client
             .provider
@@ -494,16 +491,7 @@ impl Batcher for HubChainAdapter {
     }
 
     async fn measure_settle(&self, call: &Call) -> Result<u64> {
-        let from = self
-            .client
-            .submitter()
-            .map(|s| s.address())
-            .unwrap_or_default();
-        let request = alloy::rpc::types::TransactionRequest::default()
-            .from(from)
-            .to(self.hub)
-            .input(call.data.clone().into())
-            .value(call.value);
+        let request = self.eth_call_of(call);
         let err = match self.client.provider.call(request).await {
             Ok(_) => {
                 return Err(self.client.bad(

@@ -146,3 +146,30 @@ pub(crate) async fn settlement(
             refund: e.data.refund,
         }))
 }
+
+/// The open payment for `id` in the EVM tank at `tank` (`payments(id)`; none once settled or
+/// released).
+pub(crate) async fn payment(
+    provider: &alloy::providers::DynProvider,
+    chain: &str,
+    tank: Address,
+    id: B256,
+) -> Result<Option<crate::Payment>> {
+    let p = Hub::new(tank, provider)
+        .payments(id)
+        .call()
+        .await
+        .map_err(|e| AdapterError::rpc(chain, "payments", e))?;
+    if p.reserved == 0 {
+        return Ok(None);
+    }
+    Ok(Some(crate::Payment {
+        payer: p.payer.into_word(),
+        gas_limit: p.gasLimit,
+        deadline: u64::from(p.deadline),
+        max_base_fee: p.maxBaseFee,
+        max_priority_fee: p.maxPriorityFee,
+        leg_budget: p.legBudget,
+        reserved: U256::from(p.reserved),
+    }))
+}

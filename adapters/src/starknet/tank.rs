@@ -36,7 +36,8 @@ pub fn settle_calldata(receipts: &[MeteredReceipt]) -> Vec<Felt> {
     calldata
 }
 
-fn terms_felts(t: &Terms) -> [Felt; 5] {
+/// A payment's terms as the tank's calldata takes them.
+pub fn terms_felts(t: &Terms) -> [Felt; 5] {
     [
         Felt::from(t.gas_limit),
         Felt::from(t.deadline),
@@ -289,18 +290,6 @@ impl StarknetAdapter {
 
     /// The invoke of the tank's `settle(receipts)`.
     pub(super) fn tank_settle_call(&self, receipts: &[MeteredReceipt]) -> Option<Call> {
-        let tank = self.tank_felt()?;
-        let mut words = vec![selector("settle").ok()?];
-        words.extend(settle_calldata(receipts));
-        Some(Call {
-            to: B256::from(tank.to_bytes_be()),
-            data: words
-                .iter()
-                .flat_map(|f| f.to_bytes_be())
-                .collect::<Vec<u8>>()
-                .into(),
-            value: U256::ZERO,
-            min_gas: 0,
-        })
+        invoke(self.tank_felt()?, "settle", &settle_calldata(receipts)).ok()
     }
 }

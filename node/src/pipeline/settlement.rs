@@ -224,7 +224,7 @@ impl Pipeline {
             if let Some(p) = chain.payment(id).await?
                 && r.time <= p.deadline
             {
-                earned.push((id, charge(&p, r)));
+                earned.push((id, p.terms().charge(r)));
             }
         }
         let tx = self.send_now(self.chain_submitter(chain)?, &call).await?;
@@ -288,10 +288,4 @@ impl Pipeline {
     fn pending_lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u32, u64>> {
         self.pending_since.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// What payment `p` is charged for relay receipt `r` (the tanks' formula).
-pub(super) fn charge(p: &xroute_adapters::Payment, r: &metering::MeteredReceipt) -> U256 {
-    U256::from(r.gas.min(p.gas_limit)) * r.gas_price.min(p.cap())
-        + U256::from(r.fee.min(p.leg_budget))
 }

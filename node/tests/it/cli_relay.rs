@@ -15,7 +15,6 @@ use xroute_tests::{
     stack::L1_DOMAIN,
 };
 
-const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
 /// The user's keys are in encrypted keystores; `xroute relay` gets the passphrase from
 /// `XROUTE_KEYSTORE_PASSWORD`, as a service would.
 const USER_PASSPHRASE: &str = "the user's own passphrase";
@@ -285,19 +284,9 @@ async fn app_send(
 }
 
 async fn xroute(args: &[&str]) -> (i32, String, String) {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let out = std::process::Command::new(XROUTE)
-            .args(&args)
-            .env("XROUTE_KEYSTORE_PASSWORD", USER_PASSPHRASE)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    })
+    super::run_xroute(
+        args.iter().map(|s| s.to_string()).collect(),
+        USER_PASSPHRASE,
+    )
     .await
-    .unwrap()
 }

@@ -23,3 +23,24 @@ mod resume;
 mod store_backup;
 mod store_migration;
 mod token;
+
+/// Runs the `xroute` binary with `args`, its keystores unlocked by `XROUTE_KEYSTORE_PASSWORD` =
+/// `passphrase`: (exit code, stdout, stderr).
+#[allow(clippy::panic)]
+pub(crate) async fn run_xroute(args: Vec<String>, passphrase: &str) -> (i32, String, String) {
+    let passphrase = passphrase.to_string();
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_xroute"))
+            .args(&args)
+            .env("XROUTE_KEYSTORE_PASSWORD", passphrase)
+            .output()
+            .unwrap_or_else(|e| panic!("running xroute: {e}"));
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap_or_else(|e| panic!("xroute's task: {e}"))
+}

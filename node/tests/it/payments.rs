@@ -25,7 +25,7 @@ use xroute_tests::{
     process::free_port,
     router::{Flusher, RouterOptions, RouterProcess, set_payments, write_config},
     stack::L1_DOMAIN,
-    tank::{StarknetTank, Terms, u256_at},
+    tank::{StarknetTank, Terms, TermsExt, u256_at},
 };
 
 const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
@@ -147,7 +147,7 @@ async fn credits_of(
             let t = terms
                 .get(&r.id)
                 .ok_or_else(|| eyre::eyre!("a receipt for unpaid message {}", r.id))?;
-            let (charge, rest) = t.charge(r);
+            let (charge, rest) = t.charge_and_rest(r);
             ensure!(
                 charge
                     <= U256::from(r.gas.min(t.gas_limit))
@@ -236,15 +236,7 @@ impl Env {
     }
 
     async fn l1_time(&self) -> Result<u64> {
-        Ok(self
-            .net
-            .l1
-            .provider(L1_KIT_ACCOUNT)?
-            .get_block_by_number(BlockNumberOrTag::Latest)
-            .await?
-            .ok_or_else(|| eyre::eyre!("no latest block"))?
-            .header
-            .timestamp)
+        env_l1_time(&self.net).await
     }
 }
 
@@ -710,7 +702,7 @@ async fn an_arbitrum_user_and_an_l1_app_pay_and_the_router_settles() -> Result<(
         l1_receipt.fee > 0,
         "the relayer fronted the retryable's fee"
     );
-    let (l1_charge, _) = l1_terms.charge(l1_receipt);
+    let l1_charge = l1_terms.charge(l1_receipt);
     assert_eq!(
         hub.balances(relayer).call().await?,
         l1_charge,
@@ -892,22 +884,9 @@ fn sol_l1_terms(t: &Terms) -> Result<xroute_tests::artifacts::evm::GasTank::Term
     })
 }
 
-/// Runs the `xroute` binary with `args` (keystores unlocked by `XROUTE_KEYSTORE_PASSWORD`).
+/// Runs the `xroute` binary with `args` as the tank's user.
 async fn xroute(args: Vec<String>) -> (i32, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let out = std::process::Command::new(XROUTE)
-            .args(&args)
-            .env("XROUTE_KEYSTORE_PASSWORD", USER_PASSPHRASE)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    })
-    .await
-    .unwrap()
+    super::run_xroute(args, USER_PASSPHRASE).await
 }
 
 const USER_PASSPHRASE: &str = "a tank user's passphrase";

@@ -15,7 +15,7 @@ use xroute_tests::{
     artifacts::evm::{Hub, IStarknetMessaging},
     localnet::L1_KIT_ACCOUNT,
     stack::L1_DOMAIN,
-    tank::{self, StarknetTank, Terms},
+    tank::{self, StarknetTank, Terms, TermsExt},
 };
 
 /// Whether an invoke failed with the Cairo error `short`.
@@ -244,7 +244,7 @@ async fn a_starknet_tank_settles_by_the_hubs_commitment_to_the_wei() -> Result<(
     let mut charges = U256::ZERO;
     let mut shares = U256::ZERO;
     for (x, t) in receipts.iter().zip(&terms) {
-        let (charge, rest) = t.charge(x);
+        let (charge, rest) = t.charge_and_rest(x);
         charges += charge;
         shares += share.min(rest);
     }

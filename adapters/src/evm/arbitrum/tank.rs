@@ -57,26 +57,18 @@ impl ArbitrumAdapter {
     }
 
     pub(super) async fn tank_payment(&self, id: MessageId) -> Result<Option<Payment>> {
-        let Some(tank) = self.tank_instance() else {
-            return Ok(None);
-        };
-        let p = tank
-            .payments(id.0)
-            .call()
-            .await
-            .map_err(|e| self.tank_error("ArbitrumTank.payments", e))?;
-        if p.reserved == 0 {
-            return Ok(None);
+        match self.contracts.tank {
+            Some(tank) => {
+                crate::evm::tank::payment(
+                    self.client.provider(),
+                    &self.client.info().name,
+                    tank,
+                    id.0,
+                )
+                .await
+            }
+            None => Ok(None),
         }
-        Ok(Some(Payment {
-            payer: p.payer.into_word(),
-            gas_limit: p.gasLimit,
-            deadline: u64::from(p.deadline),
-            max_base_fee: p.maxBaseFee,
-            max_priority_fee: p.maxPriorityFee,
-            leg_budget: p.legBudget,
-            reserved: U256::from(p.reserved),
-        }))
     }
 
     pub(super) async fn tank_state_of(&self) -> Result<Option<TankState>> {
