@@ -638,37 +638,11 @@ impl ChainAdapter for ArbitrumAdapter {
     }
 
     async fn settlement(&self, id: MessageId) -> Result<Option<crate::Settlement>> {
-        match self.contracts.tank {
-            Some(tank) => {
-                super::tank::settlement(
-                    self.client.provider(),
-                    &self.client.info().name,
-                    tank,
-                    id.0,
-                )
-                .await
-            }
-            None => Ok(None),
-        }
+        self.tank_settlement(id).await
     }
 
     async fn tank_calls(&self, action: &crate::TankAction, caller: B256) -> Result<Vec<Call>> {
-        let Some(tank) = self.contracts.tank else {
-            return Err(AdapterError::config(
-                format!("chains.{}.tank", self.client.info().name),
-                "no gas tank is configured for this chain",
-            ));
-        };
-        let balance = super::tank::balance(
-            self.client.provider(),
-            &self.client.info().name,
-            tank,
-            caller,
-        )
-        .await
-        .map(|b| b.balance)
-        .unwrap_or_default();
-        super::tank::calls(tank, action, caller, balance)
+        self.tank_action_calls(action, caller).await
     }
 
     /// Measured: 270k gas for an exit through the Outbox toward L1 (the first in a batch).
@@ -677,19 +651,7 @@ impl ChainAdapter for ArbitrumAdapter {
     }
 
     async fn tank_balance(&self, account: B256) -> Result<crate::TankBalance> {
-        let Some(tank) = self.contracts.tank else {
-            return Err(AdapterError::config(
-                format!("chains.{}.tank", self.client.info().name),
-                "no gas tank is configured for this chain",
-            ));
-        };
-        super::tank::balance(
-            self.client.provider(),
-            &self.client.info().name,
-            tank,
-            account,
-        )
-        .await
+        self.tank_balance_of(account).await
     }
 
     fn tank(&self) -> Option<B256> {

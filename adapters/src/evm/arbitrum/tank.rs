@@ -92,6 +92,49 @@ impl ArbitrumAdapter {
         }))
     }
 
+    /// The configured tank, or an error naming the field.
+    fn configured_tank(&self) -> Result<Address> {
+        self.contracts.tank.ok_or_else(|| {
+            AdapterError::config(
+                format!("chains.{}.tank", self.client.info().name),
+                "no gas tank is configured for this chain",
+            )
+        })
+    }
+
+    pub(super) async fn tank_settlement(&self, id: MessageId) -> Result<Option<crate::Settlement>> {
+        let Some(tank) = self.contracts.tank else {
+            return Ok(None);
+        };
+        let chain = &self.client.info().name;
+        crate::evm::tank::settlement(self.client.provider(), chain, tank, id.0).await
+    }
+
+    pub(super) async fn tank_action_calls(
+        &self,
+        action: &crate::TankAction,
+        caller: B256,
+    ) -> Result<Vec<Call>> {
+        let tank = self.configured_tank()?;
+        let chain = &self.client.info().name;
+        let balance = crate::evm::tank::balance(self.client.provider(), chain, tank, caller)
+            .await
+            .map(|b| b.balance)
+            .unwrap_or_default();
+        crate::evm::tank::calls(tank, action, caller, balance)
+    }
+
+    pub(super) async fn tank_balance_of(&self, account: B256) -> Result<crate::TankBalance> {
+        let tank = self.configured_tank()?;
+        crate::evm::tank::balance(
+            self.client.provider(),
+            &self.client.info().name,
+            tank,
+            account,
+        )
+        .await
+    }
+
     pub(super) fn tank_word(&self) -> Option<B256> {
         self.contracts.tank.map(|t| t.into_word())
     }
