@@ -27,7 +27,7 @@ const _: &[u8] = include_bytes!("../../contracts/evm/out/Hub.json");
 
 /// Storage slot of the Hub's `outbound` mapping (solc's layout, recorded in the artifact's
 /// `storage`; a unit test compares, and an integration test reads it by proof).
-pub const OUTBOUND_SLOT: u64 = 5;
+pub const OUTBOUND_SLOT: u64 = 6;
 
 /// The storage key of `outbound[id]`.
 pub fn outbound_key(id: B256) -> B256 {

@@ -313,6 +313,10 @@ pub struct Payment {
     pub leg_budget: u128,
     /// What the payment reserves: its worst case.
     pub reserved: U256,
+    /// Where the payer wants a next leg's overpayment to go (a word of the destination's
+    /// addresses), if it chose (on an EVM tank, its own address by default).
+    #[serde(default)]
+    pub refund_to: Option<B256>,
 }
 
 impl Payment {
@@ -575,6 +579,13 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
             format!("chains.{}.tank", self.info().name),
             "no gas tank is configured for this chain",
         ))
+    }
+
+    /// `terms` (this chain's entry terms, as [`Entry::Accepted`] gave them) with the next leg's
+    /// overpayment going to `to` (a payer's choice), where this chain refunds one and `to` is
+    /// one of its addresses; else `terms` as they are.
+    fn with_refund_to(&self, terms: &Bytes, _to: B256) -> Bytes {
+        terms.clone()
     }
 
     /// The L1 gas a metered relay of a message from this chain with `words` payload words may

@@ -461,6 +461,19 @@ impl LocalArbitrum {
         to: u64,
         report: &mut StepReport,
     ) -> Result<usize> {
+        let mut carried = 0;
+        for ticket in self.tickets_in(l1, from, to).await? {
+            if self.create_ticket(&ticket).await? {
+                report.auto_redeemed += 1;
+            }
+            carried += 1;
+        }
+        Ok(carried)
+    }
+
+    /// The retryable tickets the rollup's Inbox took in L1 blocks `from..=to`, as ArbOS reads
+    /// them from the Bridge's `MessageDelivered` and the Inbox's `InboxMessageDelivered`.
+    pub async fn tickets_in(&self, l1: &Anvil, from: u64, to: u64) -> Result<Vec<RetryableTicket>> {
         let reader = ProviderBuilder::new()
             .connect_http(l1.endpoint().parse()?)
             .erased();
@@ -482,7 +495,7 @@ impl LocalArbitrum {
                     .to_block(to),
             )
             .await?;
-        let mut carried = 0;
+        let mut tickets = Vec::new();
         for log in delivered {
             let d = ArbBridgeContracts::MessageDelivered::decode_log(&log.inner)?.data;
             if d.kind != KIND_SUBMIT_RETRYABLE || d.inbox != self.bridge.inbox {
@@ -496,19 +509,15 @@ impl LocalArbitrum {
                 })
                 .find(|m| m.data.messageNum == number)
                 .ok_or_else(|| eyre!("no InboxMessageDelivered({number}) for a retryable"))?;
-            let ticket = RetryableTicket::from_inbox_message(
+            tickets.push(RetryableTicket::from_inbox_message(
                 L2_CHAIN_ID,
                 number,
                 d.sender,
                 d.baseFeeL1,
                 &message.data.data,
-            )?;
-            if self.create_ticket(&ticket).await? {
-                report.auto_redeemed += 1;
-            }
-            carried += 1;
+            )?);
         }
-        Ok(carried)
+        Ok(tickets)
     }
 
     /// ArbOS's handling of one retryable (nitro `arbos/tx_processor.go`, simplified where the

@@ -163,7 +163,13 @@ pub(crate) async fn payment(
     if p.reserved == 0 {
         return Ok(None);
     }
+    let refund_to = Hub::new(tank, provider)
+        .refundAddressOf(p.payer)
+        .call()
+        .await
+        .map_err(|e| AdapterError::rpc(chain, "refundAddressOf", e))?;
     Ok(Some(crate::Payment {
+        refund_to: Some(refund_to),
         payer: p.payer.into_word(),
         gas_limit: p.gasLimit,
         deadline: u64::from(p.deadline),

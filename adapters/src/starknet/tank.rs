@@ -249,7 +249,15 @@ impl StarknetAdapter {
         if reserved.is_zero() {
             return Ok(None);
         }
+        let refund = self
+            .tank_view(tank, "refund_address_of", vec![*payer])
+            .await?;
+        let refund_to = refund
+            .first()
+            .filter(|f| **f != Felt::ZERO)
+            .map(|f| B256::from(f.to_bytes_be()));
         Ok(Some(Payment {
+            refund_to,
             payer: B256::from(payer.to_bytes_be()),
             gas_limit: small(gas_limit) as u64,
             deadline: small(deadline) as u64,

@@ -45,6 +45,10 @@ abstract contract GasTank {
     mapping(address => uint256) public balances;
     /// @notice Payments for messages, by message id.
     mapping(bytes32 => Payment) public payments;
+    /// @notice Where each payer wants a next leg's overpayment to go (an Arbitrum retryable's
+    /// excess fee and call-value refunds), as a word of the destination's addresses; 0: the
+    /// payer's own address.
+    mapping(address => bytes32) public refundAddresses;
 
     event Deposited(address indexed account, uint256 amount);
     event Withdrawn(address indexed account, address to, uint256 amount);
@@ -57,6 +61,8 @@ abstract contract GasTank {
     event Settled(
         bytes32 indexed id, address indexed relayer, uint256 charge, address settler, uint256 share, uint256 refund
     );
+    /// @notice `payer` chose where a next leg's overpayment for its messages goes.
+    event RefundAddressSet(address indexed payer, bytes32 to);
     /// @notice The payer took back an unsettled payment after its deadline and grace.
     event Released(bytes32 indexed id, address indexed payer, uint256 amount);
 
@@ -116,6 +122,19 @@ abstract contract GasTank {
         p.reserved = 0;
         balances[msg.sender] += amount;
         emit Released(id, msg.sender, amount);
+    }
+
+    /// @notice Where a next leg's overpayment for the caller's paid messages goes (0: its own
+    /// address).
+    function setRefundAddress(bytes32 to) external {
+        refundAddresses[msg.sender] = to;
+        emit RefundAddressSet(msg.sender, to);
+    }
+
+    /// @notice Where a next leg's overpayment for `payer`'s messages goes.
+    function refundAddressOf(address payer) public view returns (bytes32) {
+        bytes32 to = refundAddresses[payer];
+        return to == bytes32(0) ? bytes32(uint256(uint160(payer))) : to;
     }
 
     /// @notice The worst case of `terms`: what a payment on them reserves.

@@ -469,9 +469,19 @@ contract Hub is GasTank, IHubFromArbitrum {
         if (metering) pendingRefund += refund;
         _markProcessed(source, h.nonce, id);
         outbound[id] = 0;
-        // Someone else's escrow: its refunds go back to whoever paid it, not to the relayer.
-        address payer = escrow > 1 ? address(uint160(uint256(h.sender))) : address(0);
+        // Someone else's escrow: its refunds go back to whoever paid it, not to the relayer; a
+        // message paid in this tank: where its payer chose.
+        address payer = escrow > 1 ? address(uint160(uint256(h.sender))) : _refundAddress(id);
         _forward(id, h, words, payload, escrow - 1 + fee, entry, payer);
+    }
+
+    /// @dev Where a next leg's overpayment for message `id` goes when it is paid here (and the
+    /// payer's choice is an address), else 0 (the relay's `entry` says).
+    function _refundAddress(bytes32 id) internal view returns (address) {
+        Payment storage p = payments[id];
+        if (!_payable(p, block.timestamp)) return address(0);
+        uint256 to = uint256(refundAddressOf(p.payer));
+        return to >> 160 == 0 ? address(uint160(to)) : p.payer;
     }
 
     /// @notice Takes back a message the caller (an L1 app) sent with `send` that no router

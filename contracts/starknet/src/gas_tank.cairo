@@ -89,6 +89,10 @@ trait IGasTank<TContractState> {
     fn settle(ref self: TContractState, receipts: Array<Receipt>);
     /// Pays L1 address `relayer`'s credits to the address it bound.
     fn claim(ref self: TContractState, relayer: felt252) -> u256;
+    /// Where a next leg's overpayment for the caller's messages goes (an address of the
+    /// destination, e.g. an Arbitrum address for a retryable's excess; 0: none chosen).
+    fn set_refund_address(ref self: TContractState, to: felt252);
+    fn refund_address_of(self: @TContractState, payer: ContractAddress) -> felt252;
     fn set_route(ref self: TContractState, dst_domain: u32, open: bool);
     /// A commitment from the Hub, delivered by the endpoint.
     fn on_message(ref self: TContractState, src_domain: u32, sender: felt252, payload: Array<felt252>);
@@ -133,6 +137,7 @@ mod GasTank {
         balances: LegacyMap<ContractAddress, u256>,
         claimable: LegacyMap<felt252, u256>,
         payouts: LegacyMap<felt252, ContractAddress>,
+        refund_addresses: LegacyMap<ContractAddress, felt252>,
         payer: LegacyMap<u256, ContractAddress>,
         gas_limit: LegacyMap<u256, u64>,
         deadline: LegacyMap<u256, u64>,
@@ -162,6 +167,13 @@ mod GasTank {
         PayoutBound: PayoutBound,
         Claimed: Claimed,
         RouteSet: RouteSet,
+        RefundAddressSet: RefundAddressSet,
+    }
+
+    #[derive(Drop, starknet::Event)]
+    struct RefundAddressSet {
+        payer: ContractAddress,
+        to: felt252,
     }
 
     #[derive(Drop, starknet::Event)]
@@ -464,6 +476,16 @@ mod GasTank {
             self.emit(Event::Claimed(Claimed { relayer, payout, amount }));
             IFeeTokenDispatcher { contract_address: self.fee_token.read() }.transfer(payout, amount);
             amount
+        }
+
+        fn set_refund_address(ref self: ContractState, to: felt252) {
+            let payer = get_caller_address();
+            self.refund_addresses.write(payer, to);
+            self.emit(Event::RefundAddressSet(RefundAddressSet { payer, to }));
+        }
+
+        fn refund_address_of(self: @ContractState, payer: ContractAddress) -> felt252 {
+            self.refund_addresses.read(payer)
         }
 
         fn set_route(ref self: ContractState, dst_domain: u32, open: bool) {

@@ -104,6 +104,9 @@ pub struct PaymentView {
     pub leg_budget: String,
     /// What it reserves (its worst case).
     pub reserved: String,
+    /// Where the payer wants a next leg's overpayment to go, if it chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_to: Option<String>,
 }
 
 impl From<xroute_adapters::Payment> for PaymentView {
@@ -116,6 +119,7 @@ impl From<xroute_adapters::Payment> for PaymentView {
             max_priority_fee: p.max_priority_fee.to_string(),
             leg_budget: p.leg_budget.to_string(),
             reserved: p.reserved.to_string(),
+            refund_to: p.refund_to.map(|t| t.to_string()),
         }
     }
 }

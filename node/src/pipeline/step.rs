@@ -239,7 +239,8 @@ impl Pipeline {
             Ok(payment) => payment,
             Err(outcome) => return Ok(outcome),
         };
-        let call = match self.relay_call(record, tick).await? {
+        let refund_to = payment.as_ref().and_then(|p| p.refund_to);
+        let call = match self.relay_call(record, tick, refund_to).await? {
             Ok(call) => call,
             Err(outcome) => return Ok(outcome),
         };
@@ -252,11 +253,13 @@ impl Pipeline {
     }
 
     /// The L1 call of `record`'s hop with its value (the destination's entry fee less what the
-    /// sender prepaid), or what the message comes to instead.
+    /// sender prepaid), or what the message comes to instead; the next leg's overpayment goes to
+    /// `refund_to` (its payer's choice) where the destination refunds one.
     async fn relay_call(
         &self,
         record: &MessageRecord,
         tick: Tick,
+        refund_to: Option<alloy::primitives::B256>,
     ) -> Result<Result<Call, Outcome>, StepError> {
         let (src, dst) = match self.ends(record) {
             Ok(ends) => ends,
@@ -266,7 +269,10 @@ impl Pipeline {
         let l1 = self.chains.l1(tick.l1_final)?;
         let (fee, terms) = match dst.entry(env, &l1).await? {
             Entry::Refused(reason) => return Ok(Err(Outcome::Park(reason))),
-            Entry::Accepted { fee, terms } => (fee, terms),
+            Entry::Accepted { fee, terms } => match refund_to {
+                Some(to) => (fee, dst.with_refund_to(&terms, to)),
+                None => (fee, terms),
+            },
         };
         let (mut call, prepaid) = match src.exit(env, &l1, &terms).await? {
             Exit::Ready { call, prepaid, .. } => (call, prepaid),

@@ -635,6 +635,15 @@ async fn an_arbitrum_user_and_an_l1_app_pay_and_the_router_settles() -> Result<(
         ..terms
     };
     let l1_deposit = l1_terms.worst_case();
+    // Where the retryable's overpayment goes: the payer's choice.
+    let l1_refund = Address::with_last_byte(0xe1);
+    let r = as_l1_payer
+        .setRefundAddress(l1_refund.into_word())
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(r.status(), "setRefundAddress reverted");
     let r = as_l1_payer
         .deposit(l1_payer)
         .value(l1_deposit)
@@ -657,6 +666,16 @@ async fn an_arbitrum_user_and_an_l1_app_pay_and_the_router_settles() -> Result<(
     let sn_payer = net.starknets[0].devnet.predeployed_accounts()[sn_payer_account].address;
     let sn_deposit = U256::from(10u64).pow(U256::from(18u64));
     env.tank.deposit(&net, sn_payer_account, sn_deposit).await?;
+    let sn_refund = Address::with_last_byte(0xe2);
+    net.starknets[0]
+        .devnet
+        .invoke(
+            sn_payer_account,
+            env.tank.address,
+            "set_refund_address",
+            vec![Felt::from_bytes_be(&sn_refund.into_word().0)],
+        )
+        .await?;
     let sn_terms = Terms {
         leg_budget: 10u128.pow(16),
         ..terms
@@ -814,6 +833,45 @@ async fn an_arbitrum_user_and_an_l1_app_pay_and_the_router_settles() -> Result<(
         sn_deposit,
         "to the wei"
     );
+
+    // Each paid message's retryable refunds its overpayment where its payer chose: the L1
+    // payer's by the Hub itself, the Starknet payer's by the router's entry terms (read from
+    // the Inbox's messages on L1).
+    let tickets = l2_net
+        .tickets_in(&net.l1, 0, kit.get_block_number().await?)
+        .await?;
+    let refund_of = |id: &MessageId| -> Result<(Address, Address)> {
+        for t in &tickets {
+            let Ok(call) =
+                <ArbitrumEndpoint::receiveMessageCall as alloy::sol_types::SolCall>::abi_decode(
+                    &t.data,
+                )
+            else {
+                continue;
+            };
+            let words: Vec<u8> = call
+                .words
+                .iter()
+                .flat_map(|w| w.to_be_bytes::<32>())
+                .collect();
+            if alloy::primitives::keccak256(&words) == id.0 {
+                return Ok((t.excess_fee_refund_address, t.call_value_refund_address));
+            }
+        }
+        bail!("no retryable carries {id}")
+    };
+    assert_eq!(
+        refund_of(&to_arb)?,
+        (l1_refund, l1_refund),
+        "the L1 payer's choice"
+    );
+    for id in &sn_to_arb {
+        assert_eq!(
+            refund_of(id)?,
+            (sn_refund, sn_refund),
+            "the Starknet payer's choice"
+        );
+    }
 
     // The router's metrics: per route, what it was credited (revenue) is what the chains say
     // (counted when the router sees its settlement mined: polled a few rounds); what its relays
