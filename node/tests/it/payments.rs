@@ -949,6 +949,11 @@ async fn xroute(args: Vec<String>) -> (i32, String, String) {
 
 const USER_PASSPHRASE: &str = "a tank user's passphrase";
 
+/// Command-line words, split at spaces.
+fn words(line: &str) -> Vec<String> {
+    line.split_whitespace().map(String::from).collect()
+}
+
 /// L1's latest block time.
 async fn env_l1_time(net: &LocalNet) -> Result<u64> {
     Ok(net
@@ -1081,12 +1086,7 @@ async fn the_tank_cli_quotes_deposits_pays_tops_up_and_claims() -> Result<()> {
         v.extend_from_slice(extra);
         v
     };
-    let (code, out, err) = xroute(tank_cmd(
-        "deposit",
-        "starknet",
-        &[s("--amount"), s("0.1eth")],
-    ))
-    .await;
+    let (code, out, err) = xroute(tank_cmd("deposit", "starknet", &words("--amount 0.1eth"))).await;
     assert_eq!(code, 0, "{out}\n{err}");
     let (code, out, _) = xroute(tank_cmd("balance", "starknet", &[])).await;
     assert_eq!(code, 0);
@@ -1307,12 +1307,8 @@ async fn the_tank_cli_quotes_deposits_pays_tops_up_and_claims() -> Result<()> {
     // On L1, the Hub's tank: deposit, pay for a message, top up, withdraw.
     let user_l1 = net.l1.address(3)?;
     let hub = Hub::new(stack.hub, &kit);
-    let (code, out, err) = xroute(tank_cmd(
-        "deposit",
-        "ethereum",
-        &[s("--amount"), s("0.01eth")],
-    ))
-    .await;
+    let (code, out, err) =
+        xroute(tank_cmd("deposit", "ethereum", &words("--amount 0.01eth"))).await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(
         hub.balances(user_l1).call().await?,
@@ -1328,12 +1324,7 @@ async fn the_tank_cli_quotes_deposits_pays_tops_up_and_claims() -> Result<()> {
     let (code, _, err) = xroute(tank_cmd(
         "pay",
         "ethereum",
-        &pay(vec![
-            s("--to"),
-            s("starknet"),
-            s("--max-base-fee"),
-            s("ten"),
-        ]),
+        &pay(words("--to starknet --max-base-fee ten")),
     ))
     .await;
     assert_eq!(code, 2, "{err}");
@@ -1341,7 +1332,7 @@ async fn the_tank_cli_quotes_deposits_pays_tops_up_and_claims() -> Result<()> {
     let (code, _, err) = xroute(tank_cmd(
         "pay",
         "ethereum",
-        &pay(vec![s("--to"), s("77"), s("--max-base-fee"), s("20gwei")]),
+        &pay(words("--to 77 --max-base-fee 20gwei")),
     ))
     .await;
     assert_eq!(code, 1, "{err}");
@@ -1353,14 +1344,9 @@ async fn the_tank_cli_quotes_deposits_pays_tops_up_and_claims() -> Result<()> {
     let (code, out, err) = xroute(tank_cmd(
         "pay",
         "ethereum",
-        &pay(vec![
-            s("--to"),
-            s("starknet"),
-            s("--max-base-fee"),
-            s("20gwei"),
-            s("--gas-limit"),
-            s("100000"),
-        ]),
+        &pay(words(
+            "--to starknet --max-base-fee 20gwei --gas-limit 100000",
+        )),
     ))
     .await;
     assert_eq!(code, 0, "{out}\n{err}");
@@ -1372,14 +1358,9 @@ async fn the_tank_cli_quotes_deposits_pays_tops_up_and_claims() -> Result<()> {
     let (code, out, err) = xroute(tank_cmd(
         "top-up",
         "ethereum",
-        &pay(vec![
-            s("--max-base-fee"),
-            s("20gwei"),
-            s("--gas-limit"),
-            s("100000"),
-            s("--deadline-in"),
-            s("7200"),
-        ]),
+        &pay(words(
+            "--max-base-fee 20gwei --gas-limit 100000 --deadline-in 7200",
+        )),
     ))
     .await;
     assert_eq!(code, 0, "{out}\n{err}");
@@ -1389,12 +1370,7 @@ async fn the_tank_cli_quotes_deposits_pays_tops_up_and_claims() -> Result<()> {
         "the top-up moved the deadline"
     );
     assert_eq!(second.reserved, first.reserved);
-    let (code, out, err) = xroute(tank_cmd(
-        "withdraw",
-        "ethereum",
-        &[s("--amount"), s("1000")],
-    ))
-    .await;
+    let (code, out, err) = xroute(tank_cmd("withdraw", "ethereum", &words("--amount 1000"))).await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(
         hub.balances(user_l1).call().await?,
