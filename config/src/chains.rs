@@ -164,7 +164,14 @@ pub struct TransportConfig {
     pub retries: u32,
     /// The pause before a retry, milliseconds (a node's own `Retry-After` wins).
     pub retry_backoff_ms: u64,
+    /// The most blocks one log query (`eth_getLogs`) spans: a longer range is split into
+    /// windows of this size, and a window the node refuses as too large is halved until it
+    /// answers (issue 28).
+    pub max_log_range: u64,
 }
+
+/// The default `max_log_range`: what public providers commonly accept.
+pub const DEFAULT_MAX_LOG_RANGE: u64 = 2_000;
 
 impl Default for TransportConfig {
     fn default() -> Self {
@@ -172,6 +179,7 @@ impl Default for TransportConfig {
             timeout_ms: 10_000,
             retries: 2,
             retry_backoff_ms: 250,
+            max_log_range: DEFAULT_MAX_LOG_RANGE,
         }
     }
 }

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use chains::address;
 pub use chains::{
-    ArbitrumChain, ArbitrumContracts, ChainConfig, EvmChain, Felt, HubChain, MessagingLayout,
-    RpcUrl, SignerFile, SignerKind, StarknetChain, TransportConfig,
+    ArbitrumChain, ArbitrumContracts, ChainConfig, DEFAULT_MAX_LOG_RANGE, EvmChain, Felt, HubChain,
+    MessagingLayout, RpcUrl, SignerFile, SignerKind, StarknetChain, TransportConfig,
 };
 pub use error::{ConfigError, Result};
 
@@ -391,6 +391,12 @@ impl Config {
                 return Err(invalid(
                     format!("chains[{i}].transport.timeout_ms"),
                     "must be at least 1".into(),
+                ));
+            }
+            if t.max_log_range == 0 {
+                return Err(invalid(
+                    format!("chains[{i}].transport.max_log_range"),
+                    "must be at least 1 block".into(),
                 ));
             }
             if t.retries > 10 {

@@ -177,6 +177,18 @@ impl Anvil {
         self.mine().await
     }
 
+    /// Mines `n` empty blocks at once.
+    pub async fn mine_blocks(&self, n: u64) -> Result<()> {
+        rpc::call(
+            &reqwest::Client::new(),
+            &self.endpoint,
+            "anvil_mine",
+            json!([format!("{n:#x}")]),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Mines one (empty) block.
     pub async fn mine(&self) -> Result<()> {
         rpc::call(

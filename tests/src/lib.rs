@@ -23,6 +23,7 @@ pub mod localnet;
 pub mod pool;
 pub mod process;
 pub mod proxy;
+pub mod range_proxy;
 pub mod router;
 pub mod rpc;
 pub mod stack;

@@ -34,6 +34,8 @@ pub struct EvmClient {
     pub(super) info: ChainInfo,
     pub(super) provider: DynProvider,
     pub(super) submitter: Option<EvmSubmitter>,
+    /// The most blocks one `eth_getLogs` spans (`transport.max_log_range`).
+    max_log_range: u64,
     /// The configured connection (`None` for an ad-hoc reader): what `xroute check` checks.
     config: Option<EvmChain>,
 }
@@ -66,6 +68,7 @@ impl EvmClient {
                 &config.transport,
             )?,
             submitter: None,
+            max_log_range: config.transport.max_log_range.max(1),
             config: Some(config.clone()),
         })
     }
@@ -86,6 +89,7 @@ impl EvmClient {
             },
             provider: transport::evm_provider(name, rpc.as_str(), &Default::default())?,
             submitter: None,
+            max_log_range: xroute_config::DEFAULT_MAX_LOG_RANGE,
             config: None,
         })
     }
@@ -177,12 +181,34 @@ impl EvmClient {
         Ok(receipt.and_then(|r| r.block_number))
     }
 
-    /// Logs matching `filter`.
+    /// Logs matching `filter`, queried in windows of at most `transport.max_log_range` blocks
+    /// (a filter without an end ends at the latest block); a window the node refuses as too
+    /// large or too full is halved until it answers.
     pub(super) async fn logs(&self, filter: &Filter) -> Result<Vec<Log>> {
-        self.provider
-            .get_logs(filter)
-            .await
-            .map_err(|e| self.rpc_error("eth_getLogs", e))
+        let from = filter.get_from_block().unwrap_or(0);
+        let to = match filter.get_to_block() {
+            Some(to) => to,
+            None => self.head().await?.number,
+        };
+        let mut window = self.max_log_range;
+        let mut start = from;
+        let mut out = Vec::new();
+        while start <= to {
+            let end = to.min(start.saturating_add(window - 1));
+            let ranged = filter.clone().from_block(start).to_block(end);
+            match self.provider.get_logs(&ranged).await {
+                Ok(logs) => {
+                    out.extend(logs);
+                    start = end + 1;
+                }
+                Err(e) if window > 1 && too_large(&e) => {
+                    window /= 2;
+                    tracing::debug!(chain = %self.info.name, window, error = %e, "log range refused; halving it");
+                }
+                Err(e) => return Err(self.rpc_error("eth_getLogs", e)),
+            }
+        }
+        Ok(out)
     }
 
     /// The filter of `contract`'s `MessageSent` events.
@@ -387,4 +413,21 @@ impl EvmClient {
             format.as_str()
         ))
     }
+}
+
+/// Whether a node refused a log query for its range or its number of results (the wordings of
+/// public providers: "block range", "range too large", "exceeds max block range", "query returned
+/// more than 10000 results", "response size exceeded", "limit exceeded").
+fn too_large(e: &alloy::transports::TransportError) -> bool {
+    let text = e.to_string().to_lowercase();
+    [
+        "range",
+        "more than",
+        "too many",
+        "too large",
+        "size exceeded",
+        "limit exceeded",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
 }

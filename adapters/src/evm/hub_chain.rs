@@ -421,13 +421,7 @@ impl ChainAdapter for HubChainAdapter {
     }
 
     async fn settlement(&self, id: MessageId) -> Result<Option<crate::Settlement>> {
-        super::tank::settlement(
-            self.client.provider(),
-            &self.client.info().name,
-            self.hub,
-            id.0,
-        )
-        .await
+        super::tank::settlement(&self.client, self.hub, id.0).await
     }
 
     /// The Hub's own payment for an L1 app's message (`Hub.payments`).

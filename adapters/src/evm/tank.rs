@@ -120,21 +120,17 @@ pub(crate) async fn balance(
 
 /// How the payment for `id` was settled in the EVM tank at `tank` (its `Settled` event).
 pub(crate) async fn settlement(
-    provider: &alloy::providers::DynProvider,
-    chain: &str,
+    client: &super::EvmClient,
     tank: Address,
     id: B256,
 ) -> Result<Option<crate::Settlement>> {
-    use alloy::{providers::Provider, sol_types::SolEvent};
+    use alloy::sol_types::SolEvent;
     let filter = alloy::rpc::types::Filter::new()
         .address(tank)
         .event_signature(Hub::Settled::SIGNATURE_HASH)
         .topic1(id)
         .from_block(0);
-    let logs = provider
-        .get_logs(&filter)
-        .await
-        .map_err(|e| AdapterError::rpc(chain, "eth_getLogs Settled", e))?;
+    let logs = client.logs(&filter).await?;
     Ok(logs
         .iter()
         .find_map(|l| Hub::Settled::decode_log(&l.inner).ok())

@@ -286,3 +286,50 @@ async fn the_hub_checkpoint_of_a_block_lists_its_sends_in_log_order() -> Result<
     assert_eq!(ranged[0].messages, sent);
     Ok(())
 }
+
+/// Log queries stay within a provider's range limit (issue 28): behind a proxy that refuses
+/// `eth_getLogs` over more than 100 blocks, the hub chain's adapter (windows of 2,000 by default)
+/// halves its window until the node answers, and finds every `MessageSent` of L1 sends spread
+/// over 2,800 blocks, the same logs as one direct query of the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_queries_stay_within_a_providers_range_limit() -> Result<()> {
+    use xroute_tests::range_proxy::RangeLimitProxy;
+    let net = LocalNet::start(1).await?;
+    let stack = XrouteStack::deploy(&net).await?;
+    let sn = stack.starknets[0];
+    let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+    for n in 0..4u64 {
+        SampleApp::new(stack.l1_app, &l1)
+            .send(sn.domain, sn.app.to_bytes_be().into(), vec![U256::from(n)])
+            .value(U256::from(1_000_000_000_000u64))
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        net.l1.mine_blocks(700).await?;
+    }
+    let proxy = RangeLimitProxy::start(net.l1.endpoint(), 100).await?;
+    let adapter = HubChainAdapter::new("ethereum", L1_DOMAIN, proxy.url().parse()?, stack.hub, 0)?;
+    let head = adapter.head().await?.number;
+    assert!(head > 2_800, "the chain spans {head} blocks");
+    let filter = alloy::rpc::types::Filter::new()
+        .address(stack.hub)
+        .event_signature(<Hub::MessageSent as alloy::sol_types::SolEvent>::SIGNATURE_HASH)
+        .from_block(0);
+    let found = adapter
+        .as_l1()
+        .expect("the hub chain serves as L1")
+        .logs(&filter)
+        .await?;
+    let direct = alloy::providers::Provider::get_logs(&l1, &filter.clone().to_block(head)).await?;
+    assert_eq!(found.len(), 4, "every send, across the gaps");
+    assert_eq!(found, direct, "the same logs as one query of the node");
+    assert!(
+        proxy.refused() > 0,
+        "the proxy refused the first, wider windows"
+    );
+    // The router's indexing ranges go through the same client.
+    let sent = adapter.sent_messages(0, head).await?;
+    assert_eq!(sent.len(), 4);
+    Ok(())
+}

@@ -85,6 +85,7 @@ async fn a_router_whose_l1_rpc_hangs_keeps_serving_and_resumes_when_it_answers()
             timeout_ms: 1_000,
             retries: 1,
             retry_backoff_ms: 100,
+            ..TransportConfig::default()
         }),
         ..RouterOptions::default()
     };

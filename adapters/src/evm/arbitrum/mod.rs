@@ -139,11 +139,7 @@ impl ArbitrumAdapter {
                 .event_signature(ArbSys::L2ToL1Tx::SIGNATURE_HASH)
                 .from_block(sends.next_block)
                 .to_block(end);
-            let logs = chain
-                .provider
-                .get_logs(&filter)
-                .await
-                .map_err(|e| chain.rpc_error("eth_getLogs L2ToL1Tx", e))?;
+            let logs = chain.logs(&filter).await?;
             for log in logs {
                 let tx = log.transaction_hash;
                 let block = log
@@ -498,11 +494,7 @@ impl ArbitrumAdapter {
             .event_signature(ArbRetryableTx::TicketCreated::SIGNATURE_HASH)
             .topic1(ticket)
             .from_block(0);
-        let made = chain
-            .provider
-            .get_logs(&created)
-            .await
-            .map_err(|e| chain.rpc_error("eth_getLogs TicketCreated", e))?;
+        let made = chain.logs(&created).await?;
         if made.is_empty() {
             return Ok(None); // the L2 has not executed the L1 message yet
         }

@@ -106,8 +106,7 @@ impl ArbitrumAdapter {
         let Some(tank) = self.contracts.tank else {
             return Ok(None);
         };
-        let chain = &self.client.info().name;
-        crate::evm::tank::settlement(self.client.provider(), chain, tank, id.0).await
+        crate::evm::tank::settlement(&self.client, tank, id.0).await
     }
 
     pub(super) async fn tank_action_calls(
