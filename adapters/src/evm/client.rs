@@ -185,6 +185,14 @@ impl EvmClient {
     /// (a filter without an end ends at the latest block); a window the node refuses as too
     /// large or too full is halved until it answers.
     pub(super) async fn logs(&self, filter: &Filter) -> Result<Vec<Log>> {
+        if let alloy::rpc::types::FilterBlockOption::AtBlockHash(_) = filter.block_option {
+            // One block, named by its hash: one query, as asked.
+            return self
+                .provider
+                .get_logs(filter)
+                .await
+                .map_err(|e| self.rpc_error("eth_getLogs", e));
+        }
         let from = filter.get_from_block().unwrap_or(0);
         let to = match filter.get_to_block() {
             Some(to) => to,
