@@ -549,9 +549,10 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
         Ok(None)
     }
 
-    /// How the payment for message `id` (sent from this chain) was settled in its tank, once it
-    /// was (`None` before, or without a tank).
-    async fn settlement(&self, _id: MessageId) -> Result<Option<Settlement>> {
+    /// How the payment for message `id` (sent from this chain in block `sent_in`) was settled in
+    /// its tank, once it was (`None` before, or without a tank). Only blocks from `sent_in` on are
+    /// read: a message is settled after it was sent.
+    async fn settlement(&self, _id: MessageId, _sent_in: u64) -> Result<Option<Settlement>> {
         Ok(None)
     }
 

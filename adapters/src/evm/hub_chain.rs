@@ -420,8 +420,8 @@ impl ChainAdapter for HubChainAdapter {
         .await
     }
 
-    async fn settlement(&self, id: MessageId) -> Result<Option<crate::Settlement>> {
-        super::tank::settlement(&self.client, self.hub, id.0).await
+    async fn settlement(&self, id: MessageId, sent_in: u64) -> Result<Option<crate::Settlement>> {
+        super::tank::settlement(&self.client, self.hub, id.0, sent_in).await
     }
 
     /// The Hub's own payment for an L1 app's message (`Hub.payments`).

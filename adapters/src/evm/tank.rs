@@ -118,18 +118,20 @@ pub(crate) async fn balance(
     })
 }
 
-/// How the payment for `id` was settled in the EVM tank at `tank` (its `Settled` event).
+/// How the payment for `id` was settled in the EVM tank at `tank` (its `Settled` event, from
+/// block `from` on).
 pub(crate) async fn settlement(
     client: &super::EvmClient,
     tank: Address,
     id: B256,
+    from: u64,
 ) -> Result<Option<crate::Settlement>> {
     use alloy::sol_types::SolEvent;
     let filter = alloy::rpc::types::Filter::new()
         .address(tank)
         .event_signature(Hub::Settled::SIGNATURE_HASH)
         .topic1(id)
-        .from_block(0);
+        .from_block(from);
     let logs = client.logs(&filter).await?;
     Ok(logs
         .iter()

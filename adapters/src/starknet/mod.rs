@@ -535,8 +535,8 @@ impl ChainAdapter for StarknetAdapter {
         self.tank_settle_call(receipts)
     }
 
-    async fn settlement(&self, id: MessageId) -> Result<Option<crate::Settlement>> {
-        self.tank_settlement(id).await
+    async fn settlement(&self, id: MessageId, sent_in: u64) -> Result<Option<crate::Settlement>> {
+        self.tank_settlement(id, sent_in).await
     }
 
     async fn tank_calls(&self, action: &crate::TankAction, _caller: B256) -> Result<Vec<Call>> {

@@ -127,7 +127,11 @@ impl StarknetAdapter {
 
     /// The tank's `Settled` event for message `id`, if any (its data: id, relayer, charge,
     /// settler, share, refund; u256s as two felts).
-    pub(super) async fn tank_settlement(&self, id: MessageId) -> Result<Option<crate::Settlement>> {
+    pub(super) async fn tank_settlement(
+        &self,
+        id: MessageId,
+        sent_in: u64,
+    ) -> Result<Option<crate::Settlement>> {
         use starknet_rust::core::types::{AddressFilter, EventFilter};
         let Some(tank) = self.tank_felt() else {
             return Ok(None);
@@ -135,7 +139,7 @@ impl StarknetAdapter {
         let key = starknet_rust::core::utils::get_selector_from_name("Settled")
             .map_err(|e| AdapterError::config("Settled", e.to_string()))?;
         let filter = EventFilter {
-            from_block: Some(BlockId::Number(0)),
+            from_block: Some(BlockId::Number(sent_in)),
             to_block: Some(BlockId::Tag(BlockTag::Latest)),
             address: Some(AddressFilter::Single(tank)),
             keys: Some(vec![vec![key]]),

@@ -585,8 +585,14 @@ async fn one(
     if let Some(src) = app.pipeline.chains().get(r.envelope.src_domain) {
         // Read live; a chain that does not answer leaves it out.
         v.payment = src.payment(id).await.ok().flatten().map(Into::into);
-        if v.payment.is_none() {
-            v.settlement = src.settlement(id).await.ok().flatten().map(Into::into);
+        // A settlement follows the relay; it is looked for from the message's own block on.
+        if v.payment.is_none() && matches!(r.stage, Stage::Relayed | Stage::Delivered) {
+            v.settlement = src
+                .settlement(id, r.source.block_number)
+                .await
+                .ok()
+                .flatten()
+                .map(Into::into);
         }
     }
     if let (Some(ledger), Some(t)) = (app.ledger, v.transfer.as_mut())

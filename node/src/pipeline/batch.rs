@@ -383,6 +383,10 @@ impl Pipeline {
             if first_member {
                 // Once per batch.
                 self.count_mined(&mined, attempt.value);
+                if mined.success {
+                    self.credit_settled_in_batch(attempt.tx_hash, mined.block_number, tick)
+                        .await;
+                }
             }
             if hub.is_delivered(&record.envelope).await? {
                 let note = format!(
@@ -397,8 +401,6 @@ impl Pipeline {
                 let members = alloy::primitives::U256::from(batch.members.len().max(1));
                 self.metrics
                     .spent(record, (mined.fee_paid + attempt.value) / members);
-                self.credit_settled_in_relay(record, mined.block_number, tick)
-                    .await;
                 tracing::info!(id = %record.id, tx = %attempt.tx_hash, block = mined.block_number, "relay final (batch)");
                 return Ok(Outcome::Done);
             }

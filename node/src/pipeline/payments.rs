@@ -103,19 +103,17 @@ impl Pipeline {
         None
     }
 
-    /// An L1 app's paid message is settled in its relay: what the Hub credited this router for
-    /// it (its `Settled` event in block `block`) is revenue.
-    pub(super) async fn credit_settled_in_relay(
+    /// An L1 app's paid message is settled in its relay: what the Hub credited this router in
+    /// batch transaction `tx` (its `Settled` events, in block `block`) is revenue. One log query
+    /// per batch, for all its members.
+    pub(super) async fn credit_settled_in_batch(
         &self,
-        record: &MessageRecord,
+        tx: alloy::primitives::B256,
         block: u64,
         tick: Tick,
     ) {
         use alloy::sol_types::SolEvent;
         use xroute_adapters::hub::Hub;
-        if record.envelope.src_domain != self.chains.hub_domain() {
-            return;
-        }
         let Ok(l1) = self.chains.l1(tick.l1_final) else {
             return;
         };
@@ -125,17 +123,19 @@ impl Pipeline {
         let filter = alloy::rpc::types::Filter::new()
             .address(l1.state.hub())
             .event_signature(Hub::Settled::SIGNATURE_HASH)
-            .topic1(record.id.0)
+            .topic2(me)
             .from_block(block)
             .to_block(block);
         let Ok(logs) = l1.state.logs(&filter).await else {
             return;
         };
-        for log in logs {
+        for log in logs.iter().filter(|l| l.transaction_hash == Some(tx)) {
             if let Ok(e) = Hub::Settled::decode_log(&log.inner)
-                && e.data.relayer.into_word() == me
+                && let Ok(Some(record)) = self
+                    .store
+                    .get(&xroute_proofs::envelope::MessageId(e.data.id))
             {
-                self.metrics.earned(record, e.data.charge);
+                self.metrics.earned(&record, e.data.charge);
             }
         }
     }

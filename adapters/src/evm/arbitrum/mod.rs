@@ -629,8 +629,8 @@ impl ChainAdapter for ArbitrumAdapter {
         self.tank_payment(id).await
     }
 
-    async fn settlement(&self, id: MessageId) -> Result<Option<crate::Settlement>> {
-        self.tank_settlement(id).await
+    async fn settlement(&self, id: MessageId, sent_in: u64) -> Result<Option<crate::Settlement>> {
+        self.tank_settlement(id, sent_in).await
     }
 
     async fn tank_calls(&self, action: &crate::TankAction, caller: B256) -> Result<Vec<Call>> {

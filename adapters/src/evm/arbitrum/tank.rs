@@ -102,11 +102,15 @@ impl ArbitrumAdapter {
         })
     }
 
-    pub(super) async fn tank_settlement(&self, id: MessageId) -> Result<Option<crate::Settlement>> {
+    pub(super) async fn tank_settlement(
+        &self,
+        id: MessageId,
+        sent_in: u64,
+    ) -> Result<Option<crate::Settlement>> {
         let Some(tank) = self.contracts.tank else {
             return Ok(None);
         };
-        crate::evm::tank::settlement(&self.client, tank, id.0).await
+        crate::evm::tank::settlement(&self.client, tank, id.0, sent_in).await
     }
 
     pub(super) async fn tank_action_calls(
