@@ -4,7 +4,6 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use alloy::primitives::{B256, U256};
 use clap::Args;
 
 use super::{EXIT_FAILED, EXIT_USAGE};
@@ -35,31 +34,20 @@ pub(crate) struct QuoteArgs {
     priority_fee: String,
 }
 
-fn word(s: &str) -> Option<B256> {
-    let v = match s.strip_prefix("0x") {
-        Some(hex) if !hex.is_empty() && hex.len() <= 64 => U256::from_str_radix(hex, 16).ok(),
-        Some(_) => None,
-        None => U256::from_str_radix(s, 10).ok(),
-    }?;
-    Some(B256::from(v.to_be_bytes::<32>()))
-}
-
 pub(crate) fn quote(args: QuoteArgs) -> ExitCode {
     let usage = |msg: String| {
         eprintln!("error: {msg}");
         ExitCode::from(EXIT_USAGE)
     };
-    let Some(recipient) = args.recipient.strip_prefix("0x").and(word(&args.recipient)) else {
-        return usage(format!(
-            "--recipient: {:?} is not a 0x-hex word",
-            args.recipient
-        ));
+    let recipient = match super::parse::word(&args.recipient) {
+        Ok(w) => w,
+        Err(e) => return usage(format!("--recipient: {e}")),
     };
     let mut payload = Vec::new();
     for (i, w) in args.payload.iter().enumerate() {
-        match word(w.trim()) {
-            Some(v) => payload.push(v),
-            None => return usage(format!("--payload word {i}: {w:?} is not a 256-bit word")),
+        match super::parse::word(w) {
+            Ok(v) => payload.push(v),
+            Err(e) => return usage(format!("--payload word {i}: {e}")),
         }
     }
     let Some(priority) =

@@ -141,17 +141,9 @@ pub(crate) fn parse_wei(s: &str) -> Option<U256> {
     U256::from_str_radix(&digits, 10).ok()
 }
 
+/// A 32-byte word (decimal or 0x-hex), or a usage error naming `flag`.
 fn word(s: &str, flag: &str) -> Result<B256, (u8, String)> {
-    s.strip_prefix("0x")
-        .filter(|h| !h.is_empty() && h.len() <= 64)
-        .and_then(|h| U256::from_str_radix(h, 16).ok())
-        .map(|w| B256::from(w.to_be_bytes::<32>()))
-        .ok_or_else(|| {
-            (
-                EXIT_USAGE,
-                format!("{flag}: {s:?} is not a 0x-hex word of at most 32 bytes"),
-            )
-        })
+    super::parse::word(s).map_err(|e| (EXIT_USAGE, format!("{flag}: {e}")))
 }
 
 fn wei(s: &str, flag: &str) -> Result<U256, (u8, String)> {
@@ -264,13 +256,13 @@ async fn run(
             to: own(to, "--to")?,
         },
         TankCommand::Pay { id, to, terms, .. } => TankAction::Pay {
-            id: MessageId(word(id, "--id")?),
+            id: MessageId(super::parse::hash(id).map_err(|e| (EXIT_USAGE, format!("--id: {e}")))?),
             src: adapter.domain(),
             dst: super::domain_of(config, to, "--to")?,
             terms: terms.terms(l1_now().await?)?,
         },
         TankCommand::TopUp { id, terms, .. } => TankAction::TopUp {
-            id: MessageId(word(id, "--id")?),
+            id: MessageId(super::parse::hash(id).map_err(|e| (EXIT_USAGE, format!("--id: {e}")))?),
             terms: terms.terms(l1_now().await?)?,
         },
         TankCommand::Claim { relayer, .. } => TankAction::Claim {
