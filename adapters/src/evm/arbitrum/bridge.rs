@@ -123,6 +123,24 @@ pub fn retryable_entry(
     )
 }
 
+/// `terms` (a retryable's entry, as [`retryable_entry`] encodes it) with its refunds going to
+/// `to` when `to` is an address; else `terms` as they are.
+pub(super) fn with_refund_to(terms: &Bytes, to: B256) -> Bytes {
+    use alloy::sol_types::SolValue;
+    if to.0[..12] != [0u8; 12] || to == B256::ZERO {
+        return terms.clone();
+    }
+    match <(U256, U256, U256, Address)>::abi_decode(terms) {
+        Ok((gas_limit, max_fee, submission, _)) => retryable_entry(
+            u64::try_from(gas_limit).unwrap_or(u64::MAX),
+            max_fee,
+            submission,
+            Address::from_word(to),
+        ),
+        Err(_) => terms.clone(),
+    }
+}
+
 /// The envelope in a `receiveFromArbitrum(words)` call, if it is one.
 pub(super) fn envelope_of(data: &[u8]) -> Option<Envelope> {
     let call = Hub::receiveFromArbitrumCall::abi_decode(data).ok()?;

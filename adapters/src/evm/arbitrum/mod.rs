@@ -639,16 +639,7 @@ impl ChainAdapter for ArbitrumAdapter {
 
     /// A retryable's excess fee and call-value refunds go to `to` when it is an address.
     fn with_refund_to(&self, terms: &Bytes, to: B256) -> Bytes {
-        use alloy::sol_types::SolValue;
-        if to.0[..12] != [0u8; 12] || to == B256::ZERO {
-            return terms.clone();
-        }
-        match <(U256, U256, U256, Address)>::abi_decode(terms) {
-            Ok((gas_limit, max_fee, submission, _)) => {
-                Bytes::from((gas_limit, max_fee, submission, Address::from_word(to)).abi_encode())
-            }
-            Err(_) => terms.clone(),
-        }
+        bridge::with_refund_to(terms, to)
     }
 
     /// Measured: 270k gas for an exit through the Outbox toward L1 (the first in a batch).
