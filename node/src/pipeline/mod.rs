@@ -136,6 +136,8 @@ pub struct Pipeline {
     settling: std::sync::Mutex<std::collections::HashMap<u32, settlement::InFlight>>,
     /// Per source domain, since when receipts have been pending (ms).
     pending_since: std::sync::Mutex<std::collections::HashMap<u32, u64>>,
+    /// This round's messages waiting on their payment, by why (`payments::WAITING`).
+    waiting: std::sync::Mutex<[u64; 3]>,
     metrics: Arc<Metrics>,
 }
 
@@ -160,6 +162,7 @@ impl Pipeline {
             round: std::sync::Mutex::new(Default::default()),
             settling: std::sync::Mutex::new(Default::default()),
             pending_since: std::sync::Mutex::new(Default::default()),
+            waiting: std::sync::Mutex::new([0; 3]),
             metrics,
         }
     }
@@ -330,7 +333,7 @@ impl Pipeline {
         self.relay_ready(tick).await;
         self.unpark_topped_up(tick).await;
         self.settle_receipts(tick).await;
-        self.count_waiting();
+        self.publish_waiting();
         self.coordinator.flush();
         Ok(())
     }
@@ -392,6 +395,7 @@ impl Pipeline {
             Outcome::Done | Outcome::NotReady => Ok(()),
             Outcome::Park(reason) => self.park(&id, reason, tick.now_ms),
             Outcome::Hold(reason) => {
+                self.count_waiting(&reason);
                 if record.reason.as_deref() != Some(reason.as_str()) {
                     tracing::info!(%id, %reason, "message held");
                     self.store

@@ -16,6 +16,10 @@ use xroute_config::PaymentPolicy;
 use super::{Outcome, Pipeline, Tick, step::StepError};
 use crate::model::{MessageRecord, Stage};
 
+/// Why a message waits on its payment: its reason's first word (every held message is stepped
+/// each round, so a round counts them all).
+pub(super) const WAITING: [&str; 3] = ["held", "unpaid", "underpaid"];
+
 /// How the reason of a message parked past its payment's deadline starts: such a message starts
 /// over once its payer moved the deadline (`top_up`).
 pub(super) const DEADLINE_PASSED: &str = "its payment's deadline passed";
@@ -140,28 +144,22 @@ impl Pipeline {
         }
     }
 
-    /// Counts the messages waiting on their payment into the metrics.
-    pub(super) fn count_waiting(&self) {
-        let mut counts = [("held", 0u64), ("unpaid", 0), ("underpaid", 0)];
-        for stage in [Stage::Proven, Stage::Attested] {
-            let Ok(ids) = self.store.ids_in(stage, usize::MAX) else {
-                return;
-            };
-            for id in ids {
-                let Ok(Some(r)) = self.store.get(&id) else {
-                    continue;
-                };
-                let Some(why) = r.reason.as_deref() else {
-                    continue;
-                };
-                for (kind, n) in &mut counts {
-                    if why.starts_with(&format!("{kind}:")) {
-                        *n += 1;
-                    }
-                }
-            }
+    /// Counts a message this round held for `reason` (its kind is the reason's first word).
+    pub(super) fn count_waiting(&self, reason: &str) {
+        let kind = WAITING.iter().position(|k| {
+            reason
+                .strip_prefix(k)
+                .is_some_and(|rest| rest.starts_with(':'))
+        });
+        if let Some(k) = kind {
+            self.waiting.lock().unwrap_or_else(|p| p.into_inner())[k] += 1;
         }
-        for (kind, n) in counts {
+    }
+
+    /// Publishes this round's counts of messages waiting on their payment, and starts the next.
+    pub(super) fn publish_waiting(&self) {
+        let counts = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|p| p.into_inner()));
+        for (kind, n) in WAITING.iter().zip(counts) {
             self.metrics.waiting_for_payment(kind, n);
         }
     }

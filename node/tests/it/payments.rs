@@ -370,6 +370,28 @@ async fn a_starknet_user_pays_and_the_router_holds_relays_and_settles() -> Resul
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The metrics count the held messages (published at the end of each round: polled).
+    let start = std::time::Instant::now();
+    loop {
+        net.l1.set_base_fee(100 * GWEI).await?;
+        let text = reqwest::get(format!("{}/metrics", env.router.api))
+            .await?
+            .text()
+            .await?;
+        let held_now = text
+            .lines()
+            .find_map(|l| l.strip_prefix("xroute_messages_waiting_for_payment{why=\"held\"} "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if held_now >= 1 {
+            break;
+        }
+        ensure!(
+            start.elapsed() < Duration::from_secs(10),
+            "no held message counted:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Past the second's deadline (L1 time moved on): parked, with the reason.
     net.l1.advance_time(30).await?;
     let start = std::time::Instant::now();
