@@ -128,6 +128,19 @@ impl Call {
     }
 }
 
+/// Which messages waiting for their exit (`Exit::NotYet`) a range of finalized L1 blocks made
+/// consumable, read from the events that make them so (issue 28): a waiting message is looked at
+/// again only when this names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exits {
+    /// The exits of these messages appeared.
+    Ids(Vec<MessageId>),
+    /// Every message sent in a block of this chain up to this one (inclusive) can exit.
+    UpTo(u64),
+    /// The chain cannot tell: every waiting message is looked at again.
+    Unknown,
+}
+
 /// For a message leaving a chain: whether L1 can consume it yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Exit {
@@ -514,6 +527,13 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
         _to: u64,
     ) -> Result<Option<Vec<FoundCheckpoint>>> {
         Ok(None)
+    }
+
+    /// Which of this chain's messages the finalized L1 blocks `from..=to` made consumable (read
+    /// from L1's events, not per message): what wakes the messages waiting for their exit.
+    /// Default [`Exits::Unknown`]: they are all looked at again.
+    async fn exits(&self, _l1: &dyn L1State, _from: u64, _to: u64) -> Result<Exits> {
+        Ok(Exits::Unknown)
     }
 
     /// This chain as L1 (the hub chain only): storage proofs against its verified headers.

@@ -98,6 +98,12 @@ fn failure(chain: &str, method: &'static str, kind: ErrorKind) -> AdapterError {
 #[derive(Debug, Default)]
 struct ChainState {
     head: u64,
+    /// Calls answered, by method.
+    calls: HashMap<&'static str, u64>,
+    /// When set, [`ChainAdapter::exits`] answers from `exit_events` instead of `Unknown`.
+    announces_exits: bool,
+    /// L1 block → the messages whose exits appeared in it.
+    exit_events: Vec<(u64, MessageId)>,
     exits: HashMap<MessageId, Exit>,
     entries: HashMap<MessageId, Entry>,
     delivered: HashSet<MessageId>,
@@ -150,7 +156,8 @@ impl FakeChain {
     }
 
     fn check(&self, method: &'static str) -> Result<MutexGuard<'_, ChainState>> {
-        let state = lock(&self.state);
+        let mut state = lock(&self.state);
+        *state.calls.entry(method).or_default() += 1;
         match state.failing {
             Some(kind) => Err(failure(&self.info.name, method, kind)),
             None => Ok(state),
@@ -186,6 +193,40 @@ impl FakeChain {
     /// How many batch simulations were asked for.
     pub fn simulations(&self) -> usize {
         lock(&self.state).simulations
+    }
+
+    /// Calls answered so far, every method together.
+    pub fn calls(&self) -> u64 {
+        lock(&self.state).calls.values().sum()
+    }
+
+    /// Calls of `method` answered so far (`exit`, `eth_getProof`, `head`…).
+    pub fn calls_of(&self, method: &str) -> u64 {
+        lock(&self.state).calls.get(method).copied().unwrap_or(0)
+    }
+
+    /// A new block: the latest is one higher (on a hub chain: L1 moved, so what waits for an
+    /// exit is looked at again).
+    pub fn next_block(&self) {
+        lock(&self.state).head += 1;
+    }
+
+    /// The chain's latest block from now on.
+    pub fn set_head(&self, head: u64) {
+        lock(&self.state).head = head;
+    }
+
+    /// From now on [`ChainAdapter::exits`] names only what [`Self::exit_in`] announced (by
+    /// default it answers `Unknown`, so every waiting message is looked at every round).
+    pub fn announce_exits(&self) {
+        lock(&self.state).announces_exits = true;
+    }
+
+    /// Message `id` can exit from now on, by an event of L1 block `l1_block`.
+    pub fn exit_in(&self, id: MessageId, l1_block: u64, exit: Exit) {
+        let mut state = lock(&self.state);
+        state.exits.insert(id, exit);
+        state.exit_events.push((l1_block, id));
     }
 
     /// Message `id` is delivered here (on a hub chain: the Hub processed it).
@@ -329,6 +370,21 @@ impl ChainAdapter for FakeChain {
             .get(&envelope.id())
             .cloned()
             .unwrap_or(Entry::fee(U256::ZERO)))
+    }
+
+    async fn exits(&self, _: &dyn L1State, from: u64, to: u64) -> Result<crate::Exits> {
+        let state = self.check("exits")?;
+        if !state.announces_exits {
+            return Ok(crate::Exits::Unknown);
+        }
+        Ok(crate::Exits::Ids(
+            state
+                .exit_events
+                .iter()
+                .filter(|(block, _)| (from..=to).contains(block))
+                .map(|(_, id)| *id)
+                .collect(),
+        ))
     }
 
     async fn is_delivered(&self, envelope: &Envelope) -> Result<bool> {

@@ -134,6 +134,7 @@ pub struct Metrics {
     margin: Family<RouteLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     receipts_settled: Family<ChainLabels, Counter>,
     waiting: Family<WaitLabels, Gauge>,
+    waiting_exit: Family<ChainLabels, Gauge>,
     value: Family<ChainLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
     head: Family<ChainLabels, Gauge>,
     lag: Family<ChainLabels, Gauge>,
@@ -165,6 +166,7 @@ impl Metrics {
             margin: Family::default(),
             receipts_settled: Family::default(),
             waiting: Family::default(),
+            waiting_exit: Family::default(),
             value: Family::default(),
             head: Family::default(),
             lag: Family::default(),
@@ -245,6 +247,11 @@ impl Metrics {
                 "xroute_messages_waiting_for_payment",
                 "Messages whose relay waits on their payment, by why: held (the L1 base fee above the payer's cap, or more gas than paid for), unpaid, underpaid",
                 m.waiting.clone(),
+            );
+            r.register(
+                "xroute_messages_waiting_for_exit",
+                "Messages waiting, without any chain call, until L1's events show their exit, per source chain",
+                m.waiting_exit.clone(),
             );
             r.register(
                 "xroute_relay_value_wei",
@@ -349,6 +356,15 @@ impl Metrics {
         self.waiting
             .get_or_create(&WaitLabels {
                 why: why.to_string(),
+            })
+            .set(count as i64);
+    }
+
+    /// How many messages from `chain` wait for L1's events to show their exit.
+    pub fn waiting_for_exit(&self, chain: &str, count: u64) {
+        self.waiting_exit
+            .get_or_create(&ChainLabels {
+                chain: chain.to_string(),
             })
             .set(count as i64);
     }

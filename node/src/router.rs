@@ -117,6 +117,7 @@ pub struct RouterBuilder {
     store: Option<StoreFrom>,
     chains: Option<ChainsFrom>,
     coordinator: Option<Arc<dyn Coordinator>>,
+    clock: Option<Arc<dyn crate::time::Clock>>,
     p2p: Option<P2pConfig>,
     api: Option<ApiSettings>,
 }
@@ -158,6 +159,13 @@ impl RouterBuilder {
     /// 10 minutes).
     pub fn payments(mut self, payments: PaymentsConfig) -> Self {
         self.payments = payments;
+        self
+    }
+
+    /// Reads the time from `clock` (a test's [`crate::time::ManualClock`]) instead of the
+    /// system's: backoffs and wake-up times pass when it says.
+    pub fn clock(mut self, clock: Arc<dyn crate::time::Clock>) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -203,6 +211,9 @@ impl RouterBuilder {
             metrics.clone(),
         )
         .with_payments(self.payments.clone());
+        if let Some(clock) = self.clock {
+            pipeline = pipeline.with_clock(clock);
+        }
         let mut joined = None;
         if let Some(p2p) = &self.p2p {
             let j = join_network(p2p, store.clone(), &chains, self.relay.poll_interval_ms).await?;
@@ -246,6 +257,7 @@ impl Router {
             store: None,
             chains: None,
             coordinator: None,
+            clock: None,
             p2p: None,
             api: None,
         }

@@ -350,6 +350,11 @@ impl ChainAdapter for HubChainAdapter {
         true
     }
 
+    /// An L1 app's message can exit once its block is final: no event to read.
+    async fn exits(&self, _l1: &dyn L1State, _from: u64, to: u64) -> Result<crate::Exits> {
+        Ok(crate::Exits::UpTo(to))
+    }
+
     /// The hub chain's own sends (one `eth_getLogs`).
     async fn checkpoints(
         &self,

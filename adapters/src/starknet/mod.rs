@@ -475,6 +475,20 @@ impl ChainAdapter for StarknetAdapter {
         self.found_checkpoints(l1, &filter).await.map(Some)
     }
 
+    /// The messages to the Hub that the messaging contract's `LogMessageToL1` logs in those
+    /// blocks made consumable (the checkpoints' own read).
+    async fn exits(&self, l1: &dyn L1State, from: u64, to: u64) -> Result<crate::Exits> {
+        Ok(match self.checkpoints(l1, from, to).await? {
+            None => crate::Exits::Unknown,
+            Some(found) => crate::Exits::Ids(
+                found
+                    .iter()
+                    .flat_map(|f| f.messages.iter().map(|m| m.envelope.id()))
+                    .collect(),
+            ),
+        })
+    }
+
     fn send_call(&self, dst: u32, recipient: B256, payload: &[U256], value: U256) -> Result<Call> {
         if !value.is_zero() {
             return Err(AdapterError::config(

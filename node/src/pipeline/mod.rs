@@ -37,6 +37,7 @@ mod settlement;
 mod step;
 #[cfg(test)]
 mod tests;
+mod wake;
 
 use std::{sync::Arc, time::Duration};
 
@@ -77,8 +78,11 @@ pub enum PipelineError {
 pub enum Outcome {
     /// The step moved the message (already persisted).
     Done,
-    /// Nothing to do yet (not proven, not mined, not final).
+    /// Nothing to do yet (not mined, not final, not its turn): looked at again next round.
     NotReady,
+    /// L1 does not show the message's exit yet: it waits, without any chain call, until L1's
+    /// events name it ([`wake`]).
+    AwaitExit,
     /// The step failed; try again after a backoff. A failed relay (reverted, or its nonce
     /// taken) goes back to `Proven` to be made again from a fresh estimate.
     Retry(String),
@@ -138,6 +142,10 @@ pub struct Pipeline {
     pending_since: std::sync::Mutex<std::collections::HashMap<u32, u64>>,
     /// This round's messages waiting on their payment, by why (`payments::WAITING`).
     waiting: std::sync::Mutex<[u64; 3]>,
+    /// The messages waiting for L1 to show their exit.
+    exit_waits: std::sync::Mutex<wake::ExitWaits>,
+    /// Where the time is read.
+    clock: Arc<dyn crate::time::Clock>,
     metrics: Arc<Metrics>,
 }
 
@@ -163,6 +171,8 @@ impl Pipeline {
             settling: std::sync::Mutex::new(Default::default()),
             pending_since: std::sync::Mutex::new(Default::default()),
             waiting: std::sync::Mutex::new([0; 3]),
+            exit_waits: std::sync::Mutex::new(Default::default()),
+            clock: Arc::new(crate::time::SystemClock),
             metrics,
         }
     }
@@ -181,6 +191,17 @@ impl Pipeline {
     pub(crate) fn with_payments(mut self, payments: PaymentsConfig) -> Self {
         self.payments = payments;
         self
+    }
+
+    /// Reads the time from `clock` instead of the system's.
+    pub(crate) fn with_clock(mut self, clock: Arc<dyn crate::time::Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, by the pipeline's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
     }
 
     /// The `[payments]` settings it runs with.
@@ -244,7 +265,7 @@ impl Pipeline {
         let interval = Duration::from_millis(self.relay.poll_interval_ms);
         while !*shutdown.borrow() {
             tokio::select! {
-                scanned = scan::scan(&self.store, chain.as_ref()) => match scanned {
+                scanned = scan::scan(&self.store, chain.as_ref(), self.now_ms()) => match scanned {
                     Ok(report) => self.metrics.scanned(chain.name(), report.head, report.cursor),
                     Err(e) => {
                         tracing::warn!(chain = chain.name(), error = %e, "indexing failed; retrying");
@@ -279,7 +300,7 @@ impl Pipeline {
     /// one step.
     pub async fn tick(&self) -> Result<(), PipelineError> {
         for adapter in self.chains.adapters() {
-            match scan::scan(&self.store, adapter.as_ref()).await {
+            match scan::scan(&self.store, adapter.as_ref(), self.now_ms()).await {
                 Ok(report) => self
                     .metrics
                     .scanned(adapter.name(), report.head, report.cursor),
@@ -303,7 +324,7 @@ impl Pipeline {
         let (l1_base_fee, l1_time) = self.chains.l1(l1_final)?.state.fee_and_time().await?;
         let tick = Tick {
             l1_final,
-            now_ms: now_ms(),
+            now_ms: self.now_ms(),
             l1_base_fee,
             l1_time,
         };
@@ -312,6 +333,7 @@ impl Pipeline {
         if let Err(e) = self.watch_batches(tick).await {
             tracing::warn!(error = %e, "watching relay batches failed; the next round retries");
         }
+        self.wake_exits(tick).await;
         for stage in [
             Stage::Relaying,
             Stage::Relayed,
@@ -319,8 +341,16 @@ impl Pipeline {
             Stage::Proven,
             Stage::Attested,
         ] {
-            // Every message of the stage, so a backlog that is not ready cannot starve the rest.
-            let ids = self.store.ids_in(stage, usize::MAX)?;
+            // Every message of the stage, so a backlog that is not ready cannot starve the rest
+            // (but none that waits for its exit).
+            let mut ids = self.store.ids_in(stage, usize::MAX)?;
+            if stage == Stage::Sent {
+                ids = self
+                    .exit_waits
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .steppable(ids);
+            }
             futures::stream::iter(ids)
                 .map(|id| self.advance(id, stage, tick))
                 .buffer_unordered(CONCURRENCY)
@@ -334,6 +364,7 @@ impl Pipeline {
         self.unpark_topped_up(tick).await;
         self.settle_receipts(tick).await;
         self.publish_waiting();
+        self.publish_exit_waits();
         self.coordinator.flush();
         Ok(())
     }
@@ -393,6 +424,10 @@ impl Pipeline {
         let id = record.id;
         match outcome {
             Outcome::Done | Outcome::NotReady => Ok(()),
+            Outcome::AwaitExit => {
+                self.wait_for_exit(record, tick.l1_final.number);
+                Ok(())
+            }
             Outcome::Park(reason) => self.park(&id, reason, tick.now_ms),
             Outcome::Hold(reason) => {
                 self.count_waiting(&reason);
@@ -457,7 +492,7 @@ impl Pipeline {
             id,
             Stage::Parked,
             Stage::Sent,
-            now_ms(),
+            self.now_ms(),
             "retried by operator",
             |r| {
                 r.attempts = 0;
@@ -470,9 +505,15 @@ impl Pipeline {
     /// `xroute drop`: a parked message is dropped for good, with the operator's reason.
     pub fn drop_message(&self, id: &MessageId, reason: &str) -> Result<MessageRecord, StoreError> {
         let note = format!("dropped by operator: {reason}");
-        self.store
-            .transition(id, Stage::Parked, Stage::Dropped, now_ms(), &note, |r| {
+        self.store.transition(
+            id,
+            Stage::Parked,
+            Stage::Dropped,
+            self.now_ms(),
+            &note,
+            |r| {
                 r.reason = Some(note.clone());
-            })
+            },
+        )
     }
 }

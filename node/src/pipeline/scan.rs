@@ -4,7 +4,7 @@
 use alloy_primitives::B256;
 use xroute_adapters::{ChainAdapter, ChainAdapterExt};
 
-use super::{PipelineError, now_ms};
+use super::PipelineError;
 use crate::{
     model::{Cursor, MessageRecord, SourceRef},
     store::Store,
@@ -24,10 +24,11 @@ pub(crate) struct ScanReport {
     pub cursor: u64,
 }
 
-/// Indexes `adapter`'s chain up to its finalized head.
+/// Indexes `adapter`'s chain up to its finalized head; what it finds is stored as sent at `now`.
 pub(crate) async fn scan(
     store: &Store,
     adapter: &dyn ChainAdapter,
+    now: u64,
 ) -> Result<ScanReport, PipelineError> {
     let name = adapter.name();
     let (head, finalized) = adapter.heads().await?;
@@ -70,7 +71,7 @@ pub(crate) async fn scan(
                     block_hash: B256::from(sent.block.hash),
                     tx_hash: B256::from(sent.tx_hash),
                 },
-                now_ms(),
+                now,
             );
             if store.insert_new(&record)? {
                 tracing::info!(

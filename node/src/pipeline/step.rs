@@ -73,7 +73,7 @@ impl Pipeline {
         }
         let l1 = self.chains.l1(tick.l1_final)?;
         let proof = match src.exit(&record.envelope, &l1, &Bytes::new()).await? {
-            Exit::NotYet => return Ok(Outcome::NotReady),
+            Exit::NotYet => return Ok(Outcome::AwaitExit),
             Exit::Never(reason) => return Ok(Outcome::Park(reason)),
             Exit::Ready { proof, .. } => proof,
         };

@@ -17,6 +17,7 @@ use super::{Chains, Pipeline};
 use crate::{
     model::{MessageRecord, SourceRef, Stage},
     router::Router,
+    time::{Clock, ManualClock},
 };
 
 const L1: u32 = 1;
@@ -30,6 +31,11 @@ struct Setup {
 }
 
 async fn setup(relay: RelayConfig) -> Setup {
+    setup_with(relay, None).await
+}
+
+/// A setup whose pipeline reads the time from `clock`, if given.
+async fn setup_with(relay: RelayConfig, clock: Option<Arc<ManualClock>>) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let hub = FakeChain::hub("ethereum", L1);
     let rollup = FakeChain::rollup("starknet", ROLLUP);
@@ -37,12 +43,11 @@ async fn setup(relay: RelayConfig) -> Setup {
     by_domain.insert(L1, hub.clone());
     by_domain.insert(ROLLUP, rollup.clone());
     let chains = Chains::new(L1, by_domain).unwrap();
-    let router = Router::builder(relay)
-        .chains(chains)
-        .store_at(dir.path())
-        .build()
-        .await
-        .unwrap();
+    let mut builder = Router::builder(relay).chains(chains).store_at(dir.path());
+    if let Some(clock) = clock {
+        builder = builder.clock(clock);
+    }
+    let router = builder.build().await.unwrap();
     Setup {
         _dir: dir,
         pipeline: router.pipeline().clone(),
@@ -120,9 +125,10 @@ fn from_l1(s: &Setup, nonce: u64, prepaid: u64) -> MessageId {
     record.id
 }
 
-/// The rollup shows message `id` proven on L1, consumed by a Hub call.
+/// The rollup shows message `id` proven on L1 (in a new L1 block), consumed by a Hub call.
 fn ready(s: &Setup, id: MessageId) -> Call {
     let call = Call::evm(FAKE_HUB, Bytes::from(id.0.to_vec()), U256::ZERO);
+    s.hub.next_block();
     s.rollup.set_exit(
         id,
         Exit::Ready {
@@ -805,4 +811,124 @@ async fn a_member_the_mined_batch_did_not_make_is_retried_and_a_stuck_batch_is_r
         "{r:#?}"
     );
     assert!(r.relays.iter().skip(1).all(|a| a.batch.is_none()));
+}
+
+/// The chain calls of a round, both chains together.
+fn calls(s: &Setup) -> u64 {
+    s.hub.calls() + s.rollup.calls()
+}
+
+#[tokio::test]
+async fn a_message_waiting_for_its_exit_costs_no_chain_call_until_l1_names_it() {
+    let s = setup(quick()).await;
+    s.rollup.announce_exits();
+    let ids: Vec<MessageId> = (1..=3).map(|n| stored(&s, n)).collect();
+    // The first round looks at each once.
+    tick(&s).await;
+    assert_eq!(s.rollup.calls_of("exit"), 3);
+    for id in &ids {
+        assert_eq!(record(&s, id).stage, Stage::Sent);
+    }
+    // A round with L1 where it was: no read at all for them.
+    let before = calls(&s);
+    tick(&s).await;
+    let idle = calls(&s) - before;
+    // L1 moves on, twice, with nothing for them: per round, the hub's index of its new block
+    // and one events read of the rollup, and no call per message.
+    for _ in 0..2 {
+        s.hub.next_block();
+        let before = calls(&s);
+        tick(&s).await;
+        assert_eq!(
+            calls(&s) - before,
+            idle + 2,
+            "a new L1 block costs two calls, not 3 × n"
+        );
+    }
+    assert_eq!(
+        s.rollup.calls_of("exit"),
+        3,
+        "no message was looked at again"
+    );
+    assert_eq!(s.rollup.calls_of("exits"), 2);
+    // An event in L1 block 13 names the second message: it alone is looked at, and proven.
+    s.hub.next_block();
+    let call = Call::evm(FAKE_HUB, Bytes::from(ids[1].0.to_vec()), U256::ZERO);
+    s.rollup.exit_in(
+        ids[1],
+        13,
+        Exit::Ready {
+            proof: "l2ToL1Messages[h] = 1 at L1 block 13 (storage proof)".into(),
+            call,
+            prepaid: U256::ZERO,
+        },
+    );
+    tick(&s).await;
+    assert_eq!(
+        s.rollup.calls_of("exit"),
+        3 + 2,
+        "its proof, then its relay's call"
+    );
+    assert_ne!(record(&s, &ids[1]).stage, Stage::Sent);
+    assert_eq!(record(&s, &ids[0]).stage, Stage::Sent);
+    assert_eq!(record(&s, &ids[2]).stage, Stage::Sent);
+    // /metrics counts the two still waiting.
+    let text = s.pipeline.metrics().encode(&[], None);
+    assert!(
+        text.contains(r#"xroute_messages_waiting_for_exit{chain="starknet"} 2"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_chain_that_cannot_name_exits_has_its_waiting_messages_looked_at_when_l1_moves() {
+    let s = setup(quick()).await;
+    let id = stored(&s, 1);
+    tick(&s).await;
+    tick(&s).await;
+    assert_eq!(
+        s.rollup.calls_of("exit"),
+        1,
+        "L1 did not move: nothing new to see"
+    );
+    s.hub.next_block();
+    tick(&s).await;
+    assert_eq!(
+        s.rollup.calls_of("exit"),
+        2,
+        "`Unknown` wakes every waiting message"
+    );
+    assert_eq!(record(&s, &id).stage, Stage::Sent);
+}
+
+#[tokio::test]
+async fn a_backoff_passes_when_the_driven_clock_says_so() {
+    let clock = ManualClock::at(1_000_000);
+    let relay = RelayConfig {
+        backoff_initial_ms: 60_000,
+        backoff_max_ms: 60_000,
+        ..quick()
+    };
+    let s = setup_with(relay, Some(clock.clone())).await;
+    let id = stored(&s, 1);
+    ready(&s, id);
+    s.rollup.fail_with(Some(ErrorKind::Timeout));
+    tick(&s).await;
+    let r = record(&s, &id);
+    assert_eq!((r.stage, r.attempts), (Stage::Sent, 1), "{r:#?}");
+    assert!(r.next_attempt_at_ms > clock.now_ms(), "{r:#?}");
+    s.rollup.fail_with(None);
+    tick(&s).await;
+    assert_eq!(
+        s.rollup.calls_of("exit"),
+        1,
+        "not looked at before its wake-up time"
+    );
+    clock.advance(r.next_attempt_at_ms - clock.now_ms());
+    tick(&s).await;
+    assert_ne!(
+        record(&s, &id).stage,
+        Stage::Sent,
+        "looked at, once the clock passed it"
+    );
 }

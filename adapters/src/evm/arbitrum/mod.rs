@@ -80,10 +80,12 @@ struct PostedRoot {
     size: Option<u64>,
 }
 
+/// The newest send root the rollup posted (older ones cover no more leaves), and the next L1
+/// block to read for a newer one.
 #[derive(Debug, Default)]
 struct Roots {
     next_block: u64,
-    posted: Vec<PostedRoot>,
+    newest: Option<PostedRoot>,
 }
 
 /// An Arbitrum-family rollup's adapter: the L2 through the shared EVM client, its contracts, and
@@ -191,28 +193,74 @@ impl ArbitrumAdapter {
         Ok(())
     }
 
-    /// Reads the Outbox's `SendRootUpdated` logs up to L1 block `to`.
-    async fn read_roots(&self, l1: &L1<'_>, roots: &mut Roots, to: u64) -> Result<()> {
-        while roots.next_block <= to {
-            let end = to.min(roots.next_block + LOG_RANGE - 1);
-            let filter = Filter::new()
-                .address(self.contracts.outbox)
-                .event_signature(ArbBridgeContracts::SendRootUpdated::SIGNATURE_HASH)
-                .from_block(roots.next_block)
-                .to_block(end);
-            for log in l1.state.logs(&filter).await? {
-                let topics = log.topics();
-                if let [_, root, block_hash] = topics {
-                    roots.posted.push(PostedRoot {
-                        root: *root,
-                        l2_block_hash: *block_hash,
-                        size: None,
-                    });
+    /// The Outbox's `SendRootUpdated` logs in L1 blocks `from..=to` (the L1 state windows
+    /// the query to its provider's range).
+    async fn root_logs(&self, l1: &dyn L1State, from: u64, to: u64) -> Result<Vec<PostedRoot>> {
+        let filter = Filter::new()
+            .address(self.contracts.outbox)
+            .event_signature(ArbBridgeContracts::SendRootUpdated::SIGNATURE_HASH)
+            .from_block(from)
+            .to_block(to);
+        Ok(l1
+            .logs(&filter)
+            .await?
+            .iter()
+            .filter_map(|log| match log.topics() {
+                [_, root, block_hash] => Some(PostedRoot {
+                    root: *root,
+                    l2_block_hash: *block_hash,
+                    size: None,
+                }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Brings `roots` up to L1 block `to`. The first time, the newest root is looked for
+    /// backwards from `to`, a window at a time (not from L1's genesis: on a public chain the
+    /// Outbox holds years of roots, and only the newest matters).
+    async fn read_roots(&self, l1: &dyn L1State, roots: &mut Roots, to: u64) -> Result<()> {
+        if roots.next_block == 0 {
+            let mut end = to;
+            loop {
+                let start = end.saturating_sub(LOG_RANGE - 1);
+                if let Some(newest) = self.root_logs(l1, start, end).await?.pop() {
+                    roots.newest = Some(newest);
+                    break;
                 }
+                if start == 0 {
+                    break;
+                }
+                end = start - 1;
             }
-            roots.next_block = end + 1;
+        } else if roots.next_block <= to
+            && let Some(newest) = self.root_logs(l1, roots.next_block, to).await?.pop()
+        {
+            roots.newest = Some(newest);
         }
+        roots.next_block = roots.next_block.max(to + 1);
         Ok(())
+    }
+
+    /// The number of L2 block `hash`, which a posted root names.
+    async fn l2_block_number(&self, hash: B256) -> Result<u64> {
+        let chain = &self.client;
+        let block = chain
+            .provider
+            .get_block_by_hash(hash)
+            .await
+            .map_err(|e| chain.rpc_error("eth_getBlockByHash", e))?
+            .ok_or_else(|| {
+                chain.bad(
+                    "send root",
+                    None,
+                    format!(
+                        "the Outbox names L2 block {hash}, which the L2 does not have (wrong \
+                         chain, or an L2 reorg under a posted root)"
+                    ),
+                )
+            })?;
+        Ok(block.header.number)
     }
 
     /// The exit of `envelope` (see the module doc).
@@ -242,15 +290,16 @@ impl ArbitrumAdapter {
             return Ok(Exit::NotYet);
         };
         let mut roots = self.roots.lock().await;
-        self.read_roots(l1, &mut roots, l1.finalized.number).await?;
+        self.read_roots(l1.state, &mut roots, l1.finalized.number)
+            .await?;
         // The newest posted root decides (older ones cover no more leaves).
         let mut chosen = None;
-        if let Some(newest) = roots.posted.last().cloned() {
+        if let Some(newest) = roots.newest.clone() {
             let size = match newest.size {
                 Some(size) => size,
                 None => {
                     let size = self.size_at(&mut sends, hub, newest.l2_block_hash).await?;
-                    if let Some(last) = roots.posted.last_mut() {
+                    if let Some(last) = roots.newest.as_mut() {
                         last.size = Some(size);
                     }
                     size
@@ -317,28 +366,11 @@ impl ArbitrumAdapter {
 
     /// How many sends the accumulator held at the end of L2 block `block_hash`.
     async fn size_at(&self, sends: &mut Sends, hub: Address, block_hash: B256) -> Result<u64> {
-        let chain = &self.client;
-        let block = chain
-            .provider
-            .get_block_by_hash(block_hash)
-            .await
-            .map_err(|e| chain.rpc_error("eth_getBlockByHash", e))?
-            .ok_or_else(|| {
-                chain.bad(
-                    "send root",
-                    None,
-                    format!(
-                        "the Outbox names L2 block {block_hash}, which the L2 does not have (wrong \
-                         chain, or an L2 reorg under a posted root)"
-                    ),
-                )
-            })?;
-        let number = block.header.number;
+        let number = self.l2_block_number(block_hash).await?;
         self.read_sends(sends, hub, number).await?;
         Ok(sends.blocks.partition_point(|b| *b <= number) as u64)
     }
 
-    /// The least retryable terms the Hub accepts for this domain (`Hub.retryableFloors`).
     async fn retryable_floor(&self, l1: &L1<'_>) -> Result<Hub::retryableFloorsReturn> {
         let data = Hub::retryableFloorsCall::new((self.client.info.domain,)).abi_encode();
         let answer = l1.state.call(l1.state.hub(), data.into()).await?;
@@ -564,6 +596,14 @@ impl ChainAdapter for ArbitrumAdapter {
 
     async fn exit(&self, envelope: &Envelope, l1: &L1<'_>, terms: &Bytes) -> Result<Exit> {
         self.exit_of(envelope, l1, terms).await
+    }
+
+    /// A root posted in those blocks covers every send up to its L2 block.
+    async fn exits(&self, l1: &dyn L1State, from: u64, to: u64) -> Result<crate::Exits> {
+        Ok(match self.root_logs(l1, from, to).await?.pop() {
+            Some(newest) => crate::Exits::UpTo(self.l2_block_number(newest.l2_block_hash).await?),
+            None => crate::Exits::Ids(Vec::new()),
+        })
     }
 
     async fn entry(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Entry> {
