@@ -404,3 +404,21 @@ pub fn starknet_client(
         chain, url, transport,
     )?))
 }
+
+/// Whether a node refused a log or event query for its range or its number of results (`error`,
+/// the node's answer; the wordings of public providers: "block range", "range too large",
+/// "exceeds max block range", "query returned more than 10000 results", "response size
+/// exceeded", "limit exceeded").
+pub(crate) fn too_large(error: &str) -> bool {
+    let text = error.to_lowercase();
+    [
+        "range",
+        "more than",
+        "too many",
+        "too large",
+        "size exceeded",
+        "limit exceeded",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
+}

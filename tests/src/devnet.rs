@@ -254,6 +254,20 @@ impl StarknetDevnet {
             .wrap_err_with(|| format!("devnet_postmanFlush answer does not parse: {result}"))
     }
 
+    /// `devnet_createBlock`, `n` times: `n` empty blocks.
+    pub async fn create_blocks(&self, n: u64) -> Result<()> {
+        for _ in 0..n {
+            rpc::call(
+                &self.http,
+                self.url.as_str(),
+                "devnet_createBlock",
+                json!({}),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Declares `artifact` with account `index` unless its class is already declared; returns the
     /// class hash.
     pub async fn declare(&self, index: usize, artifact: &StarknetArtifact) -> Result<Felt> {

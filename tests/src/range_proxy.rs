@@ -1,6 +1,6 @@
-//! An HTTP JSON-RPC proxy in front of a node that refuses `eth_getLogs` over more blocks than a
-//! limit, with the error a public provider answers ("query exceeds max block range"), and
-//! forwards everything else unchanged (issue 28). Stops on drop.
+//! An HTTP JSON-RPC proxy in front of a node that refuses `eth_getLogs` and `starknet_getEvents`
+//! over more blocks than a limit, with the error a public provider answers ("query exceeds max
+//! block range"), and forwards everything else unchanged (issue 28). Stops on drop.
 
 use std::sync::{
     Arc,
@@ -32,12 +32,32 @@ fn block(v: &Value) -> Option<u64> {
     u64::from_str_radix(v.as_str()?.strip_prefix("0x")?, 16).ok()
 }
 
+/// The block range of a log or event query (`None`: not one, or not by numbers).
+fn range(request: &Value) -> Option<(u64, u64)> {
+    let params = &request["params"];
+    match request["method"].as_str()? {
+        "eth_getLogs" => Some((
+            block(&params[0]["fromBlock"])?,
+            block(&params[0]["toBlock"])?,
+        )),
+        "starknet_getEvents" => {
+            // By name (`{"filter": …}`) or by position.
+            let filter = if params["filter"].is_object() {
+                &params["filter"]
+            } else {
+                &params[0]
+            };
+            Some((
+                filter["from_block"]["block_number"].as_u64()?,
+                filter["to_block"]["block_number"].as_u64()?,
+            ))
+        }
+        _ => None,
+    }
+}
+
 async fn forward(State(p): State<Proxied>, Json(request): Json<Value>) -> Json<Value> {
-    if request["method"] == "eth_getLogs"
-        && let (Some(from), Some(to)) = (
-            block(&request["params"][0]["fromBlock"]),
-            block(&request["params"][0]["toBlock"]),
-        )
+    if let Some((from, to)) = range(&request)
         && to.saturating_sub(from) + 1 > p.max_range
     {
         p.refused.fetch_add(1, Ordering::SeqCst);
@@ -70,8 +90,8 @@ async fn forward(State(p): State<Proxied>, Json(request): Json<Value>) -> Json<V
 }
 
 impl RangeLimitProxy {
-    /// Proxies a free port on 127.0.0.1 to the node at `target` (an HTTP URL), refusing log
-    /// queries over more than `max_range` blocks.
+    /// Proxies a free port on 127.0.0.1 to the node at `target` (an HTTP URL), refusing log and
+    /// event queries over more than `max_range` blocks.
     pub async fn start(target: &str, max_range: u64) -> Result<Self> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
             .await
@@ -100,7 +120,7 @@ impl RangeLimitProxy {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// How many log queries it refused.
+    /// How many log and event queries it refused.
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::SeqCst)
     }

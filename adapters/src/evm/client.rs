@@ -209,7 +209,7 @@ impl EvmClient {
                     out.extend(logs);
                     start = end + 1;
                 }
-                Err(e) if window > 1 && too_large(&e) => {
+                Err(e) if window > 1 && crate::transport::too_large(&e.to_string()) => {
                     window /= 2;
                     tracing::debug!(chain = %self.info.name, window, error = %e, "log range refused; halving it");
                 }
@@ -421,21 +421,4 @@ impl EvmClient {
             format.as_str()
         ))
     }
-}
-
-/// Whether a node refused a log query for its range or its number of results (the wordings of
-/// public providers: "block range", "range too large", "exceeds max block range", "query returned
-/// more than 10000 results", "response size exceeded", "limit exceeded").
-fn too_large(e: &alloy::transports::TransportError) -> bool {
-    let text = e.to_string().to_lowercase();
-    [
-        "range",
-        "more than",
-        "too many",
-        "too large",
-        "size exceeded",
-        "limit exceeded",
-    ]
-    .iter()
-    .any(|w| text.contains(w))
 }

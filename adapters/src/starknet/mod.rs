@@ -65,6 +65,8 @@ pub struct StarknetAdapter {
     submitter: Option<StarknetSubmitter>,
     /// The configured chain (`None` for an ad-hoc reader): what `xroute check` checks.
     config: Option<StarknetChain>,
+    /// The most blocks one `starknet_getEvents` spans (`transport.max_log_range`).
+    max_log_range: u64,
 }
 
 impl StarknetAdapter {
@@ -103,6 +105,7 @@ impl StarknetAdapter {
             )?,
             submitter: None,
             config: Some(config.clone()),
+            max_log_range: config.transport.max_log_range.max(1),
         })
     }
 
@@ -127,7 +130,62 @@ impl StarknetAdapter {
             provider: transport::starknet_client(name, rpc.as_str(), &Default::default())?,
             submitter: None,
             config: None,
+            max_log_range: xroute_config::DEFAULT_MAX_LOG_RANGE,
         })
+    }
+
+    /// The events `address` emitted with first key `key` in blocks `from..=to` (`None`: up to
+    /// the latest block), queried in windows of at most `transport.max_log_range` blocks, page by
+    /// page; a window the node refuses as too large is halved until it answers.
+    pub(crate) async fn events(
+        &self,
+        address: Felt,
+        key: Felt,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<Vec<starknet_rust::core::types::EmittedEvent>> {
+        let to = match to {
+            Some(to) => to,
+            None => self.head().await?.number,
+        };
+        let mut window = self.max_log_range;
+        let mut start = from;
+        let mut out = Vec::new();
+        'windows: while start <= to {
+            let end = to.min(start.saturating_add(window - 1));
+            let filter = EventFilter {
+                from_block: Some(BlockId::Number(start)),
+                to_block: Some(BlockId::Number(end)),
+                address: Some(AddressFilter::Single(address)),
+                keys: Some(vec![vec![key]]),
+            };
+            let mut found = Vec::new();
+            let mut token = None;
+            loop {
+                match self
+                    .provider
+                    .get_events(filter.clone(), token, EVENTS_PAGE)
+                    .await
+                {
+                    Ok(page) => {
+                        found.extend(page.events);
+                        match page.continuation_token {
+                            Some(next) => token = Some(next),
+                            None => break,
+                        }
+                    }
+                    Err(e) if window > 1 && transport::too_large(&e.to_string()) => {
+                        window /= 2;
+                        tracing::debug!(chain = %self.info.name, window, error = %e, "event range refused; halving it");
+                        continue 'windows;
+                    }
+                    Err(e) => return Err(self.rpc_error("starknet_getEvents", e)),
+                }
+            }
+            out.extend(found);
+            start = end + 1;
+        }
+        Ok(out)
     }
 
     /// Sets the chain's messaging contract on L1 and its storage layout (what
@@ -317,39 +375,21 @@ impl ChainAdapter for StarknetAdapter {
 
     async fn sent_messages(&self, from: u64, to: u64) -> Result<Vec<SentMessage>> {
         let key = starknet_keccak(b"MessageSent");
-        let filter = EventFilter {
-            from_block: Some(BlockId::Number(from)),
-            to_block: Some(BlockId::Number(to)),
-            address: Some(AddressFilter::Single(self.endpoint)),
-            keys: Some(vec![vec![key]]),
-        };
         let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .provider
-                .get_events(filter.clone(), token, EVENTS_PAGE)
-                .await
-                .map_err(|e| self.rpc_error("starknet_getEvents", e))?;
-            for event in page.events {
-                let tx = event.transaction_hash;
-                let (Some(number), Some(hash)) = (event.block_number, event.block_hash) else {
-                    continue; // pre-confirmed: not in a closed block yet
-                };
-                let envelope = self.decode_sent(tx, &event.data)?;
-                out.push(SentMessage {
-                    envelope,
-                    block: BlockRef {
-                        number,
-                        hash: hash.to_bytes_be(),
-                    },
-                    tx_hash: tx.to_bytes_be(),
-                });
-            }
-            match page.continuation_token {
-                Some(next) => token = Some(next),
-                None => break,
-            }
+        for event in self.events(self.endpoint, key, from, Some(to)).await? {
+            let tx = event.transaction_hash;
+            let (Some(number), Some(hash)) = (event.block_number, event.block_hash) else {
+                continue; // pre-confirmed: not in a closed block yet
+            };
+            let envelope = self.decode_sent(tx, &event.data)?;
+            out.push(SentMessage {
+                envelope,
+                block: BlockRef {
+                    number,
+                    hash: hash.to_bytes_be(),
+                },
+                tx_hash: tx.to_bytes_be(),
+            });
         }
         Ok(out)
     }

@@ -132,45 +132,27 @@ impl StarknetAdapter {
         id: MessageId,
         sent_in: u64,
     ) -> Result<Option<crate::Settlement>> {
-        use starknet_rust::core::types::{AddressFilter, EventFilter};
         let Some(tank) = self.tank_felt() else {
             return Ok(None);
         };
         let key = starknet_rust::core::utils::get_selector_from_name("Settled")
             .map_err(|e| AdapterError::config("Settled", e.to_string()))?;
-        let filter = EventFilter {
-            from_block: Some(BlockId::Number(sent_in)),
-            to_block: Some(BlockId::Tag(BlockTag::Latest)),
-            address: Some(AddressFilter::Single(tank)),
-            keys: Some(vec![vec![key]]),
-        };
         let want = u256_felts(U256::from_be_bytes(id.0.0));
-        let mut token = None;
-        loop {
-            let page = self
-                .provider
-                .get_events(filter.clone(), token, super::EVENTS_PAGE)
-                .await
-                .map_err(|e| self.rpc_error("starknet_getEvents Settled", e))?;
-            for event in page.events {
-                let d = &event.data;
-                if d.len() != 10 || d[0..2] != want {
-                    continue;
-                }
-                let u = |i: usize| felt_to_u256(d[i]) | (felt_to_u256(d[i + 1]) << 128usize);
-                return Ok(Some(crate::Settlement {
-                    relayer: B256::from(d[2].to_bytes_be()),
-                    charge: u(3),
-                    settler: B256::from(d[5].to_bytes_be()),
-                    share: u(6),
-                    refund: u(8),
-                }));
+        for event in self.events(tank, key, sent_in, None).await? {
+            let d = &event.data;
+            if d.len() != 10 || d[0..2] != want {
+                continue;
             }
-            match page.continuation_token {
-                Some(t) => token = Some(t),
-                None => return Ok(None),
-            }
+            let u = |i: usize| felt_to_u256(d[i]) | (felt_to_u256(d[i + 1]) << 128usize);
+            return Ok(Some(crate::Settlement {
+                relayer: B256::from(d[2].to_bytes_be()),
+                charge: u(3),
+                settler: B256::from(d[5].to_bytes_be()),
+                share: u(6),
+                refund: u(8),
+            }));
         }
+        Ok(None)
     }
 
     /// `balance_of(account)` and `claimable(account)` of the tank.

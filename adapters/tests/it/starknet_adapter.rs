@@ -259,3 +259,58 @@ async fn a_checkpoint_from_l1_lists_what_the_state_update_made_consumable() -> R
     assert!(err.contains("eth_getLogs"), "{err}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_queries_stay_within_a_providers_range_limit() -> Result<()> {
+    use xroute_tests::range_proxy::RangeLimitProxy;
+    let net = LocalNet::start(1).await?;
+    let stack = XrouteStack::deploy(&net).await?;
+    let sn = stack.starknets[0];
+    let devnet = &net.starknets[0].devnet;
+    let l1_app = Felt::from_bytes_be_slice(stack.l1_app.as_slice());
+    for n in 0u8..4 {
+        let calldata = vec![Felt::from(L1_DOMAIN), l1_app, Felt::ONE, Felt::from(n)];
+        devnet.invoke(0, sn.app, "send", calldata).await?;
+        devnet.create_blocks(30).await?;
+    }
+    let proxy = RangeLimitProxy::start(devnet.rpc_url().as_str(), 10).await?;
+    let config = xroute_config::StarknetChain {
+        name: "starknet".into(),
+        domain: sn.domain,
+        rpc: xroute_config::RpcUrl::new(proxy.url()).map_err(|e| eyre::eyre!(e))?,
+        confirmations: 0,
+        chain_id: None,
+        endpoint: xroute_config::Felt(alloy::primitives::U256::from_be_bytes(
+            sn.endpoint.to_bytes_be(),
+        )),
+        tank: None,
+        l1_messaging: alloy::primitives::Address::ZERO,
+        messaging_layout: Default::default(),
+        account: xroute_config::Felt(alloy::primitives::U256::ZERO),
+        account_key_file: std::path::PathBuf::new(),
+        transport: xroute_config::TransportConfig {
+            max_log_range: 64,
+            ..Default::default()
+        },
+    };
+    let adapter = StarknetAdapter::read_only(&config)?;
+    let head = adapter.head().await?.number;
+    assert!(head > 120, "the chain spans {head} blocks");
+    let through_proxy = adapter.sent_messages(0, head).await?;
+    let direct = StarknetAdapter::new(
+        "starknet",
+        sn.domain,
+        devnet.rpc_url().clone(),
+        sn.endpoint,
+        0,
+    )?
+    .sent_messages(0, head)
+    .await?;
+    assert_eq!(through_proxy.len(), 4, "every send, across the gaps");
+    assert_eq!(through_proxy, direct, "the same as the node's own answer");
+    assert!(
+        proxy.refused() > 0,
+        "the proxy refused the configured 64-block windows, and they shrank"
+    );
+    Ok(())
+}
