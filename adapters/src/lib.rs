@@ -233,9 +233,15 @@ pub trait L1State: Send + Sync + std::fmt::Debug {
     /// The base fee of L1's latest block (what an L1 inbox charges by).
     async fn base_fee(&self) -> Result<U256>;
 
-    /// The base fee and the timestamp of L1's latest block (what a payment's cap and deadline
-    /// are judged by).
-    async fn fee_and_time(&self) -> Result<(U256, u64)>;
+    /// L1's latest block with its base fee and its timestamp (what a payment's cap and deadline
+    /// are judged by), from one request.
+    async fn latest(&self) -> Result<(BlockRef, U256, u64)>;
+
+    /// The base fee and the timestamp of L1's latest block.
+    async fn fee_and_time(&self) -> Result<(U256, u64)> {
+        let (_, fee, time) = self.latest().await?;
+        Ok((fee, time))
+    }
 
     /// The code at `address` on L1's latest block (checks of a deployment; never a proof).
     async fn code(&self, address: Address) -> Result<Bytes>;

@@ -200,6 +200,15 @@ impl FakeChain {
         lock(&self.state).calls.values().sum()
     }
 
+    /// Calls answered so far, by method.
+    pub fn calls_by_method(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        lock(&self.state)
+            .calls
+            .iter()
+            .map(|(m, n)| (*m, *n))
+            .collect()
+    }
+
     /// Calls of `method` answered so far (`exit`, `eth_getProof`, `head`…).
     pub fn calls_of(&self, method: &str) -> u64 {
         lock(&self.state).calls.get(method).copied().unwrap_or(0)
@@ -277,13 +286,20 @@ impl L1State for FakeChain {
         Ok(U256::from(1_000_000_000u64))
     }
 
-    async fn fee_and_time(&self) -> Result<(U256, u64)> {
-        drop(self.check("base_fee")?);
+    async fn latest(&self) -> Result<(BlockRef, U256, u64)> {
+        let number = self.check("head")?.head;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default();
-        Ok((U256::from(1_000_000_000u64), now))
+        Ok((
+            BlockRef {
+                number,
+                hash: block_hash(number),
+            },
+            U256::from(1_000_000_000u64),
+            now,
+        ))
     }
 
     async fn code(&self, _: Address) -> Result<Bytes> {

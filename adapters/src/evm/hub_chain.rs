@@ -251,9 +251,13 @@ impl L1State for HubChainAdapter {
         Ok(self.fee_and_time().await?.0)
     }
 
-    async fn fee_and_time(&self) -> Result<(U256, u64)> {
+    async fn latest(&self) -> Result<(BlockRef, U256, u64)> {
         let block = self.client.block(BlockNumberOrTag::Latest).await?;
         Ok((
+            BlockRef {
+                number: block.header.number,
+                hash: block.header.hash.0,
+            },
             U256::from(block.header.base_fee_per_gas.unwrap_or(0)),
             block.header.timestamp,
         ))

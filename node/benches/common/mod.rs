@@ -19,6 +19,7 @@ use xroute_proofs::envelope::{Envelope, MessageId};
 
 /// One router over `store`: scripted chains (L1 domain 1, Starknet domain 2) where the exit of
 /// every message in `ready` is proven, no batching, [`CertifyAll`] as its coordinator, no API.
+#[allow(dead_code)] // each bench uses one of the two
 pub(crate) async fn certifying_router(
     store: Store,
     ready: impl IntoIterator<Item = MessageId>,
@@ -35,6 +36,17 @@ pub(crate) async fn certifying_router(
             },
         );
     }
+    router_over(store, hub, rollup).await
+}
+
+/// One router over `store` and the scripted chains `hub` (L1, domain 1) and `rollup` (domain
+/// 2): no batching, [`CertifyAll`] as its coordinator, no API.
+#[allow(dead_code)] // each bench uses one of the two
+pub(crate) async fn router_over(
+    store: Store,
+    hub: Arc<FakeChain>,
+    rollup: Arc<FakeChain>,
+) -> Router {
     let mut by_domain: BTreeMap<u32, Arc<dyn ChainAdapter>> = BTreeMap::new();
     by_domain.insert(1, hub);
     by_domain.insert(2, rollup);

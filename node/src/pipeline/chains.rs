@@ -5,7 +5,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use xroute_adapters::{
-    AdapterError, BlockRef, ChainAdapter, ChainAdapterExt, L1, Submitter, build_adapter,
+    AdapterError, BlockRef, ChainAdapter, ChainAdapterExt, L1, L1State, Submitter, build_adapter,
 };
 use xroute_config::ChainConfig;
 
@@ -83,13 +83,20 @@ impl Chains {
 
     /// L1 at its finalized block `finalized`, for exits and entries.
     pub fn l1(&self, finalized: BlockRef) -> Result<L1<'_>, AdapterError> {
-        let state = self.hub().as_l1().ok_or_else(|| {
+        Ok(L1 {
+            state: self.l1_state()?,
+            finalized,
+        })
+    }
+
+    /// The hub chain as L1.
+    pub fn l1_state(&self) -> Result<&dyn L1State, AdapterError> {
+        self.hub().as_l1().ok_or_else(|| {
             AdapterError::config(
                 format!("chains.{}", self.hub().name()),
                 "the hub chain cannot serve as L1",
             )
-        })?;
-        Ok(L1 { state, finalized })
+        })
     }
 
     /// The chain of `domain`, if configured.

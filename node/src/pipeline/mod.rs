@@ -146,6 +146,10 @@ pub struct Pipeline {
     exit_waits: std::sync::Mutex<wake::ExitWaits>,
     /// Where the time is read.
     clock: Arc<dyn crate::time::Clock>,
+    /// L1's final block as the last round read it (its hash is read once per final block).
+    l1_final: std::sync::Mutex<Option<BlockRef>>,
+    /// Messages whose hop this round found not made yet on L1 (asked once per round).
+    hop_not_made: std::sync::Mutex<std::collections::HashSet<MessageId>>,
     metrics: Arc<Metrics>,
 }
 
@@ -173,6 +177,8 @@ impl Pipeline {
             waiting: std::sync::Mutex::new([0; 3]),
             exit_waits: std::sync::Mutex::new(Default::default()),
             clock: Arc::new(crate::time::SystemClock),
+            l1_final: std::sync::Mutex::new(None),
+            hop_not_made: std::sync::Mutex::new(Default::default()),
             metrics,
         }
     }
@@ -236,9 +242,9 @@ impl Pipeline {
         &self.chains
     }
 
-    /// Runs until `shutdown` turns true: every chain is indexed by its own loop, and every
-    /// `relay.poll_interval_ms` the live messages are stepped, so a chain whose RPC is slow or
-    /// down delays its own indexing, not the others' or the relays. On shutdown the indexing loops
+    /// Runs until `shutdown` turns true: every chain but L1 is indexed by its own loop, and every
+    /// `relay.poll_interval_ms` a round reads L1 once, indexes it and steps the live messages, so
+    /// a chain whose RPC is slow or down delays its own indexing, not the others' or the relays. On shutdown the indexing loops
     /// stop where they are (a scan is idempotent and its cursor moves only after a range is
     /// stored), the step round in progress finishes (no step is cut between its persist and its
     /// side effect), then the store is flushed.
@@ -246,10 +252,12 @@ impl Pipeline {
         self: Arc<Self>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<(), PipelineError> {
+        let hub = self.chains.hub_domain();
         let indexers = futures::future::join_all(
             self.chains
                 .adapters()
                 .into_iter()
+                .filter(|chain| chain.domain() != hub)
                 .map(|chain| self.index_loop(chain, shutdown.clone())),
         );
         let ((), stepped) = tokio::join!(indexers.map(|_| ()), self.step_loop(shutdown));
@@ -285,7 +293,7 @@ impl Pipeline {
     async fn step_loop(&self, mut shutdown: watch::Receiver<bool>) -> Result<(), PipelineError> {
         let interval = Duration::from_millis(self.relay.poll_interval_ms);
         while !*shutdown.borrow() {
-            if let Err(e) = self.step_all().await {
+            if let Err(e) = self.step_all(true).await {
                 tracing::warn!(error = %e, "step round failed; the next one retries");
             }
             tokio::select! {
@@ -299,7 +307,11 @@ impl Pipeline {
     /// One round as a test or a tool runs it: index every chain, then move every live message
     /// one step.
     pub async fn tick(&self) -> Result<(), PipelineError> {
+        let hub = self.chains.hub_domain();
         for adapter in self.chains.adapters() {
+            if adapter.domain() == hub {
+                continue; // indexed by the round, from the L1 head it reads
+            }
             match scan::scan(&self.store, adapter.as_ref(), self.now_ms()).await {
                 Ok(report) => self
                     .metrics
@@ -309,25 +321,58 @@ impl Pipeline {
                 }
             }
         }
-        self.step_all().await
+        self.step_all(true).await
     }
 
     /// Moves every live message of the store one step, without indexing any chain: what
     /// `xroute relay` runs over a store that holds only the user's own messages.
     pub async fn step_round(&self) -> Result<(), PipelineError> {
-        self.step_all().await
+        self.step_all(false).await
     }
 
-    /// Moves every live message one step.
-    async fn step_all(&self) -> Result<(), PipelineError> {
-        let l1_final = self.chains.hub().finalized_head().await?;
-        let (l1_base_fee, l1_time) = self.chains.l1(l1_final)?.state.fee_and_time().await?;
-        let tick = Tick {
+    /// What the round knows of L1, from one read of its latest block (and, with confirmations,
+    /// one of its final block's hash when that block changed); with `index`, L1 is indexed up
+    /// to that final block.
+    async fn read_l1(&self, index: bool) -> Result<Tick, PipelineError> {
+        let hub = self.chains.hub();
+        let (head, l1_base_fee, l1_time) = self.chains.l1_state()?.latest().await?;
+        let number = head.number.saturating_sub(hub.info().confirmations);
+        let cached = *self.l1_final.lock().unwrap_or_else(|p| p.into_inner());
+        let l1_final = match cached {
+            _ if number == head.number => head,
+            Some(known) if known.number == number => known,
+            _ => BlockRef {
+                number,
+                hash: hub.block_hash(number).await?,
+            },
+        };
+        *self.l1_final.lock().unwrap_or_else(|p| p.into_inner()) = Some(l1_final);
+        let now_ms = self.now_ms();
+        if index {
+            match scan::scan_from_head(&self.store, hub.as_ref(), head, Some(l1_final), now_ms)
+                .await
+            {
+                Ok(report) => self.metrics.scanned(hub.name(), report.head, report.cursor),
+                Err(e) => {
+                    tracing::warn!(chain = hub.name(), error = %e, "indexing failed; retrying");
+                }
+            }
+        }
+        Ok(Tick {
             l1_final,
-            now_ms: self.now_ms(),
+            now_ms,
             l1_base_fee,
             l1_time,
-        };
+        })
+    }
+
+    /// Moves every live message one step (first indexing L1, with `index`).
+    async fn step_all(&self, index: bool) -> Result<(), PipelineError> {
+        let tick = self.read_l1(index).await?;
+        self.hop_not_made
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         // In-flight relays first: after a restart their persisted transactions are re-broadcast
         // before any new transaction takes a nonce.
         if let Err(e) = self.watch_batches(tick).await {

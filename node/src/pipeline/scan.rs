@@ -2,7 +2,7 @@
 //! A message found twice (a re-scan after a restart or a reorg rewind) is stored once.
 
 use alloy_primitives::B256;
-use xroute_adapters::{ChainAdapter, ChainAdapterExt};
+use xroute_adapters::{BlockRef, ChainAdapter, ChainAdapterExt};
 
 use super::PipelineError;
 use crate::{
@@ -25,14 +25,46 @@ pub(crate) struct ScanReport {
 }
 
 /// Indexes `adapter`'s chain up to its finalized head; what it finds is stored as sent at `now`.
+/// A chain with no new final block costs one head read.
 pub(crate) async fn scan(
     store: &Store,
     adapter: &dyn ChainAdapter,
     now: u64,
 ) -> Result<ScanReport, PipelineError> {
+    let head = adapter.head().await?;
+    scan_from_head(store, adapter, head, None, now).await
+}
+
+/// [`scan`] from a head the caller read (the hub chain's, read once per round), and its final
+/// block if the caller knows it.
+pub(crate) async fn scan_from_head(
+    store: &Store,
+    adapter: &dyn ChainAdapter,
+    head: BlockRef,
+    finalized: Option<BlockRef>,
+    now: u64,
+) -> Result<ScanReport, PipelineError> {
     let name = adapter.name();
-    let (head, finalized) = adapter.heads().await?;
-    let mut from = match store.cursor(adapter.domain())? {
+    let final_number = head.number.saturating_sub(adapter.info().confirmations);
+    let cursor = store.cursor(adapter.domain())?;
+    if let Some(c) = &cursor
+        && c.block_number == final_number
+    {
+        // Nothing new is final (a reorg under the cursor shows with the next final block).
+        return Ok(ScanReport {
+            head: head.number,
+            cursor: c.block_number,
+        });
+    }
+    let finalized = match finalized {
+        Some(f) if f.number == final_number => f,
+        _ if final_number == head.number => head,
+        _ => BlockRef {
+            number: final_number,
+            hash: adapter.block_hash(final_number).await?,
+        },
+    };
+    let mut from = match cursor {
         None => 0,
         Some(cursor) => {
             let hash = adapter.block_hash(cursor.block_number).await?;

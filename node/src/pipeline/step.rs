@@ -198,7 +198,17 @@ impl Pipeline {
         from: Stage,
         tick: Tick,
     ) -> Result<bool, StepError> {
-        if !self.chains.hub().is_delivered(&record.envelope).await? {
+        // Asked once per round: a message this round proved is not asked again as `Proven`.
+        let asked = self
+            .hop_not_made
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&record.id);
+        if asked || !self.chains.hub().is_delivered(&record.envelope).await? {
+            self.hop_not_made
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(record.id);
             return Ok(false);
         }
         self.mark_hop_made(record, from, tick, HUB_PROCESSED)?;

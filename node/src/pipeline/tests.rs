@@ -833,16 +833,18 @@ async fn a_message_waiting_for_its_exit_costs_no_chain_call_until_l1_names_it() 
     let before = calls(&s);
     tick(&s).await;
     let idle = calls(&s) - before;
+    assert_eq!(idle, 2, "an idle round reads each chain's head once");
     // L1 moves on, twice, with nothing for them: per round, the hub's index of its new block
-    // and one events read of the rollup, and no call per message.
+    // (its cursor's hash, the block's sends) and one events read of the rollup, and no call per
+    // message.
     for _ in 0..2 {
         s.hub.next_block();
         let before = calls(&s);
         tick(&s).await;
         assert_eq!(
             calls(&s) - before,
-            idle + 2,
-            "a new L1 block costs two calls, not 3 × n"
+            idle + 3,
+            "a new L1 block costs three calls, not 2 × n"
         );
     }
     assert_eq!(
