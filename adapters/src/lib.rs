@@ -489,10 +489,17 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     /// transaction the chain does not know).
     async fn block_of_tx(&self, tx: [u8; 32]) -> Result<Option<u64>>;
 
-    /// For `envelope`, leaving this chain: what proves it on L1 and the L1 call that consumes it,
-    /// with `terms` (the destination's [`Entry::Accepted`] terms; empty when only asking whether
-    /// it is proven) as the call's `entry` argument.
-    async fn exit(&self, envelope: &Envelope, l1: &L1<'_>, terms: &Bytes) -> Result<Exit>;
+    /// For `envelope`, sent in this chain's block `sent_in`, leaving this chain: what proves it
+    /// on L1 and the L1 call that consumes it, with `terms` (the destination's
+    /// [`Entry::Accepted`] terms; empty when only asking whether it is proven) as the call's
+    /// `entry` argument.
+    async fn exit(
+        &self,
+        envelope: &Envelope,
+        sent_in: u64,
+        l1: &L1<'_>,
+        terms: &Bytes,
+    ) -> Result<Exit>;
 
     /// For `envelope`, entering this chain from L1: whether it can arrive and what the entry costs.
     async fn entry(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Entry>;
@@ -502,9 +509,15 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     /// (source, nonce).
     async fn is_delivered(&self, envelope: &Envelope) -> Result<bool>;
 
-    /// After the L1 leg was made: a call on this chain that the delivery still needs now (a
-    /// manual redeem where an automatic one failed), if any.
-    async fn follow_up(&self, _envelope: &Envelope, _l1: &L1<'_>) -> Result<Option<Call>> {
+    /// After the L1 leg was made (by a relay mined in L1 block `relayed_in`, when known): a call
+    /// on this chain that the delivery still needs now (a manual redeem where an automatic one
+    /// failed), if any.
+    async fn follow_up(
+        &self,
+        _envelope: &Envelope,
+        _relayed_in: Option<u64>,
+        _l1: &L1<'_>,
+    ) -> Result<Option<Call>> {
         Ok(None)
     }
 

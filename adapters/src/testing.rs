@@ -355,7 +355,13 @@ impl ChainAdapter for FakeChain {
 
     /// The scripted exit; a ready exit's call carries `terms` appended to its data, so that a
     /// test sees what the pipeline passed on.
-    async fn exit(&self, envelope: &Envelope, _: &L1<'_>, terms: &Bytes) -> Result<Exit> {
+    async fn exit(
+        &self,
+        envelope: &Envelope,
+        _sent_in: u64,
+        _: &L1<'_>,
+        terms: &Bytes,
+    ) -> Result<Exit> {
         let exit = self
             .check("exit")?
             .exits
@@ -410,7 +416,12 @@ impl ChainAdapter for FakeChain {
             .contains(&envelope.id()))
     }
 
-    async fn follow_up(&self, envelope: &Envelope, _: &L1<'_>) -> Result<Option<Call>> {
+    async fn follow_up(
+        &self,
+        envelope: &Envelope,
+        _: Option<u64>,
+        _: &L1<'_>,
+    ) -> Result<Option<Call>> {
         Ok(self
             .check("follow_up")?
             .follow_ups

@@ -183,6 +183,10 @@ pub struct MessageRecord {
     /// The L1 checkpoint whose certificate attested it (issue 16), set with `Attested`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<CheckpointPlace>,
+    /// The L1 block this router's relay of the current hop was mined in, set with `Relayed`
+    /// (what the destination's follow-up looks for from: the hop's logs are not older).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relayed_in: Option<u64>,
 }
 
 impl MessageRecord {
@@ -200,6 +204,7 @@ impl MessageRecord {
             history: Vec::new(),
             seen_at_ms: at_ms,
             checkpoint: None,
+            relayed_in: None,
         }
     }
 }

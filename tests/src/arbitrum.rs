@@ -1,7 +1,7 @@
 //! The local Arbitrum of ../shared/ARBITRUM.md: the **real** nitro-contracts 3.2.0 Bridge, Inbox,
 //! SequencerInbox and Outbox (behind the real TransparentUpgradeableProxy) on the L1 anvil, a
 //! second anvil as the L2 with xroute's stand-ins etched at the precompile addresses (ArbSys 0x64,
-//! ArbRetryableTx 0x6e), and [`LocalArbitrum::step`], the sequencer/validator loop: it carries
+//! ArbRetryableTx 0x6e) and at NodeInterface's (0xc8: outbox proofs, as a nitro node answers), and [`LocalArbitrum::step`], the sequencer/validator loop: it carries
 //! every retryable the Bridge recorded to the L2 (ticket, automatic redeem under ArbOS's rules)
 //! and posts the L2's send root to the real Outbox (`updateSendRoot`) once it is older than the
 //! configured challenge delay.
@@ -26,13 +26,13 @@ use eyre::{Result, WrapErr, bail, ensure, eyre};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use xroute_adapters::evm::arbitrum::{
-    ARB_RETRYABLE_TX, ARB_SYS, ArbBridgeContracts, KIND_SUBMIT_RETRYABLE,
+    ARB_RETRYABLE_TX, ARB_SYS, ArbBridgeContracts, KIND_SUBMIT_RETRYABLE, NODE_INTERFACE,
 };
 use xroute_proofs::arbitrum::{RetryableTicket, submission_fee};
 
 use crate::{
     anvil::{Anvil, AnvilOptions},
-    artifacts::evm::{LocalAliasForwarder, LocalArbRetryableTx, LocalArbSys},
+    artifacts::evm::{LocalAliasForwarder, LocalArbRetryableTx, LocalArbSys, LocalNodeInterface},
     rpc,
 };
 
@@ -363,6 +363,8 @@ impl LocalArbitrum {
             }),
         };
         me.etch(ARB_SYS, &LocalArbSys::DEPLOYED_BYTECODE).await?;
+        me.etch(NODE_INTERFACE, &LocalNodeInterface::DEPLOYED_BYTECODE)
+            .await?;
         me.etch(ARB_RETRYABLE_TX, &LocalArbRetryableTx::DEPLOYED_BYTECODE)
             .await?;
         me.l2_rpc("anvil_impersonateAccount", json!([ARBOS]))

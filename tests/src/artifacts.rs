@@ -25,6 +25,8 @@ pub mod evm {
     const _: &[u8] = include_bytes!("../../contracts/evm/out/LocalAliasForwarder.json");
     const _: &[u8] = include_bytes!("../../contracts/evm/out/LocalArbRetryableTx.json");
     const _: &[u8] = include_bytes!("../../contracts/evm/out/LocalArbSys.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/LocalNodeInterface.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/LocalStateUpdate.json");
     const _: &[u8] = include_bytes!("../../contracts/evm/out/MessagingProbe.json");
     const _: &[u8] = include_bytes!("../../contracts/evm/out/Pool.json");
     const _: &[u8] = include_bytes!("../../contracts/evm/out/PoolManager.json");
@@ -128,6 +130,18 @@ pub mod evm {
         #[sol(rpc)]
         LocalArbSys,
         "../contracts/evm/out/LocalArbSys.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        LocalNodeInterface,
+        "../contracts/evm/out/LocalNodeInterface.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        LocalStateUpdate,
+        "../contracts/evm/out/LocalStateUpdate.json"
     );
 
     alloy::sol!(

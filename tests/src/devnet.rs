@@ -63,18 +63,19 @@ pub struct PredeployedAccount {
     pub private_key: Felt,
 }
 
-/// What one `devnet_postmanFlush` did.
+/// What one state update ([`crate::LocalNet::flush`]) did.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct FlushReport {
     /// L2 → L1 messages written to the L1 messaging contract.
     pub messages_to_l1: Vec<FlushedMessageToL1>,
-    /// L1 → L2 messages turned into L1-handler transactions.
+    /// L1 → L2 messages turned into L1-handler transactions (`devnet_postmanSendMessageToL2`'s
+    /// requests).
     pub messages_to_l2: Vec<Value>,
     /// The hashes of the L1-handler transactions it executed.
     pub generated_l2_transactions: Vec<Felt>,
 }
 
-/// An L2 → L1 message as the flush reports it.
+/// An L2 → L1 message of a state update.
 #[derive(Debug, Clone, Deserialize)]
 pub struct FlushedMessageToL1 {
     /// The L2 sender.
@@ -239,19 +240,65 @@ impl StarknetDevnet {
             .wrap_err("devnet_postmanLoad answered with an address that does not parse")
     }
 
-    /// `devnet_postmanFlush`: L1 → L2 messages become L1-handler transactions on L2, and L2 → L1
-    /// messages of new blocks are written to the L1 messaging contract. Fails when L1 has no new
-    /// block since the last flush; [`crate::LocalNet::flush`] takes care of that.
-    pub async fn flush(&self) -> Result<FlushReport> {
-        let result = rpc::call(
+    /// The L2 → L1 messages sent in blocks `from..` up to the latest (from each transaction
+    /// receipt's `messages_sent`, in block and transaction order), and the block after the last
+    /// one read.
+    pub async fn messages_to_l1(&self, from: u64) -> Result<(Vec<FlushedMessageToL1>, u64)> {
+        let latest = rpc::call(
             &self.http,
             self.url.as_str(),
-            "devnet_postmanFlush",
-            json!({}),
+            "starknet_blockNumber",
+            json!([]),
+        )
+        .await?
+        .as_u64()
+        .ok_or_else(|| eyre!("starknet_blockNumber did not answer a number"))?;
+        let mut out = Vec::new();
+        for number in from..=latest {
+            let block = rpc::call(
+                &self.http,
+                self.url.as_str(),
+                "starknet_getBlockWithReceipts",
+                json!({ "block_id": { "block_number": number } }),
+            )
+            .await?;
+            let txs = block["transactions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for tx in txs {
+                let sent = tx["receipt"]["messages_sent"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                for message in sent {
+                    let to: Felt = serde_json::from_value(message["to_address"].clone())
+                        .wrap_err_with(|| format!("block {number}: to_address {message}"))?;
+                    out.push(FlushedMessageToL1 {
+                        from_address: serde_json::from_value(message["from_address"].clone())
+                            .wrap_err_with(|| format!("block {number}: from_address {message}"))?,
+                        to_address: Address::from_slice(&to.to_bytes_be()[12..]),
+                        payload: serde_json::from_value(message["payload"].clone())
+                            .wrap_err_with(|| format!("block {number}: payload {message}"))?,
+                    });
+                }
+            }
+        }
+        Ok((out, latest + 1))
+    }
+
+    /// `devnet_postmanSendMessageToL2`: the L1 → L2 message `message` (the request's fields,
+    /// as the L1 messaging contract logged it) becomes an L1-handler transaction; its hash.
+    pub async fn send_message_to_l2(&self, message: &Value) -> Result<Felt> {
+        let answer = rpc::call(
+            &self.http,
+            self.url.as_str(),
+            "devnet_postmanSendMessageToL2",
+            message.clone(),
         )
         .await?;
-        serde_json::from_value(result.clone())
-            .wrap_err_with(|| format!("devnet_postmanFlush answer does not parse: {result}"))
+        serde_json::from_value(answer["transaction_hash"].clone())
+            .wrap_err_with(|| format!("devnet_postmanSendMessageToL2 answered {answer}"))
     }
 
     /// `devnet_createBlock`, `n` times: `n` empty blocks.

@@ -1,6 +1,14 @@
 //! The local network of DESIGN.md: one anvil as Ethereum L1, any number of starknet-devnets, each
-//! wired to the anvil by its own postman with its own messaging contract, and optionally the local
-//! Arbitrum ([`LocalArbitrum`]: the real nitro bridge on the anvil, a second anvil as the L2).
+//! with its own messaging contract on the anvil (devnet's `MockStarknetMessaging`, loaded by its
+//! postman), and optionally the local Arbitrum ([`LocalArbitrum`]: the real nitro bridge on the
+//! anvil, a second anvil as the L2).
+//!
+//! A devnet's state update ([`LocalNet::flush`]) is played by the kit, as on the real chain: every
+//! L2 → L1 message since the last update is made consumable on L1 in **one** transaction
+//! (`LocalStateUpdate`, so one L1 block's checkpoint holds them all), and every L1 → L2 message the
+//! messaging contract logged since becomes an L1-handler transaction on the devnet
+//! (`devnet_postmanSendMessageToL2`). devnet's own `postmanFlush` sends one L1 transaction per
+//! message, so it is not used.
 
 use std::sync::{
     Mutex,
@@ -13,8 +21,32 @@ use eyre::{Result, WrapErr};
 use crate::{
     anvil::{Anvil, AnvilOptions},
     arbitrum::{ArbitrumOptions, LocalArbitrum, StepReport},
+    artifacts::evm::LocalStateUpdate,
     devnet::{DevnetOptions, FlushReport, StarknetDevnet},
 };
+
+/// Where the kit etches `LocalStateUpdate` on the L1 anvil (stateless: no deployment needed).
+pub const STATE_UPDATE: Address = Address::new([
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x05, 0x7a, 0x7e,
+]);
+
+/// The most L2 → L1 messages one state update transaction carries (an update with more is split
+/// into several, so that one stays well inside the L1 block gas limit).
+const MESSAGES_PER_UPDATE: usize = 150;
+
+alloy::sol! {
+    /// Starknet's messaging contract's event for an L1 → L2 message.
+    event LogMessageToL2(address indexed fromAddress, uint256 indexed toAddress, uint256 indexed selector, uint256[] payload, uint256 nonce, uint256 fee);
+}
+
+/// How far the state updates of one devnet went.
+#[derive(Debug, Default, Clone, Copy)]
+struct Updated {
+    /// The next L2 block whose L2 → L1 messages to post.
+    next_l2_block: u64,
+    /// The next L1 block whose L1 → L2 messages to carry.
+    next_l1_block: u64,
+}
 
 /// The anvil dev account the test kit itself sends L1 transactions from.
 pub const L1_KIT_ACCOUNT: usize = 0;
@@ -43,6 +75,8 @@ pub struct LocalNet {
     interval_mining: AtomicBool,
     /// Per devnet, the L1 block its last flush saw (with interval mining).
     flushed_at: Mutex<Vec<Option<u64>>>,
+    /// Per devnet, how far its state updates went (held through an update: one at a time).
+    updated: tokio::sync::Mutex<Vec<Updated>>,
 }
 
 impl LocalNet {
@@ -75,6 +109,14 @@ impl LocalNet {
             ),
             None => None,
         };
+        crate::rpc::call(
+            &reqwest::Client::new(),
+            l1.endpoint(),
+            "anvil_setCode",
+            serde_json::json!([STATE_UPDATE, LocalStateUpdate::DEPLOYED_BYTECODE]),
+        )
+        .await
+        .wrap_err("etching LocalStateUpdate on the L1")?;
         let mut starknets = Vec::with_capacity(devnets);
         for i in 0..devnets {
             // Devnet 0 keeps Starknet's chain id; each appchain gets its own.
@@ -99,6 +141,7 @@ impl LocalNet {
         }
         Ok(Self {
             flushed_at: Mutex::new(vec![None; starknets.len()]),
+            updated: tokio::sync::Mutex::new(vec![Updated::default(); starknets.len()]),
             l1,
             starknets,
             arbitrum,
@@ -146,11 +189,10 @@ impl LocalNet {
         &self.starknets[0]
     }
 
-    /// Plays one state update of devnet `index` in both directions (`devnet_postmanFlush`).
-    ///
-    /// devnet 0.10.1's postman asks L1 for logs from the block after the last one it read up to
-    /// the latest, and fails (`BlockOutOfRangeError`) when L1 has no new block since its last
-    /// flush; mining one empty L1 block first makes every flush valid.
+    /// Plays one state update of devnet `index` in both directions (see the module doc): the
+    /// L2 → L1 messages of every devnet block since the last update in one L1 transaction, then
+    /// the L1 → L2 messages logged on L1 since. Without interval mining, an empty L1 block is mined
+    /// first, so that every update moves L1 on (routers waiting for L1 confirmations see it).
     pub async fn flush(&self, index: usize) -> Result<FlushReport> {
         let chain = self.starknets.get(index).ok_or_else(|| {
             eyre::eyre!(
@@ -159,9 +201,9 @@ impl LocalNet {
                 index + 1
             )
         })?;
+        let mut updated = self.updated.lock().await;
         if self.interval_mining.load(Ordering::SeqCst) {
-            // The L1 makes its own blocks: flush only once it made one since the last flush
-            // (also the last flush before the switch to interval mining, which mined its own).
+            // The L1 makes its own blocks: update only once it made one since the last update.
             let block = self.l1.block_number().await?;
             let last = self
                 .flushed_at
@@ -173,18 +215,77 @@ impl LocalNet {
         } else {
             self.l1.mine().await?;
         }
-        let report = match chain.devnet.flush().await {
-            Ok(report) => report,
-            // No L1 block since devnet last read (a block number raced the interval): the same
-            // flush is valid once the next block is there.
-            Err(e) if format!("{e:#}").contains("BlockOutOfRangeError") => {
-                return Ok(FlushReport::default());
+        let mut report = FlushReport::default();
+        // L2 → L1: one transaction for the whole update.
+        let (messages, next_l2_block) = chain
+            .devnet
+            .messages_to_l1(updated[index].next_l2_block)
+            .await
+            .wrap_err_with(|| format!("reading devnet {index}'s L2 → L1 messages"))?;
+        let l1 = self.l1.provider(chain.postman_account)?;
+        let update = LocalStateUpdate::new(STATE_UPDATE, &l1);
+        for part in messages.chunks(MESSAGES_PER_UPDATE) {
+            let word = |f: &starknet_rust::core::types::Felt| U256::from_be_bytes(f.to_bytes_be());
+            let receipt = update
+                .update(
+                    chain.messaging,
+                    part.iter().map(|m| word(&m.from_address)).collect(),
+                    part.iter()
+                        .map(|m| U256::from_be_slice(m.to_address.as_slice()))
+                        .collect(),
+                    part.iter()
+                        .map(|m| m.payload.iter().map(word).collect())
+                        .collect(),
+                )
+                .gas(25_000_000)
+                .send()
+                .await
+                .wrap_err("sending the state update")?
+                .get_receipt()
+                .await?;
+            if !receipt.status() {
+                eyre::bail!(
+                    "devnet {index}'s state update of {} messages reverted on L1 ({})",
+                    part.len(),
+                    receipt.transaction_hash
+                );
             }
-            Err(e) => return Err(e),
-        };
-        // devnet read L1 up to the head when the flush began, and the postman's own L1
-        // transactions may have moved it on since: the block after the flush is a safe mark (at
-        // worst a flush waits one block longer).
+        }
+        updated[index].next_l2_block = next_l2_block;
+        report.messages_to_l1 = messages;
+        // L1 → L2: what the messaging contract logged since the last update.
+        let head = self.l1.block_number().await?;
+        if updated[index].next_l1_block <= head {
+            use alloy::{providers::Provider, sol_types::SolEvent};
+            let filter = alloy::rpc::types::Filter::new()
+                .address(chain.messaging)
+                .event_signature(LogMessageToL2::SIGNATURE_HASH)
+                .from_block(updated[index].next_l1_block)
+                .to_block(head);
+            for log in l1.get_logs(&filter).await? {
+                let event = LogMessageToL2::decode_log(&log.inner)
+                    .wrap_err("a LogMessageToL2 log that does not decode")?;
+                let hex = |v: U256| format!("{v:#x}");
+                let message = serde_json::json!({
+                    "l2_contract_address": hex(event.toAddress),
+                    "entry_point_selector": hex(event.selector),
+                    "l1_contract_address": format!("{:#x}", event.fromAddress),
+                    "payload": event.payload.iter().map(|w| hex(*w)).collect::<Vec<_>>(),
+                    "paid_fee_on_l1": hex(event.fee),
+                    "nonce": hex(event.nonce),
+                    "l1_transaction_hash": log.transaction_hash.map(|h| format!("{h:#x}")),
+                });
+                let tx = chain
+                    .devnet
+                    .send_message_to_l2(&message)
+                    .await
+                    .wrap_err_with(|| format!("carrying {message} to devnet {index}"))?;
+                report.generated_l2_transactions.push(tx);
+                report.messages_to_l2.push(message);
+            }
+            updated[index].next_l1_block = head + 1;
+        }
+        // The block after the update is a safe mark (at worst an update waits one block longer).
         let after = self.l1.block_number().await?;
         self.flushed_at
             .lock()

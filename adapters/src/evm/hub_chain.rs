@@ -319,7 +319,13 @@ impl ChainAdapter for HubChainAdapter {
 
     /// An L1 app's message leaves L1 for its rollup once the Hub holds it in `outbound[id]`
     /// (escrowed fee + 1); `relayFromL1` forwards it, and the escrow counts toward the entry fee.
-    async fn exit(&self, envelope: &Envelope, l1: &L1<'_>, terms: &Bytes) -> Result<Exit> {
+    async fn exit(
+        &self,
+        envelope: &Envelope,
+        _sent_in: u64,
+        l1: &L1<'_>,
+        terms: &Bytes,
+    ) -> Result<Exit> {
         let value = self.proven_outbound(&envelope.id(), l1.finalized).await?;
         Ok(Exit::from_slot(
             value,

@@ -411,7 +411,13 @@ impl ChainAdapter for StarknetAdapter {
         }
     }
 
-    async fn exit(&self, envelope: &Envelope, l1: &L1<'_>, terms: &Bytes) -> Result<Exit> {
+    async fn exit(
+        &self,
+        envelope: &Envelope,
+        _sent_in: u64,
+        l1: &L1<'_>,
+        terms: &Bytes,
+    ) -> Result<Exit> {
         let felts = match envelope.to_felts() {
             Ok(f) => f,
             Err(e) => return Ok(Exit::Never(e.to_string())),

@@ -119,7 +119,9 @@ async fn arbitrum_exits_are_proven_by_the_real_outbox_and_entries_arrive_as_retr
     };
     // No send root posted yet: not proven.
     assert_eq!(
-        rollup.exit(&envelope, &view, &Bytes::new()).await?,
+        rollup
+            .exit(&envelope, sent[2].block.number, &view, &Bytes::new())
+            .await?,
         Exit::NotYet
     );
     net.step_arbitrum().await?; // the snapshot
@@ -134,7 +136,9 @@ async fn arbitrum_exits_are_proven_by_the_real_outbox_and_entries_arrive_as_retr
         proof,
         call,
         prepaid,
-    } = rollup.exit(&envelope, &view, &Bytes::new()).await?
+    } = rollup
+        .exit(&envelope, sent[2].block.number, &view, &Bytes::new())
+        .await?
     else {
         panic!("not proven after the root was posted");
     };
@@ -257,6 +261,7 @@ async fn arbitrum_exits_are_proven_by_the_real_outbox_and_entries_arrive_as_retr
         .get_receipt()
         .await?;
     assert!(receipt.status());
+    let fake_block = receipt.block_number.unwrap_or_default();
     net.step_arbitrum().await?;
     tokio::time::sleep(ArbitrumOptions::default().confirm_after).await;
     assert_eq!(net.step_arbitrum().await?.roots_posted, 1);
@@ -268,7 +273,7 @@ async fn arbitrum_exits_are_proven_by_the_real_outbox_and_entries_arrive_as_retr
     let head = rollup.head().await?.number;
     assert_eq!(rollup.sent_messages(0, head).await?.len(), 3);
     assert_eq!(
-        rollup.exit(&fake, &view, &Bytes::new()).await?,
+        rollup.exit(&fake, fake_block, &view, &Bytes::new()).await?,
         Exit::NotYet
     );
     // Executed by hand with a valid path, the Hub reverts it.
@@ -368,7 +373,7 @@ async fn arbitrum_exits_are_proven_by_the_real_outbox_and_entries_arrive_as_retr
         state: l1_state,
         finalized: l1_view(&l1).await?,
     };
-    let Exit::Ready { mut call, .. } = l1.exit(&to_l2, &view, &terms).await? else {
+    let Exit::Ready { mut call, .. } = l1.exit(&to_l2, 0, &view, &terms).await? else {
         panic!("the Hub holds the L1 app's message");
     };
     call.value = fee;
@@ -390,6 +395,57 @@ async fn arbitrum_exits_are_proven_by_the_real_outbox_and_entries_arrive_as_retr
         vec![U256::from(5), U256::from(6)]
     );
     // Nothing to follow up: the ticket is gone.
-    assert_eq!(rollup.follow_up(&to_l2, &view).await?, None);
+    assert_eq!(rollup.follow_up(&to_l2, None, &view).await?, None);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_node_interface_answers_the_proofs_the_rust_builder_makes() -> Result<()> {
+    use xroute_adapters::evm::arbitrum::{NODE_INTERFACE, NodeInterface};
+    use xroute_proofs::arbitrum::{outbox_proof, outbox_root};
+    let net = LocalNet::start_with(0, Some(ArbitrumOptions::default())).await?;
+    let arb = net.arbitrum()?;
+    let l2 = arb.l2.provider(L2_KIT_ACCOUNT)?;
+    // Seven sends: sizes 1 to 7 cover full trees, odd sizes and every padding case.
+    let mut sends = Vec::new();
+    for n in 0..7u8 {
+        let receipt = LocalArbSys::new(ARB_SYS, &l2)
+            .sendTxToL1(
+                Address::repeat_byte(0x11),
+                Bytes::from(vec![n; usize::from(n)]),
+            )
+            .send()
+            .await?
+            .get_receipt()
+            .await?;
+        assert!(receipt.status());
+        sends.push(B256::from(l2_to_l1_tx(receipt.inner.logs()).hash));
+    }
+    let node = NodeInterface::new(NODE_INTERFACE, &l2);
+    for size in 1..=sends.len() {
+        let tree = &sends[..size];
+        for leaf in 0..size {
+            let answer = node
+                .constructOutboxProof(size as u64, leaf as u64)
+                .call()
+                .await?;
+            assert_eq!(answer.send, tree[leaf], "send of leaf {leaf} of {size}");
+            assert_eq!(answer.root, outbox_root(tree), "root of {size}");
+            assert_eq!(
+                answer.proof,
+                outbox_proof(tree, leaf as u64)?,
+                "path of leaf {leaf} of {size}"
+            );
+        }
+    }
+    // The whole tree's root is ArbSys's own.
+    let state = LocalArbSys::new(ARB_SYS, &l2)
+        .sendMerkleTreeState()
+        .call()
+        .await?;
+    assert_eq!(state.root, outbox_root(&sends));
+    // A leaf outside the tree is refused.
+    assert!(node.constructOutboxProof(3, 3).call().await.is_err());
+    assert!(node.constructOutboxProof(8, 0).call().await.is_err());
     Ok(())
 }

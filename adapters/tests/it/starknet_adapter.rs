@@ -210,10 +210,18 @@ async fn a_checkpoint_from_l1_lists_what_the_state_update_made_consumable() -> R
             found.push((block, cp));
         }
     }
-    // Devnet's postman writes each message in its own L1 transaction (`mockSendMessageFromL2`),
-    // so here each of those blocks is a checkpoint of one; a real state update is one transaction.
-    let listed: Vec<_> = found.iter().flat_map(|(_, cp)| cp.ids.clone()).collect();
-    assert_eq!(listed, ids, "the Endpoint's messages, in order: {found:?}");
+    // The kit's state update, like a real one, makes all four consumable in one L1 transaction:
+    // one checkpoint of four.
+    assert_eq!(found.len(), 1, "one checkpoint: {found:?}");
+    assert_eq!(found[0].1.ids, ids, "the Endpoint's messages, in order");
+    let ranged_txs: std::collections::HashSet<[u8; 32]> = adapter
+        .checkpoints(&l1, before, after)
+        .await?
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|c| c.messages.iter().map(|m| m.tx_hash))
+        .collect();
+    assert_eq!(ranged_txs.len(), 1, "one L1 transaction carried them");
     for (block, cp) in &found {
         assert_eq!(cp.claim.domain, sn.domain);
         assert_eq!(cp.claim.count as usize, cp.ids.len());

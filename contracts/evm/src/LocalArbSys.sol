@@ -7,7 +7,10 @@ pragma solidity 0.8.30;
 /// `arbos/merkleAccumulator` exactly where xroute depends on them: the send hash
 /// `keccak256(caller ‖ destination ‖ l2Block ‖ l1Block ‖ l2Timestamp ‖ value ‖ data)`, the leaf
 /// `keccak256(sendHash)`, the accumulator's partials and root, and the `L2ToL1Tx` /
-/// `SendMerkleUpdate` events. Storage only (etched code runs no constructor).
+/// `SendMerkleUpdate` events. Storage only (etched code runs no constructor). It also keeps every
+/// send hash and every complete subtree's root, so that [`constructOutboxProof`] can answer what
+/// nitro's `NodeInterface.constructOutboxProof` (0xc8) answers on a real node (nitro finds the same
+/// nodes in the `SendMerkleUpdate` logs; `LocalNodeInterface` at 0xc8 forwards here).
 contract LocalArbSys {
     /// @notice The ArbOS version this stand-in answers for (`arbOSVersion()` = 55 + it).
     uint256 public constant ARBOS_VERSION = 32;
@@ -18,6 +21,10 @@ contract LocalArbSys {
     mapping(uint256 => bytes32) internal partials;
     /// @notice The L1 block number as this L2 last saw it (set by the local sequencer).
     uint256 public l1BlockNumber;
+    /// @dev Leaf index → its send hash.
+    mapping(uint256 => bytes32) internal sendHashes;
+    /// @dev Level (≥ 1) → index → the root of that complete subtree (2^level leaves).
+    mapping(uint256 => mapping(uint256 => bytes32)) internal completeNodes;
 
     event L2ToL1Tx(
         address caller,
@@ -33,6 +40,9 @@ contract LocalArbSys {
     event SendMerkleUpdate(uint256 indexed reserved, bytes32 indexed hash, uint256 indexed position);
 
     error NotArbOS(address caller);
+    /// @notice `constructOutboxProof` asked for a leaf outside the tree, or a tree larger than the
+    /// sends so far.
+    error LeafDoesNotExist(uint64 leaf, uint64 size, uint256 sends);
 
     function arbBlockNumber() external view returns (uint256) {
         return block.number;
@@ -74,10 +84,41 @@ contract LocalArbSys {
         root = _root(size);
     }
 
+    /// @notice The proof of leaf `leaf` in the accumulator of its first `size` sends: the leaf's
+    /// send hash, the root, and the path bottom-up (`NodeInterface.constructOutboxProof`'s answer;
+    /// the Outbox's `executeTransaction` takes it). An empty subtree is 32 zero bytes, unhashed.
+    function constructOutboxProof(uint64 size, uint64 leaf)
+        external
+        view
+        returns (bytes32 send, bytes32 root, bytes32[] memory proof)
+    {
+        if (leaf >= size || size > sendCount) revert LeafDoesNotExist(leaf, size, sendCount);
+        uint256 levels = _bitLength(uint256(size) - 1);
+        proof = new bytes32[](levels);
+        for (uint256 level = 0; level < levels; level++) {
+            proof[level] = _node(level, (uint256(leaf) >> level) ^ 1, size);
+        }
+        send = sendHashes[leaf];
+        root = _node(levels, 0, size);
+    }
+
+    /// @dev The node at `level` and `index` of the tree of the first `size` leaves: zero when it
+    /// covers none of them, the stored root when it covers 2^level of them, else the hash of its
+    /// children.
+    function _node(uint256 level, uint256 index, uint256 size) internal view returns (bytes32) {
+        uint256 first = index << level;
+        if (first >= size) return bytes32(0);
+        if (first + (uint256(1) << level) <= size) {
+            return level == 0 ? keccak256(abi.encodePacked(sendHashes[index])) : completeNodes[level][index];
+        }
+        return keccak256(abi.encodePacked(_node(level - 1, 2 * index, size), _node(level - 1, 2 * index + 1, size)));
+    }
+
     function _append(bytes32 sendHash) internal returns (uint256 leafNum) {
         leafNum = sendCount;
         uint256 levels = _bitLength(leafNum);
         sendCount = leafNum + 1;
+        sendHashes[leafNum] = sendHash;
         bytes32 soFar = keccak256(abi.encodePacked(sendHash));
         for (uint256 level = 0;; level++) {
             if (level == levels) {
@@ -91,6 +132,7 @@ contract LocalArbSys {
             }
             soFar = keccak256(abi.encodePacked(here, soFar));
             partials[level] = bytes32(0);
+            completeNodes[level + 1][leafNum >> (level + 1)] = soFar;
             emit SendMerkleUpdate(0, soFar, ((level + 1) << 192) + leafNum);
         }
     }

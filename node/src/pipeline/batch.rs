@@ -396,7 +396,7 @@ impl Pipeline {
                     batch.members.len(),
                     mined.gas_used
                 );
-                self.mark_relayed(&record.id, tick, &note)?;
+                self.mark_relayed(&record.id, tick, mined.block_number, &note)?;
                 // Its share of the batch's fee and of the value it carried.
                 let members = alloy::primitives::U256::from(batch.members.len().max(1));
                 self.metrics

@@ -72,7 +72,15 @@ impl Pipeline {
             return Ok(Outcome::Done);
         }
         let l1 = self.chains.l1(tick.l1_final)?;
-        let proof = match src.exit(&record.envelope, &l1, &Bytes::new()).await? {
+        let proof = match src
+            .exit(
+                &record.envelope,
+                record.source.block_number,
+                &l1,
+                &Bytes::new(),
+            )
+            .await?
+        {
             Exit::NotYet => return Ok(Outcome::AwaitExit),
             Exit::Never(reason) => return Ok(Outcome::Park(reason)),
             Exit::Ready { proof, .. } => proof,
@@ -154,11 +162,13 @@ impl Pipeline {
         }
     }
 
-    /// `Relaying → Relayed` for `id`, its relay final (`note` says by which transaction).
+    /// `Relaying → Relayed` for `id`, its relay final in L1 block `block` (`note` says by which
+    /// transaction).
     pub(super) fn mark_relayed(
         &self,
         id: &xroute_proofs::envelope::MessageId,
         tick: Tick,
+        block: u64,
         note: &str,
     ) -> Result<(), StoreError> {
         self.store.transition(
@@ -170,6 +180,7 @@ impl Pipeline {
             |r| {
                 r.attempts = 0;
                 r.reason = None;
+                r.relayed_in = Some(block);
             },
         )?;
         Ok(())
@@ -284,7 +295,10 @@ impl Pipeline {
                 None => (fee, terms),
             },
         };
-        let (mut call, prepaid) = match src.exit(env, &l1, &terms).await? {
+        let (mut call, prepaid) = match src
+            .exit(env, record.source.block_number, &l1, &terms)
+            .await?
+        {
             Exit::Ready { call, prepaid, .. } => (call, prepaid),
             Exit::NotYet => {
                 return Ok(Err(Outcome::Retry(format!(
@@ -368,7 +382,7 @@ impl Pipeline {
                     "relay tx {} final in block {} (gas {})",
                     attempt.tx_hash, mined.block_number, mined.gas_used
                 );
-                self.mark_relayed(&id, tick, &note)?;
+                self.mark_relayed(&id, tick, mined.block_number, &note)?;
                 self.metrics.spent(record, mined.fee_paid + attempt.value);
                 tracing::info!(%id, tx = %attempt.tx_hash, block = mined.block_number, "relay final");
                 return Ok(Outcome::Done);
@@ -438,7 +452,10 @@ impl Pipeline {
         };
         if !dst.is_delivered(&record.envelope).await? {
             let l1 = self.chains.l1(tick.l1_final)?;
-            return match dst.follow_up(&record.envelope, &l1).await? {
+            return match dst
+                .follow_up(&record.envelope, record.relayed_in, &l1)
+                .await?
+            {
                 None => Ok(Outcome::NotReady),
                 Some(call) => self.follow_up(record, dst, call, tick).await,
             };

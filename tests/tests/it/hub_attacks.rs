@@ -82,19 +82,21 @@ async fn exit_call(
     net.step_arbitrum().await?; // the root
     let head = rollup.head().await?.number;
     let sent = rollup.sent_messages(0, head).await?;
-    let envelope = sent
+    let found = sent
         .iter()
         .find(|m| m.envelope.id().0 == id)
-        .ok_or_else(|| eyre::eyre!("message {id} not among the endpoint's sends"))?
-        .envelope
-        .clone();
+        .ok_or_else(|| eyre::eyre!("message {id} not among the endpoint's sends"))?;
+    let (envelope, sent_in) = (found.envelope.clone(), found.block.number);
     let view = L1 {
         state: l1
             .as_l1()
             .ok_or_else(|| eyre::eyre!("the hub chain serves as L1"))?,
         finalized: l1.head().await?,
     };
-    match rollup.exit(&envelope, &view, &Bytes::new()).await? {
+    match rollup
+        .exit(&envelope, sent_in, &view, &Bytes::new())
+        .await?
+    {
         Exit::Ready { call, .. } => Ok(call),
         other => eyre::bail!("message {id} not proven: {other:?}"),
     }

@@ -26,6 +26,14 @@ mod bindings {
         #[sol(rpc)]
         interface ArbSys {
             event L2ToL1Tx(address caller, address indexed destination, uint256 indexed hash, uint256 indexed position, uint256 arbBlockNum, uint256 ethBlockNum, uint256 timestamp, uint256 callvalue, bytes data);
+            function sendMerkleTreeState() external view returns (uint256 size, bytes32 root, bytes32[] memory partials);
+        }
+
+        /// NodeInterface (0xc8), as nitro-contracts' `src/node-interface/NodeInterface.sol`: a
+        /// virtual contract a nitro node answers `eth_call`s to.
+        #[sol(rpc)]
+        interface NodeInterface {
+            function constructOutboxProof(uint64 size, uint64 leaf) external view returns (bytes32 send, bytes32 root, bytes32[] memory proof);
         }
 
         /// ArbRetryableTx (0x6e), as nitro-contracts' `src/precompiles/ArbRetryableTx.sol`.
@@ -55,7 +63,7 @@ mod bindings {
         }
     }
 }
-pub use bindings::{ArbBridgeContracts, ArbRetryableTx, ArbSys, ArbitrumEndpoint};
+pub use bindings::{ArbBridgeContracts, ArbRetryableTx, ArbSys, ArbitrumEndpoint, NodeInterface};
 
 // Rebuild this crate when the artifact changes (the `sol!` above reads it, untracked).
 const _: &[u8] = include_bytes!("../../../../contracts/evm/out/ArbitrumEndpoint.json");
@@ -63,6 +71,10 @@ const _: &[u8] = include_bytes!("../../../../contracts/evm/out/ArbitrumEndpoint.
 /// ArbSys, the precompile every L2 → L1 message goes through.
 pub const ARB_SYS: Address = Address::new([
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x64,
+]);
+/// NodeInterface, the node's virtual contract (outbox proofs).
+pub const NODE_INTERFACE: Address = Address::new([
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xc8,
 ]);
 /// ArbRetryableTx, the precompile that holds retryable tickets.
 pub const ARB_RETRYABLE_TX: Address = Address::new([

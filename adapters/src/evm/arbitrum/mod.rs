@@ -5,10 +5,12 @@
 //!
 //! - **Leaving** (L2 → L1): the endpoint's `send` hands the envelope to ArbSys (`sendTxToL1`
 //!   toward the Hub). It is proven once a send root the rollup posted to the Outbox covers its
-//!   leaf: the Outbox's `roots[root]` is read by a storage proof at L1's finalized block, and the
-//!   leaf's Merkle path to that root is built from every `L2ToL1Tx` log of the L2 (nitro's
-//!   accumulator; the same path `NodeInterface.constructOutboxProof` answers on a real node). The
-//!   L1 call is the Hub's `relayFromArbitrum`, which has the Outbox execute it and forwards it.
+//!   leaf: the Outbox's `roots[root]` is read by a storage proof at L1's finalized block. The send
+//!   is read from the `L2ToL1Tx` log of the block it was sent in, the size of the accumulator
+//!   under the root from `ArbSys.sendMerkleTreeState` at the root's L2 block, and the leaf's
+//!   Merkle path from the node (`NodeInterface.constructOutboxProof` at 0xc8), checked against
+//!   the root here. The L1 call is the Hub's `relayFromArbitrum`, which has the Outbox execute it
+//!   and forwards it.
 //! - **Entering** (L1 → L2): the Hub creates a retryable ticket whose L2 call is the endpoint's
 //!   `receiveMessage`, run by ArbOS from the Hub's alias. The router quotes it (submission cost at
 //!   L1's base fee, the L2 gas of that call estimated from the alias, the L2 fee cap) and refuses
@@ -38,15 +40,16 @@ pub mod tank;
 
 pub use bridge::{
     ARB_RETRYABLE_TX, ARB_SYS, ArbBridgeContracts, ArbRetryableTx, ArbSys, ArbitrumEndpoint,
-    KIND_SUBMIT_RETRYABLE, OUTBOX_ROOTS_SLOT, classify_bridge_revert, classify_l2_revert,
-    outbox_root_key, receive_call, relay_from_arbitrum, retryable_entry,
+    KIND_SUBMIT_RETRYABLE, NODE_INTERFACE, NodeInterface, OUTBOX_ROOTS_SLOT,
+    classify_bridge_revert, classify_l2_revert, outbox_root_key, receive_call, relay_from_arbitrum,
+    retryable_entry,
 };
 use bridge::{endpoint_revert, envelope_of};
 
 use super::{client::EvmClient, submit::as_revert};
 use crate::{
-    AdapterError, BlockRef, Call, ChainAdapter, ChainAdapterExt, ChainInfo, CheckProblem, Entry,
-    Exit, L1, L1State, Result, SentMessage, Submitter,
+    AdapterError, BlockRef, Call, ChainAdapter, ChainInfo, CheckProblem, Entry, Exit, L1, L1State,
+    Result, SentMessage, Submitter,
     hub::{self, Hub},
 };
 
@@ -56,20 +59,6 @@ const LOG_RANGE: u64 = 10_000;
 const REDEEM_OVERHEAD: u64 = 80_000;
 /// Gas one redeem of the router's may cost (its retry included), for `xroute check`.
 const REDEEM_GAS: u64 = 500_000;
-
-/// Every send of the L2's accumulator, read from ArbSys's `L2ToL1Tx` logs, and the endpoint's
-/// among them.
-#[derive(Debug, Default)]
-struct Sends {
-    /// The next L2 block to read.
-    next_block: u64,
-    /// Send hashes by leaf index.
-    hashes: Vec<B256>,
-    /// The L2 block of each leaf.
-    blocks: Vec<u64>,
-    /// The endpoint's sends to the Hub, by envelope id: leaf index and the send.
-    ours: HashMap<MessageId, (u64, L2ToL1Send)>,
-}
 
 /// A send root the rollup posted to the Outbox.
 #[derive(Debug, Clone)]
@@ -94,7 +83,8 @@ struct Roots {
 pub struct ArbitrumAdapter {
     client: EvmClient,
     contracts: ArbitrumContracts,
-    sends: Mutex<Sends>,
+    /// The endpoint's sends to the Hub found so far, by envelope id: leaf index and the send.
+    sends: Mutex<HashMap<MessageId, (u64, L2ToL1Send)>>,
     roots: Mutex<Roots>,
     tickets: Mutex<HashMap<MessageId, B256>>,
 }
@@ -131,89 +121,142 @@ impl ArbitrumAdapter {
         &self.client
     }
 
-    /// Reads ArbSys's sends up to L2 block `to` (inclusive) into `sends`.
-    async fn read_sends(&self, sends: &mut Sends, hub: Address, to: u64) -> Result<()> {
-        let chain = &self.client;
-        while sends.next_block <= to {
-            let end = to.min(sends.next_block + LOG_RANGE - 1);
-            let filter = Filter::new()
-                .address(ARB_SYS)
-                .event_signature(ArbSys::L2ToL1Tx::SIGNATURE_HASH)
-                .from_block(sends.next_block)
-                .to_block(end);
-            let logs = chain.logs(&filter).await?;
-            for log in logs {
-                let tx = log.transaction_hash;
-                let block = log
-                    .block_number
-                    .ok_or_else(|| chain.bad("L2ToL1Tx log", tx, "no block number"))?;
-                let event = ArbSys::L2ToL1Tx::decode_log(&log.inner)
-                    .map_err(|e| chain.bad("L2ToL1Tx log", tx, e.to_string()))?;
-                let position = u64::try_from(event.position).unwrap_or(u64::MAX);
-                if position != sends.hashes.len() as u64 {
-                    // A gap or a repeat: what was read no longer matches the chain (a reorg).
-                    *sends = Sends::default();
-                    return Err(chain.bad(
-                        "L2ToL1Tx log",
-                        tx,
-                        format!(
-                            "leaf {position} follows {} leaves read so far; re-reading the sends",
-                            sends.hashes.len()
-                        ),
-                    ));
-                }
-                let send = L2ToL1Send {
-                    caller: event.caller,
-                    destination: event.destination,
-                    arb_block_num: event.arbBlockNum,
-                    eth_block_num: event.ethBlockNum,
-                    timestamp: event.timestamp,
-                    value: event.callvalue,
-                    data: event.data.data.clone(),
-                };
-                let hash = send.hash();
-                if hash != B256::from(event.hash) {
-                    return Err(chain.bad(
-                        "L2ToL1Tx log",
-                        tx,
-                        format!("its fields hash to {hash}, the log says {:#x}", event.hash),
-                    ));
-                }
-                sends.hashes.push(hash);
-                sends.blocks.push(block);
-                if send.caller == self.contracts.endpoint
-                    && send.destination == hub
-                    && let Some(envelope) = envelope_of(&send.data)
-                {
-                    sends.ours.insert(envelope.id(), (position, send));
-                }
-            }
-            sends.next_block = end + 1;
+    /// The leaf index and the send of message `id`, from the `L2ToL1Tx` logs of L2 block
+    /// `sent_in` (the block the endpoint sent it in); `None` when that block holds none.
+    async fn send_of(
+        &self,
+        id: &MessageId,
+        hub: Address,
+        sent_in: u64,
+    ) -> Result<Option<(u64, L2ToL1Send)>> {
+        if let Some(found) = self.sends.lock().await.get(id) {
+            return Ok(Some(found.clone()));
         }
-        Ok(())
+        let chain = &self.client;
+        let filter = Filter::new()
+            .address(ARB_SYS)
+            .event_signature(ArbSys::L2ToL1Tx::SIGNATURE_HASH)
+            .topic1(hub.into_word())
+            .from_block(sent_in)
+            .to_block(sent_in);
+        for log in chain.logs(&filter).await? {
+            let tx = log.transaction_hash;
+            let event = ArbSys::L2ToL1Tx::decode_log(&log.inner)
+                .map_err(|e| chain.bad("L2ToL1Tx log", tx, e.to_string()))?;
+            let send = L2ToL1Send {
+                caller: event.caller,
+                destination: event.destination,
+                arb_block_num: event.arbBlockNum,
+                eth_block_num: event.ethBlockNum,
+                timestamp: event.timestamp,
+                value: event.callvalue,
+                data: event.data.data.clone(),
+            };
+            if send.hash() != B256::from(event.hash) {
+                return Err(chain.bad(
+                    "L2ToL1Tx log",
+                    tx,
+                    format!(
+                        "its fields hash to {}, the log says {:#x}",
+                        send.hash(),
+                        event.hash
+                    ),
+                ));
+            }
+            if send.caller != self.contracts.endpoint
+                || send.destination != hub
+                || envelope_of(&send.data).map(|e| e.id()) != Some(*id)
+            {
+                continue;
+            }
+            let position = u64::try_from(event.position)
+                .map_err(|_| chain.bad("L2ToL1Tx log", tx, "leaf index over 2^64"))?;
+            self.sends
+                .lock()
+                .await
+                .insert(*id, (position, send.clone()));
+            return Ok(Some((position, send)));
+        }
+        Ok(None)
+    }
+
+    /// How many sends the accumulator held at the end of L2 block `block_hash`, whose root the
+    /// rollup posted as `root` (`ArbSys.sendMerkleTreeState`, asked from address zero as nitro
+    /// requires, at that block).
+    async fn size_at(&self, block_hash: B256, root: B256) -> Result<u64> {
+        let chain = &self.client;
+        let state = ArbSys::new(ARB_SYS, &chain.provider)
+            .sendMerkleTreeState()
+            .from(Address::ZERO)
+            .block(alloy::eips::BlockId::hash(block_hash))
+            .call()
+            .await
+            .map_err(|e| AdapterError::rpc(&chain.info.name, "ArbSys.sendMerkleTreeState", e))?;
+        if state.root != root {
+            return Err(chain.bad(
+                "send root",
+                None,
+                format!(
+                    "the Outbox has root {root} for L2 block {block_hash}, ArbSys there has {} \
+                     (wrong chain, or an L2 reorg under a posted root)",
+                    state.root
+                ),
+            ));
+        }
+        u64::try_from(state.size).map_err(|_| chain.bad("send root", None, "size over 2^64"))
+    }
+
+    /// The Merkle path of leaf `position` (send `send`) under `root`, a tree of `size` sends,
+    /// from the node (`NodeInterface.constructOutboxProof`), checked here: the node names the
+    /// same send and root, and the path leads from the leaf to the root.
+    async fn outbox_proof(
+        &self,
+        size: u64,
+        position: u64,
+        send: B256,
+        root: B256,
+    ) -> Result<Vec<B256>> {
+        let chain = &self.client;
+        let answer = NodeInterface::new(NODE_INTERFACE, &chain.provider)
+            .constructOutboxProof(size, position)
+            .call()
+            .await
+            .map_err(|e| {
+                AdapterError::rpc(&chain.info.name, "NodeInterface.constructOutboxProof", e)
+            })?;
+        let leads_to = arbitrum::outbox_root_from_proof(send, position, &answer.proof)
+            .map_err(|e| chain.bad("outbox proof", None, e.to_string()))?;
+        if answer.send != send || answer.root != root || leads_to != root {
+            return Err(chain.bad(
+                "outbox proof",
+                None,
+                format!(
+                    "asked for leaf {position} of {size} (send {send}, root {root}), the node \
+                     answered send {}, root {}, and a path to {leads_to}",
+                    answer.send, answer.root
+                ),
+            ));
+        }
+        Ok(answer.proof)
     }
 
     /// The Outbox's `SendRootUpdated` logs in L1 blocks `from..=to` (the L1 state windows
     /// the query to its provider's range).
     async fn root_logs(&self, l1: &dyn L1State, from: u64, to: u64) -> Result<Vec<PostedRoot>> {
-        let filter = Filter::new()
-            .address(self.contracts.outbox)
-            .event_signature(ArbBridgeContracts::SendRootUpdated::SIGNATURE_HASH)
-            .from_block(from)
-            .to_block(to);
+        let filter = self.roots_filter().from_block(from).to_block(to);
         Ok(l1
             .logs(&filter)
             .await?
             .iter()
-            .filter_map(|log| match log.topics() {
-                [_, root, block_hash] => Some(PostedRoot {
-                    root: *root,
-                    l2_block_hash: *block_hash,
-                    size: None,
-                }),
-                _ => None,
-            })
+            .filter_map(posted_root)
             .collect())
+    }
+
+    /// The Outbox's `SendRootUpdated` logs.
+    fn roots_filter(&self) -> Filter {
+        Filter::new()
+            .address(self.contracts.outbox)
+            .event_signature(ArbBridgeContracts::SendRootUpdated::SIGNATURE_HASH)
     }
 
     /// Brings `roots` up to L1 block `to`. The first time, the newest root is looked for
@@ -221,17 +264,8 @@ impl ArbitrumAdapter {
     /// Outbox holds years of roots, and only the newest matters).
     async fn read_roots(&self, l1: &dyn L1State, roots: &mut Roots, to: u64) -> Result<()> {
         if roots.next_block == 0 {
-            let mut end = to;
-            loop {
-                let start = end.saturating_sub(LOG_RANGE - 1);
-                if let Some(newest) = self.root_logs(l1, start, end).await?.pop() {
-                    roots.newest = Some(newest);
-                    break;
-                }
-                if start == 0 {
-                    break;
-                }
-                end = start - 1;
+            if let Some(log) = last_log_back(l1, &self.roots_filter(), to).await? {
+                roots.newest = posted_root(&log);
             }
         } else if roots.next_block <= to
             && let Some(newest) = self.root_logs(l1, roots.next_block, to).await?.pop()
@@ -264,7 +298,13 @@ impl ArbitrumAdapter {
     }
 
     /// The exit of `envelope` (see the module doc).
-    async fn exit_of(&self, envelope: &Envelope, l1: &L1<'_>, terms: &Bytes) -> Result<Exit> {
+    async fn exit_of(
+        &self,
+        envelope: &Envelope,
+        sent_in: u64,
+        l1: &L1<'_>,
+        terms: &Bytes,
+    ) -> Result<Exit> {
         let chain = &self.client;
         let id = envelope.id();
         let hub = l1.state.hub();
@@ -283,54 +323,33 @@ impl ArbitrumAdapter {
                 pending.saturating_sub(U256::from(1)),
             ));
         }
-        let (_, l2_final) = self.heads().await?;
-        let mut sends = self.sends.lock().await;
-        self.read_sends(&mut sends, hub, l2_final.number).await?;
-        let Some((position, send)) = sends.ours.get(&id).cloned() else {
+        let Some((position, send)) = self.send_of(&id, hub, sent_in).await? else {
             return Ok(Exit::NotYet);
         };
         let mut roots = self.roots.lock().await;
         self.read_roots(l1.state, &mut roots, l1.finalized.number)
             .await?;
         // The newest posted root decides (older ones cover no more leaves).
-        let mut chosen = None;
-        if let Some(newest) = roots.newest.clone() {
-            let size = match newest.size {
-                Some(size) => size,
-                None => {
-                    let size = self.size_at(&mut sends, hub, newest.l2_block_hash).await?;
-                    if let Some(last) = roots.newest.as_mut() {
-                        last.size = Some(size);
-                    }
-                    size
-                }
-            };
-            if size > position {
-                chosen = Some((newest, size));
-            }
-        }
-        let Some((posted, size)) = chosen else {
+        let Some(posted) = roots.newest.clone() else {
             return Ok(Exit::NotYet);
         };
-        let leaves = &sends.hashes[..size as usize];
-        let computed = arbitrum::outbox_root(leaves);
-        if computed != posted.root {
-            let read = sends.hashes.len();
-            *sends = Sends::default();
-            return Err(chain.bad(
-                "send root",
-                None,
-                format!(
-                    "the Outbox has root {} for L2 block {}, the {size} sends read give {computed} \
-                     ({read} read; re-reading them)",
-                    posted.root, posted.l2_block_hash
-                ),
-            ));
-        }
-        let proof = arbitrum::outbox_proof(leaves, position)
-            .map_err(|e| chain.bad("outbox proof", None, e.to_string()))?;
-        drop(sends);
+        let size = match posted.size {
+            Some(size) => size,
+            None => {
+                let size = self.size_at(posted.l2_block_hash, posted.root).await?;
+                if let Some(newest) = roots.newest.as_mut() {
+                    newest.size = Some(size);
+                }
+                size
+            }
+        };
         drop(roots);
+        if size <= position {
+            return Ok(Exit::NotYet);
+        }
+        let proof = self
+            .outbox_proof(size, position, send.hash(), posted.root)
+            .await?;
         let confirmed = l1
             .state
             .proven_slot(
@@ -362,13 +381,6 @@ impl ArbitrumAdapter {
             call: relay_from_arbitrum(hub, exit, terms),
             prepaid: U256::ZERO,
         })
-    }
-
-    /// How many sends the accumulator held at the end of L2 block `block_hash`.
-    async fn size_at(&self, sends: &mut Sends, hub: Address, block_hash: B256) -> Result<u64> {
-        let number = self.l2_block_number(block_hash).await?;
-        self.read_sends(sends, hub, number).await?;
-        Ok(sends.blocks.partition_point(|b| *b <= number) as u64)
     }
 
     async fn retryable_floor(&self, l1: &L1<'_>) -> Result<Hub::retryableFloorsReturn> {
@@ -470,7 +482,12 @@ impl ArbitrumAdapter {
 
     /// The retryable ticket the Hub created for `id`, from the L1 logs of its forward; `None`
     /// before the Hub forwarded it.
-    async fn ticket_of(&self, id: &MessageId, l1: &L1<'_>) -> Result<Option<B256>> {
+    async fn ticket_of(
+        &self,
+        id: &MessageId,
+        relayed_in: Option<u64>,
+        l1: &L1<'_>,
+    ) -> Result<Option<B256>> {
         let chain = &self.client;
         if let Some(t) = self.tickets.lock().await.get(id) {
             return Ok(Some(*t));
@@ -478,9 +495,10 @@ impl ArbitrumAdapter {
         let forwarded = Filter::new()
             .address(l1.state.hub())
             .event_signature(Hub::MessageForwarded::SIGNATURE_HASH)
-            .topic1(id.0)
-            .from_block(0);
-        let Some(log) = l1.state.logs(&forwarded).await?.pop() else {
+            .topic1(id.0);
+        // From the relay's own block back (another relayer's forward can only be older).
+        let from = relayed_in.unwrap_or(l1.finalized.number);
+        let Some(log) = last_log_back(l1.state, &forwarded, from).await? else {
             return Ok(None);
         };
         let tx = log.transaction_hash;
@@ -516,9 +534,14 @@ impl ArbitrumAdapter {
 
     /// A redeem of the message's ticket when its automatic redeem failed: the ticket exists on
     /// the L2 and is still alive (a retry that succeeds deletes it; the endpoint did not deliver).
-    async fn follow_up_of(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Option<Call>> {
+    async fn follow_up_of(
+        &self,
+        envelope: &Envelope,
+        relayed_in: Option<u64>,
+        l1: &L1<'_>,
+    ) -> Result<Option<Call>> {
         let chain = &self.client;
-        let Some(ticket) = self.ticket_of(&envelope.id(), l1).await? else {
+        let Some(ticket) = self.ticket_of(&envelope.id(), relayed_in, l1).await? else {
             return Ok(None);
         };
         let created = Filter::new()
@@ -594,8 +617,14 @@ impl ChainAdapter for ArbitrumAdapter {
             .await
     }
 
-    async fn exit(&self, envelope: &Envelope, l1: &L1<'_>, terms: &Bytes) -> Result<Exit> {
-        self.exit_of(envelope, l1, terms).await
+    async fn exit(
+        &self,
+        envelope: &Envelope,
+        sent_in: u64,
+        l1: &L1<'_>,
+        terms: &Bytes,
+    ) -> Result<Exit> {
+        self.exit_of(envelope, sent_in, l1, terms).await
     }
 
     /// A root posted in those blocks covers every send up to its L2 block.
@@ -615,8 +644,13 @@ impl ChainAdapter for ArbitrumAdapter {
         self.delivered(&envelope.id()).await
     }
 
-    async fn follow_up(&self, envelope: &Envelope, l1: &L1<'_>) -> Result<Option<Call>> {
-        self.follow_up_of(envelope, l1).await
+    async fn follow_up(
+        &self,
+        envelope: &Envelope,
+        relayed_in: Option<u64>,
+        l1: &L1<'_>,
+    ) -> Result<Option<Call>> {
+        self.follow_up_of(envelope, relayed_in, l1).await
     }
 
     fn submitter(&self) -> Option<&dyn Submitter> {
@@ -710,6 +744,40 @@ impl ChainAdapter for ArbitrumAdapter {
 
 /// The event `E` that `contract` emitted with first topic `number` in transaction `tx` (block
 /// `block`): what the Inbox and the Bridge log beside the Hub's forward of a retryable.
+/// The root a `SendRootUpdated` log posted.
+fn posted_root(log: &alloy::rpc::types::Log) -> Option<PostedRoot> {
+    match log.topics() {
+        [_, root, block_hash] => Some(PostedRoot {
+            root: *root,
+            l2_block_hash: *block_hash,
+            size: None,
+        }),
+        _ => None,
+    }
+}
+
+/// The newest log `filter` selects at or before L1 block `from`, looked for backwards a window of
+/// `LOG_RANGE` blocks at a time (what is recent is found in one query, and nothing is read from
+/// L1's genesis unless nothing newer matches).
+async fn last_log_back(
+    l1: &dyn L1State,
+    filter: &Filter,
+    from: u64,
+) -> Result<Option<alloy::rpc::types::Log>> {
+    let mut end = from;
+    loop {
+        let start = end.saturating_sub(LOG_RANGE - 1);
+        let window = filter.clone().from_block(start).to_block(end);
+        if let Some(log) = l1.logs(&window).await?.pop() {
+            return Ok(Some(log));
+        }
+        if start == 0 {
+            return Ok(None);
+        }
+        end = start - 1;
+    }
+}
+
 async fn beside<E: SolEvent>(
     chain: &EvmClient,
     l1: &L1<'_>,
