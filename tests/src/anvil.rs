@@ -64,6 +64,12 @@ impl Anvil {
             port.to_string(),
             "--config-out".to_string(),
             config_out.display().to_string(),
+            // The last 1,024 states in memory and none on disk: anvil otherwise writes older
+            // states under ~/.foundry/anvil/tmp and leaves them there when it is killed (a test
+            // that mines 50,000 blocks wrote tens of GiB). Nothing here reads state older than
+            // that.
+            "--prune-history".to_string(),
+            "1024".to_string(),
         ];
         if let Some(chain_id) = options.chain_id {
             args.extend(["--chain-id".to_string(), chain_id.to_string()]);

@@ -44,6 +44,18 @@ pub struct HubChainAdapter {
     client: EvmClient,
     hub: Address,
     bridges: &'static [BridgeReverts],
+    /// The slots proven at one block (a slot's value at a block hash never changes): a round
+    /// proves every exit at L1's final block, and a message proven, then relayed in the same
+    /// round, is read once.
+    proven: std::sync::Mutex<ProvenAt>,
+}
+
+/// What was proven at one L1 block: its verified state root and the slots read.
+#[derive(Debug, Default)]
+struct ProvenAt {
+    block: Option<BlockRef>,
+    state_root: B256,
+    slots: std::collections::HashMap<(Address, B256), U256>,
 }
 
 impl HubChainAdapter {
@@ -57,6 +69,7 @@ impl HubChainAdapter {
             client: EvmClient::connect(&config.chain, reverts).await?,
             hub: config.hub,
             bridges,
+            proven: Default::default(),
         })
     }
 
@@ -66,6 +79,7 @@ impl HubChainAdapter {
             client: EvmClient::read_only(&config.chain)?,
             hub: config.hub,
             bridges,
+            proven: Default::default(),
         })
     }
 
@@ -82,6 +96,7 @@ impl HubChainAdapter {
             client: EvmClient::new(name, domain, rpc, confirmations)?,
             hub,
             bridges: &[],
+            proven: Default::default(),
         })
     }
 
@@ -226,7 +241,29 @@ impl L1State for HubChainAdapter {
     /// Storage slot `slot` of `contract` at `block`, checked by `eth_getProof` against the state
     /// root of `block`'s recomputed header.
     async fn proven_slot(&self, contract: Address, slot: B256, block: BlockRef) -> Result<U256> {
-        let root = self.verified_state_root(block).await?;
+        let known = {
+            let proven = self.proven.lock().unwrap_or_else(|p| p.into_inner());
+            match proven.block {
+                Some(at) if at == block => match proven.slots.get(&(contract, slot)) {
+                    Some(value) => return Ok(*value),
+                    None => Some(proven.state_root),
+                },
+                _ => None,
+            }
+        };
+        let root = match known {
+            Some(root) => root,
+            None => {
+                let root = self.verified_state_root(block).await?;
+                let mut proven = self.proven.lock().unwrap_or_else(|p| p.into_inner());
+                *proven = ProvenAt {
+                    block: Some(block),
+                    state_root: root,
+                    slots: Default::default(),
+                };
+                root
+            }
+        };
         let answer: serde_json::Value = self
             .client
             .provider
@@ -238,9 +275,14 @@ impl L1State for HubChainAdapter {
             .map_err(|e| self.client.rpc_error("eth_getProof", e))?;
         let proof: AccountProof = serde_json::from_value(answer)
             .map_err(|e| self.client.bad("eth_getProof answer", None, e.to_string()))?;
-        proof
+        let value = proof
             .verify_slot_of(contract, root, slot)
-            .map_err(|e| self.client.bad("storage proof", None, e.to_string()))
+            .map_err(|e| self.client.bad("storage proof", None, e.to_string()))?;
+        let mut proven = self.proven.lock().unwrap_or_else(|p| p.into_inner());
+        if proven.block == Some(block) {
+            proven.slots.insert((contract, slot), value);
+        }
+        Ok(value)
     }
 
     async fn logs(&self, filter: &Filter) -> Result<Vec<alloy::rpc::types::Log>> {

@@ -18,6 +18,7 @@ mod explorer;
 mod network_catch_up;
 mod payments;
 mod pool;
+mod public_chains;
 mod resilience;
 mod resume;
 mod store_backup;
