@@ -244,10 +244,10 @@ impl Pipeline {
 
     /// Runs until `shutdown` turns true: every chain but L1 is indexed by its own loop, and every
     /// `relay.poll_interval_ms` a round reads L1 once, indexes it and steps the live messages, so
-    /// a chain whose RPC is slow or down delays its own indexing, not the others' or the relays. On shutdown the indexing loops
-    /// stop where they are (a scan is idempotent and its cursor moves only after a range is
-    /// stored), the step round in progress finishes (no step is cut between its persist and its
-    /// side effect), then the store is flushed.
+    /// a rollup whose RPC is slow or down delays its own indexing, not the others' or the relays.
+    /// On shutdown the indexing loops stop where they are (a scan is idempotent and its cursor
+    /// moves only after a range is stored), the step round in progress finishes (no step is cut
+    /// between its persist and its side effect), then the store is flushed.
     pub async fn run(
         self: Arc<Self>,
         shutdown: watch::Receiver<bool>,
