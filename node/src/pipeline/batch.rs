@@ -389,6 +389,10 @@ impl Pipeline {
                 }
             }
             if hub.is_delivered(&record.envelope).await? {
+                self.hub_processed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(record.id);
                 let note = format!(
                     "relay tx {} final in block {} (batch of {}, gas {})",
                     attempt.tx_hash,

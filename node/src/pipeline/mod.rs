@@ -150,6 +150,9 @@ pub struct Pipeline {
     l1_final: std::sync::Mutex<Option<BlockRef>>,
     /// Messages whose hop this round found not made yet on L1 (asked once per round).
     hop_not_made: std::sync::Mutex<std::collections::HashSet<MessageId>>,
+    /// Messages this round found processed by the Hub once their batch was mined (for an L1
+    /// app's message, that is its delivery: not asked again this round).
+    hub_processed: std::sync::Mutex<std::collections::HashSet<MessageId>>,
     metrics: Arc<Metrics>,
 }
 
@@ -179,6 +182,7 @@ impl Pipeline {
             clock: Arc::new(crate::time::SystemClock),
             l1_final: std::sync::Mutex::new(None),
             hop_not_made: std::sync::Mutex::new(Default::default()),
+            hub_processed: std::sync::Mutex::new(Default::default()),
             metrics,
         }
     }
@@ -370,6 +374,10 @@ impl Pipeline {
     async fn step_all(&self, index: bool) -> Result<(), PipelineError> {
         let tick = self.read_l1(index).await?;
         self.hop_not_made
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.hub_processed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();

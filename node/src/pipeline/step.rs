@@ -450,7 +450,14 @@ impl Pipeline {
             Ok(ends) => ends,
             Err(reason) => return Ok(Outcome::Park(reason)),
         };
-        if !dst.is_delivered(&record.envelope).await? {
+        // An L1 app's message the Hub processed this round is delivered (the same question).
+        let processed = dst.domain() == self.chains.hub_domain()
+            && self
+                .hub_processed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&id);
+        if !processed && !dst.is_delivered(&record.envelope).await? {
             let l1 = self.chains.l1(tick.l1_final)?;
             return match dst
                 .follow_up(&record.envelope, record.relayed_in, &l1)
