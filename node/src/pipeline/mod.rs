@@ -83,6 +83,9 @@ pub enum Outcome {
     /// L1 does not show the message's exit yet: it waits, without any chain call, until L1's
     /// events name it ([`wake`]).
     AwaitExit,
+    /// Nothing to do before this time (ms; a destination that has not delivered yet): the
+    /// message is not looked at until then.
+    LookAgainAt(u64),
     /// The step failed; try again after a backoff. A failed relay (reverted, or its nonce
     /// taken) goes back to `Proven` to be made again from a fresh estimate.
     Retry(String),
@@ -150,6 +153,8 @@ pub struct Pipeline {
     l1_final: std::sync::Mutex<Option<BlockRef>>,
     /// Messages whose hop this round found not made yet on L1 (asked once per round).
     hop_not_made: std::sync::Mutex<std::collections::HashSet<MessageId>>,
+    /// Per message, the time (ms) before which it is not looked at ([`Outcome::LookAgainAt`]).
+    look_after: std::sync::Mutex<std::collections::HashMap<MessageId, u64>>,
     /// Messages this round found processed by the Hub once their batch was mined (for an L1
     /// app's message, that is its delivery: not asked again this round).
     hub_processed: std::sync::Mutex<std::collections::HashSet<MessageId>>,
@@ -183,6 +188,7 @@ impl Pipeline {
             l1_final: std::sync::Mutex::new(None),
             hop_not_made: std::sync::Mutex::new(Default::default()),
             hub_processed: std::sync::Mutex::new(Default::default()),
+            look_after: std::sync::Mutex::new(Default::default()),
             metrics,
         }
     }
@@ -425,6 +431,15 @@ impl Pipeline {
     /// Steps message `id` (expected in `stage`) and applies the outcome; errors are the message's,
     /// not the tick's.
     async fn advance(&self, id: MessageId, stage: Stage, tick: Tick) {
+        let after = self
+            .look_after
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .copied();
+        if after.is_some_and(|at| at > tick.now_ms) {
+            return;
+        }
         let record = match self.store.get(&id) {
             Ok(Some(r)) if r.stage == stage => r,
             Ok(_) => return, // moved on since the index was read
@@ -475,8 +490,19 @@ impl Pipeline {
     ) -> Result<(), StoreError> {
         let redo_hop = matches!(outcome, Outcome::Retry(_));
         let id = record.id;
+        {
+            let mut look_after = self.look_after.lock().unwrap_or_else(|p| p.into_inner());
+            match outcome {
+                Outcome::LookAgainAt(at) => {
+                    look_after.insert(id, at);
+                }
+                _ => {
+                    look_after.remove(&id);
+                }
+            }
+        }
         match outcome {
-            Outcome::Done | Outcome::NotReady => Ok(()),
+            Outcome::Done | Outcome::NotReady | Outcome::LookAgainAt(_) => Ok(()),
             Outcome::AwaitExit => {
                 self.wait_for_exit(record, tick.l1_final.number);
                 Ok(())

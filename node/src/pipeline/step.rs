@@ -31,6 +31,9 @@ type StepResult = Result<Outcome, StepError>;
 /// A chain as the pipeline holds it.
 type Chain = Arc<dyn ChainAdapter>;
 
+/// The longest a relayed message waits between two questions to its destination.
+const MAX_DELIVERY_WAIT_MS: u64 = 60_000;
+
 /// The note of a hop the Hub processed before this router's relay of it was known to be final.
 pub(super) const HUB_PROCESSED: &str = "the Hub already processed it";
 
@@ -463,7 +466,9 @@ impl Pipeline {
                 .follow_up(&record.envelope, record.relayed_in, &l1)
                 .await?
             {
-                None => Ok(Outcome::NotReady),
+                None => Ok(Outcome::LookAgainAt(
+                    tick.now_ms + self.delivery_wait(record, tick.now_ms),
+                )),
                 Some(call) => self.follow_up(record, dst, call, tick).await,
             };
         }
@@ -477,6 +482,21 @@ impl Pipeline {
         )?;
         tracing::info!(%id, chain = dst.name(), "message delivered");
         Ok(Outcome::Done)
+    }
+
+    /// How long a relayed message not delivered yet waits before it is asked again: a quarter of
+    /// the time since its relay, at least one poll, at most a minute (a destination delivers in
+    /// seconds locally, in minutes on a public chain; 10,000 waiting cost 10,000 requests a
+    /// round if asked every round).
+    fn delivery_wait(&self, record: &MessageRecord, now_ms: u64) -> u64 {
+        let relayed_at = record
+            .history
+            .iter()
+            .rev()
+            .find(|t| t.to == Stage::Relayed)
+            .map_or(now_ms, |t| t.at_ms);
+        (now_ms.saturating_sub(relayed_at) / 4)
+            .clamp(self.relay.poll_interval_ms, MAX_DELIVERY_WAIT_MS)
     }
 
     /// Sends (or watches) the follow-up `call` the destination asks for, on the destination:

@@ -934,3 +934,37 @@ async fn a_backoff_passes_when_the_driven_clock_says_so() {
         "looked at, once the clock passed it"
     );
 }
+
+#[tokio::test]
+async fn a_relayed_message_not_delivered_yet_is_asked_again_only_after_its_wait() {
+    let clock = ManualClock::at(1_000_000);
+    let relay = RelayConfig {
+        poll_interval_ms: 1_000,
+        ..quick()
+    };
+    let s = setup_with(relay, Some(clock.clone())).await;
+    let id = stored(&s, 1);
+    ready(&s, id);
+    tick(&s).await;
+    let l1 = s.hub.fake_submitter();
+    let hash = l1.signed()[0].0.hash;
+    l1.mine(hash, 9, true);
+    tick(&s).await;
+    assert_eq!(record(&s, &id).stage, Stage::Relayed);
+    let asked = s.hub.calls_of("is_delivered");
+    // Rounds within its wait (one poll, a quarter of the time since the relay): not asked.
+    for _ in 0..3 {
+        tick(&s).await;
+    }
+    assert_eq!(
+        s.hub.calls_of("is_delivered"),
+        asked,
+        "not asked within its wait"
+    );
+    // Past it, asked once more; delivered, it moves on.
+    s.hub.deliver(id);
+    clock.advance(1_000);
+    tick(&s).await;
+    assert_eq!(s.hub.calls_of("is_delivered"), asked + 1);
+    assert_eq!(record(&s, &id).stage, Stage::Delivered);
+}
