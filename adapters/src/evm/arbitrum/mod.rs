@@ -55,6 +55,8 @@ use crate::{
 
 /// Blocks per `eth_getLogs` request.
 const LOG_RANGE: u64 = 10_000;
+/// The most sends kept in memory (each is found again from its block's logs when evicted).
+const SENDS_KEPT: usize = 10_000;
 /// L2 gas a redeem needs besides its retry's.
 const REDEEM_OVERHEAD: u64 = 80_000;
 /// Gas one redeem of the router's may cost (its retry included), for `xroute check`.
@@ -171,10 +173,12 @@ impl ArbitrumAdapter {
             }
             let position = u64::try_from(event.position)
                 .map_err(|_| chain.bad("L2ToL1Tx log", tx, "leaf index over 2^64"))?;
-            self.sends
-                .lock()
-                .await
-                .insert(*id, (position, send.clone()));
+            let mut sends = self.sends.lock().await;
+            if sends.len() >= SENDS_KEPT {
+                // A message is looked up again from its own block if needed: no unbounded map.
+                sends.clear();
+            }
+            sends.insert(*id, (position, send.clone()));
             return Ok(Some((position, send)));
         }
         Ok(None)
