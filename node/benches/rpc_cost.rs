@@ -79,10 +79,8 @@ async fn sample(port: u16) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
     (requests, stages)
 }
 
-fn per_chain(
-    before: &BTreeMap<String, f64>,
-    after: &BTreeMap<String, f64>,
-) -> BTreeMap<String, f64> {
+/// What each counter of `after` added since `before`.
+fn delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
     after
         .iter()
         .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
@@ -152,7 +150,7 @@ async fn main() {
             let b1 = net.l1.block_number().await.unwrap();
             println!(
                 "| {label} | {}",
-                show(&per_chain(&before, &after), window.as_secs_f64(), b1 - b0)
+                show(&delta(&before, &after), window.as_secs_f64(), b1 - b0)
             );
         }
     };
@@ -183,7 +181,7 @@ async fn main() {
     wait_stage(port, "delivered", sent as f64, Duration::from_secs(600)).await;
     let secs = start.elapsed().as_secs_f64();
     let (after, _) = sample(port).await;
-    let spent_by = per_chain(&before, &after);
+    let spent_by = delta(&before, &after);
     let spent: f64 = spent_by.values().sum();
     println!();
     println!(
