@@ -81,6 +81,11 @@ impl Stage {
         Stage::Parked,
         Stage::Dropped,
     ];
+
+    /// The stage whose byte value is `byte`.
+    pub fn from_byte(byte: u8) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| *s as u8 == byte)
+    }
 }
 
 /// One recorded stage change.
@@ -205,6 +210,94 @@ impl MessageRecord {
             seen_at_ms: at_ms,
             checkpoint: None,
             relayed_in: None,
+        }
+    }
+}
+
+/// What a change in the store sets on a record besides its stage; a field left `None` stays as it
+/// is. The store writes only what a change names: a stage change is the message's small state, one
+/// history entry, a relay entry when `relay` is set, and two status keys, never the whole record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Change {
+    /// Failed attempts of the current step.
+    pub attempts: Option<u32>,
+    /// Earliest time of the next attempt.
+    pub next_attempt_at_ms: Option<u64>,
+    /// Why it waits, is parked or dropped (`Some(None)` clears it).
+    pub reason: Option<Option<String>>,
+    /// Its place in an L1 checkpoint.
+    pub checkpoint: Option<Option<CheckpointPlace>>,
+    /// The L1 block its relay of the current hop was mined in.
+    pub relayed_in: Option<Option<u64>>,
+    /// A relay transaction to append to [`MessageRecord::relays`].
+    pub relay: Option<RelayAttempt>,
+}
+
+impl Change {
+    /// A step done: no failed attempt, no reason.
+    pub fn step_done() -> Self {
+        Self {
+            attempts: Some(0),
+            reason: Some(None),
+            ..Self::default()
+        }
+    }
+
+    /// Sets (or, with `None`, clears) the reason.
+    #[must_use]
+    pub fn reason(mut self, reason: Option<String>) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// Sets the failed attempts and the earliest next attempt.
+    #[must_use]
+    pub fn attempts(mut self, attempts: u32, next_attempt_at_ms: u64) -> Self {
+        self.attempts = Some(attempts);
+        self.next_attempt_at_ms = Some(next_attempt_at_ms);
+        self
+    }
+
+    /// Sets the checkpoint place.
+    #[must_use]
+    pub fn checkpoint(mut self, place: Option<CheckpointPlace>) -> Self {
+        self.checkpoint = Some(place);
+        self
+    }
+
+    /// Sets the L1 block the relay was mined in.
+    #[must_use]
+    pub fn relayed_in(mut self, block: Option<u64>) -> Self {
+        self.relayed_in = Some(block);
+        self
+    }
+
+    /// Appends a relay transaction.
+    #[must_use]
+    pub fn relay(mut self, attempt: RelayAttempt) -> Self {
+        self.relay = Some(attempt);
+        self
+    }
+
+    /// `record` with this change made (its stage and history untouched).
+    pub fn apply(&self, record: &mut MessageRecord) {
+        if let Some(n) = self.attempts {
+            record.attempts = n;
+        }
+        if let Some(at) = self.next_attempt_at_ms {
+            record.next_attempt_at_ms = at;
+        }
+        if let Some(reason) = &self.reason {
+            record.reason.clone_from(reason);
+        }
+        if let Some(place) = self.checkpoint {
+            record.checkpoint = place;
+        }
+        if let Some(block) = self.relayed_in {
+            record.relayed_in = block;
+        }
+        if let Some(attempt) = &self.relay {
+            record.relays.push(attempt.clone());
         }
     }
 }

@@ -816,7 +816,7 @@ async fn checkpoint_attestations_count_only_when_they_match_our_l1() {
                 crate::model::Stage::Proven,
                 1,
                 "proven",
-                |_| {},
+                crate::model::Change::default(),
             )
             .unwrap();
         let done = network
@@ -827,7 +827,7 @@ async fn checkpoint_attestations_count_only_when_they_match_our_l1() {
                 crate::model::Stage::Attested,
                 2,
                 "attested",
-                |r| r.checkpoint = Some(place),
+                crate::model::Change::default().checkpoint(Some(place)),
             )
             .unwrap();
         network.checkpoint_attested(&done);

@@ -52,7 +52,7 @@ use xroute_proofs::envelope::MessageId;
 pub use crate::time::now_ms;
 use crate::{
     metrics::Metrics,
-    model::{MessageRecord, Stage},
+    model::{Change, MessageRecord, Stage},
     store::{Store, StoreError},
 };
 
@@ -513,7 +513,7 @@ impl Pipeline {
                 if record.reason.as_deref() != Some(reason.as_str()) {
                     tracing::info!(%id, %reason, "message held");
                     self.store
-                        .update(&id, |r| r.reason = Some(reason.clone()))?;
+                        .update(&id, Change::default().reason(Some(reason.clone())))?;
                 }
                 Ok(())
             }
@@ -529,11 +529,9 @@ impl Pipeline {
                 }
                 let next = tick.now_ms + backoff_ms(&self.relay, attempts);
                 tracing::info!(%id, stage = ?current.stage, attempts, %reason, "step failed; retrying after backoff");
-                let set = |r: &mut MessageRecord| {
-                    r.attempts = attempts;
-                    r.next_attempt_at_ms = next;
-                    r.reason = Some(reason.clone());
-                };
+                let set = Change::default()
+                    .attempts(attempts, next)
+                    .reason(Some(reason.clone()));
                 if current.stage == Stage::Relaying && redo_hop {
                     // The hop has to be made again, from a fresh estimate.
                     self.store.transition(
@@ -557,10 +555,14 @@ impl Pipeline {
             return Ok(());
         };
         tracing::warn!(%id, stage = ?current.stage, %reason, "message parked");
-        self.store
-            .transition(id, current.stage, Stage::Parked, now, &reason, |r| {
-                r.reason = Some(reason.clone());
-            })?;
+        self.store.transition(
+            id,
+            current.stage,
+            Stage::Parked,
+            now,
+            &reason,
+            Change::default().reason(Some(reason.clone())),
+        )?;
         Ok(())
     }
 
@@ -573,11 +575,7 @@ impl Pipeline {
             Stage::Sent,
             self.now_ms(),
             "retried by operator",
-            |r| {
-                r.attempts = 0;
-                r.next_attempt_at_ms = 0;
-                r.reason = None;
-            },
+            Change::step_done().attempts(0, 0),
         )
     }
 
@@ -590,9 +588,7 @@ impl Pipeline {
             Stage::Dropped,
             self.now_ms(),
             &note,
-            |r| {
-                r.reason = Some(note.clone());
-            },
+            Change::default().reason(Some(note.clone())),
         )
     }
 }

@@ -14,7 +14,7 @@ use xroute_adapters::{ChainAdapterExt, Payment};
 use xroute_config::PaymentPolicy;
 
 use super::{Outcome, Pipeline, Tick, step::StepError};
-use crate::model::{MessageRecord, Stage};
+use crate::model::{Change, MessageRecord, Stage};
 
 /// Why a message waits on its payment: its reason's first word (every held message is stepped
 /// each round, so a round counts them all).
@@ -191,13 +191,14 @@ impl Pipeline {
                 continue;
             }
             let note = format!("its payer topped up: deadline {}", p.deadline);
-            let moved =
-                self.store
-                    .transition(&id, Stage::Parked, Stage::Sent, tick.now_ms, &note, |r| {
-                        r.attempts = 0;
-                        r.next_attempt_at_ms = 0;
-                        r.reason = None;
-                    });
+            let moved = self.store.transition(
+                &id,
+                Stage::Parked,
+                Stage::Sent,
+                tick.now_ms,
+                &note,
+                Change::step_done().attempts(0, 0),
+            );
             match moved {
                 Ok(_) => {
                     tracing::info!(%id, deadline = p.deadline, "topped up; the message starts over")

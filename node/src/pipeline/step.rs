@@ -13,7 +13,7 @@ use xroute_adapters::{
 use super::{Gate, Outcome, Pipeline, Tick, Turn};
 use crate::{
     metrics::TxOutcome,
-    model::{MessageRecord, RelayAttempt, Stage},
+    model::{Change, MessageRecord, RelayAttempt, Stage},
     store::StoreError,
 };
 
@@ -89,12 +89,14 @@ impl Pipeline {
             Exit::Ready { proof, .. } => proof,
         };
         let id = record.id;
-        let proven =
-            self.store
-                .transition(&id, Stage::Sent, Stage::Proven, tick.now_ms, &proof, |r| {
-                    r.attempts = 0;
-                    r.reason = None;
-                })?;
+        let proven = self.store.transition(
+            &id,
+            Stage::Sent,
+            Stage::Proven,
+            tick.now_ms,
+            &proof,
+            Change::step_done(),
+        )?;
         self.fresh
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -132,7 +134,7 @@ impl Pipeline {
             Stage::Attested,
             tick.now_ms,
             note,
-            |r| r.checkpoint = place,
+            Change::default().checkpoint(place),
         )?;
         tracing::info!(id = %record.id, %note, "message attested");
         if place.is_some() {
@@ -180,11 +182,7 @@ impl Pipeline {
             Stage::Relayed,
             tick.now_ms,
             note,
-            |r| {
-                r.attempts = 0;
-                r.reason = None;
-                r.relayed_in = Some(block);
-            },
+            Change::step_done().relayed_in(Some(block)),
         )?;
         Ok(())
     }
@@ -240,18 +238,26 @@ impl Pipeline {
     ) -> Result<(), StoreError> {
         let id = &record.id;
         let from = if from == Stage::Sent {
-            self.store
-                .transition(id, Stage::Sent, Stage::Proven, tick.now_ms, note, |r| {
-                    r.reason = None
-                })?;
+            self.store.transition(
+                id,
+                Stage::Sent,
+                Stage::Proven,
+                tick.now_ms,
+                note,
+                Change::default().reason(None),
+            )?;
             Stage::Proven
         } else {
             from
         };
-        self.store
-            .transition(id, from, Stage::Relayed, tick.now_ms, note, |r| {
-                r.reason = None
-            })?;
+        self.store.transition(
+            id,
+            from,
+            Stage::Relayed,
+            tick.now_ms,
+            note,
+            Change::default().reason(None),
+        )?;
         Ok(())
     }
 
@@ -344,10 +350,14 @@ impl Pipeline {
         let note = format!("relay tx {} (nonce {})", tx.hash, tx.nonce);
         // Persisted before it leaves: after a crash the same bytes are re-sent, never a second
         // transaction for the hop.
-        self.store
-            .transition(&id, from, Stage::Relaying, tick.now_ms, &note, |r| {
-                r.relays.push(attempt.clone());
-            })?;
+        self.store.transition(
+            &id,
+            from,
+            Stage::Relaying,
+            tick.now_ms,
+            &note,
+            Change::default().relay(attempt),
+        )?;
         if let Err(e) = lease.broadcast(&tx).await {
             drop(lease);
             return Ok(Outcome::Retry(format!("relay tx {} refused: {e}", tx.hash)));
@@ -437,7 +447,8 @@ impl Pipeline {
         let mut lease = submitter.lease().await;
         let tx = lease.replace(&signed_of(last)).await?;
         let attempt = attempt_of(&tx, last.value, tick.now_ms, last.domain);
-        self.store.update(&id, |r| r.relays.push(attempt.clone()))?;
+        self.store
+            .update(&id, Change::default().relay(attempt.clone()))?;
         lease.broadcast(&tx).await?;
         self.metrics.transaction(
             self.chains.name_of(last.domain).unwrap_or("?"),
@@ -478,7 +489,7 @@ impl Pipeline {
             Stage::Delivered,
             tick.now_ms,
             &format!("delivered on {}", dst.name()),
-            |r| r.reason = None,
+            Change::default().reason(None),
         )?;
         tracing::info!(%id, chain = dst.name(), "message delivered");
         Ok(Outcome::Done)
@@ -585,7 +596,8 @@ impl Pipeline {
         let mut lease = submitter.lease().await;
         let tx = lease.sign(&call, fees).await?;
         let attempt = attempt_of(&tx, call.value, tick.now_ms, dst.domain());
-        self.store.update(&id, |r| r.relays.push(attempt.clone()))?;
+        self.store
+            .update(&id, Change::default().relay(attempt.clone()))?;
         lease.broadcast(&tx).await?;
         self.metrics.transaction(dst.name(), TxOutcome::Sent);
         tracing::info!(%id, chain = dst.name(), tx = %tx.hash, "follow-up sent");

@@ -15,7 +15,7 @@ use xroute_proofs::envelope::{Envelope, MessageId};
 
 use super::{Chains, Pipeline};
 use crate::{
-    model::{MessageRecord, SourceRef, Stage},
+    model::{Change, MessageRecord, SourceRef, Stage},
     router::Router,
     time::{Clock, ManualClock},
 };
@@ -395,11 +395,23 @@ async fn after_a_crash_between_persist_and_broadcast_the_same_bytes_are_sent() {
     };
     let store = s.pipeline.store();
     store
-        .transition(&id, Stage::Sent, Stage::Proven, 1, "test", |_| {})
+        .transition(
+            &id,
+            Stage::Sent,
+            Stage::Proven,
+            1,
+            "test",
+            Change::default(),
+        )
         .unwrap();
     store
-        .transition(&id, Stage::Proven, Stage::Relaying, 2, "test", |r| {
-            r.relays.push(crate::model::RelayAttempt {
+        .transition(
+            &id,
+            Stage::Proven,
+            Stage::Relaying,
+            2,
+            "test",
+            Change::default().relay(crate::model::RelayAttempt {
                 domain: L1,
                 tx_hash: tx.hash,
                 nonce: tx.nonce,
@@ -410,8 +422,8 @@ async fn after_a_crash_between_persist_and_broadcast_the_same_bytes_are_sent() {
                 max_priority_fee_per_gas: tx.fees.max_priority_fee_per_gas,
                 value: U256::ZERO,
                 batch: None,
-            })
-        })
+            }),
+        )
         .unwrap();
     assert!(l1.broadcasts().is_empty());
     // The restarted router: the persisted transaction goes out unchanged, no second one.

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use xroute_proofs::envelope::MessageId;
 
-use super::{Result, Store, StoreError, codec, status_key};
+use super::{Result, Store, StoreError};
 
 /// What [`Store::backup_to`] copied.
 #[derive(
@@ -57,14 +57,15 @@ impl Store {
             out.cursors.insert(k, v)?;
             report.cursors += 1;
         }
-        for entry in self.messages.iter() {
-            let (k, v) = entry?;
+        for entry in self.states.iter() {
+            let (k, _) = entry?;
             let id = MessageId(alloy_primitives::B256::from_slice(&k));
-            let record = codec::decode(&id, &v)?;
-            out.messages.insert(k, v)?;
-            out.status
-                .insert(status_key(record.stage, &id).as_slice(), &[][..])?;
-            report.messages += 1;
+            // Whole, as one read sees it (state first), so a message moving meanwhile is copied
+            // at one of its committed versions.
+            if let Some(record) = self.get(&id)? {
+                out.insert_new(&record)?;
+                report.messages += 1;
+            }
         }
         out.recount()?;
         out.save_counts()?;

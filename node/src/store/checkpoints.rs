@@ -84,7 +84,7 @@ impl Store {
 
     /// Whether message `id` is stored (no decoding).
     pub fn contains(&self, id: &MessageId) -> Result<bool> {
-        Ok(self.messages.contains_key(id.0.as_slice())?)
+        Ok(self.states.contains_key(id.0.as_slice())?)
     }
 
     /// The checkpoint of `domain` at L1 `block`, if stored.

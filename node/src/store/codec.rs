@@ -1,18 +1,11 @@
-//! The one place where stored bytes become records and back (JSON: readable with any sled tool,
-//! and tolerant of added optional fields).
+//! Where stored JSON becomes a whole record (schema 2's `messages_v1`, read once to convert it)
+//! and a cursor, and back (JSON: readable with any sled tool, and tolerant of added optional
+//! fields).
 
 use xroute_proofs::envelope::MessageId;
 
 use super::{Result, StoreError};
 use crate::model::{Cursor, MessageRecord};
-
-pub(super) fn encode(record: &MessageRecord) -> Result<Vec<u8>> {
-    serde_json::to_vec(record).map_err(|e| StoreError::Corrupt {
-        what: "message record",
-        key: record.id.to_string(),
-        reason: format!("cannot encode: {e}"),
-    })
-}
 
 pub(super) fn decode(id: &MessageId, bytes: &[u8]) -> Result<MessageRecord> {
     let record: MessageRecord = serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {

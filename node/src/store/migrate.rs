@@ -9,12 +9,23 @@
 //! batches in batches of [`CHUNK`], copies the cursors under their domains, writes the schema mark
 //! and only then drops `cursor_v1`. A crash part-way leaves no mark: the next open converts again,
 //! and a record already converted is left as it is.
+//!
+//! Schema 3 splits each record into the trees of [`super::records`], so that a step writes only
+//! what it changed. [`split_records`] converts a schema-2 store on open (no config is needed):
+//! each record is written whole into the new trees, in batches, then the mark is set and only then
+//! is `messages_v1` dropped. A crash part-way leaves schema 2 marked, and the next open splits
+//! again (writing the same keys).
 
 use std::{collections::HashMap, path::Path};
 
 use serde_json::Value;
 
-use super::{CURSORS, MESSAGES, META, RELAY_BATCHES, Result, SCHEMA, SCHEMA_KEY, StoreError};
+use xroute_proofs::envelope::MessageId;
+
+use super::{
+    CURSORS, MESSAGES, META, RELAY_BATCHES, Result, SCHEMA, SCHEMA_KEY, StoreError,
+    records::{BODIES, HISTORY, RELAYS, STATES, Whole},
+};
 use crate::model::{MessageRecord, RelayBatch};
 
 /// The tree of schema 1's cursors (by chain name).
@@ -32,7 +43,12 @@ pub(super) enum Found {
     Current,
     /// Schema 1: chains by config name.
     ByName,
+    /// Schema 2: each record whole in `messages_v1`.
+    Whole,
 }
+
+/// Schema 2's number.
+const WHOLE: u32 = 2;
 
 /// Which schema the store in `db` is written in.
 pub(super) fn schema_of(db: &sled::Db) -> Result<Found> {
@@ -46,6 +62,9 @@ pub(super) fn schema_of(db: &sled::Db) -> Result<Found> {
                 .unwrap_or(u32::MAX);
             if schema == SCHEMA {
                 return Ok(Found::Current);
+            }
+            if schema == WHOLE {
+                return Ok(Found::Whole);
             }
             return Err(StoreError::Corrupt {
                 what: "store schema",
@@ -137,7 +156,7 @@ pub(super) fn by_name_to_domain(db: &sled::Db, path: &Path, chains: &[(&str, u32
     }
     db.flush()?;
     db.open_tree(META)?
-        .insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
+        .insert(SCHEMA_KEY, &WHOLE.to_be_bytes())?;
     db.flush()?;
     db.drop_tree(CURSORS_BY_NAME)?;
     db.flush()?;
@@ -145,6 +164,64 @@ pub(super) fn by_name_to_domain(db: &sled::Db, path: &Path, chains: &[(&str, u32
         store = %path.display(),
         messages = messages.len(),
         "converted the store of an earlier xroute: chains are keyed by domain"
+    );
+    Ok(())
+}
+
+/// Converts the schema-2 store in `db` (at `path`): every record of `messages_v1` split into the
+/// trees of [`super::records`], then schema 3 marked and `messages_v1` dropped. A record that does
+/// not decode is an error naming it, before anything is marked.
+pub(super) fn split_records(db: &sled::Db, path: &Path) -> Result<()> {
+    let messages = db.open_tree(MESSAGES)?;
+    let trees = [BODIES, STATES, HISTORY, RELAYS].map(|name| db.open_tree(name));
+    let [bodies, states, history, relays] = trees;
+    let (bodies, states, history, relays) = (bodies?, states?, history?, relays?);
+    let mut batches: [sled::Batch; 4] = Default::default();
+    let mut n = 0u64;
+    let apply = |batches: &mut [sled::Batch; 4]| -> Result<()> {
+        for (tree, batch) in [&bodies, &states, &history, &relays]
+            .into_iter()
+            .zip(batches)
+        {
+            tree.apply_batch(std::mem::take(batch))?;
+        }
+        Ok(())
+    };
+    for entry in messages.iter() {
+        let (key, value) = entry?;
+        let id = MessageId(alloy_primitives::B256::try_from(key.as_ref()).map_err(|_| {
+            StoreError::Corrupt {
+                what: "message record",
+                key: super::hex(&key),
+                reason: "key is not 32 bytes".into(),
+            }
+        })?);
+        let record = super::codec::decode(&id, &value)?;
+        let whole = Whole::of(&record)?;
+        batches[0].insert(key.as_ref(), whole.body);
+        batches[1].insert(key.as_ref(), whole.state);
+        for (k, v) in whole.history {
+            batches[2].insert(k.as_slice(), v);
+        }
+        for (k, v) in whole.relays {
+            batches[3].insert(k.as_slice(), v);
+        }
+        n += 1;
+        if n.is_multiple_of(CHUNK as u64) {
+            apply(&mut batches)?;
+        }
+    }
+    apply(&mut batches)?;
+    db.flush()?;
+    db.open_tree(META)?
+        .insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
+    db.flush()?;
+    db.drop_tree(MESSAGES)?;
+    db.flush()?;
+    tracing::info!(
+        store = %path.display(),
+        messages = n,
+        "converted the store of an earlier xroute: a change now writes only what changed"
     );
     Ok(())
 }

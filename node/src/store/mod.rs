@@ -1,22 +1,26 @@
 //! The router's message store, on sled.
 //!
 //! One sled tree per record kind, each named with a schema version so a later layout can live
-//! beside this one: `messages_v1` (message id → [`MessageRecord`]), `status_v1` (stage byte ‖ id →
+//! beside this one: a message is kept in the four trees of [`records`] (its body, written once;
+//! its small state; its history and relay entries, appended), `status_v1` (stage byte ‖ id →
 //! empty: the index behind `xroute messages --status`), `cursors_v2` (a chain's domain, 4 bytes →
 //! [`Cursor`]), `relay_batches_v1` (first tx hash → [`RelayBatch`], while its members are in
 //! flight), the checkpoint trees of [`checkpoints`], and `meta_v1` (the store's schema). What is
-//! stored names chains by domain; a store an earlier release wrote (chains by config name) is
-//! converted once, with the config's names ([`migrate`], [`Store::open_migrating`]).
-//! Encoding and decoding happen in one place ([`codec`]); a record that does not decode is a typed
-//! error naming its key, never a panic. A stage change updates the record and the status index in
-//! one transaction, and only from the stage the caller expects, so a transition is persisted
-//! exactly once before its side effect runs, and replaying a step after a crash is harmless.
+//! stored names chains by domain; a store an earlier release wrote is converted once ([`migrate`]:
+//! chains by config name need the config's names, [`Store::open_migrating`]; whole JSON records
+//! are split on open). Stored bytes are decoded in one place per kind; a value that does not
+//! decode is a typed error naming its key, never a panic. A stage change writes the state, one
+//! history entry and the status index in one transaction, and only from the stage the caller
+//! expects, so a transition is persisted exactly once before its side effect runs, and replaying a
+//! step after a crash is harmless. A round's moves of one stage commit together
+//! ([`Store::transition_all`]).
 
 mod backup;
 mod checkpoints;
 mod codec;
 mod error;
 mod migrate;
+mod records;
 mod relay_batch;
 
 use std::{
@@ -27,28 +31,28 @@ use std::{
     },
 };
 
-use sled::{
-    Transactional,
-    transaction::{ConflictableTransactionError, TransactionError},
-};
+use sled::{Transactional, transaction::TransactionError};
 
 pub use backup::BackupReport;
 pub use error::{Result, StoreError};
+pub use records::Move;
 use xroute_proofs::envelope::MessageId;
 
-use crate::model::{Cursor, MessageRecord, Stage, StageObserver, Transition};
+use crate::model::{Cursor, MessageRecord, Stage, StageObserver};
 
 /// sled's page cache (its default is 1 GiB): what a store holds in memory beyond what a round
 /// reads. A restart on a store of 1,000,000 messages counts its index once; with the default
 /// cache that scan stayed resident (264 MiB after a crash, docs/benchmarks.md).
 const CACHE_BYTES: u64 = 64 << 20;
 
+/// Schema 2's records, whole (id → JSON); converted to [`records`]' trees on open.
 const MESSAGES: &str = "messages_v1";
 const STATUS: &str = "status_v1";
 const CURSORS: &str = "cursors_v2";
 const META: &str = "meta_v1";
-/// The schema of what this release stores: chains by domain. (1: by config name.)
-const SCHEMA: u32 = 2;
+/// The schema of what this release stores: records split so a change writes only what changed
+/// ([`records`]). (1: chains by config name; 2: chains by domain, each record one JSON value.)
+const SCHEMA: u32 = 3;
 const SCHEMA_KEY: &[u8] = b"schema";
 const ATTESTATIONS: &str = "attestations_v1";
 const CERTIFICATES: &str = "certificates_v1";
@@ -72,7 +76,10 @@ pub struct Store {
     /// Told of every stage change once it is committed.
     observer: Option<Arc<dyn StageObserver>>,
     db: sled::Db,
-    messages: sled::Tree,
+    bodies: sled::Tree,
+    states: sled::Tree,
+    history: sled::Tree,
+    relays: sled::Tree,
     status: sled::Tree,
     cursors: sled::Tree,
     meta: sled::Tree,
@@ -180,14 +187,21 @@ impl Store {
                     .insert(SCHEMA_KEY, &SCHEMA.to_be_bytes())?;
             }
             migrate::Found::ByName => match chains {
-                Some(chains) => migrate::by_name_to_domain(&db, path, chains)?,
+                Some(chains) => {
+                    migrate::by_name_to_domain(&db, path, chains)?;
+                    migrate::split_records(&db, path)?;
+                }
                 None => return Err(StoreError::NeedsMigration { path: path.into() }),
             },
+            migrate::Found::Whole => migrate::split_records(&db, path)?,
         }
         let store = Self {
             counts: Arc::default(),
             observer: None,
-            messages: db.open_tree(MESSAGES)?,
+            bodies: db.open_tree(records::BODIES)?,
+            states: db.open_tree(records::STATES)?,
+            history: db.open_tree(records::HISTORY)?,
+            relays: db.open_tree(records::RELAYS)?,
             status: db.open_tree(STATUS)?,
             cursors: db.open_tree(CURSORS)?,
             meta: db.open_tree(META)?,
@@ -283,19 +297,33 @@ impl Store {
         Ok(guard)
     }
 
-    /// Records a newly seen message in stage [`Stage::Sent`]. Idempotent: seeing the same message
-    /// again (a re-scan after restart) leaves the stored record as it is and returns `false`.
+    /// Records a newly seen message (in stage [`Stage::Sent`], or as a copy holds it). Idempotent:
+    /// seeing the same message again (a re-scan after restart) leaves the stored record as it is
+    /// and returns `false`.
     pub fn insert_new(&self, record: &MessageRecord) -> Result<bool> {
         let key = record.id.0;
-        let value = codec::encode(record)?;
+        let whole = records::Whole::of(record)?;
         let index = status_key(record.stage, &record.id);
         let _changing = self.changing()?;
-        let inserted = (&self.messages, &self.status)
-            .transaction(|(messages, status)| {
-                if messages.get(key.as_slice())?.is_some() {
+        let inserted = (
+            &self.bodies,
+            &self.states,
+            &self.history,
+            &self.relays,
+            &self.status,
+        )
+            .transaction(|(bodies, states, history, relays, status)| {
+                if states.get(key.as_slice())?.is_some() {
                     return Ok(false);
                 }
-                messages.insert(key.as_slice(), value.as_slice())?;
+                bodies.insert(key.as_slice(), whole.body.as_slice())?;
+                states.insert(key.as_slice(), whole.state.as_slice())?;
+                for (k, v) in &whole.history {
+                    history.insert(k.as_slice(), v.as_slice())?;
+                }
+                for (k, v) in &whole.relays {
+                    relays.insert(k.as_slice(), v.as_slice())?;
+                }
                 status.insert(index.as_slice(), &[][..])?;
                 Ok(true)
             })
@@ -304,86 +332,6 @@ impl Store {
             self.counts.add(record.stage, 1);
         }
         Ok(inserted)
-    }
-
-    /// The record of `id`.
-    pub fn get(&self, id: &MessageId) -> Result<Option<MessageRecord>> {
-        self.messages
-            .get(id.0.as_slice())?
-            .map(|bytes| codec::decode(id, &bytes))
-            .transpose()
-    }
-
-    /// Moves `id` from stage `from` to `to`, applying `update` to the record, in one transaction
-    /// with the status index. Fails with [`StoreError::StageMismatch`] (and changes nothing) when
-    /// the message is not in `from`, so two racing steps cannot both win.
-    pub fn transition(
-        &self,
-        id: &MessageId,
-        from: Stage,
-        to: Stage,
-        at_ms: u64,
-        note: &str,
-        update: impl Fn(&mut MessageRecord),
-    ) -> Result<MessageRecord> {
-        if !from.can_move_to(to) {
-            return Err(StoreError::IllegalTransition { id: *id, from, to });
-        }
-        let key = id.0;
-        let _changing = self.changing()?;
-        let result = (&self.messages, &self.status).transaction(|(messages, status)| {
-            let mut record = load(messages, id)?;
-            if record.stage != from {
-                return Err(ConflictableTransactionError::Abort(
-                    StoreError::StageMismatch {
-                        id: *id,
-                        expected: from,
-                        found: record.stage,
-                    },
-                ));
-            }
-            update(&mut record);
-            record.stage = to;
-            record.history.push(Transition {
-                from,
-                to,
-                at_ms,
-                note: note.to_string(),
-            });
-            let value = codec::encode(&record).map_err(ConflictableTransactionError::Abort)?;
-            messages.insert(key.as_slice(), value)?;
-            status.remove(status_key(from, id).as_slice())?;
-            status.insert(status_key(to, id).as_slice(), &[][..])?;
-            Ok(record)
-        });
-        let record = result.map_err(flatten)?;
-        self.counts.moved(from, to);
-        if let Some(observer) = &self.observer {
-            observer.moved(&record, from, to, at_ms);
-        }
-        Ok(record)
-    }
-
-    /// Updates a record without changing its stage (attempt counters, relay transactions).
-    pub fn update(
-        &self,
-        id: &MessageId,
-        update: impl Fn(&mut MessageRecord),
-    ) -> Result<MessageRecord> {
-        let key = id.0;
-        self.messages
-            .transaction(|messages| {
-                let mut record = load(messages, id)?;
-                let stage = record.stage;
-                update(&mut record);
-                record.stage = stage;
-                messages.insert(
-                    key.as_slice(),
-                    codec::encode(&record).map_err(ConflictableTransactionError::Abort)?,
-                )?;
-                Ok(record)
-            })
-            .map_err(flatten)
     }
 
     /// Ids of messages in `stage`, in id order, at most `limit`.
@@ -584,19 +532,6 @@ impl Store {
         self.db.flush()?;
         Ok(())
     }
-}
-
-/// Reads and decodes `id`'s record inside a transaction.
-fn load(
-    messages: &sled::transaction::TransactionalTree,
-    id: &MessageId,
-) -> std::result::Result<MessageRecord, ConflictableTransactionError<StoreError>> {
-    let bytes = messages
-        .get(id.0.as_slice())?
-        .ok_or(ConflictableTransactionError::Abort(
-            StoreError::UnknownMessage(*id),
-        ))?;
-    codec::decode(id, &bytes).map_err(ConflictableTransactionError::Abort)
 }
 
 fn attestation_key(id: &MessageId, signer: &alloy_primitives::Address) -> [u8; 52] {

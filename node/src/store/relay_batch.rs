@@ -3,11 +3,17 @@
 //! either nothing or the whole batch to re-send.
 
 use alloy_primitives::B256;
-use sled::{Transactional, transaction::ConflictableTransactionError};
+use sled::{
+    Transactional,
+    transaction::{ConflictableTransactionError, TransactionError},
+};
 use xroute_proofs::envelope::MessageId;
 
-use super::{Result, Store, StoreError, codec, flatten, get_json, hex, load, status_key};
-use crate::model::{RelayAttempt, RelayBatch, Stage, Transition};
+use super::{
+    Move, Result, Store, StoreError, get_json, hex,
+    records::{Applied, move_in},
+};
+use crate::model::{Change, RelayAttempt, RelayBatch, Stage};
 
 impl Store {
     /// Records `batch` (its first transaction signed, not sent) and moves each member from its
@@ -46,49 +52,73 @@ impl Store {
             key: batch.key.to_string(),
             reason: format!("cannot encode: {e}"),
         })?;
-        let _changing = self.changing()?;
-        let records = (&self.messages, &self.status, &self.relay_batches)
-            .transaction(|(messages, status, batches)| {
-                let mut moved = Vec::with_capacity(members.len());
-                for (id, from) in members {
-                    let mut record = load(messages, id)?;
-                    if record.stage != *from {
-                        return Err(ConflictableTransactionError::Abort(
-                            StoreError::StageMismatch {
-                                id: *id,
-                                expected: *from,
-                                found: record.stage,
-                            },
-                        ));
-                    }
-                    record.relays.push(member_attempt.clone());
-                    record.stage = Stage::Relaying;
-                    record.history.push(Transition {
-                        from: *from,
-                        to: Stage::Relaying,
-                        at_ms,
-                        note: note.to_string(),
-                    });
-                    let bytes =
-                        codec::encode(&record).map_err(ConflictableTransactionError::Abort)?;
-                    messages.insert(id.0.as_slice(), bytes)?;
-                    status.remove(status_key(*from, id).as_slice())?;
-                    status.insert(status_key(Stage::Relaying, id).as_slice(), &[][..])?;
-                    moved.push((record, *from));
-                }
-                batches.insert(batch.key.as_slice(), value.as_slice())?;
-                Ok(moved)
+        let moves: Vec<Move> = members
+            .iter()
+            .map(|(id, from)| Move {
+                id: *id,
+                from: *from,
+                to: Stage::Relaying,
+                at_ms,
+                note: note.to_string(),
+                change: Change::default().relay(member_attempt.clone()),
             })
-            .map_err(flatten)?;
-        for (_, from) in &records {
-            self.counts.moved(*from, Stage::Relaying);
-        }
-        if let Some(observer) = &self.observer {
-            for (record, from) in &records {
-                observer.moved(record, *from, Stage::Relaying, at_ms);
+            .collect();
+        let mut last_stale = None;
+        for _ in 0..3 {
+            // Each member as it is now; the transaction checks nothing moved since.
+            let bases = moves
+                .iter()
+                .map(|m| self.get(&m.id)?.ok_or(StoreError::UnknownMessage(m.id)))
+                .collect::<Result<Vec<_>>>()?;
+            let _changing = self.changing()?;
+            let result = (
+                &self.states,
+                &self.history,
+                &self.relays,
+                &self.status,
+                &self.relay_batches,
+            )
+                .transaction(|(states, history, relays, status, batches)| {
+                    let mut moved = Vec::with_capacity(moves.len());
+                    for (base, m) in bases.iter().zip(&moves) {
+                        match move_in((states, history, relays, status), base, m).map_err(some)? {
+                            Applied::Moved(record) => moved.push(*record),
+                            Applied::Refused(e) => {
+                                return Err(ConflictableTransactionError::Abort(Some(e)));
+                            }
+                            Applied::Stale => {
+                                return Err(ConflictableTransactionError::Abort(None));
+                            }
+                        }
+                    }
+                    batches.insert(batch.key.as_slice(), value.as_slice())?;
+                    Ok(moved)
+                });
+            let records = match result {
+                Ok(records) => records,
+                Err(TransactionError::Abort(Some(e))) => return Err(e),
+                Err(TransactionError::Abort(None)) => {
+                    last_stale = Some(moves[0].id);
+                    continue;
+                }
+                Err(TransactionError::Storage(e)) => return Err(StoreError::Sled(e)),
+            };
+            for (record, m) in records.iter().zip(&moves) {
+                self.counts.moved(m.from, Stage::Relaying);
+                if let Some(observer) = &self.observer {
+                    observer.moved(record, m.from, Stage::Relaying, at_ms);
+                }
             }
+            return Ok(());
         }
-        Ok(())
+        Err(StoreError::Corrupt {
+            what: "relay batch",
+            key: batch.key.to_string(),
+            reason: format!(
+                "a member ({}) kept changing while the batch was stored",
+                last_stale.map(|id| id.to_string()).unwrap_or_default()
+            ),
+        })
     }
 
     /// The relay batch `key`.
@@ -136,5 +166,16 @@ impl Store {
     pub fn remove_relay_batch(&self, key: &B256) -> Result<()> {
         self.relay_batches.remove(key.as_slice())?;
         Ok(())
+    }
+}
+
+/// A move's transaction error with its abort reason made optional (`None`: stale, read again).
+fn some(
+    e: ConflictableTransactionError<StoreError>,
+) -> ConflictableTransactionError<Option<StoreError>> {
+    match e {
+        ConflictableTransactionError::Abort(e) => ConflictableTransactionError::Abort(Some(e)),
+        ConflictableTransactionError::Conflict => ConflictableTransactionError::Conflict,
+        ConflictableTransactionError::Storage(e) => ConflictableTransactionError::Storage(e),
     }
 }

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use xroute_proofs::envelope::Envelope;
 
 use super::*;
-use crate::model::{RelayAttempt, SourceRef};
+use crate::model::{Change, RelayAttempt, SourceRef, Transition};
 
 fn envelope(nonce: u64) -> Envelope {
     Envelope {
@@ -62,7 +62,7 @@ fn transitions_move_the_record_and_the_index_together() {
             Stage::Proven,
             2_000,
             "proof at block 12",
-            |rec| rec.attempts = 0,
+            Change::step_done(),
         )
         .unwrap();
     assert_eq!(moved.stage, Stage::Proven);
@@ -80,7 +80,14 @@ fn transitions_move_the_record_and_the_index_together() {
 
     // The same step again finds the message already moved, and changes nothing.
     let err = store
-        .transition(&r.id, Stage::Sent, Stage::Proven, 3_000, "again", |_| {})
+        .transition(
+            &r.id,
+            Stage::Sent,
+            Stage::Proven,
+            3_000,
+            "again",
+            Change::default(),
+        )
         .unwrap_err();
     assert!(
         matches!(
@@ -97,7 +104,14 @@ fn transitions_move_the_record_and_the_index_together() {
 
     // Moves the lifecycle does not have are refused before touching the store.
     let err = store
-        .transition(&r.id, Stage::Proven, Stage::Delivered, 3_000, "", |_| {})
+        .transition(
+            &r.id,
+            Stage::Proven,
+            Stage::Delivered,
+            3_000,
+            "",
+            Change::default(),
+        )
         .unwrap_err();
     assert!(matches!(err, StoreError::IllegalTransition { .. }), "{err}");
     let err = store
@@ -107,7 +121,7 @@ fn transitions_move_the_record_and_the_index_together() {
             Stage::Proven,
             0,
             "",
-            |_| {},
+            Change::default(),
         )
         .unwrap_err();
     assert!(matches!(err, StoreError::UnknownMessage(_)), "{err}");
@@ -125,7 +139,7 @@ fn parked_messages_are_retried_or_dropped() {
             Stage::Parked,
             1,
             "unknown destination domain 99",
-            |rec| rec.reason = Some("unknown destination domain 99".into()),
+            Change::default().reason(Some("unknown destination domain 99".into())),
         )
         .unwrap();
     assert_eq!(store.ids_in(Stage::Parked, 10).unwrap(), vec![r.id]);
@@ -137,14 +151,18 @@ fn parked_messages_are_retried_or_dropped() {
             Stage::Sent,
             2,
             "retry by operator",
-            |rec| {
-                rec.reason = None;
-                rec.attempts = 0;
-            },
+            Change::step_done(),
         )
         .unwrap();
     store
-        .transition(&r.id, Stage::Sent, Stage::Parked, 3, "again", |_| {})
+        .transition(
+            &r.id,
+            Stage::Sent,
+            Stage::Parked,
+            3,
+            "again",
+            Change::default(),
+        )
         .unwrap();
     let dropped = store
         .transition(
@@ -153,7 +171,7 @@ fn parked_messages_are_retried_or_dropped() {
             Stage::Dropped,
             4,
             "dropped: bad app",
-            |rec| rec.reason = Some("bad app".into()),
+            Change::default().reason(Some("bad app".into())),
         )
         .unwrap();
     assert_eq!(dropped.history.len(), 4);
@@ -171,11 +189,12 @@ fn everything_survives_a_reopen() {
         let store = Store::open(&path).unwrap();
         store.insert_new(&r).unwrap();
         store
-            .transition(&r.id, Stage::Sent, Stage::Proven, 5, "", |_| {})
+            .transition(&r.id, Stage::Sent, Stage::Proven, 5, "", Change::default())
             .unwrap();
         store
-            .update(&r.id, |rec| {
-                rec.relays.push(RelayAttempt {
+            .update(
+                &r.id,
+                Change::default().relay(RelayAttempt {
                     domain: 1,
                     tx_hash: B256::repeat_byte(9),
                     nonce: 3,
@@ -186,8 +205,8 @@ fn everything_survives_a_reopen() {
                     max_priority_fee_per_gas: 1,
                     value: alloy_primitives::U256::from(5u8),
                     batch: None,
-                })
-            })
+                }),
+            )
             .unwrap();
         store
             .set_cursor(
@@ -213,27 +232,177 @@ fn a_corrupt_record_is_a_typed_error_naming_its_key() {
     let (_dir, store) = open();
     let good = record(1);
     store.insert_new(&good).unwrap();
-    let bad = record(2).id;
+    let bad = record(2);
+    store.insert_new(&bad).unwrap();
+    let named = |err: &StoreError, what: &str| {
+        matches!(err, StoreError::Corrupt { key, what: w, .. }
+            if *key == bad.id.to_string() && *w == what)
+    };
+    // A state that does not decode.
+    let state = store.states.get(bad.id.0.as_slice()).unwrap().unwrap();
     store
-        .messages
-        .insert(bad.0.as_slice(), &b"{not json"[..])
+        .states
+        .insert(bad.id.0.as_slice(), &b"\x01\x09"[..])
         .unwrap();
-    let err = store.get(&bad).unwrap_err();
-    assert!(
-        matches!(&err, StoreError::Corrupt { key, .. } if *key == bad.to_string()),
-        "{err}"
-    );
+    let err = store.get(&bad.id).unwrap_err();
+    assert!(named(&err, "message state"), "{err}");
     assert_eq!(
         store.get(&good.id).unwrap().unwrap(),
         good,
         "other records are untouched"
     );
-    // A record stored under another message's key is caught too.
+    assert!(
+        store
+            .transition(
+                &bad.id,
+                Stage::Sent,
+                Stage::Proven,
+                1,
+                "",
+                Change::default()
+            )
+            .is_err(),
+        "a corrupt record does not move"
+    );
+    store.states.insert(bad.id.0.as_slice(), state).unwrap();
+    assert_eq!(store.get(&bad.id).unwrap().unwrap(), bad, "restored");
+    // A body that does not decode, and one stored under another message's key.
+    let body = store.bodies.get(bad.id.0.as_slice()).unwrap().unwrap();
     store
-        .messages
-        .insert(bad.0.as_slice(), codec::encode(&good).unwrap())
+        .bodies
+        .insert(bad.id.0.as_slice(), &b"{not json"[..])
         .unwrap();
-    assert!(matches!(store.get(&bad), Err(StoreError::Corrupt { .. })));
+    assert!(named(&store.get(&bad.id).unwrap_err(), "message body"));
+    let other = store.bodies.get(good.id.0.as_slice()).unwrap().unwrap();
+    store.bodies.insert(bad.id.0.as_slice(), other).unwrap();
+    assert!(named(&store.get(&bad.id).unwrap_err(), "message body"));
+    store.bodies.insert(bad.id.0.as_slice(), body).unwrap();
+    // A history the state counts but that is not there.
+    store
+        .transition(
+            &bad.id,
+            Stage::Sent,
+            Stage::Proven,
+            1,
+            "",
+            Change::default(),
+        )
+        .unwrap();
+    store
+        .history
+        .remove(records::entry_key(&bad.id, 0).as_slice())
+        .unwrap();
+    assert!(named(&store.get(&bad.id).unwrap_err(), "history entry"));
+}
+
+#[test]
+fn a_stage_change_writes_only_the_state_one_history_entry_and_the_index() {
+    let (_dir, store) = open();
+    let r = record(1);
+    store.insert_new(&r).unwrap();
+    let body = store.bodies.get(r.id.0.as_slice()).unwrap().unwrap();
+    let sizes = |store: &Store| {
+        [&store.bodies, &store.states, &store.history, &store.relays]
+            .map(|t| t.iter().map(|e| e.unwrap().1.len()).sum::<usize>())
+    };
+    let before = sizes(&store);
+    store
+        .transition(
+            &r.id,
+            Stage::Sent,
+            Stage::Proven,
+            2,
+            "proven",
+            Change::default(),
+        )
+        .unwrap();
+    let after = sizes(&store);
+    assert_eq!(
+        store.bodies.get(r.id.0.as_slice()).unwrap().unwrap(),
+        body,
+        "the body is not rewritten"
+    );
+    assert_eq!(after[0], before[0]);
+    assert_eq!(
+        after[2] - before[2],
+        records::encode_transition(&Transition {
+            from: Stage::Sent,
+            to: Stage::Proven,
+            at_ms: 2,
+            note: "proven".into()
+        })
+        .len(),
+        "one history entry appended"
+    );
+    assert_eq!(after[3], before[3], "no relay entry");
+    assert!(
+        after[1] < 64,
+        "the state is small: {} bytes, the body {}",
+        after[1],
+        body.len()
+    );
+}
+
+#[test]
+fn a_rounds_moves_commit_together_each_from_its_own_stage() {
+    let (_dir, store) = open();
+    let records: Vec<MessageRecord> = (0..5).map(record).collect();
+    for r in &records {
+        store.insert_new(r).unwrap();
+    }
+    // One of them moved on elsewhere since the round read it; another moved with a change.
+    store
+        .transition(
+            &records[1].id,
+            Stage::Sent,
+            Stage::Parked,
+            1,
+            "",
+            Change::default(),
+        )
+        .unwrap();
+    store
+        .update(
+            &records[2].id,
+            Change::default().reason(Some("held".into())),
+        )
+        .unwrap();
+    let moves: Vec<(MessageRecord, Move)> = records
+        .iter()
+        .map(|r| {
+            let m = Move {
+                id: r.id,
+                from: Stage::Sent,
+                to: Stage::Proven,
+                at_ms: 9,
+                note: "proven".into(),
+                change: Change::step_done(),
+            };
+            (r.clone(), m)
+        })
+        .collect();
+    let results = store.transition_all(&moves).unwrap();
+    assert!(matches!(
+        results[1],
+        Err(StoreError::StageMismatch {
+            found: Stage::Parked,
+            ..
+        })
+    ));
+    for (i, result) in results.iter().enumerate() {
+        if i == 1 {
+            continue;
+        }
+        let moved = result.as_ref().unwrap();
+        assert_eq!(moved, &store.get(&records[i].id).unwrap().unwrap());
+        assert_eq!(
+            (moved.stage, moved.reason.as_deref()),
+            (Stage::Proven, None)
+        );
+    }
+    assert_eq!(store.count_in(Stage::Proven), 4);
+    assert_eq!(store.ids_in(Stage::Proven, 10).unwrap().len(), 4);
+    assert_eq!(store.count_in(Stage::Sent), 0);
 }
 
 #[test]
@@ -242,7 +411,7 @@ fn of_two_racing_relayers_exactly_one_wins() {
     let r = record(1);
     store.insert_new(&r).unwrap();
     store
-        .transition(&r.id, Stage::Sent, Stage::Proven, 1, "", |_| {})
+        .transition(&r.id, Stage::Sent, Stage::Proven, 1, "", Change::default())
         .unwrap();
     let store = Arc::new(store);
     let wins: usize = (0..8)
@@ -257,7 +426,7 @@ fn of_two_racing_relayers_exactly_one_wins() {
                         Stage::Relaying,
                         2,
                         &format!("relayer {i}"),
-                        |_| {},
+                        Change::default(),
                     )
                     .is_ok()
             })
@@ -278,7 +447,7 @@ proptest! {
         let ids: Vec<MessageId> = (0..6).map(|n| { let r = record(n); store.insert_new(&r).unwrap(); r.id }).collect();
         for (m, from, to) in steps {
             let id = ids[m as usize];
-            let _ = store.transition(&id, Stage::ALL[from], Stage::ALL[to], 1, "", |_| {});
+            let _ = store.transition(&id, Stage::ALL[from], Stage::ALL[to], 1, "", Change::default());
         }
         for stage in Stage::ALL {
             let indexed: BTreeSet<MessageId> = store.ids_in(stage, 100).unwrap().into_iter().collect();
@@ -317,7 +486,14 @@ fn a_backup_is_a_store_with_every_record_index_and_cursor() {
     }
     let moved = record(3).id;
     store
-        .transition(&moved, Stage::Sent, Stage::Proven, 2_000, "proven", |_| {})
+        .transition(
+            &moved,
+            Stage::Sent,
+            Stage::Proven,
+            2_000,
+            "proven",
+            Change::default(),
+        )
         .unwrap();
     let cursor = Cursor {
         block_number: 42,
@@ -357,19 +533,47 @@ fn stage_counts_are_saved_on_a_clean_stop_and_counted_otherwise() {
         })
         .collect();
     store
-        .transition(&ids[0], Stage::Sent, Stage::Proven, 1, "", |_| {})
+        .transition(
+            &ids[0],
+            Stage::Sent,
+            Stage::Proven,
+            1,
+            "",
+            Change::default(),
+        )
         .unwrap();
     store
-        .transition(&ids[1], Stage::Sent, Stage::Proven, 1, "", |_| {})
+        .transition(
+            &ids[1],
+            Stage::Sent,
+            Stage::Proven,
+            1,
+            "",
+            Change::default(),
+        )
         .unwrap();
     store
-        .transition(&ids[1], Stage::Proven, Stage::Attested, 1, "", |_| {})
+        .transition(
+            &ids[1],
+            Stage::Proven,
+            Stage::Attested,
+            1,
+            "",
+            Change::default(),
+        )
         .unwrap();
     // Seen again, and a move from the wrong stage: no count changes.
     assert!(!store.insert_new(&record(0)).unwrap());
     assert!(
         store
-            .transition(&ids[2], Stage::Proven, Stage::Attested, 1, "", |_| {})
+            .transition(
+                &ids[2],
+                Stage::Proven,
+                Stage::Attested,
+                1,
+                "",
+                Change::default()
+            )
             .is_err()
     );
     let counts = |s: &Store| {
@@ -405,11 +609,104 @@ fn stage_counts_are_saved_on_a_clean_stop_and_counted_otherwise() {
     // Saved, then changed, then stopped without saving: counted, not the stale save.
     store.save_counts().unwrap();
     store
-        .transition(&ids[2], Stage::Sent, Stage::Proven, 1, "", |_| {})
+        .transition(
+            &ids[2],
+            Stage::Sent,
+            Stage::Proven,
+            1,
+            "",
+            Change::default(),
+        )
         .unwrap();
     assert_eq!(counts(&store), [2, 2, 1, 0]);
     store.flush().unwrap();
     drop(store);
     let store = Store::open(&path).unwrap();
     assert_eq!(counts(&store), [2, 2, 1, 0]);
+}
+
+#[test]
+fn a_schema_2_store_of_whole_records_is_split_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    // Schema 2 as the previous release wrote it: each record one JSON value in `messages_v1`,
+    // the status index beside it, the schema mark 2.
+    let mut records: Vec<MessageRecord> = (0..3).map(record).collect();
+    records[1].stage = Stage::Relaying;
+    records[1].history.push(Transition {
+        from: Stage::Sent,
+        to: Stage::Proven,
+        at_ms: 5,
+        note: "proven".into(),
+    });
+    records[1].history.push(Transition {
+        from: Stage::Proven,
+        to: Stage::Relaying,
+        at_ms: 6,
+        note: "relay".into(),
+    });
+    records[1].relays.push(RelayAttempt {
+        domain: 1,
+        tx_hash: B256::repeat_byte(9),
+        nonce: 3,
+        sent_at_ms: 6,
+        raw: vec![0x02, 0xaa].into(),
+        gas_limit: 21_000,
+        max_fee_per_gas: 7,
+        max_priority_fee_per_gas: 1,
+        value: alloy_primitives::U256::from(5u8),
+        batch: None,
+    });
+    records[2].stage = Stage::Parked;
+    records[2].reason = Some("recipient is not a contract".into());
+    records[2].checkpoint = Some(crate::model::CheckpointPlace {
+        domain: 2,
+        l1_block: 40,
+        index: 3,
+    });
+    records[2].relayed_in = Some(41);
+    {
+        let db = sled::open(&path).unwrap();
+        let messages = db.open_tree(MESSAGES).unwrap();
+        let status = db.open_tree(STATUS).unwrap();
+        for r in &records {
+            messages
+                .insert(r.id.0.as_slice(), serde_json::to_vec(r).unwrap())
+                .unwrap();
+            status
+                .insert(status_key(r.stage, &r.id).as_slice(), &[][..])
+                .unwrap();
+        }
+        db.open_tree(META)
+            .unwrap()
+            .insert(SCHEMA_KEY, &2u32.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema().unwrap(), 3);
+    for r in &records {
+        assert_eq!(&store.get(&r.id).unwrap().unwrap(), r);
+    }
+    assert!(
+        !store
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n.as_ref() == MESSAGES.as_bytes()),
+        "messages_v1 is dropped once split"
+    );
+    assert_eq!(store.count_in(Stage::Relaying), 1);
+    // It moves on as any record does.
+    let moved = store
+        .transition(
+            &records[0].id,
+            Stage::Sent,
+            Stage::Proven,
+            7,
+            "proven",
+            Change::default(),
+        )
+        .unwrap();
+    assert_eq!(moved.history.len(), 1);
 }

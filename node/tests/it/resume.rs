@@ -11,7 +11,7 @@ use alloy::{
     providers::Provider,
 };
 use xroute::{
-    model::{MessageRecord, RelayAttempt, SourceRef, Stage},
+    model::{Change, MessageRecord, RelayAttempt, SourceRef, Stage},
     pipeline::{Chains, Pipeline},
     router::Router,
     store::Store,
@@ -93,7 +93,7 @@ fn store_proven(store: &Store, envelope: &Envelope) {
             Stage::Proven,
             1,
             "test",
-            |_| {},
+            Change::default(),
         )
         .unwrap();
 }
@@ -202,7 +202,7 @@ async fn a_persisted_but_unsent_relay_is_sent_unchanged_after_a_restart() {
                 Stage::Relaying,
                 2,
                 "test",
-                |r| r.relays.push(attempt.clone()),
+                Change::default().relay(attempt.clone()),
             )
             .unwrap();
         store.flush().unwrap();

@@ -73,7 +73,7 @@ fn a_store_of_the_previous_release_is_converted_and_keeps_every_cursor_and_relay
 
     // With every chain: converted.
     let store = Store::open_migrating(&path, &CHAINS).unwrap();
-    assert_eq!(store.schema().unwrap(), 2);
+    assert_eq!(store.schema().unwrap(), 3);
     for (domain, block) in CURSORS {
         let cursor = store.cursor(domain).unwrap().unwrap_or_else(|| {
             panic!("no cursor for domain {domain}");
