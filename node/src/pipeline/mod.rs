@@ -53,7 +53,7 @@ pub use crate::time::now_ms;
 use crate::{
     metrics::Metrics,
     model::{Change, MessageRecord, Stage},
-    store::{Store, StoreError},
+    store::{Move, Store, StoreError},
 };
 
 /// Messages stepped at once (relay transactions still go out one at a time, under the nonce lock).
@@ -96,6 +96,46 @@ pub enum Outcome {
     /// The message waits, for a reason its payment gives (the L1 base fee above the payer's
     /// cap, no payment under the `paid` policy): shown as its reason, no attempt spent.
     Hold(String),
+    /// The step moves the message to another stage with no side effect before the move is
+    /// persisted: the move commits with the round's other moves of its stage, in one store
+    /// transaction ([`Store::transition_all`]), and what comes after it runs then.
+    Move(Box<Deferred>),
+}
+
+/// A stage change a step decided on, committed with its round's others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deferred {
+    /// The stage it moves to (from the stage it was stepped in).
+    pub to: Stage,
+    /// Its history note.
+    pub note: String,
+    /// What else it sets.
+    pub change: Change,
+    /// What runs once it is committed.
+    pub then: Then,
+}
+
+/// What runs once a deferred move is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// Nothing.
+    Nothing,
+    /// The message was proven by this router: it is attested with the round's others.
+    Attest,
+    /// The message was attested in its checkpoint: the coordinator is told.
+    CheckpointAttested,
+}
+
+impl Outcome {
+    /// The step moves the message to `to` with `note` and `change`, then does `then`.
+    pub(crate) fn moved(to: Stage, note: impl Into<String>, change: Change, then: Then) -> Self {
+        Outcome::Move(Box::new(Deferred {
+            to,
+            note: note.into(),
+            change,
+            then,
+        }))
+    }
 }
 
 /// The backoff before attempt `attempts + 1`: exponential from `initial`, capped at `max`, with
@@ -410,11 +450,13 @@ impl Pipeline {
                     .unwrap_or_else(|p| p.into_inner())
                     .steppable(ids);
             }
-            futures::stream::iter(ids)
+            let moves: Vec<(MessageRecord, Deferred)> = futures::stream::iter(ids)
                 .map(|id| self.advance(id, stage, tick))
                 .buffer_unordered(CONCURRENCY)
-                .collect::<Vec<()>>()
+                .filter_map(std::future::ready)
+                .collect()
                 .await;
+            self.commit_moves(moves, tick);
             if stage == Stage::Sent {
                 self.attest_fresh(tick)?;
             }
@@ -429,8 +471,13 @@ impl Pipeline {
     }
 
     /// Steps message `id` (expected in `stage`) and applies the outcome; errors are the message's,
-    /// not the tick's.
-    async fn advance(&self, id: MessageId, stage: Stage, tick: Tick) {
+    /// not the tick's. A move the step decided on is returned, to commit with the round's others.
+    async fn advance(
+        &self,
+        id: MessageId,
+        stage: Stage,
+        tick: Tick,
+    ) -> Option<(MessageRecord, Deferred)> {
         let after = self
             .look_after
             .lock()
@@ -438,21 +485,87 @@ impl Pipeline {
             .get(&id)
             .copied();
         if after.is_some_and(|at| at > tick.now_ms) {
-            return;
+            return None;
         }
         let record = match self.store.get(&id) {
             Ok(Some(r)) if r.stage == stage => r,
-            Ok(_) => return, // moved on since the index was read
+            Ok(_) => return None, // moved on since the index was read
             Err(e) => {
                 tracing::error!(%id, error = %e, "cannot read message");
-                return;
+                return None;
             }
         };
         if record.next_attempt_at_ms > tick.now_ms {
+            return None;
+        }
+        match self.step(&record, tick).await {
+            Ok(Outcome::Move(deferred)) => Some((record, *deferred)),
+            outcome => {
+                self.settle(&record, outcome, tick);
+                None
+            }
+        }
+    }
+
+    /// Commits the moves a round's steps of one stage decided on, together, then runs what comes
+    /// after each (a move refused because the message moved meanwhile is dropped, as a step's
+    /// would be).
+    fn commit_moves(&self, deferred: Vec<(MessageRecord, Deferred)>, tick: Tick) {
+        if deferred.is_empty() {
             return;
         }
-        let outcome = self.step(&record, tick).await;
-        self.settle(&record, outcome, tick);
+        let (moves, thens): (Vec<(MessageRecord, Move)>, Vec<Then>) = deferred
+            .into_iter()
+            .map(|(record, d)| {
+                let m = Move {
+                    id: record.id,
+                    from: record.stage,
+                    to: d.to,
+                    at_ms: tick.now_ms,
+                    note: d.note,
+                    change: d.change,
+                };
+                ((record, m), d.then)
+            })
+            .unzip();
+        let results = match self.store.transition_all(&moves) {
+            Ok(results) => results,
+            Err(e) => {
+                tracing::error!(error = %e, moves = moves.len(), "cannot record the round's moves");
+                for (record, _) in &moves {
+                    self.settle(record, Ok(Outcome::Backoff(e.to_string())), tick);
+                }
+                return;
+            }
+        };
+        let mut fresh = Vec::new();
+        for (((record, m), then), result) in moves.iter().zip(thens).zip(results) {
+            let moved = match result {
+                Ok(moved) => moved,
+                Err(StoreError::StageMismatch { .. }) => continue,
+                Err(e) => {
+                    self.settle(record, Ok(Outcome::Backoff(e.to_string())), tick);
+                    continue;
+                }
+            };
+            self.look_after
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&m.id);
+            tracing::info!(id = %m.id, from = ?m.from, to = ?m.to, note = %m.note, "message moved");
+            match then {
+                Then::Nothing => {}
+                Then::Attest => fresh.push(moved),
+                Then::CheckpointAttested => self.coordinator.attested(record),
+            }
+            if matches!(m.from, Stage::Attested | Stage::Relaying) {
+                self.coordinator.released(record);
+            }
+        }
+        self.fresh
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(fresh);
     }
 
     /// Applies what a step of `record` came to (errors are the message's, not the tick's), and
@@ -503,6 +616,11 @@ impl Pipeline {
         }
         match outcome {
             Outcome::Done | Outcome::NotReady | Outcome::LookAgainAt(_) => Ok(()),
+            // Committed with the round's others (commit_moves); one settled alone commits alone.
+            Outcome::Move(d) => {
+                self.commit_moves(vec![(record.clone(), *d)], tick);
+                Ok(())
+            }
             Outcome::AwaitExit => {
                 self.wait_for_exit(record, tick.l1_final.number);
                 Ok(())

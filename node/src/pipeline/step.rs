@@ -10,7 +10,7 @@ use xroute_adapters::{
     SignedTx, Submitter,
 };
 
-use super::{Gate, Outcome, Pipeline, Tick, Turn};
+use super::{Gate, Outcome, Pipeline, Then, Tick, Turn};
 use crate::{
     metrics::TxOutcome,
     model::{Change, MessageRecord, RelayAttempt, Stage},
@@ -88,21 +88,12 @@ impl Pipeline {
             Exit::Never(reason) => return Ok(Outcome::Park(reason)),
             Exit::Ready { proof, .. } => proof,
         };
-        let id = record.id;
-        let proven = self.store.transition(
-            &id,
-            Stage::Sent,
+        Ok(Outcome::moved(
             Stage::Proven,
-            tick.now_ms,
-            &proof,
+            proof,
             Change::step_done(),
-        )?;
-        self.fresh
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(proven);
-        tracing::info!(%id, block = tick.l1_final.number, "message proven");
-        Ok(Outcome::Done)
+            Then::Attest,
+        ))
     }
 
     async fn step_proven(&self, record: &MessageRecord, tick: Tick) -> StepResult {
@@ -112,35 +103,24 @@ impl Pipeline {
         match self.coordinator.gate(record)? {
             Gate::Open => self.relay(record, Stage::Proven, tick).await,
             Gate::Closed => Ok(Outcome::NotReady),
-            Gate::Certified(note) => self.attest(record, &note, None, tick),
-            Gate::CheckpointCertified { note, place } => {
-                self.attest(record, &note, Some(place), tick)
-            }
+            Gate::Certified(note) => Self::attest(&note, None),
+            Gate::CheckpointCertified { note, place } => Self::attest(&note, Some(place)),
         }
     }
 
     /// `record` is certified: it becomes `Attested`, keeping its checkpoint's `place` if a
     /// checkpoint certified it.
-    fn attest(
-        &self,
-        record: &MessageRecord,
-        note: &str,
-        place: Option<crate::model::CheckpointPlace>,
-        tick: Tick,
-    ) -> StepResult {
-        self.store.transition(
-            &record.id,
-            Stage::Proven,
+    fn attest(note: &str, place: Option<crate::model::CheckpointPlace>) -> StepResult {
+        Ok(Outcome::moved(
             Stage::Attested,
-            tick.now_ms,
             note,
             Change::default().checkpoint(place),
-        )?;
-        tracing::info!(id = %record.id, %note, "message attested");
-        if place.is_some() {
-            self.coordinator.attested(record);
-        }
-        Ok(Outcome::Done)
+            if place.is_some() {
+                Then::CheckpointAttested
+            } else {
+                Then::Nothing
+            },
+        ))
     }
 
     async fn step_attested(&self, record: &MessageRecord, tick: Tick) -> StepResult {
@@ -483,16 +463,12 @@ impl Pipeline {
                 Some(call) => self.follow_up(record, dst, call, tick).await,
             };
         }
-        self.store.transition(
-            &id,
-            Stage::Relayed,
+        Ok(Outcome::moved(
             Stage::Delivered,
-            tick.now_ms,
-            &format!("delivered on {}", dst.name()),
+            format!("delivered on {}", dst.name()),
             Change::default().reason(None),
-        )?;
-        tracing::info!(%id, chain = dst.name(), "message delivered");
-        Ok(Outcome::Done)
+            Then::Nothing,
+        ))
     }
 
     /// How long a relayed message not delivered yet waits before it is asked again: a quarter of
