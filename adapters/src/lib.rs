@@ -227,6 +227,16 @@ pub trait L1State: Send + Sync + std::fmt::Debug {
     /// state root of `at`'s header, whose hash is recomputed.
     async fn proven_slot(&self, contract: Address, slot: B256, at: BlockRef) -> Result<U256>;
 
+    /// Proves `slots` of `contract` at block `at` with as few requests as the node allows, so
+    /// that [`L1State::proven_slot`] of each at `at` then costs none (a round's exits proven
+    /// together). By default each is proven alone.
+    async fn prove_slots(&self, contract: Address, slots: &[B256], at: BlockRef) -> Result<()> {
+        for slot in slots {
+            self.proven_slot(contract, *slot, at).await?;
+        }
+        Ok(())
+    }
+
     /// L1 logs matching `filter` (where to look; what a log says is checked against proven state
     /// before the router acts on it).
     async fn logs(&self, filter: &alloy::rpc::types::Filter)
@@ -334,6 +344,13 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     /// The block transaction `tx` is in, once it is in a closed block (`None` before, or for a
     /// transaction the chain does not know).
     async fn block_of_tx(&self, tx: [u8; 32]) -> Result<Option<u64>>;
+
+    /// Before the [`ChainAdapter::exit`]s of `envelopes` in one round: reads what they share at
+    /// once (a Starknet-family chain proves all their `l2ToL1Messages` slots in one
+    /// `eth_getProof`). Nothing by default; an error only means each exit reads alone.
+    async fn prepare_exits(&self, _envelopes: &[&Envelope], _l1: &L1<'_>) -> Result<()> {
+        Ok(())
+    }
 
     /// For `envelope`, sent in this chain's block `sent_in`, leaving this chain: what proves it
     /// on L1 and the L1 call that consumes it, with `terms` (the destination's

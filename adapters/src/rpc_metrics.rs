@@ -98,6 +98,16 @@ impl RpcMetrics {
         );
     }
 
+    /// Requests of `method` made on `chain` so far.
+    pub fn requests(&self, chain: &str, method: &str) -> u64 {
+        self.requests
+            .get_or_create(&MethodLabels {
+                chain: chain.to_string(),
+                method: method.to_string(),
+            })
+            .get()
+    }
+
     /// Records one request of `method` on `chain` that took `elapsed` and ended as `outcome`.
     pub fn observe(&self, chain: &str, method: &str, elapsed: Duration, outcome: RpcOutcome) {
         let labels = MethodLabels {

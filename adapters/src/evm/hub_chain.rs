@@ -50,6 +50,10 @@ pub struct HubChainAdapter {
     proven: std::sync::Mutex<ProvenAt>,
 }
 
+/// Storage slots per `eth_getProof` when many are proven at once (an answer of 100 slots is a few
+/// hundred kB; providers cap a response's size, not its slots).
+const SLOTS_PER_PROOF: usize = 100;
+
 /// What was proven at one L1 block: its verified state root and the slots read.
 #[derive(Debug, Default)]
 struct ProvenAt {
@@ -206,6 +210,57 @@ impl HubChainAdapter {
         Ok(found.header.inner.state_root)
     }
 
+    /// The verified state root of `block`, read once per block (the cache of proven slots starts
+    /// over at a new block).
+    async fn state_root_at(&self, block: BlockRef) -> Result<B256> {
+        {
+            let proven = self.proven.lock().unwrap_or_else(|p| p.into_inner());
+            if proven.block == Some(block) {
+                return Ok(proven.state_root);
+            }
+        }
+        let root = self.verified_state_root(block).await?;
+        let mut proven = self.proven.lock().unwrap_or_else(|p| p.into_inner());
+        if proven.block != Some(block) {
+            *proven = ProvenAt {
+                block: Some(block),
+                state_root: root,
+                slots: Default::default(),
+            };
+        }
+        Ok(root)
+    }
+
+    /// `slots` of `contract` at `block` from one `eth_getProof`, each checked against `block`'s
+    /// verified state root, in the order asked.
+    async fn read_proofs(
+        &self,
+        contract: Address,
+        slots: &[B256],
+        block: BlockRef,
+    ) -> Result<Vec<U256>> {
+        let root = self.state_root_at(block).await?;
+        let answer: serde_json::Value = self
+            .client
+            .provider
+            .raw_request(
+                "eth_getProof".into(),
+                (contract, slots, format!("{:#x}", block.number)),
+            )
+            .await
+            .map_err(|e| self.client.rpc_error("eth_getProof", e))?;
+        let proof: AccountProof = serde_json::from_value(answer)
+            .map_err(|e| self.client.bad("eth_getProof answer", None, e.to_string()))?;
+        slots
+            .iter()
+            .map(|slot| {
+                proof
+                    .verify_slot_of(contract, root, *slot)
+                    .map_err(|e| self.client.bad("storage proof", None, e.to_string()))
+            })
+            .collect()
+    }
+
     /// `l2ToL1Messages[message_hash]` of `messaging` at `block`, proven by a storage proof against
     /// that block's verified state root. A value ≥ 1 means the rollup's state update made the
     /// message consumable on L1.
@@ -241,48 +296,47 @@ impl L1State for HubChainAdapter {
     /// Storage slot `slot` of `contract` at `block`, checked by `eth_getProof` against the state
     /// root of `block`'s recomputed header.
     async fn proven_slot(&self, contract: Address, slot: B256, block: BlockRef) -> Result<U256> {
-        let known = {
+        self.prove_slots(contract, &[slot], block).await?;
+        let kept = {
             let proven = self.proven.lock().unwrap_or_else(|p| p.into_inner());
-            match proven.block {
-                Some(at) if at == block => match proven.slots.get(&(contract, slot)) {
-                    Some(value) => return Ok(*value),
-                    None => Some(proven.state_root),
-                },
+            match (proven.block, proven.slots.get(&(contract, slot))) {
+                (Some(at), Some(value)) if at == block => Some(*value),
                 _ => None,
             }
         };
-        let root = match known {
-            Some(root) => root,
-            None => {
-                let root = self.verified_state_root(block).await?;
-                let mut proven = self.proven.lock().unwrap_or_else(|p| p.into_inner());
-                *proven = ProvenAt {
-                    block: Some(block),
-                    state_root: root,
-                    slots: Default::default(),
-                };
-                root
-            }
-        };
-        let answer: serde_json::Value = self
-            .client
-            .provider
-            .raw_request(
-                "eth_getProof".into(),
-                (contract, [slot], format!("{:#x}", block.number)),
-            )
-            .await
-            .map_err(|e| self.client.rpc_error("eth_getProof", e))?;
-        let proof: AccountProof = serde_json::from_value(answer)
-            .map_err(|e| self.client.bad("eth_getProof answer", None, e.to_string()))?;
-        let value = proof
-            .verify_slot_of(contract, root, slot)
-            .map_err(|e| self.client.bad("storage proof", None, e.to_string()))?;
-        let mut proven = self.proven.lock().unwrap_or_else(|p| p.into_inner());
-        if proven.block == Some(block) {
-            proven.slots.insert((contract, slot), value);
+        match kept {
+            Some(value) => Ok(value),
+            // Another block's proofs replaced these meanwhile: this one alone.
+            None => Ok(self.read_proofs(contract, &[slot], block).await?[0]),
         }
-        Ok(value)
+    }
+
+    /// Proves the slots of `slots` not proven yet at `block`, [`SLOTS_PER_PROOF`] to an
+    /// `eth_getProof`, and keeps them for [`L1State::proven_slot`].
+    async fn prove_slots(&self, contract: Address, slots: &[B256], block: BlockRef) -> Result<()> {
+        let missing: Vec<B256> = {
+            let proven = self.proven.lock().unwrap_or_else(|p| p.into_inner());
+            let mut seen = std::collections::HashSet::new();
+            slots
+                .iter()
+                .filter(|slot| {
+                    seen.insert(**slot)
+                        && !(proven.block == Some(block)
+                            && proven.slots.contains_key(&(contract, **slot)))
+                })
+                .copied()
+                .collect()
+        };
+        for chunk in missing.chunks(SLOTS_PER_PROOF) {
+            let values = self.read_proofs(contract, chunk, block).await?;
+            let mut proven = self.proven.lock().unwrap_or_else(|p| p.into_inner());
+            if proven.block == Some(block) {
+                for (slot, value) in chunk.iter().zip(values) {
+                    proven.slots.insert((contract, *slot), value);
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn logs(&self, filter: &Filter) -> Result<Vec<alloy::rpc::types::Log>> {
@@ -357,6 +411,14 @@ impl ChainAdapter for HubChainAdapter {
 
     async fn sent_messages(&self, from: u64, to: u64) -> Result<Vec<SentMessage>> {
         self.client.sent_messages(self.hub, from, to).await
+    }
+
+    async fn prepare_exits(&self, envelopes: &[&Envelope], l1: &L1<'_>) -> Result<()> {
+        let slots: Vec<B256> = envelopes
+            .iter()
+            .map(|envelope| hub::outbound_key(envelope.id().0))
+            .collect();
+        self.prove_slots(self.hub, &slots, l1.finalized).await
     }
 
     /// An L1 app's message leaves L1 for its rollup once the Hub holds it in `outbound[id]`

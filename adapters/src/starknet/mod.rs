@@ -358,6 +358,19 @@ impl ChainAdapter for StarknetAdapter {
         }
     }
 
+    async fn prepare_exits(&self, envelopes: &[&Envelope], l1: &L1<'_>) -> Result<()> {
+        let Some((messaging, layout)) = &self.l1_messaging else {
+            return Ok(());
+        };
+        let hub = l1.state.hub();
+        let slots: Vec<B256> = envelopes
+            .iter()
+            .filter_map(|envelope| envelope.to_felts().ok())
+            .map(|felts| layout.l2_to_l1_slot(l2_to_l1_message_hash(self.endpoint, hub, &felts)))
+            .collect();
+        l1.state.prove_slots(*messaging, &slots, l1.finalized).await
+    }
+
     async fn exit(
         &self,
         envelope: &Envelope,

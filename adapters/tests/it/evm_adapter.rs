@@ -9,7 +9,7 @@ use alloy::primitives::{B256, U256};
 use eyre::Result;
 use starknet_rust::core::types::Felt;
 use xroute_adapters::{
-    AdapterError, BlockRef, ChainAdapter, ChainAdapterExt, evm::HubChainAdapter,
+    AdapterError, BlockRef, ChainAdapter, ChainAdapterExt, L1State, evm::HubChainAdapter,
 };
 use xroute_proofs::{
     envelope::Envelope,
@@ -143,6 +143,38 @@ async fn finds_hub_sends_and_proves_l2_to_l1_messages() -> Result<()> {
             .await?,
         U256::ZERO,
         "history is provable too"
+    );
+
+    // A round's exits proven together: many slots at one block in one eth_getProof, each the
+    // value a proof of it alone gives.
+    let together = HubChainAdapter::new(
+        "l1-slots-together",
+        L1_DOMAIN,
+        net.l1.endpoint().parse()?,
+        stack.hub,
+        0,
+    )?;
+    let slots = [
+        layout.l2_to_l1_slot(h),
+        layout.l2_to_l1_slot(B256::repeat_byte(0x5e)),
+        layout.l2_to_l1_slot(h),
+    ];
+    let proofs = || {
+        xroute_adapters::rpc_metrics::RpcMetrics::global()
+            .requests("l1-slots-together", "eth_getProof")
+    };
+    let asked = proofs();
+    together.prove_slots(messaging, &slots, after).await?;
+    for slot in slots {
+        assert_eq!(
+            together.proven_slot(messaging, slot, after).await?,
+            adapter.proven_slot(messaging, slot, after).await?,
+        );
+    }
+    assert_eq!(proofs() - asked, 1, "one request for all of them");
+    assert_eq!(
+        together.proven_slot(messaging, slots[0], after).await?,
+        U256::from(1)
     );
 
     let words: Vec<U256> = e

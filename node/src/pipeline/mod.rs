@@ -39,7 +39,7 @@ mod step;
 mod tests;
 mod wake;
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 pub use chains::Chains;
 pub use coordinator::{Alone, Coordinator, Gate, Turn};
@@ -449,6 +449,7 @@ impl Pipeline {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .steppable(ids);
+                self.prepare_exits(&ids, tick).await;
             }
             let moves: Vec<(MessageRecord, Deferred)> = futures::stream::iter(ids)
                 .map(|id| self.advance(id, stage, tick))
@@ -503,6 +504,38 @@ impl Pipeline {
             outcome => {
                 self.settle(&record, outcome, tick);
                 None
+            }
+        }
+    }
+
+    /// Lets each source chain read at once what the exits of the round's `Sent` messages `ids`
+    /// share (their storage proofs, in one request per chain), before each is stepped.
+    async fn prepare_exits(&self, ids: &[MessageId], tick: Tick) {
+        if ids.len() < 2 {
+            return;
+        }
+        let mut by_source: BTreeMap<u32, Vec<xroute_proofs::envelope::Envelope>> = BTreeMap::new();
+        for id in ids {
+            if let Ok(Some(r)) = self.store.get(id)
+                && r.stage == Stage::Sent
+                && r.next_attempt_at_ms <= tick.now_ms
+            {
+                by_source
+                    .entry(r.envelope.src_domain)
+                    .or_default()
+                    .push(r.envelope);
+            }
+        }
+        let Ok(l1) = self.chains.l1(tick.l1_final) else {
+            return;
+        };
+        for (domain, envelopes) in by_source {
+            let Some(chain) = self.chains.get(domain) else {
+                continue;
+            };
+            let envelopes: Vec<&xroute_proofs::envelope::Envelope> = envelopes.iter().collect();
+            if let Err(e) = chain.prepare_exits(&envelopes, &l1).await {
+                tracing::debug!(chain = chain.name(), error = %e, "exits not read together; each reads alone");
             }
         }
     }
