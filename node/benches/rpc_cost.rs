@@ -36,6 +36,9 @@ struct Args {
     /// Seconds each sample lasts.
     #[arg(long, default_value_t = 20)]
     window_secs: u64,
+    /// The router's poll interval, ms (the kit's default is 200; L1 makes a block a second).
+    #[arg(long, default_value_t = 200)]
+    poll_ms: u64,
     /// (cargo bench passes this.)
     #[arg(long, hide = true)]
     bench: bool,
@@ -135,7 +138,11 @@ async fn main() {
     net.set_l1_block_time(1).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let port = xroute_tests::process::free_port().unwrap();
-    let config = write_config(dir.path(), &net, &stack, port, &RouterOptions::default()).unwrap();
+    let options = RouterOptions {
+        poll_interval_ms: args.poll_ms,
+        ..RouterOptions::default()
+    };
+    let config = write_config(dir.path(), &net, &stack, port, &options).unwrap();
     let mut router = RouterProcess::start(Path::new(env!("CARGO_BIN_EXE_xroute")), &config, port)
         .await
         .unwrap();
@@ -154,6 +161,10 @@ async fn main() {
             );
         }
     };
+    println!(
+        "router polls every {} ms; L1 makes a block a second",
+        args.poll_ms
+    );
     println!(
         "| waiting for their state update | RPC requests (router's own count) | by chain and method |"
     );
