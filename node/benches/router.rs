@@ -91,13 +91,13 @@ fn status_key(stage: Stage, id: &[u8]) -> Vec<u8> {
 }
 
 /// Messages per second of the fair baseline: the same records in the same trees as the store
-/// (body, state, history, status), each stage change made as the store makes it, with nothing
+/// (body, state, history, status), in sled configured as the store configures it, each stage change made as the store makes it, with nothing
 /// else: per chunk of 1,000, each message read (state, body, history entries) and then one sled
 /// transaction that reads its state, compares its stage and writes the new state, one history
 /// entry and the two status keys.
 fn fair_baseline_run(n: u64) -> f64 {
     let dir = tempfile::tempdir().unwrap();
-    let db = sled::open(dir.path()).unwrap();
+    let db = xroute::store::sled_config(dir.path()).open().unwrap();
     let t = RawTrees {
         bodies: db.open_tree("bodies").unwrap(),
         states: db.open_tree("states").unwrap(),

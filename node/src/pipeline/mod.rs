@@ -59,6 +59,9 @@ use crate::{
 /// Messages stepped at once (relay transactions still go out one at a time, under the nonce lock).
 const CONCURRENCY: usize = 8;
 
+/// Messages of one stage a round reads, steps and commits together (what it holds in memory).
+const ROUND_CHUNK: usize = 1_000;
+
 /// What stops the pipeline.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -449,15 +452,25 @@ impl Pipeline {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .steppable(ids);
-                self.prepare_exits(&ids, tick).await;
             }
-            let moves: Vec<(MessageRecord, Deferred)> = futures::stream::iter(ids)
-                .map(|id| self.advance(id, stage, tick))
-                .buffer_unordered(CONCURRENCY)
-                .filter_map(std::future::ready)
-                .collect()
-                .await;
-            self.commit_moves(moves, tick);
+            // A chunk at a time: its records read once, its exits read together, its moves
+            // committed together.
+            for chunk in ids.chunks(ROUND_CHUNK) {
+                let records: Vec<MessageRecord> = chunk
+                    .iter()
+                    .filter_map(|id| self.due(id, stage, tick))
+                    .collect();
+                if stage == Stage::Sent {
+                    self.prepare_exits(&records, tick).await;
+                }
+                let moves: Vec<(MessageRecord, Deferred)> = futures::stream::iter(records)
+                    .map(|record| self.advance(record, tick))
+                    .buffer_unordered(CONCURRENCY)
+                    .filter_map(std::future::ready)
+                    .collect()
+                    .await;
+                self.commit_moves(moves, tick);
+            }
             if stage == Stage::Sent {
                 self.attest_fresh(tick)?;
             }
@@ -471,34 +484,34 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Steps message `id` (expected in `stage`) and applies the outcome; errors are the message's,
-    /// not the tick's. A move the step decided on is returned, to commit with the round's others.
-    async fn advance(
-        &self,
-        id: MessageId,
-        stage: Stage,
-        tick: Tick,
-    ) -> Option<(MessageRecord, Deferred)> {
+    /// The record of message `id` if it is still in `stage` and due for a step now.
+    fn due(&self, id: &MessageId, stage: Stage, tick: Tick) -> Option<MessageRecord> {
         let after = self
             .look_after
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&id)
+            .get(id)
             .copied();
         if after.is_some_and(|at| at > tick.now_ms) {
             return None;
         }
-        let record = match self.store.get(&id) {
-            Ok(Some(r)) if r.stage == stage => r,
-            Ok(_) => return None, // moved on since the index was read
+        match self.store.get(id) {
+            Ok(Some(r)) if r.stage == stage && r.next_attempt_at_ms <= tick.now_ms => Some(r),
+            Ok(_) => None, // moved on since the index was read, or backing off
             Err(e) => {
                 tracing::error!(%id, error = %e, "cannot read message");
-                return None;
+                None
             }
-        };
-        if record.next_attempt_at_ms > tick.now_ms {
-            return None;
         }
+    }
+
+    /// Steps `record` and applies the outcome; errors are the message's, not the tick's. A move
+    /// the step decided on is returned, to commit with the round's others.
+    async fn advance(
+        &self,
+        record: MessageRecord,
+        tick: Tick,
+    ) -> Option<(MessageRecord, Deferred)> {
         match self.step(&record, tick).await {
             Ok(Outcome::Move(deferred)) => Some((record, *deferred)),
             outcome => {
@@ -508,23 +521,18 @@ impl Pipeline {
         }
     }
 
-    /// Lets each source chain read at once what the exits of the round's `Sent` messages `ids`
-    /// share (their storage proofs, in one request per chain), before each is stepped.
-    async fn prepare_exits(&self, ids: &[MessageId], tick: Tick) {
-        if ids.len() < 2 {
+    /// Lets each source chain read at once what the exits of a round's `Sent` `records` share
+    /// (their storage proofs, in one request per chain), before each is stepped.
+    async fn prepare_exits(&self, records: &[MessageRecord], tick: Tick) {
+        if records.len() < 2 {
             return;
         }
-        let mut by_source: BTreeMap<u32, Vec<xroute_proofs::envelope::Envelope>> = BTreeMap::new();
-        for id in ids {
-            if let Ok(Some(r)) = self.store.get(id)
-                && r.stage == Stage::Sent
-                && r.next_attempt_at_ms <= tick.now_ms
-            {
-                by_source
-                    .entry(r.envelope.src_domain)
-                    .or_default()
-                    .push(r.envelope);
-            }
+        let mut by_source: BTreeMap<u32, Vec<&xroute_proofs::envelope::Envelope>> = BTreeMap::new();
+        for r in records {
+            by_source
+                .entry(r.envelope.src_domain)
+                .or_default()
+                .push(&r.envelope);
         }
         let Ok(l1) = self.chains.l1(tick.l1_final) else {
             return;
@@ -533,7 +541,6 @@ impl Pipeline {
             let Some(chain) = self.chains.get(domain) else {
                 continue;
             };
-            let envelopes: Vec<&xroute_proofs::envelope::Envelope> = envelopes.iter().collect();
             if let Err(e) = chain.prepare_exits(&envelopes, &l1).await {
                 tracing::debug!(chain = chain.name(), error = %e, "exits not read together; each reads alone");
             }

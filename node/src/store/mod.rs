@@ -139,6 +139,12 @@ impl Counts {
     }
 }
 
+/// How the store configures sled for `path` (its page cache is [`CACHE_BYTES`]); a bench's
+/// baseline opens sled the same way.
+pub fn sled_config(path: &Path) -> sled::Config {
+    sled::Config::new().path(path).cache_capacity(CACHE_BYTES)
+}
+
 impl Store {
     /// Opens (or creates) the store in `path`. A lock still held by a handle that is closing (sled
     /// releases it from its flusher thread, moments after the last handle is dropped) is waited
@@ -159,11 +165,7 @@ impl Store {
     fn open_inner(path: &Path, chains: Option<&ChainNames<'_>>) -> Result<Self> {
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         let db = loop {
-            match sled::Config::new()
-                .path(path)
-                .cache_capacity(CACHE_BYTES)
-                .open()
-            {
+            match sled_config(path).open() {
                 Ok(db) => break db,
                 Err(sled::Error::Io(e))
                     if e.kind() == std::io::ErrorKind::Other
