@@ -21,6 +21,7 @@
 //!
 //! Adapters never decide a message's stage: the pipeline does, from what they report.
 
+pub mod deploy;
 mod error;
 pub mod evm;
 mod factory;

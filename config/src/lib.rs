@@ -11,6 +11,7 @@
 //! Not here: reading keys, connecting to chains; the node does that with what this crate checked.
 
 mod chains;
+mod deploy;
 mod error;
 
 use std::{
@@ -27,6 +28,7 @@ pub use chains::{
     ArbitrumChain, ArbitrumContracts, ChainConfig, DEFAULT_MAX_LOG_RANGE, EvmChain, Felt, HubChain,
     MessagingLayout, RpcUrl, SignerFile, SignerKind, StarknetChain, TransportConfig,
 };
+pub use deploy::{DeployArbitrum, DeployFile, DeployL1, DeployStarknet};
 pub use error::{ConfigError, Result};
 
 /// The whole configuration of one router.
@@ -284,22 +286,7 @@ impl Config {
 
     /// Parses TOML text (no validation); `path` only names the source in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| {
-            let at = e.span().map(|span| {
-                let before = &text[..span.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-                format!("line {line}, column {column}: ")
-            });
-            ConfigError::Parse {
-                path: path.into(),
-                message: format!(
-                    "{}{}",
-                    at.unwrap_or_default(),
-                    e.message().trim_end().replace('\n', "; ")
-                ),
-            }
-        })
+        parse_toml(path, text)
     }
 
     fn resolve_paths(&mut self, base: &Path) {
@@ -523,6 +510,26 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Parses TOML `text` as `T`; `path` only names the source in errors, which give line and column.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
+    toml::from_str(text).map_err(|e| {
+        let at = e.span().map(|span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+            format!("line {line}, column {column}: ")
+        });
+        ConfigError::Parse {
+            path: path.into(),
+            message: format!(
+                "{}{}",
+                at.unwrap_or_default(),
+                e.message().trim_end().replace('\n', "; ")
+            ),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub(crate) enum KeyKind {
 }
 
 impl KeyKind {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Self::Evm => "evm",
             Self::Starknet => "starknet",
@@ -146,7 +146,7 @@ enum KeysCommand {
 
 /// The passphrase for keystores about to be created: the one given (flag or environment), else
 /// asked twice on a terminal. Never empty.
-fn creation_passphrase() -> Result<Zeroizing<String>, String> {
+pub(super) fn creation_passphrase() -> Result<Zeroizing<String>, String> {
     let given = std::env::var_os(keys::PASSWORD_FILE_ENV).is_some()
         || std::env::var_os(keys::PASSWORD_ENV).is_some()
         || keys::passphrase_is_set();
@@ -227,7 +227,7 @@ pub(crate) fn run(args: KeysArgs) -> ExitCode {
 }
 
 /// Writes a new random key of `kind` to the keystore `file`; returns what identifies it.
-fn create(kind: KeyKind, file: &Path, passphrase: &str) -> Result<String, String> {
+pub(super) fn create(kind: KeyKind, file: &Path, passphrase: &str) -> Result<String, String> {
     let secret = kind.random();
     keys::write_keystore(file, &secret, passphrase).map_err(|e| e.to_string())?;
     kind.identity(&secret)
@@ -312,6 +312,22 @@ pub(crate) struct InitArgs {
     /// never overwritten).
     #[arg(long, value_name = "DIR", default_value = "xroute")]
     dir: PathBuf,
+    /// Write the config of a deployment from its record (`deployments/NAME.json`, written by
+    /// `xroute deploy`): every chain and contract address filled in.
+    #[arg(long, value_name = "RECORD")]
+    deployment: Option<PathBuf>,
+    /// With --deployment: sign with the keys and accounts of this deployment file (one operator
+    /// deploys and relays) instead of new keystores.
+    #[arg(long, value_name = "DEPLOY_TOML", requires = "deployment")]
+    keys_of: Option<PathBuf>,
+    /// With --deployment: the address the router's API listens on.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:7300",
+        requires = "deployment"
+    )]
+    api: std::net::SocketAddr,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -363,6 +379,9 @@ fn template(network: Network) -> Result<String, String> {
 }
 
 pub(crate) fn init(args: InitArgs) -> ExitCode {
+    if let Some(record) = &args.deployment {
+        return super::init_deployment::init(&args.dir, record, args.keys_of.as_deref(), args.api);
+    }
     let config_path = args.dir.join("xroute.toml");
     if config_path.exists() {
         return fail(format!(

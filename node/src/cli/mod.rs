@@ -2,6 +2,8 @@
 
 mod check;
 mod client;
+mod deploy;
+mod init_deployment;
 mod keys;
 mod parse;
 mod proofs;
@@ -66,6 +68,9 @@ enum Command {
     Quote(quote::QuoteArgs),
     /// The canonical token: `xroute token audit` checks the L1 ledger against every chain.
     Token(token::TokenArgs),
+    /// Deploy an xroute network from a deployment file (the Hub, the endpoints, their
+    /// registrations) and keep its record; `deploy status` checks the record against the chains.
+    Deploy(deploy::DeployArgs),
     /// Create a libp2p node key file (if missing) and print its peer id.
     P2pKey(P2pKeyArgs),
     /// Compute protocol hashes and check proofs; prints the result alone on stdout as 0x-hex.
@@ -253,6 +258,7 @@ pub(crate) fn main() -> ExitCode {
         Command::P2pKey(args) => p2p_key(args),
         Command::Store(args) => store::run(args),
         Command::Token(args) => token::run(args),
+        Command::Deploy(args) => deploy::deploy(args),
         Command::Tank(args) => tank::tank(args),
         Command::Quote(args) => quote::quote(args),
         Command::Proofs(args) => proofs::run(*args),

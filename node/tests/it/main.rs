@@ -11,6 +11,7 @@ mod cli_proofs;
 mod cli_relay;
 mod cli_router;
 mod demo;
+mod deploy;
 mod e2e_arbitrum;
 mod e2e_network;
 mod e2e_relay;

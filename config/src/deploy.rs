@@ -1,0 +1,222 @@
+//! `deploy.toml`: what `xroute deploy` puts on which chain, with whose key. One `[l1]` block (the
+//! Hub's chain), a `[[starknet]]` block per Starknet-family chain and an `[[arbitrum]]` block per
+//! Arbitrum-family chain (each gets xroute's endpoint and the Hub's registration). Keys are files
+//! (keystores or plain), as in a router's config; relative paths are against the file's folder.
+
+use std::{
+    collections::HashSet,
+    path::{Path, PathBuf},
+};
+
+use alloy_primitives::Address;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    ConfigError, Felt, Result, RpcUrl,
+    chains::{address, optional_address},
+};
+
+/// The whole deployment file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployFile {
+    /// The deployment's name: its record is `deployments/NAME.json` beside this file unless
+    /// `record` says where.
+    pub name: String,
+    /// Where the deployment record is kept (default `deployments/NAME.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<PathBuf>,
+    /// The L1 chain: the Hub.
+    pub l1: DeployL1,
+    /// Starknet-family chains: an Endpoint each.
+    #[serde(default)]
+    pub starknet: Vec<DeployStarknet>,
+    /// Arbitrum-family chains: an ArbitrumEndpoint each.
+    #[serde(default)]
+    pub arbitrum: Vec<DeployArbitrum>,
+}
+
+/// `[l1]`: where the Hub goes and who deploys it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployL1 {
+    /// A name for the chain (the router config's chain name).
+    pub name: String,
+    /// The xroute domain id of L1.
+    pub domain: u32,
+    /// JSON-RPC endpoint.
+    pub rpc: RpcUrl,
+    /// The deployer's secp256k1 key file (keystore or plain): it deploys the Hub and registers
+    /// every chain (the Hub's owner until `owner` takes over).
+    pub deployer_key_file: PathBuf,
+    /// The Hub's owner once everything is registered (default: the deployer stays owner).
+    #[serde(
+        default,
+        deserialize_with = "optional_address",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub owner: Option<Address>,
+}
+
+/// `[[starknet]]`: a Starknet-family chain.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployStarknet {
+    /// A name for the chain.
+    pub name: String,
+    /// Its xroute domain id.
+    pub domain: u32,
+    /// JSON-RPC endpoint.
+    pub rpc: RpcUrl,
+    /// The chain's messaging contract on L1 (Starknet's core contract, an appchain's own).
+    #[serde(deserialize_with = "address")]
+    pub l1_messaging: Address,
+    /// The deploying account (declares the Endpoint's class and deploys it).
+    pub account: Felt,
+    /// The account's key file.
+    pub account_key_file: PathBuf,
+}
+
+/// `[[arbitrum]]`: an Arbitrum-family chain and its bridge on L1.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployArbitrum {
+    /// A name for the chain.
+    pub name: String,
+    /// Its xroute domain id.
+    pub domain: u32,
+    /// JSON-RPC endpoint of the L2.
+    pub rpc: RpcUrl,
+    /// The rollup's Inbox on L1.
+    #[serde(deserialize_with = "address")]
+    pub inbox: Address,
+    /// The rollup's Bridge on L1.
+    #[serde(deserialize_with = "address")]
+    pub bridge: Address,
+    /// The rollup's Outbox on L1.
+    #[serde(deserialize_with = "address")]
+    pub outbox: Address,
+    /// The deployer's key file on the L2.
+    pub deployer_key_file: PathBuf,
+}
+
+impl DeployFile {
+    /// Reads, parses and validates `path`; relative paths inside are resolved against its folder.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let mut file: Self = crate::parse_toml(path, &text)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut file.l1.deployer_key_file);
+        for s in &mut file.starknet {
+            resolve(&mut s.account_key_file);
+        }
+        for a in &mut file.arbitrum {
+            resolve(&mut a.deployer_key_file);
+        }
+        let record = file
+            .record
+            .take()
+            .unwrap_or_else(|| PathBuf::from(format!("deployments/{}.json", file.name)));
+        file.record = Some(if record.is_relative() {
+            base.join(record)
+        } else {
+            record
+        });
+        file.validate(path)?;
+        Ok(file)
+    }
+
+    /// The record's path.
+    pub fn record_path(&self) -> PathBuf {
+        self.record
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("deployments/{}.json", self.name)))
+    }
+
+    fn validate(&self, path: &Path) -> Result<()> {
+        let invalid = |field: String, problem: String| ConfigError::Invalid {
+            path: path.into(),
+            field,
+            problem,
+        };
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(
+                "name".into(),
+                format!(
+                    "{:?} is not a name of letters, digits, '-' and '_' (it names the record file)",
+                    self.name
+                ),
+            ));
+        }
+        let mut domains = HashSet::new();
+        let mut names = HashSet::new();
+        let chains = std::iter::once(("l1".to_string(), self.l1.domain, &self.l1.name))
+            .chain(
+                self.starknet
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (format!("starknet[{i}]"), s.domain, &s.name)),
+            )
+            .chain(
+                self.arbitrum
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (format!("arbitrum[{i}]"), a.domain, &a.name)),
+            );
+        for (field, domain, name) in chains {
+            if domain == 0 {
+                return Err(invalid(
+                    format!("{field}.domain"),
+                    "0 is not a domain".into(),
+                ));
+            }
+            if !domains.insert(domain) {
+                return Err(invalid(
+                    format!("{field}.domain"),
+                    format!("domain {domain} is taken by another chain of this file"),
+                ));
+            }
+            if !names.insert(name.clone()) {
+                return Err(invalid(
+                    format!("{field}.name"),
+                    format!("{name:?} names another chain of this file"),
+                ));
+            }
+        }
+        let keys = std::iter::once((
+            "l1.deployer_key_file".to_string(),
+            &self.l1.deployer_key_file,
+        ))
+        .chain(self.starknet.iter().enumerate().map(|(i, s)| {
+            (
+                format!("starknet[{i}].account_key_file"),
+                &s.account_key_file,
+            )
+        }))
+        .chain(self.arbitrum.iter().enumerate().map(|(i, a)| {
+            (
+                format!("arbitrum[{i}].deployer_key_file"),
+                &a.deployer_key_file,
+            )
+        }));
+        for (field, key) in keys {
+            if !key.is_file() {
+                return Err(invalid(field, format!("{} is not a file", key.display())));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,219 @@
+//! `xroute deploy`: deploys an xroute network from a deployment file (`deploy.toml`) and keeps
+//! its record (`deployments/NAME.json`); `xroute deploy status` checks the record against the
+//! chains. The work is [`xroute_adapters::deploy::Deployer`]'s; this reads the keys, prints the
+//! plan with its costs before sending anything, and prints each step as it goes.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Args, Subcommand};
+use xroute_adapters::deploy::{DeployKeys, Deployer, Plan, Record};
+use xroute_config::DeployFile;
+
+use super::{EXIT_FAILED, EXIT_USAGE};
+
+/// `xroute deploy` arguments.
+#[derive(Args)]
+pub(crate) struct DeployArgs {
+    /// The deployment file (`deploy.toml`).
+    #[arg(long, value_name = "FILE", global = true)]
+    file: Option<PathBuf>,
+    /// Print the plan and its cost; send nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(subcommand)]
+    action: Option<DeployAction>,
+}
+
+#[derive(Subcommand)]
+enum DeployAction {
+    /// The record against the chains: one line per item; exit 1 on drift.
+    Status,
+}
+
+fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(code)
+}
+
+/// The keys the file names, read from their files (keystores ask the passphrase once).
+fn keys(file: &DeployFile) -> Result<DeployKeys, String> {
+    use xroute_adapters::keys;
+    let l1 = keys::secp256k1("l1.deployer_key_file", &file.l1.deployer_key_file)
+        .map_err(|e| e.to_string())?;
+    let starknet = file
+        .starknet
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            keys::felt(
+                &format!("starknet[{i}].account_key_file"),
+                &s.account_key_file,
+            )
+            .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let arbitrum = file
+        .arbitrum
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            keys::secp256k1(
+                &format!("arbitrum[{i}].deployer_key_file"),
+                &a.deployer_key_file,
+            )
+            .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(DeployKeys {
+        l1,
+        starknet,
+        arbitrum,
+    })
+}
+
+/// `amount` of `unit` (wei, or fri of STRK) as ETH or STRK with 6 decimals, and exactly.
+pub(crate) fn money(amount: alloy::primitives::U256, unit: &str) -> String {
+    let coin = if unit == "fri" { "STRK" } else { "ETH" };
+    let micro = amount / alloy::primitives::U256::from(1_000_000_000_000u64);
+    let whole = micro / alloy::primitives::U256::from(1_000_000u64);
+    let frac = micro % alloy::primitives::U256::from(1_000_000u64);
+    format!("{whole}.{frac:0>6} {coin} ({amount} {unit})")
+}
+
+fn print_plan(plan: &Plan) {
+    for entry in &plan.present {
+        println!("  ok    {entry}");
+    }
+    for step in &plan.steps {
+        let cost = if step.cost.is_zero() {
+            "cost known once the step before it is done".to_string()
+        } else {
+            format!("about {}", money(step.cost, step.unit))
+        };
+        println!(
+            "  todo  {}: {} ({cost} on {})",
+            step.entry, step.action, step.chain
+        );
+    }
+    let mut chains: Vec<(&str, &str)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.chain.as_str(), s.unit))
+        .collect();
+    chains.dedup();
+    for (chain, unit) in chains {
+        let total = plan
+            .steps
+            .iter()
+            .filter(|s| s.chain == chain)
+            .fold(alloy::primitives::U256::ZERO, |sum, s| sum + s.cost);
+        println!("  estimated on {chain}: {}", money(total, unit));
+    }
+}
+
+pub(crate) fn deploy(args: DeployArgs) -> ExitCode {
+    let Some(path) = args.file else {
+        return fail(
+            EXIT_USAGE,
+            "--file: the deployment file (deploy.toml) is required",
+        );
+    };
+    let file = match DeployFile::load(&path) {
+        Ok(f) => f,
+        Err(e) => return fail(EXIT_USAGE, e),
+    };
+    let record_path = file.record_path();
+    let keys = match keys(&file) {
+        Ok(k) => k,
+        Err(e) => return fail(EXIT_USAGE, e),
+    };
+    let runtime = match super::runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    runtime.block_on(async move {
+        let deployer = match Deployer::connect(file, keys).await {
+            Ok(d) => d,
+            Err(e) => return fail(EXIT_FAILED, e),
+        };
+        if matches!(args.action, Some(DeployAction::Status)) {
+            let record = match Record::load(&record_path) {
+                Ok(r) => r,
+                Err(e) => return fail(EXIT_USAGE, e),
+            };
+            let lines = deployer.status(&record).await;
+            for l in &lines {
+                println!(
+                    "{}  {}: {}",
+                    if l.ok { "ok   " } else { "DRIFT" },
+                    l.entry,
+                    l.detail
+                );
+            }
+            return if lines.iter().all(|l| l.ok) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FAILED)
+            };
+        }
+        let name = deployer.file().name.clone();
+        let mut record = match Record::load_or_new(&record_path, &name) {
+            Ok(r) => r,
+            Err(e) => return fail(EXIT_USAGE, e),
+        };
+        println!("deployment {name} (record {})", record_path.display());
+        for (chain, address) in deployer.deployers() {
+            println!("  deployer on {chain}: {address}");
+        }
+        let plan = match deployer.plan(&record).await {
+            Ok(p) => p,
+            Err(e) => return fail(EXIT_FAILED, e),
+        };
+        print_plan(&plan);
+        if plan.steps.is_empty() {
+            println!("nothing to do: every item is deployed as recorded");
+            return ExitCode::SUCCESS;
+        }
+        if args.dry_run {
+            println!("dry run: nothing sent");
+            return ExitCode::SUCCESS;
+        }
+        if let Err(e) = deployer.check_funds(&plan).await {
+            return fail(EXIT_FAILED, e);
+        }
+        let total = plan.steps.len();
+        let mut n = 0;
+        let result = deployer
+            .execute(
+                &plan,
+                &mut record,
+                |step| {
+                    n += 1;
+                    println!("[{n}/{total}] {}", step.action);
+                },
+                |record| record.save(&record_path),
+            )
+            .await;
+        match result {
+            Ok(paid) => {
+                for (step, paid) in plan.steps.iter().zip(paid) {
+                    println!(
+                        "  paid  {}: {} on {}",
+                        step.entry,
+                        money(paid, step.unit),
+                        step.chain
+                    );
+                }
+                println!("done: {total} steps; record {}", record_path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(
+                EXIT_FAILED,
+                format!(
+                    "{e} (what was done is in {}; run again to go on)",
+                    record_path.display()
+                ),
+            ),
+        }
+    })
+}

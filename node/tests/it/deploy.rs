@@ -1,0 +1,335 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Issue 29: an operator's journey on a bare local network (anvil, a devnet, the local Arbitrum;
+//! nothing of xroute deployed), every step the `xroute` binary as a user types it: `deploy` with
+//! an unfunded key fails before sending anything, `deploy` (Hub, Starknet Endpoint, Arbitrum
+//! endpoint, registrations), `deploy status`, `init --deployment`, `check`, `run`, `send` on three
+//! routes, each delivered (read from the chains), a second `deploy` that sends nothing (nonces
+//! read from the chains), and a tampered record refused naming its entry.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use alloy::{
+    primitives::{Address, B256, U256},
+    providers::Provider,
+    signers::local::PrivateKeySigner,
+};
+use starknet_rust::core::types::{BlockId, BlockTag, Felt};
+use starknet_rust::providers::Provider as _;
+use xroute_adapters::deploy::Record;
+use xroute_tests::{
+    LocalNet,
+    arbitrum::ArbitrumOptions,
+    artifacts::{
+        SAMPLE_APP,
+        evm::{Hub, SampleApp},
+    },
+    process::free_port,
+    router::{Flusher, RouterProcess},
+};
+
+const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
+
+async fn xroute(args: &[&str]) -> (i32, String, String) {
+    super::run_xroute(args.iter().map(|s| s.to_string()).collect(), "").await
+}
+
+fn key_file(dir: &Path, name: &str, hex: String) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, hex).unwrap();
+    path.display().to_string()
+}
+
+/// The nonces of the three deployers, read from the chains.
+async fn nonces(
+    net: &LocalNet,
+    l1: Address,
+    arb: Address,
+    starknet_account: Felt,
+) -> (u64, u64, Felt) {
+    let l1_nonce = net
+        .l1
+        .provider(0)
+        .unwrap()
+        .get_transaction_count(l1)
+        .await
+        .unwrap();
+    let arb_nonce = net
+        .arbitrum()
+        .unwrap()
+        .l2
+        .provider(0)
+        .unwrap()
+        .get_transaction_count(arb)
+        .await
+        .unwrap();
+    let sn_nonce = net.starknets[0]
+        .devnet
+        .provider()
+        .get_nonce(BlockId::Tag(BlockTag::Latest), starknet_account)
+        .await
+        .unwrap();
+    (l1_nonce, arb_nonce, sn_nonce)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it() {
+    let net = Arc::new(
+        LocalNet::start_with(1, Some(ArbitrumOptions::default()))
+            .await
+            .unwrap(),
+    );
+    let arb = net.arbitrum().unwrap();
+    let devnet = &net.starknets[0].devnet;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    // The operator's keys: L1 dev account 2, the L2's dev account 1, the devnet's account 0.
+    let l1_signer = net.l1.signer(2).unwrap();
+    let arb_signer = arb.l2.signer(1).unwrap();
+    let account = devnet.predeployed_accounts()[0].clone();
+    let l1_key = key_file(&keys, "l1.key", l1_signer.to_bytes().to_string());
+    let arb_key = key_file(&keys, "arb.key", arb_signer.to_bytes().to_string());
+    let sn_key = key_file(&keys, "sn.key", format!("{:#x}", account.private_key));
+    let deploy_toml = |l1_key: &str| {
+        format!(
+            "name = \"journey\"\n\n[l1]\nname = \"ethereum\"\ndomain = 1\nrpc = \"{}\"\n\
+             deployer_key_file = \"{l1_key}\"\n\n[[starknet]]\nname = \"starknet\"\ndomain = 2\n\
+             rpc = \"{}\"\nl1_messaging = \"{}\"\naccount = \"{:#x}\"\naccount_key_file = \"{sn_key}\"\n\n\
+             [[arbitrum]]\nname = \"arbitrum\"\ndomain = 10\nrpc = \"{}\"\ninbox = \"{}\"\n\
+             bridge = \"{}\"\noutbox = \"{}\"\ndeployer_key_file = \"{arb_key}\"\n",
+            net.l1.endpoint(),
+            devnet.rpc_url(),
+            net.starknets[0].messaging,
+            account.address,
+            arb.l2.endpoint(),
+            arb.bridge.inbox,
+            arb.bridge.bridge,
+            arb.bridge.outbox,
+        )
+    };
+
+    // An unfunded L1 key: refused before anything is sent, naming the address and the amount.
+    let broke = PrivateKeySigner::random();
+    let broke_key = key_file(&keys, "broke.key", broke.to_bytes().to_string());
+    let broke_dir = dir.path().join("broke");
+    std::fs::create_dir_all(&broke_dir).unwrap();
+    let broke_file = broke_dir.join("deploy.toml");
+    std::fs::write(&broke_file, deploy_toml(&broke_key)).unwrap();
+    let before = nonces(&net, broke.address(), arb_signer.address(), account.address).await;
+    let (code, out, err) = xroute(&["deploy", "--file", broke_file.to_str().unwrap()]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains(&broke.address().to_string()), "{err}");
+    assert!(err.contains("needs about") && err.contains("wei"), "{err}");
+    assert_eq!(
+        nonces(&net, broke.address(), arb_signer.address(), account.address).await,
+        before,
+        "nothing sent on any chain"
+    );
+    assert!(!broke_dir.join("deployments/journey.json").exists());
+
+    // The deployment.
+    let file = dir.path().join("deploy.toml");
+    std::fs::write(&file, deploy_toml(&l1_key)).unwrap();
+    let file_arg = file.to_str().unwrap();
+    let (code, out, err) = xroute(&["deploy", "--file", file_arg, "--dry-run"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("dry run: nothing sent"), "{out}");
+    let (code, out, err) = xroute(&["deploy", "--file", file_arg]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let record_path = dir.path().join("deployments/journey.json");
+    let record = Record::load(&record_path).unwrap();
+    let hub_address = record.l1.as_ref().unwrap().hub.as_ref().unwrap().address;
+    let sn_endpoint = record.starknet["starknet"]
+        .endpoint
+        .as_ref()
+        .unwrap()
+        .address;
+    let arb_endpoint = record.arbitrum["arbitrum"]
+        .endpoint
+        .as_ref()
+        .unwrap()
+        .address;
+    // Read from the chains: the Hub registers both with the endpoints the record names.
+    let l1 = net.l1.provider(2).unwrap();
+    let hub = Hub::new(hub_address, &l1);
+    let sn_domain = hub.domains(2).call().await.unwrap();
+    assert_eq!(sn_domain.endpoint, U256::from_be_bytes(sn_endpoint.0));
+    assert_eq!(sn_domain.messaging, net.starknets[0].messaging);
+    let arb_domain = hub.domains(10).call().await.unwrap();
+    assert_eq!(
+        arb_domain.endpoint,
+        U256::from_be_slice(arb_endpoint.as_slice())
+    );
+    assert_eq!(arb_domain.messaging, arb.bridge.inbox);
+    assert_eq!(hub.owner().call().await.unwrap(), l1_signer.address());
+
+    let (code, out, err) = xroute(&["deploy", "status", "--file", file_arg]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("ok")).count(),
+        5,
+        "{out}"
+    );
+
+    // A second run changes nothing: no transaction on any chain.
+    let before = nonces(
+        &net,
+        l1_signer.address(),
+        arb_signer.address(),
+        account.address,
+    )
+    .await;
+    let (code, out, err) = xroute(&["deploy", "--file", file_arg]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("nothing to do"), "{out}");
+    assert_eq!(
+        nonces(
+            &net,
+            l1_signer.address(),
+            arb_signer.address(),
+            account.address
+        )
+        .await,
+        before
+    );
+
+    // The router's config from the record, checked, run.
+    let port = free_port().unwrap();
+    let router_dir = dir.path().join("router");
+    let api = format!("127.0.0.1:{port}");
+    let (code, out, err) = xroute(&[
+        "init",
+        "--deployment",
+        record_path.to_str().unwrap(),
+        "--keys-of",
+        file_arg,
+        "--api",
+        &api,
+        "--dir",
+        router_dir.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let config = router_dir.join("xroute.toml");
+    let config_arg = config.to_str().unwrap();
+    let (code, out, err) = xroute(&["check", "--config", config_arg]).await;
+    assert_eq!(code, 0, "{out}{err}");
+
+    // The apps that receive (the user's own contracts).
+    let l1_app = *SampleApp::deploy(&l1, hub_address).await.unwrap().address();
+    let sn_app = devnet
+        .deploy(0, &SAMPLE_APP, vec![Felt::from_bytes_be(&sn_endpoint.0)])
+        .await
+        .unwrap();
+    let l2 = arb.l2.provider(1).unwrap();
+    let arb_app = *SampleApp::deploy(&l2, arb_endpoint)
+        .await
+        .unwrap()
+        .address();
+
+    let flusher = Flusher::start(net.clone(), Duration::from_millis(300));
+    let mut router = RouterProcess::start(Path::new(XROUTE), &config, port)
+        .await
+        .unwrap();
+    let sends: [(&str, &str, String, &str); 3] = [
+        ("ethereum", "starknet", format!("{sn_app:#x}"), "41"),
+        ("starknet", "ethereum", l1_app.to_string(), "42"),
+        ("ethereum", "arbitrum", arb_app.to_string(), "43"),
+    ];
+    let mut ids = Vec::new();
+    for (from, to, recipient, payload) in &sends {
+        let (code, out, err) = xroute(&[
+            "send",
+            "--from",
+            from,
+            "--to",
+            to,
+            "--recipient",
+            recipient,
+            "--payload",
+            payload,
+            "--config",
+            config_arg,
+        ])
+        .await;
+        assert_eq!(code, 0, "send {from} → {to}: {out}{err}");
+        ids.push(out.trim().to_string());
+    }
+    let start = std::time::Instant::now();
+    loop {
+        let mut all = true;
+        for id in &ids {
+            let m = router.get(&format!("/messages/{id}")).await.unwrap();
+            all &= m["stage"] == "delivered";
+        }
+        if all {
+            break;
+        }
+        router.check_running().unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(240),
+            "not all delivered: {}",
+            router.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Each payload on its destination, read from the chain.
+    let l1_word = B256::left_padding_from(l1_signer.address().as_slice());
+    let got = devnet
+        .call(
+            sn_app,
+            "last_payload",
+            vec![Felt::ONE, Felt::from_bytes_be(&l1_word.0)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.last(), Some(&Felt::from(41u8)), "{got:?}");
+    let sn_sender = B256::from(account.address.to_bytes_be());
+    let got = SampleApp::new(l1_app, &l1)
+        .lastPayload(2, sn_sender)
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(got, vec![U256::from(42u8)]);
+    let got = SampleApp::new(arb_app, &l2)
+        .lastPayload(1, l1_word)
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(got, vec![U256::from(43u8)]);
+    router.interrupt().await.unwrap();
+    flusher.stop().await.unwrap();
+
+    // A tampered record (the Hub at another address) is refused, naming the entry.
+    let mut tampered = record.clone();
+    tampered.l1.as_mut().unwrap().hub.as_mut().unwrap().address = l1_app;
+    tampered.save(&record_path).unwrap();
+    let before = nonces(
+        &net,
+        l1_signer.address(),
+        arb_signer.address(),
+        account.address,
+    )
+    .await;
+    let (code, out, err) = xroute(&["deploy", "status", "--file", file_arg]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("DRIFT") && l.contains("l1.hub")),
+        "{out}"
+    );
+    let (code, out, err) = xroute(&["deploy", "--file", file_arg]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("l1.hub"), "{err}");
+    assert_eq!(
+        nonces(
+            &net,
+            l1_signer.address(),
+            arb_signer.address(),
+            account.address
+        )
+        .await,
+        before,
+        "nothing sent"
+    );
+}
