@@ -8,20 +8,34 @@ use alloy::{
     sol_types::SolCall,
 };
 use eyre::{Result, WrapErr, ensure};
-use starknet_rust::core::{types::Felt, utils::get_selector_from_name};
+use starknet_rust::core::types::Felt;
 use xroute_proofs::{
     envelope::{Envelope, MessageId},
     starknet::felt_to_u256,
 };
 
+use std::path::PathBuf;
+
+use xroute_adapters::deploy::{DeployKeys, Deployer, Record};
+use xroute_config::{DeployArbitrum, DeployFile, DeployL1, DeployStarknet, RpcUrl};
+
 use crate::{
     LocalNet,
     artifacts::{
-        ENDPOINT, SAMPLE_APP,
+        SAMPLE_APP,
         evm::{ArbitrumEndpoint, Hub, SampleApp},
     },
     localnet::L1_KIT_ACCOUNT,
 };
+
+/// The deployment's name of devnet `i`'s chain.
+fn starknet_name(i: usize) -> String {
+    if i == 0 {
+        "starknet".into()
+    } else {
+        format!("appchain{i}")
+    }
+}
 
 /// The xroute domain id of L1 on the local network.
 pub const L1_DOMAIN: u32 = 1;
@@ -69,35 +83,30 @@ pub struct XrouteStack {
 
 impl XrouteStack {
     /// Deploys and registers everything, from the kit's L1 account and predeployed account 0 of
-    /// each devnet.
+    /// each devnet: xroute's contracts through the product's own deployment
+    /// ([`xroute_adapters::deploy::Deployer`], what `xroute deploy` runs), then the sample apps.
     pub async fn deploy(net: &LocalNet) -> Result<Self> {
+        let record = Self::deploy_xroute(net).await?;
         let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
-        let selector = felt_to_u256(get_selector_from_name("receive_message")?);
-        let hub = Hub::deploy(&l1, L1_DOMAIN, selector)
-            .await
-            .wrap_err("deploying Hub")?;
-        let l1_app = SampleApp::deploy(&l1, *hub.address())
+        let hub_address = record
+            .l1
+            .as_ref()
+            .and_then(|l| l.hub.as_ref())
+            .map(|h| h.address)
+            .ok_or_else(|| eyre::eyre!("the deployment made no Hub"))?;
+        let l1_app = SampleApp::deploy(&l1, hub_address)
             .await
             .wrap_err("deploying SampleApp")?;
-        let hub_felt = Felt::from_bytes_be_slice(hub.address().as_slice());
         let mut starknets = Vec::with_capacity(net.starknets.len());
         for (i, chain) in net.starknets.iter().enumerate() {
             let domain = STARKNET_DOMAIN + i as u32;
-            let endpoint = chain
-                .devnet
-                .deploy(0, &ENDPOINT, vec![hub_felt, Felt::from(domain)])
-                .await?;
+            let endpoint = record
+                .starknet
+                .get(&starknet_name(i))
+                .and_then(|r| r.endpoint.as_ref())
+                .map(|e| Felt::from_bytes_be(&e.address.0))
+                .ok_or_else(|| eyre::eyre!("the deployment made no Endpoint on devnet {i}"))?;
             let app = chain.devnet.deploy(0, &SAMPLE_APP, vec![endpoint]).await?;
-            let receipt = hub
-                .registerStarknetDomain(domain, chain.messaging, felt_to_u256(endpoint))
-                .send()
-                .await?
-                .get_receipt()
-                .await?;
-            ensure!(
-                receipt.status(),
-                "registerStarknetDomain({domain}) reverted"
-            );
             starknets.push(StarknetDeployment {
                 domain,
                 endpoint,
@@ -108,37 +117,93 @@ impl XrouteStack {
             None => None,
             Some(arb) => {
                 let l2 = arb.l2.provider(L2_KIT_ACCOUNT)?;
-                let endpoint = ArbitrumEndpoint::deploy(&l2, ARBITRUM_DOMAIN, *hub.address())
-                    .await
-                    .wrap_err("deploying ArbitrumEndpoint")?;
-                let app = SampleApp::deploy(&l2, *endpoint.address())
+                let endpoint = record
+                    .arbitrum
+                    .get("arbitrum")
+                    .and_then(|r| r.endpoint.as_ref())
+                    .map(|e| e.address)
+                    .ok_or_else(|| eyre::eyre!("the deployment made no ArbitrumEndpoint"))?;
+                let app = SampleApp::deploy(&l2, endpoint)
                     .await
                     .wrap_err("deploying the L2 SampleApp")?;
-                let receipt = hub
-                    .registerArbitrumDomain(
-                        ARBITRUM_DOMAIN,
-                        arb.bridge.inbox,
-                        arb.bridge.outbox,
-                        *endpoint.address(),
-                    )
-                    .send()
-                    .await?
-                    .get_receipt()
-                    .await?;
-                ensure!(receipt.status(), "registerArbitrumDomain reverted");
                 Some(ArbitrumDeployment {
                     domain: ARBITRUM_DOMAIN,
-                    endpoint: *endpoint.address(),
+                    endpoint,
                     app: *app.address(),
                 })
             }
         };
         Ok(Self {
-            hub: *hub.address(),
+            hub: hub_address,
             l1_app: *l1_app.address(),
             starknets,
             arbitrum,
         })
+    }
+
+    /// The Hub, an Endpoint per devnet and an ArbitrumEndpoint (with the local Arbitrum), each
+    /// registered, deployed as `xroute deploy` deploys them; returns the deployment's record.
+    async fn deploy_xroute(net: &LocalNet) -> Result<Record> {
+        let url = |u: &str| RpcUrl::new(u).map_err(|e| eyre::eyre!("{e}"));
+        let file = DeployFile {
+            name: "kit".into(),
+            record: None,
+            l1: DeployL1 {
+                name: "ethereum".into(),
+                domain: L1_DOMAIN,
+                rpc: url(net.l1.endpoint())?,
+                deployer_key_file: PathBuf::new(),
+                owner: None,
+            },
+            starknet: net
+                .starknets
+                .iter()
+                .enumerate()
+                .map(|(i, chain)| {
+                    Ok(DeployStarknet {
+                        name: starknet_name(i),
+                        domain: STARKNET_DOMAIN + i as u32,
+                        rpc: url(chain.devnet.rpc_url().as_str())?,
+                        l1_messaging: chain.messaging,
+                        account: xroute_config::Felt(felt_to_u256(
+                            chain.devnet.predeployed_accounts()[0].address,
+                        )),
+                        account_key_file: PathBuf::new(),
+                    })
+                })
+                .collect::<Result<_>>()?,
+            arbitrum: match &net.arbitrum {
+                None => vec![],
+                Some(arb) => vec![DeployArbitrum {
+                    name: "arbitrum".into(),
+                    domain: ARBITRUM_DOMAIN,
+                    rpc: url(arb.l2.endpoint())?,
+                    inbox: arb.bridge.inbox,
+                    bridge: arb.bridge.bridge,
+                    outbox: arb.bridge.outbox,
+                    deployer_key_file: PathBuf::new(),
+                }],
+            },
+        };
+        let keys = DeployKeys {
+            l1: net.l1.signer(L1_KIT_ACCOUNT)?,
+            starknet: net
+                .starknets
+                .iter()
+                .map(|c| c.devnet.predeployed_accounts()[0].private_key)
+                .collect(),
+            arbitrum: match &net.arbitrum {
+                None => vec![],
+                Some(arb) => vec![arb.l2.signer(L2_KIT_ACCOUNT)?],
+            },
+        };
+        let deployer = Deployer::connect(file, keys).await?;
+        let mut record = Record::default();
+        let plan = deployer.plan(&record).await?;
+        deployer
+            .execute(&plan, &mut record, |_| {}, |_| Ok(()))
+            .await?;
+        Ok(record)
     }
 
     /// The Arbitrum deployment, or an error saying there is none.
