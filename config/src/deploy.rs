@@ -101,13 +101,19 @@ pub struct DeployArbitrum {
 }
 
 impl DeployFile {
+    /// Parses TOML text (no validation, no path resolved); `path` only names the source in
+    /// errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        crate::parse_toml(path, text)
+    }
+
     /// Reads, parses and validates `path`; relative paths inside are resolved against its folder.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.into(),
             source,
         })?;
-        let mut file: Self = crate::parse_toml(path, &text)?;
+        let mut file = Self::parse(path, &text)?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -218,5 +224,62 @@ impl DeployFile {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        std::fs::write(dir.join("key"), "0x01").unwrap();
+        let path = dir.join("deploy.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    const GOOD: &str = "name = \"net\"\n[l1]\nname = \"ethereum\"\ndomain = 1\n\
+        rpc = \"http://127.0.0.1:8545\"\ndeployer_key_file = \"key\"\n\
+        [[starknet]]\nname = \"starknet\"\ndomain = 2\nrpc = \"http://127.0.0.1:5050/rpc\"\n\
+        l1_messaging = \"0x00000000000000000000000000000000000000aa\"\naccount = \"0x5\"\n\
+        account_key_file = \"key\"\n";
+
+    #[test]
+    fn a_deploy_file_loads_with_its_paths_resolved_and_its_record_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = DeployFile::load(&write(dir.path(), GOOD)).unwrap();
+        assert_eq!(file.l1.deployer_key_file, dir.path().join("key"));
+        assert_eq!(file.record_path(), dir.path().join("deployments/net.json"));
+    }
+
+    #[test]
+    fn a_bad_deploy_file_is_refused_naming_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, field) in [
+            (
+                GOOD.replace("domain = 2", "domain = 1"),
+                "starknet[0].domain",
+            ),
+            (
+                GOOD.replace("name = \"starknet\"", "name = \"ethereum\""),
+                "starknet[0].name",
+            ),
+            (
+                GOOD.replace("account_key_file = \"key\"", "account_key_file = \"nope\""),
+                "starknet[0].account_key_file",
+            ),
+            (GOOD.replace("name = \"net\"", "name = \"a/b\""), "name"),
+            (
+                GOOD.replace("0x00000000000000000000000000000000000000aa", "0x1"),
+                "l1_messaging",
+            ),
+        ] {
+            let err = DeployFile::load(&write(dir.path(), &text))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(field), "{field}: {err}");
+        }
     }
 }

@@ -197,3 +197,39 @@ fn a_serialised_config_parses_back_the_same() {
     assert!(text.contains("family = \"arbitrum\""), "{text}");
     assert_eq!(Config::parse(&path, &text).unwrap(), config);
 }
+
+/// The deployment file example parses, and names the same live rollup contracts as the router
+/// example of its network.
+#[test]
+fn the_deploy_example_names_the_live_contracts_of_its_network() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let path = dir.join("deploy/sepolia.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let file = xroute_config::DeployFile::parse(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    let router_path = dir.join("sepolia.toml");
+    let router = Config::parse(
+        &router_path,
+        &std::fs::read_to_string(&router_path).unwrap(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for chain in &router.chains {
+        match chain {
+            ChainConfig::Starknet(s) => {
+                let d = file.starknet.iter().find(|d| d.domain == s.domain).unwrap();
+                assert_eq!(d.l1_messaging, s.l1_messaging, "{}", s.name);
+            }
+            ChainConfig::Arbitrum(a) => {
+                let d = file
+                    .arbitrum
+                    .iter()
+                    .find(|d| d.domain == a.chain.domain)
+                    .unwrap();
+                assert_eq!(
+                    (d.inbox, d.bridge, d.outbox),
+                    (a.contracts.inbox, a.contracts.bridge, a.contracts.outbox)
+                );
+            }
+            ChainConfig::Ethereum(h) => assert_eq!(file.l1.domain, h.chain.domain),
+        }
+    }
+}

@@ -64,6 +64,8 @@ async fn main() -> Result<()> {
             "bridge": format!("{:#x}", arb.bridge.bridge),
             "outbox": format!("{:#x}", arb.bridge.outbox),
             "sequencer_inbox": format!("{:#x}", arb.bridge.sequencer_inbox),
+            "account": arb.l2.address(0).map(|a| format!("{a:#x}")).unwrap_or_default(),
+            "account_private_key": arb.l2.signer(0).map(|s| format!("{:#x}", s.to_bytes())).unwrap_or_default(),
         })),
     });
     if args.json {
