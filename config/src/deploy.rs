@@ -273,7 +273,7 @@ mod tests {
             (GOOD.replace("name = \"net\"", "name = \"a/b\""), "name"),
             (
                 GOOD.replace("0x00000000000000000000000000000000000000aa", "0x1"),
-                "l1_messaging",
+                "line 11",
             ),
         ] {
             let err = DeployFile::load(&write(dir.path(), &text))
