@@ -609,6 +609,7 @@ impl Deployer {
     /// Refuses `plan` when a deployer cannot pay for its steps on a chain.
     pub async fn check_funds(&self, plan: &Plan) -> Result<(), DeployError> {
         let mut chains: Vec<&str> = plan.steps.iter().map(|s| s.chain.as_str()).collect();
+        chains.sort_unstable();
         chains.dedup();
         for chain in chains {
             let need = plan

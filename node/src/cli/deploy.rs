@@ -95,12 +95,12 @@ fn print_plan(plan: &Plan) {
             step.entry, step.action, step.chain
         );
     }
-    let mut chains: Vec<(&str, &str)> = plan
-        .steps
-        .iter()
-        .map(|s| (s.chain.as_str(), s.unit))
-        .collect();
-    chains.dedup();
+    let mut chains: Vec<(&str, &str)> = Vec::new();
+    for s in &plan.steps {
+        if !chains.iter().any(|(c, _)| *c == s.chain) {
+            chains.push((s.chain.as_str(), s.unit));
+        }
+    }
     for (chain, unit) in chains {
         let total = plan
             .steps
