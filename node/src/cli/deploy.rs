@@ -217,3 +217,151 @@ pub(crate) fn deploy(args: DeployArgs) -> ExitCode {
         }
     })
 }
+
+/// `xroute appchain` arguments.
+#[derive(Args)]
+pub(crate) struct AppchainArgs {
+    #[command(subcommand)]
+    action: AppchainAction,
+}
+
+#[derive(Subcommand)]
+enum AppchainAction {
+    /// Deploy a chain's endpoint and register it on the Hub (the chain's block is in the
+    /// deployment file); with --config, the router config gains the chain.
+    Add {
+        /// The deployment file, with the new chain's `[[starknet]]` or `[[arbitrum]]` block.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// The chain's name in the file.
+        #[arg(long, value_name = "NAME")]
+        chain: String,
+        /// Only this part: `endpoint` (the chain's team: declare and deploy its endpoint) or
+        /// `registration` (the Hub's owner: register the recorded endpoint). Both by default.
+        #[arg(long, value_enum)]
+        part: Option<Part>,
+        /// A router config to add the chain to (signing with the file's keys for it).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Part {
+    Endpoint,
+    Registration,
+}
+
+pub(crate) fn appchain(args: AppchainArgs) -> ExitCode {
+    let AppchainAction::Add {
+        file: path,
+        chain,
+        part,
+        config,
+    } = args.action;
+    let file = match DeployFile::load(&path) {
+        Ok(f) => f,
+        Err(e) => return fail(EXIT_USAGE, e),
+    };
+    let prefix = if file.starknet.iter().any(|s| s.name == chain) {
+        format!("starknet.{chain}.")
+    } else if file.arbitrum.iter().any(|a| a.name == chain) {
+        format!("arbitrum.{chain}.")
+    } else {
+        return fail(
+            EXIT_USAGE,
+            format!(
+                "--chain: {} has no [[starknet]] or [[arbitrum]] block named {chain:?}",
+                path.display()
+            ),
+        );
+    };
+    let record_path = file.record_path();
+    let keys = match keys(&file) {
+        Ok(k) => k,
+        Err(e) => return fail(EXIT_USAGE, e),
+    };
+    let runtime = match super::runtime() {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let signers = super::init_deployment::signers_of(&file);
+    runtime.block_on(async move {
+        let mut record = match Record::load(&record_path) {
+            Ok(r) => r,
+            Err(e) => {
+                return fail(
+                    EXIT_USAGE,
+                    format!("{e} (deploy the Hub first: xroute deploy)"),
+                );
+            }
+        };
+        let deployer = match Deployer::connect(file, keys).await {
+            Ok(d) => d,
+            Err(e) => return fail(EXIT_FAILED, e),
+        };
+        let mut plan = match deployer.plan(&record).await {
+            Ok(p) => p,
+            Err(e) => return fail(EXIT_FAILED, e),
+        };
+        plan.steps.retain(|s| {
+            s.entry.starts_with(&prefix)
+                && match part {
+                    None => true,
+                    Some(Part::Registration) => s.entry.ends_with(".registered"),
+                    Some(Part::Endpoint) => !s.entry.ends_with(".registered"),
+                }
+        });
+        plan.present.retain(|e| e.starts_with(&prefix));
+        print_plan(&plan);
+        if !plan.steps.is_empty() {
+            if let Err(e) = deployer.check_funds(&plan).await {
+                return fail(EXIT_FAILED, e);
+            }
+            let result = deployer
+                .execute(
+                    &plan,
+                    &mut record,
+                    |step| println!("{}", step.action),
+                    |record| record.save(&record_path),
+                )
+                .await;
+            if let Err(e) = result {
+                return fail(EXIT_FAILED, e);
+            }
+        }
+        let Some(config) = config else {
+            println!("{chain}: done; record {}", record_path.display());
+            return ExitCode::SUCCESS;
+        };
+        match add_to_config(&config, &record, &signers, &chain) {
+            Ok(true) => println!("{chain}: added to {}", config.display()),
+            Ok(false) => println!("{chain}: {} has it already", config.display()),
+            Err(e) => return fail(EXIT_FAILED, e),
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+/// Appends `chain`'s `[[chains]]` block to the router config at `path` unless it has the chain;
+/// a config that does not load with it is put back as it was.
+fn add_to_config(
+    path: &std::path::Path,
+    record: &Record,
+    signers: &super::init_deployment::Signers,
+    chain: &str,
+) -> Result<bool, String> {
+    let before = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config = xroute_config::Config::load(path).map_err(|e| e.to_string())?;
+    if config.chains.iter().any(|c| c.name() == chain) {
+        return Ok(false);
+    }
+    let block = super::init_deployment::chain_blocks(record, signers, Some(chain))?;
+    std::fs::write(path, format!("{before}\n{block}"))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Err(e) = xroute_config::Config::load(path) {
+        let _ = std::fs::write(path, before);
+        return Err(format!("{e} (the config is as it was)"));
+    }
+    Ok(true)
+}

@@ -20,13 +20,13 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 /// How the config's chains sign.
-struct Signers {
+pub(crate) struct Signers {
     /// The L1 key file.
-    l1: PathBuf,
+    pub(crate) l1: PathBuf,
     /// Per Starknet chain name: account (0x-hex, or a REQUIRED placeholder) and key file.
-    starknet: Vec<(String, String, PathBuf)>,
+    pub(crate) starknet: Vec<(String, String, PathBuf)>,
     /// Per Arbitrum chain name: the key file.
-    arbitrum: Vec<(String, PathBuf)>,
+    pub(crate) arbitrum: Vec<(String, PathBuf)>,
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -70,7 +70,22 @@ fn config_text(
         hub.address,
         quoted(&signers.l1)
     );
-    for (name, s) in &record.starknet {
+    t.push_str(&chain_blocks(record, signers, None)?);
+    Ok(t)
+}
+
+/// The `[[chains]]` blocks of the record's rollups (only the one named `only`, when given).
+pub(crate) fn chain_blocks(
+    record: &Record,
+    signers: &Signers,
+    only: Option<&str>,
+) -> Result<String, String> {
+    let mut t = String::new();
+    for (name, s) in record
+        .starknet
+        .iter()
+        .filter(|(n, _)| only.is_none_or(|o| o == n.as_str()))
+    {
         let endpoint = s
             .endpoint
             .as_ref()
@@ -92,7 +107,11 @@ fn config_text(
             quoted(key)
         );
     }
-    for (name, a) in &record.arbitrum {
+    for (name, a) in record
+        .arbitrum
+        .iter()
+        .filter(|(n, _)| only.is_none_or(|o| o == n.as_str()))
+    {
         let endpoint = a
             .endpoint
             .as_ref()
@@ -139,31 +158,10 @@ pub(crate) fn init(
     };
     let mut made = Vec::new();
     let signers = match keys_of {
-        Some(file) => {
-            let file = match DeployFile::load(file) {
-                Ok(f) => f,
-                Err(e) => return fail(e),
-            };
-            Signers {
-                l1: absolute(&file.l1.deployer_key_file),
-                starknet: file
-                    .starknet
-                    .iter()
-                    .map(|s| {
-                        (
-                            s.name.clone(),
-                            format!("{:#x}", s.account.0),
-                            absolute(&s.account_key_file),
-                        )
-                    })
-                    .collect(),
-                arbitrum: file
-                    .arbitrum
-                    .iter()
-                    .map(|a| (a.name.clone(), absolute(&a.deployer_key_file)))
-                    .collect(),
-            }
-        }
+        Some(file) => match DeployFile::load(file) {
+            Ok(f) => signers_of(&f),
+            Err(e) => return fail(e),
+        },
         None => {
             let keys_dir = dir.join("keys");
             for name in ["ethereum.json", "starknet.json"] {
@@ -223,4 +221,27 @@ pub(crate) fn init(
     }
     println!("next: `xroute check --config {}`", config_path.display());
     ExitCode::SUCCESS
+}
+
+/// The deployment file's own keys and accounts, as a router's signers.
+pub(crate) fn signers_of(file: &DeployFile) -> Signers {
+    Signers {
+        l1: absolute(&file.l1.deployer_key_file),
+        starknet: file
+            .starknet
+            .iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    format!("{:#x}", s.account.0),
+                    absolute(&s.account_key_file),
+                )
+            })
+            .collect(),
+        arbitrum: file
+            .arbitrum
+            .iter()
+            .map(|a| (a.name.clone(), absolute(&a.deployer_key_file)))
+            .collect(),
+    }
 }

@@ -71,6 +71,8 @@ enum Command {
     /// Deploy an xroute network from a deployment file (the Hub, the endpoints, their
     /// registrations) and keep its record; `deploy status` checks the record against the chains.
     Deploy(deploy::DeployArgs),
+    /// A chain joins a deployed network: `appchain add` deploys its endpoint and registers it.
+    Appchain(deploy::AppchainArgs),
     /// Create a libp2p node key file (if missing) and print its peer id.
     P2pKey(P2pKeyArgs),
     /// Compute protocol hashes and check proofs; prints the result alone on stdout as 0x-hex.
@@ -259,6 +261,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Store(args) => store::run(args),
         Command::Token(args) => token::run(args),
         Command::Deploy(args) => deploy::deploy(args),
+        Command::Appchain(args) => deploy::appchain(args),
         Command::Tank(args) => tank::tank(args),
         Command::Quote(args) => quote::quote(args),
         Command::Proofs(args) => proofs::run(*args),

@@ -4,7 +4,8 @@
 //! an unfunded key fails before sending anything, `deploy` (Hub, Starknet Endpoint, Arbitrum
 //! endpoint, registrations), `deploy status`, `init --deployment`, `check`, `run`, `send` on three
 //! routes, each delivered (read from the chains), a second `deploy` that sends nothing (nonces
-//! read from the chains), and a tampered record refused naming its entry.
+//! read from the chains), `appchain add` for a second devnet and a message to it delivered, and
+//! a tampered record refused naming its entry.
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -74,7 +75,7 @@ async fn nonces(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it() {
     let net = Arc::new(
-        LocalNet::start_with(1, Some(ArbitrumOptions::default()))
+        LocalNet::start_with(2, Some(ArbitrumOptions::default()))
             .await
             .unwrap(),
     );
@@ -297,6 +298,92 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
         .await
         .unwrap();
     assert_eq!(got, vec![U256::from(43u8)]);
+    router.interrupt().await.unwrap();
+
+    // An appchain joins: its block in the deployment file, `appchain add` deploys and registers
+    // its Endpoint and adds it to the router's config; a message to it is delivered.
+    let appchain = &net.starknets[1];
+    let app_account = appchain.devnet.predeployed_accounts()[0].clone();
+    let app_key = key_file(
+        &keys,
+        "appchain.key",
+        format!("{:#x}", app_account.private_key),
+    );
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&format!(
+        "\n[[starknet]]\nname = \"appchain\"\ndomain = 3\nrpc = \"{}\"\nl1_messaging = \"{}\"\n\
+         account = \"{:#x}\"\naccount_key_file = \"{app_key}\"\n",
+        appchain.devnet.rpc_url(),
+        appchain.messaging,
+        app_account.address
+    ));
+    std::fs::write(&file, text).unwrap();
+    let (code, out, err) = xroute(&[
+        "appchain", "add", "--file", file_arg, "--chain", "appchain", "--config", config_arg,
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let record = Record::load(&record_path).unwrap();
+    let app_endpoint = record.starknet["appchain"]
+        .endpoint
+        .as_ref()
+        .unwrap()
+        .address;
+    let app3 = hub.domains(3).call().await.unwrap();
+    assert_eq!(app3.endpoint, U256::from_be_bytes(app_endpoint.0));
+    assert_eq!(app3.messaging, appchain.messaging);
+    let (code, out, err) = xroute(&["deploy", "status", "--file", file_arg]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("ok")).count(),
+        7,
+        "{out}"
+    );
+    let app3_app = appchain
+        .devnet
+        .deploy(0, &SAMPLE_APP, vec![Felt::from_bytes_be(&app_endpoint.0)])
+        .await
+        .unwrap();
+    let mut router = RouterProcess::start(Path::new(XROUTE), &config, port)
+        .await
+        .unwrap();
+    let (code, out, err) = xroute(&[
+        "send",
+        "--from",
+        "ethereum",
+        "--to",
+        "appchain",
+        "--recipient",
+        &format!("{app3_app:#x}"),
+        "--payload",
+        "44",
+        "--config",
+        config_arg,
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let start = std::time::Instant::now();
+    loop {
+        let got = appchain
+            .devnet
+            .call(
+                app3_app,
+                "last_payload",
+                vec![Felt::ONE, Felt::from_bytes_be(&l1_word.0)],
+            )
+            .await
+            .unwrap();
+        if got.last() == Some(&Felt::from(44u8)) {
+            break;
+        }
+        router.check_running().unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "not delivered to the appchain: {}",
+            router.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     router.interrupt().await.unwrap();
     flusher.stop().await.unwrap();
 
