@@ -887,13 +887,7 @@ impl Deployer {
                     .await
                     .map(|()| format!("{} on {}, code as deployed", h.address, self.l1.name)),
             )),
-            None => lines.push(line(
-                "l1.hub".into(),
-                Err(DeployError::Drift {
-                    entry: "l1.hub".into(),
-                    reason: "not deployed".into(),
-                }),
-            )),
+            None => lines.push(line("l1.hub".into(), Err(absent("l1.hub", "not deployed")))),
         }
         let hub_address = hub.map(|h| h.address).unwrap_or_default();
         if let (Some(owner), Some(l)) = (self.file.l1.owner, &record.l1) {
@@ -929,10 +923,7 @@ impl Deployer {
                             cfg.name
                         )
                     }),
-                (None, _) => Err(DeployError::Drift {
-                    entry: entry("endpoint"),
-                    reason: "not deployed".into(),
-                }),
+                (None, _) => Err(absent(entry("endpoint"), "not deployed")),
                 (_, Err(e)) => Err(DeployError::Config {
                     field: "endpoint class".into(),
                     reason: e.to_string(),
@@ -956,10 +947,7 @@ impl Deployer {
                             cfg.domain, cfg.l1_messaging
                         )
                     }),
-                _ => Err(DeployError::Drift {
-                    entry: entry("registered"),
-                    reason: "not registered".into(),
-                }),
+                _ => Err(absent(entry("registered"), "not registered")),
             };
             lines.push(line(entry("registered"), registered));
         }
@@ -977,10 +965,7 @@ impl Deployer {
                             e.address, cfg.name
                         )
                     }),
-                None => Err(DeployError::Drift {
-                    entry: entry("endpoint"),
-                    reason: "not deployed".into(),
-                }),
+                None => Err(absent(entry("endpoint"), "not deployed")),
             };
             lines.push(line(entry("endpoint"), checked));
             let registered = match (&endpoint, rec.and_then(|r| r.registered.as_ref())) {
@@ -1000,10 +985,7 @@ impl Deployer {
                             cfg.domain, cfg.inbox
                         )
                     }),
-                _ => Err(DeployError::Drift {
-                    entry: entry("registered"),
-                    reason: "not registered".into(),
-                }),
+                _ => Err(absent(entry("registered"), "not registered")),
             };
             lines.push(line(entry("registered"), registered));
         }
@@ -1208,6 +1190,14 @@ impl Deployer {
             });
         }
         Ok(())
+    }
+}
+
+/// An item the record does not have (`not deployed`, `not registered`).
+fn absent(entry: impl Into<String>, what: &str) -> DeployError {
+    DeployError::Drift {
+        entry: entry.into(),
+        reason: what.into(),
     }
 }
 

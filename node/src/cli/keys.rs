@@ -378,10 +378,15 @@ fn template(network: Network) -> Result<String, String> {
     })
 }
 
-pub(crate) fn init(args: InitArgs) -> ExitCode {
-    if let Some(record) = &args.deployment {
-        return super::init_deployment::init(&args.dir, record, args.keys_of.as_deref(), args.api);
+impl InitArgs {
+    /// With `--deployment`: the folder, the record, `--keys-of` and the API address.
+    pub(crate) fn deployment(&self) -> Option<(&Path, &Path, Option<&Path>, std::net::SocketAddr)> {
+        let record = self.deployment.as_deref()?;
+        Some((&self.dir, record, self.keys_of.as_deref(), self.api))
     }
+}
+
+pub(crate) fn init(args: InitArgs) -> ExitCode {
     let config_path = args.dir.join("xroute.toml");
     if config_path.exists() {
         return fail(format!(

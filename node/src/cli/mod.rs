@@ -246,7 +246,10 @@ pub(crate) fn main() -> ExitCode {
         }
     }
     match cli.command {
-        Command::Init(args) => keys::init(args),
+        Command::Init(args) => match args.deployment() {
+            Some((dir, record, keys_of, api)) => init_deployment::init(dir, record, keys_of, api),
+            None => keys::init(args),
+        },
         Command::Keys(args) => keys::run(args),
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::check(args),
