@@ -318,8 +318,32 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
         app_account.address
     ));
     std::fs::write(&file, text).unwrap();
+    // The chain's team deploys its Endpoint; the Hub's owner registers it and adds the chain to
+    // the router's config (here one operator holds both keys).
     let (code, out, err) = xroute(&[
-        "appchain", "add", "--file", file_arg, "--chain", "appchain", "--config", config_arg,
+        "appchain", "add", "--file", file_arg, "--chain", "appchain", "--part", "endpoint",
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let record = Record::load(&record_path).unwrap();
+    assert!(record.starknet["appchain"].endpoint.is_some(), "{out}");
+    assert!(record.starknet["appchain"].registered.is_none(), "{out}");
+    assert_eq!(
+        hub.domains(3).call().await.unwrap().family,
+        0,
+        "not registered by the endpoint part"
+    );
+    let (code, out, err) = xroute(&[
+        "appchain",
+        "add",
+        "--file",
+        file_arg,
+        "--chain",
+        "appchain",
+        "--part",
+        "registration",
+        "--config",
+        config_arg,
     ])
     .await;
     assert_eq!(code, 0, "{out}{err}");
