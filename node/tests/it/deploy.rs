@@ -411,8 +411,47 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
     router.interrupt().await.unwrap();
     flusher.stop().await.unwrap();
 
+    // The Hub handed over: the file names an owner, and a run sends that one transaction.
+    let owner = net.l1.address(3).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap().replacen(
+        &format!("deployer_key_file = \"{l1_key}\"\n"),
+        &format!("deployer_key_file = \"{l1_key}\"\nowner = \"{owner}\"\n"),
+        1,
+    );
+    std::fs::write(&file, text).unwrap();
+    let (l1_before, _, _) = nonces(
+        &net,
+        l1_signer.address(),
+        arb_signer.address(),
+        account.address,
+    )
+    .await;
+    let (code, out, err) = xroute(&["deploy", "--file", file_arg]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("l1.owner_set"), "{out}");
+    assert_eq!(hub.owner().call().await.unwrap(), owner);
+    let (l1_after, _, _) = nonces(
+        &net,
+        l1_signer.address(),
+        arb_signer.address(),
+        account.address,
+    )
+    .await;
+    assert_eq!(
+        l1_after,
+        l1_before + 1,
+        "one transaction: transferOwnership"
+    );
+    let (code, out, err) = xroute(&["deploy", "status", "--file", file_arg]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("ok") && l.contains("l1.owner")),
+        "{out}"
+    );
+
     // A tampered record (the Hub at another address) is refused, naming the entry.
-    let mut tampered = record.clone();
+    let mut tampered = Record::load(&record_path).unwrap();
     tampered.l1.as_mut().unwrap().hub.as_mut().unwrap().address = l1_app;
     tampered.save(&record_path).unwrap();
     let before = nonces(
