@@ -422,26 +422,45 @@ impl Deployer {
                     let (calldata, salt) = self.endpoint_args(cfg, hub_address);
                     let deployment = factory.deploy_v3(calldata, salt, false);
                     let address = deployment.deployed_address();
-                    let cost = if declared {
-                        let estimate = deployment.estimate_fee().await.map_err(|e| {
-                            chain_err(&cfg.name, "starknet_estimateFee (deploy)", e)
-                        })?;
-                        U256::from(estimate.overall_fee)
+                    let found = if declared {
+                        self.found_endpoint(side, cfg, address, class_hash, hub_address)
+                            .await?
                     } else {
-                        U256::ZERO
+                        None
+                    };
+                    let (cost, action) = match found {
+                        // Sent by a run that stopped before recording it.
+                        Some(_) => (
+                            U256::ZERO,
+                            format!(
+                                "record the Endpoint (domain {}) already on {} at {address:#x}",
+                                cfg.domain, cfg.name
+                            ),
+                        ),
+                        None if declared => {
+                            let estimate = deployment.estimate_fee().await.map_err(|e| {
+                                chain_err(&cfg.name, "starknet_estimateFee (deploy)", e)
+                            })?;
+                            (
+                                U256::from(estimate.overall_fee),
+                                format!(
+                                    "deploy the Endpoint (domain {}) on {} at {address:#x}",
+                                    cfg.domain, cfg.name
+                                ),
+                            )
+                        }
+                        None => (
+                            U256::ZERO,
+                            format!(
+                                "deploy the Endpoint (domain {}) on {} at {address:#x} (its fee \
+                                 is estimated once the class is declared)",
+                                cfg.domain, cfg.name
+                            ),
+                        ),
                     };
                     plan.steps.push(Step {
                         entry: entry("endpoint"),
-                        action: format!(
-                            "deploy the Endpoint (domain {}) on {} at {address:#x}{}",
-                            cfg.domain,
-                            cfg.name,
-                            if declared {
-                                ""
-                            } else {
-                                " (its fee is estimated once the class is declared)"
-                            }
-                        ),
+                        action,
                         chain: cfg.name.clone(),
                         cost,
                         unit: "fri",
@@ -763,19 +782,30 @@ impl Deployer {
                             let (calldata, salt) = self.endpoint_args(cfg, hub);
                             let deployment = factory.deploy_v3(calldata, salt, false);
                             let address = deployment.deployed_address();
-                            let result = deployment
-                                .send()
-                                .await
-                                .map_err(|e| chain_err(name, "deploy the Endpoint", e))?;
-                            let block = wait_starknet(side, result.transaction_hash).await?;
+                            let endpoint = match self
+                                .found_endpoint(side, cfg, address, class_hash, hub)
+                                .await?
+                            {
+                                // A run that stopped after sending it: recorded as found.
+                                Some(found) => found,
+                                None => {
+                                    let result = deployment
+                                        .send()
+                                        .await
+                                        .map_err(|e| chain_err(name, "deploy the Endpoint", e))?;
+                                    let block =
+                                        wait_starknet(side, result.transaction_hash).await?;
+                                    StarknetContract {
+                                        address: felt_b256(address),
+                                        class_hash: felt_b256(class_hash),
+                                        tx: felt_b256(result.transaction_hash),
+                                        block,
+                                    }
+                                }
+                            };
                             if let Some(r) = record.starknet.get_mut(*name) {
                                 r.endpoint_class = Some(felt_b256(class_hash));
-                                r.endpoint = Some(StarknetContract {
-                                    address: felt_b256(address),
-                                    class_hash: felt_b256(class_hash),
-                                    tx: felt_b256(result.transaction_hash),
-                                    block,
-                                });
+                                r.endpoint = Some(endpoint);
                             }
                         }
                         "registered" => {
@@ -1023,6 +1053,43 @@ impl Deployer {
             ],
             endpoint_salt(&self.file.name, &cfg.name, cfg.domain),
         )
+    }
+
+    /// The Endpoint already at `address` (its deterministic address), checked as a recorded one
+    /// is, or `None` when nothing is deployed there. Its transaction is unknown (zero) and its
+    /// block is the block it was found in.
+    async fn found_endpoint(
+        &self,
+        side: &StarknetSide,
+        cfg: &xroute_config::DeployStarknet,
+        address: Felt,
+        class: Felt,
+        hub: Address,
+    ) -> Result<Option<StarknetContract>, DeployError> {
+        match side
+            .client
+            .get_class_hash_at(BlockId::Tag(BlockTag::Latest), address)
+            .await
+        {
+            Err(ProviderError::StarknetError(StarknetError::ContractNotFound)) => Ok(None),
+            Err(e) => Err(chain_err(&cfg.name, "starknet_getClassHashAt", e)),
+            Ok(_) => {
+                let block = side
+                    .client
+                    .block_number()
+                    .await
+                    .map_err(|e| chain_err(&cfg.name, "starknet_blockNumber", e))?;
+                let found = StarknetContract {
+                    address: felt_b256(address),
+                    class_hash: felt_b256(class),
+                    tx: B256::ZERO,
+                    block,
+                };
+                self.check_starknet_endpoint(side, cfg, &found, class, hub)
+                    .await?;
+                Ok(Some(found))
+            }
+        }
     }
 
     async fn class_declared(&self, side: &StarknetSide, class: Felt) -> Result<bool, DeployError> {

@@ -98,9 +98,10 @@ pub struct StarknetContract {
     pub address: B256,
     /// Its class hash.
     pub class_hash: B256,
-    /// The deploying transaction.
+    /// The deploying transaction (zero when a run found it already at its address: a run that
+    /// stopped after sending it, before recording it).
     pub tx: B256,
-    /// Its block.
+    /// Its block (the block it was found in, then).
     pub block: u64,
 }
 

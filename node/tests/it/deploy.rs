@@ -333,6 +333,33 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
         0,
         "not registered by the endpoint part"
     );
+    // A run that stopped after sending the Endpoint, before recording it: the next run finds it
+    // at its address and records it, sending nothing.
+    let sent = record.starknet["appchain"].endpoint.clone().unwrap();
+    let mut lost = record.clone();
+    lost.starknet.get_mut("appchain").unwrap().endpoint = None;
+    lost.save(&record_path).unwrap();
+    let app_nonce = || async {
+        appchain
+            .devnet
+            .provider()
+            .get_nonce(BlockId::Tag(BlockTag::Latest), app_account.address)
+            .await
+            .unwrap()
+    };
+    let nonce_before = app_nonce().await;
+    let (code, out, err) = xroute(&[
+        "appchain", "add", "--file", file_arg, "--chain", "appchain", "--part", "endpoint",
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let found = Record::load(&record_path).unwrap().starknet["appchain"]
+        .endpoint
+        .clone()
+        .unwrap();
+    assert_eq!(found.address, sent.address);
+    assert_eq!(found.tx, B256::ZERO, "found, not sent");
+    assert_eq!(app_nonce().await, nonce_before, "nothing sent");
     let (code, out, err) = xroute(&[
         "appchain",
         "add",
