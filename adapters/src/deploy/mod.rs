@@ -960,25 +960,15 @@ impl Deployer {
                 }),
             };
             lines.push(line(entry("endpoint"), checked));
-            let registered = match (&endpoint, rec.and_then(|r| r.registered.as_ref())) {
-                (Some(e), Some(_)) => self
-                    .check_registration(
-                        hub_address,
-                        cfg.domain,
-                        1,
-                        cfg.l1_messaging,
-                        U256::from_be_bytes(e.address.0),
-                        &entry("registered"),
-                    )
-                    .await
-                    .map(|()| {
-                        format!(
-                            "domain {} on the Hub: messaging {}, this endpoint",
-                            cfg.domain, cfg.l1_messaging
-                        )
-                    }),
-                _ => Err(absent(entry("registered"), "not registered")),
-            };
+            let registered = self
+                .registration_status(
+                    hub_address,
+                    &entry("registered"),
+                    (cfg.domain, 1, cfg.l1_messaging),
+                    endpoint.as_ref().map(|e| U256::from_be_bytes(e.address.0)),
+                    rec.is_some_and(|r| r.registered.is_some()),
+                )
+                .await;
             lines.push(line(entry("registered"), registered));
         }
         for (cfg, side) in self.file.arbitrum.iter().zip(&self.arbitrum) {
@@ -998,28 +988,42 @@ impl Deployer {
                 None => Err(absent(entry("endpoint"), "not deployed")),
             };
             lines.push(line(entry("endpoint"), checked));
-            let registered = match (&endpoint, rec.and_then(|r| r.registered.as_ref())) {
-                (Some(e), Some(_)) => self
-                    .check_registration(
-                        hub_address,
-                        cfg.domain,
-                        2,
-                        cfg.inbox,
-                        U256::from_be_slice(e.address.as_slice()),
-                        &entry("registered"),
-                    )
-                    .await
-                    .map(|()| {
-                        format!(
-                            "domain {} on the Hub: inbox {}, this endpoint",
-                            cfg.domain, cfg.inbox
-                        )
-                    }),
-                _ => Err(absent(entry("registered"), "not registered")),
-            };
+            let registered = self
+                .registration_status(
+                    hub_address,
+                    &entry("registered"),
+                    (cfg.domain, 2, cfg.inbox),
+                    endpoint
+                        .as_ref()
+                        .map(|e| U256::from_be_slice(e.address.as_slice())),
+                    rec.is_some_and(|r| r.registered.is_some()),
+                )
+                .await;
             lines.push(line(entry("registered"), registered));
         }
         lines
+    }
+
+    /// A status line's check of a registration: `(domain, family, L1 contract)` as the Hub
+    /// should hold it for `endpoint`, when the record has both.
+    async fn registration_status(
+        &self,
+        hub: Address,
+        entry: &str,
+        (domain, family, l1_contract): (u32, u8, Address),
+        endpoint: Option<U256>,
+        recorded: bool,
+    ) -> Result<String, DeployError> {
+        match endpoint {
+            Some(endpoint) if recorded => {
+                self.check_registration(hub, domain, family, l1_contract, endpoint, entry)
+                    .await?;
+                Ok(format!(
+                    "domain {domain} on the Hub: L1 contract {l1_contract}, this endpoint"
+                ))
+            }
+            _ => Err(absent(entry, "not registered")),
+        }
     }
 
     fn starknet_chain(

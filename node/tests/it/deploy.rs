@@ -128,6 +128,16 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
     );
     assert!(!broke_dir.join("deployments/journey.json").exists());
 
+    // The operator's nonces on the three chains, read from the chains.
+    let operator_nonces = || {
+        nonces(
+            &net,
+            l1_signer.address(),
+            arb_signer.address(),
+            account.address,
+        )
+    };
+
     // The deployment.
     let file = dir.path().join("deploy.toml");
     std::fs::write(&file, deploy_toml(&l1_key)).unwrap();
@@ -173,26 +183,11 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
     );
 
     // A second run changes nothing: no transaction on any chain.
-    let before = nonces(
-        &net,
-        l1_signer.address(),
-        arb_signer.address(),
-        account.address,
-    )
-    .await;
+    let before = operator_nonces().await;
     let (code, out, err) = xroute(&["deploy", "--file", file_arg]).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("nothing to do"), "{out}");
-    assert_eq!(
-        nonces(
-            &net,
-            l1_signer.address(),
-            arb_signer.address(),
-            account.address
-        )
-        .await,
-        before
-    );
+    assert_eq!(operator_nonces().await, before);
 
     // The router's config from the record, checked, run.
     let port = free_port().unwrap();
@@ -446,24 +441,12 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
         1,
     );
     std::fs::write(&file, text).unwrap();
-    let (l1_before, _, _) = nonces(
-        &net,
-        l1_signer.address(),
-        arb_signer.address(),
-        account.address,
-    )
-    .await;
+    let (l1_before, _, _) = operator_nonces().await;
     let (code, out, err) = xroute(&["deploy", "--file", file_arg]).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("l1.owner_set"), "{out}");
     assert_eq!(hub.owner().call().await.unwrap(), owner);
-    let (l1_after, _, _) = nonces(
-        &net,
-        l1_signer.address(),
-        arb_signer.address(),
-        account.address,
-    )
-    .await;
+    let (l1_after, _, _) = operator_nonces().await;
     assert_eq!(
         l1_after,
         l1_before + 1,
@@ -481,13 +464,7 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
     let mut tampered = Record::load(&record_path).unwrap();
     tampered.l1.as_mut().unwrap().hub.as_mut().unwrap().address = l1_app;
     tampered.save(&record_path).unwrap();
-    let before = nonces(
-        &net,
-        l1_signer.address(),
-        arb_signer.address(),
-        account.address,
-    )
-    .await;
+    let before = operator_nonces().await;
     let (code, out, err) = xroute(&["deploy", "status", "--file", file_arg]).await;
     assert_eq!(code, 1, "{out}{err}");
     assert!(
@@ -498,15 +475,5 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
     let (code, out, err) = xroute(&["deploy", "--file", file_arg]).await;
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.contains("l1.hub"), "{err}");
-    assert_eq!(
-        nonces(
-            &net,
-            l1_signer.address(),
-            arb_signer.address(),
-            account.address
-        )
-        .await,
-        before,
-        "nothing sent"
-    );
+    assert_eq!(operator_nonces().await, before, "nothing sent");
 }
