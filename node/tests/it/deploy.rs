@@ -477,3 +477,104 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
     assert!(err.contains("l1.hub"), "{err}");
     assert_eq!(operator_nonces().await, before, "nothing sent");
 }
+
+/// `init --deployment` without `--keys-of`: new keystores for the router, every address from the
+/// record, and the router's Starknet account left for the operator, which `check` names.
+#[tokio::test]
+async fn init_from_a_record_writes_new_keystores_and_leaves_the_starknet_account_to_fill() {
+    use xroute_adapters::deploy::{EvmContract, L1Record, Sent, StarknetContract, StarknetRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Address::repeat_byte(0x11);
+    let endpoint = B256::with_last_byte(0x22);
+    let mut record = Record {
+        name: "rec".into(),
+        l1: Some(L1Record {
+            name: "ethereum".into(),
+            domain: 1,
+            chain_id: 31337,
+            rpc: "http://127.0.0.1:1".into(),
+            hub: Some(EvmContract {
+                address: hub,
+                code_hash: B256::repeat_byte(1),
+                tx: B256::repeat_byte(2),
+                block: 3,
+            }),
+            owner_set: None,
+        }),
+        ..Record::default()
+    };
+    record.starknet.insert(
+        "starknet".into(),
+        StarknetRecord {
+            domain: 2,
+            rpc: "http://127.0.0.1:2/rpc".into(),
+            l1_messaging: Address::repeat_byte(0x33),
+            endpoint_class: Some(B256::repeat_byte(4)),
+            declared: None,
+            endpoint: Some(StarknetContract {
+                address: endpoint,
+                class_hash: B256::repeat_byte(4),
+                tx: B256::repeat_byte(5),
+                block: 6,
+            }),
+            registered: Some(Sent {
+                tx: B256::repeat_byte(7),
+                block: 8,
+            }),
+        },
+    );
+    let record_path = dir.path().join("rec.json");
+    record.save(&record_path).unwrap();
+    let out_dir = dir.path().join("router");
+    let (code, out, err) = super::run_xroute(
+        [
+            "init",
+            "--deployment",
+            record_path.to_str().unwrap(),
+            "--dir",
+            out_dir.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec(),
+        "a passphrase",
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    for key in ["keys/ethereum.json", "keys/starknet.json"] {
+        let text = std::fs::read_to_string(out_dir.join(key)).unwrap();
+        assert!(text.contains("\"crypto\""), "{key} is a keystore");
+    }
+    let config = std::fs::read_to_string(out_dir.join("xroute.toml")).unwrap();
+    assert!(config.contains(&hub.to_string()), "{config}");
+    assert!(config.contains(&endpoint.to_string()), "{config}");
+    assert!(config.contains("account = \"REQUIRED"), "{config}");
+    let (code, out, err) = super::run_xroute(
+        [
+            "check",
+            "--config",
+            out_dir.join("xroute.toml").to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec(),
+        "a passphrase",
+    )
+    .await;
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("account"), "{err}");
+    // A second init into the same folder never overwrites.
+    let (code, _, err) = super::run_xroute(
+        [
+            "init",
+            "--deployment",
+            record_path.to_str().unwrap(),
+            "--dir",
+            out_dir.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec(),
+        "a passphrase",
+    )
+    .await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("never overwrites"), "{err}");
+}
