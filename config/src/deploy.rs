@@ -34,6 +34,28 @@ pub struct DeployFile {
     /// Arbitrum-family chains: an ArbitrumEndpoint each.
     #[serde(default)]
     pub arbitrum: Vec<DeployArbitrum>,
+    /// The canonical token on every chain of the file (optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<DeployToken>,
+}
+
+/// `[token]`: the canonical token, burned and minted by message, its supply kept on L1.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployToken {
+    /// Its name (at most 31 characters: a Cairo short string).
+    pub name: String,
+    /// Its symbol (at most 31 characters).
+    pub symbol: String,
+    /// The whole supply in base units, decimal, minted once on L1.
+    pub initial_supply: String,
+    /// Who receives it (default: the L1 deployer).
+    #[serde(
+        default,
+        deserialize_with = "optional_address",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub mint_to: Option<Address>,
 }
 
 /// `[l1]`: where the Hub goes and who deploys it.
@@ -199,6 +221,25 @@ impl DeployFile {
                 return Err(invalid(
                     format!("{field}.name"),
                     format!("{name:?} names another chain of this file"),
+                ));
+            }
+        }
+        if let Some(token) = &self.token {
+            for (field, value) in [("token.name", &token.name), ("token.symbol", &token.symbol)] {
+                if value.is_empty() || value.len() > 31 || !value.is_ascii() {
+                    return Err(invalid(
+                        field.into(),
+                        format!("{value:?} is not 1 to 31 ASCII characters (a Cairo short string)"),
+                    ));
+                }
+            }
+            if alloy_primitives::U256::from_str_radix(&token.initial_supply, 10).is_err() {
+                return Err(invalid(
+                    "token.initial_supply".into(),
+                    format!(
+                        "{:?} is not a decimal amount of base units",
+                        token.initial_supply
+                    ),
                 ));
             }
         }

@@ -184,6 +184,7 @@ impl XrouteStack {
                     deployer_key_file: PathBuf::new(),
                 }],
             },
+            token: None,
         };
         let keys = DeployKeys {
             l1: net.l1.signer(L1_KIT_ACCOUNT)?,

@@ -11,6 +11,7 @@
 //! in order, saving the record after each, so a second run finds everything and sends nothing.
 
 mod record;
+mod token;
 
 use std::{fmt, path::PathBuf, sync::Arc, time::Duration};
 
@@ -23,6 +24,7 @@ use alloy::{
 };
 pub use record::{
     ArbitrumRecord, EvmContract, L1Record, Record, Sent, StarknetContract, StarknetRecord,
+    TokenRecord, TokenRouterRecord,
 };
 use starknet_rust::{
     accounts::{Account, ExecutionEncoding, SingleOwnerAccount},
@@ -237,15 +239,25 @@ async fn evm_side(name: &str, rpc: &str, key: PrivateKeySigner) -> Result<EvmSid
 
 /// The Endpoint class: flattened Sierra, class hash, compiled class hash.
 fn endpoint_class() -> Result<(FlattenedSierraClass, Felt, Felt), DeployError> {
+    class_of(ENDPOINT_SIERRA, ENDPOINT_CLASS, "endpoint")
+}
+
+/// A committed Cairo class (`contracts/starknet/out/NAME.sierra.json` and its `.class.json`):
+/// flattened Sierra, class hash, compiled class hash.
+fn class_of(
+    sierra: &str,
+    meta: &str,
+    name: &str,
+) -> Result<(FlattenedSierraClass, Felt, Felt), DeployError> {
     let bad = |reason: String| DeployError::Config {
-        field: "contracts/starknet/out/endpoint".into(),
+        field: format!("contracts/starknet/out/{name}"),
         reason,
     };
     let class: SierraClass =
-        serde_json::from_str(ENDPOINT_SIERRA).map_err(|e| bad(format!("not Sierra: {e}")))?;
+        serde_json::from_str(sierra).map_err(|e| bad(format!("not Sierra: {e}")))?;
     let flat = class.flatten().map_err(|e| bad(format!("{e}")))?;
     let meta: serde_json::Value =
-        serde_json::from_str(ENDPOINT_CLASS).map_err(|e| bad(format!("class.json: {e}")))?;
+        serde_json::from_str(meta).map_err(|e| bad(format!("class.json: {e}")))?;
     let compiled = meta["compiledClassHash"]
         .as_str()
         .and_then(|s| Felt::from_hex(s).ok())
@@ -262,11 +274,15 @@ fn b256_felt(b: B256) -> Felt {
     Felt::from_bytes_be(&b.0)
 }
 
-/// The UDC salt of the Endpoint of chain `name`, domain `domain` in deployment `deployment`: the
-/// same inputs give the same address, so a run interrupted after sending finds its contract.
-fn endpoint_salt(deployment: &str, name: &str, domain: u32) -> Felt {
+/// The UDC salt of what deployment `deployment` puts on chain `name` (domain `domain`): the same
+/// inputs give the same address, so a run interrupted after sending finds its contract.
+fn salt(deployment: &str, name: &str, domain: u32) -> Felt {
     let digest = keccak256(format!("xroute:{deployment}:{name}:{domain}"));
     Felt::from_bytes_be_slice(&digest[..31])
+}
+
+fn endpoint_salt(deployment: &str, name: &str, domain: u32) -> Felt {
+    salt(deployment, name, domain)
 }
 
 impl Deployer {
@@ -559,6 +575,7 @@ impl Deployer {
                 }),
             }
         }
+        self.plan_token(record, &mut plan, &wei).await?;
         if let Some(owner) = self.file.l1.owner {
             let done = record.l1.as_ref().is_some_and(|l| l.owner_set.is_some());
             if done {
@@ -884,7 +901,9 @@ impl Deployer {
                         _ => {}
                     }
                 }
-                _ => {}
+                _ => {
+                    self.execute_token(&step.entry, record).await?;
+                }
             }
             saved(record)?;
             let (after, _, _) = self.balance(&step.chain).await?;
@@ -1001,6 +1020,7 @@ impl Deployer {
                 .await;
             lines.push(line(entry("registered"), registered));
         }
+        lines.extend(self.status_token(record).await);
         lines
     }
 

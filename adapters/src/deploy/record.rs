@@ -24,6 +24,38 @@ pub struct Record {
     /// Arbitrum-family chains, by name.
     #[serde(default)]
     pub arbitrum: BTreeMap<String, ArbitrumRecord>,
+    /// The canonical token, when the file has `[token]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenRecord>,
+}
+
+/// The canonical token's contracts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRecord {
+    /// `XToken` on L1.
+    pub token: Option<EvmContract>,
+    /// The `TokenLedger` on L1 (the token's router there; the supply minted once).
+    pub ledger: Option<EvmContract>,
+    /// The router on each rollup, by chain name.
+    #[serde(default)]
+    pub routers: BTreeMap<String, TokenRouterRecord>,
+}
+
+/// The token's router on one rollup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRouterRecord {
+    /// Its address (an EVM address left-padded, or a felt), as 32 bytes.
+    pub address: B256,
+    /// Its code hash (EVM) or class hash (Starknet).
+    pub code_hash: B256,
+    /// The deploying transaction.
+    pub tx: B256,
+    /// Its block.
+    pub block: u64,
+    /// The ledger's `registerChain` of it.
+    pub registered: Option<Sent>,
 }
 
 /// The L1 chain and the Hub.

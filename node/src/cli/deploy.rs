@@ -237,7 +237,8 @@ enum AppchainAction {
         #[arg(long, value_name = "NAME")]
         chain: String,
         /// Only this part: `endpoint` (the chain's team: declare and deploy its endpoint) or
-        /// `registration` (the Hub's owner: register the recorded endpoint). Both by default.
+        /// `registration` (the Hub's owner: register the recorded endpoint and, with `[token]`,
+        /// the token's router there and every router's destinations). Both by default.
         #[arg(long, value_enum)]
         part: Option<Part>,
         /// A router config to add the chain to (signing with the file's keys for it).
@@ -304,15 +305,25 @@ pub(crate) fn appchain(args: AppchainArgs) -> ExitCode {
             Ok(p) => p,
             Err(e) => return fail(EXIT_FAILED, e),
         };
-        plan.steps.retain(|s| {
-            s.entry.starts_with(&prefix)
-                && match part {
-                    None => true,
-                    Some(Part::Registration) => s.entry.ends_with(".registered"),
-                    Some(Part::Endpoint) => !s.entry.ends_with(".registered"),
-                }
+        // The chain's own steps, and with `[token]` its token router, its registration on the
+        // ledger and every router's destinations (the others learn the new chain).
+        let token_prefix = format!("token.{prefix}");
+        let is_token = |entry: &str| {
+            entry.starts_with(&token_prefix)
+                || (entry.starts_with("token.") && entry.ends_with(".destinations"))
+        };
+        plan.steps.retain(|s| match part {
+            None => s.entry.starts_with(&prefix) || is_token(&s.entry),
+            Some(Part::Endpoint) => {
+                s.entry.starts_with(&prefix) && !s.entry.ends_with(".registered")
+            }
+            Some(Part::Registration) => {
+                (s.entry.starts_with(&prefix) && s.entry.ends_with(".registered"))
+                    || is_token(&s.entry)
+            }
         });
-        plan.present.retain(|e| e.starts_with(&prefix));
+        plan.present
+            .retain(|e| e.starts_with(&prefix) || e.starts_with(&token_prefix));
         print_plan(&plan);
         if !plan.steps.is_empty() {
             if let Err(e) = deployer.check_funds(&plan).await {

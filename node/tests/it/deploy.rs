@@ -22,13 +22,15 @@ use xroute_tests::{
     arbitrum::ArbitrumOptions,
     artifacts::{
         SAMPLE_APP,
-        evm::{Hub, SampleApp},
+        evm::{Hub, SampleApp, TokenLedger, TokenRouter, XToken},
     },
     process::free_port,
     router::{Flusher, RouterProcess},
 };
 
 const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
+/// The token's whole supply, minted on L1 by the deployment.
+const SUPPLY: u128 = 1_000_000_000_000_000_000_000_000;
 
 async fn xroute(args: &[&str]) -> (i32, String, String) {
     super::run_xroute(args.iter().map(|s| s.to_string()).collect(), "").await
@@ -97,7 +99,8 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
              deployer_key_file = \"{l1_key}\"\n\n[[starknet]]\nname = \"starknet\"\ndomain = 2\n\
              rpc = \"{}\"\nl1_messaging = \"{}\"\naccount = \"{:#x}\"\naccount_key_file = \"{sn_key}\"\n\n\
              [[arbitrum]]\nname = \"arbitrum\"\ndomain = 10\nrpc = \"{}\"\ninbox = \"{}\"\n\
-             bridge = \"{}\"\noutbox = \"{}\"\ndeployer_key_file = \"{arb_key}\"\n",
+             bridge = \"{}\"\noutbox = \"{}\"\ndeployer_key_file = \"{arb_key}\"\n\n\
+             [token]\nname = \"xroute Token\"\nsymbol = \"XRT\"\ninitial_supply = \"{SUPPLY}\"\n",
             net.l1.endpoint(),
             devnet.rpc_url(),
             net.starknets[0].messaging,
@@ -173,12 +176,43 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
     );
     assert_eq!(arb_domain.messaging, arb.bridge.inbox);
     assert_eq!(hub.owner().call().await.unwrap(), l1_signer.address());
+    // The token: the supply minted once on L1 to the deployer, each router registered on the
+    // ledger and naming every other chain as a destination.
+    let token = record.token.as_ref().unwrap();
+    let xtoken = XToken::new(token.token.as_ref().unwrap().address, &l1);
+    assert_eq!(
+        xtoken.totalSupply().call().await.unwrap(),
+        U256::from(SUPPLY)
+    );
+    assert_eq!(
+        xtoken.balanceOf(l1_signer.address()).call().await.unwrap(),
+        U256::from(SUPPLY)
+    );
+    let ledger = TokenLedger::new(token.ledger.as_ref().unwrap().address, &l1);
+    let sn_router = token.routers["starknet"].address;
+    let arb_router = token.routers["arbitrum"].address;
+    assert_eq!(ledger.chains(2).call().await.unwrap().router, sn_router);
+    assert_eq!(ledger.chains(10).call().await.unwrap().router, arb_router);
+    let l2_reader = arb.l2.provider(1).unwrap();
+    let arb_token_router = TokenRouter::new(Address::from_word(arb_router), &l2_reader);
+    assert_eq!(arb_token_router.destinations(1).call().await.unwrap(), 1);
+    assert_eq!(arb_token_router.destinations(2).call().await.unwrap(), 2);
+    let sn_dest = devnet
+        .call(
+            Felt::from_bytes_be(&sn_router.0),
+            "destination",
+            vec![Felt::from(10u8)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(sn_dest.first(), Some(&Felt::ONE));
 
     let (code, out, err) = xroute(&["deploy", "status", "--file", file_arg]).await;
     assert_eq!(code, 0, "{out}{err}");
+    // 5 for the Hub, the endpoints and their registrations; 8 for the token.
     assert_eq!(
         out.lines().filter(|l| l.starts_with("ok")).count(),
-        5,
+        13,
         "{out}"
     );
 
@@ -380,11 +414,20 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
     assert_eq!(app3.messaging, appchain.messaging);
     let (code, out, err) = xroute(&["deploy", "status", "--file", file_arg]).await;
     assert_eq!(code, 0, "{out}{err}");
+    // The appchain's Endpoint, its registration and its token router, registered and with
+    // its destinations; every other router names the appchain too.
     assert_eq!(
         out.lines().filter(|l| l.starts_with("ok")).count(),
-        7,
+        18,
         "{out}"
     );
+    let record = Record::load(&record_path).unwrap();
+    let token = record.token.as_ref().unwrap();
+    assert_eq!(
+        ledger.chains(3).call().await.unwrap().router,
+        token.routers["appchain"].address
+    );
+    assert_eq!(arb_token_router.destinations(3).call().await.unwrap(), 2);
     let app3_app = appchain
         .devnet
         .deploy(0, &SAMPLE_APP, vec![Felt::from_bytes_be(&app_endpoint.0)])

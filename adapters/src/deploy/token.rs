@@ -1,0 +1,719 @@
+//! The canonical token in a deployment (`[token]` of the deployment file): `XToken` and its
+//! `TokenLedger` on L1 (the whole supply minted there once), a `TokenRouter` on every
+//! Starknet-family chain (Cairo, declared from the committed Sierra) and every Arbitrum-family
+//! chain (Solidity), each router told the ledger and every other chain, and the ledger told each
+//! router. A chain added to the file later gets its router and its registration, and every
+//! router that lacks the new chain as a destination gets it ("registered both ways").
+
+use std::sync::Arc;
+
+use alloy::primitives::{Address, B256, U256};
+use starknet_rust::{
+    accounts::Account,
+    contract::{ContractFactory, UdcSelector},
+    core::types::{BlockId, BlockTag, Call, Felt, FunctionCall},
+    providers::Provider as _,
+};
+
+use super::{
+    DeployError, Deployer, EvmContract, Plan, Record, Sent, StarknetSide, Step, absent, b256_felt,
+    chain_err, code_hash, felt_b256, felt_u256, record_hub, selector, send_evm, wait_starknet,
+};
+
+mod bindings {
+    #![allow(missing_docs, unreachable_pub)]
+    alloy::sol!(
+        #[sol(rpc)]
+        XToken,
+        "../contracts/evm/out/XToken.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        TokenLedger,
+        "../contracts/evm/out/TokenLedger.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        TokenRouter,
+        "../contracts/evm/out/TokenRouter.json"
+    );
+}
+use bindings::{TokenLedger, TokenRouter, XToken};
+
+// Rebuild this crate when an artifact changes (the `sol!` calls above read them, untracked).
+const _: &[u8] = include_bytes!("../../../contracts/evm/out/XToken.json");
+const _: &[u8] = include_bytes!("../../../contracts/evm/out/TokenLedger.json");
+const _: &[u8] = include_bytes!("../../../contracts/evm/out/TokenRouter.json");
+
+/// The committed TokenRouter class (`contracts/starknet/out/token_router.*`), embedded.
+const ROUTER_SIERRA: &str =
+    include_str!("../../../contracts/starknet/out/token_router.sierra.json");
+const ROUTER_CLASS: &str = include_str!("../../../contracts/starknet/out/token_router.class.json");
+
+/// `TokenLedger.Kind` and the routers' destination kinds.
+const KIND_EVM: u8 = 1;
+const KIND_STARKNET: u8 = 2;
+/// Gas counted for a token contract whose estimate needs what is not deployed yet.
+const TOKEN_GAS_BOUND: u64 = 5_000_000;
+/// Gas counted for a registration or a destination.
+const SET_GAS_BOUND: u64 = 120_000;
+
+/// A short string as a felt (Cairo's `'XRT'`).
+fn short_string(s: &str) -> Felt {
+    Felt::from_bytes_be_slice(s.as_bytes())
+}
+
+/// Every chain of the deployment with its domain and destination kind, L1 first.
+fn kinds(d: &Deployer) -> Vec<(u32, u8)> {
+    let mut out = vec![(d.file.l1.domain, KIND_EVM)];
+    out.extend(d.file.starknet.iter().map(|s| (s.domain, KIND_STARKNET)));
+    out.extend(d.file.arbitrum.iter().map(|a| (a.domain, KIND_EVM)));
+    out
+}
+
+impl Deployer {
+    /// The token's steps of the plan (none without `[token]`).
+    pub(super) async fn plan_token(
+        &self,
+        record: &Record,
+        plan: &mut Plan,
+        wei: impl Fn(u64) -> U256,
+    ) -> Result<(), DeployError> {
+        let Some(token) = &self.file.token else {
+            return Ok(());
+        };
+        let l1 = &self.l1;
+        let rec = record.token.as_ref();
+        let step =
+            |entry: String, action: String, chain: &str, cost: U256, unit: &'static str| Step {
+                entry,
+                action,
+                chain: chain.to_string(),
+                cost,
+                unit,
+            };
+        match rec.and_then(|t| t.token.as_ref()) {
+            Some(t) => {
+                self.check_evm_code(l1, t, "token.l1.token").await?;
+                plan.present.push("token.l1.token".into());
+            }
+            None => plan.steps.push(step(
+                "token.l1.token".into(),
+                format!(
+                    "deploy XToken {:?} ({}) on {}",
+                    token.name, token.symbol, l1.name
+                ),
+                &l1.name,
+                wei(TOKEN_GAS_BOUND / 2),
+                "wei",
+            )),
+        }
+        match rec.and_then(|t| t.ledger.as_ref()) {
+            Some(l) => {
+                self.check_evm_code(l1, l, "token.l1.ledger").await?;
+                plan.present.push("token.l1.ledger".into());
+            }
+            None => plan.steps.push(step(
+                "token.l1.ledger".into(),
+                format!(
+                    "deploy the TokenLedger on {}, make it the token's router and mint {} to {}",
+                    l1.name,
+                    token.initial_supply,
+                    token.mint_to.unwrap_or(l1.from)
+                ),
+                &l1.name,
+                wei(TOKEN_GAS_BOUND + 3 * SET_GAS_BOUND),
+                "wei",
+            )),
+        }
+        let routers = rec.map(|t| &t.routers);
+        for (family, name, domain) in self.rollups() {
+            let entry = |what: &str| format!("token.{family}.{name}.{what}");
+            let router = routers.and_then(|r| r.get(name));
+            match router {
+                Some(r) => {
+                    self.check_router(family, name, r.address, r.code_hash)
+                        .await?;
+                    plan.present.push(entry("router"));
+                }
+                None => plan.steps.push(step(
+                    entry("router"),
+                    format!("deploy the token's router on {name} and tell it the ledger"),
+                    name,
+                    if family == "starknet" {
+                        U256::ZERO
+                    } else {
+                        self.l2_wei(name, TOKEN_GAS_BOUND).await?
+                    },
+                    if family == "starknet" { "fri" } else { "wei" },
+                )),
+            }
+            match router.and_then(|r| r.registered.as_ref()) {
+                Some(_) => plan.present.push(entry("registered")),
+                None => plan.steps.push(step(
+                    entry("registered"),
+                    format!("register {name}'s router (domain {domain}) on the TokenLedger"),
+                    &l1.name,
+                    wei(SET_GAS_BOUND),
+                    "wei",
+                )),
+            }
+            let missing = match router {
+                Some(r) => {
+                    self.missing_destinations(family, name, domain, r.address)
+                        .await?
+                }
+                None => kinds(self)
+                    .into_iter()
+                    .filter(|(d, _)| *d != domain)
+                    .collect(),
+            };
+            if missing.is_empty() {
+                plan.present.push(entry("destinations"));
+            } else {
+                plan.steps.push(step(
+                    entry("destinations"),
+                    format!(
+                        "tell {name}'s router the destinations {}",
+                        missing
+                            .iter()
+                            .map(|(d, _)| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    name,
+                    if family == "starknet" {
+                        U256::ZERO
+                    } else {
+                        self.l2_wei(name, SET_GAS_BOUND * missing.len() as u64)
+                            .await?
+                    },
+                    if family == "starknet" { "fri" } else { "wei" },
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the token step `entry`; false when `entry` is not the token's.
+    pub(super) async fn execute_token(
+        &self,
+        entry: &str,
+        record: &mut Record,
+    ) -> Result<bool, DeployError> {
+        let Some(token) = &self.file.token else {
+            return Ok(false);
+        };
+        let parts: Vec<&str> = entry.split('.').collect();
+        let l1 = &self.l1;
+        match parts.as_slice() {
+            ["token", "l1", "token"] => {
+                let tx =
+                    XToken::deploy_builder(&l1.provider, token.name.clone(), token.symbol.clone())
+                        .into_transaction_request();
+                let (address, tx, block) = send_evm(l1, tx, "deploy XToken").await?;
+                let address =
+                    address.ok_or_else(|| chain_err(&l1.name, "deploy XToken", "no address"))?;
+                let code = code_hash(l1, address).await?;
+                record.token.get_or_insert_with(Default::default).token = Some(EvmContract {
+                    address,
+                    code_hash: code,
+                    tx,
+                    block,
+                });
+            }
+            ["token", "l1", "ledger"] => {
+                let hub = record_hub(record)?;
+                let xtoken = record
+                    .token
+                    .as_ref()
+                    .and_then(|t| t.token.as_ref())
+                    .map(|t| t.address)
+                    .ok_or_else(|| absent("token.l1.token", "not deployed"))?;
+                let tx = TokenLedger::deploy_builder(&l1.provider, hub, xtoken)
+                    .into_transaction_request();
+                let (address, tx, block) = send_evm(l1, tx, "deploy the TokenLedger").await?;
+                let ledger = address
+                    .ok_or_else(|| chain_err(&l1.name, "deploy the TokenLedger", "no address"))?;
+                let code = code_hash(l1, ledger).await?;
+                let set = XToken::new(xtoken, &l1.provider)
+                    .setRouter(ledger)
+                    .into_transaction_request();
+                send_evm(l1, set, "XToken.setRouter").await?;
+                let supply: U256 =
+                    token
+                        .initial_supply
+                        .parse()
+                        .map_err(|e| DeployError::Config {
+                            field: "token.initial_supply".into(),
+                            reason: format!("{e}"),
+                        })?;
+                let init = TokenLedger::new(ledger, &l1.provider)
+                    .initialize(token.mint_to.unwrap_or(l1.from), supply)
+                    .into_transaction_request();
+                send_evm(l1, init, "TokenLedger.initialize").await?;
+                record.token.get_or_insert_with(Default::default).ledger = Some(EvmContract {
+                    address: ledger,
+                    code_hash: code,
+                    tx,
+                    block,
+                });
+            }
+            ["token", family, name, what] => {
+                let ledger = record
+                    .token
+                    .as_ref()
+                    .and_then(|t| t.ledger.as_ref())
+                    .map(|l| l.address)
+                    .ok_or_else(|| absent("token.l1.ledger", "not deployed"))?;
+                let domain = self
+                    .rollups()
+                    .into_iter()
+                    .find(|(f, n, _)| f == family && n == name)
+                    .map(|(_, _, d)| d)
+                    .ok_or_else(|| chain_err(name, "token step", "not in the deployment file"))?;
+                match *what {
+                    "router" => {
+                        let router = self.deploy_router(family, name, ledger, record).await?;
+                        record
+                            .token
+                            .get_or_insert_with(Default::default)
+                            .routers
+                            .insert(name.to_string(), router);
+                    }
+                    "registered" => {
+                        let router = record
+                            .token
+                            .as_ref()
+                            .and_then(|t| t.routers.get(*name))
+                            .map(|r| r.address)
+                            .ok_or_else(|| {
+                                absent(format!("token.{family}.{name}.router"), "not deployed")
+                            })?;
+                        let kind = if *family == "starknet" {
+                            KIND_STARKNET
+                        } else {
+                            KIND_EVM
+                        };
+                        let tx = TokenLedger::new(ledger, &l1.provider)
+                            .registerChain(domain, kind, router)
+                            .into_transaction_request();
+                        let (_, tx, block) = send_evm(l1, tx, "TokenLedger.registerChain").await?;
+                        if let Some(r) =
+                            record.token.as_mut().and_then(|t| t.routers.get_mut(*name))
+                        {
+                            r.registered = Some(Sent { tx, block });
+                        }
+                    }
+                    "destinations" => {
+                        let router = record
+                            .token
+                            .as_ref()
+                            .and_then(|t| t.routers.get(*name))
+                            .map(|r| r.address)
+                            .ok_or_else(|| {
+                                absent(format!("token.{family}.{name}.router"), "not deployed")
+                            })?;
+                        let missing = self
+                            .missing_destinations(family, name, domain, router)
+                            .await?;
+                        self.set_destinations(family, name, router, &missing)
+                            .await?;
+                    }
+                    _ => return Ok(false),
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The token's status lines (none without `[token]`).
+    pub(super) async fn status_token(&self, record: &Record) -> Vec<super::StatusLine> {
+        let mut lines = Vec::new();
+        if self.file.token.is_none() {
+            return lines;
+        }
+        let line = |entry: String, r: Result<String, DeployError>| match r {
+            Ok(detail) => super::StatusLine {
+                entry,
+                ok: true,
+                detail,
+            },
+            Err(e) => super::StatusLine {
+                entry,
+                ok: false,
+                detail: e.to_string(),
+            },
+        };
+        let rec = record.token.clone().unwrap_or_default();
+        for (entry, c) in [
+            ("token.l1.token", &rec.token),
+            ("token.l1.ledger", &rec.ledger),
+        ] {
+            let r = match c {
+                Some(c) => self
+                    .check_evm_code(&self.l1, c, entry)
+                    .await
+                    .map(|()| format!("{} on {}, code as deployed", c.address, self.l1.name)),
+                None => Err(absent(entry, "not deployed")),
+            };
+            lines.push(line(entry.into(), r));
+        }
+        let ledger = rec.ledger.as_ref().map(|l| l.address);
+        for (family, name, domain) in self.rollups() {
+            let entry = |what: &str| format!("token.{family}.{name}.{what}");
+            let Some(router) = rec.routers.get(name) else {
+                lines.push(line(
+                    entry("router"),
+                    Err(absent(entry("router"), "not deployed")),
+                ));
+                continue;
+            };
+            lines.push(line(
+                entry("router"),
+                self.check_router(family, name, router.address, router.code_hash)
+                    .await
+                    .map(|()| format!("{} on {name}, as deployed", router.address)),
+            ));
+            let registered = match (ledger, &router.registered) {
+                (Some(ledger), Some(_)) => TokenLedger::new(ledger, &self.l1.provider)
+                    .chains(domain)
+                    .call()
+                    .await
+                    .map_err(|e| chain_err(&self.l1.name, "TokenLedger.chains", e))
+                    .and_then(|c| {
+                        if c.router == router.address {
+                            Ok(format!("domain {domain} on the TokenLedger, this router"))
+                        } else {
+                            Err(DeployError::Drift {
+                                entry: entry("registered"),
+                                reason: format!(
+                                    "the TokenLedger names router {} for domain {domain}",
+                                    c.router
+                                ),
+                            })
+                        }
+                    }),
+                _ => Err(absent(entry("registered"), "not registered")),
+            };
+            lines.push(line(entry("registered"), registered));
+            let destinations = self
+                .missing_destinations(family, name, domain, router.address)
+                .await
+                .and_then(|missing| {
+                    if missing.is_empty() {
+                        Ok("every other chain of the file".to_string())
+                    } else {
+                        Err(DeployError::Drift {
+                            entry: entry("destinations"),
+                            reason: format!("the router does not name domains {missing:?}"),
+                        })
+                    }
+                });
+            lines.push(line(entry("destinations"), destinations));
+        }
+        lines
+    }
+
+    /// (family, name, domain) of every rollup of the file.
+    fn rollups(&self) -> Vec<(&'static str, &str, u32)> {
+        let mut out: Vec<(&'static str, &str, u32)> = self
+            .file
+            .starknet
+            .iter()
+            .map(|s| ("starknet", s.name.as_str(), s.domain))
+            .collect();
+        out.extend(
+            self.file
+                .arbitrum
+                .iter()
+                .map(|a| ("arbitrum", a.name.as_str(), a.domain)),
+        );
+        out
+    }
+
+    async fn l2_wei(&self, name: &str, gas: u64) -> Result<U256, DeployError> {
+        use alloy::providers::Provider;
+        let side = self
+            .arbitrum
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| chain_err(name, "gas price", "not in the deployment file"))?;
+        let price = side
+            .provider
+            .get_gas_price()
+            .await
+            .map_err(|e| chain_err(name, "eth_gasPrice", e))?;
+        Ok(U256::from(gas) * U256::from(price) * U256::from(2u8))
+    }
+
+    async fn check_evm_code(
+        &self,
+        side: &super::EvmSide,
+        c: &EvmContract,
+        entry: &str,
+    ) -> Result<(), DeployError> {
+        let code = code_hash(side, c.address)
+            .await
+            .map_err(|_| DeployError::Drift {
+                entry: entry.into(),
+                reason: format!("no code at {} on {}", c.address, side.name),
+            })?;
+        if code != c.code_hash {
+            return Err(DeployError::Drift {
+                entry: entry.into(),
+                reason: format!(
+                    "the code at {} is not what the record names (code hash {code}, recorded {})",
+                    c.address, c.code_hash
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// That the router recorded on chain `name` is there with its code or class.
+    async fn check_router(
+        &self,
+        family: &str,
+        name: &str,
+        address: B256,
+        hash: B256,
+    ) -> Result<(), DeployError> {
+        let entry = format!("token.{family}.{name}.router");
+        if family == "starknet" {
+            let side = self.starknet_side(name)?;
+            let found = side
+                .client
+                .get_class_hash_at(BlockId::Tag(BlockTag::Latest), b256_felt(address))
+                .await
+                .map_err(|e| DeployError::Drift {
+                    entry: entry.clone(),
+                    reason: format!("no contract at {address} on {name}: {e}"),
+                })?;
+            if felt_b256(found) != hash {
+                return Err(DeployError::Drift {
+                    entry,
+                    reason: format!(
+                        "the contract at {address} is of class {found:#x}, recorded {hash}"
+                    ),
+                });
+            }
+            return Ok(());
+        }
+        let side = self.arbitrum_side(name)?;
+        self.check_evm_code(
+            side,
+            &EvmContract {
+                address: Address::from_word(address),
+                code_hash: hash,
+                tx: B256::ZERO,
+                block: 0,
+            },
+            &entry,
+        )
+        .await
+    }
+
+    fn starknet_side(&self, name: &str) -> Result<&StarknetSide, DeployError> {
+        self.starknet
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| chain_err(name, "token", "not in the deployment file"))
+    }
+
+    fn arbitrum_side(&self, name: &str) -> Result<&super::EvmSide, DeployError> {
+        self.arbitrum
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| chain_err(name, "token", "not in the deployment file"))
+    }
+
+    /// The chains router `router` on `name` (domain `domain`) does not name as destinations yet.
+    async fn missing_destinations(
+        &self,
+        family: &str,
+        name: &str,
+        domain: u32,
+        router: B256,
+    ) -> Result<Vec<(u32, u8)>, DeployError> {
+        let mut missing = Vec::new();
+        for (d, kind) in kinds(self).into_iter().filter(|(d, _)| *d != domain) {
+            let have: u8 = if family == "starknet" {
+                let side = self.starknet_side(name)?;
+                let words = side
+                    .client
+                    .call(
+                        FunctionCall {
+                            contract_address: b256_felt(router),
+                            entry_point_selector: selector("destination")?,
+                            calldata: vec![Felt::from(d)],
+                        },
+                        BlockId::Tag(BlockTag::Latest),
+                    )
+                    .await
+                    .map_err(|e| chain_err(name, "TokenRouter.destination", e))?;
+                words
+                    .first()
+                    .and_then(|w| u8::try_from(felt_u256(*w)).ok())
+                    .unwrap_or(0)
+            } else {
+                let side = self.arbitrum_side(name)?;
+                TokenRouter::new(Address::from_word(router), &side.provider)
+                    .destinations(d)
+                    .call()
+                    .await
+                    .map_err(|e| chain_err(name, "TokenRouter.destinations", e))?
+            };
+            if have != kind {
+                missing.push((d, kind));
+            }
+        }
+        Ok(missing)
+    }
+
+    async fn set_destinations(
+        &self,
+        family: &str,
+        name: &str,
+        router: B256,
+        missing: &[(u32, u8)],
+    ) -> Result<(), DeployError> {
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if family == "starknet" {
+            let side = self.starknet_side(name)?;
+            let calls = missing
+                .iter()
+                .map(|(d, k)| {
+                    Ok(Call {
+                        to: b256_felt(router),
+                        selector: selector("set_destination")?,
+                        calldata: vec![Felt::from(*d), Felt::from(*k)],
+                    })
+                })
+                .collect::<Result<Vec<_>, DeployError>>()?;
+            let result = side
+                .account
+                .execute_v3(calls)
+                .send()
+                .await
+                .map_err(|e| chain_err(name, "TokenRouter.set_destination", e))?;
+            wait_starknet(side, result.transaction_hash).await?;
+            return Ok(());
+        }
+        let side = self.arbitrum_side(name)?;
+        for (d, k) in missing {
+            let tx = TokenRouter::new(Address::from_word(router), &side.provider)
+                .setDestination(*d, *k)
+                .into_transaction_request();
+            send_evm(side, tx, "TokenRouter.setDestination").await?;
+        }
+        Ok(())
+    }
+
+    /// Deploys the token's router on rollup `name` and tells it the ledger.
+    async fn deploy_router(
+        &self,
+        family: &str,
+        name: &str,
+        ledger: Address,
+        record: &Record,
+    ) -> Result<super::record::TokenRouterRecord, DeployError> {
+        let token = self
+            .file
+            .token
+            .as_ref()
+            .ok_or_else(|| absent("token", "no [token] in the file"))?;
+        let ledger_word = ledger.into_word();
+        if family == "starknet" {
+            let side = self.starknet_side(name)?;
+            let endpoint = record
+                .starknet
+                .get(name)
+                .and_then(|r| r.endpoint.as_ref())
+                .map(|e| b256_felt(e.address))
+                .ok_or_else(|| absent(format!("starknet.{name}.endpoint"), "not deployed"))?;
+            let (flat, class_hash, compiled) =
+                super::class_of(ROUTER_SIERRA, ROUTER_CLASS, "token_router")?;
+            if !self.class_declared(side, class_hash).await? {
+                let result = side
+                    .account
+                    .declare_v3(Arc::new(flat), compiled)
+                    .send()
+                    .await
+                    .map_err(|e| chain_err(name, "declare the TokenRouter class", e))?;
+                wait_starknet(side, result.transaction_hash).await?;
+            }
+            let factory =
+                ContractFactory::new_with_udc(class_hash, &side.account, UdcSelector::New);
+            let salt = super::salt(&self.file.name, &format!("token:{name}"), 0);
+            let deployment = factory.deploy_v3(
+                vec![
+                    short_string(&token.name),
+                    short_string(&token.symbol),
+                    endpoint,
+                    Felt::from(self.file.l1.domain),
+                    side.account.address(),
+                ],
+                salt,
+                false,
+            );
+            let address = deployment.deployed_address();
+            let result = deployment
+                .send()
+                .await
+                .map_err(|e| chain_err(name, "deploy the TokenRouter", e))?;
+            let block = wait_starknet(side, result.transaction_hash).await?;
+            let set = side
+                .account
+                .execute_v3(vec![Call {
+                    to: address,
+                    selector: selector("set_ledger")?,
+                    calldata: vec![Felt::from_bytes_be(&ledger_word.0)],
+                }])
+                .send()
+                .await
+                .map_err(|e| chain_err(name, "TokenRouter.set_ledger", e))?;
+            wait_starknet(side, set.transaction_hash).await?;
+            return Ok(super::record::TokenRouterRecord {
+                address: felt_b256(address),
+                code_hash: felt_b256(class_hash),
+                tx: felt_b256(result.transaction_hash),
+                block,
+                registered: None,
+            });
+        }
+        let side = self.arbitrum_side(name)?;
+        let endpoint = record
+            .arbitrum
+            .get(name)
+            .and_then(|r| r.endpoint.as_ref())
+            .map(|e| e.address)
+            .ok_or_else(|| absent(format!("arbitrum.{name}.endpoint"), "not deployed"))?;
+        let tx = TokenRouter::deploy_builder(
+            &side.provider,
+            token.name.clone(),
+            token.symbol.clone(),
+            endpoint,
+            self.file.l1.domain,
+        )
+        .into_transaction_request();
+        let (address, tx, block) = send_evm(side, tx, "deploy the TokenRouter").await?;
+        let address =
+            address.ok_or_else(|| chain_err(name, "deploy the TokenRouter", "no address"))?;
+        let code = code_hash(side, address).await?;
+        let set = TokenRouter::new(address, &side.provider)
+            .setLedger(ledger_word)
+            .into_transaction_request();
+        send_evm(side, set, "TokenRouter.setLedger").await?;
+        Ok(super::record::TokenRouterRecord {
+            address: address.into_word(),
+            code_hash: code,
+            tx,
+            block,
+            registered: None,
+        })
+    }
+}
