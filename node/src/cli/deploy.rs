@@ -237,8 +237,8 @@ enum AppchainAction {
         #[arg(long, value_name = "NAME")]
         chain: String,
         /// Only this part: `endpoint` (the chain's team: declare and deploy its endpoint) or
-        /// `registration` (the Hub's owner: register the recorded endpoint and, with `[token]`,
-        /// the token's router there and every router's destinations). Both by default.
+        /// `registration` (the Hub's owner: register the recorded endpoint). By default both, and
+        /// with `[token]` what `xroute token add-chain` does.
         #[arg(long, value_enum)]
         part: Option<Part>,
         /// A router config to add the chain to (signing with the file's keys for it).
@@ -253,14 +253,44 @@ enum Part {
     Registration,
 }
 
+/// Which of a chain's steps [`add_chain`] makes.
+#[derive(Clone, Copy)]
+pub(crate) enum Only {
+    /// Everything of the chain, and the token's with `[token]`.
+    All,
+    /// The chain's endpoint.
+    Endpoint,
+    /// The Hub's registration.
+    Registration,
+    /// The token's steps: the chain's router, its registration, every router's destinations.
+    Token,
+}
+
 pub(crate) fn appchain(args: AppchainArgs) -> ExitCode {
     let AppchainAction::Add {
-        file: path,
+        file,
         chain,
         part,
         config,
     } = args.action;
-    let file = match DeployFile::load(&path) {
+    let only = match part {
+        None => Only::All,
+        Some(Part::Endpoint) => Only::Endpoint,
+        Some(Part::Registration) => Only::Registration,
+    };
+    add_chain(&file, &chain, only, config)
+}
+
+/// Makes the steps of chain `chain` of the deployment file at `path` that `only` names, then adds
+/// the chain to the router config `config`, if given.
+pub(crate) fn add_chain(
+    path: &std::path::Path,
+    chain: &str,
+    only: Only,
+    config: Option<PathBuf>,
+) -> ExitCode {
+    let chain = chain.to_string();
+    let file = match DeployFile::load(path) {
         Ok(f) => f,
         Err(e) => return fail(EXIT_USAGE, e),
     };
@@ -312,15 +342,11 @@ pub(crate) fn appchain(args: AppchainArgs) -> ExitCode {
             entry.starts_with(&token_prefix)
                 || (entry.starts_with("token.") && entry.ends_with(".destinations"))
         };
-        plan.steps.retain(|s| match part {
-            None => s.entry.starts_with(&prefix) || is_token(&s.entry),
-            Some(Part::Endpoint) => {
-                s.entry.starts_with(&prefix) && !s.entry.ends_with(".registered")
-            }
-            Some(Part::Registration) => {
-                (s.entry.starts_with(&prefix) && s.entry.ends_with(".registered"))
-                    || is_token(&s.entry)
-            }
+        plan.steps.retain(|s| match only {
+            Only::All => s.entry.starts_with(&prefix) || is_token(&s.entry),
+            Only::Endpoint => s.entry.starts_with(&prefix) && !s.entry.ends_with(".registered"),
+            Only::Registration => s.entry.starts_with(&prefix) && s.entry.ends_with(".registered"),
+            Only::Token => is_token(&s.entry),
         });
         plan.present
             .retain(|e| e.starts_with(&prefix) || e.starts_with(&token_prefix));

@@ -66,6 +66,16 @@ enum TokenCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Put the token on a chain of a deployment: its router deployed and told the ledger and
+    /// every other chain, registered on the ledger, and every other router told the new chain.
+    AddChain {
+        /// The deployment file (with `[token]` and the chain's block).
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// The chain's name in the file.
+        #[arg(long, value_name = "NAME")]
+        chain: String,
+    },
 }
 
 /// One chain's figures.
@@ -81,12 +91,17 @@ struct ChainAudit {
 }
 
 pub(crate) fn run(args: TokenArgs) -> ExitCode {
-    let TokenCommand::Audit {
-        config,
-        ledger,
-        settled,
-        json,
-    } = args.command;
+    let (config, ledger, settled, json) = match args.command {
+        TokenCommand::Audit {
+            config,
+            ledger,
+            settled,
+            json,
+        } => (config, ledger, settled, json),
+        TokenCommand::AddChain { file, chain } => {
+            return super::deploy::add_chain(&file, &chain, super::deploy::Only::Token, None);
+        }
+    };
     let given = match ledger
         .map(|l| l.parse::<Address>().map_err(|_| l))
         .transpose()

@@ -403,6 +403,17 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
     ])
     .await;
     assert_eq!(code, 0, "{out}{err}");
+    // The token comes to the appchain with its own command.
+    let (code, out, err) = xroute(&[
+        "token",
+        "add-chain",
+        "--file",
+        file_arg,
+        "--chain",
+        "appchain",
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
     let record = Record::load(&record_path).unwrap();
     let app_endpoint = record.starknet["appchain"]
         .endpoint
