@@ -29,7 +29,7 @@ use crate::{
 };
 
 /// The deployment's name of devnet `i`'s chain.
-fn starknet_name(i: usize) -> String {
+pub(crate) fn starknet_name(i: usize) -> String {
     if i == 0 {
         "starknet".into()
     } else {
@@ -79,6 +79,9 @@ pub struct XrouteStack {
     pub starknets: Vec<StarknetDeployment>,
     /// On the local Arbitrum, when the network has it.
     pub arbitrum: Option<ArbitrumDeployment>,
+    /// The deployment's record, as `xroute deploy` keeps it (what the token's deployment, later,
+    /// goes on from).
+    pub record: Record,
 }
 
 impl XrouteStack {
@@ -138,75 +141,88 @@ impl XrouteStack {
             l1_app: *l1_app.address(),
             starknets,
             arbitrum,
+            record,
         })
     }
 
     /// The Hub, an Endpoint per devnet and an ArbitrumEndpoint (with the local Arbitrum), each
     /// registered, deployed as `xroute deploy` deploys them; returns the deployment's record.
     async fn deploy_xroute(net: &LocalNet) -> Result<Record> {
-        let url = |u: &str| RpcUrl::new(u).map_err(|e| eyre::eyre!("{e}"));
-        let file = DeployFile {
-            name: "kit".into(),
-            record: None,
-            l1: DeployL1 {
-                name: "ethereum".into(),
-                domain: L1_DOMAIN,
-                rpc: url(net.l1.endpoint())?,
-                deployer_key_file: PathBuf::new(),
-                owner: None,
-            },
-            starknet: net
-                .starknets
-                .iter()
-                .enumerate()
-                .map(|(i, chain)| {
-                    Ok(DeployStarknet {
-                        name: starknet_name(i),
-                        domain: STARKNET_DOMAIN + i as u32,
-                        rpc: url(chain.devnet.rpc_url().as_str())?,
-                        l1_messaging: chain.messaging,
-                        account: xroute_config::Felt(felt_to_u256(
-                            chain.devnet.predeployed_accounts()[0].address,
-                        )),
-                        account_key_file: PathBuf::new(),
-                    })
-                })
-                .collect::<Result<_>>()?,
-            arbitrum: match &net.arbitrum {
-                None => vec![],
-                Some(arb) => vec![DeployArbitrum {
-                    name: "arbitrum".into(),
-                    domain: ARBITRUM_DOMAIN,
-                    rpc: url(arb.l2.endpoint())?,
-                    inbox: arb.bridge.inbox,
-                    bridge: arb.bridge.bridge,
-                    outbox: arb.bridge.outbox,
-                    deployer_key_file: PathBuf::new(),
-                }],
-            },
-            token: None,
-        };
-        let keys = DeployKeys {
-            l1: net.l1.signer(L1_KIT_ACCOUNT)?,
-            starknet: net
-                .starknets
-                .iter()
-                .map(|c| c.devnet.predeployed_accounts()[0].private_key)
-                .collect(),
-            arbitrum: match &net.arbitrum {
-                None => vec![],
-                Some(arb) => vec![arb.l2.signer(L2_KIT_ACCOUNT)?],
-            },
-        };
-        let deployer = Deployer::connect(file, keys).await?;
-        let mut record = Record::default();
-        let plan = deployer.plan(&record).await?;
-        deployer
-            .execute(&plan, &mut record, |_| {}, |_| Ok(()))
-            .await?;
-        Ok(record)
+        run_deployment(net, None, Record::default()).await
     }
+}
 
+/// Runs the kit's deployment of `net` (with `token`, the canonical token too) on from `record`,
+/// through the product's `Deployer`, from the kit's L1 account, each devnet's account 0 and the
+/// local Arbitrum's kit account; returns the record it leaves.
+pub(crate) async fn run_deployment(
+    net: &LocalNet,
+    token: Option<xroute_config::DeployToken>,
+    mut record: Record,
+) -> Result<Record> {
+    let url = |u: &str| RpcUrl::new(u).map_err(|e| eyre::eyre!("{e}"));
+    let file = DeployFile {
+        name: "kit".into(),
+        record: None,
+        l1: DeployL1 {
+            name: "ethereum".into(),
+            domain: L1_DOMAIN,
+            rpc: url(net.l1.endpoint())?,
+            deployer_key_file: PathBuf::new(),
+            owner: None,
+        },
+        starknet: net
+            .starknets
+            .iter()
+            .enumerate()
+            .map(|(i, chain)| {
+                Ok(DeployStarknet {
+                    name: starknet_name(i),
+                    domain: STARKNET_DOMAIN + i as u32,
+                    rpc: url(chain.devnet.rpc_url().as_str())?,
+                    l1_messaging: chain.messaging,
+                    account: xroute_config::Felt(felt_to_u256(
+                        chain.devnet.predeployed_accounts()[0].address,
+                    )),
+                    account_key_file: PathBuf::new(),
+                })
+            })
+            .collect::<Result<_>>()?,
+        arbitrum: match &net.arbitrum {
+            None => vec![],
+            Some(arb) => vec![DeployArbitrum {
+                name: "arbitrum".into(),
+                domain: ARBITRUM_DOMAIN,
+                rpc: url(arb.l2.endpoint())?,
+                inbox: arb.bridge.inbox,
+                bridge: arb.bridge.bridge,
+                outbox: arb.bridge.outbox,
+                deployer_key_file: PathBuf::new(),
+            }],
+        },
+        token,
+    };
+    let keys = DeployKeys {
+        l1: net.l1.signer(L1_KIT_ACCOUNT)?,
+        starknet: net
+            .starknets
+            .iter()
+            .map(|c| c.devnet.predeployed_accounts()[0].private_key)
+            .collect(),
+        arbitrum: match &net.arbitrum {
+            None => vec![],
+            Some(arb) => vec![arb.l2.signer(L2_KIT_ACCOUNT)?],
+        },
+    };
+    let deployer = Deployer::connect(file, keys).await?;
+    let plan = deployer.plan(&record).await?;
+    deployer
+        .execute(&plan, &mut record, |_| {}, |_| Ok(()))
+        .await?;
+    Ok(record)
+}
+
+impl XrouteStack {
     /// The Arbitrum deployment, or an error saying there is none.
     pub fn arbitrum(&self) -> Result<ArbitrumDeployment> {
         self.arbitrum

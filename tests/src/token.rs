@@ -9,10 +9,7 @@ use xroute_proofs::starknet::felt_to_u256;
 
 use crate::{
     LocalNet, XrouteStack,
-    artifacts::{
-        TOKEN_ROUTER,
-        evm::{TokenLedger, TokenRouter, XToken},
-    },
+    artifacts::evm::{TokenLedger, TokenRouter, XToken},
     localnet::L1_KIT_ACCOUNT,
     stack::{L1_DOMAIN, L2_KIT_ACCOUNT},
 };
@@ -21,9 +18,6 @@ use crate::{
 pub const NAME: &str = "xroute Token";
 /// The token's symbol.
 pub const SYMBOL: &str = "XRT";
-/// `TokenLedger.Kind` / the routers' destination kinds.
-const KIND_EVM: u8 = 1;
-const KIND_STARKNET: u8 = 2;
 
 /// Where the token lives.
 #[derive(Debug, Clone)]
@@ -45,143 +39,56 @@ pub fn evm_word(a: Address) -> B256 {
     a.into_word()
 }
 
-/// A short string as a felt (Cairo's `'XRT'`).
-fn short_string(s: &str) -> Felt {
-    Felt::from_bytes_be_slice(s.as_bytes())
-}
-
 impl TokenStack {
     /// Deploys and registers the token everywhere on `net` (with `stack` deployed), minting
-    /// `initial` on L1 to the kit's L1 account.
+    /// `initial` on L1 to the kit's L1 account: through the product's `Deployer`, as
+    /// `xroute deploy` does with `[token]`.
     pub async fn deploy(net: &LocalNet, stack: &XrouteStack, initial: U256) -> Result<Self> {
-        let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
-        let token = XToken::deploy(&l1, NAME.to_string(), SYMBOL.to_string())
-            .await
-            .wrap_err("deploying XToken")?;
-        let ledger = TokenLedger::deploy(&l1, stack.hub, *token.address())
-            .await
-            .wrap_err("deploying TokenLedger")?;
-        let ok = |r: alloy::rpc::types::TransactionReceipt, what: &str| {
-            ensure!(r.status(), "{what} reverted");
-            Ok(())
+        let record = crate::stack::run_deployment(
+            net,
+            Some(xroute_config::DeployToken {
+                name: NAME.into(),
+                symbol: SYMBOL.into(),
+                initial_supply: initial.to_string(),
+                mint_to: Some(net.l1.address(L1_KIT_ACCOUNT)?),
+            }),
+            stack.record.clone(),
+        )
+        .await?;
+        let token = record
+            .token
+            .as_ref()
+            .ok_or_else(|| eyre!("the deployment made no token"))?;
+        let address = |c: &Option<xroute_adapters::deploy::EvmContract>, what: &str| {
+            c.as_ref()
+                .map(|c| c.address)
+                .ok_or_else(|| eyre!("the deployment made no {what}"))
         };
-        ok(
+        let router = |name: &str| {
             token
-                .setRouter(*ledger.address())
-                .send()
-                .await?
-                .get_receipt()
-                .await?,
-            "XToken.setRouter",
-        )?;
-        ok(
-            ledger
-                .initialize(net.l1.address(L1_KIT_ACCOUNT)?, initial)
-                .send()
-                .await?
-                .get_receipt()
-                .await?,
-            "TokenLedger.initialize",
-        )?;
-        let ledger_felt = Felt::from_bytes_be_slice(ledger.address().as_slice());
-        // Every chain's domain and kind, for the routers' destination lists.
-        let mut kinds: Vec<(u32, u8)> = vec![(L1_DOMAIN, KIND_EVM)];
-        kinds.extend(stack.starknets.iter().map(|s| (s.domain, KIND_STARKNET)));
-        if let Some(arb) = &stack.arbitrum {
-            kinds.push((arb.domain, KIND_EVM));
-        }
-        let mut starknets = Vec::with_capacity(net.starknets.len());
-        for (chain, deployed) in net.starknets.iter().zip(&stack.starknets) {
-            let devnet = &chain.devnet;
-            let router = devnet
-                .deploy(
-                    0,
-                    &TOKEN_ROUTER,
-                    vec![
-                        short_string(NAME),
-                        short_string(SYMBOL),
-                        deployed.endpoint,
-                        Felt::from(L1_DOMAIN),
-                        devnet.predeployed_accounts()[0].address,
-                    ],
-                )
-                .await?;
-            let mut calls = vec![(router, "set_ledger", vec![ledger_felt])];
-            for (domain, kind) in &kinds {
-                if *domain != deployed.domain {
-                    calls.push((
-                        router,
-                        "set_destination",
-                        vec![Felt::from(*domain), Felt::from(*kind)],
-                    ));
-                }
-            }
-            devnet.invoke_many(0, calls).await?;
-            ok(
-                ledger
-                    .registerChain(
-                        deployed.domain,
-                        KIND_STARKNET,
-                        B256::from(router.to_bytes_be()),
-                    )
-                    .send()
-                    .await?
-                    .get_receipt()
-                    .await?,
-                "TokenLedger.registerChain",
-            )?;
-            starknets.push((deployed.domain, router));
-        }
-        let arbitrum = match (&net.arbitrum, &stack.arbitrum) {
-            (Some(arb), Some(deployed)) => {
-                let l2 = arb.l2.provider(L2_KIT_ACCOUNT)?;
-                let router = TokenRouter::deploy(
-                    &l2,
-                    NAME.to_string(),
-                    SYMBOL.to_string(),
-                    deployed.endpoint,
-                    L1_DOMAIN,
-                )
-                .await
-                .wrap_err("deploying the L2 TokenRouter")?;
-                ok(
-                    router
-                        .setLedger(evm_word(*ledger.address()))
-                        .send()
-                        .await?
-                        .get_receipt()
-                        .await?,
-                    "TokenRouter.setLedger",
-                )?;
-                for (domain, kind) in &kinds {
-                    if *domain != deployed.domain {
-                        ok(
-                            router
-                                .setDestination(*domain, *kind)
-                                .send()
-                                .await?
-                                .get_receipt()
-                                .await?,
-                            "TokenRouter.setDestination",
-                        )?;
-                    }
-                }
-                ok(
-                    ledger
-                        .registerChain(deployed.domain, KIND_EVM, evm_word(*router.address()))
-                        .send()
-                        .await?
-                        .get_receipt()
-                        .await?,
-                    "TokenLedger.registerChain",
-                )?;
-                Some((deployed.domain, *router.address()))
-            }
-            _ => None,
+                .routers
+                .get(name)
+                .map(|r| r.address)
+                .ok_or_else(|| eyre!("the deployment made no token router on {name}"))
+        };
+        let starknets = stack
+            .starknets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                Ok((
+                    s.domain,
+                    Felt::from_bytes_be(&router(&crate::stack::starknet_name(i))?.0),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let arbitrum = match &stack.arbitrum {
+            Some(a) => Some((a.domain, Address::from_word(router("arbitrum")?))),
+            None => None,
         };
         Ok(Self {
-            token: *token.address(),
-            ledger: *ledger.address(),
+            token: address(&token.token, "XToken")?,
+            ledger: address(&token.ledger, "TokenLedger")?,
             starknets,
             arbitrum,
             initial,
