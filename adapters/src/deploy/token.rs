@@ -141,7 +141,7 @@ impl Deployer {
                     format!("deploy the token's router on {name} and tell it the ledger"),
                     name,
                     if family == "starknet" {
-                        U256::ZERO
+                        self.router_declare_fee(name).await?
                     } else {
                         self.l2_wei(name, TOKEN_GAS_BOUND).await?
                     },
@@ -414,6 +414,24 @@ impl Deployer {
             lines.push(line(entry("destinations"), destinations));
         }
         lines
+    }
+
+    /// What declaring the TokenRouter class costs on Starknet-family chain `name` (nothing when
+    /// it is declared; its deployment's fee is known only once it is).
+    async fn router_declare_fee(&self, name: &str) -> Result<U256, DeployError> {
+        let side = self.starknet_side(name)?;
+        let (flat, class_hash, compiled) =
+            super::class_of(ROUTER_SIERRA, ROUTER_CLASS, "token_router")?;
+        if self.class_declared(side, class_hash).await? {
+            return Ok(U256::ZERO);
+        }
+        let estimate = side
+            .account
+            .declare_v3(Arc::new(flat), compiled)
+            .estimate_fee()
+            .await
+            .map_err(|e| chain_err(name, "starknet_estimateFee (declare TokenRouter)", e))?;
+        Ok(U256::from(estimate.overall_fee))
     }
 
     /// (family, name, domain) of every rollup of the file.
