@@ -8,6 +8,7 @@ use std::{path::Path, sync::Arc, time::Duration};
 use alloy::primitives::{B256, U256};
 use eyre::{Result, bail};
 use starknet_rust::core::types::Felt;
+use xroute_proofs::envelope::MessageId;
 use xroute_tests::{
     LocalNet, XrouteStack,
     artifacts::evm::SampleApp,
@@ -26,16 +27,28 @@ const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
 
 /// Waits until the router has sent every relay (nothing `sent` or `proven` is left) and some are
 /// still in flight (`relaying`).
-async fn wait_all_sent(router: &mut RouterProcess) -> Result<()> {
+async fn wait_all_sent(router: &mut RouterProcess, ids: &[MessageId]) -> Result<()> {
     let start = std::time::Instant::now();
     loop {
         router.check_running()?;
-        let stats = router.stats().await?;
-        let n = |stage: &str| stats[stage].as_u64().unwrap_or(0);
-        if n("sent") == 0 && n("proven") == 0 && n("relaying") > 0 {
+        // Every one of `ids` indexed and its relay sent (a message the router has not indexed
+        // yet is in no stage, so counting stages alone could end the wait early).
+        let mut all = true;
+        for id in ids {
+            let m = router.get(&format!("/messages/{id}")).await?;
+            all &= matches!(
+                m["stage"].as_str(),
+                Some("relaying" | "relayed" | "delivered")
+            );
+            if !all {
+                break;
+            }
+        }
+        if all {
             return Ok(());
         }
         if start.elapsed() > Duration::from_secs(180) {
+            let stats = router.stats().await?;
             bail!(
                 "relays not all sent after 180 s: {stats}\nrouter log:\n{}",
                 router.log_tail()
@@ -135,7 +148,7 @@ async fn ready_relays_go_in_batches_and_a_kill_mid_batch_loses_and_doubles_nothi
         .await?;
     net.flush(0).await?;
     net.l1.mine().await?;
-    wait_all_sent(&mut router).await?;
+    wait_all_sent(&mut router, &more).await?;
     let before_kill = relay_transactions(&net, &[relayer], stack.hub).await?;
     assert!(
         before_kill.len() > txs.len(),
