@@ -38,7 +38,7 @@ mod bindings {
         "../contracts/evm/out/TokenRouter.json"
     );
 }
-use bindings::{TokenLedger, TokenRouter, XToken};
+pub(super) use bindings::{TokenLedger, TokenRouter, XToken};
 
 // Rebuild this crate when an artifact changes (the `sol!` calls above read them, untracked).
 const _: &[u8] = include_bytes!("../../../contracts/evm/out/XToken.json");
@@ -328,97 +328,9 @@ impl Deployer {
         Ok(true)
     }
 
-    /// The token's status lines (none without `[token]`).
-    pub(super) async fn status_token(&self, record: &Record) -> Vec<super::StatusLine> {
-        let mut lines = Vec::new();
-        if self.file.token.is_none() {
-            return lines;
-        }
-        let line = |entry: String, r: Result<String, DeployError>| match r {
-            Ok(detail) => super::StatusLine {
-                entry,
-                ok: true,
-                detail,
-            },
-            Err(e) => super::StatusLine {
-                entry,
-                ok: false,
-                detail: e.to_string(),
-            },
-        };
-        let rec = record.token.clone().unwrap_or_default();
-        for (entry, c) in [
-            ("token.l1.token", &rec.token),
-            ("token.l1.ledger", &rec.ledger),
-        ] {
-            let r = match c {
-                Some(c) => self
-                    .check_evm_code(&self.l1, c, entry)
-                    .await
-                    .map(|()| format!("{} on {}, code as deployed", c.address, self.l1.name)),
-                None => Err(absent(entry, "not deployed")),
-            };
-            lines.push(line(entry.into(), r));
-        }
-        let ledger = rec.ledger.as_ref().map(|l| l.address);
-        for (family, name, domain) in self.rollups() {
-            let entry = |what: &str| format!("token.{family}.{name}.{what}");
-            let Some(router) = rec.routers.get(name) else {
-                lines.push(line(
-                    entry("router"),
-                    Err(absent(entry("router"), "not deployed")),
-                ));
-                continue;
-            };
-            lines.push(line(
-                entry("router"),
-                self.check_router(family, name, router.address, router.code_hash)
-                    .await
-                    .map(|()| format!("{} on {name}, as deployed", router.address)),
-            ));
-            let registered = match (ledger, &router.registered) {
-                (Some(ledger), Some(_)) => TokenLedger::new(ledger, &self.l1.provider)
-                    .chains(domain)
-                    .call()
-                    .await
-                    .map_err(|e| chain_err(&self.l1.name, "TokenLedger.chains", e))
-                    .and_then(|c| {
-                        if c.router == router.address {
-                            Ok(format!("domain {domain} on the TokenLedger, this router"))
-                        } else {
-                            Err(DeployError::Drift {
-                                entry: entry("registered"),
-                                reason: format!(
-                                    "the TokenLedger names router {} for domain {domain}",
-                                    c.router
-                                ),
-                            })
-                        }
-                    }),
-                _ => Err(absent(entry("registered"), "not registered")),
-            };
-            lines.push(line(entry("registered"), registered));
-            let destinations = self
-                .missing_destinations(family, name, domain, router.address)
-                .await
-                .and_then(|missing| {
-                    if missing.is_empty() {
-                        Ok("every other chain of the file".to_string())
-                    } else {
-                        Err(DeployError::Drift {
-                            entry: entry("destinations"),
-                            reason: format!("the router does not name domains {missing:?}"),
-                        })
-                    }
-                });
-            lines.push(line(entry("destinations"), destinations));
-        }
-        lines
-    }
-
     /// What declaring the TokenRouter class costs on Starknet-family chain `name` (nothing when
     /// it is declared; its deployment's fee is known only once it is).
-    async fn router_declare_fee(&self, name: &str) -> Result<U256, DeployError> {
+    pub(super) async fn router_declare_fee(&self, name: &str) -> Result<U256, DeployError> {
         let side = self.starknet_side(name)?;
         let (flat, class_hash, compiled) =
             super::class_of(ROUTER_SIERRA, ROUTER_CLASS, "token_router")?;
@@ -435,7 +347,7 @@ impl Deployer {
     }
 
     /// (family, name, domain) of every rollup of the file.
-    fn rollups(&self) -> Vec<(&'static str, &str, u32)> {
+    pub(super) fn rollups(&self) -> Vec<(&'static str, &str, u32)> {
         let mut out: Vec<(&'static str, &str, u32)> = self
             .file
             .starknet
@@ -451,7 +363,7 @@ impl Deployer {
         out
     }
 
-    async fn l2_wei(&self, name: &str, gas: u64) -> Result<U256, DeployError> {
+    pub(super) async fn l2_wei(&self, name: &str, gas: u64) -> Result<U256, DeployError> {
         use alloy::providers::Provider;
         let side = self
             .arbitrum
@@ -466,7 +378,7 @@ impl Deployer {
         Ok(U256::from(gas) * U256::from(price) * U256::from(2u8))
     }
 
-    async fn check_evm_code(
+    pub(super) async fn check_evm_code(
         &self,
         side: &super::EvmSide,
         c: &EvmContract,
@@ -491,7 +403,7 @@ impl Deployer {
     }
 
     /// That the router recorded on chain `name` is there with its code or class.
-    async fn check_router(
+    pub(super) async fn check_router(
         &self,
         family: &str,
         name: &str,
@@ -533,14 +445,14 @@ impl Deployer {
         .await
     }
 
-    fn starknet_side(&self, name: &str) -> Result<&StarknetSide, DeployError> {
+    pub(super) fn starknet_side(&self, name: &str) -> Result<&StarknetSide, DeployError> {
         self.starknet
             .iter()
             .find(|s| s.name == name)
             .ok_or_else(|| chain_err(name, "token", "not in the deployment file"))
     }
 
-    fn arbitrum_side(&self, name: &str) -> Result<&super::EvmSide, DeployError> {
+    pub(super) fn arbitrum_side(&self, name: &str) -> Result<&super::EvmSide, DeployError> {
         self.arbitrum
             .iter()
             .find(|s| s.name == name)
@@ -548,7 +460,7 @@ impl Deployer {
     }
 
     /// The chains router `router` on `name` (domain `domain`) does not name as destinations yet.
-    async fn missing_destinations(
+    pub(super) async fn missing_destinations(
         &self,
         family: &str,
         name: &str,
@@ -590,7 +502,7 @@ impl Deployer {
         Ok(missing)
     }
 
-    async fn set_destinations(
+    pub(super) async fn set_destinations(
         &self,
         family: &str,
         name: &str,
@@ -632,7 +544,7 @@ impl Deployer {
     }
 
     /// Deploys the token's router on rollup `name` and tells it the ledger.
-    async fn deploy_router(
+    pub(super) async fn deploy_router(
         &self,
         family: &str,
         name: &str,
