@@ -37,6 +37,27 @@ pub struct DeployFile {
     /// The canonical token on every chain of the file (optional).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<DeployToken>,
+    /// The DeFi pool: an ERC-4626 vault over the token on L1, its manager, and a pool on each
+    /// rollup named (optional; needs `[token]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<DeployPool>,
+}
+
+/// `[pool]`: L2 users' deposits pooled into one vault on L1, an epoch at a time (ADR 0009).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployPool {
+    /// The vault's share name.
+    pub vault_name: String,
+    /// The vault's share symbol.
+    pub vault_symbol: String,
+    /// Seconds an epoch stays open before anyone can close it.
+    pub period: u64,
+    /// Tokens (base units, decimal) that let anyone close an epoch early.
+    pub size: String,
+    /// The rollups that get a pool, by chain name (a chain added later gets one when it is
+    /// named here and `xroute deploy` runs again).
+    pub chains: Vec<String>,
 }
 
 /// `[token]`: the canonical token, burned and minted by message, its supply kept on L1.
@@ -243,6 +264,9 @@ impl DeployFile {
                 ));
             }
         }
+        if let Some(pool) = &self.pool {
+            self.validate_pool(pool, path)?;
+        }
         let keys = std::iter::once((
             "l1.deployer_key_file".to_string(),
             &self.l1.deployer_key_file,
@@ -262,6 +286,69 @@ impl DeployFile {
         for (field, key) in keys {
             if !key.is_file() {
                 return Err(invalid(field, format!("{} is not a file", key.display())));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_pool(&self, pool: &DeployPool, path: &Path) -> Result<()> {
+        let invalid = |field: &str, problem: String| ConfigError::Invalid {
+            path: path.into(),
+            field: field.into(),
+            problem,
+        };
+        if self.token.is_none() {
+            return Err(invalid(
+                "pool",
+                "the pool's vault holds the canonical token: the file needs [token] too".into(),
+            ));
+        }
+        for (field, value) in [
+            ("pool.vault_name", &pool.vault_name),
+            ("pool.vault_symbol", &pool.vault_symbol),
+        ] {
+            if value.is_empty() {
+                return Err(invalid(field, "empty".into()));
+            }
+        }
+        if pool.period == 0 {
+            return Err(invalid(
+                "pool.period",
+                "0 seconds: epochs would never stay open".into(),
+            ));
+        }
+        // The Cairo pool counts an epoch in a u128 (`amount.high == 0`).
+        match alloy_primitives::U256::from_str_radix(&pool.size, 10) {
+            Ok(size) if !size.is_zero() && size < (alloy_primitives::U256::from(1u8) << 128) => {}
+            _ => {
+                return Err(invalid(
+                    "pool.size",
+                    format!(
+                        "{:?} is not a decimal amount of base units from 1 to 2^128 - 1",
+                        pool.size
+                    ),
+                ));
+            }
+        }
+        let rollups: HashSet<&str> = self
+            .starknet
+            .iter()
+            .map(|s| s.name.as_str())
+            .chain(self.arbitrum.iter().map(|a| a.name.as_str()))
+            .collect();
+        let mut seen = HashSet::new();
+        for (i, chain) in pool.chains.iter().enumerate() {
+            if !rollups.contains(chain.as_str()) {
+                return Err(invalid(
+                    &format!("pool.chains[{i}]"),
+                    format!("{chain:?} is no [[starknet]] or [[arbitrum]] chain of this file"),
+                ));
+            }
+            if !seen.insert(chain) {
+                return Err(invalid(
+                    &format!("pool.chains[{i}]"),
+                    format!("{chain:?} is named twice"),
+                ));
             }
         }
         Ok(())
@@ -287,12 +374,18 @@ mod tests {
         l1_messaging = \"0x00000000000000000000000000000000000000aa\"\naccount = \"0x5\"\n\
         account_key_file = \"key\"\n";
 
+    const TOKEN: &str = "[token]\nname = \"T\"\nsymbol = \"T\"\ninitial_supply = \"10\"\n";
+    const POOL: &str = "[pool]\nvault_name = \"V\"\nvault_symbol = \"V\"\nperiod = 60\n\
+        size = \"1000\"\nchains = [\"starknet\"]\n";
+
     #[test]
     fn a_deploy_file_loads_with_its_paths_resolved_and_its_record_beside_it() {
         let dir = tempfile::tempdir().unwrap();
         let file = DeployFile::load(&write(dir.path(), GOOD)).unwrap();
         assert_eq!(file.l1.deployer_key_file, dir.path().join("key"));
         assert_eq!(file.record_path(), dir.path().join("deployments/net.json"));
+        let file = DeployFile::load(&write(dir.path(), &format!("{GOOD}{TOKEN}{POOL}"))).unwrap();
+        assert_eq!(file.pool.unwrap().chains, vec!["starknet".to_string()]);
     }
 
     #[test]
@@ -312,6 +405,25 @@ mod tests {
                 "starknet[0].account_key_file",
             ),
             (GOOD.replace("name = \"net\"", "name = \"a/b\""), "name"),
+            (format!("{GOOD}{POOL}"), "the file needs [token]"),
+            (
+                format!("{GOOD}{TOKEN}{}", POOL.replace("\"starknet\"", "\"arb\"")),
+                "pool.chains[0]",
+            ),
+            (
+                format!("{GOOD}{TOKEN}{}", POOL.replace("period = 60", "period = 0")),
+                "pool.period",
+            ),
+            (
+                format!(
+                    "{GOOD}{TOKEN}{}",
+                    POOL.replace(
+                        "size = \"1000\"",
+                        "size = \"340282366920938463463374607431768211456\""
+                    )
+                ),
+                "pool.size",
+            ),
             (
                 GOOD.replace("0x00000000000000000000000000000000000000aa", "0x1"),
                 "line 11",

@@ -28,7 +28,7 @@ pub use chains::{
     ArbitrumChain, ArbitrumContracts, ChainConfig, DEFAULT_MAX_LOG_RANGE, EvmChain, Felt, HubChain,
     MessagingLayout, RpcUrl, SignerFile, SignerKind, StarknetChain, TransportConfig,
 };
-pub use deploy::{DeployArbitrum, DeployFile, DeployL1, DeployStarknet, DeployToken};
+pub use deploy::{DeployArbitrum, DeployFile, DeployL1, DeployPool, DeployStarknet, DeployToken};
 pub use error::{ConfigError, Result};
 
 /// The whole configuration of one router.

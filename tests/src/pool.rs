@@ -7,14 +7,12 @@ use eyre::{Result, WrapErr, ensure, eyre};
 use starknet_rust::core::types::Felt;
 use xroute_proofs::starknet::felt_to_u256;
 
+use xroute_adapters::deploy::Record;
+
 use crate::{
     LocalNet,
-    artifacts::{
-        POOL,
-        evm::{Pool, PoolManager, PoolVault, TokenRouter},
-    },
-    localnet::L1_KIT_ACCOUNT,
-    stack::{L1_DOMAIN, L2_KIT_ACCOUNT},
+    artifacts::evm::{Pool, TokenRouter},
+    stack::{L2_KIT_ACCOUNT, run_deployment},
     token::{TokenStack, u256_felts, u256_of},
 };
 
@@ -53,45 +51,82 @@ pub struct Epoch {
 }
 
 /// The L1 side of the pools: the vault and the manager.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct L1Pools {
     /// The ERC-4626 vault on L1.
     pub vault: Address,
     /// The PoolManager on L1.
     pub manager: Address,
+    /// The deployment's record with them.
+    record: Record,
+    /// The token's part of the deployment file.
+    token: xroute_config::DeployToken,
+}
+
+/// The kit's `[pool]`: epochs of `period` seconds or `size` tokens, a pool on each of `chains`.
+fn pool_section(period: u64, size: U256, chains: Vec<String>) -> xroute_config::DeployPool {
+    xroute_config::DeployPool {
+        vault_name: "xroute Vault".into(),
+        vault_symbol: "xvXRT".into(),
+        period,
+        size: size.to_string(),
+        chains,
+    }
 }
 
 impl L1Pools {
-    /// Deploys the vault over the canonical token and the manager, from the kit's L1 account.
+    /// Deploys the vault over the canonical token and the manager, from the kit's L1 account,
+    /// through the product's `Deployer` (`[pool]` naming no rollup yet).
     pub async fn deploy(net: &LocalNet, token: &TokenStack) -> Result<Self> {
-        let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
-        let vault = PoolVault::deploy(
-            &l1,
-            token.token,
-            "xroute Vault".to_string(),
-            "xvXRT".to_string(),
+        let section = pool_section(1, U256::ONE, vec![]);
+        let record = run_deployment(
+            net,
+            Some(token.config.clone()),
+            Some(section),
+            token.record.clone(),
         )
-        .await
-        .wrap_err("deploying PoolVault")?;
-        let manager = PoolManager::deploy(&l1, token.ledger, *vault.address())
-            .await
-            .wrap_err("deploying PoolManager")?;
+        .await?;
+        let pool = record
+            .pool
+            .as_ref()
+            .ok_or_else(|| eyre!("the deployment made no pool contracts"))?;
+        let address = |c: &Option<xroute_adapters::deploy::EvmContract>, what: &str| {
+            c.as_ref()
+                .map(|c| c.address)
+                .ok_or_else(|| eyre!("the deployment made no {what}"))
+        };
         Ok(Self {
-            vault: *vault.address(),
-            manager: *manager.address(),
+            vault: address(&pool.vault, "PoolVault")?,
+            manager: address(&pool.manager, "PoolManager")?,
+            token: token.config.clone(),
+            record,
         })
     }
 
-    async fn register(&self, net: &LocalNet, domain: u32, pool: B256) -> Result<()> {
-        let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
-        let r = PoolManager::new(self.manager, &l1)
-            .registerPool(domain, pool)
-            .send()
-            .await?
-            .get_receipt()
-            .await?;
-        ensure!(r.status(), "PoolManager.registerPool reverted");
-        Ok(())
+    /// Deploys a pool on rollup `chain` (`period` seconds, `size` tokens) through the product's
+    /// `Deployer`, registered with the manager; returns its address as a word.
+    async fn deploy_on(
+        &self,
+        net: &LocalNet,
+        chain: String,
+        period: u64,
+        size: U256,
+    ) -> Result<B256> {
+        let section = pool_section(period, size, vec![chain.clone()]);
+        let record = run_deployment(
+            net,
+            Some(self.token.clone()),
+            Some(section),
+            self.record.clone(),
+        )
+        .await?;
+        record
+            .pool
+            .as_ref()
+            .and_then(|p| p.pools.get(&chain))
+            .filter(|p| p.registered.is_some())
+            .map(|p| p.address)
+            .ok_or_else(|| eyre!("the deployment made no registered pool on {chain}"))
     }
 }
 
@@ -148,24 +183,10 @@ impl StarknetPool {
             .starknets
             .first()
             .ok_or_else(|| eyre!("the token is on no devnet"))?;
-        let [size_low, size_high] = u256_felts(size);
-        let pool = net.starknets[0]
-            .devnet
-            .deploy(
-                0,
-                &POOL,
-                vec![
-                    token_router,
-                    Felt::from_bytes_be_slice(l1.manager.as_slice()),
-                    Felt::from(L1_DOMAIN),
-                    Felt::from(period),
-                    size_low,
-                    size_high,
-                ],
-            )
+        let pool = l1
+            .deploy_on(net, crate::stack::starknet_name(0), period, size)
             .await?;
-        l1.register(net, domain, B256::from(pool.to_bytes_be()))
-            .await?;
+        let pool = Felt::from_bytes_be(&pool.0);
         Ok(Self {
             pool,
             domain,
@@ -319,20 +340,9 @@ impl ArbitrumPool {
         let (domain, token_router) = token
             .arbitrum
             .ok_or_else(|| eyre!("the token is not on the local Arbitrum"))?;
-        let l2 = net.arbitrum()?.l2.provider(L2_KIT_ACCOUNT)?;
-        let pool = Pool::deploy(
-            &l2,
-            token_router,
-            l1.manager.into_word(),
-            L1_DOMAIN,
-            period,
-            size,
-        )
-        .await
-        .wrap_err("deploying the Arbitrum Pool")?;
-        l1.register(net, domain, pool.address().into_word()).await?;
+        let pool = l1.deploy_on(net, "arbitrum".into(), period, size).await?;
         Ok(Self {
-            pool: *pool.address(),
+            pool: Address::from_word(pool),
             domain,
             token_router,
         })

@@ -148,16 +148,17 @@ impl XrouteStack {
     /// The Hub, an Endpoint per devnet and an ArbitrumEndpoint (with the local Arbitrum), each
     /// registered, deployed as `xroute deploy` deploys them; returns the deployment's record.
     async fn deploy_xroute(net: &LocalNet) -> Result<Record> {
-        run_deployment(net, None, Record::default()).await
+        run_deployment(net, None, None, Record::default()).await
     }
 }
 
-/// Runs the kit's deployment of `net` (with `token`, the canonical token too) on from `record`,
-/// through the product's `Deployer`, from the kit's L1 account, each devnet's account 0 and the
-/// local Arbitrum's kit account; returns the record it leaves.
+/// Runs the kit's deployment of `net` (with `token`, the canonical token too, and with `pool`
+/// the pool) on from `record`, through the product's `Deployer`, from the kit's L1 account, each
+/// devnet's account 0 and the local Arbitrum's kit account; returns the record it leaves.
 pub(crate) async fn run_deployment(
     net: &LocalNet,
     token: Option<xroute_config::DeployToken>,
+    pool: Option<xroute_config::DeployPool>,
     mut record: Record,
 ) -> Result<Record> {
     let url = |u: &str| RpcUrl::new(u).map_err(|e| eyre::eyre!("{e}"));
@@ -201,6 +202,7 @@ pub(crate) async fn run_deployment(
             }],
         },
         token,
+        pool,
     };
     let keys = DeployKeys {
         l1: net.l1.signer(L1_KIT_ACCOUNT)?,

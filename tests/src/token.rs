@@ -32,6 +32,10 @@ pub struct TokenStack {
     pub arbitrum: Option<(u32, Address)>,
     /// The whole supply, minted on L1 at deployment.
     pub initial: U256,
+    /// The deployment's `[token]`, as the kit wrote it.
+    pub config: xroute_config::DeployToken,
+    /// The deployment's record once the token is deployed.
+    pub record: xroute_adapters::deploy::Record,
 }
 
 /// An account on one of the chains, as a 32-byte word (an EVM address left-padded, a felt).
@@ -44,17 +48,15 @@ impl TokenStack {
     /// `initial` on L1 to the kit's L1 account: through the product's `Deployer`, as
     /// `xroute deploy` does with `[token]`.
     pub async fn deploy(net: &LocalNet, stack: &XrouteStack, initial: U256) -> Result<Self> {
-        let record = crate::stack::run_deployment(
-            net,
-            Some(xroute_config::DeployToken {
-                name: NAME.into(),
-                symbol: SYMBOL.into(),
-                initial_supply: initial.to_string(),
-                mint_to: Some(net.l1.address(L1_KIT_ACCOUNT)?),
-            }),
-            stack.record.clone(),
-        )
-        .await?;
+        let config = xroute_config::DeployToken {
+            name: NAME.into(),
+            symbol: SYMBOL.into(),
+            initial_supply: initial.to_string(),
+            mint_to: Some(net.l1.address(L1_KIT_ACCOUNT)?),
+        };
+        let record =
+            crate::stack::run_deployment(net, Some(config.clone()), None, stack.record.clone())
+                .await?;
         let token = record
             .token
             .as_ref()
@@ -92,6 +94,8 @@ impl TokenStack {
             starknets,
             arbitrum,
             initial,
+            config,
+            record,
         })
     }
 

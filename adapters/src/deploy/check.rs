@@ -212,4 +212,117 @@ impl Deployer {
         }
         Ok(())
     }
+
+    /// (family, name, domain) of every rollup of the file.
+    pub(super) fn rollups(&self) -> Vec<(&'static str, &str, u32)> {
+        let mut out: Vec<(&'static str, &str, u32)> = self
+            .file
+            .starknet
+            .iter()
+            .map(|s| ("starknet", s.name.as_str(), s.domain))
+            .collect();
+        out.extend(
+            self.file
+                .arbitrum
+                .iter()
+                .map(|a| ("arbitrum", a.name.as_str(), a.domain)),
+        );
+        out
+    }
+
+    pub(super) async fn l2_wei(&self, name: &str, gas: u64) -> Result<U256, DeployError> {
+        use alloy::providers::Provider;
+        let side = self
+            .arbitrum
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| chain_err(name, "gas price", "not in the deployment file"))?;
+        let price = side
+            .provider
+            .get_gas_price()
+            .await
+            .map_err(|e| chain_err(name, "eth_gasPrice", e))?;
+        Ok(U256::from(gas) * U256::from(price) * U256::from(2u8))
+    }
+
+    pub(super) async fn check_evm_code(
+        &self,
+        side: &EvmSide,
+        c: &EvmContract,
+        entry: &str,
+    ) -> Result<(), DeployError> {
+        let code = code_hash(side, c.address)
+            .await
+            .map_err(|_| DeployError::Drift {
+                entry: entry.into(),
+                reason: format!("no code at {} on {}", c.address, side.name),
+            })?;
+        if code != c.code_hash {
+            return Err(DeployError::Drift {
+                entry: entry.into(),
+                reason: format!(
+                    "the code at {} is not what the record names (code hash {code}, recorded {})",
+                    c.address, c.code_hash
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// That the contract recorded as `entry` on rollup `name` (of `family`) is there with its
+    /// code or class.
+    pub(super) async fn check_rollup_contract(
+        &self,
+        entry: String,
+        (family, name): (&str, &str),
+        address: B256,
+        hash: B256,
+    ) -> Result<(), DeployError> {
+        if family == "starknet" {
+            let side = self.starknet_side(name)?;
+            let found = side
+                .client
+                .get_class_hash_at(BlockId::Tag(BlockTag::Latest), b256_felt(address))
+                .await
+                .map_err(|e| DeployError::Drift {
+                    entry: entry.clone(),
+                    reason: format!("no contract at {address} on {name}: {e}"),
+                })?;
+            if felt_b256(found) != hash {
+                return Err(DeployError::Drift {
+                    entry,
+                    reason: format!(
+                        "the contract at {address} is of class {found:#x}, recorded {hash}"
+                    ),
+                });
+            }
+            return Ok(());
+        }
+        let side = self.arbitrum_side(name)?;
+        self.check_evm_code(
+            side,
+            &EvmContract {
+                address: Address::from_word(address),
+                code_hash: hash,
+                tx: B256::ZERO,
+                block: 0,
+            },
+            &entry,
+        )
+        .await
+    }
+
+    pub(super) fn starknet_side(&self, name: &str) -> Result<&StarknetSide, DeployError> {
+        self.starknet
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| chain_err(name, "deployment", "not in the deployment file"))
+    }
+
+    pub(super) fn arbitrum_side(&self, name: &str) -> Result<&EvmSide, DeployError> {
+        self.arbitrum
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| chain_err(name, "deployment", "not in the deployment file"))
+    }
 }

@@ -235,14 +235,55 @@ impl Deployer {
                         _ => {}
                     }
                 }
-                _ => {
-                    self.execute_token(&step.entry, record).await?;
+                ["token", ..] => {
+                    if !self.execute_token(&step.entry, record).await? {
+                        return Err(absent(&step.entry, "not a step of the token"));
+                    }
                 }
+                ["pool", ..] => self.execute_pool(&step.entry, record).await?,
+                _ => return Err(absent(&step.entry, "not a step of a deployment")),
             }
             saved(record)?;
             let (after, _, _) = self.balance(&step.chain).await?;
             paid.push(before.saturating_sub(after));
         }
         Ok(paid)
+    }
+
+    /// Declares `class` on `side` unless it is declared, then deploys it through the UDC with
+    /// `calldata` and `salt` (its address is then the same on every run).
+    pub(super) async fn deploy_class(
+        &self,
+        side: &StarknetSide,
+        class: CairoClass,
+        calldata: Vec<Felt>,
+        salt: Felt,
+    ) -> Result<RollupContract, DeployError> {
+        let name = &side.name;
+        let (flat, class_hash, compiled) = class.load()?;
+        if !self.class_declared(side, class_hash).await? {
+            let result = side
+                .account
+                .declare_v3(Arc::new(flat), compiled)
+                .send()
+                .await
+                .map_err(|e| chain_err(name, format!("declare the {} class", class.name), e))?;
+            wait_starknet(side, result.transaction_hash).await?;
+        }
+        let factory = ContractFactory::new_with_udc(class_hash, &side.account, UdcSelector::New);
+        let deployment = factory.deploy_v3(calldata, salt, false);
+        let address = deployment.deployed_address();
+        let result = deployment
+            .send()
+            .await
+            .map_err(|e| chain_err(name, format!("deploy {}", class.name), e))?;
+        let block = wait_starknet(side, result.transaction_hash).await?;
+        Ok(RollupContract {
+            address: felt_b256(address),
+            code_hash: felt_b256(class_hash),
+            tx: felt_b256(result.transaction_hash),
+            block,
+            registered: None,
+        })
     }
 }

@@ -13,6 +13,7 @@
 mod check;
 mod execute;
 mod plan;
+mod pool;
 mod record;
 mod status;
 mod token;
@@ -27,8 +28,8 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 pub use record::{
-    ArbitrumRecord, EvmContract, L1Record, Record, Sent, StarknetContract, StarknetRecord,
-    TokenRecord, TokenRouterRecord,
+    ArbitrumRecord, EvmContract, L1Record, PoolRecord, Record, RollupContract, Sent,
+    StarknetContract, StarknetRecord, TokenRecord,
 };
 use starknet_rust::{
     accounts::{Account, ExecutionEncoding, SingleOwnerAccount},
@@ -189,6 +190,24 @@ pub struct StatusLine {
     pub detail: String,
 }
 
+impl StatusLine {
+    /// The line of `entry`: ok with what was checked, or not ok with why.
+    fn of(entry: String, checked: Result<String, DeployError>) -> Self {
+        match checked {
+            Ok(detail) => Self {
+                entry,
+                ok: true,
+                detail,
+            },
+            Err(e) => Self {
+                entry,
+                ok: false,
+                detail: e.to_string(),
+            },
+        }
+    }
+}
+
 type DeployAccount = SingleOwnerAccount<StarknetClient, LocalWallet>;
 
 struct StarknetSide {
@@ -248,6 +267,22 @@ fn endpoint_class() -> Result<(FlattenedSierraClass, Felt, Felt), DeployError> {
 
 /// A committed Cairo class (`contracts/starknet/out/NAME.sierra.json` and its `.class.json`):
 /// flattened Sierra, class hash, compiled class hash.
+/// A committed Cairo class (`contracts/starknet/out/NAME.sierra.json` and `NAME.class.json`),
+/// embedded.
+#[derive(Debug, Clone, Copy)]
+struct CairoClass {
+    sierra: &'static str,
+    meta: &'static str,
+    name: &'static str,
+}
+
+impl CairoClass {
+    /// The flattened class, its hash and its compiled class hash.
+    fn load(self) -> Result<(FlattenedSierraClass, Felt, Felt), DeployError> {
+        class_of(self.sierra, self.meta, self.name)
+    }
+}
+
 fn class_of(
     sierra: &str,
     meta: &str,

@@ -223,6 +223,7 @@ impl Deployer {
             }
         }
         self.plan_token(record, &mut plan, &wei).await?;
+        self.plan_pool(record, &mut plan, &wei).await?;
         if let Some(owner) = self.file.l1.owner {
             let done = record.l1.as_ref().is_some_and(|l| l.owner_set.is_some());
             if done {
@@ -249,6 +250,33 @@ impl Deployer {
             }
         }
         Ok(plan)
+    }
+
+    /// What declaring `class` costs on Starknet-family chain `name` (nothing when it is
+    /// declared; a deployment of it is estimated only once it is).
+    pub(super) async fn declare_fee(
+        &self,
+        name: &str,
+        class: CairoClass,
+    ) -> Result<U256, DeployError> {
+        let side = self.starknet_side(name)?;
+        let (flat, class_hash, compiled) = class.load()?;
+        if self.class_declared(side, class_hash).await? {
+            return Ok(U256::ZERO);
+        }
+        let estimate = side
+            .account
+            .declare_v3(Arc::new(flat), compiled)
+            .estimate_fee()
+            .await
+            .map_err(|e| {
+                chain_err(
+                    name,
+                    format!("starknet_estimateFee (declare {})", class.name),
+                    e,
+                )
+            })?;
+        Ok(U256::from(estimate.overall_fee))
     }
 
     /// The balance of the deployer on chain `chain`: amount, address, unit (`wei`, or `fri` of

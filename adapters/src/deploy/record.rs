@@ -27,6 +27,25 @@ pub struct Record {
     /// The canonical token, when the file has `[token]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<TokenRecord>,
+    /// The pool, when the file has `[pool]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<PoolRecord>,
+}
+
+/// The pool's contracts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolRecord {
+    /// The ERC-4626 `PoolVault` over the token on L1.
+    pub vault: Option<EvmContract>,
+    /// The `PoolManager` on L1.
+    pub manager: Option<EvmContract>,
+    /// The pool on each rollup, by chain name.
+    #[serde(default)]
+    pub pools: BTreeMap<String, RollupContract>,
+    /// The manager's and the vault's ownership handed to the file's `l1.owner`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_set: Option<Sent>,
 }
 
 /// The canonical token's contracts.
@@ -39,13 +58,13 @@ pub struct TokenRecord {
     pub ledger: Option<EvmContract>,
     /// The router on each rollup, by chain name.
     #[serde(default)]
-    pub routers: BTreeMap<String, TokenRouterRecord>,
+    pub routers: BTreeMap<String, RollupContract>,
 }
 
-/// The token's router on one rollup.
+/// A contract on one rollup (the token's router, a pool) and its registration on L1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TokenRouterRecord {
+pub struct RollupContract {
     /// Its address (an EVM address left-padded, or a felt), as 32 bytes.
     pub address: B256,
     /// Its code hash (EVM) or class hash (Starknet).
@@ -54,7 +73,8 @@ pub struct TokenRouterRecord {
     pub tx: B256,
     /// Its block.
     pub block: u64,
-    /// The ledger's `registerChain` of it.
+    /// Its registration on L1 (the ledger's `registerChain` of a router, the manager's
+    /// `registerPool` of a pool).
     pub registered: Option<Sent>,
 }
 

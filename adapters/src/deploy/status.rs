@@ -9,18 +9,7 @@ impl Deployer {
     /// as recorded is a line that is not ok, never an error).
     pub async fn status(&self, record: &Record) -> Vec<StatusLine> {
         let mut lines = Vec::new();
-        let line = |entry: String, r: Result<String, DeployError>| match r {
-            Ok(detail) => StatusLine {
-                entry,
-                ok: true,
-                detail,
-            },
-            Err(e) => StatusLine {
-                entry,
-                ok: false,
-                detail: e.to_string(),
-            },
-        };
+        let line = StatusLine::of;
         let hub = record.l1.as_ref().and_then(|l| l.hub.clone());
         match &hub {
             Some(h) => lines.push(line(
@@ -114,6 +103,7 @@ impl Deployer {
             lines.push(line(entry("registered"), registered));
         }
         lines.extend(self.status_token(record).await);
+        lines.extend(self.status_pool(record).await);
         lines
     }
 
@@ -145,18 +135,7 @@ impl Deployer {
         if self.file.token.is_none() {
             return lines;
         }
-        let line = |entry: String, r: Result<String, DeployError>| match r {
-            Ok(detail) => super::StatusLine {
-                entry,
-                ok: true,
-                detail,
-            },
-            Err(e) => super::StatusLine {
-                entry,
-                ok: false,
-                detail: e.to_string(),
-            },
-        };
+        let line = StatusLine::of;
         let rec = record.token.clone().unwrap_or_default();
         for (entry, c) in [
             ("token.l1.token", &rec.token),
@@ -183,9 +162,14 @@ impl Deployer {
             };
             lines.push(line(
                 entry("router"),
-                self.check_router(family, name, router.address, router.code_hash)
-                    .await
-                    .map(|()| format!("{} on {name}, as deployed", router.address)),
+                self.check_rollup_contract(
+                    entry("router"),
+                    (family, name),
+                    router.address,
+                    router.code_hash,
+                )
+                .await
+                .map(|()| format!("{} on {name}, as deployed", router.address)),
             ));
             let registered = match (ledger, &router.registered) {
                 (Some(ledger), Some(_)) => TokenLedger::new(ledger, &self.l1.provider)

@@ -5,19 +5,16 @@
 //! router. A chain added to the file later gets its router and its registration, and every
 //! router that lacks the new chain as a destination gets it ("registered both ways").
 
-use std::sync::Arc;
-
 use alloy::primitives::{Address, B256, U256};
 use starknet_rust::{
     accounts::Account,
-    contract::{ContractFactory, UdcSelector},
     core::types::{BlockId, BlockTag, Call, Felt, FunctionCall},
     providers::Provider as _,
 };
 
 use super::{
-    DeployError, Deployer, EvmContract, Plan, Record, Sent, StarknetSide, Step, absent, b256_felt,
-    chain_err, code_hash, felt_b256, felt_u256, record_hub, selector, send_evm, wait_starknet,
+    CairoClass, DeployError, Deployer, EvmContract, Plan, Record, Sent, Step, absent, b256_felt,
+    chain_err, code_hash, felt_u256, record_hub, selector, send_evm, wait_starknet,
 };
 
 mod bindings {
@@ -46,9 +43,11 @@ const _: &[u8] = include_bytes!("../../../contracts/evm/out/TokenLedger.json");
 const _: &[u8] = include_bytes!("../../../contracts/evm/out/TokenRouter.json");
 
 /// The committed TokenRouter class (`contracts/starknet/out/token_router.*`), embedded.
-const ROUTER_SIERRA: &str =
-    include_str!("../../../contracts/starknet/out/token_router.sierra.json");
-const ROUTER_CLASS: &str = include_str!("../../../contracts/starknet/out/token_router.class.json");
+const ROUTER: CairoClass = CairoClass {
+    sierra: include_str!("../../../contracts/starknet/out/token_router.sierra.json"),
+    meta: include_str!("../../../contracts/starknet/out/token_router.class.json"),
+    name: "token_router",
+};
 
 /// `TokenLedger.Kind` and the routers' destination kinds.
 const KIND_EVM: u8 = 1;
@@ -132,8 +131,13 @@ impl Deployer {
             let router = routers.and_then(|r| r.get(name));
             match router {
                 Some(r) => {
-                    self.check_router(family, name, r.address, r.code_hash)
-                        .await?;
+                    self.check_rollup_contract(
+                        entry("router"),
+                        (family, name),
+                        r.address,
+                        r.code_hash,
+                    )
+                    .await?;
                     plan.present.push(entry("router"));
                 }
                 None => plan.steps.push(step(
@@ -331,132 +335,7 @@ impl Deployer {
     /// What declaring the TokenRouter class costs on Starknet-family chain `name` (nothing when
     /// it is declared; its deployment's fee is known only once it is).
     pub(super) async fn router_declare_fee(&self, name: &str) -> Result<U256, DeployError> {
-        let side = self.starknet_side(name)?;
-        let (flat, class_hash, compiled) =
-            super::class_of(ROUTER_SIERRA, ROUTER_CLASS, "token_router")?;
-        if self.class_declared(side, class_hash).await? {
-            return Ok(U256::ZERO);
-        }
-        let estimate = side
-            .account
-            .declare_v3(Arc::new(flat), compiled)
-            .estimate_fee()
-            .await
-            .map_err(|e| chain_err(name, "starknet_estimateFee (declare TokenRouter)", e))?;
-        Ok(U256::from(estimate.overall_fee))
-    }
-
-    /// (family, name, domain) of every rollup of the file.
-    pub(super) fn rollups(&self) -> Vec<(&'static str, &str, u32)> {
-        let mut out: Vec<(&'static str, &str, u32)> = self
-            .file
-            .starknet
-            .iter()
-            .map(|s| ("starknet", s.name.as_str(), s.domain))
-            .collect();
-        out.extend(
-            self.file
-                .arbitrum
-                .iter()
-                .map(|a| ("arbitrum", a.name.as_str(), a.domain)),
-        );
-        out
-    }
-
-    pub(super) async fn l2_wei(&self, name: &str, gas: u64) -> Result<U256, DeployError> {
-        use alloy::providers::Provider;
-        let side = self
-            .arbitrum
-            .iter()
-            .find(|s| s.name == name)
-            .ok_or_else(|| chain_err(name, "gas price", "not in the deployment file"))?;
-        let price = side
-            .provider
-            .get_gas_price()
-            .await
-            .map_err(|e| chain_err(name, "eth_gasPrice", e))?;
-        Ok(U256::from(gas) * U256::from(price) * U256::from(2u8))
-    }
-
-    pub(super) async fn check_evm_code(
-        &self,
-        side: &super::EvmSide,
-        c: &EvmContract,
-        entry: &str,
-    ) -> Result<(), DeployError> {
-        let code = code_hash(side, c.address)
-            .await
-            .map_err(|_| DeployError::Drift {
-                entry: entry.into(),
-                reason: format!("no code at {} on {}", c.address, side.name),
-            })?;
-        if code != c.code_hash {
-            return Err(DeployError::Drift {
-                entry: entry.into(),
-                reason: format!(
-                    "the code at {} is not what the record names (code hash {code}, recorded {})",
-                    c.address, c.code_hash
-                ),
-            });
-        }
-        Ok(())
-    }
-
-    /// That the router recorded on chain `name` is there with its code or class.
-    pub(super) async fn check_router(
-        &self,
-        family: &str,
-        name: &str,
-        address: B256,
-        hash: B256,
-    ) -> Result<(), DeployError> {
-        let entry = format!("token.{family}.{name}.router");
-        if family == "starknet" {
-            let side = self.starknet_side(name)?;
-            let found = side
-                .client
-                .get_class_hash_at(BlockId::Tag(BlockTag::Latest), b256_felt(address))
-                .await
-                .map_err(|e| DeployError::Drift {
-                    entry: entry.clone(),
-                    reason: format!("no contract at {address} on {name}: {e}"),
-                })?;
-            if felt_b256(found) != hash {
-                return Err(DeployError::Drift {
-                    entry,
-                    reason: format!(
-                        "the contract at {address} is of class {found:#x}, recorded {hash}"
-                    ),
-                });
-            }
-            return Ok(());
-        }
-        let side = self.arbitrum_side(name)?;
-        self.check_evm_code(
-            side,
-            &EvmContract {
-                address: Address::from_word(address),
-                code_hash: hash,
-                tx: B256::ZERO,
-                block: 0,
-            },
-            &entry,
-        )
-        .await
-    }
-
-    pub(super) fn starknet_side(&self, name: &str) -> Result<&StarknetSide, DeployError> {
-        self.starknet
-            .iter()
-            .find(|s| s.name == name)
-            .ok_or_else(|| chain_err(name, "token", "not in the deployment file"))
-    }
-
-    pub(super) fn arbitrum_side(&self, name: &str) -> Result<&super::EvmSide, DeployError> {
-        self.arbitrum
-            .iter()
-            .find(|s| s.name == name)
-            .ok_or_else(|| chain_err(name, "token", "not in the deployment file"))
+        self.declare_fee(name, ROUTER).await
     }
 
     /// The chains router `router` on `name` (domain `domain`) does not name as destinations yet.
@@ -550,7 +429,7 @@ impl Deployer {
         name: &str,
         ledger: Address,
         record: &Record,
-    ) -> Result<super::record::TokenRouterRecord, DeployError> {
+    ) -> Result<super::record::RollupContract, DeployError> {
         let token = self
             .file
             .token
@@ -565,37 +444,22 @@ impl Deployer {
                 .and_then(|r| r.endpoint.as_ref())
                 .map(|e| b256_felt(e.address))
                 .ok_or_else(|| absent(format!("starknet.{name}.endpoint"), "not deployed"))?;
-            let (flat, class_hash, compiled) =
-                super::class_of(ROUTER_SIERRA, ROUTER_CLASS, "token_router")?;
-            if !self.class_declared(side, class_hash).await? {
-                let result = side
-                    .account
-                    .declare_v3(Arc::new(flat), compiled)
-                    .send()
-                    .await
-                    .map_err(|e| chain_err(name, "declare the TokenRouter class", e))?;
-                wait_starknet(side, result.transaction_hash).await?;
-            }
-            let factory =
-                ContractFactory::new_with_udc(class_hash, &side.account, UdcSelector::New);
             let salt = super::salt(&self.file.name, &format!("token:{name}"), 0);
-            let deployment = factory.deploy_v3(
-                vec![
-                    short_string(&token.name),
-                    short_string(&token.symbol),
-                    endpoint,
-                    Felt::from(self.file.l1.domain),
-                    side.account.address(),
-                ],
-                salt,
-                false,
-            );
-            let address = deployment.deployed_address();
-            let result = deployment
-                .send()
-                .await
-                .map_err(|e| chain_err(name, "deploy the TokenRouter", e))?;
-            let block = wait_starknet(side, result.transaction_hash).await?;
+            let router = self
+                .deploy_class(
+                    side,
+                    ROUTER,
+                    vec![
+                        short_string(&token.name),
+                        short_string(&token.symbol),
+                        endpoint,
+                        Felt::from(self.file.l1.domain),
+                        side.account.address(),
+                    ],
+                    salt,
+                )
+                .await?;
+            let address = b256_felt(router.address);
             let set = side
                 .account
                 .execute_v3(vec![Call {
@@ -607,13 +471,7 @@ impl Deployer {
                 .await
                 .map_err(|e| chain_err(name, "TokenRouter.set_ledger", e))?;
             wait_starknet(side, set.transaction_hash).await?;
-            return Ok(super::record::TokenRouterRecord {
-                address: felt_b256(address),
-                code_hash: felt_b256(class_hash),
-                tx: felt_b256(result.transaction_hash),
-                block,
-                registered: None,
-            });
+            return Ok(router);
         }
         let side = self.arbitrum_side(name)?;
         let endpoint = record
@@ -638,7 +496,7 @@ impl Deployer {
             .setLedger(ledger_word)
             .into_transaction_request();
         send_evm(side, set, "TokenRouter.setLedger").await?;
-        Ok(super::record::TokenRouterRecord {
+        Ok(super::record::RollupContract {
             address: address.into_word(),
             code_hash: code,
             tx,

@@ -49,6 +49,7 @@ contract PoolManager is IXrouteTokenReceiver {
     mapping(uint32 => mapping(uint256 => bool)) public settled;
 
     event PoolRegistered(uint32 indexed domain, bytes32 pool);
+    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
     event EpochSettled(
         uint32 indexed domain,
         uint256 indexed epoch,
@@ -68,6 +69,14 @@ contract PoolManager is IXrouteTokenReceiver {
         vault = IERC4626(vault_);
         token = IERC20(IERC4626(vault_).asset());
         owner = msg.sender;
+        emit OwnershipTransferred(address(0), msg.sender);
+    }
+
+    /// @notice Hands the right to register pools to `newOwner`.
+    function transferOwnership(address newOwner) external {
+        if (msg.sender != owner) revert OnlyOwner(msg.sender);
+        emit OwnershipTransferred(owner, newOwner);
+        owner = newOwner;
     }
 
     function registerPool(uint32 domain, bytes32 pool) external {

@@ -20,11 +20,20 @@ contract PoolVault is ERC4626 {
     bool public paused;
 
     event Paused(bool paused);
+    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
 
     error OnlyOwner(address caller);
 
     constructor(IERC20 asset_, string memory name_, string memory symbol_) ERC20(name_, symbol_) ERC4626(asset_) {
         owner = msg.sender;
+        emit OwnershipTransferred(address(0), msg.sender);
+    }
+
+    /// @notice Hands the right to pause to `newOwner`.
+    function transferOwnership(address newOwner) external {
+        if (msg.sender != owner) revert OnlyOwner(msg.sender);
+        emit OwnershipTransferred(owner, newOwner);
+        owner = newOwner;
     }
 
     function setPaused(bool paused_) external {

@@ -71,6 +71,10 @@ fn config_text(
         quoted(&signers.l1)
     );
     t.push_str(&chain_blocks(record, signers, None)?);
+    // The token's ledger: the API then decodes token transfers.
+    if let Some(ledger) = record.token.as_ref().and_then(|t| t.ledger.as_ref()) {
+        let _ = writeln!(t, "[token]\nledger = \"{}\"", ledger.address);
+    }
     Ok(t)
 }
 
