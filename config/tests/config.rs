@@ -233,3 +233,38 @@ fn the_deploy_example_names_the_live_contracts_of_its_network() {
         }
     }
 }
+
+/// The deployment example's commented `[token]` and `[pool]` sections, uncommented, parse, and
+/// the pool names rollups of the file.
+#[test]
+fn the_deploy_examples_optional_sections_parse_when_uncommented() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/deploy/sepolia.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // From `# [token]` on, every commented key or table (not `mint_to`'s placeholder).
+    let at = text.find("# [token]").expect("a commented [token]");
+    let optional: String = text[at..]
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest)
+                if (rest.starts_with('[') || rest.contains(" = "))
+                    && !rest.starts_with("mint_to") =>
+            {
+                format!("{rest}\n")
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    let uncommented = format!("{}{optional}", &text[..at]);
+    let file =
+        xroute_config::DeployFile::parse(&path, &uncommented).unwrap_or_else(|e| panic!("{e}"));
+    let token = file.token.expect("[token]");
+    assert!(token.initial_supply.parse::<u128>().is_ok());
+    let pool = file.pool.expect("[pool]");
+    for chain in &pool.chains {
+        assert!(
+            file.starknet.iter().any(|s| &s.name == chain)
+                || file.arbitrum.iter().any(|a| &a.name == chain),
+            "{chain}"
+        );
+    }
+}

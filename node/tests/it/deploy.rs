@@ -21,8 +21,8 @@ use xroute_tests::{
     LocalNet,
     arbitrum::ArbitrumOptions,
     artifacts::{
-        SAMPLE_APP,
-        evm::{Hub, SampleApp, TokenLedger, TokenRouter, XToken},
+        POOL, SAMPLE_APP,
+        evm::{Hub, Pool, PoolManager, PoolVault, SampleApp, TokenLedger, TokenRouter, XToken},
     },
     process::free_port,
     router::{Flusher, RouterProcess},
@@ -31,6 +31,9 @@ use xroute_tests::{
 const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
 /// The token's whole supply, minted on L1 by the deployment.
 const SUPPLY: u128 = 1_000_000_000_000_000_000_000_000;
+/// The pool's epoch length (seconds) and size (base units).
+const POOL_PERIOD: u64 = 3600;
+const POOL_SIZE: u128 = 40_000_000_000_000_000_000;
 
 async fn xroute(args: &[&str]) -> (i32, String, String) {
     super::run_xroute(args.iter().map(|s| s.to_string()).collect(), "").await
@@ -100,7 +103,9 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
              rpc = \"{}\"\nl1_messaging = \"{}\"\naccount = \"{:#x}\"\naccount_key_file = \"{sn_key}\"\n\n\
              [[arbitrum]]\nname = \"arbitrum\"\ndomain = 10\nrpc = \"{}\"\ninbox = \"{}\"\n\
              bridge = \"{}\"\noutbox = \"{}\"\ndeployer_key_file = \"{arb_key}\"\n\n\
-             [token]\nname = \"xroute Token\"\nsymbol = \"XRT\"\ninitial_supply = \"{SUPPLY}\"\n",
+             [token]\nname = \"xroute Token\"\nsymbol = \"XRT\"\ninitial_supply = \"{SUPPLY}\"\n\n\
+             [pool]\nvault_name = \"xroute Vault\"\nvault_symbol = \"xvXRT\"\nperiod = {POOL_PERIOD}\n\
+             size = \"{POOL_SIZE}\"\nchains = [\"starknet\", \"arbitrum\"]\n",
             net.l1.endpoint(),
             devnet.rpc_url(),
             net.starknets[0].messaging,
@@ -206,13 +211,58 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
         .await
         .unwrap();
     assert_eq!(sn_dest.first(), Some(&Felt::ONE));
+    // The pool: the vault over the token, the manager over the ledger and the vault, a pool on
+    // each rollup over its token router, each registered with the manager.
+    let pools = record.pool.as_ref().unwrap();
+    let vault = PoolVault::new(pools.vault.as_ref().unwrap().address, &l1);
+    let manager = PoolManager::new(pools.manager.as_ref().unwrap().address, &l1);
+    assert_eq!(vault.asset().call().await.unwrap(), *xtoken.address());
+    assert_eq!(manager.vault().call().await.unwrap(), *vault.address());
+    assert_eq!(manager.ledger().call().await.unwrap(), *ledger.address());
+    let sn_pool = pools.pools["starknet"].address;
+    let arb_pool = pools.pools["arbitrum"].address;
+    assert_eq!(manager.pools(2).call().await.unwrap(), sn_pool);
+    assert_eq!(manager.pools(10).call().await.unwrap(), arb_pool);
+    let sn_class = devnet
+        .provider()
+        .get_class_hash_at(
+            BlockId::Tag(BlockTag::Latest),
+            Felt::from_bytes_be(&sn_pool.0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sn_class, POOL.class_hash().unwrap());
+    let sn_pool = Felt::from_bytes_be(&sn_pool.0);
+    assert_eq!(
+        devnet.call(sn_pool, "config", vec![]).await.unwrap(),
+        vec![
+            Felt::from_bytes_be(&sn_router.0),
+            Felt::from_bytes_be_slice(manager.address().as_slice()),
+            Felt::ONE
+        ]
+    );
+    assert_eq!(
+        devnet.call(sn_pool, "rules", vec![]).await.unwrap(),
+        vec![Felt::from(POOL_PERIOD), Felt::from(POOL_SIZE), Felt::ZERO]
+    );
+    let arb_pool = Pool::new(Address::from_word(arb_pool), &l2_reader);
+    assert_eq!(
+        arb_pool.token().call().await.unwrap(),
+        Address::from_word(arb_router)
+    );
+    assert_eq!(
+        arb_pool.manager().call().await.unwrap(),
+        manager.address().into_word()
+    );
+    assert_eq!(arb_pool.period().call().await.unwrap(), POOL_PERIOD);
+    assert_eq!(arb_pool.size().call().await.unwrap(), U256::from(POOL_SIZE));
 
     let (code, out, err) = xroute(&["deploy", "status", "--file", file_arg]).await;
     assert_eq!(code, 0, "{out}{err}");
-    // 5 for the Hub, the endpoints and their registrations; 8 for the token.
+    // 5 for the Hub, the endpoints and their registrations; 8 for the token; 6 for the pool.
     assert_eq!(
         out.lines().filter(|l| l.starts_with("ok")).count(),
-        13,
+        19,
         "{out}"
     );
 
@@ -244,6 +294,14 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
     let config_arg = config.to_str().unwrap();
     let (code, out, err) = xroute(&["check", "--config", config_arg]).await;
     assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        xroute_config::Config::load(&config)
+            .unwrap()
+            .token
+            .map(|t| t.ledger),
+        Some(*ledger.address()),
+        "the router knows the token's ledger"
+    );
 
     // The apps that receive (the user's own contracts).
     let l1_app = *SampleApp::deploy(&l1, hub_address).await.unwrap().address();
@@ -429,7 +487,7 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
     // its destinations; every other router names the appchain too.
     assert_eq!(
         out.lines().filter(|l| l.starts_with("ok")).count(),
-        18,
+        24,
         "{out}"
     );
     let record = Record::load(&record_path).unwrap();
@@ -487,7 +545,8 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
     router.interrupt().await.unwrap();
     flusher.stop().await.unwrap();
 
-    // The Hub handed over: the file names an owner, and a run sends that one transaction.
+    // The Hub, the PoolManager and the PoolVault handed over: the file names an owner, and a run
+    // sends those three transactions.
     let owner = net.l1.address(3).unwrap();
     let text = std::fs::read_to_string(&file).unwrap().replacen(
         &format!("deployer_key_file = \"{l1_key}\"\n"),
@@ -500,17 +559,21 @@ async fn an_operator_deploys_a_network_with_commands_and_routes_messages_on_it()
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("l1.owner_set"), "{out}");
     assert_eq!(hub.owner().call().await.unwrap(), owner);
+    assert_eq!(manager.owner().call().await.unwrap(), owner);
+    assert_eq!(vault.owner().call().await.unwrap(), owner);
     let (l1_after, _, _) = operator_nonces().await;
     assert_eq!(
         l1_after,
-        l1_before + 1,
-        "one transaction: transferOwnership"
+        l1_before + 3,
+        "three transactions: transferOwnership each"
     );
     let (code, out, err) = xroute(&["deploy", "status", "--file", file_arg]).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.lines()
-            .any(|l| l.starts_with("ok") && l.contains("l1.owner")),
+            .filter(|l| l.starts_with("ok") && l.contains("l1.owner"))
+            .count()
+            == 2,
         "{out}"
     );
 
