@@ -167,6 +167,16 @@ impl AdapterError {
         }
     }
 
+    /// The chain it happened on (none for a config error).
+    pub fn chain(&self) -> Option<&str> {
+        match self {
+            Self::Rpc { chain, .. } | Self::BadData { chain, .. } | Self::Signing { chain, .. } => {
+                Some(chain)
+            }
+            Self::Config { .. } => None,
+        }
+    }
+
     /// Whether trying the same thing again later may succeed (the node was slow, busy or away).
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -183,6 +193,12 @@ impl AdapterError {
 pub(crate) fn classify(error: &(dyn StdError + 'static)) -> ErrorKind {
     let mut next: Option<&(dyn StdError + 'static)> = Some(error);
     while let Some(e) = next {
+        if let Some(kind) = e
+            .downcast_ref::<starknet_rust::providers::ProviderError>()
+            .and_then(starknet_kind)
+        {
+            return kind;
+        }
         if let Some(r) = e.downcast_ref::<reqwest::Error>() {
             if r.is_timeout() {
                 return ErrorKind::Timeout;
@@ -215,6 +231,25 @@ pub(crate) fn classify(error: &(dyn StdError + 'static)) -> ErrorKind {
         ErrorKind::Revert
     } else {
         ErrorKind::Unavailable
+    }
+}
+
+/// The kind of a starknet-rs provider error the node answered with, when it says one: a call or
+/// transaction that fails is a revert (the chain refuses it, however often it is asked), a rate
+/// limit is one.
+fn starknet_kind(error: &starknet_rust::providers::ProviderError) -> Option<ErrorKind> {
+    use starknet_rust::{core::types::StarknetError as S, providers::ProviderError as P};
+    match error {
+        P::RateLimited => Some(ErrorKind::RateLimited),
+        P::StarknetError(
+            S::ContractError(_)
+            | S::TransactionExecutionError(_)
+            | S::ValidationFailure(_)
+            | S::EntrypointNotFound
+            | S::InsufficientAccountBalance
+            | S::InsufficientResourcesForValidate,
+        ) => Some(ErrorKind::Revert),
+        _ => None,
     }
 }
 
@@ -252,5 +287,31 @@ mod tests {
             "l1: bad storage proof in tx 0xab: root mismatch"
         );
         assert!(!e.is_transient());
+    }
+
+    #[test]
+    fn a_starknet_call_that_fails_is_a_revert_and_a_missing_block_is_not() {
+        use starknet_rust::{
+            core::types::{ContractErrorData, ContractExecutionError, StarknetError},
+            providers::ProviderError,
+        };
+        let e = AdapterError::rpc(
+            "starknet",
+            "starknet_estimateMessageFee",
+            ProviderError::StarknetError(StarknetError::ContractError(ContractErrorData {
+                revert_error: ContractExecutionError::Message("assert failed".into()),
+            })),
+        );
+        assert_eq!(e.kind(), ErrorKind::Revert);
+        assert!(!e.is_transient());
+        let e = AdapterError::rpc(
+            "starknet",
+            "starknet_getBlockWithTxHashes",
+            ProviderError::StarknetError(StarknetError::BlockNotFound),
+        );
+        assert!(e.is_transient());
+        let e = AdapterError::rpc("starknet", "starknet_call", ProviderError::RateLimited);
+        assert_eq!(e.kind(), ErrorKind::RateLimited);
+        assert_eq!(e.chain(), Some("starknet"));
     }
 }

@@ -221,15 +221,31 @@ where
 }
 
 /// Whether alloy's retry layer should try `error` again: rate limits (alloy's own policy),
-/// timeouts, broken connections and 5xx answers.
+/// timeouts, broken connections, 5xx answers, an answer that is not JSON-RPC (a truncated or
+/// garbled body from a proxy or an overloaded node) and a JSON-RPC internal error that is not a
+/// revert.
 fn transient(error: &TransportError) -> bool {
     match error {
         TransportError::Transport(TransportErrorKind::Custom(custom)) => custom
             .downcast_ref::<HttpFailure>()
             .is_some_and(HttpFailure::is_transient),
         TransportError::Transport(TransportErrorKind::HttpError(http)) => http.status >= 500,
+        TransportError::DeserError { .. } | TransportError::NullResp => true,
+        TransportError::ErrorResp(payload) => {
+            internal_error(payload.code, &payload.message) && payload.as_revert_data().is_none()
+        }
         _ => false,
     }
+}
+
+/// A JSON-RPC error answer that says the node failed, not the request: an internal error
+/// (-32603) that is not a revert, or a rate limit in words.
+fn internal_error(code: i64, message: &str) -> bool {
+    let message = message.to_lowercase();
+    (code == -32603 && !message.contains("revert"))
+        || code == 429
+        || message.contains("rate limit")
+        || message.contains("too many requests")
 }
 
 /// An alloy provider for `url` with `transport`'s timeout and retries.
@@ -326,14 +342,25 @@ impl RetryingHttp {
     where
         F: FnMut() -> Fut + Send,
         Fut: std::future::Future<Output = std::result::Result<T, HttpTransportError>> + Send,
-        T: Send,
+        T: Send + NodeFailed,
     {
         let mut tries = 0;
         loop {
             tries += 1;
             let failure = match send().await {
+                Ok(v) if tries <= self.retries && v.node_failed() => {
+                    tokio::time::sleep(self.backoff).await;
+                    continue;
+                }
                 Ok(v) => return Ok(v),
                 Err(HttpTransportError::Reqwest(e)) => HttpFailure::of(e),
+                // An answer that is not JSON-RPC (a 5xx page, a truncated or garbled body): the
+                // node's failure, tried again like a broken connection.
+                Err(HttpTransportError::Json(e)) if tries <= self.retries => {
+                    tracing::debug!(chain = %self.chain, error = %e, "an answer that is not JSON-RPC; trying again");
+                    tokio::time::sleep(self.backoff).await;
+                    continue;
+                }
                 Err(HttpTransportError::Json(e)) => {
                     return Err(StarknetTransportError::Json(e.to_string()));
                 }
@@ -344,6 +371,26 @@ impl RetryingHttp {
             }
             tokio::time::sleep(self.backoff).await;
         }
+    }
+}
+
+/// An answer of the node that says the node failed (tried again) rather than the request.
+trait NodeFailed {
+    fn node_failed(&self) -> bool;
+}
+
+impl<R> NodeFailed for JsonRpcResponse<R> {
+    fn node_failed(&self) -> bool {
+        match self {
+            JsonRpcResponse::Error { error, .. } => internal_error(error.code, &error.message),
+            JsonRpcResponse::Success { .. } => false,
+        }
+    }
+}
+
+impl<R> NodeFailed for Vec<R> {
+    fn node_failed(&self) -> bool {
+        false
     }
 }
 

@@ -17,6 +17,8 @@
 //!   router's mined successful relays, and the value (entry fees) they carried.
 //! - `xroute_chain_head{chain}`, `xroute_scan_lag_blocks{chain}` (head − indexed cursor),
 //!   `xroute_chain_answered_seconds{chain}` (unix time of the chain's last answer to the indexer).
+//! - `xroute_node_faults_total{chain,kind}`: message steps that failed because a node did (no
+//!   attempt of the message spent).
 //! - `xroute_p2p_peers` (connected libp2p peers) and `xroute_gossip_messages{verdict,reason}`
 //!   (gossip accepted / rejected by reason), in a router network, read at scrape time.
 
@@ -72,6 +74,12 @@ struct ChainLabels {
 struct TxLabels {
     chain: String,
     outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FaultLabels {
+    chain: String,
+    kind: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -141,6 +149,7 @@ pub struct Metrics {
     answered: Family<ChainLabels, Gauge>,
     peers: Gauge,
     gossip: Family<GossipLabels, Gauge>,
+    node_faults: Family<FaultLabels, Counter>,
     /// Domain → chain name, for route labels.
     names: BTreeMap<u32, String>,
     /// Per chain, when it last answered the indexer (ms since the epoch).
@@ -173,6 +182,7 @@ impl Metrics {
             answered: Family::default(),
             peers: Gauge::default(),
             gossip: Family::default(),
+            node_faults: Family::default(),
             names,
             last_answer: Mutex::new(BTreeMap::new()),
         };
@@ -283,6 +293,11 @@ impl Metrics {
                 "Gossip messages accepted and rejected (by reason) from all peers",
                 m.gossip.clone(),
             );
+            r.register(
+                "xroute_node_faults",
+                "Message steps that failed because a chain's node did (timed out, refused, rate limited, answered garbage): tried again, no attempt of the message spent",
+                m.node_faults.clone(),
+            );
             xroute_adapters::rpc_metrics::RpcMetrics::global().register(&mut r);
         }
         Arc::new(m)
@@ -301,6 +316,16 @@ impl Metrics {
             name(record.envelope.src_domain),
             name(record.envelope.dst_domain)
         )
+    }
+
+    /// A message's step failed because `chain`'s node did (`kind`).
+    pub fn node_fault(&self, chain: &str, kind: xroute_adapters::ErrorKind) {
+        self.node_faults
+            .get_or_create(&FaultLabels {
+                chain: chain.to_string(),
+                kind: kind.to_string(),
+            })
+            .inc();
     }
 
     /// A transaction on `chain` came to `outcome`.

@@ -49,8 +49,16 @@ impl EvmClient {
             &format!("chains.{}.signer_key_file", config.name),
             &config.signer_key_file,
         )?;
-        client.submitter =
-            Some(EvmSubmitter::new(&config.name, client.provider.clone(), signer, reverts).await?);
+        client.submitter = Some(
+            EvmSubmitter::new(
+                &config.name,
+                client.provider.clone(),
+                signer,
+                reverts,
+                config.chain_id,
+            )
+            .await?,
+        );
         Ok(client)
     }
 

@@ -85,11 +85,23 @@ impl EvmSubmitter {
         provider: DynProvider,
         signer: PrivateKeySigner,
         reverts: RevertReader,
+        expected: Option<u64>,
     ) -> Result<Self> {
         let chain_id = provider
             .get_chain_id()
             .await
             .map_err(|e| AdapterError::rpc(name, "eth_chainId", e))?;
+        if let Some(want) = expected
+            && want != chain_id
+        {
+            // Never signed for: a node (or a proxy before it) that answers another chain's id is
+            // not trusted, and asked again.
+            return Err(AdapterError::unavailable(
+                name,
+                "eth_chainId",
+                format!("the node answered chain id {chain_id}, the config says {want}"),
+            ));
+        }
         Ok(Self {
             chain: name.to_string(),
             provider,

@@ -32,7 +32,7 @@ alloy::sol! {
 type Checked<T> = std::result::Result<T, CheckProblem>;
 
 /// A Starknet chain id as configured: 0x-hex, or its short string (`SN_SEPOLIA`).
-fn chain_id_felt(s: &str) -> Option<Felt> {
+pub(super) fn chain_id_felt(s: &str) -> Option<Felt> {
     if let Some(hex) = s.strip_prefix("0x") {
         return Felt::from_hex(&format!("0x{hex}")).ok();
     }

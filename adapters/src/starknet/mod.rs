@@ -79,10 +79,19 @@ impl StarknetAdapter {
         let account = felt_from_u256("", config.account.0)
             .map_err(|e| AdapterError::config(field("account"), e.to_string()))?;
         let key = keys::felt(&field("account_key_file"), &config.account_key_file)?;
+        let expected = match &config.chain_id {
+            None => None,
+            Some(id) => Some(check::chain_id_felt(id).ok_or_else(|| {
+                AdapterError::config(
+                    field("chain_id"),
+                    format!("{id:?} is neither 0x-hex nor a short string"),
+                )
+            })?),
+        };
         let signing =
             transport::starknet_client(&config.name, config.rpc.expose(), &config.transport)?;
         adapter.submitter =
-            Some(StarknetSubmitter::connect(&config.name, signing, account, key).await?);
+            Some(StarknetSubmitter::connect(&config.name, signing, account, key, expected).await?);
         Ok(adapter)
     }
 

@@ -87,7 +87,7 @@ impl StarknetSubmitter {
     /// Reads the chain id and checks that an account contract is deployed at `address`.
     pub async fn new(name: &str, rpc: Url, address: Felt, key: Felt) -> Result<Self> {
         let client = transport::starknet_client(name, rpc.as_str(), &Default::default())?;
-        Self::connect(name, client, address, key).await
+        Self::connect(name, client, address, key, None).await
     }
 
     /// The account `address` on chain `name` through `client`, signing with `key`.
@@ -96,11 +96,22 @@ impl StarknetSubmitter {
         client: StarknetClient,
         address: Felt,
         key: Felt,
+        expected: Option<Felt>,
     ) -> Result<Self> {
         let chain_id = client
             .chain_id()
             .await
             .map_err(|e| AdapterError::rpc(name, "starknet_chainId", e))?;
+        if let Some(want) = expected
+            && want != chain_id
+        {
+            // Never signed for: asked again (see the EVM submitter).
+            return Err(AdapterError::unavailable(
+                name,
+                "starknet_chainId",
+                format!("the node answered chain id {chain_id:#x}, the config says {want:#x}"),
+            ));
+        }
         match client
             .get_class_hash_at(BlockId::Tag(BlockTag::Latest), address)
             .await

@@ -19,11 +19,32 @@ use xroute_tests::{Anvil, LocalNet, XrouteStack};
 async fn nonces_bumps_and_reverts() -> Result<()> {
     let anvil = Anvil::start().await?;
     let provider = anvil.provider(0)?;
+    let node_id = provider.get_chain_id().await?;
+    // A node that answers another chain's id than the config's is not signed for.
+    let wrong = EvmSubmitter::new(
+        "ethereum",
+        provider.clone(),
+        anvil.signer(3)?,
+        hub_reverts(),
+        Some(node_id + 1),
+    )
+    .await
+    .err()
+    .ok_or_else(|| eyre::eyre!("a wrong chain id was accepted"))?;
+    assert!(wrong.is_transient(), "{wrong}");
+    assert!(
+        wrong.to_string().contains(&format!(
+            "the node answered chain id {node_id}, the config says {}",
+            node_id + 1
+        )),
+        "{wrong}"
+    );
     let submitter = EvmSubmitter::new(
         "ethereum",
         provider.clone(),
         anvil.signer(3)?,
         hub_reverts(),
+        Some(node_id),
     )
     .await?;
     let to = Address::repeat_byte(0x42);
@@ -108,6 +129,7 @@ async fn a_relay_that_would_revert_is_classified_before_sending() -> Result<()> 
         net.l1.provider(0)?,
         net.l1.signer(2)?,
         hub_reverts(),
+        None,
     )
     .await?;
     // Words of an L1 message with no pending entry in the Hub. A router only relays after proving

@@ -202,10 +202,17 @@ impl Pipeline {
             }
             let members: Vec<Ready> = batch.iter().map(|p| p.ready.clone()).collect();
             if let Err(e) = self.send_batch(batch, metered, tick).await {
-                // Nothing was sent or written: each member's step again after a backoff.
+                // Nothing was sent or written: each member's step again after a backoff (no
+                // attempt spent when a node failed).
                 let why = format!("relay batch not sent: {e}");
                 for r in members {
-                    self.settle(&r.record, Ok(Outcome::Backoff(why.clone())), tick);
+                    let outcome = match &e {
+                        StepError::Adapter(a) if a.is_transient() => {
+                            self.node_fault(&r.record, a, tick)
+                        }
+                        _ => Outcome::Backoff(why.clone()),
+                    };
+                    self.settle(&r.record, Ok(outcome), tick);
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! (`family = "ethereum"`) and every other chain, by domain. The pipeline knows them only as
 //! [`ChainAdapter`]s.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use xroute_adapters::{
     AdapterError, BlockRef, ChainAdapter, ChainAdapterExt, L1, L1State, Submitter, build_adapter,
@@ -24,7 +24,7 @@ impl Chains {
         let mut by_domain = BTreeMap::new();
         let mut hub = None;
         for chain in configs {
-            let adapter = build_adapter(chain).await?;
+            let adapter = connect_until_up(chain).await?;
             if chain.is_hub() {
                 hub = Some(chain.domain());
             }
@@ -119,5 +119,31 @@ impl Chains {
     /// The name of `domain`'s chain, if configured.
     pub fn name_of(&self, domain: u32) -> Option<&str> {
         self.get(domain).map(|c| c.name())
+    }
+}
+
+/// The first wait between two tries to connect to a chain whose node fails, and the longest.
+const CONNECT_BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(30));
+
+/// Connects to `chain`, trying again while its node fails (times out, refuses, answers garbage
+/// or another chain's id): a router started while a node is down waits for it instead of
+/// exiting. A config error (a key file, a field) still fails at once.
+async fn connect_until_up(chain: &ChainConfig) -> Result<Arc<dyn ChainAdapter>, PipelineError> {
+    let mut wait = CONNECT_BACKOFF.0;
+    loop {
+        match build_adapter(chain).await {
+            Ok(adapter) => return Ok(adapter),
+            Err(e) if e.is_transient() => {
+                tracing::warn!(
+                    chain = chain.name(),
+                    error = %e,
+                    "cannot connect: its node fails; trying again in {} ms",
+                    wait.as_millis()
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(CONNECT_BACKOFF.1);
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }

@@ -392,6 +392,20 @@ impl Pipeline {
         let (head, l1_base_fee, l1_time) = self.chains.l1_state()?.latest().await?;
         let number = head.number.saturating_sub(hub.info().confirmations);
         let cached = *self.l1_final.lock().unwrap_or_else(|p| p.into_inner());
+        // A node behind one that answered before (a lagging node behind a load balancer, or a
+        // stale cache): this round waits for one that is not, rather than step on an older L1.
+        if let Some(known) = cached
+            && number < known.number
+        {
+            return Err(PipelineError::Adapter(AdapterError::unavailable(
+                hub.name(),
+                "latest block",
+                format!(
+                    "the node's final block {number} is behind {} it answered before (a lagging node)",
+                    known.number
+                ),
+            )));
+        }
         let l1_final = match cached {
             _ if number == head.number => head,
             Some(known) if known.number == number => known,
@@ -497,8 +511,13 @@ impl Pipeline {
         let outcome = match outcome {
             Ok(o) => o,
             Err(step::StepError::Store(StoreError::StageMismatch { .. })) => return,
-            // A chain or store error says nothing about the message: try the same step again
-            // later (a relay in flight stays in flight).
+            // A node that timed out, refused or answered garbage: not the message's fault, so no
+            // attempt is spent; the same step again after the first backoff.
+            Err(step::StepError::Adapter(e)) if e.is_transient() => {
+                self.node_fault(record, &e, tick)
+            }
+            // Any other chain or store error: the same step again after a backoff, one attempt
+            // spent (a relay in flight stays in flight).
             Err(e) => Outcome::Backoff(e.to_string()),
         };
         if let Err(e) = self.apply(record, outcome, tick) {
@@ -510,6 +529,26 @@ impl Pipeline {
                 self.coordinator.released(record);
             }
         }
+    }
+
+    /// A step that failed because a node did: counted per chain and kind, its reason set to
+    /// "waiting for CHAIN's node (KIND)" (written only when it changes), and looked at again after
+    /// the first backoff, with the message's attempts untouched.
+    fn node_fault(&self, record: &MessageRecord, e: &AdapterError, tick: Tick) -> Outcome {
+        let id = record.id;
+        let chain = e.chain().unwrap_or("?");
+        self.metrics.node_fault(chain, e.kind());
+        tracing::debug!(%id, chain, error = %e, "a node failed; the step is tried again, no attempt spent");
+        let reason = format!("waiting for {chain}'s node ({})", e.kind());
+        if record.reason.as_deref() != Some(reason.as_str())
+            && let Err(e) = self
+                .store
+                .update(&id, Change::default().reason(Some(reason)))
+            && !matches!(e, StoreError::StageMismatch { .. })
+        {
+            tracing::error!(%id, error = %e, "cannot record why a message waits");
+        }
+        Outcome::LookAgainAt(tick.now_ms + backoff_ms(&self.relay, 1))
     }
 
     fn apply(

@@ -457,18 +457,36 @@ async fn a_timed_out_rpc_keeps_the_stage_and_the_step_resumes_when_it_answers() 
     assert_eq!(l1.signed().len(), 1);
 
     // The rollup's node stops answering: a message to it keeps its stage, with the reason, and
-    // goes on once the node answers again.
+    // goes on once the node answers again. Its node's fault spends none of its attempts, however
+    // many rounds it lasts (`quick` parks after 4).
     let to_rollup = from_l1(&s, 11, 0);
     s.rollup.fail_with(Some(ErrorKind::Timeout));
-    tick(&s).await;
+    for _ in 0..quick().max_attempts * 2 {
+        tick(&s).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let r = record(&s, &to_rollup);
     assert_eq!(r.stage, Stage::Proven, "its entry cannot be checked");
-    assert_eq!(r.attempts, 1);
-    assert!(
-        r.reason.as_deref().is_some_and(|r| r.contains("(timeout)")),
-        "{r:#?}"
+    assert_eq!(r.attempts, 0, "{r:#?}");
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("waiting for starknet's node (timeout)")
     );
+    let text = s.pipeline.metrics().encode(&[], None);
+    let faults = text
+        .lines()
+        .find(|l| l.starts_with("xroute_node_faults_total{chain=\"starknet\",kind=\"timeout\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert!(faults >= 2, "{text}");
+    // A bad answer is not a node that is away: it spends an attempt.
+    s.rollup.fail_with(Some(ErrorKind::BadAnswer));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    tick(&s).await;
+    assert_eq!(record(&s, &to_rollup).attempts, 1);
     s.rollup.fail_with(None);
+    tokio::time::sleep(Duration::from_millis(5)).await;
     tick(&s).await;
     assert_eq!(record(&s, &to_rollup).stage, Stage::Relaying);
 }
@@ -926,7 +944,8 @@ async fn a_backoff_passes_when_the_driven_clock_says_so() {
     let s = setup_with(relay, Some(clock.clone())).await;
     let id = stored(&s, 1);
     ready(&s, id);
-    s.rollup.fail_with(Some(ErrorKind::Timeout));
+    // A bad answer (a node's timeout would spend no attempt; its wait is the first backoff).
+    s.rollup.fail_with(Some(ErrorKind::BadAnswer));
     tick(&s).await;
     let r = record(&s, &id);
     assert_eq!((r.stage, r.attempts), (Stage::Sent, 1), "{r:#?}");
