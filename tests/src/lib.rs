@@ -19,6 +19,7 @@ pub mod arbitrum;
 pub mod artifacts;
 pub mod demo;
 pub mod devnet;
+pub mod fault_proxy;
 pub mod localnet;
 pub mod pool;
 pub mod process;

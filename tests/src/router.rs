@@ -225,7 +225,8 @@ pub fn router_config(
                 .clone()
                 .unwrap_or_else(|| net.l1.endpoint().to_string()))?,
             confirmations: options.l1_confirmations,
-            chain_id: None,
+            // As `xroute init` writes it: a node that answers another id is not signed for.
+            chain_id: Some(net.l1.chain_id()),
             signer_key_file: l1_key_file,
             transport,
         },
@@ -245,7 +246,7 @@ pub fn router_config(
             domain: deployed.domain,
             rpc: url(chain.devnet.rpc_url().to_string())?,
             confirmations: 0,
-            chain_id: None,
+            chain_id: Some(format!("{:#x}", chain.devnet.chain_id())),
             endpoint: Felt(felt_to_u256(deployed.endpoint)),
             l1_messaging: chain.messaging,
             messaging_layout: MessagingLayout::Current,
@@ -264,7 +265,7 @@ pub fn router_config(
                 domain: deployed.domain,
                 rpc: url(arb.l2.endpoint().to_string())?,
                 confirmations: 0,
-                chain_id: None,
+                chain_id: Some(arb.l2.chain_id()),
                 signer_key_file: arbitrum_key_file,
                 transport,
             },
@@ -340,6 +341,32 @@ pub fn set_payments(
 pub fn set_token_ledger(path: &Path, ledger: Address) -> Result<()> {
     edit_config(path, |config| {
         config.token = Some(xroute_config::TokenConfig { ledger })
+    })
+}
+
+/// Points each chain of the router config at `path` at `rpc(name, its RPC URL)` (a proxy in
+/// front of its node) with `transport`'s timeouts and retries; the router reads it at its next
+/// start.
+pub fn set_rpcs(
+    path: &Path,
+    rpc: impl Fn(&str, &str) -> String,
+    transport: TransportConfig,
+) -> Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    let config = Config::parse(path, &text).map_err(|e| eyre::eyre!("{e}"))?;
+    let mut urls = Vec::new();
+    for chain in &config.chains {
+        let url = rpc(chain.name(), chain.rpc().expose());
+        urls.push(RpcUrl::new(url).map_err(|e| eyre::eyre!(e))?);
+    }
+    edit_config(path, |config| {
+        for (chain, url) in config.chains.iter_mut().zip(urls) {
+            match chain {
+                ChainConfig::Ethereum(c) => (c.chain.rpc, c.chain.transport) = (url, transport),
+                ChainConfig::Arbitrum(c) => (c.chain.rpc, c.chain.transport) = (url, transport),
+                ChainConfig::Starknet(c) => (c.rpc, c.transport) = (url, transport),
+            }
+        }
     })
 }
 

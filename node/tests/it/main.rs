@@ -16,6 +16,7 @@ mod e2e_arbitrum;
 mod e2e_network;
 mod e2e_relay;
 mod explorer;
+mod faults;
 mod network_catch_up;
 mod payments;
 mod pool;
