@@ -371,7 +371,7 @@ pub fn set_rpcs(
 }
 
 /// Reads the router config at `path`, changes it with `change`, writes it back.
-fn edit_config(path: &Path, change: impl FnOnce(&mut Config)) -> Result<()> {
+pub fn edit_config(path: &Path, change: impl FnOnce(&mut Config)) -> Result<()> {
     let text = std::fs::read_to_string(path)?;
     let mut config = Config::parse(path, &text).map_err(|e| eyre::eyre!("{e}"))?;
     change(&mut config);

@@ -544,6 +544,16 @@ impl Store {
         Ok(applied)
     }
 
+    /// Moves `id`'s source to `source` (its sending transaction found in another block after a
+    /// reorg, or sent again on the new branch); nothing else of it changes.
+    pub fn set_source(&self, id: &MessageId, source: SourceRef) -> Result<()> {
+        let mut record = self.get(id)?.ok_or(StoreError::UnknownMessage(*id))?;
+        record.source = source;
+        let body = encode_body(&record)?;
+        self.bodies.insert(id.0.as_slice(), body)?;
+        Ok(())
+    }
+
     /// Makes `change` on `id` without changing its stage (attempts, reason, a relay transaction).
     pub fn update(&self, id: &MessageId, change: Change) -> Result<()> {
         let key = id.0;

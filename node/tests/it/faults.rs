@@ -14,7 +14,7 @@ use xroute_tests::{
     arbitrum::ArbitrumOptions,
     artifacts::evm::SampleApp,
     fault_proxy::{Fault, FaultProxy},
-    router::{RouterProcess, check_each_hop_once, set_rpcs},
+    router::{RouterProcess, check_each_hop_once, edit_config, set_rpcs},
     stack::L1_DOMAIN,
 };
 
@@ -66,7 +66,8 @@ async fn metric(router: &RouterProcess, prefix: &str) -> Result<f64> {
 /// 1,000 messages over every route (Starknet → L1, L1 → Starknet, Starknet → appchain, and the
 /// five Arbitrum routes: to and from L1, Starknet → Arbitrum, Arbitrum → Starknet, Arbitrum →
 /// appchain), every node of the router behind a proxy failing 30 % of its requests, the router
-/// SIGKILLed twice and its nodes all down for a while: the router never exits on its own, its
+/// SIGKILLed twice and its nodes all down for a while, with two attempts per message (a node's
+/// fault must spend none): the router never exits on its own, its
 /// `/ready` goes 503 while its nodes are down and 200 once they answer, no message is parked,
 /// every message is delivered exactly once (counted from the recipients on their chains), and
 /// each hop is made by exactly one successful L1 relay transaction.
@@ -120,6 +121,8 @@ async fn a_thousand_messages_over_every_route_survive_failing_nodes_and_two_sigk
             ..TransportConfig::default()
         },
     )?;
+    // Two attempts: a message that spent one on each of two node faults would park.
+    edit_config(env.router.config(), |c| c.relay.max_attempts = 2)?;
     env.router.kill_and_restart().await?;
 
     let mut ids = Vec::new();
