@@ -17,6 +17,7 @@
 //!   router's mined successful relays, and the value (entry fees) they carried.
 //! - `xroute_chain_head{chain}`, `xroute_scan_lag_blocks{chain}` (head − indexed cursor),
 //!   `xroute_chain_answered_seconds{chain}` (unix time of the chain's last answer to the indexer).
+//! - `xroute_reorg_depth_blocks{chain}`: reorgs found under the indexer's cursor, by depth.
 //! - `xroute_node_faults_total{chain,kind}`: message steps that failed because a node did (no
 //!   attempt of the message spent).
 //! - `xroute_p2p_peers` (connected libp2p peers) and `xroute_gossip_messages{verdict,reason}`
@@ -95,6 +96,11 @@ fn certificate_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 15))
 }
 
+fn reorg_histogram() -> Histogram {
+    // 1 … 128 blocks.
+    Histogram::new(exponential_buckets(1.0, 2.0, 8))
+}
+
 fn delivery_histogram() -> Histogram {
     // 0.25 s … ~68 min.
     Histogram::new(exponential_buckets(0.25, 2.0, 15))
@@ -150,6 +156,7 @@ pub struct Metrics {
     peers: Gauge,
     gossip: Family<GossipLabels, Gauge>,
     node_faults: Family<FaultLabels, Counter>,
+    reorgs: Family<ChainLabels, Histogram, fn() -> Histogram>,
     /// Domain → chain name, for route labels.
     names: BTreeMap<u32, String>,
     /// Per chain, when it last answered the indexer (ms since the epoch).
@@ -183,6 +190,7 @@ impl Metrics {
             peers: Gauge::default(),
             gossip: Family::default(),
             node_faults: Family::default(),
+            reorgs: Family::new_with_constructor(reorg_histogram),
             names,
             last_answer: Mutex::new(BTreeMap::new()),
         };
@@ -298,6 +306,11 @@ impl Metrics {
                 "Message steps that failed because a chain's node did (timed out, refused, rate limited, answered garbage): tried again, no attempt of the message spent",
                 m.node_faults.clone(),
             );
+            r.register(
+                "xroute_reorg_depth_blocks",
+                "Reorgs the indexer found under its cursor, per chain, by depth (blocks from the cursor down to the newest block both branches share); its _count is the number of reorgs",
+                m.reorgs.clone(),
+            );
             xroute_adapters::rpc_metrics::RpcMetrics::global().register(&mut r);
         }
         Arc::new(m)
@@ -316,6 +329,15 @@ impl Metrics {
             name(record.envelope.src_domain),
             name(record.envelope.dst_domain)
         )
+    }
+
+    /// The indexer found a reorg `depth` blocks deep under its cursor on `chain`.
+    pub fn reorg(&self, chain: &str, depth: u64) {
+        self.reorgs
+            .get_or_create(&ChainLabels {
+                chain: chain.to_string(),
+            })
+            .observe(depth as f64);
     }
 
     /// A message's step failed because `chain`'s node did (`kind`).

@@ -35,6 +35,9 @@ pub struct MessageView {
     pub reason: Option<String>,
     /// Source transaction.
     pub source_tx: String,
+    /// The source block it is in (it changes when a reorg moves the transaction).
+    #[serde(default)]
+    pub source_block: u64,
     /// When this router first saw it on the source chain (ms since the epoch).
     #[serde(default)]
     pub seen_at_ms: u64,
@@ -182,6 +185,7 @@ pub(super) fn view(app: &AppState, r: &MessageRecord) -> MessageView {
         attempts: r.attempts,
         reason: r.reason.clone(),
         source_tx: r.source.tx_hash.to_string(),
+        source_block: r.source.block_number,
         seen_at_ms: r.seen_at_ms,
         relays: r
             .relays

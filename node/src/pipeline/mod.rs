@@ -195,6 +195,8 @@ pub struct Pipeline {
     clock: Arc<dyn crate::time::Clock>,
     /// L1's final block as the last round read it (its hash is read once per final block).
     l1_final: std::sync::Mutex<Option<BlockRef>>,
+    /// Recent cursor blocks per chain, to find where a reorg forked.
+    recent: scan::RecentBlocks,
     /// Messages whose hop this round found not made yet on L1 (asked once per round).
     hop_not_made: std::sync::Mutex<std::collections::HashSet<MessageId>>,
     /// Per message, the time (ms) before which it is not looked at ([`Outcome::LookAgainAt`]).
@@ -230,6 +232,7 @@ impl Pipeline {
             exit_waits: std::sync::Mutex::new(Default::default()),
             clock: Arc::new(crate::time::SystemClock),
             l1_final: std::sync::Mutex::new(None),
+            recent: scan::RecentBlocks::default(),
             hop_not_made: std::sync::Mutex::new(Default::default()),
             hub_processed: std::sync::Mutex::new(Default::default()),
             look_after: std::sync::Mutex::new(Default::default()),
@@ -322,13 +325,21 @@ impl Pipeline {
         Ok(())
     }
 
+    /// What an indexing pass of `chain` came to, in the metrics.
+    fn scanned(&self, chain: &str, report: scan::ScanReport) {
+        self.metrics.scanned(chain, report.head, report.cursor);
+        if let Some(reorg) = report.reorg {
+            self.metrics.reorg(chain, reorg.depth);
+        }
+    }
+
     /// Indexes `chain` every poll interval until shutdown.
     async fn index_loop(&self, chain: Arc<dyn ChainAdapter>, mut shutdown: watch::Receiver<bool>) {
         let interval = Duration::from_millis(self.relay.poll_interval_ms);
         while !*shutdown.borrow() {
             tokio::select! {
-                scanned = scan::scan(&self.store, chain.as_ref(), self.now_ms()) => match scanned {
-                    Ok(report) => self.metrics.scanned(chain.name(), report.head, report.cursor),
+                scanned = scan::scan(&self.store, &self.recent, chain.as_ref(), self.now_ms()) => match scanned {
+                    Ok(report) => self.scanned(chain.name(), report),
                     Err(e) => {
                         tracing::warn!(chain = chain.name(), error = %e, "indexing failed; retrying");
                     }
@@ -366,10 +377,8 @@ impl Pipeline {
             if adapter.domain() == hub {
                 continue; // indexed by the round, from the L1 head it reads
             }
-            match scan::scan(&self.store, adapter.as_ref(), self.now_ms()).await {
-                Ok(report) => self
-                    .metrics
-                    .scanned(adapter.name(), report.head, report.cursor),
+            match scan::scan(&self.store, &self.recent, adapter.as_ref(), self.now_ms()).await {
+                Ok(report) => self.scanned(adapter.name(), report),
                 Err(e) => {
                     tracing::warn!(chain = adapter.name(), error = %e, "indexing failed; retrying next tick");
                 }
@@ -417,10 +426,17 @@ impl Pipeline {
         *self.l1_final.lock().unwrap_or_else(|p| p.into_inner()) = Some(l1_final);
         let now_ms = self.now_ms();
         if index {
-            match scan::scan_from_head(&self.store, hub.as_ref(), head, Some(l1_final), now_ms)
-                .await
+            match scan::scan_from_head(
+                &self.store,
+                &self.recent,
+                hub.as_ref(),
+                head,
+                Some(l1_final),
+                now_ms,
+            )
+            .await
             {
-                Ok(report) => self.metrics.scanned(hub.name(), report.head, report.cursor),
+                Ok(report) => self.scanned(hub.name(), report),
                 Err(e) => {
                     tracing::warn!(chain = hub.name(), error = %e, "indexing failed; retrying");
                 }

@@ -1,14 +1,64 @@
 //! Indexing: each chain from its persisted cursor up to its finalized head, in bounded ranges.
 //! A message found twice (a re-scan after a restart or a reorg rewind) is stored once.
 
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Mutex,
+};
+
 use alloy_primitives::B256;
 use xroute_adapters::{BlockRef, ChainAdapter, ChainAdapterExt};
 
 use super::PipelineError;
 use crate::{
-    model::{Cursor, MessageRecord, SourceRef},
-    store::Store,
+    model::{Change, Cursor, MessageRecord, SourceRef, Stage},
+    store::{Store, StoreError},
 };
+
+/// The start of the reason of a message parked because its sending transaction left the chain
+/// in a reorg; the same message sent again on the new branch takes its place.
+pub(crate) const ORPHANED: &str = "its source transaction left the chain in a reorg";
+
+/// How many recent cursor blocks are kept per chain, to find where a reorg forked.
+const RECENT: usize = 128;
+
+/// Per chain, the hashes of blocks the indexer set its cursor at lately (in memory): where a
+/// reorg forked is the newest of them the chain still has.
+#[derive(Debug, Default)]
+pub(crate) struct RecentBlocks(Mutex<HashMap<u32, BTreeMap<u64, [u8; 32]>>>);
+
+impl RecentBlocks {
+    fn note(&self, domain: u32, number: u64, hash: [u8; 32]) {
+        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let chain = all.entry(domain).or_default();
+        // A block above `number` is of a branch the chain left.
+        chain.split_off(&(number + 1));
+        chain.insert(number, hash);
+        while chain.len() > RECENT {
+            chain.pop_first();
+        }
+    }
+
+    /// The chain's known blocks at or below `number`, newest first.
+    fn below(&self, domain: u32, number: u64) -> Vec<(u64, [u8; 32])> {
+        let all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        all.get(&domain)
+            .map(|c| c.range(..=number).rev().map(|(n, h)| (*n, *h)).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A reorg the indexer found under its cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reorg {
+    /// Blocks from the cursor down to the newest block both branches share (at least this many
+    /// when that block is older than what the indexer remembers).
+    pub depth: u64,
+    /// Stored messages whose sending transaction is on no block of the new branch: parked.
+    pub orphaned: usize,
+    /// Stored messages whose sending transaction the new branch holds in another block.
+    pub moved: usize,
+}
 
 /// Blocks per `sent_messages` call.
 const RANGE: u64 = 1_000;
@@ -22,23 +72,27 @@ pub(crate) struct ScanReport {
     pub head: u64,
     /// The last block indexed.
     pub cursor: u64,
+    /// A reorg found under the cursor, if any.
+    pub reorg: Option<Reorg>,
 }
 
 /// Indexes `adapter`'s chain up to its finalized head; what it finds is stored as sent at `now`.
 /// A chain with no new final block costs one head read.
 pub(crate) async fn scan(
     store: &Store,
+    recent: &RecentBlocks,
     adapter: &dyn ChainAdapter,
     now: u64,
 ) -> Result<ScanReport, PipelineError> {
     let head = adapter.head().await?;
-    scan_from_head(store, adapter, head, None, now).await
+    scan_from_head(store, recent, adapter, head, None, now).await
 }
 
 /// [`scan`] from a head the caller read (the hub chain's, read once per round), and its final
 /// block if the caller knows it.
 pub(crate) async fn scan_from_head(
     store: &Store,
+    recent: &RecentBlocks,
     adapter: &dyn ChainAdapter,
     head: BlockRef,
     finalized: Option<BlockRef>,
@@ -54,6 +108,7 @@ pub(crate) async fn scan_from_head(
         return Ok(ScanReport {
             head: head.number,
             cursor: c.block_number,
+            reorg: None,
         });
     }
     let finalized = match finalized {
@@ -64,6 +119,7 @@ pub(crate) async fn scan_from_head(
             hash: adapter.block_hash(final_number).await?,
         },
     };
+    let mut reorg = None;
     let mut from = match cursor {
         None => 0,
         Some(cursor) => {
@@ -71,12 +127,26 @@ pub(crate) async fn scan_from_head(
             if hash == cursor.block_hash.0 {
                 cursor.block_number + 1
             } else {
-                let back = cursor.block_number.saturating_sub(REORG_REWIND);
+                let fork = fork_point(recent, adapter, cursor.block_number).await?;
+                let back = match fork {
+                    Some(f) => f + 1,
+                    None => cursor.block_number.saturating_sub(REORG_REWIND),
+                };
+                let (orphaned, moved) = recheck_sources(store, adapter, back, now).await?;
+                let found = Reorg {
+                    depth: cursor.block_number + 1 - back,
+                    orphaned,
+                    moved,
+                };
                 tracing::warn!(
                     chain = name,
                     block = cursor.block_number,
+                    depth = found.depth,
+                    orphaned,
+                    moved,
                     "block under the cursor changed (reorg); re-indexing from {back}"
                 );
+                reorg = Some(found);
                 back
             }
         }
@@ -113,6 +183,8 @@ pub(crate) async fn scan_from_head(
                     block = record.source.block_number,
                     "message sent"
                 );
+            } else {
+                sent_again(store, &record, now)?;
             }
         }
         let hash = if to == finalized.number {
@@ -127,6 +199,7 @@ pub(crate) async fn scan_from_head(
                 block_hash: B256::from(hash),
             },
         )?;
+        recent.note(adapter.domain(), to, hash);
         if catching_up {
             tracing::info!(
                 chain = name,
@@ -142,5 +215,139 @@ pub(crate) async fn scan_from_head(
     Ok(ScanReport {
         head: head.number,
         cursor: from.saturating_sub(1),
+        reorg,
     })
+}
+
+/// The newest block at or below `cursor` that both branches share, from the blocks the indexer
+/// remembers (`None`: none of them is on the chain any more).
+async fn fork_point(
+    recent: &RecentBlocks,
+    adapter: &dyn ChainAdapter,
+    cursor: u64,
+) -> Result<Option<u64>, PipelineError> {
+    for (number, hash) in recent.below(adapter.domain(), cursor) {
+        if adapter.block_hash(number).await? == hash {
+            return Ok(Some(number));
+        }
+    }
+    Ok(None)
+}
+
+/// After a reorg from block `from` on: every stored message of this chain from there that is not
+/// relayed yet is checked against the new branch. One whose block is still there stays; one whose
+/// transaction the new branch holds in another block follows it; one whose transaction is gone is
+/// parked (the same message sent again on the new branch takes its place: [`sent_again`]).
+/// Returns (parked, moved).
+async fn recheck_sources(
+    store: &Store,
+    adapter: &dyn ChainAdapter,
+    from: u64,
+    now: u64,
+) -> Result<(usize, usize), PipelineError> {
+    let name = adapter.name();
+    let mut hashes: HashMap<u64, [u8; 32]> = HashMap::new();
+    let (mut orphaned, mut moved) = (0, 0);
+    for stage in [Stage::Sent, Stage::Proven, Stage::Attested] {
+        for id in store.ids_in(stage, usize::MAX)? {
+            let Some(record) = store.get(&id)? else {
+                continue;
+            };
+            let source = record.source;
+            if source.domain != adapter.domain() || source.block_number < from {
+                continue;
+            }
+            let number = source.block_number;
+            let hash = match hashes.get(&number) {
+                Some(h) => *h,
+                None => {
+                    let h = adapter.block_hash(number).await?;
+                    hashes.insert(number, h);
+                    h
+                }
+            };
+            if hash == source.block_hash.0 {
+                continue;
+            }
+            match adapter.block_of_tx(source.tx_hash.0).await? {
+                Some(block) => {
+                    let block_hash = adapter.block_hash(block).await?;
+                    store.set_source(
+                        &id,
+                        SourceRef {
+                            block_number: block,
+                            block_hash: B256::from(block_hash),
+                            ..source
+                        },
+                    )?;
+                    tracing::info!(chain = name, %id, from = number, to = block, "reorg: the message's transaction is in another block now");
+                    moved += 1;
+                }
+                None => {
+                    let reason = format!(
+                        "{ORPHANED}: transaction {} of block {number} on {name} is on no block \
+                         of the new branch (the same message sent again there is relayed \
+                         instead)",
+                        source.tx_hash
+                    );
+                    match store.transition(
+                        &id,
+                        stage,
+                        Stage::Parked,
+                        now,
+                        &reason,
+                        Change::default().reason(Some(reason.clone())),
+                    ) {
+                        Ok(_) => {}
+                        Err(StoreError::StageMismatch { .. }) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                    tracing::warn!(chain = name, %id, block = number, "reorg: the message's transaction left the chain; parked");
+                    orphaned += 1;
+                }
+            }
+        }
+    }
+    Ok((orphaned, moved))
+}
+
+/// `found` is stored already: when the stored one was parked because its transaction left the
+/// chain in a reorg, or is not relayed yet and came from another block, it takes `found`'s source
+/// (the same message, sent again on the new branch), and a parked one starts over from `Sent`.
+fn sent_again(store: &Store, found: &MessageRecord, now: u64) -> Result<(), PipelineError> {
+    let Some(stored) = store.get(&found.id)? else {
+        return Ok(());
+    };
+    if stored.source == found.source {
+        return Ok(());
+    }
+    let orphaned = stored.stage == Stage::Parked
+        && stored
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with(ORPHANED));
+    let waiting = matches!(stored.stage, Stage::Sent | Stage::Proven | Stage::Attested);
+    if !orphaned && !waiting {
+        return Ok(());
+    }
+    store.set_source(&found.id, found.source.clone())?;
+    if orphaned {
+        let note = format!(
+            "sent again on the new branch: transaction {} in block {}",
+            found.source.tx_hash, found.source.block_number
+        );
+        match store.transition(
+            &found.id,
+            Stage::Parked,
+            Stage::Sent,
+            now,
+            &note,
+            Change::step_done().attempts(0, 0),
+        ) {
+            Ok(_) | Err(StoreError::StageMismatch { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(id = %found.id, block = found.source.block_number, "a message parked by a reorg was sent again; it goes on");
+    }
+    Ok(())
 }

@@ -21,6 +21,7 @@ mod network_catch_up;
 mod payments;
 mod pool;
 mod public_chains;
+mod reorg;
 mod resilience;
 mod resume;
 mod store_backup;
