@@ -134,8 +134,79 @@ pub fn format_of(field: &str, path: &Path) -> Result<KeyFormat> {
     })
 }
 
+/// The most work a keystore's key derivation may ask for: scrypt up to N = 2^20 with r ≤ 8 and
+/// p ≤ 4 (1 GiB at most; geth's "standard" is 2^18, 256 MiB), PBKDF2 up to 10,000,000 rounds. A
+/// file asking for more would make the router allocate or compute without bound before the
+/// passphrase is even checked.
+const MAX_SCRYPT_LOG_N: u32 = 20;
+const MAX_SCRYPT_R: u64 = 8;
+const MAX_SCRYPT_P: u64 = 4;
+const MAX_PBKDF2_ROUNDS: u64 = 10_000_000;
+
+/// Checks, before anything is derived, that `text` is a keystore whose key derivation stays
+/// within the bounds above and whose derived key and ciphertext have the sizes of a key.
+pub fn check_keystore_bounds(text: &str) -> std::result::Result<(), String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let crypto = v
+        .get("crypto")
+        .or_else(|| v.get("Crypto"))
+        .ok_or("no `crypto` object")?;
+    let params = &crypto["kdfparams"];
+    let number = |name: &str| -> std::result::Result<u64, String> {
+        params[name]
+            .as_u64()
+            .ok_or_else(|| format!("kdfparams.{name} is not a whole number"))
+    };
+    if number("dklen")? != 32 {
+        return Err("kdfparams.dklen is not 32".into());
+    }
+    match crypto["kdf"].as_str() {
+        Some("scrypt") => {
+            let n = number("n")?;
+            if !n.is_power_of_two() || n < 2 || n.trailing_zeros() > MAX_SCRYPT_LOG_N {
+                return Err(format!(
+                    "kdfparams.n = {n} is not a power of two from 2 to 2^{MAX_SCRYPT_LOG_N}"
+                ));
+            }
+            let (r, p) = (number("r")?, number("p")?);
+            if r == 0 || r > MAX_SCRYPT_R || p == 0 || p > MAX_SCRYPT_P {
+                return Err(format!(
+                    "kdfparams r = {r}, p = {p} are outside 1..={MAX_SCRYPT_R} and 1..={MAX_SCRYPT_P}"
+                ));
+            }
+        }
+        Some("pbkdf2") => {
+            let c = number("c")?;
+            if c == 0 || c > MAX_PBKDF2_ROUNDS {
+                return Err(format!(
+                    "kdfparams.c = {c} is outside 1..={MAX_PBKDF2_ROUNDS}"
+                ));
+            }
+        }
+        other => return Err(format!("kdf {other:?} is neither scrypt nor pbkdf2")),
+    }
+    let ciphertext = crypto["ciphertext"].as_str().ok_or("no ciphertext")?;
+    if ciphertext.len() > 128 {
+        return Err(format!(
+            "the ciphertext is {} hex characters, more than a key's",
+            ciphertext.len()
+        ));
+    }
+    Ok(())
+}
+
 /// The secret bytes of the keystore at `path`, decrypted with the process's passphrase.
 fn decrypt(field: &str, path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    let text = read(field, path)?;
+    check_keystore_bounds(&text).map_err(|reason| {
+        AdapterError::config(
+            field,
+            format!(
+                "{} is not a keystore this router reads: {reason}",
+                path.display()
+            ),
+        )
+    })?;
     let passphrase = passphrase(field, path)?;
     eth_keystore::decrypt_key(path, passphrase.as_bytes())
         .map(Zeroizing::new)
@@ -276,6 +347,44 @@ pub fn write_keystore(path: &Path, secret: &[u8; 32], passphrase: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keystore_asking_for_unbounded_work_is_refused_before_any_is_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.json");
+        write_keystore(&path, &[7u8; 32], "pass").unwrap();
+        let good = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(check_keystore_bounds(&good), Ok(()));
+        let mut v: serde_json::Value = serde_json::from_str(&good).unwrap();
+        // N = 2^40: terabytes of scrypt memory if it were derived.
+        v["crypto"]["kdfparams"]["n"] = serde_json::json!(1u64 << 40);
+        let hostile = dir.path().join("hostile.json");
+        std::fs::write(&hostile, v.to_string()).unwrap();
+        // Refused before the passphrase is asked for (none is needed to see it).
+        let err = secp256k1("chains[0].signer_key_file", &hostile)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains(
+                "hostile.json is not a keystore this router reads: kdfparams.n = 1099511627776"
+            ),
+            "{err}"
+        );
+        for (field, value, says) in [
+            (
+                "r",
+                serde_json::json!(1u64 << 30),
+                "kdfparams r = 1073741824",
+            ),
+            ("dklen", serde_json::json!(64), "dklen is not 32"),
+        ] {
+            let mut v: serde_json::Value = serde_json::from_str(&good).unwrap();
+            v["crypto"]["kdfparams"][field] = value;
+            let why = check_keystore_bounds(&v.to_string()).unwrap_err();
+            assert!(why.contains(says), "{why}");
+        }
+    }
 
     #[test]
     fn a_key_file_that_is_not_a_key_is_named_and_its_content_is_not_printed() {

@@ -112,6 +112,15 @@ impl EvmSubmitter {
         })
     }
 
+    /// Whether the node has transaction `hash` (pending or mined).
+    async fn knows(&self, hash: B256) -> Result<bool> {
+        self.provider
+            .get_transaction_by_hash(hash)
+            .await
+            .map(|t| t.is_some())
+            .map_err(|e| self.rpc_error("eth_getTransactionByHash", e))
+    }
+
     /// The chain id transactions are signed for.
     pub fn chain_id(&self) -> u64 {
         self.chain_id
@@ -280,6 +289,9 @@ impl NonceLease<'_> {
         match s.provider.send_raw_transaction(&tx.raw).await {
             Ok(_) => {}
             Err(e) if is_known_or_used(&e) && !is_nonce_too_low(&e) => {}
+            // Its nonce is used: by this very transaction when an earlier try reached the node
+            // and only its answer was lost (a timeout, a cut answer), else by another one.
+            Err(e) if is_nonce_too_low(&e) && s.knows(tx.hash).await? => {}
             Err(e) => {
                 if is_nonce_too_low(&e) {
                     *self.next = None;

@@ -170,6 +170,20 @@ impl StarknetSubmitter {
         Ok(sent.transaction_hash)
     }
 
+    /// Whether the node has invoke `hash` (received, pending or in a block).
+    async fn knows(&self, hash: B256) -> Result<bool> {
+        match self
+            .account
+            .provider()
+            .get_transaction_by_hash(Felt::from_bytes_be(&hash.0), None)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(ProviderError::StarknetError(StarknetError::TransactionHashNotFound)) => Ok(false),
+            Err(e) => Err(self.rpc_error("starknet_getTransactionByHash", e)),
+        }
+    }
+
     /// What became of invoke `tx`.
     pub async fn status(&self, tx: Felt) -> Result<InvokeStatus> {
         let Some(receipt) = self.receipt_of(tx).await? else {
@@ -424,6 +438,10 @@ impl Lease for StarknetLease<'_> {
         match s.send_raw(tx).await? {
             Ok(()) => {}
             Err(ProviderError::StarknetError(StarknetError::DuplicateTx)) => {}
+            // Its nonce is used: by this very invoke when an earlier try reached the node and only
+            // its answer was lost, else by another one.
+            Err(ProviderError::StarknetError(StarknetError::InvalidTransactionNonce(_)))
+                if s.knows(tx.hash).await? => {}
             Err(e) => {
                 if matches!(
                     e,

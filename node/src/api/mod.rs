@@ -41,6 +41,7 @@ use utoipa::OpenApi as _;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use xroute_proofs::envelope::MessageId;
 
+mod advice;
 mod quote;
 mod transfer;
 mod views;

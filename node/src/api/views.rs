@@ -33,6 +33,10 @@ pub struct MessageView {
     pub attempts: u32,
     /// Why it is parked or dropped, or the last retried error.
     pub reason: Option<String>,
+    /// What the sender or the operator can do about it (parked or waiting), when there is
+    /// something to say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub what_to_do: Option<String>,
     /// Source transaction.
     pub source_tx: String,
     /// The source block it is in (it changes when a reorg moves the transaction).
@@ -184,6 +188,7 @@ pub(super) fn view(app: &AppState, r: &MessageRecord) -> MessageView {
         payload_words: r.envelope.payload.len(),
         attempts: r.attempts,
         reason: r.reason.clone(),
+        what_to_do: super::advice::what_to_do(r),
         source_tx: r.source.tx_hash.to_string(),
         source_block: r.source.block_number,
         seen_at_ms: r.seen_at_ms,

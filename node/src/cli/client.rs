@@ -227,6 +227,9 @@ fn print_message(v: &serde_json::Value, json: bool) -> Result<(), Failure> {
     if let Some(reason) = &m.reason {
         println!("reason    {reason}");
     }
+    if let Some(advice) = &m.what_to_do {
+        println!("to do     {advice}");
+    }
     println!("attempts  {}", m.attempts);
     if let Some(p) = &m.payment {
         println!(

@@ -45,6 +45,7 @@ use std::{sync::Arc, time::Duration};
 pub use chains::Chains;
 pub use coordinator::{Alone, Coordinator, Gate, Turn};
 use futures::{FutureExt, StreamExt};
+pub(crate) use scan::ORPHANED;
 use tokio::sync::watch;
 use xroute_adapters::{AdapterError, BlockRef, ChainAdapter, ChainAdapterExt};
 use xroute_config::{PaymentsConfig, RelayConfig};

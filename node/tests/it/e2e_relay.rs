@@ -170,7 +170,7 @@ impl Env {
     }
 
     /// `xroute <args> --api URL` as a process: (exit code, stdout, stderr).
-    fn cli(&self, args: &[&str]) -> Result<(i32, String, String)> {
+    pub(crate) fn cli(&self, args: &[&str]) -> Result<(i32, String, String)> {
         let out = std::process::Command::new(XROUTE)
             .args(args)
             .args(["--api", &self.router.api])

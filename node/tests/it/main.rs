@@ -17,6 +17,7 @@ mod e2e_network;
 mod e2e_relay;
 mod explorer;
 mod faults;
+mod handler_fails;
 mod network_catch_up;
 mod payments;
 mod pool;
