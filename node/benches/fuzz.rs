@@ -172,8 +172,10 @@ struct Report {
     crashes: Vec<(String, PathBuf)>,
 }
 
-/// The message of the last panic (the hook records it, quietly).
+/// The message of the last panic inside a target (the hook records it, quietly).
 static PANIC: Mutex<Option<String>> = Mutex::new(None);
+/// Whether a target is running (a panic elsewhere is the bench's own, printed as usual).
+static IN_TARGET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn crash_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fuzz/crashes")
@@ -200,7 +202,10 @@ fn fuzz(
         } else {
             m.input(corpus)
         };
-        match std::panic::catch_unwind(AssertUnwindSafe(|| check(&input))) {
+        IN_TARGET.store(true, std::sync::atomic::Ordering::SeqCst);
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| check(&input)));
+        IN_TARGET.store(false, std::sync::atomic::Ordering::SeqCst);
+        match outcome {
             Ok(true) => accepted += 1,
             Ok(false) => {}
             Err(_) => {
@@ -409,7 +414,11 @@ async fn proof_seed() -> (Vec<u8>, B256, B256) {
     let account = format!("{:#x}", Address::repeat_byte(0x42));
     call(
         "anvil_setStorageAt",
-        serde_json::json!([account, "0x0", format!("{:#x}", B256::repeat_byte(9))]),
+        serde_json::json!([
+            account,
+            format!("{:#x}", B256::ZERO),
+            format!("{:#x}", B256::repeat_byte(9))
+        ]),
     )
     .await;
     call("anvil_setBalance", serde_json::json!([account, "0x1000"])).await;
@@ -418,7 +427,7 @@ async fn proof_seed() -> (Vec<u8>, B256, B256) {
     let root: B256 = block["stateRoot"].as_str().unwrap().parse().unwrap();
     let proof = call(
         "eth_getProof",
-        serde_json::json!([account, ["0x0"], "latest"]),
+        serde_json::json!([account, [format!("{:#x}", B256::ZERO)], "latest"]),
     )
     .await;
     (serde_json::to_vec(&proof).unwrap(), root, B256::ZERO)
@@ -520,8 +529,13 @@ async fn check_api(app: &axum::Router, bytes: &[u8]) -> bool {
 
 fn main() {
     let args = Args::parse();
-    std::panic::set_hook(Box::new(|info| {
-        *PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(info.to_string());
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if IN_TARGET.load(std::sync::atomic::Ordering::SeqCst) {
+            *PANIC.lock().unwrap_or_else(|p| p.into_inner()) = Some(info.to_string());
+        } else {
+            default_hook(info);
+        }
     }));
     let wanted = |t: &str| args.target.as_deref().is_none_or(|w| w == t);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");

@@ -477,6 +477,16 @@ impl RouterProcess {
         self.wait_ready().await
     }
 
+    /// The router's resident memory (KiB, `VmRSS` of `/proc/PID/status`).
+    pub fn rss_kib(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.pid()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| eyre::eyre!("no VmRSS for the router"))
+    }
+
     /// SIGINT; returns the exit code.
     pub async fn interrupt(&mut self) -> Result<Option<i32>> {
         self.process.interrupt(Duration::from_secs(30)).await
