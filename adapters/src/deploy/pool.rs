@@ -412,14 +412,7 @@ impl Deployer {
             ("pool.l1.vault", &rec.vault),
             ("pool.l1.manager", &rec.manager),
         ] {
-            let r = match c {
-                Some(c) => self
-                    .check_evm_code(&self.l1, c, entry)
-                    .await
-                    .map(|()| format!("{} on {}, code as deployed", c.address, self.l1.name)),
-                None => Err(absent(entry, "not deployed")),
-            };
-            lines.push(StatusLine::of(entry.into(), r));
+            lines.push(self.l1_contract_line(entry, c.as_ref()).await);
         }
         for (family, name, domain) in self.pool_chains() {
             let entry = |what: &str| format!("pool.{family}.{name}.{what}");

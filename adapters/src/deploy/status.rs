@@ -129,6 +129,22 @@ impl Deployer {
         }
     }
 
+    /// The status line of an L1 contract of the record: its code as deployed, or not deployed.
+    pub(super) async fn l1_contract_line(
+        &self,
+        entry: &str,
+        c: Option<&EvmContract>,
+    ) -> StatusLine {
+        let checked = match c {
+            Some(c) => self
+                .check_evm_code(&self.l1, c, entry)
+                .await
+                .map(|()| format!("{} on {}, code as deployed", c.address, self.l1.name)),
+            None => Err(absent(entry, "not deployed")),
+        };
+        StatusLine::of(entry.into(), checked)
+    }
+
     /// The token's status lines (none without `[token]`).
     pub(super) async fn status_token(&self, record: &Record) -> Vec<super::StatusLine> {
         let mut lines = Vec::new();
@@ -141,14 +157,7 @@ impl Deployer {
             ("token.l1.token", &rec.token),
             ("token.l1.ledger", &rec.ledger),
         ] {
-            let r = match c {
-                Some(c) => self
-                    .check_evm_code(&self.l1, c, entry)
-                    .await
-                    .map(|()| format!("{} on {}, code as deployed", c.address, self.l1.name)),
-                None => Err(absent(entry, "not deployed")),
-            };
-            lines.push(line(entry.into(), r));
+            lines.push(self.l1_contract_line(entry, c.as_ref()).await);
         }
         let ledger = rec.ledger.as_ref().map(|l| l.address);
         for (family, name, domain) in self.rollups() {

@@ -565,7 +565,23 @@ impl Pipeline {
         {
             tracing::error!(%id, error = %e, "cannot record why a message waits");
         }
-        Outcome::LookAgainAt(tick.now_ms + backoff_ms(&self.relay, 1))
+        Outcome::LookAgainAt(tick.now_ms + self.node_fault_wait(chain))
+    }
+
+    /// How long a message waits after `chain`'s node failed its step: the first backoff while
+    /// the chain's indexer still hears from the node (a flaky node), growing with how long it has
+    /// not (half that silence, up to `relay.backoff_max_ms`), so a node that stays down is asked
+    /// less and less often.
+    fn node_fault_wait(&self, chain: &str) -> u64 {
+        let first = backoff_ms(&self.relay, 1);
+        let silent = self
+            .metrics
+            .chain_silence_ms()
+            .get(chain)
+            .copied()
+            .flatten()
+            .unwrap_or(0);
+        (silent / 2).clamp(first, self.relay.backoff_max_ms.max(first))
     }
 
     fn apply(
