@@ -14,6 +14,7 @@
 //! - [`router`]: the one place that wires the parts into a router, from a config or given parts.
 
 pub mod api;
+pub mod failpoint;
 pub mod metrics;
 pub mod model;
 pub mod network;

@@ -388,6 +388,13 @@ impl Router {
             chains = self.chains.adapters().len(),
             "router started"
         );
+        if let Some((point, at)) = crate::failpoint::armed() {
+            tracing::warn!(
+                point,
+                at,
+                "fail point armed: the router aborts when it reaches it"
+            );
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         tasks.spawn("pipeline", {
             let pipeline = self.pipeline.clone();

@@ -29,6 +29,16 @@ impl ManagedProcess {
     /// `$TMPDIR/xroute-kit/`. The child gets SIGKILL if the thread that started it dies, so a test
     /// process killed mid-run leaves no node behind.
     pub fn spawn(name: &str, program: &Path, args: &[String]) -> Result<Self> {
+        Self::spawn_with_env(name, program, args, &[])
+    }
+
+    /// [`ManagedProcess::spawn`] with `env` added to the child's environment.
+    pub fn spawn_with_env(
+        name: &str,
+        program: &Path,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Result<Self> {
         let dir = std::env::temp_dir().join("xroute-kit");
         std::fs::create_dir_all(&dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
         let stamp = std::time::SystemTime::now()
@@ -42,6 +52,7 @@ impl ManagedProcess {
         let mut command = Command::new(program);
         command
             .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);
@@ -103,6 +114,25 @@ impl ManagedProcess {
             );
         }
         Ok(())
+    }
+
+    /// Waits until the process exits (at most `timeout`); its status.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if start.elapsed() > timeout {
+                bail!(
+                    "{} still running after {timeout:?}; log {}:\n{}",
+                    self.name,
+                    self.log_path.display(),
+                    self.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Sends `signal` to the process.

@@ -497,6 +497,36 @@ impl RouterProcess {
         self.process.signal(signal)
     }
 
+    /// SIGKILL, then a fresh process on the same config and store with `env` added (e.g. an armed
+    /// fail point), not waited for: it may exit before it answers.
+    pub fn kill_and_spawn_with_env(&mut self, env: &[(&str, &str)]) -> Result<()> {
+        self.process.kill()?;
+        let mut args = vec![
+            "run".to_string(),
+            "--config".to_string(),
+            self.config.display().to_string(),
+        ];
+        args.extend(self.extra.iter().cloned());
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.process = ManagedProcess::spawn_with_env("xroute", &self.binary, &args, &env)?;
+        Ok(())
+    }
+
+    /// Waits until the router exits on its own (at most `timeout`); its status.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
+        self.process.wait_exit(timeout).await
+    }
+
+    /// A fresh process on the same config and store, waited for until it answers (after it
+    /// exited on its own).
+    pub async fn restart(&mut self) -> Result<()> {
+        self.process = Self::spawn(&self.binary, &self.config, &self.extra).await?;
+        self.wait_ready().await
+    }
+
     /// SIGKILL, without a restart.
     pub fn kill(&mut self) -> Result<()> {
         self.process.kill()

@@ -256,6 +256,7 @@ impl Pipeline {
         };
         let mut lease = submitter.lease().await;
         let tx = lease.sign(call, fees).await?;
+        crate::failpoint::hit("settle.before_broadcast");
         lease.broadcast(&tx).await?;
         Ok(tx.hash)
     }

@@ -330,6 +330,7 @@ impl Store {
                 Ok(true)
             })
             .map_err(flatten)?;
+        crate::failpoint::hit("store.insert");
         if inserted {
             self.counts.add(record.stage, 1);
         }
@@ -381,6 +382,7 @@ impl Store {
 
     fn set_cursor_at(&self, key: &[u8], cursor: &Cursor) -> Result<()> {
         self.cursors.insert(key, codec::encode_cursor(cursor)?)?;
+        crate::failpoint::hit("store.cursor");
         Ok(())
     }
 

@@ -533,6 +533,7 @@ impl Store {
                     .collect::<std::result::Result<Vec<_>, _>>()
             })
             .map_err(super::flatten)?;
+        crate::failpoint::hit("store.move");
         for ((_, m), a) in moves.iter().zip(&applied) {
             if let Applied::Moved(record) = a {
                 self.counts.moved(m.from, m.to);
@@ -578,7 +579,9 @@ impl Store {
                 states.insert(key.as_slice(), state.encode())?;
                 Ok(())
             })
-            .map_err(super::flatten)
+            .map_err(super::flatten)?;
+        crate::failpoint::hit("store.update");
+        Ok(())
     }
 }
 

@@ -95,7 +95,10 @@ impl Store {
                     Ok(moved)
                 });
             let records = match result {
-                Ok(records) => records,
+                Ok(records) => {
+                    crate::failpoint::hit("store.batch");
+                    records
+                }
                 Err(TransactionError::Abort(Some(e))) => return Err(e),
                 Err(TransactionError::Abort(None)) => {
                     last_stale = Some(moves[0].id);
@@ -159,6 +162,7 @@ impl Store {
             reason: format!("cannot encode: {e}"),
         })?;
         self.relay_batches.insert(key.as_slice(), value)?;
+        crate::failpoint::hit("store.batch_attempt");
         Ok(())
     }
 

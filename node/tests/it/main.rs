@@ -16,6 +16,7 @@ mod e2e_arbitrum;
 mod e2e_network;
 mod e2e_relay;
 mod explorer;
+mod failpoints;
 mod faults;
 mod handler_fails;
 mod network_catch_up;
