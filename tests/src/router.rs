@@ -477,6 +477,11 @@ impl RouterProcess {
         self.wait_ready().await
     }
 
+    /// The router's process id.
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
     /// The router's resident memory (KiB, `VmRSS` of `/proc/PID/status`).
     pub fn rss_kib(&self) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.pid()))?;

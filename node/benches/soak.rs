@@ -1,0 +1,233 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The soak (issue 30): the real `xroute` binary on the local network for `--minutes` (30 by
+//! default) at a steady mixed load (every two seconds one message Starknet → L1, one L1 →
+//! Starknet and one Starknet → appchain), every node behind the kit's fault proxy failing
+//! `--fault-rate` of its requests (0.3), the router SIGKILLed and restarted every
+//! `--restart-every` minutes (5). Each minute: the router's RSS, its open file descriptors, its
+//! store's size on disk and the messages delivered. At the end every message sent must be
+//! delivered; the table and the growth after warm-up (the first restart) are printed.
+//!
+//! ```sh
+//! cargo bench -p xroute --bench soak -- --minutes 30
+//! ```
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use alloy_primitives::{B256, U256};
+use clap::Parser;
+use starknet_rust::core::types::Felt;
+use xroute_config::TransportConfig;
+use xroute_tests::{
+    LocalNet, XrouteStack,
+    fault_proxy::{Fault, FaultProxy},
+    process::free_port,
+    router::{Flusher, RouterOptions, RouterProcess, set_rpcs, write_config},
+    stack::L1_DOMAIN,
+};
+
+#[derive(Parser)]
+struct Args {
+    /// How long the load runs, minutes.
+    #[arg(long, default_value_t = 30)]
+    minutes: u64,
+    /// Minutes between two SIGKILLs of the router.
+    #[arg(long, default_value_t = 5)]
+    restart_every: u64,
+    /// The share of each node's requests that fail.
+    #[arg(long, default_value_t = 0.3)]
+    fault_rate: f64,
+    /// (cargo bench passes this.)
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+const XROUTE: &str = env!("CARGO_BIN_EXE_xroute");
+
+fn word(f: Felt) -> B256 {
+    XrouteStack::felt_word(f)
+}
+
+/// Open file descriptors of process `pid`.
+fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// Bytes under `dir`.
+fn disk(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => disk(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+struct Sample {
+    minute: u64,
+    rss_mib: f64,
+    fds: usize,
+    store_mib: f64,
+    delivered: u64,
+    sent: u64,
+}
+
+async fn sample(router: &RouterProcess, store: &Path, minute: u64, sent: u64) -> Sample {
+    let delivered = router
+        .stats()
+        .await
+        .ok()
+        .and_then(|s| s["delivered"].as_u64())
+        .unwrap_or(0);
+    Sample {
+        minute,
+        rss_mib: router.rss_kib().unwrap_or(0) as f64 / 1024.0,
+        fds: fds(router.pid()),
+        store_mib: disk(store) as f64 / (1024.0 * 1024.0),
+        delivered,
+        sent,
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args = Args::parse();
+    let net = Arc::new(LocalNet::start(2).await.unwrap());
+    let stack = XrouteStack::deploy(&net).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().unwrap();
+    let config = write_config(dir.path(), &net, &stack, port, &RouterOptions::default()).unwrap();
+    let targets = [
+        ("ethereum", net.l1.endpoint().to_string()),
+        ("starknet", net.starknets[0].devnet.rpc_url().to_string()),
+        ("appchain1", net.starknets[1].devnet.rpc_url().to_string()),
+    ];
+    let mut proxies = Vec::new();
+    for (i, (name, url)) in targets.iter().enumerate() {
+        let proxy = FaultProxy::start(url, args.fault_rate, &Fault::ALL, 60 + i as u64)
+            .await
+            .unwrap();
+        proxies.push((name.to_string(), proxy));
+    }
+    let urls: Vec<(String, String)> = proxies.iter().map(|(n, p)| (n.clone(), p.url())).collect();
+    set_rpcs(
+        &config,
+        |name, url| {
+            urls.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, u)| u.clone())
+                .unwrap_or_else(|| url.to_string())
+        },
+        TransportConfig {
+            timeout_ms: 1_500,
+            retries: 2,
+            retry_backoff_ms: 100,
+            ..TransportConfig::default()
+        },
+    )
+    .unwrap();
+    let mut router = RouterProcess::start(Path::new(XROUTE), &config, port)
+        .await
+        .unwrap();
+    let flusher = Flusher::start(net.clone(), Duration::from_millis(500));
+    let store: PathBuf = dir.path().join("store");
+    let sn = stack.starknets[0];
+    let app3 = stack.starknets[1];
+    let l1_recipient = B256::left_padding_from(stack.l1_app.as_slice());
+
+    let started = Instant::now();
+    let total = Duration::from_secs(args.minutes * 60);
+    let mut sent = 0u64;
+    let mut samples = vec![sample(&router, &store, 0, 0).await];
+    let mut next_minute = 1;
+    let mut n = 0u64;
+    while started.elapsed() < total {
+        n += 1;
+        stack
+            .send_from_starknet(&net, 0, L1_DOMAIN, l1_recipient, &[vec![Felt::from(n)]])
+            .await
+            .unwrap();
+        stack
+            .send_from_l1(&net, sn.domain, word(sn.app), vec![U256::from(n)], 0)
+            .await
+            .unwrap();
+        stack
+            .send_from_starknet(&net, 0, app3.domain, word(app3.app), &[vec![Felt::from(n)]])
+            .await
+            .unwrap();
+        sent += 3;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        router.check_running().unwrap();
+        if started.elapsed() >= Duration::from_secs(next_minute * 60) {
+            let s = sample(&router, &store, next_minute, sent).await;
+            eprintln!(
+                "minute {:>3}: RSS {:.1} MiB, {} fds, store {:.1} MiB, {}/{} delivered",
+                s.minute, s.rss_mib, s.fds, s.store_mib, s.delivered, s.sent
+            );
+            samples.push(s);
+            if next_minute % args.restart_every == 0 && started.elapsed() < total {
+                router.kill_and_restart().await.unwrap();
+            }
+            next_minute += 1;
+        }
+    }
+    // Every message delivered.
+    let drain = Instant::now();
+    loop {
+        let delivered = router.stats().await.unwrap()["delivered"]
+            .as_u64()
+            .unwrap_or(0);
+        if delivered >= sent {
+            break;
+        }
+        assert!(
+            drain.elapsed() < Duration::from_secs(600),
+            "{delivered} of {sent} delivered 10 minutes after the load stopped"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    flusher.stop().await.unwrap();
+
+    println!("| minute | RSS MiB | open fds | store MiB | delivered / sent |");
+    println!("|---|---|---|---|---|");
+    for s in &samples {
+        println!(
+            "| {} | {:.1} | {} | {:.1} | {} / {} |",
+            s.minute, s.rss_mib, s.fds, s.store_mib, s.delivered, s.sent
+        );
+    }
+    // Growth after warm-up: each later sample against the one just before the first restart.
+    if let Some(base) = samples.iter().find(|s| s.minute == args.restart_every) {
+        let later: Vec<&Sample> = samples.iter().filter(|s| s.minute > base.minute).collect();
+        let max_rss = later.iter().map(|s| s.rss_mib).fold(base.rss_mib, f64::max);
+        let max_fds = later.iter().map(|s| s.fds).max().unwrap_or(base.fds);
+        println!(
+            "after warm-up (minute {}): RSS {:.1} MiB, at most {:.1} later ({:+.1} %); fds {}, at most {} later ({:+.1} %)",
+            base.minute,
+            base.rss_mib,
+            max_rss,
+            (max_rss / base.rss_mib - 1.0) * 100.0,
+            base.fds,
+            max_fds,
+            (max_fds as f64 / base.fds.max(1) as f64 - 1.0) * 100.0
+        );
+    }
+    for (name, p) in &proxies {
+        println!(
+            "{name}: forwarded {}, failed on purpose {:?}",
+            p.forwarded(),
+            p.counts()
+        );
+    }
+    println!("all {sent} messages delivered");
+}
