@@ -20,12 +20,11 @@ use std::{
 use alloy_primitives::{B256, U256};
 use clap::Parser;
 use starknet_rust::core::types::Felt;
-use xroute_config::TransportConfig;
 use xroute_tests::{
     LocalNet, XrouteStack,
-    fault_proxy::{Fault, FaultProxy},
+    fault_proxy::{Fault, FaultProxy, route_through},
     process::free_port,
-    router::{Flusher, RouterOptions, RouterProcess, set_rpcs, write_config},
+    router::{Flusher, RouterOptions, RouterProcess, write_config},
     stack::L1_DOMAIN,
 };
 
@@ -119,23 +118,7 @@ async fn main() {
             .unwrap();
         proxies.push((name.to_string(), proxy));
     }
-    let urls: Vec<(String, String)> = proxies.iter().map(|(n, p)| (n.clone(), p.url())).collect();
-    set_rpcs(
-        &config,
-        |name, url| {
-            urls.iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, u)| u.clone())
-                .unwrap_or_else(|| url.to_string())
-        },
-        TransportConfig {
-            timeout_ms: 1_500,
-            retries: 2,
-            retry_backoff_ms: 100,
-            ..TransportConfig::default()
-        },
-    )
-    .unwrap();
+    route_through(&config, &proxies).unwrap();
     let mut router = RouterProcess::start(Path::new(XROUTE), &config, port)
         .await
         .unwrap();

@@ -177,6 +177,33 @@ impl FaultProxy {
     }
 }
 
+/// What a router behind fault proxies is given: a timeout under [`FaultProxy::HANG`] (so a hang
+/// is a timeout), two retries, 100 ms between them.
+pub fn router_transport() -> xroute_config::TransportConfig {
+    xroute_config::TransportConfig {
+        timeout_ms: 1_500,
+        retries: 2,
+        retry_backoff_ms: 100,
+        ..xroute_config::TransportConfig::default()
+    }
+}
+
+/// Points each chain of the router config at `path` that `proxies` names (chain name, proxy) at
+/// its proxy, with [`router_transport`]; the router reads it at its next start.
+pub fn route_through(path: &std::path::Path, proxies: &[(String, FaultProxy)]) -> Result<()> {
+    let urls: Vec<(String, String)> = proxies.iter().map(|(n, p)| (n.clone(), p.url())).collect();
+    crate::router::set_rpcs(
+        path,
+        |name, url| {
+            urls.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, u)| u.clone())
+                .unwrap_or_else(|| url.to_string())
+        },
+        router_transport(),
+    )
+}
+
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.task.abort();

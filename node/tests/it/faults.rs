@@ -9,12 +9,11 @@ use std::{collections::HashSet, time::Duration};
 use alloy::primitives::{B256, U256};
 use eyre::{Result, bail};
 use starknet_rust::core::types::Felt;
-use xroute_config::TransportConfig;
 use xroute_tests::{
     arbitrum::ArbitrumOptions,
     artifacts::evm::SampleApp,
-    fault_proxy::{Fault, FaultProxy},
-    router::{RouterProcess, check_each_hop_once, edit_config, set_rpcs},
+    fault_proxy::{Fault, FaultProxy, route_through},
+    router::{RouterProcess, check_each_hop_once, edit_config},
     stack::L1_DOMAIN,
 };
 
@@ -98,29 +97,11 @@ async fn a_thousand_messages_over_every_route_survive_failing_nodes_and_two_sigk
     let mut proxies = Vec::new();
     for (i, (name, url)) in targets.iter().enumerate() {
         proxies.push((
-            *name,
+            name.to_string(),
             FaultProxy::start(url, FAULT_RATE, &Fault::ALL, 30 + i as u64).await?,
         ));
     }
-    let urls: Vec<(String, String)> = proxies
-        .iter()
-        .map(|(name, p)| (name.to_string(), p.url()))
-        .collect();
-    set_rpcs(
-        env.router.config(),
-        |name, url| {
-            urls.iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, u)| u.clone())
-                .unwrap_or_else(|| url.to_string())
-        },
-        TransportConfig {
-            timeout_ms: 1_500,
-            retries: 2,
-            retry_backoff_ms: 100,
-            ..TransportConfig::default()
-        },
-    )?;
+    route_through(env.router.config(), &proxies)?;
     // Two attempts: a message that spent one on each of two node faults would park.
     edit_config(env.router.config(), |c| c.relay.max_attempts = 2)?;
     env.router.kill_and_restart().await?;
