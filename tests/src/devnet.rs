@@ -42,6 +42,9 @@ pub struct DevnetOptions {
     pub chain_id: Option<String>,
     /// `--accounts`: how many predeployed accounts.
     pub accounts: u32,
+    /// `--state-archive-capacity full`: every block's state kept (what `devnet_abortBlocks`
+    /// needs).
+    pub state_archive: bool,
 }
 
 impl Default for DevnetOptions {
@@ -50,6 +53,7 @@ impl Default for DevnetOptions {
             seed: 0,
             chain_id: None,
             accounts: 4,
+            state_archive: false,
         }
     }
 }
@@ -134,6 +138,9 @@ impl StarknetDevnet {
             "--timeout".to_string(),
             FLUSH_TIMEOUT_SECS.to_string(),
         ];
+        if options.state_archive {
+            args.extend(["--state-archive-capacity".to_string(), "full".to_string()]);
+        }
         if let Some(chain_id) = &options.chain_id {
             args.extend(["--chain-id".to_string(), chain_id.clone()]);
         }
@@ -244,15 +251,7 @@ impl StarknetDevnet {
     /// receipt's `messages_sent`, in block and transaction order), and the block after the last
     /// one read.
     pub async fn messages_to_l1(&self, from: u64) -> Result<(Vec<FlushedMessageToL1>, u64)> {
-        let latest = rpc::call(
-            &self.http,
-            self.url.as_str(),
-            "starknet_blockNumber",
-            json!([]),
-        )
-        .await?
-        .as_u64()
-        .ok_or_else(|| eyre!("starknet_blockNumber did not answer a number"))?;
+        let latest = self.block_number().await?;
         let mut out = Vec::new();
         for number in from..=latest {
             let block = rpc::call(
@@ -313,6 +312,34 @@ impl StarknetDevnet {
             .await?;
         }
         Ok(())
+    }
+
+    /// The latest block's number.
+    pub async fn block_number(&self) -> Result<u64> {
+        rpc::call(
+            &self.http,
+            self.url.as_str(),
+            "starknet_blockNumber",
+            json!([]),
+        )
+        .await?
+        .as_u64()
+        .ok_or_else(|| eyre!("starknet_blockNumber did not answer a number"))
+    }
+
+    /// `devnet_abortBlocks`: blocks `from` up to the latest are aborted and their transactions
+    /// reverted (the devnet must keep its state archive: [`DevnetOptions::state_archive`]); the
+    /// next block is `from` again. Returns the aborted blocks' hashes.
+    pub async fn abort_blocks(&self, from: u64) -> Result<Vec<Felt>> {
+        let answer = rpc::call(
+            &self.http,
+            self.url.as_str(),
+            "devnet_abortBlocks",
+            json!({ "starting_block_id": { "block_number": from } }),
+        )
+        .await?;
+        serde_json::from_value(answer["aborted"].clone())
+            .wrap_err_with(|| format!("devnet_abortBlocks answered {answer}"))
     }
 
     /// Declares `artifact` with account `index` unless its class is already declared; returns the

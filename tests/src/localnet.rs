@@ -100,6 +100,20 @@ impl LocalNet {
         arbitrum: Option<ArbitrumOptions>,
         accounts: u32,
     ) -> Result<Self> {
+        let devnet = DevnetOptions {
+            accounts,
+            ..DevnetOptions::default()
+        };
+        Self::start_with_devnets(devnets, arbitrum, devnet).await
+    }
+
+    /// Like [`LocalNet::start_with`], every devnet started with `devnet`'s options (each with its
+    /// own seed and chain id).
+    pub async fn start_with_devnets(
+        devnets: usize,
+        arbitrum: Option<ArbitrumOptions>,
+        devnet: DevnetOptions,
+    ) -> Result<Self> {
         let l1 = Anvil::start_with(AnvilOptions::default()).await?;
         let arbitrum = match arbitrum {
             Some(options) => Some(
@@ -124,7 +138,7 @@ impl LocalNet {
             let devnet = StarknetDevnet::start_with(DevnetOptions {
                 seed: i as u32,
                 chain_id,
-                accounts,
+                ..devnet.clone()
             })
             .await?;
             let postman_account = 9 - i;

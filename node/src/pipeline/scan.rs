@@ -39,6 +39,12 @@ impl RecentBlocks {
         }
     }
 
+    /// The hash remembered for the chain's block `number`.
+    fn at(&self, domain: u32, number: u64) -> Option<[u8; 32]> {
+        let all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        all.get(&domain)?.get(&number).copied()
+    }
+
     /// The chain's known blocks at or below `number`, newest first.
     fn below(&self, domain: u32, number: u64) -> Vec<(u64, [u8; 32])> {
         let all = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -123,14 +129,46 @@ pub(crate) async fn scan_from_head(
     let mut from = match cursor {
         None => 0,
         Some(cursor) => {
-            let hash = adapter.block_hash(cursor.block_number).await?;
-            if hash == cursor.block_hash.0 {
+            // The block to check against what the indexer saw: the cursor's, or, when the chain's
+            // final head is below the cursor (a node that lags, or a chain that dropped its newest
+            // blocks: a Starknet block abort), the final head if the indexer remembers its hash.
+            // Otherwise nothing new is final, and a dropped branch shows when the chain regrows.
+            let (at, seen) = if cursor.block_number <= finalized.number {
+                (cursor.block_number, cursor.block_hash.0)
+            } else if let Some(seen) = recent.at(adapter.domain(), finalized.number) {
+                (finalized.number, seen)
+            } else {
+                tracing::debug!(
+                    chain = name,
+                    head = head.number,
+                    cursor = cursor.block_number,
+                    "the chain's final head is below the cursor; waiting for it"
+                );
+                return Ok(ScanReport {
+                    head: head.number,
+                    cursor: cursor.block_number,
+                    reorg: None,
+                });
+            };
+            let hash = if at == finalized.number {
+                finalized.hash
+            } else {
+                adapter.block_hash(at).await?
+            };
+            if hash == seen && at < cursor.block_number {
+                // Below the cursor and unchanged: nothing new yet.
+                return Ok(ScanReport {
+                    head: head.number,
+                    cursor: cursor.block_number,
+                    reorg: None,
+                });
+            } else if hash == seen {
                 cursor.block_number + 1
             } else {
-                let fork = fork_point(recent, adapter, cursor.block_number).await?;
+                let fork = fork_point(recent, adapter, at).await?;
                 let back = match fork {
                     Some(f) => f + 1,
-                    None => cursor.block_number.saturating_sub(REORG_REWIND),
+                    None => at.saturating_sub(REORG_REWIND),
                 };
                 let (orphaned, moved) = recheck_sources(store, adapter, back, now).await?;
                 let found = Reorg {

@@ -59,7 +59,19 @@ impl Env {
         arbitrum: Option<ArbitrumOptions>,
         accounts: u32,
     ) -> Result<Self> {
-        let net = Arc::new(LocalNet::start_with_accounts(2, arbitrum, accounts).await?);
+        let devnet = DevnetOptions {
+            accounts,
+            ..DevnetOptions::default()
+        };
+        Self::start_with_devnets(arbitrum, devnet).await
+    }
+
+    /// Like [`Env::start_with`], each devnet started with `devnet`'s options.
+    pub(crate) async fn start_with_devnets(
+        arbitrum: Option<ArbitrumOptions>,
+        devnet: DevnetOptions,
+    ) -> Result<Self> {
+        let net = Arc::new(LocalNet::start_with_devnets(2, arbitrum, devnet).await?);
         let stack = XrouteStack::deploy(&net).await?;
         let dir = tempfile::tempdir()?;
         let port = free_port()?;

@@ -1,4 +1,6 @@
-//! Issue 30: a reorg of L1 under the router's cursor. Two L1 messages to Starknet are indexed
+//! Issue 30: reorgs under the router's cursor.
+//!
+//! L1: two L1 messages to Starknet are indexed
 //! and proven while Starknet's node is down (so neither is relayed yet); then `anvil_reorg`
 //! replaces their blocks: the new branch holds the first one's transaction in another block and
 //! not the second's. The router rewinds, follows the first to its new block, parks the second
@@ -13,11 +15,14 @@ use alloy::{
 };
 use eyre::{Result, bail, ensure};
 use serde_json::json;
+use starknet_rust::core::types::Felt;
 use xroute_proofs::envelope::MessageId;
 use xroute_tests::{
+    devnet::DevnetOptions,
     fault_proxy::FaultProxy,
     router::{Flusher, check_each_hop_once, set_rpcs},
     rpc,
+    stack::L1_DOMAIN,
 };
 
 use crate::e2e_relay::{DELIVERY, Env, word};
@@ -155,16 +160,125 @@ async fn an_l1_reorg_under_the_cursor_moves_parks_and_takes_the_message_sent_aga
         "Starknet's app received each once"
     );
     check_each_hop_once(&env.relay_receipts().await?, 2)?;
+    ensure!(
+        reorgs_seen(&env, "ethereum").await? >= 1,
+        "a reorg counted on ethereum"
+    );
+    env.flusher.stop().await?;
+    Ok(())
+}
+
+/// Issue 30: a Starknet block abort under the router's cursor. Two Starknet → L1 messages are
+/// indexed before any state update (the kit's postman held back); then devnet aborts both their
+/// blocks, so the chain's head falls below the router's cursor. The router waits (it does not
+/// fail on the missing blocks); the first message is sent again on the new branch (the Endpoint's
+/// nonce went back with the abort: the same message) and blocks are made past the old cursor. The
+/// router finds the changed blocks, parks the second with the reason, keeps the first, and
+/// delivers the first once when state updates resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_starknet_block_abort_under_the_cursor_parks_what_left_and_delivers_what_came_back()
+-> Result<()> {
+    let mut env = Env::start_with_devnets(
+        None,
+        DevnetOptions {
+            state_archive: true,
+            ..DevnetOptions::default()
+        },
+    )
+    .await?;
+    let sn = env.stack.starknets[0];
+    let net = env.net.clone();
+    let devnet = &net.starknets[0].devnet;
+    std::mem::replace(&mut env.flusher, Flusher::idle())
+        .stop()
+        .await?;
+    let l1_app = B256::left_padding_from(env.stack.l1_app.as_slice());
+    let kept = env
+        .send_from_starknet(0, L1_DOMAIN, l1_app, &[vec![Felt::from(7u8)]])
+        .await?[0];
+    let gone = env
+        .send_from_starknet(0, L1_DOMAIN, l1_app, &[vec![Felt::from(8u8)]])
+        .await?[0];
+    let mut blocks = Vec::new();
+    for id in [kept, gone] {
+        let m = wait_until(&mut env, &id, "indexed", |m| m["source_block"].is_u64()).await?;
+        blocks.push(m["source_block"].as_u64().unwrap_or_default());
+    }
+    let head_before = devnet.block_number().await?;
+    let aborted = devnet.abort_blocks(blocks[0]).await?;
+    ensure!(
+        aborted.len() as u64 == head_before + 1 - blocks[0],
+        "aborted {aborted:?} from {} with the head at {head_before}",
+        blocks[0]
+    );
+    // The head is below the router's cursor: for three seconds (15 polls) the router keeps
+    // indexing Starknet (its passes finish: the chain is not silent) and both messages stay
+    // where they were.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    env.router.check_running()?;
+    let ready: serde_json::Value = reqwest::get(format!("{}/ready", env.router.api))
+        .await?
+        .json()
+        .await?;
+    let silent = ready["chains_silent_ms"]["starknet"].as_u64();
+    ensure!(
+        silent.is_some_and(|ms| ms < 1_500),
+        "Starknet's indexing passes stopped finishing under the cursor: {ready:#}"
+    );
+    for id in [kept, gone] {
+        let m = env.message(&id).await?;
+        ensure!(m["stage"] != "parked", "{m:#}");
+    }
+
+    // The first message again on the new branch: the same id (the nonce went back).
+    let again = env
+        .send_from_starknet(0, L1_DOMAIN, l1_app, &[vec![Felt::from(7u8)]])
+        .await?[0];
+    ensure!(again == kept, "sent again as {again}, first as {kept}");
+    devnet
+        .create_blocks(head_before + 2 - devnet.block_number().await?)
+        .await?;
+
+    let parked = wait_until(&mut env, &gone, "parked", |m| m["stage"] == "parked").await?;
+    let reason = parked["reason"].as_str().unwrap_or("");
+    ensure!(
+        reason.starts_with("its source transaction left the chain in a reorg"),
+        "{parked:#}"
+    );
+    // State updates resume: the first is delivered once, the second stays parked.
+    env.flusher = Flusher::start(env.net.clone(), Duration::from_millis(300));
+    env.wait_for(&[kept], "delivered", DELIVERY).await?;
+    let app = env.l1_app()?;
+    let sender = word(sn.app);
+    ensure!(
+        app.receivedFrom(sn.domain, sender).call().await? == U256::from(1),
+        "the L1 app received one message from Starknet"
+    );
+    ensure!(
+        app.lastPayload(sn.domain, sender).call().await? == vec![U256::from(7)],
+        "the kept message's payload"
+    );
+    let m = env.message(&gone).await?;
+    ensure!(m["stage"] == "parked", "{m:#}");
+    check_each_hop_once(&env.relay_receipts().await?, 1)?;
+    ensure!(
+        reorgs_seen(&env, "starknet").await? >= 1,
+        "a reorg counted on starknet"
+    );
+    env.flusher.stop().await?;
+    Ok(())
+}
+
+/// `xroute_reorg_depth_blocks_count` of `chain` on the router's metrics.
+async fn reorgs_seen(env: &Env, chain: &str) -> Result<u64> {
     let metrics = reqwest::get(format!("{}/metrics", env.router.api))
         .await?
         .text()
         .await?;
-    let reorgs = metrics
+    let prefix = format!("xroute_reorg_depth_blocks_count{{chain=\"{chain}\"}}");
+    Ok(metrics
         .lines()
-        .find(|l| l.starts_with("xroute_reorg_depth_blocks_count{chain=\"ethereum\"}"))
+        .find(|l| l.starts_with(&prefix))
         .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .unwrap_or(0);
-    ensure!(reorgs >= 1, "{metrics}");
-    env.flusher.stop().await?;
-    Ok(())
+        .unwrap_or(0))
 }
