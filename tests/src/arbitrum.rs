@@ -128,6 +128,7 @@ pub struct StepReport {
 
 #[derive(Debug)]
 struct Snapshot {
+    number: u64,
     size: u64,
     root: B256,
     block_hash: B256,
@@ -590,6 +591,16 @@ impl LocalArbitrum {
                 .await?;
         let tree = LocalArbSys::sendMerkleTreeStateCall::abi_decode_returns(&answer)?;
         let size = u64::try_from(tree.size)?;
+        // A state of a branch the L2 left (a reorg) is never posted: the validator asserts the
+        // chain as it is.
+        let mut kept = Vec::with_capacity(state.snapshots.len());
+        for s in std::mem::take(&mut state.snapshots) {
+            let now = reader.get_block_by_number(s.number.into()).await?;
+            if now.is_some_and(|b| b.header.hash == s.block_hash) {
+                kept.push(s);
+            }
+        }
+        state.snapshots = kept;
         let last = state
             .snapshots
             .last()
@@ -597,6 +608,7 @@ impl LocalArbitrum {
             .unwrap_or(state.posted_size);
         if size > last {
             state.snapshots.push(Snapshot {
+                number,
                 size,
                 root: tree.root,
                 block_hash: block.header.hash,

@@ -18,6 +18,8 @@ use serde_json::json;
 use starknet_rust::core::types::Felt;
 use xroute_proofs::envelope::MessageId;
 use xroute_tests::{
+    anvil::Anvil,
+    arbitrum::ArbitrumOptions,
     devnet::DevnetOptions,
     fault_proxy::FaultProxy,
     router::{Flusher, check_each_hop_once, set_rpcs},
@@ -90,32 +92,10 @@ async fn an_l1_reorg_under_the_cursor_moves_parks_and_takes_the_message_sent_aga
     }
     let before = env.message(&moved).await?;
     let moved_tx: B256 = before["source_tx"].as_str().unwrap_or_default().parse()?;
-    let first_block = l1
-        .get_transaction_receipt(moved_tx)
-        .await?
-        .and_then(|r| r.block_number)
-        .ok_or_else(|| eyre::eyre!("no receipt for {moved_tx}"))?;
+    let first_block = block_of(&l1, moved_tx).await?;
     ensure!(before["source_block"] == first_block, "{before:#}");
 
-    // The reorg: every block from the first send's on, replaced; the new branch holds the first
-    // send's transaction (in its second block), not the second's.
-    let head = l1.get_block_number().await?;
-    let depth = head - first_block + 1;
-    let raw = l1
-        .raw_request::<_, Option<alloy::primitives::Bytes>>(
-            "eth_getRawTransactionByHash".into(),
-            (moved_tx,),
-        )
-        .await?
-        .ok_or_else(|| eyre::eyre!("no raw transaction {moved_tx}"))?;
-    rpc::call(
-        &reqwest::Client::new(),
-        env.net.l1.endpoint(),
-        "anvil_reorg",
-        json!([depth, [[raw, 1]]]),
-    )
-    .await?;
-    env.net.l1.mine_blocks(2).await?;
+    reorg_keeping(&env.net.l1, first_block, moved_tx).await?;
 
     let parked = wait_until(&mut env, &orphaned, "parked", |m| m["stage"] == "parked").await?;
     let reason = parked["reason"].as_str().unwrap_or("");
@@ -128,11 +108,11 @@ async fn an_l1_reorg_under_the_cursor_moves_parks_and_takes_the_message_sent_aga
     })
     .await?;
     ensure!(after["stage"] == "proven", "{after:#}");
-    let new_block = l1
-        .get_transaction_receipt(moved_tx)
-        .await?
-        .and_then(|r| r.block_number);
-    ensure!(after["source_block"].as_u64() == new_block, "{after:#}");
+    let new_block = block_of(&l1, moved_tx).await?;
+    ensure!(
+        after["source_block"].as_u64() == Some(new_block),
+        "{after:#}"
+    );
 
     // The same message sent again on the new branch (same nonce, same envelope): it takes the
     // parked one's place.
@@ -281,4 +261,118 @@ async fn reorgs_seen(env: &Env, chain: &str) -> Result<u64> {
         .find(|l| l.starts_with(&prefix))
         .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .unwrap_or(0))
+}
+
+/// `anvil_reorg`: every block of `anvil` from `from` on is replaced by as many new ones; the new
+/// branch holds transaction `keep` (in its second block) and none of the others. Two more blocks
+/// are mined after it.
+async fn reorg_keeping(anvil: &Anvil, from: u64, keep: B256) -> Result<()> {
+    let provider = anvil.provider(0)?;
+    let depth = provider.get_block_number().await? - from + 1;
+    let raw = provider
+        .raw_request::<_, Option<alloy::primitives::Bytes>>(
+            "eth_getRawTransactionByHash".into(),
+            (keep,),
+        )
+        .await?
+        .ok_or_else(|| eyre::eyre!("no raw transaction {keep}"))?;
+    rpc::call(
+        &reqwest::Client::new(),
+        anvil.endpoint(),
+        "anvil_reorg",
+        json!([depth, [[raw, 1]]]),
+    )
+    .await?;
+    anvil.mine_blocks(2).await
+}
+
+/// The block `tx` is in on `provider`'s chain.
+async fn block_of(provider: &impl Provider, tx: B256) -> Result<u64> {
+    provider
+        .get_transaction_receipt(tx)
+        .await?
+        .and_then(|r| r.block_number)
+        .ok_or_else(|| eyre::eyre!("no receipt for {tx}"))
+}
+
+/// Issue 30: a reorg of the Arbitrum L2 before its send root. Two Arbitrum → L1 messages are
+/// indexed while the kit's validator posts no send root (so neither can be relayed); then
+/// `anvil_reorg` on the L2 replaces their blocks, keeping the first's transaction in another block
+/// and dropping the second's. The router follows the first, parks the second with the reason,
+/// takes the same message sent again in its place, and once send roots of the new branch reach
+/// the real Outbox delivers each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arbitrum_reorg_before_the_send_root_moves_parks_and_takes_the_message_sent_again()
+-> Result<()> {
+    let mut env = Env::start_with(Some(ArbitrumOptions::default())).await?;
+    let arb = env.stack.arbitrum()?;
+    std::mem::replace(&mut env.flusher, Flusher::idle())
+        .stop()
+        .await?;
+    let net = env.net.clone();
+    let l2_chain = &net.arbitrum()?.l2;
+    let l2 = l2_chain.provider(0)?;
+    let l1_app = B256::left_padding_from(env.stack.l1_app.as_slice());
+    let moved = env
+        .stack
+        .send_from_arbitrum(&net, L1_DOMAIN, l1_app, &[vec![U256::from(7)]])
+        .await?[0];
+    let orphaned = env
+        .stack
+        .send_from_arbitrum(&net, L1_DOMAIN, l1_app, &[vec![U256::from(8)]])
+        .await?[0];
+    for id in [moved, orphaned] {
+        wait_until(&mut env, &id, "indexed", |m| m["source_block"].is_u64()).await?;
+    }
+    let before = env.message(&moved).await?;
+    let moved_tx: B256 = before["source_tx"].as_str().unwrap_or_default().parse()?;
+    let first_block = block_of(&l2, moved_tx).await?;
+    ensure!(before["source_block"] == first_block, "{before:#}");
+
+    reorg_keeping(l2_chain, first_block, moved_tx).await?;
+
+    let parked = wait_until(&mut env, &orphaned, "parked", |m| m["stage"] == "parked").await?;
+    let reason = parked["reason"].as_str().unwrap_or("");
+    ensure!(
+        reason.starts_with("its source transaction left the chain in a reorg"),
+        "{parked:#}"
+    );
+    let new_block = block_of(&l2, moved_tx).await?;
+    ensure!(new_block != first_block, "the transaction moved");
+    let after = wait_until(&mut env, &moved, "in its new block", |m| {
+        m["source_block"].as_u64() == Some(new_block)
+    })
+    .await?;
+    ensure!(after["stage"] != "parked", "{after:#}");
+
+    let again = env
+        .stack
+        .send_from_arbitrum(&net, L1_DOMAIN, l1_app, &[vec![U256::from(8)]])
+        .await?[0];
+    ensure!(
+        again == orphaned,
+        "sent again as {again}, parked as {orphaned}"
+    );
+    wait_until(&mut env, &orphaned, "sent again", |m| {
+        m["stage"] != "parked"
+    })
+    .await?;
+
+    // Send roots resume (of the new branch only): each delivered once.
+    env.flusher = Flusher::start(env.net.clone(), Duration::from_millis(300));
+    env.wait_for(&[moved, orphaned], "delivered", DELIVERY)
+        .await?;
+    let app = env.l1_app()?;
+    let sender = B256::left_padding_from(arb.app.as_slice());
+    ensure!(
+        app.receivedFrom(arb.domain, sender).call().await? == U256::from(2),
+        "the L1 app received each once"
+    );
+    check_each_hop_once(&env.relay_receipts().await?, 2)?;
+    ensure!(
+        reorgs_seen(&env, "arbitrum").await? >= 1,
+        "a reorg counted on arbitrum"
+    );
+    env.flusher.stop().await?;
+    Ok(())
 }
