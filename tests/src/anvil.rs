@@ -207,6 +207,18 @@ impl Anvil {
         Ok(())
     }
 
+    /// `evm_setAutomine`: with `false`, transactions wait in the pool until [`Anvil::mine`].
+    pub async fn set_automine(&self, on: bool) -> Result<()> {
+        rpc::call(
+            &reqwest::Client::new(),
+            &self.endpoint,
+            "evm_setAutomine",
+            json!([on]),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Stops mining a block per transaction and mines one every `seconds` instead, as a real
     /// L1 does: transactions then wait in the pool for the next block.
     pub async fn set_block_time(&self, seconds: u64) -> Result<()> {

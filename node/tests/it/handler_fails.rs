@@ -9,11 +9,12 @@
 use std::time::Duration;
 
 use alloy::{
-    primitives::{Address, B256, U256},
+    primitives::{Address, B256, Bytes, U256},
     providers::Provider,
 };
 use eyre::{Result, ensure};
 use starknet_rust::core::types::Felt;
+use xroute_proofs::envelope::MessageId;
 use xroute_tests::{
     anvil::Anvil,
     arbitrum::ArbitrumOptions,
@@ -120,36 +121,10 @@ async fn an_arbitrum_recipient_that_refuses_is_parked_before_or_after_the_redeem
         "not forwarded: no retryable paid"
     );
 
-    // Refusing after the forward: the sequencer held back until the app's code is swapped.
-    std::mem::replace(&mut env.flusher, Flusher::idle())
-        .stop()
-        .await?;
-    let later = env
-        .send_from_l1(
-            arb.domain,
-            B256::left_padding_from(arb.app.as_slice()),
-            vec![U256::from(2)],
-            0,
-        )
-        .await?;
-    let start = std::time::Instant::now();
-    while !hub.outbound(later.0).call().await?.is_zero() {
-        env.router.check_running()?;
-        ensure!(start.elapsed() < DELIVERY, "not forwarded");
-        net.l1.mine().await?;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let code = l2.get_code_at(arb.app).await?;
-    // PUSH1 0 PUSH1 0 REVERT: every call reverts.
-    set_code(l2_chain, arb.app, &[0x60, 0x00, 0x60, 0x00, 0xfd]).await?;
-    let report = net.step_arbitrum().await?;
-    ensure!(
-        report.retryables == 1 && report.auto_redeemed == 1,
-        "{report:?}"
-    );
+    // Refusing after the forward.
+    let (later, code) = refused_at_the_redeem(&mut env, &[2]).await?;
+    let later = later[0];
     ensure!(!endpoint.delivered(later.0).call().await?, "not delivered");
-    env.flusher = Flusher::start(net.clone(), Duration::from_millis(300));
-    env.wait_for(&[later], "parked", DELIVERY).await?;
     let m = env.message(&later).await?;
     let reason = m["reason"].as_str().unwrap_or_default();
     ensure!(
@@ -192,8 +167,58 @@ async fn an_arbitrum_recipient_that_refuses_is_parked_before_or_after_the_redeem
     Ok(())
 }
 
+/// Sends one L1 → Arbitrum message to the L2 sample app per payload word, with the kit's
+/// sequencer held back until the Hub forwarded them all; then swaps the app's code for one that
+/// reverts everything, lets the sequencer make the tickets (their automatic redeems revert in
+/// `receiveMessage`) and waits until the router parks each. Returns the ids and the app's code
+/// (what [`set_code`] puts back for the app to accept again).
+pub(crate) async fn refused_at_the_redeem(
+    env: &mut Env,
+    words: &[u64],
+) -> Result<(Vec<MessageId>, Bytes)> {
+    let arb = env.stack.arbitrum()?;
+    let net = env.net.clone();
+    let hub = Hub::new(env.stack.hub, net.l1.provider(L1_KIT_ACCOUNT)?);
+    let l2_chain = &net.arbitrum()?.l2;
+    std::mem::replace(&mut env.flusher, Flusher::idle())
+        .stop()
+        .await?;
+    let mut ids = Vec::with_capacity(words.len());
+    for word in words {
+        ids.push(
+            env.send_from_l1(
+                arb.domain,
+                B256::left_padding_from(arb.app.as_slice()),
+                vec![U256::from(*word)],
+                0,
+            )
+            .await?,
+        );
+    }
+    let start = std::time::Instant::now();
+    for id in &ids {
+        while !hub.outbound(id.0).call().await?.is_zero() {
+            env.router.check_running()?;
+            ensure!(start.elapsed() < DELIVERY, "{id} not forwarded");
+            net.l1.mine().await?;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let code = l2_chain.provider(0)?.get_code_at(arb.app).await?;
+    // PUSH1 0 PUSH1 0 REVERT: every call reverts.
+    set_code(l2_chain, arb.app, &[0x60, 0x00, 0x60, 0x00, 0xfd]).await?;
+    let report = net.step_arbitrum().await?;
+    ensure!(
+        report.retryables == ids.len() && report.auto_redeemed == ids.len(),
+        "{report:?}"
+    );
+    env.flusher = Flusher::start(net.clone(), Duration::from_millis(300));
+    env.wait_for(&ids, "parked", DELIVERY).await?;
+    Ok((ids, code))
+}
+
 /// `anvil_setCode` of `address` on `anvil`.
-async fn set_code(anvil: &Anvil, address: Address, code: &[u8]) -> Result<()> {
+pub(crate) async fn set_code(anvil: &Anvil, address: Address, code: &[u8]) -> Result<()> {
     rpc::call(
         &reqwest::Client::new(),
         anvil.endpoint(),

@@ -459,7 +459,16 @@ async fn a_starknet_user_pays_and_the_router_holds_relays_and_settles() -> Resul
         },
         &[(sn, B256::from(env.tank.address.to_bytes_be()))],
     )?;
-    env.router = RouterProcess::start(Path::new(XROUTE), &env.config, port).await?;
+    if cfg!(feature = "failpoints") {
+        // Aborted before the settlement's first broadcast, then (started again) before its
+        // second: what follows must settle each receipt once.
+        for point in ["settle.before_broadcast:1", "settle.before_broadcast:2"] {
+            crate::failpoints::abort_at(&mut env.router, point).await?;
+        }
+        env.router.restart().await?;
+    } else {
+        env.router = RouterProcess::start(Path::new(XROUTE), &env.config, port).await?;
+    }
     let meter = hub.meters(sn).call().await?;
     assert_eq!(metering::count(meter), 20, "twenty relays, twenty receipts");
     let start = std::time::Instant::now();
