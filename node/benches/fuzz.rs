@@ -11,11 +11,18 @@
 //!   32-byte words;
 //! - `gossip`: `Gossip::decode` on each topic, then the signature recovery of each signed claim
 //!   the message carries (what the router's validation does first);
+//! - `gossip_router`: the same bytes through a router's whole validation (`Network::verdict_on`:
+//!   membership, impersonation, bounds, freshness, signatures, the store's evidence and
+//!   certificates, answers to requests), from a member of its set, on a real sled store and a
+//!   real libp2p swarm;
 //! - `config`, `deploy`: `Config::parse` and `DeployFile::parse` of the bytes as text;
 //! - `keystore`: `check_keystore_bounds` (what runs before any key derivation);
 //! - `storage_proof`: an `eth_getProof` answer parsed and verified against its state root;
 //! - `api`: an HTTP request (method, path and query, body) to the router's API in-process, over
-//!   a real sled store holding messages, with the operator token on the write routes.
+//!   a real sled store holding messages, with the operator token on the write routes;
+//! - `rpc_evm`, `rpc_starknet`: a node's answer to the L1 (Hub chain) and Starknet adapters'
+//!   calls (the sends of a block range, a block's hash, a transaction's block), through their
+//!   HTTP transports ([`rpc_fuzz`]; seeds recorded from a real anvil and devnet).
 //!
 //! ```sh
 //! cargo bench -p xroute --bench fuzz -- --inputs 1000000
@@ -29,20 +36,26 @@ use std::{
     time::Instant,
 };
 
+#[path = "support/rpc_fuzz.rs"]
+mod rpc_fuzz;
+
 use alloy_primitives::{Address, B256, U256};
 use clap::Parser;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use xroute::{
     model::{MessageRecord, SourceRef},
-    network::wire::{
-        BatchAttestation, ChainView, CheckpointWant, Gossip, Heartbeat, RelayClaim, Want, Wanted,
-        WantedCheckpoint, topics,
+    network::{
+        Network, NetworkSettings, Verdict,
+        wire::{
+            BatchAttestation, ChainView, CheckpointWant, Gossip, Heartbeat, RelayClaim, Want,
+            Wanted, WantedCheckpoint, topics,
+        },
     },
     pipeline::Chains,
     router::{ApiSettings, Router},
 };
 use xroute_proofs::{
-    attestation::{AttestedStage, BatchClaim, Claim, Signed, domain},
+    attestation::{AttestedStage, Claim, Signed, domain},
     checkpoint::CheckpointClaim,
     envelope::{Envelope, MessageId},
     starknet::Felt,
@@ -263,10 +276,27 @@ fn check_envelope(bytes: &[u8]) -> bool {
     decoded || from_words
 }
 
+/// The key the gossip seeds are signed with (a member of the `gossip_router` target's set).
+fn gossip_signer() -> alloy::signers::local::PrivateKeySigner {
+    alloy::signers::local::PrivateKeySigner::from_bytes(&B256::repeat_byte(7)).unwrap()
+}
+
+fn gossip_domain() -> alloy::sol_types::Eip712Domain {
+    domain(31337, Address::repeat_byte(0x44))
+}
+
 fn gossip_corpus() -> Vec<Vec<u8>> {
-    let signer =
-        alloy::signers::local::PrivateKeySigner::from_bytes(&B256::repeat_byte(7)).unwrap();
-    let dom = domain(31337, Address::repeat_byte(0x44));
+    gossips(1_700_000_000_000)
+        .iter()
+        .map(Gossip::encode)
+        .collect()
+}
+
+/// One gossip message of each kind, the signed ones signed by [`gossip_signer`], the dated ones
+/// dated `at_ms`.
+fn gossips(at_ms: u64) -> Vec<Gossip> {
+    let signer = gossip_signer();
+    let dom = gossip_domain();
     let router = signer.address();
     let id = |i: u8| MessageId(B256::repeat_byte(i));
     let claim = |i: u8| Claim {
@@ -279,20 +309,18 @@ fn gossip_corpus() -> Vec<Vec<u8>> {
     let attestations = (1..4u8)
         .map(|i| Signed::sign(&signer, &dom, claim(i)).unwrap())
         .collect();
+    // A valid batch (its root recomputed from its ids), of messages not attested singly above.
+    let batch_ids = vec![id(4), id(5)];
+    let items = batch_ids
+        .iter()
+        .map(|i| (*i, AttestedStage::Proven))
+        .collect();
+    let claim = xroute_proofs::attestation::Batch::new(items, 2, 7, B256::repeat_byte(8))
+        .unwrap()
+        .claim;
     let batch = BatchAttestation {
-        signed: Signed::sign(
-            &signer,
-            &dom,
-            BatchClaim {
-                root: B256::repeat_byte(9),
-                count: 2,
-                domain: 2,
-                block_number: 7,
-                block_hash: B256::repeat_byte(8),
-            },
-        )
-        .unwrap(),
-        message_ids: vec![id(1), id(2)],
+        signed: Signed::sign(&signer, &dom, claim).unwrap(),
+        message_ids: batch_ids,
     };
     let checkpoint = Signed::sign(
         &signer,
@@ -312,7 +340,7 @@ fn gossip_corpus() -> Vec<Vec<u8>> {
         Gossip::Want(Want {
             router,
             wanted: vec![Wanted { id: id(1), have: 1 }],
-            at_ms: 1_700_000_000_000,
+            at_ms,
         }),
         Gossip::Checkpoints {
             attestations: vec![checkpoint],
@@ -324,17 +352,17 @@ fn gossip_corpus() -> Vec<Vec<u8>> {
                 l1_block: 40,
                 have: 0,
             }],
-            at_ms: 1_700_000_000_000,
+            at_ms,
         }),
         Gossip::Claim(RelayClaim {
             message_id: id(1),
             hop: 0,
             router,
-            at_ms: 1_700_000_000_000,
+            at_ms,
         }),
         Gossip::Heartbeat(Heartbeat {
             router,
-            at_ms: 1_700_000_000_000,
+            at_ms,
             chains: vec![ChainView {
                 chain: "ethereum".into(),
                 head: 10,
@@ -343,9 +371,75 @@ fn gossip_corpus() -> Vec<Vec<u8>> {
             }],
         }),
     ]
-    .iter()
-    .map(Gossip::encode)
-    .collect()
+    .into()
+}
+
+/// A router of a set of two (threshold 2) on a real sled store and a real, unconnected libp2p
+/// swarm (spawned on `runtime`); the other member signs with [`gossip_signer`] and publishes
+/// from the peer returned.
+fn gossip_router(dir: &Path, runtime: &tokio::runtime::Runtime) -> (Network, libp2p::PeerId) {
+    let _in = runtime.enter();
+    let me = alloy::signers::local::PrivateKeySigner::from_bytes(&B256::repeat_byte(8)).unwrap();
+    let node_key = libp2p::identity::Keypair::generate_ed25519();
+    let other = libp2p::identity::Keypair::generate_ed25519()
+        .public()
+        .to_peer_id();
+    let (handle, _inbound) = xroute::p2p::spawn(
+        node_key.clone(),
+        xroute::network::wire::p2p_settings(
+            "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
+            vec![],
+            4,
+            std::time::Duration::from_secs(1),
+        ),
+    )
+    .unwrap();
+    let network = Network::new(
+        handle,
+        xroute::store::Store::open(dir).unwrap(),
+        NetworkSettings {
+            signer: me.clone(),
+            members: vec![
+                (me.address(), node_key.public().to_peer_id()),
+                (gossip_signer().address(), other),
+            ],
+            threshold: 2,
+            relay_window_ms: 1_000,
+            claim_settle_ms: 200,
+            heartbeat_ms: 1_000,
+            batch_attestations: true,
+        },
+        gossip_domain(),
+    )
+    .unwrap();
+    (network, other)
+}
+
+/// Each seed's topic (its index in `topics::ALL`) and bytes, dated now.
+fn gossip_router_corpus() -> Vec<Vec<u8>> {
+    gossips(xroute::time::now_ms())
+        .iter()
+        .map(|g| {
+            let topic = topics::ALL.iter().position(|t| *t == g.topic()).unwrap() as u8;
+            [vec![topic], g.encode()].concat()
+        })
+        .collect()
+}
+
+/// The router's whole validation of the bytes, received from the other member on the topic the
+/// first byte names; whether it accepted them.
+fn check_gossip_router(network: &Network, peer: libp2p::PeerId, n: u64, bytes: &[u8]) -> bool {
+    let Some((topic, data)) = bytes.split_first() else {
+        return false;
+    };
+    let received = xroute::p2p::Received {
+        from: peer,
+        author: Some(peer),
+        id: libp2p::gossipsub::MessageId::new(&n.to_le_bytes()),
+        topic: topics::ALL[usize::from(*topic) % topics::ALL.len()].to_string(),
+        data: data.to_vec(),
+    };
+    network.verdict_on(&received) == Verdict::Accept
 }
 
 fn check_gossip(bytes: &[u8]) -> bool {
@@ -553,6 +647,30 @@ fn main() {
             fuzz("gossip", &gossip_corpus(), n, args.seed, check_gossip),
         ));
     }
+    if wanted("gossip_router") {
+        // Its own runtime with a worker: the swarm's task runs beside the validation.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (network, peer) = gossip_router(dir.path(), &runtime);
+        let mut count = 0u64;
+        reports.push((
+            "gossip_router",
+            fuzz(
+                "gossip_router",
+                &gossip_router_corpus(),
+                n,
+                args.seed,
+                |b| {
+                    count += 1;
+                    check_gossip_router(&network, peer, count, b)
+                },
+            ),
+        ));
+    }
     if wanted("config") {
         let path = Path::new("fuzz.toml");
         reports.push((
@@ -609,6 +727,21 @@ fn main() {
                 runtime.block_on(check_api(&app, b))
             }),
         ));
+    }
+    if wanted("rpc_evm") || wanted("rpc_starknet") {
+        let seeded = runtime.block_on(rpc_fuzz::seeded());
+        for (name, (target, seeds)) in
+            [("rpc_evm", &seeded.evm), ("rpc_starknet", &seeded.starknet)]
+        {
+            if wanted(name) {
+                reports.push((
+                    name,
+                    fuzz(name, seeds, n, args.seed, |b| {
+                        runtime.block_on(target.check(b))
+                    }),
+                ));
+            }
+        }
     }
     println!("| target | inputs | accepted | seconds | inputs/s | crashes |");
     println!("|---|---|---|---|---|---|");

@@ -110,6 +110,19 @@ impl Network {
         self.p2p.verdict(id, from, verdict.into()).await;
     }
 
+    /// The verdict on gossip received as `received`: what [`Network::run_inbound`] decides for
+    /// it, without reporting it to the p2p layer (bytes that do not decode: `Malformed`).
+    /// Checkpoint attestations, judged against L1 apart, are ignored here. The fuzz bench feeds
+    /// hostile bytes through it.
+    pub fn verdict_on(&self, received: &p2p::Received) -> Verdict {
+        match Inbound::decode(received) {
+            Err(_) => Verdict::Reject(Rejection::Malformed),
+            Ok(message) => self
+                .validate(&message)
+                .unwrap_or_else(|rejected| Verdict::Reject(rejected.reason)),
+        }
+    }
+
     /// The verdict on `message`: `Err` when the sender is at fault.
     pub(crate) fn validate(&self, message: &Inbound) -> Result<Verdict, Rejected> {
         match self.judge(message) {
