@@ -193,6 +193,19 @@ pub struct NodeConfig {
     /// when `api` listens beyond loopback; when set, required on loopback too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_token_file: Option<PathBuf>,
+    /// The store's page cache in MiB (sled's; 64 by default): the most of the store kept in
+    /// memory beyond what a round reads. The router's memory grows with its store up to this.
+    #[serde(default = "default_store_cache_mb")]
+    pub store_cache_mb: u64,
+}
+
+/// The store's page cache when `node.store_cache_mb` is not set (MiB).
+pub const DEFAULT_STORE_CACHE_MB: u64 = 64;
+/// The largest `node.store_cache_mb` (MiB).
+pub const MAX_STORE_CACHE_MB: u64 = 64 * 1024;
+
+fn default_store_cache_mb() -> u64 {
+    DEFAULT_STORE_CACHE_MB
 }
 
 /// The shortest API token accepted (characters).
@@ -327,6 +340,15 @@ impl Config {
             return Err(invalid(
                 "chains".into(),
                 "no chain is configured; add [[chains]] blocks".into(),
+            ));
+        }
+        if !(1..=MAX_STORE_CACHE_MB).contains(&self.node.store_cache_mb) {
+            return Err(invalid(
+                "node.store_cache_mb".into(),
+                format!(
+                    "{} MiB: the store's cache must be 1 to {MAX_STORE_CACHE_MB} MiB",
+                    self.node.store_cache_mb
+                ),
             ));
         }
         match self.node.api_token() {

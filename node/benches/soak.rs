@@ -39,6 +39,9 @@ struct Args {
     /// The share of each node's requests that fail.
     #[arg(long, default_value_t = 0.3)]
     fault_rate: f64,
+    /// The router's `node.store_cache_mb` (the store's page cache).
+    #[arg(long, default_value_t = xroute_config::DEFAULT_STORE_CACHE_MB)]
+    store_cache_mb: u64,
     /// (cargo bench passes this.)
     #[arg(long, hide = true)]
     bench: bool,
@@ -119,6 +122,8 @@ async fn main() {
         proxies.push((name.to_string(), proxy));
     }
     route_through(&config, &proxies).unwrap();
+    xroute_tests::router::edit_config(&config, |c| c.node.store_cache_mb = args.store_cache_mb)
+        .unwrap();
     let mut router = RouterProcess::start(Path::new(XROUTE), &config, port)
         .await
         .unwrap();

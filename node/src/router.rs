@@ -269,6 +269,7 @@ impl Router {
             .node
             .api_token()
             .map_err(|e| config_error("node.api_token_file", e))?;
+        crate::store::set_cache_bytes(config.node.store_cache_mb << 20);
         Self::builder(config.relay.clone())
             .payments(config.payments.clone())
             .chains_from(&config.chains)

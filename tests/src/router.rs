@@ -286,6 +286,7 @@ pub fn router_config(
     Ok(Config {
         node: NodeConfig {
             store: "store".into(),
+            store_cache_mb: xroute_config::DEFAULT_STORE_CACHE_MB,
             api: std::net::SocketAddr::from(([127, 0, 0, 1], api_port)),
             api_token_file: match &options.api_token {
                 Some(token) => {

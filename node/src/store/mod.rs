@@ -41,9 +41,16 @@ use xroute_proofs::envelope::MessageId;
 use crate::model::{Cursor, MessageRecord, Stage, StageObserver};
 
 /// sled's page cache (its default is 1 GiB): what a store holds in memory beyond what a round
-/// reads. A restart on a store of 1,000,000 messages counts its index once; with the default
-/// cache that scan stayed resident (264 MiB after a crash, docs/benchmarks.md).
-const CACHE_BYTES: u64 = 64 << 20;
+/// reads, `node.store_cache_mb` (64 MiB unless set: [`set_cache_bytes`]). A restart on a store
+/// of 1,000,000 messages counts its index once; with sled's default cache that scan stayed
+/// resident (264 MiB after a crash, docs/benchmarks.md).
+static CACHE_BYTES: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(xroute_config::DEFAULT_STORE_CACHE_MB << 20);
+
+/// Sets the page cache of the stores this process opens from now on (`node.store_cache_mb`).
+pub fn set_cache_bytes(bytes: u64) {
+    CACHE_BYTES.store(bytes, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// Schema 2's records, whole (id → JSON); converted to [`records`]' trees on open.
 const MESSAGES: &str = "messages_v1";
@@ -142,7 +149,9 @@ impl Counts {
 /// How the store configures sled for `path` (its page cache is [`CACHE_BYTES`]); a bench's
 /// baseline opens sled the same way.
 pub fn sled_config(path: &Path) -> sled::Config {
-    sled::Config::new().path(path).cache_capacity(CACHE_BYTES)
+    sled::Config::new()
+        .path(path)
+        .cache_capacity(CACHE_BYTES.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 impl Store {
