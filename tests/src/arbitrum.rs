@@ -202,7 +202,7 @@ const OUTBOX: &str = "build/contracts/src/bridge/Outbox.sol/Outbox.json";
 const PROXY: &str = "build/contracts/@openzeppelin/contracts/proxy/transparent/TransparentUpgradeableProxy.sol/TransparentUpgradeableProxy.json";
 const READER_4844: &str = "out/yul/Reader4844.yul/Reader4844.json";
 
-async fn deploy(provider: &DynProvider, code: Vec<u8>, what: &str) -> Result<Address> {
+pub(crate) async fn deploy(provider: &DynProvider, code: Vec<u8>, what: &str) -> Result<Address> {
     let tx = TransactionRequest::default().with_deploy_code(Bytes::from(code));
     let receipt = provider
         .send_transaction(tx)

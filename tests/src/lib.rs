@@ -31,6 +31,7 @@ pub mod stack;
 pub mod tank;
 pub mod token;
 pub mod tools;
+pub mod uniswap;
 
 pub use anvil::Anvil;
 pub use devnet::{DevnetAccount, StarknetDevnet};

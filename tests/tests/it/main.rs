@@ -18,3 +18,4 @@ mod roundtrip;
 mod storage_proof;
 mod tank_settlement;
 mod token_erc20;
+mod uniswap;
