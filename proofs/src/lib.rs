@@ -7,6 +7,7 @@
 //! deterministic function of its inputs, so it can be tested against public vectors and property
 //! tests and reused by the node, the adapters, the CLI and the test kit alike.
 
+pub mod accounts;
 pub mod arbitrum;
 pub mod attestation;
 pub mod checkpoint;

@@ -35,6 +35,9 @@ pub mod evm {
     const _: &[u8] = include_bytes!("../../contracts/evm/out/TokenLedger.json");
     const _: &[u8] = include_bytes!("../../contracts/evm/out/TokenRouter.json");
     const _: &[u8] = include_bytes!("../../contracts/evm/out/XToken.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/AccountRouter.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/InterchainAccount.json");
+    const _: &[u8] = include_bytes!("../../contracts/evm/out/L1Reader.json");
     alloy::sol!(
         #[sol(rpc)]
         MessagingProbe,
@@ -94,6 +97,24 @@ pub mod evm {
         #[sol(rpc)]
         XToken,
         "../contracts/evm/out/XToken.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        AccountRouter,
+        "../contracts/evm/out/AccountRouter.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        InterchainAccount,
+        "../contracts/evm/out/InterchainAccount.json"
+    );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        L1Reader,
+        "../contracts/evm/out/L1Reader.json"
     );
 
     alloy::sol!(

@@ -4,6 +4,7 @@
 //! One binary: the tests of every file share the test threads, instead of one file after
 //! another (each file's heavy tests used to leave a thread idle at its end).
 
+mod accounts;
 mod batch;
 mod cli_check;
 mod cli_keys;

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity 0.8.30;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IXrouteReceiver} from "./IXrouteReceiver.sol";
+import {IXrouteTokenReceiver} from "./IXrouteTokenReceiver.sol";
+import {BoundedCall} from "./BoundedCall.sol";
+import {WordCodec} from "./WordCodec.sol";
+
+interface IMessenger {
+    function send(uint32 dstDomain, bytes32 recipient, uint256[] calldata payload) external returns (bytes32);
+}
+
+/// @title Replier
+/// @notice What the account router and the reader share: a request names up to `MAX_REPLIES`
+/// (domain, recipient) pairs its answer is sent to, through `messenger` (the Hub on L1, the
+/// Endpoint on an Arbitrum chain). A reply that cannot be sent (an unknown domain, a recipient the
+/// Hub refuses) is skipped with `ReplyFailed`: it never undoes what the request did.
+abstract contract Replier {
+    uint256 public constant MAX_REPLIES = 4;
+
+    address public immutable messenger;
+
+    event ReplyFailed(uint32 indexed domain, bytes32 recipient, bytes reason);
+
+    error OnlyMessenger(address caller);
+    error BadRequest(string why);
+
+    constructor(address messenger_) {
+        messenger = messenger_;
+    }
+
+    /// @notice The replies at `payload[at]` (their count, then the pairs) and the index after them.
+    function _replies(uint256[] calldata payload, uint256 at)
+        internal
+        pure
+        returns (uint32[] memory domains, bytes32[] memory recipients, uint256 next)
+    {
+        if (at >= payload.length) revert BadRequest("no reply count");
+        uint256 k = payload[at];
+        if (k > MAX_REPLIES) revert BadRequest("more than 4 replies");
+        if (at + 1 + 2 * k > payload.length) revert BadRequest("truncated replies");
+        domains = new uint32[](k);
+        recipients = new bytes32[](k);
+        for (uint256 i = 0; i < k; i++) {
+            uint256 d = payload[at + 1 + 2 * i];
+            if (d > type(uint32).max) revert BadRequest("a reply domain is not a uint32");
+            domains[i] = uint32(d);
+            recipients[i] = bytes32(payload[at + 2 + 2 * i]);
+        }
+        next = at + 1 + 2 * k;
+    }
+
+    /// @notice Sends `answer` to each reply; one that fails is skipped with `ReplyFailed`.
+    function _reply(uint32[] memory domains, bytes32[] memory recipients, uint256[] memory answer) internal {
+        for (uint256 i = 0; i < domains.length; i++) {
+            try IMessenger(messenger).send(domains[i], recipients[i], answer) {}
+            catch (bytes memory reason) {
+                emit ReplyFailed(domains[i], recipients[i], reason);
+            }
+        }
+    }
+}
+
+/// @title InterchainAccount
+/// @notice One owner's account (an address on another chain), made by its `AccountRouter` on
+/// first use. It runs the calls its router hands it, all or none: the first that fails reverts
+/// them all with `CallFailed(index, reason)`.
+contract InterchainAccount {
+    struct Call {
+        address target;
+        uint256 value;
+        bytes data;
+    }
+
+    address public immutable router;
+
+    error OnlyRouter(address caller);
+    error CallFailed(uint256 index, bytes reason);
+
+    constructor() {
+        router = msg.sender;
+    }
+
+    /// @notice Runs `calls` in order; returns each one's return data (at most
+    /// `BoundedCall.MAX_RETURN` bytes of it). A call with data to an address without code fails.
+    function execute(Call[] calldata calls) external returns (bytes[] memory results) {
+        if (msg.sender != router) revert OnlyRouter(msg.sender);
+        results = new bytes[](calls.length);
+        for (uint256 i = 0; i < calls.length; i++) {
+            Call calldata c = calls[i];
+            if (c.data.length != 0 && c.target.code.length == 0) revert CallFailed(i, bytes("no code at the target"));
+            (bool ok, bytes memory head,) = BoundedCall.call(c.target, c.value, c.data);
+            if (!ok) revert CallFailed(i, head);
+            results[i] = head;
+        }
+    }
+
+    receive() external payable {}
+}
+
+/// @title AccountRouter
+/// @notice Interchain accounts (issue 31): one `InterchainAccount` per (source domain, owner),
+/// made on its owner's first message at an address anyone computes beforehand (`accountOf`:
+/// CREATE2 from this router, salt keccak256(abi.encode(domain, owner)), the account's creation
+/// code). Only the owner's messages command it: the owner is the sender the Hub proved (or, for a
+/// transfer-and-call of the canonical token, the sender the ledger names). A message's calls run
+/// all or none, and the result goes to the domains the message names.
+///
+/// Request (message payload, or a transfer-and-call's data; every word below 2^251):
+///   [1 CALLS, tag, k, (domain, recipient) × k, outputs, n, (target, value, data) × n]
+///   where data is a byte string in `WordCodec` words (length, then 31 bytes a word), 1 ≤ n ≤ 16,
+///   and bit i of `outputs` asks for call i's return data in the result.
+/// Result (sent to each of the k replies):
+///   [2 RESULT, tag, srcDomain, owner, ok, failedIndex, m, bytes × m]
+///   ok: the return data of the calls `outputs` names, in order (failedIndex = n); not ok: the
+///   failing call's index and its revert data (m = 1). Answers stay short because a message's
+///   cost on its destination grows with its words (on starknet-devnet 0.10.1 an L1 → Starknet
+///   message of more than 15 words to the sample app cannot even be estimated).
+/// A transfer-and-call funds the account with the tokens first: they stay there whatever the
+/// calls do. A request that does not parse reverts (the Hub's relay fails and the router parks
+/// the message with the reason; a transfer-and-call is refunded by the ledger).
+contract AccountRouter is Replier, IXrouteReceiver, IXrouteTokenReceiver {
+    uint256 public constant OP_CALLS = 1;
+    uint256 public constant OP_RESULT = 2;
+    uint256 public constant MAX_CALLS = 16;
+
+    /// @notice Who may call `onTokens` (the token ledger on L1); zero without the token.
+    address public immutable tokenRouter;
+    /// @notice The token a transfer-and-call delivers (XToken on L1).
+    address public immutable token;
+
+    event AccountCreated(uint32 indexed domain, bytes32 indexed owner, address account);
+    event Executed(
+        uint32 indexed domain, bytes32 indexed owner, uint256 indexed tag, address account, bool ok, uint256 failedIndex
+    );
+
+    error OnlyTokenRouter(address caller);
+    error FundingFailed(address account, uint256 amount);
+
+    constructor(address messenger_, address tokenRouter_, address token_) Replier(messenger_) {
+        tokenRouter = tokenRouter_;
+        token = token_;
+    }
+
+    /// @notice The account of `owner` on `domain`, made or not.
+    function accountOf(uint32 domain, bytes32 owner) public view returns (address) {
+        bytes32 hash = keccak256(
+            abi.encodePacked(
+                bytes1(0xff), address(this), _salt(domain, owner), keccak256(type(InterchainAccount).creationCode)
+            )
+        );
+        return address(uint160(uint256(hash)));
+    }
+
+    /// @inheritdoc IXrouteReceiver
+    function onMessage(uint32 srcDomain, bytes32 sender, uint256[] calldata payload) external {
+        if (msg.sender != messenger) revert OnlyMessenger(msg.sender);
+        _run(srcDomain, sender, payload);
+    }
+
+    /// @inheritdoc IXrouteTokenReceiver
+    function onTokens(uint32 srcDomain, bytes32 from, uint256 amount, uint256 why, uint256[] calldata data) external {
+        if (tokenRouter == address(0) || msg.sender != tokenRouter) revert OnlyTokenRouter(msg.sender);
+        address account = _account(srcDomain, from);
+        if (amount != 0 && !IERC20(token).transfer(account, amount)) revert FundingFailed(account, amount);
+        // A refund or a cancelled transfer only credits the account.
+        if (why != 0 || data.length == 0) return;
+        _run(srcDomain, from, data);
+    }
+
+    function _salt(uint32 domain, bytes32 owner) internal pure returns (bytes32) {
+        return keccak256(abi.encode(domain, owner));
+    }
+
+    /// @notice `owner`'s account, made if it is not yet.
+    function _account(uint32 domain, bytes32 owner) internal returns (address account) {
+        account = accountOf(domain, owner);
+        if (account.code.length == 0) {
+            address made = address(new InterchainAccount{salt: _salt(domain, owner)}());
+            assert(made == account);
+            emit AccountCreated(domain, owner, account);
+        }
+    }
+
+    function _run(uint32 srcDomain, bytes32 owner, uint256[] calldata payload) internal {
+        if (payload.length < 4 || payload[0] != OP_CALLS) revert BadRequest("not a calls request");
+        uint256 tag = payload[1];
+        (uint32[] memory domains, bytes32[] memory recipients, uint256 at) = _replies(payload, 2);
+        if (at >= payload.length) revert BadRequest("no outputs mask");
+        uint256 mask = payload[at];
+        InterchainAccount.Call[] memory calls = _calls(payload, at + 1);
+        address account = _account(srcDomain, owner);
+        bool ok;
+        uint256 failed = calls.length;
+        bytes[] memory outs;
+        try InterchainAccount(payable(account)).execute(calls) returns (bytes[] memory results) {
+            ok = true;
+            outs = _picked(results, mask);
+        } catch (bytes memory err) {
+            bytes memory reason = err;
+            if (err.length >= 4 && bytes4(err) == InterchainAccount.CallFailed.selector) {
+                bytes memory args = new bytes(err.length - 4);
+                for (uint256 i = 0; i < args.length; i++) {
+                    args[i] = err[i + 4];
+                }
+                (failed, reason) = abi.decode(args, (uint256, bytes));
+            }
+            outs = new bytes[](1);
+            outs[0] = reason;
+        }
+        emit Executed(srcDomain, owner, tag, account, ok, failed);
+        uint256[] memory result = new uint256[](7);
+        result[0] = OP_RESULT;
+        result[1] = tag;
+        result[2] = srcDomain;
+        result[3] = uint256(owner);
+        result[4] = ok ? 1 : 0;
+        result[5] = failed;
+        result[6] = outs.length;
+        for (uint256 i = 0; i < outs.length; i++) {
+            result = WordCodec.append(result, WordCodec.encode(outs[i]));
+        }
+        _reply(domains, recipients, result);
+    }
+
+    /// @notice The results whose bit is set in `mask`, in order.
+    function _picked(bytes[] memory results, uint256 mask) internal pure returns (bytes[] memory out) {
+        uint256 m;
+        for (uint256 i = 0; i < results.length; i++) {
+            if ((mask >> i) & 1 == 1) m++;
+        }
+        out = new bytes[](m);
+        m = 0;
+        for (uint256 i = 0; i < results.length; i++) {
+            if ((mask >> i) & 1 == 1) out[m++] = results[i];
+        }
+    }
+
+    /// @notice The calls at `payload[at]` (their count, then each call); the request must end there.
+    function _calls(uint256[] calldata payload, uint256 at)
+        internal
+        pure
+        returns (InterchainAccount.Call[] memory calls)
+    {
+        if (at >= payload.length) revert BadRequest("no call count");
+        uint256 n = payload[at];
+        if (n == 0 || n > MAX_CALLS) revert BadRequest("1 to 16 calls");
+        calls = new InterchainAccount.Call[](n);
+        at += 1;
+        for (uint256 i = 0; i < n; i++) {
+            if (at + 2 > payload.length) revert BadRequest("truncated call");
+            if (payload[at] >> 160 != 0) revert BadRequest("a call's target is not an address");
+            calls[i].target = address(uint160(payload[at]));
+            calls[i].value = payload[at + 1];
+            (calls[i].data, at) = WordCodec.decode(payload, at + 2);
+        }
+        if (at != payload.length) revert BadRequest("words after the last call");
+    }
+}
+
+/// @title L1Reader
+/// @notice Reads of L1 state for apps on other chains (issue 31): a request lists view calls
+/// (target, calldata) that this contract runs (`staticcall`) when the request is relayed, at that
+/// block, and the answers go to every domain the request names, each proven there by its own
+/// messaging. A read that reverts answers its revert data with ok = 0.
+///
+/// Request: [3 READ, tag, k, (domain, recipient) × k, n, (target, data) × n], 1 ≤ n ≤ 16.
+/// Answer:  [4 ANSWER, tag, srcDomain, requester, blockNumber, n, (ok, bytes) × n]
+contract L1Reader is Replier, IXrouteReceiver {
+    uint256 public constant OP_READ = 3;
+    uint256 public constant OP_ANSWER = 4;
+    uint256 public constant MAX_READS = 16;
+
+    event Answered(uint32 indexed domain, bytes32 indexed requester, uint256 indexed tag, uint256 blockNumber);
+
+    constructor(address messenger_) Replier(messenger_) {}
+
+    /// @inheritdoc IXrouteReceiver
+    function onMessage(uint32 srcDomain, bytes32 sender, uint256[] calldata payload) external {
+        if (msg.sender != messenger) revert OnlyMessenger(msg.sender);
+        if (payload.length < 4 || payload[0] != OP_READ) revert BadRequest("not a read request");
+        (uint32[] memory domains, bytes32[] memory recipients, uint256 at) = _replies(payload, 2);
+        if (at >= payload.length) revert BadRequest("no read count");
+        uint256 n = payload[at];
+        if (n == 0 || n > MAX_READS) revert BadRequest("1 to 16 reads");
+        at += 1;
+        uint256[] memory answer = new uint256[](6);
+        answer[0] = OP_ANSWER;
+        answer[1] = payload[1];
+        answer[2] = srcDomain;
+        answer[3] = uint256(sender);
+        answer[4] = block.number;
+        answer[5] = n;
+        for (uint256 i = 0; i < n; i++) {
+            if (at >= payload.length) revert BadRequest("truncated read");
+            if (payload[at] >> 160 != 0) revert BadRequest("a read's target is not an address");
+            address target = address(uint160(payload[at]));
+            bytes memory data;
+            (data, at) = WordCodec.decode(payload, at + 1);
+            (bool ok, bytes memory out) = _read(target, data);
+            uint256[] memory head = new uint256[](1);
+            head[0] = ok ? 1 : 0;
+            answer = WordCodec.append(answer, WordCodec.append(head, WordCodec.encode(out)));
+        }
+        if (at != payload.length) revert BadRequest("words after the last read");
+        emit Answered(srcDomain, sender, payload[1], block.number);
+        _reply(domains, recipients, answer);
+    }
+
+    /// @notice `target.staticcall(data)`, at most `BoundedCall.MAX_RETURN` bytes of what it
+    /// returns or reverts with.
+    function _read(address target, bytes memory data) internal view returns (bool ok, bytes memory out) {
+        uint256 max = BoundedCall.MAX_RETURN;
+        assembly ("memory-safe") {
+            ok := staticcall(gas(), target, add(data, 0x20), mload(data), 0, 0)
+            let n := returndatasize()
+            if gt(n, max) { n := max }
+            out := mload(0x40)
+            mstore(out, n)
+            returndatacopy(add(out, 0x20), 0, n)
+            mstore(0x40, add(add(out, 0x20), and(add(n, 31), not(31))))
+        }
+    }
+}
