@@ -299,10 +299,30 @@ pub fn account_salt(domain: u32, owner: B256) -> B256 {
     keccak256(input)
 }
 
-/// The address of `owner`'s account on `domain`, made by the account router at `router` whose
-/// accounts' creation code hashes to `code_hash` (made or not yet).
-pub fn account_address(router: Address, domain: u32, owner: B256, code_hash: B256) -> Address {
-    router.create2(account_salt(domain, owner), code_hash)
+/// The hash of the EIP-1167 creation code of a clone of `implementation` (what the account
+/// router deploys with CREATE2, OpenZeppelin's `Clones`).
+pub fn clone_code_hash(implementation: Address) -> B256 {
+    let mut code = Vec::with_capacity(55);
+    code.extend_from_slice(&[
+        0x3d, 0x60, 0x2d, 0x80, 0x60, 0x0a, 0x3d, 0x39, 0x81, 0xf3, 0x36, 0x3d, 0x3d, 0x37, 0x3d,
+        0x3d, 0x3d, 0x36, 0x3d, 0x73,
+    ]);
+    code.extend_from_slice(implementation.as_slice());
+    code.extend_from_slice(&[
+        0x5a, 0xf4, 0x3d, 0x82, 0x80, 0x3e, 0x90, 0x3d, 0x91, 0x60, 0x2b, 0x57, 0xfd, 0x5b, 0xf3,
+    ]);
+    keccak256(code)
+}
+
+/// The address of `owner`'s account on `domain` (made or not yet), made by the account router
+/// at `router` as a clone of `implementation` (the router's `implementation()`).
+pub fn account_address(
+    router: Address,
+    implementation: Address,
+    domain: u32,
+    owner: B256,
+) -> Address {
+    router.create2(account_salt(domain, owner), clone_code_hash(implementation))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {IXrouteReceiver} from "./IXrouteReceiver.sol";
 import {IXrouteTokenReceiver} from "./IXrouteTokenReceiver.sol";
 import {BoundedCall} from "./BoundedCall.sol";
@@ -64,8 +65,10 @@ abstract contract Replier {
 
 /// @title InterchainAccount
 /// @notice One owner's account (an address on another chain), made by its `AccountRouter` on
-/// first use. It runs the calls its router hands it, all or none: the first that fails reverts
-/// them all with `CallFailed(index, reason)`.
+/// first use as an EIP-1167 clone of the router's one implementation (what `router` names is
+/// that implementation's immutable, so every clone answers only to its router). It runs the calls
+/// its router hands it, all or none: the first that fails reverts them all with
+/// `CallFailed(index, reason)`.
 contract InterchainAccount {
     struct Call {
         address target;
@@ -102,8 +105,8 @@ contract InterchainAccount {
 /// @title AccountRouter
 /// @notice Interchain accounts (issue 31): one `InterchainAccount` per (source domain, owner),
 /// made on its owner's first message at an address anyone computes beforehand (`accountOf`:
-/// CREATE2 from this router, salt keccak256(abi.encode(domain, owner)), the account's creation
-/// code). Only the owner's messages command it: the owner is the sender the Hub proved (or, for a
+/// CREATE2 from this router, salt keccak256(abi.encode(domain, owner)), the EIP-1167 clone code of
+/// `implementation`). Only the owner's messages command it: the owner is the sender the Hub proved (or, for a
 /// transfer-and-call of the canonical token, the sender the ledger names). A message's calls run
 /// all or none, and the result goes to the domains the message names.
 ///
@@ -129,6 +132,8 @@ contract AccountRouter is Replier, IXrouteReceiver, IXrouteTokenReceiver {
     address public immutable tokenRouter;
     /// @notice The token a transfer-and-call delivers (XToken on L1).
     address public immutable token;
+    /// @notice The code every account runs (made by this router, so answering to it only).
+    address public immutable implementation;
 
     event AccountCreated(uint32 indexed domain, bytes32 indexed owner, address account);
     event Executed(
@@ -141,16 +146,12 @@ contract AccountRouter is Replier, IXrouteReceiver, IXrouteTokenReceiver {
     constructor(address messenger_, address tokenRouter_, address token_) Replier(messenger_) {
         tokenRouter = tokenRouter_;
         token = token_;
+        implementation = address(new InterchainAccount());
     }
 
     /// @notice The account of `owner` on `domain`, made or not.
     function accountOf(uint32 domain, bytes32 owner) public view returns (address) {
-        bytes32 hash = keccak256(
-            abi.encodePacked(
-                bytes1(0xff), address(this), _salt(domain, owner), keccak256(type(InterchainAccount).creationCode)
-            )
-        );
-        return address(uint160(uint256(hash)));
+        return Clones.predictDeterministicAddress(implementation, _salt(domain, owner));
     }
 
     /// @inheritdoc IXrouteReceiver
@@ -177,7 +178,7 @@ contract AccountRouter is Replier, IXrouteReceiver, IXrouteTokenReceiver {
     function _account(uint32 domain, bytes32 owner) internal returns (address account) {
         account = accountOf(domain, owner);
         if (account.code.length == 0) {
-            address made = address(new InterchainAccount{salt: _salt(domain, owner)}());
+            address made = Clones.cloneDeterministic(implementation, _salt(domain, owner));
             assert(made == account);
             emit AccountCreated(domain, owner, account);
         }

@@ -13,15 +13,21 @@ library WordCodec {
 
     /// @notice The words of `data` (its length first).
     function encode(bytes memory data) internal pure returns (uint256[] memory words) {
-        uint256 n = (data.length + CHUNK - 1) / CHUNK;
+        uint256 len = data.length;
+        uint256 n = (len + CHUNK - 1) / CHUNK;
         words = new uint256[](n + 1);
-        words[0] = data.length;
+        words[0] = len;
         for (uint256 i = 0; i < n; i++) {
             uint256 w;
-            for (uint256 j = 0; j < CHUNK; j++) {
-                uint256 k = i * CHUNK + j;
-                uint256 b = k < data.length ? uint8(data[k]) : 0;
-                w = (w << 8) | b;
+            // 32 bytes from the chunk's start, shifted to its 31 (what follows `data` in memory
+            // is cut off below, for the last chunk).
+            assembly ("memory-safe") {
+                w := shr(8, mload(add(add(data, 0x20), mul(i, 31))))
+            }
+            uint256 kept = len - i * CHUNK;
+            if (kept < CHUNK) {
+                uint256 cut = 8 * (CHUNK - kept);
+                w = (w >> cut) << cut;
             }
             words[i + 1] = w;
         }
@@ -36,14 +42,18 @@ library WordCodec {
         if (len > words.length * CHUNK || at + 1 + n > words.length) {
             revert Truncated(at, n + 1, words.length - at);
         }
-        data = new bytes(len);
+        // Room for every chunk's 32-byte store and a zero word after the string.
+        data = new bytes(n * CHUNK + 32);
         for (uint256 i = 0; i < n; i++) {
             uint256 w = words[at + 1 + i];
             if (w >> (8 * CHUNK) != 0) revert NotAChunk(at + 1 + i);
-            for (uint256 j = 0; j < CHUNK; j++) {
-                uint256 k = i * CHUNK + j;
-                if (k < len) data[k] = bytes1(uint8(w >> (8 * (CHUNK - 1 - j))));
+            assembly ("memory-safe") {
+                mstore(add(add(data, 0x20), mul(i, 31)), shl(8, w))
             }
+        }
+        assembly ("memory-safe") {
+            mstore(add(add(data, 0x20), len), 0)
+            mstore(data, len)
         }
         next = at + 1 + n;
     }

@@ -1,23 +1,25 @@
 //! Issue 31: L2 as your dashboard. A Starknet user's interchain account on L1 swaps on the real
 //! Uniswap V2, funded by a transfer-and-call of the canonical token in the same message, and the
 //! result comes back to Starknet; nobody else's message commands that account, and a failing call
-//! undoes the whole list. All of it relayed by the `xroute` binary over real chains.
+//! undoes the whole list. A Starknet app's read of L1 state is answered to it and to an Arbitrum
+//! app. All of it relayed by the `xroute` binary over real chains.
 
 use std::time::Duration;
 
 use alloy::{
-    primitives::{Address, B256, U256, keccak256},
-    sol_types::{SolCall, SolError, SolValue},
+    primitives::{Address, B256, U256},
+    sol_types::{SolCall, SolError, SolEvent, SolValue},
 };
 use eyre::{Result, bail, ensure};
 use starknet_rust::core::types::Felt;
-use xroute_proofs::accounts::{self, Call, CallsResult, Reply};
+use xroute_proofs::accounts::{self, Call, CallsResult, Read, ReadAnswer, Reply};
 use xroute_tests::{
-    artifacts::evm::{AccountRouter, InterchainAccount, XToken},
+    arbitrum::ArbitrumOptions,
+    artifacts::evm::{AccountRouter, InterchainAccount, L1Reader, SampleApp, XToken},
     localnet::L1_KIT_ACCOUNT,
-    stack::L1_DOMAIN,
+    stack::{L1_DOMAIN, L2_KIT_ACCOUNT},
     token::{TokenStack, u256_felts},
-    uniswap::{IERC20Approve, IUniswapV2Router02, Uniswap},
+    uniswap::{IERC20Approve, IUniswapV2Pair, IUniswapV2Router02, Uniswap},
 };
 
 use crate::e2e_relay::{DELIVERY, Env};
@@ -209,8 +211,8 @@ async fn a_starknet_users_account_on_l1_swaps_on_uniswap_and_answers_back() -> R
     wait_balance(&env, &token, owner, units(100)).await?;
 
     // Its account's address, computed here and by the router contract, before it exists.
-    let code_hash = keccak256(&InterchainAccount::BYTECODE);
-    let account = accounts::account_address(router, sn.domain, owner, code_hash);
+    let implementation = accounts_router.implementation().call().await?;
+    let account = accounts::account_address(router, implementation, sn.domain, owner);
     ensure!(
         accounts_router.accountOf(sn.domain, owner).call().await? == account,
         "accountOf disagrees with the CREATE2 address computed here"
@@ -295,7 +297,7 @@ async fn a_starknet_users_account_on_l1_swaps_on_uniswap_and_answers_back() -> R
     send_request(&env, 2, router, &request).await?;
     let answer = received_on_starknet(&mut env, router, 2).await?;
     let result = CallsResult::decode(&answer)?;
-    let thief_account = accounts::account_address(router, sn.domain, thief, code_hash);
+    let thief_account = accounts::account_address(router, implementation, sn.domain, thief);
     let refused = InterchainAccount::OnlyRouter {
         caller: thief_account,
     }
@@ -350,6 +352,222 @@ async fn a_starknet_users_account_on_l1_swaps_on_uniswap_and_answers_back() -> R
         uni.reserves(&l1, pair, token.token).await? == (r_in, r_out),
         "no swap"
     );
+
+    // 4. A later message, without tokens: the account swaps the 10 XRT it kept.
+    let weth_before = weth.balanceOf(account).call().await?;
+    let request = accounts::calls_request(
+        U256::from(4),
+        &reply,
+        &BALANCE,
+        &swap_calls(&uni, token.token, account, amount, quoted),
+    )?;
+    send_request(&env, 1, router, &request).await?;
+    let answer = received_on_starknet(&mut env, router, 4).await?;
+    let result = CallsResult::decode(&answer)?;
+    ensure!(
+        result.ok && result.outputs == vec![(weth_before + quoted).abi_encode()],
+        "the later swap paid getAmountOut: {result:?}"
+    );
+    ensure!(
+        weth.balanceOf(account).call().await? == weth_before + quoted,
+        "the account's WETH"
+    );
+
+    // What each request cost on L1, from the chain (docs/gas.md).
+    for (tag, what) in [
+        (
+            1,
+            "first use: account made, funded by a transfer-and-call, 3 calls, a reply",
+        ),
+        (
+            2,
+            "another owner's first use: account made, its one call refused, a reply",
+        ),
+        (
+            3,
+            "a later transfer-and-call whose second call fails, a reply",
+        ),
+        (4, "a later message, 3 calls, a reply"),
+    ] {
+        let (tx, frame) = account_gas(&env, router, tag).await?;
+        eprintln!("gas: {what}: relay tx {tx}, AccountRouter's frame {frame}");
+    }
+    env.flusher.stop().await?;
+    Ok(())
+}
+
+/// The L1 gas of the relay that ran request `tag` on `router`: the whole transaction's, and the
+/// router's own call frame's (`onTokens` or `onMessage`, as anvil's call tracer measures it).
+async fn account_gas(env: &Env, router: Address, tag: u64) -> Result<(u64, u64)> {
+    use alloy::providers::Provider;
+    let l1 = env.net.l1.provider(L1_KIT_ACCOUNT)?;
+    let logs = l1
+        .get_logs(
+            &alloy::rpc::types::Filter::new()
+                .address(router)
+                .event_signature(AccountRouter::Executed::SIGNATURE_HASH)
+                .topic3(B256::from(U256::from(tag)))
+                .from_block(0),
+        )
+        .await?;
+    let tx = logs
+        .first()
+        .and_then(|l| l.transaction_hash)
+        .ok_or_else(|| eyre::eyre!("no Executed({tag})"))?;
+    frame_gas(env, tx, router).await
+}
+
+/// Transaction `tx`'s gas and that of its first call frame into `to`.
+async fn frame_gas(env: &Env, tx: B256, to: Address) -> Result<(u64, u64)> {
+    use alloy::providers::Provider;
+    let l1 = env.net.l1.provider(L1_KIT_ACCOUNT)?;
+    let receipt = l1
+        .get_transaction_receipt(tx)
+        .await?
+        .ok_or_else(|| eyre::eyre!("no receipt for {tx}"))?;
+    let trace = xroute_tests::rpc::call(
+        &reqwest::Client::new(),
+        env.net.l1.endpoint(),
+        "debug_traceTransaction",
+        serde_json::json!([tx, { "tracer": "callTracer" }]),
+    )
+    .await?;
+    fn find(frame: &serde_json::Value, to: &str) -> Option<u64> {
+        if frame["to"]
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case(to))
+        {
+            let hex = frame["gasUsed"].as_str()?;
+            return u64::from_str_radix(hex.trim_start_matches("0x"), 16).ok();
+        }
+        frame["calls"].as_array()?.iter().find_map(|c| find(c, to))
+    }
+    let frame = find(&trace, &format!("{to:#x}"))
+        .ok_or_else(|| eyre::eyre!("{tx} has no call into {to}"))?;
+    Ok((receipt.gas_used, frame))
+}
+
+/// Waits until the Arbitrum sample app has received `count` messages from `sender` on L1; the
+/// last one's payload.
+async fn received_on_arbitrum(env: &mut Env, sender: Address, count: u64) -> Result<Vec<U256>> {
+    let arb = env.stack.arbitrum()?;
+    let l2 = env.net.arbitrum()?.l2.provider(L2_KIT_ACCOUNT)?;
+    let app = SampleApp::new(arb.app, &l2);
+    let from = sender.into_word();
+    let start = std::time::Instant::now();
+    loop {
+        env.router.check_running()?;
+        env.flusher.check().await?;
+        if app.receivedFrom(L1_DOMAIN, from).call().await? >= U256::from(count) {
+            return Ok(app.lastPayload(L1_DOMAIN, from).call().await?);
+        }
+        if start.elapsed() > DELIVERY {
+            bail!(
+                "Arbitrum's app has not received {count} message(s) from {sender}\nrouter log:\n{}",
+                env.router.log_tail()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Issue 31's L1 reads: a Starknet app asks for the Uniswap pair's `getReserves` and, in a
+/// second request, an ERC-20 balance (the pair's XRT); the reader runs them on L1 when the
+/// request is relayed and each answer goes to the Starknet app and, in the same request, to the
+/// Arbitrum app. Both receive the same words; what they carry equals the same view calls run at
+/// the answer's L1 block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_l1_read_is_answered_to_starknet_and_shared_with_arbitrum() -> Result<()> {
+    let mut env = Env::start_with(Some(ArbitrumOptions::default())).await?;
+    let net = env.net.clone();
+    let sn = env.stack.starknets[0];
+    let arb = env.stack.arbitrum()?;
+    let token = TokenStack::deploy(&net, &env.stack, units(1_000_000)).await?;
+    let uni = Uniswap::deploy(&net.l1, L1_KIT_ACCOUNT).await?;
+    let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let pair = uni
+        .add_liquidity_eth(&net.l1, L1_KIT_ACCOUNT, token.token, units(7_000), units(3))
+        .await?;
+    let reader = *L1Reader::deploy(&l1, env.stack.hub).await?.address();
+    let requester = B256::from(
+        net.starknets[0].devnet.predeployed_accounts()[1]
+            .address
+            .to_bytes_be(),
+    );
+    let replies = [
+        Reply {
+            domain: sn.domain,
+            recipient: B256::from(sn.app.to_bytes_be()),
+        },
+        Reply {
+            domain: arb.domain,
+            recipient: arb.app.into_word(),
+        },
+    ];
+    let reads = [
+        Read {
+            target: pair,
+            data: IUniswapV2Pair::getReservesCall {}.abi_encode(),
+        },
+        Read {
+            target: token.token,
+            data: IERC20Approve::balanceOfCall(pair).abi_encode(),
+        },
+    ];
+    for (i, read) in reads.iter().enumerate() {
+        let tag = U256::from(10 + i);
+        let request = accounts::read_request(tag, &replies, std::slice::from_ref(read))?;
+        send_request(&env, 1, reader, &request).await?;
+        let on_starknet = received_on_starknet(&mut env, reader, i as u64 + 1).await?;
+        let on_arbitrum = received_on_arbitrum(&mut env, reader, i as u64 + 1).await?;
+        ensure!(
+            on_starknet == on_arbitrum,
+            "the same answer on both: {on_starknet:?} / {on_arbitrum:?}"
+        );
+        let answer = ReadAnswer::decode(&on_starknet)?;
+        ensure!(
+            answer.tag == tag
+                && answer.domain == sn.domain
+                && answer.requester == requester
+                && answer.results.len() == 1
+                && answer.results[0].0,
+            "{answer:?}"
+        );
+        // The same view call at the answer's block, read here.
+        let at = alloy::rpc::types::TransactionRequest::default()
+            .to(read.target)
+            .input(alloy::primitives::Bytes::from(read.data.clone()).into());
+        let here = alloy::providers::Provider::call(&l1, at)
+            .block(answer.block.into())
+            .await?;
+        ensure!(
+            answer.results[0].1 == here.to_vec(),
+            "read {i} answered {:?}, the chain says {here} at block {}",
+            answer.results[0].1,
+            answer.block
+        );
+    }
+    let (reserve, _) = uni.reserves(&l1, pair, token.token).await?;
+    ensure!(reserve == units(7_000), "the pair's XRT reserve");
+    // What each read cost on L1, from the chain (docs/gas.md).
+    use alloy::providers::Provider;
+    let logs = l1
+        .get_logs(
+            &alloy::rpc::types::Filter::new()
+                .address(reader)
+                .event_signature(L1Reader::Answered::SIGNATURE_HASH)
+                .from_block(0),
+        )
+        .await?;
+    for (log, what) in logs.iter().zip(["getReserves", "balanceOf"]) {
+        let tx = log
+            .transaction_hash
+            .ok_or_else(|| eyre::eyre!("a log without its transaction"))?;
+        let (tx_gas, frame) = frame_gas(&env, tx, reader).await?;
+        eprintln!(
+            "gas: a read ({what}) answered to two domains: relay tx {tx_gas}, L1Reader's frame {frame}"
+        );
+    }
     env.flusher.stop().await?;
     Ok(())
 }
