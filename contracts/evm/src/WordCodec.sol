@@ -38,10 +38,9 @@ library WordCodec {
     function decode(uint256[] calldata words, uint256 at) internal pure returns (bytes memory data, uint256 next) {
         if (at >= words.length) revert Truncated(at, 1, words.length);
         uint256 len = words[at];
+        // Bounded before any arithmetic on it: a length near 2^256 must be refused, not overflow.
+        if (len > (words.length - at - 1) * CHUNK) revert Truncated(at, len / CHUNK + 1, words.length - at);
         uint256 n = (len + CHUNK - 1) / CHUNK;
-        if (len > words.length * CHUNK || at + 1 + n > words.length) {
-            revert Truncated(at, n + 1, words.length - at);
-        }
         // Room for every chunk's 32-byte store and a zero word after the string.
         data = new bytes(n * CHUNK + 32);
         for (uint256 i = 0; i < n; i++) {
