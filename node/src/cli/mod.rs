@@ -1,5 +1,6 @@
 //! The command line: argument parsing with one-line errors, and dispatch.
 
+mod account;
 mod check;
 mod client;
 mod deploy;
@@ -75,6 +76,8 @@ enum Command {
     Appchain(deploy::AppchainArgs),
     /// Create a libp2p node key file (if missing) and print its peer id.
     P2pKey(P2pKeyArgs),
+    /// Interchain accounts: `account address` computes an owner's account on L1.
+    Account(account::AccountArgs),
     /// Compute protocol hashes and check proofs; prints the result alone on stdout as 0x-hex.
     Proofs(Box<proofs::ProofsArgs>),
 }
@@ -268,6 +271,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Tank(args) => tank::tank(args),
         Command::Quote(args) => quote::quote(args),
         Command::Proofs(args) => proofs::run(*args),
+        Command::Account(args) => account::run(args),
     }
 }
 

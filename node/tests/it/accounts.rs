@@ -217,6 +217,25 @@ async fn a_starknet_users_account_on_l1_swaps_on_uniswap_and_answers_back() -> R
         accounts_router.accountOf(sn.domain, owner).call().await? == account,
         "accountOf disagrees with the CREATE2 address computed here"
     );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xroute"))
+        .args([
+            "account",
+            "address",
+            "--owner",
+            &owner.to_string(),
+            "--from-domain",
+        ])
+        .arg(sn.domain.to_string())
+        .args(["--router", &router.to_string(), "--implementation"])
+        .arg(implementation.to_string())
+        .output()?;
+    ensure!(
+        out.status.success()
+            && String::from_utf8_lossy(&out.stdout).trim() == format!("{account:#x}"),
+        "xroute account address: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     ensure!(
         alloy::providers::Provider::get_code_at(&l1, account)
             .await?
