@@ -346,7 +346,7 @@ impl Pipeline {
         // Persisted before it leaves, with every member: after a crash the same bytes go again.
         self.store
             .start_batch(&record, &moves, tick.now_ms, &note)?;
-        crate::failpoint::hit("batch.before_broadcast");
+        self.durable_before_broadcast("batch.before_broadcast")?;
         if let Err(e) = lease.broadcast(&tx).await {
             drop(lease);
             let _ = self.store.remove_relay_batch(&tx.hash);
@@ -496,7 +496,7 @@ impl Pipeline {
                 ..last.clone()
             };
             self.store.push_batch_attempt(&batch.key, &attempt)?;
-            crate::failpoint::hit("batch.before_broadcast");
+            self.durable_before_broadcast("batch.before_broadcast")?;
             lease.broadcast(&tx).await?;
             self.metrics.transaction(
                 self.chains.name_of(last.domain).unwrap_or("?"),

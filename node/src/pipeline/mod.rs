@@ -622,6 +622,15 @@ impl Pipeline {
         }
     }
 
+    /// Makes what was just stored durable, then reaches fail point `point`: a transaction is on
+    /// disk before it leaves (sled writes its log only every 500 ms), so a router killed right
+    /// after a broadcast finds the transaction in its store.
+    fn durable_before_broadcast(&self, point: &'static str) -> Result<(), StoreError> {
+        self.store.flush()?;
+        crate::failpoint::hit(point);
+        Ok(())
+    }
+
     fn park(&self, id: &MessageId, reason: String, now: u64) -> Result<(), StoreError> {
         let Some(current) = self.store.get(id)? else {
             return Ok(());

@@ -338,7 +338,7 @@ impl Pipeline {
             &note,
             Change::default().relay(attempt),
         )?;
-        crate::failpoint::hit("relay.before_broadcast");
+        self.durable_before_broadcast("relay.before_broadcast")?;
         if let Err(e) = lease.broadcast(&tx).await {
             drop(lease);
             return Ok(Outcome::Retry(format!("relay tx {} refused: {e}", tx.hash)));
@@ -430,7 +430,7 @@ impl Pipeline {
         let attempt = attempt_of(&tx, last.value, tick.now_ms, last.domain);
         self.store
             .update(&id, Change::default().relay(attempt.clone()))?;
-        crate::failpoint::hit("relay.before_broadcast");
+        self.durable_before_broadcast("relay.before_broadcast")?;
         lease.broadcast(&tx).await?;
         self.metrics.transaction(
             self.chains.name_of(last.domain).unwrap_or("?"),
@@ -576,7 +576,7 @@ impl Pipeline {
         let attempt = attempt_of(&tx, call.value, tick.now_ms, dst.domain());
         self.store
             .update(&id, Change::default().relay(attempt.clone()))?;
-        crate::failpoint::hit("follow_up.before_broadcast");
+        self.durable_before_broadcast("follow_up.before_broadcast")?;
         lease.broadcast(&tx).await?;
         self.metrics.transaction(dst.name(), TxOutcome::Sent);
         tracing::info!(%id, chain = dst.name(), tx = %tx.hash, "follow-up sent");

@@ -161,19 +161,26 @@ async fn a_router_aborted_around_a_redeem_redeems_once_after_restart() -> Result
     {
         env.router
             .kill_and_spawn_with_env(&[(failpoint::ENV, point)])?;
-        // Retried once the armed router answers (unless it aborted before).
+        // Retried once the armed router takes it (unless it aborted before): asked again while
+        // the router refuses or cannot be reached, until it answers or aborts.
         let start = std::time::Instant::now();
-        while env.router.check_running().is_ok() && env.message(id).await.is_err() {
+        let mut answers = Vec::new();
+        while env.router.check_running().is_ok() {
+            let (code, out, err) = env.cli(&["retry", &id.to_string()])?;
+            if code == 0 {
+                break;
+            }
+            ensure!(
+                !err.contains("only parked messages can be retried"),
+                "{id} is not parked: {:#}",
+                env.message(id).await?
+            );
+            answers.push(format!("{code}: {out}{err}"));
             ensure!(
                 start.elapsed() < DELIVERY,
-                "the armed router does not answer"
+                "the armed router never took the retry: {answers:?}"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        if env.router.check_running().is_ok() {
-            // Its answer is not checked: the router may abort while taking it (a `store.update`
-            // of the retry itself). After the restart a message still parked is retried again.
-            let _ = env.cli(&["retry", &id.to_string()])?;
         }
         wait_abort(&mut env.router, point).await?;
         env.router.restart().await?;

@@ -214,6 +214,10 @@ pub(crate) async fn refused_at_the_redeem(
     );
     env.flusher = Flusher::start(net.clone(), Duration::from_millis(300));
     env.wait_for(&ids, "parked", DELIVERY).await?;
+    // On disk too (`/ready` flushes the store): a test that kills the router next finds them
+    // parked after the restart (sled writes its log every 500 ms).
+    let ready = reqwest::get(format!("{}/ready", env.router.api)).await?;
+    ensure!(ready.status().is_success(), "/ready: {}", ready.status());
     Ok((ids, code))
 }
 

@@ -60,6 +60,8 @@ const LOG_RANGE: u64 = 10_000;
 const REDEEM_OVERHEAD: u64 = 80_000;
 /// Gas one redeem of the router's may cost (its retry included), for `xroute check`.
 const REDEEM_GAS: u64 = 500_000;
+/// The most retryable tickets remembered by message id (the map is emptied when full).
+const TICKETS_KEPT: usize = 10_000;
 
 /// An Arbitrum-family rollup's adapter: the L2 through the shared EVM client, its contracts, and
 /// what it learned from the L2's and L1's logs.
@@ -202,7 +204,8 @@ impl ArbitrumAdapter {
             .map_err(|e| AdapterError::rpc(&chain.info.name, "ArbitrumEndpoint.delivered", e))
     }
 
-    /// The retryable ticket the Hub created for `id`, from the L1 logs of its forward; `None`
+    /// The retryable ticket the Hub created for `id`, from the L1 logs of its forward (kept for
+    /// the next look, at most [`TICKETS_KEPT`] of them); `None`
     /// before the Hub forwarded it.
     async fn ticket_of(
         &self,
@@ -250,7 +253,12 @@ impl ArbitrumAdapter {
         )
         .map_err(|e| chain.bad("InboxMessageDelivered data", tx, e.to_string()))?
         .id();
-        self.tickets.lock().await.insert(*id, ticket);
+        let mut tickets = self.tickets.lock().await;
+        if tickets.len() >= TICKETS_KEPT {
+            // A ticket is found again from the L1 logs if needed: no unbounded map.
+            tickets.clear();
+        }
+        tickets.insert(*id, ticket);
         Ok(Some(ticket))
     }
 
