@@ -169,6 +169,24 @@ fn swap_calls(
     ]
 }
 
+/// The pair's reserves of `xrt` and WETH now, and what Uniswap's own `getAmountOut` pays for
+/// `amount` of XRT against them.
+async fn quote(
+    uni: &Uniswap,
+    l1: &alloy::providers::DynProvider,
+    pair: Address,
+    xrt: Address,
+    amount: U256,
+) -> Result<(U256, U256, U256)> {
+    let (r_in, r_out) = uni.reserves(l1, pair, xrt).await?;
+    let out = uni
+        .router(l1)
+        .getAmountOut(amount, r_in, r_out)
+        .call()
+        .await?;
+    Ok((r_in, r_out, out))
+}
+
 /// The output a calls request asks for: the last call's (the WETH balance).
 const BALANCE: [usize; 1] = [2];
 
@@ -245,12 +263,7 @@ async fn a_starknet_users_account_on_l1_swaps_on_uniswap_and_answers_back() -> R
 
     // 1. 25 XRT sent with the calls: the account swaps them for WETH; the result to Starknet.
     let amount = units(25);
-    let (r_in, r_out) = uni.reserves(&l1, pair, token.token).await?;
-    let expected = uni
-        .router(&l1)
-        .getAmountOut(amount, r_in, r_out)
-        .call()
-        .await?;
+    let (r_in, r_out, expected) = quote(&uni, &l1, pair, token.token, amount).await?;
     let reply = [Reply {
         domain: sn.domain,
         recipient: B256::from(sn.app.to_bytes_be()),
@@ -336,12 +349,7 @@ async fn a_starknet_users_account_on_l1_swaps_on_uniswap_and_answers_back() -> R
     // 3. A list whose second call fails (the swap asks one wei more than Uniswap gives): the
     //    approve is undone too, the tokens sent stay in the account, the answer says why.
     let amount = units(10);
-    let (r_in, r_out) = uni.reserves(&l1, pair, token.token).await?;
-    let quoted = uni
-        .router(&l1)
-        .getAmountOut(amount, r_in, r_out)
-        .call()
-        .await?;
+    let (r_in, r_out, quoted) = quote(&uni, &l1, pair, token.token, amount).await?;
     let request = accounts::calls_request(
         U256::from(3),
         &reply,
