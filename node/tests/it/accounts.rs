@@ -15,7 +15,7 @@ use starknet_rust::core::types::Felt;
 use xroute_proofs::accounts::{self, Call, CallsResult, Read, ReadAnswer, Reply};
 use xroute_tests::{
     arbitrum::ArbitrumOptions,
-    artifacts::evm::{AccountRouter, InterchainAccount, L1Reader, SampleApp, XToken},
+    artifacts::evm::{AccountRouter, InterchainAccount, L1Reader, SampleApp, TokenRouter, XToken},
     localnet::L1_KIT_ACCOUNT,
     stack::{L1_DOMAIN, L2_KIT_ACCOUNT},
     token::{TokenStack, u256_felts},
@@ -65,14 +65,19 @@ async fn received_on_starknet(env: &mut Env, sender: Address, count: u64) -> Res
     }
 }
 
-/// Waits until `holder` has `amount` of the token on Starknet.
-async fn wait_balance(env: &Env, token: &TokenStack, holder: B256, amount: U256) -> Result<()> {
-    let sn = env.stack.starknets[0].domain;
+/// Waits until `holder` has `amount` of the token on `domain`.
+async fn wait_balance(
+    env: &Env,
+    token: &TokenStack,
+    domain: u32,
+    holder: B256,
+    amount: U256,
+) -> Result<()> {
     let start = std::time::Instant::now();
-    while token.balance(&env.net, sn, holder).await? != amount {
+    while token.balance(&env.net, domain, holder).await? != amount {
         ensure!(
             start.elapsed() < DELIVERY,
-            "{holder} never held {amount} on Starknet"
+            "{holder} never held {amount} on domain {domain}"
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -226,7 +231,7 @@ async fn a_starknet_users_account_on_l1_swaps_on_uniswap_and_answers_back() -> R
             units(100),
         )
         .await?;
-    wait_balance(&env, &token, owner, units(100)).await?;
+    wait_balance(&env, &token, sn.domain, owner, units(100)).await?;
 
     // Its account's address, computed here and by the router contract, before it exists.
     let implementation = accounts_router.implementation().call().await?;
@@ -595,6 +600,100 @@ async fn an_l1_read_is_answered_to_starknet_and_shared_with_arbitrum() -> Result
             "gas: a read ({what}) answered to two domains: relay tx {tx_gas}, L1Reader's frame {frame}"
         );
     }
+    env.flusher.stop().await?;
+    Ok(())
+}
+
+/// Issue 31 from Arbitrum: an Arbitrum user's account on L1, funded and commanded by one
+/// transfer-and-call from the Arbitrum token router, swaps on Uniswap and answers the Arbitrum
+/// app; what it carries equals `getAmountOut`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arbitrum_users_account_on_l1_swaps_and_answers_back() -> Result<()> {
+    let mut env = Env::start_with(Some(ArbitrumOptions::default())).await?;
+    let net = env.net.clone();
+    let arb = env.stack.arbitrum()?;
+    let token = TokenStack::deploy(&net, &env.stack, units(1_000_000)).await?;
+    let (arb_domain, arb_token) = token
+        .arbitrum
+        .ok_or_else(|| eyre::eyre!("no token on Arbitrum"))?;
+    let uni = Uniswap::deploy(&net.l1, L1_KIT_ACCOUNT).await?;
+    let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let pair = uni
+        .add_liquidity_eth(
+            &net.l1,
+            L1_KIT_ACCOUNT,
+            token.token,
+            units(10_000),
+            units(5),
+        )
+        .await?;
+    let router = *AccountRouter::deploy(&l1, env.stack.hub, token.ledger, token.token)
+        .await?
+        .address();
+    let implementation = AccountRouter::new(router, &l1)
+        .implementation()
+        .call()
+        .await?;
+
+    // The owner: an EOA on the L2 (anvil account 4), holding 50 XRT there.
+    let l2 = &net.arbitrum()?.l2;
+    let user = l2.address(4)?;
+    let owner = user.into_word();
+    token
+        .transfer(
+            &net,
+            L1_DOMAIN,
+            L1_KIT_ACCOUNT,
+            arb_domain,
+            owner,
+            units(50),
+        )
+        .await?;
+    wait_balance(&env, &token, arb_domain, owner, units(50)).await?;
+    let account = accounts::account_address(router, implementation, arb_domain, owner);
+
+    let amount = units(20);
+    let (r_in, r_out, expected) = quote(&uni, &l1, pair, token.token, amount).await?;
+    let reply = [Reply {
+        domain: arb.domain,
+        recipient: arb.app.into_word(),
+    }];
+    let request = accounts::calls_request(
+        U256::from(7),
+        &reply,
+        &BALANCE,
+        &swap_calls(&uni, token.token, account, amount, expected),
+    )?;
+    let sent = TokenRouter::new(arb_token, l2.provider(4)?)
+        .transferRemoteCall(L1_DOMAIN, router.into_word(), amount, request)
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    ensure!(sent.status(), "transferRemoteCall reverted");
+    let answer = received_on_arbitrum(&mut env, router, 1).await?;
+    let result = CallsResult::decode(&answer)?;
+    ensure!(
+        result.ok
+            && result.tag == U256::from(7)
+            && result.domain == arb_domain
+            && result.owner == owner
+            && result.outputs == vec![expected.abi_encode()],
+        "the answer on Arbitrum carries the account's WETH, what getAmountOut said: {result:?}"
+    );
+    let weth = IERC20Approve::new(uni.weth, &l1);
+    ensure!(
+        weth.balanceOf(account).call().await? == expected,
+        "the account holds what getAmountOut said"
+    );
+    ensure!(
+        uni.reserves(&l1, pair, token.token).await? == (r_in + amount, r_out - expected),
+        "the pair's reserves moved by the swap"
+    );
+    ensure!(
+        token.balance(&net, arb_domain, owner).await? == units(30),
+        "30 XRT left on Arbitrum"
+    );
     env.flusher.stop().await?;
     Ok(())
 }
