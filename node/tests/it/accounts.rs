@@ -40,9 +40,20 @@ fn word_of(f: Felt) -> U256 {
 /// What Starknet's sample app last received from `sender` on L1 (its payload words), once it
 /// has received `count` messages from there.
 async fn received_on_starknet(env: &mut Env, sender: Address, count: u64) -> Result<Vec<U256>> {
+    received_on_starknet_from(env, L1_DOMAIN, sender, count).await
+}
+
+/// What Starknet's sample app last received from `sender` on `domain`, once it has received
+/// `count` messages from there.
+async fn received_on_starknet_from(
+    env: &mut Env,
+    domain: u32,
+    sender: Address,
+    count: u64,
+) -> Result<Vec<U256>> {
     let sn = env.stack.starknets[0];
     let from = vec![
-        Felt::from(L1_DOMAIN),
+        Felt::from(domain),
         Felt::from_bytes_be_slice(sender.as_slice()),
     ];
     let start = std::time::Instant::now();
@@ -693,6 +704,107 @@ async fn an_arbitrum_users_account_on_l1_swaps_and_answers_back() -> Result<()> 
     ensure!(
         token.balance(&net, arb_domain, owner).await? == units(30),
         "30 XRT left on Arbitrum"
+    );
+    env.flusher.stop().await?;
+    Ok(())
+}
+
+/// Issue 31, two hops: a Starknet user's account on Arbitrum. One transfer-and-call from
+/// Starknet (Starknet → L1 ledger → the Arbitrum token router) funds the account with 12 XRT and
+/// runs its calls there: 5 XRT to another address, then its own balance, answered back to the
+/// Starknet app (Arbitrum → L1 → Starknet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_starknet_users_account_on_arbitrum_runs_its_calls_two_hops_away() -> Result<()> {
+    let mut env = Env::start_with(Some(ArbitrumOptions::default())).await?;
+    let net = env.net.clone();
+    let sn = env.stack.starknets[0];
+    let arb = env.stack.arbitrum()?;
+    let token = TokenStack::deploy(&net, &env.stack, units(1_000_000)).await?;
+    let (arb_domain, arb_token) = token
+        .arbitrum
+        .ok_or_else(|| eyre::eyre!("no token on Arbitrum"))?;
+    let l2 = net.arbitrum()?.l2.provider(L2_KIT_ACCOUNT)?;
+    let router = *AccountRouter::deploy(&l2, arb.endpoint, arb_token, arb_token)
+        .await?
+        .address();
+    let implementation = AccountRouter::new(router, &l2)
+        .implementation()
+        .call()
+        .await?;
+
+    let devnet = &net.starknets[0].devnet;
+    let owner = B256::from(devnet.predeployed_accounts()[1].address.to_bytes_be());
+    token
+        .transfer(&net, L1_DOMAIN, L1_KIT_ACCOUNT, sn.domain, owner, units(40))
+        .await?;
+    wait_balance(&env, &token, sn.domain, owner, units(40)).await?;
+    let account = accounts::account_address(router, implementation, sn.domain, owner);
+    ensure!(
+        AccountRouter::new(router, &l2)
+            .accountOf(sn.domain, owner)
+            .call()
+            .await?
+            == account,
+        "accountOf on Arbitrum disagrees with the address computed here"
+    );
+
+    let payee = Address::repeat_byte(0x5e);
+    let calls = vec![
+        Call {
+            target: arb_token,
+            value: U256::ZERO,
+            data: TokenRouter::transferCall {
+                to: payee,
+                value: units(5),
+            }
+            .abi_encode(),
+        },
+        Call {
+            target: arb_token,
+            value: U256::ZERO,
+            data: IERC20Approve::balanceOfCall(account).abi_encode(),
+        },
+    ];
+    let reply = [Reply {
+        domain: sn.domain,
+        recipient: B256::from(sn.app.to_bytes_be()),
+    }];
+    let request = accounts::calls_request(U256::from(9), &reply, &[1], &calls)?;
+    let [low, high] = u256_felts(units(12));
+    let mut calldata = vec![
+        Felt::from(arb_domain),
+        Felt::from_bytes_be_slice(router.as_slice()),
+        low,
+        high,
+        Felt::from(request.len()),
+    ];
+    calldata.extend(request.iter().map(|w| felt(*w)));
+    devnet
+        .invoke(1, token.starknets[0].1, "transfer_remote_call", calldata)
+        .await?;
+
+    let answer = received_on_starknet_from(&mut env, arb_domain, router, 1).await?;
+    let result = CallsResult::decode(&answer)?;
+    ensure!(
+        result.ok
+            && result.tag == U256::from(9)
+            && result.domain == sn.domain
+            && result.owner == owner
+            && result.outputs == vec![units(7).abi_encode()],
+        "the answer on Starknet carries the account's 7 XRT left: {result:?}"
+    );
+    let balance = |holder: Address| token.balance(&net, arb_domain, holder.into_word());
+    ensure!(
+        balance(payee).await? == units(5),
+        "the payee got 5 XRT on Arbitrum"
+    );
+    ensure!(
+        balance(account).await? == units(7),
+        "the account keeps 7 XRT"
+    );
+    ensure!(
+        token.balance(&net, sn.domain, owner).await? == units(28),
+        "28 XRT left on Starknet"
     );
     env.flusher.stop().await?;
     Ok(())
