@@ -329,6 +329,9 @@ async fn an_arbitrum_reorg_before_the_send_root_moves_parks_and_takes_the_messag
     let first_block = block_of(&l2, moved_tx).await?;
     ensure!(before["source_block"] == first_block, "{before:#}");
 
+    // A few rounds pass first: the router looks at both exits and remembers their sends (of the
+    // branch the reorg replaces) before it happens.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     reorg_keeping(l2_chain, first_block, moved_tx).await?;
 
     let parked = wait_until(&mut env, &orphaned, "parked", |m| m["stage"] == "parked").await?;

@@ -54,7 +54,11 @@ impl ArbitrumAdapter {
         sent_in: u64,
     ) -> Result<Option<(u64, L2ToL1Send)>> {
         if let Some(found) = self.sends.lock().await.get(id) {
-            return Ok(Some(found.clone()));
+            // A send remembered from another L2 block is of a branch the L2 left (a reorg moved
+            // the message's transaction): its hash names that block, so it is read again.
+            if found.1.arb_block_num == U256::from(sent_in) {
+                return Ok(Some(found.clone()));
+            }
         }
         let chain = &self.client;
         let filter = Filter::new()
@@ -286,9 +290,17 @@ impl ArbitrumAdapter {
         if size <= position {
             return Ok(Exit::NotYet);
         }
-        let proof = self
+        let proof = match self
             .outbox_proof(size, position, send.hash(), posted.root)
-            .await?;
+            .await
+        {
+            Ok(proof) => proof,
+            Err(e) => {
+                // Whatever was remembered of this send is read again next time.
+                self.sends.lock().await.remove(&id);
+                return Err(e);
+            }
+        };
         let confirmed = l1
             .state
             .proven_slot(
