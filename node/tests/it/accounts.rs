@@ -185,6 +185,40 @@ fn swap_calls(
     ]
 }
 
+/// Uniswap V2 on the L1 with a pair of the token's XRT against WETH, `xrt` and `eth` (whole
+/// units) in it from the kit's account; Uniswap and the pair.
+async fn dex(env: &Env, token: &TokenStack, xrt: u64, eth: u64) -> Result<(Uniswap, Address)> {
+    let uni = Uniswap::deploy(&env.net.l1, L1_KIT_ACCOUNT).await?;
+    let pair = uni
+        .add_liquidity_eth(
+            &env.net.l1,
+            L1_KIT_ACCOUNT,
+            token.token,
+            units(xrt),
+            units(eth),
+        )
+        .await?;
+    Ok((uni, pair))
+}
+
+/// An `AccountRouter` deployed by `provider`'s account behind `messenger`, taking
+/// transfer-and-calls from `token_router` of `token`; its address and its accounts' code.
+async fn account_router(
+    provider: &alloy::providers::DynProvider,
+    messenger: Address,
+    token_router: Address,
+    token: Address,
+) -> Result<(Address, Address)> {
+    let router = *AccountRouter::deploy(provider, messenger, token_router, token)
+        .await?
+        .address();
+    let implementation = AccountRouter::new(router, provider)
+        .implementation()
+        .call()
+        .await?;
+    Ok((router, implementation))
+}
+
 /// The pair's reserves of `xrt` and WETH now, and what Uniswap's own `getAmountOut` pays for
 /// `amount` of XRT against them.
 async fn quote(
@@ -212,21 +246,10 @@ async fn a_starknet_users_account_on_l1_swaps_on_uniswap_and_answers_back() -> R
     let net = env.net.clone();
     let sn = env.stack.starknets[0];
     let token = TokenStack::deploy(&net, &env.stack, units(1_000_000)).await?;
-    let uni = Uniswap::deploy(&net.l1, L1_KIT_ACCOUNT).await?;
+    let (uni, pair) = dex(&env, &token, 10_000, 5).await?;
     let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
-    let pair = uni
-        .add_liquidity_eth(
-            &net.l1,
-            L1_KIT_ACCOUNT,
-            token.token,
-            units(10_000),
-            units(5),
-        )
-        .await?;
-    let router = AccountRouter::deploy(&l1, env.stack.hub, token.ledger, token.token)
-        .await?
-        .address()
-        .to_owned();
+    let (router, implementation) =
+        account_router(&l1, env.stack.hub, token.ledger, token.token).await?;
     let accounts_router = AccountRouter::new(router, &l1);
 
     // The owner: Starknet's predeployed account 1, holding 100 XRT there.
@@ -245,7 +268,6 @@ async fn a_starknet_users_account_on_l1_swaps_on_uniswap_and_answers_back() -> R
     wait_balance(&env, &token, sn.domain, owner, units(100)).await?;
 
     // Its account's address, computed here and by the router contract, before it exists.
-    let implementation = accounts_router.implementation().call().await?;
     let account = accounts::account_address(router, implementation, sn.domain, owner);
     ensure!(
         accounts_router.accountOf(sn.domain, owner).call().await? == account,
@@ -526,11 +548,8 @@ async fn an_l1_read_is_answered_to_starknet_and_shared_with_arbitrum() -> Result
     let sn = env.stack.starknets[0];
     let arb = env.stack.arbitrum()?;
     let token = TokenStack::deploy(&net, &env.stack, units(1_000_000)).await?;
-    let uni = Uniswap::deploy(&net.l1, L1_KIT_ACCOUNT).await?;
+    let (uni, pair) = dex(&env, &token, 7_000, 3).await?;
     let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
-    let pair = uni
-        .add_liquidity_eth(&net.l1, L1_KIT_ACCOUNT, token.token, units(7_000), units(3))
-        .await?;
     let reader = *L1Reader::deploy(&l1, env.stack.hub).await?.address();
     let requester = B256::from(
         net.starknets[0].devnet.predeployed_accounts()[1]
@@ -627,24 +646,10 @@ async fn an_arbitrum_users_account_on_l1_swaps_and_answers_back() -> Result<()> 
     let (arb_domain, arb_token) = token
         .arbitrum
         .ok_or_else(|| eyre::eyre!("no token on Arbitrum"))?;
-    let uni = Uniswap::deploy(&net.l1, L1_KIT_ACCOUNT).await?;
+    let (uni, pair) = dex(&env, &token, 10_000, 5).await?;
     let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
-    let pair = uni
-        .add_liquidity_eth(
-            &net.l1,
-            L1_KIT_ACCOUNT,
-            token.token,
-            units(10_000),
-            units(5),
-        )
-        .await?;
-    let router = *AccountRouter::deploy(&l1, env.stack.hub, token.ledger, token.token)
-        .await?
-        .address();
-    let implementation = AccountRouter::new(router, &l1)
-        .implementation()
-        .call()
-        .await?;
+    let (router, implementation) =
+        account_router(&l1, env.stack.hub, token.ledger, token.token).await?;
 
     // The owner: an EOA on the L2 (anvil account 4), holding 50 XRT there.
     let l2 = &net.arbitrum()?.l2;
@@ -724,13 +729,7 @@ async fn a_starknet_users_account_on_arbitrum_runs_its_calls_two_hops_away() -> 
         .arbitrum
         .ok_or_else(|| eyre::eyre!("no token on Arbitrum"))?;
     let l2 = net.arbitrum()?.l2.provider(L2_KIT_ACCOUNT)?;
-    let router = *AccountRouter::deploy(&l2, arb.endpoint, arb_token, arb_token)
-        .await?
-        .address();
-    let implementation = AccountRouter::new(router, &l2)
-        .implementation()
-        .call()
-        .await?;
+    let (router, implementation) = account_router(&l2, arb.endpoint, arb_token, arb_token).await?;
 
     let devnet = &net.starknets[0].devnet;
     let owner = B256::from(devnet.predeployed_accounts()[1].address.to_bytes_be());
