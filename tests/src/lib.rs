@@ -14,6 +14,7 @@
 //! What it is not: production code. The router (`xroute`) never depends on this crate; its tests
 //! do.
 
+pub mod accounts;
 pub mod anvil;
 pub mod arbitrum;
 pub mod artifacts;

@@ -14,12 +14,15 @@ use eyre::{Result, bail, ensure};
 use starknet_rust::core::types::Felt;
 use xroute_proofs::accounts::{self, Call, CallsResult, Read, ReadAnswer, Reply};
 use xroute_tests::{
+    accounts::{
+        BALANCE, felt, received_on_starknet as kit_received, swap_calls, transfer_and_call,
+    },
     arbitrum::ArbitrumOptions,
     artifacts::evm::{AccountRouter, InterchainAccount, L1Reader, SampleApp, TokenRouter, XToken},
     localnet::L1_KIT_ACCOUNT,
     stack::{L1_DOMAIN, L2_KIT_ACCOUNT},
-    token::{TokenStack, u256_felts},
-    uniswap::{IERC20Approve, IUniswapV2Pair, IUniswapV2Router02, Uniswap},
+    token::TokenStack,
+    uniswap::{IERC20Approve, IUniswapV2Pair, Uniswap},
 };
 
 use crate::e2e_relay::{DELIVERY, Env};
@@ -27,14 +30,6 @@ use crate::e2e_relay::{DELIVERY, Env};
 /// One token, 10^18 base units.
 fn units(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
-}
-
-fn felt(w: U256) -> Felt {
-    Felt::from_bytes_be(&w.to_be_bytes::<32>())
-}
-
-fn word_of(f: Felt) -> U256 {
-    U256::from_be_bytes(f.to_bytes_be())
 }
 
 /// What Starknet's sample app last received from `sender` on L1 (its payload words), once it
@@ -51,20 +46,14 @@ async fn received_on_starknet_from(
     sender: Address,
     count: u64,
 ) -> Result<Vec<U256>> {
-    let sn = env.stack.starknets[0];
-    let from = vec![
-        Felt::from(domain),
-        Felt::from_bytes_be_slice(sender.as_slice()),
-    ];
+    let app = env.stack.starknets[0].app;
     let start = std::time::Instant::now();
     loop {
         env.router.check_running()?;
         env.flusher.check().await?;
-        let devnet = &env.net.starknets[0].devnet;
-        let n = devnet.call(sn.app, "received_from", from.clone()).await?;
-        if word_of(n[0]) >= U256::from(count) {
-            let out = devnet.call(sn.app, "last_payload", from).await?;
-            return Ok(out[1..].iter().map(|f| word_of(*f)).collect());
+        let (n, last) = kit_received(&env.net, app, domain, sender).await?;
+        if n >= count {
+            return Ok(last);
         }
         if start.elapsed() > DELIVERY {
             bail!(
@@ -95,37 +84,6 @@ async fn wait_balance(
     Ok(())
 }
 
-/// `account` (a devnet account index) of Starknet sends `request` to the account router through
-/// the token: a transfer-and-call of `amount`.
-async fn transfer_and_call(
-    env: &Env,
-    token: &TokenStack,
-    account: usize,
-    router: Address,
-    amount: U256,
-    request: &[U256],
-) -> Result<()> {
-    let [low, high] = u256_felts(amount);
-    let mut calldata = vec![
-        Felt::from(L1_DOMAIN),
-        Felt::from_bytes_be_slice(router.as_slice()),
-        low,
-        high,
-        Felt::from(request.len()),
-    ];
-    calldata.extend(request.iter().map(|w| felt(*w)));
-    env.net.starknets[0]
-        .devnet
-        .invoke(
-            account,
-            token.starknets[0].1,
-            "transfer_remote_call",
-            calldata,
-        )
-        .await?;
-    Ok(())
-}
-
 /// `account` of Starknet sends `request` to `to` on L1 as a plain message (the Endpoint's `send`).
 async fn send_request(env: &Env, account: usize, to: Address, request: &[U256]) -> Result<()> {
     let mut calldata = vec![
@@ -144,45 +102,6 @@ async fn send_request(env: &Env, account: usize, to: Address, request: &[U256]) 
         )
         .await?;
     Ok(())
-}
-
-/// The swap calls: approve Router02 for `amount`, swap it for WETH (at least `min_out`) to
-/// `account`, then read the account's WETH balance (the output the result carries: call 2).
-fn swap_calls(
-    uni: &Uniswap,
-    xrt: Address,
-    account: Address,
-    amount: U256,
-    min_out: U256,
-) -> Vec<Call> {
-    vec![
-        Call {
-            target: xrt,
-            value: U256::ZERO,
-            data: IERC20Approve::approveCall {
-                spender: uni.router,
-                amount,
-            }
-            .abi_encode(),
-        },
-        Call {
-            target: uni.router,
-            value: U256::ZERO,
-            data: IUniswapV2Router02::swapExactTokensForTokensCall {
-                amountIn: amount,
-                amountOutMin: min_out,
-                path: vec![xrt, uni.weth],
-                to: account,
-                deadline: U256::from(u64::MAX),
-            }
-            .abi_encode(),
-        },
-        Call {
-            target: uni.weth,
-            value: U256::ZERO,
-            data: IERC20Approve::balanceOfCall(account).abi_encode(),
-        },
-    ]
 }
 
 /// Uniswap V2 on the L1 with a pair of the token's XRT against WETH, `xrt` and `eth` (whole
@@ -236,9 +155,6 @@ async fn quote(
         .await?;
     Ok((r_in, r_out, out))
 }
-
-/// The output a calls request asks for: the last call's (the WETH balance).
-const BALANCE: [usize; 1] = [2];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_starknet_users_account_on_l1_swaps_on_uniswap_and_answers_back() -> Result<()> {
@@ -312,7 +228,7 @@ async fn a_starknet_users_account_on_l1_swaps_on_uniswap_and_answers_back() -> R
         &BALANCE,
         &swap_calls(&uni, token.token, account, amount, expected),
     )?;
-    transfer_and_call(&env, &token, 1, router, amount, &request).await?;
+    transfer_and_call(&net, &token, 1, L1_DOMAIN, router, amount, &request).await?;
     let answer = received_on_starknet(&mut env, router, 1).await?;
     let result = CallsResult::decode(&answer)?;
     let weth = IERC20Approve::new(uni.weth, &l1);
@@ -394,7 +310,7 @@ async fn a_starknet_users_account_on_l1_swaps_on_uniswap_and_answers_back() -> R
         &BALANCE,
         &swap_calls(&uni, token.token, account, amount, quoted + U256::from(1)),
     )?;
-    transfer_and_call(&env, &token, 1, router, amount, &request).await?;
+    transfer_and_call(&net, &token, 1, L1_DOMAIN, router, amount, &request).await?;
     let answer = received_on_starknet(&mut env, router, 3).await?;
     let result = CallsResult::decode(&answer)?;
     let reason = alloy::sol_types::Revert::abi_decode(&result.outputs[0])?.reason;
@@ -769,18 +685,7 @@ async fn a_starknet_users_account_on_arbitrum_runs_its_calls_two_hops_away() -> 
         recipient: B256::from(sn.app.to_bytes_be()),
     }];
     let request = accounts::calls_request(U256::from(9), &reply, &[1], &calls)?;
-    let [low, high] = u256_felts(units(12));
-    let mut calldata = vec![
-        Felt::from(arb_domain),
-        Felt::from_bytes_be_slice(router.as_slice()),
-        low,
-        high,
-        Felt::from(request.len()),
-    ];
-    calldata.extend(request.iter().map(|w| felt(*w)));
-    devnet
-        .invoke(1, token.starknets[0].1, "transfer_remote_call", calldata)
-        .await?;
+    transfer_and_call(&net, &token, 1, arb_domain, router, units(12), &request).await?;
 
     let answer = received_on_starknet_from(&mut env, arb_domain, router, 1).await?;
     let result = CallsResult::decode(&answer)?;
