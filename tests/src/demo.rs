@@ -256,7 +256,15 @@ pub async fn run(args: DemoOptions) -> Result<(bool, Value)> {
     }
     let tank_ok = tank_summary["adds_up"] == true && tank_summary["held_seen"] == true;
     summary["gas_tank"] = tank_summary;
-    let all_delivered = summary["delivered"] == summary["sent"] && token_ok && pool_ok && tank_ok;
+    say("L2 as your dashboard: a Starknet user's account on L1 swaps XRT for WETH on Uniswap V2");
+    let account = account_round(&net, &stack, &token, &mut router, &mut flusher, deadline).await?;
+    if !args.json {
+        print_account(&account);
+    }
+    let account_ok = account["matches"] == true;
+    summary["account"] = account;
+    let all_delivered =
+        summary["delivered"] == summary["sent"] && token_ok && pool_ok && tank_ok && account_ok;
     if !args.json {
         println!(
             "\n{} of {} delivered in {:.1}s.",
@@ -480,6 +488,117 @@ fn print_pool(pool: &Value) {
         } else {
             "the claims do NOT match the formula"
         }
+    );
+}
+
+/// Issue 31: Starknet's account 0 sends 25 XRT to its account on L1 with calls in the same
+/// transfer-and-call (approve Uniswap V2's Router02, swap for WETH, read the balance); the
+/// answer comes back to Starknet's sample app. Checked: the answer and the account's WETH on L1
+/// equal Router02's `getAmountOut` for the pair's reserves before the swap.
+async fn account_round(
+    net: &Arc<LocalNet>,
+    stack: &XrouteStack,
+    token: &TokenStack,
+    router: &mut RouterProcess,
+    flusher: &mut Flusher,
+    deadline: Instant,
+) -> Result<Value> {
+    use alloy::sol_types::SolValue;
+    use xroute_proofs::accounts::{self, CallsResult, Reply};
+
+    use crate::{
+        accounts::{BALANCE, received_on_starknet, swap_calls, transfer_and_call},
+        artifacts::evm::AccountRouter,
+        uniswap::{IERC20Approve, Uniswap},
+    };
+    let started = Instant::now();
+    let one = U256::from(10u64).pow(U256::from(18));
+    let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let uni = Uniswap::deploy(&net.l1, L1_KIT_ACCOUNT).await?;
+    let pair = uni
+        .add_liquidity_eth(
+            &net.l1,
+            L1_KIT_ACCOUNT,
+            token.token,
+            U256::from(10_000u64) * one,
+            U256::from(5u64) * one,
+        )
+        .await?;
+    let accounts_router = *AccountRouter::deploy(&l1, stack.hub, token.ledger, token.token)
+        .await?
+        .address();
+    let implementation = AccountRouter::new(accounts_router, &l1)
+        .implementation()
+        .call()
+        .await?;
+    let sn = stack.starknets[0];
+    let owner = token.account_word(net, sn.domain, 0)?;
+    let amount = U256::from(25u64) * one;
+    let hop = (L1_DOMAIN, 0, sn.domain, owner);
+    move_and_wait(net, token, router, flusher, deadline, hop, amount).await?;
+    let account = accounts::account_address(accounts_router, implementation, sn.domain, owner);
+    let (r_in, r_out) = uni.reserves(&l1, pair, token.token).await?;
+    let expected = uni
+        .router(&l1)
+        .getAmountOut(amount, r_in, r_out)
+        .call()
+        .await?;
+    let reply = [Reply {
+        domain: sn.domain,
+        recipient: B256::from(sn.app.to_bytes_be()),
+    }];
+    let calls = swap_calls(&uni, token.token, account, amount, expected);
+    let request = accounts::calls_request(U256::from(1), &reply, &BALANCE, &calls)?;
+    transfer_and_call(net, token, 0, L1_DOMAIN, accounts_router, amount, &request).await?;
+    let answer = loop {
+        router.check_running()?;
+        flusher.check().await?;
+        let (n, last) = received_on_starknet(net, sn.app, L1_DOMAIN, accounts_router).await?;
+        if n >= 1 {
+            break last;
+        }
+        if Instant::now() > deadline {
+            eyre::bail!("the account's answer did not reach Starknet in time");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let result = CallsResult::decode(&answer)?;
+    let weth = IERC20Approve::new(uni.weth, &l1)
+        .balanceOf(account)
+        .call()
+        .await?;
+    Ok(json!({
+        "owner": owner.to_string(),
+        "account": account.to_string(),
+        "swapped": amount.to_string(),
+        "get_amount_out": expected.to_string(),
+        "weth_on_l1": weth.to_string(),
+        "answer_ok": result.ok,
+        "matches": result.ok && result.outputs == vec![expected.abi_encode()] && weth == expected,
+        "seconds": started.elapsed().as_secs_f64(),
+    }))
+}
+
+fn print_account(account: &Value) {
+    let field = |k: &str| account[k].as_str().unwrap_or_default().to_string();
+    println!(
+        "
+L2 as your dashboard: Starknet account {} commands its L1 account {}:",
+        field("owner"),
+        field("account")
+    );
+    println!(
+        "  swapped {} XRT base units for {} WETH wei on Uniswap V2 ({}: getAmountOut said {}), the \
+         answer back on Starknet in {:.1}s",
+        field("swapped"),
+        field("weth_on_l1"),
+        if account["matches"] == true {
+            "as"
+        } else {
+            "NOT as"
+        },
+        field("get_amount_out"),
+        account["seconds"].as_f64().unwrap_or_default()
     );
 }
 

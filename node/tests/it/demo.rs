@@ -53,6 +53,9 @@ async fn the_headless_demo_delivers_every_message_and_summarizes_per_route() {
     // The gas tank: three paid messages held while L1's base fee was above their cap, then
     // relayed and settled by the router: what it may claim and what the payer kept add up to the
     // deposit (the demo reads both from the Starknet tank).
+    // Issue 31: a Starknet user's account on L1 swapped on Uniswap V2; the answer on Starknet
+    // and the account's WETH equal getAmountOut (the demo reads both).
+    assert_eq!(summary["account"]["matches"], true, "{summary}");
     let tank = &summary["gas_tank"];
     assert_eq!(tank["held_seen"], true, "{summary}");
     assert!(
