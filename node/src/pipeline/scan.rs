@@ -107,16 +107,28 @@ pub(crate) async fn scan_from_head(
     let name = adapter.name();
     let final_number = head.number.saturating_sub(adapter.info().confirmations);
     let cursor = store.cursor(adapter.domain())?;
-    if let Some(c) = &cursor
-        && c.block_number == final_number
-    {
+    // The block to check against what the indexer saw: the cursor's, or, when the chain's final
+    // head is below the cursor (a node that lags, or a chain that dropped its newest blocks: a
+    // Starknet block abort), the final head if the indexer remembers its hash. Otherwise nothing
+    // new is final, and a dropped branch shows when the chain regrows.
+    let check = match &cursor {
+        None => None,
         // Nothing new is final (a reorg under the cursor shows with the next final block).
-        return Ok(ScanReport {
-            head: head.number,
-            cursor: c.block_number,
-            reorg: None,
-        });
-    }
+        Some(c) if c.block_number == final_number => return Ok(unchanged(&head, c)),
+        Some(c) if c.block_number < final_number => Some((c.block_number, c.block_hash.0)),
+        Some(c) => match recent.at(adapter.domain(), final_number) {
+            Some(seen) => Some((final_number, seen)),
+            None => {
+                tracing::debug!(
+                    chain = name,
+                    head = head.number,
+                    cursor = c.block_number,
+                    "the chain's final head is below the cursor; waiting for it"
+                );
+                return Ok(unchanged(&head, c));
+            }
+        },
+    };
     let finalized = match finalized {
         Some(f) if f.number == final_number => f,
         _ if final_number == head.number => head,
@@ -126,30 +138,8 @@ pub(crate) async fn scan_from_head(
         },
     };
     let mut reorg = None;
-    let mut from = match cursor {
-        None => 0,
-        Some(cursor) => {
-            // The block to check against what the indexer saw: the cursor's, or, when the chain's
-            // final head is below the cursor (a node that lags, or a chain that dropped its newest
-            // blocks: a Starknet block abort), the final head if the indexer remembers its hash.
-            // Otherwise nothing new is final, and a dropped branch shows when the chain regrows.
-            let (at, seen) = if cursor.block_number <= finalized.number {
-                (cursor.block_number, cursor.block_hash.0)
-            } else if let Some(seen) = recent.at(adapter.domain(), finalized.number) {
-                (finalized.number, seen)
-            } else {
-                tracing::debug!(
-                    chain = name,
-                    head = head.number,
-                    cursor = cursor.block_number,
-                    "the chain's final head is below the cursor; waiting for it"
-                );
-                return Ok(ScanReport {
-                    head: head.number,
-                    cursor: cursor.block_number,
-                    reorg: None,
-                });
-            };
+    let mut from = match (cursor, check) {
+        (Some(cursor), Some((at, seen))) => {
             let hash = if at == finalized.number {
                 finalized.hash
             } else {
@@ -157,11 +147,7 @@ pub(crate) async fn scan_from_head(
             };
             if hash == seen && at < cursor.block_number {
                 // Below the cursor and unchanged: nothing new yet.
-                return Ok(ScanReport {
-                    head: head.number,
-                    cursor: cursor.block_number,
-                    reorg: None,
-                });
+                return Ok(unchanged(&head, &cursor));
             } else if hash == seen {
                 cursor.block_number + 1
             } else {
@@ -188,6 +174,8 @@ pub(crate) async fn scan_from_head(
                 back
             }
         }
+        // No cursor yet: from the chain's first block.
+        _ => 0,
     };
     // A catch-up (more than one range behind) says how far it got, range by range.
     let catching_up = finalized.number.saturating_sub(from) >= RANGE;
@@ -255,6 +243,15 @@ pub(crate) async fn scan_from_head(
         cursor: from.saturating_sub(1),
         reorg,
     })
+}
+
+/// A scan that found nothing new: the head it read, the cursor where it was.
+fn unchanged(head: &BlockRef, cursor: &Cursor) -> ScanReport {
+    ScanReport {
+        head: head.number,
+        cursor: cursor.block_number,
+        reorg: None,
+    }
 }
 
 /// The newest block at or below `cursor` that both branches share, from the blocks the indexer
