@@ -1,11 +1,11 @@
-//! Issue 30: reorgs under the router's cursor.
+//! Issue 30: reorgs under the router's cursor, one test per family (L1, the Arbitrum L2, a
+//! Starknet devnet; each test says what it does).
 //!
-//! L1: two L1 messages to Starknet are indexed
-//! and proven while Starknet's node is down (so neither is relayed yet); then `anvil_reorg`
-//! replaces their blocks: the new branch holds the first one's transaction in another block and
-//! not the second's. The router rewinds, follows the first to its new block, parks the second
-//! with the reason, takes the same message sent again on the new branch in its place, and
-//! delivers each once when Starknet is back.
+//! L1: two L1 messages to Starknet are indexed and proven while Starknet's node is down (so
+//! neither is relayed yet); then `anvil_reorg` replaces their blocks: the new branch holds the
+//! first one's transaction in another block and not the second's. The router rewinds, follows
+//! the first to its new block, parks the second with the reason, takes the same message sent
+//! again on the new branch in its place, and delivers each once when Starknet is back.
 
 use std::time::Duration;
 
