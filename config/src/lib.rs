@@ -197,6 +197,20 @@ pub struct NodeConfig {
     /// memory beyond what a round reads. The router's memory grows with its store up to this.
     #[serde(default = "default_store_cache_mb")]
     pub store_cache_mb: u64,
+    /// How long a delivered message's record is kept, in seconds (7 days by default; 0 keeps
+    /// records forever). After it, the record (body, history, relays, attestations, certificate)
+    /// is pruned, leaving 34 bytes that keep the message known and counted as delivered.
+    #[serde(default = "default_keep_delivered_s")]
+    pub keep_delivered_s: u64,
+}
+
+/// How long a delivered message's record is kept when `node.keep_delivered_s` is not set (s).
+pub const DEFAULT_KEEP_DELIVERED_S: u64 = 7 * 24 * 3600;
+/// The longest `node.keep_delivered_s` other than 0 (about 100 years, s).
+pub const MAX_KEEP_DELIVERED_S: u64 = 100 * 365 * 24 * 3600;
+
+fn default_keep_delivered_s() -> u64 {
+    DEFAULT_KEEP_DELIVERED_S
 }
 
 /// The store's page cache when `node.store_cache_mb` is not set (MiB).
@@ -348,6 +362,15 @@ impl Config {
                 format!(
                     "{} MiB: the store's cache must be 1 to {MAX_STORE_CACHE_MB} MiB",
                     self.node.store_cache_mb
+                ),
+            ));
+        }
+        if self.node.keep_delivered_s > MAX_KEEP_DELIVERED_S {
+            return Err(invalid(
+                "node.keep_delivered_s".into(),
+                format!(
+                    "{} s is over {MAX_KEEP_DELIVERED_S} s (100 years); 0 keeps records forever",
+                    self.node.keep_delivered_s
                 ),
             ));
         }

@@ -42,6 +42,14 @@ struct Args {
     /// The router's `node.store_cache_mb` (the store's page cache).
     #[arg(long, default_value_t = xroute_config::DEFAULT_STORE_CACHE_MB)]
     store_cache_mb: u64,
+    /// The router's `node.keep_delivered_s` (how long a delivered message's record is kept; 0:
+    /// forever).
+    #[arg(long, default_value_t = xroute_config::DEFAULT_KEEP_DELIVERED_S)]
+    keep_delivered_s: u64,
+    /// The program run as the router (`<program> run --config …`) instead of the `xroute` binary
+    /// built with this bench: e.g. a script that `exec`s it under a heap profiler.
+    #[arg(long)]
+    router_binary: Option<PathBuf>,
     /// (cargo bench passes this.)
     #[arg(long, hide = true)]
     bench: bool,
@@ -122,11 +130,16 @@ async fn main() {
         proxies.push((name.to_string(), proxy));
     }
     route_through(&config, &proxies).unwrap();
-    xroute_tests::router::edit_config(&config, |c| c.node.store_cache_mb = args.store_cache_mb)
-        .unwrap();
-    let mut router = RouterProcess::start(Path::new(XROUTE), &config, port)
-        .await
-        .unwrap();
+    xroute_tests::router::edit_config(&config, |c| {
+        c.node.store_cache_mb = args.store_cache_mb;
+        c.node.keep_delivered_s = args.keep_delivered_s;
+    })
+    .unwrap();
+    let binary = args
+        .router_binary
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(XROUTE));
+    let mut router = RouterProcess::start(&binary, &config, port).await.unwrap();
     let flusher = Flusher::start(net.clone(), Duration::from_millis(500));
     let store: PathBuf = dir.path().join("store");
     let sn = stack.starknets[0];

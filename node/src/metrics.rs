@@ -18,6 +18,8 @@
 //! - `xroute_chain_head{chain}`, `xroute_scan_lag_blocks{chain}` (head − indexed cursor),
 //!   `xroute_chain_answered_seconds{chain}` (unix time of the chain's last answer to the indexer).
 //! - `xroute_reorg_depth_blocks{chain}`: reorgs found under the indexer's cursor, by depth.
+//! - `xroute_pruned_records_total`: delivered messages whose records were pruned
+//!   (`node.keep_delivered_s`).
 //! - `xroute_node_faults_total{chain,kind}`: message steps that failed because a node did (no
 //!   attempt of the message spent).
 //! - `xroute_p2p_peers` (connected libp2p peers) and `xroute_gossip_messages{verdict,reason}`
@@ -157,6 +159,7 @@ pub struct Metrics {
     gossip: Family<GossipLabels, Gauge>,
     node_faults: Family<FaultLabels, Counter>,
     reorgs: Family<ChainLabels, Histogram, fn() -> Histogram>,
+    pruned: Counter,
     /// Domain → chain name, for route labels.
     names: BTreeMap<u32, String>,
     /// Per chain, when it last answered the indexer (ms since the epoch).
@@ -191,6 +194,7 @@ impl Metrics {
             gossip: Family::default(),
             node_faults: Family::default(),
             reorgs: Family::new_with_constructor(reorg_histogram),
+            pruned: Counter::default(),
             names,
             last_answer: Mutex::new(BTreeMap::new()),
         };
@@ -311,6 +315,11 @@ impl Metrics {
                 "Reorgs the indexer found under its cursor, per chain, by depth (blocks from the cursor down to the newest block both branches share); its _count is the number of reorgs",
                 m.reorgs.clone(),
             );
+            r.register(
+                "xroute_pruned_records",
+                "Delivered messages whose records were pruned after node.keep_delivered_s (34 bytes of each stay)",
+                m.pruned.clone(),
+            );
             xroute_adapters::rpc_metrics::RpcMetrics::global().register(&mut r);
         }
         Arc::new(m)
@@ -338,6 +347,11 @@ impl Metrics {
                 chain: chain.to_string(),
             })
             .observe(depth as f64);
+    }
+
+    /// `n` delivered messages' records were pruned.
+    pub fn pruned(&self, n: u64) {
+        self.pruned.inc_by(n);
     }
 
     /// A message's step failed because `chain`'s node did (`kind`).

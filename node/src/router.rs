@@ -88,6 +88,8 @@ pub struct Router {
     joined: Option<Joined>,
     network: Option<Arc<Network>>,
     api: Option<(tokio::net::TcpListener, ApiSettings)>,
+    keep_delivered: Option<std::time::Duration>,
+    clock: Arc<dyn crate::time::Clock>,
 }
 
 impl std::fmt::Debug for Router {
@@ -120,9 +122,17 @@ pub struct RouterBuilder {
     clock: Option<Arc<dyn crate::time::Clock>>,
     p2p: Option<P2pConfig>,
     api: Option<ApiSettings>,
+    keep_delivered: Option<std::time::Duration>,
 }
 
 impl RouterBuilder {
+    /// Prunes the records of messages delivered longer ago than `keep` (`node.keep_delivered_s`;
+    /// none: records are kept forever).
+    pub fn keep_delivered(mut self, keep: Option<std::time::Duration>) -> Self {
+        self.keep_delivered = keep;
+        self
+    }
+
     /// The store in `path` (created if missing; an earlier release's converted with the chains'
     /// names).
     pub fn store_at(mut self, path: impl Into<PathBuf>) -> Self {
@@ -211,9 +221,10 @@ impl RouterBuilder {
             metrics.clone(),
         )
         .with_payments(self.payments.clone());
-        if let Some(clock) = self.clock {
-            pipeline = pipeline.with_clock(clock);
-        }
+        let clock = self
+            .clock
+            .unwrap_or_else(|| Arc::new(crate::time::SystemClock));
+        pipeline = pipeline.with_clock(clock.clone());
         let mut joined = None;
         if let Some(p2p) = &self.p2p {
             let j = join_network(p2p, store.clone(), &chains, self.relay.poll_interval_ms).await?;
@@ -244,6 +255,8 @@ impl RouterBuilder {
             network: joined.as_ref().map(|j| j.network.clone()),
             joined,
             api,
+            keep_delivered: self.keep_delivered,
+            clock,
         })
     }
 }
@@ -260,6 +273,7 @@ impl Router {
             clock: None,
             p2p: None,
             api: None,
+            keep_delivered: None,
         }
     }
 
@@ -275,6 +289,10 @@ impl Router {
             .chains_from(&config.chains)
             .store_at(&config.node.store)
             .network(config.p2p.clone())
+            .keep_delivered(
+                (config.node.keep_delivered_s > 0)
+                    .then(|| std::time::Duration::from_secs(config.node.keep_delivered_s)),
+            )
             .api(ApiSettings {
                 addr: config.node.api,
                 token,
@@ -397,6 +415,18 @@ impl Router {
             );
         }
         let (stop_tx, stop_rx) = watch::channel(false);
+        if let Some(keep) = self.keep_delivered {
+            tasks.spawn("prune", {
+                let store = self.store.clone();
+                let metrics = self.metrics.clone();
+                let clock = self.clock.clone();
+                let stop = stop_rx.clone();
+                async move {
+                    prune_delivered(store, metrics, clock, keep, stop).await;
+                    Ok(())
+                }
+            });
+        }
         tasks.spawn("pipeline", {
             let pipeline = self.pipeline.clone();
             let stop = stop_rx.clone();
@@ -548,4 +578,38 @@ async fn join_network(
         checkpoints: p2p.checkpoints,
         poll_ms,
     })
+}
+
+/// How often the records of delivered messages past `node.keep_delivered_s` are pruned, and the
+/// most pruned per pass (a backlog is worked off a pass at a time).
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+const PRUNE_PER_PASS: usize = 10_000;
+
+/// Until `stop`: every [`PRUNE_EVERY`] (and at start), prunes the records of messages delivered
+/// longer than `keep` ago. A failed pass is logged and tried again at the next.
+async fn prune_delivered(
+    store: Store,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn crate::time::Clock>,
+    keep: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let keep_ms = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX);
+    loop {
+        let before = clock.now_ms().saturating_sub(keep_ms);
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.prune_delivered(before, PRUNE_PER_PASS)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                metrics.pruned(n as u64);
+                tracing::info!(pruned = n, "pruned the records of delivered messages");
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "pruning delivered records failed"),
+            Err(e) => tracing::warn!(error = %e, "pruning delivered records stopped"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(PRUNE_EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
 }

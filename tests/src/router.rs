@@ -287,6 +287,7 @@ pub fn router_config(
         node: NodeConfig {
             store: "store".into(),
             store_cache_mb: xroute_config::DEFAULT_STORE_CACHE_MB,
+            keep_delivered_s: xroute_config::DEFAULT_KEEP_DELIVERED_S,
             api: std::net::SocketAddr::from(([127, 0, 0, 1], api_port)),
             api_token_file: match &options.api_token {
                 Some(token) => {

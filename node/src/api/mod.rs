@@ -573,17 +573,27 @@ async fn list(
     responses(
         (status = 200, body = MessageView),
         (status = 400, description = "Not a message id", body = ErrorBody),
-        (status = 404, description = "No such message", body = ErrorBody)))]
+        (status = 404, description = "No such message", body = ErrorBody),
+        (status = 410, description = "Delivered, its record pruned (node.keep_delivered_s)",
+         body = ErrorBody)))]
 async fn one(
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<MessageView>, ApiError> {
     let id = parse_id(&id)?;
-    let r = app
-        .pipeline
-        .store()
-        .get(&id)?
-        .ok_or(StoreError::UnknownMessage(id))?;
+    let store = app.pipeline.store();
+    let Some(r) = store.get(&id)? else {
+        return Err(match store.pruned(&id)? {
+            Some(at) => ApiError(
+                StatusCode::GONE,
+                format!(
+                    "message {id} was delivered (at {at} ms since the epoch); its record was \
+                     pruned after node.keep_delivered_s"
+                ),
+            ),
+            None => StoreError::UnknownMessage(id).into(),
+        });
+    };
     let mut v = view(&app, &r);
     if let Some(src) = app.pipeline.chains().get(r.envelope.src_domain) {
         // Read live; a chain that does not answer leaves it out.

@@ -65,6 +65,8 @@ impl Store {
             if let Some(record) = self.get(&id)? {
                 out.insert_new(&record)?;
                 report.messages += 1;
+            } else if self.copy_pruned(&id, &out)? {
+                report.messages += 1;
             }
         }
         out.recount()?;

@@ -3,7 +3,8 @@
 //! One sled tree per record kind, each named with a schema version so a later layout can live
 //! beside this one: a message is kept in the four trees of [`records`] (its body, written once;
 //! its small state; its history and relay entries, appended), `status_v1` (stage byte ‖ id →
-//! empty: the index behind `xroute messages --status`), `cursors_v2` (a chain's domain, 4 bytes →
+//! empty: the index behind `xroute messages --status`; also `0xfe ‖ time ‖ id`, when a message
+//! was delivered, for [`prune`]), `cursors_v2` (a chain's domain, 4 bytes →
 //! [`Cursor`]), `relay_batches_v1` (first tx hash → [`RelayBatch`], while its members are in
 //! flight), the checkpoint trees of [`checkpoints`], and `meta_v1` (the store's schema). What is
 //! stored names chains by domain; a store an earlier release wrote is converted once ([`migrate`]:
@@ -20,6 +21,7 @@ mod checkpoints;
 mod codec;
 mod error;
 mod migrate;
+mod prune;
 mod records;
 mod relay_batch;
 
@@ -35,6 +37,7 @@ use sled::{Transactional, transaction::TransactionError};
 
 pub use backup::BackupReport;
 pub use error::{Result, StoreError};
+use prune::delivered_key;
 pub use records::Move;
 use xroute_proofs::envelope::MessageId;
 
@@ -315,6 +318,9 @@ impl Store {
         let key = record.id.0;
         let whole = records::Whole::of(record)?;
         let index = status_key(record.stage, &record.id);
+        // A record that arrives delivered (a backup's) is scheduled from its delivery.
+        let delivered = (record.stage == Stage::Delivered)
+            .then(|| delivered_key(record.history.last().map_or(0, |t| t.at_ms), &record.id));
         let _changing = self.changing()?;
         let inserted = (
             &self.bodies,
@@ -336,6 +342,9 @@ impl Store {
                     relays.insert(k.as_slice(), v.as_slice())?;
                 }
                 status.insert(index.as_slice(), &[][..])?;
+                if let Some(key) = &delivered {
+                    status.insert(key.as_slice(), &[][..])?;
+                }
                 Ok(true)
             })
             .map_err(flatten)?;

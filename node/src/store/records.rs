@@ -68,9 +68,9 @@ struct Body {
 
 /// The part of a record a step changes, in a fixed binary layout: format byte, stage, attempts
 /// (u32), next attempt (u64), history entries (u32), relay entries (u32), a flag byte (1: relay
-/// block, 2: checkpoint place, 4: reason), then the relay block (u64), the place (domain u32,
-/// L1 block u64, index u32) and the reason (UTF-8, to the end), each if flagged. Integers are
-/// big-endian.
+/// block, 2: checkpoint place, 4: reason, 8: pruned), then the delivery time of a pruned record
+/// (u64), the relay block (u64), the place (domain u32, L1 block u64, index u32) and the reason
+/// (UTF-8, to the end), each if flagged. Integers are big-endian.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct State {
     pub stage: Stage,
@@ -81,6 +81,9 @@ pub(super) struct State {
     pub relayed_in: Option<u64>,
     pub checkpoint: Option<CheckpointPlace>,
     pub reason: Option<String>,
+    /// When the message was delivered, if its record was pruned ([`Store::prune_delivered`]):
+    /// this state is then all that is kept of it.
+    pub pruned: Option<u64>,
 }
 
 impl State {
@@ -94,6 +97,7 @@ impl State {
             relayed_in: record.relayed_in,
             checkpoint: record.checkpoint,
             reason: record.reason.clone(),
+            pruned: None,
         }
     }
 
@@ -135,8 +139,12 @@ impl State {
         out.extend_from_slice(&self.relays.to_be_bytes());
         let flags = u8::from(self.relayed_in.is_some())
             | (u8::from(self.checkpoint.is_some()) << 1)
-            | (u8::from(self.reason.is_some()) << 2);
+            | (u8::from(self.reason.is_some()) << 2)
+            | (u8::from(self.pruned.is_some()) << 3);
         out.push(flags);
+        if let Some(at) = self.pruned {
+            out.extend_from_slice(&at.to_be_bytes());
+        }
         if let Some(block) = self.relayed_in {
             out.extend_from_slice(&block.to_be_bytes());
         }
@@ -173,9 +181,14 @@ impl State {
         let history = r.u32().ok_or_else(short)?;
         let relays = r.u32().ok_or_else(short)?;
         let flags = r.u8().ok_or_else(short)?;
-        if flags & !7 != 0 {
+        if flags & !15 != 0 {
             return Err(corrupt(format!("flags {flags:#04x}")));
         }
+        let pruned = if flags & 8 != 0 {
+            Some(r.u64().ok_or_else(short)?)
+        } else {
+            None
+        };
         let relayed_in = if flags & 1 != 0 {
             Some(r.u64().ok_or_else(short)?)
         } else {
@@ -209,6 +222,7 @@ impl State {
             relayed_in,
             checkpoint,
             reason,
+            pruned,
         })
     }
 }
@@ -391,6 +405,9 @@ pub(super) fn move_in(
     states.insert(key.as_slice(), state.encode())?;
     status.remove(status_key(m.from, &m.id).as_slice())?;
     status.insert(status_key(m.to, &m.id).as_slice(), &[][..])?;
+    if m.to == Stage::Delivered {
+        status.insert(super::delivered_key(m.at_ms, &m.id).as_slice(), &[][..])?;
+    }
     state.set_on(&mut record);
     Ok(Applied::Moved(Box::new(record)))
 }
@@ -404,6 +421,9 @@ impl Store {
             return Ok(None);
         };
         let state = State::decode(id, &state)?;
+        if state.pruned.is_some() {
+            return Ok(None);
+        }
         let body = self
             .bodies
             .get(key.as_slice())?

@@ -710,3 +710,129 @@ fn a_schema_2_store_of_whole_records_is_split_on_open() {
         .unwrap();
     assert_eq!(moved.history.len(), 1);
 }
+
+/// Delivers `r` through every stage, the last move at `at_ms`.
+fn deliver(store: &Store, r: &MessageRecord, at_ms: u64) {
+    let path = [
+        Stage::Sent,
+        Stage::Proven,
+        Stage::Attested,
+        Stage::Relaying,
+        Stage::Relayed,
+        Stage::Delivered,
+    ];
+    for pair in path.windows(2) {
+        let change = if pair[1] == Stage::Relaying {
+            Change::default().relay(RelayAttempt {
+                domain: 1,
+                tx_hash: B256::repeat_byte(9),
+                nonce: 1,
+                sent_at_ms: at_ms,
+                raw: vec![0x02].into(),
+                gas_limit: 21_000,
+                max_fee_per_gas: 2,
+                max_priority_fee_per_gas: 1,
+                value: alloy_primitives::U256::ZERO,
+                batch: None,
+            })
+        } else {
+            Change::default()
+        };
+        store
+            .transition(&r.id, pair[0], pair[1], at_ms, "step", change)
+            .unwrap();
+    }
+}
+
+/// Entries of `tree` under `id`.
+fn under(tree: &sled::Tree, id: &MessageId) -> usize {
+    tree.scan_prefix(id.0.as_slice()).count()
+}
+
+#[test]
+fn delivered_records_are_pruned_after_their_time_leaving_the_message_known() {
+    let (dir, store) = open();
+    let (old, new, pending) = (record(1), record(2), record(3));
+    for r in [&old, &new, &pending] {
+        store.insert_new(r).unwrap();
+    }
+    deliver(&store, &old, 5_000);
+    deliver(&store, &new, 9_000);
+    let signer = alloy_primitives::Address::repeat_byte(7);
+    for r in [&old, &new] {
+        store.put_attestation(&r.id, &signer, &"att").unwrap();
+        store.put_certificate(&r.id, &"qc").unwrap();
+    }
+    assert_eq!(under(&store.history, &old.id), 5);
+    assert_eq!(under(&store.relays, &old.id), 1);
+
+    // Only what was delivered before the cut goes.
+    assert_eq!(store.prune_delivered(9_000, 100).unwrap(), 1);
+    assert_eq!(store.get(&old.id).unwrap(), None);
+    assert_eq!(store.pruned(&old.id).unwrap(), Some(5_000));
+    for tree in [
+        &store.bodies,
+        &store.history,
+        &store.relays,
+        &store.attestations,
+    ] {
+        assert_eq!(under(tree, &old.id), 0);
+    }
+    assert!(store.certificate::<String>(&old.id).unwrap().is_none());
+    // The later one and the undelivered one are whole.
+    assert_eq!(store.get(&new.id).unwrap().unwrap().history.len(), 5);
+    assert_eq!(store.attestation_count(&new.id), 1);
+    assert_eq!(store.pruned(&new.id).unwrap(), None);
+    assert_eq!(store.get(&pending.id).unwrap().unwrap(), pending);
+    // Still known and still counted as delivered: a re-scan does not take it for new.
+    assert!(!store.insert_new(&old).unwrap());
+    assert_eq!(store.get(&old.id).unwrap(), None);
+    assert_eq!(store.count_in(Stage::Delivered), 2);
+    assert_eq!(
+        store.ids_in(Stage::Delivered, 10).unwrap().len(),
+        2,
+        "the status index keeps it"
+    );
+    // A pass finds nothing more before the cut, and the rest later.
+    assert_eq!(store.prune_delivered(9_000, 100).unwrap(), 0);
+    assert_eq!(store.prune_delivered(9_001, 100).unwrap(), 1);
+    assert_eq!(store.pruned(&new.id).unwrap(), Some(9_000));
+    // A pruned message cannot move again.
+    assert!(
+        store
+            .transition(
+                &old.id,
+                Stage::Delivered,
+                Stage::Sent,
+                1,
+                "",
+                Change::default()
+            )
+            .is_err()
+    );
+
+    // A backup keeps what pruning left, and the counts.
+    let copy = dir.path().join("copy");
+    store.backup_to(&copy).unwrap();
+    drop(store);
+    let restored = Store::open(&copy).unwrap();
+    assert_eq!(restored.pruned(&old.id).unwrap(), Some(5_000));
+    assert!(!restored.insert_new(&old).unwrap());
+    assert_eq!(restored.count_in(Stage::Delivered), 2);
+    assert_eq!(restored.count_in(Stage::Sent), 1);
+}
+
+#[test]
+fn a_record_restored_delivered_is_scheduled_from_its_delivery() {
+    let (dir, store) = open();
+    let r = record(1);
+    store.insert_new(&r).unwrap();
+    deliver(&store, &r, 7_000);
+    let copy = dir.path().join("copy");
+    store.backup_to(&copy).unwrap();
+    drop(store);
+    let restored = Store::open(&copy).unwrap();
+    assert_eq!(restored.prune_delivered(7_000, 10).unwrap(), 0);
+    assert_eq!(restored.prune_delivered(7_001, 10).unwrap(), 1);
+    assert_eq!(restored.pruned(&r.id).unwrap(), Some(7_000));
+}
