@@ -11,6 +11,7 @@
 //! - [`api`]: the HTTP API; [`metrics`]: its Prometheus metrics; [`tasks`]: the named critical
 //!   tasks a router runs.
 //! - [`model`]: what every part reads: a message's record and stages, cursors, checkpoint places.
+//! - [`reads`]: answering an `L1Reader`'s storage reads of a past L1 block with proofs.
 //! - [`router`]: the one place that wires the parts into a router, from a config or given parts.
 
 pub mod api;
@@ -21,6 +22,7 @@ pub mod network;
 pub mod p2p;
 pub mod pipeline;
 pub mod quote;
+pub mod reads;
 pub mod router;
 pub mod store;
 pub mod tasks;

@@ -10,6 +10,8 @@
 //! - calls result: `[2, tag, srcDomain, owner, ok, failedIndex, m, bytes × m]`
 //! - read request: `[3, tag, k, (domain, recipient) × k, n, (target, bytes) × n]`
 //! - read answer: `[4, tag, srcDomain, requester, blockNumber, n, (ok, bytes) × n]`
+//! - storage read request: `[5, tag, k, (domain, recipient) × k, block, n, (account, slotHigh,
+//!   slotLow) × n]`, answered (once proven) as a read answer whose bytes are each slot's word
 
 use alloy_primitives::{Address, B256, U256, keccak256};
 
@@ -23,6 +25,8 @@ pub const OP_RESULT: u64 = 2;
 pub const OP_READ: u64 = 3;
 /// A read answer's first word.
 pub const OP_ANSWER: u64 = 4;
+/// A storage read request's first word.
+pub const OP_STORAGE: u64 = 5;
 /// The most replies one request names.
 pub const MAX_REPLIES: usize = 4;
 /// The most calls (or reads) in one request.
@@ -180,6 +184,118 @@ pub fn read_request(tag: U256, replies: &[Reply], reads: &[Read]) -> Result<Vec<
         out.extend(encode_bytes(&r.data));
     }
     Ok(out)
+}
+
+/// One storage slot read at a past block, proven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotRead {
+    /// The account whose storage is read.
+    pub account: Address,
+    /// The slot.
+    pub slot: B256,
+}
+
+/// The words of a storage read request: `reads` at L1 block `block`, the proven values sent to
+/// `replies`. A slot travels as its two 128-bit halves.
+pub fn storage_request(
+    tag: U256,
+    replies: &[Reply],
+    block: u64,
+    reads: &[SlotRead],
+) -> Result<Vec<U256>> {
+    let mut out = head(OP_STORAGE, tag, replies)?;
+    out.push(U256::from(block));
+    out.push(count(reads.len())?);
+    for r in reads {
+        let slot = U256::from_be_bytes(r.slot.0);
+        out.push(U256::from_be_bytes(r.account.into_word().0));
+        out.push(slot >> 128);
+        out.push(slot & U256::from(u128::MAX));
+    }
+    Ok(out)
+}
+
+/// A storage read request, decoded (as `StorageReadKept` logs it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageRequest {
+    /// The request's tag.
+    pub tag: U256,
+    /// Where the answer goes.
+    pub replies: Vec<Reply>,
+    /// The L1 block read.
+    pub block: u64,
+    /// The slots read.
+    pub reads: Vec<SlotRead>,
+}
+
+impl StorageRequest {
+    /// Decodes `words`; a word out of place is an error naming it.
+    pub fn decode(words: &[U256]) -> Result<Self> {
+        let at = |i: usize| {
+            words
+                .get(i)
+                .copied()
+                .ok_or_else(|| malformed(format!("storage request ends at word {i}")))
+        };
+        if at(0)? != U256::from(OP_STORAGE) {
+            return Err(malformed(format!("word 0 is {}, not {OP_STORAGE}", at(0)?)));
+        }
+        let tag = at(1)?;
+        let k = at_most(at(2)?, MAX_REPLIES, "reply count")?;
+        let mut replies = Vec::with_capacity(k);
+        for i in 0..k {
+            let domain = u32::try_from(at(3 + 2 * i)?)
+                .map_err(|_| malformed(format!("reply {i}'s domain is not a uint32")))?;
+            replies.push(Reply {
+                domain,
+                recipient: B256::from(at(4 + 2 * i)?.to_be_bytes::<32>()),
+            });
+        }
+        let next = 3 + 2 * k;
+        let block = u64::try_from(at(next)?)
+            .map_err(|_| malformed(format!("word {next}: block is not a u64")))?;
+        let n = at_most(at(next + 1)?, MAX_CALLS, "read count")?;
+        if n == 0 {
+            return Err(malformed("a storage request without reads".into()));
+        }
+        if words.len() != next + 2 + 3 * n {
+            return Err(malformed(format!(
+                "{} words for {n} storage reads ({} expected)",
+                words.len(),
+                next + 2 + 3 * n
+            )));
+        }
+        let mut reads = Vec::with_capacity(n);
+        for i in 0..n {
+            let w = next + 2 + 3 * i;
+            let account = at(w)?;
+            if account >> 160 != U256::ZERO {
+                return Err(malformed(format!("read {i}'s account is not an address")));
+            }
+            let (high, low) = (at(w + 1)?, at(w + 2)?);
+            if high >> 128 != U256::ZERO || low >> 128 != U256::ZERO {
+                return Err(malformed(format!("read {i}'s slot half is over 128 bits")));
+            }
+            reads.push(SlotRead {
+                account: Address::from_word(account.to_be_bytes::<32>().into()),
+                slot: B256::from(((high << 128usize) | low).to_be_bytes::<32>()),
+            });
+        }
+        Ok(Self {
+            tag,
+            replies,
+            block,
+            reads,
+        })
+    }
+}
+
+/// `w` as a count of at most `max` (the `what` of a request).
+fn at_most(w: U256, max: usize, what: &str) -> Result<usize> {
+    usize::try_from(w)
+        .ok()
+        .filter(|n| *n <= max)
+        .ok_or_else(|| malformed(format!("{what} {w} is over {max}")))
 }
 
 /// What an account's calls came to.
@@ -385,6 +501,39 @@ mod tests {
         );
         assert!(calls_request(U256::ZERO, &replies, &[], &[]).is_err());
         assert!(calls_request(U256::ZERO, &replies, &[1], &[call]).is_err());
+    }
+
+    #[test]
+    fn a_storage_request_round_trips_and_a_bad_slot_half_is_refused() {
+        let replies = [Reply {
+            domain: 7,
+            recipient: B256::repeat_byte(3),
+        }];
+        let reads = [SlotRead {
+            account: Address::repeat_byte(0x11),
+            slot: B256::repeat_byte(0xfe),
+        }];
+        let words = storage_request(U256::from(9), &replies, 1234, &reads).unwrap();
+        // [5, tag, k, domain, recipient, block, n, account, high, low]
+        assert_eq!(words.len(), 10);
+        assert_eq!(words[5], U256::from(1234));
+        assert_eq!(
+            words[8] << 128usize | words[9],
+            U256::from_be_bytes(reads[0].slot.0)
+        );
+        let back = StorageRequest::decode(&words).unwrap();
+        assert_eq!(back.reads, reads);
+        assert_eq!(back.replies, replies);
+        assert_eq!((back.tag, back.block), (U256::from(9), 1234));
+        let mut bad = words.clone();
+        bad[9] = U256::from(1) << 128;
+        let err = StorageRequest::decode(&bad).unwrap_err();
+        assert!(err.to_string().contains("read 0's slot half"), "{err}");
+        let err = StorageRequest::decode(&words[..9]).unwrap_err();
+        assert!(
+            err.to_string().contains("9 words for 1 storage reads"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ import {IXrouteReceiver} from "./IXrouteReceiver.sol";
 import {IXrouteTokenReceiver} from "./IXrouteTokenReceiver.sol";
 import {BoundedCall} from "./BoundedCall.sol";
 import {WordCodec} from "./WordCodec.sol";
+import {StorageProof} from "./StorageProof.sol";
 
 interface IMessenger {
     function send(uint32 dstDomain, bytes32 recipient, uint256[] calldata payload) external returns (bytes32);
@@ -266,20 +267,60 @@ contract AccountRouter is Replier, IXrouteReceiver, IXrouteTokenReceiver {
 /// block, and the answers go to every domain the request names, each proven there by its own
 /// messaging. A read that reverts answers its revert data with ok = 0.
 ///
+/// A read of a past block's storage is answered by proof instead: the request names the block and
+/// (account, slot) pairs; it is kept when relayed (the block's hash pinned if L1 still has it), and
+/// anyone may then answer it with the block's header and `eth_getProof`'s proofs, which this
+/// contract checks against the block's hash ([`StorageProof`]) before sending the values.
+///
 /// Request: [3 READ, tag, k, (domain, recipient) × k, n, (target, data) × n], 1 ≤ n ≤ 16.
-/// Answer:  [4 ANSWER, tag, srcDomain, requester, blockNumber, n, (ok, bytes) × n]
+/// Request: [5 STORAGE, tag, k, (domain, recipient) × k, block, n, (account, slotHigh, slotLow) × n],
+///          1 ≤ n ≤ 16 (a slot's 128-bit halves, so every word is a felt).
+/// Answer:  [4 ANSWER, tag, srcDomain, requester, blockNumber, n, (ok, bytes) × n]; a storage
+///          read's bytes are the slot's 32-byte word, ok = 1.
 contract L1Reader is Replier, IXrouteReceiver {
     uint256 public constant OP_READ = 3;
     uint256 public constant OP_ANSWER = 4;
+    uint256 public constant OP_STORAGE = 5;
     uint256 public constant MAX_READS = 16;
 
+    /// @notice Storage reads waiting for their proofs: id → keccak256(srcDomain, requester, request).
+    mapping(uint256 => bytes32) public pendingStorage;
+    /// @notice How many storage reads were kept (the last one's id).
+    uint256 public storageReads;
+    /// @notice Block hashes pinned while L1 still had them (`blockhash` reaches 256 blocks back).
+    mapping(uint256 => bytes32) public pinned;
+
     event Answered(uint32 indexed domain, bytes32 indexed requester, uint256 indexed tag, uint256 blockNumber);
+    event StorageReadKept(uint256 indexed id, uint32 domain, bytes32 requester, uint256 blockNumber, uint256[] request);
+    event BlockPinned(uint256 indexed blockNumber, bytes32 hash);
+
+    error UnknownStorageRead(uint256 id);
+    error BlockHashUnknown(uint256 blockNumber);
+    error HeaderMismatch(uint256 blockNumber, bytes32 expected, bytes32 got);
 
     constructor(address messenger_) Replier(messenger_) {}
+
+    /// @notice Pins the hash of block `number` (one of the last 256), so a storage read of it can
+    /// be proven later.
+    function pin(uint256 number) public returns (bytes32 hash) {
+        hash = blockhash(number);
+        if (hash == bytes32(0)) revert BlockHashUnknown(number);
+        if (pinned[number] == bytes32(0)) {
+            pinned[number] = hash;
+            emit BlockPinned(number, hash);
+        }
+    }
+
+    /// @notice The hash of block `number`, from L1 (the last 256 blocks) or as pinned; 0 if neither.
+    function hashOf(uint256 number) public view returns (bytes32) {
+        bytes32 live = blockhash(number);
+        return live != bytes32(0) ? live : pinned[number];
+    }
 
     /// @inheritdoc IXrouteReceiver
     function onMessage(uint32 srcDomain, bytes32 sender, uint256[] calldata payload) external {
         if (msg.sender != messenger) revert OnlyMessenger(msg.sender);
+        if (payload.length >= 4 && payload[0] == OP_STORAGE) return _keepStorageRead(srcDomain, sender, payload);
         if (payload.length < 4 || payload[0] != OP_READ) revert BadRequest("not a read request");
         (uint32[] memory domains, bytes32[] memory recipients, uint256 at) = _replies(payload, 2);
         if (at >= payload.length) revert BadRequest("no read count");
@@ -307,6 +348,109 @@ contract L1Reader is Replier, IXrouteReceiver {
         if (at != payload.length) revert BadRequest("words after the last read");
         emit Answered(srcDomain, sender, payload[1], block.number);
         _reply(domains, recipients, answer);
+    }
+
+    /// @notice Checks a storage read and keeps it for its proofs. Its block must be one whose hash
+    /// this contract will know: pinned now (one of the last 256 blocks), already pinned, or not
+    /// yet made.
+    function _keepStorageRead(uint32 srcDomain, bytes32 sender, uint256[] calldata payload) internal {
+        (,, uint256 at) = _replies(payload, 2);
+        (uint256 number,) = _storageShape(payload, at);
+        if (number < block.number && pinned[number] == bytes32(0)) {
+            if (blockhash(number) == bytes32(0)) revert BadRequest("block older than 256 blocks and not pinned");
+            pin(number);
+        }
+        uint256 id = ++storageReads;
+        pendingStorage[id] = keccak256(abi.encode(srcDomain, sender, payload));
+        emit StorageReadKept(id, srcDomain, sender, number, payload);
+    }
+
+    /// @notice A storage request's block and read count (at `at`, after its replies), its shape
+    /// checked.
+    function _storageShape(uint256[] calldata payload, uint256 at) internal pure returns (uint256 number, uint256 n) {
+        if (at + 2 > payload.length) revert BadRequest("no block or read count");
+        number = payload[at];
+        n = payload[at + 1];
+        if (n == 0 || n > MAX_READS) revert BadRequest("1 to 16 reads");
+        if (payload.length != at + 2 + 3 * n) revert BadRequest("not 3 words per storage read");
+        for (uint256 i = 0; i < n; i++) {
+            uint256 w = at + 2 + 3 * i;
+            if (payload[w] >> 160 != 0) revert BadRequest("a read's account is not an address");
+            if (payload[w + 1] >> 128 != 0 || payload[w + 2] >> 128 != 0) revert BadRequest("a slot half over 128 bits");
+        }
+    }
+
+    /// @notice A kept storage read as `StorageReadKept` logged it.
+    struct StorageRead {
+        uint32 domain;
+        bytes32 requester;
+        uint256[] request;
+    }
+
+    /// @notice What answers a storage read: its block's RLP header and, per read, `eth_getProof`'s
+    /// account proof and storage proof at that block.
+    struct Proofs {
+        bytes header;
+        bytes[][] account;
+        bytes[][] slot;
+    }
+
+    /// @notice Answers kept storage read `id` with `proofs`, checked against the block's hash.
+    /// Anyone may call it; a read is answered once.
+    function answerStorage(uint256 id, StorageRead calldata read, Proofs calldata proofs) external {
+        bytes32 kept = pendingStorage[id];
+        if (kept == bytes32(0) || kept != keccak256(abi.encode(read.domain, read.requester, read.request))) {
+            revert UnknownStorageRead(id);
+        }
+        delete pendingStorage[id];
+        (uint32[] memory domains, bytes32[] memory recipients, uint256 at) = _replies(read.request, 2);
+        (bytes32 root, uint256 number, uint256 n) = _provenRoot(read.request, at, proofs.header);
+        if (proofs.account.length != n || proofs.slot.length != n) revert BadRequest("one proof pair per read");
+        uint256[] memory answer = new uint256[](6);
+        answer[0] = OP_ANSWER;
+        answer[1] = read.request[1];
+        answer[2] = read.domain;
+        answer[3] = uint256(read.requester);
+        answer[4] = number;
+        answer[5] = n;
+        answer = WordCodec.append(answer, _provenValues(read.request, at + 2, root, proofs));
+        emit Answered(read.domain, read.requester, read.request[1], number);
+        _reply(domains, recipients, answer);
+    }
+
+    /// @notice The state root of the request's block, from `header` once it hashes to the block's
+    /// hash; with the block and the read count.
+    function _provenRoot(uint256[] calldata request, uint256 at, bytes calldata header)
+        internal
+        view
+        returns (bytes32 root, uint256 number, uint256 n)
+    {
+        (number, n) = _storageShape(request, at);
+        bytes32 expected = hashOf(number);
+        if (expected == bytes32(0)) revert BlockHashUnknown(number);
+        bytes32 got;
+        (root, got) = StorageProof.stateRoot(header);
+        if (got != expected) revert HeaderMismatch(number, expected, got);
+    }
+
+    /// @notice Per read from `request[at]` on, (1, the slot's word) as the answer carries it,
+    /// each value proven under `root`.
+    function _provenValues(
+        uint256[] calldata request,
+        uint256 at,
+        bytes32 root,
+        Proofs calldata proofs
+    ) internal pure returns (uint256[] memory words) {
+        uint256[] memory ok = new uint256[](1);
+        ok[0] = 1;
+        words = new uint256[](0);
+        for (uint256 i = 0; i < proofs.account.length; i++) {
+            uint256 w = at + 3 * i;
+            bytes32 slot = bytes32((request[w + 1] << 128) | request[w + 2]);
+            uint256 value =
+                StorageProof.slotAt(root, address(uint160(request[w])), slot, proofs.account[i], proofs.slot[i]);
+            words = WordCodec.append(words, WordCodec.append(ok, WordCodec.encode(abi.encode(value))));
+        }
     }
 
     /// @notice `target.staticcall(data)`, at most `BoundedCall.MAX_RETURN` bytes of what it

@@ -713,3 +713,275 @@ async fn a_starknet_users_account_on_arbitrum_runs_its_calls_two_hops_away() -> 
     env.flusher.stop().await?;
     Ok(())
 }
+
+/// Issue 31's past-block read: a Starknet app asks for three storage slots at an L1 block `B`
+/// (the Uniswap pair's packed reserves, the pair's XRT balance, and a balance nobody holds, so
+/// one value is proven absent); the pair's reserves change after `B`. The router relays the
+/// request, the reader keeps it and pins `B`'s hash, and `xroute account answer-storage` answers
+/// it with `B`'s header and `eth_getProof`'s proofs. The values reaching Starknet are the slots
+/// at `B` (equal to `getReserves`/`balanceOf` at `B`), not now. A header of another block and a
+/// proof with one byte changed are refused by the reader, and a read is answered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_past_block_storage_read_is_answered_by_its_proof() -> Result<()> {
+    use alloy::providers::Provider;
+    use xroute::reads::IL1Reader;
+    let mut env = Env::start().await?;
+    let net = env.net.clone();
+    let sn = env.stack.starknets[0];
+    let token = TokenStack::deploy(&net, &env.stack, units(1_000_000)).await?;
+    let (uni, pair) = dex(&env, &token, 6_000, 2).await?;
+    let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let reader = *L1Reader::deploy(&l1, env.stack.hub).await?.address();
+
+    let at = l1.get_block_number().await?;
+    let (reserve_then, _) = uni.reserves(&l1, pair, token.token).await?;
+    // The reserves move after block `at`: more XRT in the pair, synced.
+    XToken::new(token.token, &l1)
+        .transfer(pair, units(500))
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    IPairSync::new(pair, &l1)
+        .sync()
+        .send()
+        .await?
+        .get_receipt()
+        .await?;
+    let (reserve_now, _) = uni.reserves(&l1, pair, token.token).await?;
+    ensure!(reserve_now == reserve_then + units(500), "the pair synced");
+
+    let balance_slot =
+        |holder: Address| xroute_proofs::storage::mapping_slot(holder.into_word(), B256::ZERO);
+    let reads = [
+        accounts::SlotRead {
+            account: pair,
+            slot: B256::from(U256::from(PAIR_RESERVES_SLOT)),
+        },
+        accounts::SlotRead {
+            account: token.token,
+            slot: balance_slot(pair),
+        },
+        accounts::SlotRead {
+            account: token.token,
+            slot: balance_slot(Address::repeat_byte(0x5a)),
+        },
+    ];
+    let replies = [Reply {
+        domain: sn.domain,
+        recipient: B256::from(sn.app.to_bytes_be()),
+    }];
+    // Two requests (an answer to Starknet carries at most 15 words on the devnet): the two
+    // slots that change after `at`, then the one nobody holds.
+    let requests = [(U256::from(77), &reads[..2]), (U256::from(78), &reads[2..])];
+    for (tag, slots) in requests {
+        let request = accounts::storage_request(tag, &replies, at, slots)?;
+        send_request(&env, 1, reader, &request).await?;
+    }
+
+    // The router relays them; the reader keeps them as reads 1 and 2, with `at`'s hash pinned.
+    let l1_reader = IL1Reader::new(reader, &l1);
+    let start = std::time::Instant::now();
+    while l1_reader.pendingStorage(U256::from(2)).call().await? == B256::ZERO {
+        env.router.check_running()?;
+        env.flusher.check().await?;
+        ensure!(
+            start.elapsed() < DELIVERY,
+            "the reader never kept both reads\nrouter log:\n{}",
+            env.router.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let block_at = l1
+        .get_block_by_number(at.into())
+        .await?
+        .ok_or_else(|| eyre::eyre!("no block {at}"))?;
+    ensure!(
+        L1Reader::new(reader, &l1)
+            .pinned(U256::from(at))
+            .call()
+            .await?
+            == block_at.header.hash,
+        "the reader pinned block {at}'s hash when the request arrived"
+    );
+
+    // Which read each request became (the router relays them in either order).
+    let mut ids = Vec::new();
+    for (tag, _) in &requests {
+        let mut id = None;
+        for n in 1..=2u64 {
+            if xroute::reads::storage_answer(&l1, reader, n)
+                .await?
+                .read
+                .request[1]
+                == *tag
+            {
+                id = Some(n);
+            }
+        }
+        ids.push(id.ok_or_else(|| eyre::eyre!("no kept read has tag {tag}"))?);
+    }
+
+    // Forged answers are refused: another block's header, and a proof with one byte changed.
+    let answer = xroute::reads::storage_answer(&l1, reader, ids[0]).await?;
+    let later = l1
+        .get_block_by_number((at + 1).into())
+        .await?
+        .ok_or_else(|| eyre::eyre!("no block {}", at + 1))?;
+    let mut other_header = answer.clone();
+    other_header.proofs.header = alloy::rlp::encode(&later.header.inner).into();
+    let mut bent_proof = answer.clone();
+    // The account proof's leaf (the state trie holds many accounts, so it is not the root).
+    let path = &mut bent_proof.proofs.account[0];
+    ensure!(
+        path.len() >= 2,
+        "an account proof of {} node(s)",
+        path.len()
+    );
+    let leaf = path
+        .last_mut()
+        .ok_or_else(|| eyre::eyre!("an empty account proof"))?;
+    let mut bytes = leaf.to_vec();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    *leaf = bytes.into();
+    for (forged, why) in [
+        (other_header, "HeaderMismatch"),
+        (bent_proof, "node does not hash to its reference"),
+    ] {
+        let tx = alloy::rpc::types::TransactionRequest::default()
+            .to(reader)
+            .input(alloy::primitives::Bytes::from(forged.calldata()).into());
+        let err = l1
+            .call(tx)
+            .await
+            .err()
+            .ok_or_else(|| eyre::eyre!("the reader took a forged answer ({why})"))?;
+        let data = err
+            .as_error_resp()
+            .and_then(|e| e.as_revert_data())
+            .ok_or_else(|| eyre::eyre!("no revert data: {err}"))?;
+        let said = if why == "HeaderMismatch" {
+            L1Reader::HeaderMismatch::abi_decode(&data).is_ok()
+        } else {
+            L1Reader::BadProof::abi_decode(&data).is_ok_and(|e| e.why == why)
+        };
+        ensure!(said, "a forged answer reverted, but not with {why}: {data}");
+    }
+
+    // The CLI answers each; what it prints is what each slot held at `at`.
+    let config = env.router.config().display().to_string();
+    let reader_arg = reader.to_string();
+    let answer_storage = |id: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_xroute"))
+            .args(["account", "answer-storage", "--config", &config, "--reader"])
+            .args([reader_arg.as_str(), "--id", id])
+            .output()
+    };
+    let mut expected = Vec::new();
+    for r in &reads {
+        expected.push(
+            l1.get_storage_at(r.account, U256::from_be_bytes(r.slot.0))
+                .block_id(at.into())
+                .await?,
+        );
+    }
+    // The slots are what the contracts say at `at`: the packed reserves, the pair's balance, 0.
+    let r = IUniswapV2Pair::new(pair, &l1)
+        .getReserves()
+        .block(at.into())
+        .call()
+        .await?;
+    let packed = U256::from(r.reserve0)
+        | (U256::from(r.reserve1) << 112usize)
+        | (U256::from(r.blockTimestampLast) << 224usize);
+    let xt = XToken::new(token.token, &l1);
+    ensure!(
+        expected[0] == packed
+            && expected[1] == xt.balanceOf(pair).block(at.into()).call().await?
+            && expected[2] == U256::ZERO,
+        "the slots at {at}: {expected:?}"
+    );
+    ensure!(
+        expected[1] == reserve_then && expected[1] != xt.balanceOf(pair).call().await?,
+        "the balance read is the one at {at}, not today's"
+    );
+
+    // Each answered in turn; Starknet's app receives block `at` and each value as its word.
+    let mut values = expected.iter();
+    let mut printed = Vec::new();
+    for (n, ((tag, slots), id)) in requests.iter().zip(&ids).enumerate() {
+        let out = answer_storage(&id.to_string())?;
+        ensure!(
+            out.status.success(),
+            "answer-storage --id {id} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        printed.extend(String::from_utf8(out.stdout)?.lines().map(str::to_string));
+        let words = received_on_starknet(&mut env, reader, n as u64 + 1).await?;
+        let got = ReadAnswer::decode(&words)?;
+        ensure!(
+            got.tag == *tag
+                && got.block == at
+                && got.domain == sn.domain
+                && got.results.len() == slots.len(),
+            "{got:?}"
+        );
+        for (ok, bytes) in &got.results {
+            let value = values
+                .next()
+                .ok_or_else(|| eyre::eyre!("more answers than reads"))?;
+            ensure!(
+                *ok && bytes.as_slice() == value.to_be_bytes::<32>().as_slice(),
+                "answered {bytes:?}, the slot held {value}"
+            );
+        }
+    }
+    let wanted: Vec<String> = expected.iter().map(|v| format!("{v:#x}")).collect();
+    ensure!(
+        printed == wanted,
+        "printed {printed:?}, the slots at {at} hold {wanted:?}"
+    );
+    // Once.
+    let again = answer_storage(&ids[0].to_string())?;
+    ensure!(
+        !again.status.success()
+            && String::from_utf8_lossy(&again.stderr).contains("answered already"),
+        "a second answer: {}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let logs = l1
+        .get_logs(
+            &alloy::rpc::types::Filter::new()
+                .address(reader)
+                .event_signature(L1Reader::Answered::SIGNATURE_HASH)
+                .from_block(0),
+        )
+        .await?;
+    for (log, what) in logs.iter().zip(["2 slots", "1 slot (absent)"]) {
+        let tx = log
+            .transaction_hash
+            .ok_or_else(|| eyre::eyre!("a log without its transaction"))?;
+        let receipt = l1
+            .get_transaction_receipt(tx)
+            .await?
+            .ok_or_else(|| eyre::eyre!("no receipt"))?;
+        eprintln!(
+            "gas: a storage read of {what} proven and answered to one domain: {}",
+            receipt.gas_used
+        );
+    }
+    env.flusher.stop().await?;
+    Ok(())
+}
+
+/// The Uniswap V2 pair's slot of `reserve0 | reserve1 << 112 | blockTimestampLast << 224`
+/// (UniswapV2Pair.sol: after the ERC-20's five slots, `factory`, `token0` and `token1`).
+const PAIR_RESERVES_SLOT: u64 = 8;
+
+alloy::sol! {
+    #[sol(rpc)]
+    interface IPairSync {
+        function sync() external;
+    }
+}
