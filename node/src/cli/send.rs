@@ -95,16 +95,40 @@ async fn run(
     payload: &[U256],
     value: U256,
 ) -> Result<(), (u8, String)> {
-    let failed = |e: String| (EXIT_FAILED, e);
     let dst = super::domain_of(config, &args.to, "--to")?;
-    let (_chains, src) = super::connect_from(config, &args.from, "--from").await?;
+    send_words(
+        config,
+        &args.from,
+        dst,
+        recipient,
+        payload,
+        value,
+        args.timeout,
+    )
+    .await
+}
+
+/// Sends `payload` to `recipient` on `dst` from chain `from` of `config` with its key, waits up
+/// to `timeout` seconds until it is mined, and prints the message ids (what `xroute send` and
+/// `xroute account call` do).
+pub(crate) async fn send_words(
+    config: &xroute_config::Config,
+    from: &str,
+    dst: u32,
+    recipient: B256,
+    payload: &[U256],
+    value: U256,
+    timeout: u64,
+) -> Result<(), (u8, String)> {
+    let failed = |e: String| (EXIT_FAILED, e);
+    let (_chains, src) = super::connect_from(config, from, "--from").await?;
     let call = src
         .send_call(dst, recipient, payload, value)
         .map_err(|e| (EXIT_USAGE, e.to_string()))?;
     let submitter = src
         .submitter()
-        .ok_or_else(|| failed(format!("{}: no key to send with", args.from)))?;
-    let (tx, mined) = super::submit_and_wait(submitter, &call, &args.from, args.timeout).await?;
+        .ok_or_else(|| failed(format!("{from}: no key to send with")))?;
+    let (tx, mined) = super::submit_and_wait(submitter, &call, from, timeout).await?;
     let sent = src
         .sent_messages(mined.block_number, mined.block_number)
         .await
@@ -124,8 +148,8 @@ async fn run(
         println!("{id}");
     }
     eprintln!(
-        "in block {} of {}; relay it with `xroute relay <id> --from {} --config FILE`",
-        mined.block_number, args.from, args.from
+        "in block {} of {from}; relay it with `xroute relay <id> --from {from} --config FILE`",
+        mined.block_number
     );
     Ok(())
 }

@@ -354,6 +354,50 @@ async fn a_starknet_users_account_on_l1_swaps_on_uniswap_and_answers_back() -> R
         "the account's WETH"
     );
 
+    // 5. `xroute account call`: the config's Starknet key (the router's own account there) sends
+    //    one call to its account, which is made at the address computed here; the result
+    //    carries the call's return data (the account's WETH balance, 0).
+    let cli_owner = B256::from(devnet.predeployed_accounts()[0].address.to_bytes_be());
+    let cli_account = accounts::account_address(router, implementation, sn.domain, cli_owner);
+    let call = format!(
+        "{}:0:0x{}",
+        uni.weth,
+        alloy::primitives::hex::encode(IERC20Approve::balanceOfCall(cli_account).abi_encode())
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xroute"))
+        .args(["account", "call", "--config"])
+        .arg(env.router.config())
+        .args(["--from", "starknet", "--to", "ethereum", "--router"])
+        .arg(router.to_string())
+        .args(["--call", &call, "--output", "0", "--tag", "5", "--reply"])
+        .arg(format!("starknet:{:#x}", sn.app))
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "xroute account call: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer = received_on_starknet(&mut env, router, 5).await?;
+    let result = CallsResult::decode(&answer)?;
+    ensure!(
+        result.ok
+            && result.tag == U256::from(5)
+            && result.owner == cli_owner
+            && result.outputs == vec![U256::ZERO.abi_encode()],
+        "the CLI's call ran in the sender's account: {result:?}"
+    );
+    ensure!(
+        accounts_router
+            .accountOf(sn.domain, cli_owner)
+            .call()
+            .await?
+            == cli_account
+            && !alloy::providers::Provider::get_code_at(&l1, cli_account)
+                .await?
+                .is_empty(),
+        "the CLI sender's account is made at the computed address"
+    );
+
     // What each request cost on L1, from the chain (docs/gas.md).
     for (tag, what) in [
         (
