@@ -580,13 +580,15 @@ async fn join_network(
     })
 }
 
-/// How often the records of delivered messages past `node.keep_delivered_s` are pruned, and the
-/// most pruned per pass (a backlog is worked off a pass at a time).
+/// How often the records of delivered messages past `node.keep_delivered_s` are pruned at most
+/// (every half of that time when it is shorter), and the most pruned per pass (a backlog is
+/// worked off a pass at a time).
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 const PRUNE_PER_PASS: usize = 10_000;
 
-/// Until `stop`: every [`PRUNE_EVERY`] (and at start), prunes the records of messages delivered
-/// longer than `keep` ago. A failed pass is logged and tried again at the next.
+/// Until `stop`: at start and then every [`PRUNE_EVERY`] (or half of `keep`, if shorter), prunes
+/// the records of messages delivered longer than `keep` ago. A failed pass is logged and tried
+/// again at the next.
 async fn prune_delivered(
     store: Store,
     metrics: Arc<Metrics>,
@@ -595,6 +597,7 @@ async fn prune_delivered(
     mut stop: watch::Receiver<bool>,
 ) {
     let keep_ms = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX);
+    let every = PRUNE_EVERY.min(keep / 2);
     loop {
         let before = clock.now_ms().saturating_sub(keep_ms);
         let s = store.clone();
@@ -608,7 +611,7 @@ async fn prune_delivered(
             Err(e) => tracing::warn!(error = %e, "pruning delivered records stopped"),
         }
         tokio::select! {
-            () = tokio::time::sleep(PRUNE_EVERY) => {}
+            () = tokio::time::sleep(every) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
     }

@@ -170,7 +170,7 @@ async fn write_request(
             .unwrap_or("unknown error")
             .to_string();
         return Err(
-            if status.is_client_error() && status.as_u16() != 404 && status.as_u16() != 409 {
+            if status.is_client_error() && ![404, 409, 410].contains(&status.as_u16()) {
                 Failure::Usage(msg)
             } else {
                 Failure::Failed(msg)

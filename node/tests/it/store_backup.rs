@@ -167,3 +167,77 @@ async fn a_backup_taken_while_running_restores_a_router_that_loses_and_doubles_n
     flusher.stop().await?;
     Ok(())
 }
+
+/// `node.keep_delivered_s`: a router keeping delivered records 2 s relays a Starknet → L1
+/// message; once it was delivered longer than that, its record is pruned. `GET /messages/{id}`
+/// answers 410 naming the delivery, `/stats` still counts it delivered, the metric counts one
+/// pruned record, the L1 app received it once, and after a restart on the same store `/stats`
+/// still counts it delivered with nothing sent. (That a re-scan of its block does not take it for
+/// new is the store test's: `insert_new` refuses a pruned id.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivered_record_is_pruned_after_its_time_and_the_message_stays_known() -> Result<()> {
+    let mut env = crate::e2e_relay::Env::start().await?;
+    xroute_tests::router::edit_config(env.router.config(), |c| c.node.keep_delivered_s = 2)?;
+    env.router.kill_and_restart().await?;
+    let l1_app = B256::left_padding_from(env.stack.l1_app.as_slice());
+    let payload = vec![Felt::from(41u32)];
+    let ids = env
+        .send_from_starknet(0, L1_DOMAIN, l1_app, std::slice::from_ref(&payload))
+        .await?;
+    env.wait_for(&ids, "delivered", crate::e2e_relay::DELIVERY)
+        .await?;
+    let url = format!("{}/messages/{}", env.router.api, ids[0]);
+    let start = std::time::Instant::now();
+    let gone = loop {
+        let resp = reqwest::get(&url).await?;
+        if resp.status().as_u16() == 410 {
+            break resp.json::<serde_json::Value>().await?;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            bail!(
+                "message {} still whole after 20 s: {}",
+                ids[0],
+                resp.status()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let said = gone["error"].as_str().unwrap_or_default();
+    if !said.contains("was delivered") || !said.contains("keep_delivered_s") {
+        bail!("the 410 does not say what happened: {gone}");
+    }
+    let delivered = |s: &serde_json::Value| s["delivered"].as_u64();
+    let stats = env.router.stats().await?;
+    if delivered(&stats) != Some(1) {
+        bail!("a pruned message still counts as delivered: {stats}");
+    }
+    let metrics = reqwest::get(format!("{}/metrics", env.router.api))
+        .await?
+        .text()
+        .await?;
+    if !metrics
+        .lines()
+        .any(|l| l == "xroute_pruned_records_total 1")
+    {
+        bail!("xroute_pruned_records_total is not 1");
+    }
+    // A restart on the same store: still delivered, nothing new.
+    env.router.get("/ready").await?;
+    env.router.kill_and_restart().await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let stats = env.router.stats().await?;
+    if delivered(&stats) != Some(1) || stats["sent"].as_u64() != Some(0) {
+        bail!("after a restart: {stats}");
+    }
+    let l1 = env.net.l1.provider(L1_KIT_ACCOUNT)?;
+    let from = crate::e2e_relay::word(env.stack.starknets[0].app);
+    let got = SampleApp::new(env.stack.l1_app, &l1)
+        .receivedFrom(env.stack.starknets[0].domain, from)
+        .call()
+        .await?;
+    if got != U256::from(1) {
+        bail!("the L1 app received {got} messages, not 1");
+    }
+    env.flusher.stop().await?;
+    Ok(())
+}
