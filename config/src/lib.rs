@@ -199,7 +199,7 @@ pub struct NodeConfig {
     pub store_cache_mb: u64,
     /// How long a delivered message's record is kept, in seconds (7 days by default; 0 keeps
     /// records forever). After it, the record (body, history, relays, attestations, certificate)
-    /// is pruned, leaving 34 bytes that keep the message known and counted as delivered.
+    /// is pruned, leaving 31 bytes that keep the message known and counted as delivered.
     #[serde(default = "default_keep_delivered_s")]
     pub keep_delivered_s: u64,
 }

@@ -317,7 +317,7 @@ impl Metrics {
             );
             r.register(
                 "xroute_pruned_records",
-                "Delivered messages whose records were pruned after node.keep_delivered_s (34 bytes of each stay)",
+                "Delivered messages whose records were pruned after node.keep_delivered_s (31 bytes of each stay)",
                 m.pruned.clone(),
             );
             xroute_adapters::rpc_metrics::RpcMetrics::global().register(&mut r);

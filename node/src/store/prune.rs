@@ -1,6 +1,6 @@
 //! Pruning delivered messages (`node.keep_delivered_s`): a delivered message's record (its body,
 //! history, relay entries, attestations and certificate) is removed once it has been delivered
-//! for longer than the router keeps them, leaving its state, 34 bytes with the delivery time, and
+//! for longer than the router keeps them, leaving its state, 31 bytes with the delivery time, and
 //! its status key. What is left is what makes the message known: a re-scan that finds it again
 //! (a restart's re-read of old blocks, a reorg's rewind) does not take it for a new one
 //! ([`Store::insert_new`] sees its state), and it still counts as delivered.

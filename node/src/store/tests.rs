@@ -770,6 +770,8 @@ fn delivered_records_are_pruned_after_their_time_leaving_the_message_known() {
     assert_eq!(store.prune_delivered(9_000, 100).unwrap(), 1);
     assert_eq!(store.get(&old.id).unwrap(), None);
     assert_eq!(store.pruned(&old.id).unwrap(), Some(5_000));
+    let kept = store.states.get(old.id.0.as_slice()).unwrap().unwrap();
+    assert_eq!(kept.len(), 31, "what stays of a pruned message");
     for tree in [
         &store.bodies,
         &store.history,
