@@ -298,6 +298,20 @@ fn at_most(w: U256, max: usize, what: &str) -> Result<usize> {
         .ok_or_else(|| malformed(format!("{what} {w} is over {max}")))
 }
 
+/// The account of (`domain`, `owner`) behind a Starknet-family `AccountRouter`
+/// (`contracts/starknet/src/account_router.cairo`), made or not yet: what its `deploy_syscall`
+/// gives, with salt `pedersen(domain, owner)`, the router as deployer and `[router]` as the
+/// constructor's calldata.
+pub fn starknet_account_address(
+    router: starknet_rust_core::types::Felt,
+    account_class: starknet_rust_core::types::Felt,
+    domain: u32,
+    owner: starknet_rust_core::types::Felt,
+) -> starknet_rust_core::types::Felt {
+    let salt = starknet_rust_crypto::pedersen_hash(&domain.into(), &owner);
+    starknet_rust_core::utils::get_contract_address(salt, account_class, &[router], router)
+}
+
 /// What an account's calls came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallsResult {

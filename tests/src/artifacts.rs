@@ -251,6 +251,16 @@ pub const ENDPOINT: StarknetArtifact = StarknetArtifact { name: "endpoint" };
 /// `contracts/starknet/src/sample_app.cairo`.
 pub const SAMPLE_APP: StarknetArtifact = StarknetArtifact { name: "sample_app" };
 
+/// `contracts/starknet/src/account_router.cairo`: interchain accounts on a Starknet-family chain.
+pub const ACCOUNT_ROUTER: StarknetArtifact = StarknetArtifact {
+    name: "account_router",
+};
+
+/// `contracts/starknet/src/interchain_account.cairo`: the accounts an `ACCOUNT_ROUTER` deploys.
+pub const INTERCHAIN_ACCOUNT: StarknetArtifact = StarknetArtifact {
+    name: "interchain_account",
+};
+
 /// `contracts/starknet/src/hash_probe.cairo`.
 pub const HASH_PROBE: StarknetArtifact = StarknetArtifact { name: "hash_probe" };
 

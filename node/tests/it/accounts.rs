@@ -14,6 +14,7 @@ use eyre::{Result, bail, ensure};
 use starknet_rust::core::types::Felt;
 use xroute_proofs::accounts::{self, Call, CallsResult, Read, ReadAnswer, Reply};
 use xroute_tests::{
+    XrouteStack,
     accounts::{
         BALANCE, felt, received_on_starknet as kit_received, swap_calls, transfer_and_call,
     },
@@ -1028,4 +1029,181 @@ alloy::sol! {
     interface IPairSync {
         function sync() external;
     }
+}
+
+/// Issue 31 on a Starknet-family chain: an L1 app's account on Starknet, behind the Cairo
+/// `AccountRouter`. Its first message makes the account at the address computed here (equal to
+/// the router's `account_of`) and runs the account's call (the sample app's `total_received`);
+/// the router keeps the result, and anyone's `send_result` sends it to the request's reply (the
+/// L1 app), which receives the call's return data, equal to the sample app's count. A forged
+/// result and a second send are refused. A list whose second call fails is refused whole: the
+/// router parks it with the devnet's reason and nothing is kept. Nobody but the router commands
+/// the account (`ONLY_ROUTER`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_l1_apps_account_on_starknet_runs_its_calls_and_answers_back() -> Result<()> {
+    use xroute_tests::artifacts::{ACCOUNT_ROUTER, INTERCHAIN_ACCOUNT};
+    let mut env = Env::start().await?;
+    let net = env.net.clone();
+    let sn = env.stack.starknets[0];
+    let devnet = &net.starknets[0].devnet;
+    let class = devnet.declare(0, &INTERCHAIN_ACCOUNT).await?;
+    let router = devnet
+        .deploy(0, &ACCOUNT_ROUTER, vec![sn.endpoint, class])
+        .await?;
+    let l1_app = env.stack.l1_app;
+    let owner = Felt::from_bytes_be_slice(l1_app.as_slice());
+    let account = accounts::starknet_account_address(router, class, L1_DOMAIN, owner);
+    let said = devnet
+        .call(router, "account_of", vec![Felt::from(L1_DOMAIN), owner])
+        .await?;
+    ensure!(
+        said == vec![account],
+        "account_of says {said:?}, computed {account:#x}"
+    );
+
+    let word = |f: Felt| U256::from_be_bytes(f.to_bytes_be());
+    let selector = |name: &str| -> Result<Felt> {
+        Ok(starknet_rust::core::utils::get_selector_from_name(name)?)
+    };
+    let to_l1_app = U256::from_be_slice(l1_app.as_slice());
+    // [1, tag, k, (domain, recipient), outputs, n, (target, selector, m, calldata)]: the sample
+    // app's `total_received` called by the account, its return data in the result.
+    let request = vec![
+        U256::from(1),
+        U256::from(21),
+        U256::from(1),
+        U256::from(L1_DOMAIN),
+        to_l1_app,
+        U256::from(1),
+        U256::from(1),
+        word(sn.app),
+        word(selector("total_received")?),
+        U256::ZERO,
+    ];
+    let sent = env
+        .send_from_l1(sn.domain, XrouteStack::felt_word(router), request, 0)
+        .await?;
+    env.wait_for(&[sent], "delivered", DELIVERY).await?;
+    ensure!(
+        devnet
+            .call(router, "is_made", vec![Felt::from(L1_DOMAIN), owner])
+            .await?
+            == vec![Felt::ONE],
+        "the account is made"
+    );
+
+    // The result kept: [2, tag, srcDomain, owner, ok, failedIndex, j, (len, data)].
+    let count = devnet.call(sn.app, "total_received", vec![]).await?;
+    let result = [
+        Felt::TWO,
+        Felt::from(21u8),
+        Felt::from(L1_DOMAIN),
+        owner,
+        Felt::ONE,
+        Felt::ZERO,
+        Felt::ONE,
+        Felt::ONE,
+        count[0],
+    ];
+    let send_result = |result: &[Felt]| {
+        let mut calldata = vec![
+            Felt::ONE,
+            Felt::TWO,
+            Felt::from(L1_DOMAIN),
+            owner,
+            Felt::from(result.len()),
+        ];
+        calldata.extend_from_slice(result);
+        calldata
+    };
+    let mut forged = result;
+    forged[8] += Felt::ONE;
+    let err = devnet
+        .invoke(1, router, "send_result", send_result(&forged))
+        .await
+        .err()
+        .ok_or_else(|| eyre::eyre!("a forged result was sent"))?;
+    ensure!(format!("{err:#}").contains("UNKNOWN_RESULT"), "{err:#}");
+    devnet
+        .invoke(1, router, "send_result", send_result(&result))
+        .await?;
+    let again = devnet
+        .invoke(1, router, "send_result", send_result(&result))
+        .await;
+    ensure!(
+        again.is_err_and(|e| format!("{e:#}").contains("UNKNOWN_RESULT")),
+        "a result is sent once"
+    );
+
+    // The L1 app receives it from the router, proven by Starknet's messaging.
+    let l1 = net.l1.provider(L1_KIT_ACCOUNT)?;
+    let app = SampleApp::new(l1_app, &l1);
+    let from_router = XrouteStack::felt_word(router);
+    let start = std::time::Instant::now();
+    while app.receivedFrom(sn.domain, from_router).call().await? < U256::from(1) {
+        env.router.check_running()?;
+        env.flusher.check().await?;
+        ensure!(
+            start.elapsed() < DELIVERY,
+            "no result from the router\nrouter log:\n{}",
+            env.router.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let got = app.lastPayload(sn.domain, from_router).call().await?;
+    let want: Vec<U256> = result.iter().map(|f| word(*f)).collect();
+    ensure!(
+        got == want,
+        "the L1 app got {got:?}, the result is {want:?}"
+    );
+
+    // A list whose second call does not exist: nothing runs, the message is parked.
+    let bad = vec![
+        U256::from(1),
+        U256::from(22),
+        U256::from(1),
+        U256::from(L1_DOMAIN),
+        to_l1_app,
+        U256::ZERO,
+        U256::from(2),
+        word(sn.app),
+        word(selector("total_received")?),
+        U256::ZERO,
+        word(sn.app),
+        word(selector("no_such_function")?),
+        U256::ZERO,
+    ];
+    let refused = env
+        .send_from_l1(sn.domain, XrouteStack::felt_word(router), bad, 0)
+        .await?;
+    env.wait_for(&[refused], "parked", DELIVERY).await?;
+    let m = env.message(&refused).await?;
+    ensure!(
+        m["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("starknet_estimateMessageFee failed (revert)")),
+        "parked with the devnet's reason: {m:#}"
+    );
+    ensure!(
+        devnet.call(router, "kept_result", vec![Felt::TWO]).await? == vec![Felt::ZERO],
+        "nothing kept for the refused list"
+    );
+
+    // Only the router commands the account.
+    let err = devnet
+        .invoke(
+            1,
+            account,
+            "execute",
+            vec![Felt::THREE, sn.app, selector("total_received")?, Felt::ZERO],
+        )
+        .await
+        .err()
+        .ok_or_else(|| eyre::eyre!("someone else commanded the account"))?;
+    ensure!(
+        format!("{err:#}").contains("ONLY_ROUTER"),
+        "refused for another reason: {err:#}"
+    );
+    env.flusher.stop().await?;
+    Ok(())
 }
