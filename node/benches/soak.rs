@@ -3,8 +3,9 @@
 //! default) at a steady mixed load (every two seconds one message Starknet → L1, one L1 →
 //! Starknet and one Starknet → appchain), every node behind the kit's fault proxy failing
 //! `--fault-rate` of its requests (0.3), the router SIGKILLed and restarted every
-//! `--restart-every` minutes (5). Each minute: the router's RSS, its open file descriptors, its
-//! store's size on disk and the messages delivered. At the end every message sent must be
+//! `--restart-every` minutes (5). Each minute: the router's RSS (and of it, its private memory
+//! and its mapped files' pages), its open file descriptors, its store's size on disk and the
+//! messages delivered. At the end every message sent must be
 //! delivered; the table and the growth after warm-up (the first restart) are printed.
 //!
 //! ```sh
@@ -36,6 +37,10 @@ struct Args {
     /// Minutes between two SIGKILLs of the router.
     #[arg(long, default_value_t = 5)]
     restart_every: u64,
+    /// The minute growth is measured from (the first restart's unless set; with
+    /// `--keep-delivered-s`, a minute once the store holds a full window of records).
+    #[arg(long)]
+    warm_up: Option<u64>,
     /// The share of each node's requests that fail.
     #[arg(long, default_value_t = 0.3)]
     fault_rate: f64,
@@ -86,6 +91,10 @@ fn disk(dir: &Path) -> u64 {
 struct Sample {
     minute: u64,
     rss_mib: f64,
+    /// Private memory (heap and anonymous mappings).
+    anon_mib: f64,
+    /// Mapped files' pages (the executable's code, shared and reclaimable).
+    file_mib: f64,
     fds: usize,
     store_mib: f64,
     delivered: u64,
@@ -102,6 +111,8 @@ async fn sample(router: &RouterProcess, store: &Path, minute: u64, sent: u64) ->
     Sample {
         minute,
         rss_mib: router.rss_kib().unwrap_or(0) as f64 / 1024.0,
+        anon_mib: router.status_kib("RssAnon").unwrap_or(0) as f64 / 1024.0,
+        file_mib: router.status_kib("RssFile").unwrap_or(0) as f64 / 1024.0,
         fds: fds(router.pid()),
         store_mib: disk(store) as f64 / (1024.0 * 1024.0),
         delivered,
@@ -172,8 +183,15 @@ async fn main() {
         if started.elapsed() >= Duration::from_secs(next_minute * 60) {
             let s = sample(&router, &store, next_minute, sent).await;
             eprintln!(
-                "minute {:>3}: RSS {:.1} MiB, {} fds, store {:.1} MiB, {}/{} delivered",
-                s.minute, s.rss_mib, s.fds, s.store_mib, s.delivered, s.sent
+                "minute {:>3}: RSS {:.1} MiB (anon {:.1}, file {:.1}), {} fds, store {:.1} MiB, {}/{} delivered",
+                s.minute,
+                s.rss_mib,
+                s.anon_mib,
+                s.file_mib,
+                s.fds,
+                s.store_mib,
+                s.delivered,
+                s.sent
             );
             samples.push(s);
             if next_minute % args.restart_every == 0 && started.elapsed() < total {
@@ -199,19 +217,33 @@ async fn main() {
     }
     flusher.stop().await.unwrap();
 
-    println!("| minute | RSS MiB | open fds | store MiB | delivered / sent |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| minute | RSS MiB | of it private (anon) | of it mapped files | open fds | store MiB | delivered / sent |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for s in &samples {
         println!(
-            "| {} | {:.1} | {} | {:.1} | {} / {} |",
-            s.minute, s.rss_mib, s.fds, s.store_mib, s.delivered, s.sent
+            "| {} | {:.1} | {:.1} | {:.1} | {} | {:.1} | {} / {} |",
+            s.minute, s.rss_mib, s.anon_mib, s.file_mib, s.fds, s.store_mib, s.delivered, s.sent
         );
     }
-    // Growth after warm-up: each later sample against the one just before the first restart.
-    if let Some(base) = samples.iter().find(|s| s.minute == args.restart_every) {
+    // Growth after warm-up: each later sample against the warm-up minute's.
+    let warm_up = args.warm_up.unwrap_or(args.restart_every);
+    if let Some(base) = samples.iter().find(|s| s.minute == warm_up) {
         let later: Vec<&Sample> = samples.iter().filter(|s| s.minute > base.minute).collect();
         let max_rss = later.iter().map(|s| s.rss_mib).fold(base.rss_mib, f64::max);
         let max_fds = later.iter().map(|s| s.fds).max().unwrap_or(base.fds);
+        let max_anon = later
+            .iter()
+            .map(|s| s.anon_mib)
+            .fold(base.anon_mib, f64::max);
+        println!(
+            "after warm-up (minute {}): private memory {:.1} MiB, at most {:.1} later ({:+.1} %)",
+            base.minute,
+            base.anon_mib,
+            max_anon,
+            (max_anon / base.anon_mib - 1.0) * 100.0
+        );
         println!(
             "after warm-up (minute {}): RSS {:.1} MiB, at most {:.1} later ({:+.1} %); fds {}, at most {} later ({:+.1} %)",
             base.minute,
@@ -222,6 +254,34 @@ async fn main() {
             max_fds,
             (max_fds as f64 / base.fds.max(1) as f64 - 1.0) * 100.0
         );
+    }
+    // The trend, less noisy than a peak: the mean of the five minutes after warm-up against the
+    // mean of the last five.
+    let mean = |from: u64, to: u64, f: &dyn Fn(&Sample) -> f64| {
+        let picked: Vec<f64> = samples
+            .iter()
+            .filter(|s| s.minute >= from && s.minute <= to)
+            .map(f)
+            .collect();
+        picked.iter().sum::<f64>() / picked.len().max(1) as f64
+    };
+    let last = samples.last().map_or(0, |s| s.minute);
+    if last >= warm_up + 10 {
+        for (what, f) in [
+            ("RSS", &(|s: &Sample| s.rss_mib) as &dyn Fn(&Sample) -> f64),
+            ("private memory", &|s: &Sample| s.anon_mib),
+            ("open fds", &|s: &Sample| s.fds as f64),
+        ] {
+            let early = mean(warm_up + 1, warm_up + 5, f);
+            let late = mean(last - 4, last, f);
+            println!(
+                "trend of {what}: mean of minutes {}-{} {early:.1}, of minutes {}-{last} {late:.1} ({:+.1} %)",
+                warm_up + 1,
+                warm_up + 5,
+                last - 4,
+                (late / early - 1.0) * 100.0
+            );
+        }
     }
     for (name, p) in &proxies {
         println!(

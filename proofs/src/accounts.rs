@@ -312,6 +312,149 @@ pub fn starknet_account_address(
     starknet_rust_core::utils::get_contract_address(salt, account_class, &[router], router)
 }
 
+/// A calls request to an EVM `AccountRouter`, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallsRequest {
+    /// Its tag.
+    pub tag: U256,
+    /// Where the result goes.
+    pub replies: Vec<Reply>,
+    /// Bit i: call i's return data goes into the result.
+    pub outputs: U256,
+    /// The calls.
+    pub calls: Vec<Call>,
+}
+
+impl CallsRequest {
+    /// Decodes a request's words; a word out of place is an error naming it.
+    pub fn decode(words: &[U256]) -> Result<Self> {
+        if word_at(words, 0, "the operation")? != U256::from(OP_CALLS) {
+            return Err(malformed("not a calls request (word 0 is not 1)".into()));
+        }
+        let (replies, at) = replies_at(words, 2)?;
+        let outputs = word_at(words, at, "the outputs")?;
+        let n: usize = small(words, at + 1, "the number of calls")?;
+        if n == 0 || n > MAX_CALLS {
+            return Err(malformed(format!("{n} calls (1 to {MAX_CALLS})")));
+        }
+        let mut at = at + 2;
+        let mut calls = Vec::with_capacity(n);
+        for _ in 0..n {
+            let target = word_at(words, at, "a call's target")?;
+            if target >> 160 != U256::ZERO {
+                return Err(malformed(format!(
+                    "word {at} (a call's target) is not an address"
+                )));
+            }
+            let value = word_at(words, at + 1, "a call's value")?;
+            let (data, next) = decode_bytes(words, at + 2)?;
+            calls.push(Call {
+                target: Address::from_word(target.to_be_bytes::<32>().into()),
+                value,
+                data,
+            });
+            at = next;
+        }
+        if at != words.len() {
+            return Err(malformed(format!(
+                "{} words after the last call",
+                words.len() - at
+            )));
+        }
+        Ok(Self {
+            tag: words[1],
+            replies,
+            outputs,
+            calls,
+        })
+    }
+}
+
+/// The replies at `words[at]` (their count, then the pairs) and the index after them.
+fn replies_at(words: &[U256], at: usize) -> Result<(Vec<Reply>, usize)> {
+    let k: usize = small(words, at, "the number of replies")?;
+    if k > MAX_REPLIES {
+        return Err(malformed(format!("{k} replies (at most {MAX_REPLIES})")));
+    }
+    let mut replies = Vec::with_capacity(k);
+    for i in 0..k {
+        replies.push(Reply {
+            domain: small(words, at + 1 + 2 * i, "a reply's domain")?,
+            recipient: B256::from(
+                word_at(words, at + 2 + 2 * i, "a reply's recipient")?.to_be_bytes::<32>(),
+            ),
+        });
+    }
+    Ok((replies, at + 1 + 2 * k))
+}
+
+/// What `payload` is, if it reads whole as one of the account and read formats of this module:
+/// one line for `xroute status` and the API, e.g. `account calls (tag 4): 3 calls, result to 1
+/// domain`. `None` for any other payload.
+pub fn describe(payload: &[U256]) -> Option<String> {
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    if let Ok(r) = CallsRequest::decode(payload) {
+        let targets: Vec<String> = r.calls.iter().map(|c| c.target.to_string()).collect();
+        return Some(format!(
+            "account calls (tag {}): {} ({}), result to {}",
+            r.tag,
+            plural(r.calls.len(), "call"),
+            targets.join(", "),
+            plural(r.replies.len(), "domain")
+        ));
+    }
+    if let Ok(r) = CallsResult::decode(payload) {
+        return Some(if r.ok {
+            format!(
+                "account result (tag {}) for owner {} of domain {}: all calls ran, {}",
+                r.tag,
+                r.owner,
+                r.domain,
+                plural(r.outputs.len(), "output")
+            )
+        } else {
+            let reason = r
+                .outputs
+                .first()
+                .and_then(|data| alloy_sol_revert_reason(data))
+                .unwrap_or_else(|| "no reason".into());
+            format!(
+                "account result (tag {}) for owner {} of domain {}: call {} failed ({reason}), none ran",
+                r.tag, r.owner, r.domain, r.failed_index
+            )
+        });
+    }
+    if let Ok(r) = StorageRequest::decode(payload) {
+        return Some(format!(
+            "storage read (tag {}) of {} at L1 block {}, answer to {}",
+            r.tag,
+            plural(r.reads.len(), "slot"),
+            r.block,
+            plural(r.replies.len(), "domain")
+        ));
+    }
+    if let Ok(a) = ReadAnswer::decode(payload) {
+        let ok = a.results.iter().filter(|(ok, _)| *ok).count();
+        return Some(format!(
+            "read answer (tag {}) at L1 block {}: {} of {} ok",
+            a.tag,
+            a.block,
+            ok,
+            a.results.len()
+        ));
+    }
+    None
+}
+
+/// The reason of an `Error(string)` revert, if `data` is one.
+fn alloy_sol_revert_reason(data: &[u8]) -> Option<String> {
+    const ERROR_STRING: [u8; 4] = [0x08, 0xc3, 0x79, 0xa0];
+    let body = data.strip_prefix(&ERROR_STRING)?;
+    let len = usize::try_from(U256::from_be_slice(body.get(32..64)?)).ok()?;
+    let text = body.get(64..64usize.checked_add(len)?)?;
+    String::from_utf8(text.to_vec()).ok()
+}
+
 /// What an account's calls came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallsResult {
@@ -515,6 +658,51 @@ mod tests {
         );
         assert!(calls_request(U256::ZERO, &replies, &[], &[]).is_err());
         assert!(calls_request(U256::ZERO, &replies, &[1], &[call]).is_err());
+    }
+
+    #[test]
+    fn describe_reads_each_format_whole_and_nothing_else() {
+        let replies = [Reply {
+            domain: 2,
+            recipient: B256::repeat_byte(1),
+        }];
+        let call = Call {
+            target: Address::repeat_byte(0xaa),
+            value: U256::ZERO,
+            data: vec![1, 2, 3],
+        };
+        let request = calls_request(U256::from(4), &replies, &[0], &[call.clone()]).unwrap();
+        assert_eq!(CallsRequest::decode(&request).unwrap().calls, vec![call]);
+        assert_eq!(
+            describe(&request).unwrap(),
+            format!(
+                "account calls (tag 4): 1 call ({}), result to 1 domain",
+                Address::repeat_byte(0xaa)
+            )
+        );
+        // Revert data of `Error("no")`, as a failed result carries it.
+        let mut revert = vec![0x08, 0xc3, 0x79, 0xa0];
+        revert.extend(U256::from(32).to_be_bytes::<32>());
+        revert.extend(U256::from(2).to_be_bytes::<32>());
+        revert.extend(b"no");
+        revert.extend([0u8; 30]);
+        let mut failed = vec![
+            U256::from(OP_RESULT),
+            U256::from(4),
+            U256::from(2),
+            U256::from(7),
+            U256::ZERO,
+            U256::from(1),
+            U256::from(1),
+        ];
+        failed.extend(encode_bytes(&revert));
+        let said = describe(&failed).unwrap();
+        assert!(said.ends_with("call 1 failed (no), none ran"), "{said}");
+        // One word too many, or another app's payload: nothing.
+        let mut longer = request.clone();
+        longer.push(U256::ZERO);
+        assert_eq!(describe(&longer), None);
+        assert_eq!(describe(&[U256::from(1), U256::from(2)]), None);
     }
 
     #[test]

@@ -486,12 +486,19 @@ impl RouterProcess {
 
     /// The router's resident memory (KiB, `VmRSS` of `/proc/PID/status`).
     pub fn rss_kib(&self) -> Result<u64> {
+        self.status_kib("VmRSS")
+    }
+
+    /// A memory field of the router's `/proc/PID/status`, in KiB: `VmRSS` (all resident pages),
+    /// `RssAnon` (its private memory: heap and anonymous mappings) or `RssFile` (pages of mapped
+    /// files, its own executable's code first, shared and reclaimable).
+    pub fn status_kib(&self, field: &str) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.pid()))?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .ok_or_else(|| eyre::eyre!("no VmRSS for the router"))
+            .ok_or_else(|| eyre::eyre!("no {field} for the router"))
     }
 
     /// SIGINT; returns the exit code.

@@ -29,6 +29,11 @@ pub struct MessageView {
     pub recipient: String,
     /// Payload length in words.
     pub payload_words: usize,
+    /// What the payload is when it reads whole as an interchain-account or L1-read message
+    /// (`xroute_proofs::accounts::describe`): the calls asked for, what they came to, a storage
+    /// read, an answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// Failed attempts of the current step.
     pub attempts: u32,
     /// Why it is parked or dropped, or the last retried error.
@@ -186,6 +191,15 @@ pub(super) fn view(app: &AppState, r: &MessageRecord) -> MessageView {
         sender: r.envelope.sender.to_string(),
         recipient: r.envelope.recipient.to_string(),
         payload_words: r.envelope.payload.len(),
+        account: {
+            let words: Vec<alloy_primitives::U256> = r
+                .envelope
+                .payload
+                .iter()
+                .map(|w| alloy_primitives::U256::from_be_bytes(w.0))
+                .collect();
+            xroute_proofs::accounts::describe(&words)
+        },
         attempts: r.attempts,
         reason: r.reason.clone(),
         what_to_do: super::advice::what_to_do(r),

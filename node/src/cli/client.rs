@@ -223,6 +223,9 @@ fn print_message(v: &serde_json::Value, json: bool) -> Result<(), Failure> {
     println!("sender    {}", m.sender);
     println!("recipient {}", m.recipient);
     println!("payload   {} words", m.payload_words);
+    if let Some(account) = &m.account {
+        println!("account   {account}");
+    }
     println!("source tx {}", m.source_tx);
     if let Some(reason) = &m.reason {
         println!("reason    {reason}");

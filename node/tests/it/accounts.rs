@@ -378,6 +378,17 @@ async fn a_starknet_users_account_on_l1_swaps_on_uniswap_and_answers_back() -> R
         "xroute account call: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // `xroute status` of the message the CLI printed says what it asks.
+    let id = String::from_utf8(out.stdout)?.trim().to_string();
+    let (code, status, err) = env.cli(&["status", &id])?;
+    ensure!(code == 0, "xroute status {id}: {err}");
+    ensure!(
+        status.contains(&format!(
+            "account   account calls (tag 5): 1 call ({}), result to 1 domain",
+            uni.weth
+        )),
+        "{status}"
+    );
     let answer = received_on_starknet(&mut env, router, 5).await?;
     let result = CallsResult::decode(&answer)?;
     ensure!(
