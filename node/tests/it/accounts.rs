@@ -380,8 +380,16 @@ async fn a_starknet_users_account_on_l1_swaps_on_uniswap_and_answers_back() -> R
     );
     // `xroute status` of the message the CLI printed says what it asks.
     let id = String::from_utf8(out.stdout)?.trim().to_string();
-    let (code, status, err) = env.cli(&["status", &id])?;
-    ensure!(code == 0, "xroute status {id}: {err}");
+    let start = std::time::Instant::now();
+    let status = loop {
+        // Known once the router has indexed its block.
+        let (code, status, err) = env.cli(&["status", &id])?;
+        if code == 0 {
+            break status;
+        }
+        ensure!(start.elapsed() < DELIVERY, "xroute status {id}: {err}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
     ensure!(
         status.contains(&format!(
             "account   account calls (tag 5): 1 call ({}), result to 1 domain",
