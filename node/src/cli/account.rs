@@ -32,6 +32,22 @@ enum AccountCommand {
         #[arg(long, value_parser = parse::address)]
         implementation: Address,
     },
+    /// The address of an owner's account behind a Starknet-family AccountRouter, made or not
+    /// yet; printed alone as 0x-hex.
+    StarknetAddress {
+        /// The owner: a 32-byte word (an EVM address's number, a Starknet account's address).
+        #[arg(long, value_parser = parse::word)]
+        owner: B256,
+        /// The owner's domain.
+        #[arg(long, value_parser = parse::u64_number)]
+        from_domain: u64,
+        /// The AccountRouter on the Starknet-family chain (a felt).
+        #[arg(long, value_parser = parse::word)]
+        router: B256,
+        /// Its accounts' class hash (what its `account_class()` answers).
+        #[arg(long, value_parser = parse::word)]
+        account_class: B256,
+    },
     /// Send a list of calls to the sender's account behind an AccountRouter (a message from the
     /// config's key on `--from`); its calls run all or none and the result goes to `--reply`.
     /// Prints the message id.
@@ -98,6 +114,40 @@ pub(crate) fn run(args: AccountArgs) -> ExitCode {
             let account =
                 xroute_proofs::accounts::account_address(router, implementation, domain, owner);
             println!("{account:#x}");
+            ExitCode::SUCCESS
+        }
+        AccountCommand::StarknetAddress {
+            owner,
+            from_domain,
+            router,
+            account_class,
+        } => {
+            let Ok(domain) = u32::try_from(from_domain) else {
+                eprintln!("error: --from-domain: {from_domain} is not a 32-bit domain");
+                return ExitCode::from(EXIT_USAGE);
+            };
+            let felt = |flag: &str, w: B256| {
+                let f = starknet_rust::core::types::Felt::from_bytes_be(&w.0);
+                (B256::from(f.to_bytes_be()) == w)
+                    .then_some(f)
+                    .ok_or_else(|| {
+                        eprintln!(
+                            "error: {flag}: {w} is not a felt (it is 2^251 + 17·2^192 or more)"
+                        );
+                        ExitCode::from(EXIT_USAGE)
+                    })
+            };
+            let (owner, router, class) = match (
+                felt("--owner", owner),
+                felt("--router", router),
+                felt("--account-class", account_class),
+            ) {
+                (Ok(o), Ok(r), Ok(c)) => (o, r, c),
+                (Err(code), _, _) | (_, Err(code), _) | (_, _, Err(code)) => return code,
+            };
+            let account =
+                xroute_proofs::accounts::starknet_account_address(router, class, domain, owner);
+            println!("{account:#066x}");
             ExitCode::SUCCESS
         }
         AccountCommand::Call {

@@ -1079,6 +1079,17 @@ async fn an_l1_apps_account_on_starknet_runs_its_calls_and_answers_back() -> Res
         said == vec![account],
         "account_of says {said:?}, computed {account:#x}"
     );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xroute"))
+        .args(["account", "starknet-address", "--from-domain", "1"])
+        .args(["--owner", &format!("{owner:#x}")])
+        .args(["--router", &format!("{router:#x}")])
+        .args(["--account-class", &format!("{class:#x}")])
+        .output()?;
+    let printed = Felt::from_hex(String::from_utf8(out.stdout)?.trim())?;
+    ensure!(
+        printed == account,
+        "xroute account starknet-address printed {printed:#x}"
+    );
 
     let word = |f: Felt| U256::from_be_bytes(f.to_bytes_be());
     let selector = |name: &str| -> Result<Felt> {
