@@ -231,32 +231,16 @@ pub struct StorageRequest {
 impl StorageRequest {
     /// Decodes `words`; a word out of place is an error naming it.
     pub fn decode(words: &[U256]) -> Result<Self> {
-        let at = |i: usize| {
-            words
-                .get(i)
-                .copied()
-                .ok_or_else(|| malformed(format!("storage request ends at word {i}")))
-        };
-        if at(0)? != U256::from(OP_STORAGE) {
-            return Err(malformed(format!("word 0 is {}, not {OP_STORAGE}", at(0)?)));
+        if word_at(words, 0, "the operation")? != U256::from(OP_STORAGE) {
+            return Err(malformed(format!(
+                "not a storage read (word 0 is not {OP_STORAGE})"
+            )));
         }
-        let tag = at(1)?;
-        let k = at_most(at(2)?, MAX_REPLIES, "reply count")?;
-        let mut replies = Vec::with_capacity(k);
-        for i in 0..k {
-            let domain = u32::try_from(at(3 + 2 * i)?)
-                .map_err(|_| malformed(format!("reply {i}'s domain is not a uint32")))?;
-            replies.push(Reply {
-                domain,
-                recipient: B256::from(at(4 + 2 * i)?.to_be_bytes::<32>()),
-            });
-        }
-        let next = 3 + 2 * k;
-        let block = u64::try_from(at(next)?)
-            .map_err(|_| malformed(format!("word {next}: block is not a u64")))?;
-        let n = at_most(at(next + 1)?, MAX_CALLS, "read count")?;
-        if n == 0 {
-            return Err(malformed("a storage request without reads".into()));
+        let (replies, next) = replies_at(words, 2)?;
+        let block: u64 = small(words, next, "the block")?;
+        let n: usize = small(words, next + 1, "the number of reads")?;
+        if n == 0 || n > MAX_CALLS {
+            return Err(malformed(format!("{n} storage reads (1 to {MAX_CALLS})")));
         }
         if words.len() != next + 2 + 3 * n {
             return Err(malformed(format!(
@@ -268,11 +252,11 @@ impl StorageRequest {
         let mut reads = Vec::with_capacity(n);
         for i in 0..n {
             let w = next + 2 + 3 * i;
-            let account = at(w)?;
+            let account = words[w];
             if account >> 160 != U256::ZERO {
                 return Err(malformed(format!("read {i}'s account is not an address")));
             }
-            let (high, low) = (at(w + 1)?, at(w + 2)?);
+            let (high, low) = (words[w + 1], words[w + 2]);
             if high >> 128 != U256::ZERO || low >> 128 != U256::ZERO {
                 return Err(malformed(format!("read {i}'s slot half is over 128 bits")));
             }
@@ -282,20 +266,12 @@ impl StorageRequest {
             });
         }
         Ok(Self {
-            tag,
+            tag: words[1],
             replies,
             block,
             reads,
         })
     }
-}
-
-/// `w` as a count of at most `max` (the `what` of a request).
-fn at_most(w: U256, max: usize, what: &str) -> Result<usize> {
-    usize::try_from(w)
-        .ok()
-        .filter(|n| *n <= max)
-        .ok_or_else(|| malformed(format!("{what} {w} is over {max}")))
 }
 
 /// The account of (`domain`, `owner`) behind a Starknet-family `AccountRouter`

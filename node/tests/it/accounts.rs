@@ -592,6 +592,22 @@ async fn an_l1_read_is_answered_to_starknet_and_shared_with_arbitrum() -> Result
     let (reserve, _) = uni.reserves(&l1, pair, token.token).await?;
     ensure!(reserve == units(7_000), "the pair's XRT reserve");
     // What each read cost on L1, from the chain (docs/gas.md).
+    for (tx, what) in answered(&l1, reader)
+        .await?
+        .into_iter()
+        .zip(["getReserves", "balanceOf"])
+    {
+        let (tx_gas, frame) = frame_gas(&env, tx, reader).await?;
+        eprintln!(
+            "gas: a read ({what}) answered to two domains: relay tx {tx_gas}, L1Reader's frame {frame}"
+        );
+    }
+    env.flusher.stop().await?;
+    Ok(())
+}
+
+/// The transactions of `reader`'s `Answered` events, oldest first.
+async fn answered(l1: &alloy::providers::DynProvider, reader: Address) -> Result<Vec<B256>> {
     use alloy::providers::Provider;
     let logs = l1
         .get_logs(
@@ -601,17 +617,12 @@ async fn an_l1_read_is_answered_to_starknet_and_shared_with_arbitrum() -> Result
                 .from_block(0),
         )
         .await?;
-    for (log, what) in logs.iter().zip(["getReserves", "balanceOf"]) {
-        let tx = log
-            .transaction_hash
-            .ok_or_else(|| eyre::eyre!("a log without its transaction"))?;
-        let (tx_gas, frame) = frame_gas(&env, tx, reader).await?;
-        eprintln!(
-            "gas: a read ({what}) answered to two domains: relay tx {tx_gas}, L1Reader's frame {frame}"
-        );
-    }
-    env.flusher.stop().await?;
-    Ok(())
+    logs.iter()
+        .map(|log| {
+            log.transaction_hash
+                .ok_or_else(|| eyre::eyre!("a log without its transaction"))
+        })
+        .collect()
 }
 
 /// Issue 31 from Arbitrum: an Arbitrum user's account on L1, funded and commanded by one
@@ -1014,18 +1025,11 @@ async fn a_past_block_storage_read_is_answered_by_its_proof() -> Result<()> {
         "a second answer: {}",
         String::from_utf8_lossy(&again.stderr)
     );
-    let logs = l1
-        .get_logs(
-            &alloy::rpc::types::Filter::new()
-                .address(reader)
-                .event_signature(L1Reader::Answered::SIGNATURE_HASH)
-                .from_block(0),
-        )
-        .await?;
-    for (log, what) in logs.iter().zip(["2 slots", "1 slot (absent)"]) {
-        let tx = log
-            .transaction_hash
-            .ok_or_else(|| eyre::eyre!("a log without its transaction"))?;
+    for (tx, what) in answered(&l1, reader)
+        .await?
+        .into_iter()
+        .zip(["2 slots", "1 slot (absent)"])
+    {
         let receipt = l1
             .get_transaction_receipt(tx)
             .await?
