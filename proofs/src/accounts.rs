@@ -647,7 +647,8 @@ mod tests {
             value: U256::ZERO,
             data: vec![1, 2, 3],
         };
-        let request = calls_request(U256::from(4), &replies, &[0], &[call.clone()]).unwrap();
+        let request =
+            calls_request(U256::from(4), &replies, &[0], std::slice::from_ref(&call)).unwrap();
         assert_eq!(CallsRequest::decode(&request).unwrap().calls, vec![call]);
         assert_eq!(
             describe(&request).unwrap(),
