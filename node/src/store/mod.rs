@@ -37,7 +37,6 @@ use sled::{Transactional, transaction::TransactionError};
 
 pub use backup::BackupReport;
 pub use error::{Result, StoreError};
-use prune::delivered_key;
 pub use records::Move;
 use xroute_proofs::envelope::MessageId;
 
@@ -109,6 +108,19 @@ fn status_key(stage: Stage, id: &MessageId) -> [u8; 33] {
     let mut key = [0u8; 33];
     key[0] = stage as u8;
     key[1..].copy_from_slice(id.0.as_slice());
+    key
+}
+
+/// The first byte of a delivery-schedule key (no stage byte is 0xfe; the counts use 0xff).
+const DELIVERED_PREFIX: u8 = 0xfe;
+
+/// `0xfe ‖ at_ms ‖ id`: when `id` was delivered (the schedule [`prune`] reads, written with the
+/// move to `Delivered`).
+fn delivered_key(at_ms: u64, id: &MessageId) -> [u8; 41] {
+    let mut key = [0u8; 41];
+    key[0] = DELIVERED_PREFIX;
+    key[1..9].copy_from_slice(&at_ms.to_be_bytes());
+    key[9..].copy_from_slice(id.0.as_slice());
     key
 }
 

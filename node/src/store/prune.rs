@@ -13,22 +13,10 @@ use sled::Transactional;
 use xroute_proofs::envelope::MessageId;
 
 use super::{
-    Result, Store, StoreError,
+    DELIVERED_PREFIX, Result, Store, StoreError, delivered_key,
     records::{State, entry_key},
 };
 use crate::model::Stage;
-
-/// The first byte of a delivery-schedule key (no stage byte is 0xfe; the counts use 0xff).
-pub(super) const DELIVERED_PREFIX: u8 = 0xfe;
-
-/// `0xfe ‖ at_ms ‖ id`: when `id` was delivered.
-pub(super) fn delivered_key(at_ms: u64, id: &MessageId) -> [u8; 41] {
-    let mut key = [0u8; 41];
-    key[0] = DELIVERED_PREFIX;
-    key[1..9].copy_from_slice(&at_ms.to_be_bytes());
-    key[9..].copy_from_slice(id.0.as_slice());
-    key
-}
 
 impl Store {
     /// Prunes the records of at most `limit` messages delivered before `before_ms`, oldest first;
