@@ -45,10 +45,6 @@ pub struct DevnetOptions {
     /// `--state-archive-capacity full`: every block's state kept (what `devnet_abortBlocks`
     /// needs).
     pub state_archive: bool,
-    /// Every gas price (L1, L1 data and L2, in wei and in fri), when set: devnet's estimate of an
-    /// L1 handler refuses one whose fee at the default prices exceeds what it assumes was paid
-    /// on L1 ("resources don't cover ... the minimal transaction fee").
-    pub gas_price: Option<u128>,
 }
 
 impl Default for DevnetOptions {
@@ -58,7 +54,6 @@ impl Default for DevnetOptions {
             chain_id: None,
             accounts: 4,
             state_archive: false,
-            gas_price: None,
         }
     }
 }
@@ -148,18 +143,6 @@ impl StarknetDevnet {
         }
         if let Some(chain_id) = &options.chain_id {
             args.extend(["--chain-id".to_string(), chain_id.clone()]);
-        }
-        if let Some(price) = options.gas_price {
-            for flag in [
-                "--gas-price",
-                "--gas-price-fri",
-                "--data-gas-price",
-                "--data-gas-price-fri",
-                "--l2-gas-price",
-                "--l2-gas-price-fri",
-            ] {
-                args.extend([flag.to_string(), price.to_string()]);
-            }
         }
         let mut process = ManagedProcess::spawn("starknet-devnet", &tools::devnet()?, &args)?;
         let base = format!("http://127.0.0.1:{port}");
