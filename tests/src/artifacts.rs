@@ -277,9 +277,11 @@ pub const GAS_TANK: StarknetArtifact = StarknetArtifact { name: "gas_tank" };
 
 /// Every Starknet artifact the kit knows.
 pub const STARKNET_ARTIFACTS: &[StarknetArtifact] = &[
+    ACCOUNT_ROUTER,
     ENDPOINT,
     GAS_TANK,
     HASH_PROBE,
+    INTERCHAIN_ACCOUNT,
     MESSAGING_PROBE,
     POOL,
     SAMPLE_APP,
