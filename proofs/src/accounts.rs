@@ -17,6 +17,9 @@ use alloy_primitives::{Address, B256, U256, keccak256};
 
 use crate::{Error, Result};
 
+mod describe;
+pub use describe::describe;
+
 /// A calls request's first word.
 pub const OP_CALLS: u64 = 1;
 /// A calls result's first word.
@@ -362,73 +365,6 @@ fn replies_at(words: &[U256], at: usize) -> Result<(Vec<Reply>, usize)> {
         });
     }
     Ok((replies, at + 1 + 2 * k))
-}
-
-/// What `payload` is, if it reads whole as one of the account and read formats of this module:
-/// one line for `xroute status` and the API, e.g. `account calls (tag 4): 3 calls, result to 1
-/// domain`. `None` for any other payload.
-pub fn describe(payload: &[U256]) -> Option<String> {
-    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
-    if let Ok(r) = CallsRequest::decode(payload) {
-        let targets: Vec<String> = r.calls.iter().map(|c| c.target.to_string()).collect();
-        return Some(format!(
-            "account calls (tag {}): {} ({}), result to {}",
-            r.tag,
-            plural(r.calls.len(), "call"),
-            targets.join(", "),
-            plural(r.replies.len(), "domain")
-        ));
-    }
-    if let Ok(r) = CallsResult::decode(payload) {
-        return Some(if r.ok {
-            format!(
-                "account result (tag {}) for owner {} of domain {}: all calls ran, {}",
-                r.tag,
-                r.owner,
-                r.domain,
-                plural(r.outputs.len(), "output")
-            )
-        } else {
-            let reason = r
-                .outputs
-                .first()
-                .and_then(|data| alloy_sol_revert_reason(data))
-                .unwrap_or_else(|| "no reason".into());
-            format!(
-                "account result (tag {}) for owner {} of domain {}: call {} failed ({reason}), none ran",
-                r.tag, r.owner, r.domain, r.failed_index
-            )
-        });
-    }
-    if let Ok(r) = StorageRequest::decode(payload) {
-        return Some(format!(
-            "storage read (tag {}) of {} at L1 block {}, answer to {}",
-            r.tag,
-            plural(r.reads.len(), "slot"),
-            r.block,
-            plural(r.replies.len(), "domain")
-        ));
-    }
-    if let Ok(a) = ReadAnswer::decode(payload) {
-        let ok = a.results.iter().filter(|(ok, _)| *ok).count();
-        return Some(format!(
-            "read answer (tag {}) at L1 block {}: {} of {} ok",
-            a.tag,
-            a.block,
-            ok,
-            a.results.len()
-        ));
-    }
-    None
-}
-
-/// The reason of an `Error(string)` revert, if `data` is one.
-fn alloy_sol_revert_reason(data: &[u8]) -> Option<String> {
-    const ERROR_STRING: [u8; 4] = [0x08, 0xc3, 0x79, 0xa0];
-    let body = data.strip_prefix(&ERROR_STRING)?;
-    let len = usize::try_from(U256::from_be_slice(body.get(32..64)?)).ok()?;
-    let text = body.get(64..64usize.checked_add(len)?)?;
-    String::from_utf8(text.to_vec()).ok()
 }
 
 /// What an account's calls came to.
