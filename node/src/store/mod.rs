@@ -114,6 +114,19 @@ fn status_key(stage: Stage, id: &MessageId) -> [u8; 33] {
 /// The first byte of a delivery-schedule key (no stage byte is 0xfe; the counts use 0xff).
 const DELIVERED_PREFIX: u8 = 0xfe;
 
+/// The first byte of a pruned message's status key, `0xfd ‖ id` (no stage byte is 0xfd): it
+/// leaves the `Delivered` index, whose listing then holds only whole records, and still counts as
+/// delivered when the counts are rebuilt.
+const PRUNED_PREFIX: u8 = 0xfd;
+
+/// `0xfd ‖ id`: the status key of `id` once its record is pruned.
+fn pruned_key(id: &MessageId) -> [u8; 33] {
+    let mut key = [0u8; 33];
+    key[0] = PRUNED_PREFIX;
+    key[1..].copy_from_slice(id.0.as_slice());
+    key
+}
+
 /// `0xfe ‖ at_ms ‖ id`: when `id` was delivered (the schedule [`prune`] reads, written with the
 /// move to `Delivered`).
 fn delivered_key(at_ms: u64, id: &MessageId) -> [u8; 41] {
@@ -281,9 +294,15 @@ impl Store {
         let mut counts = [0u64; 16];
         for key in self.status.iter().keys() {
             let key = key?;
-            if key.len() == 33
-                && let Some(n) = counts.get_mut(usize::from(key[0]))
-            {
+            if key.len() != 33 {
+                continue;
+            }
+            let stage = if key[0] == PRUNED_PREFIX {
+                Stage::Delivered as usize
+            } else {
+                usize::from(key[0])
+            };
+            if let Some(n) = counts.get_mut(stage) {
                 *n += 1;
             }
         }

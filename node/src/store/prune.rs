@@ -5,6 +5,10 @@
 //! (a restart's re-read of old blocks, a reorg's rewind) does not take it for a new one
 //! ([`Store::insert_new`] sees its state), and it still counts as delivered.
 //!
+//! Its status key moves out of the `Delivered` index to `0xfd ‖ id`, so a listing of delivered
+//! messages holds whole records only (and its limit counts only them), while the rebuilt counts
+//! still count it as delivered.
+//!
 //! The schedule is the status tree's `0xfe ‖ delivered at (ms, 8 bytes) ‖ id` keys, written in
 //! the transaction that moves a message to `Delivered` (and by [`Store::insert_new`] for a record
 //! that arrives delivered: a backup's), so a pass reads only what it prunes, oldest first.
@@ -13,8 +17,9 @@ use sled::Transactional;
 use xroute_proofs::envelope::MessageId;
 
 use super::{
-    DELIVERED_PREFIX, Result, Store, StoreError, delivered_key,
+    DELIVERED_PREFIX, Result, Store, StoreError, delivered_key, pruned_key,
     records::{State, entry_key},
+    status_key,
 };
 use crate::model::Stage;
 
@@ -103,6 +108,8 @@ impl Store {
                     pruned: Some(at),
                 };
                 states.insert(k.as_slice(), kept.encode())?;
+                status.remove(status_key(Stage::Delivered, id).as_slice())?;
+                status.insert(pruned_key(id).as_slice(), &[][..])?;
                 Ok(true)
             })
             .map_err(super::flatten)
@@ -126,8 +133,7 @@ impl Store {
             return Ok(false);
         }
         out.states.insert(id.0.as_slice(), bytes)?;
-        out.status
-            .insert(super::status_key(Stage::Delivered, id).as_slice(), &[][..])?;
+        out.status.insert(pruned_key(id).as_slice(), &[][..])?;
         Ok(true)
     }
 }

@@ -790,11 +790,11 @@ fn delivered_records_are_pruned_after_their_time_leaving_the_message_known() {
     assert!(!store.insert_new(&old).unwrap());
     assert_eq!(store.get(&old.id).unwrap(), None);
     assert_eq!(store.count_in(Stage::Delivered), 2);
-    assert_eq!(
-        store.ids_in(Stage::Delivered, 10).unwrap().len(),
-        2,
-        "the status index keeps it"
-    );
+    // The delivered index lists the whole record only, so a listing's limit is not spent on the
+    // pruned one; rebuilt counts still count both.
+    assert_eq!(store.ids_in(Stage::Delivered, 10).unwrap(), vec![new.id]);
+    store.recount().unwrap();
+    assert_eq!(store.count_in(Stage::Delivered), 2);
     // A pass finds nothing more before the cut, and the rest later.
     assert_eq!(store.prune_delivered(9_000, 100).unwrap(), 0);
     assert_eq!(store.prune_delivered(9_001, 100).unwrap(), 1);
