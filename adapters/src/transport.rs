@@ -10,8 +10,14 @@
 //!
 //! A node that accepts connections and never answers costs `(retries + 1) × timeout` per request,
 //! after which the call fails with [`crate::ErrorKind::Timeout`] and the router moves on.
+//!
+//! Each chain's client holds at most `transport.max_connections` connections to its node: as many
+//! permits bound the requests in flight (a request past them waits for one, before its timeout
+//! starts), and the pool keeps no more idle, closing them after [`POOL_IDLE`] unused. An adapter
+//! reads and sends through one client, so the bound is the chain's.
 
 use std::{
+    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
@@ -34,6 +40,7 @@ use starknet_rust::providers::{
         HttpTransport, HttpTransportError, JsonRpcMethod, JsonRpcResponse, JsonRpcTransport,
     },
 };
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
 use xroute_config::TransportConfig;
 
@@ -42,13 +49,36 @@ use crate::{
     rpc_metrics::{RpcMetrics, RpcOutcome},
 };
 
-/// The reqwest client of one chain: every request times out after `transport.timeout_ms`.
+/// How long an idle connection to a node is kept for the next request.
+pub const POOL_IDLE: Duration = Duration::from_secs(30);
+
+/// The reqwest client of one chain: every request times out after `transport.timeout_ms`, and at
+/// most `transport.max_connections` idle connections are kept, each for at most [`POOL_IDLE`].
 fn http_client(chain: &str, transport: &TransportConfig) -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(Duration::from_millis(transport.timeout_ms))
         .connect_timeout(Duration::from_millis(transport.timeout_ms))
+        .pool_max_idle_per_host(transport.max_connections as usize)
+        .pool_idle_timeout(POOL_IDLE)
         .build()
         .map_err(|e| AdapterError::config(chain, format!("cannot build an HTTP client: {e}")))
+}
+
+/// The permits of one chain's client: one per connection it may hold (`max_connections`, at least
+/// one).
+fn connection_permits(transport: &TransportConfig) -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(transport.max_connections.max(1) as usize))
+}
+
+/// Waits for a permit to open a connection (or use an idle one). The semaphore is never closed;
+/// if it were, the request would fail rather than run unbounded.
+async fn connection_permit(
+    permits: Arc<Semaphore>,
+) -> std::result::Result<OwnedSemaphorePermit, HttpFailure> {
+    permits
+        .acquire_owned()
+        .await
+        .map_err(|_| HttpFailure::Other("the client's connections are closed".into()))
 }
 
 /// A failed HTTP exchange, said without the URL.
@@ -169,6 +199,60 @@ where
     }
 }
 
+/// The layer under the retries: each try waits for one of the chain's connection permits and
+/// holds it until its answer is read.
+#[derive(Debug, Clone)]
+struct Permits(Arc<Semaphore>);
+
+impl<S> Layer<S> for Permits {
+    type Service = PermitsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PermitsService {
+            inner,
+            permits: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct PermitsService<S> {
+    inner: S,
+    permits: Arc<Semaphore>,
+}
+
+impl<S> Service<RequestPacket> for PermitsService<S>
+where
+    S: Service<
+            RequestPacket,
+            Response = ResponsePacket,
+            Error = TransportError,
+            Future = TransportFut<'static>,
+        > + Send
+        + 'static,
+{
+    type Response = ResponsePacket;
+    type Error = TransportError;
+    type Future = TransportFut<'static>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: RequestPacket) -> Self::Future {
+        // The HTTP transport's future sends nothing until polled, so the request's timeout runs
+        // from when it has a permit.
+        let future = self.inner.call(request);
+        let permits = self.permits.clone();
+        Box::pin(async move {
+            let _permit = connection_permit(permits)
+                .await
+                .map_err(TransportErrorKind::custom)?;
+            future.await
+        })
+    }
+}
+
 /// The layer under the retries: reqwest errors become [`HttpFailure`]s.
 #[derive(Debug, Clone, Copy)]
 struct Redact;
@@ -266,6 +350,7 @@ pub fn evm_provider(chain: &str, url: &str, transport: &TransportConfig) -> Resu
             chain: chain.to_string(),
         })
         .layer(retry)
+        .layer(Permits(connection_permits(transport)))
         .layer(Redact)
         .transport(http, is_local);
     Ok(ProviderBuilder::new()
@@ -279,6 +364,7 @@ pub fn evm_provider(chain: &str, url: &str, transport: &TransportConfig) -> Resu
 pub struct RetryingHttp {
     chain: String,
     inner: HttpTransport,
+    permits: Arc<Semaphore>,
     retries: u32,
     backoff: Duration,
 }
@@ -311,6 +397,7 @@ impl RetryingHttp {
         Ok(Self {
             chain: chain.to_string(),
             inner: HttpTransport::new_with_client(url, http_client(chain, transport)?),
+            permits: connection_permits(transport),
             retries: transport.retries,
             backoff: Duration::from_millis(transport.retry_backoff_ms),
         })
@@ -347,7 +434,13 @@ impl RetryingHttp {
         let mut tries = 0;
         loop {
             tries += 1;
-            let failure = match send().await {
+            let permit = match connection_permit(self.permits.clone()).await {
+                Ok(p) => p,
+                Err(failure) => return Err(StarknetTransportError::Http { failure, tries }),
+            };
+            let sent = send().await;
+            drop(permit);
+            let failure = match sent {
                 Ok(v) if tries <= self.retries && v.node_failed() => {
                     tokio::time::sleep(self.backoff).await;
                     continue;

@@ -168,10 +168,17 @@ pub struct TransportConfig {
     /// windows of this size, and a window the node refuses as too large is halved until it
     /// answers (issue 28).
     pub max_log_range: u64,
+    /// The most connections open to the node at once, and so the most requests in flight: a
+    /// request past it waits for one to finish. Every client of the chain in the process shares
+    /// them (one connection pool per node URL).
+    pub max_connections: u32,
 }
 
 /// The default `max_log_range`: what public providers commonly accept.
 pub const DEFAULT_MAX_LOG_RANGE: u64 = 2_000;
+
+/// The default `max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 8;
 
 impl Default for TransportConfig {
     fn default() -> Self {
@@ -180,6 +187,7 @@ impl Default for TransportConfig {
             retries: 2,
             retry_backoff_ms: 250,
             max_log_range: DEFAULT_MAX_LOG_RANGE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

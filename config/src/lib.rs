@@ -25,8 +25,9 @@ use serde::{Deserialize, Serialize};
 
 use chains::address;
 pub use chains::{
-    ArbitrumChain, ArbitrumContracts, ChainConfig, DEFAULT_MAX_LOG_RANGE, EvmChain, Felt, HubChain,
-    MessagingLayout, RpcUrl, SignerFile, SignerKind, StarknetChain, TransportConfig,
+    ArbitrumChain, ArbitrumContracts, ChainConfig, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_LOG_RANGE,
+    EvmChain, Felt, HubChain, MessagingLayout, RpcUrl, SignerFile, SignerKind, StarknetChain,
+    TransportConfig,
 };
 pub use deploy::{DeployArbitrum, DeployFile, DeployL1, DeployPool, DeployStarknet, DeployToken};
 pub use error::{ConfigError, Result};
@@ -215,6 +216,8 @@ fn default_keep_delivered_s() -> u64 {
 
 /// The store's page cache when `node.store_cache_mb` is not set (MiB).
 pub const DEFAULT_STORE_CACHE_MB: u64 = 64;
+/// The most `[chains.transport] max_connections` accepted: more would be a flood, not a pool.
+pub const MAX_CONNECTIONS_LIMIT: u32 = 256;
 /// The largest `node.store_cache_mb` (MiB).
 pub const MAX_STORE_CACHE_MB: u64 = 64 * 1024;
 
@@ -429,6 +432,15 @@ impl Config {
                 return Err(invalid(
                     format!("chains[{i}].transport.max_log_range"),
                     "must be at least 1 block".into(),
+                ));
+            }
+            if t.max_connections == 0 || t.max_connections > MAX_CONNECTIONS_LIMIT {
+                return Err(invalid(
+                    format!("chains[{i}].transport.max_connections"),
+                    format!(
+                        "{} is out of range: between 1 and {MAX_CONNECTIONS_LIMIT} connections",
+                        t.max_connections
+                    ),
                 ));
             }
             if t.retries > 10 {

@@ -66,11 +66,74 @@ fn word(f: Felt) -> B256 {
     XrouteStack::felt_word(f)
 }
 
-/// Open file descriptors of process `pid`.
-fn fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
+/// Process `pid`'s open file descriptors, by what they are.
+#[derive(Default, Clone, Copy)]
+struct Fds {
+    /// All of them.
+    total: usize,
+    /// TCP connections to the nodes (through their proxies).
+    rpc: usize,
+    /// Other sockets: listeners (API, gossip), gossip connections, API clients, UDP, Unix.
+    sockets: usize,
+    /// Files and directories (the store).
+    files: usize,
+    /// The rest: epoll, eventfd, pipes, timers.
+    other: usize,
+}
+
+/// The remote ports of the TCP sockets (by inode) of the network namespace of `pid`.
+fn tcp_remote_ports(pid: u32) -> std::collections::HashMap<u64, u16> {
+    let mut ports = std::collections::HashMap::new();
+    for table in ["tcp", "tcp6"] {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let (Some(remote), Some(inode)) = (cols.get(2), cols.get(9)) else {
+                continue;
+            };
+            let port = remote
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if let (Some(port), Ok(inode)) = (port, inode.parse()) {
+                ports.insert(inode, port);
+            }
+        }
+    }
+    ports
+}
+
+fn fds(pid: u32, rpc_ports: &[u16]) -> Fds {
+    let ports = tcp_remote_ports(pid);
+    let mut fds = Fds::default();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return fds;
+    };
+    for entry in dir.filter_map(Result::ok) {
+        fds.total += 1;
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            fds.other += 1;
+            continue;
+        };
+        let target = target.to_string_lossy().into_owned();
+        if let Some(inode) = target
+            .strip_prefix("socket:[")
+            .and_then(|t| t.strip_suffix(']'))
+            .and_then(|t| t.parse::<u64>().ok())
+        {
+            match ports.get(&inode) {
+                Some(port) if rpc_ports.contains(port) => fds.rpc += 1,
+                _ => fds.sockets += 1,
+            }
+        } else if target.starts_with('/') {
+            fds.files += 1;
+        } else {
+            fds.other += 1;
+        }
+    }
+    fds
 }
 
 /// Bytes under `dir`.
@@ -95,13 +158,19 @@ struct Sample {
     anon_mib: f64,
     /// Mapped files' pages (the executable's code, shared and reclaimable).
     file_mib: f64,
-    fds: usize,
+    fds: Fds,
     store_mib: f64,
     delivered: u64,
     sent: u64,
 }
 
-async fn sample(router: &RouterProcess, store: &Path, minute: u64, sent: u64) -> Sample {
+async fn sample(
+    router: &RouterProcess,
+    store: &Path,
+    rpc_ports: &[u16],
+    minute: u64,
+    sent: u64,
+) -> Sample {
     let delivered = router
         .stats()
         .await
@@ -113,7 +182,7 @@ async fn sample(router: &RouterProcess, store: &Path, minute: u64, sent: u64) ->
         rss_mib: router.rss_kib().unwrap_or(0) as f64 / 1024.0,
         anon_mib: router.status_kib("RssAnon").unwrap_or(0) as f64 / 1024.0,
         file_mib: router.status_kib("RssFile").unwrap_or(0) as f64 / 1024.0,
-        fds: fds(router.pid()),
+        fds: fds(router.pid(), rpc_ports),
         store_mib: disk(store) as f64 / (1024.0 * 1024.0),
         delivered,
         sent,
@@ -150,6 +219,7 @@ async fn main() {
         .router_binary
         .clone()
         .unwrap_or_else(|| PathBuf::from(XROUTE));
+    let rpc_ports: Vec<u16> = proxies.iter().map(|(_, p)| p.port()).collect();
     let mut router = RouterProcess::start(&binary, &config, port).await.unwrap();
     let flusher = Flusher::start(net.clone(), Duration::from_millis(500));
     let store: PathBuf = dir.path().join("store");
@@ -160,7 +230,7 @@ async fn main() {
     let started = Instant::now();
     let total = Duration::from_secs(args.minutes * 60);
     let mut sent = 0u64;
-    let mut samples = vec![sample(&router, &store, 0, 0).await];
+    let mut samples = vec![sample(&router, &store, &rpc_ports, 0, 0).await];
     let mut next_minute = 1;
     let mut n = 0u64;
     while started.elapsed() < total {
@@ -181,14 +251,18 @@ async fn main() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         router.check_running().unwrap();
         if started.elapsed() >= Duration::from_secs(next_minute * 60) {
-            let s = sample(&router, &store, next_minute, sent).await;
+            let s = sample(&router, &store, &rpc_ports, next_minute, sent).await;
             eprintln!(
-                "minute {:>3}: RSS {:.1} MiB (anon {:.1}, file {:.1}), {} fds, store {:.1} MiB, {}/{} delivered",
+                "minute {:>3}: RSS {:.1} MiB (anon {:.1}, file {:.1}), {} fds ({} RPC, {} other sockets, {} files, {} other), store {:.1} MiB, {}/{} delivered",
                 s.minute,
                 s.rss_mib,
                 s.anon_mib,
                 s.file_mib,
-                s.fds,
+                s.fds.total,
+                s.fds.rpc,
+                s.fds.sockets,
+                s.fds.files,
+                s.fds.other,
                 s.store_mib,
                 s.delivered,
                 s.sent
@@ -218,13 +292,24 @@ async fn main() {
     flusher.stop().await.unwrap();
 
     println!(
-        "| minute | RSS MiB | of it private (anon) | of it mapped files | open fds | store MiB | delivered / sent |"
+        "| minute | RSS MiB | of it private (anon) | of it mapped files | open fds | of them RPC connections | other sockets | files | other | store MiB | delivered / sent |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for s in &samples {
         println!(
-            "| {} | {:.1} | {:.1} | {:.1} | {} | {:.1} | {} / {} |",
-            s.minute, s.rss_mib, s.anon_mib, s.file_mib, s.fds, s.store_mib, s.delivered, s.sent
+            "| {} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {:.1} | {} / {} |",
+            s.minute,
+            s.rss_mib,
+            s.anon_mib,
+            s.file_mib,
+            s.fds.total,
+            s.fds.rpc,
+            s.fds.sockets,
+            s.fds.files,
+            s.fds.other,
+            s.store_mib,
+            s.delivered,
+            s.sent
         );
     }
     // Growth after warm-up: each later sample against the warm-up minute's.
@@ -232,7 +317,14 @@ async fn main() {
     if let Some(base) = samples.iter().find(|s| s.minute == warm_up) {
         let later: Vec<&Sample> = samples.iter().filter(|s| s.minute > base.minute).collect();
         let max_rss = later.iter().map(|s| s.rss_mib).fold(base.rss_mib, f64::max);
-        let max_fds = later.iter().map(|s| s.fds).max().unwrap_or(base.fds);
+        let max_fds = later
+            .iter()
+            .map(|s| s.fds.total)
+            .max()
+            .unwrap_or(base.fds.total);
+        let rest = |s: &Sample| s.fds.total - s.fds.rpc;
+        let max_rest = later.iter().map(|s| rest(s)).max().unwrap_or(rest(base));
+        let max_rpc = samples.iter().map(|s| s.fds.rpc).max().unwrap_or(0);
         let max_anon = later
             .iter()
             .map(|s| s.anon_mib)
@@ -250,9 +342,16 @@ async fn main() {
             base.rss_mib,
             max_rss,
             (max_rss / base.rss_mib - 1.0) * 100.0,
-            base.fds,
+            base.fds.total,
             max_fds,
-            (max_fds as f64 / base.fds.max(1) as f64 - 1.0) * 100.0
+            (max_fds as f64 / base.fds.total.max(1) as f64 - 1.0) * 100.0
+        );
+        println!(
+            "after warm-up (minute {}): fds other than RPC connections {}, at most {} later ({:+.1} %); RPC connections at most {max_rpc} in any minute",
+            base.minute,
+            rest(base),
+            max_rest,
+            (max_rest as f64 / rest(base).max(1) as f64 - 1.0) * 100.0
         );
     }
     // The trend, less noisy than a peak: the mean of the five minutes after warm-up against the
@@ -270,7 +369,10 @@ async fn main() {
         for (what, f) in [
             ("RSS", &(|s: &Sample| s.rss_mib) as &dyn Fn(&Sample) -> f64),
             ("private memory", &|s: &Sample| s.anon_mib),
-            ("open fds", &|s: &Sample| s.fds as f64),
+            ("open fds", &|s: &Sample| s.fds.total as f64),
+            ("fds other than RPC connections", &|s: &Sample| {
+                (s.fds.total - s.fds.rpc) as f64
+            }),
         ] {
             let early = mean(warm_up + 1, warm_up + 5, f);
             let late = mean(last - 4, last, f);

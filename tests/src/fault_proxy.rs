@@ -149,6 +149,11 @@ impl FaultProxy {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// From now on `rate` (0 to 1) of the requests fail.
     pub fn set_rate(&self, rate: f64) {
         self.shared.rate.store(millionths(rate), Ordering::SeqCst);

@@ -1,13 +1,25 @@
-//! A TCP proxy on 127.0.0.1 in front of a node, that a test can make hang: while stalled it
-//! accepts connections and never answers, as a node that is up but stuck does (the connections it
-//! already forwards stop forwarding too). Those connections stay open and silent for good, as
-//! with a real hung node: a client without a timeout waits on them forever. After resume, new
-//! connections reach the node again.
+//! TCP proxies on 127.0.0.1 in front of a node.
+//!
+//! [`StallProxy`]: one that a test can make hang: while stalled it accepts connections and never
+//! answers, as a node that is up but stuck does (the connections it already forwards stop
+//! forwarding too). Those connections stay open and silent for good, as with a real hung node: a
+//! client without a timeout waits on them forever. After resume, new connections reach the node
+//! again.
+//!
+//! [`CountingProxy`]: a slow node's, counting the connections and requests open through it.
 
-use std::net::SocketAddr;
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use eyre::{Result, WrapErr};
 use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
     sync::watch,
     task::JoinHandle,
@@ -85,4 +97,118 @@ async fn serve(
     // Hung: the connection stays open without a word until the proxy goes away.
     let _ = closed.wait_for(|c| *c).await;
     drop(client);
+}
+
+/// A TCP proxy on 127.0.0.1 in front of a node that holds each request for `delay` before
+/// forwarding it (a slow node) and counts, at their peak, the connections open through it and
+/// those carrying a request (from its first byte until the node's answer starts back). HTTP/1.1
+/// carries one request at a time on a connection, so the second count is the requests in flight.
+/// Stops on drop.
+#[derive(Debug)]
+pub struct CountingProxy {
+    port: u16,
+    counts: Arc<Counts>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    open: AtomicUsize,
+    peak_open: AtomicUsize,
+    busy: AtomicUsize,
+    peak_busy: AtomicUsize,
+}
+
+impl Counts {
+    fn up(now: &AtomicUsize, peak: &AtomicUsize) {
+        let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+        peak.fetch_max(n, Ordering::SeqCst);
+    }
+}
+
+impl CountingProxy {
+    /// Proxies a free port on 127.0.0.1 to `target`, each request `delay` late.
+    pub async fn start(target: SocketAddr, delay: Duration) -> Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .wrap_err("binding the proxy")?;
+        let port = listener.local_addr()?.port();
+        let counts = Arc::new(Counts::default());
+        let shared = counts.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(count(client, target, delay, shared.clone()));
+            }
+        });
+        Ok(Self { port, counts, task })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The most connections that were open through the proxy at once.
+    pub fn peak_open(&self) -> usize {
+        self.counts.peak_open.load(Ordering::SeqCst)
+    }
+
+    /// The most requests that were in flight through the proxy at once.
+    pub fn peak_busy(&self) -> usize {
+        self.counts.peak_busy.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn count(client: TcpStream, target: SocketAddr, delay: Duration, counts: Arc<Counts>) {
+    Counts::up(&counts.open, &counts.peak_open);
+    let busy = AtomicBool::new(false);
+    if let Ok(node) = TcpStream::connect(target).await {
+        let (mut from_client, mut to_client) = client.into_split();
+        let (mut from_node, mut to_node) = node.into_split();
+        let requests = async {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match from_client.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                if !busy.swap(true, Ordering::SeqCst) {
+                    Counts::up(&counts.busy, &counts.peak_busy);
+                    tokio::time::sleep(delay).await;
+                }
+                if to_node.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        };
+        let answers = async {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match from_node.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                if busy.swap(false, Ordering::SeqCst) {
+                    counts.busy.fetch_sub(1, Ordering::SeqCst);
+                }
+                if to_client.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            () = requests => {}
+            () = answers => {}
+        }
+    }
+    if busy.load(Ordering::SeqCst) {
+        counts.busy.fetch_sub(1, Ordering::SeqCst);
+    }
+    counts.open.fetch_sub(1, Ordering::SeqCst);
 }

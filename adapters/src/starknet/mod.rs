@@ -88,8 +88,9 @@ impl StarknetAdapter {
                 )
             })?),
         };
-        let signing =
-            transport::starknet_client(&config.name, config.rpc.expose(), &config.transport)?;
+        // The account sends through the adapter's client: one connection pool and one bound
+        // (`transport.max_connections`) for the chain.
+        let signing = adapter.provider.clone();
         adapter.submitter =
             Some(StarknetSubmitter::connect(&config.name, signing, account, key, expected).await?);
         Ok(adapter)

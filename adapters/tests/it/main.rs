@@ -8,3 +8,4 @@ mod evm_adapter;
 mod evm_submit;
 mod starknet_adapter;
 mod starknet_submit;
+mod transport;
