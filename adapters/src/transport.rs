@@ -200,15 +200,15 @@ where
 }
 
 /// The layer under the retries: each try waits for one of the chain's connection permits and
-/// holds it until its answer is read.
+/// holds it until its answer is read, and reqwest errors become [`HttpFailure`]s.
 #[derive(Debug, Clone)]
-struct Permits(Arc<Semaphore>);
+struct Redact(Arc<Semaphore>);
 
-impl<S> Layer<S> for Permits {
-    type Service = PermitsService<S>;
+impl<S> Layer<S> for Redact {
+    type Service = RedactService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        PermitsService {
+        RedactService {
             inner,
             permits: self.0.clone(),
         }
@@ -216,12 +216,12 @@ impl<S> Layer<S> for Permits {
 }
 
 #[derive(Debug, Clone)]
-struct PermitsService<S> {
+struct RedactService<S> {
     inner: S,
     permits: Arc<Semaphore>,
 }
 
-impl<S> Service<RequestPacket> for PermitsService<S>
+impl<S> Service<RequestPacket> for RedactService<S>
 where
     S: Service<
             RequestPacket,
@@ -248,49 +248,6 @@ where
             let _permit = connection_permit(permits)
                 .await
                 .map_err(TransportErrorKind::custom)?;
-            future.await
-        })
-    }
-}
-
-/// The layer under the retries: reqwest errors become [`HttpFailure`]s.
-#[derive(Debug, Clone, Copy)]
-struct Redact;
-
-impl<S> Layer<S> for Redact {
-    type Service = RedactService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RedactService { inner }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct RedactService<S> {
-    inner: S,
-}
-
-impl<S> Service<RequestPacket> for RedactService<S>
-where
-    S: Service<
-            RequestPacket,
-            Response = ResponsePacket,
-            Error = TransportError,
-            Future = TransportFut<'static>,
-        > + Send
-        + 'static,
-{
-    type Response = ResponsePacket;
-    type Error = TransportError;
-    type Future = TransportFut<'static>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: RequestPacket) -> Self::Future {
-        let future = self.inner.call(request);
-        Box::pin(async move {
             future.await.map_err(|e| match e {
                 TransportError::Transport(TransportErrorKind::Custom(custom)) => {
                     match custom.downcast::<reqwest::Error>() {
@@ -350,8 +307,7 @@ pub fn evm_provider(chain: &str, url: &str, transport: &TransportConfig) -> Resu
             chain: chain.to_string(),
         })
         .layer(retry)
-        .layer(Permits(connection_permits(transport)))
-        .layer(Redact)
+        .layer(Redact(connection_permits(transport)))
         .transport(http, is_local);
     Ok(ProviderBuilder::new()
         .disable_recommended_fillers()

@@ -164,6 +164,27 @@ struct Sample {
     sent: u64,
 }
 
+impl Sample {
+    /// Its row of the table.
+    fn row(&self) -> String {
+        format!(
+            "| {} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {:.1} | {} / {} |",
+            self.minute,
+            self.rss_mib,
+            self.anon_mib,
+            self.file_mib,
+            self.fds.total,
+            self.fds.rpc,
+            self.fds.sockets,
+            self.fds.files,
+            self.fds.other,
+            self.store_mib,
+            self.delivered,
+            self.sent
+        )
+    }
+}
+
 async fn sample(
     router: &RouterProcess,
     store: &Path,
@@ -252,21 +273,7 @@ async fn main() {
         router.check_running().unwrap();
         if started.elapsed() >= Duration::from_secs(next_minute * 60) {
             let s = sample(&router, &store, &rpc_ports, next_minute, sent).await;
-            eprintln!(
-                "minute {:>3}: RSS {:.1} MiB (anon {:.1}, file {:.1}), {} fds ({} RPC, {} other sockets, {} files, {} other), store {:.1} MiB, {}/{} delivered",
-                s.minute,
-                s.rss_mib,
-                s.anon_mib,
-                s.file_mib,
-                s.fds.total,
-                s.fds.rpc,
-                s.fds.sockets,
-                s.fds.files,
-                s.fds.other,
-                s.store_mib,
-                s.delivered,
-                s.sent
-            );
+            eprintln!("{}", s.row());
             samples.push(s);
             if next_minute % args.restart_every == 0 && started.elapsed() < total {
                 router.kill_and_restart().await.unwrap();
@@ -296,21 +303,7 @@ async fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for s in &samples {
-        println!(
-            "| {} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {:.1} | {} / {} |",
-            s.minute,
-            s.rss_mib,
-            s.anon_mib,
-            s.file_mib,
-            s.fds.total,
-            s.fds.rpc,
-            s.fds.sockets,
-            s.fds.files,
-            s.fds.other,
-            s.store_mib,
-            s.delivered,
-            s.sent
-        );
+        println!("{}", s.row());
     }
     // Growth after warm-up: each later sample against the warm-up minute's.
     let warm_up = args.warm_up.unwrap_or(args.restart_every);
