@@ -4,9 +4,10 @@
 //! Starknet and one Starknet → appchain), every node behind the kit's fault proxy failing
 //! `--fault-rate` of its requests (0.3), the router SIGKILLed and restarted every
 //! `--restart-every` minutes (5). Each minute: the router's RSS (and of it, its private memory
-//! and its mapped files' pages), its open file descriptors, its store's size on disk and the
-//! messages delivered. At the end every message sent must be
-//! delivered; the table and the growth after warm-up (the first restart) are printed.
+//! and its mapped files' pages), its open file descriptors (by kind: connections to the nodes,
+//! other sockets, files, the rest), its store's size on disk and the messages delivered. At the
+//! end every message sent must be delivered; the table, the growth after warm-up (the first
+//! restart unless `--warm-up`) and the trends are printed.
 //!
 //! ```sh
 //! cargo bench -p xroute --bench soak -- --minutes 30
