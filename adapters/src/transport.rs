@@ -11,10 +11,10 @@
 //! A node that accepts connections and never answers costs `(retries + 1) × timeout` per request,
 //! after which the call fails with [`crate::ErrorKind::Timeout`] and the router moves on.
 //!
-//! Each chain's client holds at most `transport.max_connections` connections to its node: as many
-//! permits bound the requests in flight (a request past them waits for one, before its timeout
-//! starts), and the pool keeps no more idle, closing them after [`POOL_IDLE`] unused. An adapter
-//! reads and sends through one client, so the bound is the chain's.
+//! Each chain's client has at most `transport.max_connections` requests in flight to its node (as
+//! many permits; a request past them waits for one, before its timeout starts), and its pool keeps
+//! no more idle connections, closing them after [`POOL_IDLE`] unused: so at most twice that many
+//! are open. An adapter reads and sends through one client, so the bound is the chain's.
 
 use std::{
     sync::Arc,
@@ -64,14 +64,14 @@ fn http_client(chain: &str, transport: &TransportConfig) -> Result<reqwest::Clie
         .map_err(|e| AdapterError::config(chain, format!("cannot build an HTTP client: {e}")))
 }
 
-/// The permits of one chain's client: one per connection it may hold (`max_connections`, at least
-/// one).
+/// The permits of one chain's client: one per request it may have in flight (`max_connections`,
+/// at least one).
 fn connection_permits(transport: &TransportConfig) -> Arc<Semaphore> {
     Arc::new(Semaphore::new(transport.max_connections.max(1) as usize))
 }
 
-/// Waits for a permit to open a connection (or use an idle one). The semaphore is never closed;
-/// if it were, the request would fail rather than run unbounded.
+/// Waits for a permit to send a request (on an idle connection or a new one). The semaphore is
+/// never closed; if it were, the request would fail rather than run unbounded.
 async fn connection_permit(
     permits: Arc<Semaphore>,
 ) -> std::result::Result<OwnedSemaphorePermit, HttpFailure> {

@@ -168,9 +168,9 @@ pub struct TransportConfig {
     /// windows of this size, and a window the node refuses as too large is halved until it
     /// answers (issue 28).
     pub max_log_range: u64,
-    /// The most connections open to the node at once, and so the most requests in flight: a
-    /// request past it waits for one to finish. Every client of the chain in the process shares
-    /// them (one connection pool per node URL).
+    /// The most requests in flight to the node at once (a request past it waits for one to
+    /// finish) and the most idle connections kept, so at most twice it open. The router's adapter
+    /// of the chain reads and sends through one client, so the bound is the chain's.
     pub max_connections: u32,
 }
 
