@@ -1,5 +1,6 @@
 //! Every RPC request the adapters make, counted per chain and method: requests, failures by
-//! kind, and latency (a logical request: its transport retries included). One process-wide set,
+//! kind, and latency (a logical request: its transport retries included); and per chain, the tries
+//! that waited for a connection (`transport.max_connections`) and how long. One process-wide set,
 //! which the router's `/metrics` registers ([`RpcMetrics::global`]).
 
 use std::{sync::OnceLock, time::Duration};
@@ -18,6 +19,11 @@ use prometheus_client::{
 struct MethodLabels {
     chain: String,
     method: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChainLabels {
+    chain: String,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -60,6 +66,8 @@ pub struct RpcMetrics {
     requests: Family<MethodLabels, Counter>,
     failures: Family<FailureLabels, Counter>,
     latency: Family<MethodLabels, Histogram>,
+    connection_waits: Family<ChainLabels, Counter>,
+    connection_wait: Family<ChainLabels, Histogram>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -75,10 +83,12 @@ impl RpcMetrics {
             requests: Family::default(),
             failures: Family::default(),
             latency: Family::new_with_constructor(latency_histogram),
+            connection_waits: Family::default(),
+            connection_wait: Family::new_with_constructor(latency_histogram),
         })
     }
 
-    /// Adds the three families to `registry`.
+    /// Adds the five families to `registry`.
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "xroute_rpc_requests",
@@ -96,6 +106,36 @@ impl RpcMetrics {
             "Time an RPC request took, its retries included",
             self.latency.clone(),
         );
+        registry.register(
+            "xroute_rpc_connection_waits",
+            "Tries that found all of the chain's transport.max_connections in use and waited",
+            self.connection_waits.clone(),
+        );
+        registry.register(
+            "xroute_rpc_connection_wait_seconds",
+            "How long a try that waited for one of the chain's connections waited",
+            self.connection_wait.clone(),
+        );
+    }
+
+    /// Tries on `chain` so far that waited for a connection.
+    pub fn connection_waits(&self, chain: &str) -> u64 {
+        self.connection_waits
+            .get_or_create(&ChainLabels {
+                chain: chain.to_string(),
+            })
+            .get()
+    }
+
+    /// Records one try on `chain` that found every connection in use and waited `waited`.
+    pub fn observe_connection_wait(&self, chain: &str, waited: Duration) {
+        let labels = ChainLabels {
+            chain: chain.to_string(),
+        };
+        self.connection_waits.get_or_create(&labels).inc();
+        self.connection_wait
+            .get_or_create(&labels)
+            .observe(waited.as_secs_f64());
     }
 
     /// Requests of `method` made on `chain` so far.

@@ -70,15 +70,23 @@ fn connection_permits(transport: &TransportConfig) -> Arc<Semaphore> {
     Arc::new(Semaphore::new(transport.max_connections.max(1) as usize))
 }
 
-/// Waits for a permit to send a request (on an idle connection or a new one). The semaphore is
-/// never closed; if it were, the request would fail rather than run unbounded.
+/// Waits for a permit to send a request on `chain` (on an idle connection or a new one); a try
+/// that finds none free is counted with its wait ([`RpcMetrics::observe_connection_wait`]). The
+/// semaphore is never closed; if it were, the request would fail rather than run unbounded.
 async fn connection_permit(
+    chain: &str,
     permits: Arc<Semaphore>,
 ) -> std::result::Result<OwnedSemaphorePermit, HttpFailure> {
-    permits
+    if let Ok(permit) = permits.clone().try_acquire_owned() {
+        return Ok(permit);
+    }
+    let started = std::time::Instant::now();
+    let permit = permits
         .acquire_owned()
         .await
-        .map_err(|_| HttpFailure::Other("the client's connections are closed".into()))
+        .map_err(|_| HttpFailure::Other("the client's connections are closed".into()))?;
+    RpcMetrics::global().observe_connection_wait(chain, started.elapsed());
+    Ok(permit)
 }
 
 /// A failed HTTP exchange, said without the URL.
@@ -202,7 +210,10 @@ where
 /// The layer under the retries: each try waits for one of the chain's connection permits and
 /// holds it until its answer is read, and reqwest errors become [`HttpFailure`]s.
 #[derive(Debug, Clone)]
-struct Redact(Arc<Semaphore>);
+struct Redact {
+    chain: String,
+    permits: Arc<Semaphore>,
+}
 
 impl<S> Layer<S> for Redact {
     type Service = RedactService<S>;
@@ -210,7 +221,8 @@ impl<S> Layer<S> for Redact {
     fn layer(&self, inner: S) -> Self::Service {
         RedactService {
             inner,
-            permits: self.0.clone(),
+            chain: self.chain.clone(),
+            permits: self.permits.clone(),
         }
     }
 }
@@ -218,6 +230,7 @@ impl<S> Layer<S> for Redact {
 #[derive(Debug, Clone)]
 struct RedactService<S> {
     inner: S,
+    chain: String,
     permits: Arc<Semaphore>,
 }
 
@@ -244,8 +257,9 @@ where
         // from when it has a permit.
         let future = self.inner.call(request);
         let permits = self.permits.clone();
+        let chain = self.chain.clone();
         Box::pin(async move {
-            let _permit = connection_permit(permits)
+            let _permit = connection_permit(&chain, permits)
                 .await
                 .map_err(TransportErrorKind::custom)?;
             future.await.map_err(|e| match e {
@@ -307,7 +321,10 @@ pub fn evm_provider(chain: &str, url: &str, transport: &TransportConfig) -> Resu
             chain: chain.to_string(),
         })
         .layer(retry)
-        .layer(Redact(connection_permits(transport)))
+        .layer(Redact {
+            chain: chain.to_string(),
+            permits: connection_permits(transport),
+        })
         .transport(http, is_local);
     Ok(ProviderBuilder::new()
         .disable_recommended_fillers()
@@ -390,7 +407,7 @@ impl RetryingHttp {
         let mut tries = 0;
         loop {
             tries += 1;
-            let permit = match connection_permit(self.permits.clone()).await {
+            let permit = match connection_permit(&self.chain, self.permits.clone()).await {
                 Ok(p) => p,
                 Err(failure) => return Err(StarknetTransportError::Http { failure, tries }),
             };

@@ -9,7 +9,9 @@
 //!   the quorum certificate (`Attested`).
 //! - `xroute_rpc_requests_total{chain,method}`, `xroute_rpc_failures_total{chain,method,kind}`,
 //!   `xroute_rpc_latency_seconds{chain,method}`: every RPC request of the adapters
-//!   ([`xroute_adapters::rpc_metrics`]).
+//!   ([`xroute_adapters::rpc_metrics`]); `xroute_rpc_connection_waits_total{chain}` and
+//!   `xroute_rpc_connection_wait_seconds{chain}`: tries that found the chain's
+//!   `transport.max_connections` all in use, and how long they waited.
 //! - `xroute_relay_transactions_total{chain,outcome}`: transactions the router signed and sent
 //!   (`sent`, `replaced` with higher fees) and how the mined ones ended (`succeeded`,
 //!   `reverted`), per chain (relays on L1, follow-ups on a destination).
