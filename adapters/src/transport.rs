@@ -13,8 +13,10 @@
 //!
 //! Each chain's client has at most `transport.max_connections` requests in flight to its node (as
 //! many permits; a request past them waits for one, before its timeout starts), and its pool keeps
-//! no more idle connections, closing them after [`POOL_IDLE`] unused: so at most twice that many
-//! are open. An adapter reads and sends through one client, so the bound is the chain's.
+//! no more idle connections, closing them after [`POOL_IDLE`] unused. (Open connections can pass
+//! twice that for a moment: hyper returns a finished connection to the pool on a task of its own,
+//! so a request that gets the freed permit first may open another, and the pool closes the extra
+//! once it is full.) An adapter reads and sends through one client, so the bound is the chain's.
 
 use std::{
     sync::Arc,

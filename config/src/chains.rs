@@ -169,8 +169,8 @@ pub struct TransportConfig {
     /// answers (issue 28).
     pub max_log_range: u64,
     /// The most requests in flight to the node at once (a request past it waits for one to
-    /// finish) and the most idle connections kept, so at most twice it open. The router's adapter
-    /// of the chain reads and sends through one client, so the bound is the chain's.
+    /// finish) and the most idle connections kept. The router's adapter of the chain reads and
+    /// sends through one client, so the bound is the chain's.
     pub max_connections: u32,
 }
 

@@ -100,7 +100,7 @@ async fn serve(
 }
 
 /// A TCP proxy on 127.0.0.1 in front of a node that holds each request for `delay` before
-/// forwarding it (a slow node) and counts, at their peak, the connections open through it and
+/// forwarding it (a slow node) and counts the connections open through it now, and at their peak
 /// those carrying a request (from its first byte until the node's answer starts back). HTTP/1.1
 /// carries one request at a time on a connection, so the second count is the requests in flight.
 /// Stops on drop.
@@ -114,16 +114,8 @@ pub struct CountingProxy {
 #[derive(Debug, Default)]
 struct Counts {
     open: AtomicUsize,
-    peak_open: AtomicUsize,
     busy: AtomicUsize,
     peak_busy: AtomicUsize,
-}
-
-impl Counts {
-    fn up(now: &AtomicUsize, peak: &AtomicUsize) {
-        let n = now.fetch_add(1, Ordering::SeqCst) + 1;
-        peak.fetch_max(n, Ordering::SeqCst);
-    }
 }
 
 impl CountingProxy {
@@ -148,9 +140,9 @@ impl CountingProxy {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// The most connections that were open through the proxy at once.
-    pub fn peak_open(&self) -> usize {
-        self.counts.peak_open.load(Ordering::SeqCst)
+    /// The connections open through the proxy now.
+    pub fn open(&self) -> usize {
+        self.counts.open.load(Ordering::SeqCst)
     }
 
     /// The most requests that were in flight through the proxy at once.
@@ -166,7 +158,7 @@ impl Drop for CountingProxy {
 }
 
 async fn count(client: TcpStream, target: SocketAddr, delay: Duration, counts: Arc<Counts>) {
-    Counts::up(&counts.open, &counts.peak_open);
+    counts.open.fetch_add(1, Ordering::SeqCst);
     let busy = AtomicBool::new(false);
     if let Ok(node) = TcpStream::connect(target).await {
         let (mut from_client, mut to_client) = client.into_split();
@@ -179,7 +171,8 @@ async fn count(client: TcpStream, target: SocketAddr, delay: Duration, counts: A
                     Ok(n) => n,
                 };
                 if !busy.swap(true, Ordering::SeqCst) {
-                    Counts::up(&counts.busy, &counts.peak_busy);
+                    let n = counts.busy.fetch_add(1, Ordering::SeqCst) + 1;
+                    counts.peak_busy.fetch_max(n, Ordering::SeqCst);
                     tokio::time::sleep(delay).await;
                 }
                 if to_node.write_all(&buf[..n]).await.is_err() {

@@ -1,9 +1,13 @@
 //! A chain's client stays within `[chains.transport] max_connections`: behind a slow node (a
-//! proxy that holds each request 200 ms and counts), many reads at once are all answered, and
-//! the node never sees more requests in flight than the bound, nor more connections open than
-//! twice it (the bound in use, the bound idle); the reads past the bound are counted as waits
-//! (`xroute_rpc_connection_waits`). The same reads with a wider bound are seen to go wider, with
-//! no wait, so the counts can fail.
+//! proxy that holds each request 200 ms and counts), many reads at once are all answered, the
+//! node never sees more requests in flight than the bound, and once the burst is over the client
+//! keeps no more connections open than the bound (its idle pool); the reads past the bound are
+//! counted as waits (`xroute_rpc_connection_waits`). The same reads with a wider bound are seen
+//! to go wider and keep more open, with no wait, so the counts can fail.
+//!
+//! How many connections are open at the burst's peak is not asserted: hyper hands a finished
+//! connection back to the pool on a task of its own, so a request that gets its permit first
+//! may open a new one (the pool then closes the extra).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -25,6 +29,18 @@ fn bounded(max_connections: u32) -> TransportConfig {
         max_connections,
         ..TransportConfig::default()
     }
+}
+
+/// Waits (up to 5 s) until at most `bound` connections are open through `proxy`, the pool having
+/// closed what it does not keep; how many are open then.
+async fn settled(proxy: &CountingProxy, bound: usize) -> usize {
+    for _ in 0..100 {
+        if proxy.open() <= bound {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    proxy.open()
 }
 
 fn addr(url: &str) -> Result<SocketAddr> {
@@ -66,10 +82,10 @@ async fn an_evm_chains_requests_stay_within_max_connections() -> Result<()> {
         proxy.peak_busy()
     );
     assert!(proxy.peak_busy() >= 1);
+    let kept = settled(&proxy, 2).await;
     assert!(
-        proxy.peak_open() <= 4,
-        "{} connections open at once, at most 2 in use and 2 idle",
-        proxy.peak_open()
+        kept <= 2,
+        "{kept} connections kept open after the burst, the bound is 2"
     );
     assert!(
         waits("evm-bound-2") >= (READS - 2) as u64,
@@ -84,6 +100,11 @@ async fn an_evm_chains_requests_stay_within_max_connections() -> Result<()> {
         waits("evm-bound-12"),
         0,
         "no read waited under a bound of {READS}"
+    );
+    assert!(
+        wide.open() > 2,
+        "{} kept open under a bound of {READS}",
+        wide.open()
     );
     assert!(
         wide.peak_busy() > 2,
@@ -113,14 +134,19 @@ async fn a_starknet_chains_requests_stay_within_max_connections() -> Result<()> 
                 "{} requests in flight at once, the bound is 2",
                 proxy.peak_busy()
             );
+            let kept = settled(&proxy, 2).await;
             assert!(
-                proxy.peak_open() <= 4,
-                "{} connections open at once, at most 2 in use and 2 idle",
-                proxy.peak_open()
+                kept <= 2,
+                "{kept} connections kept open after the burst, the bound is 2"
             );
             assert!(RpcMetrics::global().connection_waits(&chain) >= (READS - 2) as u64);
         } else {
             assert_eq!(RpcMetrics::global().connection_waits(&chain), 0);
+            assert!(
+                proxy.open() > 2,
+                "{} kept open under a bound of {READS}",
+                proxy.open()
+            );
             assert!(
                 proxy.peak_busy() > 2,
                 "with a bound of {READS}, {} in flight at once: the proxy does not see concurrency",
